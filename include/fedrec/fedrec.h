@@ -1,0 +1,11 @@
+/* fedrec/fedrec.h — the whole public API in one include. */
+#ifndef FEDREC_FEDREC_H
+#define FEDREC_FEDREC_H
+
+#include "fedrec/error.h"
+#include "fedrec/version.h"
+#include "fedrec/rng.h"
+#include "fedrec/backend.h"
+#include "fedrec/params.h"
+
+#endif

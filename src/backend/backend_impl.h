@@ -1,0 +1,121 @@
+/* backend_impl.h — what a backend implementation provides (internal).
+ *
+ * A backend is an fr_backend_ops table plus a private context. Buffers
+ * start with the common fr_buffer header below, followed by whatever the
+ * backend keeps. Every op entry except the buffer ones may be NULL; the
+ * dispatcher (dispatch.c) then runs the CPU backend's op on host views of
+ * the same buffers (fr_view_host_in / fr_view_host_out), which for a device
+ * backend means a host shadow copy kept coherent by the flags below. */
+#ifndef FR_BACKEND_IMPL_H
+#define FR_BACKEND_IMPL_H
+
+#include "fedrec/backend.h"
+
+struct fr_buffer {
+    fr_backend *owner;
+    size_t bytes;
+    float *host;      /* CPU backend: the storage; device backends: shadow or NULL */
+    int host_valid;   /* device backends: the shadow holds current contents */
+    int host_dirty;   /* device backends: the shadow is newer than the device */
+};
+
+typedef struct fr_backend_ops {
+    const char *name;
+
+    /* Buffers (required). alloc fills the fr_buffer header's bytes. */
+    fr_status (*buffer_alloc)(void *ctx, size_t bytes, fr_buffer **out);
+    void (*buffer_free)(void *ctx, fr_buffer *buf);
+    fr_status (*upload)(void *ctx, fr_buffer *dst, size_t off_bytes,
+                        const void *src, size_t bytes);
+    fr_status (*download)(void *ctx, const fr_buffer *src, size_t off_bytes,
+                          void *dst, size_t bytes);
+    /* Make buf->host current (device -> shadow). Required for device backends. */
+    fr_status (*sync_to_host)(void *ctx, fr_buffer *buf);
+    fr_status (*finish)(void *ctx);
+    void (*destroy)(void *ctx);
+
+    /* Dense ops. */
+    fr_status (*gemm)(void *ctx, fr_transpose ta, fr_transpose tb, size_t m,
+                      size_t n, size_t k, float alpha, fr_view a, size_t lda,
+                      fr_view b, size_t ldb, float beta, fr_view c, size_t ldc);
+    fr_status (*gemm_strided_batched)(void *ctx, fr_transpose ta,
+                                      fr_transpose tb, size_t m, size_t n,
+                                      size_t k, float alpha, fr_view a,
+                                      size_t lda, size_t stride_a, fr_view b,
+                                      size_t ldb, size_t stride_b, float beta,
+                                      fr_view c, size_t ldc, size_t stride_c,
+                                      size_t batch);
+    fr_status (*axpy)(void *ctx, size_t n, float alpha, fr_view x, fr_view y);
+    fr_status (*dot)(void *ctx, size_t n, fr_view x, fr_view y, float *result);
+    fr_status (*nrm2)(void *ctx, size_t n, fr_view x, float *result);
+    fr_status (*scal)(void *ctx, size_t n, float alpha, fr_view x);
+
+    /* Element-wise and utility ops. */
+    fr_status (*copy)(void *ctx, size_t n, fr_view x, fr_view y);
+    fr_status (*fill)(void *ctx, size_t n, float value, fr_view x);
+    fr_status (*mul)(void *ctx, size_t n, fr_view a, fr_view b, fr_view y);
+    fr_status (*bias_add)(void *ctx, size_t rows, size_t cols, fr_view x,
+                          fr_view bias);
+    fr_status (*col_sum)(void *ctx, size_t rows, size_t cols, fr_view x,
+                         float beta, fr_view out);
+    fr_status (*relu)(void *ctx, size_t n, fr_view x, fr_view y);
+    fr_status (*relu_backward)(void *ctx, size_t n, fr_view x, fr_view dy,
+                               fr_view dx);
+    fr_status (*sigmoid)(void *ctx, size_t n, fr_view x, fr_view y);
+    fr_status (*sigmoid_backward)(void *ctx, size_t n, fr_view y, fr_view dy,
+                                  fr_view dx);
+    fr_status (*softmax_rows)(void *ctx, size_t rows, size_t cols, fr_view x,
+                              fr_view y);
+    fr_status (*softmax_rows_backward)(void *ctx, size_t rows, size_t cols,
+                                       fr_view y, fr_view dy, fr_view dx);
+    fr_status (*batchnorm_forward_train)(void *ctx, size_t rows, size_t cols,
+                                         fr_view x, fr_view gamma, fr_view beta,
+                                         float eps, float momentum, fr_view y,
+                                         fr_view save_mean, fr_view save_invstd,
+                                         fr_view running_mean,
+                                         fr_view running_var);
+    fr_status (*batchnorm_forward_eval)(void *ctx, size_t rows, size_t cols,
+                                        fr_view x, fr_view gamma, fr_view beta,
+                                        fr_view running_mean,
+                                        fr_view running_var, float eps,
+                                        fr_view y);
+    fr_status (*batchnorm_backward)(void *ctx, size_t rows, size_t cols,
+                                    fr_view x, fr_view gamma, fr_view save_mean,
+                                    fr_view save_invstd, fr_view dy, fr_view dx,
+                                    fr_view dgamma, fr_view dbeta);
+    fr_status (*embedding_gather)(void *ctx, size_t n_idx, size_t dim,
+                                  fr_view table, fr_view idx, fr_view out);
+    fr_status (*embedding_scatter_add)(void *ctx, size_t n_idx, size_t dim,
+                                       fr_view dout, fr_view idx,
+                                       fr_view dtable);
+    fr_status (*sgd_rows)(void *ctx, size_t n_rows, size_t dim, fr_view rows,
+                          fr_view grad, fr_view param, float lr,
+                          float weight_decay);
+    fr_status (*adam_rows)(void *ctx, size_t n_rows, size_t dim, fr_view rows,
+                           fr_view grad, fr_view param, fr_view m, fr_view v,
+                           const fr_adam_step *h);
+    fr_status (*adam)(void *ctx, size_t n, fr_view grad, fr_view param,
+                      fr_view m, fr_view v, const fr_adam_step *h);
+    fr_status (*bce_with_logits)(void *ctx, size_t n, fr_view logits,
+                                 fr_view labels, fr_view loss, fr_view dlogits);
+} fr_backend_ops;
+
+struct fr_backend {
+    const fr_backend_ops *ops;
+    void *ctx;
+    fr_backend *cpu;         /* CPU backend for NULL entries (self for CPU) */
+    fr_cpu_isa isa;          /* ISA of the CPU ops */
+    int threads;
+    char description[128];
+};
+
+/* Host pointer for reading view v (syncs a device buffer's shadow). */
+const float *fr_view_host_in(fr_view v);
+/* Host pointer for writing view v (marks a device buffer's shadow dirty). */
+float *fr_view_host_out(fr_view v);
+
+/* The CPU backend: open with a given ISA and thread count. */
+fr_status fr_cpu_backend_open(fr_cpu_isa isa, int threads, fr_backend **out);
+extern const fr_backend_ops fr_cpu_backend_ops;
+
+#endif

@@ -1,0 +1,1 @@
+# tests/backend.mk — tests of the backend part.

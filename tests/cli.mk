@@ -1,0 +1,1 @@
+# tests/cli.mk — tests of the cli part.

@@ -1,0 +1,1 @@
+# tests/gemm.mk — tests of the gemm part.

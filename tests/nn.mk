@@ -1,0 +1,1 @@
+# tests/nn.mk — tests of the nn part.
