@@ -113,6 +113,15 @@ struct fr_backend {
 const float *fr_view_host_in(fr_view v);
 /* Host pointer for writing view v (marks a device buffer's shadow dirty). */
 float *fr_view_host_out(fr_view v);
+/* Host pointer for reading an int32 index view. */
+const int32_t *fr_view_host_idx(fr_view v);
+
+/* Coherence protocol for device backends (the CPU backend ignores it):
+ * - host_valid: the shadow equals the device contents. fr_view_host_in
+ *   calls ops->sync_to_host (device -> shadow) when it is not set.
+ * - host_dirty: the shadow was written on the host (by a fallback op); the
+ *   device backend must upload the shadow before its own next op touches
+ *   the buffer, and clear host_valid whenever a device op writes it. */
 
 /* The CPU backend: open with a given ISA and thread count. */
 fr_status fr_cpu_backend_open(fr_cpu_isa isa, int threads, fr_backend **out);

@@ -21,6 +21,10 @@ void fr_cpu_engine_destroy(fr_cpu_engine *e);
 fr_cpu_isa fr_cpu_engine_isa(const fr_cpu_engine *e);
 int fr_cpu_engine_threads(const fr_cpu_engine *e);
 
+struct fr_cpu_kernels;
+/* The kernel table of the engine's path (cpu_kernels.h). */
+const struct fr_cpu_kernels *fr_cpu_engine_kernels(const fr_cpu_engine *e);
+
 /* Run fn(arg, task) for task in [0, n_tasks) on the engine's workers (the
  * caller's thread takes part). Returns when every task has finished. Tasks
  * must write disjoint memory; results must not depend on which worker ran

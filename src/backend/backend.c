@@ -1,0 +1,71 @@
+/* backend.c — opening a backend from options, and what it says about
+ * itself. This release has the CPU backend; `auto` resolves to it. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "backend/backend_impl.h"
+#include "core/error_internal.h"
+
+void fr_backend_options_default(fr_backend_options *opt)
+{
+    opt->kind = FR_BACKEND_AUTO;
+    opt->cpu_isa = FR_ISA_AUTO;
+    opt->threads = 0;
+}
+
+static int online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+fr_status fr_backend_open(const fr_backend_options *opt, fr_backend **out)
+{
+    *out = NULL;
+    fr_backend_options def;
+    if (!opt) {
+        fr_backend_options_default(&def);
+        opt = &def;
+    }
+    if (opt->kind == FR_BACKEND_OPENCL)
+        return fr_fail(FR_ERR_UNSUPPORTED, "backend 'opencl': this build has no OpenCL backend (use backend.kind = cpu or auto)");
+    if (opt->kind != FR_BACKEND_AUTO && opt->kind != FR_BACKEND_CPU)
+        return fr_fail(FR_ERR_INVALID, "unknown backend kind %d", (int)opt->kind);
+    fr_cpu_isa isa = opt->cpu_isa == FR_ISA_AUTO ? fr_cpu_isa_best() : opt->cpu_isa;
+    int threads = opt->threads > 0 ? opt->threads : online_cores();
+    return fr_cpu_backend_open(isa, threads, out);
+}
+
+void fr_backend_close(fr_backend *be)
+{
+    if (!be)
+        return;
+    if (be->cpu && be->cpu != be)
+        fr_backend_close(be->cpu);
+    be->ops->destroy(be->ctx);
+}
+
+const char *fr_backend_name(const fr_backend *be)
+{
+    return be->ops->name;
+}
+
+const char *fr_backend_describe(const fr_backend *be)
+{
+    return be->description;
+}
+
+fr_cpu_isa fr_backend_cpu_isa(const fr_backend *be)
+{
+    return be->isa;
+}
+
+int fr_backend_threads(const fr_backend *be)
+{
+    return be->threads;
+}
+
+fr_status fr_backend_finish(fr_backend *be)
+{
+    return be->ops->finish ? be->ops->finish(be->ctx) : FR_OK;
+}

@@ -1,0 +1,335 @@
+/* dispatch.c — the public op entry points. Each checks its arguments (every
+ * view must lie inside its buffer, and belong to this backend), then runs
+ * the backend's own op, or, where the backend leaves the entry NULL, the
+ * CPU backend's op on host views of the same buffers. */
+#include "backend/backend_impl.h"
+#include "core/error_internal.h"
+
+/* Run the backend's op, or the CPU fallback. */
+#define DISPATCH(op, ...)                                                   \
+    return be->ops->op ? be->ops->op(be->ctx, __VA_ARGS__)                  \
+                       : be->cpu->ops->op(be->cpu->ctx, __VA_ARGS__)
+
+/* View v must hold `elems` elements and belong to be. */
+static fr_status need(const fr_backend *be, const char *op, const char *arg,
+                      fr_view v, size_t elems)
+{
+    if (elems == 0)
+        return FR_OK;
+    if (!v.buf)
+        return fr_fail(FR_ERR_INVALID, "%s: argument %s is a NULL buffer", op, arg);
+    if (v.buf->owner != be)
+        return fr_fail(FR_ERR_INVALID, "%s: argument %s belongs to another backend (%s)",
+                       op, arg, v.buf->owner->ops->name);
+    size_t cap = v.buf->bytes / 4;
+    if (v.off > cap || elems > cap - v.off)
+        return fr_fail(FR_ERR_INVALID, "%s: argument %s needs elements [%zu, %zu) but its buffer holds %zu",
+                       op, arg, v.off, v.off + elems, cap);
+    return FR_OK;
+}
+
+/* Elements spanned by a rows x cols matrix with row stride ld. */
+static fr_status need_matrix(const fr_backend *be, const char *op,
+                             const char *arg, fr_view v, size_t rows,
+                             size_t cols, size_t ld)
+{
+    if (rows == 0 || cols == 0)
+        return FR_OK;
+    if (ld < cols)
+        return fr_fail(FR_ERR_INVALID, "%s: leading dimension of %s is %zu, expected at least %zu",
+                       op, arg, ld, cols);
+    return need(be, op, arg, v, (rows - 1) * ld + cols);
+}
+
+static fr_status check_gemm(const fr_backend *be, const char *op,
+                            fr_transpose ta, fr_transpose tb, size_t m,
+                            size_t n, size_t k, fr_view a, size_t lda,
+                            fr_view b, size_t ldb, fr_view c, size_t ldc,
+                            size_t batch, size_t sa, size_t sb, size_t sc)
+{
+    size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    /* The first and the last matrix of the batch bound all the others. */
+    size_t firsts_lasts[2] = {0, batch ? batch - 1 : 0};
+    for (int i = 0; i < (batch ? 2 : 0); i++) {
+        size_t at = firsts_lasts[i];
+        FR_TRY(need_matrix(be, op, "A", fr_view_of(a.buf, a.off + at * sa), ar, ac, lda));
+        FR_TRY(need_matrix(be, op, "B", fr_view_of(b.buf, b.off + at * sb), br, bc, ldb));
+        FR_TRY(need_matrix(be, op, "C", fr_view_of(c.buf, c.off + at * sc), m, n, ldc));
+    }
+    return FR_OK;
+}
+
+fr_status fr_gemm(fr_backend *be, fr_transpose ta, fr_transpose tb, size_t m,
+                  size_t n, size_t k, float alpha, fr_view a, size_t lda,
+                  fr_view b, size_t ldb, float beta, fr_view c, size_t ldc)
+{
+    FR_TRY(check_gemm(be, "gemm", ta, tb, m, n, k, a, lda, b, ldb, c, ldc, 1, 0, 0, 0));
+    DISPATCH(gemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+fr_status fr_gemm_strided_batched(fr_backend *be, fr_transpose ta,
+                                  fr_transpose tb, size_t m, size_t n,
+                                  size_t k, float alpha, fr_view a, size_t lda,
+                                  size_t stride_a, fr_view b, size_t ldb,
+                                  size_t stride_b, float beta, fr_view c,
+                                  size_t ldc, size_t stride_c, size_t batch)
+{
+    FR_TRY(check_gemm(be, "gemm_strided_batched", ta, tb, m, n, k, a, lda, b, ldb, c, ldc,
+                      batch, stride_a, stride_b, stride_c));
+    DISPATCH(gemm_strided_batched, ta, tb, m, n, k, alpha, a, lda, stride_a, b, ldb,
+             stride_b, beta, c, ldc, stride_c, batch);
+}
+
+fr_status fr_axpy(fr_backend *be, size_t n, float alpha, fr_view x, fr_view y)
+{
+    FR_TRY(need(be, "axpy", "x", x, n));
+    FR_TRY(need(be, "axpy", "y", y, n));
+    DISPATCH(axpy, n, alpha, x, y);
+}
+
+fr_status fr_dot(fr_backend *be, size_t n, fr_view x, fr_view y, float *result)
+{
+    FR_TRY(need(be, "dot", "x", x, n));
+    FR_TRY(need(be, "dot", "y", y, n));
+    DISPATCH(dot, n, x, y, result);
+}
+
+fr_status fr_nrm2(fr_backend *be, size_t n, fr_view x, float *result)
+{
+    FR_TRY(need(be, "nrm2", "x", x, n));
+    DISPATCH(nrm2, n, x, result);
+}
+
+fr_status fr_scal(fr_backend *be, size_t n, float alpha, fr_view x)
+{
+    FR_TRY(need(be, "scal", "x", x, n));
+    DISPATCH(scal, n, alpha, x);
+}
+
+fr_status fr_copy(fr_backend *be, size_t n, fr_view x, fr_view y)
+{
+    FR_TRY(need(be, "copy", "x", x, n));
+    FR_TRY(need(be, "copy", "y", y, n));
+    DISPATCH(copy, n, x, y);
+}
+
+fr_status fr_fill(fr_backend *be, size_t n, float value, fr_view x)
+{
+    FR_TRY(need(be, "fill", "x", x, n));
+    DISPATCH(fill, n, value, x);
+}
+
+fr_status fr_mul(fr_backend *be, size_t n, fr_view a, fr_view b, fr_view y)
+{
+    FR_TRY(need(be, "mul", "a", a, n));
+    FR_TRY(need(be, "mul", "b", b, n));
+    FR_TRY(need(be, "mul", "y", y, n));
+    DISPATCH(mul, n, a, b, y);
+}
+
+fr_status fr_bias_add(fr_backend *be, size_t rows, size_t cols, fr_view x,
+                      fr_view bias)
+{
+    FR_TRY(need(be, "bias_add", "x", x, rows * cols));
+    FR_TRY(need(be, "bias_add", "bias", bias, rows ? cols : 0));
+    DISPATCH(bias_add, rows, cols, x, bias);
+}
+
+fr_status fr_col_sum(fr_backend *be, size_t rows, size_t cols, fr_view x,
+                     float beta, fr_view out)
+{
+    FR_TRY(need(be, "col_sum", "x", x, rows * cols));
+    FR_TRY(need(be, "col_sum", "out", out, cols));
+    DISPATCH(col_sum, rows, cols, x, beta, out);
+}
+
+/* Unary element-wise ops with one input, one output. */
+#define UNARY(fn, opname)                                                   \
+    fr_status fr_##fn(fr_backend *be, size_t n, fr_view x, fr_view y)       \
+    {                                                                       \
+        FR_TRY(need(be, opname, "x", x, n));                                \
+        FR_TRY(need(be, opname, "y", y, n));                                \
+        DISPATCH(fn, n, x, y);                                              \
+    }
+UNARY(relu, "relu")
+UNARY(sigmoid, "sigmoid")
+
+/* Backward element-wise ops: saved tensor, upstream gradient, result. */
+#define BACKWARD(fn, opname, saved)                                         \
+    fr_status fr_##fn(fr_backend *be, size_t n, fr_view s, fr_view dy,      \
+                      fr_view dx)                                           \
+    {                                                                       \
+        FR_TRY(need(be, opname, saved, s, n));                              \
+        FR_TRY(need(be, opname, "dy", dy, n));                              \
+        FR_TRY(need(be, opname, "dx", dx, n));                              \
+        DISPATCH(fn, n, s, dy, dx);                                         \
+    }
+BACKWARD(relu_backward, "relu_backward", "x")
+BACKWARD(sigmoid_backward, "sigmoid_backward", "y")
+
+fr_status fr_softmax_rows(fr_backend *be, size_t rows, size_t cols, fr_view x,
+                          fr_view y)
+{
+    FR_TRY(need(be, "softmax_rows", "x", x, rows * cols));
+    FR_TRY(need(be, "softmax_rows", "y", y, rows * cols));
+    DISPATCH(softmax_rows, rows, cols, x, y);
+}
+
+fr_status fr_softmax_rows_backward(fr_backend *be, size_t rows, size_t cols,
+                                   fr_view y, fr_view dy, fr_view dx)
+{
+    const char *op = "softmax_rows_backward";
+    FR_TRY(need(be, op, "y", y, rows * cols));
+    FR_TRY(need(be, op, "dy", dy, rows * cols));
+    FR_TRY(need(be, op, "dx", dx, rows * cols));
+    DISPATCH(softmax_rows_backward, rows, cols, y, dy, dx);
+}
+
+fr_status fr_batchnorm_forward_train(fr_backend *be, size_t rows, size_t cols,
+                                     fr_view x, fr_view gamma, fr_view beta,
+                                     float eps, float momentum, fr_view y,
+                                     fr_view save_mean, fr_view save_invstd,
+                                     fr_view running_mean, fr_view running_var)
+{
+    const char *op = "batchnorm_forward_train";
+    if (rows < 2 && cols > 0)
+        return fr_fail(FR_ERR_INVALID, "%s: %zu row(s); batch statistics need at least 2", op, rows);
+    FR_TRY(need(be, op, "x", x, rows * cols));
+    FR_TRY(need(be, op, "y", y, rows * cols));
+    FR_TRY(need(be, op, "gamma", gamma, cols));
+    FR_TRY(need(be, op, "beta", beta, cols));
+    FR_TRY(need(be, op, "save_mean", save_mean, cols));
+    FR_TRY(need(be, op, "save_invstd", save_invstd, cols));
+    FR_TRY(need(be, op, "running_mean", running_mean, cols));
+    FR_TRY(need(be, op, "running_var", running_var, cols));
+    DISPATCH(batchnorm_forward_train, rows, cols, x, gamma, beta, eps, momentum, y,
+             save_mean, save_invstd, running_mean, running_var);
+}
+
+fr_status fr_batchnorm_forward_eval(fr_backend *be, size_t rows, size_t cols,
+                                    fr_view x, fr_view gamma, fr_view beta,
+                                    fr_view running_mean, fr_view running_var,
+                                    float eps, fr_view y)
+{
+    const char *op = "batchnorm_forward_eval";
+    FR_TRY(need(be, op, "x", x, rows * cols));
+    FR_TRY(need(be, op, "y", y, rows * cols));
+    FR_TRY(need(be, op, "gamma", gamma, cols));
+    FR_TRY(need(be, op, "beta", beta, cols));
+    FR_TRY(need(be, op, "running_mean", running_mean, cols));
+    FR_TRY(need(be, op, "running_var", running_var, cols));
+    DISPATCH(batchnorm_forward_eval, rows, cols, x, gamma, beta, running_mean,
+             running_var, eps, y);
+}
+
+fr_status fr_batchnorm_backward(fr_backend *be, size_t rows, size_t cols,
+                                fr_view x, fr_view gamma, fr_view save_mean,
+                                fr_view save_invstd, fr_view dy, fr_view dx,
+                                fr_view dgamma, fr_view dbeta)
+{
+    const char *op = "batchnorm_backward";
+    FR_TRY(need(be, op, "x", x, rows * cols));
+    FR_TRY(need(be, op, "dy", dy, rows * cols));
+    FR_TRY(need(be, op, "dx", dx, rows * cols));
+    FR_TRY(need(be, op, "gamma", gamma, cols));
+    FR_TRY(need(be, op, "save_mean", save_mean, cols));
+    FR_TRY(need(be, op, "save_invstd", save_invstd, cols));
+    FR_TRY(need(be, op, "dgamma", dgamma, cols));
+    FR_TRY(need(be, op, "dbeta", dbeta, cols));
+    DISPATCH(batchnorm_backward, rows, cols, x, gamma, save_mean, save_invstd, dy, dx,
+             dgamma, dbeta);
+}
+
+/* Index lists are read on the host to check every id against the table:
+ * an out-of-range id would otherwise read or write outside the buffer. */
+static fr_status check_ids(fr_backend *be, const char *op, fr_view idx,
+                           size_t n, size_t table_rows)
+{
+    FR_TRY(need(be, op, "idx", idx, n));
+    if (n == 0)
+        return FR_OK;
+    const int32_t *ids = fr_view_host_idx(idx);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || (size_t)ids[i] >= table_rows)
+            return fr_fail(FR_ERR_INVALID, "%s: index %zu is %d, expected 0..%zu",
+                           op, i, (int)ids[i], table_rows ? table_rows - 1 : 0);
+    return FR_OK;
+}
+
+static size_t rows_of(fr_view v, size_t dim)
+{
+    return v.buf && dim ? (v.buf->bytes / 4 - (v.off < v.buf->bytes / 4 ? v.off : v.buf->bytes / 4)) / dim : 0;
+}
+
+fr_status fr_embedding_gather(fr_backend *be, size_t n_idx, size_t dim,
+                              fr_view table, fr_view idx, fr_view out)
+{
+    const char *op = "embedding_gather";
+    FR_TRY(need(be, op, "out", out, n_idx * dim));
+    FR_TRY(check_ids(be, op, idx, n_idx, rows_of(table, dim)));
+    DISPATCH(embedding_gather, n_idx, dim, table, idx, out);
+}
+
+fr_status fr_embedding_scatter_add(fr_backend *be, size_t n_idx, size_t dim,
+                                   fr_view dout, fr_view idx, fr_view dtable)
+{
+    const char *op = "embedding_scatter_add";
+    FR_TRY(need(be, op, "dout", dout, n_idx * dim));
+    FR_TRY(check_ids(be, op, idx, n_idx, rows_of(dtable, dim)));
+    DISPATCH(embedding_scatter_add, n_idx, dim, dout, idx, dtable);
+}
+
+fr_status fr_sgd_rows(fr_backend *be, size_t n_rows, size_t dim, fr_view rows,
+                      fr_view grad, fr_view param, float lr, float weight_decay)
+{
+    const char *op = "sgd_rows";
+    FR_TRY(need(be, op, "grad", grad, n_rows * dim));
+    FR_TRY(check_ids(be, op, rows, n_rows, rows_of(param, dim)));
+    DISPATCH(sgd_rows, n_rows, dim, rows, grad, param, lr, weight_decay);
+}
+
+static fr_status check_adam(const fr_adam_step *h, const char *op)
+{
+    if (!h || h->step < 1)
+        return fr_fail(FR_ERR_INVALID, "%s: step must be >= 1 (bias correction)", op);
+    if (!(h->beta1 >= 0 && h->beta1 < 1 && h->beta2 >= 0 && h->beta2 < 1 && h->eps > 0))
+        return fr_fail(FR_ERR_INVALID, "%s: need 0 <= beta1, beta2 < 1 and eps > 0 (got %g, %g, %g)",
+                       op, h->beta1, h->beta2, h->eps);
+    return FR_OK;
+}
+
+fr_status fr_adam_rows(fr_backend *be, size_t n_rows, size_t dim, fr_view rows,
+                       fr_view grad, fr_view param, fr_view m, fr_view v,
+                       const fr_adam_step *h)
+{
+    const char *op = "adam_rows";
+    FR_TRY(check_adam(h, op));
+    FR_TRY(need(be, op, "grad", grad, n_rows * dim));
+    size_t table = rows_of(param, dim);
+    if (rows_of(m, dim) < table || rows_of(v, dim) < table)
+        return fr_fail(FR_ERR_INVALID, "%s: moment buffers are smaller than the parameter table", op);
+    FR_TRY(check_ids(be, op, rows, n_rows, table));
+    DISPATCH(adam_rows, n_rows, dim, rows, grad, param, m, v, h);
+}
+
+fr_status fr_adam(fr_backend *be, size_t n, fr_view grad, fr_view param,
+                  fr_view m, fr_view v, const fr_adam_step *h)
+{
+    FR_TRY(check_adam(h, "adam"));
+    FR_TRY(need(be, "adam", "grad", grad, n));
+    FR_TRY(need(be, "adam", "param", param, n));
+    FR_TRY(need(be, "adam", "m", m, n));
+    FR_TRY(need(be, "adam", "v", v, n));
+    DISPATCH(adam, n, grad, param, m, v, h);
+}
+
+fr_status fr_bce_with_logits(fr_backend *be, size_t n, fr_view logits,
+                             fr_view labels, fr_view loss, fr_view dlogits)
+{
+    const char *op = "bce_with_logits";
+    FR_TRY(need(be, op, "logits", logits, n));
+    FR_TRY(need(be, op, "labels", labels, n));
+    FR_TRY(need(be, op, "loss", loss, n));
+    FR_TRY(need(be, op, "dlogits", dlogits, n));
+    DISPATCH(bce_with_logits, n, logits, labels, loss, dlogits);
+}

@@ -1,0 +1,298 @@
+/* cmd_bench.c — `fedrec bench gemm`: SGEMM speed in GFLOP/s over the
+ * standard shapes, single- and multi-threaded, beside OpenBLAS when
+ * libopenblas can be loaded at run time (dlopen: never a build or link
+ * dependency). OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset before
+ * OpenBLAS loads, since some machines set them to values that slow it; the
+ * core OpenBLAS then picked is printed. Later benchmarks add a subcommand
+ * to the table at the bottom. */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/cpu/cpu_engine.h"
+#include "cli/cli.h"
+#include "cli/cmd_bench.h"
+#include "fedrec/backend.h"
+#include "fedrec/rng.h"
+
+/* ---- OpenBLAS, loaded at run time -------------------------------------- */
+
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111 };
+typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float *,
+                               int, const float *, int, float, float *, int);
+
+typedef struct openblas {
+    void *handle;
+    cblas_sgemm_fn sgemm;
+    void (*set_threads)(int);
+    char *(*corename)(void);
+} openblas;
+
+static int openblas_load(openblas *ob)
+{
+    memset(ob, 0, sizeof *ob);
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("OPENBLAS_L2_SIZE");
+    const char *names[] = {"libopenblas.so.0", "libopenblas.so"};
+    for (size_t i = 0; i < 2 && !ob->handle; i++)
+        ob->handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!ob->handle)
+        return 0;
+    *(void **)&ob->sgemm = dlsym(ob->handle, "cblas_sgemm");
+    *(void **)&ob->set_threads = dlsym(ob->handle, "openblas_set_num_threads");
+    *(void **)&ob->corename = dlsym(ob->handle, "openblas_get_corename");
+    if (!ob->sgemm) {
+        dlclose(ob->handle);
+        ob->handle = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- timing -------------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct shape {
+    size_t m, n, k;
+} shape;
+
+typedef struct gemm_case {
+    const shape *s;
+    const float *a, *b;
+    float *c;
+    fr_cpu_engine *engine;
+    openblas *ob;
+} gemm_case;
+
+static void run_once(const gemm_case *g)
+{
+    const shape *s = g->s;
+    if (g->engine)
+        fr_cpu_sgemm(g->engine, FR_NO_TRANS, FR_NO_TRANS, s->m, s->n, s->k, 1.0f, g->a,
+                     s->k, g->b, s->n, 0.0f, g->c, s->n);
+    else
+        g->ob->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)s->m, (int)s->n,
+                     (int)s->k, 1.0f, g->a, (int)s->k, g->b, (int)s->n, 0.0f, g->c, (int)s->n);
+}
+
+/* Best GFLOP/s over `repeat` measurements of at least min_seconds each. */
+static double measure(const gemm_case *g, int repeat, double min_seconds)
+{
+    double flops = 2.0 * (double)g->s->m * (double)g->s->n * (double)g->s->k;
+    run_once(g); /* warm-up: page faults, thread start, caches */
+    double best = 0;
+    for (int r = 0; r < repeat; r++) {
+        long calls = 0;
+        double t0 = now_seconds(), t;
+        do {
+            run_once(g);
+            calls++;
+            t = now_seconds() - t0;
+        } while (t < min_seconds);
+        double gflops = flops * (double)calls / t * 1e-9;
+        if (gflops > best)
+            best = gflops;
+    }
+    return best;
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+static void gemm_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: fedrec bench gemm [--threads N] [--isa NAME] [--repeat R] [--quick]\n"
+            "                         [--shape MxNxK]... [--no-openblas]\n\n"
+            "SGEMM speed (C = A*B, row-major, float32) in GFLOP/s for M in {256, 2048,\n"
+            "4096} and N = K in {16, 64, 256, 512, 1024}, with 1 thread and with N\n"
+            "threads (default: online cores), beside OpenBLAS when libopenblas.so.0 can be\n"
+            "loaded (with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset).\n\n"
+            "  --threads N     threads of the multi-threaded columns (default: online cores)\n"
+            "  --isa NAME      CPU path: auto, scalar, avx2, avx512, neon (default: auto)\n"
+            "  --repeat R      measurements per figure, best kept (default: 3)\n"
+            "  --quick         shorter measurements, M in {256, 2048} only\n"
+            "  --shape MxNxK   measure these shapes instead of the standard ones (repeatable)\n"
+            "  --no-openblas   do not load OpenBLAS\n");
+}
+
+static int parse_positive(const char *opt, const char *value, long max, long *out)
+{
+    char *end;
+    long v = value ? strtol(value, &end, 10) : 0;
+    if (!value || *end || v < 1 || v > max) {
+        fprintf(stderr, "fedrec bench gemm: %s needs an integer in [1, %ld], got '%s'\n",
+                opt, max, value ? value : "");
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static void fill_random(float *x, size_t n, uint32_t stream)
+{
+    fr_rng rng;
+    fr_rng_init(&rng, 1, 0, stream, FR_RNG_TEST);
+    for (size_t i = 0; i < n; i++)
+        x[i] = fr_rng_uniform(&rng) - 0.5f;
+}
+
+static int bench_gemm(int argc, char **argv)
+{
+    long threads = sysconf(_SC_NPROCESSORS_ONLN), repeat = 3;
+    fr_cpu_isa isa = FR_ISA_AUTO;
+    int quick = 0, use_openblas = 1;
+    shape custom[32];
+    size_t n_custom = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            gemm_usage(stdout);
+            return FR_EXIT_OK;
+        } else if (!strcmp(o, "--threads")) {
+            if (!parse_positive(o, v, 1024, &threads))
+                return FR_EXIT_USAGE;
+            i++;
+        } else if (!strcmp(o, "--repeat")) {
+            if (!parse_positive(o, v, 1000, &repeat))
+                return FR_EXIT_USAGE;
+            i++;
+        } else if (!strcmp(o, "--isa")) {
+            if (!v || fr_cpu_isa_parse(v, &isa) != FR_OK) {
+                fprintf(stderr, "fedrec bench gemm: --isa: %s\n", v ? fr_last_error() : "needs a value");
+                return FR_EXIT_USAGE;
+            }
+            i++;
+        } else if (!strcmp(o, "--shape")) {
+            unsigned long m, n, k;
+            char tail;
+            if (!v || sscanf(v, "%lux%lux%lu%c", &m, &n, &k, &tail) != 3 || !m || !n || !k ||
+                m > 65536 || n > 65536 || k > 65536) {
+                fprintf(stderr, "fedrec bench gemm: --shape needs MxNxK with each in [1, 65536], got '%s'\n",
+                        v ? v : "");
+                return FR_EXIT_USAGE;
+            }
+            if (n_custom == sizeof custom / sizeof custom[0]) {
+                fprintf(stderr, "fedrec bench gemm: at most 32 --shape options\n");
+                return FR_EXIT_USAGE;
+            }
+            custom[n_custom++] = (shape){m, n, k};
+            i++;
+        } else if (!strcmp(o, "--quick")) {
+            quick = 1;
+        } else if (!strcmp(o, "--no-openblas")) {
+            use_openblas = 0;
+        } else {
+            fprintf(stderr, "fedrec bench gemm: unknown option '%s' (try --help)\n", o);
+            return FR_EXIT_USAGE;
+        }
+    }
+    if (isa == FR_ISA_AUTO)
+        isa = fr_cpu_isa_best();
+    fr_cpu_engine *one, *many;
+    if (fr_cpu_engine_create(isa, 1, &one) != FR_OK)
+        return fr_cli_report(FR_ERR_UNSUPPORTED, "bench gemm");
+    if (fr_cpu_engine_create(isa, (int)threads, &many) != FR_OK) {
+        fr_cpu_engine_destroy(one);
+        return fr_cli_report(FR_ERR_UNSUPPORTED, "bench gemm");
+    }
+    shape shapes[32];
+    size_t n_shapes = 0;
+    if (n_custom) {
+        memcpy(shapes, custom, n_custom * sizeof *shapes);
+        n_shapes = n_custom;
+    } else {
+        const size_t ms[] = {256, 2048, 4096}, nks[] = {16, 64, 256, 512, 1024};
+        for (size_t i = 0; i < (quick ? 2u : 3u); i++)
+            for (size_t j = 0; j < 5; j++)
+                shapes[n_shapes++] = (shape){ms[i], nks[j], nks[j]};
+    }
+    openblas ob;
+    int have_ob = use_openblas && openblas_load(&ob);
+    printf("fedrec bench gemm: path %s, %ld thread%s for the multi-threaded columns\n",
+           fr_cpu_isa_name(isa), threads, threads == 1 ? "" : "s");
+    if (have_ob)
+        printf("OpenBLAS: loaded at run time with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset; core %s\n",
+               ob.corename ? ob.corename() : "(unknown)");
+    else
+        printf("OpenBLAS: %s\n", use_openblas ? "not found (install libopenblas0 to compare)" : "not loaded (--no-openblas)");
+    printf("\n%6s %6s %6s | %10s %10s %6s | %10s %10s %6s\n", "M", "N", "K", "fedrec 1t",
+           "openblas 1t", "ratio", "fedrec Nt", "openblas Nt", "ratio");
+    double min_seconds = quick ? 0.05 : 0.2;
+    for (size_t i = 0; i < n_shapes; i++) {
+        const shape *s = &shapes[i];
+        float *a = malloc(s->m * s->k * sizeof *a), *b = malloc(s->k * s->n * sizeof *b);
+        float *c = malloc(s->m * s->n * sizeof *c);
+        if (!a || !b || !c) {
+            free(a); free(b); free(c);
+            fprintf(stderr, "fedrec bench gemm: out of memory for %zux%zux%zu\n", s->m, s->n, s->k);
+            break;
+        }
+        fill_random(a, s->m * s->k, 1);
+        fill_random(b, s->k * s->n, 2);
+        gemm_case g = {s, a, b, c, one, NULL};
+        double f1 = measure(&g, (int)repeat, min_seconds);
+        g.engine = many;
+        double fn = measure(&g, (int)repeat, min_seconds);
+        double o1 = 0, on = 0;
+        if (have_ob) {
+            gemm_case go = {s, a, b, c, NULL, &ob};
+            if (ob.set_threads)
+                ob.set_threads(1);
+            o1 = measure(&go, (int)repeat, min_seconds);
+            if (ob.set_threads)
+                ob.set_threads((int)threads);
+            on = measure(&go, (int)repeat, min_seconds);
+        }
+        if (have_ob)
+            printf("%6zu %6zu %6zu | %10.1f %10.1f %5.0f%% | %10.1f %10.1f %5.0f%%\n", s->m, s->n,
+                   s->k, f1, o1, 100 * f1 / o1, fn, on, 100 * fn / on);
+        else
+            printf("%6zu %6zu %6zu | %10.1f %10s %6s | %10.1f %10s %6s\n", s->m, s->n, s->k, f1,
+                   "-", "-", fn, "-", "-");
+        fflush(stdout);
+        free(a);
+        free(b);
+        free(c);
+    }
+    printf("\nGFLOP/s, best of %ld; ratio = fedrec / OpenBLAS.\n", repeat);
+    fr_cpu_engine_destroy(one);
+    fr_cpu_engine_destroy(many);
+    /* OpenBLAS stays loaded: its worker threads may still be winding down. */
+    return FR_EXIT_OK;
+}
+
+/* ---- subcommands ----------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} benches[] = {
+    {"gemm", bench_gemm, "SGEMM GFLOP/s, single- and multi-threaded, beside OpenBLAS"},
+};
+
+int fr_cli_bench(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        FILE *out = argc < 2 ? stderr : stdout;
+        fprintf(out, "Usage: fedrec bench NAME [OPTIONS]\n\nBenchmarks:\n");
+        for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
+            fprintf(out, "  %-6s %s\n", benches[i].name, benches[i].summary);
+        fprintf(out, "\n'fedrec bench NAME --help' lists a benchmark's options.\n");
+        return argc < 2 ? FR_EXIT_USAGE : FR_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
+        if (!strcmp(argv[1], benches[i].name))
+            return benches[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "fedrec bench: unknown benchmark '%s' (try 'fedrec bench --help')\n", argv[1]);
+    return FR_EXIT_USAGE;
+}
