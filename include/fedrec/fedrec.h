@@ -7,5 +7,11 @@
 #include "fedrec/rng.h"
 #include "fedrec/backend.h"
 #include "fedrec/params.h"
+#include "fedrec/nn.h"
+#include "fedrec/loss.h"
+#include "fedrec/optim.h"
+#include "fedrec/metrics.h"
+#include "fedrec/model_file.h"
+#include "fedrec/synthetic_ctr.h"
 
 #endif

@@ -9,7 +9,9 @@
  * Gradients: a dense parameter has a dense gradient buffer of the same
  * shape. A row-sparse parameter (an embedding table) keeps the gradient of
  * the rows a batch touched only: the list of touched row ids (host) and a
- * compact gradient buffer holding one row per touched id, in list order. */
+ * compact gradient buffer holding one row per touched id, in list order,
+ * plus one discard row (index touched_cap) that absorbs gradient meant for
+ * no row and is never read. */
 #ifndef FEDREC_PARAMS_H
 #define FEDREC_PARAMS_H
 
@@ -45,6 +47,7 @@ typedef struct fr_param {
     size_t rows, cols;    /* shape; a vector is rows = 1 */
     int row_sparse;       /* gradient kept for touched rows only */
     int trainable;        /* 0 for frozen tensors and running statistics */
+    float lr_scale;       /* per-parameter learning-rate multiplier (1) */
     fr_buffer *value;     /* rows x cols floats */
     fr_buffer *grad;      /* dense: rows x cols; row-sparse: capacity x cols */
     /* Row-sparse gradient bookkeeping (host side). */
@@ -53,6 +56,7 @@ typedef struct fr_param {
     size_t touched_cap;   /* rows the compact gradient buffer can hold */
     fr_buffer *touched_dev; /* touched ids on the backend (int32) */
     int32_t *slot_of_row; /* row -> slot in touched, -1 if untouched */
+    uint32_t name_hash;   /* FNV-1a of the name: keys its init stream */
 } fr_param;
 
 typedef struct fr_param_set fr_param_set;
@@ -84,6 +88,14 @@ fr_status fr_param_set_import(fr_param_set *set, unsigned role_mask,
 
 /* Zero every gradient; row-sparse parameters forget their touched rows. */
 fr_status fr_param_set_zero_grad(fr_param_set *set);
+
+/* Fill p's values: uniform in [-bound, bound] (Xavier/He style) or normal
+ * with standard deviation `std`, from the stream (seed, 0, name hash,
+ * FR_RNG_INIT): the values depend on the seed and the name only, not on the
+ * order parameters were created in. */
+fr_status fr_param_init_uniform(fr_param *p, uint64_t seed, float bound);
+fr_status fr_param_init_normal(fr_param *p, uint64_t seed, float std);
+fr_status fr_param_fill(fr_param *p, float value);
 
 /* Row-sparse: make sure rows ids[0..n) are in the touched list (growing the
  * compact gradient buffer as needed, new slots zeroed) and write each id's

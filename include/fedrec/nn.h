@@ -1,0 +1,217 @@
+/* fedrec/nn.h — layers with hand-written forward and backward passes.
+ *
+ * Conventions
+ * - A layer registers its parameters in a parameter set under stable names
+ *   ("<name>.weight", ...) and keeps pointers to them; it owns no
+ *   activations. The caller passes views for inputs and outputs (sized for
+ *   the batch) and keeps what backward needs, which each function names.
+ * - Matrices are row-major, one example per row. Linear weights are
+ *   in x out, so y = x W + b.
+ * - backward accumulates parameter gradients (zero them with
+ *   fr_param_set_zero_grad before a step) and overwrites dX. A dX view with
+ *   a NULL buffer skips the input gradient (first layer).
+ * - Activation layers are the backend ops themselves: fr_relu /
+ *   fr_relu_backward and fr_sigmoid / fr_sigmoid_backward.
+ * - Initial values come from the counter-based generator keyed by the seed
+ *   and the parameter's name (fr_param_init_uniform). */
+#ifndef FEDREC_NN_H
+#define FEDREC_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fedrec/backend.h"
+#include "fedrec/params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Linear: y = x W + b ---------------------------------------------- */
+typedef struct fr_linear {
+    size_t in, out;
+    fr_param *weight; /* in x out, Xavier-uniform init */
+    fr_param *bias;   /* 1 x out, zero init; NULL without bias */
+} fr_linear;
+
+fr_status fr_linear_init(fr_linear *l, fr_param_set *ps, const char *name,
+                         size_t in, size_t out, int with_bias, fr_role role,
+                         uint64_t seed);
+/* y (batch x out) = x (batch x in) W + b. */
+fr_status fr_linear_forward(const fr_linear *l, fr_backend *be, size_t batch,
+                            fr_view x, fr_view y);
+/* dW += x^T dy, db += colsum(dy), dx = dy W^T. */
+fr_status fr_linear_backward(const fr_linear *l, fr_backend *be, size_t batch,
+                             fr_view x, fr_view dy, fr_view dx);
+
+/* ---- Embedding table: out[i] = T[idx[i]] ------------------------------- */
+typedef struct fr_embedding {
+    size_t rows, dim;
+    fr_param *table;        /* rows x dim, row-sparse gradient */
+    fr_buffer *slots;       /* scratch: compact-gradient slot per index */
+    size_t slots_cap;
+} fr_embedding;
+
+/* Normal(0, std) init. */
+fr_status fr_embedding_init(fr_embedding *e, fr_param_set *ps, const char *name,
+                            size_t rows, size_t dim, fr_role role, uint64_t seed,
+                            float std);
+void fr_embedding_release(fr_embedding *e);
+/* idx: n int32 row ids on the backend; out: n x dim. */
+fr_status fr_embedding_forward(const fr_embedding *e, fr_backend *be, size_t n,
+                               fr_view idx, fr_view out);
+/* Adds dout's rows into the gradient rows of ids_host[0..n) (host copy of
+ * the ids): only touched rows get gradient storage. */
+fr_status fr_embedding_backward(fr_embedding *e, fr_backend *be, size_t n,
+                                const int32_t *ids_host, fr_view dout);
+
+/* ---- Multi-field embedding with a numeric token ------------------------
+ * F categorical fields share one table of `vocab_total` rows (field f's
+ * values carry global ids, e.g. f * vocab + v). The numeric features
+ * (n_numeric per example) are projected to one more d-dim token:
+ * token = num W_num + b_num. Output per example: F + 1 tokens of d values,
+ * [field 0, ..., field F-1, numeric] (batch x (F+1)*d). Without numeric
+ * features the output has F tokens. Internally the numeric slot gathers a
+ * padding row (kept at zero, never updated) and the projection is added on
+ * top with a strided GEMM, so no copy is needed. */
+typedef struct fr_field_embedding {
+    size_t fields, vocab_total, dim, n_numeric;
+    fr_embedding emb;       /* (vocab_total + 1) x dim: last row is padding */
+    fr_linear numeric;      /* n_numeric x dim (unused if n_numeric == 0) */
+    int32_t *gather_ids;    /* host: batch x tokens ids incl. padding */
+    fr_buffer *ids_dev;     /* the same on the backend */
+    size_t cap;             /* examples the scratch holds */
+} fr_field_embedding;
+
+fr_status fr_field_embedding_init(fr_field_embedding *fe, fr_param_set *ps,
+                                  const char *name, size_t fields,
+                                  size_t vocab_total, size_t dim,
+                                  size_t n_numeric, fr_role role, uint64_t seed);
+void fr_field_embedding_release(fr_field_embedding *fe);
+size_t fr_field_embedding_width(const fr_field_embedding *fe);
+/* ids_host: batch x fields global ids (host); numbers: batch x n_numeric on
+ * the backend; out: batch x width. */
+fr_status fr_field_embedding_forward(fr_field_embedding *fe, fr_backend *be,
+                                     size_t batch, const int32_t *ids_host,
+                                     fr_view numbers, fr_view out);
+/* Uses the ids of the last forward. */
+fr_status fr_field_embedding_backward(fr_field_embedding *fe, fr_backend *be,
+                                      size_t batch, fr_view numbers,
+                                      fr_view dout);
+
+/* ---- Batch-norm over features ------------------------------------------ */
+typedef struct fr_batchnorm {
+    size_t features;
+    float eps, momentum;
+    fr_param *gamma, *beta;            /* trainable, role as given */
+    fr_param *running_mean, *running_var; /* bn-local, not trainable */
+    fr_buffer *save;                   /* mean and invstd of the last batch */
+} fr_batchnorm;
+
+fr_status fr_bn_init(fr_batchnorm *bn, fr_param_set *ps,
+                            const char *name, size_t features, fr_role role);
+void fr_bn_release(fr_batchnorm *bn);
+/* training: batch statistics (batch >= 2), running statistics updated;
+ * otherwise running statistics. */
+fr_status fr_bn_forward(fr_batchnorm *bn, fr_backend *be, size_t batch,
+                               fr_view x, fr_view y, int training);
+fr_status fr_bn_backward(fr_batchnorm *bn, fr_backend *be, size_t batch,
+                                fr_view x, fr_view dy, fr_view dx);
+
+/* ---- Dropout (inverted) --------------------------------------------------
+ * Keeps each value with probability 1 - rate and scales it by 1/(1-rate).
+ * The mask of call `step` comes from stream (seed, step, layer_id,
+ * FR_RNG_DROPOUT), so it is the same on every run and thread count. */
+typedef struct fr_dropout {
+    float rate;
+    uint64_t seed;
+    uint32_t layer_id;
+    fr_buffer *mask;
+    size_t cap;
+    float *host_mask;
+} fr_dropout;
+
+fr_status fr_dropout_init(fr_dropout *d, float rate, uint64_t seed,
+                          uint32_t layer_id);
+void fr_dropout_release(fr_dropout *d);
+/* training == 0 (or rate == 0): y = x. */
+fr_status fr_dropout_forward(fr_dropout *d, fr_backend *be, size_t n,
+                             uint32_t step, fr_view x, fr_view y, int training);
+/* dx = dy .* mask of the last training forward. */
+fr_status fr_dropout_backward(fr_dropout *d, fr_backend *be, size_t n,
+                              fr_view dy, fr_view dx, int training);
+
+/* ---- Softmax gate: g = softmax(x W_g + b_g) over `experts` -------------- */
+typedef struct fr_softmax_gate {
+    fr_linear proj;
+    size_t experts;
+} fr_softmax_gate;
+
+fr_status fr_softmax_gate_init(fr_softmax_gate *g, fr_param_set *ps,
+                               const char *name, size_t in, size_t experts,
+                               fr_role role, uint64_t seed);
+/* logits: batch x experts scratch; gates: batch x experts output. */
+fr_status fr_softmax_gate_forward(const fr_softmax_gate *g, fr_backend *be,
+                                  size_t batch, fr_view x, fr_view logits,
+                                  fr_view gates);
+/* dlogits: scratch (batch x experts). */
+fr_status fr_softmax_gate_backward(const fr_softmax_gate *g, fr_backend *be,
+                                   size_t batch, fr_view x, fr_view gates,
+                                   fr_view dgates, fr_view dlogits, fr_view dx);
+
+/* ---- LoRA linear: y = x W + (alpha / r) (x A) B + b ---------------------
+ * W (in x out) is the base weight, frozen unless base_trainable; A (in x r)
+ * starts small and random, B (r x out) at zero, so training starts from the
+ * base layer. */
+typedef struct fr_lora_linear {
+    fr_linear base;
+    fr_param *a, *b;   /* "<name>.lora_a", "<name>.lora_b" */
+    size_t rank;
+    float scale;       /* alpha / rank */
+} fr_lora_linear;
+
+fr_status fr_lora_linear_init(fr_lora_linear *l, fr_param_set *ps,
+                              const char *name, size_t in, size_t out,
+                              size_t rank, float alpha, int base_trainable,
+                              fr_role role, uint64_t seed);
+/* xa: batch x rank scratch, kept for backward. */
+fr_status fr_lora_linear_forward(const fr_lora_linear *l, fr_backend *be,
+                                 size_t batch, fr_view x, fr_view xa,
+                                 fr_view y);
+/* dxa: batch x rank scratch. */
+fr_status fr_lora_linear_backward(const fr_lora_linear *l, fr_backend *be,
+                                  size_t batch, fr_view x, fr_view xa,
+                                  fr_view dy, fr_view dxa, fr_view dx);
+
+/* ---- MLP block: per layer Linear -> [BatchNorm] -> ReLU -> [Dropout] ---- */
+#define FR_MLP_MAX_LAYERS 16
+typedef struct fr_mlp {
+    size_t n_layers, in, max_batch;
+    size_t width[FR_MLP_MAX_LAYERS];
+    int use_bn;
+    fr_linear fc[FR_MLP_MAX_LAYERS];
+    fr_batchnorm bn[FR_MLP_MAX_LAYERS];
+    fr_dropout drop[FR_MLP_MAX_LAYERS];
+    float dropout;
+    /* Activations per layer: pre (linear out), norm (bn out), act (relu
+     * out), out (dropout out = next input); and one gradient scratch. */
+    fr_buffer *pre[FR_MLP_MAX_LAYERS], *norm[FR_MLP_MAX_LAYERS];
+    fr_buffer *act[FR_MLP_MAX_LAYERS], *out[FR_MLP_MAX_LAYERS];
+    fr_buffer *grad_a, *grad_b;
+} fr_mlp;
+
+fr_status fr_mlp_init(fr_mlp *m, fr_param_set *ps, const char *name,
+                      size_t in, const size_t *widths, size_t n_layers,
+                      int batch_norm, float dropout, size_t max_batch,
+                      fr_role role, uint64_t seed);
+void fr_mlp_release(fr_mlp *m);
+size_t fr_mlp_out_width(const fr_mlp *m);
+/* Output: a view of the last layer's activations (batch x out width). */
+fr_status fr_mlp_forward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
+                         uint32_t step, int training, fr_view *out);
+fr_status fr_mlp_backward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
+                          fr_view dout, fr_view dx, int training);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

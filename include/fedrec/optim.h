@@ -1,0 +1,42 @@
+/* fedrec/optim.h — optimisers over a parameter set.
+ *
+ * A step reads every trainable parameter's gradient and updates its value:
+ * dense parameters whole, row-sparse ones (embedding tables) only on the
+ * rows the batch touched (lazy updates: other rows and their Adam moments
+ * do not move). Each parameter's learning rate is lr * its lr_scale, which
+ * gives per-group learning rates. State (Adam moments) is allocated on a
+ * parameter's first step. Formulas: src/backend/cpu/cpu_ops.h and
+ * doc/LAYERS.md. */
+#ifndef FEDREC_OPTIM_H
+#define FEDREC_OPTIM_H
+
+#include <stdint.h>
+#include "fedrec/params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fr_optim_kind {
+    FR_OPTIM_SGD = 0,
+    FR_OPTIM_ADAM,   /* L2 weight decay added to the gradient */
+    FR_OPTIM_ADAMW   /* decoupled weight decay */
+} fr_optim_kind;
+
+typedef struct fr_optimizer fr_optimizer;
+
+fr_status fr_optimizer_create(fr_param_set *ps, fr_optim_kind kind, float lr,
+                              float weight_decay, fr_optimizer **out);
+void fr_optimizer_free(fr_optimizer *opt);
+/* Adam's beta1, beta2, eps (defaults 0.9, 0.999, 1e-8). */
+fr_status fr_optimizer_set_adam(fr_optimizer *opt, float beta1, float beta2,
+                                float eps);
+fr_status fr_optimizer_step(fr_optimizer *opt);
+int64_t fr_optimizer_steps(const fr_optimizer *opt);
+
+const char *fr_optim_kind_name(fr_optim_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
