@@ -205,6 +205,8 @@ fr_status fr_mlp_init(fr_mlp *m, fr_param_set *ps, const char *name,
                       fr_role role, uint64_t seed);
 void fr_mlp_release(fr_mlp *m);
 size_t fr_mlp_out_width(const fr_mlp *m);
+/* The last layer's activations of the latest forward. */
+fr_view fr_mlp_output(const fr_mlp *m);
 /* Output: a view of the last layer's activations (batch x out width). */
 fr_status fr_mlp_forward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
                          uint32_t step, int training, fr_view *out);

@@ -73,6 +73,11 @@ static fr_view layer_out(const fr_mlp *m, size_t i)
     return fr_nn_whole(m->dropout > 0.0f ? m->out[i] : m->act[i]);
 }
 
+fr_view fr_mlp_output(const fr_mlp *m)
+{
+    return layer_out(m, m->n_layers - 1);
+}
+
 fr_status fr_mlp_forward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
                          uint32_t step, int training, fr_view *out)
 {

@@ -1,0 +1,23 @@
+/* job_setup.c — opening the backend a configuration asks for. */
+#include <string.h>
+
+#include "cli/job_setup.h"
+
+fr_status fr_cli_open_backend(const fr_config *cfg, fr_backend **out)
+{
+    const char *kind, *isa;
+    int64_t threads;
+    fr_status s;
+    if ((s = fr_config_get_string(cfg, "backend.kind", &kind)) != FR_OK ||
+        (s = fr_config_get_string(cfg, "backend.cpu_isa", &isa)) != FR_OK ||
+        (s = fr_config_get_int(cfg, "backend.threads", &threads)) != FR_OK)
+        return s;
+    fr_backend_options opt;
+    fr_backend_options_default(&opt);
+    opt.kind = !strcmp(kind, "cpu") ? FR_BACKEND_CPU
+               : !strcmp(kind, "opencl") ? FR_BACKEND_OPENCL : FR_BACKEND_AUTO;
+    if ((s = fr_cpu_isa_parse(isa, &opt.cpu_isa)) != FR_OK)
+        return s;
+    opt.threads = (int)threads;
+    return fr_backend_open(&opt, out);
+}

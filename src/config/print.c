@@ -1,0 +1,99 @@
+/* print.c — the effective configuration as INI text (every key, with its
+ * doc and where its value came from), and the schema as a table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+#include "core/error_internal.h"
+
+static const char *type_name(fr_config_type t)
+{
+    switch (t) {
+    case FR_CFG_INT: return "int";
+    case FR_CFG_UINT64: return "uint64";
+    case FR_CFG_FLOAT: return "float";
+    case FR_CFG_BOOL: return "bool";
+    case FR_CFG_STRING: return "string";
+    case FR_CFG_ENUM: return "enum";
+    case FR_CFG_INT_LIST: return "int list";
+    }
+    return "?";
+}
+
+static void allowed_text(const fr_config_key *k, char *buf, size_t n)
+{
+    switch (k->type) {
+    case FR_CFG_INT:
+    case FR_CFG_INT_LIST:
+        snprintf(buf, n, "%.10g .. %.10g", k->min, k->max);
+        break;
+    case FR_CFG_FLOAT:
+        snprintf(buf, n, "%c%.10g, %.10g%c", k->min_open ? '(' : '[', k->min, k->max,
+                 k->max_open ? ')' : ']');
+        break;
+    case FR_CFG_ENUM:
+        snprintf(buf, n, "%s", k->choices);
+        break;
+    case FR_CFG_BOOL:
+        snprintf(buf, n, "true|false");
+        break;
+    case FR_CFG_UINT64:
+        snprintf(buf, n, "0 .. 2^64-1");
+        break;
+    case FR_CFG_STRING:
+        snprintf(buf, n, "text");
+        break;
+    }
+}
+
+fr_status fr_config_print(const fr_config *cfg, FILE *out)
+{
+    fprintf(out, "; fedrec configuration: the effective value of every key.\n");
+    const char *section = "";
+    for (size_t k = 0; k < cfg->n_keys; k++) {
+        const fr_config_key *key = &cfg->keys[k];
+        if (strcmp(section, key->section)) {
+            section = key->section;
+            fprintf(out, "\n[%s]\n", section);
+        }
+        fprintf(out, "; %s (%s, from %s)\n", key->doc, type_name(key->type), cfg->values[k].origin);
+        fprintf(out, "%s = %s\n", key->name, cfg->values[k].text);
+    }
+    return ferror(out) ? fr_fail(FR_ERR_IO, "cannot write the configuration") : FR_OK;
+}
+
+fr_status fr_config_print_string(const fr_config *cfg, char **out)
+{
+    size_t size = 0;
+    FILE *f = open_memstream(out, &size);
+    if (!f)
+        return fr_fail_nomem("configuration text", 4096);
+    fr_status s = fr_config_print(cfg, f);
+    fclose(f);
+    if (s != FR_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+fr_status fr_config_print_keys(FILE *out, int markdown)
+{
+    size_t n;
+    const fr_config_key *keys = fr_config_schema(&n);
+    if (markdown)
+        fprintf(out, "| key | type | default | allowed | description |\n"
+                     "|---|---|---|---|---|\n");
+    for (size_t k = 0; k < n; k++) {
+        char dotted[160], allowed[160];
+        snprintf(dotted, sizeof dotted, "%s.%s", keys[k].section, keys[k].name);
+        allowed_text(&keys[k], allowed, sizeof allowed);
+        if (markdown)
+            fprintf(out, "| `%s` | %s | `%s` | %s | %s |\n", dotted, type_name(keys[k].type),
+                    keys[k].default_value, allowed, keys[k].doc);
+        else
+            fprintf(out, "%-22s %-8s %-10s %-28s %s\n", dotted, type_name(keys[k].type),
+                    *keys[k].default_value ? keys[k].default_value : "\"\"", allowed, keys[k].doc);
+    }
+    return ferror(out) ? fr_fail(FR_ERR_IO, "cannot write the key list") : FR_OK;
+}

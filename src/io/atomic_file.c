@@ -1,0 +1,101 @@
+/* atomic_file.c — temporary file, fsync, rename (see atomic_file.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error_internal.h"
+#include "io/atomic_file.h"
+
+static char *dup_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+fr_status fr_atomic_open(fr_atomic_file *af, const char *path)
+{
+    af->f = NULL;
+    af->path = dup_string(path);
+    size_t n = strlen(path) + 32;
+    af->tmp_path = malloc(n);
+    if (!af->path || !af->tmp_path) {
+        free(af->path);
+        free(af->tmp_path);
+        return fr_fail_nomem("file name", n);
+    }
+    snprintf(af->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    af->f = fopen(af->tmp_path, "wb");
+    if (!af->f) {
+        int err = errno;
+        fr_status s = fr_fail(FR_ERR_IO, "%s: cannot create temporary file %s: %s",
+                              path, af->tmp_path, strerror(err));
+        free(af->path);
+        free(af->tmp_path);
+        af->path = af->tmp_path = NULL;
+        return s;
+    }
+    return FR_OK;
+}
+
+static void fsync_parent_dir(const char *path)
+{
+    /* Make the rename itself durable. Failing here loses no data already
+     * written, so it is not reported. */
+    char *dir = dup_string(path);
+    if (!dir)
+        return;
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+fr_status fr_atomic_commit(fr_atomic_file *af)
+{
+    int err = 0;
+    if (fflush(af->f) != 0 || fsync(fileno(af->f)) != 0)
+        err = errno;
+    if (fclose(af->f) != 0 && !err)
+        err = errno;
+    af->f = NULL;
+    if (!err && rename(af->tmp_path, af->path) != 0)
+        err = errno;
+    fr_status s = FR_OK;
+    if (err) {
+        s = fr_fail(FR_ERR_IO, "%s: cannot write: %s (the previous file, if any, is unchanged)",
+                    af->path, strerror(err));
+        remove(af->tmp_path);
+    } else {
+        fsync_parent_dir(af->path);
+    }
+    free(af->path);
+    free(af->tmp_path);
+    af->path = af->tmp_path = NULL;
+    return s;
+}
+
+void fr_atomic_abort(fr_atomic_file *af)
+{
+    if (af->f)
+        fclose(af->f);
+    if (af->tmp_path)
+        remove(af->tmp_path);
+    free(af->path);
+    free(af->tmp_path);
+    af->f = NULL;
+    af->path = af->tmp_path = NULL;
+}

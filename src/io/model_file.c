@@ -1,0 +1,355 @@
+/* model_file.c — the model file format (see fedrec/model_file.h).
+ *
+ * Layout, all integers little-endian:
+ *   "FRMODEL\n"            8-byte magic
+ *   u32 version            FR_MODEL_FILE_VERSION
+ *   u32 n_params
+ *   u64 meta_len, meta_len bytes of metadata text
+ *   n_params times: u32 name_len, name bytes, u32 role, u32 group,
+ *                   u64 rows, u64 cols, rows*cols float32 values
+ *   u32 crc32 of every byte before it
+ * The loader reads the whole file, checks size, magic, version and CRC
+ * before it looks at any parameter, then checks every name and shape
+ * against the parameter set before it imports anything. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "fedrec/model_file.h"
+#include "io/atomic_file.h"
+#include "io/crc32.h"
+
+static const char model_magic[8] = {'F', 'R', 'M', 'O', 'D', 'E', 'L', '\n'};
+
+/* ---- writing ---------------------------------------------------------- */
+
+typedef struct writer {
+    FILE *f;
+    uint32_t crc;
+    int failed;
+} writer;
+
+static void put_bytes(writer *w, const void *p, size_t n)
+{
+    if (w->failed)
+        return;
+    if (fwrite(p, 1, n, w->f) != n)
+        w->failed = errno ? errno : EIO;
+    w->crc = fr_crc32(w->crc, p, n);
+}
+
+static void put_u32(writer *w, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8),
+                          (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+    put_bytes(w, b, 4);
+}
+
+static void put_u64(writer *w, uint64_t v)
+{
+    put_u32(w, (uint32_t)v);
+    put_u32(w, (uint32_t)(v >> 32));
+}
+
+static void put_floats(writer *w, const float *x, size_t n)
+{
+    unsigned char chunk[4096];
+    size_t fill = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        chunk[fill++] = (unsigned char)u;
+        chunk[fill++] = (unsigned char)(u >> 8);
+        chunk[fill++] = (unsigned char)(u >> 16);
+        chunk[fill++] = (unsigned char)(u >> 24);
+        if (fill == sizeof chunk) {
+            put_bytes(w, chunk, fill);
+            fill = 0;
+        }
+    }
+    put_bytes(w, chunk, fill);
+}
+
+fr_status fr_model_save(const char *path, const fr_param_set *set,
+                        const char *meta)
+{
+    fr_param_set *ps = (fr_param_set *)set; /* accessors take non-const */
+    size_t count = fr_param_set_count(set);
+    size_t max_numel = 0;
+    for (size_t i = 0; i < count; i++) {
+        fr_param *p = fr_param_set_at(ps, i);
+        if (p->rows * p->cols > max_numel)
+            max_numel = p->rows * p->cols;
+    }
+    float *host = malloc((max_numel ? max_numel : 1) * sizeof *host);
+    if (!host)
+        return fr_fail_nomem("model save buffer", max_numel * sizeof *host);
+
+    fr_atomic_file af;
+    fr_status s = fr_atomic_open(&af, path);
+    if (s != FR_OK) {
+        free(host);
+        return s;
+    }
+    writer w = {af.f, 0, 0};
+    size_t meta_len = meta ? strlen(meta) : 0;
+    put_bytes(&w, model_magic, sizeof model_magic);
+    put_u32(&w, FR_MODEL_FILE_VERSION);
+    put_u32(&w, (uint32_t)count);
+    put_u64(&w, meta_len);
+    put_bytes(&w, meta ? meta : "", meta_len);
+    for (size_t i = 0; i < count && s == FR_OK; i++) {
+        fr_param *p = fr_param_set_at(ps, i);
+        size_t numel = p->rows * p->cols;
+        size_t name_len = strlen(p->name);
+        put_u32(&w, (uint32_t)name_len);
+        put_bytes(&w, p->name, name_len);
+        put_u32(&w, (uint32_t)p->role);
+        put_u32(&w, p->group);
+        put_u64(&w, p->rows);
+        put_u64(&w, p->cols);
+        if (numel)
+            s = fr_buffer_download(p->value, 0, host, numel * sizeof *host);
+        if (s == FR_OK)
+            put_floats(&w, host, numel);
+    }
+    uint32_t crc = w.crc;
+    put_u32(&w, crc);
+    free(host);
+    if (s != FR_OK) {
+        fr_atomic_abort(&af);
+        return s;
+    }
+    if (w.failed) {
+        fr_atomic_abort(&af);
+        return fr_fail(FR_ERR_IO, "%s: write failed: %s (the previous file, if any, is unchanged)",
+                       path, strerror(w.failed));
+    }
+    return fr_atomic_commit(&af);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+typedef struct reader {
+    const unsigned char *p, *end;
+    const char *path;
+} reader;
+
+static fr_status truncated(const reader *r, const char *what)
+{
+    return fr_fail(FR_ERR_FORMAT, "%s: model file is truncated or corrupt (%s runs past the end)",
+                   r->path, what);
+}
+
+static fr_status get_u32(reader *r, const char *what, uint32_t *out)
+{
+    if (r->end - r->p < 4)
+        return truncated(r, what);
+    *out = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
+           (uint32_t)r->p[3] << 24;
+    r->p += 4;
+    return FR_OK;
+}
+
+static fr_status get_u64(reader *r, const char *what, uint64_t *out)
+{
+    uint32_t lo = 0, hi = 0;
+    FR_TRY(get_u32(r, what, &lo));
+    FR_TRY(get_u32(r, what, &hi));
+    *out = (uint64_t)hi << 32 | lo;
+    return FR_OK;
+}
+
+static fr_status get_span(reader *r, const char *what, uint64_t n,
+                          const unsigned char **out)
+{
+    if ((uint64_t)(r->end - r->p) < n)
+        return truncated(r, what);
+    *out = r->p;
+    r->p += n;
+    return FR_OK;
+}
+
+/* Read the file into memory and check magic, version and checksum. On
+ * success r covers the body after the version field (CRC excluded). */
+static fr_status open_checked(const char *path, unsigned char **data_out,
+                              reader *r)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fr_fail(FR_ERR_IO, "%s: cannot open model file: %s", path,
+                       strerror(errno));
+    unsigned char *data = NULL;
+    size_t size = 0, cap = 0;
+    for (;;) {
+        if (size == cap) {
+            size_t ncap = cap ? cap * 2 : 1 << 16;
+            unsigned char *nd = realloc(data, ncap);
+            if (!nd) {
+                free(data);
+                fclose(f);
+                return fr_fail_nomem("model file contents", ncap);
+            }
+            data = nd;
+            cap = ncap;
+        }
+        size_t got = fread(data + size, 1, cap - size, f);
+        size += got;
+        if (got == 0)
+            break;
+    }
+    int read_err = ferror(f);
+    fclose(f);
+    if (read_err) {
+        free(data);
+        return fr_fail(FR_ERR_IO, "%s: read error", path);
+    }
+    if (size < sizeof model_magic || memcmp(data, model_magic, sizeof model_magic) != 0) {
+        free(data);
+        return fr_fail(FR_ERR_FORMAT, "%s: not a fedrec model file (bad magic)", path);
+    }
+    if (size < sizeof model_magic + 8) {
+        free(data);
+        return fr_fail(FR_ERR_FORMAT, "%s: model file is truncated (%zu bytes)", path, size);
+    }
+    r->path = path;
+    r->p = data + sizeof model_magic;
+    r->end = data + size - 4;
+    uint32_t version;
+    (void)get_u32(r, "version", &version);
+    if (version != FR_MODEL_FILE_VERSION) {
+        free(data);
+        return fr_fail(FR_ERR_FORMAT, "%s: model file version %u, this fedrec reads version %u",
+                       path, version, FR_MODEL_FILE_VERSION);
+    }
+    const unsigned char *t = data + size - 4;
+    uint32_t stored = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
+                      (uint32_t)t[3] << 24;
+    uint32_t actual = fr_crc32(0, data, size - 4);
+    if (stored != actual) {
+        free(data);
+        return fr_fail(FR_ERR_FORMAT, "%s: model file is corrupt or truncated (checksum %08x, expected %08x)",
+                       path, actual, stored);
+    }
+    *data_out = data;
+    return FR_OK;
+}
+
+static fr_status read_header(reader *r, uint32_t *n_params,
+                             const unsigned char **meta, uint64_t *meta_len)
+{
+    FR_TRY(get_u32(r, "parameter count", n_params));
+    FR_TRY(get_u64(r, "metadata length", meta_len));
+    return get_span(r, "metadata", *meta_len, meta);
+}
+
+fr_status fr_model_read_meta(const char *path, char **meta_out)
+{
+    unsigned char *data;
+    reader r;
+    FR_TRY(open_checked(path, &data, &r));
+    uint32_t n_params;
+    const unsigned char *meta;
+    uint64_t meta_len;
+    fr_status s = read_header(&r, &n_params, &meta, &meta_len);
+    if (s == FR_OK) {
+        char *text = malloc(meta_len + 1);
+        if (!text) {
+            s = fr_fail_nomem("model metadata", meta_len + 1);
+        } else {
+            memcpy(text, meta, meta_len);
+            text[meta_len] = '\0';
+            *meta_out = text;
+        }
+    }
+    free(data);
+    return s;
+}
+
+typedef struct file_param {
+    const unsigned char *name;
+    uint32_t name_len, role, group;
+    uint64_t rows, cols;
+    const unsigned char *values;
+} file_param;
+
+static fr_status read_param(reader *r, file_param *fp)
+{
+    FR_TRY(get_u32(r, "parameter name length", &fp->name_len));
+    FR_TRY(get_span(r, "parameter name", fp->name_len, &fp->name));
+    FR_TRY(get_u32(r, "parameter role", &fp->role));
+    FR_TRY(get_u32(r, "parameter group", &fp->group));
+    FR_TRY(get_u64(r, "parameter rows", &fp->rows));
+    FR_TRY(get_u64(r, "parameter cols", &fp->cols));
+    if (fp->cols && fp->rows > UINT64_MAX / 4 / fp->cols)
+        return truncated(r, "parameter values");
+    return get_span(r, "parameter values", fp->rows * fp->cols * 4, &fp->values);
+}
+
+static fr_status check_match(const char *path, size_t i, const file_param *fp,
+                             const fr_param *p)
+{
+    if (strlen(p->name) != fp->name_len || memcmp(p->name, fp->name, fp->name_len) != 0)
+        return fr_fail(FR_ERR_FORMAT, "%s: parameter %zu is '%.*s' in the file but '%s' in this model (a file from a different model?)",
+                       path, i, (int)fp->name_len, (const char *)fp->name, p->name);
+    if (fp->rows != p->rows || fp->cols != p->cols)
+        return fr_fail(FR_ERR_FORMAT, "%s: parameter '%s' is %llux%llu in the file but %zux%zu in this model",
+                       path, p->name, (unsigned long long)fp->rows,
+                       (unsigned long long)fp->cols, p->rows, p->cols);
+    if (fp->role != (uint32_t)p->role)
+        return fr_fail(FR_ERR_FORMAT, "%s: parameter '%s' has role %u in the file but %s in this model",
+                       path, p->name, fp->role, fr_role_name(p->role));
+    return FR_OK;
+}
+
+fr_status fr_model_load(const char *path, fr_param_set *set)
+{
+    unsigned char *data;
+    reader r;
+    FR_TRY(open_checked(path, &data, &r));
+    uint32_t n_params;
+    const unsigned char *meta;
+    uint64_t meta_len;
+    fr_status s = read_header(&r, &n_params, &meta, &meta_len);
+    size_t count = fr_param_set_count(set);
+    file_param *fps = NULL;
+    if (s == FR_OK && n_params != count)
+        s = fr_fail(FR_ERR_FORMAT, "%s: the file has %u parameters, this model %zu (a file from a different model?)",
+                    path, n_params, count);
+    if (s == FR_OK && !(fps = calloc(count ? count : 1, sizeof *fps)))
+        s = fr_fail_nomem("model parameter index", count * sizeof *fps);
+    /* First pass: parse and check everything, import nothing. */
+    for (size_t i = 0; i < count && s == FR_OK; i++) {
+        s = read_param(&r, &fps[i]);
+        if (s == FR_OK)
+            s = check_match(path, i, &fps[i], fr_param_set_at(set, i));
+    }
+    if (s == FR_OK && r.p != r.end)
+        s = fr_fail(FR_ERR_FORMAT, "%s: %td unexpected bytes after the last parameter",
+                    path, r.end - r.p);
+    float *host = NULL;
+    for (size_t i = 0; i < count && s == FR_OK; i++) {
+        fr_param *p = fr_param_set_at(set, i);
+        size_t numel = p->rows * p->cols;
+        if (!numel)
+            continue;
+        float *nh = realloc(host, numel * sizeof *host);
+        if (!nh) {
+            s = fr_fail_nomem("model load buffer", numel * sizeof *host);
+            break;
+        }
+        host = nh;
+        for (size_t j = 0; j < numel; j++) {
+            const unsigned char *b = fps[i].values + 4 * j;
+            uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+                         (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+            memcpy(&host[j], &u, 4);
+        }
+        s = fr_buffer_upload(p->value, 0, host, numel * sizeof *host);
+    }
+    free(host);
+    free(fps);
+    free(data);
+    return s;
+}

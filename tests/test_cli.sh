@@ -1,0 +1,89 @@
+#!/bin/sh
+# test_cli.sh — the fedrec program end to end: help and version, exit codes
+# for bad commands, options and configurations, the demo job (its loss must
+# fall and its test AUC beat chance), its report file, saving a model and
+# evaluating it to the same figures, refusing a damaged model, and results
+# independent of the thread count.
+set -u
+: "${top_builddir:=.}" "${top_srcdir:=.}"
+FEDREC="$top_builddir/fedrec"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fr_cli.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# expect CODE CMD...: run CMD, check its exit code, keep output in $tmp/out.
+expect() {
+    want=$1; shift
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want: $(cat "$tmp/err")"
+}
+
+expect 0 "$FEDREC" --help
+grep -q "train" "$tmp/out" || fail "--help does not list train"
+expect 0 "$FEDREC" --version
+grep -q "^fedrec [0-9]" "$tmp/out" || fail "--version printed '$(cat "$tmp/out")'"
+expect 2 "$FEDREC"
+expect 2 "$FEDREC" frobnicate
+grep -q "unknown command 'frobnicate'" "$tmp/err" || fail "unknown command message: $(cat "$tmp/err")"
+for cmd in train eval devices config bench; do
+    expect 0 "$FEDREC" "$cmd" --help
+    grep -qi "usage" "$tmp/out" || fail "$cmd --help prints no usage"
+done
+expect 2 "$FEDREC" train --no-such-option
+expect 0 "$FEDREC" devices
+grep -q "<- auto" "$tmp/out" || fail "devices shows no auto choice"
+
+# Configuration errors: exit 3 with the key named.
+expect 3 "$FEDREC" train --set train.epoks=3
+grep -q "train.epochs" "$tmp/err" || fail "no suggestion for train.epoks: $(cat "$tmp/err")"
+expect 3 "$FEDREC" train --set train.lr=fast
+grep -q "train.lr" "$tmp/err" || fail "bad lr not named: $(cat "$tmp/err")"
+expect 2 "$FEDREC" train --set
+expect 3 "$FEDREC" train "$tmp/missing.ini"
+grep -q "missing.ini" "$tmp/err" || fail "missing file not named: $(cat "$tmp/err")"
+
+# The demo job, small: loss falls, AUC beats chance, report and model written.
+small="--set train.epochs=4 --set backend.threads=1"
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $small --report "$tmp/r.csv" --save "$tmp/m.frm"
+cp "$tmp/out" "$tmp/train.out"
+[ -s "$tmp/m.frm" ] || fail "no model file written"
+lines=$(wc -l <"$tmp/r.csv")
+[ "$lines" -eq 5 ] || fail "report has $lines lines, expected a header and 4 epochs"
+head -n 1 "$tmp/r.csv" | grep -q "^epoch,train_loss,test_logloss,test_auc" || fail "report header: $(head -n 1 "$tmp/r.csv")"
+awk -F, 'NR == 2 { l1 = $2 } NR == 5 { l4 = $2; auc = $4 }
+         END { if (!(l4 < l1 * 0.97)) { print "loss did not fall: " l1 " -> " l4; exit 1 }
+               if (!(auc > 0.65)) { print "test AUC " auc " not above 0.65"; exit 1 } }' \
+    "$tmp/r.csv" >&2 || fail "demo did not learn"
+last_auc=$(awk -F, 'END { print $4 }' "$tmp/r.csv")
+
+# Evaluating the saved model gives the last epoch's test AUC.
+expect 0 "$FEDREC" eval "$tmp/m.frm"
+grep -q "test_auc *$last_auc" "$tmp/out" || fail "eval printed '$(cat "$tmp/out")', train's last AUC was $last_auc"
+
+# JSON lines report.
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $small --set output.report_format=jsonl --report "$tmp/r.jsonl" --quiet
+grep -c '^{"epoch":' "$tmp/r.jsonl" | grep -q '^4$' || fail "jsonl report: $(cat "$tmp/r.jsonl")"
+
+# Same seed, other thread count: the same figures.
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $small --set backend.threads=2 --report "$tmp/r2.csv" --quiet
+cut -d, -f1-4 "$tmp/r.csv" >"$tmp/a" && cut -d, -f1-4 "$tmp/r2.csv" >"$tmp/b"
+cmp -s "$tmp/a" "$tmp/b" || fail "1 and 2 threads differ: $(paste -d'|' "$tmp/a" "$tmp/b")"
+
+# A damaged model is refused with exit 4; a failed save keeps the old file.
+head -c 100 "$tmp/m.frm" >"$tmp/bad.frm"
+expect 4 "$FEDREC" eval "$tmp/bad.frm"
+grep -q "bad.frm" "$tmp/err" || fail "damaged model not named: $(cat "$tmp/err")"
+expect 1 "$FEDREC" train --set data.rows=200 --set train.epochs=1 --save "$tmp/no/such/dir/m.frm" --quiet
+expect 0 "$FEDREC" eval "$tmp/m.frm"
+
+if [ "$failures" -ne 0 ]; then
+    echo "test_cli: $failures failure(s)" >&2
+    exit 1
+fi
+echo "test_cli: all checks passed" >&2
+exit 0
