@@ -1,1 +1,8 @@
-# tests/backend.mk — tests of the backend part.
+# tests/backend.mk — every backend op on every CPU path against the scalar
+# reference; the dispatcher's fallback and argument checks.
+check_PROGRAMS += tests/test_conformance tests/test_backend_fallback
+tests_test_conformance_SOURCES = tests/test_conformance.c tests/ref_ops.c tests/ref_ops.h tests/testutil.h
+tests_test_conformance_LDADD = $(FR_TEST_LIBS)
+tests_test_backend_fallback_SOURCES = tests/test_backend_fallback.c tests/testutil.h
+tests_test_backend_fallback_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_conformance tests/test_backend_fallback

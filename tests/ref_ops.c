@@ -1,0 +1,156 @@
+/* ref_ops.c — the scalar reference (see ref_ops.h). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "ref_ops.h"
+
+void ref_gemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha,
+              const float *a, size_t lda, const float *b, size_t ldb,
+              double beta, double *c, size_t ldc)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t p = 0; p < k; p++)
+                s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+                     (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
+            c[i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j]);
+        }
+}
+
+void ref_bias_add(size_t rows, size_t cols, double *x, const float *bias)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            x[r * cols + c] += bias[c];
+}
+
+void ref_col_sum(size_t rows, size_t cols, const float *x, double beta, double *out)
+{
+    for (size_t c = 0; c < cols; c++) {
+        double s = 0;
+        for (size_t r = 0; r < rows; r++)
+            s += x[r * cols + c];
+        out[c] = beta * out[c] + s;
+    }
+}
+
+double ref_relu(double x)
+{
+    return x > 0 ? x : 0;
+}
+
+double ref_sigmoid(double x)
+{
+    return 1.0 / (1.0 + exp(-x));
+}
+
+void ref_softmax_rows(size_t rows, size_t cols, const float *x, double *y)
+{
+    for (size_t r = 0; r < rows; r++) {
+        double mx = -INFINITY, s = 0;
+        for (size_t c = 0; c < cols; c++)
+            mx = fmax(mx, x[r * cols + c]);
+        for (size_t c = 0; c < cols; c++)
+            s += exp(x[r * cols + c] - mx);
+        for (size_t c = 0; c < cols; c++)
+            y[r * cols + c] = exp(x[r * cols + c] - mx) / s;
+    }
+}
+
+void ref_softmax_rows_backward(size_t rows, size_t cols, const float *y,
+                               const float *dy, double *dx)
+{
+    for (size_t r = 0; r < rows; r++) {
+        double dot = 0;
+        for (size_t c = 0; c < cols; c++)
+            dot += (double)y[r * cols + c] * dy[r * cols + c];
+        for (size_t c = 0; c < cols; c++)
+            dx[r * cols + c] = y[r * cols + c] * (dy[r * cols + c] - dot);
+    }
+}
+
+static void column_stats(size_t rows, size_t cols, const float *x, size_t c,
+                         double *mean, double *var)
+{
+    double s = 0, q = 0;
+    for (size_t r = 0; r < rows; r++)
+        s += x[r * cols + c];
+    *mean = s / (double)rows;
+    for (size_t r = 0; r < rows; r++)
+        q += (x[r * cols + c] - *mean) * (x[r * cols + c] - *mean);
+    *var = q / (double)rows;
+}
+
+void ref_batchnorm_train(size_t rows, size_t cols, const float *x,
+                         const float *gamma, const float *beta, double eps,
+                         double momentum, double *y, double *mean,
+                         double *invstd, double *run_mean, double *run_var)
+{
+    for (size_t c = 0; c < cols; c++) {
+        double mu, var;
+        column_stats(rows, cols, x, c, &mu, &var);
+        mean[c] = mu;
+        invstd[c] = 1.0 / sqrt(var + eps);
+        run_mean[c] = (1 - momentum) * run_mean[c] + momentum * mu;
+        run_var[c] = (1 - momentum) * run_var[c] + momentum * var * (double)rows / (double)(rows - 1);
+        for (size_t r = 0; r < rows; r++)
+            y[r * cols + c] = gamma[c] * (x[r * cols + c] - mu) * invstd[c] + beta[c];
+    }
+}
+
+void ref_batchnorm_eval(size_t rows, size_t cols, const float *x,
+                        const float *gamma, const float *beta,
+                        const float *run_mean, const float *run_var,
+                        double eps, double *y)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            y[r * cols + c] = gamma[c] * (x[r * cols + c] - run_mean[c]) / sqrt(run_var[c] + eps) + beta[c];
+}
+
+void ref_batchnorm_backward(size_t rows, size_t cols, const float *x,
+                            const float *gamma, const float *dy, double eps,
+                            double *dx, double *dgamma, double *dbeta)
+{
+    /* Textbook form: through the mean and the variance separately. */
+    for (size_t c = 0; c < cols; c++) {
+        double mu, var;
+        column_stats(rows, cols, x, c, &mu, &var);
+        double is = 1.0 / sqrt(var + eps), n = (double)rows;
+        double dvar = 0, dmu = 0;
+        for (size_t r = 0; r < rows; r++) {
+            double dxhat = dy[r * cols + c] * gamma[c];
+            dvar += dxhat * (x[r * cols + c] - mu) * -0.5 * is * is * is;
+            dmu += -dxhat * is;
+            dgamma[c] += dy[r * cols + c] * (x[r * cols + c] - mu) * is;
+            dbeta[c] += dy[r * cols + c];
+        }
+        for (size_t r = 0; r < rows; r++) {
+            double dxhat = dy[r * cols + c] * gamma[c];
+            dx[r * cols + c] = dxhat * is + dvar * 2 * (x[r * cols + c] - mu) / n + dmu / n;
+        }
+    }
+}
+
+void ref_adam(double *w, double *m, double *v, double g, double lr,
+              double b1, double b2, double eps, double wd, int decoupled,
+              long step)
+{
+    double w0 = *w;
+    if (!decoupled)
+        g += wd * w0;
+    *m = b1 * *m + (1 - b1) * g;
+    *v = b2 * *v + (1 - b2) * g * g;
+    double mh = *m / (1 - pow(b1, (double)step)), vh = *v / (1 - pow(b2, (double)step));
+    *w = w0 - lr * mh / (sqrt(vh) + eps);
+    if (decoupled)
+        *w -= lr * wd * w0;
+}
+
+void ref_bce(double z, double y, double *loss, double *dz)
+{
+    /* log(1 + e^z) - z y, evaluated without overflow. */
+    *loss = (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - z * y;
+    *dz = ref_sigmoid(z) - y;
+}

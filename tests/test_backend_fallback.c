@@ -1,0 +1,169 @@
+/* test_backend_fallback.c — a mock device backend whose buffers keep their
+ * contents in private "device" memory and whose op entries are all NULL:
+ * the dispatcher must run the CPU ops on host shadows, following the
+ * coherence protocol of backend_impl.h, and still give right answers. Also
+ * the dispatcher's argument checks: out-of-range views, buffers of another
+ * backend, bad index lists. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend_impl.h"
+#include "testutil.h"
+
+typedef struct mock_buffer {
+    fr_buffer base;
+    float *device;
+} mock_buffer;
+
+static int syncs;
+
+static fr_status mock_alloc(void *ctx, size_t bytes, fr_buffer **out)
+{
+    (void)ctx;
+    mock_buffer *b = calloc(1, sizeof *b);
+    b->device = calloc(bytes / 4 + 1, 4);
+    b->base.host = calloc(bytes / 4 + 1, 4);
+    b->base.bytes = bytes;
+    *out = &b->base;
+    return FR_OK;
+}
+
+static void mock_free(void *ctx, fr_buffer *buf)
+{
+    (void)ctx;
+    mock_buffer *b = (mock_buffer *)buf;
+    free(b->device);
+    free(b->base.host);
+    free(b);
+}
+
+/* Device ops first push a dirty shadow down, as a real device backend must. */
+static void flush_shadow(fr_buffer *buf)
+{
+    mock_buffer *b = (mock_buffer *)buf;
+    if (buf->host_dirty) {
+        memcpy(b->device, buf->host, buf->bytes);
+        buf->host_dirty = 0;
+    }
+}
+
+static fr_status mock_upload(void *ctx, fr_buffer *dst, size_t off, const void *src, size_t n)
+{
+    (void)ctx;
+    flush_shadow(dst);
+    memcpy((char *)((mock_buffer *)dst)->device + off, src, n);
+    dst->host_valid = 0;
+    return FR_OK;
+}
+
+static fr_status mock_download(void *ctx, const fr_buffer *src, size_t off, void *dst, size_t n)
+{
+    (void)ctx;
+    flush_shadow((fr_buffer *)src);
+    memcpy(dst, (const char *)((const mock_buffer *)src)->device + off, n);
+    return FR_OK;
+}
+
+static fr_status mock_sync(void *ctx, fr_buffer *buf)
+{
+    (void)ctx;
+    syncs++;
+    memcpy(buf->host, ((mock_buffer *)buf)->device, buf->bytes);
+    return FR_OK;
+}
+
+static void mock_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+static const fr_backend_ops mock_ops = {
+    .name = "mock",
+    .buffer_alloc = mock_alloc,
+    .buffer_free = mock_free,
+    .upload = mock_upload,
+    .download = mock_download,
+    .sync_to_host = mock_sync,
+    .destroy = mock_destroy,
+};
+
+static fr_view put(fr_backend *be, const float *x, size_t n)
+{
+    fr_buffer *b;
+    fr_buffer_alloc(be, n * 4, &b);
+    fr_buffer_upload(b, 0, x, n * 4);
+    return fr_view_of(b, 0);
+}
+
+int main(void)
+{
+    fr_backend *cpu;
+    CHECK_OK(fr_cpu_backend_open(FR_ISA_SCALAR, 1, &cpu));
+    fr_backend *be = calloc(1, sizeof *be);
+    be->ops = &mock_ops;
+    be->ctx = be;
+    be->cpu = cpu;
+    be->isa = FR_ISA_SCALAR;
+    be->threads = 1;
+
+    /* GEMM through the fallback: [1 2; 3 4] x [5 6; 7 8] = [19 22; 43 50]. */
+    const float a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, 8}, zeros[4] = {0};
+    fr_view va = put(be, a, 4), vb = put(be, b, 4), vc = put(be, zeros, 4);
+    CHECK_OK(fr_gemm(be, FR_NO_TRANS, FR_NO_TRANS, 2, 2, 2, 1.0f, va, 2, vb, 2, 0.0f, vc, 2));
+    float c[4];
+    CHECK_OK(fr_buffer_download(vc.buf, 0, c, sizeof c));
+    CHECK(c[0] == 19 && c[1] == 22 && c[2] == 43 && c[3] == 50, "fallback gemm gave %g %g %g %g",
+          c[0], c[1], c[2], c[3]);
+    CHECK(syncs >= 3, "the fallback did not read the device contents (%d syncs)", syncs);
+
+    /* A second op on the result reads the shadow the first one wrote. */
+    CHECK_OK(fr_scal(be, 4, -1.0f, vc));
+    fr_view vr = put(be, zeros, 4);
+    CHECK_OK(fr_relu(be, 4, vc, vr));
+    CHECK_OK(fr_buffer_download(vc.buf, 0, c, sizeof c));
+    CHECK(c[0] == -19 && c[3] == -50, "scal through the fallback: %g %g", c[0], c[3]);
+    CHECK_OK(fr_buffer_download(vr.buf, 0, c, sizeof c));
+    CHECK(c[0] == 0 && c[3] == 0, "relu of negatives: %g %g", c[0], c[3]);
+
+    /* An upload after a fallback write must win over the stale shadow. */
+    CHECK_OK(fr_buffer_upload(vc.buf, 0, a, sizeof a));
+    CHECK_OK(fr_relu(be, 4, vc, vr));
+    CHECK_OK(fr_buffer_download(vr.buf, 0, c, sizeof c));
+    CHECK(c[0] == 1 && c[3] == 4, "stale shadow used after upload: %g %g", c[0], c[3]);
+
+    /* Embedding gather with int32 ids through the fallback. */
+    const float table[] = {0, 0, 1, 1, 2, 2};
+    const int32_t ids[] = {2, 0};
+    fr_view vt = put(be, table, 6), vi = put(be, (const float *)(const void *)ids, 2), vo = put(be, zeros, 4);
+    CHECK_OK(fr_embedding_gather(be, 2, 2, vt, vi, vo));
+    CHECK_OK(fr_buffer_download(vo.buf, 0, c, sizeof c));
+    CHECK(c[0] == 2 && c[1] == 2 && c[2] == 0, "gather gave %g %g %g", c[0], c[1], c[2]);
+
+    /* Argument checks. */
+    CHECK(fr_gemm(be, FR_NO_TRANS, FR_NO_TRANS, 3, 2, 2, 1.0f, va, 2, vb, 2, 0.0f, vc, 2) == FR_ERR_INVALID,
+          "gemm past the end of A accepted");
+    CHECK(strstr(fr_last_error(), "gemm") && strstr(fr_last_error(), "A"), "message: %s", fr_last_error());
+    CHECK(fr_gemm(be, FR_NO_TRANS, FR_NO_TRANS, 2, 2, 2, 1.0f, va, 1, vb, 2, 0.0f, vc, 2) == FR_ERR_INVALID,
+          "leading dimension below the width accepted");
+    CHECK(fr_axpy(be, 4, 1.0f, fr_view_of(va.buf, 1), vc) == FR_ERR_INVALID, "offset view past the end accepted");
+    fr_buffer *foreign;
+    CHECK_OK(fr_buffer_alloc_zero(cpu, 16, &foreign));
+    CHECK(fr_axpy(be, 4, 1.0f, fr_view_of(foreign, 0), vc) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "another backend"),
+          "buffer of another backend accepted: %s", fr_last_error());
+    const int32_t bad_ids[] = {0, 3};
+    fr_view vbad = put(be, (const float *)(const void *)bad_ids, 2);
+    CHECK(fr_embedding_gather(be, 2, 2, vt, vbad, vo) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "index 1 is 3"),
+          "out-of-range id accepted: %s", fr_last_error());
+    fr_adam_step h = {0.1f, 0.9f, 0.999f, 1e-8f, 0, 0, 0};
+    CHECK(fr_adam(be, 4, va, vb, vc, vr, &h) == FR_ERR_INVALID, "Adam step 0 accepted");
+    CHECK(fr_buffer_upload(va.buf, 8, a, 16) == FR_ERR_INVALID, "upload past the end accepted");
+
+    fr_view all[] = {va, vb, vc, vr, vt, vi, vo, vbad};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        fr_buffer_free(all[i].buf);
+    fr_buffer_free(foreign);
+    fr_backend_close(be);
+    return fr_test_finish("test_backend_fallback");
+}
