@@ -292,9 +292,15 @@ const char *fr_config_suggest(const fr_config *cfg, const char *dotted,
         char full[160];
         snprintf(full, sizeof full, "%s.%s", cfg->keys[k].section, cfg->keys[k].name);
         size_t d = edit_distance(dotted, full);
-        /* A right key name in the wrong section is a good suggestion too. */
+        /* A right key name in the wrong section, or without its section,
+         * is a good suggestion too. */
         if (dot && !strcmp(dot + 1, cfg->keys[k].name) && d > 2)
             d = 2;
+        if (!dot) {
+            size_t dn = edit_distance(dotted, cfg->keys[k].name);
+            if (dn < d)
+                d = dn;
+        }
         if (d < best) {
             best = d;
             snprintf(buf, n, "%s", full);
