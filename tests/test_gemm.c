@@ -55,7 +55,7 @@ int main(void)
     const fr_cpu_isa isas[] = {FR_ISA_SCALAR, FR_ISA_AVX2, FR_ISA_AVX512, FR_ISA_NEON};
     const size_t sizes[][3] = {{0, 5, 3}, {4, 0, 3}, {3, 4, 0}, {1, 1, 1},  {2, 3, 4},
                                {7, 9, 5}, {13, 33, 17}, {37, 65, 300}, {300, 257, 129},
-                               {145, 31, 513}, {64, 64, 64}};
+                               {145, 31, 513}, {64, 64, 64}, {200, 16, 40}, {50, 13, 100}};
     const float alphas[] = {1.0f, -0.5f}, betas[] = {0.0f, 1.0f, 0.25f};
     int paths = 0;
     for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {

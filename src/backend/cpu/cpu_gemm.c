@@ -199,13 +199,24 @@ void fr_cpu_sgemm(fr_cpu_engine *e, fr_transpose ta, fr_transpose tb,
     apply_beta(m, n, beta, c, ldc);
     if (k == 0 || alpha == 0.0f)
         return;
-    gemm_args g = {fr_cpu_engine_kernels(e), ta, tb, m, n, k, alpha, a, b, lda, ldb, c, ldc};
+    const fr_cpu_kernels *kern = fr_cpu_engine_kernels(e);
+    /* Narrow products use the path's narrow block when it has one: the
+     * choice depends on the shape only, never on the thread count. */
+    fr_cpu_kernels narrow;
+    if (kern->nr_narrow && n <= kern->nr_narrow) {
+        narrow = *kern;
+        narrow.nr = kern->nr_narrow;
+        narrow.gemm_micro = kern->gemm_micro_narrow;
+        kern = &narrow;
+    }
+    gemm_args g = {kern, ta, tb, m, n, k, alpha, a, b, lda, ldb, c, ldc};
     if (m * n * k <= 8 * 8 * 8 || m < 2 || n < 4) {
         gemm_small(&g);
         return;
     }
     size_t mr = g.k->mr, nr = g.k->nr;
-    int threads = fr_cpu_engine_threads(e);
+    /* Small products finish before extra threads would pay for waking. */
+    int threads = m * n * k < (1u << 21) ? 1 : fr_cpu_engine_threads(e);
     /* Rows per task: MC_TARGET, or fewer so every thread gets work. */
     size_t mc = MC_TARGET / mr * mr;
     size_t per_thread = (m + (size_t)threads - 1) / (size_t)threads;
@@ -243,7 +254,11 @@ void fr_cpu_sgemm(fr_cpu_engine *e, fr_transpose ta, fr_transpose tb,
                 pack_b(&g, p0, kc, j0, nc, bpack);
                 block_job job = {&g, bpack, p0, kc, j0, nc, mc, n_row_tasks,
                                  col_tasks, (panels + col_tasks - 1) / col_tasks, apack};
-                fr_cpu_parallel_for(e, n_row_tasks * col_tasks, run_block, &job);
+                if (threads == 1)
+                    for (size_t t = 0; t < n_row_tasks * col_tasks; t++)
+                        run_block(&job, t);
+                else
+                    fr_cpu_parallel_for(e, n_row_tasks * col_tasks, run_block, &job);
             }
         }
     }

@@ -87,5 +87,5 @@ static void scal_avx2(size_t n, float alpha, float *x)
 }
 
 const fr_cpu_kernels fr_cpu_kernels_avx2 = {
-    "avx2", MR, NR, gemm_micro_avx2, axpy_avx2, dot_avx2, scal_avx2,
+    "avx2", MR, NR, gemm_micro_avx2, 0, NULL, axpy_avx2, dot_avx2, scal_avx2,
 };

@@ -38,6 +38,30 @@ static void gemm_micro_avx512(size_t kc, const float *a, const float *b,
     }
 }
 
+/* 12x16: one zmm per row, for products 16 columns wide or less. */
+static void gemm_micro_avx512_narrow(size_t kc, const float *a, const float *b,
+                                     float *c, size_t ldc, float alpha)
+{
+    __m512 acc[MR];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+        acc[i] = _mm512_setzero_ps();
+    for (size_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(b);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++)
+            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, acc[i]);
+        a += MR;
+        b += 16;
+    }
+    __m512 al = _mm512_set1_ps(alpha);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) {
+        float *ci = c + i * ldc;
+        _mm512_storeu_ps(ci, _mm512_fmadd_ps(al, acc[i], _mm512_loadu_ps(ci)));
+    }
+}
+
 static void axpy_avx512(size_t n, float alpha, const float *x, float *y)
 {
     __m512 al = _mm512_set1_ps(alpha);
@@ -79,5 +103,5 @@ static void scal_avx512(size_t n, float alpha, float *x)
 }
 
 const fr_cpu_kernels fr_cpu_kernels_avx512 = {
-    "avx512", MR, NR, gemm_micro_avx512, axpy_avx512, dot_avx512, scal_avx512,
+    "avx512", MR, NR, gemm_micro_avx512, 16, gemm_micro_avx512_narrow, axpy_avx512, dot_avx512, scal_avx512,
 };

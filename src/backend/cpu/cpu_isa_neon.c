@@ -78,5 +78,5 @@ static void scal_neon(size_t n, float alpha, float *x)
 }
 
 const fr_cpu_kernels fr_cpu_kernels_neon = {
-    "neon", MR, NR, gemm_micro_neon, axpy_neon, dot_neon, scal_neon,
+    "neon", MR, NR, gemm_micro_neon, 0, NULL, axpy_neon, dot_neon, scal_neon,
 };

@@ -47,5 +47,5 @@ static void scal_scalar(size_t n, float alpha, float *x)
 }
 
 const fr_cpu_kernels fr_cpu_kernels_scalar = {
-    "scalar", MR, NR, gemm_micro_scalar, axpy_scalar, dot_scalar, scal_scalar,
+    "scalar", MR, NR, gemm_micro_scalar, 0, NULL, axpy_scalar, dot_scalar, scal_scalar,
 };

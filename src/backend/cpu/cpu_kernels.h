@@ -18,6 +18,12 @@ struct fr_cpu_kernels {
      * B panel (kc rows of nr values). */
     void (*gemm_micro)(size_t kc, const float *a, const float *b, float *c,
                        size_t ldc, float alpha);
+    /* Optional narrower block (mr x nr_narrow) for products with few
+     * columns, where a full-width panel would be mostly zero padding;
+     * nr_narrow == 0 when the path has none. */
+    size_t nr_narrow;
+    void (*gemm_micro_narrow)(size_t kc, const float *a, const float *b,
+                              float *c, size_t ldc, float alpha);
     void (*axpy)(size_t n, float alpha, const float *x, float *y);
     float (*dot)(size_t n, const float *x, const float *y);
     void (*scal)(size_t n, float alpha, float *x);
