@@ -2,7 +2,11 @@
  * kind of error (each must name the file, the line, the key, the value and
  * what was expected, and leave the configuration unchanged), nearest-key
  * suggestions, over-long lines, --set precedence, the print/reload round
- * trip, typed getters, and doc/CONFIG.md matching the schema. */
+ * trip, typed getters, and doc/CONFIG.md matching the schema. The sample
+ * files in tests/config must fail with an exact "FILE:LINE: " prefix; a
+ * second round trip makes every key differ from its default. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +42,275 @@ static void expect_error(const char *name, const char *text, const char *needles
     fr_config_get_int(cfg, "train.epochs", &epochs);
     CHECK(epochs == 5, "%s: a failed load changed train.epochs to %lld", name, (long long)epochs);
     fr_config_free(cfg);
+}
+
+/* ---- sample files, booleans, full round trip, conf/demo.ini -------------- */
+
+static const char *src_file(char *buf, size_t n, const char *rel)
+{
+    const char *top = getenv("top_srcdir");
+    snprintf(buf, n, "%s/%s", top && *top ? top : ".", rel);
+    return buf;
+}
+
+/* Nonzero when a and b hold the same value for every schema key (read
+ * with the getter of each key's type); names the first difference. */
+static int same_values(const fr_config *a, const fr_config *b)
+{
+    size_t n;
+    const fr_config_key *keys = fr_config_schema(&n);
+    for (size_t k = 0; k < n; k++) {
+        char key[128];
+        snprintf(key, sizeof key, "%s.%s", keys[k].section, keys[k].name);
+        int same = 0;
+        switch (keys[k].type) {
+        case FR_CFG_INT: {
+            int64_t x = -1, y = -2;
+            same = fr_config_get_int(a, key, &x) == FR_OK &&
+                   fr_config_get_int(b, key, &y) == FR_OK && x == y;
+            break;
+        }
+        case FR_CFG_UINT64: {
+            uint64_t x = 1, y = 2;
+            same = fr_config_get_uint64(a, key, &x) == FR_OK &&
+                   fr_config_get_uint64(b, key, &y) == FR_OK && x == y;
+            break;
+        }
+        case FR_CFG_FLOAT: {
+            double x = -1, y = -2;
+            same = fr_config_get_float(a, key, &x) == FR_OK &&
+                   fr_config_get_float(b, key, &y) == FR_OK && x == y;
+            break;
+        }
+        case FR_CFG_BOOL: {
+            int x = -1, y = -2;
+            same = fr_config_get_bool(a, key, &x) == FR_OK &&
+                   fr_config_get_bool(b, key, &y) == FR_OK && x == y;
+            break;
+        }
+        case FR_CFG_STRING:
+        case FR_CFG_ENUM: {
+            const char *x = NULL, *y = NULL;
+            same = fr_config_get_string(a, key, &x) == FR_OK &&
+                   fr_config_get_string(b, key, &y) == FR_OK && !strcmp(x, y);
+            break;
+        }
+        case FR_CFG_INT_LIST: {
+            const int64_t *x = NULL, *y = NULL;
+            size_t nx = 0, ny = 1;
+            same = fr_config_get_int_list(a, key, &x, &nx) == FR_OK &&
+                   fr_config_get_int_list(b, key, &y, &ny) == FR_OK && nx == ny &&
+                   !memcmp(x, y, nx * sizeof *x);
+            break;
+        }
+        }
+        if (!same) {
+            fprintf(stderr, "configurations differ at %s\n", key);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The files under tests/config: each error must start with "PATH:LINE:"
+ * (the path as given), hold the key, the value and the expectation, and
+ * leave every key as it was. */
+typedef struct bad_file {
+    const char *name;
+    int line;
+    const char *needle[3];
+} bad_file;
+
+static const bad_file bad_files[] = {
+    {"bad_int.ini", 3, {"train.epochs", "'12abc'", "an integer in [1, 100000]"}},
+    {"bad_range.ini", 4, {"data.fields", "'0'", "an integer in [1, 1000]"}},
+    {"bad_overflow.ini", 3, {"train.batch_size", "99999999999999999999999", "an integer in ["}},
+    {"bad_float.ini", 3, {"data.test_fraction", "'1.5'", "a number in (0, 1)"}},
+    {"bad_empty.ini", 4, {"train.lr", "''", "a number in (0"}},
+    {"bad_enum.ini", 3, {"train.optimizer", "'adagrad'", "one of adam, adamw, sgd"}},
+    {"bad_bool.ini", 3, {"model.batch_norm", "'maybe'", "true or false"}},
+    {"bad_list.ini", 3, {"model.hidden", "'64,,32'", "comma-separated"}},
+    {"bad_list_range.ini", 4, {"model.hidden", "'64,0'", "[1, 65536]"}},
+    {"bad_seed.ini", 3, {"run.seed", "'-1'", "an integer in [0, "}},
+    {"unknown_key.ini", 4, {"train.epoch", "did you mean train.epochs?", NULL}},
+    {"unknown_section.ini", 5, {"[trian]", "did you mean [train]?", NULL}},
+    {"duplicate.ini", 5, {"train.epochs", "second time", NULL}},
+    {"no_section.ini", 2, {"epochs", "outside a [section]", NULL}},
+    {"syntax.ini", 4, {"syntax error", NULL, NULL}},
+};
+
+static void test_sample_files(void)
+{
+    for (size_t c = 0; c < sizeof bad_files / sizeof bad_files[0]; c++) {
+        const bad_file *bf = &bad_files[c];
+        char rel[128], path[1024], where[1100];
+        snprintf(rel, sizeof rel, "tests/config/%s", bf->name);
+        src_file(path, sizeof path, rel);
+        snprintf(where, sizeof where, "%s:%d: ", path, bf->line);
+        fr_config *cfg = NULL, *fresh = NULL;
+        CHECK_OK(fr_config_create(&cfg));
+        CHECK_OK(fr_config_create(&fresh));
+        if (cfg && fresh) {
+            fr_clear_error();
+            fr_status s = fr_config_load_file(cfg, path);
+            const char *msg = fr_last_error();
+            CHECK(s == FR_ERR_CONFIG, "%s: status %s", bf->name, fr_status_name(s));
+            CHECK(!strncmp(msg, where, strlen(where)), "%s: message does not start with '%s': %s",
+                  bf->name, where, msg);
+            for (int k = 0; k < 3; k++)
+                CHECK(!bf->needle[k] || strstr(msg, bf->needle[k]), "%s: no '%s' in: %s",
+                      bf->name, bf->needle[k], msg);
+            /* Even keys set on lines before the bad one are rolled back. */
+            CHECK(same_values(cfg, fresh), "%s: a failed load changed the configuration",
+                  bf->name);
+        }
+        fr_config_free(cfg);
+        fr_config_free(fresh);
+    }
+}
+
+static void test_booleans(void)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1", "TRUE", "Yes"};
+    static const char *const no[] = {"false", "no", "off", "0", "False", "OFF"};
+    fr_config *cfg = NULL;
+    CHECK_OK(fr_config_create(&cfg));
+    if (!cfg)
+        return;
+    for (size_t k = 0; k < sizeof yes / sizeof yes[0]; k++) {
+        int b = -1;
+        CHECK_OK(fr_config_set(cfg, "model.batch_norm", no[k], "--set"));
+        CHECK_OK(fr_config_get_bool(cfg, "model.batch_norm", &b));
+        CHECK(b == 0, "'%s' read as %d", no[k], b);
+        CHECK_OK(fr_config_set(cfg, "model.batch_norm", yes[k], "--set"));
+        CHECK_OK(fr_config_get_bool(cfg, "model.batch_norm", &b));
+        CHECK(b == 1, "'%s' read as %d", yes[k], b);
+    }
+    /* A failed set keeps the old value and names its origin. */
+    CHECK(fr_config_set(cfg, "model.batch_norm", "2", "--set") == FR_ERR_CONFIG &&
+              strstr(fr_last_error(), "--set") && strstr(fr_last_error(), "model.batch_norm"),
+          "bad bool: %s", fr_last_error());
+    int b = -1;
+    CHECK_OK(fr_config_get_bool(cfg, "model.batch_norm", &b));
+    CHECK(b == 1, "a failed set changed model.batch_norm to %d", b);
+    fr_config_free(cfg);
+}
+
+/* Print, reload into a fresh configuration, compare every key by type;
+ * the reload must print to a text that reloads the same again. */
+static void check_round_trip(const fr_config *cfg, const char *what)
+{
+    char *text = NULL, *again = NULL;
+    fr_config *back = NULL, *third = NULL;
+    CHECK_OK(fr_config_print_string(cfg, &text));
+    CHECK_OK(fr_config_create(&back));
+    CHECK_OK(fr_config_create(&third));
+    if (text && back && third) {
+        fr_status s = fr_config_load_string(back, text, "printed");
+        CHECK(s == FR_OK, "%s: the printed configuration does not load: %s\n%s", what,
+              fr_last_error(), text);
+        CHECK(same_values(cfg, back), "%s: reloaded values differ:\n%s", what, text);
+        CHECK_OK(fr_config_print_string(back, &again));
+        if (again) {
+            CHECK_OK(fr_config_load_string(third, again, "printed twice"));
+            CHECK(same_values(back, third), "%s: second round trip differs", what);
+        }
+        size_t n;
+        const fr_config_key *keys = fr_config_schema(&n);
+        for (size_t k = 0; k < n; k++) {
+            char sec[96], line[96];
+            snprintf(sec, sizeof sec, "[%s]\n", keys[k].section);
+            snprintf(line, sizeof line, "\n%s = ", keys[k].name);
+            CHECK(strstr(text, sec) && strstr(text, line), "%s: %s.%s not printed", what,
+                  keys[k].section, keys[k].name);
+        }
+    }
+    free(text);
+    free(again);
+    fr_config_free(back);
+    fr_config_free(third);
+}
+
+static void test_round_trip_every_key(void)
+{
+    fr_config *cfg = NULL;
+    CHECK_OK(fr_config_create(&cfg));
+    if (cfg)
+        check_round_trip(cfg, "defaults");
+    fr_config_free(cfg);
+
+    /* good.ini, then overrides, so that every key differs from its default
+     * and the values take the awkward forms people write. */
+    char path[1024];
+    src_file(path, sizeof path, "tests/config/good.ini");
+    char *sets[] = {
+        "run.name=name; with=signs:and#marks",  "backend.cpu_isa=scalar",
+        "data.rows=12345",                     "data.fields=3",
+        "data.vocab=77",                       "data.numeric=0",
+        "data.test_fraction=1e-3",             "model.embed_dim=9",
+        "model.hidden= 7, 5 ,3",               "train.batch_size=33",
+        "train.optimizer=sgd",                 "train.lr=0.1234567890123",
+        "train.weight_decay=2.5e-4",           "output.report=out/r.jsonl",
+        "output.report_format=jsonl",          "output.model=out/m.frm",
+    };
+    cfg = NULL;
+    CHECK_OK(fr_config_build(path, sets, sizeof sets / sizeof sets[0], &cfg));
+    if (!cfg)
+        return;
+    fr_config *defaults = NULL;
+    CHECK_OK(fr_config_create(&defaults));
+    if (defaults) {
+        size_t n;
+        const fr_config_key *keys = fr_config_schema(&n);
+        for (size_t k = 0; k < n; k++) {
+            char key[128];
+            snprintf(key, sizeof key, "%s.%s", keys[k].section, keys[k].name);
+            const char *origin = fr_config_origin(cfg, key);
+            /* data.source has one choice only; it cannot differ. */
+            CHECK(!strcmp(key, "data.source") || (origin && strcmp(origin, "default")),
+                  "%s still at its default: extend this test", key);
+        }
+    }
+    fr_config_free(defaults);
+    check_round_trip(cfg, "good.ini with overrides");
+
+    /* The printed text says where values came from; fr_config_print to a
+     * FILE writes the same text as fr_config_print_string. */
+    char *text = NULL;
+    CHECK_OK(fr_config_print_string(cfg, &text));
+    CHECK(text && strstr(text, "good.ini:") && strstr(text, "--set") && strstr(text, "default"),
+          "printed origins:\n%s", text ? text : "");
+    FILE *f = tmpfile();
+    if (f && text) {
+        CHECK_OK(fr_config_print(cfg, f));
+        size_t len = strlen(text);
+        char *buf = calloc(1, len + 2);
+        rewind(f);
+        size_t got = buf ? fread(buf, 1, len + 1, f) : 0;
+        CHECK(buf && got == len && !memcmp(buf, text, len),
+              "fr_config_print and fr_config_print_string differ");
+        free(buf);
+    }
+    if (f)
+        fclose(f);
+    free(text);
+    fr_config_free(cfg);
+}
+
+/* The example configuration must load and spell out the defaults. */
+static void test_demo_ini(void)
+{
+    char path[1024];
+    src_file(path, sizeof path, "conf/demo.ini");
+    fr_config *demo = NULL, *defaults = NULL;
+    CHECK_OK(fr_config_create(&demo));
+    CHECK_OK(fr_config_create(&defaults));
+    if (demo && defaults) {
+        CHECK_OK(fr_config_load_file(demo, path));
+        CHECK(same_values(demo, defaults), "conf/demo.ini differs from the defaults");
+    }
+    fr_config_free(demo);
+    fr_config_free(defaults);
 }
 
 int main(void)
@@ -98,6 +371,17 @@ int main(void)
               strstr(fr_last_error(), "train.optimizer"),
           "key without section: %s", fr_last_error());
     CHECK(fr_config_set_arg(cfg, "novalue", "--set") == FR_ERR_CONFIG, "missing '='");
+    /* Values must print and reload unchanged: no comment starts, no
+     * control characters; blanks around an override are trimmed. */
+    CHECK(fr_config_set_arg(cfg, "run.name=a ;b", "--set") == FR_ERR_CONFIG &&
+              strstr(fr_last_error(), "comment"),
+          "' ;' in a value accepted: %s", fr_last_error());
+    CHECK(fr_config_set_arg(cfg, "run.name=a\nb", "--set") == FR_ERR_CONFIG, "newline accepted");
+    CHECK(fr_config_set_arg(cfg, "run.seed= -1", "--set") == FR_ERR_CONFIG, "' -1' accepted as a seed");
+    CHECK_OK(fr_config_set_arg(cfg, "run.name=  padded  ", "--set"));
+    fr_config_get_string(cfg, "run.name", &str);
+    CHECK(!strcmp(str, "padded"), "override not trimmed: '%s'", str);
+    CHECK_OK(fr_config_set_arg(cfg, "run.name=a run with spaces", "--set"));
 
     /* Print, reload: the same configuration. */
     char *text = NULL;
@@ -158,6 +442,15 @@ int main(void)
                  (const char *[]){"duplicate.ini:3", "train.epochs", "second time", NULL});
     expect_error("outside.ini", "epochs = 3\n", (const char *[]){"outside.ini:1", "outside a [section]", NULL});
     expect_error("syntax.ini", "[train]\nepochs 3\n", (const char *[]){"syntax.ini:2", "syntax error", NULL});
+    /* An indented line is an ordinary line, not a continuation. */
+    {
+        fr_config *ind;
+        fr_config_create(&ind);
+        CHECK_OK(fr_config_load_file(ind, write_file("indented.ini", "[train]\nepochs = 3\n  lr = 0.5\n")));
+        fr_config_get_float(ind, "train.lr", &f);
+        CHECK(f == 0.5, "indented key read as %g", f);
+        fr_config_free(ind);
+    }
     /* A line longer than the reader's buffer is an error, never cut. */
     char *longtext = malloc(6000);
     strcpy(longtext, "[run]\nseed = 1\nname = ");
@@ -199,5 +492,9 @@ int main(void)
     }
     free(gen);
     rmdir(dir); /* files inside are left for inspection only on failure */
+    test_sample_files();
+    test_booleans();
+    test_round_trip_every_key();
+    test_demo_ini();
     return fr_test_finish("test_config");
 }

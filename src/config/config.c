@@ -128,12 +128,30 @@ static int in_range(const fr_config_key *k, double v)
     return 1;
 }
 
+/* Values must survive being printed into an INI file and read back: one
+ * line, no blanks at either end, nothing inih would take for a comment. */
+static const char *unprintable_reason(const char *text)
+{
+    size_t len = strlen(text);
+    for (const char *c = text; *c; c++)
+        if ((unsigned char)*c < 0x20 && *c != '\t')
+            return "control characters (such as a newline) are not allowed";
+    if (len && (text[0] == ' ' || text[0] == '\t' || text[len - 1] == ' ' || text[len - 1] == '\t'))
+        return "blanks at either end are not allowed";
+    if (text[0] == ';' || text[0] == '#' || strstr(text, " ;") || strstr(text, "\t;"))
+        return "a ';' or '#' there would start a comment in an INI file";
+    return NULL;
+}
+
 fr_status fr_config_assign(fr_config *cfg, long idx, const char *text,
                            const char *where)
 {
     const fr_config_key *k = &cfg->keys[idx];
     fr_config_value nv = {0};
     int ok = 1;
+    const char *why = unprintable_reason(text);
+    if (why)
+        return fr_fail(FR_ERR_CONFIG, "%s: %s.%s = '%s': %s", where, k->section, k->name, text, why);
     switch (k->type) {
     case FR_CFG_INT:
         ok = parse_int(text, &nv.i) && in_range(k, (double)nv.i);
@@ -341,7 +359,20 @@ fr_status fr_config_set(fr_config *cfg, const char *key, const char *value,
     long k = fr_config_find(cfg, key);
     if (k < 0)
         return unknown_key(cfg, origin, key);
-    return fr_config_assign(cfg, k, value, origin);
+    /* A shell-quoted override may carry blanks around the value. */
+    while (*value == ' ' || *value == '\t')
+        value++;
+    size_t len = strlen(value);
+    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    char *trimmed = malloc(len + 1);
+    if (!trimmed)
+        return fr_fail_nomem("configuration value", len + 1);
+    memcpy(trimmed, value, len);
+    trimmed[len] = '\0';
+    fr_status s = fr_config_assign(cfg, k, trimmed, origin);
+    free(trimmed);
+    return s;
 }
 
 fr_status fr_config_set_arg(fr_config *cfg, const char *assignment,

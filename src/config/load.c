@@ -83,6 +83,11 @@ static char *reader(char *str, int num, void *stream)
                              c->origin, c->line, num - 2));
         return NULL; /* stop: the rest of the line would be misread */
     }
+    /* inih reads an indented line as the continuation of the key above
+     * it; in a configuration an indented line is just a line. */
+    size_t lead = strspn(str, " \t");
+    if (lead)
+        memmove(str, str + lead, strlen(str + lead) + 1);
     check_section_header(c, str);
     return str;
 }
