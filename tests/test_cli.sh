@@ -41,6 +41,18 @@ grep -q "train.epochs" "$tmp/err" || fail "no suggestion for train.epoks: $(cat 
 expect 3 "$FEDREC" train --set train.lr=fast
 grep -q "train.lr" "$tmp/err" || fail "bad lr not named: $(cat "$tmp/err")"
 expect 2 "$FEDREC" train --set
+expect 3 "$FEDREC" train --set backend.cpu_isa=sse9
+grep -q "backend.cpu_isa" "$tmp/err" || fail "bad cpu_isa not named: $(cat "$tmp/err")"
+# A path this CPU or build lacks is refused before any work.
+for isa in avx512 avx2 neon; do
+    if ! "$FEDREC" devices | grep -q "^  $isa *yes *yes"; then
+        expect 3 "$FEDREC" train --set backend.cpu_isa=$isa --set train.epochs=1
+        grep -q "$isa" "$tmp/err" || fail "missing path $isa not named: $(cat "$tmp/err")"
+    fi
+done
+expect 3 "$FEDREC" train --set backend.kind=opencl
+grep -q "OpenCL" "$tmp/err" || fail "opencl refusal: $(cat "$tmp/err")"
+expect 0 "$FEDREC" config --check "$top_srcdir/conf/demo.ini"
 expect 3 "$FEDREC" train "$tmp/missing.ini"
 grep -q "missing.ini" "$tmp/err" || fail "missing file not named: $(cat "$tmp/err")"
 

@@ -127,7 +127,7 @@ static void run_case(gc_case *c, float eps)
     for (size_t k = 0; k < c->n_in; k++)
         gin[k] = host_of(c->din[k], c->in_n[k]);
     for (size_t k = 0; k < c->n_in; k++) {
-        char what[16];
+        char what[32];
         snprintf(what, sizeof what, "input%zu", k);
         compare(c->name, what, c->in[k], c->in_n[k], gin[k], eps);
         free(gin[k]);

@@ -7,6 +7,8 @@
 #include "fedrec/rng.h"
 #include "fedrec/backend.h"
 #include "fedrec/params.h"
+#include "fedrec/config.h"
+#include "fedrec/ctr_job.h"
 #include "fedrec/nn.h"
 #include "fedrec/loss.h"
 #include "fedrec/optim.h"
