@@ -40,6 +40,20 @@ long fr_config_find(const fr_config *cfg, const char *dotted)
 
 /* ---- what a key accepts, in words ---------------------------------------- */
 
+void fr_config_choices_text(const fr_config_key *k, char *buf, size_t n)
+{
+    size_t len = 0;
+    for (const char *c = k->choices; *c && len + 3 < n; c++) {
+        if (*c == '|') {
+            buf[len++] = ',';
+            buf[len++] = ' ';
+        } else {
+            buf[len++] = *c;
+        }
+    }
+    buf[len] = '\0';
+}
+
 static void format_number(char *buf, size_t n, double v)
 {
     snprintf(buf, n, "%.10g", v);
@@ -68,17 +82,9 @@ static void expected_text(const fr_config_key *k, char *buf, size_t n)
         snprintf(buf, n, "any text");
         break;
     case FR_CFG_ENUM: {
-        snprintf(buf, n, "one of ");
-        size_t len = strlen(buf);
-        for (const char *c = k->choices; *c && len + 3 < n; c++) {
-            if (*c == '|') {
-                buf[len++] = ',';
-                buf[len++] = ' ';
-            } else {
-                buf[len++] = *c;
-            }
-        }
-        buf[len] = '\0';
+        char choices[200];
+        fr_config_choices_text(k, choices, sizeof choices);
+        snprintf(buf, n, "one of %s", choices);
         break;
     }
     case FR_CFG_INT_LIST:

@@ -31,20 +31,10 @@ static void allowed_text(const fr_config_key *k, char *buf, size_t n)
         snprintf(buf, n, "%c%.10g, %.10g%c", k->min_open ? '(' : '[', k->min, k->max,
                  k->max_open ? ')' : ']');
         break;
-    case FR_CFG_ENUM: {
+    case FR_CFG_ENUM:
         /* "a, b, c": a '|' would split a Markdown table cell. */
-        size_t len = 0;
-        for (const char *c = k->choices; *c && len + 3 < n; c++) {
-            if (*c == '|') {
-                buf[len++] = ',';
-                buf[len++] = ' ';
-            } else {
-                buf[len++] = *c;
-            }
-        }
-        buf[len] = '\0';
+        fr_config_choices_text(k, buf, n);
         break;
-    }
     case FR_CFG_BOOL:
         snprintf(buf, n, "true, false");
         break;

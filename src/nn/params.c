@@ -214,7 +214,9 @@ fr_status fr_param_set_zero_grad(fr_param_set *set)
     return FR_OK;
 }
 
-fr_status fr_param_init_uniform(fr_param *p, uint64_t seed, float bound)
+/* Fill p from its init stream: uniform in [-scale, scale] or normal with
+ * standard deviation scale. */
+static fr_status init_random(fr_param *p, uint64_t seed, float scale, int normal)
 {
     size_t n = p->rows * p->cols;
     float *v = malloc((n ? n : 1) * sizeof *v);
@@ -223,25 +225,21 @@ fr_status fr_param_init_uniform(fr_param *p, uint64_t seed, float bound)
     fr_rng rng;
     fr_rng_init(&rng, seed, 0, p->name_hash, FR_RNG_INIT);
     for (size_t i = 0; i < n; i++)
-        v[i] = (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
+        v[i] = normal ? scale * fr_rng_normal(&rng)
+                      : (2.0f * fr_rng_uniform(&rng) - 1.0f) * scale;
     fr_status s = fr_buffer_upload(p->value, 0, v, n * sizeof *v);
     free(v);
     return s;
 }
 
+fr_status fr_param_init_uniform(fr_param *p, uint64_t seed, float bound)
+{
+    return init_random(p, seed, bound, 0);
+}
+
 fr_status fr_param_init_normal(fr_param *p, uint64_t seed, float std)
 {
-    size_t n = p->rows * p->cols;
-    float *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v)
-        return fr_fail_nomem("parameter init", n * sizeof *v);
-    fr_rng rng;
-    fr_rng_init(&rng, seed, 0, p->name_hash, FR_RNG_INIT);
-    for (size_t i = 0; i < n; i++)
-        v[i] = std * fr_rng_normal(&rng);
-    fr_status s = fr_buffer_upload(p->value, 0, v, n * sizeof *v);
-    free(v);
-    return s;
+    return init_random(p, seed, std, 1);
 }
 
 fr_status fr_param_fill(fr_param *p, float value)
