@@ -252,6 +252,8 @@ static void test_round_trip_every_key(void)
         "train.optimizer=sgd",                 "train.lr=0.1234567890123",
         "train.weight_decay=2.5e-4",           "output.report=out/r.jsonl",
         "output.report_format=jsonl",          "output.model=out/m.frm",
+        "opencl.platform=Portable Computing",  "opencl.device=1",
+        "opencl.min_elements=0",
     };
     cfg = NULL;
     CHECK_OK(fr_config_build(path, sets, sizeof sets / sizeof sets[0], &cfg));

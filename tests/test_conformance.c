@@ -4,7 +4,8 @@
  * columns, odd sizes, views at nonzero offsets, extreme values). The error
  * measure is |got - ref| / (1 + |ref|); each op's tolerance is in the
  * table printed at the end. GEMM results must also be bit-identical for 1
- * and 2 threads. */
+ * and 2 threads. Where this build has the OpenCL backend and the machine an
+ * OpenCL device (PoCL on a CPU in CI), every op also runs there. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,10 +437,35 @@ static void test_sparse(size_t rows, size_t dim, size_t n_idx)
     free(m0); free(v0); free(rw); free(rm); free(rv);
 }
 
+/* Every op once on the open backend `be`; the large GEMM's result is kept
+ * in *keep when keep is not NULL. */
+static void run_suite(float **keep)
+{
+    fr_rng_init(&rng, 11, 0, 0, FR_RNG_TEST);
+    const size_t shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {33, 65, 40}, {130, 70, 64}, {1, 40, 9}};
+    for (size_t s = 0; s < 5; s++)
+        for (int t = 0; t < 4; t++)
+            test_gemm(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1,
+                      s % 2 ? -0.5f : 1.0f, t == 1 ? 0.0f : 0.5f, s, NULL);
+    test_gemm(300, 200, 150, 0, 0, 1.0f, 0.0f, 3, keep);
+    test_batched();
+    const size_t lens[] = {1, 7, 64, 1000, 100003};
+    for (size_t i = 0; i < 5; i++)
+        test_blas1(lens[i]);
+    test_rows_ops(1, 9, 1);
+    test_rows_ops(17, 1, 3);
+    test_rows_ops(64, 33, 30);
+    test_rows_ops(5, 5, 200);
+    test_batchnorm(2, 3);
+    test_batchnorm(100, 17);
+    test_sparse(10, 4, 25);
+    test_sparse(300, 16, 1000);
+}
+
 int main(void)
 {
     const fr_cpu_isa isas[] = {FR_ISA_SCALAR, FR_ISA_AVX2, FR_ISA_AVX512, FR_ISA_NEON};
-    char paths[64] = "";
+    char paths[256] = "";
     for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {
         if (!fr_cpu_isa_built(isas[ii]) || !fr_cpu_isa_supported(isas[ii]))
             continue;
@@ -453,25 +479,7 @@ int main(void)
             opt.cpu_isa = isas[ii];
             opt.threads = threads;
             CHECK_OK(fr_backend_open(&opt, &be));
-            fr_rng_init(&rng, 11, 0, 0, FR_RNG_TEST);
-            const size_t shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {33, 65, 40}, {130, 70, 64}, {1, 40, 9}};
-            for (size_t s = 0; s < 5; s++)
-                for (int t = 0; t < 4; t++)
-                    test_gemm(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1,
-                              s % 2 ? -0.5f : 1.0f, t == 1 ? 0.0f : 0.5f, s, NULL);
-            test_gemm(300, 200, 150, 0, 0, 1.0f, 0.0f, 3, &by_threads[threads - 1]);
-            test_batched();
-            const size_t lens[] = {1, 7, 64, 1000, 100003};
-            for (size_t i = 0; i < 5; i++)
-                test_blas1(lens[i]);
-            test_rows_ops(1, 9, 1);
-            test_rows_ops(17, 1, 3);
-            test_rows_ops(64, 33, 30);
-            test_rows_ops(5, 5, 200);
-            test_batchnorm(2, 3);
-            test_batchnorm(100, 17);
-            test_sparse(10, 4, 25);
-            test_sparse(300, 16, 1000);
+            run_suite(&by_threads[threads - 1]);
             fr_backend_close(be);
         }
         CHECK(by_threads[0] && by_threads[1] &&
@@ -480,7 +488,38 @@ int main(void)
         free(by_threads[0]);
         free(by_threads[1]);
     }
-    fprintf(stderr, "\nconformance against the scalar reference, paths: %s(threads 1 and 2)\n", paths);
+    strcat(paths, "(threads 1 and 2)");
+
+    /* OpenCL: every op on the device (threshold 0), then every op through
+     * the CPU fallback on device buffers (threshold above every size). */
+    fr_opencl_device_info *devices = NULL;
+    size_t n_devices = 0;
+    CHECK_OK(fr_opencl_list_devices(&devices, &n_devices));
+    if (!fr_opencl_built())
+        fprintf(stderr, "OpenCL: not in this build; its conformance is not tested\n");
+    else if (n_devices == 0)
+        fprintf(stderr, "OpenCL: no device (install pocl-opencl-icd); its conformance is not tested\n");
+    else {
+        for (int pass = 0; pass < 2; pass++) {
+            fr_backend_options opt;
+            fr_backend_options_default(&opt);
+            opt.kind = FR_BACKEND_OPENCL;
+            opt.threads = 1;
+            opt.opencl_min_elements = pass == 0 ? 0 : (size_t)1 << 40;
+            fr_status s = fr_backend_open(&opt, &be);
+            CHECK_OK(s);
+            if (s != FR_OK)
+                break;
+            if (pass == 0)
+                fprintf(stderr, "OpenCL: %s\n", fr_backend_describe(be));
+            run_suite(NULL);
+            fr_backend_close(be);
+        }
+        snprintf(paths + strlen(paths), sizeof paths - strlen(paths), ", opencl [%s] on device and through the CPU fallback",
+                 devices[0].name);
+    }
+    free(devices);
+    fprintf(stderr, "\nconformance against the scalar reference: %s\n", paths);
     fprintf(stderr, "%-26s %6s %12s %10s\n", "op", "runs", "max error", "tolerance");
     for (int op = 0; op < N_OPS; op++) {
         fprintf(stderr, "%-26s %6d %12.3g %10.0e\n", ops[op].name, runs[op], worst[op], ops[op].tol);

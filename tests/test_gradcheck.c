@@ -4,7 +4,8 @@
  * is what backward receives. Each input and each parameter is perturbed
  * element by element (up to 24 elements per tensor) by +-eps, and
  * (L+ - L-) / 2 eps must match the analytic gradient:
- * |num - ana| <= 2e-2 * max(0.05, |num| + |ana|). */
+ * |num - ana| <= 2e-2 * max(0.05, |num| + |ana|). They run on the CPU
+ * backend and, where there is an OpenCL device, on OpenCL too. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,12 +337,9 @@ static void finish(gc_case *c)
     fr_param_set_free(c->ps);
 }
 
-int main(void)
+/* Every case on the open backend `be`. */
+static void run_all(void)
 {
-    fr_backend_options opt;
-    fr_backend_options_default(&opt);
-    opt.threads = 1;
-    CHECK_OK(fr_backend_open(&opt, &be));
     fr_rng_init(&rng, 3, 0, 0, FR_RNG_TEST);
 
     { /* Linear */
@@ -475,6 +473,33 @@ int main(void)
         finish(&c);
     }
     free(weights);
+    weights = NULL;
+}
+
+int main(void)
+{
+    fr_backend_options opt;
+    fr_backend_options_default(&opt);
+    opt.kind = FR_BACKEND_CPU;
+    opt.threads = 1;
+    CHECK_OK(fr_backend_open(&opt, &be));
+    fprintf(stderr, "backend %s\n", fr_backend_describe(be));
+    run_all();
     fr_backend_close(be);
+    /* The same checks with every op on an OpenCL device, where there is one. */
+    fr_opencl_device_info *devices;
+    size_t n_devices;
+    CHECK_OK(fr_opencl_list_devices(&devices, &n_devices));
+    free(devices);
+    if (fr_opencl_built() && n_devices > 0) {
+        opt.kind = FR_BACKEND_OPENCL;
+        opt.opencl_min_elements = 0;
+        CHECK_OK(fr_backend_open(&opt, &be));
+        fprintf(stderr, "backend %s\n", fr_backend_describe(be));
+        run_all();
+        fr_backend_close(be);
+    } else {
+        fprintf(stderr, "OpenCL: no backend or device here; gradient checks ran on the CPU only\n");
+    }
     return fr_test_finish("test_gradcheck");
 }

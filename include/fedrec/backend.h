@@ -60,7 +60,37 @@ typedef struct fr_backend_options {
     fr_backend_kind kind;
     fr_cpu_isa cpu_isa;  /* FR_ISA_AUTO: detect */
     int threads;         /* worker threads for CPU ops; <= 0: online cores */
+    /* OpenCL device choice: a platform / device index ("0") or a
+     * case-insensitive substring of its name ("nvidia"); NULL or "" takes
+     * the first (kind OPENCL) or the first GPU (kind AUTO). */
+    const char *opencl_platform;
+    const char *opencl_device;
+    /* Ops on fewer elements than this run on the CPU even with an OpenCL
+     * device: a tiny op costs less there than a kernel launch. */
+    size_t opencl_min_elements;
 } fr_backend_options;
+
+/* ------------------------------------------------------------------ */
+/* OpenCL devices                                                      */
+
+typedef struct fr_opencl_device_info {
+    unsigned platform_index, device_index;
+    char platform[128], name[128], vendor[128], version[64];
+    int is_gpu;                /* CL_DEVICE_TYPE_GPU */
+    const char *type;          /* "gpu", "cpu", "accelerator", "other" */
+    unsigned compute_units;
+    uint64_t global_mem_bytes;
+    size_t max_work_group_size;
+} fr_opencl_device_info;
+
+/* Whether this build has the OpenCL backend. */
+int fr_opencl_built(void);
+/* Every OpenCL device of every platform (*out malloc'ed; free() it). No
+ * platform is not an error: *count is 0. */
+fr_status fr_opencl_list_devices(fr_opencl_device_info **out, size_t *count);
+/* Index in the list of the device backend.kind = auto would use, or -1
+ * when auto would use the CPU. */
+long fr_opencl_auto_choice(const fr_opencl_device_info *list, size_t count);
 
 /* Hyper-parameters of one Adam / AdamW step. */
 typedef struct fr_adam_step {

@@ -1,16 +1,25 @@
 /* backend.c — opening a backend from options, and what it says about
- * itself. This release has the CPU backend; `auto` resolves to it. */
+ * itself. `auto` takes the first OpenCL GPU when this build has the OpenCL
+ * backend and the machine a GPU, else the CPU backend. */
+#include "config.h"
+
 #include <stdio.h>
 #include <unistd.h>
 
 #include "backend/backend_impl.h"
 #include "core/error_internal.h"
+#ifdef HAVE_FR_OPENCL
+#include "backend/opencl/cl_internal.h"
+#endif
 
 void fr_backend_options_default(fr_backend_options *opt)
 {
     opt->kind = FR_BACKEND_AUTO;
     opt->cpu_isa = FR_ISA_AUTO;
     opt->threads = 0;
+    opt->opencl_platform = NULL;
+    opt->opencl_device = NULL;
+    opt->opencl_min_elements = 4096;
 }
 
 static int online_cores(void)
@@ -27,10 +36,23 @@ fr_status fr_backend_open(const fr_backend_options *opt, fr_backend **out)
         fr_backend_options_default(&def);
         opt = &def;
     }
-    if (opt->kind == FR_BACKEND_OPENCL)
-        return fr_fail(FR_ERR_UNSUPPORTED, "backend 'opencl': this build has no OpenCL backend (use backend.kind = cpu or auto)");
-    if (opt->kind != FR_BACKEND_AUTO && opt->kind != FR_BACKEND_CPU)
+    if (opt->kind != FR_BACKEND_AUTO && opt->kind != FR_BACKEND_CPU && opt->kind != FR_BACKEND_OPENCL)
         return fr_fail(FR_ERR_INVALID, "unknown backend kind %d", (int)opt->kind);
+    /* A CPU path the machine lacks is an error whatever the backend: the
+     * OpenCL backend runs small ops on it too. */
+    if (opt->cpu_isa != FR_ISA_AUTO && !(fr_cpu_isa_built(opt->cpu_isa) && fr_cpu_isa_supported(opt->cpu_isa)))
+        return fr_cpu_backend_open(opt->cpu_isa, 1, out);
+#ifdef HAVE_FR_OPENCL
+    if (opt->kind != FR_BACKEND_CPU) {
+        FR_TRY(fr_cl_backend_open(opt, out));
+        if (*out)
+            return FR_OK;
+        /* auto and no GPU: the CPU backend. */
+    }
+#else
+    if (opt->kind == FR_BACKEND_OPENCL)
+        return fr_fail(FR_ERR_UNSUPPORTED, "backend 'opencl': this build has no OpenCL backend (reconfigure with the OpenCL ICD loader and CLBlast installed, or use backend.kind = cpu)");
+#endif
     fr_cpu_isa isa = opt->cpu_isa == FR_ISA_AUTO ? fr_cpu_isa_best() : opt->cpu_isa;
     int threads = opt->threads > 0 ? opt->threads : online_cores();
     return fr_cpu_backend_open(isa, threads, out);

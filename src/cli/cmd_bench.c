@@ -4,7 +4,9 @@
  * dependency). OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset before
  * OpenBLAS loads, since some machines set them to values that slow it; the
  * core OpenBLAS then picked is printed. Later benchmarks add a subcommand
- * to the table at the bottom. */
+ * to the table at the bottom. `--backend opencl` times the OpenCL device
+ * through the backend interface instead; `fedrec bench launch` measures the
+ * fixed cost per op call. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,12 +73,18 @@ typedef struct gemm_case {
     float *c;
     fr_cpu_engine *engine;
     openblas *ob;
+    fr_backend *be;           /* through the backend interface (OpenCL) */
+    fr_view va, vb, vc;
 } gemm_case;
 
 static void run_once(const gemm_case *g)
 {
     const shape *s = g->s;
-    if (g->engine)
+    if (g->be) {
+        fr_gemm(g->be, FR_NO_TRANS, FR_NO_TRANS, s->m, s->n, s->k, 1.0f, g->va, s->k, g->vb, s->n,
+                0.0f, g->vc, s->n);
+        fr_backend_finish(g->be);
+    } else if (g->engine)
         fr_cpu_sgemm(g->engine, FR_NO_TRANS, FR_NO_TRANS, s->m, s->n, s->k, 1.0f, g->a,
                      s->k, g->b, s->n, 0.0f, g->c, s->n);
     else
@@ -121,7 +129,9 @@ static void gemm_usage(FILE *out)
             "  --repeat R      measurements per figure, best kept (default: 3)\n"
             "  --quick         shorter measurements, M in {256, 2048} only\n"
             "  --shape MxNxK   measure these shapes instead of the standard ones (repeatable)\n"
-            "  --no-openblas   do not load OpenBLAS\n");
+            "  --no-openblas   do not load OpenBLAS\n"
+            "  --backend NAME  cpu (default) or opencl: time the first OpenCL device\n"
+            "                  (opencl.device order) through the backend, beside the CPU\n");
 }
 
 static int parse_positive(const char *opt, const char *value, long max, long *out)
@@ -145,11 +155,143 @@ static void fill_random(float *x, size_t n, uint32_t stream)
         x[i] = fr_rng_uniform(&rng) - 0.5f;
 }
 
+/* The OpenCL device through the backend interface, beside the CPU engine
+ * with all its threads. Data stays on the device; each measurement ends
+ * with the queue finished. */
+static int bench_gemm_opencl(const shape *shapes, size_t n_shapes, fr_cpu_engine *cpu,
+                             int repeat, double min_seconds)
+{
+    fr_backend_options opt;
+    fr_backend_options_default(&opt);
+    opt.kind = FR_BACKEND_OPENCL;
+    opt.opencl_min_elements = 0;
+    fr_backend *be;
+    fr_status s = fr_backend_open(&opt, &be);
+    if (s != FR_OK)
+        return fr_cli_report(s, "bench gemm --backend opencl");
+    printf("fedrec bench gemm: %s\nbeside the CPU engine (%s, %d threads)\n\n", fr_backend_describe(be),
+           fr_cpu_isa_name(fr_cpu_engine_isa(cpu)), fr_cpu_engine_threads(cpu));
+    printf("%6s %6s %6s | %10s %10s %7s\n", "M", "N", "K", "opencl", "cpu Nt", "ratio");
+    int rc = FR_EXIT_OK;
+    for (size_t i = 0; i < n_shapes && rc == FR_EXIT_OK; i++) {
+        const shape *sh = &shapes[i];
+        size_t na = sh->m * sh->k, nb = sh->k * sh->n, nc = sh->m * sh->n;
+        float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(nc * 4);
+        fr_buffer *ba = NULL, *bb = NULL, *bc = NULL;
+        if (!a || !b || !c || fr_buffer_alloc(be, na * 4, &ba) != FR_OK ||
+            fr_buffer_alloc(be, nb * 4, &bb) != FR_OK || fr_buffer_alloc(be, nc * 4, &bc) != FR_OK) {
+            rc = fr_cli_report(FR_ERR_NOMEM, "bench gemm --backend opencl");
+        } else {
+            fill_random(a, na, 1);
+            fill_random(b, nb, 2);
+            fr_buffer_upload(ba, 0, a, na * 4);
+            fr_buffer_upload(bb, 0, b, nb * 4);
+            gemm_case g = {.s = sh, .a = a, .b = b, .c = c, .be = be, .va = fr_view_of(ba, 0),
+                           .vb = fr_view_of(bb, 0), .vc = fr_view_of(bc, 0)};
+            double fo = measure(&g, repeat, min_seconds);
+            gemm_case gc = {.s = sh, .a = a, .b = b, .c = c, .engine = cpu};
+            double fcpu = measure(&gc, repeat, min_seconds);
+            printf("%6zu %6zu %6zu | %10.2f %10.1f %6.2fx\n", sh->m, sh->n, sh->k, fo, fcpu, fo / fcpu);
+            fflush(stdout);
+        }
+        fr_buffer_free(ba);
+        fr_buffer_free(bb);
+        fr_buffer_free(bc);
+        free(a);
+        free(b);
+        free(c);
+    }
+    printf("\nGFLOP/s, best of %d; ratio = opencl / cpu. On PoCL (OpenCL on a CPU) this shows\n"
+           "correctness and overheads, not what a GPU would do.\n", repeat);
+    fr_backend_close(be);
+    return rc;
+}
+
+/* ---- launch overhead ------------------------------------------------------ */
+
+static void launch_usage(FILE *out)
+{
+    fprintf(out, "Usage: fedrec bench launch [--repeat R]\n\n"
+                 "Time per call of tiny ops (16 to 4096 elements) on the CPU backend and on\n"
+                 "the OpenCL device (every op on the device), each followed by a finish: the\n"
+                 "fixed cost that opencl.min_elements exists to avoid.\n");
+}
+
+static double op_seconds(fr_backend *be, fr_view x, fr_view y, size_t n, int which, long calls)
+{
+    double t0 = now_seconds();
+    for (long i = 0; i < calls; i++) {
+        if (which == 0)
+            fr_relu(be, n, x, y);
+        else if (which == 1)
+            fr_axpy(be, n, 0.5f, x, y);
+        else
+            fr_gemm(be, FR_NO_TRANS, FR_NO_TRANS, 4, 4, 4, 1.0f, x, 4, x, 4, 0.0f, y, 4);
+        fr_backend_finish(be);
+    }
+    return (now_seconds() - t0) / (double)calls;
+}
+
+static int bench_launch(int argc, char **argv)
+{
+    long repeat = 200;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            launch_usage(stdout);
+            return FR_EXIT_OK;
+        } else if (!strcmp(argv[i], "--repeat")) {
+            if (!parse_positive("--repeat", i + 1 < argc ? argv[i + 1] : NULL, 1000000, &repeat))
+                return FR_EXIT_USAGE;
+            i++;
+        } else {
+            fprintf(stderr, "fedrec bench launch: unknown option '%s' (try --help)\n", argv[i]);
+            return FR_EXIT_USAGE;
+        }
+    }
+    fr_backend *be[2] = {NULL, NULL};
+    fr_backend_options opt;
+    fr_backend_options_default(&opt);
+    opt.kind = FR_BACKEND_CPU;
+    opt.threads = 1;
+    fr_status s = fr_backend_open(&opt, &be[0]);
+    if (s != FR_OK)
+        return fr_cli_report(s, "bench launch");
+    opt.kind = FR_BACKEND_OPENCL;
+    opt.opencl_min_elements = 0;
+    if (fr_backend_open(&opt, &be[1]) != FR_OK) {
+        printf("OpenCL: %s\n", fr_last_error());
+        be[1] = NULL;
+    }
+    printf("microseconds per call (op + finish), mean of %ld calls\n", repeat);
+    printf("%-12s %8s | %10s %10s\n", "op", "elements", "cpu", be[1] ? "opencl" : "-");
+    const char *names[] = {"relu", "axpy", "gemm 4x4x4"};
+    const size_t sizes[] = {16, 256, 4096};
+    for (int which = 0; which < 3; which++)
+        for (size_t si = 0; si < (which == 2 ? 1u : 3u); si++) {
+            size_t n = which == 2 ? 16 : sizes[si];
+            double us[2] = {0, 0};
+            for (int b = 0; b < 2 && be[b]; b++) {
+                fr_buffer *x, *y;
+                fr_buffer_alloc_zero(be[b], n * 4, &x);
+                fr_buffer_alloc_zero(be[b], n * 4, &y);
+                op_seconds(be[b], fr_view_of(x, 0), fr_view_of(y, 0), n, which, 5); /* warm-up */
+                us[b] = 1e6 * op_seconds(be[b], fr_view_of(x, 0), fr_view_of(y, 0), n, which, repeat);
+                fr_buffer_free(x);
+                fr_buffer_free(y);
+            }
+            printf("%-12s %8zu | %10.2f %10.2f\n", names[which], n, us[0], us[1]);
+        }
+    fr_backend_close(be[0]);
+    if (be[1])
+        fr_backend_close(be[1]);
+    return FR_EXIT_OK;
+}
+
 static int bench_gemm(int argc, char **argv)
 {
     long threads = sysconf(_SC_NPROCESSORS_ONLN), repeat = 3;
     fr_cpu_isa isa = FR_ISA_AUTO;
-    int quick = 0, use_openblas = 1;
+    int quick = 0, use_openblas = 1, use_opencl = 0;
     shape custom[32];
     size_t n_custom = 0;
     for (int i = 1; i < argc; i++) {
@@ -186,6 +328,13 @@ static int bench_gemm(int argc, char **argv)
             }
             custom[n_custom++] = (shape){m, n, k};
             i++;
+        } else if (!strcmp(o, "--backend")) {
+            if (!v || (strcmp(v, "cpu") && strcmp(v, "opencl"))) {
+                fprintf(stderr, "fedrec bench gemm: --backend needs cpu or opencl, got '%s'\n", v ? v : "");
+                return FR_EXIT_USAGE;
+            }
+            use_opencl = !strcmp(v, "opencl");
+            i++;
         } else if (!strcmp(o, "--quick")) {
             quick = 1;
         } else if (!strcmp(o, "--no-openblas")) {
@@ -215,6 +364,12 @@ static int bench_gemm(int argc, char **argv)
             for (size_t j = 0; j < 5; j++)
                 shapes[n_shapes++] = (shape){ms[i], nks[j], nks[j]};
     }
+    if (use_opencl) {
+        int rc = bench_gemm_opencl(shapes, n_shapes, many, (int)repeat, quick ? 0.05 : 0.2);
+        fr_cpu_engine_destroy(one);
+        fr_cpu_engine_destroy(many);
+        return rc;
+    }
     openblas ob;
     int have_ob = use_openblas && openblas_load(&ob);
     printf("fedrec bench gemm: path %s, %ld thread%s for the multi-threaded columns\n",
@@ -238,13 +393,13 @@ static int bench_gemm(int argc, char **argv)
         }
         fill_random(a, s->m * s->k, 1);
         fill_random(b, s->k * s->n, 2);
-        gemm_case g = {s, a, b, c, one, NULL};
+        gemm_case g = {.s = s, .a = a, .b = b, .c = c, .engine = one};
         double f1 = measure(&g, (int)repeat, min_seconds);
         g.engine = many;
         double fn = measure(&g, (int)repeat, min_seconds);
         double o1 = 0, on = 0;
         if (have_ob) {
-            gemm_case go = {s, a, b, c, NULL, &ob};
+            gemm_case go = {.s = s, .a = a, .b = b, .c = c, .ob = &ob};
             if (ob.set_threads)
                 ob.set_threads(1);
             o1 = measure(&go, (int)repeat, min_seconds);
@@ -277,7 +432,8 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } benches[] = {
-    {"gemm", bench_gemm, "SGEMM GFLOP/s, single- and multi-threaded, beside OpenBLAS"},
+    {"gemm", bench_gemm, "SGEMM GFLOP/s, single- and multi-threaded, beside OpenBLAS (or OpenCL)"},
+    {"launch", bench_launch, "time per call of tiny ops on the CPU and on OpenCL"},
 };
 
 int fr_cli_bench(int argc, char **argv)

@@ -2,6 +2,7 @@
  * CPU, the instruction-set paths built and supported (and which one `auto`
  * picks), and the compute backends of this build. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,8 +40,9 @@ int fr_cli_devices(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("Usage: fedrec devices\n\n"
                    "Lists the CPU instruction-set paths (built into this binary,\n"
-                   "supported by this CPU, chosen by backend.cpu_isa = auto) and the\n"
-                   "compute backends of this build.\n");
+                   "supported by this CPU, chosen by backend.cpu_isa = auto), the OpenCL\n"
+                   "platforms and devices (name, vendor, type, compute units, memory,\n"
+                   "max work-group size, version), and what backend.kind = auto uses.\n");
             return FR_EXIT_OK;
         }
         fprintf(stderr, "fedrec devices: unknown option '%s' (try --help)\n", argv[i]);
@@ -58,8 +60,35 @@ int fr_cli_devices(int argc, char **argv)
                fr_cpu_isa_built(paths[i]) ? "yes" : "no",
                fr_cpu_isa_supported(paths[i]) ? "yes" : "no",
                paths[i] == best ? "  <- auto" : "");
-    printf("\nBackends:\n");
-    printf("  cpu      yes  (backend.kind = auto selects it)\n");
-    printf("  opencl   no   (this build has no OpenCL backend)\n");
+    if (!fr_opencl_built()) {
+        printf("\nOpenCL: not in this build (configure --enable-opencl with the ICD loader and CLBlast installed)\n");
+        printf("backend.kind = auto uses: cpu (%s)\n", fr_cpu_isa_name(best));
+        return FR_EXIT_OK;
+    }
+    fr_opencl_device_info *list;
+    size_t count;
+    fr_status s = fr_opencl_list_devices(&list, &count);
+    if (s != FR_OK)
+        return fr_cli_report(s, "devices");
+    printf("\nOpenCL devices (%zu):\n", count);
+    if (count == 0)
+        printf("  none: no OpenCL driver is installed (pocl-opencl-icd runs OpenCL on the CPU)\n");
+    long chosen = fr_opencl_auto_choice(list, count);
+    for (size_t i = 0; i < count; i++) {
+        const fr_opencl_device_info *d = &list[i];
+        printf("  [%u.%u] %s%s\n", d->platform_index, d->device_index, d->name,
+               (long)i == chosen ? "  <- auto" : "");
+        printf("        platform %s; vendor %s; type %s; %u compute units; %.1f GiB; max work-group %zu; %s\n",
+               d->platform, d->vendor, d->type, d->compute_units,
+               (double)d->global_mem_bytes / (1024.0 * 1024.0 * 1024.0), d->max_work_group_size,
+               d->version);
+    }
+    if (chosen < 0)
+        printf("backend.kind = auto uses: cpu (%s), since no OpenCL GPU was found; backend.kind = opencl picks [%s]\n",
+               fr_cpu_isa_name(best), count ? "0.0" : "none");
+    else
+        printf("backend.kind = auto uses: opencl [%u.%u]\n", list[chosen].platform_index,
+               list[chosen].device_index);
+    free(list);
     return FR_EXIT_OK;
 }

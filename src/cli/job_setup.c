@@ -5,12 +5,15 @@
 
 fr_status fr_cli_open_backend(const fr_config *cfg, fr_backend **out)
 {
-    const char *kind, *isa;
-    int64_t threads;
+    const char *kind, *isa, *platform, *device;
+    int64_t threads, min_elements;
     fr_status s;
     if ((s = fr_config_get_string(cfg, "backend.kind", &kind)) != FR_OK ||
         (s = fr_config_get_string(cfg, "backend.cpu_isa", &isa)) != FR_OK ||
-        (s = fr_config_get_int(cfg, "backend.threads", &threads)) != FR_OK)
+        (s = fr_config_get_int(cfg, "backend.threads", &threads)) != FR_OK ||
+        (s = fr_config_get_string(cfg, "opencl.platform", &platform)) != FR_OK ||
+        (s = fr_config_get_string(cfg, "opencl.device", &device)) != FR_OK ||
+        (s = fr_config_get_int(cfg, "opencl.min_elements", &min_elements)) != FR_OK)
         return s;
     fr_backend_options opt;
     fr_backend_options_default(&opt);
@@ -19,5 +22,8 @@ fr_status fr_cli_open_backend(const fr_config *cfg, fr_backend **out)
     if ((s = fr_cpu_isa_parse(isa, &opt.cpu_isa)) != FR_OK)
         return s;
     opt.threads = (int)threads;
+    opt.opencl_platform = platform;
+    opt.opencl_device = device;
+    opt.opencl_min_elements = (size_t)min_elements;
     return fr_backend_open(&opt, out);
 }

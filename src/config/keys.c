@@ -13,11 +13,18 @@ static const fr_config_key schema[] = {
      "seed of every random draw (data, initialisation, dropout, batch order)"},
 
     {"backend", "kind", FR_CFG_ENUM, "auto", NO_RANGE, "auto|cpu|opencl",
-     "compute backend; auto picks the best available (the CPU in this build)"},
+     "compute backend; auto takes the first OpenCL GPU if there is one, else the CPU"},
     {"backend", "cpu_isa", FR_CFG_ENUM, "auto", NO_RANGE, "auto|scalar|avx2|avx512|neon",
      "CPU instruction-set path; auto picks the best this CPU supports"},
     {"backend", "threads", FR_CFG_INT, "0", 0, 1024, 0, 0, NULL,
      "worker threads of the CPU ops; 0 means all online cores"},
+
+    {"opencl", "platform", FR_CFG_STRING, "", NO_RANGE, NULL,
+     "OpenCL platform: index or name substring; empty: any ('fedrec devices' lists them)"},
+    {"opencl", "device", FR_CFG_STRING, "", NO_RANGE, NULL,
+     "OpenCL device: index within the platform or name substring; empty: the first (a GPU for kind = auto)"},
+    {"opencl", "min_elements", FR_CFG_INT, "4096", 0, 1e12, 0, 0, NULL,
+     "ops on fewer elements run on the CPU: cheaper than a kernel launch"},
 
     {"data", "source", FR_CFG_ENUM, "synthetic", NO_RANGE, "synthetic",
      "where examples come from: synthetic = generated click data with planted structure"},

@@ -9,7 +9,8 @@
 
 #include "core/error_internal.h"
 
-static _Thread_local char last_error[1024];
+/* Large enough for an OpenCL build log excerpt. */
+static _Thread_local char last_error[4096];
 
 const char *fr_status_name(fr_status status)
 {

@@ -1,0 +1,555 @@
+/* cl_ops.c — the op entries of the OpenCL backend: BLAS through CLBlast,
+ * everything else through the kernels of cl/. Each op below the backend's
+ * size threshold runs on the CPU backend instead (a kernel launch costs
+ * more than a tiny op); each device op first pushes host-written shadows
+ * down and afterwards marks what it wrote as changed on the device. */
+#include "backend/opencl/cl_internal.h" /* first: config.h sets the OpenCL version */
+
+#include <clblast_c.h>
+#include <math.h>
+
+#include "core/error_internal.h"
+
+#define CL(ctx) ((fr_cl_backend *)(ctx))
+/* Below the threshold: the CPU backend's op on host shadows. */
+#define SMALL_ON_CPU(ctx, elements, op, ...)                                  \
+    do {                                                                      \
+        if ((elements) < CL(ctx)->min_elements)                               \
+            return CL(ctx)->be.cpu->ops->op(CL(ctx)->be.cpu->ctx, __VA_ARGS__); \
+    } while (0)
+
+/* ---- kernel arguments ------------------------------------------------------ */
+
+typedef struct kargs {
+    fr_cl_backend *cl;
+    cl_kernel k;
+    cl_uint i;
+    cl_int err;
+    fr_status status;
+} kargs;
+
+static kargs args_for(fr_cl_backend *cl, int k)
+{
+    kargs a = {cl, cl->kernels[k], 0, CL_SUCCESS, FR_OK};
+    return a;
+}
+
+static void arg(kargs *a, size_t size, const void *v)
+{
+    cl_int err = clSetKernelArg(a->k, a->i++, size, v);
+    if (err != CL_SUCCESS && a->err == CL_SUCCESS)
+        a->err = err;
+}
+
+static void arg_u(kargs *a, size_t v)
+{
+    cl_uint x = (cl_uint)v;
+    arg(a, sizeof x, &x);
+}
+
+static void arg_f(kargs *a, float v)
+{
+    arg(a, sizeof v, &v);
+}
+
+static void arg_i(kargs *a, int v)
+{
+    cl_int x = v;
+    arg(a, sizeof x, &x);
+}
+
+/* A view: its buffer (shadow pushed down first) and its offset. */
+static void arg_v(kargs *a, fr_view v)
+{
+    if (a->status == FR_OK)
+        a->status = fr_cl_to_device(a->cl, v.buf);
+    cl_mem m = fr_cl_mem(v);
+    arg(a, sizeof m, &m);
+    arg_u(a, v.off);
+}
+
+static fr_status run(kargs *a, int k, size_t global, const char *what)
+{
+    if (a->status != FR_OK)
+        return a->status;
+    if (a->err != CL_SUCCESS)
+        return fr_cl_fail(a->cl, what, a->err);
+    return fr_cl_launch(a->cl, k, global, what);
+}
+
+/* ---- BLAS through CLBlast --------------------------------------------------- */
+
+static fr_status blast(fr_cl_backend *cl, CLBlastStatusCode code, const char *what)
+{
+    if (code == CLBlastSuccess)
+        return FR_OK;
+    return fr_fail(FR_ERR_BACKEND, "CLBlast %s on '%s' (%s) failed: status %d", what, cl->device_name,
+                   cl->platform_name, (int)code);
+}
+
+static CLBlastTranspose tr(fr_transpose t)
+{
+    return t == FR_TRANS ? CLBlastTransposeYes : CLBlastTransposeNo;
+}
+
+/* beta == 0 must ignore C (NaN in C must not survive), which CLBlast's
+ * beta * C does not promise: clear the m x n block first. */
+static fr_status clear_c(fr_cl_backend *cl, size_t m, size_t n, fr_view c, size_t ldc)
+{
+    kargs a = args_for(cl, FR_CLK_FILL_MATRIX);
+    arg_u(&a, m);
+    arg_u(&a, n);
+    arg_f(&a, 0.0f);
+    arg_v(&a, c);
+    arg_u(&a, ldc);
+    return run(&a, FR_CLK_FILL_MATRIX, m * n, "gemm (clearing C)");
+}
+
+static fr_status cl_gemm(void *ctx, fr_transpose ta, fr_transpose tb, size_t m, size_t n,
+                         size_t k, float alpha, fr_view a, size_t lda, fr_view b, size_t ldb,
+                         float beta, fr_view c, size_t ldc)
+{
+    SMALL_ON_CPU(ctx, m * n * k, gemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    fr_cl_backend *cl = CL(ctx);
+    if (m == 0 || n == 0)
+        return FR_OK;
+    if ((k == 0 || alpha == 0.0f) && beta != 0.0f && beta != 1.0f) /* C = beta C: rare */
+        return cl->be.cpu->ops->gemm(cl->be.cpu->ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb,
+                                     beta, c, ldc);
+    FR_TRY(fr_cl_to_device(cl, c.buf));
+    if (beta == 0.0f)
+        FR_TRY(clear_c(cl, m, n, c, ldc));
+    if (k == 0 || alpha == 0.0f) {
+        fr_cl_written(c.buf);
+        return FR_OK;
+    }
+    FR_TRY(fr_cl_to_device(cl, a.buf));
+    FR_TRY(fr_cl_to_device(cl, b.buf));
+    size_t temp = 0;
+    CLBlastStatusCode code = CLBlastSGemmTempBufferSize(
+        CLBlastLayoutRowMajor, tr(ta), tr(tb), m, n, k, a.off, lda, b.off, ldb, c.off, ldc,
+        &cl->queue, &temp);
+    FR_TRY(blast(cl, code, "GEMM temporary buffer size"));
+    if (temp > cl->gemm_temp_bytes) {
+        if (cl->gemm_temp)
+            clReleaseMemObject(cl->gemm_temp);
+        cl_int err;
+        cl->gemm_temp = clCreateBuffer(cl->context, CL_MEM_READ_WRITE, temp, NULL, &err);
+        if (err != CL_SUCCESS) {
+            cl->gemm_temp = NULL;
+            cl->gemm_temp_bytes = 0;
+            return fr_cl_fail(cl, "GEMM temporary buffer", err);
+        }
+        cl->gemm_temp_bytes = temp;
+    }
+    code = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(ta), tr(tb), m, n, k, alpha,
+                                      fr_cl_mem(a), a.off, lda, fr_cl_mem(b), b.off, ldb,
+                                      beta, fr_cl_mem(c), c.off, ldc,
+                                      &cl->queue, NULL, temp ? cl->gemm_temp : NULL);
+    fr_cl_written(c.buf);
+    return blast(cl, code, "SGEMM");
+}
+
+static fr_status cl_gemm_batched(void *ctx, fr_transpose ta, fr_transpose tb, size_t m,
+                                 size_t n, size_t k, float alpha, fr_view a, size_t lda,
+                                 size_t sa, fr_view b, size_t ldb, size_t sb, float beta,
+                                 fr_view c, size_t ldc, size_t sc, size_t batch)
+{
+    SMALL_ON_CPU(ctx, m * n * k * batch, gemm_strided_batched, ta, tb, m, n, k, alpha, a, lda, sa,
+                 b, ldb, sb, beta, c, ldc, sc, batch);
+    fr_cl_backend *cl = CL(ctx);
+    if (m == 0 || n == 0 || batch == 0)
+        return FR_OK;
+    FR_TRY(fr_cl_to_device(cl, a.buf));
+    FR_TRY(fr_cl_to_device(cl, b.buf));
+    FR_TRY(fr_cl_to_device(cl, c.buf));
+    if (beta == 0.0f)
+        for (size_t i = 0; i < batch; i++)
+            FR_TRY(clear_c(cl, m, n, fr_view_of(c.buf, c.off + i * sc), ldc));
+    if ((k == 0 || alpha == 0.0f) && beta != 0.0f && beta != 1.0f)
+        return cl->be.cpu->ops->gemm_strided_batched(cl->be.cpu->ctx, ta, tb, m, n, k, alpha, a, lda,
+                                                     sa, b, ldb, sb, beta, c, ldc, sc, batch);
+    if (k == 0 || alpha == 0.0f) {
+        fr_cl_written(c.buf);
+        return FR_OK;
+    }
+    CLBlastStatusCode code = CLBlastSgemmStridedBatched(
+        CLBlastLayoutRowMajor, tr(ta), tr(tb), m, n, k, alpha, fr_cl_mem(a), a.off, lda, sa,
+        fr_cl_mem(b), b.off, ldb, sb, beta, fr_cl_mem(c), c.off, ldc, sc, batch, &cl->queue, NULL);
+    fr_cl_written(c.buf);
+    return blast(cl, code, "strided-batched SGEMM");
+}
+
+static fr_status cl_axpy(void *ctx, size_t n, float alpha, fr_view x, fr_view y)
+{
+    SMALL_ON_CPU(ctx, n, axpy, n, alpha, x, y);
+    fr_cl_backend *cl = CL(ctx);
+    if (!n)
+        return FR_OK;
+    FR_TRY(fr_cl_to_device(cl, x.buf));
+    FR_TRY(fr_cl_to_device(cl, y.buf));
+    CLBlastStatusCode code = CLBlastSaxpy(n, alpha, fr_cl_mem(x), x.off, 1, fr_cl_mem(y), y.off, 1,
+                                          &cl->queue, NULL);
+    fr_cl_written(y.buf);
+    return blast(cl, code, "SAXPY");
+}
+
+static fr_status read_scalar(fr_cl_backend *cl, float *result)
+{
+    cl_int err = clEnqueueReadBuffer(cl->queue, cl->scalar, CL_TRUE, 0, sizeof *result, result, 0,
+                                     NULL, NULL);
+    return err == CL_SUCCESS ? FR_OK : fr_cl_fail(cl, "reading a result", err);
+}
+
+static fr_status cl_dot(void *ctx, size_t n, fr_view x, fr_view y, float *result)
+{
+    SMALL_ON_CPU(ctx, n, dot, n, x, y, result);
+    fr_cl_backend *cl = CL(ctx);
+    FR_TRY(fr_cl_to_device(cl, x.buf));
+    FR_TRY(fr_cl_to_device(cl, y.buf));
+    FR_TRY(blast(cl, CLBlastSdot(n, cl->scalar, 0, fr_cl_mem(x), x.off, 1, fr_cl_mem(y), y.off, 1,
+                                 &cl->queue, NULL), "SDOT"));
+    return read_scalar(cl, result);
+}
+
+static fr_status cl_nrm2(void *ctx, size_t n, fr_view x, float *result)
+{
+    SMALL_ON_CPU(ctx, n, nrm2, n, x, result);
+    fr_cl_backend *cl = CL(ctx);
+    FR_TRY(fr_cl_to_device(cl, x.buf));
+    FR_TRY(blast(cl, CLBlastSnrm2(n, cl->scalar, 0, fr_cl_mem(x), x.off, 1, &cl->queue, NULL),
+                 "SNRM2"));
+    return read_scalar(cl, result);
+}
+
+static fr_status cl_scal(void *ctx, size_t n, float alpha, fr_view x)
+{
+    SMALL_ON_CPU(ctx, n, scal, n, alpha, x);
+    fr_cl_backend *cl = CL(ctx);
+    if (!n)
+        return FR_OK;
+    FR_TRY(fr_cl_to_device(cl, x.buf));
+    CLBlastStatusCode code = CLBlastSscal(n, alpha, fr_cl_mem(x), x.off, 1, &cl->queue, NULL);
+    fr_cl_written(x.buf);
+    return blast(cl, code, "SSCAL");
+}
+
+/* ---- kernels of cl/ ------------------------------------------------------------ */
+
+static fr_status cl_fill(void *ctx, size_t n, float value, fr_view x)
+{
+    SMALL_ON_CPU(ctx, n, fill, n, value, x);
+    kargs a = args_for(CL(ctx), FR_CLK_FILL);
+    arg_u(&a, n);
+    arg_f(&a, value);
+    arg_v(&a, x);
+    fr_cl_written(x.buf);
+    return run(&a, FR_CLK_FILL, n, "fill");
+}
+
+static fr_status cl_copy(void *ctx, size_t n, fr_view x, fr_view y)
+{
+    SMALL_ON_CPU(ctx, n, copy, n, x, y);
+    kargs a = args_for(CL(ctx), FR_CLK_COPY);
+    arg_u(&a, n);
+    arg_v(&a, x);
+    arg_v(&a, y);
+    fr_cl_written(y.buf);
+    return run(&a, FR_CLK_COPY, n, "copy");
+}
+
+static fr_status cl_mul(void *ctx, size_t n, fr_view x, fr_view y, fr_view out)
+{
+    SMALL_ON_CPU(ctx, n, mul, n, x, y, out);
+    kargs a = args_for(CL(ctx), FR_CLK_MUL);
+    arg_u(&a, n);
+    arg_v(&a, x);
+    arg_v(&a, y);
+    arg_v(&a, out);
+    fr_cl_written(out.buf);
+    return run(&a, FR_CLK_MUL, n, "mul");
+}
+
+static fr_status cl_bias_add(void *ctx, size_t rows, size_t cols, fr_view x, fr_view bias)
+{
+    SMALL_ON_CPU(ctx, rows * cols, bias_add, rows, cols, x, bias);
+    kargs a = args_for(CL(ctx), FR_CLK_BIAS_ADD);
+    arg_u(&a, rows);
+    arg_u(&a, cols);
+    arg_v(&a, x);
+    arg_v(&a, bias);
+    fr_cl_written(x.buf);
+    return run(&a, FR_CLK_BIAS_ADD, rows * cols, "bias_add");
+}
+
+static fr_status cl_col_sum(void *ctx, size_t rows, size_t cols, fr_view x, float beta, fr_view out)
+{
+    SMALL_ON_CPU(ctx, rows * cols, col_sum, rows, cols, x, beta, out);
+    kargs a = args_for(CL(ctx), FR_CLK_COL_SUM);
+    arg_u(&a, rows);
+    arg_u(&a, cols);
+    arg_v(&a, x);
+    arg_f(&a, beta);
+    arg_v(&a, out);
+    fr_cl_written(out.buf);
+    return run(&a, FR_CLK_COL_SUM, cols, "col_sum");
+}
+
+/* Ops of the form (n, in, out) and (n, in1, in2, out). */
+#define UNARY_OP(name, id)                                                   \
+    static fr_status cl_##name(void *ctx, size_t n, fr_view x, fr_view y)    \
+    {                                                                        \
+        SMALL_ON_CPU(ctx, n, name, n, x, y);                                 \
+        kargs a = args_for(CL(ctx), id);                                     \
+        arg_u(&a, n);                                                        \
+        arg_v(&a, x);                                                        \
+        arg_v(&a, y);                                                        \
+        fr_cl_written(y.buf);                                                \
+        return run(&a, id, n, #name);                                        \
+    }
+#define BINARY_OP(name, id)                                                  \
+    static fr_status cl_##name(void *ctx, size_t n, fr_view s, fr_view dy,   \
+                               fr_view dx)                                   \
+    {                                                                        \
+        SMALL_ON_CPU(ctx, n, name, n, s, dy, dx);                            \
+        kargs a = args_for(CL(ctx), id);                                     \
+        arg_u(&a, n);                                                        \
+        arg_v(&a, s);                                                        \
+        arg_v(&a, dy);                                                       \
+        arg_v(&a, dx);                                                       \
+        fr_cl_written(dx.buf);                                               \
+        return run(&a, id, n, #name);                                        \
+    }
+UNARY_OP(relu, FR_CLK_RELU)
+UNARY_OP(sigmoid, FR_CLK_SIGMOID)
+BINARY_OP(relu_backward, FR_CLK_RELU_BACKWARD)
+BINARY_OP(sigmoid_backward, FR_CLK_SIGMOID_BACKWARD)
+
+static fr_status cl_softmax_rows(void *ctx, size_t rows, size_t cols, fr_view x, fr_view y)
+{
+    SMALL_ON_CPU(ctx, rows * cols, softmax_rows, rows, cols, x, y);
+    kargs a = args_for(CL(ctx), FR_CLK_SOFTMAX_ROWS);
+    arg_u(&a, rows);
+    arg_u(&a, cols);
+    arg_v(&a, x);
+    arg_v(&a, y);
+    fr_cl_written(y.buf);
+    return run(&a, FR_CLK_SOFTMAX_ROWS, rows, "softmax_rows");
+}
+
+static fr_status cl_softmax_rows_backward(void *ctx, size_t rows, size_t cols, fr_view y,
+                                          fr_view dy, fr_view dx)
+{
+    SMALL_ON_CPU(ctx, rows * cols, softmax_rows_backward, rows, cols, y, dy, dx);
+    kargs a = args_for(CL(ctx), FR_CLK_SOFTMAX_ROWS_BACKWARD);
+    arg_u(&a, rows);
+    arg_u(&a, cols);
+    arg_v(&a, y);
+    arg_v(&a, dy);
+    arg_v(&a, dx);
+    fr_cl_written(dx.buf);
+    return run(&a, FR_CLK_SOFTMAX_ROWS_BACKWARD, rows, "softmax_rows_backward");
+}
+
+static fr_status cl_bce(void *ctx, size_t n, fr_view z, fr_view labels, fr_view loss, fr_view dz)
+{
+    SMALL_ON_CPU(ctx, n, bce_with_logits, n, z, labels, loss, dz);
+    kargs a = args_for(CL(ctx), FR_CLK_BCE);
+    arg_u(&a, n);
+    arg_v(&a, z);
+    arg_v(&a, labels);
+    arg_v(&a, loss);
+    arg_v(&a, dz);
+    fr_cl_written(loss.buf);
+    fr_cl_written(dz.buf);
+    return run(&a, FR_CLK_BCE, n, "bce_with_logits");
+}
+
+static fr_status cl_bn_train(void *ctx, size_t rows, size_t cols, fr_view x, fr_view gamma,
+                             fr_view beta, float eps, float momentum, fr_view y, fr_view mean,
+                             fr_view invstd, fr_view run_mean, fr_view run_var)
+{
+    SMALL_ON_CPU(ctx, rows * cols, batchnorm_forward_train, rows, cols, x, gamma, beta, eps,
+                 momentum, y, mean, invstd, run_mean, run_var);
+    kargs a = args_for(CL(ctx), FR_CLK_BN_TRAIN);
+    arg_u(&a, rows);
+    arg_u(&a, cols);
+    arg_v(&a, x);
+    arg_v(&a, gamma);
+    arg_v(&a, beta);
+    arg_f(&a, eps);
+    arg_f(&a, momentum);
+    arg_v(&a, y);
+    arg_v(&a, mean);
+    arg_v(&a, invstd);
+    arg_v(&a, run_mean);
+    arg_v(&a, run_var);
+    fr_view outs[] = {y, mean, invstd, run_mean, run_var};
+    for (size_t i = 0; i < 5; i++)
+        fr_cl_written(outs[i].buf);
+    return run(&a, FR_CLK_BN_TRAIN, cols, "batchnorm_forward_train");
+}
+
+static fr_status cl_bn_eval(void *ctx, size_t rows, size_t cols, fr_view x, fr_view gamma,
+                            fr_view beta, fr_view run_mean, fr_view run_var, float eps, fr_view y)
+{
+    SMALL_ON_CPU(ctx, rows * cols, batchnorm_forward_eval, rows, cols, x, gamma, beta, run_mean,
+                 run_var, eps, y);
+    kargs a = args_for(CL(ctx), FR_CLK_BN_EVAL);
+    arg_u(&a, rows);
+    arg_u(&a, cols);
+    arg_v(&a, x);
+    arg_v(&a, gamma);
+    arg_v(&a, beta);
+    arg_v(&a, run_mean);
+    arg_v(&a, run_var);
+    arg_f(&a, eps);
+    arg_v(&a, y);
+    fr_cl_written(y.buf);
+    return run(&a, FR_CLK_BN_EVAL, rows * cols, "batchnorm_forward_eval");
+}
+
+static fr_status cl_bn_backward(void *ctx, size_t rows, size_t cols, fr_view x, fr_view gamma,
+                                fr_view mean, fr_view invstd, fr_view dy, fr_view dx,
+                                fr_view dgamma, fr_view dbeta)
+{
+    SMALL_ON_CPU(ctx, rows * cols, batchnorm_backward, rows, cols, x, gamma, mean, invstd, dy, dx,
+                 dgamma, dbeta);
+    kargs a = args_for(CL(ctx), FR_CLK_BN_BACKWARD);
+    arg_u(&a, rows);
+    arg_u(&a, cols);
+    arg_v(&a, x);
+    arg_v(&a, gamma);
+    arg_v(&a, mean);
+    arg_v(&a, invstd);
+    arg_v(&a, dy);
+    arg_v(&a, dx);
+    arg_v(&a, dgamma);
+    arg_v(&a, dbeta);
+    fr_cl_written(dx.buf);
+    fr_cl_written(dgamma.buf);
+    fr_cl_written(dbeta.buf);
+    return run(&a, FR_CLK_BN_BACKWARD, cols, "batchnorm_backward");
+}
+
+static fr_status cl_gather(void *ctx, size_t n_idx, size_t dim, fr_view table, fr_view idx,
+                           fr_view out)
+{
+    SMALL_ON_CPU(ctx, n_idx * dim, embedding_gather, n_idx, dim, table, idx, out);
+    kargs a = args_for(CL(ctx), FR_CLK_GATHER);
+    arg_u(&a, n_idx);
+    arg_u(&a, dim);
+    arg_v(&a, table);
+    arg_v(&a, idx);
+    arg_v(&a, out);
+    fr_cl_written(out.buf);
+    return run(&a, FR_CLK_GATHER, n_idx * dim, "embedding_gather");
+}
+
+static fr_status cl_scatter_add(void *ctx, size_t n_idx, size_t dim, fr_view dout, fr_view idx,
+                                fr_view dtable)
+{
+    SMALL_ON_CPU(ctx, n_idx * dim, embedding_scatter_add, n_idx, dim, dout, idx, dtable);
+    kargs a = args_for(CL(ctx), FR_CLK_SCATTER_ADD);
+    arg_u(&a, n_idx);
+    arg_u(&a, dim);
+    arg_v(&a, dout);
+    arg_v(&a, idx);
+    arg_v(&a, dtable);
+    fr_cl_written(dtable.buf);
+    return run(&a, FR_CLK_SCATTER_ADD, dim, "embedding_scatter_add");
+}
+
+static fr_status cl_sgd_rows(void *ctx, size_t n_rows, size_t dim, fr_view rows, fr_view grad,
+                             fr_view param, float lr, float wd)
+{
+    SMALL_ON_CPU(ctx, n_rows * dim, sgd_rows, n_rows, dim, rows, grad, param, lr, wd);
+    kargs a = args_for(CL(ctx), FR_CLK_SGD_ROWS);
+    arg_u(&a, n_rows);
+    arg_u(&a, dim);
+    arg_v(&a, rows);
+    arg_v(&a, grad);
+    arg_v(&a, param);
+    arg_f(&a, lr);
+    arg_f(&a, wd);
+    fr_cl_written(param.buf);
+    return run(&a, FR_CLK_SGD_ROWS, n_rows * dim, "sgd_rows");
+}
+
+static void adam_args(kargs *a, const fr_adam_step *h)
+{
+    arg_f(a, h->lr);
+    arg_f(a, h->beta1);
+    arg_f(a, h->beta2);
+    arg_f(a, h->eps);
+    arg_f(a, h->weight_decay);
+    arg_i(a, h->decoupled);
+    arg_f(a, (float)(1.0 - pow(h->beta1, (double)h->step)));
+    arg_f(a, (float)(1.0 - pow(h->beta2, (double)h->step)));
+}
+
+static fr_status cl_adam_rows(void *ctx, size_t n_rows, size_t dim, fr_view rows, fr_view grad,
+                              fr_view param, fr_view m, fr_view v, const fr_adam_step *h)
+{
+    SMALL_ON_CPU(ctx, n_rows * dim, adam_rows, n_rows, dim, rows, grad, param, m, v, h);
+    kargs a = args_for(CL(ctx), FR_CLK_ADAM_ROWS);
+    arg_u(&a, n_rows);
+    arg_u(&a, dim);
+    arg_v(&a, rows);
+    arg_v(&a, grad);
+    arg_v(&a, param);
+    arg_v(&a, m);
+    arg_v(&a, v);
+    adam_args(&a, h);
+    fr_cl_written(param.buf);
+    fr_cl_written(m.buf);
+    fr_cl_written(v.buf);
+    return run(&a, FR_CLK_ADAM_ROWS, n_rows * dim, "adam_rows");
+}
+
+static fr_status cl_adam(void *ctx, size_t n, fr_view grad, fr_view param, fr_view m, fr_view v,
+                         const fr_adam_step *h)
+{
+    SMALL_ON_CPU(ctx, n, adam, n, grad, param, m, v, h);
+    kargs a = args_for(CL(ctx), FR_CLK_ADAM);
+    arg_u(&a, n);
+    arg_v(&a, grad);
+    arg_v(&a, param);
+    arg_v(&a, m);
+    arg_v(&a, v);
+    adam_args(&a, h);
+    fr_cl_written(param.buf);
+    fr_cl_written(m.buf);
+    fr_cl_written(v.buf);
+    return run(&a, FR_CLK_ADAM, n, "adam");
+}
+
+void fr_cl_fill_ops(fr_backend_ops *ops)
+{
+    ops->gemm = cl_gemm;
+    ops->gemm_strided_batched = cl_gemm_batched;
+    ops->axpy = cl_axpy;
+    ops->dot = cl_dot;
+    ops->nrm2 = cl_nrm2;
+    ops->scal = cl_scal;
+    ops->copy = cl_copy;
+    ops->fill = cl_fill;
+    ops->mul = cl_mul;
+    ops->bias_add = cl_bias_add;
+    ops->col_sum = cl_col_sum;
+    ops->relu = cl_relu;
+    ops->relu_backward = cl_relu_backward;
+    ops->sigmoid = cl_sigmoid;
+    ops->sigmoid_backward = cl_sigmoid_backward;
+    ops->softmax_rows = cl_softmax_rows;
+    ops->softmax_rows_backward = cl_softmax_rows_backward;
+    ops->batchnorm_forward_train = cl_bn_train;
+    ops->batchnorm_forward_eval = cl_bn_eval;
+    ops->batchnorm_backward = cl_bn_backward;
+    ops->embedding_gather = cl_gather;
+    ops->embedding_scatter_add = cl_scatter_add;
+    ops->sgd_rows = cl_sgd_rows;
+    ops->adam_rows = cl_adam_rows;
+    ops->adam = cl_adam;
+    ops->bce_with_logits = cl_bce;
+}
