@@ -24,4 +24,8 @@ AC_DEFUN([FR_CHECK_OPENCL], [
     AC_DEFINE([CL_TARGET_OPENCL_VERSION], [120], [Target OpenCL 1.2 so old and integrated devices work])
     fr_opencl_summary="yes (CLBlast; devices are found at run time: 'fedrec devices')"])
   AM_CONDITIONAL([HAVE_FR_OPENCL], [test "x$fr_have_opencl" = xyes])
+  dnl Static users of libfedrec need the OpenCL libraries too.
+  FR_PC_REQUIRES_PRIVATE="inih"
+  AS_IF([test "x$fr_have_opencl" = xyes], [FR_PC_REQUIRES_PRIVATE="inih OpenCL clblast"])
+  AC_SUBST([FR_PC_REQUIRES_PRIVATE])
 ])
