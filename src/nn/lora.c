@@ -12,9 +12,10 @@ fr_status fr_lora_linear_init(fr_lora_linear *l, fr_param_set *ps,
                               fr_role role, uint64_t seed)
 {
     char buf[256];
-    if (rank == 0 || rank > in || rank > out)
-        return fr_fail(FR_ERR_INVALID, "LoRA '%s': rank %zu, expected 1..min(%zu, %zu)", name, rank,
-                       in, out);
+    /* A rank above min(in, out) adds no capacity but is legal (AutoIFS uses
+     * rank 2 on a layer with one output). */
+    if (rank == 0)
+        return fr_fail(FR_ERR_INVALID, "LoRA '%s': rank 0, expected at least 1", name);
     FR_TRY(fr_linear_init(&l->base, ps, name, in, out, 1, base_trainable ? role : FR_ROLE_FROZEN,
                           seed));
     l->rank = rank;

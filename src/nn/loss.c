@@ -1,5 +1,6 @@
 /* loss.c — BCE, BPR and MSE built from backend ops; the per-example
  * losses are summed on the host in double. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "core/error_internal.h"
@@ -17,6 +18,8 @@ static fr_status host_sum(fr_view v, size_t n, double *sum)
         acc += h[i];
     free(h);
     *sum = acc;
+    if (s == FR_OK && !isfinite(acc))
+        return fr_fail(FR_ERR_NUMERIC, "loss is %g: a prediction or label is NaN or infinite", acc);
     return s;
 }
 
@@ -70,5 +73,7 @@ fr_status fr_loss_mse(fr_backend *be, size_t n, fr_view pred, fr_view target,
     FR_TRY(fr_dot(be, n, dpred, dpred, &sq));
     FR_TRY(fr_scal(be, n, 2.0f / (float)n, dpred));
     *loss = sq / (float)n;
+    if (!isfinite(*loss))
+        return fr_fail(FR_ERR_NUMERIC, "MSE loss is %g: a prediction or target is NaN or infinite", *loss);
     return FR_OK;
 }

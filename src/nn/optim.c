@@ -32,7 +32,9 @@ fr_status fr_optimizer_create(fr_param_set *ps, fr_optim_kind kind, float lr,
                               float weight_decay, fr_optimizer **out)
 {
     *out = NULL;
-    if (!(lr > 0.0f) || !(weight_decay >= 0.0f) || (unsigned)kind > FR_OPTIM_ADAMW)
+    if ((unsigned)kind > FR_OPTIM_ADAMW)
+        return fr_fail(FR_ERR_INVALID, "optimiser kind %d: expected sgd, adam or adamw", (int)kind);
+    if (!(lr > 0.0f) || !(weight_decay >= 0.0f))
         return fr_fail(FR_ERR_INVALID, "optimiser: lr %g must be > 0 and weight decay %g >= 0",
                        lr, weight_decay);
     fr_optimizer *o = calloc(1, sizeof *o);
