@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/backend_impl.h"
+#include "core/error_internal.h"
 #include "testutil.h"
 
 typedef struct mock_buffer {
@@ -16,6 +17,7 @@ typedef struct mock_buffer {
 } mock_buffer;
 
 static int syncs;
+static int fail_syncs; /* nonzero: the next sync_to_host fails */
 
 static fr_status mock_alloc(void *ctx, size_t bytes, fr_buffer **out)
 {
@@ -68,6 +70,8 @@ static fr_status mock_sync(void *ctx, fr_buffer *buf)
 {
     (void)ctx;
     syncs++;
+    if (fail_syncs)
+        return fr_fail(FR_ERR_BACKEND, "mock: device read failed");
     memcpy(buf->host, ((mock_buffer *)buf)->device, buf->bytes);
     return FR_OK;
 }
@@ -160,7 +164,62 @@ int main(void)
     CHECK(fr_adam(be, 4, va, vb, vc, vr, &h) == FR_ERR_INVALID, "Adam step 0 accepted");
     CHECK(fr_buffer_upload(va.buf, 8, a, 16) == FR_ERR_INVALID, "upload past the end accepted");
 
-    fr_view all[] = {va, vb, vc, vr, vt, vi, vo, vbad};
+    /* Tables, parameters and moments must be checked like any view. */
+    fr_buffer *ftable, *fids;
+    CHECK_OK(fr_buffer_alloc_zero(cpu, 6 * 4, &ftable));
+    CHECK_OK(fr_buffer_alloc_zero(cpu, 2 * 4, &fids));
+    CHECK(fr_embedding_gather(be, 2, 2, fr_view_of(ftable, 0), vi, vo) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "table") && strstr(fr_last_error(), "another backend"),
+          "gather from a table of another backend accepted: %s", fr_last_error());
+    CHECK(fr_embedding_scatter_add(be, 2, 2, vo, vi, fr_view_of(ftable, 0)) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "dtable"),
+          "scatter-add into a table of another backend accepted: %s", fr_last_error());
+    CHECK(fr_sgd_rows(be, 2, 2, vi, vo, fr_view_of(ftable, 0), 0.1f, 0) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "param"),
+          "SGD rows on a parameter of another backend accepted: %s", fr_last_error());
+    fr_adam_step h1 = {0.1f, 0.9f, 0.999f, 1e-8f, 0, 0, 1};
+    CHECK(fr_adam_rows(be, 2, 2, vi, vo, vt, fr_view_of(ftable, 0), vt, &h1) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "another backend"),
+          "Adam rows with a moment of another backend accepted: %s", fr_last_error());
+    CHECK(fr_embedding_gather(be, 2, 2, vt, fr_view_of(fids, 0), vo) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "idx"),
+          "index list of another backend accepted: %s", fr_last_error());
+    /* Sizes whose extent overflows size_t: rows * cols wraps to 0, and a
+     * huge leading dimension wraps (rows - 1) * ld + cols around. */
+    const size_t big = (size_t)1 << (sizeof(size_t) * 4);
+    CHECK(fr_softmax_rows(be, big, big, vc, vr) == FR_ERR_INVALID && strstr(fr_last_error(), "softmax_rows"),
+          "softmax over %zu x %zu accepted: %s", big, big, fr_last_error());
+    CHECK(fr_embedding_gather(be, big, big, vt, vi, vo) == FR_ERR_INVALID,
+          "gather of %zu x %zu accepted", big, big);
+    CHECK(fr_gemm(be, FR_NO_TRANS, FR_NO_TRANS, 2, 1, 1, 1.0f, va, SIZE_MAX, vb, 1, 0.0f, vc, 1) ==
+              FR_ERR_INVALID && strstr(fr_last_error(), "A"),
+          "gemm with lda = SIZE_MAX accepted: %s", fr_last_error());
+    CHECK(fr_gemm_strided_batched(be, FR_NO_TRANS, FR_NO_TRANS, 1, 1, 1, 1.0f, va, 1, SIZE_MAX / 2, vb, 1, 0,
+                                  0.0f, vc, 1, 0, 3) == FR_ERR_INVALID,
+          "batched gemm with a wrapping stride accepted");
+    /* A failed shadow sync is an error of the op, and the stale shadow
+     * never goes back down over the device contents. */
+    fr_view vx = put(be, a, 4), vy = put(be, zeros, 4);
+    fail_syncs = 1;
+    fr_status fs = fr_relu(be, 4, vx, vy);
+    fail_syncs = 0;
+    CHECK(fs == FR_ERR_BACKEND && strstr(fr_last_error(), "device read failed"),
+          "relu on unreadable buffers returned %s (%s)", fr_status_name(fs), fr_last_error());
+    CHECK(!vy.buf->host_dirty, "a shadow whose sync failed was marked dirty");
+    CHECK_OK(fr_buffer_download(vy.buf, 0, c, sizeof c));
+    CHECK(c[0] == 0 && c[3] == 0, "device contents changed by a failed op: %g %g", c[0], c[3]);
+    CHECK_OK(fr_relu(be, 4, vx, vy)); /* the failure does not stick */
+    CHECK_OK(fr_buffer_download(vy.buf, 0, c, sizeof c));
+    CHECK(c[0] == 1 && c[3] == 4, "relu after a failed sync: %g %g", c[0], c[3]);
+    fr_view vi2 = put(be, (const float *)(const void *)ids, 2);
+    fail_syncs = 1;
+    fs = fr_embedding_gather(be, 2, 2, vt, vi2, vo);
+    fail_syncs = 0;
+    CHECK(fs == FR_ERR_BACKEND, "gather with an unreadable index list returned %s", fr_status_name(fs));
+    fr_buffer_free(ftable);
+    fr_buffer_free(fids);
+
+    fr_view all[] = {va, vb, vc, vr, vt, vi, vo, vbad, vx, vy, vi2};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         fr_buffer_free(all[i].buf);
     fr_buffer_free(foreign);

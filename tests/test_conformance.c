@@ -421,14 +421,21 @@ static void test_sparse(size_t rows, size_t dim, size_t n_idx)
         rw[q] = w[q];
         rm[q] = rv[q] = 0;
     }
-    fr_adam_step h = {0.05f, 0.8f, 0.99f, 1e-6f, 0.0f, 0, 1};
-    CHECK_OK(fr_adam(be, rows * dim, vgd, vw3, vm3, vv3, &h));
-    got = download(vw3, rows * dim);
-    for (size_t q = 0; q < rows * dim; q++) {
-        ref_adam(&rw[q], &rm[q], &rv[q], table[q], 0.05, 0.8, 0.99, 1e-6, 0, 0, 1);
-        note(OP_ADAM, got[q], rw[q]);
+    /* Plain Adam, then L2 Adam, then AdamW: three steps on the same state. */
+    for (long step = 1; step <= 3; step++) {
+        float wd = step == 1 ? 0.0f : 0.2f;
+        fr_adam_step h = {0.05f, 0.8f, 0.99f, 1e-6f, wd, step == 3, step};
+        CHECK_OK(fr_adam(be, rows * dim, vgd, vw3, vm3, vv3, &h));
+        got = download(vw3, rows * dim);
+        float *gm3 = download(vm3, rows * dim);
+        for (size_t q = 0; q < rows * dim; q++) {
+            ref_adam(&rw[q], &rm[q], &rv[q], table[q], 0.05, 0.8, 0.99, 1e-6, wd, step == 3, step);
+            note(OP_ADAM, got[q], rw[q]);
+            note(OP_ADAM, gm3[q], rm[q]);
+        }
+        free(got);
+        free(gm3);
     }
-    free(got);
     runs[OP_GATHER]++; runs[OP_SCATTER]++; runs[OP_SGD_ROWS]++; runs[OP_ADAM_ROWS]++; runs[OP_ADAM]++;
     fr_view all[] = {vt, vdo, vi, vo, vr, vg, vw, vm, vv, vw2, vgd, vw3, vm3, vv3};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)

@@ -115,13 +115,29 @@ const float *fr_view_host_in(fr_view v);
 float *fr_view_host_out(fr_view v);
 /* Host pointer for reading an int32 index view. */
 const int32_t *fr_view_host_idx(fr_view v);
+/* The first sync_to_host failure met by the host views above since the
+ * last call on this thread (FR_OK if none); reading it clears it. The
+ * dispatcher checks it after every fallback op and after reading index
+ * lists; a backend that calls CPU ops directly must check it too. */
+fr_status fr_view_host_status(void);
 
-/* Coherence protocol for device backends (the CPU backend ignores it):
- * - host_valid: the shadow equals the device contents. fr_view_host_in
- *   calls ops->sync_to_host (device -> shadow) when it is not set.
- * - host_dirty: the shadow was written on the host (by a fallback op); the
- *   device backend must upload the shadow before its own next op touches
- *   the buffer, and clear host_valid whenever a device op writes it. */
+/* Coherence protocol for device backends (the CPU backend ignores it: its
+ * host pointer is the storage and host_valid stays 1).
+ * - host: the shadow, bytes long, owned and freed by the backend. It may be
+ *   allocated lazily by sync_to_host, but must be non-NULL whenever
+ *   sync_to_host returns, failure included (host views cannot fail).
+ * - host_valid: the shadow equals the device contents. fr_view_host_in,
+ *   _out and _idx call ops->sync_to_host (device -> shadow) when it is not
+ *   set, and set it when the sync succeeds. The device backend clears it
+ *   whenever one of its own ops (or a device-side copy) writes the buffer.
+ * - host_dirty: the shadow was written on the host by a fallback op
+ *   (fr_view_host_out sets it, and only on a valid shadow) and is newer
+ *   than the device. The device backend uploads the whole shadow and
+ *   clears the flag before its own next op, upload or download touches
+ *   the buffer; the shadow stays valid after that upload.
+ * - A failed sync leaves host_valid 0 and is reported through
+ *   fr_view_host_status(); the op's output is then unspecified, and its
+ *   stale shadow is never marked dirty, so the device contents survive. */
 
 /* The CPU backend: open with a given ISA and thread count. */
 fr_status fr_cpu_backend_open(fr_cpu_isa isa, int threads, fr_backend **out);

@@ -69,13 +69,28 @@ fr_status fr_buffer_download(const fr_buffer *src, size_t off_bytes, void *dst,
     return src->owner->ops->download(src->owner->ctx, src, off_bytes, dst, bytes);
 }
 
+/* The first failed shadow sync since the last fr_view_host_status() on
+ * this thread (per thread: backends are used from one thread each). */
+static _Thread_local fr_status host_status = FR_OK;
+
+fr_status fr_view_host_status(void)
+{
+    fr_status s = host_status;
+    host_status = FR_OK;
+    return s;
+}
+
 static float *shadow(fr_buffer *buf)
 {
     if (!buf->host_valid && buf->owner->ops->sync_to_host) {
-        /* A failing sync leaves the shadow stale; the op then computes
-         * on stale data, so report loudly through the error slot. */
-        if (buf->owner->ops->sync_to_host(buf->owner->ctx, buf) == FR_OK)
+        /* A failed sync leaves the shadow stale and not valid; the op runs
+         * on it regardless (host views cannot fail), and the dispatcher
+         * reports the failure from fr_view_host_status() afterwards. */
+        fr_status s = buf->owner->ops->sync_to_host(buf->owner->ctx, buf);
+        if (s == FR_OK)
             buf->host_valid = 1;
+        else if (host_status == FR_OK)
+            host_status = s;
     }
     return buf->host;
 }
@@ -88,7 +103,10 @@ const float *fr_view_host_in(fr_view v)
 float *fr_view_host_out(fr_view v)
 {
     float *p = shadow(v.buf);
-    v.buf->host_dirty = 1;
+    /* Only a shadow that held the device contents may go back down: one
+     * whose sync failed would overwrite them with stale data. */
+    if (v.buf->host_valid)
+        v.buf->host_dirty = 1;
     return p + v.off;
 }
 

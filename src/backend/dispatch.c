@@ -5,10 +5,32 @@
 #include "backend/backend_impl.h"
 #include "core/error_internal.h"
 
-/* Run the backend's op, or the CPU fallback. */
+/* The status of a fallback op: its own, else that of the shadow syncs it
+ * needed (host views cannot fail, so a failed sync is reported here). */
+static fr_status fallback_done(fr_status s)
+{
+    fr_status sync = fr_view_host_status();
+    return s != FR_OK ? s : sync;
+}
+
+/* Run the backend's op, or the CPU fallback (forgetting any sync failure
+ * left over from before, then checking for one of its own). */
 #define DISPATCH(op, ...)                                                   \
     return be->ops->op ? be->ops->op(be->ctx, __VA_ARGS__)                  \
-                       : be->cpu->ops->op(be->cpu->ctx, __VA_ARGS__)
+                       : ((void)fr_view_host_status(),                      \
+                          fallback_done(be->cpu->ops->op(be->cpu->ctx, __VA_ARGS__)))
+
+/* a * b, or SIZE_MAX when it overflows (no buffer holds SIZE_MAX floats,
+ * so an overflowing extent is then rejected as out of range). */
+static size_t mul_sat(size_t a, size_t b)
+{
+    return b && a > SIZE_MAX / b ? SIZE_MAX : a * b;
+}
+
+static size_t add_sat(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
 
 /* View v must hold `elems` elements and belong to be. */
 static fr_status need(const fr_backend *be, const char *op, const char *arg,
@@ -22,10 +44,20 @@ static fr_status need(const fr_backend *be, const char *op, const char *arg,
         return fr_fail(FR_ERR_INVALID, "%s: argument %s belongs to another backend (%s)",
                        op, arg, v.buf->owner->ops->name);
     size_t cap = v.buf->bytes / 4;
+    if (elems == SIZE_MAX)
+        return fr_fail(FR_ERR_INVALID, "%s: argument %s: its extent overflows (sizes too large)",
+                       op, arg);
     if (v.off > cap || elems > cap - v.off)
         return fr_fail(FR_ERR_INVALID, "%s: argument %s needs elements [%zu, %zu) but its buffer holds %zu",
-                       op, arg, v.off, v.off + elems, cap);
+                       op, arg, v.off, add_sat(v.off, elems), cap);
     return FR_OK;
+}
+
+/* View v must hold a rows x cols matrix (rows * cols may overflow). */
+static fr_status need_rc(const fr_backend *be, const char *op, const char *arg,
+                         fr_view v, size_t rows, size_t cols)
+{
+    return need(be, op, arg, v, mul_sat(rows, cols));
 }
 
 /* Elements spanned by a rows x cols matrix with row stride ld. */
@@ -38,7 +70,7 @@ static fr_status need_matrix(const fr_backend *be, const char *op,
     if (ld < cols)
         return fr_fail(FR_ERR_INVALID, "%s: leading dimension of %s is %zu, expected at least %zu",
                        op, arg, ld, cols);
-    return need(be, op, arg, v, (rows - 1) * ld + cols);
+    return need(be, op, arg, v, add_sat(mul_sat(rows - 1, ld), cols));
 }
 
 static fr_status check_gemm(const fr_backend *be, const char *op,
@@ -52,9 +84,9 @@ static fr_status check_gemm(const fr_backend *be, const char *op,
     size_t firsts_lasts[2] = {0, batch ? batch - 1 : 0};
     for (int i = 0; i < (batch ? 2 : 0); i++) {
         size_t at = firsts_lasts[i];
-        FR_TRY(need_matrix(be, op, "A", fr_view_of(a.buf, a.off + at * sa), ar, ac, lda));
-        FR_TRY(need_matrix(be, op, "B", fr_view_of(b.buf, b.off + at * sb), br, bc, ldb));
-        FR_TRY(need_matrix(be, op, "C", fr_view_of(c.buf, c.off + at * sc), m, n, ldc));
+        FR_TRY(need_matrix(be, op, "A", fr_view_of(a.buf, add_sat(a.off, mul_sat(at, sa))), ar, ac, lda));
+        FR_TRY(need_matrix(be, op, "B", fr_view_of(b.buf, add_sat(b.off, mul_sat(at, sb))), br, bc, ldb));
+        FR_TRY(need_matrix(be, op, "C", fr_view_of(c.buf, add_sat(c.off, mul_sat(at, sc))), m, n, ldc));
     }
     return FR_OK;
 }
@@ -130,7 +162,7 @@ fr_status fr_mul(fr_backend *be, size_t n, fr_view a, fr_view b, fr_view y)
 fr_status fr_bias_add(fr_backend *be, size_t rows, size_t cols, fr_view x,
                       fr_view bias)
 {
-    FR_TRY(need(be, "bias_add", "x", x, rows * cols));
+    FR_TRY(need_rc(be, "bias_add", "x", x, rows, cols));
     FR_TRY(need(be, "bias_add", "bias", bias, rows ? cols : 0));
     DISPATCH(bias_add, rows, cols, x, bias);
 }
@@ -138,7 +170,7 @@ fr_status fr_bias_add(fr_backend *be, size_t rows, size_t cols, fr_view x,
 fr_status fr_col_sum(fr_backend *be, size_t rows, size_t cols, fr_view x,
                      float beta, fr_view out)
 {
-    FR_TRY(need(be, "col_sum", "x", x, rows * cols));
+    FR_TRY(need_rc(be, "col_sum", "x", x, rows, cols));
     FR_TRY(need(be, "col_sum", "out", out, cols));
     DISPATCH(col_sum, rows, cols, x, beta, out);
 }
@@ -170,8 +202,8 @@ BACKWARD(sigmoid_backward, "sigmoid_backward", "y")
 fr_status fr_softmax_rows(fr_backend *be, size_t rows, size_t cols, fr_view x,
                           fr_view y)
 {
-    FR_TRY(need(be, "softmax_rows", "x", x, rows * cols));
-    FR_TRY(need(be, "softmax_rows", "y", y, rows * cols));
+    FR_TRY(need_rc(be, "softmax_rows", "x", x, rows, cols));
+    FR_TRY(need_rc(be, "softmax_rows", "y", y, rows, cols));
     DISPATCH(softmax_rows, rows, cols, x, y);
 }
 
@@ -179,9 +211,9 @@ fr_status fr_softmax_rows_backward(fr_backend *be, size_t rows, size_t cols,
                                    fr_view y, fr_view dy, fr_view dx)
 {
     const char *op = "softmax_rows_backward";
-    FR_TRY(need(be, op, "y", y, rows * cols));
-    FR_TRY(need(be, op, "dy", dy, rows * cols));
-    FR_TRY(need(be, op, "dx", dx, rows * cols));
+    FR_TRY(need_rc(be, op, "y", y, rows, cols));
+    FR_TRY(need_rc(be, op, "dy", dy, rows, cols));
+    FR_TRY(need_rc(be, op, "dx", dx, rows, cols));
     DISPATCH(softmax_rows_backward, rows, cols, y, dy, dx);
 }
 
@@ -194,8 +226,8 @@ fr_status fr_batchnorm_forward_train(fr_backend *be, size_t rows, size_t cols,
     const char *op = "batchnorm_forward_train";
     if (rows < 2 && cols > 0)
         return fr_fail(FR_ERR_INVALID, "%s: %zu row(s); batch statistics need at least 2", op, rows);
-    FR_TRY(need(be, op, "x", x, rows * cols));
-    FR_TRY(need(be, op, "y", y, rows * cols));
+    FR_TRY(need_rc(be, op, "x", x, rows, cols));
+    FR_TRY(need_rc(be, op, "y", y, rows, cols));
     FR_TRY(need(be, op, "gamma", gamma, cols));
     FR_TRY(need(be, op, "beta", beta, cols));
     FR_TRY(need(be, op, "save_mean", save_mean, cols));
@@ -212,8 +244,8 @@ fr_status fr_batchnorm_forward_eval(fr_backend *be, size_t rows, size_t cols,
                                     float eps, fr_view y)
 {
     const char *op = "batchnorm_forward_eval";
-    FR_TRY(need(be, op, "x", x, rows * cols));
-    FR_TRY(need(be, op, "y", y, rows * cols));
+    FR_TRY(need_rc(be, op, "x", x, rows, cols));
+    FR_TRY(need_rc(be, op, "y", y, rows, cols));
     FR_TRY(need(be, op, "gamma", gamma, cols));
     FR_TRY(need(be, op, "beta", beta, cols));
     FR_TRY(need(be, op, "running_mean", running_mean, cols));
@@ -228,9 +260,9 @@ fr_status fr_batchnorm_backward(fr_backend *be, size_t rows, size_t cols,
                                 fr_view dgamma, fr_view dbeta)
 {
     const char *op = "batchnorm_backward";
-    FR_TRY(need(be, op, "x", x, rows * cols));
-    FR_TRY(need(be, op, "dy", dy, rows * cols));
-    FR_TRY(need(be, op, "dx", dx, rows * cols));
+    FR_TRY(need_rc(be, op, "x", x, rows, cols));
+    FR_TRY(need_rc(be, op, "dy", dy, rows, cols));
+    FR_TRY(need_rc(be, op, "dx", dx, rows, cols));
     FR_TRY(need(be, op, "gamma", gamma, cols));
     FR_TRY(need(be, op, "save_mean", save_mean, cols));
     FR_TRY(need(be, op, "save_invstd", save_invstd, cols));
@@ -242,49 +274,71 @@ fr_status fr_batchnorm_backward(fr_backend *be, size_t rows, size_t cols,
 
 /* Index lists are read on the host to check every id against the table:
  * an out-of-range id would otherwise read or write outside the buffer. */
-static fr_status check_ids(fr_backend *be, const char *op, fr_view idx,
-                           size_t n, size_t table_rows)
+static fr_status check_ids(fr_backend *be, const char *op, const char *arg,
+                           fr_view idx, size_t n, size_t table_rows)
 {
-    FR_TRY(need(be, op, "idx", idx, n));
+    FR_TRY(need(be, op, arg, idx, n));
     if (n == 0)
         return FR_OK;
+    (void)fr_view_host_status();
     const int32_t *ids = fr_view_host_idx(idx);
+    FR_TRY(fr_view_host_status());
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0 || (size_t)ids[i] >= table_rows)
-            return fr_fail(FR_ERR_INVALID, "%s: index %zu is %d, expected 0..%zu",
-                           op, i, (int)ids[i], table_rows ? table_rows - 1 : 0);
+            return fr_fail(FR_ERR_INVALID, "%s: %s: index %zu is %d, expected 0..%zu (rows of the table)",
+                           op, arg, i, (int)ids[i], table_rows ? table_rows - 1 : 0);
     return FR_OK;
 }
 
-static size_t rows_of(fr_view v, size_t dim)
+/* A row table of `dim` columns from v to the end of its buffer: v must be
+ * a buffer of this backend holding at least one row; *rows says how many. */
+static fr_status need_table(const fr_backend *be, const char *op,
+                            const char *arg, fr_view v, size_t dim,
+                            size_t *rows)
 {
-    return v.buf && dim ? (v.buf->bytes / 4 - (v.off < v.buf->bytes / 4 ? v.off : v.buf->bytes / 4)) / dim : 0;
+    FR_TRY(need(be, op, arg, v, dim));
+    *rows = v.buf->bytes / 4 > v.off ? (v.buf->bytes / 4 - v.off) / dim : 0;
+    return FR_OK;
+}
+
+/* Checks of the row ops (gather, scatter-add, SGD and Adam rows): the
+ * compact n x dim matrix, the table and its id list. Nothing to do when
+ * n * dim == 0, where the table and the ids are not looked at. */
+static fr_status check_rows_op(fr_backend *be, const char *op, size_t n,
+                               size_t dim, const char *compact_arg,
+                               fr_view compact, const char *table_arg,
+                               fr_view table, const char *idx_arg, fr_view idx,
+                               size_t *table_rows)
+{
+    *table_rows = 0;
+    FR_TRY(need_rc(be, op, compact_arg, compact, n, dim));
+    if (n == 0 || dim == 0)
+        return FR_OK;
+    FR_TRY(need_table(be, op, table_arg, table, dim, table_rows));
+    return check_ids(be, op, idx_arg, idx, n, *table_rows);
 }
 
 fr_status fr_embedding_gather(fr_backend *be, size_t n_idx, size_t dim,
                               fr_view table, fr_view idx, fr_view out)
 {
-    const char *op = "embedding_gather";
-    FR_TRY(need(be, op, "out", out, n_idx * dim));
-    FR_TRY(check_ids(be, op, idx, n_idx, rows_of(table, dim)));
+    size_t rows;
+    FR_TRY(check_rows_op(be, "embedding_gather", n_idx, dim, "out", out, "table", table, "idx", idx, &rows));
     DISPATCH(embedding_gather, n_idx, dim, table, idx, out);
 }
 
 fr_status fr_embedding_scatter_add(fr_backend *be, size_t n_idx, size_t dim,
                                    fr_view dout, fr_view idx, fr_view dtable)
 {
-    const char *op = "embedding_scatter_add";
-    FR_TRY(need(be, op, "dout", dout, n_idx * dim));
-    FR_TRY(check_ids(be, op, idx, n_idx, rows_of(dtable, dim)));
+    size_t rows;
+    FR_TRY(check_rows_op(be, "embedding_scatter_add", n_idx, dim, "dout", dout, "dtable", dtable, "idx", idx, &rows));
     DISPATCH(embedding_scatter_add, n_idx, dim, dout, idx, dtable);
 }
 
 fr_status fr_sgd_rows(fr_backend *be, size_t n_rows, size_t dim, fr_view rows,
                       fr_view grad, fr_view param, float lr, float weight_decay)
 {
-    const char *op = "sgd_rows";
-    FR_TRY(need(be, op, "grad", grad, n_rows * dim));
-    FR_TRY(check_ids(be, op, rows, n_rows, rows_of(param, dim)));
+    size_t table;
+    FR_TRY(check_rows_op(be, "sgd_rows", n_rows, dim, "grad", grad, "param", param, "rows", rows, &table));
     DISPATCH(sgd_rows, n_rows, dim, rows, grad, param, lr, weight_decay);
 }
 
@@ -304,11 +358,15 @@ fr_status fr_adam_rows(fr_backend *be, size_t n_rows, size_t dim, fr_view rows,
 {
     const char *op = "adam_rows";
     FR_TRY(check_adam(h, op));
-    FR_TRY(need(be, op, "grad", grad, n_rows * dim));
-    size_t table = rows_of(param, dim);
-    if (rows_of(m, dim) < table || rows_of(v, dim) < table)
-        return fr_fail(FR_ERR_INVALID, "%s: moment buffers are smaller than the parameter table", op);
-    FR_TRY(check_ids(be, op, rows, n_rows, table));
+    size_t table, table_m = 0, table_v = 0;
+    FR_TRY(check_rows_op(be, op, n_rows, dim, "grad", grad, "param", param, "rows", rows, &table));
+    if (table) {
+        FR_TRY(need_table(be, op, "m", m, dim, &table_m));
+        FR_TRY(need_table(be, op, "v", v, dim, &table_v));
+        if (table_m < table || table_v < table)
+            return fr_fail(FR_ERR_INVALID, "%s: moments m and v hold %zu and %zu rows, the parameter table %zu",
+                           op, table_m, table_v, table);
+    }
     DISPATCH(adam_rows, n_rows, dim, rows, grad, param, m, v, h);
 }
 

@@ -11,11 +11,15 @@
 #include "core/error_internal.h"
 
 #define CL(ctx) ((fr_cl_backend *)(ctx))
-/* Below the threshold: the CPU backend's op on host shadows. */
+/* Below the threshold: the CPU backend's op on host shadows, then any
+ * failure to bring a shadow up to date. */
 #define SMALL_ON_CPU(ctx, elements, op, ...)                                  \
     do {                                                                      \
-        if ((elements) < CL(ctx)->min_elements)                               \
-            return CL(ctx)->be.cpu->ops->op(CL(ctx)->be.cpu->ctx, __VA_ARGS__); \
+        if ((elements) < CL(ctx)->min_elements) {                             \
+            fr_status small_s_ = CL(ctx)->be.cpu->ops->op(CL(ctx)->be.cpu->ctx, __VA_ARGS__); \
+            fr_status sync_s_ = fr_view_host_status();                        \
+            return small_s_ != FR_OK ? small_s_ : sync_s_;                    \
+        }                                                                     \
     } while (0)
 
 /* ---- kernel arguments ------------------------------------------------------ */
