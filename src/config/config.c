@@ -54,16 +54,20 @@ void fr_config_choices_text(const fr_config_key *k, char *buf, size_t n)
     buf[len] = '\0';
 }
 
-static void format_number(char *buf, size_t n, double v)
+void fr_config_format_number(char *buf, size_t n, double v)
 {
-    snprintf(buf, n, "%.10g", v);
+    /* Whole bounds as whole numbers (1000000000000, not 1e+12). */
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, n, "%.0f", v);
+    else
+        snprintf(buf, n, "%.10g", v);
 }
 
 static void expected_text(const fr_config_key *k, char *buf, size_t n)
 {
     char lo[32], hi[32];
-    format_number(lo, sizeof lo, k->min);
-    format_number(hi, sizeof hi, k->max);
+    fr_config_format_number(lo, sizeof lo, k->min);
+    fr_config_format_number(hi, sizeof hi, k->max);
     switch (k->type) {
     case FR_CFG_INT:
         snprintf(buf, n, "an integer in [%s, %s]", lo, hi);

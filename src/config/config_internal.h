@@ -27,6 +27,8 @@ long fr_config_find2(const fr_config *cfg, const char *section, const char *name
  * ("conf/a.ini:12" or "--set"). */
 fr_status fr_config_assign(fr_config *cfg, long k, const char *text,
                            const char *where);
+/* A range bound as text. */
+void fr_config_format_number(char *buf, size_t n, double v);
 /* An ENUM key's choices as "a, b, c". */
 void fr_config_choices_text(const fr_config_key *k, char *buf, size_t n);
 /* Nearest "section.key" to a misspelt one, or NULL when none is close. */

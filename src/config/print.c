@@ -22,14 +22,18 @@ static const char *type_name(fr_config_type t)
 
 static void allowed_text(const fr_config_key *k, char *buf, size_t n)
 {
+    char lo[40], hi[40];
     switch (k->type) {
     case FR_CFG_INT:
     case FR_CFG_INT_LIST:
-        snprintf(buf, n, "%.10g .. %.10g", k->min, k->max);
+        fr_config_format_number(lo, sizeof lo, k->min);
+        fr_config_format_number(hi, sizeof hi, k->max);
+        snprintf(buf, n, "%s .. %s", lo, hi);
         break;
     case FR_CFG_FLOAT:
-        snprintf(buf, n, "%c%.10g, %.10g%c", k->min_open ? '(' : '[', k->min, k->max,
-                 k->max_open ? ')' : ']');
+        fr_config_format_number(lo, sizeof lo, k->min);
+        fr_config_format_number(hi, sizeof hi, k->max);
+        snprintf(buf, n, "%c%s, %s%c", k->min_open ? '(' : '[', lo, hi, k->max_open ? ')' : ']');
         break;
     case FR_CFG_ENUM:
         /* "a, b, c": a '|' would split a Markdown table cell. */
@@ -93,7 +97,7 @@ fr_status fr_config_print_keys(FILE *out, int markdown)
             fprintf(out, "| `%s` | %s | `%s` | %s | %s |\n", dotted, type_name(keys[k].type),
                     keys[k].default_value, allowed, keys[k].doc);
         else
-            fprintf(out, "%-22s %-8s %-10s %-28s %s\n", dotted, type_name(keys[k].type),
+            fprintf(out, "%-22s %-8s %-10s %-32s %s\n", dotted, type_name(keys[k].type),
                     *keys[k].default_value ? keys[k].default_value : "\"\"", allowed, keys[k].doc);
     }
     return ferror(out) ? fr_fail(FR_ERR_IO, "cannot write the key list") : FR_OK;

@@ -1,0 +1,80 @@
+/* fedrec/ratings.h — rating / interaction files and the leave-one-out split.
+ *
+ * Readers for MovieLens `u.data` (tab separated), MovieLens `ratings.dat`
+ * (`::` separated) and generic delimited files (delimiter and column order
+ * configurable, optional header, ids may be any text). User and item ids
+ * are remapped to dense 0-based ids in the order of the original ids
+ * (numeric order when every id is a number, else byte order). Every
+ * malformed line is an error naming the file, the line and the field; an
+ * empty file is an error too. */
+#ifndef FEDREC_RATINGS_H
+#define FEDREC_RATINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fedrec/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fr_ratings_format {
+    FR_RATINGS_MOVIELENS_TAB = 0, /* u.data: user \t item \t rating \t time */
+    FR_RATINGS_MOVIELENS_DAT,     /* ratings.dat: user::item::rating::time */
+    FR_RATINGS_DELIMITED          /* columns as in fr_ratings_spec */
+} fr_ratings_format;
+
+typedef struct fr_ratings_spec {
+    fr_ratings_format format;
+    char delimiter;      /* DELIMITED: one character (',' '\t' ';' ' ' ...) */
+    int header;          /* DELIMITED: skip the first line */
+    /* DELIMITED: 0-based columns; rating and time may be -1 (absent: rating
+     * 1, time = line number, so file order decides). */
+    int col_user, col_item, col_rating, col_time;
+} fr_ratings_spec;
+
+typedef struct fr_ratings {
+    size_t n;            /* interactions, in file order */
+    size_t n_users, n_items;
+    int32_t *user, *item;
+    float *rating;
+    int64_t *time;
+    char **user_names, **item_names; /* original ids, by dense id */
+} fr_ratings;
+
+/* The spec of a format with its usual columns (user, item, rating, time). */
+void fr_ratings_spec_default(fr_ratings_format format, fr_ratings_spec *spec);
+fr_status fr_ratings_read(const char *path, const fr_ratings_spec *spec,
+                          fr_ratings *out);
+void fr_ratings_free(fr_ratings *r);
+
+/* ---- leave-one-out ------------------------------------------------------
+ * Per user, interactions sorted by time (ties: file order): the latest is
+ * the test positive, the second latest the validation positive, the rest
+ * train. 2 * negatives_per_eval items the user never interacted with are
+ * drawn once from stream (seed, 0, user, FR_RNG_NEGATIVES): the first half
+ * are validation negatives, the second half test negatives. Users with
+ * fewer than 3 interactions keep them all for training and are not
+ * evaluated (has_eval = 0). */
+typedef struct fr_loo_split {
+    size_t n_users, n_items, negatives_per_eval;
+    size_t *train_start;     /* n_users + 1: user u's training items are */
+    int32_t *train_items;    /* train_items[train_start[u] .. train_start[u+1]) */
+    size_t *seen_start;      /* n_users + 1: every item user u interacted */
+    int32_t *seen_items;     /* with (train, validation, test), sorted, unique */
+    int32_t *val_item, *test_item;   /* -1 when !has_eval[u] */
+    unsigned char *has_eval;
+    int32_t *eval_negatives; /* n_users x 2 * negatives_per_eval (-1 if none) */
+    size_t n_evaluated;
+} fr_loo_split;
+
+fr_status fr_loo_split_make(const fr_ratings *r, uint64_t seed,
+                            size_t negatives_per_eval, fr_loo_split *out);
+void fr_loo_split_free(fr_loo_split *s);
+/* Whether user u interacted with item i (binary search). */
+int fr_loo_seen(const fr_loo_split *s, size_t u, int32_t item);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,237 @@
+/* ratings_read.c — reading rating files (see fedrec/ratings.h). Lines of
+ * any length (getline); '\r' before the newline is ignored; blank lines are
+ * skipped. Ids are remapped densely through id_map, then renumbered in the
+ * order of the original ids. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "data/id_map.h"
+#include "fedrec/ratings.h"
+
+void fr_ratings_spec_default(fr_ratings_format format, fr_ratings_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->format = format;
+    spec->delimiter = format == FR_RATINGS_MOVIELENS_TAB ? '\t' : ',';
+    spec->col_user = 0;
+    spec->col_item = 1;
+    spec->col_rating = 2;
+    spec->col_time = 3;
+}
+
+void fr_ratings_free(fr_ratings *r)
+{
+    free(r->user);
+    free(r->item);
+    free(r->rating);
+    free(r->time);
+    for (size_t i = 0; r->user_names && i < r->n_users; i++)
+        free(r->user_names[i]);
+    for (size_t i = 0; r->item_names && i < r->n_items; i++)
+        free(r->item_names[i]);
+    free(r->user_names);
+    free(r->item_names);
+    memset(r, 0, sizeof *r);
+}
+
+#define MAX_FIELDS 64
+
+/* Split line into at most MAX_FIELDS fields at the separator (one char,
+ * or "::"). Returns the number of fields. */
+static int split(char *line, const fr_ratings_spec *spec, char **field, size_t *len)
+{
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        char *end;
+        if (spec->format == FR_RATINGS_MOVIELENS_DAT)
+            end = strstr(p, "::");
+        else
+            end = strchr(p, spec->delimiter);
+        if (n == MAX_FIELDS)
+            return n + 1; /* too many: the caller reports */
+        field[n] = p;
+        len[n] = end ? (size_t)(end - p) : strlen(p);
+        n++;
+        if (!end)
+            return n;
+        p = end + (spec->format == FR_RATINGS_MOVIELENS_DAT ? 2 : 1);
+    }
+}
+
+static const char *column_name(int which)
+{
+    static const char *const names[] = {"user", "item", "rating", "time"};
+    return names[which];
+}
+
+typedef struct reader {
+    fr_ratings *r;
+    size_t cap;
+    fr_id_map users, items;
+} reader;
+
+static fr_status grow(reader *rd)
+{
+    fr_ratings *r = rd->r;
+    if (r->n < rd->cap)
+        return FR_OK;
+    size_t cap = rd->cap ? rd->cap * 2 : 65536;
+    int32_t *u = realloc(r->user, cap * sizeof *u);
+    if (u)
+        r->user = u;
+    int32_t *i = realloc(r->item, cap * sizeof *i);
+    if (i)
+        r->item = i;
+    float *ra = realloc(r->rating, cap * sizeof *ra);
+    if (ra)
+        r->rating = ra;
+    int64_t *t = realloc(r->time, cap * sizeof *t);
+    if (t)
+        r->time = t;
+    if (!u || !i || !ra || !t)
+        return fr_fail_nomem("ratings", cap * 20);
+    rd->cap = cap;
+    return FR_OK;
+}
+
+static fr_status parse_line(reader *rd, const char *path, size_t lineno, char *line,
+                            const fr_ratings_spec *spec)
+{
+    char *field[MAX_FIELDS + 1];
+    size_t len[MAX_FIELDS + 1];
+    int n = split(line, spec, field, len);
+    const int cols[4] = {spec->col_user, spec->col_item, spec->col_rating, spec->col_time};
+    int need = 0;
+    for (int c = 0; c < 4; c++)
+        if (cols[c] + 1 > need)
+            need = cols[c] + 1;
+    if (n > MAX_FIELDS)
+        return fr_fail(FR_ERR_DATA, "%s:%zu: more than %d fields", path, lineno, MAX_FIELDS);
+    if (n < need) {
+        const char *sep = spec->format == FR_RATINGS_MOVIELENS_DAT ? "'::'" :
+                          spec->delimiter == '\t' ? "tab" : NULL;
+        char sepbuf[8];
+        if (!sep) {
+            snprintf(sepbuf, sizeof sepbuf, "'%c'", spec->delimiter);
+            sep = sepbuf;
+        }
+        return fr_fail(FR_ERR_DATA, "%s:%zu: %d field(s) separated by %s, expected at least %d (user, item%s%s)",
+                       path, lineno, n, sep, need, spec->col_rating >= 0 ? ", rating" : "",
+                       spec->col_time >= 0 ? ", time" : "");
+    }
+    FR_TRY(grow(rd));
+    fr_ratings *r = rd->r;
+    for (int c = 0; c < 2; c++) {
+        char *f = field[cols[c]];
+        size_t l = len[cols[c]];
+        while (l && (*f == ' ')) {
+            f++;
+            l--;
+        }
+        while (l && f[l - 1] == ' ')
+            l--;
+        if (l == 0)
+            return fr_fail(FR_ERR_DATA, "%s:%zu: field %d (%s) is empty", path, lineno, cols[c] + 1,
+                           column_name(c));
+        FR_TRY(fr_id_map_get(c == 0 ? &rd->users : &rd->items, f, l, c == 0 ? &r->user[r->n] : &r->item[r->n]));
+    }
+    r->rating[r->n] = 1.0f;
+    r->time[r->n] = (int64_t)lineno;
+    for (int c = 2; c < 4; c++) {
+        if (cols[c] < 0)
+            continue;
+        char *f = field[cols[c]];
+        char saved = f[len[cols[c]]];
+        f[len[cols[c]]] = '\0';
+        char *end;
+        errno = 0;
+        int ok;
+        if (c == 2) {
+            double v = strtod(f, &end);
+            while (*end == ' ')
+                end++;
+            ok = end != f && !*end && errno != ERANGE && isfinite(v);
+            r->rating[r->n] = (float)v;
+        } else {
+            long long v = strtoll(f, &end, 10);
+            while (*end == ' ')
+                end++;
+            ok = end != f && !*end && errno != ERANGE;
+            r->time[r->n] = v;
+        }
+        if (!ok) {
+            fr_status s = fr_fail(FR_ERR_DATA, "%s:%zu: field %d (%s) is '%s', expected %s", path,
+                                  lineno, cols[c] + 1, column_name(c), f,
+                                  c == 2 ? "a finite number" : "an integer timestamp");
+            f[len[cols[c]]] = saved;
+            return s;
+        }
+        f[len[cols[c]]] = saved;
+    }
+    r->n++;
+    return FR_OK;
+}
+
+/* Move the id map's names into r and renumber the ids in name order. */
+static fr_status finish_ids(fr_id_map *m, int32_t *ids, size_t n, char ***names, size_t *count)
+{
+    int32_t *new_of_old;
+    FR_TRY(fr_id_map_sort(m, &new_of_old));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = new_of_old[ids[i]];
+    free(new_of_old);
+    *names = m->names;
+    *count = m->count;
+    m->names = NULL;
+    m->count = 0;
+    return FR_OK;
+}
+
+fr_status fr_ratings_read(const char *path, const fr_ratings_spec *spec, fr_ratings *out)
+{
+    memset(out, 0, sizeof *out);
+    if (spec->col_user < 0 || spec->col_item < 0 || spec->col_user == spec->col_item)
+        return fr_fail(FR_ERR_INVALID, "ratings: user and item columns must be distinct and >= 0");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fr_fail(FR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    reader rd = {out, 0, {0}, {0}};
+    fr_id_map_init(&rd.users);
+    fr_id_map_init(&rd.items);
+    char *line = NULL;
+    size_t line_cap = 0, lineno = 0;
+    ssize_t got;
+    fr_status s = FR_OK;
+    while (s == FR_OK && (got = getline(&line, &line_cap, f)) >= 0) {
+        lineno++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        if (got == 0 || (lineno == 1 && spec->header && spec->format == FR_RATINGS_DELIMITED))
+            continue;
+        if ((size_t)got != strlen(line))
+            s = fr_fail(FR_ERR_DATA, "%s:%zu: a NUL byte inside the line", path, lineno);
+        else
+            s = parse_line(&rd, path, lineno, line, spec);
+    }
+    if (s == FR_OK && ferror(f))
+        s = fr_fail(FR_ERR_IO, "%s: read error", path);
+    free(line);
+    fclose(f);
+    if (s == FR_OK && out->n == 0)
+        s = fr_fail(FR_ERR_DATA, "%s: no ratings (the file is empty%s)", path,
+                    spec->header ? " or holds only its header" : "");
+    if (s == FR_OK)
+        s = finish_ids(&rd.users, out->user, out->n, &out->user_names, &out->n_users);
+    if (s == FR_OK)
+        s = finish_ids(&rd.items, out->item, out->n, &out->item_names, &out->n_items);
+    fr_id_map_free(&rd.users);
+    fr_id_map_free(&rd.items);
+    if (s != FR_OK)
+        fr_ratings_free(out);
+    return s;
+}
