@@ -107,6 +107,22 @@ else
     echo "test_cli: no OpenCL device here; the CPU/OpenCL comparison is skipped" >&2
 fi
 
+# PFedRec on a small delimited file: rounds run, the report has a row each,
+# and the example configuration checks. Rating data is required.
+expect 0 "$FEDREC" config --check "$top_srcdir/conf/pfedrec-ml100k.ini"
+expect 3 "$FEDREC" train --set job.kind=pfedrec
+grep -q "data.path" "$tmp/err" || fail "pfedrec without data: $(cat "$tmp/err")"
+awk 'BEGIN { print "user;item;stars;when"; for (u = 0; u < 40; u++) for (k = 0; k < 10; k++)
+        printf "u%d;i%d;5;%d\n", u, (u * 7 + k * 13) % 320, k }' >"$tmp/r.csv"
+expect 0 "$FEDREC" train --set job.kind=pfedrec --set data.source=delimited --set "data.path=$tmp/r.csv" \
+    --set data.delimiter=semicolon --set data.header=true --set train.rounds=3 --set pfedrec.eval_negatives=20 \
+    --report "$tmp/pf.csv"
+[ "$(wc -l <"$tmp/pf.csv")" -eq 4 ] || fail "pfedrec report: $(cat "$tmp/pf.csv")"
+grep -q "best validation HR@10 at round" "$tmp/out" || fail "pfedrec summary: $(cat "$tmp/out")"
+expect 4 "$FEDREC" train --set job.kind=pfedrec --set data.source=delimited --set "data.path=$tmp/r.csv" \
+    --set data.delimiter=','
+grep -q "r.csv:1" "$tmp/err" || fail "wrong delimiter not reported with file and line: $(cat "$tmp/err")"
+
 # A damaged model is refused with exit 4; a failed save keeps the old file.
 head -c 100 "$tmp/m.frm" >"$tmp/bad.frm"
 expect 4 "$FEDREC" eval "$tmp/bad.frm"

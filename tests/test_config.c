@@ -253,7 +253,16 @@ static void test_round_trip_every_key(void)
         "train.weight_decay=2.5e-4",           "output.report=out/r.jsonl",
         "output.report_format=jsonl",          "output.model=out/m.frm",
         "opencl.platform=Portable Computing",  "opencl.device=1",
-        "opencl.min_elements=0",
+        "opencl.min_elements=0",               "job.kind=pfedrec",
+        "data.path=data/r.csv",                "data.delimiter=tab",
+        "data.header=yes",                     "data.columns=item,user,-,time",
+        "train.rounds=7",                      "pfedrec.dim=16",
+        "pfedrec.lr=0.5",                      "pfedrec.lr_eta=10",
+        "pfedrec.negatives=2",                 "pfedrec.local_epochs=3",
+        "pfedrec.client_fraction=0.25",        "pfedrec.mode=strict",
+        "pfedrec.aggregation=weighted",        "pfedrec.item_personalisation=no",
+        "pfedrec.personal_score=off",          "pfedrec.eval_negatives=49",
+        "pfedrec.top_k=5",
     };
     cfg = NULL;
     CHECK_OK(fr_config_build(path, sets, sizeof sets / sizeof sets[0], &cfg));

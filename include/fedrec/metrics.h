@@ -16,6 +16,12 @@ extern "C" {
 fr_status fr_auc(const float *scores, const float *labels, size_t n,
                  double *auc);
 
+/* Leave-one-out ranking of one held-out positive among n negatives: rank =
+ * 1 + the negatives scoring >= the positive (a tie counts against it).
+ * *hr = rank <= k; *ndcg = log 2 / log(1 + rank) when rank <= k, else 0. */
+void fr_hit_ndcg(float positive, const float *negatives, size_t n, size_t k,
+                 double *hr, double *ndcg);
+
 /* Mean binary log loss of logits (numerically stable form). */
 double fr_logloss_logits(const float *logits, const float *labels, size_t n);
 

@@ -24,4 +24,19 @@ int fr_cli_report(fr_status status, const char *context);
 /* Exit code for a status. */
 int fr_cli_exit_code(fr_status status);
 
+/* Record a failure message for fr_cli_report (CLI code has no access to
+ * the library's internal fr_fail). */
+fr_status fr_cli_fail(fr_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Return the status of expr if it is not FR_OK. */
+#define FR_TRY_CLI(expr)                     \
+    do {                                     \
+        fr_status fr_try_cli_s_ = (expr);    \
+        if (fr_try_cli_s_ != FR_OK)          \
+            return fr_try_cli_s_;            \
+    } while (0)
+
 #endif

@@ -21,9 +21,10 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: fedrec train [CONFIG] [--set section.key=value]... [--save MODEL]\n"
             "                    [--report FILE] [--quiet]\n\n"
-            "Train the job CONFIG describes; without CONFIG, the built-in demo (a\n"
-            "click-through model on generated data, conf/demo.ini). The configuration\n"
-            "is the defaults, then CONFIG, then each --set in order.\n\n"
+            "Train the job CONFIG describes (job.kind): ctr, the built-in demo (a\n"
+            "click-through model on generated data, conf/demo.ini, the default), or\n"
+            "pfedrec (PFedRec on a rating file, conf/pfedrec-ml100k.ini). The\n"
+            "configuration is the defaults, then CONFIG, then each --set in order.\n\n"
             "  --set K=V      override one key (repeatable); 'fedrec config --keys' lists them\n"
             "  --save MODEL   save the trained model (same as --set output.model=MODEL)\n"
             "  --report FILE  one row per epoch, CSV or JSON lines (output.report_format)\n"
@@ -211,7 +212,9 @@ int fr_cli_train(int argc, char **argv)
         fr_config_free(cfg);
         return fr_cli_report(s, NULL);
     }
-    rc = run(cfg, &o);
+    const char *kind;
+    fr_config_get_string(cfg, "job.kind", &kind);
+    rc = !strcmp(kind, "pfedrec") ? fr_cli_run_pfedrec(cfg, o.quiet) : run(cfg, &o);
     fr_config_free(cfg);
     return rc;
 }

@@ -7,4 +7,8 @@ int fr_cli_train(int argc, char **argv);
 int fr_cli_eval(int argc, char **argv);
 int fr_cli_devices(int argc, char **argv);
 
+#include "fedrec/config.h"
+/* The PFedRec job of `fedrec train` (job_pfedrec.c). */
+int fr_cli_run_pfedrec(const fr_config *cfg, int quiet);
+
 #endif

@@ -1,4 +1,5 @@
-/* auc.c — exact ROC AUC with ties, and log loss on logits. */
+/* auc.c — exact ROC AUC with ties, log loss on logits, and the
+ * leave-one-out hit rate / NDCG of one held-out positive. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -64,4 +65,14 @@ double fr_logloss_logits(const float *logits, const float *labels, size_t n)
         sum += fmax(z, 0.0) - z * y + log1p(exp(-fabs(z)));
     }
     return n ? sum / (double)n : 0.0;
+}
+
+void fr_hit_ndcg(float positive, const float *negatives, size_t n, size_t k,
+                 double *hr, double *ndcg)
+{
+    size_t rank = 1;
+    for (size_t i = 0; i < n; i++)
+        rank += negatives[i] >= positive;
+    *hr = rank <= k ? 1.0 : 0.0;
+    *ndcg = rank <= k ? log(2.0) / log(1.0 + (double)rank) : 0.0;
 }

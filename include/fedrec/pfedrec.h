@@ -1,0 +1,64 @@
+/* fedrec/pfedrec.h — PFedRec (Zhang et al., IJCAI 2023) as its authors'
+ * code does it (../shared/specs/pfedrec.md): every user a client with a
+ * personal score function sigma(w . E[i] + b), item embeddings E shared
+ * through the server's plain mean of the clients' changes and fine-tuned
+ * locally, two-step local updates per batch, leave-one-out evaluation of
+ * each client's own model with 99 sampled negatives.
+ *
+ * The engine keeps per client only what the client owns: w, b and its last
+ * evaluation figures; a round's client updates carry the changed item rows
+ * only, and the server applies them in client-id order, so a run's result
+ * does not depend on the thread count. */
+#ifndef FEDREC_PFEDREC_H
+#define FEDREC_PFEDREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fedrec/error.h"
+#include "fedrec/ratings.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fr_pfedrec_options {
+    uint64_t seed;
+    size_t dim;              /* embedding size (32) */
+    float lr;                /* score-function learning rate (0.1) */
+    float lr_eta;            /* item lr = lr * n_items * lr_eta (80) */
+    size_t batch;            /* 256 */
+    size_t negatives;        /* training negatives per positive (4) */
+    size_t local_epochs;     /* 1 */
+    double client_fraction;  /* clients sampled per round (1.0) */
+    int strict;              /* training negatives exclude evaluation negatives */
+    int weighted;            /* sample-weighted mean instead of the plain mean */
+    int eval_global_items;   /* ablation: evaluate with the global item table */
+    int share_score;         /* ablation: aggregate w, b too (no personal score) */
+    int threads;             /* workers; <= 0: online cores */
+    size_t top_k;            /* HR@K / NDCG@K (10) */
+} fr_pfedrec_options;
+
+typedef struct fr_pfedrec_round {
+    double train_loss;       /* mean BCE over the round's training samples */
+    double val_hr, val_ndcg, test_hr, test_ndcg;
+    size_t clients;          /* clients trained this round */
+    uint64_t bytes_up;       /* client -> server */
+    double seconds;
+} fr_pfedrec_round;
+
+typedef struct fr_pfedrec fr_pfedrec;
+
+void fr_pfedrec_options_default(fr_pfedrec_options *o);
+/* split must outlive the engine. */
+fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options *o,
+                            fr_pfedrec **out);
+void fr_pfedrec_free(fr_pfedrec *p);
+/* Run round `round` (0-based): sample, train, evaluate, aggregate. */
+fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *out);
+/* The current global item table (n_items x dim). */
+const float *fr_pfedrec_items(const fr_pfedrec *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

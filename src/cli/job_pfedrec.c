@@ -1,0 +1,207 @@
+/* job_pfedrec.c — `fedrec train` with job.kind = pfedrec: read the rating
+ * file, split it leave-one-out, run the rounds, print one line per round,
+ * write the report, and summarise the best-validation round. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "fedrec/pfedrec.h"
+#include "fedrec/ratings.h"
+
+/* data.source / path / delimiter / header / columns -> a reader spec. */
+static fr_status ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const char **path)
+{
+    const char *source, *delim, *columns;
+    int header;
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.source", &source));
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.path", path));
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.delimiter", &delim));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "data.header", &header));
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.columns", &columns));
+    if (!strcmp(source, "synthetic"))
+        return fr_cli_fail(FR_ERR_CONFIG, "job.kind = pfedrec reads rating data: set data.source = movielens, movielens-dat or delimited, and data.path");
+    if (!**path)
+        return fr_cli_fail(FR_ERR_CONFIG, "data.source = %s needs data.path", source);
+    fr_ratings_spec_default(!strcmp(source, "movielens") ? FR_RATINGS_MOVIELENS_TAB
+                            : !strcmp(source, "movielens-dat") ? FR_RATINGS_MOVIELENS_DAT
+                                                                : FR_RATINGS_DELIMITED, spec);
+    if (spec->format != FR_RATINGS_DELIMITED)
+        return FR_OK;
+    /* Names for the characters an INI value cannot hold or show well. */
+    static const struct { const char *name; char c; } named[] = {
+        {"tab", '\t'}, {"comma", ','}, {"semicolon", ';'}, {"space", ' '}, {"pipe", '|'}};
+    spec->delimiter = 0;
+    for (size_t k = 0; k < sizeof named / sizeof named[0]; k++)
+        if (!strcmp(delim, named[k].name))
+            spec->delimiter = named[k].c;
+    if (!spec->delimiter && strlen(delim) == 1)
+        spec->delimiter = delim[0];
+    if (!spec->delimiter)
+        return fr_cli_fail(FR_ERR_CONFIG, "data.delimiter = '%s': expected one character or tab, comma, semicolon, space, pipe", delim);
+    spec->header = header;
+    spec->col_user = spec->col_item = spec->col_rating = spec->col_time = -1;
+    int col = 0;
+    for (const char *c = columns; *c; col++) {
+        size_t len = strcspn(c, ",");
+        if (len == 4 && !strncmp(c, "user", 4))
+            spec->col_user = col;
+        else if (len == 4 && !strncmp(c, "item", 4))
+            spec->col_item = col;
+        else if (len == 6 && !strncmp(c, "rating", 6))
+            spec->col_rating = col;
+        else if (len == 4 && !strncmp(c, "time", 4))
+            spec->col_time = col;
+        else if (!(len == 1 && *c == '-'))
+            return fr_cli_fail(FR_ERR_CONFIG, "data.columns = '%s': '%.*s' is not one of user, item, rating, time, -",
+                               columns, (int)len, c);
+        c += len;
+        if (*c == ',')
+            c++;
+    }
+    if (spec->col_user < 0 || spec->col_item < 0)
+        return fr_cli_fail(FR_ERR_CONFIG, "data.columns = '%s': needs a user and an item column", columns);
+    return FR_OK;
+}
+
+static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
+{
+    int64_t dim, negatives, epochs, batch, top_k, threads;
+    double lr, eta, fraction;
+    const char *mode, *aggregation;
+    int personal_items, personal_score;
+    fr_pfedrec_options_default(o);
+    FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &o->seed));
+    FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.dim", &dim));
+    FR_TRY_CLI(fr_config_get_float(cfg, "pfedrec.lr", &lr));
+    FR_TRY_CLI(fr_config_get_float(cfg, "pfedrec.lr_eta", &eta));
+    FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.negatives", &negatives));
+    FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.local_epochs", &epochs));
+    FR_TRY_CLI(fr_config_get_float(cfg, "pfedrec.client_fraction", &fraction));
+    FR_TRY_CLI(fr_config_get_string(cfg, "pfedrec.mode", &mode));
+    FR_TRY_CLI(fr_config_get_string(cfg, "pfedrec.aggregation", &aggregation));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "pfedrec.item_personalisation", &personal_items));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "pfedrec.personal_score", &personal_score));
+    FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.top_k", &top_k));
+    FR_TRY_CLI(fr_config_get_int(cfg, "train.batch_size", &batch));
+    FR_TRY_CLI(fr_config_get_int(cfg, "backend.threads", &threads));
+    o->dim = (size_t)dim;
+    o->lr = (float)lr;
+    o->lr_eta = (float)eta;
+    o->negatives = (size_t)negatives;
+    o->local_epochs = (size_t)epochs;
+    o->client_fraction = fraction;
+    o->strict = !strcmp(mode, "strict");
+    o->weighted = !strcmp(aggregation, "weighted");
+    o->eval_global_items = !personal_items;
+    o->share_score = !personal_score;
+    o->top_k = (size_t)top_k;
+    o->batch = (size_t)batch;
+    o->threads = (int)threads;
+    return FR_OK;
+}
+
+int fr_cli_run_pfedrec(const fr_config *cfg, int quiet)
+{
+    fr_ratings_spec spec;
+    const char *path, *report_path, *format, *name;
+    int64_t rounds, eval_negatives;
+    fr_pfedrec_options o;
+    fr_status s = ratings_spec(cfg, &spec, &path);
+    if (s == FR_OK)
+        s = pfedrec_options(cfg, &o);
+    if (s == FR_OK)
+        s = fr_config_get_int(cfg, "train.rounds", &rounds);
+    if (s == FR_OK)
+        s = fr_config_get_int(cfg, "pfedrec.eval_negatives", &eval_negatives);
+    fr_config_get_string(cfg, "output.report", &report_path);
+    fr_config_get_string(cfg, "output.report_format", &format);
+    fr_config_get_string(cfg, "run.name", &name);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    fr_ratings r;
+    s = fr_ratings_read(path, &spec, &r);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    fr_loo_split split;
+    s = fr_loo_split_make(&r, o.seed, (size_t)eval_negatives, &split);
+    size_t n_ratings = r.n;
+    fr_ratings_free(&r);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    fr_pfedrec *p = NULL;
+    s = fr_pfedrec_create(&split, &o, &p);
+    if (s != FR_OK) {
+        fr_loo_split_free(&split);
+        return fr_cli_report(s, NULL);
+    }
+    int jsonl = !strcmp(format, "jsonl");
+    FILE *report = NULL;
+    if (*report_path) {
+        report = fopen(report_path, "w");
+        if (!report) {
+            fprintf(stderr, "fedrec: %s: cannot write the report: %s\n", report_path, strerror(errno));
+            fr_pfedrec_free(p);
+            fr_loo_split_free(&split);
+            return FR_EXIT_FAILURE;
+        }
+        if (!jsonl)
+            fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up\n");
+    }
+    if (!quiet) {
+        printf("fedrec train: %s: PFedRec (%s mode) on %s: %zu users, %zu items, %zu ratings; %lld rounds\n",
+               name, o.strict ? "strict" : "paper", path, split.n_users, split.n_items, n_ratings,
+               (long long)rounds);
+        printf("%5s %10s %8s %9s %8s %9s %7s %10s\n", "round", "train_loss", "val_hr", "val_ndcg",
+               "test_hr", "test_ndcg", "seconds", "MB_up");
+    }
+    int progress = isatty(fileno(stderr)) && quiet;
+    fr_pfedrec_round best = {0}, st = {0};
+    long long best_round = 0;
+    double total = 0;
+    for (int64_t k = 0; k < rounds && s == FR_OK; k++) {
+        s = fr_pfedrec_run_round(p, (unsigned)k, &st);
+        if (s != FR_OK)
+            break;
+        total += st.seconds;
+        if (st.val_hr >= best.val_hr || k == 0) { /* ties: the later round */
+            best = st;
+            best_round = (long long)k + 1;
+        }
+        if (!quiet)
+            printf("%5lld %10.5f %8.4f %9.4f %8.4f %9.4f %7.3f %10.2f\n", (long long)k + 1, st.train_loss,
+                   st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds, (double)st.bytes_up / 1e6);
+        else if (progress)
+            fprintf(stderr, "\r  round %lld/%lld  val HR %.4f", (long long)k + 1, (long long)rounds, st.val_hr);
+        fflush(stdout);
+        if (report) {
+            if (jsonl)
+                fprintf(report, "{\"round\":%lld,\"train_loss\":%.6f,\"val_hr\":%.6f,\"val_ndcg\":%.6f,\"test_hr\":%.6f,\"test_ndcg\":%.6f,\"seconds\":%.4f,\"bytes_up\":%llu}\n",
+                        (long long)k + 1, st.train_loss, st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg,
+                        st.seconds, (unsigned long long)st.bytes_up);
+            else
+                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%llu\n", (long long)k + 1, st.train_loss,
+                        st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds,
+                        (unsigned long long)st.bytes_up);
+            fflush(report);
+        }
+    }
+    if (progress)
+        fprintf(stderr, "\r%40s\r", "");
+    int code = FR_EXIT_OK;
+    if (report && fclose(report) != 0 && s == FR_OK) {
+        fprintf(stderr, "fedrec: %s: write failed: %s\n", report_path, strerror(errno));
+        code = FR_EXIT_FAILURE;
+    }
+    if (s != FR_OK)
+        code = fr_cli_report(s, NULL);
+    else
+        printf("%sbest validation HR@%zu at round %lld: test HR@%zu %.4f, NDCG@%zu %.4f; %.2f s in rounds\n",
+               quiet ? "" : "\n", o.top_k, best_round, o.top_k, best.test_hr, o.top_k, best.test_ndcg, total);
+    fr_pfedrec_free(p);
+    fr_loo_split_free(&split);
+    return code;
+}

@@ -1,0 +1,5 @@
+# tests/fed.mk — federated algorithms.
+check_PROGRAMS += tests/test_pfedrec
+tests_test_pfedrec_SOURCES = tests/test_pfedrec.c tests/testutil.h
+tests_test_pfedrec_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_pfedrec
