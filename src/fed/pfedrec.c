@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend/cpu/cpu_engine.h"
+#include "backend/cpu/cpu_kernels.h"
 #include "core/error_internal.h"
 #include "fedrec/metrics.h"
 #include "fedrec/pfedrec.h"
@@ -212,6 +213,10 @@ static fr_status draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t 
         memset(s->mark, 0, p->n_items * sizeof *s->mark);
         s->stamp = 1;
     }
+    /* Marked = not drawable: seen items, (strict) evaluation negatives,
+     * and what this draw already took. */
+    for (size_t k = sp->seen_start[u]; k < sp->seen_start[u + 1]; k++)
+        s->mark[sp->seen_items[k]] = s->stamp;
     if (p->o.strict && sp->has_eval[u])
         for (size_t k = 0; k < k2; k++)
             s->mark[sp->eval_negatives[u * k2 + k]] = s->stamp;
@@ -219,7 +224,7 @@ static fr_status draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t 
     fr_rng_init(&rng, p->o.seed, p->round + 1, (uint32_t)u, FR_RNG_NEGATIVES);
     for (size_t k = 0; k < n_neg;) {
         int32_t cand = (int32_t)fr_rng_below(&rng, (uint32_t)p->n_items);
-        if (s->mark[cand] == s->stamp || fr_loo_seen(sp, u, cand))
+        if (s->mark[cand] == s->stamp)
             continue;
         s->mark[cand] = s->stamp;
         s->sample_item[n_pos + k] = cand;
@@ -230,13 +235,9 @@ static fr_status draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t 
     return FR_OK;
 }
 
-static float dot(size_t n, const float *x, const float *y)
-{
-    float s = 0.0f;
-    for (size_t i = 0; i < n; i++)
-        s += x[i] * y[i];
-    return s;
-}
+/* Dots and axpys of dim values through the CPU path's SIMD kernels. */
+#define DOT(p, x, y) fr_cpu_engine_kernels((p)->engine)->dot((p)->dim, (x), (y))
+#define AXPY(p, a, x, y) fr_cpu_engine_kernels((p)->engine)->axpy((p)->dim, (a), (x), (y))
 
 /* Score of item for user u's model: the client's overlay row when it has
  * one (and item personalisation is on), else the global row. */
@@ -245,7 +246,7 @@ static float score(const fr_pfedrec *p, const scratch *s, const float *w, float 
     const float *row = p->items + (size_t)item * p->dim;
     if (!p->o.eval_global_items && s->slot[item] >= 0)
         row = s->local + (size_t)s->slot[item] * p->dim;
-    return dot(p->dim, w, row) + b;
+    return DOT(p, w, row) + b;
 }
 
 static void evaluate(fr_pfedrec *p, const scratch *s, size_t u, const float *w, float b)
@@ -301,11 +302,12 @@ static fr_status train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *o
             float gb = 0.0f;
             for (size_t j = at; j < at + m; j++) {
                 const float *e = s->local + (size_t)s->slot[s->sample_item[j]] * d;
-                float z = dot(d, w, e) + *bias, y = s->sample_label[j];
-                out->loss_sum += fmaxf(z, 0.0f) - z * y + log1pf(expf(-fabsf(z)));
-                float g = (sigmoidf(z) - y) / (float)m;
-                for (size_t c = 0; c < d; c++)
-                    gw[c] += g * e[c];
+                float z = DOT(p, w, e) + *bias, y = s->sample_label[j];
+                float ez = expf(-fabsf(z));
+                float prob = z >= 0 ? 1.0f / (1.0f + ez) : ez / (1.0f + ez);
+                out->loss_sum += fmaxf(z, 0.0f) - z * y + log1pf(ez);
+                float g = (prob - y) / (float)m;
+                AXPY(p, g, e, gw);
                 gb += g;
             }
             for (size_t c = 0; c < d; c++)
@@ -316,23 +318,20 @@ static fr_status train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *o
             for (size_t j = at; j < at + m; j++) {
                 int32_t slot = s->slot[s->sample_item[j]];
                 float *e = s->local + (size_t)slot * d, *ge = s->grad + (size_t)slot * d;
-                float z = dot(d, w, e) + *bias;
+                float z = DOT(p, w, e) + *bias;
                 float g = (sigmoidf(z) - s->sample_label[j]) / (float)m;
                 int fresh = 1;
                 for (size_t c = 0; c < d && fresh; c++)
                     fresh = ge[c] == 0.0f;
                 if (fresh)
                     s->batch_rows[n_rows++] = slot;
-                for (size_t c = 0; c < d; c++)
-                    ge[c] += g * w[c];
+                AXPY(p, g, w, ge);
             }
             for (size_t r = 0; r < n_rows; r++) {
                 float *e = s->local + (size_t)s->batch_rows[r] * d;
                 float *ge = s->grad + (size_t)s->batch_rows[r] * d;
-                for (size_t c = 0; c < d; c++) {
-                    e[c] -= lr_item * ge[c];
-                    ge[c] = 0.0f;
-                }
+                AXPY(p, -lr_item, ge, e);
+                memset(ge, 0, d * sizeof *ge);
             }
         }
     }
