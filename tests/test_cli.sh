@@ -46,12 +46,12 @@ grep -q "backend.cpu_isa" "$tmp/err" || fail "bad cpu_isa not named: $(cat "$tmp
 # A path this CPU or build lacks is refused before any work.
 for isa in avx512 avx2 neon; do
     if ! "$FEDREC" devices | grep -q "^  $isa *yes *yes"; then
-        expect 3 "$FEDREC" train --set backend.cpu_isa=$isa --set train.epochs=1
+        expect 3 "$FEDREC" train --set backend.cpu_isa=$isa --set train.rounds=1
         grep -q "$isa" "$tmp/err" || fail "missing path $isa not named: $(cat "$tmp/err")"
     fi
 done
 if ! "$FEDREC" devices | grep -q '^  \[0\.0\]'; then
-    expect 3 "$FEDREC" train --set backend.kind=opencl
+    expect 3 "$FEDREC" train --set job.kind=ctr --set backend.kind=opencl
     grep -qi "opencl" "$tmp/err" || fail "opencl refusal: $(cat "$tmp/err")"
 fi
 expect 0 "$FEDREC" config --check "$top_srcdir/conf/demo.ini"
@@ -59,7 +59,7 @@ expect 3 "$FEDREC" train "$tmp/missing.ini"
 grep -q "missing.ini" "$tmp/err" || fail "missing file not named: $(cat "$tmp/err")"
 
 # The demo job, small: loss falls, AUC beats chance, report and model written.
-small="--set train.epochs=4 --set backend.threads=1"
+small="--set job.kind=ctr --set train.epochs=4 --set backend.threads=1"
 # shellcheck disable=SC2086
 expect 0 "$FEDREC" train $small --report "$tmp/r.csv" --save "$tmp/m.frm"
 cp "$tmp/out" "$tmp/train.out"
@@ -92,7 +92,7 @@ cmp -s "$tmp/a" "$tmp/b" || fail "1 and 2 threads differ: $(paste -d'|' "$tmp/a"
 # job trained on the device (every op there) gives the CPU's losses within
 # float tolerance.
 if "$FEDREC" devices | grep -q '^  \[0\.0\]'; then
-    ocl="--set data.rows=4000 --set train.epochs=2 --set backend.threads=1"
+    ocl="--set job.kind=ctr --set data.rows=4000 --set train.epochs=2 --set backend.threads=1"
     # shellcheck disable=SC2086
     expect 0 "$FEDREC" train $ocl --set backend.kind=cpu --report "$tmp/c.csv" --quiet
     # shellcheck disable=SC2086
@@ -101,7 +101,7 @@ if "$FEDREC" devices | grep -q '^  \[0\.0\]'; then
         for (k = 2; k <= 4; k++) { a = $k; b = $(k + 5); d = a - b; if (d < 0) d = -d;
             if (d > 2e-3 * (a < 0 ? -a : a) + 1e-4) { print "epoch " $1 " column " k ": cpu " a ", opencl " b; bad = 1 } } }
         END { exit bad }' >&2 || fail "OpenCL and CPU training differ"
-    expect 3 "$FEDREC" train --set backend.kind=opencl --set opencl.device=no-such-device
+    expect 3 "$FEDREC" train --set job.kind=ctr --set backend.kind=opencl --set opencl.device=no-such-device
     grep -q "no-such-device" "$tmp/err" || fail "unknown device not named: $(cat "$tmp/err")"
 else
     echo "test_cli: no OpenCL device here; the CPU/OpenCL comparison is skipped" >&2
@@ -110,15 +110,19 @@ fi
 # PFedRec on a small delimited file: rounds run, the report has a row each,
 # and the example configuration checks. Rating data is required.
 expect 0 "$FEDREC" config --check "$top_srcdir/conf/pfedrec-ml100k.ini"
-expect 3 "$FEDREC" train --set job.kind=pfedrec
-grep -q "data.path" "$tmp/err" || fail "pfedrec without data: $(cat "$tmp/err")"
+expect 3 "$FEDREC" train --set data.source=movielens
+grep -q "data.path" "$tmp/err" || fail "pfedrec without a path: $(cat "$tmp/err")"
+# The default job: PFedRec on synthetic ratings, well above random ranking.
+expect 0 "$FEDREC" train --set train.rounds=15
+grep -A3 "best validation round" "$tmp/out" | awk '$1 == "test" && $2 > 0.3 { ok = 1 } END { exit !ok }' ||
+    fail "default job did not learn: $(tail -n 6 "$tmp/out")"
 awk 'BEGIN { print "user;item;stars;when"; for (u = 0; u < 40; u++) for (k = 0; k < 10; k++)
         printf "u%d;i%d;5;%d\n", u, (u * 7 + k * 13) % 320, k }' >"$tmp/r.csv"
 expect 0 "$FEDREC" train --set job.kind=pfedrec --set data.source=delimited --set "data.path=$tmp/r.csv" \
     --set data.delimiter=semicolon --set data.header=true --set train.rounds=3 --set pfedrec.eval_negatives=20 \
     --report "$tmp/pf.csv"
 [ "$(wc -l <"$tmp/pf.csv")" -eq 4 ] || fail "pfedrec report: $(cat "$tmp/pf.csv")"
-grep -q "best validation HR@10 at round" "$tmp/out" || fail "pfedrec summary: $(cat "$tmp/out")"
+grep -q "best validation round 3 of 3\|best validation round [12] of 3" "$tmp/out" || fail "pfedrec summary: $(cat "$tmp/out")"
 expect 4 "$FEDREC" train --set job.kind=pfedrec --set data.source=delimited --set "data.path=$tmp/r.csv" \
     --set data.delimiter=','
 grep -q "r.csv:1" "$tmp/err" || fail "wrong delimiter not reported with file and line: $(cat "$tmp/err")"
@@ -127,7 +131,7 @@ grep -q "r.csv:1" "$tmp/err" || fail "wrong delimiter not reported with file and
 head -c 100 "$tmp/m.frm" >"$tmp/bad.frm"
 expect 4 "$FEDREC" eval "$tmp/bad.frm"
 grep -q "bad.frm" "$tmp/err" || fail "damaged model not named: $(cat "$tmp/err")"
-expect 1 "$FEDREC" train --set data.rows=200 --set train.epochs=1 --save "$tmp/no/such/dir/m.frm" --quiet
+expect 1 "$FEDREC" train --set job.kind=ctr --set data.rows=200 --set train.epochs=1 --save "$tmp/no/such/dir/m.frm" --quiet
 expect 0 "$FEDREC" eval "$tmp/m.frm"
 
 if [ "$failures" -ne 0 ]; then

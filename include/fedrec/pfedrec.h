@@ -35,6 +35,7 @@ typedef struct fr_pfedrec_options {
     int eval_global_items;   /* ablation: evaluate with the global item table */
     int share_score;         /* ablation: aggregate w, b too (no personal score) */
     int threads;             /* workers; <= 0: online cores */
+    int cpu_isa;             /* fr_cpu_isa of the kernels; 0 (auto): the best */
     size_t top_k;            /* HR@K / NDCG@K (10) */
 } fr_pfedrec_options;
 

@@ -48,6 +48,20 @@ fr_status fr_ratings_read(const char *path, const fr_ratings_spec *spec,
                           fr_ratings *out);
 void fr_ratings_free(fr_ratings *r);
 
+/* ---- synthetic implicit feedback ----------------------------------------
+ * Users and items get hidden factor vectors; item popularity follows a
+ * Zipf-like law. Each user draws about `per_user` distinct items: a
+ * candidate from the popularity law is kept with probability
+ * sigmoid(3 * u . v), so a model that learns the factors beats popularity.
+ * Timestamps are the order of the draws. Streams (seed, 0, user or item,
+ * FR_RNG_DATA): the same seed gives the same data everywhere. */
+typedef struct fr_implicit_spec {
+    uint64_t seed;
+    size_t users, items, per_user;
+} fr_implicit_spec;
+
+fr_status fr_implicit_generate(const fr_implicit_spec *spec, fr_ratings *out);
+
 /* ---- leave-one-out ------------------------------------------------------
  * Per user, interactions sorted by time (ties: file order): the latest is
  * the test positive, the second latest the validation positive, the rest

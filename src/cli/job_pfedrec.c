@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "fedrec/backend.h"
 #include "fedrec/pfedrec.h"
 #include "fedrec/ratings.h"
 
@@ -22,8 +23,10 @@ static fr_status ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const
     FR_TRY_CLI(fr_config_get_string(cfg, "data.delimiter", &delim));
     FR_TRY_CLI(fr_config_get_bool(cfg, "data.header", &header));
     FR_TRY_CLI(fr_config_get_string(cfg, "data.columns", &columns));
-    if (!strcmp(source, "synthetic"))
-        return fr_cli_fail(FR_ERR_CONFIG, "job.kind = pfedrec reads rating data: set data.source = movielens, movielens-dat or delimited, and data.path");
+    if (!strcmp(source, "synthetic")) {
+        *path = NULL; /* generated: see load_ratings */
+        return FR_OK;
+    }
     if (!**path)
         return fr_cli_fail(FR_ERR_CONFIG, "data.source = %s needs data.path", source);
     fr_ratings_spec_default(!strcmp(source, "movielens") ? FR_RATINGS_MOVIELENS_TAB
@@ -71,7 +74,7 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
 {
     int64_t dim, negatives, epochs, batch, top_k, threads;
     double lr, eta, fraction;
-    const char *mode, *aggregation;
+    const char *mode, *aggregation, *isa;
     int personal_items, personal_score;
     fr_pfedrec_options_default(o);
     FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &o->seed));
@@ -88,6 +91,15 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.top_k", &top_k));
     FR_TRY_CLI(fr_config_get_int(cfg, "train.batch_size", &batch));
     FR_TRY_CLI(fr_config_get_int(cfg, "backend.threads", &threads));
+    FR_TRY_CLI(fr_config_get_string(cfg, "backend.cpu_isa", &isa));
+    const char *kind;
+    FR_TRY_CLI(fr_config_get_string(cfg, "backend.kind", &kind));
+    if (!strcmp(kind, "opencl"))
+        return fr_cli_fail(FR_ERR_UNSUPPORTED, "backend.kind = opencl: the pfedrec job trains its per-client models (a %lld-value score function each) on the CPU, where they are cheaper than a kernel launch; use backend.kind = auto or cpu",
+                           (long long)dim + 1);
+    fr_cpu_isa parsed;
+    FR_TRY_CLI(fr_cpu_isa_parse(isa, &parsed));
+    o->cpu_isa = (int)parsed;
     o->dim = (size_t)dim;
     o->lr = (float)lr;
     o->lr_eta = (float)eta;
@@ -123,7 +135,16 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet)
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     fr_ratings r;
-    s = fr_ratings_read(path, &spec, &r);
+    if (path) {
+        s = fr_ratings_read(path, &spec, &r);
+    } else {
+        int64_t users, items, per_user;
+        fr_config_get_int(cfg, "data.users", &users);
+        fr_config_get_int(cfg, "data.items", &items);
+        fr_config_get_int(cfg, "data.per_user", &per_user);
+        fr_implicit_spec gen = {o.seed, (size_t)users, (size_t)items, (size_t)per_user};
+        s = fr_implicit_generate(&gen, &r);
+    }
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     fr_loo_split split;
@@ -153,7 +174,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet)
     }
     if (!quiet) {
         printf("fedrec train: %s: PFedRec (%s mode) on %s: %zu users, %zu items, %zu ratings; %lld rounds\n",
-               name, o.strict ? "strict" : "paper", path, split.n_users, split.n_items, n_ratings,
+               name, o.strict ? "strict" : "paper", path ? path : "synthetic ratings", split.n_users,
+               split.n_items, n_ratings,
                (long long)rounds);
         printf("%5s %10s %8s %9s %8s %9s %7s %10s\n", "round", "train_loss", "val_hr", "val_ndcg",
                "test_hr", "test_ndcg", "seconds", "MB_up");
@@ -198,9 +220,15 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet)
     }
     if (s != FR_OK)
         code = fr_cli_report(s, NULL);
-    else
-        printf("%sbest validation HR@%zu at round %lld: test HR@%zu %.4f, NDCG@%zu %.4f; %.2f s in rounds\n",
-               quiet ? "" : "\n", o.top_k, best_round, o.top_k, best.test_hr, o.top_k, best.test_ndcg, total);
+    else {
+        printf("%sbest validation round %lld of %lld (%.2f s in rounds):\n", quiet ? "" : "\n", best_round,
+               (long long)rounds, total);
+        printf("  %-10s %8s %9s\n", "", "HR@K", "NDCG@K");
+        printf("  %-10s %8.4f %9.4f\n", "validation", best.val_hr, best.val_ndcg);
+        printf("  %-10s %8.4f %9.4f\n", "test", best.test_hr, best.test_ndcg);
+        printf("  (K = %zu; a random ranking of 1 + %lld candidates gives HR@K %.3f)\n", o.top_k,
+               (long long)eval_negatives, (double)o.top_k / (double)(eval_negatives + 1));
+    }
     fr_pfedrec_free(p);
     fr_loo_split_free(&split);
     return code;

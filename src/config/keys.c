@@ -7,11 +7,11 @@
 
 #define NO_RANGE 0, 0, 0, 0
 static const fr_config_key schema[] = {
+    {"job", "kind", FR_CFG_ENUM, "pfedrec", NO_RANGE, "pfedrec|ctr",
+     "what `fedrec train` runs: pfedrec = PFedRec (default: on synthetic ratings), ctr = the click-through demo"},
+
     {"run", "name", FR_CFG_STRING, "demo", NO_RANGE, NULL,
      "name of the run, shown in reports"},
-    {"job", "kind", FR_CFG_ENUM, "ctr", NO_RANGE, "ctr|pfedrec",
-     "what `fedrec train` runs: ctr = the synthetic click-through demo, pfedrec = PFedRec on rating data"},
-
     {"run", "seed", FR_CFG_UINT64, "42", NO_RANGE, NULL,
      "seed of every random draw (data, initialisation, dropout, batch order)"},
 
@@ -30,7 +30,13 @@ static const fr_config_key schema[] = {
      "ops on fewer elements run on the CPU: cheaper than a kernel launch"},
 
     {"data", "source", FR_CFG_ENUM, "synthetic", NO_RANGE, "synthetic|movielens|movielens-dat|delimited",
-     "synthetic = generated click data (ctr job); movielens = u.data (tab); movielens-dat = ratings.dat (::); delimited = data.delimiter and data.columns"},
+     "synthetic = generated data (click data for ctr, ratings for pfedrec); movielens = u.data (tab); movielens-dat = ratings.dat (::); delimited = data.delimiter and data.columns"},
+    {"data", "users", FR_CFG_INT, "1000", 1, 1e8, 0, 0, NULL,
+     "synthetic ratings (pfedrec job): users"},
+    {"data", "items", FR_CFG_INT, "1000", 10, 1e8, 0, 0, NULL,
+     "synthetic ratings (pfedrec job): items"},
+    {"data", "per_user", FR_CFG_INT, "30", 3, 1e6, 0, 0, NULL,
+     "synthetic ratings (pfedrec job): mean interactions per user (at most items / 2)"},
     {"data", "path", FR_CFG_STRING, "", NO_RANGE, NULL,
      "rating file to read (sources other than synthetic)"},
     {"data", "delimiter", FR_CFG_STRING, ",", NO_RANGE, NULL,

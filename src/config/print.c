@@ -51,6 +51,26 @@ static void allowed_text(const fr_config_key *k, char *buf, size_t n)
     }
 }
 
+/* "; text" over as many lines as it takes at 76 columns: comment lines
+ * must stay under the INI reader's line limit too. */
+static void print_wrapped_comment(FILE *out, const char *text)
+{
+    while (*text) {
+        size_t len = strlen(text), cut = len;
+        if (len > 76) {
+            cut = 76;
+            while (cut > 20 && text[cut] != ' ')
+                cut--;
+            if (text[cut] != ' ')
+                cut = 76;
+        }
+        fprintf(out, "; %.*s\n", (int)cut, text);
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+}
+
 fr_status fr_config_print(const fr_config *cfg, FILE *out)
 {
     fprintf(out, "; fedrec configuration: the effective value of every key.\n");
@@ -61,7 +81,10 @@ fr_status fr_config_print(const fr_config *cfg, FILE *out)
             section = key->section;
             fprintf(out, "\n[%s]\n", section);
         }
-        fprintf(out, "; %s (%s, from %s)\n", key->doc, type_name(key->type), cfg->values[k].origin);
+        char note[1024];
+        snprintf(note, sizeof note, "%s (%s, from %s)", key->doc, type_name(key->type),
+                 cfg->values[k].origin);
+        print_wrapped_comment(out, note);
         fprintf(out, "%s = %s\n", key->name, cfg->values[k].text);
     }
     return ferror(out) ? fr_fail(FR_ERR_IO, "cannot write the configuration") : FR_OK;

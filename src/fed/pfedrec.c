@@ -559,7 +559,8 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1);
-    fr_status s = fr_cpu_engine_create(fr_cpu_isa_best(), threads, &p->engine);
+    fr_cpu_isa isa = o->cpu_isa ? (fr_cpu_isa)o->cpu_isa : fr_cpu_isa_best();
+    fr_status s = fr_cpu_engine_create(isa, threads, &p->engine);
     if (s != FR_OK) {
         fr_pfedrec_free(p);
         return s;
