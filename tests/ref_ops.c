@@ -14,8 +14,66 @@ void ref_gemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha,
             for (size_t p = 0; p < k; p++)
                 s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
                      (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
+            /* beta == 0: C is not read (it may hold NaN). */
             c[i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j]);
         }
+}
+
+void ref_gemm_strided_batched(int ta, int tb, size_t m, size_t n, size_t k,
+                              double alpha, const float *a, size_t lda,
+                              size_t stride_a, const float *b, size_t ldb,
+                              size_t stride_b, double beta, double *c,
+                              size_t ldc, size_t stride_c, size_t batch)
+{
+    for (size_t i = 0; i < batch; i++)
+        ref_gemm(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
+                 c + i * stride_c, ldc);
+}
+
+void ref_axpy(size_t n, double alpha, const float *x, double *y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
+double ref_dot(size_t n, const float *x, const float *y)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * y[i];
+    return s;
+}
+
+double ref_nrm2(size_t n, const float *x)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    return sqrt(s);
+}
+
+void ref_scal(size_t n, double alpha, double *x)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] *= alpha;
+}
+
+void ref_copy(size_t n, const float *x, double *y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i];
+}
+
+void ref_fill(size_t n, double value, double *x)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = value;
+}
+
+void ref_mul(size_t n, const float *a, const float *b, double *y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = (double)a[i] * b[i];
 }
 
 void ref_bias_add(size_t rows, size_t cols, double *x, const float *bias)
@@ -31,7 +89,7 @@ void ref_col_sum(size_t rows, size_t cols, const float *x, double beta, double *
         double s = 0;
         for (size_t r = 0; r < rows; r++)
             s += x[r * cols + c];
-        out[c] = beta * out[c] + s;
+        out[c] = (beta == 0 ? 0 : beta * out[c]) + s;
     }
 }
 
@@ -40,9 +98,19 @@ double ref_relu(double x)
     return x > 0 ? x : 0;
 }
 
+double ref_relu_backward(double x, double dy)
+{
+    return x > 0 ? dy : 0;
+}
+
 double ref_sigmoid(double x)
 {
     return 1.0 / (1.0 + exp(-x));
+}
+
+double ref_sigmoid_backward(double y, double dy)
+{
+    return dy * y * (1.0 - y);
 }
 
 void ref_softmax_rows(size_t rows, size_t cols, const float *x, double *y)
@@ -133,6 +201,41 @@ void ref_batchnorm_backward(size_t rows, size_t cols, const float *x,
     }
 }
 
+void ref_embedding_gather(size_t n_idx, size_t dim, const float *table,
+                          const int32_t *idx, double *out)
+{
+    for (size_t i = 0; i < n_idx; i++)
+        for (size_t d = 0; d < dim; d++)
+            out[i * dim + d] = table[(size_t)idx[i] * dim + d];
+}
+
+void ref_embedding_scatter_add(size_t n_idx, size_t dim, const float *dout,
+                               const int32_t *idx, double *dtable)
+{
+    for (size_t i = 0; i < n_idx; i++)
+        for (size_t d = 0; d < dim; d++)
+            dtable[(size_t)idx[i] * dim + d] += dout[i * dim + d];
+}
+
+void ref_embedding_scatter_add_ordered(size_t n_idx, size_t dim,
+                                       const float *dout, const int32_t *idx,
+                                       float *dtable)
+{
+    for (size_t i = 0; i < n_idx; i++)
+        for (size_t d = 0; d < dim; d++)
+            dtable[(size_t)idx[i] * dim + d] += dout[i * dim + d];
+}
+
+void ref_sgd_rows(size_t n_rows, size_t dim, const int32_t *rows,
+                  const float *grad, double *param, double lr, double wd)
+{
+    for (size_t i = 0; i < n_rows; i++)
+        for (size_t d = 0; d < dim; d++) {
+            double *w = &param[(size_t)rows[i] * dim + d];
+            *w -= lr * (grad[i * dim + d] + wd * *w);
+        }
+}
+
 void ref_adam(double *w, double *m, double *v, double g, double lr,
               double b1, double b2, double eps, double wd, int decoupled,
               long step)
@@ -146,6 +249,27 @@ void ref_adam(double *w, double *m, double *v, double g, double lr,
     *w = w0 - lr * mh / (sqrt(vh) + eps);
     if (decoupled)
         *w -= lr * wd * w0;
+}
+
+void ref_adam_rows(size_t n_rows, size_t dim, const int32_t *rows,
+                   const float *grad, double *param, double *m, double *v,
+                   double lr, double b1, double b2, double eps, double wd,
+                   int decoupled, long step)
+{
+    for (size_t i = 0; i < n_rows; i++)
+        for (size_t d = 0; d < dim; d++) {
+            size_t q = (size_t)rows[i] * dim + d;
+            ref_adam(&param[q], &m[q], &v[q], grad[i * dim + d], lr, b1, b2, eps, wd, decoupled,
+                     step);
+        }
+}
+
+void ref_adam_dense(size_t n, const float *grad, double *param, double *m,
+                    double *v, double lr, double b1, double b2, double eps,
+                    double wd, int decoupled, long step)
+{
+    for (size_t i = 0; i < n; i++)
+        ref_adam(&param[i], &m[i], &v[i], grad[i], lr, b1, b2, eps, wd, decoupled, step);
 }
 
 void ref_bce(double z, double y, double *loss, double *dz)

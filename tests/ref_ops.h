@@ -1,22 +1,44 @@
-/* ref_ops.h — plain scalar reference of every backend op, computed in
- * double and written for obviousness, not speed: what the conformance test
- * compares each backend and CPU path against. */
+/* ref_ops.h — a plain scalar reference of every op of fedrec/backend.h,
+ * computed in double and written for obviousness, not speed: what the
+ * conformance test compares each backend and CPU path against. Inputs are
+ * the float arrays the op received; outputs (and in-out operands) are
+ * double arrays, except where a name says otherwise. */
 #ifndef FR_REF_OPS_H
 #define FR_REF_OPS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* BLAS. c/x/y are in-out in double. */
 void ref_gemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha,
               const float *a, size_t lda, const float *b, size_t ldb,
               double beta, double *c, size_t ldc);
+void ref_gemm_strided_batched(int ta, int tb, size_t m, size_t n, size_t k,
+                              double alpha, const float *a, size_t lda,
+                              size_t stride_a, const float *b, size_t ldb,
+                              size_t stride_b, double beta, double *c,
+                              size_t ldc, size_t stride_c, size_t batch);
+void ref_axpy(size_t n, double alpha, const float *x, double *y);
+double ref_dot(size_t n, const float *x, const float *y);
+double ref_nrm2(size_t n, const float *x);
+void ref_scal(size_t n, double alpha, double *x);
+
+/* Element-wise and utility ops. */
+void ref_copy(size_t n, const float *x, double *y);
+void ref_fill(size_t n, double value, double *x);
+void ref_mul(size_t n, const float *a, const float *b, double *y);
 void ref_bias_add(size_t rows, size_t cols, double *x, const float *bias);
 void ref_col_sum(size_t rows, size_t cols, const float *x, double beta, double *out);
 double ref_relu(double x);
+double ref_relu_backward(double x, double dy);
 double ref_sigmoid(double x);
+double ref_sigmoid_backward(double y, double dy);
 void ref_softmax_rows(size_t rows, size_t cols, const float *x, double *y);
 void ref_softmax_rows_backward(size_t rows, size_t cols, const float *y,
                                const float *dy, double *dx);
+
+/* Batch-norm. The backward pass recomputes the batch statistics from x
+ * (it does not take the forward pass's saved values on trust). */
 void ref_batchnorm_train(size_t rows, size_t cols, const float *x,
                          const float *gamma, const float *beta, double eps,
                          double momentum, double *y, double *mean,
@@ -28,9 +50,33 @@ void ref_batchnorm_eval(size_t rows, size_t cols, const float *x,
 void ref_batchnorm_backward(size_t rows, size_t cols, const float *x,
                             const float *gamma, const float *dy, double eps,
                             double *dx, double *dgamma, double *dbeta);
+
+/* Embeddings. */
+void ref_embedding_gather(size_t n_idx, size_t dim, const float *table,
+                          const int32_t *idx, double *out);
+void ref_embedding_scatter_add(size_t n_idx, size_t dim, const float *dout,
+                               const int32_t *idx, double *dtable);
+/* The same in float, adding in index order: what the deterministic
+ * contract of scatter-add makes every backend produce bit for bit. */
+void ref_embedding_scatter_add_ordered(size_t n_idx, size_t dim,
+                                       const float *dout, const int32_t *idx,
+                                       float *dtable);
+
+/* Optimisers: one value (ref_adam) and the row and dense forms on top. */
+void ref_sgd_rows(size_t n_rows, size_t dim, const int32_t *rows,
+                  const float *grad, double *param, double lr, double wd);
 void ref_adam(double *w, double *m, double *v, double g, double lr,
               double b1, double b2, double eps, double wd, int decoupled,
               long step);
+void ref_adam_rows(size_t n_rows, size_t dim, const int32_t *rows,
+                   const float *grad, double *param, double *m, double *v,
+                   double lr, double b1, double b2, double eps, double wd,
+                   int decoupled, long step);
+void ref_adam_dense(size_t n, const float *grad, double *param, double *m,
+                    double *v, double lr, double b1, double b2, double eps,
+                    double wd, int decoupled, long step);
+
+/* Loss. */
 void ref_bce(double z, double y, double *loss, double *dz);
 
 #endif

@@ -140,8 +140,38 @@ int main(void)
     const int32_t ids[] = {2, 0};
     fr_view vt = put(be, table, 6), vi = put(be, (const float *)(const void *)ids, 2), vo = put(be, zeros, 4);
     CHECK_OK(fr_embedding_gather(be, 2, 2, vt, vi, vo));
+    /* Only what the op wrote goes back down: outputs dirty, inputs not. */
+    CHECK(vo.buf->host_dirty && !vt.buf->host_dirty && !vi.buf->host_dirty,
+          "after gather: out dirty %d, table dirty %d, ids dirty %d", vo.buf->host_dirty,
+          vt.buf->host_dirty, vi.buf->host_dirty);
     CHECK_OK(fr_buffer_download(vo.buf, 0, c, sizeof c));
     CHECK(c[0] == 2 && c[1] == 2 && c[2] == 0, "gather gave %g %g %g", c[0], c[1], c[2]);
+
+    /* Scatter-add with a repeated id, then lazy Adam on one row: the other
+     * rows and their moments stay as they were. */
+    const float grads[] = {1, 2, 10, 20, 100, 200};
+    const int32_t rep[] = {1, 2, 1};
+    fr_view vg = put(be, grads, 6), vrep = put(be, (const float *)(const void *)rep, 3);
+    fr_view vtab = put(be, table, 6);
+    CHECK_OK(fr_embedding_scatter_add(be, 3, 2, vg, vrep, vtab));
+    float t6[6];
+    CHECK_OK(fr_buffer_download(vtab.buf, 0, t6, sizeof t6));
+    CHECK(t6[0] == 0 && t6[1] == 0 && t6[2] == 102 && t6[3] == 203 && t6[4] == 12 && t6[5] == 22,
+          "scatter-add gave %g %g %g %g %g %g", t6[0], t6[1], t6[2], t6[3], t6[4], t6[5]);
+    const float ones[] = {1, 1, 1, 1, 1, 1};
+    fr_view vm = put(be, ones, 6), vv = put(be, ones, 6), vrow = put(be, (const float *)(const void *)&rep[1], 1);
+    fr_adam_step step1 = {0.5f, 0.5f, 0.5f, 1e-8f, 0, 0, 1};
+    /* m = 0.5 + 0.5 g, v = 0.5 + 0.5 g^2 with g = 1: both 1, so the step
+     * is lr * (1 / 0.5) / (sqrt(1 / 0.5) + eps) = sqrt(2) / 2. */
+    CHECK_OK(fr_adam_rows(be, 1, 2, vrow, vg, vtab, vm, vv, &step1));
+    CHECK_OK(fr_buffer_download(vtab.buf, 0, t6, sizeof t6));
+    float m6[6], v6[6];
+    CHECK_OK(fr_buffer_download(vm.buf, 0, m6, sizeof m6));
+    CHECK_OK(fr_buffer_download(vv.buf, 0, v6, sizeof v6));
+    CHECK_NEAR(t6[4], 12 - sqrtf(2) / 2, 1e-5);
+    CHECK(t6[0] == 0 && t6[2] == 102 && t6[3] == 203 && m6[0] == 1 && m6[2] == 1 && v6[3] == 1,
+          "lazy Adam moved rows it was not given: %g %g %g / %g %g / %g", t6[0], t6[2], t6[3],
+          m6[0], m6[2], v6[3]);
 
     /* Argument checks. */
     CHECK(fr_gemm(be, FR_NO_TRANS, FR_NO_TRANS, 3, 2, 2, 1.0f, va, 2, vb, 2, 0.0f, vc, 2) == FR_ERR_INVALID,
@@ -219,7 +249,7 @@ int main(void)
     fr_buffer_free(ftable);
     fr_buffer_free(fids);
 
-    fr_view all[] = {va, vb, vc, vr, vt, vi, vo, vbad, vx, vy, vi2};
+    fr_view all[] = {va, vb, vc, vr, vt, vi, vo, vbad, vx, vy, vi2, vg, vrep, vtab, vm, vv, vrow};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         fr_buffer_free(all[i].buf);
     fr_buffer_free(foreign);

@@ -22,10 +22,13 @@ void fr_backend_options_default(fr_backend_options *opt)
     opt->opencl_min_elements = 4096;
 }
 
+/* The CPU engine's limit on worker threads. */
+#define FR_MAX_THREADS 1024
+
 static int online_cores(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+    return n < 1 ? 1 : n > FR_MAX_THREADS ? FR_MAX_THREADS : (int)n;
 }
 
 fr_status fr_backend_open(const fr_backend_options *opt, fr_backend **out)
@@ -40,8 +43,18 @@ fr_status fr_backend_open(const fr_backend_options *opt, fr_backend **out)
         return fr_fail(FR_ERR_INVALID, "unknown backend kind %d", (int)opt->kind);
     /* A CPU path the machine lacks is an error whatever the backend: the
      * OpenCL backend runs small ops on it too. */
-    if (opt->cpu_isa != FR_ISA_AUTO && !(fr_cpu_isa_built(opt->cpu_isa) && fr_cpu_isa_supported(opt->cpu_isa)))
-        return fr_cpu_backend_open(opt->cpu_isa, 1, out);
+    if ((unsigned)opt->cpu_isa > (unsigned)FR_ISA_NEON)
+        return fr_fail(FR_ERR_INVALID, "unknown CPU path %d (expected auto, scalar, avx2, avx512 or neon)",
+                       (int)opt->cpu_isa);
+    if (opt->cpu_isa != FR_ISA_AUTO && !fr_cpu_isa_built(opt->cpu_isa))
+        return fr_fail(FR_ERR_UNSUPPORTED, "CPU path %s: this build has none (configure found no compiler support for it)",
+                       fr_cpu_isa_name(opt->cpu_isa));
+    if (opt->cpu_isa != FR_ISA_AUTO && !fr_cpu_isa_supported(opt->cpu_isa))
+        return fr_fail(FR_ERR_UNSUPPORTED, "CPU path %s needs CPU features this CPU (or its OS) lacks; 'fedrec devices' lists the supported paths",
+                       fr_cpu_isa_name(opt->cpu_isa));
+    if (opt->threads > FR_MAX_THREADS)
+        return fr_fail(FR_ERR_INVALID, "threads = %d, expected 1..%d (or 0 for every online core)",
+                       opt->threads, FR_MAX_THREADS);
 #ifdef HAVE_FR_OPENCL
     if (opt->kind != FR_BACKEND_CPU) {
         FR_TRY(fr_cl_backend_open(opt, out));

@@ -1,8 +1,9 @@
 /* cpu_backend.c — the CPU backend: buffers in 64-byte aligned host memory,
  * BLAS ops through the CPU engine, the rest through the host kernels of
- * cpu/cpu_ops.h. Its ops read views with fr_view_host_in/out, so they work
+ * cpu/cpu_ops.h, both on the engine's threads. Its ops read views with fr_view_host_in/out, so they work
  * on any backend's buffers (through host shadows): this is also the
  * fallback of every op a device backend leaves NULL. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,10 @@ typedef struct cpu_backend {
 static fr_status cpu_buffer_alloc(void *ctx, size_t bytes, fr_buffer **out)
 {
     (void)ctx;
+    /* aligned_alloc wants a multiple of the alignment; a size within 63
+     * bytes of SIZE_MAX would round up to 0. */
+    if (bytes > SIZE_MAX - 63)
+        return fr_fail_nomem("CPU buffer", bytes);
     fr_buffer *b = calloc(1, sizeof *b);
     size_t rounded = (bytes + 63) / 64 * 64;
     void *mem = aligned_alloc(64, rounded ? rounded : 64);
@@ -124,32 +129,22 @@ static fr_status cpu_scal(void *ctx, size_t n, float alpha, fr_view x)
 
 static fr_status cpu_copy(void *ctx, size_t n, fr_view x, fr_view y)
 {
-    (void)ctx;
     if (n)
-        memmove(OUT(y), IN(x), n * sizeof(float));
+        fr_cpu_copy(ENGINE(ctx), n, IN(x), OUT(y));
     return FR_OK;
 }
 
 static fr_status cpu_fill(void *ctx, size_t n, float value, fr_view x)
 {
-    (void)ctx;
-    if (n) {
-        float *p = OUT(x);
-        for (size_t i = 0; i < n; i++)
-            p[i] = value;
-    }
+    if (n)
+        fr_cpu_fill(ENGINE(ctx), n, value, OUT(x));
     return FR_OK;
 }
 
 static fr_status cpu_mul(void *ctx, size_t n, fr_view a, fr_view b, fr_view y)
 {
-    (void)ctx;
-    if (n) {
-        const float *pa = IN(a), *pb = IN(b);
-        float *py = OUT(y);
-        for (size_t i = 0; i < n; i++)
-            py[i] = pa[i] * pb[i];
-    }
+    if (n)
+        fr_cpu_mul(ENGINE(ctx), n, IN(a), IN(b), OUT(y));
     return FR_OK;
 }
 
@@ -161,67 +156,59 @@ static fr_status cpu_mul(void *ctx, size_t n, fr_view a, fr_view b, fr_view y)
 
 static fr_status cpu_bias_add(void *ctx, size_t rows, size_t cols, fr_view x, fr_view bias)
 {
-    (void)ctx;
     EMPTY_OK(!rows || !cols);
-    fr_cpu_bias_add(rows, cols, OUT(x), IN(bias));
+    fr_cpu_bias_add(ENGINE(ctx), rows, cols, OUT(x), IN(bias));
     return FR_OK;
 }
 
 static fr_status cpu_col_sum(void *ctx, size_t rows, size_t cols, fr_view x,
                              float beta, fr_view out)
 {
-    (void)ctx;
     EMPTY_OK(!cols);
-    fr_cpu_col_sum(rows, cols, rows ? IN(x) : NULL, beta, OUT(out));
+    fr_cpu_col_sum(ENGINE(ctx), rows, cols, rows ? IN(x) : NULL, beta, OUT(out));
     return FR_OK;
 }
 
 static fr_status cpu_relu(void *ctx, size_t n, fr_view x, fr_view y)
 {
-    (void)ctx;
     EMPTY_OK(!n);
-    fr_cpu_relu(n, IN(x), OUT(y));
+    fr_cpu_relu(ENGINE(ctx), n, IN(x), OUT(y));
     return FR_OK;
 }
 
 static fr_status cpu_relu_backward(void *ctx, size_t n, fr_view x, fr_view dy, fr_view dx)
 {
-    (void)ctx;
     EMPTY_OK(!n);
-    fr_cpu_relu_backward(n, IN(x), IN(dy), OUT(dx));
+    fr_cpu_relu_backward(ENGINE(ctx), n, IN(x), IN(dy), OUT(dx));
     return FR_OK;
 }
 
 static fr_status cpu_sigmoid(void *ctx, size_t n, fr_view x, fr_view y)
 {
-    (void)ctx;
     EMPTY_OK(!n);
-    fr_cpu_sigmoid(n, IN(x), OUT(y));
+    fr_cpu_sigmoid(ENGINE(ctx), n, IN(x), OUT(y));
     return FR_OK;
 }
 
 static fr_status cpu_sigmoid_backward(void *ctx, size_t n, fr_view y, fr_view dy, fr_view dx)
 {
-    (void)ctx;
     EMPTY_OK(!n);
-    fr_cpu_sigmoid_backward(n, IN(y), IN(dy), OUT(dx));
+    fr_cpu_sigmoid_backward(ENGINE(ctx), n, IN(y), IN(dy), OUT(dx));
     return FR_OK;
 }
 
 static fr_status cpu_softmax_rows(void *ctx, size_t rows, size_t cols, fr_view x, fr_view y)
 {
-    (void)ctx;
     EMPTY_OK(!rows || !cols);
-    fr_cpu_softmax_rows(rows, cols, IN(x), OUT(y));
+    fr_cpu_softmax_rows(ENGINE(ctx), rows, cols, IN(x), OUT(y));
     return FR_OK;
 }
 
 static fr_status cpu_softmax_rows_backward(void *ctx, size_t rows, size_t cols,
                                            fr_view y, fr_view dy, fr_view dx)
 {
-    (void)ctx;
     EMPTY_OK(!rows || !cols);
-    fr_cpu_softmax_rows_backward(rows, cols, IN(y), IN(dy), OUT(dx));
+    fr_cpu_softmax_rows_backward(ENGINE(ctx), rows, cols, IN(y), IN(dy), OUT(dx));
     return FR_OK;
 }
 
@@ -230,10 +217,9 @@ static fr_status cpu_bn_train(void *ctx, size_t rows, size_t cols, fr_view x,
                               fr_view y, fr_view save_mean, fr_view save_invstd,
                               fr_view running_mean, fr_view running_var)
 {
-    (void)ctx;
     EMPTY_OK(!rows || !cols);
-    fr_cpu_batchnorm_forward_train(rows, cols, IN(x), IN(gamma), IN(beta), eps, momentum,
-                                   OUT(y), OUT(save_mean), OUT(save_invstd),
+    fr_cpu_batchnorm_forward_train(ENGINE(ctx), rows, cols, IN(x), IN(gamma), IN(beta), eps,
+                                   momentum, OUT(y), OUT(save_mean), OUT(save_invstd),
                                    OUT(running_mean), OUT(running_var));
     return FR_OK;
 }
@@ -242,10 +228,9 @@ static fr_status cpu_bn_eval(void *ctx, size_t rows, size_t cols, fr_view x,
                              fr_view gamma, fr_view beta, fr_view running_mean,
                              fr_view running_var, float eps, fr_view y)
 {
-    (void)ctx;
     EMPTY_OK(!rows || !cols);
-    fr_cpu_batchnorm_forward_eval(rows, cols, IN(x), IN(gamma), IN(beta), IN(running_mean),
-                                  IN(running_var), eps, OUT(y));
+    fr_cpu_batchnorm_forward_eval(ENGINE(ctx), rows, cols, IN(x), IN(gamma), IN(beta),
+                                  IN(running_mean), IN(running_var), eps, OUT(y));
     return FR_OK;
 }
 
@@ -253,37 +238,33 @@ static fr_status cpu_bn_backward(void *ctx, size_t rows, size_t cols, fr_view x,
                                  fr_view gamma, fr_view save_mean, fr_view save_invstd,
                                  fr_view dy, fr_view dx, fr_view dgamma, fr_view dbeta)
 {
-    (void)ctx;
     EMPTY_OK(!rows || !cols);
-    fr_cpu_batchnorm_backward(rows, cols, IN(x), IN(gamma), IN(save_mean), IN(save_invstd),
-                              IN(dy), OUT(dx), OUT(dgamma), OUT(dbeta));
+    fr_cpu_batchnorm_backward(ENGINE(ctx), rows, cols, IN(x), IN(gamma), IN(save_mean),
+                              IN(save_invstd), IN(dy), OUT(dx), OUT(dgamma), OUT(dbeta));
     return FR_OK;
 }
 
 static fr_status cpu_gather(void *ctx, size_t n_idx, size_t dim, fr_view table,
                             fr_view idx, fr_view out)
 {
-    (void)ctx;
     EMPTY_OK(!n_idx || !dim);
-    fr_cpu_embedding_gather(n_idx, dim, IN(table), IDX(idx), OUT(out));
+    fr_cpu_embedding_gather(ENGINE(ctx), n_idx, dim, IN(table), IDX(idx), OUT(out));
     return FR_OK;
 }
 
 static fr_status cpu_scatter_add(void *ctx, size_t n_idx, size_t dim, fr_view dout,
                                  fr_view idx, fr_view dtable)
 {
-    (void)ctx;
     EMPTY_OK(!n_idx || !dim);
-    fr_cpu_embedding_scatter_add(n_idx, dim, IN(dout), IDX(idx), OUT(dtable));
+    fr_cpu_embedding_scatter_add(ENGINE(ctx), n_idx, dim, IN(dout), IDX(idx), OUT(dtable));
     return FR_OK;
 }
 
 static fr_status cpu_sgd_rows(void *ctx, size_t n_rows, size_t dim, fr_view rows,
                               fr_view grad, fr_view param, float lr, float wd)
 {
-    (void)ctx;
     EMPTY_OK(!n_rows || !dim);
-    fr_cpu_sgd_rows(n_rows, dim, IDX(rows), IN(grad), OUT(param), lr, wd);
+    fr_cpu_sgd_rows(ENGINE(ctx), n_rows, dim, IDX(rows), IN(grad), OUT(param), lr, wd);
     return FR_OK;
 }
 
@@ -291,27 +272,24 @@ static fr_status cpu_adam_rows(void *ctx, size_t n_rows, size_t dim, fr_view row
                                fr_view grad, fr_view param, fr_view m, fr_view v,
                                const fr_adam_step *h)
 {
-    (void)ctx;
     EMPTY_OK(!n_rows || !dim);
-    fr_cpu_adam_rows(n_rows, dim, IDX(rows), IN(grad), OUT(param), OUT(m), OUT(v), h);
+    fr_cpu_adam_rows(ENGINE(ctx), n_rows, dim, IDX(rows), IN(grad), OUT(param), OUT(m), OUT(v), h);
     return FR_OK;
 }
 
 static fr_status cpu_adam(void *ctx, size_t n, fr_view grad, fr_view param,
                           fr_view m, fr_view v, const fr_adam_step *h)
 {
-    (void)ctx;
     EMPTY_OK(!n);
-    fr_cpu_adam(n, IN(grad), OUT(param), OUT(m), OUT(v), h);
+    fr_cpu_adam(ENGINE(ctx), n, IN(grad), OUT(param), OUT(m), OUT(v), h);
     return FR_OK;
 }
 
 static fr_status cpu_bce(void *ctx, size_t n, fr_view logits, fr_view labels,
                          fr_view loss, fr_view dlogits)
 {
-    (void)ctx;
     EMPTY_OK(!n);
-    fr_cpu_bce_with_logits(n, IN(logits), IN(labels), OUT(loss), OUT(dlogits));
+    fr_cpu_bce_with_logits(ENGINE(ctx), n, IN(logits), IN(labels), OUT(loss), OUT(dlogits));
     return FR_OK;
 }
 

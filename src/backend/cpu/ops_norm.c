@@ -1,71 +1,149 @@
 /* ops_norm.c — batch-norm over the rows of a matrix, per column, on host
- * pointers. Statistics are accumulated in double: batches are small and
- * features can have large means, where float sums lose the variance. */
+ * pointers (formulas in cpu_ops.h). Work goes in blocks of columns: a
+ * block's statistics live in small arrays while the rows stream past in
+ * memory order, and blocks are what threads share out. Statistics are
+ * summed in double: batches are small and features can have large means,
+ * where float sums lose the variance. */
 #include <math.h>
 
 #include "backend/cpu/cpu_ops.h"
 
-void fr_cpu_batchnorm_forward_train(size_t rows, size_t cols, const float *x,
-                                    const float *gamma, const float *beta,
-                                    float eps, float momentum, float *y,
-                                    float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var)
+#define BN_BLOCK 64
+
+typedef struct bn_args {
+    size_t rows, cols;
+    const float *x, *gamma, *beta, *dy;
+    const float *mean_in, *invstd_in; /* saved (backward) or running (eval) */
+    const float *var_in;
+    float eps, momentum;
+    float *y, *save_mean, *save_invstd, *running_mean, *running_var;
+    float *dgamma, *dbeta;
+} bn_args;
+
+/* Columns [c0, c0 + w) of block blk. */
+static size_t block_cols(const bn_args *o, size_t blk, size_t *c0)
 {
-    for (size_t c = 0; c < cols; c++) {
-        double mean = 0, var = 0;
+    *c0 = blk * BN_BLOCK;
+    return o->cols - *c0 < BN_BLOCK ? o->cols - *c0 : BN_BLOCK;
+}
+
+static void bn_train_blocks(void *p, size_t b0, size_t b1)
+{
+    const bn_args *o = p;
+    size_t rows = o->rows, cols = o->cols;
+    for (size_t blk = b0; blk < b1; blk++) {
+        size_t c0, w = block_cols(o, blk, &c0);
+        double mean[BN_BLOCK] = {0}, ssd[BN_BLOCK] = {0};
+        float fmean[BN_BLOCK], invstd[BN_BLOCK];
         for (size_t r = 0; r < rows; r++)
-            mean += x[r * cols + c];
-        mean /= (double)rows;
-        for (size_t r = 0; r < rows; r++) {
-            double d = x[r * cols + c] - mean;
-            var += d * d;
+            for (size_t c = 0; c < w; c++)
+                mean[c] += o->x[r * cols + c0 + c];
+        for (size_t c = 0; c < w; c++)
+            mean[c] /= (double)rows;
+        /* Two passes (mean, then squared deviations): no cancellation. */
+        for (size_t r = 0; r < rows; r++)
+            for (size_t c = 0; c < w; c++) {
+                double d = o->x[r * cols + c0 + c] - mean[c];
+                ssd[c] += d * d;
+            }
+        for (size_t c = 0; c < w; c++) {
+            size_t j = c0 + c;
+            double biased = ssd[c] / (double)rows;
+            double unbiased = rows > 1 ? ssd[c] / (double)(rows - 1) : biased;
+            fmean[c] = (float)mean[c];
+            invstd[c] = (float)(1.0 / sqrt(biased + o->eps));
+            o->save_mean[j] = fmean[c];
+            o->save_invstd[j] = invstd[c];
+            o->running_mean[j] = (1.0f - o->momentum) * o->running_mean[j] + o->momentum * fmean[c];
+            o->running_var[j] = (1.0f - o->momentum) * o->running_var[j] + o->momentum * (float)unbiased;
         }
-        double biased = var / (double)rows;
-        double unbiased = rows > 1 ? var / (double)(rows - 1) : biased;
-        float invstd = (float)(1.0 / sqrt(biased + eps));
-        save_mean[c] = (float)mean;
-        save_invstd[c] = invstd;
-        running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mean;
-        running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
         for (size_t r = 0; r < rows; r++)
-            y[r * cols + c] = gamma[c] * ((x[r * cols + c] - (float)mean) * invstd) + beta[c];
+            for (size_t c = 0; c < w; c++) {
+                size_t q = r * cols + c0 + c;
+                o->y[q] = o->gamma[c0 + c] * ((o->x[q] - fmean[c]) * invstd[c]) + o->beta[c0 + c];
+            }
     }
 }
 
-void fr_cpu_batchnorm_forward_eval(size_t rows, size_t cols, const float *x,
+void fr_cpu_batchnorm_forward_train(fr_cpu_engine *e, size_t rows, size_t cols, const float *x,
+                                    const float *gamma, const float *beta, float eps,
+                                    float momentum, float *y, float *save_mean,
+                                    float *save_invstd, float *running_mean, float *running_var)
+{
+    bn_args o = {.rows = rows, .cols = cols, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
+                 .momentum = momentum, .y = y, .save_mean = save_mean,
+                 .save_invstd = save_invstd, .running_mean = running_mean,
+                 .running_var = running_var};
+    fr_cpu_ops_ranges(e, (cols + BN_BLOCK - 1) / BN_BLOCK, rows * BN_BLOCK, FR_CPU_GRAIN_HEAVY,
+                      bn_train_blocks, &o);
+}
+
+static void bn_eval_blocks(void *p, size_t b0, size_t b1)
+{
+    const bn_args *o = p;
+    size_t cols = o->cols;
+    for (size_t blk = b0; blk < b1; blk++) {
+        size_t c0, w = block_cols(o, blk, &c0);
+        float invstd[BN_BLOCK];
+        for (size_t c = 0; c < w; c++)
+            invstd[c] = 1.0f / sqrtf(o->var_in[c0 + c] + o->eps);
+        for (size_t r = 0; r < o->rows; r++)
+            for (size_t c = 0; c < w; c++) {
+                size_t q = r * cols + c0 + c;
+                o->y[q] = o->gamma[c0 + c] * ((o->x[q] - o->mean_in[c0 + c]) * invstd[c]) +
+                          o->beta[c0 + c];
+            }
+    }
+}
+
+void fr_cpu_batchnorm_forward_eval(fr_cpu_engine *e, size_t rows, size_t cols, const float *x,
                                    const float *gamma, const float *beta,
-                                   const float *running_mean,
-                                   const float *running_var, float eps, float *y)
+                                   const float *running_mean, const float *running_var,
+                                   float eps, float *y)
 {
-    for (size_t c = 0; c < cols; c++) {
-        float invstd = 1.0f / sqrtf(running_var[c] + eps);
+    bn_args o = {.rows = rows, .cols = cols, .x = x, .gamma = gamma, .beta = beta,
+                 .mean_in = running_mean, .var_in = running_var, .eps = eps, .y = y};
+    fr_cpu_ops_ranges(e, (cols + BN_BLOCK - 1) / BN_BLOCK, rows * BN_BLOCK, FR_CPU_GRAIN_LIGHT,
+                      bn_eval_blocks, &o);
+}
+
+static void bn_backward_blocks(void *p, size_t b0, size_t b1)
+{
+    const bn_args *o = p;
+    size_t rows = o->rows, cols = o->cols;
+    double n = (double)rows;
+    for (size_t blk = b0; blk < b1; blk++) {
+        size_t c0, w = block_cols(o, blk, &c0);
+        double sum_dy[BN_BLOCK] = {0}, sum_dy_xhat[BN_BLOCK] = {0}, k[BN_BLOCK];
         for (size_t r = 0; r < rows; r++)
-            y[r * cols + c] = gamma[c] * ((x[r * cols + c] - running_mean[c]) * invstd) + beta[c];
+            for (size_t c = 0; c < w; c++) {
+                size_t q = r * cols + c0 + c;
+                double xhat = (o->x[q] - o->mean_in[c0 + c]) * o->invstd_in[c0 + c];
+                sum_dy[c] += o->dy[q];
+                sum_dy_xhat[c] += o->dy[q] * xhat;
+            }
+        for (size_t c = 0; c < w; c++) {
+            o->dgamma[c0 + c] += (float)sum_dy_xhat[c];
+            o->dbeta[c0 + c] += (float)sum_dy[c];
+            k[c] = (double)o->gamma[c0 + c] * o->invstd_in[c0 + c] / n;
+        }
+        for (size_t r = 0; r < rows; r++)
+            for (size_t c = 0; c < w; c++) {
+                size_t q = r * cols + c0 + c;
+                double xhat = (o->x[q] - o->mean_in[c0 + c]) * o->invstd_in[c0 + c];
+                o->y[q] = (float)(k[c] * (n * o->dy[q] - sum_dy[c] - xhat * sum_dy_xhat[c]));
+            }
     }
 }
 
-void fr_cpu_batchnorm_backward(size_t rows, size_t cols, const float *x,
+void fr_cpu_batchnorm_backward(fr_cpu_engine *e, size_t rows, size_t cols, const float *x,
                                const float *gamma, const float *save_mean,
-                               const float *save_invstd, const float *dy,
-                               float *dx, float *dgamma, float *dbeta)
+                               const float *save_invstd, const float *dy, float *dx,
+                               float *dgamma, float *dbeta)
 {
-    /* With xhat = (x - mean) * invstd:
-     * dx = gamma * invstd / N * (N dy - sum(dy) - xhat * sum(dy * xhat)). */
-    for (size_t c = 0; c < cols; c++) {
-        double sum_dy = 0, sum_dy_xhat = 0;
-        float mean = save_mean[c], invstd = save_invstd[c];
-        for (size_t r = 0; r < rows; r++) {
-            double xhat = (x[r * cols + c] - mean) * invstd;
-            sum_dy += dy[r * cols + c];
-            sum_dy_xhat += dy[r * cols + c] * xhat;
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        double n = (double)rows;
-        double k = gamma[c] * invstd / n;
-        for (size_t r = 0; r < rows; r++) {
-            double xhat = (x[r * cols + c] - mean) * invstd;
-            dx[r * cols + c] = (float)(k * (n * dy[r * cols + c] - sum_dy - xhat * sum_dy_xhat));
-        }
-    }
+    bn_args o = {.rows = rows, .cols = cols, .x = x, .gamma = gamma, .dy = dy,
+                 .mean_in = save_mean, .invstd_in = save_invstd, .y = dx, .dgamma = dgamma,
+                 .dbeta = dbeta};
+    fr_cpu_ops_ranges(e, (cols + BN_BLOCK - 1) / BN_BLOCK, rows * BN_BLOCK, FR_CPU_GRAIN_HEAVY,
+                      bn_backward_blocks, &o);
 }

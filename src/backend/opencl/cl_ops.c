@@ -12,10 +12,12 @@
 
 #define CL(ctx) ((fr_cl_backend *)(ctx))
 /* Below the threshold: the CPU backend's op on host shadows, then any
- * failure to bring a shadow up to date. */
+ * failure to bring a shadow up to date. Empty ops go there too: their
+ * views may have no buffer, and the CPU ops handle every empty case
+ * (col_sum over 0 rows and GEMM with k = 0 still scale their output). */
 #define SMALL_ON_CPU(ctx, elements, op, ...)                                  \
     do {                                                                      \
-        if ((elements) < CL(ctx)->min_elements) {                             \
+        if ((elements) == 0 || (elements) < CL(ctx)->min_elements) {          \
             fr_status small_s_ = CL(ctx)->be.cpu->ops->op(CL(ctx)->be.cpu->ctx, __VA_ARGS__); \
             fr_status sync_s_ = fr_view_host_status();                        \
             return small_s_ != FR_OK ? small_s_ : sync_s_;                    \
