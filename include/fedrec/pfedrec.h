@@ -44,7 +44,12 @@ typedef struct fr_pfedrec_round {
     double val_hr, val_ndcg, test_hr, test_ndcg;
     size_t clients;          /* clients trained this round */
     uint64_t bytes_up;       /* client -> server */
-    double seconds;
+    double seconds;          /* wall time of the round */
+    /* Where the time went, summed over clients (CPU seconds, so with
+     * several threads they add up to more than the wall time): drawing
+     * negatives, local training, evaluation; and the server's aggregation
+     * (wall time). */
+    double t_negatives, t_train, t_eval, t_aggregate;
 } fr_pfedrec_round;
 
 typedef struct fr_pfedrec fr_pfedrec;

@@ -183,12 +183,16 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet)
     int progress = isatty(fileno(stderr)) && quiet;
     fr_pfedrec_round best = {0}, st = {0};
     long long best_round = 0;
-    double total = 0;
+    double total = 0, t_neg = 0, t_train = 0, t_eval = 0, t_agg = 0;
     for (int64_t k = 0; k < rounds && s == FR_OK; k++) {
         s = fr_pfedrec_run_round(p, (unsigned)k, &st);
         if (s != FR_OK)
             break;
         total += st.seconds;
+        t_neg += st.t_negatives;
+        t_train += st.t_train;
+        t_eval += st.t_eval;
+        t_agg += st.t_aggregate;
         if (st.val_hr >= best.val_hr || k == 0) { /* ties: the later round */
             best = st;
             best_round = (long long)k + 1;
@@ -228,6 +232,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet)
         printf("  %-10s %8.4f %9.4f\n", "test", best.test_hr, best.test_ndcg);
         printf("  (K = %zu; a random ranking of 1 + %lld candidates gives HR@K %.3f)\n", o.top_k,
                (long long)eval_negatives, (double)o.top_k / (double)(eval_negatives + 1));
+        printf("time: %.2f s wall in rounds; CPU seconds: negatives %.2f, training %.2f, evaluation %.2f; aggregation %.2f s wall\n",
+               total, t_neg, t_train, t_eval, t_agg);
     }
     fr_pfedrec_free(p);
     fr_loo_split_free(&split);

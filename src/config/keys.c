@@ -10,7 +10,7 @@ static const fr_config_key schema[] = {
     {"job", "kind", FR_CFG_ENUM, "pfedrec", NO_RANGE, "pfedrec|ctr",
      "what `fedrec train` runs: pfedrec = PFedRec (default: on synthetic ratings), ctr = the click-through demo"},
 
-    {"run", "name", FR_CFG_STRING, "demo", NO_RANGE, NULL,
+    {"run", "name", FR_CFG_STRING, "quickstart", NO_RANGE, NULL,
      "name of the run, shown in reports"},
     {"run", "seed", FR_CFG_UINT64, "42", NO_RANGE, NULL,
      "seed of every random draw (data, initialisation, dropout, batch order)"},

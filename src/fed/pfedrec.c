@@ -27,8 +27,16 @@ typedef struct client_out {
     size_t n_rows;
     size_t samples;
     double loss_sum;
+    double t_negatives, t_train, t_eval;
     fr_status status;
 } client_out;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 struct fr_pfedrec {
     const fr_loo_split *split;
@@ -274,7 +282,10 @@ static fr_status train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *o
 {
     size_t d = p->dim, n;
     float *w = p->w + u * d, *bias = p->b + u;
+    double t0 = now_seconds();
     FR_TRY(draw_samples(p, s, u, &n));
+    double t1 = now_seconds();
+    out->t_negatives = t1 - t0;
     out->samples = n;
     for (size_t k = 0; k < n; k++) {
         int32_t slot;
@@ -335,7 +346,11 @@ static fr_status train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *o
             }
         }
     }
+    double t2 = now_seconds();
     evaluate(p, s, u, w, *bias);
+    double t3 = now_seconds();
+    out->t_train = t2 - t1;
+    out->t_eval = t3 - t2;
     /* The upload: changed rows and their change. */
     out->rows = malloc((s->n_loaded ? s->n_loaded : 1) * sizeof *out->rows);
     out->delta = malloc((s->n_loaded ? s->n_loaded : 1) * d * sizeof *out->delta);
@@ -382,13 +397,6 @@ static void run_chunk(void *arg, size_t task)
     }
     if (st == FR_OK)
         scratch_free(&s);
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Clients of this round: all, or a uniform sample of the fraction asked
@@ -472,6 +480,7 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     fr_cpu_parallel_for(p->engine, (p->n_sampled + job.chunk - 1) / job.chunk, run_chunk, &job);
 
     /* Aggregate in client-id order: E += sum_c scale_c * delta_c. */
+    double t_agg = now_seconds();
     fr_status s = FR_OK;
     double total_samples = 0, loss = 0;
     for (size_t k = 0; k < p->n_sampled; k++) {
@@ -507,7 +516,11 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
             p->b[u] = mean_w[d];
         }
     }
+    out->t_aggregate = now_seconds() - t_agg;
     for (size_t k = 0; k < p->n_sampled; k++) {
+        out->t_negatives += p->outs[k].t_negatives;
+        out->t_train += p->outs[k].t_train;
+        out->t_eval += p->outs[k].t_eval;
         free(p->outs[k].rows);
         free(p->outs[k].delta);
     }
