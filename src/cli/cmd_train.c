@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/job_setup.h"
 #include "cli/options.h"
+#include "cli/summary.h"
 #include "fedrec/ctr_job.h"
 #include "fedrec/model_file.h"
 
@@ -27,7 +28,9 @@ static void usage(FILE *out)
             "configuration is the defaults, then CONFIG, then each --set in order.\n\n"
             "  --set K=V      override one key (repeatable); 'fedrec config --keys' lists them\n"
             "  --save MODEL   save the trained model (same as --set output.model=MODEL)\n"
-            "  --report FILE  one row per epoch, CSV or JSON lines (output.report_format)\n"
+            "  --report FILE  one row per epoch or round, CSV or JSON lines (output.report_format)\n"
+            "  --summary FILE the final figures, seed, wall time, peak memory and the\n"
+            "                 effective configuration as one JSON object\n"
             "  --quiet        print only the final summary\n");
 }
 
@@ -52,7 +55,7 @@ static int folder_writable(const char *path)
 typedef struct train_opts {
     const char *config;
     fr_cli_sets sets;
-    const char *save, *report;
+    const char *save, *report, *summary;
     int quiet;
 } train_opts;
 
@@ -69,12 +72,12 @@ static int parse(int argc, char **argv, train_opts *o)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return -1;
-        } else if (!strcmp(a, "--save") || !strcmp(a, "--report")) {
+        } else if (!strcmp(a, "--save") || !strcmp(a, "--report") || !strcmp(a, "--summary")) {
             if (i + 1 >= argc || !*argv[i + 1]) {
                 fprintf(stderr, "fedrec train: %s needs a file name\n", a);
                 return FR_EXIT_USAGE;
             }
-            *(a[2] == 's' ? &o->save : &o->report) = argv[++i];
+            *(a[3] == 'a' ? &o->save : a[3] == 'e' ? &o->report : &o->summary) = argv[++i];
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o->quiet = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -174,9 +177,16 @@ static int run(fr_config *cfg, const train_opts *o)
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
     } else {
+        double wall = now_seconds() - t_start;
         printf("%sfinal test AUC %.6f, log loss %.6f; best test AUC %.6f at epoch %lld; %.2f s\n",
-               o->quiet ? "" : "\n", auc, logloss, best_auc, (long long)best_epoch,
-               now_seconds() - t_start);
+               o->quiet ? "" : "\n", auc, logloss, best_auc, (long long)best_epoch, wall);
+        if (o->summary) {
+            fr_cli_metric m[] = {{"test_auc", auc}, {"test_logloss", logloss},
+                                 {"best_test_auc", best_auc}, {"best_epoch", (double)best_epoch}};
+            int rc = fr_cli_write_summary(o->summary, cfg, m, sizeof m / sizeof m[0], wall);
+            if (rc != FR_EXIT_OK)
+                code = rc;
+        }
         if (*model_path) {
             char *meta = NULL;
             s = fr_config_print_string(cfg, &meta);
@@ -214,7 +224,7 @@ int fr_cli_train(int argc, char **argv)
     }
     const char *kind;
     fr_config_get_string(cfg, "job.kind", &kind);
-    rc = !strcmp(kind, "pfedrec") ? fr_cli_run_pfedrec(cfg, o.quiet) : run(cfg, &o);
+    rc = !strcmp(kind, "pfedrec") ? fr_cli_run_pfedrec(cfg, o.quiet, o.summary) : run(cfg, &o);
     fr_config_free(cfg);
     return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/summary.h"
 #include "fedrec/backend.h"
 #include "fedrec/pfedrec.h"
 #include "fedrec/ratings.h"
@@ -116,7 +117,7 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     return FR_OK;
 }
 
-int fr_cli_run_pfedrec(const fr_config *cfg, int quiet)
+int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary)
 {
     fr_ratings_spec spec;
     const char *path, *report_path, *format, *name;
@@ -234,6 +235,14 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet)
                (long long)eval_negatives, (double)o.top_k / (double)(eval_negatives + 1));
         printf("time: %.2f s wall in rounds; CPU seconds: negatives %.2f, training %.2f, evaluation %.2f; aggregation %.2f s wall\n",
                total, t_neg, t_train, t_eval, t_agg);
+        if (summary) {
+            fr_cli_metric m[] = {{"best_round", (double)best_round}, {"val_hr", best.val_hr},
+                                 {"val_ndcg", best.val_ndcg}, {"test_hr", best.test_hr},
+                                 {"test_ndcg", best.test_ndcg}, {"rounds", (double)rounds},
+                                 {"seconds_negatives", t_neg}, {"seconds_training", t_train},
+                                 {"seconds_evaluation", t_eval}, {"seconds_aggregation", t_agg}};
+            code = fr_cli_write_summary(summary, cfg, m, sizeof m / sizeof m[0], total);
+        }
     }
     fr_pfedrec_free(p);
     fr_loo_split_free(&split);
