@@ -123,7 +123,7 @@ expect 0 "$FEDREC" train --set job.kind=pfedrec --set data.source=delimited --se
     --report "$tmp/pf.csv"
 [ "$(wc -l <"$tmp/pf.csv")" -eq 4 ] || fail "pfedrec report: $(cat "$tmp/pf.csv")"
 grep -q "best validation round 3 of 3\|best validation round [12] of 3" "$tmp/out" || fail "pfedrec summary: $(cat "$tmp/out")"
-expect 0 "$FEDREC" train --set train.rounds=2 --set data.users=50 --set data.items=200 --summary "$tmp/s.json" --quiet
+expect 0 "$FEDREC" train --set train.rounds=2 --set data.users=50 --set data.items=400 --summary "$tmp/s.json" --quiet
 grep -q '"test_hr": [0-9]' "$tmp/s.json" && grep -q '"peak_rss_bytes": [1-9]' "$tmp/s.json" &&
     grep -q '"config": ".*kind = pfedrec' "$tmp/s.json" || fail "summary JSON: $(cat "$tmp/s.json")"
 expect 4 "$FEDREC" train --set job.kind=pfedrec --set data.source=delimited --set "data.path=$tmp/r.csv" \
