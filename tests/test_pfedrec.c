@@ -3,7 +3,9 @@
  * results for 1 and 3 threads and with client sampling; the options that
  * change the algorithm do change it; and on MovieLens-100K (skipped when
  * ../shared/data is absent) a short run must clearly beat random ranking
- * (HR@10 of a random ranker: 0.10). */
+ * (HR@10 of a random ranker: 0.10). Also: uploading every row equals
+ * uploading changed rows, and a run resumed from a checkpoint equals an
+ * uninterrupted one. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +136,84 @@ int main(void)
           "evaluating with global items changed no metric");
     free(io);
     free(ib);
+    /* Uploading every row gives exactly what uploading changed rows gives. */
+    {
+        fr_pfedrec_round sparse_r, dense_r;
+        float *is = NULL, *id = NULL;
+        fr_pfedrec_options od = o;
+        run(&s, od, 2, &sparse_r, &is);
+        od.dense_upload = 1;
+        run(&s, od, 2, &dense_r, &id);
+        CHECK(is && id && !memcmp(is, id, n * sizeof *is), "dense and sparse aggregation differ");
+        CHECK(dense_r.test_hr == sparse_r.test_hr && dense_r.bytes_up > sparse_r.bytes_up,
+              "dense upload: metrics or bytes wrong (%llu vs %llu)",
+              (unsigned long long)dense_r.bytes_up, (unsigned long long)sparse_r.bytes_up);
+        free(is);
+        free(id);
+    }
+    /* Checkpoint after 2 rounds, resume in a new engine, run 2 more: the
+     * same as 4 rounds in one go. Damaged or foreign checkpoints refused. */
+    {
+        char dir[] = "/tmp/fr_pfedrec_ckpt_XXXXXX", path[256], bad[256];
+        if (mkdtemp(dir)) {
+            snprintf(path, sizeof path, "%s/ckpt", dir);
+            snprintf(bad, sizeof bad, "%s/bad", dir);
+            fr_pfedrec_round straight, resumed;
+            float *i4 = NULL;
+            run(&s, o, 4, &straight, &i4);
+            fr_pfedrec *p1 = NULL, *p2 = NULL;
+            CHECK_OK(fr_pfedrec_create(&s, &o, &p1));
+            fr_pfedrec_round st;
+            for (unsigned k = 0; p1 && k < 2; k++)
+                CHECK_OK(fr_pfedrec_run_round(p1, k, &st));
+            double extra[2] = {3.5, -1}, back[2] = {0, 0};
+            if (p1)
+                CHECK_OK(fr_pfedrec_save(p1, path, 2, extra, 2));
+            fr_pfedrec_free(p1);
+            CHECK_OK(fr_pfedrec_create(&s, &o, &p2));
+            unsigned done = 0;
+            if (p2) {
+                CHECK_OK(fr_pfedrec_load(p2, path, &done, back, 2));
+                CHECK(done == 2 && back[0] == 3.5 && back[1] == -1, "checkpoint header: %u %g", done, back[0]);
+                for (unsigned k = done; k < 4; k++)
+                    CHECK_OK(fr_pfedrec_run_round(p2, k, &resumed));
+                CHECK(!memcmp(fr_pfedrec_items(p2), i4, n * sizeof *i4), "resumed item table differs");
+                CHECK(resumed.test_hr == straight.test_hr && resumed.val_ndcg == straight.val_ndcg &&
+                          resumed.train_loss == straight.train_loss,
+                      "resumed metrics differ");
+                /* A flipped byte, a truncation, another seed: refused. */
+                FILE *in = fopen(path, "rb"), *out = fopen(bad, "wb");
+                int c;
+                long at = 0;
+                while ((c = fgetc(in)) != EOF) {
+                    fputc(at == 200 ? c ^ 1 : c, out);
+                    at++;
+                }
+                fclose(in);
+                fclose(out);
+                CHECK(fr_pfedrec_load(p2, bad, &done, back, 2) == FR_ERR_FORMAT &&
+                          strstr(fr_last_error(), "corrupt"),
+                      "corrupt checkpoint: %s", fr_last_error());
+                CHECK(truncate(bad, 100) == 0, "truncate");
+                CHECK(fr_pfedrec_load(p2, bad, &done, back, 2) == FR_ERR_FORMAT, "truncated checkpoint accepted");
+                CHECK(!memcmp(fr_pfedrec_items(p2), i4, n * sizeof *i4), "a refused checkpoint changed the model");
+                fr_pfedrec_free(p2);
+                fr_pfedrec_options other_seed = o;
+                other_seed.seed = 99;
+                p2 = NULL;
+                CHECK_OK(fr_pfedrec_create(&s, &other_seed, &p2));
+                if (p2)
+                    CHECK(fr_pfedrec_load(p2, path, &done, back, 2) == FR_ERR_FORMAT &&
+                              strstr(fr_last_error(), "another run"),
+                          "checkpoint of another seed: %s", fr_last_error());
+                fr_pfedrec_free(p2);
+            }
+            free(i4);
+            remove(path);
+            remove(bad);
+            rmdir(dir);
+        }
+    }
     fr_pfedrec_options bad = o;
     bad.dim = 0;
     fr_pfedrec *p;

@@ -36,6 +36,7 @@ typedef struct fr_pfedrec_options {
     int share_score;         /* ablation: aggregate w, b too (no personal score) */
     int threads;             /* workers; <= 0: online cores */
     int cpu_isa;             /* fr_cpu_isa of the kernels; 0 (auto): the best */
+    int dense_upload;        /* clients upload every row (for comparison) */
     size_t top_k;            /* HR@K / NDCG@K (10) */
 } fr_pfedrec_options;
 
@@ -63,6 +64,19 @@ void fr_pfedrec_free(fr_pfedrec *p);
 fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *out);
 /* The current global item table (n_items x dim). */
 const float *fr_pfedrec_items(const fr_pfedrec *p);
+
+/* Checkpoints: everything a run needs to continue exactly as if it had not
+ * stopped (the item table, every client's score function and last
+ * figures, the rounds done). The draws of later rounds depend only on the
+ * seed and the round, so a resumed run repeats an uninterrupted one bit for
+ * bit. The file is written atomically and checked (magic, version, CRC-32,
+ * sizes) when read; a file of another data set or configuration is
+ * refused. `extra` is caller data (the job's best round so far) kept with
+ * it, at most 64 doubles. */
+fr_status fr_pfedrec_save(const fr_pfedrec *p, const char *path, unsigned rounds_done,
+                          const double *extra, size_t n_extra);
+fr_status fr_pfedrec_load(fr_pfedrec *p, const char *path, unsigned *rounds_done,
+                          double *extra, size_t n_extra);
 
 #ifdef __cplusplus
 }
