@@ -123,6 +123,22 @@ expect 0 "$FEDREC" train --set job.kind=pfedrec --set data.source=delimited --se
     --report "$tmp/pf.csv"
 [ "$(wc -l <"$tmp/pf.csv")" -eq 4 ] || fail "pfedrec report: $(cat "$tmp/pf.csv")"
 grep -q "best validation round 3 of 3\|best validation round [12] of 3" "$tmp/out" || fail "pfedrec summary: $(cat "$tmp/out")"
+# Checkpoint and resume: 4 rounds, then resumed to 6, equal 6 in one go.
+pf="--set data.users=60 --set data.items=400 --set train.checkpoint_every=2 --set output.checkpoint=$tmp/ck --quiet"
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $pf --set train.rounds=6 --report "$tmp/full.csv"
+rm -f "$tmp/ck"
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $pf --set train.rounds=4 --report "$tmp/part.csv"
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $pf --set train.rounds=6 --report "$tmp/part.csv" --resume
+cut -d, -f1-6 "$tmp/full.csv" >"$tmp/a"; cut -d, -f1-6 "$tmp/part.csv" >"$tmp/b"
+cmp -s "$tmp/a" "$tmp/b" || fail "resumed run differs: $(paste -d'|' "$tmp/a" "$tmp/b")"
+head -c 300 "$tmp/ck" >"$tmp/ck.bad"
+# shellcheck disable=SC2086
+expect 4 "$FEDREC" train $pf --set train.rounds=6 --set "output.checkpoint=$tmp/ck.bad" --resume
+grep -q "ck.bad" "$tmp/err" || fail "truncated checkpoint not named: $(cat "$tmp/err")"
+expect 2 "$FEDREC" train --set job.kind=ctr --resume
 expect 0 "$FEDREC" train --set train.rounds=2 --set data.users=50 --set data.items=400 --summary "$tmp/s.json" --quiet
 grep -q '"test_hr": [0-9]' "$tmp/s.json" && grep -q '"peak_rss_bytes": [1-9]' "$tmp/s.json" &&
     grep -q '"config": ".*kind = pfedrec' "$tmp/s.json" || fail "summary JSON: $(cat "$tmp/s.json")"

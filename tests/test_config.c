@@ -264,7 +264,8 @@ static void test_round_trip_every_key(void)
         "pfedrec.client_fraction=0.25",        "pfedrec.mode=strict",
         "pfedrec.aggregation=weighted",        "pfedrec.item_personalisation=no",
         "pfedrec.personal_score=off",          "pfedrec.eval_negatives=49",
-        "pfedrec.top_k=5",
+        "pfedrec.top_k=5",                     "output.checkpoint=out/ck",
+        "train.checkpoint_every=3",
     };
     cfg = NULL;
     CHECK_OK(fr_config_build(path, sets, sizeof sets / sizeof sets[0], &cfg));

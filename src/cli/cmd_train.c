@@ -31,6 +31,7 @@ static void usage(FILE *out)
             "  --report FILE  one row per epoch or round, CSV or JSON lines (output.report_format)\n"
             "  --summary FILE the final figures, seed, wall time, peak memory and the\n"
             "                 effective configuration as one JSON object\n"
+            "  --resume       continue a federated run from output.checkpoint\n"
             "  --quiet        print only the final summary\n");
 }
 
@@ -56,7 +57,7 @@ typedef struct train_opts {
     const char *config;
     fr_cli_sets sets;
     const char *save, *report, *summary;
-    int quiet;
+    int quiet, resume;
 } train_opts;
 
 static int parse(int argc, char **argv, train_opts *o)
@@ -78,6 +79,8 @@ static int parse(int argc, char **argv, train_opts *o)
                 return FR_EXIT_USAGE;
             }
             *(a[3] == 'a' ? &o->save : a[3] == 'e' ? &o->report : &o->summary) = argv[++i];
+        } else if (!strcmp(a, "--resume")) {
+            o->resume = 1;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o->quiet = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -224,7 +227,12 @@ int fr_cli_train(int argc, char **argv)
     }
     const char *kind;
     fr_config_get_string(cfg, "job.kind", &kind);
-    rc = !strcmp(kind, "pfedrec") ? fr_cli_run_pfedrec(cfg, o.quiet, o.summary) : run(cfg, &o);
+    if (o.resume && strcmp(kind, "pfedrec")) {
+        fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = %s has none\n", kind);
+        fr_config_free(cfg);
+        return FR_EXIT_USAGE;
+    }
+    rc = !strcmp(kind, "pfedrec") ? fr_cli_run_pfedrec(cfg, o.quiet, o.summary, o.resume) : run(cfg, &o);
     fr_config_free(cfg);
     return rc;
 }

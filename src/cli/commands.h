@@ -9,6 +9,6 @@ int fr_cli_devices(int argc, char **argv);
 
 #include "fedrec/config.h"
 /* The PFedRec job of `fedrec train` (job_pfedrec.c). */
-int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary);
+int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume);
 
 #endif

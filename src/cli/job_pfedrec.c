@@ -117,7 +117,38 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     return FR_OK;
 }
 
-int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary)
+/* Keep the report rows of rounds <= last (and the CSV header): a resumed
+ * run rewrites the rounds after its checkpoint. */
+static fr_status trim_report(const char *path, int64_t last)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return FR_OK; /* no report yet */
+    char *kept = NULL, *line = NULL;
+    size_t kept_len = 0, cap = 0;
+    ssize_t got;
+    FILE *mem = open_memstream(&kept, &kept_len);
+    while (mem && (got = getline(&line, &cap, f)) > 0) {
+        long long round = -1;
+        if (sscanf(line, "{\"round\":%lld", &round) != 1 && sscanf(line, "%lld,", &round) != 1)
+            round = 0; /* the header */
+        if (round <= last)
+            fputs(line, mem);
+    }
+    free(line);
+    fclose(f);
+    if (!mem)
+        return fr_cli_fail(FR_ERR_NOMEM, "%s: cannot read the report back", path);
+    fclose(mem);
+    f = fopen(path, "w");
+    int ok = f && fwrite(kept, 1, kept_len, f) == kept_len;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(kept);
+    return ok ? FR_OK : fr_cli_fail(FR_ERR_IO, "%s: cannot rewrite the report: %s", path, strerror(errno));
+}
+
+int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume)
 {
     fr_ratings_spec spec;
     const char *path, *report_path, *format, *name;
@@ -160,17 +191,40 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary)
         fr_loo_split_free(&split);
         return fr_cli_report(s, NULL);
     }
+    const char *ckpt_path;
+    int64_t ckpt_every;
+    fr_config_get_string(cfg, "output.checkpoint", &ckpt_path);
+    fr_config_get_int(cfg, "train.checkpoint_every", &ckpt_every);
+    unsigned start = 0;
+    /* Best round so far, kept in the checkpoint: round, val HR, val NDCG,
+     * test HR, test NDCG. */
+    double best_saved[5] = {0, 0, 0, 0, 0};
+    if (resume) {
+        if (!*ckpt_path)
+            s = fr_cli_fail(FR_ERR_CONFIG, "--resume needs output.checkpoint");
+        else
+            s = fr_pfedrec_load(p, ckpt_path, &start, best_saved, 5);
+        if (s == FR_OK && *report_path)
+            s = trim_report(report_path, (int64_t)start);
+        if (s != FR_OK) {
+            fr_pfedrec_free(p);
+            fr_loo_split_free(&split);
+            return fr_cli_report(s, NULL);
+        }
+        if (!quiet)
+            printf("resuming after round %u from %s\n", start, ckpt_path);
+    }
     int jsonl = !strcmp(format, "jsonl");
     FILE *report = NULL;
     if (*report_path) {
-        report = fopen(report_path, "w");
+        report = fopen(report_path, resume ? "a" : "w");
         if (!report) {
             fprintf(stderr, "fedrec: %s: cannot write the report: %s\n", report_path, strerror(errno));
             fr_pfedrec_free(p);
             fr_loo_split_free(&split);
             return FR_EXIT_FAILURE;
         }
-        if (!jsonl)
+        if (!jsonl && !(resume && ftell(report) > 0))
             fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up\n");
     }
     if (!quiet) {
@@ -183,9 +237,13 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary)
     }
     int progress = isatty(fileno(stderr)) && quiet;
     fr_pfedrec_round best = {0}, st = {0};
-    long long best_round = 0;
+    long long best_round = (long long)best_saved[0];
+    best.val_hr = best_saved[1];
+    best.val_ndcg = best_saved[2];
+    best.test_hr = best_saved[3];
+    best.test_ndcg = best_saved[4];
     double total = 0, t_neg = 0, t_train = 0, t_eval = 0, t_agg = 0;
-    for (int64_t k = 0; k < rounds && s == FR_OK; k++) {
+    for (int64_t k = start; k < rounds && s == FR_OK; k++) {
         s = fr_pfedrec_run_round(p, (unsigned)k, &st);
         if (s != FR_OK)
             break;
@@ -194,9 +252,13 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary)
         t_train += st.t_train;
         t_eval += st.t_eval;
         t_agg += st.t_aggregate;
-        if (st.val_hr >= best.val_hr || k == 0) { /* ties: the later round */
+        if (st.val_hr >= best.val_hr || best_round == 0) { /* ties: the later round */
             best = st;
             best_round = (long long)k + 1;
+        }
+        if (*ckpt_path && ((k + 1) % ckpt_every == 0 || k + 1 == rounds)) {
+            double keep[5] = {(double)best_round, best.val_hr, best.val_ndcg, best.test_hr, best.test_ndcg};
+            s = fr_pfedrec_save(p, ckpt_path, (unsigned)(k + 1), keep, 5);
         }
         if (!quiet)
             printf("%5lld %10.5f %8.4f %9.4f %8.4f %9.4f %7.3f %10.2f\n", (long long)k + 1, st.train_loss,

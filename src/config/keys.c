@@ -69,6 +69,8 @@ static const fr_config_key schema[] = {
      "ctr job: passes over the training examples"},
     {"train", "rounds", FR_CFG_INT, "100", 1, 1000000, 0, 0, NULL,
      "federated jobs: communication rounds"},
+    {"train", "checkpoint_every", FR_CFG_INT, "10", 1, 1000000, 0, 0, NULL,
+     "federated jobs: rounds between checkpoints (output.checkpoint); the last round is always saved"},
     {"train", "batch_size", FR_CFG_INT, "256", 2, 1048576, 0, 0, NULL,
      "examples per step (at least 2: batch-norm needs batch statistics)"},
     {"train", "optimizer", FR_CFG_ENUM, "adam", NO_RANGE, "adam|adamw|sgd",
@@ -107,6 +109,8 @@ static const fr_config_key schema[] = {
      "file for one row per epoch; empty: no report"},
     {"output", "report_format", FR_CFG_ENUM, "csv", NO_RANGE, "csv|jsonl",
      "report format: csv (with a header) or jsonl (one JSON object per line)"},
+    {"output", "checkpoint", FR_CFG_STRING, "", NO_RANGE, NULL,
+     "federated jobs: checkpoint file, rewritten atomically every train.checkpoint_every rounds; empty: none"},
     {"output", "model", FR_CFG_STRING, "", NO_RANGE, NULL,
      "file to save the trained model to; empty: not saved"},
 };
