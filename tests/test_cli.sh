@@ -139,6 +139,9 @@ head -c 300 "$tmp/ck" >"$tmp/ck.bad"
 expect 4 "$FEDREC" train $pf --set train.rounds=6 --set "output.checkpoint=$tmp/ck.bad" --resume
 grep -q "ck.bad" "$tmp/err" || fail "truncated checkpoint not named: $(cat "$tmp/err")"
 expect 2 "$FEDREC" train --set job.kind=ctr --resume
+expect 0 "$FEDREC" train --set job.kind=fedmf --set train.rounds=3 --set data.users=60 --set data.items=400
+grep -q "FedMF (paper mode)" "$tmp/out" || fail "fedmf job: $(head -n 2 "$tmp/out")"
+expect 0 "$FEDREC" config --check "$top_srcdir/conf/fedmf-ml100k.ini"
 expect 0 "$FEDREC" train --set train.rounds=2 --set data.users=50 --set data.items=400 --summary "$tmp/s.json" --quiet
 grep -q '"test_hr": [0-9]' "$tmp/s.json" && grep -q '"peak_rss_bytes": [1-9]' "$tmp/s.json" &&
     grep -q '"config": ".*kind = pfedrec' "$tmp/s.json" || fail "summary JSON: $(cat "$tmp/s.json")"

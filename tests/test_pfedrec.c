@@ -128,6 +128,21 @@ int main(void)
         free(io);
         io = NULL;
     }
+    /* FedMF on the same engine: deterministic, and not PFedRec. */
+    {
+        fr_pfedrec_options om = o;
+        om.algorithm = FR_ALGO_FEDMF;
+        fr_pfedrec_round m1, m2;
+        float *a1 = NULL, *a2 = NULL;
+        run(&s, om, 2, &m1, &a1);
+        om.threads = 1;
+        run(&s, om, 2, &m2, &a2);
+        CHECK(a1 && a2 && !memcmp(a1, a2, n * sizeof *a1) && m1.test_hr == m2.test_hr,
+              "FedMF differs across thread counts");
+        CHECK(a1 && memcmp(a1, ib, n * sizeof *a1) != 0, "FedMF trained like PFedRec");
+        free(a1);
+        free(a2);
+    }
     fr_pfedrec_options og = o;
     og.eval_global_items = 1;
     run(&s, og, 2, &other, &io);

@@ -21,8 +21,18 @@
 extern "C" {
 #endif
 
+/* FR_ALGO_FEDMF is the FedMF baseline on the same engine: a local user
+ * embedding u instead of the score function (score sigma(u . E[i]), no
+ * bias), one joint update of u and the item rows per batch, and evaluation
+ * with the round's global item table (no item personalisation). */
+typedef enum fr_rating_algorithm {
+    FR_ALGO_PFEDREC = 0,
+    FR_ALGO_FEDMF
+} fr_rating_algorithm;
+
 typedef struct fr_pfedrec_options {
     uint64_t seed;
+    fr_rating_algorithm algorithm;
     size_t dim;              /* embedding size (32) */
     float lr;                /* score-function learning rate (0.1) */
     float lr_eta;            /* item lr = lr * n_items * lr_eta (80) */

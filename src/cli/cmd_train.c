@@ -227,12 +227,13 @@ int fr_cli_train(int argc, char **argv)
     }
     const char *kind;
     fr_config_get_string(cfg, "job.kind", &kind);
-    if (o.resume && strcmp(kind, "pfedrec")) {
+    if (o.resume && !strcmp(kind, "ctr")) {
         fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = %s has none\n", kind);
         fr_config_free(cfg);
         return FR_EXIT_USAGE;
     }
-    rc = !strcmp(kind, "pfedrec") ? fr_cli_run_pfedrec(cfg, o.quiet, o.summary, o.resume) : run(cfg, &o);
+    int rating_job = !strcmp(kind, "pfedrec") || !strcmp(kind, "fedmf");
+    rc = rating_job ? fr_cli_run_pfedrec(cfg, o.quiet, o.summary, o.resume) : run(cfg, &o);
     fr_config_free(cfg);
     return rc;
 }

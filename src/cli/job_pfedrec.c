@@ -1,4 +1,4 @@
-/* job_pfedrec.c — `fedrec train` with job.kind = pfedrec: read the rating
+/* job_pfedrec.c — `fedrec train` with job.kind = pfedrec or fedmf: read the rating
  * file, split it leave-one-out, run the rounds, print one line per round,
  * write the report, and summarise the best-validation round. */
 #include <errno.h>
@@ -78,6 +78,9 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     const char *mode, *aggregation, *isa;
     int personal_items, personal_score;
     fr_pfedrec_options_default(o);
+    const char *kind;
+    FR_TRY_CLI(fr_config_get_string(cfg, "job.kind", &kind));
+    o->algorithm = !strcmp(kind, "fedmf") ? FR_ALGO_FEDMF : FR_ALGO_PFEDREC;
     FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &o->seed));
     FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.dim", &dim));
     FR_TRY_CLI(fr_config_get_float(cfg, "pfedrec.lr", &lr));
@@ -93,9 +96,9 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     FR_TRY_CLI(fr_config_get_int(cfg, "train.batch_size", &batch));
     FR_TRY_CLI(fr_config_get_int(cfg, "backend.threads", &threads));
     FR_TRY_CLI(fr_config_get_string(cfg, "backend.cpu_isa", &isa));
-    const char *kind;
-    FR_TRY_CLI(fr_config_get_string(cfg, "backend.kind", &kind));
-    if (!strcmp(kind, "opencl"))
+    const char *backend_kind;
+    FR_TRY_CLI(fr_config_get_string(cfg, "backend.kind", &backend_kind));
+    if (!strcmp(backend_kind, "opencl"))
         return fr_cli_fail(FR_ERR_UNSUPPORTED, "backend.kind = opencl: the pfedrec job trains its per-client models (a %lld-value score function each) on the CPU, where they are cheaper than a kernel launch; use backend.kind = auto or cpu",
                            (long long)dim + 1);
     fr_cpu_isa parsed;
@@ -228,8 +231,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up\n");
     }
     if (!quiet) {
-        printf("fedrec train: %s: PFedRec (%s mode) on %s: %zu users, %zu items, %zu ratings; %lld rounds\n",
-               name, o.strict ? "strict" : "paper", path ? path : "synthetic ratings", split.n_users,
+        printf("fedrec train: %s: %s (%s mode) on %s: %zu users, %zu items, %zu ratings; %lld rounds\n",
+               name, o.algorithm == FR_ALGO_FEDMF ? "FedMF" : "PFedRec", o.strict ? "strict" : "paper", path ? path : "synthetic ratings", split.n_users,
                split.n_items, n_ratings,
                (long long)rounds);
         printf("%5s %10s %8s %9s %8s %9s %7s %10s\n", "round", "train_loss", "val_hr", "val_ndcg",

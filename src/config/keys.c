@@ -7,8 +7,8 @@
 
 #define NO_RANGE 0, 0, 0, 0
 static const fr_config_key schema[] = {
-    {"job", "kind", FR_CFG_ENUM, "pfedrec", NO_RANGE, "pfedrec|ctr",
-     "what `fedrec train` runs: pfedrec = PFedRec (default: on synthetic ratings), ctr = the click-through demo"},
+    {"job", "kind", FR_CFG_ENUM, "pfedrec", NO_RANGE, "pfedrec|fedmf|ctr",
+     "what `fedrec train` runs: pfedrec = PFedRec (default: on synthetic ratings), fedmf = the FedMF baseline on the same data and keys, ctr = the click-through demo"},
 
     {"run", "name", FR_CFG_STRING, "quickstart", NO_RANGE, NULL,
      "name of the run, shown in reports"},

@@ -254,7 +254,7 @@ static fr_status draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t 
 static float score(const fr_pfedrec *p, const scratch *s, const float *w, float b, int32_t item)
 {
     const float *row = p->items + (size_t)item * p->dim;
-    if (!p->o.eval_global_items && s->slot[item] >= 0)
+    if (!p->o.eval_global_items && p->o.algorithm == FR_ALGO_PFEDREC && s->slot[item] >= 0)
         row = s->local + (size_t)s->slot[item] * p->dim;
     return DOT(p, w, row) + b;
 }
@@ -278,6 +278,38 @@ static void evaluate(fr_pfedrec *p, const scratch *s, size_t u, const float *w, 
     fr_hit_ndcg(score(p, s, w, b, sp->test_item[u]), ns, k, p->o.top_k, &p->test_hr[u], &p->test_ndcg[u]);
     if (ns != negs)
         free(ns);
+}
+
+/* FedMF: one forward, then u and the item rows stepped together from the
+ * same gradients (no bias). */
+static void fedmf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m, float lr,
+                        float lr_item, float *gu, client_out *out)
+{
+    size_t d = p->dim, n_rows = 0;
+    memset(gu, 0, d * sizeof *gu);
+    for (size_t j = at; j < at + m; j++) {
+        int32_t slot = s->slot[s->sample_item[j]];
+        float *e = s->local + (size_t)slot * d, *ge = s->grad + (size_t)slot * d;
+        float z = DOT(p, u, e), y = s->sample_label[j];
+        float ez = expf(-fabsf(z));
+        float prob = z >= 0 ? 1.0f / (1.0f + ez) : ez / (1.0f + ez);
+        out->loss_sum += fmaxf(z, 0.0f) - z * y + log1pf(ez);
+        float g = (prob - y) / (float)m;
+        AXPY(p, g, e, gu);
+        int fresh = 1;
+        for (size_t c = 0; c < d && fresh; c++)
+            fresh = ge[c] == 0.0f;
+        if (fresh)
+            s->batch_rows[n_rows++] = slot;
+        AXPY(p, g, u, ge);
+    }
+    AXPY(p, -lr, gu, u);
+    for (size_t r = 0; r < n_rows; r++) {
+        float *e = s->local + (size_t)s->batch_rows[r] * d;
+        float *ge = s->grad + (size_t)s->batch_rows[r] * d;
+        AXPY(p, -lr_item, ge, e);
+        memset(ge, 0, d * sizeof *ge);
+    }
 }
 
 static fr_status train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *out)
@@ -310,6 +342,10 @@ static fr_status train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *o
         }
         for (size_t at = 0; at < n; at += p->o.batch) {
             size_t m = n - at < p->o.batch ? n - at : p->o.batch;
+            if (p->o.algorithm == FR_ALGO_FEDMF) {
+                fedmf_batch(p, s, w, at, m, lr, lr_item, gw, out);
+                continue;
+            }
             /* Step 1: the score function only. */
             memset(gw, 0, d * sizeof *gw);
             float gb = 0.0f;
@@ -566,6 +602,8 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
         !(o->client_fraction > 0.0 && o->client_fraction <= 1.0) || !(o->lr > 0) ||
         !(o->lr_eta > 0) || o->top_k == 0)
         return fr_fail(FR_ERR_INVALID, "PFedRec: need 1 <= dim <= 1024, batch >= 1, local epochs >= 1, 0 < client fraction <= 1, lr > 0, lr_eta > 0, top_k >= 1");
+    if ((unsigned)o->algorithm > FR_ALGO_FEDMF)
+        return fr_fail(FR_ERR_INVALID, "rating engine: unknown algorithm %d", (int)o->algorithm);
     if (split->negatives_per_eval > 1024)
         return fr_fail(FR_ERR_INVALID, "PFedRec: at most 1024 evaluation negatives per user");
     fr_pfedrec *p = calloc(1, sizeof *p);
@@ -610,7 +648,7 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
         fr_rng_init(&rng, o->seed, 0, (uint32_t)u, FR_RNG_INIT);
         for (size_t c = 0; c < d; c++)
             p->w[u * d + c] = (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
-        p->b[u] = (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
+        p->b[u] = o->algorithm == FR_ALGO_FEDMF ? 0.0f : (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
     }
     /* Every client starts evaluated with the initial model. */
     scratch sc;
