@@ -23,10 +23,15 @@
 #include "io/atomic_file.h"
 #include "io/crc32.h"
 
+#define MAX_AGG_TASKS 64
+
 typedef struct client_out {
     int32_t *rows;       /* items whose embedding the client changed */
     float *delta;        /* n_rows x dim: local - global */
     size_t n_rows;
+    /* rows grouped by the aggregation task that owns them: group t is
+     * rows[group_start[t] .. group_start[t + 1]). */
+    uint32_t group_start[MAX_AGG_TASKS + 1];
     size_t samples;
     double loss_sum;
     double t_negatives, t_train, t_eval;
@@ -193,6 +198,19 @@ static fr_status reserve_samples(scratch *s, size_t n)
 }
 
 /* ---- one client's round ------------------------------------------------------ */
+
+/* Aggregation tasks: one per worker, at most MAX_AGG_TASKS. */
+static size_t agg_tasks(const fr_pfedrec *p)
+{
+    size_t t = (size_t)fr_cpu_engine_threads(p->engine);
+    return t > MAX_AGG_TASKS ? MAX_AGG_TASKS : t;
+}
+
+/* The aggregation task that owns item row `item`. */
+static size_t group_of(const fr_pfedrec *p, int32_t item, size_t groups)
+{
+    return (size_t)item * groups / p->n_items;
+}
 
 static float sigmoidf(float z)
 {
@@ -394,16 +412,33 @@ static fr_status train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *o
     out->delta = malloc((s->n_loaded ? s->n_loaded : 1) * d * sizeof *out->delta);
     if (!out->rows || !out->delta)
         return fr_fail_nomem("client update", s->n_loaded * d * 4);
-    size_t kept = 0;
+    /* Counting sort of the changed rows into the aggregation tasks' item
+     * ranges, so each task reads only its own rows: count, then place. */
+    size_t groups = agg_tasks(p), count[MAX_AGG_TASKS + 1] = {0};
     for (size_t k = 0; k < s->n_loaded; k++) {
         const float *g = p->items + (size_t)s->loaded[k] * d, *l = s->local + k * d;
-        int changed = 0;
-        for (size_t c = 0; c < d; c++) {
-            out->delta[kept * d + c] = l[c] - g[c];
-            changed |= l[c] != g[c];
+        int changed = p->o.dense_upload || memcmp(g, l, d * sizeof *g) != 0;
+        /* Mark unchanged rows in `loaded` as -1 - item for the second pass. */
+        if (!changed)
+            s->loaded[k] = -1 - s->loaded[k];
+        else
+            count[group_of(p, s->loaded[k], groups) + 1]++;
+    }
+    for (size_t t = 0; t < groups; t++)
+        count[t + 1] += count[t];
+    for (size_t t = 0; t <= groups; t++)
+        out->group_start[t] = (uint32_t)count[t];
+    size_t kept = count[groups];
+    for (size_t k = 0; k < s->n_loaded; k++) {
+        if (s->loaded[k] < 0) {
+            s->loaded[k] = -1 - s->loaded[k]; /* restore for scratch_reset */
+            continue;
         }
-        if (changed || p->o.dense_upload)
-            out->rows[kept++] = s->loaded[k];
+        const float *g = p->items + (size_t)s->loaded[k] * d, *l = s->local + k * d;
+        size_t at = count[group_of(p, s->loaded[k], groups)]++;
+        out->rows[at] = s->loaded[k];
+        for (size_t c = 0; c < d; c++)
+            out->delta[at * d + c] = l[c] - g[c];
     }
     out->n_rows = kept;
     if (p->o.dense_upload) {
@@ -424,6 +459,13 @@ static fr_status train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *o
         out->rows = ids;
         out->delta = all;
         out->n_rows = p->n_items;
+        /* Item order is already grouped by range. */
+        for (size_t t = 0; t <= groups; t++)
+            out->group_start[t] = (uint32_t)(t * p->n_items / groups);
+        for (size_t t = 0; t < groups; t++) /* exact boundaries of group_of */
+            while (out->group_start[t + 1] > out->group_start[t] &&
+                   group_of(p, (int32_t)out->group_start[t + 1] - 1, groups) > t)
+                out->group_start[t + 1]--;
     }
     return FR_OK;
 }
@@ -454,6 +496,33 @@ static void run_chunk(void *arg, size_t task)
     }
     if (st == FR_OK)
         scratch_free(&s);
+}
+
+/* Aggregation split over item-row ranges: each task applies, in client-id
+ * order, the changes that fall in its range, so every row sums the same
+ * way whatever the number of tasks. */
+typedef struct agg_job {
+    fr_pfedrec *p;
+    size_t n_tasks;
+    double total_samples;
+} agg_job;
+
+static void aggregate_range(void *arg, size_t task)
+{
+    agg_job *job = arg;
+    fr_pfedrec *p = job->p;
+    size_t d = p->dim;
+    for (size_t k = 0; k < p->n_sampled; k++) {
+        const client_out *o = &p->outs[k];
+        float scale = p->o.weighted ? (float)((double)o->samples / job->total_samples)
+                                    : 1.0f / (float)p->n_sampled;
+        for (size_t r = o->group_start[task]; r < o->group_start[task + 1]; r++) {
+            float *row = p->items + (size_t)o->rows[r] * d;
+            const float *delta = o->delta + r * d;
+            for (size_t c = 0; c < d; c++)
+                row[c] += scale * delta[c];
+        }
+    }
 }
 
 /* Clients of this round: all, or a uniform sample of the fraction asked
@@ -546,19 +615,13 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         total_samples += (double)p->outs[k].samples;
         loss += p->outs[k].loss_sum;
     }
-    for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++) {
-        const client_out *o = &p->outs[k];
-        float scale = p->o.weighted ? (float)((double)o->samples / total_samples)
-                                    : 1.0f / (float)p->n_sampled;
-        for (size_t r = 0; r < o->n_rows; r++) {
-            float *row = p->items + (size_t)o->rows[r] * d;
-            const float *delta = o->delta + r * d;
-            for (size_t c = 0; c < d; c++)
-                row[c] += scale * delta[c];
-        }
-        out->bytes_up += (uint64_t)o->n_rows * (d * sizeof(float) + sizeof(int32_t)) +
-                         (p->o.share_score ? (d + 1) * sizeof(float) : 0);
+    if (s == FR_OK) {
+        agg_job aj = {p, agg_tasks(p), total_samples};
+        fr_cpu_parallel_for(p->engine, aj.n_tasks, aggregate_range, &aj);
     }
+    for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++)
+        out->bytes_up += (uint64_t)p->outs[k].n_rows * (d * sizeof(float) + sizeof(int32_t)) +
+                         (p->o.share_score ? (d + 1) * sizeof(float) : 0);
     if (s == FR_OK && p->o.share_score) {
         /* The server's new score function: the mean of the trained ones. */
         memset(mean_w, 0, (d + 1) * sizeof *mean_w);
