@@ -27,7 +27,7 @@ grep -q "^fedrec [0-9]" "$tmp/out" || fail "--version printed '$(cat "$tmp/out")
 expect 2 "$FEDREC"
 expect 2 "$FEDREC" frobnicate
 grep -q "unknown command 'frobnicate'" "$tmp/err" || fail "unknown command message: $(cat "$tmp/err")"
-for cmd in train eval devices config bench; do
+for cmd in train eval devices config bench plot; do
     expect 0 "$FEDREC" "$cmd" --help
     grep -qi "usage" "$tmp/out" || fail "$cmd --help prints no usage"
 done
@@ -123,6 +123,16 @@ expect 0 "$FEDREC" train --set job.kind=pfedrec --set data.source=delimited --se
     --report "$tmp/pf.csv"
 [ "$(wc -l <"$tmp/pf.csv")" -eq 4 ] || fail "pfedrec report: $(cat "$tmp/pf.csv")"
 grep -q "best validation round 3 of 3\|best validation round [12] of 3" "$tmp/out" || fail "pfedrec summary: $(cat "$tmp/out")"
+# fedrec plot: an SVG with one line per metric; bad reports refused.
+expect 0 "$FEDREC" plot "$tmp/pf.csv" --out "$tmp/pf.svg"
+grep -c "<polyline" "$tmp/pf.svg" | grep -q '^5$' || fail "plot lines: $(grep -c '<polyline' "$tmp/pf.svg")"
+expect 0 "$FEDREC" plot "$tmp/r.jsonl" --metrics test_auc,train_loss --out "$tmp/j.svg"
+grep -c "<polyline" "$tmp/j.svg" | grep -q '^2$' || fail "plot of jsonl"
+printf 'round,loss\n1,0.5\n2,abc\n' >"$tmp/badr.csv"
+expect 4 "$FEDREC" plot "$tmp/badr.csv"
+grep -q "badr.csv:3" "$tmp/err" || fail "bad report line not named: $(cat "$tmp/err")"
+expect 2 "$FEDREC" plot "$tmp/pf.csv" --metrics nothing
+
 # Checkpoint and resume: 4 rounds, then resumed to 6, equal 6 in one go.
 pf="--set data.users=60 --set data.items=400 --set train.checkpoint_every=2 --set output.checkpoint=$tmp/ck --quiet"
 # shellcheck disable=SC2086

@@ -6,6 +6,7 @@
 int fr_cli_train(int argc, char **argv);
 int fr_cli_eval(int argc, char **argv);
 int fr_cli_devices(int argc, char **argv);
+int fr_cli_plot(int argc, char **argv);
 
 #include "fedrec/config.h"
 /* The PFedRec job of `fedrec train` (job_pfedrec.c). */

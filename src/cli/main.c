@@ -20,7 +20,8 @@ static const command commands[] = {
     {"eval", fr_cli_eval, "evaluate a saved model on its test data"},
     {"devices", fr_cli_devices, "show the CPU paths and compute devices fedrec can use"},
     {"config", fr_cli_config, "list configuration keys, check or print a configuration"},
-    {"bench", fr_cli_bench, "run a benchmark (gemm)"},
+    {"bench", fr_cli_bench, "run a benchmark (gemm, launch)"},
+    {"plot", fr_cli_plot, "draw a training report as an SVG learning curve"},
 };
 
 static void usage(FILE *out)
