@@ -29,6 +29,8 @@ typedef struct client_out {
     int32_t *rows;       /* items whose embedding the client changed */
     float *delta;        /* n_rows x dim: local - global */
     size_t n_rows;
+    size_t cap_rows;     /* rows the buffers hold: kept across rounds, so
+                          * a round does not fault in fresh pages */
     /* rows grouped by the aggregation task that owns them: group t is
      * rows[group_start[t] .. group_start[t + 1]). */
     uint32_t group_start[MAX_AGG_TASKS + 1];
@@ -93,6 +95,10 @@ void fr_pfedrec_free(fr_pfedrec *p)
     free(p->test_hr);
     free(p->test_ndcg);
     free(p->sampled);
+    for (size_t k = 0; p->outs && k < p->n_users; k++) {
+        free(p->outs[k].rows);
+        free(p->outs[k].delta);
+    }
     free(p->outs);
     free(p);
 }
@@ -408,10 +414,19 @@ static fr_status train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *o
     out->t_train = t2 - t1;
     out->t_eval = t3 - t2;
     /* The upload: changed rows and their change. */
-    out->rows = malloc((s->n_loaded ? s->n_loaded : 1) * sizeof *out->rows);
-    out->delta = malloc((s->n_loaded ? s->n_loaded : 1) * d * sizeof *out->delta);
-    if (!out->rows || !out->delta)
-        return fr_fail_nomem("client update", s->n_loaded * d * 4);
+    size_t need = p->o.dense_upload ? p->n_items : s->n_loaded;
+    if (need > out->cap_rows || !out->rows) {
+        size_t cap = need > 16 ? need : 16;
+        int32_t *rows = realloc(out->rows, cap * sizeof *rows);
+        if (rows)
+            out->rows = rows;
+        float *delta = realloc(out->delta, cap * d * sizeof *delta);
+        if (delta)
+            out->delta = delta;
+        if (!rows || !delta)
+            return fr_fail_nomem("client update", cap * d * 4);
+        out->cap_rows = cap;
+    }
     /* Counting sort of the changed rows into the aggregation tasks' item
      * ranges, so each task reads only its own rows: count, then place. */
     size_t groups = agg_tasks(p), count[MAX_AGG_TASKS + 1] = {0};
@@ -444,20 +459,14 @@ static fr_status train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *o
     if (p->o.dense_upload) {
         /* Every row: unchanged ones with a zero change. */
         float *all = calloc(p->n_items * d, sizeof *all);
-        int32_t *ids = malloc(p->n_items * sizeof *ids);
-        if (!all || !ids) {
-            free(all);
-            free(ids);
+        if (!all)
             return fr_fail_nomem("dense upload", p->n_items * d * 4);
-        }
         for (size_t r = 0; r < kept; r++)
             memcpy(all + (size_t)out->rows[r] * d, out->delta + r * d, d * sizeof *all);
+        memcpy(out->delta, all, p->n_items * d * sizeof *all);
+        free(all);
         for (size_t i = 0; i < p->n_items; i++)
-            ids[i] = (int32_t)i;
-        free(out->rows);
-        free(out->delta);
-        out->rows = ids;
-        out->delta = all;
+            out->rows[i] = (int32_t)i;
         out->n_rows = p->n_items;
         /* Item order is already grouped by range. */
         for (size_t t = 0; t <= groups; t++)
@@ -598,7 +607,16 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
             p->b[p->sampled[k]] = mean_w[d];
         }
     }
-    memset(p->outs, 0, p->n_sampled * sizeof *p->outs);
+    for (size_t k = 0; k < p->n_sampled; k++) { /* keep the buffers */
+        client_out *o = &p->outs[k];
+        int32_t *rows = o->rows;
+        float *delta = o->delta;
+        size_t cap = o->cap_rows;
+        memset(o, 0, sizeof *o);
+        o->rows = rows;
+        o->delta = delta;
+        o->cap_rows = cap;
+    }
     int threads = fr_cpu_engine_threads(p->engine);
     round_job job = {p, (p->n_sampled + 8 * (size_t)threads - 1) / (8 * (size_t)threads)};
     if (job.chunk == 0)
@@ -641,8 +659,6 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         out->t_negatives += p->outs[k].t_negatives;
         out->t_train += p->outs[k].t_train;
         out->t_eval += p->outs[k].t_eval;
-        free(p->outs[k].rows);
-        free(p->outs[k].delta);
     }
     free(mean_w);
     if (s != FR_OK)
