@@ -21,11 +21,13 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: fedrec train [CONFIG] [--set section.key=value]... [--save MODEL]\n"
-            "                    [--report FILE] [--quiet]\n\n"
-            "Train the job CONFIG describes (job.kind): ctr, the built-in demo (a\n"
-            "click-through model on generated data, conf/demo.ini, the default), or\n"
-            "pfedrec (PFedRec on a rating file, conf/pfedrec-ml100k.ini). The\n"
-            "configuration is the defaults, then CONFIG, then each --set in order.\n\n"
+            "                    [--report FILE] [--summary FILE] [--resume] [--quiet]\n\n"
+            "Train the job CONFIG describes (job.kind): pfedrec, the default (PFedRec;\n"
+            "on built-in synthetic ratings unless data.source says otherwise:\n"
+            "conf/quickstart.ini, conf/pfedrec-ml100k.ini), fedmf (the FedMF baseline\n"
+            "on the same data, conf/fedmf-ml100k.ini), or ctr (a click-through model on\n"
+            "generated data, conf/demo.ini). The configuration is the defaults, then\n"
+            "CONFIG, then each --set in order.\n\n"
             "  --set K=V      override one key (repeatable); 'fedrec config --keys' lists them\n"
             "  --save MODEL   save the trained model (same as --set output.model=MODEL)\n"
             "  --report FILE  one row per epoch or round, CSV or JSON lines (output.report_format)\n"

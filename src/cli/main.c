@@ -16,7 +16,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"train", fr_cli_train, "train a model from a configuration (default: the built-in demo)"},
+    {"train", fr_cli_train, "train a model from a configuration (default: PFedRec on synthetic ratings)"},
     {"eval", fr_cli_eval, "evaluate a saved model on its test data"},
     {"devices", fr_cli_devices, "show the CPU paths and compute devices fedrec can use"},
     {"config", fr_cli_config, "list configuration keys, check or print a configuration"},
