@@ -104,6 +104,14 @@ int main(void)
                                   fr_cpu_isa_name(isa), m, n, k, ta, tb, pad, alphas[ai], betas[bi], v);
                             if (v > worst && v < INFINITY)
                                 worst = v;
+                            /* Padding columns and the guard element past C
+                                 * are never written. */
+                            int untouched = 1;
+                            for (size_t q = 0; q < nc; q++)
+                                if (q == nc - 1 || q % ldc >= n)
+                                    untouched &= !memcmp(&c[0][q], &c0[q], 4);
+                            CHECK(untouched, "%s %zux%zux%zu pad=%zu: GEMM wrote outside C",
+                                  fr_cpu_isa_name(isa), m, n, k, pad);
                             for (int t = 1; t < 3; t++)
                                 CHECK(!memcmp(c[0], c[t], nc * 4),
                                       "%s %zux%zux%zu: %d threads differ from 1", fr_cpu_isa_name(isa),
@@ -156,13 +164,28 @@ int main(void)
             for (size_t i = 0; i < n; i++)
                 CHECK_NEAR(y[i], -2.0 * (y0[i] + 0.75 * x[i]), 1e-5);
         }
-        float big[2] = {3e30f, 4e30f};
+        /* nrm2 neither overflows nor underflows, on the vector body too. */
+        float big[40], tiny[40];
+        for (int i = 0; i < 40; i++) {
+            big[i] = i % 2 ? 4e30f : 3e30f;
+            tiny[i] = i % 2 ? 4e-30f : 3e-30f;
+        }
         CHECK_NEAR(fr_cpu_snrm2(eng[0], 2, big) / 1e30, 5.0, 1e-5);
+        CHECK_NEAR(fr_cpu_snrm2(eng[0], 40, big) / 1e30, 5.0 * sqrt(20.0), 1e-4);
+        CHECK_NEAR(fr_cpu_snrm2(eng[0], 40, tiny) / 1e-30, 5.0 * sqrt(20.0), 1e-4);
+        CHECK(fr_cpu_snrm2(eng[0], 0, big) == 0.0f, "nrm2 of nothing");
         fprintf(stderr, "path %-7s worst GEMM error %.3f x tolerance\n", fr_cpu_isa_name(isa), worst);
         for (int t = 0; t < 3; t++)
             fr_cpu_engine_destroy(eng[t]);
     }
     CHECK(paths >= 1, "no CPU path ran");
+
+    /* auto is not a path an engine can run. */
+    {
+        fr_cpu_engine *e = NULL;
+        CHECK(fr_cpu_engine_create(FR_ISA_AUTO, 1, &e) == FR_ERR_INVALID && !e,
+              "engine accepted isa auto");
+    }
 
     /* Names. */
     for (int i = 0; i <= FR_ISA_NEON; i++) {

@@ -69,11 +69,14 @@ static void *worker_main(void *p)
 fr_status fr_cpu_engine_create(fr_cpu_isa isa, int threads, fr_cpu_engine **out)
 {
     *out = NULL;
+    if (isa <= FR_ISA_AUTO || isa > FR_ISA_NEON)
+        return fr_fail(FR_ERR_INVALID, "CPU engine: isa = %d (%s), expected a concrete path (scalar, avx2, avx512, neon; resolve auto with fr_cpu_isa_best)",
+                       (int)isa, fr_cpu_isa_name(isa));
     if (!fr_cpu_isa_built(isa))
-        return fr_fail(FR_ERR_UNSUPPORTED, "this build has no %s path (configure found no compiler support for it)",
+        return fr_fail(FR_ERR_UNSUPPORTED, "this build has no %s path (configure found no compiler support)",
                        fr_cpu_isa_name(isa));
     if (!fr_cpu_isa_supported(isa))
-        return fr_fail(FR_ERR_UNSUPPORTED, "the %s path needs CPU features this CPU (or its OS) lacks; 'fedrec devices' lists the supported paths",
+        return fr_fail(FR_ERR_UNSUPPORTED, "this CPU (or its OS) lacks the %s path's instructions; 'fedrec devices' lists the supported paths",
                        fr_cpu_isa_name(isa));
     if (threads < 1 || threads > 1024)
         return fr_fail(FR_ERR_INVALID, "CPU engine: threads = %d, expected 1..1024", threads);
@@ -172,22 +175,7 @@ float fr_cpu_sdot(const fr_cpu_engine *e, size_t n, const float *x,
 
 float fr_cpu_snrm2(const fr_cpu_engine *e, size_t n, const float *x)
 {
-    /* Scaled sum of squares in double: no overflow or underflow for any
-     * finite float input, unlike sqrt(dot(x, x)). */
-    (void)e;
-    double scale = 0, ssq = 1;
-    for (size_t i = 0; i < n; i++) {
-        double v = x[i] < 0 ? -(double)x[i] : (double)x[i];
-        if (v == 0)
-            continue;
-        if (scale < v) {
-            ssq = 1 + ssq * (scale / v) * (scale / v);
-            scale = v;
-        } else {
-            ssq += (v / scale) * (v / scale);
-        }
-    }
-    return (float)(scale * __builtin_sqrt(ssq));
+    return e->k->nrm2(n, x);
 }
 
 void fr_cpu_sscal(const fr_cpu_engine *e, size_t n, float alpha, float *x)

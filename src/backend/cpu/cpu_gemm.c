@@ -22,11 +22,9 @@
 #include "backend/cpu/cpu_engine.h"
 #include "backend/cpu/cpu_kernels.h"
 
-#define KC 256
-#define MC_TARGET 144
-#define NC 4096
-#define MAX_MR 16
-#define MAX_NR 32
+/* KC, MC and NC come from the path's kernel table (tuned per path). */
+#define MAX_MR FR_GEMM_MAX_MR
+#define MAX_NR FR_GEMM_MAX_NR
 
 typedef struct gemm_args {
     const fr_cpu_kernels *k;
@@ -215,17 +213,18 @@ void fr_cpu_sgemm(fr_cpu_engine *e, fr_transpose ta, fr_transpose tb,
         return;
     }
     size_t mr = g.k->mr, nr = g.k->nr;
+    const size_t kc_blk = g.k->kc, nc_blk = g.k->nc;
     /* Small products finish before extra threads would pay for waking. */
     int threads = m * n * k < (1u << 21) ? 1 : fr_cpu_engine_threads(e);
-    /* Rows per task: MC_TARGET, or fewer so every thread gets work. */
-    size_t mc = MC_TARGET / mr * mr;
+    /* Rows per task: the path's MC, or fewer so every thread gets work. */
+    size_t mc = g.k->mc / mr * mr;
     size_t per_thread = (m + (size_t)threads - 1) / (size_t)threads;
     per_thread = (per_thread + mr - 1) / mr * mr;
     if (per_thread < mc)
         mc = per_thread;
     size_t n_row_tasks = (m + mc - 1) / mc;
-    size_t nc_max = n < NC ? n : NC;
-    size_t kc_max = k < KC ? k : KC;
+    size_t nc_max = n < nc_blk ? n : nc_blk;
+    size_t kc_max = k < kc_blk ? k : kc_blk;
     size_t panels_max = (nc_max + nr - 1) / nr;
     /* When rows alone cannot feed the threads, split the columns too. */
     size_t n_col_tasks = 1;
@@ -245,12 +244,12 @@ void fr_cpu_sgemm(fr_cpu_engine *e, fr_transpose ta, fr_transpose tb,
          * right answer, only slower. */
         gemm_small(&g);
     } else {
-        for (size_t j0 = 0; j0 < n; j0 += NC) {
-            size_t nc = n - j0 < NC ? n - j0 : NC;
+        for (size_t j0 = 0; j0 < n; j0 += nc_blk) {
+            size_t nc = n - j0 < nc_blk ? n - j0 : nc_blk;
             size_t panels = (nc + nr - 1) / nr;
             size_t col_tasks = n_col_tasks < panels ? n_col_tasks : panels;
-            for (size_t p0 = 0; p0 < k; p0 += KC) {
-                size_t kc = k - p0 < KC ? k - p0 : KC;
+            for (size_t p0 = 0; p0 < k; p0 += kc_blk) {
+                size_t kc = k - p0 < kc_blk ? k - p0 : kc_blk;
                 pack_b(&g, p0, kc, j0, nc, bpack);
                 block_job job = {&g, bpack, p0, kc, j0, nc, mc, n_row_tasks,
                                  col_tasks, (panels + col_tasks - 1) / col_tasks, apack};

@@ -2,11 +2,16 @@
  * only on CPUs that have both). GEMM block 6x16: twelve ymm accumulators,
  * two B vectors and one broadcast A value stay in the 16 registers. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
 
 #define MR 6
 #define NR 16
+/* Cache blocking (see cpu_kernels.h). */
+#define KC 256
+#define MC 144
+#define NC 4096
 
 static void gemm_micro_avx2(size_t kc, const float *a, const float *b,
                             float *c, size_t ldc, float alpha)
@@ -86,6 +91,27 @@ static void scal_avx2(size_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+static float nrm2_avx2(size_t n, const float *x)
+{
+    /* Squares summed in double: a float squared is exact there and far
+     * from double's overflow and underflow limits. */
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
+        __m256d hi = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
+        s0 = _mm256_fmadd_pd(lo, lo, s0);
+        s1 = _mm256_fmadd_pd(hi, hi, s1);
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
+    double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; i < n; i++)
+        s += (double)x[i] * x[i];
+    return (float)sqrt(s);
+}
+
 const fr_cpu_kernels fr_cpu_kernels_avx2 = {
-    "avx2", MR, NR, gemm_micro_avx2, 0, NULL, axpy_avx2, dot_avx2, scal_avx2,
+    "avx2", MR, NR, gemm_micro_avx2, 0, NULL,
+    KC, MC, NC, axpy_avx2, dot_avx2, nrm2_avx2, scal_avx2,
 };

@@ -3,11 +3,16 @@
  * 12x32: 24 zmm accumulators, two B vectors and a broadcast of A fit in the
  * 32 registers with room for the loads to run ahead. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
 
 #define MR 12
 #define NR 32
+/* Cache blocking (see cpu_kernels.h). */
+#define KC 256
+#define MC 144
+#define NC 4096
 
 static void gemm_micro_avx512(size_t kc, const float *a, const float *b,
                               float *c, size_t ldc, float alpha)
@@ -102,6 +107,25 @@ static void scal_avx512(size_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+static float nrm2_avx512(size_t n, const float *x)
+{
+    /* Squares summed in double: a float squared is exact there and far
+     * from double's overflow and underflow limits. */
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512d lo = _mm512_cvtps_pd(_mm256_loadu_ps(x + i));
+        __m512d hi = _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8));
+        s0 = _mm512_fmadd_pd(lo, lo, s0);
+        s1 = _mm512_fmadd_pd(hi, hi, s1);
+    }
+    double s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    for (; i < n; i++)
+        s += (double)x[i] * x[i];
+    return (float)sqrt(s);
+}
+
 const fr_cpu_kernels fr_cpu_kernels_avx512 = {
-    "avx512", MR, NR, gemm_micro_avx512, 16, gemm_micro_avx512_narrow, axpy_avx512, dot_avx512, scal_avx512,
+    "avx512", MR, NR, gemm_micro_avx512, 16, gemm_micro_avx512_narrow,
+    KC, MC, NC, axpy_avx512, dot_avx512, nrm2_avx512, scal_avx512,
 };

@@ -2,11 +2,16 @@
  * FMA are always present). GEMM block 8x8: sixteen q-register accumulators,
  * two B vectors, and A read four at a time for lane-indexed FMAs. */
 #include <arm_neon.h>
+#include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
 
 #define MR 8
 #define NR 8
+/* Cache blocking (see cpu_kernels.h). */
+#define KC 256
+#define MC 128
+#define NC 4096
 
 static void gemm_micro_neon(size_t kc, const float *a, const float *b,
                             float *c, size_t ldc, float alpha)
@@ -77,6 +82,25 @@ static void scal_neon(size_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+static float nrm2_neon(size_t n, const float *x)
+{
+    /* Squares summed in double: a float squared is exact there and far
+     * from double's overflow and underflow limits. */
+    float64x2_t s0 = vdupq_n_f64(0.0), s1 = vdupq_n_f64(0.0);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t v = vld1q_f32(x + i);
+        float64x2_t lo = vcvt_f64_f32(vget_low_f32(v)), hi = vcvt_high_f64_f32(v);
+        s0 = vfmaq_f64(s0, lo, lo);
+        s1 = vfmaq_f64(s1, hi, hi);
+    }
+    double s = vaddvq_f64(vaddq_f64(s0, s1));
+    for (; i < n; i++)
+        s += (double)x[i] * x[i];
+    return (float)sqrt(s);
+}
+
 const fr_cpu_kernels fr_cpu_kernels_neon = {
-    "neon", MR, NR, gemm_micro_neon, 0, NULL, axpy_neon, dot_neon, scal_neon,
+    "neon", MR, NR, gemm_micro_neon, 0, NULL,
+    KC, MC, NC, axpy_neon, dot_neon, nrm2_neon, scal_neon,
 };

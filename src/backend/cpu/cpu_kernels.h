@@ -24,11 +24,22 @@ struct fr_cpu_kernels {
     size_t nr_narrow;
     void (*gemm_micro_narrow)(size_t kc, const float *a, const float *b,
                               float *c, size_t ldc, float alpha);
+    /* Cache blocking, tuned per path (cpu_gemm.c): a kc x nr packed B
+     * micro-panel stays in L1, an mc x kc packed A block in L2, a kc x nc
+     * packed B slice in L3. mc is a multiple of mr, nc of nr. */
+    size_t kc, mc, nc;
     void (*axpy)(size_t n, float alpha, const float *x, float *y);
     float (*dot)(size_t n, const float *x, const float *y);
+    /* Euclidean norm with the squares summed in double: no overflow or
+     * underflow for any finite float input, unlike sqrtf(dot(x, x)). */
+    float (*nrm2)(size_t n, const float *x);
     void (*scal)(size_t n, float alpha, float *x);
 };
 typedef struct fr_cpu_kernels fr_cpu_kernels;
+
+/* Bounds on mr and nr of every path (edge tiles use a scratch tile). */
+#define FR_GEMM_MAX_MR 16
+#define FR_GEMM_MAX_NR 32
 
 extern const fr_cpu_kernels fr_cpu_kernels_scalar;
 extern const fr_cpu_kernels fr_cpu_kernels_avx2;
