@@ -419,6 +419,18 @@ static void run_all(void)
         fr_bn_release(&bn);
         finish(&c);
     }
+    { /* Batch-norm with frozen gamma/beta: backward still gives dx. */
+        gc_case c = GC_CASE("batchnorm_frozen", bn_fwd, bn_bwd);
+        fr_param_set_create(be, &c.ps);
+        CHECK_OK(fr_bn_init(&bn, c.ps, "bnf", 3, FR_ROLE_FROZEN));
+        CHECK(!bn.gamma->trainable && !bn.gamma->grad, "frozen gamma has a gradient");
+        fr_param_init_uniform(bn.gamma, 5, 1.0f);
+        with_input(&c, 6 * 3, -2, 2);
+        c.state = zero_buffer(6 * 3);
+        run_case(&c, 1e-2f);
+        fr_bn_release(&bn);
+        finish(&c);
+    }
     { /* Dropout with a fixed mask */
         gc_case c = GC_CASE("dropout", drop_fwd, drop_bwd);
         CHECK_OK(fr_dropout_init(&drop, 0.3f, 9, 1));

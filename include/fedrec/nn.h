@@ -114,6 +114,8 @@ void fr_bn_release(fr_batchnorm *bn);
  * otherwise running statistics. */
 fr_status fr_bn_forward(fr_batchnorm *bn, fr_backend *be, size_t batch,
                                fr_view x, fr_view y, int training);
+/* After a training-mode forward (it uses that batch's statistics). With
+ * frozen gamma/beta only dx is produced. */
 fr_status fr_bn_backward(fr_batchnorm *bn, fr_backend *be, size_t batch,
                                 fr_view x, fr_view dy, fr_view dx);
 

@@ -23,7 +23,9 @@ fr_status fr_bn_init(fr_batchnorm *bn, fr_param_set *ps,
     FR_TRY(fr_param_add(ps, fr_nn_name(buf, sizeof buf, name, "running_var"), FR_ROLE_BN_LOCAL, 1,
                         features, 0, 0, &bn->running_var));
     FR_TRY(fr_param_fill(bn->running_var, 1.0f));
-    return fr_buffer_alloc_zero(be, 2 * features * sizeof(float), &bn->save);
+    /* mean, invstd, and two rows that absorb dgamma/dbeta when gamma and
+     * beta are frozen (backward must still produce dx). */
+    return fr_buffer_alloc_zero(be, 4 * features * sizeof(float), &bn->save);
 }
 
 void fr_bn_release(fr_batchnorm *bn)
@@ -52,7 +54,9 @@ fr_status fr_bn_backward(fr_batchnorm *bn, fr_backend *be, size_t batch,
                                 fr_view x, fr_view dy, fr_view dx)
 {
     size_t f = bn->features;
+    fr_view dgamma = bn->gamma->grad ? fr_nn_whole(bn->gamma->grad) : fr_view_of(bn->save, 2 * f);
+    fr_view dbeta = bn->beta->grad ? fr_nn_whole(bn->beta->grad) : fr_view_of(bn->save, 3 * f);
     return fr_batchnorm_backward(be, batch, f, x, fr_nn_whole(bn->gamma->value),
                                  fr_view_of(bn->save, 0), fr_view_of(bn->save, f), dy, dx,
-                                 fr_nn_whole(bn->gamma->grad), fr_nn_whole(bn->beta->grad));
+                                 dgamma, dbeta);
 }
