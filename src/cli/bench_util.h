@@ -1,0 +1,14 @@
+/* bench_util.h — what the benchmark commands share: a monotonic clock and
+ * checked parsing of a positive integer option. */
+#ifndef FR_BENCH_UTIL_H
+#define FR_BENCH_UTIL_H
+
+/* Seconds on CLOCK_MONOTONIC. */
+double fr_bench_now(void);
+/* value as an integer in [1, max] into *out; else a message naming opt on
+ * stderr and 0. */
+int fr_bench_parse_positive(const char *opt, const char *value, long max, long *out);
+/* `fedrec bench launch` (bench_launch.c). */
+int fr_cli_bench_launch(int argc, char **argv);
+
+#endif
