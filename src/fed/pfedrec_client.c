@@ -31,6 +31,7 @@ void fr_pf_scratch_free(scratch *s)
     free(s->sample_item);
     free(s->sample_label);
     free(s->batch_rows);
+    free(s->seen_in_batch);
 }
 
 fr_status fr_pf_scratch_init(scratch *s, size_t n_items, size_t dim, size_t batch)
@@ -43,7 +44,9 @@ fr_status fr_pf_scratch_init(scratch *s, size_t n_items, size_t dim, size_t batc
     s->loaded = malloc(s->cap_rows * sizeof *s->loaded);
     s->local = malloc(s->cap_rows * dim * sizeof *s->local);
     s->grad = calloc(s->cap_rows * dim, sizeof *s->grad);
-    if (!s->slot || !s->mark || !s->batch_rows || !s->loaded || !s->local || !s->grad) {
+    s->seen_in_batch = calloc(s->cap_rows, sizeof *s->seen_in_batch);
+    if (!s->slot || !s->mark || !s->batch_rows || !s->loaded || !s->local || !s->grad ||
+        !s->seen_in_batch) {
         fr_pf_scratch_free(s);
         return fr_fail_nomem("client scratch", n_items * 8);
     }
@@ -70,7 +73,12 @@ static fr_status load_row(scratch *s, const float *items, size_t dim, int32_t it
         float *g = realloc(s->grad, cap * dim * sizeof *g);
         if (g)
             s->grad = g;
-        if (!l || !loc || !g)
+        uint32_t *seen = realloc(s->seen_in_batch, cap * sizeof *seen);
+        if (seen) {
+            s->seen_in_batch = seen;
+            memset(seen + s->cap_rows, 0, (cap - s->cap_rows) * sizeof *seen);
+        }
+        if (!l || !loc || !g || !seen)
             return fr_fail_nomem("client rows", cap * dim * 8);
         memset(s->grad + s->cap_rows * dim, 0, (cap - s->cap_rows) * dim * sizeof *g);
         s->cap_rows = cap;
@@ -212,6 +220,7 @@ static void fedmf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m
                         float lr_item, float *gu, client_out *out)
 {
     size_t d = p->dim, n_rows = 0;
+    s->batch_id++;
     memset(gu, 0, d * sizeof *gu);
     for (size_t j = at; j < at + m; j++) {
         int32_t slot = s->slot[s->sample_item[j]];
@@ -222,11 +231,10 @@ static void fedmf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m
         out->loss_sum += fmaxf(z, 0.0f) - z * y + log1pf(ez);
         float g = (prob - y) / (float)m;
         AXPY(p, g, e, gu);
-        int fresh = 1;
-        for (size_t c = 0; c < d && fresh; c++)
-            fresh = ge[c] == 0.0f;
-        if (fresh)
+        if (s->seen_in_batch[slot] != s->batch_id) { /* first time this batch */
+            s->seen_in_batch[slot] = s->batch_id;
             s->batch_rows[n_rows++] = slot;
+        }
         AXPY(p, g, u, ge);
     }
     AXPY(p, -lr, gu, u);
@@ -290,16 +298,16 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
             *bias -= lr * gb;
             /* Step 2: the item embeddings only, with the updated w. */
             size_t n_rows = 0;
+            s->batch_id++;
             for (size_t j = at; j < at + m; j++) {
                 int32_t slot = s->slot[s->sample_item[j]];
                 float *e = s->local + (size_t)slot * d, *ge = s->grad + (size_t)slot * d;
                 float z = DOT(p, w, e) + *bias;
                 float g = (sigmoidf(z) - s->sample_label[j]) / (float)m;
-                int fresh = 1;
-                for (size_t c = 0; c < d && fresh; c++)
-                    fresh = ge[c] == 0.0f;
-                if (fresh)
+                if (s->seen_in_batch[slot] != s->batch_id) { /* first time this batch */
+                    s->seen_in_batch[slot] = s->batch_id;
                     s->batch_rows[n_rows++] = slot;
+                }
                 AXPY(p, g, w, ge);
             }
             for (size_t r = 0; r < n_rows; r++) {

@@ -55,6 +55,8 @@ typedef struct scratch {
     float *sample_label;
     size_t cap_samples;
     int32_t *batch_rows; /* slots touched by the current batch */
+    uint32_t *seen_in_batch; /* slot -> batch_id of its last gradient */
+    uint32_t batch_id;
 } scratch;
 
 fr_status fr_pf_scratch_init(scratch *s, size_t n_items, size_t dim, size_t batch);
