@@ -37,7 +37,9 @@ typedef struct fr_pfedrec_options {
     float lr;                /* score-function learning rate (0.1) */
     float lr_eta;            /* item lr = lr * n_items * lr_eta (80) */
     size_t batch;            /* 256 */
-    size_t negatives;        /* training negatives per positive (4) */
+    size_t negatives;        /* training negatives per positive (4): distinct
+                              * for one positive, free to repeat across
+                              * positives, as the reference code draws them */
     size_t local_epochs;     /* 1 */
     double client_fraction;  /* clients sampled per round (1.0) */
     int strict;              /* training negatives exclude evaluation negatives */

@@ -134,9 +134,10 @@ static float sigmoidf(float z)
     return z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
-/* Training samples: every training positive, plus negatives*positives items
- * the user never interacted with (strict: nor its evaluation negatives),
- * drawn without replacement from stream (seed, round + 1, user). */
+/* Training samples, as the reference code draws them: every training
+ * positive, and for each positive `negatives` distinct items the user never
+ * interacted with (strict mode: nor its evaluation negatives). Negatives of
+ * different positives may repeat. Stream (seed, round + 1, user). */
 static fr_status draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t *count)
 {
     const fr_loo_split *sp = p->split;
@@ -145,37 +146,41 @@ static fr_status draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t 
     size_t k2 = 2 * sp->negatives_per_eval;
     size_t banned = seen + (p->o.strict && sp->has_eval[u] ? k2 : 0);
     size_t available = p->n_items > banned ? p->n_items - banned : 0;
-    size_t n_neg = p->o.negatives * n_pos;
-    if (n_neg > available)
-        n_neg = available;
+    size_t per = p->o.negatives < available ? p->o.negatives : available;
+    size_t n_neg = per * n_pos;
     FR_TRY(reserve_samples(s, n_pos + n_neg));
     for (size_t k = 0; k < n_pos; k++) {
         s->sample_item[k] = sp->train_items[sp->train_start[u] + k];
         s->sample_label[k] = 1.0f;
     }
-    if (++s->stamp == 0) { /* stamps wrapped: clear the marks once */
+    /* Stamps: `banned` marks what is never drawable for this user, each
+     * positive's group gets a fresh stamp for its own picks. */
+    if (s->stamp > UINT32_MAX - (uint32_t)n_pos - 2) {
         memset(s->mark, 0, p->n_items * sizeof *s->mark);
-        s->stamp = 1;
+        s->stamp = 0;
     }
-    /* Marked = not drawable: seen items, (strict) evaluation negatives,
-     * and what this draw already took. */
+    uint32_t never = ++s->stamp;
     for (size_t k = sp->seen_start[u]; k < sp->seen_start[u + 1]; k++)
-        s->mark[sp->seen_items[k]] = s->stamp;
+        s->mark[sp->seen_items[k]] = never;
     if (p->o.strict && sp->has_eval[u])
         for (size_t k = 0; k < k2; k++)
-            s->mark[sp->eval_negatives[u * k2 + k]] = s->stamp;
+            s->mark[sp->eval_negatives[u * k2 + k]] = never;
     fr_rng rng;
     fr_rng_init(&rng, p->o.seed, p->round + 1, (uint32_t)u, FR_RNG_NEGATIVES);
-    for (size_t k = 0; k < n_neg;) {
-        int32_t cand = (int32_t)fr_rng_below(&rng, (uint32_t)p->n_items);
-        if (s->mark[cand] == s->stamp)
-            continue;
-        s->mark[cand] = s->stamp;
-        s->sample_item[n_pos + k] = cand;
-        s->sample_label[n_pos + k] = 0.0f;
-        k++;
+    size_t at = n_pos;
+    for (size_t pos = 0; pos < n_pos; pos++) {
+        uint32_t group = ++s->stamp;
+        for (size_t k = 0; k < per;) {
+            int32_t cand = (int32_t)fr_rng_below(&rng, (uint32_t)p->n_items);
+            if (s->mark[cand] == never || s->mark[cand] == group)
+                continue;
+            s->mark[cand] = group;
+            s->sample_item[at] = cand;
+            s->sample_label[at++] = 0.0f;
+            k++;
+        }
     }
-    *count = n_pos + n_neg;
+    *count = at;
     return FR_OK;
 }
 
