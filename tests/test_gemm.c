@@ -1,14 +1,27 @@
-/* test_gemm.c — the CPU engine: SGEMM on every ISA path built and supported
- * here, with 1, 2 and 3 threads, all transposes, alpha/beta (beta = 0 must
- * ignore NaN in C), padded leading dimensions and edge sizes, against a
- * double-precision reference; bit-identical results across thread counts;
- * strided-batched GEMM; level-1 ops; ISA names and refusals.
- * Tolerance: |C - ref| <= 1e-5 * sum_k |a||b| + 1e-6 per element. */
+/* test_gemm.c — the CPU engine, on every ISA path this build has and this
+ * CPU supports, with 1, 2 and 3 threads:
+ * - SGEMM: all four transposes, alpha / beta (beta = 0 must ignore NaN in
+ *   C), padded leading dimensions whose padding holds NaN (it must never
+ *   be read) and must come back untouched in C, sizes 0, 1, edges,
+ *   non-multiples of the register blocks, several K slices and column
+ *   blocks, the unblocked one-row / one-column paths, threaded shapes;
+ *   against a double-precision reference.
+ *   Tolerance per element: |C - ref| <= 1e-5 * (|alpha| sum_p |a_ip b_pj|
+ *   + |beta c_ij|) + 1e-30, i.e. a relative error of 1e-5 of the sum of
+ *   magnitudes (float rounding over K <= 1100 terms stays far below).
+ * - bit-identical C for 1, 2 and 3 threads;
+ * - strided-batched GEMM bit-identical to a loop of single GEMMs (both
+ *   the one-thread-per-item and the threaded-item routes);
+ * - level-1 ops against double references; the thread pool and scratch;
+ *   the kernel tables' geometry; ISA names and refusals. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_engine.h"
+#include "backend/cpu/cpu_gemm_impl.h"
+#include "backend/cpu/cpu_kernels.h"
 #include "fedrec/backend.h"
 #include "fedrec/rng.h"
 #include "testutil.h"
@@ -21,182 +34,369 @@ static void fill(float *x, size_t n, uint32_t stream)
         x[i] = 2.0f * fr_rng_uniform(&r) - 1.0f;
 }
 
-/* Returns the worst violation ratio (error / tolerance); <= 1 passes. */
-static double check_gemm(fr_transpose ta, fr_transpose tb, size_t m, size_t n,
-                         size_t k, float alpha, float beta, size_t pad,
-                         const float *a, const float *b, const float *c0,
-                         const float *c)
+/* A rows x cols matrix with row stride ld >= cols; the ld - cols padding
+ * elements of each row (and one past the end) hold pad_value. */
+static float *matrix(size_t rows, size_t cols, size_t ld, uint32_t stream, float pad_value)
 {
-    size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    size_t n = rows * ld + 1;
+    float *x = malloc(n * sizeof *x);
+    fill(x, n, stream);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = cols; j < ld; j++)
+            x[i * ld + j] = pad_value;
+    x[n - 1] = pad_value;
+    return x;
+}
+
+typedef struct gemm_case {
+    fr_transpose ta, tb;
+    size_t m, n, k, pad;
+    float alpha, beta;
+} gemm_case;
+
+/* Worst error / tolerance over C (<= 1 passes; INFINITY for NaN), and
+ * whether C's padding came back bit for bit. */
+static double check_gemm(const gemm_case *g, const float *a, const float *b,
+                         const float *c0, const float *c, int *pad_ok)
+{
+    size_t lda = (g->ta ? g->m : g->k) + g->pad, ldb = (g->tb ? g->k : g->n) + g->pad;
+    size_t ldc = g->n + g->pad;
     double worst = 0;
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
+    for (size_t i = 0; i < g->m; i++)
+        for (size_t j = 0; j < g->n; j++) {
             double s = 0, mag = 0;
-            for (size_t p = 0; p < k; p++) {
-                double av = ta ? a[p * lda + i] : a[i * lda + p];
-                double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
+            for (size_t p = 0; p < g->k; p++) {
+                double av = g->ta ? a[p * lda + i] : a[i * lda + p];
+                double bv = g->tb ? b[j * ldb + p] : b[p * ldb + j];
                 s += av * bv;
                 mag += fabs(av * bv);
             }
-            double ref = alpha * s + (beta == 0.0f ? 0.0 : beta * (double)c0[i * ldc + j]);
-            double cmag = beta == 0.0f ? 0.0 : fabs(beta) * fabs(c0[i * ldc + j]);
-            double tol = 1e-5 * (fabs(alpha) * mag + cmag) + 1e-6;
+            double cv = g->beta == 0.0f ? 0.0 : (double)g->beta * c0[i * ldc + j];
+            double ref = g->alpha * s + cv;
+            double tol = 1e-5 * (fabs(g->alpha) * mag + fabs(cv)) + 1e-30;
             double err = fabs(c[i * ldc + j] - ref);
             if (!(err <= tol * 1e9))
-                return INFINITY; /* NaN or wildly off */
+                return INFINITY; /* NaN, or wildly off */
             if (err / tol > worst)
                 worst = err / tol;
         }
+    *pad_ok = 1;
+    for (size_t i = 0; i < g->m; i++)
+        if (memcmp(c + i * ldc + g->n, c0 + i * ldc + g->n, g->pad * sizeof *c))
+            *pad_ok = 0;
     return worst;
 }
 
-int main(void)
+/* Run one case on the three engines; returns the worst error ratio. */
+static double run_case(fr_cpu_engine *const eng[3], const gemm_case *g, const char *path)
 {
-    const fr_cpu_isa isas[] = {FR_ISA_SCALAR, FR_ISA_AVX2, FR_ISA_AVX512, FR_ISA_NEON};
-    const size_t sizes[][3] = {{0, 5, 3}, {4, 0, 3}, {3, 4, 0}, {1, 1, 1},  {2, 3, 4},
-                               {7, 9, 5}, {13, 33, 17}, {37, 65, 300}, {300, 257, 129},
-                               {145, 31, 513}, {64, 64, 64}, {200, 16, 40}, {50, 13, 100}};
+    size_t lda = (g->ta ? g->m : g->k) + g->pad, ldb = (g->tb ? g->k : g->n) + g->pad;
+    size_t ldc = g->n + g->pad;
+    float *a = matrix(g->ta ? g->k : g->m, g->ta ? g->m : g->k, lda, 1, NAN);
+    float *b = matrix(g->tb ? g->n : g->k, g->tb ? g->k : g->n, ldb, 2, NAN);
+    float *c0 = matrix(g->m, g->n, ldc, 3, -7.0f);
+    if (g->beta == 0.0f)
+        for (size_t i = 0; i < g->m; i++)
+            for (size_t j = 0; j < g->n; j++)
+                c0[i * ldc + j] = NAN;
+    size_t nc = g->m * ldc + 1;
+    float *c[3];
+    for (int t = 0; t < 3; t++) {
+        c[t] = malloc(nc * sizeof *c[t]);
+        memcpy(c[t], c0, nc * sizeof *c[t]);
+        fr_cpu_sgemm(eng[t], g->ta, g->tb, g->m, g->n, g->k, g->alpha, a, lda, b, ldb,
+                     g->beta, c[t], ldc);
+    }
+    int pad_ok = 0;
+    double v = check_gemm(g, a, b, c0, c[0], &pad_ok);
+    CHECK(v <= 1.0, "%s %zux%zux%zu ta=%d tb=%d pad=%zu alpha=%g beta=%g: error %.3g x tolerance",
+          path, g->m, g->n, g->k, g->ta, g->tb, g->pad, g->alpha, g->beta, v);
+    CHECK(pad_ok, "%s %zux%zux%zu ta=%d tb=%d: C padding was written", path, g->m, g->n, g->k,
+          g->ta, g->tb);
+    for (int t = 1; t < 3; t++)
+        CHECK(!memcmp(c[0], c[t], nc * sizeof *c[0]),
+              "%s %zux%zux%zu ta=%d tb=%d: %d threads differ from 1", path, g->m, g->n, g->k,
+              g->ta, g->tb, t + 1);
+    for (int t = 0; t < 3; t++)
+        free(c[t]);
+    free(a);
+    free(b);
+    free(c0);
+    return v;
+}
+
+static const size_t sizes[][3] = {
+    /* empty, tiny, and edges around the 4x8 .. 12x32 register blocks */
+    {0, 5, 3}, {4, 0, 3}, {3, 4, 0}, {1, 1, 1}, {2, 3, 4}, {7, 9, 5}, {13, 33, 17},
+    {64, 64, 64}, {25, 17, 3}, {50, 13, 100}, {200, 16, 40}, {12, 32, 9},
+    /* one row, one column (unblocked paths), and nearly so */
+    {1, 70, 40}, {70, 1, 40}, {2, 70, 40}, {70, 2, 40},
+    /* several K slices (kc <= 512), column blocks (nc <= 4096), and runs
+     * of K slices (packed B kept under 8 MiB) */
+    {37, 65, 1100}, {3, 4200, 5}, {2, 4100, 1100},
+    /* enough work to be threaded: row split, column split, narrow kernel */
+    {300, 257, 129}, {145, 31, 513}, {12, 2000, 50}, {1000, 16, 70}, {64, 300, 100},
+};
+
+/* Cases per size: every combination for small sizes, a sample for large
+ * ones (the double reference dominates the run time). */
+static void test_gemm_path(fr_cpu_isa isa, fr_cpu_engine *const eng[3])
+{
     const float alphas[] = {1.0f, -0.5f}, betas[] = {0.0f, 1.0f, 0.25f};
-    int paths = 0;
-    for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {
-        fr_cpu_isa isa = isas[ii];
-        if (!fr_cpu_isa_built(isa) || !fr_cpu_isa_supported(isa)) {
-            fr_cpu_engine *e = NULL;
-            CHECK(fr_cpu_engine_create(isa, 1, &e) == FR_ERR_UNSUPPORTED && !e,
-                  "engine for missing path %s did not fail", fr_cpu_isa_name(isa));
-            CHECK(strstr(fr_last_error(), fr_cpu_isa_name(isa)) != NULL,
-                  "message does not name the path: %s", fr_last_error());
-            continue;
-        }
-        paths++;
-        fr_cpu_engine *eng[3];
-        for (int t = 0; t < 3; t++)
-            CHECK_OK(fr_cpu_engine_create(isa, t + 1, &eng[t]));
-        double worst = 0;
-        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
-            size_t m = sizes[si][0], n = sizes[si][1], k = sizes[si][2];
-            for (int tr = 0; tr < 4; tr++)
-                for (size_t pad = 0; pad <= 3; pad += 3)
-                    for (size_t ai = 0; ai < 2; ai++)
-                        for (size_t bi = 0; bi < 3; bi++) {
-                            fr_transpose ta = tr & 1 ? FR_TRANS : FR_NO_TRANS;
-                            fr_transpose tb = tr & 2 ? FR_TRANS : FR_NO_TRANS;
-                            size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
-                            size_t na = (ta ? k : m) * lda + 1, nb = (tb ? n : k) * ldb + 1,
-                                   nc = m * ldc + 1;
-                            float *a = malloc(na * 4), *b = malloc(nb * 4), *c0 = malloc(nc * 4);
-                            float *c[3];
-                            fill(a, na, 1);
-                            fill(b, nb, 2);
-                            fill(c0, nc, 3);
-                            if (betas[bi] == 0.0f)
-                                for (size_t q = 0; q < nc; q++)
-                                    c0[q] = NAN;
-                            for (int t = 0; t < 3; t++) {
-                                c[t] = malloc(nc * 4);
-                                memcpy(c[t], c0, nc * 4);
-                                fr_cpu_sgemm(eng[t], ta, tb, m, n, k, alphas[ai], a, lda, b, ldb,
-                                             betas[bi], c[t], ldc);
-                            }
-                            double v = check_gemm(ta, tb, m, n, k, alphas[ai], betas[bi], pad, a,
-                                                  b, c0, c[0]);
-                            CHECK(v <= 1.0, "%s %zux%zux%zu ta=%d tb=%d pad=%zu alpha=%g beta=%g: error %.3g x tolerance",
-                                  fr_cpu_isa_name(isa), m, n, k, ta, tb, pad, alphas[ai], betas[bi], v);
-                            if (v > worst && v < INFINITY)
-                                worst = v;
-                            /* Padding columns and the guard element past C
-                                 * are never written. */
-                            int untouched = 1;
-                            for (size_t q = 0; q < nc; q++)
-                                if (q == nc - 1 || q % ldc >= n)
-                                    untouched &= !memcmp(&c[0][q], &c0[q], 4);
-                            CHECK(untouched, "%s %zux%zux%zu pad=%zu: GEMM wrote outside C",
-                                  fr_cpu_isa_name(isa), m, n, k, pad);
-                            for (int t = 1; t < 3; t++)
-                                CHECK(!memcmp(c[0], c[t], nc * 4),
-                                      "%s %zux%zux%zu: %d threads differ from 1", fr_cpu_isa_name(isa),
-                                      m, n, k, t + 1);
-                            for (int t = 0; t < 3; t++)
-                                free(c[t]);
-                            free(a);
-                            free(b);
-                            free(c0);
-                        }
-        }
-        /* Strided batched equals a loop of single GEMMs within tolerance,
-         * and is identical across thread counts. */
-        {
-            size_t m = 33, n = 20, k = 17, batch = 5, sa = m * k + 3, sb = k * n + 2, sc = m * n + 1;
+    const char *path = fr_cpu_isa_name(isa);
+    double worst = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t m = sizes[si][0], n = sizes[si][1], k = sizes[si][2];
+        int big = m * n * k > 200000;
+        for (int tr = 0; tr < 4; tr++)
+            for (size_t pad = 0; pad <= 3; pad += 3)
+                for (size_t ai = 0; ai < 2; ai++)
+                    for (size_t bi = 0; bi < 3; bi++) {
+                        /* Large: every transpose, padded, with beta 0 and
+                         * beta 0.25 and alpha varying. */
+                        if (big && (pad == 0 || bi == 1 || ai != (size_t)(tr & 1)))
+                            continue;
+                        gemm_case g = {tr & 1 ? FR_TRANS : FR_NO_TRANS,
+                                       tr & 2 ? FR_TRANS : FR_NO_TRANS, m, n, k, pad,
+                                       alphas[ai], betas[bi]};
+                        double v = run_case(eng, &g, path);
+                        if (v > worst && v < INFINITY)
+                            worst = v;
+                    }
+    }
+    /* alpha = 0 scales C by beta and reads neither A nor B. */
+    float c[6] = {1, 2, 3, 4, 8, 6}, nan_ab[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
+    fr_cpu_sgemm(eng[1], FR_NO_TRANS, FR_NO_TRANS, 2, 2, 3, 0.0f, nan_ab, 3, nan_ab, 2, 0.5f,
+                 c, 3);
+    CHECK(c[0] == 0.5f && c[1] == 1.0f && c[2] == 3.0f && c[3] == 2.0f && c[4] == 4.0f &&
+              c[5] == 6.0f,
+          "%s alpha = 0: got %g %g %g / %g %g %g", path, c[0], c[1], c[2], c[3], c[4], c[5]);
+    fprintf(stderr, "path %-7s worst GEMM error %.3f x tolerance\n", path, worst);
+}
+
+/* Batched equals the loop bit for bit, for any thread count. */
+static void test_batched(fr_cpu_isa isa, fr_cpu_engine *const eng[3])
+{
+    const size_t shapes[][3] = {{33, 20, 17}, {1, 9, 5}, {130, 90, 100}};
+    for (size_t s = 0; s < 3; s++)
+        for (int tr = 0; tr < 4; tr += 3) {
+            fr_transpose ta = tr & 1 ? FR_TRANS : FR_NO_TRANS, tb = tr & 2 ? FR_TRANS : FR_NO_TRANS;
+            size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], batch = 5;
+            size_t lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2, ldc = n + 1;
+            size_t sa = (ta ? k : m) * lda + 3, sb = (tb ? n : k) * ldb + 2, sc = m * ldc + 5;
             float *a = malloc(sa * batch * 4), *b = malloc(sb * batch * 4);
-            float *c1 = calloc(sc * batch, 4), *c2 = calloc(sc * batch, 4), *c3 = calloc(sc * batch, 4);
+            float *c0 = malloc(sc * batch * 4), *c[4];
             fill(a, sa * batch, 4);
             fill(b, sb * batch, 5);
-            fr_cpu_sgemm_strided_batched(eng[0], FR_NO_TRANS, FR_NO_TRANS, m, n, k, 1.0f, a, k, sa,
-                                         b, n, sb, 0.0f, c1, n, sc, batch);
-            fr_cpu_sgemm_strided_batched(eng[1], FR_NO_TRANS, FR_NO_TRANS, m, n, k, 1.0f, a, k, sa,
-                                         b, n, sb, 0.0f, c3, n, sc, batch);
-            for (size_t i = 0; i < batch; i++)
-                fr_cpu_sgemm(eng[0], FR_NO_TRANS, FR_NO_TRANS, m, n, k, 1.0f, a + i * sa, k,
-                             b + i * sb, n, 0.0f, c2 + i * sc, n);
-            double maxdiff = 0;
-            for (size_t q = 0; q < sc * batch; q++)
-                maxdiff = fmax(maxdiff, fabs(c1[q] - c2[q]));
-            CHECK(maxdiff < 1e-4, "%s batched differs from loop by %g", fr_cpu_isa_name(isa), maxdiff);
-            CHECK(!memcmp(c1, c3, sc * batch * 4), "%s batched differs across threads", fr_cpu_isa_name(isa));
-            free(a); free(b); free(c1); free(c2); free(c3);
-        }
-        /* Level 1. */
-        for (size_t n = 0; n < 70; n += 7) {
-            float x[80], y[80], y0[80];
-            fill(x, n, 6);
-            fill(y0, n, 7);
-            memcpy(y, y0, sizeof y);
-            fr_cpu_saxpy(eng[0], n, 0.75f, x, y);
-            double dot = 0, nrm = 0;
-            for (size_t i = 0; i < n; i++) {
-                CHECK_NEAR(y[i], y0[i] + 0.75 * x[i], 1e-6);
-                dot += (double)x[i] * y0[i];
-                nrm += (double)x[i] * x[i];
+            fill(c0, sc * batch, 6);
+            for (int t = 0; t < 4; t++) {
+                c[t] = malloc(sc * batch * 4);
+                memcpy(c[t], c0, sc * batch * 4);
             }
-            CHECK_NEAR(fr_cpu_sdot(eng[0], n, x, y0), dot, 1e-5 * (double)(n + 1));
-            CHECK_NEAR(fr_cpu_snrm2(eng[0], n, x), sqrt(nrm), 1e-5 * (1 + sqrt(nrm)));
-            fr_cpu_sscal(eng[0], n, -2.0f, y);
+            for (size_t i = 0; i < batch; i++)
+                fr_cpu_sgemm(eng[0], ta, tb, m, n, k, 0.75f, a + i * sa, lda, b + i * sb, ldb,
+                             0.5f, c[3] + i * sc, ldc);
+            for (int t = 0; t < 3; t++)
+                fr_cpu_sgemm_strided_batched(eng[t], ta, tb, m, n, k, 0.75f, a, lda, sa, b, ldb,
+                                             sb, 0.5f, c[t], ldc, sc, batch);
+            for (int t = 0; t < 3; t++)
+                CHECK(!memcmp(c[t], c[3], sc * batch * 4),
+                      "%s batched %zux%zux%zu ta=%d tb=%d with %d threads differs from a loop",
+                      fr_cpu_isa_name(isa), m, n, k, ta, tb, t + 1);
+            for (int t = 0; t < 4; t++)
+                free(c[t]);
+            free(a);
+            free(b);
+            free(c0);
+        }
+    float one = 1.0f;
+    fr_cpu_sgemm_strided_batched(eng[2], FR_NO_TRANS, FR_NO_TRANS, 1, 1, 1, 1.0f, &one, 1, 1,
+                                 &one, 1, 1, 0.0f, NULL, 1, 1, 0); /* batch 0: no access */
+}
+
+static void test_level1(fr_cpu_isa isa, const fr_cpu_engine *e)
+{
+    const char *path = fr_cpu_isa_name(isa);
+    enum { MAXN = 1100 };
+    static float x[MAXN], y[MAXN], y0[MAXN];
+    for (size_t n = 0; n <= MAXN; n += n < 70 ? 1 : 343) {
+        fill(x, n, 6);
+        fill(y0, n, 7);
+        memcpy(y, y0, n * sizeof *y);
+        fr_cpu_saxpy(e, n, 0.75f, x, y);
+        double dot = 0, dotmag = 0, nrm = 0;
+        for (size_t i = 0; i < n; i++) {
+            CHECK_NEAR(y[i], y0[i] + 0.75 * x[i], 2e-7 * (fabs(y0[i]) + 0.75 * fabs(x[i])));
+            dot += (double)x[i] * y0[i];
+            dotmag += fabs((double)x[i] * y0[i]);
+            nrm += (double)x[i] * x[i];
+        }
+        /* The classic bound for a float sum of n products, n u sum |x y|. */
+        CHECK_NEAR(fr_cpu_sdot(e, n, x, y0), dot, 1.2e-7 * (double)(n + 1) * dotmag + 1e-30);
+        CHECK_NEAR(fr_cpu_snrm2(e, n, x), sqrt(nrm), 1e-6 * sqrt(nrm));
+        fr_cpu_sscal(e, n, -2.0f, y);
+        for (size_t i = 0; i < n; i++)
+            CHECK_NEAR(y[i], -2.0 * (y0[i] + 0.75 * x[i]), 3e-7 * (fabs(y0[i]) + fabs(x[i])));
+    }
+    /* No overflow or underflow in the norm for any finite float, on the
+     * vector body (40 values) as on the tail (2). */
+    float big[40], small[40], huge[2] = {3e38f, 3e38f};
+    for (int i = 0; i < 40; i++) {
+        big[i] = i % 2 ? 4e30f : 3e30f;
+        small[i] = i % 2 ? 4e-30f : 3e-30f;
+    }
+    CHECK_NEAR(fr_cpu_snrm2(e, 2, big) / 1e30, 5.0, 1e-6);
+    CHECK_NEAR(fr_cpu_snrm2(e, 40, big) / 1e30, 5.0 * sqrt(20.0), 1e-5);
+    CHECK_NEAR(fr_cpu_snrm2(e, 2, small) / 1e-30, 5.0, 1e-6);
+    CHECK_NEAR(fr_cpu_snrm2(e, 40, small) / 1e-30, 5.0 * sqrt(20.0), 1e-5);
+    CHECK(fr_cpu_snrm2(e, 0, big) == 0.0f, "%s: nrm2 of nothing", path);
+    CHECK(isinf(fr_cpu_snrm2(e, 2, huge)), "%s: nrm2 above FLT_MAX must be inf", path);
+}
+
+static void count_task(void *arg, size_t task, int slot)
+{
+    (void)slot; /* checked by slot_task */
+    int *hits = arg;
+    hits[task]++; /* each task its own element */
+}
+
+typedef struct slot_probe {
+    fr_cpu_engine *e;
+    int *bad;
+} slot_probe;
+
+static void slot_task(void *arg, size_t task, int slot)
+{
+    slot_probe *p = arg;
+    if (slot < 0 || slot >= fr_cpu_engine_threads(p->e)) {
+        p->bad[task] = 1;
+        return;
+    }
+    /* Scratch sized in advance: a task's request cannot fail, and it
+     * is writable and aligned. */
+    float *s = fr_cpu_engine_scratch(p->e, slot, 0, 4096);
+    if (!s || ((uintptr_t)s & 63)) {
+        p->bad[task] = 1;
+        return;
+    }
+    for (size_t i = 0; i < 1024; i++)
+        s[i] = (float)task;
+}
+
+static void test_pool(fr_cpu_engine *const eng[3])
+{
+    for (int t = 0; t < 3; t++) {
+        int threads = fr_cpu_engine_threads(eng[t]);
+        CHECK(threads == t + 1, "engine threads %d, expected %d", threads, t + 1);
+        for (size_t n = 0; n <= 97; n += 1 + n / 3) {
+            int hits[97] = {0};
+            fr_cpu_parallel_for_slot(eng[t], n, count_task, hits);
             for (size_t i = 0; i < n; i++)
-                CHECK_NEAR(y[i], -2.0 * (y0[i] + 0.75 * x[i]), 1e-5);
+                CHECK(hits[i] == 1, "%d threads, %zu tasks: task %zu ran %d times", t + 1, n, i,
+                      hits[i]);
         }
-        /* nrm2 neither overflows nor underflows, on the vector body too. */
-        float big[40], tiny[40];
-        for (int i = 0; i < 40; i++) {
-            big[i] = i % 2 ? 4e30f : 3e30f;
-            tiny[i] = i % 2 ? 4e-30f : 3e-30f;
-        }
-        CHECK_NEAR(fr_cpu_snrm2(eng[0], 2, big) / 1e30, 5.0, 1e-5);
-        CHECK_NEAR(fr_cpu_snrm2(eng[0], 40, big) / 1e30, 5.0 * sqrt(20.0), 1e-4);
-        CHECK_NEAR(fr_cpu_snrm2(eng[0], 40, tiny) / 1e-30, 5.0 * sqrt(20.0), 1e-4);
-        CHECK(fr_cpu_snrm2(eng[0], 0, big) == 0.0f, "nrm2 of nothing");
-        fprintf(stderr, "path %-7s worst GEMM error %.3f x tolerance\n", fr_cpu_isa_name(isa), worst);
-        for (int t = 0; t < 3; t++)
-            fr_cpu_engine_destroy(eng[t]);
+        for (int s = 0; s < threads; s++)
+            CHECK(fr_cpu_engine_scratch(eng[t], s, 0, 4096) != NULL, "scratch of slot %d", s);
+        int bad[64] = {0};
+        slot_probe p = {eng[t], bad};
+        fr_cpu_parallel_for_slot(eng[t], 64, slot_task, &p);
+        for (int i = 0; i < 64; i++)
+            CHECK(!bad[i], "%d threads: task %d saw a bad slot or scratch", t + 1, i);
+        void *big = fr_cpu_engine_scratch(eng[t], 0, 1, 1 << 20);
+        CHECK(big && !((uintptr_t)big & 63), "scratch growth to 1 MiB");
     }
-    CHECK(paths >= 1, "no CPU path ran");
+}
 
-    /* auto is not a path an engine can run. */
-    {
-        fr_cpu_engine *e = NULL;
-        CHECK(fr_cpu_engine_create(FR_ISA_AUTO, 1, &e) == FR_ERR_INVALID && !e,
-              "engine accepted isa auto");
+static void test_tables(fr_cpu_isa isa, const fr_cpu_kernels *k)
+{
+    const fr_cpu_gemm_kernel *kern[2] = {&k->gemm, &k->narrow};
+    CHECK(k->axpy && k->dot && k->nrm2 && k->scal && k->gemm.micro, "%s: table incomplete",
+          fr_cpu_isa_name(isa));
+    for (int i = 0; i < 2; i++) {
+        if (!kern[i]->micro)
+            continue;
+        size_t mr = kern[i]->mr, nr = kern[i]->nr;
+        CHECK(mr >= 1 && nr >= 1 && mr <= FR_GEMM_MAX_MR && nr <= FR_GEMM_MAX_NR,
+              "%s: block %zux%zu out of range", fr_cpu_isa_name(isa), mr, nr);
+        CHECK(k->mc % mr == 0 && k->nc % nr == 0 && k->kc >= 1,
+              "%s: mc %zu / nc %zu not multiples of %zux%zu", fr_cpu_isa_name(isa), k->mc, k->nc,
+              mr, nr);
     }
+}
 
-    /* Names. */
+static void test_names_and_refusals(void)
+{
     for (int i = 0; i <= FR_ISA_NEON; i++) {
         fr_cpu_isa back;
         CHECK_OK(fr_cpu_isa_parse(fr_cpu_isa_name((fr_cpu_isa)i), &back));
         CHECK(back == (fr_cpu_isa)i, "round trip of %s", fr_cpu_isa_name((fr_cpu_isa)i));
     }
     fr_cpu_isa dummy;
-    CHECK(fr_cpu_isa_parse("sse9", &dummy) == FR_ERR_INVALID && strstr(fr_last_error(), "avx512"),
-          "bad path name: %s", fr_last_error());
-    CHECK(fr_cpu_isa_built(fr_cpu_isa_best()) && fr_cpu_isa_supported(fr_cpu_isa_best()),
-          "best path not usable");
+    CHECK(fr_cpu_isa_parse("sse9", &dummy) == FR_ERR_INVALID, "bad name accepted");
+    const char *msg = fr_last_error();
+    CHECK(strstr(msg, "sse9") && strstr(msg, "scalar") && strstr(msg, "avx2") &&
+              strstr(msg, "avx512") && strstr(msg, "neon"),
+          "bad path message should name the value and the valid ones: %s", msg);
+    CHECK(fr_cpu_isa_built(FR_ISA_SCALAR) && fr_cpu_isa_supported(FR_ISA_SCALAR),
+          "scalar must always be there");
+    fr_cpu_isa best = fr_cpu_isa_best();
+    CHECK(best != FR_ISA_AUTO && fr_cpu_isa_built(best) && fr_cpu_isa_supported(best),
+          "best path %s not usable", fr_cpu_isa_name(best));
+    fr_cpu_engine *e = NULL;
+    CHECK(fr_cpu_engine_create(FR_ISA_AUTO, 1, &e) == FR_ERR_INVALID && !e,
+          "auto must be resolved by the caller");
+    CHECK(fr_cpu_engine_create((fr_cpu_isa)42, 1, &e) == FR_ERR_INVALID && !e,
+          "out-of-range path accepted");
+    CHECK(fr_cpu_engine_create(FR_ISA_SCALAR, 0, &e) == FR_ERR_INVALID && !e, "0 threads");
+    int refused = 0;
+    for (int i = FR_ISA_SCALAR; i <= FR_ISA_NEON; i++) {
+        fr_cpu_isa isa = (fr_cpu_isa)i;
+        if (fr_cpu_isa_built(isa) && fr_cpu_isa_supported(isa))
+            continue;
+        refused++;
+        CHECK(fr_cpu_engine_create(isa, 1, &e) == FR_ERR_UNSUPPORTED && !e,
+              "engine for missing path %s did not fail", fr_cpu_isa_name(isa));
+        msg = fr_last_error();
+        CHECK(strstr(msg, fr_cpu_isa_name(isa)) != NULL, "message does not name the path: %s", msg);
+        if (!fr_cpu_isa_built(isa))
+            CHECK(strstr(msg, "build") != NULL, "not-built message: %s", msg);
+        else
+            CHECK(strstr(msg, "CPU") != NULL, "unsupported message: %s", msg);
+    }
+    /* x86 builds lack NEON and Arm builds the x86 paths, so some path is
+     * always refused; it must be refused with the status asked for. */
+    CHECK(refused >= 1, "expected at least one refused path");
+}
+
+int main(void)
+{
+    const fr_cpu_isa isas[] = {FR_ISA_SCALAR, FR_ISA_AVX2, FR_ISA_AVX512, FR_ISA_NEON};
+    int paths = 0;
+    test_names_and_refusals();
+    for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {
+        fr_cpu_isa isa = isas[ii];
+        if (!fr_cpu_isa_built(isa) || !fr_cpu_isa_supported(isa)) {
+            fprintf(stderr, "path %-7s not %s here: skipped\n", fr_cpu_isa_name(isa),
+                    fr_cpu_isa_built(isa) ? "supported" : "built");
+            continue;
+        }
+        paths++;
+        fr_cpu_engine *eng[3] = {NULL, NULL, NULL};
+        int ok = 1;
+        for (int t = 0; t < 3; t++) {
+            CHECK_OK(fr_cpu_engine_create(isa, t + 1, &eng[t]));
+            ok = ok && eng[t];
+        }
+        if (ok) {
+            test_tables(isa, fr_cpu_engine_kernels(eng[0]));
+            test_gemm_path(isa, eng);
+            test_batched(isa, eng);
+            test_level1(isa, eng[0]);
+            test_pool(eng);
+        }
+        for (int t = 0; t < 3; t++)
+            fr_cpu_engine_destroy(eng[t]);
+    }
+    CHECK(paths >= 1, "no CPU path ran");
     return fr_test_finish("test_gemm");
 }

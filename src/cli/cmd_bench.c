@@ -3,8 +3,9 @@
  * libopenblas can be loaded at run time (dlopen: never a build or link
  * dependency). OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset before
  * OpenBLAS loads, since some machines set them to values that slow it; the
- * core OpenBLAS then picked is printed. Later benchmarks add a subcommand
- * to the table at the bottom. `--backend opencl` times the OpenCL device
+ * benchmark says so (with the values they had), and prints the core and
+ * build configuration OpenBLAS then reports. Later benchmarks add a
+ * subcommand to the table at the bottom. `--backend opencl` times the OpenCL device
  * through the backend interface instead; `fedrec bench launch`
  * (bench_launch.c) measures the fixed cost per op call. */
 #include <dlfcn.h>
@@ -29,24 +30,45 @@ typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float 
 
 typedef struct openblas {
     void *handle;
+    const char *file;          /* the name dlopen accepted */
     cblas_sgemm_fn sgemm;
     void (*set_threads)(int);
     char *(*corename)(void);
+    char *(*config)(void);
+    char unset_note[256];      /* which variables were unset, and from what */
 } openblas;
+
+/* Unset an environment variable that would steer OpenBLAS, noting its
+ * value in the report. */
+static void unset_noting(openblas *ob, const char *name)
+{
+    const char *v = getenv(name);
+    size_t len = strlen(ob->unset_note);
+    snprintf(ob->unset_note + len, sizeof ob->unset_note - len, "%s%s %s", len ? ", " : "", name,
+             v ? "(was set to '" : "(was not set)");
+    if (v) {
+        len = strlen(ob->unset_note);
+        snprintf(ob->unset_note + len, sizeof ob->unset_note - len, "%.40s')", v);
+    }
+    unsetenv(name);
+}
 
 static int openblas_load(openblas *ob)
 {
     memset(ob, 0, sizeof *ob);
-    unsetenv("OPENBLAS_CORETYPE");
-    unsetenv("OPENBLAS_L2_SIZE");
+    /* Before dlopen: OpenBLAS reads them when it initialises. */
+    unset_noting(ob, "OPENBLAS_CORETYPE");
+    unset_noting(ob, "OPENBLAS_L2_SIZE");
     const char *names[] = {"libopenblas.so.0", "libopenblas.so"};
     for (size_t i = 0; i < 2 && !ob->handle; i++)
-        ob->handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if ((ob->handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL)) != NULL)
+            ob->file = names[i];
     if (!ob->handle)
         return 0;
     *(void **)&ob->sgemm = dlsym(ob->handle, "cblas_sgemm");
     *(void **)&ob->set_threads = dlsym(ob->handle, "openblas_set_num_threads");
     *(void **)&ob->corename = dlsym(ob->handle, "openblas_get_corename");
+    *(void **)&ob->config = dlsym(ob->handle, "openblas_get_config");
     if (!ob->sgemm) {
         dlclose(ob->handle);
         ob->handle = NULL;
@@ -91,7 +113,11 @@ static void run_once(const gemm_case *g)
 static double measure(const gemm_case *g, int repeat, double min_seconds)
 {
     double flops = 2.0 * (double)g->s->m * (double)g->s->n * (double)g->s->k;
-    run_once(g); /* warm-up: page faults, thread start, caches */
+    /* Warm-up: page faults, thread start-up, caches, clocks. */
+    double w0 = fr_bench_now();
+    do
+        run_once(g);
+    while (fr_bench_now() - w0 < min_seconds / 4);
     double best = 0;
     for (int r = 0; r < repeat; r++) {
         long calls = 0;
@@ -150,8 +176,12 @@ static int bench_gemm_opencl(const shape *shapes, size_t n_shapes, fr_cpu_engine
     opt.opencl_min_elements = 0;
     fr_backend *be;
     fr_status s = fr_backend_open(&opt, &be);
-    if (s != FR_OK)
-        return fr_cli_report(s, "bench gemm --backend opencl");
+    if (s != FR_OK) {
+        /* Exit codes of fr_cli_bench: 2 for what this build or machine
+         * lacks (a bad --backend here), 1 for other failures. */
+        fr_cli_report(s, "bench gemm --backend opencl");
+        return s == FR_ERR_UNSUPPORTED ? FR_EXIT_USAGE : FR_EXIT_FAILURE;
+    }
     printf("fedrec bench gemm: %s\nbeside the CPU engine (%s, %d threads)\n\n", fr_backend_describe(be),
            fr_cpu_isa_name(fr_cpu_engine_isa(cpu)), fr_cpu_engine_threads(cpu));
     printf("%6s %6s %6s | %10s %10s %7s\n", "M", "N", "K", "opencl", "cpu Nt", "ratio");
@@ -163,7 +193,8 @@ static int bench_gemm_opencl(const shape *shapes, size_t n_shapes, fr_cpu_engine
         fr_buffer *ba = NULL, *bb = NULL, *bc = NULL;
         if (!a || !b || !c || fr_buffer_alloc(be, na * 4, &ba) != FR_OK ||
             fr_buffer_alloc(be, nb * 4, &bb) != FR_OK || fr_buffer_alloc(be, nc * 4, &bc) != FR_OK) {
-            rc = fr_cli_report(FR_ERR_NOMEM, "bench gemm --backend opencl");
+            fr_cli_report(FR_ERR_NOMEM, "bench gemm --backend opencl");
+            rc = FR_EXIT_FAILURE;
         } else {
             fill_random(a, na, 1);
             fill_random(b, nb, 2);
@@ -250,11 +281,26 @@ static int bench_gemm(int argc, char **argv)
     if (isa == FR_ISA_AUTO)
         isa = fr_cpu_isa_best();
     fr_cpu_engine *one, *many;
-    if (fr_cpu_engine_create(isa, 1, &one) != FR_OK)
-        return fr_cli_report(FR_ERR_UNSUPPORTED, "bench gemm");
-    if (fr_cpu_engine_create(isa, (int)threads, &many) != FR_OK) {
+    fr_status st = fr_cpu_engine_create(isa, 1, &one);
+    if (st == FR_ERR_UNSUPPORTED) {
+        /* A path this build or CPU lacks: a bad value for --isa here. */
+        fprintf(stderr, "fedrec bench gemm: --isa %s: %s; usable here:", fr_cpu_isa_name(isa),
+                fr_last_error());
+        for (int p = FR_ISA_SCALAR; p <= FR_ISA_NEON; p++)
+            if (fr_cpu_isa_built((fr_cpu_isa)p) && fr_cpu_isa_supported((fr_cpu_isa)p))
+                fprintf(stderr, " %s", fr_cpu_isa_name((fr_cpu_isa)p));
+        fputc('\n', stderr);
+        return FR_EXIT_USAGE;
+    }
+    if (st != FR_OK) {
+        fr_cli_report(st, "bench gemm");
+        return FR_EXIT_FAILURE;
+    }
+    st = fr_cpu_engine_create(isa, (int)threads, &many);
+    if (st != FR_OK) {
         fr_cpu_engine_destroy(one);
-        return fr_cli_report(FR_ERR_UNSUPPORTED, "bench gemm");
+        fr_cli_report(st, "bench gemm");
+        return FR_EXIT_FAILURE;
     }
     shape shapes[32];
     size_t n_shapes = 0;
@@ -277,10 +323,12 @@ static int bench_gemm(int argc, char **argv)
     int have_ob = use_openblas && openblas_load(&ob);
     printf("fedrec bench gemm: path %s, %ld thread%s for the multi-threaded columns\n",
            fr_cpu_isa_name(isa), threads, threads == 1 ? "" : "s");
-    if (have_ob)
-        printf("OpenBLAS: loaded at run time with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset; core %s\n",
-               ob.corename ? ob.corename() : "(unknown)");
-    else
+    if (have_ob) {
+        printf("OpenBLAS: %s loaded at run time; unset for the comparison: %s\n", ob.file,
+               ob.unset_note);
+        printf("OpenBLAS: core %s; config: %s\n", ob.corename ? ob.corename() : "(unknown)",
+               ob.config ? ob.config() : "(unknown)");
+    } else
         printf("OpenBLAS: %s\n", use_openblas ? "not found (install libopenblas0 to compare)" : "not loaded (--no-openblas)");
     printf("\n%6s %6s %6s | %10s %10s %6s | %10s %10s %6s\n", "M", "N", "K", "fedrec 1t",
            "openblas 1t", "ratio", "fedrec Nt", "openblas Nt", "ratio");

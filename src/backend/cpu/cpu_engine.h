@@ -59,4 +59,30 @@ float fr_cpu_sdot(const fr_cpu_engine *e, size_t n, const float *x,
 float fr_cpu_snrm2(const fr_cpu_engine *e, size_t n, const float *x);
 void fr_cpu_sscal(const fr_cpu_engine *e, size_t n, float alpha, float *x);
 
+/* ---- Threading and scratch details (used by cpu_gemm.c) ---------------
+ * Concurrency: an engine serves one calling thread at a time. Its
+ * functions (GEMM, parallel_for, scratch of slot 0) must not be entered
+ * from two threads at once; a backend is driven from one thread, and two
+ * engines are independent. Idle workers sleep on a condition variable
+ * (after spinning at most FR_CPU_SPIN_NS for a follow-up job). */
+#define FR_CPU_SPIN_NS 50000
+
+/* fr_cpu_parallel_for that also tells each task the slot of the thread
+ * running it: 0 for the calling thread, 1 .. threads - 1 for the workers.
+ * A slot runs one task at a time, so a task may use its slot's scratch. */
+void fr_cpu_parallel_for_slot(fr_cpu_engine *e, size_t n_tasks,
+                              void (*fn)(void *arg, size_t task, int slot),
+                              void *arg);
+
+/* Scratch buffers kept by the engine between calls, FR_CPU_SCRATCH_KINDS
+ * per thread slot (GEMM: 0 for packed A, 1 for packed B). Returns buffer
+ * `kind` of `slot`, at least `bytes` long and 64-byte aligned, growing it
+ * if needed (contents are then lost), or NULL if it cannot grow. Only the
+ * thread running as `slot` may call this and use the buffer; between
+ * parallel_for calls the calling thread owns every slot, so it may size
+ * them all in advance (then a task's call with no larger size cannot
+ * fail) and share slot 0's buffers with the tasks read-only. */
+#define FR_CPU_SCRATCH_KINDS 2
+void *fr_cpu_engine_scratch(fr_cpu_engine *e, int slot, int kind, size_t bytes);
+
 #endif

@@ -1,159 +1,265 @@
-/* cpu_gemm.c — packed, blocked, multi-threaded SGEMM (GotoBLAS/BLIS shape).
+/* cpu_gemm.c — row-major SGEMM: packed, cache-blocked, multi-threaded
+ * (the GotoBLAS / BLIS structure), with the arithmetic in the ISA path's
+ * micro-kernels (cpu_kernels.h).
  *
- *   for each NC-wide column block of B and C
- *     for each KC-deep slice of K: pack B[KC x NC] into NR-wide panels
- *       for each MC-tall row block of A (one task per block and thread):
- *         pack A[MC x KC] into MR-tall panels, then run the micro-kernel
- *         over every MR x NR tile of C, accumulating alpha * A*B.
+ *   for each block of nc columns of C, and each run of K slices (all of K
+ *   unless that would make packed B larger than B_BLOCK_MAX_FLOATS):
+ *     pack op(B)[run, block] into nr-wide panels, in kc-deep slices
+ *     for each task = (mc rows of C) x (a group of B panels), in parallel:
+ *       for each K slice of the run, in order:
+ *         pack op(A)[rows, slice] into mr-tall panels (or read A in place)
+ *         for each B panel: for each mr-row panel: micro-kernel on the
+ *           mr x nr tile of C, C = alpha * A*B + (first slice ? beta : 1) * C
  *
- * Packing copies the operands into the exact order the micro-kernel reads,
- * handling both transposes and zero-padding partial panels, so the kernel
- * never sees a stride or an edge. Tiles at the right and bottom edges are
- * computed into a small scratch tile and added to C.
+ * Packing puts both operands in the exact order the kernel reads them and
+ * handles the transposes, so the kernel never sees a stride on B or an
+ * edge. A row block that serves few B panels (narrow C: the common case
+ * in models, batch x 16..512) is not packed: the kernel reads A in place
+ * through its (rs_a, cs_a) strides, since packing it would cost about as
+ * much as the arithmetic it feeds. Partial tiles at the right and bottom
+ * edges run on a copy of C in a small tile buffer.
  *
- * Determinism: every element of C receives its K-slices in the same order
- * and each slice's sum in the same order whatever the number of threads;
- * threads only split rows (and columns) of C. So results are bit-identical
- * for any thread count. beta is applied once up front (beta == 0 stores
- * zeros without reading C, so NaN in C does not propagate). */
-#include <stdlib.h>
+ * Determinism: each element of C gets its K slices in increasing order and
+ * each slice summed in increasing k by the kernel, whatever the thread
+ * count or the split of C into tasks, and threads never split K. The shape
+ * alone picks the kernel, the slices, and the small-shape paths, so
+ * results are bit-identical for any number of threads, and a strided
+ * batch equals the same GEMMs called one by one. */
 #include <string.h>
 
 #include "backend/cpu/cpu_engine.h"
+#include "backend/cpu/cpu_gemm_impl.h"
 #include "backend/cpu/cpu_kernels.h"
 
-/* KC, MC and NC come from the path's kernel table (tuned per path). */
-#define MAX_MR FR_GEMM_MAX_MR
-#define MAX_NR FR_GEMM_MAX_NR
+/* Below this many multiply-adds a GEMM runs on one thread: splitting it
+ * costs more than it saves (measured on 2 cores: 128 x 128 x 64 gains
+ * from 2 threads, 128 x 64 x 64 and smaller lose). */
+#define THREAD_MIN_FMAS ((size_t)1 << 20)
+/* Packed B (a run of K slices x nc columns) holds at most this many
+ * floats, or one slice if that is larger: 8 MiB, in the shared L3. */
+#define B_BLOCK_MAX_FLOATS ((size_t)2 << 20)
+/* A row block is packed when it serves more B panels than this; with
+ * fewer, the kernel reads A in place. Measured with AVX-512 on Zen 4:
+ * reading in place wins up to 8..16 panels (256 x 256 x 256: 108 against
+ * 102 GFLOP/s), packing wins from 32 (2048 x 1024 x 1024: 102 against 93). */
+#define PACK_A_MIN_PANELS 16
+/* B is packed by several threads when it is at least this big. */
+#define PARALLEL_PACK_MIN_FLOATS ((size_t)32 << 10)
 
-typedef struct gemm_args {
-    const fr_cpu_kernels *k;
-    fr_transpose ta, tb;
-    size_t m, n, kk;
-    float alpha;
-    const float *a, *b;
-    size_t lda, ldb;
-    float *c;
-    size_t ldc;
-} gemm_args;
-
-/* Element (i, p) of op(A) and (p, j) of op(B). */
-static inline float a_at(const gemm_args *g, size_t i, size_t p)
+static size_t ceil_div(size_t a, size_t b)
 {
-    return g->ta == FR_NO_TRANS ? g->a[i * g->lda + p] : g->a[p * g->lda + i];
+    return (a + b - 1) / b;
 }
 
-/* Pack rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row panels. */
-static void pack_a(const gemm_args *g, size_t i0, size_t mc, size_t p0,
-                   size_t kc, float *dst)
+static size_t round_up(size_t a, size_t b)
 {
-    size_t mr = g->k->mr;
-    for (size_t ir = 0; ir < mc; ir += mr) {
-        size_t rows = mc - ir < mr ? mc - ir : mr;
-        if (g->ta == FR_NO_TRANS) {
-            for (size_t p = 0; p < kc; p++) {
-                size_t i = 0;
-                for (; i < rows; i++)
-                    dst[p * mr + i] = g->a[(i0 + ir + i) * g->lda + p0 + p];
-                for (; i < mr; i++)
-                    dst[p * mr + i] = 0.0f;
-            }
-        } else {
-            for (size_t p = 0; p < kc; p++) {
-                const float *src = g->a + (p0 + p) * g->lda + i0 + ir;
-                size_t i = 0;
-                for (; i < rows; i++)
-                    dst[p * mr + i] = src[i];
-                for (; i < mr; i++)
-                    dst[p * mr + i] = 0.0f;
-            }
+    return ceil_div(a, b) * b;
+}
+
+/* ---- planning ------------------------------------------------------------ */
+
+/* Fix everything that depends on the shape only (kernel, K slices, column
+ * blocks), and the row split, which may also depend on the thread count. */
+static void plan_gemm(gemm_plan *pl, const fr_cpu_kernels *ks, int threads)
+{
+    pl->kern = ks->narrow.micro && pl->n <= ks->narrow.nr ? ks->narrow : ks->gemm;
+    size_t mr = pl->kern.mr, nr = pl->kern.nr;
+    /* K slices of (nearly) equal depth: k = 300 with kc = 256 is better
+     * done as 150 + 150 than as 256 + 44. */
+    pl->kc = ceil_div(pl->k, ceil_div(pl->k, ks->kc));
+    /* Column blocks of (nearly) equal width, in whole panels. */
+    pl->nc = round_up(ceil_div(pl->n, ceil_div(pl->n, ks->nc)), nr);
+    /* K slices per packed B: as many as fit the budget, at least one. */
+    size_t slices = B_BLOCK_MAX_FLOATS / pl->nc / pl->kc;
+    pl->kb = slices < 1 ? pl->kc : slices * pl->kc;
+    if (pl->kb > pl->k)
+        pl->kb = pl->k;
+    /* Rows per task: mc from the table, lowered so that the row blocks
+     * come in a multiple of the thread count (even shares). */
+    size_t blocks = ceil_div(pl->m, ks->mc);
+    if (threads > 1)
+        blocks = round_up(blocks, (size_t)threads);
+    pl->mc = round_up(ceil_div(pl->m, blocks), mr);
+    pl->threads = threads;
+}
+
+/* Bytes of scratch a task needs for A: the packed row block, or in
+ * in-place mode one packed edge panel. */
+static size_t a_scratch_bytes(const gemm_plan *pl)
+{
+    return (round_up(pl->mc, pl->kern.mr) + pl->kern.mr) * pl->kc * sizeof(float);
+}
+
+static size_t b_scratch_bytes(const gemm_plan *pl)
+{
+    return pl->kb * pl->nc * sizeof(float);
+}
+
+/* ---- one column block ------------------------------------------------------ */
+
+typedef struct col_block {
+    const gemm_plan *pl;
+    fr_cpu_engine *e;
+    size_t j0, ncols;         /* columns [j0, j0 + ncols) of C */
+    size_t pb, pe;            /* the run of K slices: [pb, pe) */
+    size_t panels;            /* ceil(ncols / nr) */
+    float *bpack;             /* slice at p0: bpack + (p0 - pb) * panels * nr */
+    size_t row_tasks, col_groups, panels_per_group;
+    size_t pack_tasks;
+} col_block;
+
+static void pack_b_task(void *arg, size_t task, int slot)
+{
+    (void)slot;
+    const col_block *cb = arg;
+    const gemm_plan *pl = cb->pl;
+    size_t nr = pl->kern.nr, per = ceil_div(cb->panels, cb->pack_tasks);
+    size_t jp0 = task * per, jp1 = jp0 + per < cb->panels ? jp0 + per : cb->panels;
+    for (size_t p0 = cb->pb; p0 < cb->pe; p0 += pl->kc) {
+        size_t kcs = cb->pe - p0 < pl->kc ? cb->pe - p0 : pl->kc;
+        float *slice = cb->bpack + (p0 - cb->pb) * cb->panels * nr;
+        for (size_t jp = jp0; jp < jp1; jp++) {
+            size_t cols = cb->ncols - jp * nr < nr ? cb->ncols - jp * nr : nr;
+            fr_gemm_pack_b(pl, p0, kcs, cb->j0 + jp * nr, cols, slice + jp * kcs * nr);
         }
-        dst += kc * mr;
     }
 }
 
-/* Pack rows [p0, p0+kc) x cols [j0, j0+nc) of op(B) into NR-column panels. */
-static void pack_b(const gemm_args *g, size_t p0, size_t kc, size_t j0,
-                   size_t nc, float *dst)
+/* One mr x nr tile of C at c, of which rows x cols lie inside C. */
+static void run_tile(const gemm_plan *pl, size_t kcs, const float *ap, size_t rs,
+                     size_t cs, const float *bp, float *c, size_t rows,
+                     size_t cols, float beta)
 {
-    size_t nr = g->k->nr;
-    for (size_t jr = 0; jr < nc; jr += nr) {
-        size_t cols = nc - jr < nr ? nc - jr : nr;
-        for (size_t p = 0; p < kc; p++) {
-            float *d = dst + p * nr;
-            size_t j = 0;
-            if (g->tb == FR_NO_TRANS) {
-                const float *src = g->b + (p0 + p) * g->ldb + j0 + jr;
-                for (; j < cols; j++)
-                    d[j] = src[j];
-            } else {
-                for (; j < cols; j++)
-                    d[j] = g->b[(j0 + jr + j) * g->ldb + p0 + p];
-            }
-            for (; j < nr; j++)
-                d[j] = 0.0f;
-        }
-        dst += kc * nr;
-    }
-}
-
-typedef struct block_job {
-    const gemm_args *g;
-    const float *bpack;   /* packed B slice: kc x nc */
-    size_t p0, kc, j0, nc;
-    size_t mc;            /* rows per task */
-    size_t n_row_tasks, n_col_tasks, cols_per_task; /* cols in NR units */
-    float **apack;        /* one A buffer per task slot */
-} block_job;
-
-static void run_block(void *arg, size_t task)
-{
-    const block_job *job = arg;
-    const gemm_args *g = job->g;
-    const fr_cpu_kernels *k = g->k;
-    size_t mr = k->mr, nr = k->nr;
-    size_t row_task = task / job->n_col_tasks, col_task = task % job->n_col_tasks;
-    size_t i0 = row_task * job->mc;
-    if (i0 >= g->m)
+    size_t mr = pl->kern.mr, nr = pl->kern.nr;
+    if (rows == mr && cols == nr) {
+        pl->kern.micro(kcs, ap, rs, cs, bp, c, pl->ldc, pl->alpha, beta);
         return;
-    size_t mc = g->m - i0 < job->mc ? g->m - i0 : job->mc;
-    size_t jr_begin = col_task * job->cols_per_task * nr;
-    size_t jr_end = jr_begin + job->cols_per_task * nr;
-    if (jr_end > job->nc)
-        jr_end = job->nc;
-    if (jr_begin >= jr_end)
+    }
+    /* Edge: run the full kernel on a copy, so the element formula (and
+     * its rounding) is the same as inside. */
+    _Alignas(64) float tile[FR_GEMM_MAX_MR * FR_GEMM_MAX_NR];
+    if (beta != 0.0f) {
+        memset(tile, 0, sizeof(float) * mr * nr);
+        for (size_t i = 0; i < rows; i++)
+            memcpy(tile + i * nr, c + i * pl->ldc, cols * sizeof(float));
+    }
+    pl->kern.micro(kcs, ap, rs, cs, bp, tile, nr, pl->alpha, beta);
+    for (size_t i = 0; i < rows; i++)
+        memcpy(c + i * pl->ldc, tile + i * nr, cols * sizeof(float));
+}
+
+static void compute_task(void *arg, size_t task, int slot)
+{
+    const col_block *cb = arg;
+    const gemm_plan *pl = cb->pl;
+    size_t mr = pl->kern.mr, nr = pl->kern.nr;
+    size_t rb = task / cb->col_groups, cg = task % cb->col_groups;
+    size_t i0 = rb * pl->mc;
+    size_t jp0 = cg * cb->panels_per_group;
+    if (i0 >= pl->m || jp0 >= cb->panels)
         return;
-    float *apack = job->apack[task];
-    pack_a(g, i0, mc, job->p0, job->kc, apack);
-    float tile[MAX_MR * MAX_NR];
-    for (size_t jr = jr_begin; jr < jr_end; jr += nr) {
-        size_t cols = job->nc - jr < nr ? job->nc - jr : nr;
-        const float *bp = job->bpack + (jr / nr) * job->kc * nr;
-        for (size_t ir = 0; ir < mc; ir += mr) {
-            size_t rows = mc - ir < mr ? mc - ir : mr;
-            const float *ap = apack + (ir / mr) * job->kc * mr;
-            float *c = g->c + (i0 + ir) * g->ldc + job->j0 + jr;
-            if (rows == mr && cols == nr) {
-                k->gemm_micro(job->kc, ap, bp, c, g->ldc, g->alpha);
-            } else {
-                memset(tile, 0, sizeof(float) * mr * nr);
-                k->gemm_micro(job->kc, ap, bp, tile, nr, g->alpha);
-                for (size_t i = 0; i < rows; i++)
-                    for (size_t j = 0; j < cols; j++)
-                        c[i * g->ldc + j] += tile[i * nr + j];
+    size_t mrows = pl->m - i0 < pl->mc ? pl->m - i0 : pl->mc;
+    size_t jp1 = jp0 + cb->panels_per_group;
+    if (jp1 > cb->panels)
+        jp1 = cb->panels;
+    /* Sized by the caller beforehand: cannot fail here. */
+    float *apack = fr_cpu_engine_scratch(cb->e, slot, 0, a_scratch_bytes(pl));
+    int pack_a = jp1 - jp0 > PACK_A_MIN_PANELS;
+    size_t full_rows = mrows / mr * mr;
+    for (size_t p0 = cb->pb; p0 < cb->pe; p0 += pl->kc) {
+        size_t kcs = cb->pe - p0 < pl->kc ? cb->pe - p0 : pl->kc;
+        float beta = p0 == 0 ? pl->beta : 1.0f;
+        const float *bslice = cb->bpack + (p0 - cb->pb) * cb->panels * nr;
+        const float *edge = NULL; /* packed last panel when rows < mr */
+        if (pack_a) {
+            for (size_t ir = 0; ir < mrows; ir += mr)
+                fr_gemm_pack_a(pl, i0 + ir, mrows - ir < mr ? mrows - ir : mr, p0, kcs,
+                               apack + ir * kcs);
+        } else if (full_rows < mrows) {
+            fr_gemm_pack_a(pl, i0 + full_rows, mrows - full_rows, p0, kcs, apack);
+            edge = apack;
+        }
+        for (size_t jp = jp0; jp < jp1; jp++) {
+            size_t cols = cb->ncols - jp * nr < nr ? cb->ncols - jp * nr : nr;
+            const float *bp = bslice + jp * kcs * nr;
+            for (size_t ir = 0; ir < mrows; ir += mr) {
+                size_t rows = mrows - ir < mr ? mrows - ir : mr;
+                float *c = pl->c + (i0 + ir) * pl->ldc + cb->j0 + jp * nr;
+                if (pack_a)
+                    run_tile(pl, kcs, apack + ir * kcs, 1, mr, bp, c, rows, cols, beta);
+                else if (rows < mr)
+                    run_tile(pl, kcs, edge, 1, mr, bp, c, rows, cols, beta);
+                else if (pl->ta == FR_NO_TRANS)
+                    run_tile(pl, kcs, pl->a + (i0 + ir) * pl->lda + p0, pl->lda, 1, bp, c,
+                             rows, cols, beta);
+                else
+                    run_tile(pl, kcs, pl->a + p0 * pl->lda + i0 + ir, 1, pl->lda, bp, c,
+                             rows, cols, beta);
             }
         }
     }
 }
 
-static void *aligned_floats(size_t n)
+/* Size every scratch buffer the plan will touch, before any task runs;
+ * 0 if memory ran out. A threaded plan (only ever run from the calling
+ * thread, slot 0) uses every slot's A buffer; a single-threaded one only
+ * its own slot's. */
+static int reserve_scratch(fr_cpu_engine *e, const gemm_plan *pl, int slot)
 {
-    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    return aligned_alloc(64, bytes ? bytes : 64);
+    int first = pl->threads > 1 ? 0 : slot, last = pl->threads > 1 ? pl->threads - 1 : slot;
+    for (int s = first; s <= last; s++)
+        if (!fr_cpu_engine_scratch(e, s, 0, a_scratch_bytes(pl)))
+            return 0;
+    return fr_cpu_engine_scratch(e, slot, 1, b_scratch_bytes(pl)) != NULL;
 }
 
-/* Scale C by beta once, so the kernels only accumulate. */
-static void apply_beta(size_t m, size_t n, float beta, float *c, size_t ldc)
+/* The blocked product. slot: the thread slot whose scratch this call uses
+ * for B (and for A when single-threaded); pl->threads > 1 only from the
+ * calling thread (slot 0). */
+static void gemm_blocked(fr_cpu_engine *e, const gemm_plan *pl, int slot)
+{
+    size_t nr = pl->kern.nr;
+    float *bpack = fr_cpu_engine_scratch(e, slot, 1, b_scratch_bytes(pl));
+    for (size_t j0 = 0; j0 < pl->n; j0 += pl->nc) {
+        for (size_t pb = 0; pb < pl->k; pb += pl->kb) {
+            col_block cb;
+            memset(&cb, 0, sizeof cb);
+            cb.pl = pl;
+            cb.e = e;
+            cb.j0 = j0;
+            cb.ncols = pl->n - j0 < pl->nc ? pl->n - j0 : pl->nc;
+            cb.pb = pb;
+            cb.pe = pl->k - pb < pl->kb ? pl->k : pb + pl->kb;
+            cb.panels = ceil_div(cb.ncols, nr);
+            cb.bpack = bpack;
+            cb.row_tasks = ceil_div(pl->m, pl->mc);
+            /* When the row blocks cannot feed every thread, split the
+             * columns too. */
+            cb.col_groups = 1;
+            if (cb.row_tasks < (size_t)pl->threads)
+                cb.col_groups = (size_t)pl->threads / cb.row_tasks;
+            if (cb.col_groups > cb.panels)
+                cb.col_groups = cb.panels;
+            cb.panels_per_group = ceil_div(cb.panels, cb.col_groups);
+            size_t tasks = cb.row_tasks * cb.col_groups;
+            cb.pack_tasks = 1;
+            if (pl->threads > 1 && (cb.pe - cb.pb) * cb.ncols >= PARALLEL_PACK_MIN_FLOATS)
+                cb.pack_tasks = cb.panels < 4 * (size_t)pl->threads ? cb.panels
+                                                                   : 4 * (size_t)pl->threads;
+            if (pl->threads > 1) {
+                fr_cpu_parallel_for_slot(e, cb.pack_tasks, pack_b_task, &cb);
+                fr_cpu_parallel_for_slot(e, tasks, compute_task, &cb);
+            } else {
+                pack_b_task(&cb, 0, slot);
+                for (size_t t = 0; t < tasks; t++)
+                    compute_task(&cb, t, slot);
+            }
+        }
+    }
+}
+
+/* C = beta * C, not reading C when beta == 0. */
+static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc)
 {
     if (beta == 1.0f)
         return;
@@ -167,24 +273,46 @@ static void apply_beta(size_t m, size_t n, float beta, float *c, size_t ldc)
     }
 }
 
-/* Small products: packing costs more than it saves. A plain loop nest in a
- * fixed k order (deterministic, thread-free). */
-static void gemm_small(const gemm_args *g)
+/* One GEMM with everything but threads decided. Returns after C is done. */
+static void gemm_one(fr_cpu_engine *e, gemm_plan *pl, int slot, int threads)
 {
-    for (size_t i = 0; i < g->m; i++) {
-        float *crow = g->c + i * g->ldc;
-        for (size_t p = 0; p < g->kk; p++) {
-            float av = g->alpha * a_at(g, i, p);
-            if (g->tb == FR_NO_TRANS) {
-                const float *brow = g->b + p * g->ldb;
-                for (size_t j = 0; j < g->n; j++)
-                    crow[j] += av * brow[j];
-            } else {
-                for (size_t j = 0; j < g->n; j++)
-                    crow[j] += av * g->b[j * g->ldb + p];
-            }
-        }
+    if (pl->m == 0 || pl->n == 0)
+        return;
+    if (pl->k == 0 || pl->alpha == 0.0f) {
+        scale_c(pl->m, pl->n, pl->beta, pl->c, pl->ldc);
+        return;
     }
+    const fr_cpu_kernels *ks = fr_cpu_engine_kernels(e);
+    if (fr_gemm_small(pl, ks))
+        return;
+    plan_gemm(pl, ks, pl->m * pl->n * pl->k < THREAD_MIN_FMAS ? 1 : threads);
+    if (!reserve_scratch(e, pl, slot)) {
+        /* No memory for packing: the loop nest gives the right answer
+         * without any, only slower. */
+        fr_gemm_naive(pl);
+        return;
+    }
+    gemm_blocked(e, pl, slot);
+}
+
+static void init_plan(gemm_plan *pl, fr_transpose ta, fr_transpose tb, size_t m,
+                      size_t n, size_t k, float alpha, const float *a, size_t lda,
+                      const float *b, size_t ldb, float beta, float *c, size_t ldc)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->ta = ta;
+    pl->tb = tb;
+    pl->m = m;
+    pl->n = n;
+    pl->k = k;
+    pl->alpha = alpha;
+    pl->beta = beta;
+    pl->a = a;
+    pl->b = b;
+    pl->c = c;
+    pl->lda = lda;
+    pl->ldb = ldb;
+    pl->ldc = ldc;
 }
 
 void fr_cpu_sgemm(fr_cpu_engine *e, fr_transpose ta, fr_transpose tb,
@@ -192,102 +320,25 @@ void fr_cpu_sgemm(fr_cpu_engine *e, fr_transpose ta, fr_transpose tb,
                   const float *a, size_t lda, const float *b, size_t ldb,
                   float beta, float *c, size_t ldc)
 {
-    if (m == 0 || n == 0)
-        return;
-    apply_beta(m, n, beta, c, ldc);
-    if (k == 0 || alpha == 0.0f)
-        return;
-    const fr_cpu_kernels *kern = fr_cpu_engine_kernels(e);
-    /* Narrow products use the path's narrow block when it has one: the
-     * choice depends on the shape only, never on the thread count. */
-    fr_cpu_kernels narrow;
-    if (kern->nr_narrow && n <= kern->nr_narrow) {
-        narrow = *kern;
-        narrow.nr = kern->nr_narrow;
-        narrow.gemm_micro = kern->gemm_micro_narrow;
-        kern = &narrow;
-    }
-    gemm_args g = {kern, ta, tb, m, n, k, alpha, a, b, lda, ldb, c, ldc};
-    if (m * n * k <= 8 * 8 * 8 || m < 2 || n < 4) {
-        gemm_small(&g);
-        return;
-    }
-    size_t mr = g.k->mr, nr = g.k->nr;
-    const size_t kc_blk = g.k->kc, nc_blk = g.k->nc;
-    /* Small products finish before extra threads would pay for waking. */
-    int threads = m * n * k < (1u << 21) ? 1 : fr_cpu_engine_threads(e);
-    /* Rows per task: the path's MC, or fewer so every thread gets work. */
-    size_t mc = g.k->mc / mr * mr;
-    size_t per_thread = (m + (size_t)threads - 1) / (size_t)threads;
-    per_thread = (per_thread + mr - 1) / mr * mr;
-    if (per_thread < mc)
-        mc = per_thread;
-    size_t n_row_tasks = (m + mc - 1) / mc;
-    size_t nc_max = n < nc_blk ? n : nc_blk;
-    size_t kc_max = k < kc_blk ? k : kc_blk;
-    size_t panels_max = (nc_max + nr - 1) / nr;
-    /* When rows alone cannot feed the threads, split the columns too. */
-    size_t n_col_tasks = 1;
-    if (n_row_tasks < (size_t)threads)
-        n_col_tasks = (size_t)threads / n_row_tasks;
-    if (n_col_tasks > panels_max)
-        n_col_tasks = panels_max;
-    size_t n_tasks = n_row_tasks * n_col_tasks;
-
-    float *bpack = aligned_floats(kc_max * panels_max * nr);
-    float **apack = calloc(n_tasks, sizeof *apack);
-    int ok = bpack && apack;
-    for (size_t t = 0; ok && t < n_tasks; t++)
-        ok = (apack[t] = aligned_floats(kc_max * ((mc + mr - 1) / mr) * mr)) != NULL;
-    if (!ok) {
-        /* Out of memory for packing: the unpacked loop still gives the
-         * right answer, only slower. */
-        gemm_small(&g);
-    } else {
-        for (size_t j0 = 0; j0 < n; j0 += nc_blk) {
-            size_t nc = n - j0 < nc_blk ? n - j0 : nc_blk;
-            size_t panels = (nc + nr - 1) / nr;
-            size_t col_tasks = n_col_tasks < panels ? n_col_tasks : panels;
-            for (size_t p0 = 0; p0 < k; p0 += kc_blk) {
-                size_t kc = k - p0 < kc_blk ? k - p0 : kc_blk;
-                pack_b(&g, p0, kc, j0, nc, bpack);
-                block_job job = {&g, bpack, p0, kc, j0, nc, mc, n_row_tasks,
-                                 col_tasks, (panels + col_tasks - 1) / col_tasks, apack};
-                if (threads == 1)
-                    for (size_t t = 0; t < n_row_tasks * col_tasks; t++)
-                        run_block(&job, t);
-                else
-                    fr_cpu_parallel_for(e, n_row_tasks * col_tasks, run_block, &job);
-            }
-        }
-    }
-    if (apack)
-        for (size_t t = 0; t < n_tasks; t++)
-            free(apack[t]);
-    free(apack);
-    free(bpack);
+    gemm_plan pl;
+    init_plan(&pl, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_one(e, &pl, 0, fr_cpu_engine_threads(e));
 }
 
 typedef struct batch_job {
-    fr_transpose ta, tb;
-    size_t m, n, k;
-    float alpha, beta;
-    const float *a, *b;
-    float *c;
-    size_t lda, ldb, ldc, sa, sb, sc;
     fr_cpu_engine *e;
+    gemm_plan proto;
+    size_t sa, sb, sc;
 } batch_job;
 
-static void run_batch_item(void *arg, size_t i)
+static void batch_item(void *arg, size_t i, int slot)
 {
     const batch_job *j = arg;
-    /* Each item runs single-threaded on the calling worker: the engine's
-     * pool is busy with the batch itself. */
-    gemm_args g = {fr_cpu_engine_kernels(j->e), j->ta, j->tb, j->m, j->n, j->k, j->alpha,
-                   j->a + i * j->sa, j->b + i * j->sb, j->lda, j->ldb, j->c + i * j->sc, j->ldc};
-    apply_beta(j->m, j->n, j->beta, g.c, j->ldc);
-    if (j->k && j->alpha != 0.0f)
-        gemm_small(&g);
+    gemm_plan pl = j->proto;
+    pl.a += i * j->sa;
+    pl.b += i * j->sb;
+    pl.c += i * j->sc;
+    gemm_one(j->e, &pl, slot, 1);
 }
 
 void fr_cpu_sgemm_strided_batched(fr_cpu_engine *e, fr_transpose ta,
@@ -299,18 +350,27 @@ void fr_cpu_sgemm_strided_batched(fr_cpu_engine *e, fr_transpose ta,
                                   float *c, size_t ldc, size_t stride_c,
                                   size_t batch)
 {
-    /* Small matrices in a batch (experts, towers): one task per matrix with
-     * the unpacked loop. Large ones: each through the blocked GEMM, which
-     * threads internally. The loop nest and the blocked kernel round
-     * differently, so the choice depends only on the shape, never on the
-     * thread count. */
-    if (m * n * k <= 64 * 64 * 64) {
-        batch_job j = {ta, tb, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc,
-                       stride_a, stride_b, stride_c, e};
-        fr_cpu_parallel_for(e, batch, run_batch_item, &j);
-        return;
+    int threads = fr_cpu_engine_threads(e);
+    batch_job j = {e, {0}, stride_a, stride_b, stride_c};
+    init_plan(&j.proto, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    /* Items too small to be threaded one by one: one thread per item.
+     * Each item's result is the same either way (see the top). Every
+     * slot's scratch is sized here, so the items cannot fail on it. */
+    if (threads > 1 && batch > 1 && m * n * k < THREAD_MIN_FMAS) {
+        gemm_plan pl = j.proto;
+        const fr_cpu_kernels *ks = fr_cpu_engine_kernels(e);
+        int ok = 1;
+        if (m && n && k && alpha != 0.0f && !fr_gemm_small_shape(&pl, ks)) {
+            plan_gemm(&pl, ks, 1);
+            for (int s = 0; s < threads && ok; s++)
+                ok = reserve_scratch(e, &pl, s);
+        }
+        if (ok) {
+            fr_cpu_parallel_for_slot(e, batch, batch_item, &j);
+            return;
+        }
     }
     for (size_t i = 0; i < batch; i++)
-        fr_cpu_sgemm(e, ta, tb, m, n, k, alpha, a + i * stride_a, lda,
-                     b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
+        fr_cpu_sgemm(e, ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb,
+                     beta, c + i * stride_c, ldc);
 }
