@@ -94,6 +94,10 @@ int main(void)
             for (int k = 0; k < 3; k++)
                 rw[k] = adam_ref(rw[k], &rm[k], &rv[k], (step == 1 ? g1 : g2)[k], 0.01, 0.1, decoupled, step);
             tw = adam_ref(tw, &tm, &tv, gr[0], 0.01, 0.1, decoupled, step);
+            /* After each step, not only the last. */
+            for (int k = 0; k < 3; k++)
+                CHECK_NEAR(get(d->value, (size_t)k), rw[k], 1e-6);
+            CHECK_NEAR(get(e->value, 4), tw, 1e-6);
         }
         for (int k = 0; k < 3; k++)
             CHECK_NEAR(get(d->value, (size_t)k), rw[k], 1e-6);
@@ -102,6 +106,106 @@ int main(void)
             if (k != 4 && k != 5)
                 CHECK(get(e->value, (size_t)k) == t0[k], "lazy update moved untouched value %d", k);
         CHECK(fr_optimizer_steps(o) == 2, "step count %lld", (long long)fr_optimizer_steps(o));
+        fr_optimizer_free(o);
+        fr_param_set_free(ps);
+    }
+    /* SGD on a row-sparse table: touched rows only, weight decay included,
+     * with the learning rate scaled per group by name prefix and role. */
+    {
+        fr_param_set *ps;
+        fr_param *t, *dense, *stat;
+        fr_param_set_create(be, &ps);
+        fr_param_add(ps, "user.table", FR_ROLE_LOCAL, 5, 2, 1, 1, &t);
+        fr_param_add(ps, "tower.weight", FR_ROLE_GLOBAL, 1, 2, 0, 1, &dense);
+        fr_param_add(ps, "bn.running_mean", FR_ROLE_BN_LOCAL, 1, 2, 0, 0, &stat);
+        const float t0[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, s0[2] = {0.5f, 0.25f};
+        set(t->value, t0, 10);
+        set(dense->value, (float[]){1.0f, 1.0f}, 2);
+        set(dense->grad, (float[]){1.0f, 1.0f}, 2);
+        set(stat->value, s0, 2);
+        size_t matched;
+        CHECK_OK(fr_param_set_lr_scale(ps, FR_ROLE_BIT(FR_ROLE_LOCAL), "user.", 4.0f, &matched));
+        CHECK(matched == 1 && t->lr_scale == 4.0f && dense->lr_scale == 1.0f, "lr scale by prefix");
+        int32_t rows[2] = {3, 1}, slots[2];
+        CHECK_OK(fr_param_touch_rows(t, be, rows, 2, slots));
+        fr_buffer_upload(t->grad, 0, (float[]){0.5f, -0.5f, 2.0f, 1.0f}, 16);
+        fr_optimizer *o;
+        CHECK_OK(fr_optimizer_create(ps, FR_OPTIM_SGD, 0.1f, 0.01f, &o));
+        CHECK_OK(fr_optimizer_step(o));
+        /* Row 3 took slot 0 (grad 0.5, -0.5), row 1 slot 1 (2, 1); lr 0.4. */
+        CHECK_NEAR(get(t->value, 6), 7.0 - 0.4 * (0.5 + 0.01 * 7.0), 1e-5);
+        CHECK_NEAR(get(t->value, 7), 8.0 - 0.4 * (-0.5 + 0.01 * 8.0), 1e-5);
+        CHECK_NEAR(get(t->value, 2), 3.0 - 0.4 * (2.0 + 0.01 * 3.0), 1e-5);
+        CHECK_NEAR(get(t->value, 3), 4.0 - 0.4 * (1.0 + 0.01 * 4.0), 1e-5);
+        CHECK_NEAR(get(dense->value, 0), 1.0 - 0.1 * (1.0 + 0.01), 1e-6);
+        for (int k = 0; k < 10; k++)
+            if (k / 2 != 1 && k / 2 != 3)
+                CHECK(get(t->value, (size_t)k) == t0[k], "SGD moved untouched table value %d", k);
+        CHECK(get(stat->value, 0) == s0[0] && get(stat->value, 1) == s0[1],
+              "SGD moved a non-trainable parameter");
+        fr_buffer *m, *v;
+        CHECK_OK(fr_optimizer_moments(o, t, &m, &v));
+        CHECK(!m && !v, "SGD has moments");
+        fr_optimizer_free(o);
+        fr_param_set_free(ps);
+    }
+    /* Lazy Adam: a row left out of a step keeps its moments bit for bit,
+     * and its next update is the one a reference that skipped it gives. */
+    {
+        fr_param_set *ps;
+        fr_param *t, *stat;
+        fr_param_set_create(be, &ps);
+        fr_param_add(ps, "table", FR_ROLE_GLOBAL, 4, 1, 1, 1, &t);
+        fr_param_add(ps, "stat", FR_ROLE_BN_LOCAL, 1, 1, 0, 0, &stat);
+        set(t->value, (float[]){1, 2, 3, 4}, 4);
+        fr_optimizer *o;
+        CHECK_OK(fr_optimizer_create(ps, FR_OPTIM_ADAM, 0.01f, 0.0f, &o));
+        fr_buffer *m, *v;
+        CHECK_OK(fr_optimizer_moments(o, t, &m, &v));
+        CHECK(!m && !v, "moments before the first step");
+        double w0 = 1, m0 = 0, v0 = 0, w2 = 3, m2 = 0, v2 = 0;
+        /* Step 1: rows 0 and 2; step 2: row 2 only; step 3: rows 0 and 2. */
+        const int32_t both[2] = {0, 2}, only[1] = {2};
+        const float gs[3][2] = {{0.5f, -0.2f}, {0.3f, 0.0f}, {-0.4f, 0.1f}};
+        float m_after1 = NAN, v_after1 = NAN;
+        for (int step = 1; step <= 3; step++) {
+            int32_t slots[2];
+            CHECK_OK(fr_param_set_zero_grad(ps));
+            size_t n = step == 2 ? 1 : 2;
+            CHECK_OK(fr_param_touch_rows(t, be, step == 2 ? only : both, n, slots));
+            float g[2] = {step == 2 ? gs[1][0] : gs[step - 1][0], gs[step - 1][1]};
+            fr_buffer_upload(t->grad, 0, g, n * sizeof *g);
+            CHECK_OK(fr_optimizer_step(o));
+            CHECK_OK(fr_optimizer_moments(o, t, &m, &v));
+            CHECK(m && v, "no moments after step %d", step);
+            if (step != 2)
+                w0 = adam_ref(w0, &m0, &v0, g[0], 0.01, 0, 0, step);
+            w2 = adam_ref(w2, &m2, &v2, step == 2 ? g[0] : g[1], 0.01, 0, 0, step);
+            if (step == 1) {
+                m_after1 = get(m, 0);
+                v_after1 = get(v, 0);
+            }
+            if (step == 2) {
+                CHECK(get(m, 0) == m_after1 && get(v, 0) == v_after1,
+                      "moments of a row left out of the step moved");
+                CHECK(get(m, 1) == 0.0f && get(v, 3) == 0.0f && get(t->value, 1) == 2.0f &&
+                          get(t->value, 3) == 4.0f,
+                      "never-touched rows or their moments moved");
+            }
+        }
+        CHECK_NEAR(get(t->value, 0), w0, 1e-6);
+        CHECK_NEAR(get(t->value, 2), w2, 1e-6);
+        CHECK_NEAR(get(m, 0), m0, 1e-7);
+        CHECK_NEAR(get(v, 2), v2, 1e-8);
+        CHECK_OK(fr_optimizer_moments(o, stat, &m, &v));
+        CHECK(!m && !v, "a non-trainable parameter has moments");
+        fr_param *stranger;
+        fr_param_set *other;
+        fr_param_set_create(be, &other);
+        fr_param_add(other, "x", FR_ROLE_GLOBAL, 1, 1, 0, 1, &stranger);
+        CHECK(fr_optimizer_moments(o, stranger, &m, &v) == FR_ERR_INVALID,
+              "moments of a parameter of another set");
+        fr_param_set_free(other);
         fr_optimizer_free(o);
         fr_param_set_free(ps);
     }

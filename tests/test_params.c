@@ -105,6 +105,19 @@ int main(void)
     fr_buffer_download(x2->value, 0, u2, sizeof u2);
     CHECK(memcmp(u1, u2, sizeof u1) != 0, "another seed gave the same values");
 
+    /* Per-group learning rates by role mask and name prefix. */
+    size_t matched = 99;
+    CHECK_OK(fr_param_set_lr_scale(ps, FR_ROLE_BIT(FR_ROLE_GLOBAL), "d.", 0.5f, &matched));
+    CHECK(matched == 1 && emb->lr_scale == 0.5f && g->lr_scale == 1.0f && big->lr_scale == 1.0f,
+          "prefix 'd.' matched %zu", matched);
+    CHECK_OK(fr_param_set_lr_scale(ps, FR_ROLE_BIT(FR_ROLE_GLOBAL), NULL, 2.0f, &matched));
+    CHECK(matched == 3 && g->lr_scale == 2.0f && emb->lr_scale == 2.0f && l->lr_scale == 1.0f,
+          "all global: matched %zu", matched);
+    CHECK_OK(fr_param_set_lr_scale(ps, FR_ROLE_BIT(FR_ROLE_LOCAL), "d.", 3.0f, &matched));
+    CHECK(matched == 0 && l->lr_scale == 1.0f, "role mask ignored");
+    CHECK(fr_param_set_lr_scale(ps, FR_ROLES_ALL, "", -1.0f, NULL) == FR_ERR_INVALID,
+          "negative scale accepted");
+
     fr_role r;
     CHECK_OK(fr_role_parse("bn-local", &r));
     CHECK(r == FR_ROLE_BN_LOCAL && !strcmp(fr_role_name(FR_ROLE_FROZEN), "frozen"), "role names");

@@ -79,6 +79,7 @@ typedef struct fr_field_embedding {
     fr_linear numeric;      /* n_numeric x dim (unused if n_numeric == 0) */
     int32_t *gather_ids;    /* host: batch x tokens ids incl. padding */
     fr_buffer *ids_dev;     /* the same on the backend */
+    fr_buffer *ones;        /* cap ones: broadcasts / sums the numeric bias */
     size_t cap;             /* examples the scratch holds */
 } fr_field_embedding;
 
@@ -93,10 +94,17 @@ size_t fr_field_embedding_width(const fr_field_embedding *fe);
 fr_status fr_field_embedding_forward(fr_field_embedding *fe, fr_backend *be,
                                      size_t batch, const int32_t *ids_host,
                                      fr_view numbers, fr_view out);
-/* Uses the ids of the last forward. */
+/* Uses the ids of the last forward. Accumulates the table's touched-row
+ * gradient and the numeric projection's dW, db; the numeric features are
+ * data, so their gradient is left to the function below. */
 fr_status fr_field_embedding_backward(fr_field_embedding *fe, fr_backend *be,
                                       size_t batch, fr_view numbers,
                                       fr_view dout);
+/* dnumbers (batch x n_numeric, overwritten) = d(numeric token) W_num^T, for
+ * models whose numeric features come from an earlier layer. */
+fr_status fr_field_embedding_backward_numbers(const fr_field_embedding *fe,
+                                              fr_backend *be, size_t batch,
+                                              fr_view dout, fr_view dnumbers);
 
 /* ---- Batch-norm over features ------------------------------------------ */
 typedef struct fr_batchnorm {
@@ -104,18 +112,24 @@ typedef struct fr_batchnorm {
     float eps, momentum;
     fr_param *gamma, *beta;            /* trainable, role as given */
     fr_param *running_mean, *running_var; /* bn-local, not trainable */
-    fr_buffer *save;                   /* mean and invstd of the last batch */
+    fr_buffer *save;    /* last batch's mean and invstd; constants (below) */
+    fr_buffer *scratch; /* batch x features, for eval-mode backward */
+    size_t scratch_cap;
+    int last_training;  /* mode of the last forward: backward follows it */
 } fr_batchnorm;
 
 fr_status fr_bn_init(fr_batchnorm *bn, fr_param_set *ps,
                             const char *name, size_t features, fr_role role);
 void fr_bn_release(fr_batchnorm *bn);
-/* training: batch statistics (batch >= 2), running statistics updated;
- * otherwise running statistics. */
+/* training: batch statistics (batch >= 2, else FR_ERR_INVALID), running
+ * statistics updated; otherwise the running statistics. */
 fr_status fr_bn_forward(fr_batchnorm *bn, fr_backend *be, size_t batch,
                                fr_view x, fr_view y, int training);
-/* After a training-mode forward (it uses that batch's statistics). With
- * frozen gamma/beta only dx is produced. */
+/* Backward of the last forward, in its mode: after a training forward
+ * through that batch's statistics (dx gets the terms of the mean and
+ * variance), after an eval forward through the running statistics (a
+ * per-feature affine map: dx = dy gamma / sqrt(running_var + eps)). dgamma
+ * and dbeta accumulate unless frozen; a NULL dx buffer skips dx. */
 fr_status fr_bn_backward(fr_batchnorm *bn, fr_backend *be, size_t batch,
                                 fr_view x, fr_view dy, fr_view dx);
 

@@ -33,6 +33,11 @@ fr_status fr_optimizer_set_adam(fr_optimizer *opt, float beta1, float beta2,
                                 float eps);
 fr_status fr_optimizer_step(fr_optimizer *opt);
 int64_t fr_optimizer_steps(const fr_optimizer *opt);
+/* The Adam moments of p (rows x cols each, on the backend, owned by the
+ * optimiser), for checkpoints and tests; both NULL before p's first Adam
+ * step and for SGD. FR_ERR_INVALID if p is not in the optimiser's set. */
+fr_status fr_optimizer_moments(const fr_optimizer *opt, const fr_param *p,
+                               fr_buffer **m, fr_buffer **v);
 
 const char *fr_optim_kind_name(fr_optim_kind kind);
 

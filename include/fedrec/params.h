@@ -86,6 +86,13 @@ fr_status fr_param_set_export(const fr_param_set *set, unsigned role_mask,
 fr_status fr_param_set_import(fr_param_set *set, unsigned role_mask,
                               const float *src, size_t n);
 
+/* Per-group learning rates: set lr_scale of every parameter whose role is
+ * in role_mask and whose name starts with `prefix` (NULL or "": any name);
+ * *matched (may be NULL) gets how many. scale must be finite and >= 0. */
+fr_status fr_param_set_lr_scale(fr_param_set *set, unsigned role_mask,
+                                const char *prefix, float scale,
+                                size_t *matched);
+
 /* Zero every gradient; row-sparse parameters forget their touched rows. */
 fr_status fr_param_set_zero_grad(fr_param_set *set);
 

@@ -93,8 +93,9 @@ void fr_field_embedding_release(fr_field_embedding *fe)
 {
     fr_embedding_release(&fe->emb);
     fr_buffer_free(fe->ids_dev);
+    fr_buffer_free(fe->ones);
     free(fe->gather_ids);
-    fe->ids_dev = NULL;
+    fe->ids_dev = fe->ones = NULL;
     fe->gather_ids = NULL;
     fe->cap = 0;
 }
@@ -114,9 +115,13 @@ fr_status fr_field_embedding_forward(fr_field_embedding *fe, fr_backend *be,
         if (!g)
             return fr_fail_nomem("field ids", batch * t * sizeof *g);
         fe->gather_ids = g;
+        fe->cap = 0; /* until both buffers below exist */
         fr_buffer_free(fe->ids_dev);
-        fe->ids_dev = NULL;
+        fr_buffer_free(fe->ones);
+        fe->ids_dev = fe->ones = NULL;
         FR_TRY(fr_buffer_alloc(be, batch * t * sizeof *g, &fe->ids_dev));
+        FR_TRY(fr_buffer_alloc(be, batch * sizeof(float), &fe->ones));
+        FR_TRY(fr_fill(be, batch, 1.0f, fr_nn_whole(fe->ones)));
         fe->cap = batch;
     }
     for (size_t b = 0; b < batch; b++) {
@@ -139,11 +144,11 @@ fr_status fr_field_embedding_forward(fr_field_embedding *fe, fr_backend *be,
         FR_TRY(fr_gemm(be, FR_NO_TRANS, FR_NO_TRANS, batch, d, fe->n_numeric, 1.0f, numbers,
                        fe->n_numeric, fr_nn_whole(fe->numeric.weight->value), d, 1.0f, slot,
                        t * d));
-        /* Bias: one more GEMM with a ones column would need a buffer; the
-         * bias is added row by row through a 1 x d broadcast instead. */
-        for (size_t b = 0; b < batch; b++)
-            FR_TRY(fr_axpy(be, d, 1.0f, fr_nn_whole(fe->numeric.bias->value),
-                           fr_view_of(out.buf, out.off + b * t * d + fe->fields * d)));
+        /* Bias: fr_bias_add has no row stride, so broadcast it with a
+         * rank-1 GEMM (ones column x bias row) into the same strided slot:
+         * one op for the whole batch instead of one per example. */
+        FR_TRY(fr_gemm(be, FR_NO_TRANS, FR_NO_TRANS, batch, d, 1, 1.0f, fr_nn_whole(fe->ones), 1,
+                       fr_nn_whole(fe->numeric.bias->value), d, 1.0f, slot, t * d));
     }
     return FR_OK;
 }
@@ -153,16 +158,19 @@ fr_status fr_field_embedding_backward(fr_field_embedding *fe, fr_backend *be,
                                       fr_view dout)
 {
     size_t t = tokens(fe), d = fe->dim;
+    if (batch > fe->cap)
+        return fr_fail(FR_ERR_INVALID, "field embedding backward: batch %zu, but the last forward held %zu examples",
+                       batch, fe->cap);
     if (fe->n_numeric) {
         fr_view dslot = fr_view_of(dout.buf, dout.off + fe->fields * d);
         if (fe->numeric.weight->trainable)
             FR_TRY(fr_gemm(be, FR_TRANS, FR_NO_TRANS, fe->n_numeric, d, batch, 1.0f, numbers,
                            fe->n_numeric, dslot, t * d, 1.0f,
                            fr_nn_whole(fe->numeric.weight->grad), d));
+        /* db += ones^T dslot: the column sums of the strided slot. */
         if (fe->numeric.bias->trainable)
-            for (size_t b = 0; b < batch; b++)
-                FR_TRY(fr_axpy(be, d, 1.0f, fr_view_of(dout.buf, dout.off + b * t * d + fe->fields * d),
-                               fr_nn_whole(fe->numeric.bias->grad)));
+            FR_TRY(fr_gemm(be, FR_TRANS, FR_NO_TRANS, 1, d, batch, 1.0f, fr_nn_whole(fe->ones), 1,
+                           dslot, t * d, 1.0f, fr_nn_whole(fe->numeric.bias->grad), d));
     }
     if (!fe->emb.table->trainable)
         return FR_OK;
@@ -196,4 +204,17 @@ fr_status fr_field_embedding_backward(fr_field_embedding *fe, fr_backend *be,
     free(slots);
     free(full);
     return s;
+}
+
+fr_status fr_field_embedding_backward_numbers(const fr_field_embedding *fe,
+                                              fr_backend *be, size_t batch,
+                                              fr_view dout, fr_view dnumbers)
+{
+    size_t t = tokens(fe), d = fe->dim;
+    if (!fe->n_numeric)
+        return fr_fail(FR_ERR_INVALID, "field embedding: no numeric features to differentiate");
+    /* dnumbers = dtoken W_num^T, dtoken the strided numeric slot of dout. */
+    return fr_gemm(be, FR_NO_TRANS, FR_TRANS, batch, fe->n_numeric, d, 1.0f,
+                   fr_view_of(dout.buf, dout.off + fe->fields * d), t * d,
+                   fr_nn_whole(fe->numeric.weight->value), d, 0.0f, dnumbers, fe->n_numeric);
 }

@@ -105,6 +105,8 @@ fr_status fr_mlp_forward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
 fr_status fr_mlp_backward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
                           fr_view dout, fr_view dx, int training)
 {
+    if (batch > m->max_batch)
+        return fr_fail(FR_ERR_INVALID, "MLP: batch %zu exceeds max_batch %zu", batch, m->max_batch);
     fr_view g = fr_nn_whole(m->grad_a), h = fr_nn_whole(m->grad_b);
     fr_view dcur = dout;
     for (size_t li = m->n_layers; li-- > 0;) {

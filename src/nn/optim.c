@@ -138,3 +138,20 @@ fr_status fr_optimizer_step(fr_optimizer *o)
     }
     return FR_OK;
 }
+
+fr_status fr_optimizer_moments(const fr_optimizer *o, const fr_param *p,
+                               fr_buffer **m, fr_buffer **v)
+{
+    *m = *v = NULL;
+    for (size_t i = 0; i < fr_param_set_count(o->ps); i++) {
+        if (fr_param_set_at(o->ps, i) != p)
+            continue;
+        if (i < o->n_state) {
+            *m = o->state[i].m;
+            *v = o->state[i].v;
+        }
+        return FR_OK;
+    }
+    return fr_fail(FR_ERR_INVALID, "optimiser moments: parameter '%s' is not in the optimiser's set",
+                   p && p->name ? p->name : "(null)");
+}

@@ -1,6 +1,7 @@
 /* params.c — the parameter set (see fedrec/params.h): a growable list of
  * named parameters with their value and gradient buffers, flat export and
  * import by role, and the touched-row bookkeeping of row-sparse gradients. */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +197,27 @@ fr_status fr_param_set_import(fr_param_set *set, unsigned role_mask,
         FR_TRY(fr_buffer_upload(p->value, 0, src, numel * sizeof *src));
         src += numel;
     }
+    return FR_OK;
+}
+
+fr_status fr_param_set_lr_scale(fr_param_set *set, unsigned role_mask,
+                                const char *prefix, float scale,
+                                size_t *matched)
+{
+    size_t hits = 0, plen = prefix ? strlen(prefix) : 0;
+    if (matched)
+        *matched = 0;
+    if (!(scale >= 0.0f && scale <= FLT_MAX))
+        return fr_fail(FR_ERR_INVALID, "learning-rate scale %g: expected a finite value >= 0", scale);
+    for (size_t i = 0; i < set->count; i++) {
+        fr_param *p = set->items[i];
+        if ((role_mask & FR_ROLE_BIT(p->role)) && !strncmp(p->name, prefix ? prefix : "", plen)) {
+            p->lr_scale = scale;
+            hits++;
+        }
+    }
+    if (matched)
+        *matched = hits;
     return FR_OK;
 }
 
