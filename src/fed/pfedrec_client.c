@@ -134,6 +134,14 @@ static float sigmoidf(float z)
     return z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
+/* Sigmoid of logit z and its BCE loss against label y, sharing e^-|z|. */
+static float sigmoid_bce(float z, float y, double *loss_sum)
+{
+    float ez = expf(-fabsf(z));
+    *loss_sum += fmaxf(z, 0.0f) - z * y + log1pf(ez);
+    return z >= 0 ? 1.0f / (1.0f + ez) : ez / (1.0f + ez);
+}
+
 /* Training samples, as the reference code draws them: every training
  * positive, and for each positive `negatives` distinct items the user never
  * interacted with (strict mode: nor its evaluation negatives). Negatives of
@@ -231,9 +239,7 @@ static void fedmf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m
         int32_t slot = s->slot[s->sample_item[j]];
         float *e = s->local + (size_t)slot * d, *ge = s->grad + (size_t)slot * d;
         float z = DOT(p, u, e), y = s->sample_label[j];
-        float ez = expf(-fabsf(z));
-        float prob = z >= 0 ? 1.0f / (1.0f + ez) : ez / (1.0f + ez);
-        out->loss_sum += fmaxf(z, 0.0f) - z * y + log1pf(ez);
+        float prob = sigmoid_bce(z, y, &out->loss_sum);
         float g = (prob - y) / (float)m;
         AXPY(p, g, e, gu);
         if (s->seen_in_batch[slot] != s->batch_id) { /* first time this batch */
@@ -291,9 +297,7 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
             for (size_t j = at; j < at + m; j++) {
                 const float *e = s->local + (size_t)s->slot[s->sample_item[j]] * d;
                 float z = DOT(p, w, e) + *bias, y = s->sample_label[j];
-                float ez = expf(-fabsf(z));
-                float prob = z >= 0 ? 1.0f / (1.0f + ez) : ez / (1.0f + ez);
-                out->loss_sum += fmaxf(z, 0.0f) - z * y + log1pf(ez);
+                float prob = sigmoid_bce(z, y, &out->loss_sum);
                 float g = (prob - y) / (float)m;
                 AXPY(p, g, e, gw);
                 gb += g;
