@@ -151,7 +151,15 @@ grep -q "ck.bad" "$tmp/err" || fail "truncated checkpoint not named: $(cat "$tmp
 expect 2 "$FEDREC" train --set job.kind=ctr --resume
 expect 0 "$FEDREC" train --set job.kind=fedmf --set train.rounds=3 --set data.users=60 --set data.items=400
 grep -q "FedMF (paper mode)" "$tmp/out" || fail "fedmf job: $(head -n 2 "$tmp/out")"
-expect 0 "$FEDREC" config --check "$top_srcdir/conf/fedmf-ml100k.ini"
+for c in fedmf fedncf central-mf; do
+    expect 0 "$FEDREC" config --check "$top_srcdir/conf/$c-ml100k.ini"
+done
+expect 0 "$FEDREC" train --set job.kind=fedncf --set train.rounds=2 --set data.users=60 --set data.items=400
+grep -q "FedNCF (paper mode)" "$tmp/out" || fail "fedncf job: $(head -n 2 "$tmp/out")"
+expect 0 "$FEDREC" train --set job.kind=central-mf --set train.rounds=2 --set data.users=60 --set data.items=400
+grep -q "centralised MF (paper mode)" "$tmp/out" || fail "central-mf job: $(head -n 2 "$tmp/out")"
+expect 3 "$FEDREC" train --set job.kind=fedncf --set pfedrec.ncf_layers=32,x
+grep -q "pfedrec.ncf_layers" "$tmp/err" || fail "bad ncf_layers not named: $(cat "$tmp/err")"
 expect 0 "$FEDREC" train --set train.rounds=2 --set data.users=50 --set data.items=400 --summary "$tmp/s.json" --quiet
 grep -q '"test_hr": [0-9]' "$tmp/s.json" && grep -q '"peak_rss_bytes": [1-9]' "$tmp/s.json" &&
     grep -q '"config": ".*kind = pfedrec' "$tmp/s.json" || fail "summary JSON: $(cat "$tmp/s.json")"

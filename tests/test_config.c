@@ -265,6 +265,7 @@ static void test_round_trip_every_key(void)
         "pfedrec.aggregation=weighted",        "pfedrec.item_personalisation=no",
         "pfedrec.personal_score=off",          "pfedrec.eval_negatives=49",
         "pfedrec.top_k=5",                     "output.checkpoint=out/ck",
+        "pfedrec.ncf_layers=64,32",            "pfedrec.central_lr=0.01",
         "train.checkpoint_every=3",
     };
     cfg = NULL;

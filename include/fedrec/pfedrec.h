@@ -21,14 +21,28 @@
 extern "C" {
 #endif
 
-/* FR_ALGO_FEDMF is the FedMF baseline on the same engine: a local user
- * embedding u instead of the score function (score sigma(u . E[i]), no
- * bias), one joint update of u and the item rows per batch, and evaluation
- * with the round's global item table (no item personalisation). */
+/* The baselines on the same engine, data, negatives and evaluation:
+ * - FR_ALGO_FEDMF: a local user embedding u instead of the score function
+ *   (score sigma(u . E[i]), no bias), one joint update of u and the item
+ *   rows per batch, evaluation with the round's global item table (no item
+ *   personalisation).
+ * - FR_ALGO_FEDNCF: NCF (He et al. 2017; GMF and MLP towers fused by one
+ *   output layer) with both user embeddings local, the item embeddings
+ *   (GMF and MLP halves) shared like FedMF's, and the MLP and output layer
+ *   shared through the mean of the clients' changes; one joint update per
+ *   batch; evaluation with the round's global items and layers.
+ * - FR_ALGO_CENTRAL_MF: FedMF's model trained on all users' data pooled in
+ *   one place (the upper reference): a round is one epoch over every
+ *   user's positives and fresh negatives, shuffled together, in batches,
+ *   with lazy Adam (central_lr) on the user and item rows a batch touches. */
 typedef enum fr_rating_algorithm {
     FR_ALGO_PFEDREC = 0,
-    FR_ALGO_FEDMF
+    FR_ALGO_FEDMF,
+    FR_ALGO_FEDNCF,
+    FR_ALGO_CENTRAL_MF
 } fr_rating_algorithm;
+
+#define FR_NCF_MAX_LAYERS 8
 
 typedef struct fr_pfedrec_options {
     uint64_t seed;
@@ -50,6 +64,11 @@ typedef struct fr_pfedrec_options {
     int cpu_isa;             /* fr_cpu_isa of the kernels; 0 (auto): the best */
     int dense_upload;        /* clients upload every row (for comparison) */
     size_t top_k;            /* HR@K / NDCG@K (10) */
+    /* FedNCF: widths of the MLP tower's hidden layers after the 2 * dim
+     * input (32, 16, 8); 1 to FR_NCF_MAX_LAYERS of them. */
+    size_t ncf_layers[FR_NCF_MAX_LAYERS];
+    size_t n_ncf_layers;
+    float central_lr;        /* centralised MF: Adam learning rate (0.001) */
 } fr_pfedrec_options;
 
 typedef struct fr_pfedrec_round {

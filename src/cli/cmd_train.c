@@ -24,9 +24,10 @@ static void usage(FILE *out)
             "                    [--report FILE] [--summary FILE] [--resume] [--quiet]\n\n"
             "Train the job CONFIG describes (job.kind): pfedrec, the default (PFedRec;\n"
             "on built-in synthetic ratings unless data.source says otherwise:\n"
-            "conf/quickstart.ini, conf/pfedrec-ml100k.ini), fedmf (the FedMF baseline\n"
-            "on the same data, conf/fedmf-ml100k.ini), or ctr (a click-through model on\n"
-            "generated data, conf/demo.ini). The configuration is the defaults, then\n"
+            "conf/quickstart.ini, conf/pfedrec-ml100k.ini); the baselines on the same\n"
+            "data fedmf, fedncf and central-mf (conf/fedmf-ml100k.ini,\n"
+            "conf/fedncf-ml100k.ini, conf/central-mf-ml100k.ini); or ctr (a click-through\n"
+            "model on generated data, conf/demo.ini). The configuration is the defaults, then\n"
             "CONFIG, then each --set in order.\n\n"
             "  --set K=V      override one key (repeatable); 'fedrec config --keys' lists them\n"
             "  --save MODEL   save the trained model (same as --set output.model=MODEL)\n"
@@ -234,7 +235,7 @@ int fr_cli_train(int argc, char **argv)
         fr_config_free(cfg);
         return FR_EXIT_USAGE;
     }
-    int rating_job = !strcmp(kind, "pfedrec") || !strcmp(kind, "fedmf");
+    int rating_job = strcmp(kind, "ctr") != 0;
     rc = rating_job ? fr_cli_run_pfedrec(cfg, o.quiet, o.summary, o.resume) : run(cfg, &o);
     fr_config_free(cfg);
     return rc;

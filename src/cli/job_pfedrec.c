@@ -1,4 +1,4 @@
-/* job_pfedrec.c — `fedrec train` with job.kind = pfedrec or fedmf: read the rating
+/* job_pfedrec.c — `fedrec train` with job.kind = pfedrec, fedmf, fedncf or central-mf: read the rating
  * file, split it leave-one-out, run the rounds, print one line per round,
  * write the report, and summarise the best-validation round. */
 #include <errno.h>
@@ -71,16 +71,51 @@ static fr_status ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const
     return FR_OK;
 }
 
+static const char *algorithm_name(fr_rating_algorithm a)
+{
+    switch (a) {
+    case FR_ALGO_FEDMF: return "FedMF";
+    case FR_ALGO_FEDNCF: return "FedNCF";
+    case FR_ALGO_CENTRAL_MF: return "centralised MF";
+    default: return "PFedRec";
+    }
+}
+
+/* pfedrec.ncf_layers: "32,16,8" -> widths. */
+static fr_status ncf_layers(const fr_config *cfg, fr_pfedrec_options *o)
+{
+    const char *text, *c;
+    FR_TRY_CLI(fr_config_get_string(cfg, "pfedrec.ncf_layers", &text));
+    o->n_ncf_layers = 0;
+    for (c = text;;) {
+        char *end;
+        errno = 0;
+        long width = strtol(c, &end, 10);
+        if (end == c || errno || width < 1 || width > 4096 || (*end && *end != ',') ||
+            o->n_ncf_layers == FR_NCF_MAX_LAYERS)
+            return fr_cli_fail(FR_ERR_CONFIG, "pfedrec.ncf_layers = '%s': expected 1 to %d comma-separated widths from 1 to 4096, like 32,16,8",
+                               text, FR_NCF_MAX_LAYERS);
+        o->ncf_layers[o->n_ncf_layers++] = (size_t)width;
+        if (!*end)
+            break;
+        c = end + 1;
+    }
+    return FR_OK;
+}
+
 static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
 {
     int64_t dim, negatives, epochs, batch, top_k, threads;
-    double lr, eta, fraction;
+    double lr, eta, fraction, central_lr;
     const char *mode, *aggregation, *isa;
     int personal_items, personal_score;
     fr_pfedrec_options_default(o);
     const char *kind;
     FR_TRY_CLI(fr_config_get_string(cfg, "job.kind", &kind));
-    o->algorithm = !strcmp(kind, "fedmf") ? FR_ALGO_FEDMF : FR_ALGO_PFEDREC;
+    o->algorithm = !strcmp(kind, "fedmf")        ? FR_ALGO_FEDMF
+                   : !strcmp(kind, "fedncf")     ? FR_ALGO_FEDNCF
+                   : !strcmp(kind, "central-mf") ? FR_ALGO_CENTRAL_MF
+                                                 : FR_ALGO_PFEDREC;
     FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &o->seed));
     FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.dim", &dim));
     FR_TRY_CLI(fr_config_get_float(cfg, "pfedrec.lr", &lr));
@@ -93,6 +128,8 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     FR_TRY_CLI(fr_config_get_bool(cfg, "pfedrec.item_personalisation", &personal_items));
     FR_TRY_CLI(fr_config_get_bool(cfg, "pfedrec.personal_score", &personal_score));
     FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.top_k", &top_k));
+    FR_TRY_CLI(fr_config_get_float(cfg, "pfedrec.central_lr", &central_lr));
+    FR_TRY_CLI(ncf_layers(cfg, o));
     FR_TRY_CLI(fr_config_get_int(cfg, "train.batch_size", &batch));
     FR_TRY_CLI(fr_config_get_int(cfg, "backend.threads", &threads));
     FR_TRY_CLI(fr_config_get_string(cfg, "backend.cpu_isa", &isa));
@@ -115,6 +152,7 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     o->eval_global_items = !personal_items;
     o->share_score = !personal_score;
     o->top_k = (size_t)top_k;
+    o->central_lr = (float)central_lr;
     o->batch = (size_t)batch;
     o->threads = (int)threads;
     return FR_OK;
@@ -232,7 +270,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     }
     if (!quiet) {
         printf("fedrec train: %s: %s (%s mode) on %s: %zu users, %zu items, %zu ratings; %lld rounds\n",
-               name, o.algorithm == FR_ALGO_FEDMF ? "FedMF" : "PFedRec", o.strict ? "strict" : "paper", path ? path : "synthetic ratings", split.n_users,
+               name, algorithm_name(o.algorithm), o.strict ? "strict" : "paper", path ? path : "synthetic ratings", split.n_users,
                split.n_items, n_ratings,
                (long long)rounds);
         printf("%5s %10s %8s %9s %8s %9s %7s %10s\n", "round", "train_loss", "val_hr", "val_ndcg",

@@ -7,8 +7,8 @@
 
 #define NO_RANGE 0, 0, 0, 0
 static const fr_config_key schema[] = {
-    {"job", "kind", FR_CFG_ENUM, "pfedrec", NO_RANGE, "pfedrec|fedmf|ctr",
-     "what `fedrec train` runs: pfedrec = PFedRec (default: on synthetic ratings), fedmf = the FedMF baseline on the same data and keys, ctr = the click-through demo"},
+    {"job", "kind", FR_CFG_ENUM, "pfedrec", NO_RANGE, "pfedrec|fedmf|fedncf|central-mf|ctr",
+     "what `fedrec train` runs: pfedrec = PFedRec (default: on synthetic ratings); fedmf, fedncf, central-mf = the FedMF, FedNCF and centralised MF baselines on the same data and pfedrec.* keys; ctr = the click-through demo"},
 
     {"run", "name", FR_CFG_STRING, "quickstart", NO_RANGE, NULL,
      "name of the run, shown in reports"},
@@ -104,6 +104,10 @@ static const fr_config_key schema[] = {
      "sampled negatives per held-out positive (validation and test each)"},
     {"pfedrec", "top_k", FR_CFG_INT, "10", 1, 1000, 0, 0, NULL,
      "K of HR@K and NDCG@K"},
+    {"pfedrec", "ncf_layers", FR_CFG_STRING, "32,16,8", NO_RANGE, NULL,
+     "fedncf: widths of the MLP tower's hidden layers after its 2 x dim input, comma-separated (1 to 8 layers)"},
+    {"pfedrec", "central_lr", FR_CFG_FLOAT, "0.001", 0, 1000, 1, 0, NULL,
+     "central-mf: Adam learning rate of the user and item embeddings"},
 
     {"output", "report", FR_CFG_STRING, "", NO_RANGE, NULL,
      "file for one row per epoch; empty: no report"},

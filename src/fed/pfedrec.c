@@ -29,6 +29,11 @@ void fr_pfedrec_options_default(fr_pfedrec_options *o)
     o->local_epochs = 1;
     o->client_fraction = 1.0;
     o->top_k = 10;
+    o->ncf_layers[0] = 32;
+    o->ncf_layers[1] = 16;
+    o->ncf_layers[2] = 8;
+    o->n_ncf_layers = 3;
+    o->central_lr = 0.001f;
 }
 
 const float *fr_pfedrec_items(const fr_pfedrec *p)
@@ -49,9 +54,19 @@ void fr_pfedrec_free(fr_pfedrec *p)
     free(p->test_hr);
     free(p->test_ndcg);
     free(p->sampled);
+    free(p->shared);
+    free(p->m_users);
+    free(p->v_users);
+    free(p->m_items);
+    free(p->v_items);
+    free(p->pool_user);
+    free(p->pool_item);
+    free(p->pool_label);
+    free(p->pool_start);
     for (size_t k = 0; p->outs && k < p->n_users; k++) {
         free(p->outs[k].rows);
         free(p->outs[k].delta);
+        free(p->outs[k].shared_delta);
     }
     free(p->outs);
     free(p);
@@ -72,7 +87,7 @@ static void run_chunk(void *arg, size_t task)
     if (end > p->n_sampled)
         end = p->n_sampled;
     scratch s;
-    fr_status st = fr_pf_scratch_init(&s, p->n_items, p->dim, p->o.batch);
+    fr_status st = fr_pf_scratch_init(&s, p);
     for (size_t k = begin; k < end; k++) {
         client_out *out = &p->outs[k];
         out->status = st;
@@ -167,6 +182,12 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     double t0 = fr_pf_now();
     memset(out, 0, sizeof *out);
     p->round = round;
+    if (p->o.algorithm == FR_ALGO_CENTRAL_MF) {
+        FR_TRY(fr_pf_central_epoch(p, out));
+        summarise(p, out);
+        out->seconds = fr_pf_now() - t0;
+        return FR_OK;
+    }
     sample_clients(p);
     size_t d = p->dim;
     /* With a shared score function every client starts from the mean. */
@@ -188,11 +209,12 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     for (size_t k = 0; k < p->n_sampled; k++) { /* keep the buffers */
         client_out *o = &p->outs[k];
         int32_t *rows = o->rows;
-        float *delta = o->delta;
+        float *delta = o->delta, *shared_delta = o->shared_delta;
         size_t cap = o->cap_rows;
         memset(o, 0, sizeof *o);
         o->rows = rows;
         o->delta = delta;
+        o->shared_delta = shared_delta;
         o->cap_rows = cap;
     }
     int threads = fr_cpu_engine_threads(p->engine);
@@ -214,10 +236,19 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     if (s == FR_OK) {
         agg_job aj = {p, fr_pf_agg_tasks(p), total_samples};
         fr_cpu_parallel_for(p->engine, aj.n_tasks, aggregate_range, &aj);
+        /* FedNCF's shared layers: the same mean, in client-id order. */
+        for (size_t k = 0; p->shared && k < p->n_sampled; k++) {
+            const client_out *o = &p->outs[k];
+            float scale = p->o.weighted ? (float)((double)o->samples / total_samples)
+                                        : 1.0f / (float)p->n_sampled;
+            for (size_t c = 0; c < p->n_shared; c++)
+                p->shared[c] += scale * o->shared_delta[c];
+        }
     }
     for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++)
         out->bytes_up += (uint64_t)p->outs[k].n_rows * (d * sizeof(float) + sizeof(int32_t)) +
-                         (p->o.share_score ? (d + 1) * sizeof(float) : 0);
+                         (p->o.share_score ? (d + 1) * sizeof(float) : 0) +
+                         p->n_shared * sizeof(float);
     if (s == FR_OK && p->o.share_score) {
         /* The server's new score function: the mean of the trained ones. */
         memset(mean_w, 0, (d + 1) * sizeof *mean_w);
@@ -259,8 +290,19 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
         !(o->client_fraction > 0.0 && o->client_fraction <= 1.0) || !(o->lr > 0) ||
         !(o->lr_eta > 0) || o->top_k == 0)
         return fr_fail(FR_ERR_INVALID, "PFedRec: need 1 <= dim <= 1024, batch >= 1, local epochs >= 1, 0 < client fraction <= 1, lr > 0, lr_eta > 0, top_k >= 1");
-    if ((unsigned)o->algorithm > FR_ALGO_FEDMF)
+    if ((unsigned)o->algorithm > FR_ALGO_CENTRAL_MF)
         return fr_fail(FR_ERR_INVALID, "rating engine: unknown algorithm %d", (int)o->algorithm);
+    if (o->algorithm == FR_ALGO_FEDNCF) {
+        if (o->dim > 512 || o->n_ncf_layers < 1 || o->n_ncf_layers > FR_NCF_MAX_LAYERS)
+            return fr_fail(FR_ERR_INVALID, "FedNCF: need dim <= 512 and 1 to %d hidden layers (got dim %zu, %zu layers)",
+                           FR_NCF_MAX_LAYERS, o->dim, o->n_ncf_layers);
+        for (size_t l = 0; l < o->n_ncf_layers; l++)
+            if (o->ncf_layers[l] < 1 || o->ncf_layers[l] > 4096)
+                return fr_fail(FR_ERR_INVALID, "FedNCF: hidden layer %zu has width %zu, expected 1 to 4096",
+                               l + 1, o->ncf_layers[l]);
+    }
+    if (o->algorithm == FR_ALGO_CENTRAL_MF && !(o->central_lr > 0))
+        return fr_fail(FR_ERR_INVALID, "centralised MF: the learning rate must be > 0");
     if (split->negatives_per_eval > 1024)
         return fr_fail(FR_ERR_INVALID, "PFedRec: at most 1024 evaluation negatives per user");
     fr_pfedrec *p = calloc(1, sizeof *p);
@@ -270,7 +312,7 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
     p->o = *o;
     p->n_users = split->n_users;
     p->n_items = split->n_items;
-    p->dim = o->dim;
+    p->dim = o->algorithm == FR_ALGO_FEDNCF ? 2 * o->dim : o->dim;
     size_t nu = p->n_users, d = p->dim;
     p->items = malloc(p->n_items * d * sizeof *p->items);
     p->w = malloc(nu * d * sizeof *p->w);
@@ -285,6 +327,21 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
         !p->test_ndcg || !p->sampled || !p->outs) {
         fr_pfedrec_free(p);
         return fr_fail_nomem("PFedRec state", (p->n_items + nu) * d * 4);
+    }
+    if (o->algorithm == FR_ALGO_FEDNCF) {
+        p->n_shared = fr_ncf_shared_count(o);
+        if (!(p->shared = malloc(p->n_shared * sizeof *p->shared))) {
+            fr_pfedrec_free(p);
+            return fr_fail_nomem("FedNCF layers", p->n_shared * 4);
+        }
+        fr_ncf_init_shared(o, p->shared);
+    }
+    if (o->algorithm == FR_ALGO_CENTRAL_MF) {
+        fr_status st = fr_pf_central_alloc(p);
+        if (st != FR_OK) {
+            fr_pfedrec_free(p);
+            return st;
+        }
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1);
@@ -305,11 +362,11 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
         fr_rng_init(&rng, o->seed, 0, (uint32_t)u, FR_RNG_INIT);
         for (size_t c = 0; c < d; c++)
             p->w[u * d + c] = (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
-        p->b[u] = o->algorithm == FR_ALGO_FEDMF ? 0.0f : (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
+        p->b[u] = o->algorithm != FR_ALGO_PFEDREC ? 0.0f : (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
     }
     /* Every client starts evaluated with the initial model. */
     scratch sc;
-    s = fr_pf_scratch_init(&sc, p->n_items, d, o->batch);
+    s = fr_pf_scratch_init(&sc, p);
     if (s != FR_OK) {
         fr_pfedrec_free(p);
         return s;

@@ -12,12 +12,15 @@
 
 
 
-#define CKPT_VERSION 1u
+/* 2: the algorithm in the header; FedNCF's layers and centralised MF's
+ * Adam state among the arrays. */
+#define CKPT_VERSION 2u
 static const char ckpt_magic[8] = {'F', 'R', 'P', 'F', 'R', 'E', 'C', '\n'};
 
 typedef struct ckpt_header {
     char magic[8];
     uint32_t version, rounds_done;
+    uint32_t algorithm, reserved;
     uint64_t n_users, n_items, dim, n_ratings, seed, n_extra;
 } ckpt_header;
 
@@ -42,7 +45,15 @@ static size_t parts_of(const fr_pfedrec *p, ckpt_part *parts)
     parts[4] = (ckpt_part){p->val_ndcg, nu * sizeof(double)};
     parts[5] = (ckpt_part){p->test_hr, nu * sizeof(double)};
     parts[6] = (ckpt_part){p->test_ndcg, nu * sizeof(double)};
-    return 7;
+    parts[7] = (ckpt_part){p->shared, p->n_shared * sizeof(float)};
+    if (!p->m_users)
+        return 8;
+    parts[8] = (ckpt_part){p->m_users, nu * d * sizeof(float)};
+    parts[9] = (ckpt_part){p->v_users, nu * d * sizeof(float)};
+    parts[10] = (ckpt_part){p->m_items, p->n_items * d * sizeof(float)};
+    parts[11] = (ckpt_part){p->v_items, p->n_items * d * sizeof(float)};
+    parts[12] = (ckpt_part){(void *)&p->adam_step, sizeof p->adam_step};
+    return 13;
 }
 
 fr_status fr_pfedrec_save(const fr_pfedrec *p, const char *path, unsigned rounds_done,
@@ -55,6 +66,7 @@ fr_status fr_pfedrec_save(const fr_pfedrec *p, const char *path, unsigned rounds
     memcpy(h.magic, ckpt_magic, sizeof h.magic);
     h.version = CKPT_VERSION;
     h.rounds_done = rounds_done;
+    h.algorithm = (uint32_t)p->o.algorithm;
     h.n_users = p->n_users;
     h.n_items = p->n_items;
     h.dim = p->dim;
@@ -63,7 +75,7 @@ fr_status fr_pfedrec_save(const fr_pfedrec *p, const char *path, unsigned rounds
     h.n_extra = n_extra;
     fr_atomic_file af;
     FR_TRY(fr_atomic_open(&af, path));
-    ckpt_part parts[8];
+    ckpt_part parts[16];
     size_t n = parts_of(p, parts);
     parts[n++] = (ckpt_part){(void *)extra, n_extra * sizeof *extra};
     /* Native byte order: checkpoints resume a run on the machine family
@@ -95,6 +107,9 @@ fr_status fr_pfedrec_load(fr_pfedrec *p, const char *path, unsigned *rounds_done
     else if (h.version != CKPT_VERSION)
         s = fr_fail(FR_ERR_FORMAT, "%s: checkpoint version %u, this fedrec reads %u", path, h.version,
                     CKPT_VERSION);
+    else if (h.algorithm != (uint32_t)p->o.algorithm)
+        s = fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is of another algorithm (%u; this run: %u)", path,
+                    h.algorithm, (unsigned)p->o.algorithm);
     else if (h.n_users != p->n_users || h.n_items != p->n_items || h.dim != p->dim ||
              h.n_ratings != n_ratings_of(p->split) || h.seed != p->o.seed || h.n_extra != n_extra)
         s = fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is of another run (%llu users, %llu items, %llu ratings, dim %llu, seed %llu; this run: %zu, %zu, %llu, %zu, %llu)",
@@ -104,7 +119,7 @@ fr_status fr_pfedrec_load(fr_pfedrec *p, const char *path, unsigned *rounds_done
                     (unsigned long long)n_ratings_of(p->split), p->dim,
                     (unsigned long long)p->o.seed);
     /* Read everything into copies first: a bad file changes nothing. */
-    ckpt_part parts[8], copies[8];
+    ckpt_part parts[16], copies[16];
     size_t n = parts_of(p, parts);
     parts[n++] = (ckpt_part){extra, n_extra * sizeof *extra};
     memset(copies, 0, sizeof copies);

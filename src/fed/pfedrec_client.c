@@ -1,8 +1,8 @@
 /* pfedrec_client.c — one client's round in the rating engine: drawing its
- * negatives, the local updates (PFedRec's two steps, or FedMF's joint
- * step) on a private overlay of the item rows it touches, evaluating its
- * own model, and packing its changed rows for the server grouped by the
- * aggregation task that owns them. */
+ * negatives, the local updates (PFedRec's two steps, or FedMF's and
+ * FedNCF's joint step) on a private overlay of the item rows it touches,
+ * evaluating its own model, and packing its changed rows for the server
+ * grouped by the aggregation task that owns them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +23,7 @@ double fr_pf_now(void)
 
 void fr_pf_scratch_free(scratch *s)
 {
+    fr_ncf_scratch_free(s);
     free(s->slot);
     free(s->mark);
     free(s->loaded);
@@ -34,8 +35,9 @@ void fr_pf_scratch_free(scratch *s)
     free(s->seen_in_batch);
 }
 
-fr_status fr_pf_scratch_init(scratch *s, size_t n_items, size_t dim, size_t batch)
+fr_status fr_pf_scratch_init(scratch *s, const fr_pfedrec *p)
 {
+    size_t n_items = p->n_items, dim = p->dim, batch = p->o.batch;
     memset(s, 0, sizeof *s);
     s->slot = malloc(n_items * sizeof *s->slot);
     s->mark = calloc(n_items, sizeof *s->mark);
@@ -52,11 +54,17 @@ fr_status fr_pf_scratch_init(scratch *s, size_t n_items, size_t dim, size_t batc
     }
     for (size_t i = 0; i < n_items; i++)
         s->slot[i] = -1;
+    if (p->o.algorithm == FR_ALGO_FEDNCF) {
+        fr_status st = fr_ncf_scratch_init(p, s);
+        if (st != FR_OK) {
+            fr_pf_scratch_free(s);
+            return st;
+        }
+    }
     return FR_OK;
 }
 
-/* Slot of item in the client's overlay, copying the global row on first use. */
-static fr_status load_row(scratch *s, const float *items, size_t dim, int32_t item, int32_t *slot)
+fr_status fr_pf_load_row(scratch *s, const float *items, size_t dim, int32_t item, int32_t *slot)
 {
     if (s->slot[item] >= 0) {
         *slot = s->slot[item];
@@ -128,14 +136,14 @@ static size_t group_of(const fr_pfedrec *p, int32_t item, size_t groups)
     return (size_t)item * groups / p->n_items;
 }
 
-static float sigmoidf(float z)
+float fr_pf_sigmoid(float z)
 {
     float e = expf(-fabsf(z));
     return z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
-/* Sigmoid of logit z and its BCE loss against label y, sharing e^-|z|. */
-static float sigmoid_bce(float z, float y, double *loss_sum)
+/* Shares e^-|z| between the sigmoid and the loss. */
+float fr_pf_sigmoid_bce(float z, float y, double *loss_sum)
 {
     float ez = expf(-fabsf(z));
     *loss_sum += fmaxf(z, 0.0f) - z * y + log1pf(ez);
@@ -146,15 +154,27 @@ static float sigmoid_bce(float z, float y, double *loss_sum)
  * positive, and for each positive `negatives` distinct items the user never
  * interacted with (strict mode: nor its evaluation negatives). Negatives of
  * different positives may repeat. Stream (seed, round + 1, user). */
-static fr_status draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t *count)
+static size_t negatives_each(const fr_pfedrec *p, size_t u)
+{
+    const fr_loo_split *sp = p->split;
+    size_t seen = sp->seen_start[u + 1] - sp->seen_start[u];
+    size_t banned = seen + (p->o.strict && sp->has_eval[u] ? 2 * sp->negatives_per_eval : 0);
+    size_t available = p->n_items > banned ? p->n_items - banned : 0;
+    return p->o.negatives < available ? p->o.negatives : available;
+}
+
+size_t fr_pf_samples_of(const fr_pfedrec *p, size_t u)
+{
+    size_t n_pos = p->split->train_start[u + 1] - p->split->train_start[u];
+    return n_pos * (1 + negatives_each(p, u));
+}
+
+fr_status fr_pf_draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t *count)
 {
     const fr_loo_split *sp = p->split;
     size_t n_pos = sp->train_start[u + 1] - sp->train_start[u];
-    size_t seen = sp->seen_start[u + 1] - sp->seen_start[u];
     size_t k2 = 2 * sp->negatives_per_eval;
-    size_t banned = seen + (p->o.strict && sp->has_eval[u] ? k2 : 0);
-    size_t available = p->n_items > banned ? p->n_items - banned : 0;
-    size_t per = p->o.negatives < available ? p->o.negatives : available;
+    size_t per = negatives_each(p, u);
     size_t n_neg = per * n_pos;
     FR_TRY(reserve_samples(s, n_pos + n_neg));
     for (size_t k = 0; k < n_pos; k++) {
@@ -206,13 +226,31 @@ static float score(const fr_pfedrec *p, const scratch *s, const float *w, float 
     return DOT(p, w, row) + b;
 }
 
-void fr_pf_evaluate(fr_pfedrec *p, const scratch *s, size_t u, const float *w, float b)
+/* FedNCF: the held-out item and its negatives in one forward through the
+ * round's global layers and items. */
+static void ncf_evaluate(fr_pfedrec *p, scratch *s, const float *u, int32_t pos,
+                         const int32_t *neg, size_t k, double *hr, double *ndcg)
+{
+    float **rows = s->ncf_ptrs, *logits = s->ncf_logits;
+    rows[0] = p->items + (size_t)pos * p->dim;
+    for (size_t i = 0; i < k; i++)
+        rows[1 + i] = p->items + (size_t)neg[i] * p->dim;
+    fr_ncf_forward(p, s, p->shared, u, (const float *const *)rows, k + 1, logits);
+    fr_hit_ndcg(logits[0], logits + 1, k, p->o.top_k, hr, ndcg);
+}
+
+void fr_pf_evaluate(fr_pfedrec *p, scratch *s, size_t u, const float *w, float b)
 {
     const fr_loo_split *sp = p->split;
     if (!sp->has_eval[u])
         return;
     size_t k = sp->negatives_per_eval;
     const int32_t *neg = sp->eval_negatives + u * 2 * k;
+    if (p->o.algorithm == FR_ALGO_FEDNCF) {
+        ncf_evaluate(p, s, w, sp->val_item[u], neg, k, &p->val_hr[u], &p->val_ndcg[u]);
+        ncf_evaluate(p, s, w, sp->test_item[u], neg + k, k, &p->test_hr[u], &p->test_ndcg[u]);
+        return;
+    }
     float negs[1024] = {0};
     float *ns = k <= 1024 ? negs : malloc(k * sizeof *ns);
     if (!ns)
@@ -239,7 +277,7 @@ static void fedmf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m
         int32_t slot = s->slot[s->sample_item[j]];
         float *e = s->local + (size_t)slot * d, *ge = s->grad + (size_t)slot * d;
         float z = DOT(p, u, e), y = s->sample_label[j];
-        float prob = sigmoid_bce(z, y, &out->loss_sum);
+        float prob = fr_pf_sigmoid_bce(z, y, &out->loss_sum);
         float g = (prob - y) / (float)m;
         AXPY(p, g, e, gu);
         if (s->seen_in_batch[slot] != s->batch_id) { /* first time this batch */
@@ -257,21 +295,60 @@ static void fedmf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m
     }
 }
 
+/* FedNCF: one forward and backward through the client's copy of the
+ * shared layers, then the user row, the layers and the item rows stepped
+ * together. */
+static void fedncf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m, float lr,
+                         float lr_item, float *gu, client_out *out)
+{
+    size_t d = p->dim, n_rows = 0;
+    float **rows = s->ncf_ptrs, **grads = s->ncf_ptrs + s->ncf_rows;
+    float *logits = s->ncf_logits, *dlogit = s->ncf_logits + s->ncf_rows;
+    s->batch_id++;
+    for (size_t j = 0; j < m; j++) {
+        int32_t slot = s->slot[s->sample_item[at + j]];
+        rows[j] = s->local + (size_t)slot * d;
+        grads[j] = s->grad + (size_t)slot * d;
+        if (s->seen_in_batch[slot] != s->batch_id) { /* first time this batch */
+            s->seen_in_batch[slot] = s->batch_id;
+            s->batch_rows[n_rows++] = slot;
+        }
+    }
+    fr_ncf_forward(p, s, s->ncf_local, u, (const float *const *)rows, m, logits);
+    for (size_t j = 0; j < m; j++) {
+        float y = s->sample_label[at + j];
+        dlogit[j] = (fr_pf_sigmoid_bce(logits[j], y, &out->loss_sum) - y) / (float)m;
+    }
+    memset(gu, 0, d * sizeof *gu);
+    memset(s->ncf_grad, 0, p->n_shared * sizeof *s->ncf_grad);
+    fr_ncf_backward(p, s, s->ncf_local, u, (const float *const *)rows, m, dlogit, gu, grads);
+    AXPY(p, -lr, gu, u);
+    fr_cpu_engine_kernels(p->engine)->axpy(p->n_shared, -lr, s->ncf_grad, s->ncf_local);
+    for (size_t r = 0; r < n_rows; r++) {
+        float *e = s->local + (size_t)s->batch_rows[r] * d;
+        float *ge = s->grad + (size_t)s->batch_rows[r] * d;
+        AXPY(p, -lr_item, ge, e);
+        memset(ge, 0, d * sizeof *ge);
+    }
+}
+
 fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *out)
 {
     size_t d = p->dim, n;
     float *w = p->w + u * d, *bias = p->b + u;
     double t0 = fr_pf_now();
-    FR_TRY(draw_samples(p, s, u, &n));
+    FR_TRY(fr_pf_draw_samples(p, s, u, &n));
     double t1 = fr_pf_now();
     out->t_negatives = t1 - t0;
     out->samples = n;
     for (size_t k = 0; k < n; k++) {
         int32_t slot;
-        FR_TRY(load_row(s, p->items, d, s->sample_item[k], &slot));
+        FR_TRY(fr_pf_load_row(s, p->items, d, s->sample_item[k], &slot));
     }
     float lr = p->o.lr, lr_item = p->o.lr * (float)p->n_items * p->o.lr_eta;
     float gw[1024];
+    if (p->o.algorithm == FR_ALGO_FEDNCF)
+        memcpy(s->ncf_local, p->shared, p->n_shared * sizeof *s->ncf_local);
     for (size_t epoch = 0; epoch < p->o.local_epochs; epoch++) {
         fr_rng rng;
         fr_rng_init(&rng, p->o.seed, p->round + 1, (uint32_t)u, FR_RNG_SHUFFLE);
@@ -291,13 +368,17 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
                 fedmf_batch(p, s, w, at, m, lr, lr_item, gw, out);
                 continue;
             }
+            if (p->o.algorithm == FR_ALGO_FEDNCF) {
+                fedncf_batch(p, s, w, at, m, lr, lr_item, gw, out);
+                continue;
+            }
             /* Step 1: the score function only. */
             memset(gw, 0, d * sizeof *gw);
             float gb = 0.0f;
             for (size_t j = at; j < at + m; j++) {
                 const float *e = s->local + (size_t)s->slot[s->sample_item[j]] * d;
                 float z = DOT(p, w, e) + *bias, y = s->sample_label[j];
-                float prob = sigmoid_bce(z, y, &out->loss_sum);
+                float prob = fr_pf_sigmoid_bce(z, y, &out->loss_sum);
                 float g = (prob - y) / (float)m;
                 AXPY(p, g, e, gw);
                 gb += g;
@@ -312,7 +393,7 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
                 int32_t slot = s->slot[s->sample_item[j]];
                 float *e = s->local + (size_t)slot * d, *ge = s->grad + (size_t)slot * d;
                 float z = DOT(p, w, e) + *bias;
-                float g = (sigmoidf(z) - s->sample_label[j]) / (float)m;
+                float g = (fr_pf_sigmoid(z) - s->sample_label[j]) / (float)m;
                 if (s->seen_in_batch[slot] != s->batch_id) { /* first time this batch */
                     s->seen_in_batch[slot] = s->batch_id;
                     s->batch_rows[n_rows++] = slot;
@@ -332,6 +413,12 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
     double t3 = fr_pf_now();
     out->t_train = t2 - t1;
     out->t_eval = t3 - t2;
+    if (p->o.algorithm == FR_ALGO_FEDNCF) {
+        if (!out->shared_delta && !(out->shared_delta = malloc(p->n_shared * sizeof(float))))
+            return fr_fail_nomem("FedNCF update", p->n_shared * 4);
+        for (size_t k = 0; k < p->n_shared; k++)
+            out->shared_delta[k] = s->ncf_local[k] - p->shared[k];
+    }
     /* The upload: changed rows and their change. */
     size_t need = p->o.dense_upload ? p->n_items : s->n_loaded;
     if (need > out->cap_rows || !out->rows) {

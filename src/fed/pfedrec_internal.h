@@ -1,6 +1,8 @@
 /* pfedrec_internal.h — the rating engine's insides, shared by its files
  * (internal): pfedrec.c (options, rounds, aggregation), pfedrec_client.c
- * (one client's round), pfedrec_checkpoint.c (save and resume). */
+ * (one client's round), pfedrec_ncf.c (FedNCF's layers),
+ * pfedrec_central.c (centralised MF's epochs), pfedrec_checkpoint.c (save
+ * and resume). */
 #ifndef FR_PFEDREC_INTERNAL_H
 #define FR_PFEDREC_INTERNAL_H
 
@@ -21,6 +23,7 @@ typedef struct client_out {
     /* rows grouped by the aggregation task that owns them: group t is
      * rows[group_start[t] .. group_start[t + 1]). */
     uint32_t group_start[MAX_AGG_TASKS + 1];
+    float *shared_delta; /* FedNCF: change of the shared layers (n_shared) */
     size_t samples;
     double loss_sum;
     double t_negatives, t_train, t_eval;
@@ -30,10 +33,21 @@ typedef struct client_out {
 struct fr_pfedrec {
     const fr_loo_split *split;
     fr_pfedrec_options o;
+    /* dim is the width of an item row and of a user's row in w: the
+     * embedding size, twice it for FedNCF (GMF half, then MLP half). */
     size_t n_users, n_items, dim;
     float *items;        /* global item table */
-    float *w;            /* n_users x dim score weights */
+    float *w;            /* n_users x dim score weights / user embeddings */
     float *b;            /* n_users score biases */
+    float *shared;       /* FedNCF: the shared MLP and output layer */
+    size_t n_shared;
+    /* Centralised MF: Adam moments of the user and item rows, the steps
+     * taken, and the pooled samples of an epoch. */
+    float *m_users, *v_users, *m_items, *v_items;
+    uint64_t adam_step;
+    int32_t *pool_user, *pool_item;
+    float *pool_label;
+    size_t *pool_start;  /* n_users + 1 */
     double *val_hr, *val_ndcg, *test_hr, *test_ndcg;  /* per user, last model */
     fr_cpu_engine *engine;
     /* The round in progress. */
@@ -57,19 +71,62 @@ typedef struct scratch {
     int32_t *batch_rows; /* slots touched by the current batch */
     uint32_t *seen_in_batch; /* slot -> batch_id of its last gradient */
     uint32_t batch_id;
+    /* FedNCF: a one-thread GEMM engine of this worker, the client's copy
+     * of the shared layers, their gradient, and the activations. */
+    fr_cpu_engine *gemm;
+    float *ncf_local, *ncf_grad, *ncf_act;
+    float **ncf_ptrs;    /* 2 x ncf_rows: a batch's item rows, their gradients */
+    float *ncf_logits;   /* 2 x ncf_rows: logits, then their gradients */
+    size_t ncf_rows;     /* rows the activation buffers hold */
 } scratch;
 
-fr_status fr_pf_scratch_init(scratch *s, size_t n_items, size_t dim, size_t batch);
+/* Scratch of one worker for engine p (FedNCF's buffers included). */
+fr_status fr_pf_scratch_init(scratch *s, const fr_pfedrec *p);
 void fr_pf_scratch_free(scratch *s);
 /* Forget the rows loaded for the last client. */
 void fr_pf_scratch_reset(scratch *s);
 /* Train client u for the round in p->round; fill out with its upload. */
 fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *out);
 /* Evaluate user u's model (w, b, the overlay in s) into p's figures. */
-void fr_pf_evaluate(fr_pfedrec *p, const scratch *s, size_t u, const float *w, float b);
+void fr_pf_evaluate(fr_pfedrec *p, scratch *s, size_t u, const float *w, float b);
 /* Aggregation tasks: one per worker, at most MAX_AGG_TASKS. */
 size_t fr_pf_agg_tasks(const fr_pfedrec *p);
 /* Monotonic seconds. */
 double fr_pf_now(void);
+/* Training samples of user u for round p->round into s->sample_item /
+ * sample_label: the positives, then the negatives; *count of them. */
+fr_status fr_pf_draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t *count);
+/* Samples user u gets every round: positives x (1 + negatives each). */
+size_t fr_pf_samples_of(const fr_pfedrec *p, size_t u);
+/* Sigmoid of logit z; with its BCE loss against y added to *loss_sum. */
+float fr_pf_sigmoid(float z);
+float fr_pf_sigmoid_bce(float z, float y, double *loss_sum);
+/* Slot of item in the client's overlay, copying the global row on first use. */
+fr_status fr_pf_load_row(scratch *s, const float *items, size_t dim, int32_t item, int32_t *slot);
+
+/* FedNCF (pfedrec_ncf.c). Shared parameters: for each hidden layer l its
+ * weight (out x in, row-major) and bias, then the output layer's weight
+ * (emb GMF inputs, then the last hidden width) and bias. */
+size_t fr_ncf_shared_count(const fr_pfedrec_options *o);
+/* PyTorch nn.Linear's default initialisation, from stream (seed, 0,
+ * 0xFFFFFFFE, INIT). */
+void fr_ncf_init_shared(const fr_pfedrec_options *o, float *shared);
+fr_status fr_ncf_scratch_init(const fr_pfedrec *p, scratch *s);
+void fr_ncf_scratch_free(scratch *s);
+/* Logits of m items for a user: user row u (GMF | MLP halves), item rows
+ * item_rows[j] (same layout), layers `shared`; activations kept in s for
+ * fr_ncf_backward. m <= s->ncf_rows. */
+void fr_ncf_forward(const fr_pfedrec *p, scratch *s, const float *shared, const float *u,
+                    const float *const *item_rows, size_t m, float *logits);
+/* Given dlogit[j] for the last forward: adds the gradients of the layers
+ * to s->ncf_grad, of the user row to gu, of item row j to item_grads[j]. */
+void fr_ncf_backward(const fr_pfedrec *p, scratch *s, const float *shared, const float *u,
+                     const float *const *item_rows, size_t m, const float *dlogit, float *gu,
+                     float *const *item_grads);
+
+/* Centralised MF (pfedrec_central.c): one epoch over the pooled data,
+ * then the evaluation of every user. */
+fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out);
+fr_status fr_pf_central_alloc(fr_pfedrec *p);
 
 #endif
