@@ -167,6 +167,34 @@ expect 4 "$FEDREC" train --set job.kind=pfedrec --set data.source=delimited --se
     --set data.delimiter=','
 grep -q "r.csv:1" "$tmp/err" || fail "wrong delimiter not reported with file and line: $(cat "$tmp/err")"
 
+# Multi-scenario multi-task job and binary tables.
+expect 0 "$FEDREC" train --set job.kind=msmt --set data.rows=3000 --set data.vocab=20 --set train.epochs=1 \
+    --set msmt.expert_layers=16 --set msmt.tower_layers=8 --set msmt.experts=2 --summary "$tmp/m.json"
+grep -q "mean " "$tmp/out" && grep -q '"test_auc": 0\.[0-9]' "$tmp/m.json" || fail "msmt job: $(tail -n 3 "$tmp/out")"
+expect 0 "$FEDREC" data synth --out "$tmp/s.tbl" --rows 3000 --scenarios 3
+expect 0 "$FEDREC" data info "$tmp/s.tbl" --check
+grep -q "3000 rows" "$tmp/out" && grep -q "scenarios: s0 s1 s2" "$tmp/out" || fail "data info: $(cat "$tmp/out")"
+expect 0 "$FEDREC" train --set job.kind=msmt --set data.source=table --set "data.path=$tmp/s.tbl" \
+    --set train.epochs=1 --set msmt.model=ple --set msmt.expert_layers=8 --set msmt.tower_layers=4 --quiet
+head -c 5000 "$tmp/s.tbl" >"$tmp/cut.tbl"
+expect 4 "$FEDREC" data info "$tmp/cut.tbl"
+grep -q "cut.tbl" "$tmp/err" || fail "truncated table not named: $(cat "$tmp/err")"
+printf 'a,b,c\n1,2.5,1\n2,x,0\n' >"$tmp/t.csv"
+expect 4 "$FEDREC" data convert --columns cat,num,label --header --out "$tmp/t.tbl" "$tmp/t.csv"
+grep -q "t.csv:3: column 2" "$tmp/err" || fail "bad number not located: $(cat "$tmp/err")"
+[ ! -e "$tmp/t.tbl" ] || fail "a failed conversion left $tmp/t.tbl"
+printf '1,2.5,1\n2,3,0\n' >"$tmp/t.csv"
+expect 0 "$FEDREC" data convert --columns cat,num,label:click --out "$tmp/t.tbl" "$tmp/t.csv:web"
+expect 2 "$FEDREC" data convert --out "$tmp/t.tbl" "$tmp/t.csv"
+ae="$top_srcdir/../shared/data/aliexpress-sample"
+if [ -r "$ae/train.csv" ]; then
+    expect 0 "$FEDREC" data convert --format aliexpress --out "$tmp/ae.tbl" "$ae/train.csv" "$ae/test.csv"
+    expect 0 "$FEDREC" data info "$tmp/ae.tbl" --check
+    grep -q "120 rows" "$tmp/out" && grep -q "tasks: click conversion" "$tmp/out" || fail "AliExpress sample: $(cat "$tmp/out")"
+else
+    echo "test_cli: $ae absent: the AliExpress sample conversion is skipped" >&2
+fi
+
 # A damaged model is refused with exit 4; a failed save keeps the old file.
 head -c 100 "$tmp/m.frm" >"$tmp/bad.frm"
 expect 4 "$FEDREC" eval "$tmp/bad.frm"

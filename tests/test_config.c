@@ -266,6 +266,12 @@ static void test_round_trip_every_key(void)
         "pfedrec.personal_score=off",          "pfedrec.eval_negatives=49",
         "pfedrec.top_k=5",                     "output.checkpoint=out/ck",
         "pfedrec.ncf_layers=64,32",            "pfedrec.central_lr=0.01",
+        "msmt.model=ple",                      "msmt.expert_layers=32,16",
+        "msmt.tower_layers=8,4",               "msmt.experts=3",
+        "msmt.task_experts=2",                 "msmt.levels=2",
+        "msmt.esmm=yes",                       "msmt.patience=5",
+        "msmt.block_rows=1000",                "msmt.scenarios=3",
+        "msmt.task_correlation=-0.5",          "msmt.scenario_strength=1.5",
         "train.checkpoint_every=3",
     };
     cfg = NULL;

@@ -229,6 +229,59 @@ fr_status fr_mlp_forward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
 fr_status fr_mlp_backward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
                           fr_view dout, fr_view dx, int training);
 
+
+/* ---- Expert bank: E MLPs of the same widths side by side ----------------
+ * E experts, each Linear -> [BatchNorm] -> ReLU -> [Dropout] per layer,
+ * read one input x (batch x in) and write one output whose row b holds
+ * expert 0's values, then expert 1's, ... (batch x E * width_last), so
+ * row b is an E x width matrix. Layer l's weights are one parameter of
+ * E stacked (in_l x out_l) blocks ("<name>.<l>.weight", expert e's block
+ * contiguous), its bias one row of E * out_l; each layer runs as one
+ * strided-batched GEMM over the experts (the first reads the same x for
+ * all of them, stride 0), and batch-norm, ReLU and dropout run once over
+ * all experts' columns. */
+typedef struct fr_expert_bank {
+    size_t experts, n_layers, in, max_batch;
+    size_t width[FR_MLP_MAX_LAYERS];
+    int use_bn;
+    float dropout;
+    fr_param *weight[FR_MLP_MAX_LAYERS], *bias[FR_MLP_MAX_LAYERS];
+    fr_batchnorm bn[FR_MLP_MAX_LAYERS];
+    fr_dropout drop[FR_MLP_MAX_LAYERS];
+    fr_buffer *pre[FR_MLP_MAX_LAYERS], *norm[FR_MLP_MAX_LAYERS];
+    fr_buffer *act[FR_MLP_MAX_LAYERS], *out[FR_MLP_MAX_LAYERS];
+    fr_buffer *grad_a, *grad_b;
+} fr_expert_bank;
+fr_status fr_expert_bank_init(fr_expert_bank *b, fr_param_set *ps, const char *name,
+                              size_t experts, size_t in, const size_t *widths,
+                              size_t n_layers, int batch_norm, float dropout,
+                              size_t max_batch, fr_role role, uint64_t seed);
+void fr_expert_bank_release(fr_expert_bank *b);
+size_t fr_expert_bank_out_width(const fr_expert_bank *b); /* per expert */
+/* The output of the latest forward (batch x E * width). */
+fr_view fr_expert_bank_output(const fr_expert_bank *b);
+fr_status fr_expert_bank_forward(fr_expert_bank *b, fr_backend *be, size_t batch,
+                                 fr_view x, uint32_t step, int training,
+                                 fr_view *out);
+/* dout: batch x E * width; dx (batch x in, overwritten) may have a NULL
+ * buffer. */
+fr_status fr_expert_bank_backward(fr_expert_bank *b, fr_backend *be, size_t batch,
+                                  fr_view x, fr_view dout, fr_view dx,
+                                  int training);
+
+/* ---- Gated mixture: y[b] = sum_e g[b, e] * experts[b, e, :] --------------
+ * experts: batch x (E * width) as an expert bank writes it; g: E gate
+ * values per row, row b starting at g.off + b * g_stride (so a gate row
+ * may be a slice of a wider one); y: batch x width, y = mix + beta * y.
+ * One strided-batched GEMM over the rows. */
+fr_status fr_mixture_forward(fr_backend *be, size_t batch, size_t experts,
+                             size_t width, fr_view g, size_t g_stride,
+                             fr_view expert_out, float beta, fr_view y);
+/* dg (laid out like g, overwritten) = dy experts^T; dexperts += g^T dy. */
+fr_status fr_mixture_backward(fr_backend *be, size_t batch, size_t experts,
+                              size_t width, fr_view g, size_t g_stride,
+                              fr_view expert_out, fr_view dy, fr_view dg,
+                              fr_view dexperts);
 #ifdef __cplusplus
 }
 #endif

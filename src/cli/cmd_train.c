@@ -26,8 +26,10 @@ static void usage(FILE *out)
             "on built-in synthetic ratings unless data.source says otherwise:\n"
             "conf/quickstart.ini, conf/pfedrec-ml100k.ini); the baselines on the same\n"
             "data fedmf, fedncf and central-mf (conf/fedmf-ml100k.ini,\n"
-            "conf/fedncf-ml100k.ini, conf/central-mf-ml100k.ini); or ctr (a click-through\n"
-            "model on generated data, conf/demo.ini). The configuration is the defaults, then\n"
+            "conf/fedncf-ml100k.ini, conf/central-mf-ml100k.ini); msmt (a multi-scenario\n"
+            "multi-task model: LR, Shared-Bottom, MMoE or PLE; conf/msmt-*.ini); or ctr (a\n"
+            "click-through model on generated data, conf/demo.ini). The configuration is\n"
+            "the defaults, then\n"
             "CONFIG, then each --set in order.\n\n"
             "  --set K=V      override one key (repeatable); 'fedrec config --keys' lists them\n"
             "  --save MODEL   save the trained model (same as --set output.model=MODEL)\n"
@@ -235,8 +237,15 @@ int fr_cli_train(int argc, char **argv)
         fr_config_free(cfg);
         return FR_EXIT_USAGE;
     }
-    int rating_job = strcmp(kind, "ctr") != 0;
-    rc = rating_job ? fr_cli_run_pfedrec(cfg, o.quiet, o.summary, o.resume) : run(cfg, &o);
+    if (o.resume && !strcmp(kind, "msmt")) {
+        fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = msmt has none\n");
+        fr_config_free(cfg);
+        return FR_EXIT_USAGE;
+    }
+    if (!strcmp(kind, "msmt"))
+        rc = fr_cli_run_msmt(cfg, o.quiet, o.summary);
+    else
+        rc = strcmp(kind, "ctr") ? fr_cli_run_pfedrec(cfg, o.quiet, o.summary, o.resume) : run(cfg, &o);
     fr_config_free(cfg);
     return rc;
 }

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"config", fr_cli_config, "list configuration keys, check or print a configuration"},
     {"bench", fr_cli_bench, "run a benchmark (gemm, launch)"},
     {"plot", fr_cli_plot, "draw a training report as an SVG learning curve"},
+    {"data", fr_cli_data, "convert text files to binary feature tables, generate or inspect them"},
 };
 
 static void usage(FILE *out)

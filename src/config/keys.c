@@ -7,8 +7,8 @@
 
 #define NO_RANGE 0, 0, 0, 0
 static const fr_config_key schema[] = {
-    {"job", "kind", FR_CFG_ENUM, "pfedrec", NO_RANGE, "pfedrec|fedmf|fedncf|central-mf|ctr",
-     "what `fedrec train` runs: pfedrec = PFedRec (default: on synthetic ratings); fedmf, fedncf, central-mf = the FedMF, FedNCF and centralised MF baselines on the same data and pfedrec.* keys; ctr = the click-through demo"},
+    {"job", "kind", FR_CFG_ENUM, "pfedrec", NO_RANGE, "pfedrec|fedmf|fedncf|central-mf|msmt|ctr",
+     "what `fedrec train` runs: pfedrec = PFedRec (default: on synthetic ratings); fedmf, fedncf, central-mf = the FedMF, FedNCF and centralised MF baselines on the same data and pfedrec.* keys; msmt = a multi-scenario multi-task model (msmt.* keys) trained centrally; ctr = the click-through demo"},
 
     {"run", "name", FR_CFG_STRING, "quickstart", NO_RANGE, NULL,
      "name of the run, shown in reports"},
@@ -29,8 +29,8 @@ static const fr_config_key schema[] = {
     {"opencl", "min_elements", FR_CFG_INT, "4096", 0, 1e12, 0, 0, NULL,
      "ops on fewer elements run on the CPU: cheaper than a kernel launch"},
 
-    {"data", "source", FR_CFG_ENUM, "synthetic", NO_RANGE, "synthetic|movielens|movielens-dat|delimited",
-     "synthetic = generated data (click data for ctr, ratings for pfedrec); movielens = u.data (tab); movielens-dat = ratings.dat (::); delimited = data.delimiter and data.columns"},
+    {"data", "source", FR_CFG_ENUM, "synthetic", NO_RANGE, "synthetic|movielens|movielens-dat|delimited|movielens-msmt|table",
+     "synthetic = generated data (click data for ctr, ratings for pfedrec, AliExpress-shaped rows for msmt); movielens = u.data (tab); movielens-dat = ratings.dat (::); delimited = data.delimiter and data.columns; msmt job: movielens-msmt = the MovieLens-100K folder data.path as scenarios x tasks, table = a binary table file ('fedrec data convert')"},
     {"data", "users", FR_CFG_INT, "1000", 1, 1e8, 0, 0, NULL,
      "synthetic ratings (pfedrec job): users"},
     {"data", "items", FR_CFG_INT, "1000", 10, 1e8, 0, 0, NULL,
@@ -108,6 +108,31 @@ static const fr_config_key schema[] = {
      "fedncf: widths of the MLP tower's hidden layers after its 2 x dim input, comma-separated (1 to 8 layers)"},
     {"pfedrec", "central_lr", FR_CFG_FLOAT, "0.001", 0, 1000, 1, 0, NULL,
      "central-mf: Adam learning rate of the user and item embeddings"},
+
+    {"msmt", "model", FR_CFG_ENUM, "mmoe", NO_RANGE, "lr|shared-bottom|mmoe|ple",
+     "msmt job: the architecture (LR, Shared-Bottom, MMoE or PLE)"},
+    {"msmt", "expert_layers", FR_CFG_INT_LIST, "256,128", 1, 65536, 0, 0, NULL,
+     "msmt job: widths of each expert MLP (and of Shared-Bottom's bottom)"},
+    {"msmt", "tower_layers", FR_CFG_INT_LIST, "64", 1, 65536, 0, 0, NULL,
+     "msmt job: widths of each task tower before its logit"},
+    {"msmt", "experts", FR_CFG_INT, "8", 1, 1024, 0, 0, NULL,
+     "msmt job: MMoE experts; PLE shared experts per level"},
+    {"msmt", "task_experts", FR_CFG_INT, "1", 1, 1024, 0, 0, NULL,
+     "msmt job: PLE experts per task per level"},
+    {"msmt", "levels", FR_CFG_INT, "1", 1, 4, 0, 0, NULL,
+     "msmt job: PLE extraction levels (CGC layers stacked)"},
+    {"msmt", "esmm", FR_CFG_BOOL, "false", NO_RANGE, NULL,
+     "msmt job: train the second task as CTCVR = p(click) x p(conversion | click) on all rows (ESMM)"},
+    {"msmt", "patience", FR_CFG_INT, "2", 0, 100000, 0, 0, NULL,
+     "msmt job: stop after this many epochs without a better mean validation AUC (0: run train.epochs)"},
+    {"msmt", "block_rows", FR_CFG_INT, "262144", 0, 1e10, 0, 0, NULL,
+     "msmt job: rows shuffled together; blocks are visited in random order and a mapped table's pages dropped after each (0: one block)"},
+    {"msmt", "scenarios", FR_CFG_INT, "4", 1, 256, 0, 0, NULL,
+     "msmt job, synthetic data: scenarios"},
+    {"msmt", "task_correlation", FR_CFG_FLOAT, "0.5", -1, 1, 0, 0, NULL,
+     "msmt job, synthetic data: correlation of the two tasks' shared signals (negative: conflicting tasks)"},
+    {"msmt", "scenario_strength", FR_CFG_FLOAT, "0.5", 0, 100, 0, 0, NULL,
+     "msmt job, synthetic data: weight of each scenario's own signal"},
 
     {"output", "report", FR_CFG_STRING, "", NO_RANGE, NULL,
      "file for one row per epoch; empty: no report"},

@@ -1,0 +1,139 @@
+/* fedrec/msmt.h — multi-scenario multi-task models and their trainer.
+ *
+ * Every model reads one row of a feature table (fedrec/table.h) as its
+ * categorical fields plus the scenario as one more field, all embedded in
+ * one table, and the numerical fields projected to one more token
+ * (fr_field_embedding), and gives one logit per task. Architectures
+ * (../shared/specs/baselines.md, MTReclib conventions):
+ * - LR: a weight per (field value, task) and a linear map of the numbers;
+ * - Shared-Bottom: one shared MLP, one tower per task;
+ * - MMoE: E expert MLPs (one expert bank), a softmax gate per task;
+ * - PLE: stacked CGC levels, each with shared experts and experts per task,
+ *   a gate per task over its own and the shared experts, and (below the
+ *   top level) a shared gate over all of them.
+ * Towers: an MLP then a linear layer to the logit. Expert, bottom and tower
+ * MLPs are Linear -> [BatchNorm] -> ReLU -> [Dropout]. With esmm set the
+ * second task is trained as CTCVR = p(task 0) * p(task 1 | task 0) on all
+ * rows (ESMM); its reported probability is then that product. */
+#ifndef FEDREC_MSMT_H
+#define FEDREC_MSMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fedrec/backend.h"
+#include "fedrec/params.h"
+#include "fedrec/table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fr_msmt_arch {
+    FR_ARCH_LR = 0,
+    FR_ARCH_SHARED_BOTTOM,
+    FR_ARCH_MMOE,
+    FR_ARCH_PLE
+} fr_msmt_arch;
+
+#define FR_MSMT_MAX_LAYERS 8
+
+typedef struct fr_msmt_options {
+    fr_msmt_arch arch;
+    size_t embed_dim;                            /* 16 */
+    size_t expert[FR_MSMT_MAX_LAYERS], n_expert; /* (256, 128); also the shared bottom */
+    size_t tower[FR_MSMT_MAX_LAYERS], n_tower;   /* (64) */
+    size_t experts;                              /* MMoE experts, PLE shared experts per level (8) */
+    size_t task_experts;                         /* PLE: experts per task per level (1) */
+    size_t levels;                               /* PLE: CGC levels (1) */
+    int batch_norm;                              /* 1 */
+    float dropout;                               /* 0 */
+    int esmm;                                    /* 0 */
+    size_t max_batch;                            /* 2048 */
+    uint64_t seed;
+} fr_msmt_options;
+
+void fr_msmt_options_default(fr_msmt_options *o);
+const char *fr_msmt_arch_name(fr_msmt_arch a);
+fr_status fr_msmt_arch_parse(const char *name, fr_msmt_arch *out);
+
+typedef struct fr_msmt_model fr_msmt_model;
+
+/* A model for rows shaped like `shape` (its vocabularies, numbers, tasks
+ * and scenarios; its rows are not read). */
+fr_status fr_msmt_model_create(fr_backend *be, const fr_table *shape, const fr_msmt_options *o,
+                               fr_msmt_model **out);
+void fr_msmt_model_free(fr_msmt_model *m);
+fr_param_set *fr_msmt_model_params(fr_msmt_model *m);
+size_t fr_msmt_model_tasks(const fr_msmt_model *m);
+size_t fr_msmt_model_max_batch(const fr_msmt_model *m);
+
+/* Forward a batch of table rows rows[0..n): logits task-major (task t's
+ * n logits at t * n) in *logits (a view the model owns, valid until the
+ * next call). */
+fr_status fr_msmt_forward(fr_msmt_model *m, const fr_table *t, const uint32_t *rows, size_t n,
+                          uint32_t step, int training, fr_view *logits);
+/* The loss of the last forward against its rows' labels (sum over tasks of
+ * the mean BCE), its gradient propagated into the parameters' gradients
+ * (accumulated: zero them before). */
+fr_status fr_msmt_backward(fr_msmt_model *m, float *loss);
+/* Probabilities of the last forward (task-major, n per task) on the host:
+ * sigmoid of the logits (ESMM: the CTCVR product for task 1). */
+fr_status fr_msmt_probabilities(fr_msmt_model *m, float *out);
+
+
+/* ---- training and evaluation ------------------------------------------ */
+
+/* AUC (exact, ties count one half; NaN where a scenario has only one
+ * class of a task) and logloss (probabilities clipped to [1e-7, 1 - 1e-7])
+ * per scenario x task, and their means over the defined cells. */
+typedef struct fr_msmt_eval {
+    size_t n_scenarios, n_tasks;
+    double auc[FR_TABLE_MAX_SCENARIOS][FR_TABLE_MAX_TASKS];
+    double logloss[FR_TABLE_MAX_SCENARIOS][FR_TABLE_MAX_TASKS];
+    size_t rows[FR_TABLE_MAX_SCENARIOS];
+    double mean_auc, mean_logloss;
+} fr_msmt_eval;
+
+fr_status fr_msmt_evaluate(fr_msmt_model *m, const fr_table *t, int split, fr_msmt_eval *out);
+
+typedef struct fr_msmt_train_options {
+    size_t batch;            /* 2048 */
+    size_t max_epochs;       /* 50 */
+    size_t patience;         /* epochs without a better validation mean AUC (2) */
+    int optimizer;           /* fr_optim_kind (Adam) */
+    float lr, weight_decay;  /* 1e-3, 1e-6 */
+    /* Rows are visited block by block (blocks in random order, rows
+     * shuffled within a block), and a mapped table's pages are dropped
+     * after each block, so memory stays bounded; 0: one block (a full
+     * shuffle). */
+    size_t block_rows;
+    uint64_t seed;
+} fr_msmt_train_options;
+
+void fr_msmt_train_options_default(fr_msmt_train_options *o);
+
+typedef struct fr_msmt_epoch {
+    size_t epoch;            /* 1-based */
+    double train_loss, seconds, samples_per_second;
+    fr_msmt_eval valid;
+    int improved;
+} fr_msmt_epoch;
+
+typedef struct fr_msmt_result {
+    size_t epochs, best_epoch;
+    fr_msmt_eval valid, test;   /* of the best epoch's model */
+    double seconds;             /* training wall time, evaluation included */
+    double train_samples_per_second;
+} fr_msmt_result;
+
+/* Train on the table's training rows with early stopping on the mean
+ * validation AUC; the best epoch's parameters are kept and reloaded, then
+ * evaluated on validation and test. on_epoch (may be NULL) sees each
+ * epoch. */
+fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
+                        void (*on_epoch)(void *arg, const fr_msmt_epoch *e), void *arg,
+                        fr_msmt_result *out);
+#ifdef __cplusplus
+}
+#endif
+#endif

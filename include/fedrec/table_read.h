@@ -1,0 +1,94 @@
+/* fedrec/table_read.h — making feature tables from text files and from
+ * MovieLens, and generating synthetic ones.
+ *
+ * Delimited files are converted to a binary table file in two streaming
+ * passes (count the rows, then parse and write them), so files of tens of
+ * millions of rows convert with memory bounded by the vocabularies.
+ * Categorical values are taken as text and numbered densely per field in
+ * first-seen order. Every malformed line is an error naming the file, the
+ * line, the column and what was expected; the output file is written under
+ * a temporary name and only renamed into place when complete. */
+#ifndef FEDREC_TABLE_READ_H
+#define FEDREC_TABLE_READ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fedrec/error.h"
+#include "fedrec/table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fr_column_kind {
+    FR_COL_SKIP = 0,
+    FR_COL_CAT,       /* categorical field */
+    FR_COL_NUM,       /* numerical field */
+    FR_COL_LABEL,     /* binary task label: 0 or 1 (0.0 / 1.0 accepted) */
+    FR_COL_SCENARIO   /* scenario name or number */
+} fr_column_kind;
+
+#define FR_TABLE_MAX_COLUMNS 1024
+
+typedef struct fr_table_columns {
+    char delimiter;
+    int header;                          /* first line is a header */
+    size_t n_cols;
+    fr_column_kind kind[FR_TABLE_MAX_COLUMNS];
+    /* Expected header names (checked when header is set and the name is
+     * not empty); label columns name their task. */
+    char name[FR_TABLE_MAX_COLUMNS][FR_TABLE_NAME_MAX];
+} fr_table_columns;
+
+/* The processed AliExpress layout: search_id (skipped), categorical_1..16,
+ * numerical_1..63, click, conversion; comma-separated with that header. */
+void fr_table_columns_aliexpress(fr_table_columns *c);
+/* Parse a column map: comma-separated items cat[:name], num[:name],
+ * label[:name], scenario, - (skip); e.g. "-,cat:user,cat:item,num,label:click". */
+fr_status fr_table_columns_parse(const char *text, fr_table_columns *c);
+
+/* One input file: its split (FR_SPLIT_*; FR_SPLIT_TRAIN rows go to
+ * validation with probability valid_fraction, drawn per row from stream
+ * (seed, 0, file index, FR_RNG_SPLIT)) and, without a scenario column, the
+ * scenario name all its rows belong to. */
+typedef struct fr_table_input {
+    const char *path;
+    int split;
+    const char *scenario;
+} fr_table_input;
+
+fr_status fr_table_convert_delimited(const fr_table_input *inputs, size_t n_inputs,
+                                     const fr_table_columns *columns, double valid_fraction,
+                                     uint64_t seed, const char *out_path, size_t *rows_out);
+
+/* MovieLens-100K as a multi-scenario multi-task set, as AutoIFS builds
+ * MovieLens-1M: one row per rating; scenarios by age (< 25, 25-34, >= 35);
+ * tasks rating > 3 and rating > 4; fields user, item, gender, age bucket,
+ * occupation, zip prefix (first two characters), first genre, scenario;
+ * a seeded random 80/10/10 split. dir holds u.data, u.user and u.item. */
+fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out);
+
+/* Synthetic data with the AliExpress schema (16 categorical fields, 63
+ * numerical, click and conversion) and planted structure: a logit per task
+ * is a signal shared by all scenarios, plus a scenario-specific signal,
+ * plus noise; task_correlation in [-1, 1] mixes the second task's private
+ * signal with the first's (negative: conflicting tasks). Rows are written
+ * to out_path in blocks (so any row count fits in memory), 80/10/10 split
+ * drawn per row. */
+typedef struct fr_msmt_synth {
+    size_t rows, scenarios, vocab;  /* vocab: distinct values per field */
+    double scenario_strength;       /* weight of the scenario-specific signal (0.5) */
+    double task_correlation;        /* 0.5 */
+    double click_rate;              /* base click rate (0.2) */
+    double conversion_rate;         /* base conversion rate among clicks (0.1) */
+    uint64_t seed;
+} fr_msmt_synth;
+void fr_msmt_synth_default(fr_msmt_synth *o);
+fr_status fr_msmt_synth_write(const fr_msmt_synth *o, const char *out_path);
+/* The same rows in memory. */
+fr_status fr_msmt_synth_make(const fr_msmt_synth *o, fr_table *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

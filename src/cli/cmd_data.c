@@ -1,0 +1,278 @@
+/* cmd_data.c — `fedrec data`: making and inspecting binary table files.
+ *   fedrec data convert --out FILE [--format aliexpress | --columns MAP]
+ *                       [--delimiter C] [--header] [--valid-fraction F]
+ *                       [--seed N] INPUT...
+ *     INPUT is PATH[:SCENARIO[:SPLIT]] (SPLIT train or test; a file named
+ *     test.csv defaults to test, any other to train; SCENARIO defaults to
+ *     the name of the folder holding the file).
+ *   fedrec data synth --out FILE [--rows N] [--scenarios S] [--vocab V]
+ *                     [--task-correlation R] [--seed N]
+ *   fedrec data info FILE [--check] */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "fedrec/table_read.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: fedrec data convert --out FILE [--format aliexpress | --columns MAP]\n"
+            "                           [--delimiter C] [--header] [--valid-fraction F]\n"
+            "                           [--seed N] INPUT...\n"
+            "       fedrec data synth --out FILE [--rows N] [--scenarios S] [--vocab V]\n"
+            "                         [--task-correlation R] [--seed N]\n"
+            "       fedrec data info FILE [--check]\n\n"
+            "convert: text files to one binary table file for job.kind = msmt\n"
+            "(data.source = table). INPUT is PATH[:SCENARIO[:SPLIT]]; SPLIT is train or\n"
+            "test (default: test for a file named test.csv, else train); SCENARIO\n"
+            "defaults to the name of the file's folder (AliExpress: the country).\n"
+            "--format aliexpress expects the processed AliExpress header; --columns\n"
+            "maps the columns of other files: cat[:name], num[:name], label[:name],\n"
+            "scenario, - (skip), comma-separated. --valid-fraction (0.1) of each\n"
+            "training file goes to validation, drawn from --seed (0).\n"
+            "synth: AliExpress-shaped rows with planted structure, streamed to FILE.\n"
+            "info: the shape, names and split sizes of FILE; --check also verifies\n"
+            "every section's checksum and every value's range.\n");
+}
+
+static int parse_number(const char *flag, const char *text, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end || errno || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "fedrec data: %s '%s': expected a number in [%g, %g]\n", flag, text, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* PATH[:SCENARIO[:SPLIT]] into in; scenario and split defaults from PATH. */
+static int parse_input(char *arg, fr_table_input *in, char *scenario_buf, size_t cap)
+{
+    char *first = strchr(arg, ':'), *second = first ? strchr(first + 1, ':') : NULL;
+    if (first)
+        *first = '\0';
+    if (second)
+        *second = '\0';
+    in->path = arg;
+    const char *base = strrchr(arg, '/');
+    base = base ? base + 1 : arg;
+    in->split = !strcmp(base, "test.csv") ? FR_SPLIT_TEST : FR_SPLIT_TRAIN;
+    if (second) {
+        if (!strcmp(second + 1, "train"))
+            in->split = FR_SPLIT_TRAIN;
+        else if (!strcmp(second + 1, "test"))
+            in->split = FR_SPLIT_TEST;
+        else {
+            fprintf(stderr, "fedrec data: input '%s': split '%s' is not train or test\n", arg, second + 1);
+            return 0;
+        }
+    }
+    if (first && first[1]) {
+        snprintf(scenario_buf, cap, "%s", first + 1);
+    } else {
+        /* The folder's name. */
+        const char *slash = strrchr(arg, '/');
+        if (!slash) {
+            snprintf(scenario_buf, cap, "default");
+        } else {
+            const char *p = slash;
+            while (p > arg && p[-1] != '/')
+                p--;
+            snprintf(scenario_buf, cap, "%.*s", (int)(slash - p), p);
+            if (!scenario_buf[0])
+                snprintf(scenario_buf, cap, "default");
+        }
+    }
+    in->scenario = scenario_buf;
+    return 1;
+}
+
+static int convert(int argc, char **argv)
+{
+    const char *out = NULL, *format = NULL, *columns = NULL;
+    char delimiter = ',';
+    int header = 0;
+    double valid = 0.1, seed = 0;
+    int n_inputs = 0;
+    fr_table_input *inputs = calloc((size_t)argc, sizeof *inputs);
+    char(*names)[FR_TABLE_NAME_MAX] = calloc((size_t)argc, sizeof *names);
+    if (!inputs || !names) {
+        free(inputs);
+        free(names);
+        fprintf(stderr, "fedrec data: out of memory\n");
+        return FR_EXIT_FAILURE;
+    }
+    int rc = FR_EXIT_OK;
+    for (int i = 1; i < argc && rc == FR_EXIT_OK; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (!strcmp(a, "--out") && has_value)
+            out = argv[++i];
+        else if (!strcmp(a, "--format") && has_value)
+            format = argv[++i];
+        else if (!strcmp(a, "--columns") && has_value)
+            columns = argv[++i];
+        else if (!strcmp(a, "--delimiter") && has_value) {
+            const char *d = argv[++i];
+            if (!strcmp(d, "tab"))
+                delimiter = '\t';
+            else if (strlen(d) == 1)
+                delimiter = d[0];
+            else {
+                fprintf(stderr, "fedrec data: --delimiter '%s': one character or tab expected\n", d);
+                rc = FR_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--header"))
+            header = 1;
+        else if (!strcmp(a, "--valid-fraction") && has_value) {
+            if (!parse_number(a, argv[++i], 0, 1, &valid))
+                rc = FR_EXIT_USAGE;
+        } else if (!strcmp(a, "--seed") && has_value) {
+            if (!parse_number(a, argv[++i], 0, 1e18, &seed))
+                rc = FR_EXIT_USAGE;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "fedrec data convert: unknown option or missing value: %s\n", a);
+            rc = FR_EXIT_USAGE;
+        } else if (!parse_input(argv[i], &inputs[n_inputs], names[n_inputs], FR_TABLE_NAME_MAX)) {
+            rc = FR_EXIT_USAGE;
+        } else {
+            n_inputs++;
+        }
+    }
+    if (rc == FR_EXIT_OK && (!out || n_inputs == 0 || (!format == !columns))) {
+        fprintf(stderr, "fedrec data convert: needs --out, one of --format aliexpress or --columns, and input files\n");
+        rc = FR_EXIT_USAGE;
+    }
+    if (rc == FR_EXIT_OK && format && strcmp(format, "aliexpress") != 0) {
+        fprintf(stderr, "fedrec data convert: --format '%s': only aliexpress is known\n", format);
+        rc = FR_EXIT_USAGE;
+    }
+    fr_table_columns *cols = calloc(1, sizeof *cols);
+    if (rc == FR_EXIT_OK && !cols)
+        rc = FR_EXIT_FAILURE;
+    if (rc == FR_EXIT_OK) {
+        fr_status s = FR_OK;
+        if (format) {
+            fr_table_columns_aliexpress(cols);
+        } else {
+            cols->delimiter = delimiter;
+            cols->header = header;
+            s = fr_table_columns_parse(columns, cols);
+        }
+        size_t rows = 0;
+        if (s == FR_OK)
+            s = fr_table_convert_delimited(inputs, (size_t)n_inputs, cols, valid, (uint64_t)seed, out, &rows);
+        if (s != FR_OK)
+            rc = fr_cli_report(s, NULL);
+        else
+            printf("%s: %zu rows from %d file(s)\n", out, rows, n_inputs);
+    }
+    free(cols);
+    free(inputs);
+    free(names);
+    return rc;
+}
+
+static int synth(int argc, char **argv)
+{
+    fr_msmt_synth o;
+    fr_msmt_synth_default(&o);
+    const char *out = NULL;
+    double v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 >= argc) {
+            fprintf(stderr, "fedrec data synth: unknown option or missing value: %s\n", a);
+            return FR_EXIT_USAGE;
+        }
+        const char *val = argv[++i];
+        if (!strcmp(a, "--out"))
+            out = val;
+        else if (!strcmp(a, "--rows") && parse_number(a, val, 1, 4294967295.0, &v))
+            o.rows = (size_t)v;
+        else if (!strcmp(a, "--scenarios") && parse_number(a, val, 1, FR_TABLE_MAX_SCENARIOS, &v))
+            o.scenarios = (size_t)v;
+        else if (!strcmp(a, "--vocab") && parse_number(a, val, 2, 1e7, &v))
+            o.vocab = (size_t)v;
+        else if (!strcmp(a, "--task-correlation") && parse_number(a, val, -1, 1, &v))
+            o.task_correlation = v;
+        else if (!strcmp(a, "--seed") && parse_number(a, val, 0, 1e18, &v))
+            o.seed = (uint64_t)v;
+        else {
+            if (strcmp(a, "--rows") && strcmp(a, "--scenarios") && strcmp(a, "--vocab") &&
+                strcmp(a, "--task-correlation") && strcmp(a, "--seed"))
+                fprintf(stderr, "fedrec data synth: unknown option: %s\n", a);
+            return FR_EXIT_USAGE;
+        }
+    }
+    if (!out) {
+        fprintf(stderr, "fedrec data synth: --out FILE is required\n");
+        return FR_EXIT_USAGE;
+    }
+    fr_status s = fr_msmt_synth_write(&o, out);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    printf("%s: %zu rows, %zu scenarios\n", out, o.rows, o.scenarios);
+    return FR_EXIT_OK;
+}
+
+static int info(int argc, char **argv)
+{
+    const char *path = NULL;
+    int check = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--check"))
+            check = 1;
+        else if (argv[i][0] == '-' || path) {
+            fprintf(stderr, "fedrec data info: unexpected argument: %s\n", argv[i]);
+            return FR_EXIT_USAGE;
+        } else
+            path = argv[i];
+    }
+    if (!path) {
+        fprintf(stderr, "fedrec data info: FILE is required\n");
+        return FR_EXIT_USAGE;
+    }
+    fr_table t;
+    fr_status s = fr_table_map(&t, path, check);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    size_t split[3] = {0, 0, 0};
+    for (size_t r = 0; r < t.rows; r++)
+        if (t.split[r] <= FR_SPLIT_TEST)
+            split[t.split[r]]++;
+    printf("%s: %zu rows (train %zu, validation %zu, test %zu)\n", path, t.rows, split[0], split[1], split[2]);
+    printf("%zu categorical fields (%zu values in all), %zu numerical fields\n", t.n_cat, t.vocab_total, t.n_num);
+    printf("tasks:");
+    for (size_t k = 0; k < t.n_tasks; k++)
+        printf(" %s", t.task_names[k]);
+    printf("\nscenarios:");
+    for (size_t k = 0; k < t.n_scenarios; k++)
+        printf(" %s", t.scenario_names[k]);
+    printf("\n%s\n", check ? "checksums and value ranges: ok" : "(--check verifies every value)");
+    fr_table_free(&t);
+    return FR_EXIT_OK;
+}
+
+int fr_cli_data(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? FR_EXIT_USAGE : FR_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "convert"))
+        return convert(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "synth"))
+        return synth(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "info"))
+        return info(argc - 1, argv + 1);
+    fprintf(stderr, "fedrec data: unknown action '%s' (convert, synth, info)\n", argv[1]);
+    return FR_EXIT_USAGE;
+}

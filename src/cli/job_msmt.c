@@ -1,0 +1,237 @@
+/* job_msmt.c — `fedrec train` with job.kind = msmt: load or generate a
+ * feature table, build the model msmt.model names, train it with early
+ * stopping, print one line per epoch and the final table of AUC and
+ * logloss per scenario x task (validation and test of the best epoch). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/job_setup.h"
+#include "cli/summary.h"
+#include "fedrec/msmt.h"
+#include "fedrec/optim.h"
+#include "fedrec/table_read.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static fr_status widths(const fr_config *cfg, const char *key, size_t *out, size_t *n)
+{
+    const int64_t *v;
+    size_t count;
+    FR_TRY_CLI(fr_config_get_int_list(cfg, key, &v, &count));
+    if (count < 1 || count > FR_MSMT_MAX_LAYERS)
+        return fr_cli_fail(FR_ERR_CONFIG, "%s: 1 to %d widths expected, got %zu", key, FR_MSMT_MAX_LAYERS, count);
+    for (size_t k = 0; k < count; k++)
+        out[k] = (size_t)v[k];
+    *n = count;
+    return FR_OK;
+}
+
+static fr_status options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_train_options *to)
+{
+    const char *arch, *optimizer;
+    int64_t dim, experts, task_experts, levels, batch, epochs, patience, block;
+    double dropout, lr, wd;
+    fr_msmt_options_default(mo);
+    fr_msmt_train_options_default(to);
+    FR_TRY_CLI(fr_config_get_string(cfg, "msmt.model", &arch));
+    FR_TRY_CLI(fr_msmt_arch_parse(arch, &mo->arch));
+    FR_TRY_CLI(widths(cfg, "msmt.expert_layers", mo->expert, &mo->n_expert));
+    FR_TRY_CLI(widths(cfg, "msmt.tower_layers", mo->tower, &mo->n_tower));
+    FR_TRY_CLI(fr_config_get_int(cfg, "model.embed_dim", &dim));
+    FR_TRY_CLI(fr_config_get_int(cfg, "msmt.experts", &experts));
+    FR_TRY_CLI(fr_config_get_int(cfg, "msmt.task_experts", &task_experts));
+    FR_TRY_CLI(fr_config_get_int(cfg, "msmt.levels", &levels));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "model.batch_norm", &mo->batch_norm));
+    FR_TRY_CLI(fr_config_get_float(cfg, "model.dropout", &dropout));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "msmt.esmm", &mo->esmm));
+    FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &mo->seed));
+    FR_TRY_CLI(fr_config_get_int(cfg, "train.batch_size", &batch));
+    FR_TRY_CLI(fr_config_get_int(cfg, "train.epochs", &epochs));
+    FR_TRY_CLI(fr_config_get_int(cfg, "msmt.patience", &patience));
+    FR_TRY_CLI(fr_config_get_int(cfg, "msmt.block_rows", &block));
+    FR_TRY_CLI(fr_config_get_float(cfg, "train.lr", &lr));
+    FR_TRY_CLI(fr_config_get_float(cfg, "train.weight_decay", &wd));
+    FR_TRY_CLI(fr_config_get_string(cfg, "train.optimizer", &optimizer));
+    mo->embed_dim = (size_t)dim;
+    mo->experts = (size_t)experts;
+    mo->task_experts = (size_t)task_experts;
+    mo->levels = (size_t)levels;
+    mo->dropout = (float)dropout;
+    mo->max_batch = (size_t)batch;
+    to->batch = (size_t)batch;
+    to->max_epochs = (size_t)epochs;
+    to->patience = (size_t)patience;
+    to->block_rows = (size_t)block;
+    to->lr = (float)lr;
+    to->weight_decay = (float)wd;
+    to->optimizer = !strcmp(optimizer, "sgd") ? FR_OPTIM_SGD : !strcmp(optimizer, "adamw") ? FR_OPTIM_ADAMW
+                                                                                          : FR_OPTIM_ADAM;
+    to->seed = mo->seed;
+    return FR_OK;
+}
+
+static fr_status load(const fr_config *cfg, fr_table *t, const char **what)
+{
+    const char *source, *path;
+    uint64_t seed;
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.source", &source));
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.path", &path));
+    FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &seed));
+    if (!strcmp(source, "synthetic")) {
+        fr_msmt_synth so;
+        int64_t rows, vocab, scenarios;
+        fr_msmt_synth_default(&so);
+        FR_TRY_CLI(fr_config_get_int(cfg, "data.rows", &rows));
+        FR_TRY_CLI(fr_config_get_int(cfg, "data.vocab", &vocab));
+        FR_TRY_CLI(fr_config_get_int(cfg, "msmt.scenarios", &scenarios));
+        FR_TRY_CLI(fr_config_get_float(cfg, "msmt.task_correlation", &so.task_correlation));
+        FR_TRY_CLI(fr_config_get_float(cfg, "msmt.scenario_strength", &so.scenario_strength));
+        so.rows = (size_t)rows;
+        so.vocab = (size_t)vocab;
+        so.scenarios = (size_t)scenarios;
+        so.seed = seed;
+        *what = "synthetic AliExpress-shaped rows";
+        return fr_msmt_synth_make(&so, t);
+    }
+    if (!*path)
+        return fr_cli_fail(FR_ERR_CONFIG, "data.path: empty; data.source = %s needs a path", source);
+    *what = path;
+    if (!strcmp(source, "movielens-msmt"))
+        return fr_table_read_movielens(path, seed, t);
+    if (!strcmp(source, "table"))
+        return fr_table_map(t, path, 0);
+    return fr_cli_fail(FR_ERR_CONFIG, "data.source = %s: the msmt job reads synthetic, movielens-msmt or table (convert text files with 'fedrec data convert')",
+                       source);
+}
+
+typedef struct epoch_ctx {
+    int quiet;
+    FILE *report;
+    int jsonl;
+} epoch_ctx;
+
+static void on_epoch(void *arg, const fr_msmt_epoch *e)
+{
+    epoch_ctx *c = arg;
+    if (!c->quiet) {
+        printf("%5zu %11.6f %10.6f %12.6f %9.0f %8.2f%s\n", e->epoch, e->train_loss, e->valid.mean_auc,
+               e->valid.mean_logloss, e->samples_per_second, e->seconds, e->improved ? "  *" : "");
+        fflush(stdout);
+    }
+    if (c->report) {
+        if (c->jsonl)
+            fprintf(c->report, "{\"epoch\":%zu,\"train_loss\":%.6f,\"valid_auc\":%.6f,\"valid_logloss\":%.6f,\"samples_per_second\":%.1f,\"seconds\":%.3f}\n",
+                    e->epoch, e->train_loss, e->valid.mean_auc, e->valid.mean_logloss, e->samples_per_second,
+                    e->seconds);
+        else
+            fprintf(c->report, "%zu,%.6f,%.6f,%.6f,%.1f,%.3f\n", e->epoch, e->train_loss, e->valid.mean_auc,
+                    e->valid.mean_logloss, e->samples_per_second, e->seconds);
+        fflush(c->report);
+    }
+}
+
+static void print_table(const fr_table *t, const fr_msmt_result *r)
+{
+    printf("\n%-12s %-12s %9s %9s %10s %10s\n", "scenario", "task", "valid_auc", "test_auc", "valid_ll",
+           "test_ll");
+    for (size_t s = 0; s < t->n_scenarios; s++)
+        for (size_t k = 0; k < t->n_tasks; k++)
+            printf("%-12s %-12s %9.4f %9.4f %10.4f %10.4f\n", t->scenario_names[s], t->task_names[k],
+                   r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k], r->test.logloss[s][k]);
+    printf("%-12s %-12s %9.4f %9.4f %10.4f %10.4f\n", "mean", "", r->valid.mean_auc, r->test.mean_auc,
+           r->valid.mean_logloss, r->test.mean_logloss);
+}
+
+int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
+{
+    fr_msmt_options mo;
+    fr_msmt_train_options to;
+    fr_status s = options(cfg, &mo, &to);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    const char *report_path, *format, *name, *what = "";
+    fr_config_get_string(cfg, "output.report", &report_path);
+    fr_config_get_string(cfg, "output.report_format", &format);
+    fr_config_get_string(cfg, "run.name", &name);
+    double t0 = now_s();
+    fr_table t;
+    s = load(cfg, &t, &what);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    fr_backend *be = NULL;
+    fr_msmt_model *m = NULL;
+    s = fr_cli_open_backend(cfg, &be);
+    if (s == FR_OK)
+        s = fr_msmt_model_create(be, &t, &mo, &m);
+    if (s != FR_OK) {
+        fr_msmt_model_free(m);
+        fr_backend_close(be);
+        fr_table_free(&t);
+        return fr_cli_report(s, NULL);
+    }
+    epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl")};
+    if (*report_path) {
+        ctx.report = fopen(report_path, "w");
+        if (!ctx.report) {
+            fprintf(stderr, "fedrec: %s: cannot write the report: %s\n", report_path, strerror(errno));
+            fr_msmt_model_free(m);
+            fr_backend_close(be);
+            fr_table_free(&t);
+            return FR_EXIT_FAILURE;
+        }
+        if (!ctx.jsonl)
+            fprintf(ctx.report, "epoch,train_loss,valid_auc,valid_logloss,samples_per_second,seconds\n");
+    }
+    if (!quiet) {
+        printf("fedrec train: %s: %s%s on %s: %zu rows, %zu scenarios, %zu tasks, %zu categorical fields (%zu values), %zu numerical\n",
+               name, fr_msmt_arch_name(mo.arch), mo.esmm ? " + ESMM" : "", what, t.rows, t.n_scenarios, t.n_tasks,
+               t.n_cat, t.vocab_total, t.n_num);
+        printf("backend: %s; %zu parameters\n\n", fr_backend_describe(be),
+               fr_param_set_numel(fr_msmt_model_params(m), FR_ROLES_ALL));
+        printf("%5s %11s %10s %12s %9s %8s\n", "epoch", "train_loss", "valid_auc", "valid_logloss", "samples/s",
+               "seconds");
+    }
+    fr_msmt_result r;
+    s = fr_msmt_train(m, &t, &to, on_epoch, &ctx, &r);
+    int code = FR_EXIT_OK;
+    if (ctx.report && fclose(ctx.report) != 0 && s == FR_OK) {
+        fprintf(stderr, "fedrec: %s: write failed: %s\n", report_path, strerror(errno));
+        code = FR_EXIT_FAILURE;
+    }
+    if (s != FR_OK) {
+        code = fr_cli_report(s, NULL);
+    } else {
+        double wall = now_s() - t0;
+        print_table(&t, &r);
+        printf("best validation epoch %zu of %zu; %.0f training samples/s; %.2f s\n", r.best_epoch, r.epochs,
+               r.train_samples_per_second, wall);
+        if (summary) {
+            fr_cli_metric metrics[] = {{"test_auc", r.test.mean_auc},
+                                       {"test_logloss", r.test.mean_logloss},
+                                       {"valid_auc", r.valid.mean_auc},
+                                       {"valid_logloss", r.valid.mean_logloss},
+                                       {"best_epoch", (double)r.best_epoch},
+                                       {"epochs", (double)r.epochs},
+                                       {"train_samples_per_second", r.train_samples_per_second}};
+            int rc = fr_cli_write_summary(summary, cfg, metrics, sizeof metrics / sizeof metrics[0], wall);
+            if (rc != FR_EXIT_OK)
+                code = rc;
+        }
+    }
+    fr_msmt_model_free(m);
+    fr_backend_close(be);
+    fr_table_free(&t);
+    return code;
+}

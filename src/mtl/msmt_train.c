@@ -1,0 +1,258 @@
+/* msmt_train.c — training and evaluating the multi-scenario multi-task
+ * models (see fedrec/msmt.h): block-shuffled epochs, Adam, early stopping
+ * on the mean validation AUC with the best parameters kept, AUC and
+ * logloss per scenario x task. Row order of epoch e comes from stream
+ * (seed, e, 0, SHUFFLE), so a run repeats exactly. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error_internal.h"
+#include "fedrec/metrics.h"
+#include "fedrec/msmt.h"
+#include "fedrec/optim.h"
+#include "fedrec/rng.h"
+
+void fr_msmt_train_options_default(fr_msmt_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->batch = 2048;
+    o->max_epochs = 50;
+    o->patience = 2;
+    o->optimizer = FR_OPTIM_ADAM;
+    o->lr = 1e-3f;
+    o->weight_decay = 1e-6f;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double logloss_prob(const float *p, const float *y, size_t n)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double q = fmin(fmax((double)p[i], 1e-7), 1.0 - 1e-7);
+        sum -= y[i] >= 0.5f ? log(q) : log(1.0 - q);
+    }
+    return n ? sum / (double)n : NAN;
+}
+
+fr_status fr_msmt_evaluate(fr_msmt_model *m, const fr_table *t, int split, fr_msmt_eval *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t T = t->n_tasks, S = t->n_scenarios, n_rows;
+    out->n_scenarios = S;
+    out->n_tasks = T;
+    uint32_t *rows;
+    FR_TRY(fr_table_split_rows(t, split, &rows, &n_rows));
+    size_t batch = fr_msmt_model_max_batch(m);
+    float *probs = malloc((n_rows ? n_rows : 1) * T * sizeof *probs);
+    float *bp = malloc(batch * T * sizeof *bp);
+    /* Rows grouped by scenario for the per-scenario metrics. */
+    size_t *start = calloc(S + 1, sizeof *start);
+    uint32_t *order = malloc((n_rows ? n_rows : 1) * sizeof *order);
+    float *sc = malloc((n_rows ? n_rows : 1) * sizeof *sc), *lab = malloc((n_rows ? n_rows : 1) * sizeof *lab);
+    fr_status s = FR_OK;
+    if (!probs || !bp || !start || !order || !sc || !lab)
+        s = fr_fail_nomem("evaluation", n_rows * T * 4);
+    for (size_t at = 0; s == FR_OK && at < n_rows; at += batch) {
+        size_t n = n_rows - at < batch ? n_rows - at : batch;
+        fr_view logits;
+        s = fr_msmt_forward(m, t, rows + at, n, 0, 0, &logits);
+        if (s == FR_OK)
+            s = fr_msmt_probabilities(m, bp);
+        for (size_t i = 0; s == FR_OK && i < n; i++)
+            for (size_t k = 0; k < T; k++)
+                probs[(at + i) * T + k] = bp[k * n + i];
+        if (s == FR_OK) /* a mapped table: drop the pages just read */
+            fr_table_release_rows(t, rows[at], (size_t)rows[at + n - 1] + 1);
+    }
+    if (s == FR_OK) {
+        for (size_t i = 0; i < n_rows; i++)
+            start[t->scenario[rows[i]] + 1]++;
+        for (size_t k = 0; k < S; k++) {
+            out->rows[k] = start[k + 1];
+            start[k + 1] += start[k];
+        }
+        size_t *fill = calloc(S, sizeof *fill);
+        if (!fill)
+            s = fr_fail_nomem("evaluation", S * 8);
+        for (size_t i = 0; s == FR_OK && i < n_rows; i++) {
+            size_t sid = (size_t)t->scenario[rows[i]];
+            order[start[sid] + fill[sid]++] = (uint32_t)i;
+        }
+        free(fill);
+    }
+    size_t cells = 0;
+    for (size_t k = 0; s == FR_OK && k < S; k++)
+        for (size_t task = 0; s == FR_OK && task < T; task++) {
+            size_t n = start[k + 1] - start[k];
+            for (size_t j = 0; j < n; j++) {
+                size_t i = order[start[k] + j];
+                sc[j] = probs[i * T + task];
+                lab[j] = t->labels[(size_t)rows[i] * T + task];
+            }
+            double auc = NAN;
+            if (n)
+                s = fr_auc(sc, lab, n, &auc);
+            out->auc[k][task] = auc;
+            out->logloss[k][task] = logloss_prob(sc, lab, n);
+            if (s == FR_OK && !isnan(auc)) {
+                out->mean_auc += auc;
+                out->mean_logloss += out->logloss[k][task];
+                cells++;
+            }
+        }
+    out->mean_auc = cells ? out->mean_auc / (double)cells : NAN;
+    out->mean_logloss = cells ? out->mean_logloss / (double)cells : NAN;
+    free(rows);
+    free(probs);
+    free(bp);
+    free(start);
+    free(order);
+    free(sc);
+    free(lab);
+    return s;
+}
+
+static void shuffle(uint32_t *a, size_t n, fr_rng *rng)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = fr_rng_below(rng, (uint32_t)i);
+        uint32_t x = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = x;
+    }
+}
+
+/* One epoch: blocks of the training rows in random order, rows shuffled
+ * within each block. */
+static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
+                           fr_optimizer *opt, const uint32_t *train, size_t n_train, uint32_t *work,
+                           size_t epoch, uint32_t *step, double *loss_out)
+{
+    size_t block = o->block_rows ? o->block_rows : n_train;
+    size_t n_blocks = (n_train + block - 1) / block;
+    uint32_t *block_order = malloc((n_blocks ? n_blocks : 1) * sizeof *block_order);
+    if (!block_order)
+        return fr_fail_nomem("epoch", n_blocks * 4);
+    fr_rng rng;
+    fr_rng_init(&rng, o->seed, (uint32_t)epoch, 0, FR_RNG_SHUFFLE);
+    for (size_t b = 0; b < n_blocks; b++)
+        block_order[b] = (uint32_t)b;
+    shuffle(block_order, n_blocks, &rng);
+    double loss_sum = 0.0;
+    size_t batches = 0;
+    fr_status s = FR_OK;
+    fr_param_set *ps = fr_msmt_model_params(m);
+    for (size_t bi = 0; s == FR_OK && bi < n_blocks; bi++) {
+        size_t begin = (size_t)block_order[bi] * block, end = begin + block < n_train ? begin + block : n_train;
+        size_t n = end - begin;
+        memcpy(work, train + begin, n * sizeof *work);
+        shuffle(work, n, &rng);
+        for (size_t at = 0; s == FR_OK && at < n; at += o->batch) {
+            size_t k = n - at < o->batch ? n - at : o->batch;
+            if (k < 2)
+                break; /* a last batch of one row: batch-norm cannot train on it */
+            fr_view logits;
+            float loss = 0.0f;
+            s = fr_param_set_zero_grad(ps);
+            if (s == FR_OK)
+                s = fr_msmt_forward(m, t, work + at, k, (*step)++, 1, &logits);
+            if (s == FR_OK)
+                s = fr_msmt_backward(m, &loss);
+            if (s == FR_OK)
+                s = fr_optimizer_step(opt);
+            if (s == FR_OK && !isfinite(loss))
+                s = fr_fail(FR_ERR_NUMERIC, "training loss is %g at epoch %zu (learning rate too high?)",
+                            (double)loss, epoch);
+            loss_sum += loss;
+            batches++;
+        }
+        if (n)
+            fr_table_release_rows(t, train[begin], (size_t)train[end - 1] + 1);
+    }
+    free(block_order);
+    *loss_out = batches ? loss_sum / (double)batches : 0.0;
+    return s;
+}
+
+fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
+                        void (*on_epoch)(void *arg, const fr_msmt_epoch *e), void *arg,
+                        fr_msmt_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (o->batch < 2 || o->max_epochs < 1 || !(o->lr > 0) || o->batch > fr_msmt_model_max_batch(m))
+        return fr_fail(FR_ERR_INVALID, "training: need 2 <= batch <= the model's max batch (%zu), epochs >= 1, lr > 0",
+                       fr_msmt_model_max_batch(m));
+    uint32_t *train = NULL, *work = NULL;
+    size_t n_train;
+    FR_TRY(fr_table_split_rows(t, FR_SPLIT_TRAIN, &train, &n_train));
+    fr_param_set *ps = fr_msmt_model_params(m);
+    size_t n_values = fr_param_set_numel(ps, FR_ROLES_ALL);
+    size_t block = o->block_rows && o->block_rows < n_train ? o->block_rows : n_train;
+    work = malloc((block ? block : 1) * sizeof *work);
+    float *best = malloc((n_values ? n_values : 1) * sizeof *best);
+    fr_optimizer *opt = NULL;
+    fr_status s = FR_OK;
+    if (!work || !best)
+        s = fr_fail_nomem("training", n_values * 4 + block * 4);
+    if (s == FR_OK && n_train < 2)
+        s = fr_fail(FR_ERR_INVALID, "training: the data has %zu training rows", n_train);
+    if (s == FR_OK)
+        s = fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->lr, o->weight_decay, &opt);
+    fr_msmt_epoch *e = calloc(1, sizeof *e);
+    if (s == FR_OK && !e)
+        s = fr_fail_nomem("training", sizeof *e);
+    double t0 = now(), best_auc = -1.0, train_seconds = 0.0;
+    size_t since_best = 0, samples = 0;
+    uint32_t step = 0;
+    for (size_t epoch = 1; s == FR_OK && epoch <= o->max_epochs; epoch++) {
+        double te = now(), loss = 0.0;
+        s = run_epoch(m, t, o, opt, train, n_train, work, epoch, &step, &loss);
+        double trained = now() - te;
+        train_seconds += trained;
+        samples += n_train;
+        if (s == FR_OK)
+            s = fr_msmt_evaluate(m, t, FR_SPLIT_VALID, &e->valid);
+        if (s != FR_OK)
+            break;
+        e->epoch = epoch;
+        e->train_loss = loss;
+        e->seconds = now() - te;
+        e->samples_per_second = trained > 0 ? (double)n_train / trained : 0.0;
+        e->improved = e->valid.mean_auc > best_auc || (isnan(best_auc) && !isnan(e->valid.mean_auc));
+        out->epochs = epoch;
+        if (e->improved) {
+            best_auc = e->valid.mean_auc;
+            out->best_epoch = epoch;
+            since_best = 0;
+            s = fr_param_set_export(ps, FR_ROLES_ALL, best, n_values);
+        } else {
+            since_best++;
+        }
+        if (on_epoch)
+            on_epoch(arg, e);
+        if (since_best >= o->patience && o->patience > 0)
+            break;
+    }
+    if (s == FR_OK && out->best_epoch)
+        s = fr_param_set_import(ps, FR_ROLES_ALL, best, n_values);
+    if (s == FR_OK)
+        s = fr_msmt_evaluate(m, t, FR_SPLIT_VALID, &out->valid);
+    if (s == FR_OK)
+        s = fr_msmt_evaluate(m, t, FR_SPLIT_TEST, &out->test);
+    out->seconds = now() - t0;
+    out->train_samples_per_second = train_seconds > 0 ? (double)samples / train_seconds : 0.0;
+    fr_optimizer_free(opt);
+    free(e);
+    free(train);
+    free(work);
+    free(best);
+    return s;
+}

@@ -1,0 +1,374 @@
+/* read_delimited.c — delimited text files to a binary table file (see
+ * fedrec/table_read.h): column maps, the AliExpress preset, and the
+ * two-pass streaming conversion. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "data/id_map.h"
+#include "fedrec/rng.h"
+#include "fedrec/table_read.h"
+
+void fr_table_columns_aliexpress(fr_table_columns *c)
+{
+    memset(c, 0, sizeof *c);
+    c->delimiter = ',';
+    c->header = 1;
+    size_t k = 0;
+    c->kind[k] = FR_COL_SKIP;
+    snprintf(c->name[k++], FR_TABLE_NAME_MAX, "search_id");
+    for (int f = 1; f <= 16; f++) {
+        c->kind[k] = FR_COL_CAT;
+        snprintf(c->name[k++], FR_TABLE_NAME_MAX, "categorical_%d", f);
+    }
+    for (int f = 1; f <= 63; f++) {
+        c->kind[k] = FR_COL_NUM;
+        snprintf(c->name[k++], FR_TABLE_NAME_MAX, "numerical_%d", f);
+    }
+    c->kind[k] = FR_COL_LABEL;
+    snprintf(c->name[k++], FR_TABLE_NAME_MAX, "click");
+    c->kind[k] = FR_COL_LABEL;
+    snprintf(c->name[k++], FR_TABLE_NAME_MAX, "conversion");
+    c->n_cols = k;
+}
+
+fr_status fr_table_columns_parse(const char *text, fr_table_columns *c)
+{
+    char delimiter = c->delimiter;
+    int header = c->header;
+    memset(c, 0, sizeof *c);
+    c->delimiter = delimiter;
+    c->header = header;
+    const char *p = text;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        const char *colon = memchr(p, ':', len);
+        size_t kind_len = colon ? (size_t)(colon - p) : len;
+        fr_column_kind kind;
+        if (kind_len == 3 && !strncmp(p, "cat", 3))
+            kind = FR_COL_CAT;
+        else if (kind_len == 3 && !strncmp(p, "num", 3))
+            kind = FR_COL_NUM;
+        else if (kind_len == 5 && !strncmp(p, "label", 5))
+            kind = FR_COL_LABEL;
+        else if (kind_len == 8 && !strncmp(p, "scenario", 8))
+            kind = FR_COL_SCENARIO;
+        else if (kind_len == 1 && *p == '-')
+            kind = FR_COL_SKIP;
+        else
+            return fr_fail(FR_ERR_CONFIG, "column map item %zu ('%.*s'): expected cat, num, label, scenario or -, optionally followed by :name",
+                           c->n_cols + 1, (int)len, p);
+        if (c->n_cols == FR_TABLE_MAX_COLUMNS)
+            return fr_fail(FR_ERR_CONFIG, "column map: more than %d columns", FR_TABLE_MAX_COLUMNS);
+        size_t name_len = colon ? len - kind_len - 1 : 0;
+        if (name_len >= FR_TABLE_NAME_MAX)
+            return fr_fail(FR_ERR_CONFIG, "column map item %zu: name longer than %d characters", c->n_cols + 1,
+                           FR_TABLE_NAME_MAX - 1);
+        c->kind[c->n_cols] = kind;
+        if (colon)
+            memcpy(c->name[c->n_cols], colon + 1, name_len);
+        c->n_cols++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    size_t labels = 0, scenarios = 0;
+    for (size_t k = 0; k < c->n_cols; k++) {
+        labels += c->kind[k] == FR_COL_LABEL;
+        scenarios += c->kind[k] == FR_COL_SCENARIO;
+    }
+    if (labels < 1 || labels > FR_TABLE_MAX_TASKS || scenarios > 1)
+        return fr_fail(FR_ERR_CONFIG, "column map '%s': needs 1 to %d label columns and at most one scenario column",
+                       text, FR_TABLE_MAX_TASKS);
+    return FR_OK;
+}
+
+/* ---- conversion -------------------------------------------------------------- */
+
+#define BLOCK 4096
+
+typedef struct converter {
+    const fr_table_columns *cols;
+    size_t n_cat, n_num, n_tasks;
+    fr_id_map *maps;     /* one per categorical field */
+    fr_id_map scenarios;
+    fr_table_writer *w;
+    /* A block of parsed rows. */
+    int32_t *cat, *scenario;
+    float *num;
+    uint8_t *labels, *split;
+    size_t filled;
+    char **field;
+    size_t *len;
+} converter;
+
+static fr_status flush(converter *cv)
+{
+    fr_status s = fr_table_writer_append(cv->w, cv->filled, cv->cat, cv->num, cv->scenario, cv->labels,
+                                         cv->split);
+    cv->filled = 0;
+    return s;
+}
+
+/* Cut line at the delimiter into at most max fields; returns how many
+ * (max + 1 when there are more). */
+static size_t cut(char *line, char delimiter, char **field, size_t *len, size_t max)
+{
+    size_t n = 0;
+    char *p = line;
+    for (;;) {
+        char *end = strchr(p, delimiter);
+        if (n == max)
+            return max + 1;
+        field[n] = p;
+        len[n] = end ? (size_t)(end - p) : strlen(p);
+        n++;
+        if (!end)
+            return n;
+        p = end + 1;
+    }
+}
+
+static void chomp(char *line, ssize_t *got)
+{
+    while (*got > 0 && (line[*got - 1] == '\n' || line[*got - 1] == '\r'))
+        line[--*got] = '\0';
+}
+
+static fr_status check_header(const converter *cv, const char *path, char *line)
+{
+    size_t n = cut(line, cv->cols->delimiter, cv->field, cv->len, cv->cols->n_cols);
+    if (n != cv->cols->n_cols)
+        return fr_fail(FR_ERR_FORMAT, "%s:1: header has %s%zu columns, the column map %zu", path,
+                       n > cv->cols->n_cols ? "more than " : "", n > cv->cols->n_cols ? n - 1 : n,
+                       cv->cols->n_cols);
+    for (size_t k = 0; k < n; k++) {
+        const char *want = cv->cols->name[k];
+        if (*want && (strlen(want) != cv->len[k] || strncmp(want, cv->field[k], cv->len[k]) != 0))
+            return fr_fail(FR_ERR_FORMAT, "%s:1: column %zu is '%.*s', expected '%s'", path, k + 1,
+                           (int)cv->len[k], cv->field[k], want);
+    }
+    return FR_OK;
+}
+
+static fr_status parse_row(converter *cv, const char *path, size_t line_no, char *line, int split,
+                           int32_t file_scenario, fr_rng *rng, double valid_fraction)
+{
+    const fr_table_columns *c = cv->cols;
+    size_t n = cut(line, c->delimiter, cv->field, cv->len, c->n_cols);
+    if (n != c->n_cols)
+        return fr_fail(FR_ERR_FORMAT, "%s:%zu: %s%zu fields, expected %zu", path, line_no,
+                       n > c->n_cols ? "more than " : "", n > c->n_cols ? n - 1 : n, c->n_cols);
+    size_t r = cv->filled, fc = 0, fn = 0, ft = 0;
+    int32_t scenario = file_scenario;
+    for (size_t k = 0; k < n; k++) {
+        char *text = cv->field[k];
+        size_t len = cv->len[k];
+        char what[FR_TABLE_NAME_MAX + 4] = "";
+        if (c->name[k][0])
+            snprintf(what, sizeof what, " (%s)", c->name[k]);
+        if (c->kind[k] == FR_COL_SKIP)
+            continue;
+        if (len == 0)
+            return fr_fail(FR_ERR_FORMAT, "%s:%zu: column %zu%s is empty", path, line_no, k + 1, what);
+        if (c->kind[k] == FR_COL_CAT) {
+            int32_t id;
+            FR_TRY(fr_id_map_get(&cv->maps[fc], text, len, &id));
+            cv->cat[r * cv->n_cat + fc++] = id;
+            continue;
+        }
+        if (c->kind[k] == FR_COL_SCENARIO) {
+            FR_TRY(fr_id_map_get(&cv->scenarios, text, len, &scenario));
+            if (scenario >= FR_TABLE_MAX_SCENARIOS)
+                return fr_fail(FR_ERR_FORMAT, "%s:%zu: more than %d distinct scenarios", path, line_no,
+                               FR_TABLE_MAX_SCENARIOS);
+            continue;
+        }
+        char saved = text[len], *end;
+        text[len] = '\0';
+        errno = 0;
+        double v = strtod(text, &end);
+        int bad = end != text + len || errno == ERANGE || !isfinite(v);
+        text[len] = saved;
+        if (c->kind[k] == FR_COL_NUM) {
+            if (bad)
+                return fr_fail(FR_ERR_FORMAT, "%s:%zu: column %zu%s: expected a number, got '%.*s'", path,
+                               line_no, k + 1, what, (int)len, text);
+            cv->num[r * cv->n_num + fn++] = (float)v;
+        } else {
+            if (bad || (v != 0.0 && v != 1.0))
+                return fr_fail(FR_ERR_FORMAT, "%s:%zu: column %zu%s: expected a label 0 or 1, got '%.*s'", path,
+                               line_no, k + 1, what, (int)len, text);
+            cv->labels[r * cv->n_tasks + ft++] = (uint8_t)v;
+        }
+    }
+    cv->scenario[r] = scenario;
+    cv->split[r] = (uint8_t)split;
+    if (split == FR_SPLIT_TRAIN && fr_rng_uniform_double(rng) < valid_fraction)
+        cv->split[r] = FR_SPLIT_VALID;
+    if (++cv->filled == BLOCK)
+        return flush(cv);
+    return FR_OK;
+}
+
+/* Pass 1: data lines of a file (non-blank lines after the header). */
+static fr_status count_rows(const char *path, int header, size_t *rows)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fr_fail(FR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char buf[1 << 16];
+    size_t n = 0, lines = 0;
+    int blank = 1;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t k = 0; k < n; k++) {
+            if (buf[k] == '\n') {
+                lines += !blank;
+                blank = 1;
+            } else if (buf[k] != '\r') {
+                blank = 0;
+            }
+        }
+    lines += !blank;
+    int err = ferror(f);
+    fclose(f);
+    if (err)
+        return fr_fail(FR_ERR_IO, "%s: read error", path);
+    if (lines <= (size_t)(header != 0))
+        return fr_fail(FR_ERR_FORMAT, "%s: no data rows", path);
+    *rows = lines - (header != 0);
+    return FR_OK;
+}
+
+static fr_status convert_file(converter *cv, const fr_table_input *in, size_t index, double valid_fraction,
+                              uint64_t seed)
+{
+    FILE *f = fopen(in->path, "r");
+    if (!f)
+        return fr_fail(FR_ERR_IO, "%s: cannot open: %s", in->path, strerror(errno));
+    int32_t file_scenario = 0;
+    fr_status s = FR_OK;
+    if (in->scenario)
+        s = fr_id_map_get(&cv->scenarios, in->scenario, strlen(in->scenario), &file_scenario);
+    fr_rng rng;
+    fr_rng_init(&rng, seed, 0, (uint32_t)index, FR_RNG_SPLIT);
+    char *line = NULL;
+    size_t cap = 0, line_no = 0;
+    ssize_t got;
+    while (s == FR_OK && (got = getline(&line, &cap, f)) >= 0) {
+        line_no++;
+        if (memchr(line, '\0', (size_t)got)) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: NUL byte in the line", in->path, line_no);
+            break;
+        }
+        chomp(line, &got);
+        if (line_no == 1 && cv->cols->header) {
+            s = check_header(cv, in->path, line);
+            continue;
+        }
+        if (got == 0)
+            continue;
+        s = parse_row(cv, in->path, line_no, line, in->split, file_scenario, &rng, valid_fraction);
+    }
+    if (s == FR_OK && ferror(f))
+        s = fr_fail(FR_ERR_IO, "%s: read error", in->path);
+    free(line);
+    fclose(f);
+    return s;
+}
+
+fr_status fr_table_convert_delimited(const fr_table_input *inputs, size_t n_inputs,
+                                     const fr_table_columns *columns, double valid_fraction,
+                                     uint64_t seed, const char *out_path, size_t *rows_out)
+{
+    if (n_inputs == 0)
+        return fr_fail(FR_ERR_INVALID, "table conversion: no input files");
+    converter cv;
+    memset(&cv, 0, sizeof cv);
+    cv.cols = columns;
+    int has_scenario_col = 0;
+    for (size_t k = 0; k < columns->n_cols; k++) {
+        cv.n_cat += columns->kind[k] == FR_COL_CAT;
+        cv.n_num += columns->kind[k] == FR_COL_NUM;
+        cv.n_tasks += columns->kind[k] == FR_COL_LABEL;
+        has_scenario_col |= columns->kind[k] == FR_COL_SCENARIO;
+    }
+    size_t rows = 0;
+    for (size_t i = 0; i < n_inputs; i++) {
+        if (!has_scenario_col && !inputs[i].scenario)
+            return fr_fail(FR_ERR_INVALID, "%s: no scenario column and no scenario named for the file",
+                           inputs[i].path);
+        size_t n = 0;
+        FR_TRY(count_rows(inputs[i].path, columns->header, &n));
+        rows += n;
+    }
+    fr_table meta;
+    memset(&meta, 0, sizeof meta);
+    cv.maps = calloc(cv.n_cat ? cv.n_cat : 1, sizeof *cv.maps);
+    cv.cat = malloc(BLOCK * (cv.n_cat ? cv.n_cat : 1) * sizeof *cv.cat);
+    cv.num = malloc(BLOCK * (cv.n_num ? cv.n_num : 1) * sizeof *cv.num);
+    cv.scenario = malloc(BLOCK * sizeof *cv.scenario);
+    cv.labels = malloc(BLOCK * cv.n_tasks * sizeof *cv.labels);
+    cv.split = malloc(BLOCK * sizeof *cv.split);
+    cv.field = malloc((columns->n_cols + 1) * sizeof *cv.field);
+    cv.len = malloc((columns->n_cols + 1) * sizeof *cv.len);
+    meta.vocab = calloc(cv.n_cat ? cv.n_cat : 1, sizeof *meta.vocab);
+    fr_status s = FR_OK;
+    if (!cv.maps || !cv.cat || !cv.num || !cv.scenario || !cv.labels || !cv.split || !cv.field || !cv.len ||
+        !meta.vocab)
+        s = fr_fail_nomem("table conversion", BLOCK * (cv.n_cat + cv.n_num) * 4);
+    for (size_t f = 0; cv.maps && f < cv.n_cat; f++)
+        fr_id_map_init(&cv.maps[f]);
+    fr_id_map_init(&cv.scenarios);
+    if (s == FR_OK)
+        s = fr_table_writer_open(out_path, rows, cv.n_cat, cv.n_num, cv.n_tasks, &cv.w);
+    for (size_t i = 0; s == FR_OK && i < n_inputs; i++)
+        s = convert_file(&cv, &inputs[i], i, valid_fraction, seed);
+    if (s == FR_OK && cv.filled)
+        s = flush(&cv);
+    if (s == FR_OK) {
+        meta.n_cat = cv.n_cat;
+        meta.n_num = cv.n_num;
+        meta.n_tasks = cv.n_tasks;
+        meta.n_scenarios = cv.scenarios.count;
+        for (size_t f = 0; f < cv.n_cat; f++)
+            meta.vocab[f] = cv.maps[f].count;
+        for (size_t k = 0, t = 0; k < columns->n_cols; k++)
+            if (columns->kind[k] == FR_COL_LABEL) {
+                if (columns->name[k][0])
+                    snprintf(meta.task_names[t], FR_TABLE_NAME_MAX, "%s", columns->name[k]);
+                else
+                    snprintf(meta.task_names[t], FR_TABLE_NAME_MAX, "task%zu", t);
+                t++;
+            }
+        for (size_t k = 0; k < cv.scenarios.count; k++)
+            snprintf(meta.scenario_names[k], FR_TABLE_NAME_MAX, "%s", cv.scenarios.names[k]);
+        s = fr_table_writer_commit(cv.w, &meta);
+        cv.w = NULL;
+    }
+    if (cv.w)
+        fr_table_writer_abort(cv.w);
+    for (size_t f = 0; cv.maps && f < cv.n_cat; f++)
+        fr_id_map_free(&cv.maps[f]);
+    fr_id_map_free(&cv.scenarios);
+    free(cv.maps);
+    free(cv.cat);
+    free(cv.num);
+    free(cv.scenario);
+    free(cv.labels);
+    free(cv.split);
+    free(cv.field);
+    free(cv.len);
+    free(meta.vocab);
+    if (s == FR_OK && rows_out)
+        *rows_out = rows;
+    return s;
+}

@@ -1,0 +1,291 @@
+/* read_movielens.c — MovieLens-100K as a multi-scenario multi-task table
+ * (see fedrec/table_read.h), the way AutoIFS turns MovieLens-1M into one:
+ * a row per rating, scenario by the user's age, two tasks (rating > 3,
+ * rating > 4), eight categorical fields. Ages are exact years in 100K;
+ * the age field uses MovieLens-1M's groups (under 18, 18-24, 25-34, 35-44,
+ * 45-49, 50-55, 56+), the scenario AutoIFS's three (< 25, 25-34, >= 35). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "data/id_map.h"
+#include "fedrec/table_read.h"
+
+enum { F_USER, F_ITEM, F_GENDER, F_AGE, F_OCCUPATION, F_ZIP, F_GENRE, F_SCENARIO, N_FIELDS };
+
+typedef struct user_info {
+    int32_t gender, age_group, occupation, zip, scenario;
+    int known;
+} user_info;
+
+static int age_group(long age)
+{
+    static const long upper[] = {18, 25, 35, 45, 50, 56};
+    for (int k = 0; k < 6; k++)
+        if (age < upper[k])
+            return k;
+    return 6;
+}
+
+static fr_status open_in(const char *dir, const char *name, FILE **f, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", dir, name);
+    *f = fopen(path, "r");
+    if (!*f)
+        return fr_fail(FR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    return FR_OK;
+}
+
+/* Fields of a '|' or tab separated line; returns the count. */
+static size_t fields_of(char *line, char sep, char **field, size_t max)
+{
+    size_t n = 0;
+    char *p = line;
+    while (n < max) {
+        field[n++] = p;
+        char *end = strchr(p, sep);
+        if (!end)
+            break;
+        *end = '\0';
+        p = end + 1;
+    }
+    return n;
+}
+
+static void chomp(char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+}
+
+static int parse_long(const char *text, long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtol(text, &end, 10);
+    return *text && !*end && !errno;
+}
+
+static fr_status read_users(const char *dir, fr_id_map *maps, user_info **users, size_t *n_users)
+{
+    char path[4096], *line = NULL, *f[8];
+    size_t cap = 0, line_no = 0, n = 0, alloc = 0;
+    FILE *in;
+    FR_TRY(open_in(dir, "u.user", &in, path, sizeof path));
+    fr_status s = FR_OK;
+    *users = NULL;
+    while (s == FR_OK && getline(&line, &cap, in) >= 0) {
+        line_no++;
+        chomp(line);
+        if (!*line)
+            continue;
+        if (fields_of(line, '|', f, 8) != 5) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: expected 5 fields id|age|gender|occupation|zip", path, line_no);
+            break;
+        }
+        long id, age;
+        if (!parse_long(f[0], &id) || id < 1 || id > 10000000) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: field 1 (user id): expected a positive integer, got '%s'", path,
+                        line_no, f[0]);
+            break;
+        }
+        if (!parse_long(f[1], &age) || age < 0 || age > 150) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: field 2 (age): expected an age in years, got '%s'", path,
+                        line_no, f[1]);
+            break;
+        }
+        if ((size_t)id >= alloc) {
+            size_t grow = (size_t)id * 2 + 16;
+            user_info *u = realloc(*users, grow * sizeof *u);
+            if (!u) {
+                s = fr_fail_nomem("users", grow * sizeof *u);
+                break;
+            }
+            memset(u + alloc, 0, (grow - alloc) * sizeof *u);
+            *users = u;
+            alloc = grow;
+        }
+        user_info *u = &(*users)[id];
+        char zip[3] = {f[4][0], f[4][0] ? f[4][1] : '\0', '\0'};
+        u->age_group = age_group(age);
+        u->scenario = age < 25 ? 0 : age < 35 ? 1 : 2;
+        if ((s = fr_id_map_get(&maps[F_GENDER], f[2], strlen(f[2]), &u->gender)) != FR_OK ||
+            (s = fr_id_map_get(&maps[F_OCCUPATION], f[3], strlen(f[3]), &u->occupation)) != FR_OK ||
+            (s = fr_id_map_get(&maps[F_ZIP], zip, strlen(zip), &u->zip)) != FR_OK)
+            break;
+        u->known = 1;
+        if ((size_t)id + 1 > n)
+            n = (size_t)id + 1;
+    }
+    free(line);
+    fclose(in);
+    *n_users = n;
+    if (s == FR_OK && n == 0)
+        s = fr_fail(FR_ERR_FORMAT, "%s: no users", path);
+    return s;
+}
+
+/* First genre of every item: the first of the 19 trailing flags set
+ * (none set: "none"). */
+static fr_status read_items(const char *dir, fr_id_map *maps, int32_t **genre, size_t *n_items)
+{
+    char path[4096], *line = NULL, *f[40];
+    size_t cap = 0, line_no = 0, n = 0, alloc = 0;
+    FILE *in;
+    FR_TRY(open_in(dir, "u.item", &in, path, sizeof path));
+    fr_status s = FR_OK;
+    *genre = NULL;
+    while (s == FR_OK && getline(&line, &cap, in) >= 0) {
+        line_no++;
+        chomp(line);
+        if (!*line)
+            continue;
+        size_t k = fields_of(line, '|', f, 40);
+        long id;
+        if (k < 20 || !parse_long(f[0], &id) || id < 1 || id > 100000000) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: expected id|title|...|19 genre flags", path, line_no);
+            break;
+        }
+        char first[8] = "none";
+        for (size_t g = 0; g < 19; g++) {
+            const char *flag = f[k - 19 + g];
+            if (strcmp(flag, "0") != 0 && strcmp(flag, "1") != 0) {
+                s = fr_fail(FR_ERR_FORMAT, "%s:%zu: field %zu (genre flag): expected 0 or 1, got '%s'", path,
+                            line_no, k - 19 + g + 1, flag);
+                break;
+            }
+            if (flag[0] == '1' && !strcmp(first, "none"))
+                snprintf(first, sizeof first, "%zu", g);
+        }
+        if (s != FR_OK)
+            break;
+        if ((size_t)id >= alloc) {
+            size_t grow = (size_t)id * 2 + 16;
+            int32_t *g = realloc(*genre, grow * sizeof *g);
+            if (!g) {
+                s = fr_fail_nomem("items", grow * 4);
+                break;
+            }
+            for (size_t i = alloc; i < grow; i++)
+                g[i] = -1;
+            *genre = g;
+            alloc = grow;
+        }
+        s = fr_id_map_get(&maps[F_GENRE], first, strlen(first), &(*genre)[id]);
+        if ((size_t)id + 1 > n)
+            n = (size_t)id + 1;
+    }
+    free(line);
+    fclose(in);
+    *n_items = n;
+    return s;
+}
+
+fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out)
+{
+    memset(out, 0, sizeof *out);
+    fr_id_map maps[N_FIELDS];
+    for (int k = 0; k < N_FIELDS; k++)
+        fr_id_map_init(&maps[k]);
+    user_info *users = NULL;
+    int32_t *genre = NULL;
+    size_t n_users = 0, n_items = 0, cap = 0, line_no = 0, rows = 0, rows_cap = 0;
+    int32_t *cat = NULL;
+    uint8_t *labels = NULL;
+    char path[4096], *line = NULL, *f[8];
+    FILE *in = NULL;
+    fr_status s = read_users(dir, maps, &users, &n_users);
+    if (s == FR_OK)
+        s = read_items(dir, maps, &genre, &n_items);
+    if (s == FR_OK)
+        s = open_in(dir, "u.data", &in, path, sizeof path);
+    while (s == FR_OK && getline(&line, &cap, in) >= 0) {
+        line_no++;
+        chomp(line);
+        if (!*line)
+            continue;
+        if (fields_of(line, '\t', f, 8) != 4) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: expected 4 tab-separated fields user item rating time", path,
+                        line_no);
+            break;
+        }
+        long user, item, rating;
+        if (!parse_long(f[0], &user) || user < 1 || (size_t)user >= n_users || !users[user].known) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: field 1 (user): '%s' is not a user of u.user", path, line_no, f[0]);
+            break;
+        }
+        if (!parse_long(f[1], &item) || item < 1 || (size_t)item >= n_items || genre[item] < 0) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: field 2 (item): '%s' is not an item of u.item", path, line_no, f[1]);
+            break;
+        }
+        if (!parse_long(f[2], &rating) || rating < 0 || rating > 10) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: field 3 (rating): expected an integer rating, got '%s'", path,
+                        line_no, f[2]);
+            break;
+        }
+        if (rows == rows_cap) {
+            rows_cap = rows_cap ? 2 * rows_cap : 65536;
+            int32_t *c = realloc(cat, rows_cap * N_FIELDS * sizeof *c);
+            if (c)
+                cat = c;
+            uint8_t *l = realloc(labels, rows_cap * 2);
+            if (l)
+                labels = l;
+            if (!c || !l) {
+                s = fr_fail_nomem("ratings", rows_cap * 40);
+                break;
+            }
+        }
+        const user_info *u = &users[user];
+        int32_t *row = cat + rows * N_FIELDS;
+        s = fr_id_map_get(&maps[F_USER], f[0], strlen(f[0]), &row[F_USER]);
+        if (s == FR_OK)
+            s = fr_id_map_get(&maps[F_ITEM], f[1], strlen(f[1]), &row[F_ITEM]);
+        row[F_GENDER] = u->gender;
+        row[F_AGE] = u->age_group;
+        row[F_OCCUPATION] = u->occupation;
+        row[F_ZIP] = u->zip;
+        row[F_GENRE] = genre[item];
+        row[F_SCENARIO] = u->scenario;
+        labels[rows * 2] = rating > 3;
+        labels[rows * 2 + 1] = rating > 4;
+        rows++;
+    }
+    if (in)
+        fclose(in);
+    free(line);
+    if (s == FR_OK && rows == 0)
+        s = fr_fail(FR_ERR_FORMAT, "%s: no ratings", path);
+    if (s == FR_OK)
+        s = fr_table_alloc(out, rows, N_FIELDS, 0, 2, 3);
+    if (s == FR_OK) {
+        memcpy(out->cat, cat, rows * N_FIELDS * sizeof *cat);
+        memcpy(out->labels, labels, rows * 2);
+        for (size_t r = 0; r < rows; r++)
+            out->scenario[r] = cat[r * N_FIELDS + F_SCENARIO];
+        size_t vocab[N_FIELDS];
+        for (int k = 0; k < N_FIELDS; k++)
+            vocab[k] = maps[k].count;
+        vocab[F_AGE] = 7;
+        vocab[F_SCENARIO] = 3;
+        fr_table_set_vocab(out, vocab);
+        snprintf(out->task_names[0], FR_TABLE_NAME_MAX, "rating>3");
+        snprintf(out->task_names[1], FR_TABLE_NAME_MAX, "rating>4");
+        snprintf(out->scenario_names[0], FR_TABLE_NAME_MAX, "age<25");
+        snprintf(out->scenario_names[1], FR_TABLE_NAME_MAX, "age25-34");
+        snprintf(out->scenario_names[2], FR_TABLE_NAME_MAX, "age>=35");
+        s = fr_table_random_split(out, seed, 0.8, 0.1);
+        if (s != FR_OK)
+            fr_table_free(out);
+    }
+    free(cat);
+    free(labels);
+    free(users);
+    free(genre);
+    for (int k = 0; k < N_FIELDS; k++)
+        fr_id_map_free(&maps[k]);
+    return s;
+}
