@@ -65,10 +65,12 @@ void fr_cpu_mul(fr_cpu_engine *e, size_t n, const float *a, const float *b, floa
 static void bias_range(void *p, size_t r0, size_t r1)
 {
     const ew_args *o = p;
+    const float *restrict bias = o->a;
+    size_t cols = o->cols;
     for (size_t r = r0; r < r1; r++) {
-        float *row = o->y + r * o->cols;
-        for (size_t c = 0; c < o->cols; c++)
-            row[c] += o->a[c];
+        float *restrict row = o->y + r * cols;
+        for (size_t c = 0; c < cols; c++)
+            row[c] += bias[c];
     }
 }
 
@@ -93,11 +95,17 @@ void fr_cpu_col_sum(fr_cpu_engine *e, size_t rows, size_t cols, const float *x, 
     }
 }
 
+/* Branch-free, through restrict locals, so the compiler vectorises them:
+ * a branch on the sign of activations mispredicts half the time. */
 static void relu_range(void *p, size_t i0, size_t i1)
 {
     const ew_args *o = p;
-    for (size_t i = i0; i < i1; i++)
-        o->y[i] = o->a[i] > 0.0f ? o->a[i] : 0.0f;
+    const float *restrict a = o->a;
+    float *restrict y = o->y;
+    for (size_t i = i0; i < i1; i++) {
+        float v = a[i];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
 }
 
 void fr_cpu_relu(fr_cpu_engine *e, size_t n, const float *x, float *y)
@@ -109,8 +117,12 @@ void fr_cpu_relu(fr_cpu_engine *e, size_t n, const float *x, float *y)
 static void relu_backward_range(void *p, size_t i0, size_t i1)
 {
     const ew_args *o = p;
-    for (size_t i = i0; i < i1; i++)
-        o->y[i] = o->a[i] > 0.0f ? o->b[i] : 0.0f;
+    const float *restrict a = o->a, *restrict b = o->b;
+    float *restrict y = o->y;
+    for (size_t i = i0; i < i1; i++) {
+        float g = b[i]; /* loaded unconditionally: the select has no branch */
+        y[i] = a[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 void fr_cpu_relu_backward(fr_cpu_engine *e, size_t n, const float *x, const float *dy, float *dx)

@@ -31,37 +31,47 @@ static void bn_train_blocks(void *p, size_t b0, size_t b1)
 {
     const bn_args *o = p;
     size_t rows = o->rows, cols = o->cols;
+    const float *restrict x = o->x;
+    float *restrict y = o->y;
     for (size_t blk = b0; blk < b1; blk++) {
         size_t c0, w = block_cols(o, blk, &c0);
         double mean[BN_BLOCK] = {0}, ssd[BN_BLOCK] = {0};
-        float fmean[BN_BLOCK], invstd[BN_BLOCK];
-        for (size_t r = 0; r < rows; r++)
+        float fmean[BN_BLOCK], scale[BN_BLOCK], shift[BN_BLOCK];
+        for (size_t r = 0; r < rows; r++) {
+            const float *restrict xr = x + r * cols + c0;
             for (size_t c = 0; c < w; c++)
-                mean[c] += o->x[r * cols + c0 + c];
+                mean[c] += xr[c];
+        }
         for (size_t c = 0; c < w; c++)
             mean[c] /= (double)rows;
         /* Two passes (mean, then squared deviations): no cancellation. */
-        for (size_t r = 0; r < rows; r++)
+        for (size_t r = 0; r < rows; r++) {
+            const float *restrict xr = x + r * cols + c0;
             for (size_t c = 0; c < w; c++) {
-                double d = o->x[r * cols + c0 + c] - mean[c];
+                double d = xr[c] - mean[c];
                 ssd[c] += d * d;
             }
+        }
         for (size_t c = 0; c < w; c++) {
             size_t j = c0 + c;
             double biased = ssd[c] / (double)rows;
             double unbiased = rows > 1 ? ssd[c] / (double)(rows - 1) : biased;
+            float invstd = (float)(1.0 / sqrt(biased + o->eps));
             fmean[c] = (float)mean[c];
-            invstd[c] = (float)(1.0 / sqrt(biased + o->eps));
             o->save_mean[j] = fmean[c];
-            o->save_invstd[j] = invstd[c];
+            o->save_invstd[j] = invstd;
             o->running_mean[j] = (1.0f - o->momentum) * o->running_mean[j] + o->momentum * fmean[c];
             o->running_var[j] = (1.0f - o->momentum) * o->running_var[j] + o->momentum * (float)unbiased;
+            /* y = gamma (x - mean) invstd + beta = x scale + shift */
+            scale[c] = o->gamma[j] * invstd;
+            shift[c] = o->beta[j] - fmean[c] * scale[c];
         }
-        for (size_t r = 0; r < rows; r++)
-            for (size_t c = 0; c < w; c++) {
-                size_t q = r * cols + c0 + c;
-                o->y[q] = o->gamma[c0 + c] * ((o->x[q] - fmean[c]) * invstd[c]) + o->beta[c0 + c];
-            }
+        for (size_t r = 0; r < rows; r++) {
+            const float *restrict xr = x + r * cols + c0;
+            float *restrict yr = y + r * cols + c0;
+            for (size_t c = 0; c < w; c++)
+                yr[c] = xr[c] * scale[c] + shift[c];
+        }
     }
 }
 
@@ -111,28 +121,41 @@ static void bn_backward_blocks(void *p, size_t b0, size_t b1)
 {
     const bn_args *o = p;
     size_t rows = o->rows, cols = o->cols;
+    const float *restrict x = o->x, *restrict dy = o->dy;
+    float *restrict dx = o->y;
     double n = (double)rows;
     for (size_t blk = b0; blk < b1; blk++) {
         size_t c0, w = block_cols(o, blk, &c0);
-        double sum_dy[BN_BLOCK] = {0}, sum_dy_xhat[BN_BLOCK] = {0}, k[BN_BLOCK];
-        for (size_t r = 0; r < rows; r++)
+        /* Sums of dy and dy * x in double; sum dy xhat follows from them:
+         * sum dy (x - mean) invstd = (sum dy x - mean sum dy) invstd. */
+        double sum_dy[BN_BLOCK] = {0}, sum_dy_x[BN_BLOCK] = {0};
+        float a[BN_BLOCK], b[BN_BLOCK], cst[BN_BLOCK];
+        for (size_t r = 0; r < rows; r++) {
+            const float *restrict xr = x + r * cols + c0, *restrict dr = dy + r * cols + c0;
             for (size_t c = 0; c < w; c++) {
-                size_t q = r * cols + c0 + c;
-                double xhat = (o->x[q] - o->mean_in[c0 + c]) * o->invstd_in[c0 + c];
-                sum_dy[c] += o->dy[q];
-                sum_dy_xhat[c] += o->dy[q] * xhat;
+                sum_dy[c] += dr[c];
+                sum_dy_x[c] += (double)dr[c] * xr[c];
             }
-        for (size_t c = 0; c < w; c++) {
-            o->dgamma[c0 + c] += (float)sum_dy_xhat[c];
-            o->dbeta[c0 + c] += (float)sum_dy[c];
-            k[c] = (double)o->gamma[c0 + c] * o->invstd_in[c0 + c] / n;
         }
-        for (size_t r = 0; r < rows; r++)
-            for (size_t c = 0; c < w; c++) {
-                size_t q = r * cols + c0 + c;
-                double xhat = (o->x[q] - o->mean_in[c0 + c]) * o->invstd_in[c0 + c];
-                o->y[q] = (float)(k[c] * (n * o->dy[q] - sum_dy[c] - xhat * sum_dy_xhat[c]));
-            }
+        for (size_t c = 0; c < w; c++) {
+            size_t j = c0 + c;
+            double mean = o->mean_in[j], invstd = o->invstd_in[j];
+            double sum_dy_xhat = (sum_dy_x[c] - mean * sum_dy[c]) * invstd;
+            o->dgamma[j] += (float)sum_dy_xhat;
+            o->dbeta[j] += (float)sum_dy[c];
+            double k = (double)o->gamma[j] * invstd / n;
+            /* dx = k (n dy - sum_dy - xhat sum_dy_xhat), xhat = (x - mean) invstd
+             *    = dy a - x b + cst */
+            a[c] = (float)(k * n);
+            b[c] = (float)(k * invstd * sum_dy_xhat);
+            cst[c] = (float)(k * (mean * invstd * sum_dy_xhat - sum_dy[c]));
+        }
+        for (size_t r = 0; r < rows; r++) {
+            const float *restrict xr = x + r * cols + c0, *restrict dr = dy + r * cols + c0;
+            float *restrict out = dx + r * cols + c0;
+            for (size_t c = 0; c < w; c++)
+                out[c] = dr[c] * a[c] - xr[c] * b[c] + cst[c];
+        }
     }
 }
 
