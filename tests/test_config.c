@@ -272,6 +272,11 @@ static void test_round_trip_every_key(void)
         "msmt.esmm=yes",                       "msmt.patience=5",
         "msmt.block_rows=1000",                "msmt.scenarios=3",
         "msmt.task_correlation=-0.5",          "msmt.scenario_strength=1.5",
+        "autoifs.bottom=64,32",                "autoifs.width=16",
+        "autoifs.rank=3",                      "autoifs.search_epochs=4",
+        "autoifs.rewind_epoch=3",              "autoifs.tau_final=50",
+        "autoifs.search_lr=0.001",             "autoifs.search_weight_decay=0.0001",
+        "autoifs.selector_lr=0.00001",
         "train.checkpoint_every=3",
     };
     cfg = NULL;

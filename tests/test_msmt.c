@@ -1,6 +1,7 @@
 /* test_msmt.c — multi-scenario multi-task models: every architecture's
  * gradients (LR, Shared-Bottom, MMoE, PLE with two levels, MMoE with
- * ESMM) against central finite differences on a tiny instance; LR and
+ * ESMM, AutoIFS in its search phase, selector included, and in its
+ * retrain phase) against central finite differences on a tiny instance; LR and
  * MMoE trained on synthetic data with planted structure clearly beat
  * chance; and on MovieLens-100K (skipped when ../shared/data is
  * absent) a short MMoE run must reach a stated AUC floor. */
@@ -27,23 +28,36 @@ static double loss_of(fr_msmt_model *m, const fr_table *t, const uint32_t *rows,
 /* Central differences on up to `probe` entries of every trainable
  * parameter; entries on a ReLU kink (one-sided slopes disagree) are
  * counted, not checked. */
-static void gradcheck(fr_backend *be, const fr_table *t, fr_msmt_options o, const char *name)
+static void gradcheck(fr_backend *be, const fr_table *t, fr_msmt_options o, const char *name, int ifs_phase)
 {
     fr_msmt_model *m = NULL;
     CHECK_OK(fr_msmt_model_create(be, t, &o, &m));
     if (!m)
         return;
+    /* AutoIFS: 1 = search at temperature 2, 2 = retrain (hard gates). */
+    if (ifs_phase)
+        CHECK_OK(fr_msmt_autoifs_phase(m, ifs_phase == 2, 2.0f));
     uint32_t rows[12];
     for (uint32_t i = 0; i < 12; i++)
         rows[i] = i * 3;
-    fr_param_set *ps = fr_msmt_model_params(m);
+    fr_param_set *sets[2] = {fr_msmt_model_params(m), ifs_phase == 1 ? fr_msmt_model_selector_params(m) : NULL};
     size_t checked = 0, kinks = 0, bad = 0;
-    for (size_t k = 0; k < fr_param_set_count(ps); k++) {
+    for (size_t which = 0; which < 2 && sets[which]; which++)
+    for (size_t k = 0; k < fr_param_set_count(sets[which]); k++) {
+        fr_param_set *ps = sets[which];
         fr_param *p = fr_param_set_at(ps, k);
         if (!p->trainable)
             continue;
+        /* In AutoIFS's search the selector reads the embedding with its
+         * gradient stopped (as the reference does), so the embedding's
+         * gradient is by design not the full derivative a finite
+         * difference sees; the retrain check covers it. */
+        if (ifs_phase == 1 && !strncmp(p->name, "emb.", 4))
+            continue;
         /* Fresh analytic gradients: the probes below accumulate into them. */
-        CHECK_OK(fr_param_set_zero_grad(ps));
+        CHECK_OK(fr_param_set_zero_grad(sets[0]));
+        if (sets[1])
+            CHECK_OK(fr_param_set_zero_grad(sets[1]));
         (void)loss_of(m, t, rows, 12);
         size_t n = p->rows * p->cols;
         float *v = malloc(n * sizeof *v), *g = calloc(n, sizeof *g);
@@ -132,10 +146,16 @@ int main(void)
     CHECK_OK(fr_msmt_synth_make(&so, &tiny_t));
     const char *names[] = {"LR", "Shared-Bottom", "MMoE", "PLE"};
     for (int a = 0; a <= FR_ARCH_PLE; a++)
-        gradcheck(be, &tiny_t, tiny((fr_msmt_arch)a), names[a]);
+        gradcheck(be, &tiny_t, tiny((fr_msmt_arch)a), names[a], 0);
     fr_msmt_options esmm = tiny(FR_ARCH_MMOE);
     esmm.esmm = 1;
-    gradcheck(be, &tiny_t, esmm, "MMoE + ESMM");
+    gradcheck(be, &tiny_t, esmm, "MMoE + ESMM", 0);
+    fr_msmt_options ifs = tiny(FR_ARCH_AUTOIFS);
+    ifs.ifs_bottom[0] = 6;
+    ifs.ifs_bottom[1] = 4;
+    ifs.ifs_width = 5;
+    gradcheck(be, &tiny_t, ifs, "AutoIFS search", 1);
+    gradcheck(be, &tiny_t, ifs, "AutoIFS retrain", 2);
     fr_table_free(&tiny_t);
 
     /* Synthetic data with planted structure: MMoE beats LR, both beat

@@ -10,7 +10,12 @@
  * - MMoE: E expert MLPs (one expert bank), a softmax gate per task;
  * - PLE: stacked CGC levels, each with shared experts and experts per task,
  *   a gate per task over its own and the shared experts, and (below the
- *   top level) a shared gate over all of them.
+ *   top level) a shared gate over all of them;
+ * - AutoIFS (../shared/specs/autoifs.md): a shared bottom, a scenario layer
+ *   with a shared unit and a LoRA unit per scenario, a task layer with a
+ *   shared unit and a LoRA unit per task, and a selection network that
+ *   prunes, per row and task, the four flows between them; trained by
+ *   fr_msmt_train in a search phase, a rewind and a retrain phase.
  * Towers: an MLP then a linear layer to the logit. Expert, bottom and tower
  * MLPs are Linear -> [BatchNorm] -> ReLU -> [Dropout]. With esmm set the
  * second task is trained as CTCVR = p(task 0) * p(task 1 | task 0) on all
@@ -32,7 +37,8 @@ typedef enum fr_msmt_arch {
     FR_ARCH_LR = 0,
     FR_ARCH_SHARED_BOTTOM,
     FR_ARCH_MMOE,
-    FR_ARCH_PLE
+    FR_ARCH_PLE,
+    FR_ARCH_AUTOIFS
 } fr_msmt_arch;
 
 #define FR_MSMT_MAX_LAYERS 8
@@ -49,6 +55,10 @@ typedef struct fr_msmt_options {
     float dropout;                               /* 0 */
     int esmm;                                    /* 0 */
     size_t max_batch;                            /* 2048 */
+    /* AutoIFS: shared bottom and selector MLP widths (1024, 512), the
+     * scenario layer's width (256) and the LoRA rank (2). */
+    size_t ifs_bottom[FR_MSMT_MAX_LAYERS], n_ifs_bottom;
+    size_t ifs_width, ifs_rank;
     uint64_t seed;
 } fr_msmt_options;
 
@@ -66,6 +76,14 @@ void fr_msmt_model_free(fr_msmt_model *m);
 fr_param_set *fr_msmt_model_params(fr_msmt_model *m);
 size_t fr_msmt_model_tasks(const fr_msmt_model *m);
 size_t fr_msmt_model_max_batch(const fr_msmt_model *m);
+/* AutoIFS: the selection network's parameters (NULL for other models),
+ * the phase (search with temperature tau, or retrain with hard gates: the
+ * first switch to retrain freezes a copy of the embedding for the
+ * selector), and the mean gate of each flow (shsh, km, shm, ksh) over the
+ * rows and tasks seen since the last phase change. */
+fr_param_set *fr_msmt_model_selector_params(fr_msmt_model *m);
+fr_status fr_msmt_autoifs_phase(fr_msmt_model *m, int retrain, float tau);
+void fr_msmt_autoifs_gates(const fr_msmt_model *m, double means[4]);
 
 /* Forward a batch of table rows rows[0..n): logits task-major (task t's
  * n logits at t * n) in *logits (a view the model owns, valid until the
@@ -108,19 +126,30 @@ typedef struct fr_msmt_train_options {
      * shuffle). */
     size_t block_rows;
     uint64_t seed;
+    /* AutoIFS: search epochs (10) with Adam search_lr (3e-4), weight decay
+     * search_weight_decay (3e-5) and the selector at selector_lr (3e-6),
+     * the temperature going from 1 to tau_final (100) geometrically; the
+     * model's weights at the start of search epoch rewind_epoch (9) are
+     * restored for the retrain, which then runs as any model's training
+     * (lr, weight_decay, max_epochs, patience). */
+    size_t search_epochs, rewind_epoch;
+    float tau_final, search_lr, search_weight_decay, selector_lr;
 } fr_msmt_train_options;
 
 void fr_msmt_train_options_default(fr_msmt_train_options *o);
 
 typedef struct fr_msmt_epoch {
-    size_t epoch;            /* 1-based */
+    size_t epoch;            /* 1-based, counted within the phase */
+    int search;              /* AutoIFS search phase (1) or not */
+    double tau;              /* AutoIFS search temperature */
     double train_loss, seconds, samples_per_second;
     fr_msmt_eval valid;
     int improved;
 } fr_msmt_epoch;
 
 typedef struct fr_msmt_result {
-    size_t epochs, best_epoch;
+    size_t epochs, best_epoch;  /* of the (re)training phase */
+    double gates[4];            /* AutoIFS: mean gate per flow at the end */
     fr_msmt_eval valid, test;   /* of the best epoch's model */
     double seconds;             /* training wall time, evaluation included */
     double train_samples_per_second;

@@ -49,6 +49,19 @@ static fr_status options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_trai
     FR_TRY_CLI(fr_msmt_arch_parse(arch, &mo->arch));
     FR_TRY_CLI(widths(cfg, "msmt.expert_layers", mo->expert, &mo->n_expert));
     FR_TRY_CLI(widths(cfg, "msmt.tower_layers", mo->tower, &mo->n_tower));
+    FR_TRY_CLI(widths(cfg, "autoifs.bottom", mo->ifs_bottom, &mo->n_ifs_bottom));
+    int64_t ifs_width, ifs_rank, search_epochs, rewind_epoch;
+    double tau_final, search_lr, search_wd, selector_lr;
+    FR_TRY_CLI(fr_config_get_int(cfg, "autoifs.width", &ifs_width));
+    FR_TRY_CLI(fr_config_get_int(cfg, "autoifs.rank", &ifs_rank));
+    FR_TRY_CLI(fr_config_get_int(cfg, "autoifs.search_epochs", &search_epochs));
+    FR_TRY_CLI(fr_config_get_int(cfg, "autoifs.rewind_epoch", &rewind_epoch));
+    FR_TRY_CLI(fr_config_get_float(cfg, "autoifs.tau_final", &tau_final));
+    FR_TRY_CLI(fr_config_get_float(cfg, "autoifs.search_lr", &search_lr));
+    FR_TRY_CLI(fr_config_get_float(cfg, "autoifs.search_weight_decay", &search_wd));
+    FR_TRY_CLI(fr_config_get_float(cfg, "autoifs.selector_lr", &selector_lr));
+    mo->ifs_width = (size_t)ifs_width;
+    mo->ifs_rank = (size_t)ifs_rank;
     FR_TRY_CLI(fr_config_get_int(cfg, "model.embed_dim", &dim));
     FR_TRY_CLI(fr_config_get_int(cfg, "msmt.experts", &experts));
     FR_TRY_CLI(fr_config_get_int(cfg, "msmt.task_experts", &task_experts));
@@ -79,6 +92,12 @@ static fr_status options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_trai
     to->optimizer = !strcmp(optimizer, "sgd") ? FR_OPTIM_SGD : !strcmp(optimizer, "adamw") ? FR_OPTIM_ADAMW
                                                                                           : FR_OPTIM_ADAM;
     to->seed = mo->seed;
+    to->search_epochs = (size_t)search_epochs;
+    to->rewind_epoch = (size_t)rewind_epoch;
+    to->tau_final = (float)tau_final;
+    to->search_lr = (float)search_lr;
+    to->search_weight_decay = (float)search_wd;
+    to->selector_lr = (float)selector_lr;
     return FR_OK;
 }
 
@@ -126,8 +145,11 @@ static void on_epoch(void *arg, const fr_msmt_epoch *e)
 {
     epoch_ctx *c = arg;
     if (!c->quiet) {
-        printf("%5zu %11.6f %10.6f %12.6f %9.0f %8.2f%s\n", e->epoch, e->train_loss, e->valid.mean_auc,
-               e->valid.mean_logloss, e->samples_per_second, e->seconds, e->improved ? "  *" : "");
+        char tau[32] = "";
+        if (e->search)
+            snprintf(tau, sizeof tau, "  search, tau %.3g", e->tau);
+        printf("%5zu %11.6f %10.6f %12.6f %9.0f %8.2f%s%s\n", e->epoch, e->train_loss, e->valid.mean_auc,
+               e->valid.mean_logloss, e->samples_per_second, e->seconds, e->improved ? "  *" : "", tau);
         fflush(stdout);
     }
     if (c->report) {
@@ -215,6 +237,9 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
     } else {
         double wall = now_s() - t0;
         print_table(&t, &r);
+        if (mo.arch == FR_ARCH_AUTOIFS)
+            printf("AutoIFS pruning gates, mean over rows and tasks (1 removes the flow): shared->shared %.3f, specific->specific %.3f, shared->specific %.3f, specific->shared %.3f\n",
+                   r.gates[0], r.gates[1], r.gates[2], r.gates[3]);
         printf("best validation epoch %zu of %zu; %.0f training samples/s; %.2f s\n", r.best_epoch, r.epochs,
                r.train_samples_per_second, wall);
         if (summary) {

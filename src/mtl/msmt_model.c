@@ -11,6 +11,7 @@
 #include "core/error_internal.h"
 #include "fedrec/msmt.h"
 #include "fedrec/nn.h"
+#include "mtl/autoifs.h"
 
 #define MAX_T FR_TABLE_MAX_TASKS
 #define MAX_LEVELS 4
@@ -45,6 +46,14 @@ struct fr_msmt_model {
     fr_buffer *gates[MAX_T], *gate_logits[MAX_T], *mixed[MAX_T], *dmixed[MAX_T], *dbank;
     /* PLE */
     cgc_level level[MAX_LEVELS];
+    /* AutoIFS; in retrain its selector reads a frozen copy of the
+     * searched embedding (sel_fe, in a set no optimiser sees). */
+    fr_autoifs *ifs;
+    fr_param_set *sel_emb_ps;
+    fr_field_embedding sel_fe;
+    fr_buffer *sel_x;
+    int ifs_retrain;
+    int32_t *scen;                 /* host: the batch's scenarios */
     /* Towers */
     fr_mlp tower[MAX_T];
     fr_linear head[MAX_T];
@@ -74,23 +83,28 @@ void fr_msmt_options_default(fr_msmt_options *o)
     o->levels = 1;
     o->batch_norm = 1;
     o->max_batch = 2048;
+    o->ifs_bottom[0] = 1024;
+    o->ifs_bottom[1] = 512;
+    o->n_ifs_bottom = 2;
+    o->ifs_width = 256;
+    o->ifs_rank = 2;
 }
 
-static const char *arch_names[] = {"lr", "shared-bottom", "mmoe", "ple"};
+static const char *arch_names[] = {"lr", "shared-bottom", "mmoe", "ple", "autoifs"};
 
 const char *fr_msmt_arch_name(fr_msmt_arch a)
 {
-    return (unsigned)a < 4 ? arch_names[a] : "?";
+    return (unsigned)a < 5 ? arch_names[a] : "?";
 }
 
 fr_status fr_msmt_arch_parse(const char *name, fr_msmt_arch *out)
 {
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < 5; k++)
         if (!strcmp(name, arch_names[k])) {
             *out = (fr_msmt_arch)k;
             return FR_OK;
         }
-    return fr_fail(FR_ERR_INVALID, "unknown model '%s' (expected lr, shared-bottom, mmoe or ple)", name);
+    return fr_fail(FR_ERR_INVALID, "unknown model '%s' (expected lr, shared-bottom, mmoe, ple or autoifs)", name);
 }
 
 fr_param_set *fr_msmt_model_params(fr_msmt_model *m)
@@ -106,6 +120,51 @@ size_t fr_msmt_model_tasks(const fr_msmt_model *m)
 size_t fr_msmt_model_max_batch(const fr_msmt_model *m)
 {
     return m->max_batch;
+}
+
+fr_param_set *fr_msmt_model_selector_params(fr_msmt_model *m)
+{
+    return m->ifs ? fr_autoifs_selector_params(m->ifs) : NULL;
+}
+
+/* Copy a parameter's values between two sets' tensors of one shape. */
+static fr_status copy_param(const fr_param *from, fr_param *to)
+{
+    size_t bytes = from->rows * from->cols * sizeof(float);
+    float *tmp = malloc(bytes ? bytes : 1);
+    if (!tmp)
+        return fr_fail_nomem("parameter copy", bytes);
+    fr_status s = fr_buffer_download(from->value, 0, tmp, bytes);
+    if (s == FR_OK)
+        s = fr_buffer_upload(to->value, 0, tmp, bytes);
+    free(tmp);
+    return s;
+}
+
+fr_status fr_msmt_autoifs_phase(fr_msmt_model *m, int retrain, float tau)
+{
+    if (!m->ifs)
+        return fr_fail(FR_ERR_INVALID, "not an AutoIFS model");
+    if (retrain && !m->ifs_retrain) {
+        /* The selector keeps reading the embedding as searched. */
+        FR_TRY(copy_param(m->fe.emb.table, m->sel_fe.emb.table));
+        if (m->n_num) {
+            FR_TRY(copy_param(m->fe.numeric.weight, m->sel_fe.numeric.weight));
+            FR_TRY(copy_param(m->fe.numeric.bias, m->sel_fe.numeric.bias));
+        }
+    }
+    m->ifs_retrain = retrain;
+    fr_autoifs_set_phase(m->ifs, retrain, tau);
+    return FR_OK;
+}
+
+void fr_msmt_autoifs_gates(const fr_msmt_model *m, double means[4])
+{
+    if (m->ifs)
+        fr_autoifs_gate_means(m->ifs, means);
+    else
+        for (int q = 0; q < 4; q++)
+            means[q] = NAN;
 }
 
 static fr_status alloc(fr_msmt_model *m, size_t floats, fr_buffer **b)
@@ -174,7 +233,7 @@ fr_status fr_msmt_model_create(fr_backend *be, const fr_table *shape, const fr_m
     if (o->embed_dim == 0 || o->max_batch < 2 || o->n_expert < 1 || o->n_expert > FR_MSMT_MAX_LAYERS ||
         o->n_tower < 1 || o->n_tower > FR_MSMT_MAX_LAYERS || o->experts < 1 ||
         (o->arch == FR_ARCH_PLE && (o->task_experts < 1 || o->levels < 1 || o->levels > MAX_LEVELS)) ||
-        (unsigned)o->arch > FR_ARCH_PLE || !(o->dropout >= 0.0f && o->dropout < 1.0f))
+        (unsigned)o->arch > FR_ARCH_AUTOIFS || !(o->dropout >= 0.0f && o->dropout < 1.0f))
         return fr_fail(FR_ERR_INVALID, "multi-task model: need embedding > 0, batch >= 2, 1 to %d expert and tower layers, >= 1 expert, PLE: >= 1 task expert and 1 to %d levels, 0 <= dropout < 1",
                        FR_MSMT_MAX_LAYERS, MAX_LEVELS);
     if (o->esmm && shape->n_tasks != 2)
@@ -200,7 +259,8 @@ fr_status fr_msmt_model_create(fr_backend *be, const fr_table *shape, const fr_m
     m->host_dlogits = malloc(B * T * sizeof *m->host_dlogits);
     m->host_labels = malloc(B * T * sizeof *m->host_labels);
     m->host_tmp = malloc(B * T * sizeof *m->host_tmp);
-    if (!m->field_offset || !m->ids || !m->host_num || !m->host_logits || !m->host_dlogits || !m->host_labels ||
+    m->scen = malloc(B * sizeof *m->scen);
+    if (!m->scen ||!m->field_offset || !m->ids || !m->host_num || !m->host_logits || !m->host_dlogits || !m->host_labels ||
         !m->host_tmp) {
         fr_msmt_model_free(m);
         return fr_fail_nomem("model batch", B * (m->n_cat + m->n_num) * 4);
@@ -271,8 +331,17 @@ fr_status fr_msmt_model_create(fr_backend *be, const fr_table *shape, const fr_m
         }
         if (s == FR_OK)
             s = build_towers(m, h);
-    } else if (s == FR_OK) {
+    } else if (s == FR_OK && o->arch == FR_ARCH_PLE) {
         s = build_ple(m);
+    } else if (s == FR_OK) {
+        s = fr_autoifs_create(be, m->ps, o, m->width, m->n_scen, T, &m->ifs);
+        if (s == FR_OK)
+            s = fr_param_set_create(be, &m->sel_emb_ps);
+        if (s == FR_OK)
+            s = fr_field_embedding_init(&m->sel_fe, m->sel_emb_ps, "ifs.selector_emb", m->n_cat + 1,
+                                        shape->vocab_total + m->n_scen, d, m->n_num, FR_ROLE_FROZEN, o->seed);
+        if (s == FR_OK)
+            s = alloc(m, B * m->width, &m->sel_x);
     }
     if (s != FR_OK) {
         fr_msmt_model_free(m);
@@ -287,6 +356,12 @@ void fr_msmt_model_free(fr_msmt_model *m)
     if (!m)
         return;
     fr_field_embedding_release(&m->fe);
+    fr_autoifs_free(m->ifs);
+    if (m->sel_emb_ps)
+        fr_field_embedding_release(&m->sel_fe);
+    fr_param_set_free(m->sel_emb_ps);
+    fr_buffer_free(m->sel_x);
+    free(m->scen);
     fr_mlp_release(&m->bottom);
     fr_expert_bank_release(&m->bank);
     for (size_t t = 0; t < MAX_T; t++) {
@@ -387,6 +462,7 @@ fr_status fr_msmt_forward(fr_msmt_model *m, const fr_table *tab, const uint32_t 
         for (size_t f = 0; f < m->n_cat; f++)
             m->ids[i * F + f] = (int32_t)(m->field_offset[f] + (size_t)tab->cat[r * m->n_cat + f]);
         m->ids[i * F + m->n_cat] = (int32_t)(m->cat_offset_scen + (size_t)tab->scenario[r]);
+        m->scen[i] = tab->scenario[r];
         if (m->n_num)
             memcpy(m->host_num + i * m->n_num, tab->num + r * m->n_num, m->n_num * sizeof(float));
         for (size_t t = 0; t < T; t++)
@@ -412,6 +488,17 @@ fr_status fr_msmt_forward(fr_msmt_model *m, const fr_table *tab, const uint32_t 
         FR_TRY(fr_buffer_upload(m->logits, 0, m->host_logits, n * T * sizeof(float)));
         *logits = whole(m->logits);
         return FR_OK;
+    case FR_ARCH_AUTOIFS: {
+        fr_view xs = x;
+        if (m->ifs_retrain) {
+            xs = whole(m->sel_x);
+            FR_TRY(fr_field_embedding_forward(&m->sel_fe, m->be, n, m->ids, whole(m->numbers), xs));
+        }
+        FR_TRY(fr_autoifs_forward(m->ifs, n, x, xs, m->scen, step, training, m->host_logits));
+        FR_TRY(fr_buffer_upload(m->logits, 0, m->host_logits, n * T * sizeof(float)));
+        *logits = whole(m->logits);
+        return FR_OK;
+    }
     case FR_ARCH_SHARED_BOTTOM: {
         fr_view y;
         FR_TRY(fr_mlp_forward(&m->bottom, m->be, n, x, step, training, &y));
@@ -562,6 +649,11 @@ fr_status fr_msmt_backward(fr_msmt_model *m, float *loss)
         FR_TRY(fr_col_sum(m->be, n, T, whole(m->dlogits), 1.0f, whole(m->lr_bias->grad)));
         FR_TRY(fr_gemm(m->be, FR_NO_TRANS, FR_TRANS, n, m->width, T, 1.0f, whole(m->dlogits), T,
                        whole(m->sum_matrix), T, 0.0f, dx, m->width));
+        return fr_field_embedding_backward(&m->fe, m->be, n, whole(m->numbers), dx);
+    }
+    if (m->o.arch == FR_ARCH_AUTOIFS) {
+        fr_view xs = m->ifs_retrain ? whole(m->sel_x) : x;
+        FR_TRY(fr_autoifs_backward(m->ifs, m->host_dlogits, x, xs, dx));
         return fr_field_embedding_backward(&m->fe, m->be, n, whole(m->numbers), dx);
     }
     FR_TRY(fr_buffer_upload(m->dlogits, 0, m->host_dlogits, n * T * sizeof(float)));

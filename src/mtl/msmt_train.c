@@ -23,6 +23,12 @@ void fr_msmt_train_options_default(fr_msmt_train_options *o)
     o->optimizer = FR_OPTIM_ADAM;
     o->lr = 1e-3f;
     o->weight_decay = 1e-6f;
+    o->search_epochs = 10;
+    o->rewind_epoch = 9;
+    o->tau_final = 100.0f;
+    o->search_lr = 3e-4f;
+    o->search_weight_decay = 3e-5f;
+    o->selector_lr = 3e-6f;
 }
 
 static double now(void)
@@ -133,7 +139,7 @@ static void shuffle(uint32_t *a, size_t n, fr_rng *rng)
 /* One epoch: blocks of the training rows in random order, rows shuffled
  * within each block. */
 static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
-                           fr_optimizer *opt, const uint32_t *train, size_t n_train, uint32_t *work,
+                           fr_optimizer *opt, fr_optimizer *sel_opt, const uint32_t *train, size_t n_train, uint32_t *work,
                            size_t epoch, uint32_t *step, double *loss_out)
 {
     size_t block = o->block_rows ? o->block_rows : n_train;
@@ -162,12 +168,16 @@ static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_tr
             fr_view logits;
             float loss = 0.0f;
             s = fr_param_set_zero_grad(ps);
+            if (s == FR_OK && sel_opt)
+                s = fr_param_set_zero_grad(fr_msmt_model_selector_params(m));
             if (s == FR_OK)
                 s = fr_msmt_forward(m, t, work + at, k, (*step)++, 1, &logits);
             if (s == FR_OK)
                 s = fr_msmt_backward(m, &loss);
             if (s == FR_OK)
                 s = fr_optimizer_step(opt);
+            if (s == FR_OK && sel_opt)
+                s = fr_optimizer_step(sel_opt);
             if (s == FR_OK && !isfinite(loss))
                 s = fr_fail(FR_ERR_NUMERIC, "training loss is %g at epoch %zu (learning rate too high?)",
                             (double)loss, epoch);
@@ -182,77 +192,172 @@ static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_tr
     return s;
 }
 
+/* State shared by the phases of one training run. */
+typedef struct trainer {
+    fr_msmt_model *m;
+    const fr_table *t;
+    const fr_msmt_train_options *o;
+    void (*on_epoch)(void *arg, const fr_msmt_epoch *e);
+    void *arg;
+    uint32_t *train, *work;
+    size_t n_train, n_values;
+    fr_msmt_epoch *e;
+    uint32_t step;
+    size_t shuffle_epoch;    /* epochs run in all phases: keys the shuffles */
+    double train_seconds;
+    size_t samples;
+} trainer;
+
+/* One epoch and its validation, reported. */
+static fr_status epoch_and_report(trainer *tr, fr_optimizer *opt, fr_optimizer *sel_opt, size_t epoch, int search,
+                                  double tau, double *valid_auc)
+{
+    double te = now(), loss = 0.0;
+    FR_TRY(run_epoch(tr->m, tr->t, tr->o, opt, sel_opt, tr->train, tr->n_train, tr->work, ++tr->shuffle_epoch,
+                     &tr->step, &loss));
+    double trained = now() - te;
+    tr->train_seconds += trained;
+    tr->samples += tr->n_train;
+    fr_msmt_epoch *e = tr->e;
+    FR_TRY(fr_msmt_evaluate(tr->m, tr->t, FR_SPLIT_VALID, &e->valid));
+    e->epoch = epoch;
+    e->search = search;
+    e->tau = tau;
+    e->train_loss = loss;
+    e->seconds = now() - te;
+    e->samples_per_second = trained > 0 ? (double)tr->n_train / trained : 0.0;
+    *valid_auc = e->valid.mean_auc;
+    return FR_OK;
+}
+
+/* Training with early stopping on the mean validation AUC; the best
+ * epoch's parameters are left in the model. */
+static fr_status early_stopping(trainer *tr, fr_optimizer *opt, float *best, fr_msmt_result *out)
+{
+    fr_param_set *ps = fr_msmt_model_params(tr->m);
+    double best_auc = -1.0;
+    size_t since_best = 0;
+    for (size_t epoch = 1; epoch <= tr->o->max_epochs; epoch++) {
+        double auc;
+        FR_TRY(epoch_and_report(tr, opt, NULL, epoch, 0, 0.0, &auc));
+        tr->e->improved = auc > best_auc;
+        out->epochs = epoch;
+        if (tr->e->improved) {
+            best_auc = auc;
+            out->best_epoch = epoch;
+            since_best = 0;
+            FR_TRY(fr_param_set_export(ps, FR_ROLES_ALL, best, tr->n_values));
+        } else {
+            since_best++;
+        }
+        if (tr->on_epoch)
+            tr->on_epoch(tr->arg, tr->e);
+        if (tr->o->patience > 0 && since_best >= tr->o->patience)
+            break;
+    }
+    if (out->best_epoch)
+        FR_TRY(fr_param_set_import(ps, FR_ROLES_ALL, best, tr->n_values));
+    return FR_OK;
+}
+
+/* AutoIFS's search phase: soft gates with a rising temperature, the
+ * selector trained at its own rate; the model's parameters at the start of
+ * epoch rewind_epoch are kept in `rewind`. */
+static fr_status autoifs_search(trainer *tr, float *rewind)
+{
+    const fr_msmt_train_options *o = tr->o;
+    fr_param_set *ps = fr_msmt_model_params(tr->m), *sel = fr_msmt_model_selector_params(tr->m);
+    fr_optimizer *opt = NULL, *sel_opt = NULL;
+    fr_status s = fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->search_lr, o->search_weight_decay, &opt);
+    if (s == FR_OK)
+        s = fr_optimizer_create(sel, (fr_optim_kind)o->optimizer, o->selector_lr, 0.0f, &sel_opt);
+    int rewound = 0;
+    for (size_t epoch = 1; s == FR_OK && epoch <= o->search_epochs; epoch++) {
+        if (epoch == o->rewind_epoch) {
+            s = fr_param_set_export(ps, FR_ROLES_ALL, rewind, tr->n_values);
+            rewound = 1;
+        }
+        double tau = o->search_epochs > 1
+                         ? pow((double)o->tau_final, (double)(epoch - 1) / (double)(o->search_epochs - 1))
+                         : (double)o->tau_final;
+        double auc;
+        if (s == FR_OK)
+            s = fr_msmt_autoifs_phase(tr->m, 0, (float)tau);
+        if (s == FR_OK)
+            s = epoch_and_report(tr, opt, sel_opt, epoch, 1, tau, &auc);
+        if (s == FR_OK && tr->on_epoch) {
+            tr->e->improved = 0;
+            tr->on_epoch(tr->arg, tr->e);
+        }
+    }
+    /* No rewind epoch inside the search: retrain from where it ended. */
+    if (s == FR_OK && !rewound)
+        s = fr_param_set_export(ps, FR_ROLES_ALL, rewind, tr->n_values);
+    fr_optimizer_free(opt);
+    fr_optimizer_free(sel_opt);
+    return s;
+}
+
 fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
                         void (*on_epoch)(void *arg, const fr_msmt_epoch *e), void *arg,
                         fr_msmt_result *out)
 {
     memset(out, 0, sizeof *out);
+    for (int q = 0; q < 4; q++)
+        out->gates[q] = NAN;
     if (o->batch < 2 || o->max_epochs < 1 || !(o->lr > 0) || o->batch > fr_msmt_model_max_batch(m))
         return fr_fail(FR_ERR_INVALID, "training: need 2 <= batch <= the model's max batch (%zu), epochs >= 1, lr > 0",
                        fr_msmt_model_max_batch(m));
-    uint32_t *train = NULL, *work = NULL;
-    size_t n_train;
-    FR_TRY(fr_table_split_rows(t, FR_SPLIT_TRAIN, &train, &n_train));
+    int autoifs = fr_msmt_model_selector_params(m) != NULL;
+    if (autoifs && (o->search_epochs < 1 || !(o->search_lr > 0) || !(o->selector_lr > 0) || !(o->tau_final > 0)))
+        return fr_fail(FR_ERR_INVALID, "AutoIFS: need >= 1 search epoch, learning rates > 0, final temperature > 0");
+    trainer tr;
+    memset(&tr, 0, sizeof tr);
+    tr.m = m;
+    tr.t = t;
+    tr.o = o;
+    tr.on_epoch = on_epoch;
+    tr.arg = arg;
+    FR_TRY(fr_table_split_rows(t, FR_SPLIT_TRAIN, &tr.train, &tr.n_train));
     fr_param_set *ps = fr_msmt_model_params(m);
-    size_t n_values = fr_param_set_numel(ps, FR_ROLES_ALL);
-    size_t block = o->block_rows && o->block_rows < n_train ? o->block_rows : n_train;
-    work = malloc((block ? block : 1) * sizeof *work);
-    float *best = malloc((n_values ? n_values : 1) * sizeof *best);
+    tr.n_values = fr_param_set_numel(ps, FR_ROLES_ALL);
+    size_t block = o->block_rows && o->block_rows < tr.n_train ? o->block_rows : tr.n_train;
+    tr.work = malloc((block ? block : 1) * sizeof *tr.work);
+    float *best = malloc((tr.n_values ? tr.n_values : 1) * sizeof *best);
+    float *rewind = autoifs ? malloc((tr.n_values ? tr.n_values : 1) * sizeof *rewind) : NULL;
+    tr.e = calloc(1, sizeof *tr.e);
     fr_optimizer *opt = NULL;
     fr_status s = FR_OK;
-    if (!work || !best)
-        s = fr_fail_nomem("training", n_values * 4 + block * 4);
-    if (s == FR_OK && n_train < 2)
-        s = fr_fail(FR_ERR_INVALID, "training: the data has %zu training rows", n_train);
+    if (!tr.work || !best || !tr.e || (autoifs && !rewind))
+        s = fr_fail_nomem("training", tr.n_values * 8 + block * 4);
+    if (s == FR_OK && tr.n_train < 2)
+        s = fr_fail(FR_ERR_INVALID, "training: the data has %zu training rows", tr.n_train);
+    double t0 = now();
+    if (s == FR_OK && autoifs) {
+        s = autoifs_search(&tr, rewind);
+        /* Retrain from the rewound weights with hard gates. */
+        if (s == FR_OK)
+            s = fr_msmt_autoifs_phase(m, 1, o->tau_final);
+        if (s == FR_OK)
+            s = fr_param_set_import(ps, FR_ROLES_ALL, rewind, tr.n_values);
+    }
     if (s == FR_OK)
         s = fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->lr, o->weight_decay, &opt);
-    fr_msmt_epoch *e = calloc(1, sizeof *e);
-    if (s == FR_OK && !e)
-        s = fr_fail_nomem("training", sizeof *e);
-    double t0 = now(), best_auc = -1.0, train_seconds = 0.0;
-    size_t since_best = 0, samples = 0;
-    uint32_t step = 0;
-    for (size_t epoch = 1; s == FR_OK && epoch <= o->max_epochs; epoch++) {
-        double te = now(), loss = 0.0;
-        s = run_epoch(m, t, o, opt, train, n_train, work, epoch, &step, &loss);
-        double trained = now() - te;
-        train_seconds += trained;
-        samples += n_train;
-        if (s == FR_OK)
-            s = fr_msmt_evaluate(m, t, FR_SPLIT_VALID, &e->valid);
-        if (s != FR_OK)
-            break;
-        e->epoch = epoch;
-        e->train_loss = loss;
-        e->seconds = now() - te;
-        e->samples_per_second = trained > 0 ? (double)n_train / trained : 0.0;
-        e->improved = e->valid.mean_auc > best_auc || (isnan(best_auc) && !isnan(e->valid.mean_auc));
-        out->epochs = epoch;
-        if (e->improved) {
-            best_auc = e->valid.mean_auc;
-            out->best_epoch = epoch;
-            since_best = 0;
-            s = fr_param_set_export(ps, FR_ROLES_ALL, best, n_values);
-        } else {
-            since_best++;
-        }
-        if (on_epoch)
-            on_epoch(arg, e);
-        if (since_best >= o->patience && o->patience > 0)
-            break;
-    }
-    if (s == FR_OK && out->best_epoch)
-        s = fr_param_set_import(ps, FR_ROLES_ALL, best, n_values);
+    if (s == FR_OK)
+        s = early_stopping(&tr, opt, best, out);
     if (s == FR_OK)
         s = fr_msmt_evaluate(m, t, FR_SPLIT_VALID, &out->valid);
     if (s == FR_OK)
         s = fr_msmt_evaluate(m, t, FR_SPLIT_TEST, &out->test);
+    if (autoifs)
+        fr_msmt_autoifs_gates(m, out->gates);
     out->seconds = now() - t0;
-    out->train_samples_per_second = train_seconds > 0 ? (double)samples / train_seconds : 0.0;
+    out->train_samples_per_second = tr.train_seconds > 0 ? (double)tr.samples / tr.train_seconds : 0.0;
     fr_optimizer_free(opt);
-    free(e);
-    free(train);
-    free(work);
+    free(tr.e);
+    free(tr.train);
+    free(tr.work);
     free(best);
+    free(rewind);
     return s;
 }
