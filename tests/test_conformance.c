@@ -705,7 +705,8 @@ static void run_suite(void)
     test_batchnorm(2, 3);
     test_batchnorm(50, 1);
     test_batchnorm(100, 17);
-    test_batchnorm(2 * light / 128 + 1, 130); /* threads: three column blocks */
+    test_batchnorm(2 * light / 128 + 1, 130); /* threads: a column block each */
+    test_batchnorm(64, 1100);                 /* blocks capped at 512 columns */
 
     test_sparse(10, 4, 25);
     test_sparse(50, 1, 77);
