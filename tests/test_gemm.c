@@ -131,6 +131,9 @@ static const size_t sizes[][3] = {
     {64, 64, 64}, {25, 17, 3}, {50, 13, 100}, {200, 16, 40}, {12, 32, 9},
     /* one row, one column (unblocked paths), and nearly so */
     {1, 70, 40}, {70, 1, 40}, {2, 70, 40}, {70, 2, 40},
+    /* outer products (K = 1) and a row of dot products (a gated mixture's
+     * gradients) */
+    {40, 70, 1}, {8, 128, 1}, {1, 8, 128},
     /* several K slices (kc <= 512), column blocks (nc <= 4096), and runs
      * of K slices (packed B kept under 8 MiB) */
     {37, 65, 1100}, {3, 4200, 5}, {2, 4100, 1100},

@@ -86,10 +86,25 @@ static int column_case(const gemm_plan *pl)
     return pl->n == 1 && pl->ta == FR_NO_TRANS && (pl->tb == FR_TRANS || pl->ldb == 1);
 }
 
+/* One row of C with A not transposed and B transposed: each C(0, j) is
+ * a dot product of two contiguous runs (a mixture's gate gradient, one
+ * row of a batch at a time). */
+static int dots_case(const gemm_plan *pl)
+{
+    return pl->m == 1 && pl->ta == FR_NO_TRANS && pl->tb == FR_TRANS;
+}
+
+/* K = 1 with B not transposed: an outer product, one AXPY per row of C
+ * (a mixture's expert gradient). */
+static int outer_case(const gemm_plan *pl)
+{
+    return pl->k == 1 && pl->tb == FR_NO_TRANS;
+}
+
 int fr_gemm_small_shape(const gemm_plan *pl, const fr_cpu_kernels *ks)
 {
     (void)ks;
-    return tiny(pl) || row_case(pl) || column_case(pl);
+    return tiny(pl) || row_case(pl) || column_case(pl) || dots_case(pl) || outer_case(pl);
 }
 
 /* C = beta * C, not reading C when beta == 0. */
@@ -128,6 +143,17 @@ int fr_gemm_small(const gemm_plan *pl, const fr_cpu_kernels *ks)
             float *ci = pl->c + i * pl->ldc;
             float s = pl->alpha * ks->dot(pl->k, pl->a + i * pl->lda, pl->b);
             *ci = pl->beta == 0.0f ? s : s + pl->beta * *ci;
+        }
+    } else if (dots_case(pl)) {
+        for (size_t j = 0; j < pl->n; j++) {
+            float s = pl->alpha * ks->dot(pl->k, pl->a, pl->b + j * pl->ldb);
+            pl->c[j] = pl->beta == 0.0f ? s : s + pl->beta * pl->c[j];
+        }
+    } else if (outer_case(pl)) {
+        for (size_t i = 0; i < pl->m; i++) {
+            float *crow = pl->c + i * pl->ldc;
+            scale_row(pl->n, pl->beta, crow);
+            ks->axpy(pl->n, pl->alpha * a_at(pl, i, 0), pl->b, crow);
         }
     } else {
         return 0;
