@@ -234,12 +234,14 @@ fr_status fr_mlp_backward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
  * E experts, each Linear -> [BatchNorm] -> ReLU -> [Dropout] per layer,
  * read one input x (batch x in) and write one output whose row b holds
  * expert 0's values, then expert 1's, ... (batch x E * width_last), so
- * row b is an E x width matrix. Layer l's weights are one parameter of
- * E stacked (in_l x out_l) blocks ("<name>.<l>.weight", expert e's block
- * contiguous), its bias one row of E * out_l; each layer runs as one
- * strided-batched GEMM over the experts (the first reads the same x for
- * all of them, stride 0), and batch-norm, ReLU and dropout run once over
- * all experts' columns. */
+ * row b is an E x width matrix. The first layer's weights are one
+ * in x (E * out_0) parameter ("<name>.0.weight", expert e's columns
+ * [e * out_0, (e + 1) * out_0)), run as one GEMM; a deeper layer's are E
+ * stacked (in_l x out_l) blocks (expert e's block contiguous), run as one
+ * strided-batched GEMM over the experts. Layer l's bias is one row of
+ * E * out_l, applied only without batch-norm (which would remove it; it
+ * then stays zero). Batch-norm, ReLU and dropout run once over all
+ * experts' columns. */
 typedef struct fr_expert_bank {
     size_t experts, n_layers, in, max_batch;
     size_t width[FR_MLP_MAX_LAYERS];

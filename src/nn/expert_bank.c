@@ -1,9 +1,17 @@
 /* expert_bank.c — E MLPs of equal widths evaluated side by side, and the
- * gated mixture of their outputs (see fedrec/nn.h). A layer of the bank
- * is one strided-batched GEMM over the experts: expert e reads columns
- * [e * in, (e + 1) * in) of the previous layer's output (the first layer
- * reads the shared input with stride 0) and writes columns
- * [e * out, (e + 1) * out) of its own. */
+ * gated mixture of their outputs (see fedrec/nn.h). Every expert reads the
+ * same input, so the first layer is one GEMM with the experts' weights
+ * side by side (in x E*w: expert e owns columns [e * w, (e + 1) * w)),
+ * which also sums the experts' input gradients in its backward GEMM. A
+ * deeper layer is one strided-batched GEMM over the experts: expert e
+ * reads columns [e * in, (e + 1) * in) of the previous layer's output and
+ * writes columns [e * out, (e + 1) * out) of its own (weights E blocks of
+ * in x out).
+ * With batch-norm after a layer its bias is not applied: the batch mean
+ * (and the running mean) would remove it, and its gradient is zero, so
+ * skipping the two passes changes nothing but rounding; the parameter
+ * stays (at zero) so that banks with and without batch-norm have the same
+ * parameters. */
 #include <math.h>
 #include <string.h>
 
@@ -36,7 +44,10 @@ fr_status fr_expert_bank_init(fr_expert_bank *b, fr_param_set *ps, const char *n
         if (experts * w > widest)
             widest = experts * w;
         snprintf(buf, sizeof buf, "%s.%zu.weight", name, l);
-        FR_TRY(fr_param_add(ps, buf, role, experts * prev, w, 0, 1, &b->weight[l]));
+        if (l == 0)
+            FR_TRY(fr_param_add(ps, buf, role, in, experts * w, 0, 1, &b->weight[l]));
+        else
+            FR_TRY(fr_param_add(ps, buf, role, experts * prev, w, 0, 1, &b->weight[l]));
         FR_TRY(fr_param_init_uniform(b->weight[l], seed, sqrtf(6.0f / (float)(prev + w))));
         snprintf(buf, sizeof buf, "%s.%zu.bias", name, l);
         FR_TRY(fr_param_add(ps, buf, role, 1, experts * w, 0, 1, &b->bias[l]));
@@ -113,10 +124,15 @@ fr_status fr_expert_bank_forward(fr_expert_bank *b, fr_backend *be, size_t batch
         size_t w = b->width[l], prev = l ? b->width[l - 1] : b->in, ld, stride;
         input_layout(b, l, &ld, &stride);
         fr_view pre = fr_nn_whole(b->pre[l]), act = fr_nn_whole(b->act[l]);
-        FR_TRY(fr_gemm_strided_batched(be, FR_NO_TRANS, FR_NO_TRANS, batch, w, prev, 1.0f, in, ld, stride,
-                                       fr_nn_whole(b->weight[l]->value), w, prev * w, 0.0f, pre, E * w, w,
-                                       E));
-        FR_TRY(fr_bias_add(be, batch, E * w, pre, fr_nn_whole(b->bias[l]->value)));
+        fr_view wv = fr_nn_whole(b->weight[l]->value);
+        if (l == 0)
+            FR_TRY(fr_gemm(be, FR_NO_TRANS, FR_NO_TRANS, batch, E * w, prev, 1.0f, in, ld, wv, E * w, 0.0f, pre,
+                           E * w));
+        else
+            FR_TRY(fr_gemm_strided_batched(be, FR_NO_TRANS, FR_NO_TRANS, batch, w, prev, 1.0f, in, ld, stride, wv,
+                                           w, prev * w, 0.0f, pre, E * w, w, E));
+        if (!b->use_bn)
+            FR_TRY(fr_bias_add(be, batch, E * w, pre, fr_nn_whole(b->bias[l]->value)));
         fr_view norm = pre;
         if (b->use_bn) {
             norm = fr_nn_whole(b->norm[l]);
@@ -156,23 +172,25 @@ fr_status fr_expert_bank_backward(fr_expert_bank *b, fr_backend *be, size_t batc
         }
         fr_view in = l ? layer_out(b, l - 1) : x;
         input_layout(b, l, &ld, &stride);
-        FR_TRY(fr_col_sum(be, batch, E * w, dpre, 1.0f, fr_nn_whole(b->bias[l]->grad)));
-        /* dW_e += in_e^T dpre_e */
-        FR_TRY(fr_gemm_strided_batched(be, FR_TRANS, FR_NO_TRANS, prev, w, batch, 1.0f, in, ld, stride, dpre,
-                                       E * w, w, 1.0f, fr_nn_whole(b->weight[l]->grad), w, prev * w, E));
-        fr_view wv = fr_nn_whole(b->weight[l]->value);
-        if (l > 0) {
+        if (!b->use_bn)
+            FR_TRY(fr_col_sum(be, batch, E * w, dpre, 1.0f, fr_nn_whole(b->bias[l]->grad)));
+        fr_view wv = fr_nn_whole(b->weight[l]->value), wg = fr_nn_whole(b->weight[l]->grad);
+        if (l == 0) {
+            /* dW += x^T dpre; dx = dpre W^T sums over the experts. */
+            FR_TRY(fr_gemm(be, FR_TRANS, FR_NO_TRANS, prev, E * w, batch, 1.0f, in, ld, dpre, E * w, 1.0f, wg,
+                           E * w));
+            if (dx.buf)
+                FR_TRY(fr_gemm(be, FR_NO_TRANS, FR_TRANS, batch, prev, E * w, 1.0f, dpre, E * w, wv, E * w, 0.0f,
+                               dx, prev));
+        } else {
+            /* dW_e += in_e^T dpre_e */
+            FR_TRY(fr_gemm_strided_batched(be, FR_TRANS, FR_NO_TRANS, prev, w, batch, 1.0f, in, ld, stride, dpre,
+                                           E * w, w, 1.0f, wg, w, prev * w, E));
             /* d(in_e) = dpre_e W_e^T, into the buffer dpre does not hold. */
             fr_view din = dpre.buf == g.buf ? h : g;
             FR_TRY(fr_gemm_strided_batched(be, FR_NO_TRANS, FR_TRANS, batch, prev, w, 1.0f, dpre, E * w, w, wv,
                                            w, prev * w, 0.0f, din, E * prev, prev, E));
             dcur = din;
-        } else if (dx.buf) {
-            /* Every expert read x: their input gradients add up. */
-            for (size_t e = 0; e < E; e++)
-                FR_TRY(fr_gemm(be, FR_NO_TRANS, FR_TRANS, batch, prev, w, 1.0f,
-                               fr_view_of(dpre.buf, dpre.off + e * w), E * w,
-                               fr_view_of(wv.buf, wv.off + e * prev * w), w, e ? 1.0f : 0.0f, dx, prev));
         }
     }
     return FR_OK;
