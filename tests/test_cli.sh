@@ -186,11 +186,21 @@ grep -q "t.csv:3: column 2" "$tmp/err" || fail "bad number not located: $(cat "$
 printf '1,2.5,1\n2,3,0\n' >"$tmp/t.csv"
 expect 0 "$FEDREC" data convert --columns cat,num,label:click --out "$tmp/t.tbl" "$tmp/t.csv:web"
 expect 2 "$FEDREC" data convert --out "$tmp/t.tbl" "$tmp/t.csv"
+printf 'search_id,categorical_1\n1,2\n' >"$tmp/ae_head.csv"
+expect 4 "$FEDREC" data convert --format aliexpress --out "$tmp/t2.tbl" "$tmp/ae_head.csv"
+grep -q "ae_head.csv:1: header" "$tmp/err" || fail "AliExpress header not checked: $(cat "$tmp/err")"
 ae="$top_srcdir/../shared/data/aliexpress-sample"
 if [ -r "$ae/train.csv" ]; then
     expect 0 "$FEDREC" data convert --format aliexpress --out "$tmp/ae.tbl" "$ae/train.csv" "$ae/test.csv"
     expect 0 "$FEDREC" data info "$tmp/ae.tbl" --check
     grep -q "120 rows" "$tmp/out" && grep -q "tasks: click conversion" "$tmp/out" || fail "AliExpress sample: $(cat "$tmp/out")"
+    # A bad value in row 2 is located by file, line and column name, and
+    # no output file is left.
+    { head -n 2 "$ae/train.csv"; sed -n 3p "$ae/train.csv" | awk -F, 'BEGIN { OFS = "," } { $20 = "abc"; print }'; } \
+        >"$tmp/ae_bad.csv"
+    expect 4 "$FEDREC" data convert --format aliexpress --out "$tmp/ae_bad.tbl" "$tmp/ae_bad.csv"
+    grep -q "ae_bad.csv:3: column 20 (numerical_3)" "$tmp/err" || fail "AliExpress bad value: $(cat "$tmp/err")"
+    [ ! -e "$tmp/ae_bad.tbl" ] || fail "a failed AliExpress conversion left its output"
 else
     echo "test_cli: $ae absent: the AliExpress sample conversion is skipped" >&2
 fi
