@@ -125,6 +125,10 @@ typedef struct fr_msmt_train_options {
      * after each block, so memory stays bounded; 0: one block (a full
      * shuffle). */
     size_t block_rows;
+    /* Step the embedding table densely (every row every step, as PyTorch's
+     * Adam does) rather than lazily (0, the default); see
+     * fr_optimizer_set_dense_rows. */
+    int dense_embedding;
     uint64_t seed;
     /* AutoIFS: search epochs (10) with Adam search_lr (3e-4), weight decay
      * search_weight_decay (3e-5) and the selector at selector_lr (3e-6),

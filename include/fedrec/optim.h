@@ -31,6 +31,13 @@ void fr_optimizer_free(fr_optimizer *opt);
 /* Adam's beta1, beta2, eps (defaults 0.9, 0.999, 1e-8). */
 fr_status fr_optimizer_set_adam(fr_optimizer *opt, float beta1, float beta2,
                                 float eps);
+/* Row-sparse parameters (embedding tables) are stepped lazily by default:
+ * only the rows a batch touched move, and their moments and weight decay
+ * advance only then. dense = 1 steps every row every time as PyTorch's
+ * dense Adam does on an nn.Embedding: untouched rows get a zero gradient,
+ * so their moments decay and weight decay shrinks them (costs a pass over
+ * the whole table per step). */
+void fr_optimizer_set_dense_rows(fr_optimizer *opt, int dense);
 fr_status fr_optimizer_step(fr_optimizer *opt);
 int64_t fr_optimizer_steps(const fr_optimizer *opt);
 /* The Adam moments of p (rows x cols each, on the backend, owned by the

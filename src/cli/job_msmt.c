@@ -87,6 +87,7 @@ static fr_status options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_trai
     to->max_epochs = (size_t)epochs;
     to->patience = (size_t)patience;
     to->block_rows = (size_t)block;
+    FR_TRY_CLI(fr_config_get_bool(cfg, "msmt.dense_embedding", &to->dense_embedding));
     to->lr = (float)lr;
     to->weight_decay = (float)wd;
     to->optimizer = !strcmp(optimizer, "sgd") ? FR_OPTIM_SGD : !strcmp(optimizer, "adamw") ? FR_OPTIM_ADAMW

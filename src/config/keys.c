@@ -127,6 +127,8 @@ static const fr_config_key schema[] = {
      "msmt job: stop after this many epochs without a better mean validation AUC (0: run train.epochs)"},
     {"msmt", "block_rows", FR_CFG_INT, "262144", 0, 1e10, 0, 0, NULL,
      "msmt job: rows shuffled together; blocks are visited in random order and a mapped table's pages dropped after each (0: one block)"},
+    {"msmt", "dense_embedding", FR_CFG_BOOL, "false", NO_RANGE, NULL,
+     "msmt job: Adam steps every embedding row every step, as PyTorch's dense Adam (false: only the rows a batch used, faster)"},
     {"msmt", "scenarios", FR_CFG_INT, "4", 1, 256, 0, 0, NULL,
      "msmt job, synthetic data: scenarios"},
     {"msmt", "task_correlation", FR_CFG_FLOAT, "0.5", -1, 1, 0, 0, NULL,

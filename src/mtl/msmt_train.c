@@ -270,6 +270,8 @@ static fr_status autoifs_search(trainer *tr, float *rewind)
     fr_optimizer *opt = NULL, *sel_opt = NULL;
     fr_status s = fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->search_lr, o->search_weight_decay, &opt);
     if (s == FR_OK)
+        fr_optimizer_set_dense_rows(opt, o->dense_embedding);
+    if (s == FR_OK)
         s = fr_optimizer_create(sel, (fr_optim_kind)o->optimizer, o->selector_lr, 0.0f, &sel_opt);
     int rewound = 0;
     for (size_t epoch = 1; s == FR_OK && epoch <= o->search_epochs; epoch++) {
@@ -343,8 +345,10 @@ fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train
     }
     if (s == FR_OK)
         s = fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->lr, o->weight_decay, &opt);
-    if (s == FR_OK)
+    if (s == FR_OK) {
+        fr_optimizer_set_dense_rows(opt, o->dense_embedding);
         s = early_stopping(&tr, opt, best, out);
+    }
     if (s == FR_OK)
         s = fr_msmt_evaluate(m, t, FR_SPLIT_VALID, &out->valid);
     if (s == FR_OK)

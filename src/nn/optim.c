@@ -7,6 +7,7 @@
 
 typedef struct moments {
     fr_buffer *m, *v;
+    fr_buffer *dense_grad; /* dense_rows: a row-sparse gradient spread out */
 } moments;
 
 struct fr_optimizer {
@@ -16,7 +17,13 @@ struct fr_optimizer {
     int64_t steps;
     moments *state;   /* per parameter index, grown as the set grows */
     size_t n_state;
+    int dense_rows;   /* step row-sparse parameters densely */
 };
+
+void fr_optimizer_set_dense_rows(fr_optimizer *o, int dense)
+{
+    o->dense_rows = dense != 0;
+}
 
 const char *fr_optim_kind_name(fr_optim_kind kind)
 {
@@ -58,6 +65,7 @@ void fr_optimizer_free(fr_optimizer *o)
     for (size_t i = 0; i < o->n_state; i++) {
         fr_buffer_free(o->state[i].m);
         fr_buffer_free(o->state[i].v);
+        fr_buffer_free(o->state[i].dense_grad);
     }
     free(o->state);
     free(o);
@@ -88,7 +96,7 @@ static fr_status moments_for(fr_optimizer *o, fr_backend *be, size_t i,
         if (!ns)
             return fr_fail_nomem("optimiser state", n * sizeof *ns);
         for (size_t k = o->n_state; k < n; k++)
-            ns[k].m = ns[k].v = NULL;
+            ns[k].m = ns[k].v = ns[k].dense_grad = NULL;
         o->state = ns;
         o->n_state = n;
     }
@@ -113,10 +121,23 @@ fr_status fr_optimizer_step(fr_optimizer *o)
         float lr = o->lr * p->lr_scale;
         size_t n = p->rows * p->cols;
         fr_view w = fr_view_of(p->value, 0), g = fr_view_of(p->grad, 0);
-        if (p->row_sparse && p->n_touched == 0)
+        int sparse = p->row_sparse && !o->dense_rows;
+        if (sparse && p->n_touched == 0)
             continue;
+        if (p->row_sparse && !sparse) {
+            /* Spread the compact rows over a zeroed table-sized gradient. */
+            moments *st = NULL;
+            FR_TRY(moments_for(o, be, i, p, &st));
+            if (!st->dense_grad)
+                FR_TRY(fr_buffer_alloc_zero(be, n * sizeof(float), &st->dense_grad));
+            fr_view dg = fr_view_of(st->dense_grad, 0);
+            FR_TRY(fr_fill(be, n, 0.0f, dg));
+            if (p->n_touched)
+                FR_TRY(fr_embedding_scatter_add(be, p->n_touched, p->cols, g, fr_view_of(p->touched_dev, 0), dg));
+            g = dg;
+        }
         if (o->kind == FR_OPTIM_SGD) {
-            if (p->row_sparse) {
+            if (sparse) {
                 FR_TRY(fr_sgd_rows(be, p->n_touched, p->cols, fr_view_of(p->touched_dev, 0), g, w,
                                    lr, o->weight_decay));
             } else {
@@ -130,7 +151,7 @@ fr_status fr_optimizer_step(fr_optimizer *o)
         FR_TRY(moments_for(o, be, i, p, &st));
         fr_adam_step h = {lr, o->beta1, o->beta2, o->eps, o->weight_decay,
                           o->kind == FR_OPTIM_ADAMW, o->steps};
-        if (p->row_sparse)
+        if (sparse)
             FR_TRY(fr_adam_rows(be, p->n_touched, p->cols, fr_view_of(p->touched_dev, 0), g, w,
                                 fr_view_of(st->m, 0), fr_view_of(st->v, 0), &h));
         else
