@@ -210,6 +210,16 @@ int main(void)
         fr_optimizer_free(o);
         fr_param_set_free(ps);
     }
+    /* Names round-trip; an unknown one is refused. */
+    for (int k = FR_OPTIM_SGD; k <= FR_OPTIM_ADAMW; k++) {
+        fr_optim_kind parsed;
+        CHECK_OK(fr_optim_kind_parse(fr_optim_kind_name((fr_optim_kind)k), &parsed));
+        CHECK(parsed == (fr_optim_kind)k, "optimiser name %d does not round-trip", k);
+    }
+    {
+        fr_optim_kind parsed;
+        CHECK(fr_optim_kind_parse("adagrad", &parsed) == FR_ERR_INVALID, "unknown optimiser accepted");
+    }
     /* Dense rows (PyTorch's dense Adam on an embedding): every row steps
      * every time, untouched ones with a zero gradient, so weight decay
      * shrinks a row the batch left out and its moments decay. */

@@ -87,6 +87,9 @@ fr_status fr_field_embedding_init(fr_field_embedding *fe, fr_param_set *ps,
                                   const char *name, size_t fields,
                                   size_t vocab_total, size_t dim,
                                   size_t n_numeric, fr_role role, uint64_t seed);
+/* Redraw the table uniform in [-bound, bound] (the padding row stays
+ * zero), for models whose reference initialises it that way. */
+fr_status fr_field_embedding_init_uniform(fr_field_embedding *fe, uint64_t seed, float bound);
 void fr_field_embedding_release(fr_field_embedding *fe);
 size_t fr_field_embedding_width(const fr_field_embedding *fe);
 /* ids_host: batch x fields global ids (host); numbers: batch x n_numeric on

@@ -47,6 +47,9 @@ fr_status fr_optimizer_moments(const fr_optimizer *opt, const fr_param *p,
                                fr_buffer **m, fr_buffer **v);
 
 const char *fr_optim_kind_name(fr_optim_kind kind);
+/* The kind fr_optim_kind_name names ("sgd", "adam", "adamw");
+ * FR_ERR_INVALID for any other name. */
+fr_status fr_optim_kind_parse(const char *name, fr_optim_kind *kind);
 
 #ifdef __cplusplus
 }

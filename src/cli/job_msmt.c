@@ -90,8 +90,9 @@ static fr_status options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_trai
     FR_TRY_CLI(fr_config_get_bool(cfg, "msmt.dense_embedding", &to->dense_embedding));
     to->lr = (float)lr;
     to->weight_decay = (float)wd;
-    to->optimizer = !strcmp(optimizer, "sgd") ? FR_OPTIM_SGD : !strcmp(optimizer, "adamw") ? FR_OPTIM_ADAMW
-                                                                                          : FR_OPTIM_ADAM;
+    fr_optim_kind kind;
+    FR_TRY_CLI(fr_optim_kind_parse(optimizer, &kind));
+    to->optimizer = kind;
     to->seed = mo->seed;
     to->search_epochs = (size_t)search_epochs;
     to->rewind_epoch = (size_t)rewind_epoch;

@@ -85,8 +85,8 @@ static fr_status build(fr_ctr_job *job, const fr_config *cfg)
                        (float)dropout, job->batch, FR_ROLE_GLOBAL, job->seed));
     size_t last = fr_mlp_out_width(&job->mlp);
     FR_TRY(fr_linear_init(&job->head, job->ps, "head", last, 1, 1, FR_ROLE_GLOBAL, job->seed));
-    fr_optim_kind kind = !strcmp(optimizer, "sgd") ? FR_OPTIM_SGD
-                         : !strcmp(optimizer, "adamw") ? FR_OPTIM_ADAMW : FR_OPTIM_ADAM;
+    fr_optim_kind kind;
+    FR_TRY(fr_optim_kind_parse(optimizer, &kind));
     FR_TRY(fr_optimizer_create(job->ps, kind, (float)lr, (float)wd, &job->opt));
 
     size_t b = job->batch, f = sizeof(float);

@@ -226,21 +226,6 @@ static fr_status build_ple(fr_msmt_model *m)
     return build_towers(m, h);
 }
 
-/* AutoIFS initialises its embedding table Xavier-uniform (the spec; the
- * other models keep N(0, 0.05^2)); the padding row stays zero. */
-static fr_status xavier_uniform_embedding(fr_field_embedding *fe, uint64_t seed)
-{
-    fr_param *table = fe->emb.table;
-    FR_TRY(fr_param_init_uniform(table, seed, sqrtf(6.0f / (float)(table->rows + table->cols))));
-    float *zero = calloc(table->cols, sizeof *zero);
-    if (!zero)
-        return fr_fail_nomem("padding row", table->cols * sizeof *zero);
-    fr_status s = fr_buffer_upload(table->value, (table->rows - 1) * table->cols * sizeof *zero, zero,
-                                   table->cols * sizeof *zero);
-    free(zero);
-    return s;
-}
-
 fr_status fr_msmt_model_create(fr_backend *be, const fr_table *shape, const fr_msmt_options *o,
                                fr_msmt_model **out)
 {
@@ -286,8 +271,11 @@ fr_status fr_msmt_model_create(fr_backend *be, const fr_table *shape, const fr_m
     if (s == FR_OK)
         s = fr_field_embedding_init(&m->fe, m->ps, "emb", m->n_cat + 1, shape->vocab_total + m->n_scen, d,
                                     m->n_num, FR_ROLE_GLOBAL, o->seed);
+    /* AutoIFS's embedding starts Xavier-uniform (the spec); the other
+     * models keep N(0, 0.05^2). */
     if (s == FR_OK && o->arch == FR_ARCH_AUTOIFS)
-        s = xavier_uniform_embedding(&m->fe, o->seed);
+        s = fr_field_embedding_init_uniform(&m->fe, o->seed,
+                                            sqrtf(6.0f / (float)(m->fe.emb.table->rows + m->fe.emb.table->cols)));
     m->tokens = m->n_cat + 1 + (m->n_num > 0);
     m->width = m->tokens * d;
     if (s == FR_OK)

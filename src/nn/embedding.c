@@ -59,6 +59,18 @@ static size_t tokens(const fr_field_embedding *fe)
     return fe->fields + (fe->n_numeric ? 1 : 0);
 }
 
+/* The padding row (the table's last) back to zero. */
+static fr_status zero_padding_row(fr_field_embedding *fe)
+{
+    float *zero = calloc(fe->dim, sizeof *zero);
+    if (!zero)
+        return fr_fail_nomem("padding row", fe->dim * sizeof *zero);
+    fr_status s = fr_buffer_upload(fe->emb.table->value, fe->vocab_total * fe->dim * sizeof *zero, zero,
+                                   fe->dim * sizeof *zero);
+    free(zero);
+    return s;
+}
+
 fr_status fr_field_embedding_init(fr_field_embedding *fe, fr_param_set *ps,
                                   const char *name, size_t fields,
                                   size_t vocab_total, size_t dim,
@@ -76,13 +88,7 @@ fr_status fr_field_embedding_init(fr_field_embedding *fe, fr_param_set *ps,
      * backward never routes gradient to it). */
     FR_TRY(fr_embedding_init(&fe->emb, ps, fr_nn_name(buf, sizeof buf, name, "table"),
                              vocab_total + 1, dim, role, seed, 0.05f));
-    float *zero = calloc(dim, sizeof *zero);
-    if (!zero)
-        return fr_fail_nomem("padding row", dim * sizeof *zero);
-    fr_status s = fr_buffer_upload(fe->emb.table->value, vocab_total * dim * sizeof *zero, zero,
-                                   dim * sizeof *zero);
-    free(zero);
-    FR_TRY(s);
+    FR_TRY(zero_padding_row(fe));
     if (n_numeric)
         FR_TRY(fr_linear_init(&fe->numeric, ps, fr_nn_name(buf, sizeof buf, name, "numeric"),
                               n_numeric, dim, 1, role, seed));
@@ -217,4 +223,10 @@ fr_status fr_field_embedding_backward_numbers(const fr_field_embedding *fe,
     return fr_gemm(be, FR_NO_TRANS, FR_TRANS, batch, fe->n_numeric, d, 1.0f,
                    fr_view_of(dout.buf, dout.off + fe->fields * d), t * d,
                    fr_nn_whole(fe->numeric.weight->value), d, 0.0f, dnumbers, fe->n_numeric);
+}
+
+fr_status fr_field_embedding_init_uniform(fr_field_embedding *fe, uint64_t seed, float bound)
+{
+    FR_TRY(fr_param_init_uniform(fe->emb.table, seed, bound));
+    return zero_padding_row(fe);
 }

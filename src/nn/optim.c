@@ -1,6 +1,7 @@
 /* optim.c — SGD and Adam/AdamW steps over a parameter set, with lazy row
  * updates for row-sparse parameters (see fedrec/optim.h). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error_internal.h"
 #include "fedrec/optim.h"
@@ -33,6 +34,16 @@ const char *fr_optim_kind_name(fr_optim_kind kind)
     case FR_OPTIM_ADAMW: return "adamw";
     }
     return "unknown";
+}
+
+fr_status fr_optim_kind_parse(const char *name, fr_optim_kind *kind)
+{
+    for (int k = FR_OPTIM_SGD; k <= FR_OPTIM_ADAMW; k++)
+        if (!strcmp(name, fr_optim_kind_name((fr_optim_kind)k))) {
+            *kind = (fr_optim_kind)k;
+            return FR_OK;
+        }
+    return fr_fail(FR_ERR_INVALID, "optimiser '%s': expected sgd, adam or adamw", name);
 }
 
 fr_status fr_optimizer_create(fr_param_set *ps, fr_optim_kind kind, float lr,
