@@ -270,7 +270,6 @@ fr_status fr_autoifs_forward(fr_autoifs *a, size_t n, fr_view x, fr_view x_sel, 
             logits[m * n + i] = logit;
         }
     a->gate_count += n * T;
-    (void)D;
     return FR_OK;
 }
 
