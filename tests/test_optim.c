@@ -2,10 +2,18 @@
  * weight decay and a per-parameter learning-rate scale; Adam and AdamW over
  * two steps against a double-precision reference; dense steps of a
  * row-sparse table against the same reference; lazy row updates leaving
- * untouched rows and their moments alone; and a small logistic regression
- * trained end to end whose loss must fall well below its start. */
+ * untouched rows and their moments alone; a small logistic regression
+ * trained end to end whose loss must fall well below its start; and ops
+ * that flush denormal floats to zero (Adam's moments of rarely used rows
+ * decay into them, at a hundredfold cost per operation) while leaving the
+ * caller's own floating-point mode as it was. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define HAVE_MXCSR 1
+#endif
 
 #include "fedrec/fedrec.h"
 #include "testutil.h"
@@ -312,6 +320,33 @@ int main(void)
     fr_param_set_create(be, &ps);
     CHECK(fr_optimizer_create(ps, FR_OPTIM_ADAM, 0.0f, 0.0f, &o) == FR_ERR_INVALID, "lr 0 accepted");
     fr_param_set_free(ps);
+    /* Denormals: a denormal input reads as zero and a result below
+     * FLT_MIN is flushed; the caller's mode is untouched. */
+    {
+        volatile float tiny = FLT_MIN / 64.0f; /* denormal */
+        CHECK(tiny > 0.0f && tiny < FLT_MIN, "the test's input is denormal in the caller's mode");
+#ifdef HAVE_MXCSR
+        unsigned int mode = _mm_getcsr();
+#endif
+        fr_buffer *x, *y;
+        CHECK_OK(fr_buffer_alloc_zero(be, 4 * sizeof(float), &x));
+        CHECK_OK(fr_buffer_alloc_zero(be, 4 * sizeof(float), &y));
+        set(x, (float[]){tiny, 1.0f, FLT_MIN, -tiny}, 4);
+        set(y, (float[]){0.0f, 0.0f, 0.0f, 0.0f}, 4);
+        CHECK_OK(fr_axpy(be, 4, 0.5f, fr_view_of(x, 0), fr_view_of(y, 0)));
+        CHECK(get(y, 0) == 0.0f && get(y, 3) == 0.0f, "a denormal input reads as zero: %g %g",
+              (double)get(y, 0), (double)get(y, 3));
+        CHECK(get(y, 1) == 0.5f, "normal values are unchanged: %g", (double)get(y, 1));
+        CHECK(get(y, 2) == 0.0f, "a result below FLT_MIN is flushed: %g", (double)get(y, 2));
+#ifdef HAVE_MXCSR
+        CHECK(_mm_getcsr() == mode, "the caller's MXCSR is restored (%#x, was %#x)", _mm_getcsr(), mode);
+#endif
+        volatile float again = tiny * 1.0f;
+        CHECK(again > 0.0f, "the caller still computes with denormals");
+        fr_buffer_free(x);
+        fr_buffer_free(y);
+    }
+
     fr_backend_close(be);
     return fr_test_finish("test_optim");
 }

@@ -3,6 +3,7 @@
  * the backend's own op, or, where the backend leaves the entry NULL, the
  * CPU backend's op on host views of the same buffers. */
 #include "backend/backend_impl.h"
+#include "backend/fpenv.h"
 #include "core/error_internal.h"
 
 /* The status of a fallback op: its own, else that of the shadow syncs it
@@ -14,11 +15,17 @@ static fr_status fallback_done(fr_status s)
 }
 
 /* Run the backend's op, or the CPU fallback (forgetting any sync failure
- * left over from before, then checking for one of its own). */
+ * left over from before, then checking for one of its own), with
+ * denormals flushed to zero (fpenv.h). */
 #define DISPATCH(op, ...)                                                   \
-    return be->ops->op ? be->ops->op(be->ctx, __VA_ARGS__)                  \
+    do {                                                                    \
+        fr_fpenv env_ = fr_fpenv_flush_denormals();                         \
+        fr_status s_ = be->ops->op ? be->ops->op(be->ctx, __VA_ARGS__)      \
                        : ((void)fr_view_host_status(),                      \
-                          fallback_done(be->cpu->ops->op(be->cpu->ctx, __VA_ARGS__)))
+                          fallback_done(be->cpu->ops->op(be->cpu->ctx, __VA_ARGS__))); \
+        fr_fpenv_restore(env_);                                             \
+        return s_;                                                          \
+    } while (0)
 
 /* a * b, or SIZE_MAX when it overflows (no buffer holds SIZE_MAX floats,
  * so an overflowing extent is then rejected as out of range). */

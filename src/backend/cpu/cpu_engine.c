@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "backend/cpu/cpu_engine.h"
+#include "backend/fpenv.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "core/error_internal.h"
 
@@ -139,6 +140,7 @@ static void *worker_main(void *p)
     worker *w = p;
     fr_cpu_engine *e = w->e;
     unsigned long seen = 0;
+    (void)fr_fpenv_flush_denormals(); /* this thread only runs ops */
     for (;;) {
         if (!spin_until(e, seen, new_job)) {
             /* The generation only moves under the lock, so checking it
