@@ -271,7 +271,7 @@ static void test_round_trip_every_key(void)
         "msmt.task_experts=2",                 "msmt.levels=2",
         "msmt.esmm=yes",                       "msmt.patience=5",
         "msmt.block_rows=1000",                "msmt.scenarios=3",
-        "msmt.dense_embedding=true",
+        "msmt.dense_embedding=true",           "msmt.shuffle=once", "msmt.min_epochs=4",
         "msmt.task_correlation=-0.5",          "msmt.scenario_strength=1.5",
         "autoifs.bottom=64,32",                "autoifs.width=16",
         "autoifs.rank=3",                      "autoifs.search_epochs=4",

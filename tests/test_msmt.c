@@ -3,7 +3,8 @@
  * ESMM, AutoIFS in its search phase, selector included, and in its
  * retrain phase) against central finite differences on a tiny instance,
  * on the CPU and (where there is a device) on OpenCL, where two epochs of
- * every model must also match the CPU's losses; LR and
+ * every model must also match the CPU's losses; a row order drawn once
+ * repeats the same batches every epoch; LR and
  * MMoE trained on synthetic data with planted structure clearly beat
  * chance; and on MovieLens-100K (skipped when ../shared/data is
  * absent) a short MMoE run must reach a stated AUC floor. */
@@ -184,6 +185,62 @@ static fr_msmt_model *train_two_epochs(fr_backend *be, const fr_table *t, fr_msm
     return m;
 }
 
+/* Row order: with msmt.shuffle = once every epoch trains on the same
+ * batches, so with parameters that cannot move (a learning rate of 1e-30)
+ * every epoch's loss repeats the first's to the bit; reshuffled epochs
+ * put other rows together, and batch-norm's batch statistics then give
+ * other losses. Also the minimum epoch count of early stopping. */
+static void fixed_order_repeats_batches(fr_backend *be, const fr_table *t)
+{
+    for (int fixed = 0; fixed < 2; fixed++) {
+        fr_msmt_options o = tiny(FR_ARCH_SHARED_BOTTOM);
+        o.batch_norm = 1;
+        o.max_batch = 64;
+        fr_msmt_model *m = NULL;
+        CHECK_OK(fr_msmt_model_create(be, t, &o, &m));
+        fr_msmt_train_options to;
+        fr_msmt_train_options_default(&to);
+        to.batch = 64;
+        to.max_epochs = 3;
+        to.patience = 0;
+        to.lr = 1e-30f;
+        to.fixed_order = fixed;
+        loss_log log;
+        memset(&log, 0, sizeof log);
+        fr_msmt_result r;
+        if (m)
+            CHECK_OK(fr_msmt_train(m, t, &to, log_epoch, &log, &r));
+        CHECK(log.n == 3, "three epochs logged (%zu)", log.n);
+        int same = log.loss[1] == log.loss[0] && log.loss[2] == log.loss[0];
+        CHECK(same == fixed, "shuffle %s: epoch losses %.9g %.9g %.9g", fixed ? "once" : "every epoch",
+              log.loss[0], log.loss[1], log.loss[2]);
+        fr_msmt_model_free(m);
+    }
+    /* LR whose parameters cannot move: no epoch after the first is better,
+     * so patience 1 stops at epoch 2, unless a minimum of 4 epochs keeps
+     * it going. */
+    for (size_t min_epochs = 0; min_epochs <= 4; min_epochs += 4) {
+        fr_msmt_options o = tiny(FR_ARCH_LR);
+        fr_msmt_model *m = NULL;
+        CHECK_OK(fr_msmt_model_create(be, t, &o, &m));
+        fr_msmt_train_options to;
+        fr_msmt_train_options_default(&to);
+        to.batch = 64;
+        to.max_epochs = 6;
+        to.patience = 1;
+        to.min_epochs = min_epochs;
+        to.lr = 1e-30f;
+        fr_msmt_result r;
+        memset(&r, 0, sizeof r);
+        if (m)
+            CHECK_OK(fr_msmt_train(m, t, &to, NULL, NULL, &r));
+        size_t want = min_epochs ? min_epochs : 2;
+        CHECK(r.epochs == want && r.best_epoch == 1, "patience 1, min_epochs %zu: %zu epochs run (want %zu), best %zu",
+              min_epochs, r.epochs, want, r.best_epoch);
+        fr_msmt_model_free(m);
+    }
+}
+
 /* The same training on the CPU and with every op on an OpenCL device:
  * per-epoch losses within float tolerance (sums run in other orders).
  * Trained models drift apart chaotically, so evaluation is compared on
@@ -260,6 +317,7 @@ int main(void)
     fr_table tiny_t;
     CHECK_OK(fr_msmt_synth_make(&so, &tiny_t));
     gradchecks(be, &tiny_t);
+    fixed_order_repeats_batches(be, &tiny_t);
 
     /* Every model on an OpenCL device (PoCL in CI), where there is one:
      * the gradient checks again, and training that matches the CPU's. */
@@ -316,11 +374,10 @@ int main(void)
                 r.best_epoch);
         fr_msmt_model_free(m);
     }
-    /* Chance is 0.5; these runs reach ~0.68 (LR) and ~0.66 (MMoE, which
-     * needs more rows and epochs than a unit test spends to pass LR:
-     * doc/RESULTS.md has the full runs). */
-    CHECK(mean_auc[0] > 0.62, "LR on planted data: AUC %.4f", mean_auc[0]);
-    CHECK(mean_auc[1] > 0.62, "MMoE on planted data: AUC %.4f", mean_auc[1]);
+    /* Chance is 0.5; these runs reach 0.680 (LR) and 0.686 (MMoE: the
+     * planted signal is mostly non-linear; doc/RESULTS.md has full runs). */
+    CHECK(mean_auc[0] > 0.65, "LR on planted data: AUC %.4f", mean_auc[0]);
+    CHECK(mean_auc[1] > 0.65, "MMoE on planted data: AUC %.4f", mean_auc[1]);
     fr_table_free(&syn);
 
     const char *top = getenv("top_srcdir");

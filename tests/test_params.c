@@ -1,6 +1,8 @@
 /* test_params.c — the parameter set: unique names, roles and masks,
  * flat export/import in insertion order, row-sparse touch bookkeeping,
- * zero_grad, deterministic initialisation by name. */
+ * zero_grad, deterministic initialisation by name, PyTorch's default
+ * Linear initialisation (fr_linear_init_fan_in). */
+#include <math.h>
 #include <string.h>
 
 #include "fedrec/fedrec.h"
@@ -124,6 +126,29 @@ int main(void)
     CHECK(fr_role_parse("shared", &r) == FR_ERR_INVALID, "unknown role accepted");
     fr_param_set_free(p2);
     fr_param_set_free(ps);
+    /* Fan-in initialisation: weight and bias in U(-1/sqrt(in), 1/sqrt(in))
+     * (Xavier's bound for 64 -> 4 is sqrt(6/68) = 0.297, this one 0.125),
+     * spread over the whole range, the bias no longer zero. */
+    {
+        fr_param_set *lps;
+        CHECK_OK(fr_param_set_create(be, &lps));
+        fr_linear lin;
+        CHECK_OK(fr_linear_init(&lin, lps, "fc", 64, 4, 1, FR_ROLE_GLOBAL, 7));
+        CHECK_OK(fr_linear_init_fan_in(&lin, 7));
+        float lw[256], b[4];
+        CHECK_OK(fr_buffer_download(lin.weight->value, 0, lw, sizeof lw));
+        CHECK_OK(fr_buffer_download(lin.bias->value, 0, b, sizeof b));
+        float bound = 0.125f, wmax = 0.0f, bmax = 0.0f;
+        for (int i = 0; i < 256; i++)
+            wmax = fmaxf(wmax, fabsf(lw[i]));
+        for (int i = 0; i < 4; i++)
+            bmax = fmaxf(bmax, fabsf(b[i]));
+        CHECK(wmax <= bound && wmax > 0.9f * bound, "fan-in weights: max |w| %g, bound %g", (double)wmax,
+              (double)bound);
+        CHECK(bmax <= bound && bmax > 0.0f, "fan-in biases: max |b| %g, bound %g", (double)bmax, (double)bound);
+        fr_param_set_free(lps);
+    }
+
     fr_backend_close(be);
     return fr_test_finish("test_params");
 }

@@ -118,6 +118,7 @@ typedef struct fr_msmt_train_options {
     size_t batch;            /* 2048 */
     size_t max_epochs;       /* 50 */
     size_t patience;         /* epochs without a better validation mean AUC (2) */
+    size_t min_epochs;       /* early stopping never ends a run before this epoch (0) */
     int optimizer;           /* fr_optim_kind (Adam) */
     float lr, weight_decay;  /* 1e-3, 1e-6 */
     /* Rows are visited block by block (blocks in random order, rows
@@ -125,6 +126,10 @@ typedef struct fr_msmt_train_options {
      * after each block, so memory stays bounded; 0: one block (a full
      * shuffle). */
     size_t block_rows;
+    /* 1: every epoch visits the rows in the order drawn for the first (a
+     * loader that shuffles once, as the AutoIFS authors' does); 0: a new
+     * order every epoch (the default). */
+    int fixed_order;
     /* Step the embedding table densely (every row every step, as PyTorch's
      * Adam does) rather than lazily (0, the default); see
      * fr_optimizer_set_dense_rows. */
@@ -133,8 +138,8 @@ typedef struct fr_msmt_train_options {
     /* AutoIFS: search epochs (10) with Adam search_lr (3e-4), weight decay
      * search_weight_decay (3e-5) and the selector at selector_lr (3e-6),
      * the temperature going from 1 to tau_final (100) geometrically; the
-     * model's weights at the start of search epoch rewind_epoch (9) are
-     * restored for the retrain, which then runs as any model's training
+     * model's weights after rewind_epoch (9) search epochs are restored
+     * for the retrain, which then runs as any model's training
      * (lr, weight_decay, max_epochs, patience). */
     size_t search_epochs, rewind_epoch;
     float tau_final, search_lr, search_weight_decay, selector_lr;

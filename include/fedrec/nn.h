@@ -36,6 +36,11 @@ typedef struct fr_linear {
 fr_status fr_linear_init(fr_linear *l, fr_param_set *ps, const char *name,
                          size_t in, size_t out, int with_bias, fr_role role,
                          uint64_t seed);
+/* Re-draws weight and bias from U(-1/sqrt(in), 1/sqrt(in)): PyTorch's
+ * nn.Linear default (Kaiming-uniform with a = sqrt 5), for models ported
+ * from code that keeps it. The streams are keyed by seed and name as in
+ * fr_linear_init. */
+fr_status fr_linear_init_fan_in(fr_linear *l, uint64_t seed);
 /* y (batch x out) = x (batch x in) W + b. */
 fr_status fr_linear_forward(const fr_linear *l, fr_backend *be, size_t batch,
                             fr_view x, fr_view y);
@@ -222,6 +227,10 @@ fr_status fr_mlp_init(fr_mlp *m, fr_param_set *ps, const char *name,
                       size_t in, const size_t *widths, size_t n_layers,
                       int batch_norm, float dropout, size_t max_batch,
                       fr_role role, uint64_t seed);
+/* Re-draws every layer's weight and bias from U(-1/sqrt(in), 1/sqrt(in)),
+ * PyTorch's nn.Linear default, for models ported from code that keeps it
+ * (fr_linear_init_fan_in). */
+fr_status fr_mlp_init_fan_in(fr_mlp *m, uint64_t seed);
 void fr_mlp_release(fr_mlp *m);
 size_t fr_mlp_out_width(const fr_mlp *m);
 /* The last layer's activations of the latest forward. */

@@ -41,7 +41,7 @@ static fr_status widths(const fr_config *cfg, const char *key, size_t *out, size
 static fr_status options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_train_options *to)
 {
     const char *arch, *optimizer;
-    int64_t dim, experts, task_experts, levels, batch, epochs, patience, block;
+    int64_t dim, experts, task_experts, levels, batch, epochs, patience, min_epochs, block;
     double dropout, lr, wd;
     fr_msmt_options_default(mo);
     fr_msmt_train_options_default(to);
@@ -73,6 +73,7 @@ static fr_status options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_trai
     FR_TRY_CLI(fr_config_get_int(cfg, "train.batch_size", &batch));
     FR_TRY_CLI(fr_config_get_int(cfg, "train.epochs", &epochs));
     FR_TRY_CLI(fr_config_get_int(cfg, "msmt.patience", &patience));
+    FR_TRY_CLI(fr_config_get_int(cfg, "msmt.min_epochs", &min_epochs));
     FR_TRY_CLI(fr_config_get_int(cfg, "msmt.block_rows", &block));
     FR_TRY_CLI(fr_config_get_float(cfg, "train.lr", &lr));
     FR_TRY_CLI(fr_config_get_float(cfg, "train.weight_decay", &wd));
@@ -86,8 +87,12 @@ static fr_status options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_trai
     to->batch = (size_t)batch;
     to->max_epochs = (size_t)epochs;
     to->patience = (size_t)patience;
+    to->min_epochs = (size_t)min_epochs;
     to->block_rows = (size_t)block;
     FR_TRY_CLI(fr_config_get_bool(cfg, "msmt.dense_embedding", &to->dense_embedding));
+    const char *shuffle;
+    FR_TRY_CLI(fr_config_get_string(cfg, "msmt.shuffle", &shuffle));
+    to->fixed_order = strcmp(shuffle, "once") == 0;
     to->lr = (float)lr;
     to->weight_decay = (float)wd;
     fr_optim_kind kind;

@@ -127,6 +127,16 @@ fr_status fr_autoifs_create(fr_backend *be, fr_param_set *ps, const fr_msmt_opti
                         0.0f, B, FR_ROLE_GLOBAL, seed);
     if (s == FR_OK)
         s = fr_linear_init(&a->sel_head, a->sel_ps, "ifs.selector.head", D, 4 * T, 1, FR_ROLE_GLOBAL, seed);
+    /* The authors' code leaves PyTorch's default initialisation on these
+     * (nn.Linear): the selector's head biases decide which flows its
+     * nearly frozen gates start with, so it matters here. */
+    if (s == FR_OK) {
+        s = fr_mlp_init_fan_in(&a->bottom, seed);
+        if (s == FR_OK)
+            s = fr_mlp_init_fan_in(&a->sel, seed);
+        if (s == FR_OK)
+            s = fr_linear_init_fan_in(&a->sel_head, seed);
+    }
     fr_buffer **bufs[] = {&a->xa, &a->mask, &a->u, &a->du, &a->da};
     for (size_t k = 0; s == FR_OK && k < 5; k++)
         s = buf(a, B * K * r, bufs[k]);

@@ -2,7 +2,8 @@
  * models (see fedrec/msmt.h): block-shuffled epochs, Adam, early stopping
  * on the mean validation AUC with the best parameters kept, AUC and
  * logloss per scenario x task. Row order of epoch e comes from stream
- * (seed, e, 0, SHUFFLE), so a run repeats exactly. */
+ * (seed, e, 0, SHUFFLE) (with a fixed order, every epoch from that of
+ * epoch 1), so a run repeats exactly. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +149,8 @@ static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_tr
     if (!block_order)
         return fr_fail_nomem("epoch", n_blocks * 4);
     fr_rng rng;
-    fr_rng_init(&rng, o->seed, (uint32_t)epoch, 0, FR_RNG_SHUFFLE);
+    /* Without reshuffling every epoch draws the order of the first. */
+    fr_rng_init(&rng, o->seed, o->fixed_order ? 1u : (uint32_t)epoch, 0, FR_RNG_SHUFFLE);
     for (size_t b = 0; b < n_blocks; b++)
         block_order[b] = (uint32_t)b;
     shuffle(block_order, n_blocks, &rng);
@@ -252,7 +254,7 @@ static fr_status early_stopping(trainer *tr, fr_optimizer *opt, float *best, fr_
         }
         if (tr->on_epoch)
             tr->on_epoch(tr->arg, tr->e);
-        if (tr->o->patience > 0 && since_best >= tr->o->patience)
+        if (tr->o->patience > 0 && since_best >= tr->o->patience && epoch >= tr->o->min_epochs)
             break;
     }
     if (out->best_epoch)
@@ -261,8 +263,10 @@ static fr_status early_stopping(trainer *tr, fr_optimizer *opt, float *best, fr_
 }
 
 /* AutoIFS's search phase: soft gates with a rising temperature, the
- * selector trained at its own rate; the model's parameters at the start of
- * epoch rewind_epoch are kept in `rewind`. */
+ * selector trained at its own rate; the model's parameters after
+ * rewind_epoch search epochs (the authors' --rewind, which counts epochs
+ * from 0: 9 keeps the weights at the start of the last of 10) are kept in
+ * `rewind`. */
 static fr_status autoifs_search(trainer *tr, float *rewind)
 {
     const fr_msmt_train_options *o = tr->o;
@@ -275,7 +279,7 @@ static fr_status autoifs_search(trainer *tr, float *rewind)
         s = fr_optimizer_create(sel, (fr_optim_kind)o->optimizer, o->selector_lr, 0.0f, &sel_opt);
     int rewound = 0;
     for (size_t epoch = 1; s == FR_OK && epoch <= o->search_epochs; epoch++) {
-        if (epoch == o->rewind_epoch) {
+        if (epoch - 1 == o->rewind_epoch) {
             s = fr_param_set_export(ps, FR_ROLES_ALL, rewind, tr->n_values);
             rewound = 1;
         }

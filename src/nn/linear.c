@@ -38,6 +38,15 @@ fr_status fr_linear_init(fr_linear *l, fr_param_set *ps, const char *name,
     return FR_OK;
 }
 
+fr_status fr_linear_init_fan_in(fr_linear *l, uint64_t seed)
+{
+    float bound = 1.0f / sqrtf((float)l->in);
+    FR_TRY(fr_param_init_uniform(l->weight, seed, bound));
+    if (l->bias)
+        FR_TRY(fr_param_init_uniform(l->bias, seed, bound));
+    return FR_OK;
+}
+
 fr_status fr_linear_forward(const fr_linear *l, fr_backend *be, size_t batch,
                             fr_view x, fr_view y)
 {

@@ -46,6 +46,13 @@ fr_status fr_mlp_init(fr_mlp *m, fr_param_set *ps, const char *name,
     return fr_buffer_alloc_zero(be, max_batch * widest * sizeof(float), &m->grad_b);
 }
 
+fr_status fr_mlp_init_fan_in(fr_mlp *m, uint64_t seed)
+{
+    for (size_t i = 0; i < m->n_layers; i++)
+        FR_TRY(fr_linear_init_fan_in(&m->fc[i], seed));
+    return FR_OK;
+}
+
 void fr_mlp_release(fr_mlp *m)
 {
     for (size_t i = 0; i < m->n_layers; i++) {
