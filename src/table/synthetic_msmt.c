@@ -3,16 +3,21 @@
  *
  * Per row: a scenario (uniform), 16 categorical values (skewed: value =
  * floor(vocab * u^2), so small ids are frequent), 63 numbers in [0, 1).
- * Each (field, value) carries a weight per task shared by all scenarios
- * and one per scenario and task; the first 8 numbers carry linear weights;
- * fields 0 and 1 interact through 4-dim latent vectors (a term a linear
- * model cannot express). Task logits:
- *   click      = b_c + shared_c + s * scen_c + inter + 0.5 * noise
- *   conversion = b_v + rho * shared_c + sqrt(1 - rho^2) * shared_v
- *                + s * scen_v + 0.5 * noise,
- * and a conversion needs a click (as in AliExpress). Weights come from the
- * seed alone (stream (seed, 0, field, INIT)); row r's draws from stream
- * (seed, 1, r / 4096, DATA), so any block of rows can be made on its own. */
+ * The labels come from a random "teacher" network, so that the planted
+ * signal is the kind a neural model learns and a linear one only partly:
+ * every (field, value) has a code e (LATENT dims: its cluster's centre,
+ * value mod CLUSTERS, plus a little jitter) and a small additive weight
+ * per task; h = ReLU(W x) over the 16 codes x side by side (HIDDEN units)
+ * and the task logits are
+ *   t = b_t + c_s,t + add_t + a_t . h + s * q_s,t . h + num_t + 0.5 noise
+ * with a_t shared by all scenarios (a_conv = rho a_click + sqrt(1 - rho^2)
+ * a', likewise the additive weights: rho < 0 makes the tasks conflict),
+ * q_s,t each scenario's own read-out of h (s = scenario_strength), c_s,t
+ * a base-rate shift per scenario, add_t of std 0.5, and num_t linear in
+ * the first 8 numbers plus a periodic term in the 9th. A conversion needs
+ * a click (as in AliExpress). Weights come from the seed alone (stream
+ * (seed, 0, field, INIT)); row r's draws from stream (seed, 1, r / 4096,
+ * DATA), so any block of rows can be made on its own. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +27,12 @@
 #include "fedrec/rng.h"
 #include "fedrec/table_read.h"
 
-enum { N_CAT = 16, N_NUM = 63, N_TASKS = 2, LATENT = 4, BLOCK = 4096, N_LINEAR_NUM = 8 };
+#define JITTER 0.3f
+enum {
+    N_CAT = 16, N_NUM = 63, N_TASKS = 2, LATENT = 4, HIDDEN = 32, BLOCK = 4096, N_LINEAR_NUM = 8,
+    PER_VALUE = LATENT + N_TASKS, /* latent vector, then the additive weights */
+    CLUSTERS = 8
+};
 
 void fr_msmt_synth_default(fr_msmt_synth *o)
 {
@@ -39,10 +49,12 @@ void fr_msmt_synth_default(fr_msmt_synth *o)
 
 typedef struct world {
     const fr_msmt_synth *o;
-    float *shared;   /* N_CAT x vocab x N_TASKS */
-    float *scen;     /* scenarios x N_CAT x vocab x N_TASKS */
-    float *latent;   /* 2 x vocab x LATENT */
-    float num_w[N_LINEAR_NUM][N_TASKS];
+    float *value;    /* N_CAT x vocab x PER_VALUE */
+    float *scen;     /* scenarios x N_TASKS x HIDDEN (q) */
+    float hidden_w[HIDDEN][N_CAT * LATENT];  /* W */
+    float shared[N_TASKS][HIDDEN];           /* a */
+    float scen_bias[FR_TABLE_MAX_SCENARIOS][N_TASKS];
+    float num_w[N_LINEAR_NUM][N_TASKS], periodic_w[N_TASKS];
     float bias[N_TASKS];
 } world;
 
@@ -56,32 +68,54 @@ static fr_status world_make(world *w, const fr_msmt_synth *o)
     memset(w, 0, sizeof *w);
     w->o = o;
     size_t v = o->vocab;
-    w->shared = malloc(N_CAT * v * N_TASKS * sizeof *w->shared);
-    w->scen = malloc(o->scenarios * N_CAT * v * N_TASKS * sizeof *w->scen);
-    w->latent = malloc(2 * v * LATENT * sizeof *w->latent);
-    if (!w->shared || !w->scen || !w->latent) {
-        free(w->shared);
+    w->value = malloc(N_CAT * v * PER_VALUE * sizeof *w->value);
+    w->scen = malloc(o->scenarios * N_TASKS * HIDDEN * sizeof *w->scen);
+    if (!w->value || !w->scen) {
+        free(w->value);
         free(w->scen);
-        free(w->latent);
-        return fr_fail_nomem("synthetic weights", o->scenarios * N_CAT * v * 8);
+        return fr_fail_nomem("synthetic weights", N_CAT * v * PER_VALUE * 4);
     }
-    /* Per-value weights scaled so each sum over 16 fields has std ~1. */
-    float scale = 1.0f / sqrtf((float)N_CAT);
+    double rho = o->task_correlation, other = sqrt(1.0 - rho * rho);
+    /* Additive weights scaled so their sum over 16 fields has std 0.5. */
+    float add_scale = 0.5f / sqrtf((float)N_CAT);
     fr_rng rng;
     for (size_t f = 0; f < N_CAT; f++) {
         fr_rng_init(&rng, o->seed, 0, (uint32_t)f, FR_RNG_INIT);
-        for (size_t k = 0; k < v * N_TASKS; k++)
-            w->shared[f * v * N_TASKS + k] = scale * fr_rng_normal(&rng);
-        for (size_t s = 0; s < o->scenarios; s++)
-            for (size_t k = 0; k < v * N_TASKS; k++)
-                w->scen[(s * N_CAT + f) * v * N_TASKS + k] = scale * fr_rng_normal(&rng);
+        float centre[CLUSTERS][LATENT];
+        for (size_t c = 0; c < CLUSTERS; c++)
+            for (size_t k = 0; k < LATENT; k++)
+                centre[c][k] = fr_rng_normal(&rng);
+        for (size_t id = 0; id < v; id++) {
+            float *p = w->value + (f * v + id) * PER_VALUE;
+            for (size_t k = 0; k < LATENT; k++)
+                p[k] = centre[id % CLUSTERS][k] + JITTER * fr_rng_normal(&rng);
+            float a = fr_rng_normal(&rng), b = fr_rng_normal(&rng);
+            p[LATENT] = add_scale * a;
+            p[LATENT + 1] = add_scale * (float)(rho * a + other * b);
+        }
     }
     fr_rng_init(&rng, o->seed, 0, N_CAT, FR_RNG_INIT);
-    for (size_t k = 0; k < 2 * v * LATENT; k++)
-        w->latent[k] = 0.6f * fr_rng_normal(&rng);
+    /* Pre-activations of unit variance; read-outs giving a signal of std
+     * about 1.5 (the mean of h goes into the base rates). */
+    float in_scale = 1.0f / sqrtf((float)(N_CAT * LATENT)), out_scale = 1.5f / sqrtf(0.5f * HIDDEN);
+    for (size_t j = 0; j < HIDDEN; j++)
+        for (size_t k = 0; k < N_CAT * LATENT; k++)
+            w->hidden_w[j][k] = in_scale * fr_rng_normal(&rng);
+    for (size_t j = 0; j < HIDDEN; j++) {
+        float a = fr_rng_normal(&rng), b = fr_rng_normal(&rng);
+        w->shared[0][j] = out_scale * a;
+        w->shared[1][j] = out_scale * (float)(rho * a + other * b);
+    }
+    for (size_t k = 0; k < o->scenarios * N_TASKS * HIDDEN; k++)
+        w->scen[k] = out_scale * fr_rng_normal(&rng);
+    for (size_t s = 0; s < o->scenarios; s++)
+        for (size_t t = 0; t < N_TASKS; t++)
+            w->scen_bias[s][t] = 0.3f * fr_rng_normal(&rng);
     for (size_t j = 0; j < N_LINEAR_NUM; j++)
         for (size_t t = 0; t < N_TASKS; t++)
             w->num_w[j][t] = fr_rng_normal(&rng);
+    for (size_t t = 0; t < N_TASKS; t++)
+        w->periodic_w[t] = 0.5f * fr_rng_normal(&rng);
     w->bias[0] = (float)logit(o->click_rate);
     w->bias[1] = (float)logit(o->conversion_rate);
     return FR_OK;
@@ -89,9 +123,8 @@ static fr_status world_make(world *w, const fr_msmt_synth *o)
 
 static void world_free(world *w)
 {
-    free(w->shared);
+    free(w->value);
     free(w->scen);
-    free(w->latent);
 }
 
 static float sigmoid(float z)
@@ -105,44 +138,48 @@ static void make_rows(const world *w, size_t begin, size_t n, int32_t *cat, floa
 {
     const fr_msmt_synth *o = w->o;
     size_t v = o->vocab;
-    double rho = o->task_correlation, other = sqrt(1.0 - rho * rho);
+    float strength = (float)o->scenario_strength;
     fr_rng rng;
     fr_rng_init(&rng, o->seed, 1, (uint32_t)(begin / BLOCK), FR_RNG_DATA);
     for (size_t r = 0; r < n; r++) {
         size_t s = fr_rng_below(&rng, (uint32_t)o->scenarios);
         scen[r] = (int32_t)s;
-        float shared[N_TASKS] = {0}, specific[N_TASKS] = {0};
+        float code[N_CAT * LATENT], z[N_TASKS];
+        for (size_t t = 0; t < N_TASKS; t++)
+            z[t] = w->bias[t] + w->scen_bias[s][t];
         for (size_t f = 0; f < N_CAT; f++) {
             float u = fr_rng_uniform(&rng);
             size_t id = (size_t)((float)v * u * u);
             if (id >= v)
                 id = v - 1;
             cat[r * N_CAT + f] = (int32_t)id;
-            for (size_t t = 0; t < N_TASKS; t++) {
-                shared[t] += w->shared[(f * v + id) * N_TASKS + t];
-                specific[t] += w->scen[((s * N_CAT + f) * v + id) * N_TASKS + t];
-            }
+            const float *p = w->value + (f * v + id) * PER_VALUE;
+            memcpy(code + f * LATENT, p, LATENT * sizeof *code);
+            for (size_t t = 0; t < N_TASKS; t++)
+                z[t] += p[LATENT + t];
         }
-        float lin[N_TASKS] = {0};
         for (size_t j = 0; j < N_NUM; j++) {
             float x = fr_rng_uniform(&rng);
             num[r * N_NUM + j] = x;
             if (j < N_LINEAR_NUM)
                 for (size_t t = 0; t < N_TASKS; t++)
-                    lin[t] += w->num_w[j][t] * (x - 0.5f) * 0.5f;
+                    z[t] += w->num_w[j][t] * (x - 0.5f) * 0.5f;
+            else if (j == N_LINEAR_NUM)
+                for (size_t t = 0; t < N_TASKS; t++)
+                    z[t] += w->periodic_w[t] * cosf(6.2831853f * x);
         }
-        const float *a = w->latent + (size_t)cat[r * N_CAT] * LATENT;
-        const float *b = w->latent + (v + (size_t)cat[r * N_CAT + 1]) * LATENT;
-        float inter = 0;
-        for (size_t k = 0; k < LATENT; k++)
-            inter += a[k] * b[k];
-        float strength = (float)o->scenario_strength;
-        float zc = w->bias[0] + shared[0] + strength * specific[0] + inter + lin[0] +
-                   0.5f * fr_rng_normal(&rng);
-        float zv = w->bias[1] + (float)(rho * shared[0] + other * shared[1]) + strength * specific[1] +
-                   lin[1] + 0.5f * fr_rng_normal(&rng);
-        int click = fr_rng_uniform(&rng) < sigmoid(zc);
-        int conversion = click && fr_rng_uniform(&rng) < sigmoid(zv);
+        for (size_t j = 0; j < HIDDEN; j++) {
+            float pre = 0.0f;
+            for (size_t k = 0; k < N_CAT * LATENT; k++)
+                pre += w->hidden_w[j][k] * code[k];
+            float h = pre > 0.0f ? pre : 0.0f;
+            for (size_t t = 0; t < N_TASKS; t++)
+                z[t] += (w->shared[t][j] + strength * w->scen[(s * N_TASKS + t) * HIDDEN + j]) * h;
+        }
+        for (size_t t = 0; t < N_TASKS; t++)
+            z[t] += 0.5f * fr_rng_normal(&rng);
+        int click = fr_rng_uniform(&rng) < sigmoid(z[0]);
+        int conversion = click && fr_rng_uniform(&rng) < sigmoid(z[1]);
         labels[r * N_TASKS] = (uint8_t)click;
         labels[r * N_TASKS + 1] = (uint8_t)conversion;
         float u = fr_rng_uniform(&rng);
