@@ -25,7 +25,9 @@
 # PyTorch is Debian's python3-torch under /usr/bin/python3; it is only the
 # comparison here, never a dependency of fedrec. PyTorch runs with
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (unless --coretype), with
-# OpenBLAS at 1 and 2 threads and torch at 1 and 2 threads.
+# OpenBLAS at 1 and 2 threads and torch at 1 and 2 threads; then the rate
+# of PyTorch's own GEMM on the experts' first-layer shape, and the
+# training throughput that rate would allow at most.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -84,6 +86,10 @@ run_torch() { # label, then environment assignments
     [ -z "$coretype" ] || run_torch "pytorch $coretype" OPENBLAS_CORETYPE="$coretype"
 } > "$tmp/torch.txt"
 awk '{ n = NF; printf "%-44s %10s %10s\n", substr($0, 1, length($0) - length($(n-1)) - length($n) - 2), $(n-1), $n }' "$tmp/torch.txt"
+echo
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$here/mmoe_torch.py" --gemm-rate
+[ -z "$coretype" ] || env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE="$coretype" OPENBLAS_NUM_THREADS=1 \
+    /usr/bin/python3 "$here/mmoe_torch.py" --gemm-rate | sed "s/^pytorch [^ ]*/& ($coretype)/"
 best=$(awk 'BEGIN { b = 0 } { if ($(NF-1) > b) { b = $(NF-1); a = $NF } } END { print b, a }' "$tmp/torch.txt")
 set -- $fr_speed $best
 echo

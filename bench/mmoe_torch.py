@@ -15,6 +15,12 @@ epoch with the best mean validation AUC (fedrec's protocol).
 
     bench/mmoe_torch.py TABLE [--threads 1,2] [--epochs 1] [--patience P]
                         [--batch 2048] [--rows N]
+    bench/mmoe_torch.py --gemm-rate
+
+--gemm-rate prints the rate of PyTorch's own matrix product on the
+experts' first-layer shape (2048 x 288 times 288 x 256, one thread) and
+the training rate that would imply if the whole step ran at it (about
+5.2 MFLOP per sample): a ceiling for the throughput any setting can reach.
 
 OpenBLAS's own threads are set by OPENBLAS_NUM_THREADS before the start;
 bench/mmoe_compare.sh runs the settings side by side with fedrec.
@@ -123,7 +129,26 @@ def mean_auc(model, t, rows):
     return float(np.nanmean(cells))
 
 
+def gemm_rate():
+    torch.set_num_threads(1)
+    x, w = torch.randn(2048, 288), torch.randn(256, 288)
+    for _ in range(5):
+        x @ w.t()
+    n, start = 50, time.perf_counter()
+    for _ in range(n):
+        x @ w.t()
+    gflops = 2 * 2048 * 288 * 256 * n / (time.perf_counter() - start) / 1e9
+    # Forward: experts 288x256 and 256x128 (8 of each), gates, towers;
+    # training about three times the forward.
+    step = 3 * 2 * (8 * (288 * 256 + 256 * 128) + 2 * 288 * 8 + 2 * (128 * 64 + 64))
+    print(f"pytorch {torch.__version__} GEMM 2048x288x256, 1 thread: {gflops:.1f} GFLOP/s; "
+          f"at that rate a {step / 1e6:.1f} MFLOP training step allows at most {gflops * 1e9 / step:.0f} samples/s")
+
+
 def main():
+    if "--gemm-rate" in sys.argv[1:]:
+        gemm_rate()
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("table")
     ap.add_argument("--threads", default="1,2")
