@@ -4,10 +4,11 @@
  * retrain phase) against central finite differences on a tiny instance,
  * on the CPU and (where there is a device) on OpenCL, where two epochs of
  * every model must also match the CPU's losses; a row order drawn once
- * repeats the same batches every epoch; LR and
- * MMoE trained on synthetic data with planted structure clearly beat
- * chance; and on MovieLens-100K (skipped when ../shared/data is
- * absent) a short MMoE run must reach a stated AUC floor. */
+ * repeats the same batches every epoch; LR trained on synthetic data
+ * with planted structure clearly beats chance and MMoE clearly beats LR
+ * (it learns the planted interactions); and on MovieLens-100K (skipped
+ * when ../shared/data is absent) a short MMoE run must reach a stated AUC
+ * floor. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,10 +375,12 @@ int main(void)
                 r.best_epoch);
         fr_msmt_model_free(m);
     }
-    /* Chance is 0.5; these runs reach 0.680 (LR) and 0.686 (MMoE: the
-     * planted signal is mostly non-linear; doc/RESULTS.md has full runs). */
-    CHECK(mean_auc[0] > 0.65, "LR on planted data: AUC %.4f", mean_auc[0]);
-    CHECK(mean_auc[1] > 0.65, "MMoE on planted data: AUC %.4f", mean_auc[1]);
+    /* Chance is 0.5; these runs reach 0.613 (LR: the additive part) and
+     * 0.688 (MMoE, which also learns the planted interactions of the
+     * context fields that LR cannot express; doc/RESULTS.md has full
+     * runs). */
+    CHECK(mean_auc[0] > 0.58, "LR on planted data: AUC %.4f", mean_auc[0]);
+    CHECK(mean_auc[1] > mean_auc[0] + 0.03, "MMoE on planted data: AUC %.4f, LR's %.4f", mean_auc[1], mean_auc[0]);
     fr_table_free(&syn);
 
     const char *top = getenv("top_srcdir");

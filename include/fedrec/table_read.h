@@ -70,13 +70,15 @@ fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out)
 
 /* Synthetic data with the AliExpress schema (16 categorical fields, 63
  * numerical, click and conversion) and planted structure: a logit per task
- * is a signal shared by all scenarios, plus a scenario-specific signal,
- * plus noise; task_correlation in [-1, 1] mixes the second task's private
- * signal with the first's (negative: conflicting tasks). Rows are written
- * to out_path in blocks (so any row count fits in memory), 80/10/10 split
- * drawn per row. */
+ * is a signal shared by all scenarios (mostly interactions of the four
+ * context fields), plus a scenario-specific signal, plus noise;
+ * task_correlation in [-1, 1] mixes the second task's private signal with
+ * the first's (negative: conflicting tasks). Rows are written to out_path
+ * in blocks (so any row count fits in memory), 80/10/10 split drawn per
+ * row. */
 typedef struct fr_msmt_synth {
-    size_t rows, scenarios, vocab;  /* vocab: distinct values per field */
+    size_t rows, scenarios;
+    size_t vocab;                   /* values of fields 1-12; fields 13-16 have min(vocab, 8) */
     double scenario_strength;       /* weight of the scenario-specific signal (0.5) */
     double task_correlation;        /* 0.5 */
     double click_rate;              /* base click rate (0.2) */

@@ -34,7 +34,8 @@ static void usage(FILE *out)
             "maps the columns of other files: cat[:name], num[:name], label[:name],\n"
             "scenario, - (skip), comma-separated. --valid-fraction (0.1) of each\n"
             "training file goes to validation, drawn from --seed (0).\n"
-            "synth: AliExpress-shaped rows with planted structure, streamed to FILE.\n"
+            "synth: AliExpress-shaped rows with planted structure, streamed to FILE\n"
+            "(--vocab values in fields 1-12, min(V, 8) in the context fields 13-16).\n"
             "info: the shape, names and split sizes of FILE; --check also verifies\n"
             "every section's checksum and every value's range.\n");
 }

@@ -50,7 +50,7 @@ static const fr_config_key schema[] = {
     {"data", "fields", FR_CFG_INT, "8", 1, 1000, 0, 0, NULL,
      "synthetic: categorical fields per example"},
     {"data", "vocab", FR_CFG_INT, "100", 2, 1e7, 0, 0, NULL,
-     "synthetic: distinct values per field"},
+     "synthetic: distinct values per field (msmt job: fields 1-12; the context fields 13-16 have at most 8)"},
     {"data", "numeric", FR_CFG_INT, "4", 0, 1000, 0, 0, NULL,
      "synthetic: numeric features per example"},
     {"data", "test_fraction", FR_CFG_FLOAT, "0.2", 0, 1, 1, 1, NULL,

@@ -1,23 +1,25 @@
 /* synthetic_msmt.c — synthetic multi-scenario multi-task data with the
  * AliExpress schema (see fedrec/table_read.h).
  *
- * Per row: a scenario (uniform), 16 categorical values (skewed: value =
- * floor(vocab * u^2), so small ids are frequent), 63 numbers in [0, 1).
- * The labels come from a random "teacher" network, so that the planted
- * signal is the kind a neural model learns and a linear one only partly:
- * every (field, value) has a code e (LATENT dims: its cluster's centre,
- * value mod CLUSTERS, plus a little jitter) and a small additive weight
- * per task; h = ReLU(W x) over the 16 codes x side by side (HIDDEN units)
- * and the task logits are
- *   t = b_t + c_s,t + add_t + a_t . h + s * q_s,t . h + num_t + 0.5 noise
- * with a_t shared by all scenarios (a_conv = rho a_click + sqrt(1 - rho^2)
- * a', likewise the additive weights: rho < 0 makes the tasks conflict),
- * q_s,t each scenario's own read-out of h (s = scenario_strength), c_s,t
- * a base-rate shift per scenario, add_t of std 0.5, and num_t linear in
- * the first 8 numbers plus a periodic term in the 9th. A conversion needs
- * a click (as in AliExpress). Weights come from the seed alone (stream
- * (seed, 0, field, INIT)); row r's draws from stream (seed, 1, r / 4096,
- * DATA), so any block of rows can be made on its own. */
+ * Per row: a scenario (uniform), 16 categorical values, 63 numbers in
+ * [0, 1). The first 12 fields have `vocab` values, skewed (value =
+ * floor(vocab * u^2), so small ids are frequent), each with a small
+ * additive weight per task; the last 4 are context fields of at most
+ * CONTEXT values, uniform. The planted signal is mostly pairwise
+ * interaction of the context fields, which a neural model learns and a
+ * linear one cannot express: each pair (a, b) of PAIRS pairs adds a random
+ * table entry T_p[x_a, x_b]. Task logits
+ *   t = b_t + c_s,t + add_t + sum_p T_t,p[x_a, x_b]
+ *       + s * sum_p U_s,t,p[x_a, x_b] + num_t + 0.5 noise
+ * with the tables T shared by all scenarios (T_conv = rho T_click +
+ * sqrt(1 - rho^2) T', likewise the additive weights: rho < 0 makes the
+ * tasks conflict), U each scenario's own (s = scenario_strength), c_s,t a
+ * base-rate shift per scenario, add_t of std 0.5, the shared interaction
+ * of std 1.5, and num_t linear in the first 8 numbers plus a periodic
+ * term in the 9th. A conversion needs a click (as in AliExpress). Weights
+ * come from the seed alone (stream (seed, 0, field, INIT)); row r's draws
+ * from stream (seed, 1, r / 4096, DATA), so any block of rows can be made
+ * on its own. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +29,19 @@
 #include "fedrec/rng.h"
 #include "fedrec/table_read.h"
 
-#define JITTER 0.3f
 enum {
-    N_CAT = 16, N_NUM = 63, N_TASKS = 2, LATENT = 4, HIDDEN = 32, BLOCK = 4096, N_LINEAR_NUM = 8,
-    PER_VALUE = LATENT + N_TASKS, /* latent vector, then the additive weights */
-    CLUSTERS = 8
+    N_CAT = 16, N_NUM = 63, N_TASKS = 2, N_CONTEXT = 4, CONTEXT = 8, PAIRS = 4, BLOCK = 4096,
+    N_LINEAR_NUM = 8, N_WIDE = N_CAT - N_CONTEXT, TABLE = CONTEXT * CONTEXT
 };
+
+/* The interacting pairs of context fields (offsets from N_WIDE). */
+static const int pair_fields[PAIRS][2] = {{0, 1}, {2, 3}, {0, 3}, {1, 2}};
+
+/* Values of field f. */
+static size_t field_vocab(const fr_msmt_synth *o, size_t f)
+{
+    return f < N_WIDE || o->vocab < CONTEXT ? o->vocab : CONTEXT;
+}
 
 void fr_msmt_synth_default(fr_msmt_synth *o)
 {
@@ -49,10 +58,9 @@ void fr_msmt_synth_default(fr_msmt_synth *o)
 
 typedef struct world {
     const fr_msmt_synth *o;
-    float *value;    /* N_CAT x vocab x PER_VALUE */
-    float *scen;     /* scenarios x N_TASKS x HIDDEN (q) */
-    float hidden_w[HIDDEN][N_CAT * LATENT];  /* W */
-    float shared[N_TASKS][HIDDEN];           /* a */
+    float *additive;                            /* N_WIDE x vocab x N_TASKS */
+    float shared[N_TASKS][PAIRS][TABLE];        /* T */
+    float scen[FR_TABLE_MAX_SCENARIOS][N_TASKS][PAIRS][TABLE]; /* U */
     float scen_bias[FR_TABLE_MAX_SCENARIOS][N_TASKS];
     float num_w[N_LINEAR_NUM][N_TASKS], periodic_w[N_TASKS];
     float bias[N_TASKS];
@@ -68,46 +76,34 @@ static fr_status world_make(world *w, const fr_msmt_synth *o)
     memset(w, 0, sizeof *w);
     w->o = o;
     size_t v = o->vocab;
-    w->value = malloc(N_CAT * v * PER_VALUE * sizeof *w->value);
-    w->scen = malloc(o->scenarios * N_TASKS * HIDDEN * sizeof *w->scen);
-    if (!w->value || !w->scen) {
-        free(w->value);
-        free(w->scen);
-        return fr_fail_nomem("synthetic weights", N_CAT * v * PER_VALUE * 4);
-    }
+    w->additive = malloc(N_WIDE * v * N_TASKS * sizeof *w->additive);
+    if (!w->additive)
+        return fr_fail_nomem("synthetic weights", N_WIDE * v * N_TASKS * 4);
     double rho = o->task_correlation, other = sqrt(1.0 - rho * rho);
-    /* Additive weights scaled so their sum over 16 fields has std 0.5. */
-    float add_scale = 0.5f / sqrtf((float)N_CAT);
+    /* Additive weights scaled so their sum over the wide fields has std
+     * 0.5; the shared interaction has std 1.5. */
+    float add_scale = 0.5f / sqrtf((float)N_WIDE), pair_scale = 1.5f / sqrtf((float)PAIRS);
     fr_rng rng;
-    for (size_t f = 0; f < N_CAT; f++) {
+    for (size_t f = 0; f < N_WIDE; f++) {
         fr_rng_init(&rng, o->seed, 0, (uint32_t)f, FR_RNG_INIT);
-        float centre[CLUSTERS][LATENT];
-        for (size_t c = 0; c < CLUSTERS; c++)
-            for (size_t k = 0; k < LATENT; k++)
-                centre[c][k] = fr_rng_normal(&rng);
         for (size_t id = 0; id < v; id++) {
-            float *p = w->value + (f * v + id) * PER_VALUE;
-            for (size_t k = 0; k < LATENT; k++)
-                p[k] = centre[id % CLUSTERS][k] + JITTER * fr_rng_normal(&rng);
             float a = fr_rng_normal(&rng), b = fr_rng_normal(&rng);
-            p[LATENT] = add_scale * a;
-            p[LATENT + 1] = add_scale * (float)(rho * a + other * b);
+            w->additive[(f * v + id) * N_TASKS] = add_scale * a;
+            w->additive[(f * v + id) * N_TASKS + 1] = add_scale * (float)(rho * a + other * b);
         }
     }
     fr_rng_init(&rng, o->seed, 0, N_CAT, FR_RNG_INIT);
-    /* Pre-activations of unit variance; read-outs giving a signal of std
-     * about 1.5 (the mean of h goes into the base rates). */
-    float in_scale = 1.0f / sqrtf((float)(N_CAT * LATENT)), out_scale = 1.5f / sqrtf(0.5f * HIDDEN);
-    for (size_t j = 0; j < HIDDEN; j++)
-        for (size_t k = 0; k < N_CAT * LATENT; k++)
-            w->hidden_w[j][k] = in_scale * fr_rng_normal(&rng);
-    for (size_t j = 0; j < HIDDEN; j++) {
-        float a = fr_rng_normal(&rng), b = fr_rng_normal(&rng);
-        w->shared[0][j] = out_scale * a;
-        w->shared[1][j] = out_scale * (float)(rho * a + other * b);
-    }
-    for (size_t k = 0; k < o->scenarios * N_TASKS * HIDDEN; k++)
-        w->scen[k] = out_scale * fr_rng_normal(&rng);
+    for (size_t p = 0; p < PAIRS; p++)
+        for (size_t k = 0; k < TABLE; k++) {
+            float a = fr_rng_normal(&rng), b = fr_rng_normal(&rng);
+            w->shared[0][p][k] = pair_scale * a;
+            w->shared[1][p][k] = pair_scale * (float)(rho * a + other * b);
+        }
+    for (size_t s = 0; s < o->scenarios; s++)
+        for (size_t t = 0; t < N_TASKS; t++)
+            for (size_t p = 0; p < PAIRS; p++)
+                for (size_t k = 0; k < TABLE; k++)
+                    w->scen[s][t][p][k] = pair_scale * fr_rng_normal(&rng);
     for (size_t s = 0; s < o->scenarios; s++)
         for (size_t t = 0; t < N_TASKS; t++)
             w->scen_bias[s][t] = 0.3f * fr_rng_normal(&rng);
@@ -123,8 +119,7 @@ static fr_status world_make(world *w, const fr_msmt_synth *o)
 
 static void world_free(world *w)
 {
-    free(w->value);
-    free(w->scen);
+    free(w->additive);
 }
 
 static float sigmoid(float z)
@@ -144,19 +139,26 @@ static void make_rows(const world *w, size_t begin, size_t n, int32_t *cat, floa
     for (size_t r = 0; r < n; r++) {
         size_t s = fr_rng_below(&rng, (uint32_t)o->scenarios);
         scen[r] = (int32_t)s;
-        float code[N_CAT * LATENT], z[N_TASKS];
+        float z[N_TASKS];
         for (size_t t = 0; t < N_TASKS; t++)
             z[t] = w->bias[t] + w->scen_bias[s][t];
-        for (size_t f = 0; f < N_CAT; f++) {
+        for (size_t f = 0; f < N_WIDE; f++) {
             float u = fr_rng_uniform(&rng);
             size_t id = (size_t)((float)v * u * u);
             if (id >= v)
                 id = v - 1;
             cat[r * N_CAT + f] = (int32_t)id;
-            const float *p = w->value + (f * v + id) * PER_VALUE;
-            memcpy(code + f * LATENT, p, LATENT * sizeof *code);
             for (size_t t = 0; t < N_TASKS; t++)
-                z[t] += p[LATENT + t];
+                z[t] += w->additive[(f * v + id) * N_TASKS + t];
+        }
+        size_t ctx = field_vocab(o, N_WIDE);
+        for (size_t f = N_WIDE; f < N_CAT; f++)
+            cat[r * N_CAT + f] = (int32_t)fr_rng_below(&rng, (uint32_t)ctx);
+        for (size_t p = 0; p < PAIRS; p++) {
+            size_t cell = (size_t)cat[r * N_CAT + N_WIDE + pair_fields[p][0]] * CONTEXT +
+                          (size_t)cat[r * N_CAT + N_WIDE + pair_fields[p][1]];
+            for (size_t t = 0; t < N_TASKS; t++)
+                z[t] += w->shared[t][p][cell] + strength * w->scen[s][t][p][cell];
         }
         for (size_t j = 0; j < N_NUM; j++) {
             float x = fr_rng_uniform(&rng);
@@ -167,14 +169,6 @@ static void make_rows(const world *w, size_t begin, size_t n, int32_t *cat, floa
             else if (j == N_LINEAR_NUM)
                 for (size_t t = 0; t < N_TASKS; t++)
                     z[t] += w->periodic_w[t] * cosf(6.2831853f * x);
-        }
-        for (size_t j = 0; j < HIDDEN; j++) {
-            float pre = 0.0f;
-            for (size_t k = 0; k < N_CAT * LATENT; k++)
-                pre += w->hidden_w[j][k] * code[k];
-            float h = pre > 0.0f ? pre : 0.0f;
-            for (size_t t = 0; t < N_TASKS; t++)
-                z[t] += (w->shared[t][j] + strength * w->scen[(s * N_TASKS + t) * HIDDEN + j]) * h;
         }
         for (size_t t = 0; t < N_TASKS; t++)
             z[t] += 0.5f * fr_rng_normal(&rng);
@@ -202,7 +196,7 @@ static void names(fr_table *t, const fr_msmt_synth *o)
 {
     size_t vocab[N_CAT];
     for (size_t f = 0; f < N_CAT; f++)
-        vocab[f] = o->vocab;
+        vocab[f] = field_vocab(o, f);
     fr_table_set_vocab(t, vocab);
     snprintf(t->task_names[0], FR_TABLE_NAME_MAX, "click");
     snprintf(t->task_names[1], FR_TABLE_NAME_MAX, "conversion");
