@@ -159,6 +159,21 @@ static void log_epoch(void *arg, const fr_msmt_epoch *e)
         l->loss[l->n++] = e->train_loss;
 }
 
+/* Create a model with `o` on `be` and train it with `to`, logging each
+ * epoch's loss into `log` (when not NULL); the model is returned. */
+static fr_msmt_model *train_model(fr_backend *be, const fr_table *t, const fr_msmt_options *o,
+                                  const fr_msmt_train_options *to, loss_log *log, fr_msmt_result *r)
+{
+    fr_msmt_model *m = NULL;
+    CHECK_OK(fr_msmt_model_create(be, t, o, &m));
+    memset(r, 0, sizeof *r);
+    if (log)
+        memset(log, 0, sizeof *log);
+    if (m)
+        CHECK_OK(fr_msmt_train(m, t, to, log ? log_epoch : NULL, log, r));
+    return m;
+}
+
 /* Train architecture `a` two epochs (AutoIFS: two search epochs, the
  * rewind and two retrain epochs) on backend `be`; the model is returned. */
 static fr_msmt_model *train_two_epochs(fr_backend *be, const fr_table *t, fr_msmt_arch a, loss_log *log)
@@ -169,8 +184,6 @@ static fr_msmt_model *train_two_epochs(fr_backend *be, const fr_table *t, fr_msm
     o.ifs_bottom[0] = 16;
     o.ifs_bottom[1] = 8;
     o.ifs_width = 8;
-    fr_msmt_model *m = NULL;
-    CHECK_OK(fr_msmt_model_create(be, t, &o, &m));
     fr_msmt_train_options to;
     fr_msmt_train_options_default(&to);
     to.batch = 128;
@@ -180,25 +193,19 @@ static fr_msmt_model *train_two_epochs(fr_backend *be, const fr_table *t, fr_msm
     to.search_epochs = 2;
     to.rewind_epoch = 1;
     fr_msmt_result r;
-    memset(log, 0, sizeof *log);
-    if (m)
-        CHECK_OK(fr_msmt_train(m, t, &to, log_epoch, log, &r));
-    return m;
+    return train_model(be, t, &o, &to, log, &r);
 }
 
 /* Row order: with msmt.shuffle = once every epoch trains on the same
  * batches, so with parameters that cannot move (a learning rate of 1e-30)
  * every epoch's loss repeats the first's to the bit; reshuffled epochs
  * put other rows together, and batch-norm's batch statistics then give
- * other losses. Also the minimum epoch count of early stopping. */
+ * other losses. */
 static void fixed_order_repeats_batches(fr_backend *be, const fr_table *t)
 {
     for (int fixed = 0; fixed < 2; fixed++) {
         fr_msmt_options o = tiny(FR_ARCH_SHARED_BOTTOM);
         o.batch_norm = 1;
-        o.max_batch = 64;
-        fr_msmt_model *m = NULL;
-        CHECK_OK(fr_msmt_model_create(be, t, &o, &m));
         fr_msmt_train_options to;
         fr_msmt_train_options_default(&to);
         to.batch = 64;
@@ -207,23 +214,22 @@ static void fixed_order_repeats_batches(fr_backend *be, const fr_table *t)
         to.lr = 1e-30f;
         to.fixed_order = fixed;
         loss_log log;
-        memset(&log, 0, sizeof log);
         fr_msmt_result r;
-        if (m)
-            CHECK_OK(fr_msmt_train(m, t, &to, log_epoch, &log, &r));
+        fr_msmt_model_free(train_model(be, t, &o, &to, &log, &r));
         CHECK(log.n == 3, "three epochs logged (%zu)", log.n);
         int same = log.loss[1] == log.loss[0] && log.loss[2] == log.loss[0];
         CHECK(same == fixed, "shuffle %s: epoch losses %.9g %.9g %.9g", fixed ? "once" : "every epoch",
               log.loss[0], log.loss[1], log.loss[2]);
-        fr_msmt_model_free(m);
     }
-    /* LR whose parameters cannot move: no epoch after the first is better,
-     * so patience 1 stops at epoch 2, unless a minimum of 4 epochs keeps
-     * it going. */
+}
+
+/* Early stopping's minimum: LR whose parameters cannot move has no epoch
+ * after the first that is better, so patience 1 stops at epoch 2, unless
+ * a minimum of 4 epochs keeps it going. */
+static void min_epochs_defers_stopping(fr_backend *be, const fr_table *t)
+{
     for (size_t min_epochs = 0; min_epochs <= 4; min_epochs += 4) {
         fr_msmt_options o = tiny(FR_ARCH_LR);
-        fr_msmt_model *m = NULL;
-        CHECK_OK(fr_msmt_model_create(be, t, &o, &m));
         fr_msmt_train_options to;
         fr_msmt_train_options_default(&to);
         to.batch = 64;
@@ -232,13 +238,10 @@ static void fixed_order_repeats_batches(fr_backend *be, const fr_table *t)
         to.min_epochs = min_epochs;
         to.lr = 1e-30f;
         fr_msmt_result r;
-        memset(&r, 0, sizeof r);
-        if (m)
-            CHECK_OK(fr_msmt_train(m, t, &to, NULL, NULL, &r));
+        fr_msmt_model_free(train_model(be, t, &o, &to, NULL, &r));
         size_t want = min_epochs ? min_epochs : 2;
         CHECK(r.epochs == want && r.best_epoch == 1, "patience 1, min_epochs %zu: %zu epochs run (want %zu), best %zu",
               min_epochs, r.epochs, want, r.best_epoch);
-        fr_msmt_model_free(m);
     }
 }
 
@@ -319,6 +322,7 @@ int main(void)
     CHECK_OK(fr_msmt_synth_make(&so, &tiny_t));
     gradchecks(be, &tiny_t);
     fixed_order_repeats_batches(be, &tiny_t);
+    min_epochs_defers_stopping(be, &tiny_t);
 
     /* Every model on an OpenCL device (PoCL in CI), where there is one:
      * the gradient checks again, and training that matches the CPU's. */
