@@ -81,6 +81,21 @@ int main(void)
     float kept[2];
     fr_buffer_download(big->grad, 0, kept, sizeof kept);
     CHECK(kept[0] == 3.0f && kept[1] == 4.0f && big->touched_cap >= 301, "growth lost a gradient row");
+    /* ... and the device list of touched rows keeps the ids from before
+     * the growth (the optimisers read it); new rows' gradients are zero. */
+    int32_t *dev_ids = malloc(301 * sizeof *dev_ids);
+    float *grown = malloc(301 * 2 * sizeof *grown);
+    fr_buffer_download(big->touched_dev, 0, dev_ids, 301 * sizeof *dev_ids);
+    fr_buffer_download(big->grad, 0, grown, 301 * 2 * sizeof *grown);
+    int ids_ok = dev_ids[0] == 5, zero_ok = 1;
+    for (int i = 0; i < 300; i++) {
+        ids_ok &= dev_ids[1 + i] == 100 + i;
+        zero_ok &= grown[2 + 2 * i] == 0.0f && grown[3 + 2 * i] == 0.0f;
+    }
+    CHECK(ids_ok, "growth lost the device ids of earlier touched rows (first is %d, expected 5)", dev_ids[0]);
+    CHECK(zero_ok, "newly touched rows start with a nonzero gradient");
+    free(dev_ids);
+    free(grown);
 
     /* zero_grad forgets touched rows and zeroes dense gradients. */
     fr_buffer_upload(g->grad, 0, v, 6 * sizeof(float));

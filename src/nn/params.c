@@ -318,21 +318,28 @@ fr_status fr_param_touch_rows(fr_param *p, fr_backend *be, const int32_t *ids,
     if (!p->row_sparse)
         return fr_fail(FR_ERR_INVALID, "parameter '%s' is not row-sparse", p->name);
     size_t first_new = p->n_touched;
+    const fr_buffer *dev_before = p->touched_dev;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || (size_t)ids[i] >= p->rows)
             return fr_fail(FR_ERR_INVALID, "parameter '%s': row %d outside [0, %zu)", p->name,
                            (int)ids[i], p->rows);
         if (p->slot_of_row[ids[i]] < 0) {
             FR_TRY(grow_grad(p, be, p->n_touched + 1));
-            /* New slots start at zero: clear the row a previous step left. */
-            FR_TRY(fr_fill(be, p->cols, 0.0f, fr_view_of(p->grad, p->n_touched * p->cols)));
             p->slot_of_row[ids[i]] = (int32_t)p->n_touched;
             p->touched[p->n_touched++] = ids[i];
         }
         slots[i] = p->slot_of_row[ids[i]];
     }
-    if (p->n_touched > first_new)
-        FR_TRY(fr_buffer_upload(p->touched_dev, first_new * sizeof(int32_t), p->touched + first_new,
-                                (p->n_touched - first_new) * sizeof(int32_t)));
+    size_t added = p->n_touched - first_new;
+    if (added) {
+        /* New slots start at zero: clear the rows a previous step left,
+         * all in one op (they are contiguous). */
+        FR_TRY(fr_fill(be, added * p->cols, 0.0f, fr_view_of(p->grad, first_new * p->cols)));
+        /* A grown list is a new device buffer: it needs every id, not
+         * only the new ones. */
+        size_t from = p->touched_dev == dev_before ? first_new : 0;
+        FR_TRY(fr_buffer_upload(p->touched_dev, from * sizeof(int32_t), p->touched + from,
+                                (p->n_touched - from) * sizeof(int32_t)));
+    }
     return FR_OK;
 }
