@@ -31,8 +31,15 @@ void fr_gemm_pack_a(const gemm_plan *pl, size_t i0, size_t rows, size_t p0,
                 dst[p * mr + i] = src[p];
         }
     } else {
-        for (size_t p = 0; p < kc; p++)
-            memcpy(dst + p * mr, pl->a + (p0 + p) * pl->lda + i0, rows * sizeof(float));
+        /* Column i of op(A) is row p of A: a run of `rows` floats per p,
+         * copied by a loop (a memcpy call per 48 bytes cost more than the
+         * copy). */
+        for (size_t p = 0; p < kc; p++) {
+            const float *src = pl->a + (p0 + p) * pl->lda + i0;
+            float *out = dst + p * mr;
+            for (size_t i = 0; i < rows; i++)
+                out[i] = src[i];
+        }
     }
     if (rows < mr)
         for (size_t p = 0; p < kc; p++)
