@@ -150,9 +150,14 @@ static void column_stats(size_t rows, size_t cols, const float *x, size_t c,
     *var = q / (double)rows;
 }
 
+static double relu_if(int relu, double v)
+{
+    return relu && !(v > 0.0) ? 0.0 : v;
+}
+
 void ref_batchnorm_train(size_t rows, size_t cols, const float *x,
                          const float *gamma, const float *beta, double eps,
-                         double momentum, double *y, double *mean,
+                         double momentum, int relu, double *y, double *mean,
                          double *invstd, double *run_mean, double *run_var)
 {
     for (size_t c = 0; c < cols; c++) {
@@ -163,23 +168,31 @@ void ref_batchnorm_train(size_t rows, size_t cols, const float *x,
         run_mean[c] = (1 - momentum) * run_mean[c] + momentum * mu;
         run_var[c] = (1 - momentum) * run_var[c] + momentum * var * (double)rows / (double)(rows - 1);
         for (size_t r = 0; r < rows; r++)
-            y[r * cols + c] = gamma[c] * (x[r * cols + c] - mu) * invstd[c] + beta[c];
+            y[r * cols + c] = relu_if(relu, gamma[c] * (x[r * cols + c] - mu) * invstd[c] + beta[c]);
     }
 }
 
 void ref_batchnorm_eval(size_t rows, size_t cols, const float *x,
                         const float *gamma, const float *beta,
                         const float *run_mean, const float *run_var,
-                        double eps, double *y)
+                        double eps, int relu, double *y)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c++)
-            y[r * cols + c] = gamma[c] * (x[r * cols + c] - run_mean[c]) / sqrt(run_var[c] + eps) + beta[c];
+            y[r * cols + c] = relu_if(relu, gamma[c] * (x[r * cols + c] - run_mean[c]) / sqrt(run_var[c] + eps) +
+                                                beta[c]);
+}
+
+/* dy[i], or 0 where a fused ReLU's output was not positive. */
+static double masked_dy(const float *relu_out, const float *dy, size_t i)
+{
+    return relu_out && !(relu_out[i] > 0.0f) ? 0.0 : (double)dy[i];
 }
 
 void ref_batchnorm_backward(size_t rows, size_t cols, const float *x,
-                            const float *gamma, const float *dy, double eps,
-                            double *dx, double *dgamma, double *dbeta)
+                            const float *gamma, const float *relu_out,
+                            const float *dy, double eps, double *dx,
+                            double *dgamma, double *dbeta)
 {
     /* Textbook form: through the mean and the variance separately. */
     for (size_t c = 0; c < cols; c++) {
@@ -188,14 +201,14 @@ void ref_batchnorm_backward(size_t rows, size_t cols, const float *x,
         double is = 1.0 / sqrt(var + eps), n = (double)rows;
         double dvar = 0, dmu = 0;
         for (size_t r = 0; r < rows; r++) {
-            double dxhat = dy[r * cols + c] * gamma[c];
+            double dxhat = masked_dy(relu_out, dy, r * cols + c) * gamma[c];
             dvar += dxhat * (x[r * cols + c] - mu) * -0.5 * is * is * is;
             dmu += -dxhat * is;
-            dgamma[c] += dy[r * cols + c] * (x[r * cols + c] - mu) * is;
-            dbeta[c] += dy[r * cols + c];
+            dgamma[c] += masked_dy(relu_out, dy, r * cols + c) * (x[r * cols + c] - mu) * is;
+            dbeta[c] += masked_dy(relu_out, dy, r * cols + c);
         }
         for (size_t r = 0; r < rows; r++) {
-            double dxhat = dy[r * cols + c] * gamma[c];
+            double dxhat = masked_dy(relu_out, dy, r * cols + c) * gamma[c];
             dx[r * cols + c] = dxhat * is + dvar * 2 * (x[r * cols + c] - mu) / n + dmu / n;
         }
     }

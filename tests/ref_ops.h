@@ -37,19 +37,24 @@ void ref_softmax_rows(size_t rows, size_t cols, const float *x, double *y);
 void ref_softmax_rows_backward(size_t rows, size_t cols, const float *y,
                                const float *dy, double *dx);
 
-/* Batch-norm. The backward pass recomputes the batch statistics from x
- * (it does not take the forward pass's saved values on trust). */
+/* Batch-norm; relu nonzero: a ReLU on the output. The backward pass
+ * recomputes the batch statistics from x (it does not take the forward
+ * pass's saved values on trust); with a fused ReLU it masks dy where
+ * relu_out (the tested forward's output) is not positive, so a value
+ * within rounding of the kink cannot flip the mask between op and
+ * reference. relu_out NULL: no ReLU. */
 void ref_batchnorm_train(size_t rows, size_t cols, const float *x,
                          const float *gamma, const float *beta, double eps,
-                         double momentum, double *y, double *mean,
+                         double momentum, int relu, double *y, double *mean,
                          double *invstd, double *run_mean, double *run_var);
 void ref_batchnorm_eval(size_t rows, size_t cols, const float *x,
                         const float *gamma, const float *beta,
                         const float *run_mean, const float *run_var,
-                        double eps, double *y);
+                        double eps, int relu, double *y);
 void ref_batchnorm_backward(size_t rows, size_t cols, const float *x,
-                            const float *gamma, const float *dy, double eps,
-                            double *dx, double *dgamma, double *dbeta);
+                            const float *gamma, const float *relu_out,
+                            const float *dy, double eps, double *dx,
+                            double *dgamma, double *dbeta);
 
 /* Embeddings. */
 void ref_embedding_gather(size_t n_idx, size_t dim, const float *table,

@@ -433,8 +433,11 @@ static void test_extremes(void)
 
 /* ---- batch-norm ------------------------------------------------------- */
 
-static void test_batchnorm(size_t rows, size_t cols)
+/* act: plain batch-norm or with the ReLU fused (the backward then checked
+ * against the reference masked by this forward's output). */
+static void test_batchnorm(size_t rows, size_t cols, fr_bn_activation act)
 {
+    int relu = act == FR_BN_RELU;
     size_t n = rows * cols;
     float *x = alloc_floats(n), *dy = alloc_floats(n), *g = alloc_floats(cols), *b = alloc_floats(cols);
     float *rm = alloc_floats(cols), *rv = alloc_floats(cols);
@@ -455,9 +458,9 @@ static void test_batchnorm(size_t rows, size_t cols)
     fr_view vmean = upload(NULL, cols, 0), vis = upload(NULL, cols, 0);
     fr_view vdg = upload(NULL, cols, 0), vdb = upload(NULL, cols, 0), vdx = upload(NULL, n, 0);
 
-    CHECK_OK(fr_batchnorm_forward_eval(be, rows, cols, vx, vg, vb, vrm, vrv, 1e-5f, vy));
+    CHECK_OK(fr_batchnorm_forward_eval(be, rows, cols, vx, vg, vb, vrm, vrv, 1e-5f, act, vy));
     float *got = download(vy, n);
-    ref_batchnorm_eval(rows, cols, x, g, b, rm, rv, 1e-5, y);
+    ref_batchnorm_eval(rows, cols, x, g, b, rm, rv, 1e-5, relu, y);
     for (size_t i = 0; i < n; i++)
         note(OP_BN_EVAL, got[i], y[i]);
     free(got);
@@ -465,17 +468,25 @@ static void test_batchnorm(size_t rows, size_t cols)
 
     if (rows < 2) {
         /* Batch statistics need two rows: refused, nothing written. */
-        CHECK(fr_batchnorm_forward_train(be, rows, cols, vx, vg, vb, 1e-5f, 0.1f, vy, vmean, vis,
+        CHECK(fr_batchnorm_forward_train(be, rows, cols, vx, vg, vb, 1e-5f, 0.1f, act, vy, vmean, vis,
                                          vrm, vrv) == FR_ERR_INVALID,
               "batch-norm training on %zu row accepted", rows);
     } else {
-        CHECK_OK(fr_batchnorm_forward_train(be, rows, cols, vx, vg, vb, 1e-5f, 0.1f, vy, vmean,
+        CHECK_OK(fr_batchnorm_forward_train(be, rows, cols, vx, vg, vb, 1e-5f, 0.1f, act, vy, vmean,
                                             vis, vrm, vrv));
-        ref_batchnorm_train(rows, cols, x, g, b, 1e-5, 0.1, y, mean, is, rrm, rrv);
-        got = download(vy, n);
-        for (size_t i = 0; i < n; i++)
-            note(OP_BN_TRAIN, got[i], y[i]);
-        free(got);
+        ref_batchnorm_train(rows, cols, x, g, b, 1e-5, 0.1, relu, y, mean, is, rrm, rrv);
+        float *fwd = download(vy, n);
+        size_t zeros = 0;
+        for (size_t i = 0; i < n; i++) {
+            note(OP_BN_TRAIN, fwd[i], y[i]);
+            zeros += fwd[i] == 0.0f;
+        }
+        /* With the ReLU about half the outputs are cut (beta is in
+         * [-1, 1]); without it none is zero. */
+        if (relu && cols >= 16)
+            CHECK(zeros > n / 10 && zeros < n - n / 10, "fused ReLU cut %zu of %zu outputs", zeros, n);
+        else if (!relu)
+            CHECK(zeros == 0, "batch-norm without ReLU gave %zu zeros", zeros);
         float *gm = download(vrm, cols), *gv = download(vrv, cols);
         float *sm = download(vmean, cols), *si = download(vis, cols);
         for (size_t c = 0; c < cols; c++) {
@@ -494,8 +505,9 @@ static void test_batchnorm(size_t rows, size_t cols)
             dg[c] = 0.25;
             db[c] = -0.5;
         }
-        CHECK_OK(fr_batchnorm_backward(be, rows, cols, vx, vg, vmean, vis, vdy, vdx, vdg, vdb));
-        ref_batchnorm_backward(rows, cols, x, g, dy, 1e-5, dx, dg, db);
+        CHECK_OK(fr_batchnorm_backward(be, rows, cols, vx, vg, vb, vmean, vis, act, vdy, vdx, vdg, vdb));
+        ref_batchnorm_backward(rows, cols, x, g, relu ? fwd : NULL, dy, 1e-5, dx, dg, db);
+        free(fwd);
         got = download(vdx, n);
         for (size_t i = 0; i < n; i++)
             note(OP_BN_B, got[i], dx[i]);
@@ -660,7 +672,7 @@ static void test_empty(void)
     CHECK_OK(fr_relu(be, 0, none, none));
     CHECK_OK(fr_softmax_rows(be, 0, 5, none, none));
     CHECK_OK(fr_col_sum(be, 4, 0, none, 1.0f, none));
-    CHECK_OK(fr_batchnorm_forward_eval(be, 3, 0, none, none, none, none, none, 1e-5f, none));
+    CHECK_OK(fr_batchnorm_forward_eval(be, 3, 0, none, none, none, none, none, 1e-5f, FR_BN_IDENTITY, none));
     CHECK_OK(fr_embedding_gather(be, 0, 4, none, none, none));
     CHECK_OK(fr_embedding_scatter_add(be, 0, 4, none, none, none));
     CHECK_OK(fr_adam(be, 0, none, none, none, none, &h));
@@ -701,12 +713,15 @@ static void run_suite(void)
     test_rows_ops(2 * light / 500 + 1, 500, 4); /* threads */
     test_extremes();
 
-    test_batchnorm(1, 5);
-    test_batchnorm(2, 3);
-    test_batchnorm(50, 1);
-    test_batchnorm(100, 17);
-    test_batchnorm(2 * light / 128 + 1, 130); /* threads: a column block each */
-    test_batchnorm(64, 1100);                 /* blocks capped at 512 columns */
+    for (fr_bn_activation act = FR_BN_IDENTITY; act <= FR_BN_RELU; act++) {
+        test_batchnorm(1, 5, act);
+        test_batchnorm(2, 3, act);
+        test_batchnorm(50, 1, act);
+        test_batchnorm(100, 17, act);
+        test_batchnorm(2 * light / 128 + 1, 130, act); /* threads: a column block each */
+        test_batchnorm(64, 1100, act);                 /* blocks capped at 512 columns */
+        test_batchnorm(1000, 3, act);                  /* many row chunks merged */
+    }
 
     test_sparse(10, 4, 25);
     test_sparse(50, 1, 77);

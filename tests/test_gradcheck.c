@@ -418,7 +418,7 @@ static void run_all(void)
     { /* Batch-norm, training mode */
         gc_case c = GC_CASE("batchnorm", bn_fwd, bn_bwd);
         fr_param_set_create(be, &c.ps);
-        CHECK_OK(fr_bn_init(&bn, c.ps, "bn", 3, FR_ROLE_GLOBAL));
+        CHECK_OK(fr_bn_init(&bn, c.ps, "bn", 3, FR_ROLE_GLOBAL, FR_BN_IDENTITY));
         fr_param_init_uniform(bn.gamma, 5, 1.0f);
         fr_param_init_uniform(bn.beta, 6, 1.0f);
         with_input(&c, 6 * 3, -2, 2);
@@ -436,7 +436,7 @@ static void run_all(void)
     { /* Batch-norm, eval mode: running statistics, an affine map per feature. */
         gc_case c = GC_CASE("batchnorm_eval", bn_fwd, bn_bwd);
         fr_param_set_create(be, &c.ps);
-        CHECK_OK(fr_bn_init(&bn, c.ps, "bne", 3, FR_ROLE_GLOBAL));
+        CHECK_OK(fr_bn_init(&bn, c.ps, "bne", 3, FR_ROLE_GLOBAL, FR_BN_IDENTITY));
         fr_param_init_uniform(bn.gamma, 5, 1.0f);
         fr_param_init_uniform(bn.beta, 6, 1.0f);
         const float rmean[3] = {0.5f, -1.0f, 0.25f}, rvar[3] = {0.5f, 2.0f, 1.5f};
@@ -454,10 +454,44 @@ static void run_all(void)
         fr_bn_release(&bn);
         finish(&c);
     }
+    for (int training = 1; training >= 0; training--) { /* Batch-norm with the ReLU fused */
+        gc_case c = GC_CASE(training ? "batchnorm_relu" : "batchnorm_relu_eval", bn_fwd, bn_bwd);
+        fr_param_set_create(be, &c.ps);
+        CHECK_OK(fr_bn_init(&bn, c.ps, training ? "bnr" : "bnre", 4, FR_ROLE_GLOBAL, FR_BN_RELU));
+        fr_param_init_uniform(bn.gamma, 5, 1.0f);
+        fr_param_init_uniform(bn.beta, 6, 0.5f);
+        const float rmean[4] = {0.5f, -1.0f, 0.25f, 0.0f}, rvar[4] = {0.5f, 2.0f, 1.5f, 1.0f};
+        fr_buffer_upload(bn.running_mean->value, 0, rmean, sizeof rmean);
+        fr_buffer_upload(bn.running_var->value, 0, rvar, sizeof rvar);
+        with_input(&c, 6 * 4, -2, 2);
+        c.state = zero_buffer(6 * 4);
+        bn_training = training;
+        /* The values before the ReLU (the same layer without it) must keep
+         * clear of the kink for the finite differences; some must be cut,
+         * or the mask would go untested. */
+        bn.act = FR_BN_IDENTITY;
+        fr_view pre;
+        size_t n_pre;
+        CHECK_OK(bn_fwd(&c, &pre, &n_pre));
+        float *v = host_of(c.state, n_pre), nearest = INFINITY;
+        size_t cut = 0;
+        for (size_t i = 0; i < n_pre; i++) {
+            nearest = fminf(nearest, fabsf(v[i]));
+            cut += v[i] <= 0.0f;
+        }
+        free(v);
+        bn.act = FR_BN_RELU;
+        CHECK(nearest > 2e-2f, "a value before the ReLU is %g from the kink: pick other data", nearest);
+        CHECK(cut >= 4 && cut <= n_pre - 4, "the ReLU cuts %zu of %zu values: pick other data", cut, n_pre);
+        run_case(&c, 1e-3f);
+        bn_training = 1;
+        fr_bn_release(&bn);
+        finish(&c);
+    }
     { /* Batch-norm with frozen gamma/beta: backward still gives dx. */
         gc_case c = GC_CASE("batchnorm_frozen", bn_fwd, bn_bwd);
         fr_param_set_create(be, &c.ps);
-        CHECK_OK(fr_bn_init(&bn, c.ps, "bnf", 3, FR_ROLE_FROZEN));
+        CHECK_OK(fr_bn_init(&bn, c.ps, "bnf", 3, FR_ROLE_FROZEN, FR_BN_IDENTITY));
         CHECK(!bn.gamma->trainable && !bn.gamma->grad, "frozen gamma has a gradient");
         fr_param_init_uniform(bn.gamma, 5, 1.0f);
         with_input(&c, 6 * 3, -2, 2);

@@ -203,25 +203,39 @@ fr_status fr_softmax_rows(fr_backend *be, size_t rows, size_t cols, fr_view x,
 fr_status fr_softmax_rows_backward(fr_backend *be, size_t rows, size_t cols,
                                    fr_view y, fr_view dy, fr_view dx);
 
-/* Batch-norm over the rows of a rows x cols matrix, per column.
- * Training: uses batch statistics (biased variance), saves mean and
- * 1/sqrt(var + eps) for backward, and updates running statistics as
+/* What a batch-norm op applies to its output: y = act(gamma x-hat + beta).
+ * FR_BN_RELU fuses the ReLU that follows batch-norm in an MLP layer: the
+ * normalised values are never stored, and backward recomputes the ReLU's
+ * mask from x and the saved statistics (one pass over memory fewer each
+ * way, and no buffer for the normalised values). */
+typedef enum fr_bn_activation {
+    FR_BN_IDENTITY = 0,
+    FR_BN_RELU = 1
+} fr_bn_activation;
+
+/* Batch-norm over the rows of a rows x cols matrix, per column, followed
+ * by act. Training: uses batch statistics (biased variance), saves mean
+ * and 1/sqrt(var + eps) for backward, and updates running statistics as
  * running = (1 - momentum) * running + momentum * batch (running_var takes
  * the unbiased batch variance). */
 fr_status fr_batchnorm_forward_train(fr_backend *be, size_t rows, size_t cols,
                                      fr_view x, fr_view gamma, fr_view beta,
-                                     float eps, float momentum, fr_view y,
+                                     float eps, float momentum,
+                                     fr_bn_activation act, fr_view y,
                                      fr_view save_mean, fr_view save_invstd,
                                      fr_view running_mean,
                                      fr_view running_var);
 fr_status fr_batchnorm_forward_eval(fr_backend *be, size_t rows, size_t cols,
                                     fr_view x, fr_view gamma, fr_view beta,
                                     fr_view running_mean, fr_view running_var,
-                                    float eps, fr_view y);
-/* dx overwritten; dgamma and dbeta accumulate. */
+                                    float eps, fr_bn_activation act, fr_view y);
+/* Backward of a training forward with the same x, gamma, beta, saved
+ * statistics and act; dy is the gradient of the op's output (after act).
+ * dx overwritten; dgamma and dbeta accumulate. */
 fr_status fr_batchnorm_backward(fr_backend *be, size_t rows, size_t cols,
-                                fr_view x, fr_view gamma, fr_view save_mean,
-                                fr_view save_invstd, fr_view dy, fr_view dx,
+                                fr_view x, fr_view gamma, fr_view beta,
+                                fr_view save_mean, fr_view save_invstd,
+                                fr_bn_activation act, fr_view dy, fr_view dx,
                                 fr_view dgamma, fr_view dbeta);
 
 /* out[i, :] = table[idx[i], :] for i < n_idx; idx is int32. */

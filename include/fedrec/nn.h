@@ -114,20 +114,24 @@ fr_status fr_field_embedding_backward_numbers(const fr_field_embedding *fe,
                                               fr_backend *be, size_t batch,
                                               fr_view dout, fr_view dnumbers);
 
-/* ---- Batch-norm over features ------------------------------------------ */
+/* ---- Batch-norm over features ------------------------------------------
+ * y = act(gamma x-hat + beta); act FR_BN_RELU is the ReLU of an MLP layer
+ * fused into the batch-norm ops (see fr_bn_activation). */
 typedef struct fr_batchnorm {
     size_t features;
     float eps, momentum;
+    fr_bn_activation act;
     fr_param *gamma, *beta;            /* trainable, role as given */
     fr_param *running_mean, *running_var; /* bn-local, not trainable */
     fr_buffer *save;    /* last batch's mean and invstd; constants (below) */
-    fr_buffer *scratch; /* batch x features, for eval-mode backward */
+    fr_buffer *scratch; /* 2 x batch x features, for eval-mode backward */
     size_t scratch_cap;
     int last_training;  /* mode of the last forward: backward follows it */
 } fr_batchnorm;
 
 fr_status fr_bn_init(fr_batchnorm *bn, fr_param_set *ps,
-                            const char *name, size_t features, fr_role role);
+                            const char *name, size_t features, fr_role role,
+                            fr_bn_activation act);
 void fr_bn_release(fr_batchnorm *bn);
 /* training: batch statistics (batch >= 2, else FR_ERR_INVALID), running
  * statistics updated; otherwise the running statistics. */
@@ -136,8 +140,9 @@ fr_status fr_bn_forward(fr_batchnorm *bn, fr_backend *be, size_t batch,
 /* Backward of the last forward, in its mode: after a training forward
  * through that batch's statistics (dx gets the terms of the mean and
  * variance), after an eval forward through the running statistics (a
- * per-feature affine map: dx = dy gamma / sqrt(running_var + eps)). dgamma
- * and dbeta accumulate unless frozen; a NULL dx buffer skips dx. */
+ * per-feature affine map: dx = dy gamma / sqrt(running_var + eps)). dy is
+ * the gradient of the output after act (a ReLU's mask is applied here).
+ * dgamma and dbeta accumulate unless frozen; a NULL dx buffer skips dx. */
 fr_status fr_bn_backward(fr_batchnorm *bn, fr_backend *be, size_t batch,
                                 fr_view x, fr_view dy, fr_view dx);
 
@@ -216,9 +221,10 @@ typedef struct fr_mlp {
     fr_batchnorm bn[FR_MLP_MAX_LAYERS];
     fr_dropout drop[FR_MLP_MAX_LAYERS];
     float dropout;
-    /* Activations per layer: pre (linear out), norm (bn out), act (relu
-     * out), out (dropout out = next input); and one gradient scratch. */
-    fr_buffer *pre[FR_MLP_MAX_LAYERS], *norm[FR_MLP_MAX_LAYERS];
+    /* Activations per layer: pre (linear out), act (relu out, batch-norm
+     * and ReLU fused when use_bn), out (dropout out = next input); and
+     * two gradient scratches. */
+    fr_buffer *pre[FR_MLP_MAX_LAYERS];
     fr_buffer *act[FR_MLP_MAX_LAYERS], *out[FR_MLP_MAX_LAYERS];
     fr_buffer *grad_a, *grad_b;
 } fr_mlp;
@@ -262,7 +268,7 @@ typedef struct fr_expert_bank {
     fr_param *weight[FR_MLP_MAX_LAYERS], *bias[FR_MLP_MAX_LAYERS];
     fr_batchnorm bn[FR_MLP_MAX_LAYERS];
     fr_dropout drop[FR_MLP_MAX_LAYERS];
-    fr_buffer *pre[FR_MLP_MAX_LAYERS], *norm[FR_MLP_MAX_LAYERS];
+    fr_buffer *pre[FR_MLP_MAX_LAYERS];
     fr_buffer *act[FR_MLP_MAX_LAYERS], *out[FR_MLP_MAX_LAYERS];
     fr_buffer *grad_a, *grad_b;
 } fr_expert_bank;

@@ -70,7 +70,8 @@ typedef struct fr_backend_ops {
                                        fr_view y, fr_view dy, fr_view dx);
     fr_status (*batchnorm_forward_train)(void *ctx, size_t rows, size_t cols,
                                          fr_view x, fr_view gamma, fr_view beta,
-                                         float eps, float momentum, fr_view y,
+                                         float eps, float momentum,
+                                         fr_bn_activation act, fr_view y,
                                          fr_view save_mean, fr_view save_invstd,
                                          fr_view running_mean,
                                          fr_view running_var);
@@ -78,10 +79,11 @@ typedef struct fr_backend_ops {
                                         fr_view x, fr_view gamma, fr_view beta,
                                         fr_view running_mean,
                                         fr_view running_var, float eps,
-                                        fr_view y);
+                                        fr_bn_activation act, fr_view y);
     fr_status (*batchnorm_backward)(void *ctx, size_t rows, size_t cols,
-                                    fr_view x, fr_view gamma, fr_view save_mean,
-                                    fr_view save_invstd, fr_view dy, fr_view dx,
+                                    fr_view x, fr_view gamma, fr_view beta,
+                                    fr_view save_mean, fr_view save_invstd,
+                                    fr_bn_activation act, fr_view dy, fr_view dx,
                                     fr_view dgamma, fr_view dbeta);
     fr_status (*embedding_gather)(void *ctx, size_t n_idx, size_t dim,
                                   fr_view table, fr_view idx, fr_view out);

@@ -214,33 +214,36 @@ static fr_status cpu_softmax_rows_backward(void *ctx, size_t rows, size_t cols,
 
 static fr_status cpu_bn_train(void *ctx, size_t rows, size_t cols, fr_view x,
                               fr_view gamma, fr_view beta, float eps, float momentum,
-                              fr_view y, fr_view save_mean, fr_view save_invstd,
-                              fr_view running_mean, fr_view running_var)
+                              fr_bn_activation act, fr_view y, fr_view save_mean,
+                              fr_view save_invstd, fr_view running_mean, fr_view running_var)
 {
     EMPTY_OK(!rows || !cols);
     fr_cpu_batchnorm_forward_train(ENGINE(ctx), rows, cols, IN(x), IN(gamma), IN(beta), eps,
-                                   momentum, OUT(y), OUT(save_mean), OUT(save_invstd),
-                                   OUT(running_mean), OUT(running_var));
+                                   momentum, act == FR_BN_RELU, OUT(y), OUT(save_mean),
+                                   OUT(save_invstd), OUT(running_mean), OUT(running_var));
     return FR_OK;
 }
 
 static fr_status cpu_bn_eval(void *ctx, size_t rows, size_t cols, fr_view x,
                              fr_view gamma, fr_view beta, fr_view running_mean,
-                             fr_view running_var, float eps, fr_view y)
+                             fr_view running_var, float eps, fr_bn_activation act, fr_view y)
 {
     EMPTY_OK(!rows || !cols);
     fr_cpu_batchnorm_forward_eval(ENGINE(ctx), rows, cols, IN(x), IN(gamma), IN(beta),
-                                  IN(running_mean), IN(running_var), eps, OUT(y));
+                                  IN(running_mean), IN(running_var), eps, act == FR_BN_RELU,
+                                  OUT(y));
     return FR_OK;
 }
 
 static fr_status cpu_bn_backward(void *ctx, size_t rows, size_t cols, fr_view x,
-                                 fr_view gamma, fr_view save_mean, fr_view save_invstd,
-                                 fr_view dy, fr_view dx, fr_view dgamma, fr_view dbeta)
+                                 fr_view gamma, fr_view beta, fr_view save_mean,
+                                 fr_view save_invstd, fr_bn_activation act, fr_view dy,
+                                 fr_view dx, fr_view dgamma, fr_view dbeta)
 {
     EMPTY_OK(!rows || !cols);
-    fr_cpu_batchnorm_backward(ENGINE(ctx), rows, cols, IN(x), IN(gamma), IN(save_mean),
-                              IN(save_invstd), IN(dy), OUT(dx), OUT(dgamma), OUT(dbeta));
+    fr_cpu_batchnorm_backward(ENGINE(ctx), rows, cols, IN(x), IN(gamma), IN(beta),
+                              IN(save_mean), IN(save_invstd), act == FR_BN_RELU, IN(dy),
+                              OUT(dx), OUT(dgamma), OUT(dbeta));
     return FR_OK;
 }
 

@@ -224,13 +224,24 @@ fr_status fr_softmax_rows_backward(fr_backend *be, size_t rows, size_t cols,
     DISPATCH(softmax_rows_backward, rows, cols, y, dy, dx);
 }
 
+/* act must be one of the fr_bn_activation values. */
+static fr_status need_bn_act(const char *op, fr_bn_activation act)
+{
+    if (act != FR_BN_IDENTITY && act != FR_BN_RELU)
+        return fr_fail(FR_ERR_INVALID, "%s: activation %d is neither FR_BN_IDENTITY nor FR_BN_RELU", op,
+                       (int)act);
+    return FR_OK;
+}
+
 fr_status fr_batchnorm_forward_train(fr_backend *be, size_t rows, size_t cols,
                                      fr_view x, fr_view gamma, fr_view beta,
-                                     float eps, float momentum, fr_view y,
+                                     float eps, float momentum,
+                                     fr_bn_activation act, fr_view y,
                                      fr_view save_mean, fr_view save_invstd,
                                      fr_view running_mean, fr_view running_var)
 {
     const char *op = "batchnorm_forward_train";
+    FR_TRY(need_bn_act(op, act));
     if (rows < 2 && cols > 0)
         return fr_fail(FR_ERR_INVALID, "%s: %zu row(s); batch statistics need at least 2", op, rows);
     FR_TRY(need_rc(be, op, "x", x, rows, cols));
@@ -241,16 +252,17 @@ fr_status fr_batchnorm_forward_train(fr_backend *be, size_t rows, size_t cols,
     FR_TRY(need(be, op, "save_invstd", save_invstd, cols));
     FR_TRY(need(be, op, "running_mean", running_mean, cols));
     FR_TRY(need(be, op, "running_var", running_var, cols));
-    DISPATCH(batchnorm_forward_train, rows, cols, x, gamma, beta, eps, momentum, y,
+    DISPATCH(batchnorm_forward_train, rows, cols, x, gamma, beta, eps, momentum, act, y,
              save_mean, save_invstd, running_mean, running_var);
 }
 
 fr_status fr_batchnorm_forward_eval(fr_backend *be, size_t rows, size_t cols,
                                     fr_view x, fr_view gamma, fr_view beta,
                                     fr_view running_mean, fr_view running_var,
-                                    float eps, fr_view y)
+                                    float eps, fr_bn_activation act, fr_view y)
 {
     const char *op = "batchnorm_forward_eval";
+    FR_TRY(need_bn_act(op, act));
     FR_TRY(need_rc(be, op, "x", x, rows, cols));
     FR_TRY(need_rc(be, op, "y", y, rows, cols));
     FR_TRY(need(be, op, "gamma", gamma, cols));
@@ -258,25 +270,28 @@ fr_status fr_batchnorm_forward_eval(fr_backend *be, size_t rows, size_t cols,
     FR_TRY(need(be, op, "running_mean", running_mean, cols));
     FR_TRY(need(be, op, "running_var", running_var, cols));
     DISPATCH(batchnorm_forward_eval, rows, cols, x, gamma, beta, running_mean,
-             running_var, eps, y);
+             running_var, eps, act, y);
 }
 
 fr_status fr_batchnorm_backward(fr_backend *be, size_t rows, size_t cols,
-                                fr_view x, fr_view gamma, fr_view save_mean,
-                                fr_view save_invstd, fr_view dy, fr_view dx,
+                                fr_view x, fr_view gamma, fr_view beta,
+                                fr_view save_mean, fr_view save_invstd,
+                                fr_bn_activation act, fr_view dy, fr_view dx,
                                 fr_view dgamma, fr_view dbeta)
 {
     const char *op = "batchnorm_backward";
+    FR_TRY(need_bn_act(op, act));
     FR_TRY(need_rc(be, op, "x", x, rows, cols));
     FR_TRY(need_rc(be, op, "dy", dy, rows, cols));
     FR_TRY(need_rc(be, op, "dx", dx, rows, cols));
     FR_TRY(need(be, op, "gamma", gamma, cols));
+    FR_TRY(need(be, op, "beta", beta, cols));
     FR_TRY(need(be, op, "save_mean", save_mean, cols));
     FR_TRY(need(be, op, "save_invstd", save_invstd, cols));
     FR_TRY(need(be, op, "dgamma", dgamma, cols));
     FR_TRY(need(be, op, "dbeta", dbeta, cols));
-    DISPATCH(batchnorm_backward, rows, cols, x, gamma, save_mean, save_invstd, dy, dx,
-             dgamma, dbeta);
+    DISPATCH(batchnorm_backward, rows, cols, x, gamma, beta, save_mean, save_invstd, act, dy,
+             dx, dgamma, dbeta);
 }
 
 /* Index lists are read on the host to check every id against the table:

@@ -7,7 +7,9 @@
  * reads columns [e * in, (e + 1) * in) of the previous layer's output and
  * writes columns [e * out, (e + 1) * out) of its own (weights E blocks of
  * in x out).
- * With batch-norm after a layer its bias is not applied: the batch mean
+ * With batch-norm after a layer the ReLU runs inside the batch-norm ops
+ * (FR_BN_RELU: the normalised values are never stored), and the layer's
+ * bias is not applied: the batch mean
  * (and the running mean) would remove it, and its gradient is zero, so
  * skipping the two passes changes nothing but rounding; the parameter
  * stays (at zero) so that banks with and without batch-norm have the same
@@ -53,13 +55,11 @@ fr_status fr_expert_bank_init(fr_expert_bank *b, fr_param_set *ps, const char *n
         FR_TRY(fr_param_add(ps, buf, role, 1, experts * w, 0, 1, &b->bias[l]));
         if (batch_norm) {
             snprintf(buf, sizeof buf, "%s.%zu.bn", name, l);
-            FR_TRY(fr_bn_init(&b->bn[l], ps, buf, experts * w, role));
+            FR_TRY(fr_bn_init(&b->bn[l], ps, buf, experts * w, role, FR_BN_RELU));
         }
         FR_TRY(fr_dropout_init(&b->drop[l], dropout, seed, b->weight[l]->name_hash));
         size_t bytes = max_batch * experts * w * sizeof(float);
         FR_TRY(fr_buffer_alloc_zero(be, bytes, &b->pre[l]));
-        if (batch_norm)
-            FR_TRY(fr_buffer_alloc_zero(be, bytes, &b->norm[l]));
         FR_TRY(fr_buffer_alloc_zero(be, bytes, &b->act[l]));
         if (dropout > 0.0f)
             FR_TRY(fr_buffer_alloc_zero(be, bytes, &b->out[l]));
@@ -75,7 +75,6 @@ void fr_expert_bank_release(fr_expert_bank *b)
             fr_bn_release(&b->bn[l]);
         fr_dropout_release(&b->drop[l]);
         fr_buffer_free(b->pre[l]);
-        fr_buffer_free(b->norm[l]);
         fr_buffer_free(b->act[l]);
         fr_buffer_free(b->out[l]);
     }
@@ -131,14 +130,12 @@ fr_status fr_expert_bank_forward(fr_expert_bank *b, fr_backend *be, size_t batch
         else
             FR_TRY(fr_gemm_strided_batched(be, FR_NO_TRANS, FR_NO_TRANS, batch, w, prev, 1.0f, in, ld, stride, wv,
                                            w, prev * w, 0.0f, pre, E * w, w, E));
-        if (!b->use_bn)
-            FR_TRY(fr_bias_add(be, batch, E * w, pre, fr_nn_whole(b->bias[l]->value)));
-        fr_view norm = pre;
         if (b->use_bn) {
-            norm = fr_nn_whole(b->norm[l]);
-            FR_TRY(fr_bn_forward(&b->bn[l], be, batch, pre, norm, training));
+            FR_TRY(fr_bn_forward(&b->bn[l], be, batch, pre, act, training)); /* ReLU fused */
+        } else {
+            FR_TRY(fr_bias_add(be, batch, E * w, pre, fr_nn_whole(b->bias[l]->value)));
+            FR_TRY(fr_relu(be, batch * E * w, pre, act));
         }
-        FR_TRY(fr_relu(be, batch * E * w, norm, act));
         if (b->dropout > 0.0f)
             FR_TRY(fr_dropout_forward(&b->drop[l], be, batch * E * w, step, act, fr_nn_whole(b->out[l]),
                                       training));
@@ -159,17 +156,16 @@ fr_status fr_expert_bank_backward(fr_expert_bank *b, fr_backend *be, size_t batc
     for (size_t l = b->n_layers; l-- > 0;) {
         size_t w = b->width[l], prev = l ? b->width[l - 1] : b->in, n = batch * E * w, ld, stride;
         fr_view pre = fr_nn_whole(b->pre[l]);
-        fr_view norm = b->use_bn ? fr_nn_whole(b->norm[l]) : pre;
         if (b->dropout > 0.0f) {
             FR_TRY(fr_dropout_backward(&b->drop[l], be, n, dcur, g, training));
             dcur = g;
         }
-        FR_TRY(fr_relu_backward(be, n, norm, dcur, h));
-        fr_view dpre = h;
-        if (b->use_bn) {
-            FR_TRY(fr_bn_backward(&b->bn[l], be, batch, pre, h, g));
-            dpre = g;
-        }
+        /* d(pre) into the buffer dcur does not occupy. */
+        fr_view dpre = dcur.buf == h.buf ? g : h;
+        if (b->use_bn)
+            FR_TRY(fr_bn_backward(&b->bn[l], be, batch, pre, dcur, dpre)); /* ReLU fused */
+        else
+            FR_TRY(fr_relu_backward(be, n, pre, dcur, dpre));
         fr_view in = l ? layer_out(b, l - 1) : x;
         input_layout(b, l, &ld, &stride);
         if (!b->use_bn)

@@ -1,6 +1,8 @@
 /* mlp.c — the MLP block: per layer Linear -> [BatchNorm] -> ReLU ->
- * [Dropout], widths from a list. It owns its activation buffers (sized for
- * max_batch) since every model that uses it needs the same ones. */
+ * [Dropout], widths from a list; with batch-norm, the ReLU runs inside
+ * the batch-norm ops (FR_BN_RELU: one pass over memory fewer each way).
+ * It owns its activation buffers (sized for max_batch) since every model
+ * that uses it needs the same ones. */
 #include <string.h>
 
 #include "core/error_internal.h"
@@ -31,13 +33,11 @@ fr_status fr_mlp_init(fr_mlp *m, fr_param_set *ps, const char *name,
         FR_TRY(fr_linear_init(&m->fc[i], ps, buf, prev, widths[i], 1, role, seed));
         if (batch_norm) {
             snprintf(buf, sizeof buf, "%s.%zu.bn", name, i);
-            FR_TRY(fr_bn_init(&m->bn[i], ps, buf, widths[i], role));
+            FR_TRY(fr_bn_init(&m->bn[i], ps, buf, widths[i], role, FR_BN_RELU));
         }
         FR_TRY(fr_dropout_init(&m->drop[i], dropout, seed, m->fc[i].weight->name_hash));
         size_t bytes = max_batch * widths[i] * sizeof(float);
         FR_TRY(fr_buffer_alloc_zero(be, bytes, &m->pre[i]));
-        if (batch_norm)
-            FR_TRY(fr_buffer_alloc_zero(be, bytes, &m->norm[i]));
         FR_TRY(fr_buffer_alloc_zero(be, bytes, &m->act[i]));
         if (dropout > 0.0f)
             FR_TRY(fr_buffer_alloc_zero(be, bytes, &m->out[i]));
@@ -60,7 +60,6 @@ void fr_mlp_release(fr_mlp *m)
             fr_bn_release(&m->bn[i]);
         fr_dropout_release(&m->drop[i]);
         fr_buffer_free(m->pre[i]);
-        fr_buffer_free(m->norm[i]);
         fr_buffer_free(m->act[i]);
         fr_buffer_free(m->out[i]);
     }
@@ -95,12 +94,10 @@ fr_status fr_mlp_forward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
         size_t n = batch * m->width[i];
         fr_view pre = fr_nn_whole(m->pre[i]), act = fr_nn_whole(m->act[i]);
         FR_TRY(fr_linear_forward(&m->fc[i], be, batch, in, pre));
-        fr_view norm = pre;
-        if (m->use_bn) {
-            norm = fr_nn_whole(m->norm[i]);
-            FR_TRY(fr_bn_forward(&m->bn[i], be, batch, pre, norm, training));
-        }
-        FR_TRY(fr_relu(be, n, norm, act));
+        if (m->use_bn)
+            FR_TRY(fr_bn_forward(&m->bn[i], be, batch, pre, act, training)); /* ReLU fused */
+        else
+            FR_TRY(fr_relu(be, n, pre, act));
         if (m->dropout > 0.0f)
             FR_TRY(fr_dropout_forward(&m->drop[i], be, n, step, act, fr_nn_whole(m->out[i]), training));
         in = layer_out(m, i);
@@ -119,17 +116,16 @@ fr_status fr_mlp_backward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
     for (size_t li = m->n_layers; li-- > 0;) {
         size_t n = batch * m->width[li];
         fr_view pre = fr_nn_whole(m->pre[li]);
-        fr_view norm = m->use_bn ? fr_nn_whole(m->norm[li]) : pre;
         if (m->dropout > 0.0f) {
             FR_TRY(fr_dropout_backward(&m->drop[li], be, n, dcur, g, training));
             dcur = g;
         }
-        FR_TRY(fr_relu_backward(be, n, norm, dcur, h)); /* h = d(norm) */
-        fr_view dpre = h;
-        if (m->use_bn) {
-            FR_TRY(fr_bn_backward(&m->bn[li], be, batch, pre, h, g));
-            dpre = g;
-        }
+        /* d(pre) into the buffer dcur does not occupy. */
+        fr_view dpre = dcur.buf == h.buf ? g : h;
+        if (m->use_bn)
+            FR_TRY(fr_bn_backward(&m->bn[li], be, batch, pre, dcur, dpre)); /* ReLU fused */
+        else
+            FR_TRY(fr_relu_backward(be, n, pre, dcur, dpre));
         fr_view in = li ? layer_out(m, li - 1) : x;
         /* d(input) goes to the buffer dpre does not occupy. */
         fr_view din = li ? (dpre.buf == g.buf ? h : g) : dx;

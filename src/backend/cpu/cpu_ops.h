@@ -10,8 +10,8 @@
  * same operands in the same order whatever the split, so results are
  * bit-identical for any thread count.
  * - Element-wise ops and row ops (softmax, gather): contiguous ranges.
- * - Batch-norm: blocks of columns; each column is summed in row order, in
- *   double.
+ * - Batch-norm: blocks of columns; each column is summed in row order,
+ *   chunk by chunk, the chunks merged in double.
  * - col_sum stays on one thread: it is bound by memory bandwidth, and a
  *   column split measured slower than one thread on two cores.
  * - Scatter-add and the row optimisers: task t of T owns the destination
@@ -35,6 +35,9 @@
  *              Backward, with xhat = (x - mean) invstd:
  *              dx = gamma invstd / N (N dy - sum dy - xhat sum(dy xhat));
  *              dgamma += sum(dy xhat); dbeta += sum dy.
+ *              With a fused ReLU, y = max(v, 0) for v = (x - mean) scale +
+ *              beta, scale = gamma invstd, and backward first masks dy by
+ *              v > 0, v recomputed by the forward's own expression.
  *   SGD rows:  w -= lr (g + weight_decay w)
  *   Adam:      g' = g + weight_decay w                  (AdamW: g' = g)
  *              m = beta1 m + (1 - beta1) g'
@@ -102,24 +105,27 @@ void fr_cpu_softmax_rows_backward(fr_cpu_engine *e, size_t rows, size_t cols,
 void fr_cpu_bce_with_logits(fr_cpu_engine *e, size_t n, const float *z,
                             const float *label, float *loss, float *dz);
 
-/* Batch-norm (ops_norm.c); rows >= 1 (the dispatcher asks 2 for training). */
+/* Batch-norm (ops_norm.c); rows >= 1 (the dispatcher asks 2 for training);
+ * relu nonzero: a ReLU on the output (fr_bn_activation). */
 void fr_cpu_batchnorm_forward_train(fr_cpu_engine *e, size_t rows,
                                     size_t cols, const float *x,
                                     const float *gamma, const float *beta,
-                                    float eps, float momentum, float *y,
-                                    float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var);
+                                    float eps, float momentum, int relu,
+                                    float *y, float *save_mean,
+                                    float *save_invstd, float *running_mean,
+                                    float *running_var);
 void fr_cpu_batchnorm_forward_eval(fr_cpu_engine *e, size_t rows, size_t cols,
                                    const float *x, const float *gamma,
                                    const float *beta,
                                    const float *running_mean,
                                    const float *running_var, float eps,
-                                   float *y);
+                                   int relu, float *y);
 void fr_cpu_batchnorm_backward(fr_cpu_engine *e, size_t rows, size_t cols,
                                const float *x, const float *gamma,
-                               const float *save_mean,
-                               const float *save_invstd, const float *dy,
-                               float *dx, float *dgamma, float *dbeta);
+                               const float *beta, const float *save_mean,
+                               const float *save_invstd, int relu,
+                               const float *dy, float *dx, float *dgamma,
+                               float *dbeta);
 
 /* Embeddings (ops_embedding.c); ids are in range (the dispatcher checks). */
 void fr_cpu_embedding_gather(fr_cpu_engine *e, size_t n_idx, size_t dim,

@@ -372,11 +372,12 @@ static fr_status cl_bce(void *ctx, size_t n, fr_view z, fr_view labels, fr_view 
 }
 
 static fr_status cl_bn_train(void *ctx, size_t rows, size_t cols, fr_view x, fr_view gamma,
-                             fr_view beta, float eps, float momentum, fr_view y, fr_view mean,
-                             fr_view invstd, fr_view run_mean, fr_view run_var)
+                             fr_view beta, float eps, float momentum, fr_bn_activation act,
+                             fr_view y, fr_view mean, fr_view invstd, fr_view run_mean,
+                             fr_view run_var)
 {
     SMALL_ON_CPU(ctx, rows * cols, batchnorm_forward_train, rows, cols, x, gamma, beta, eps,
-                 momentum, y, mean, invstd, run_mean, run_var);
+                 momentum, act, y, mean, invstd, run_mean, run_var);
     kargs a = args_for(CL(ctx), FR_CLK_BN_TRAIN);
     arg_u(&a, rows);
     arg_u(&a, cols);
@@ -385,6 +386,7 @@ static fr_status cl_bn_train(void *ctx, size_t rows, size_t cols, fr_view x, fr_
     arg_v(&a, beta);
     arg_f(&a, eps);
     arg_f(&a, momentum);
+    arg_u(&a, act == FR_BN_RELU);
     arg_v(&a, y);
     arg_v(&a, mean);
     arg_v(&a, invstd);
@@ -397,10 +399,11 @@ static fr_status cl_bn_train(void *ctx, size_t rows, size_t cols, fr_view x, fr_
 }
 
 static fr_status cl_bn_eval(void *ctx, size_t rows, size_t cols, fr_view x, fr_view gamma,
-                            fr_view beta, fr_view run_mean, fr_view run_var, float eps, fr_view y)
+                            fr_view beta, fr_view run_mean, fr_view run_var, float eps,
+                            fr_bn_activation act, fr_view y)
 {
     SMALL_ON_CPU(ctx, rows * cols, batchnorm_forward_eval, rows, cols, x, gamma, beta, run_mean,
-                 run_var, eps, y);
+                 run_var, eps, act, y);
     kargs a = args_for(CL(ctx), FR_CLK_BN_EVAL);
     arg_u(&a, rows);
     arg_u(&a, cols);
@@ -410,24 +413,27 @@ static fr_status cl_bn_eval(void *ctx, size_t rows, size_t cols, fr_view x, fr_v
     arg_v(&a, run_mean);
     arg_v(&a, run_var);
     arg_f(&a, eps);
+    arg_u(&a, act == FR_BN_RELU);
     arg_v(&a, y);
     fr_cl_written(y.buf);
     return run(&a, FR_CLK_BN_EVAL, rows * cols, "batchnorm_forward_eval");
 }
 
 static fr_status cl_bn_backward(void *ctx, size_t rows, size_t cols, fr_view x, fr_view gamma,
-                                fr_view mean, fr_view invstd, fr_view dy, fr_view dx,
-                                fr_view dgamma, fr_view dbeta)
+                                fr_view beta, fr_view mean, fr_view invstd, fr_bn_activation act,
+                                fr_view dy, fr_view dx, fr_view dgamma, fr_view dbeta)
 {
-    SMALL_ON_CPU(ctx, rows * cols, batchnorm_backward, rows, cols, x, gamma, mean, invstd, dy, dx,
-                 dgamma, dbeta);
+    SMALL_ON_CPU(ctx, rows * cols, batchnorm_backward, rows, cols, x, gamma, beta, mean, invstd, act,
+                 dy, dx, dgamma, dbeta);
     kargs a = args_for(CL(ctx), FR_CLK_BN_BACKWARD);
     arg_u(&a, rows);
     arg_u(&a, cols);
     arg_v(&a, x);
     arg_v(&a, gamma);
+    arg_v(&a, beta);
     arg_v(&a, mean);
     arg_v(&a, invstd);
+    arg_u(&a, act == FR_BN_RELU);
     arg_v(&a, dy);
     arg_v(&a, dx);
     arg_v(&a, dgamma);
