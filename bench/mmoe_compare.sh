@@ -9,6 +9,7 @@
 #
 #   bench/mmoe_compare.sh [--fedrec PATH] [--rows N] [--epochs E]
 #                         [--coretype NAME] [--keep-table FILE] [--converge]
+#                         [--seeds N]
 #
 # --fedrec    the fedrec binary (default: ./fedrec, else fedrec on PATH)
 # --rows      rows of the synthetic table (default 400000: 320k training)
@@ -21,6 +22,9 @@
 # --converge  then train fedrec and PyTorch's fastest setting to
 #             convergence (early stopping on the mean validation AUC,
 #             patience 2, at most 20 epochs) and compare their test AUC
+# --seeds N   with --converge: train each N times (seeds 0..N-1: initial
+#             values and batch order) and compare mean +- std; one run's
+#             AUC moves by about 0.01 with the seed (default 1)
 #
 # PyTorch is Debian's python3-torch under /usr/bin/python3; it is only the
 # comparison here, never a dependency of fedrec. PyTorch runs with
@@ -37,6 +41,7 @@ epochs=2
 coretype=
 keep=
 converge=
+seeds=1
 while [ $# -gt 0 ]; do
     case $1 in
     --fedrec) fedrec=$2; shift 2 ;;
@@ -45,6 +50,7 @@ while [ $# -gt 0 ]; do
     --coretype) coretype=$2; shift 2 ;;
     --keep-table) keep=$2; shift 2 ;;
     --converge) converge=1; shift ;;
+    --seeds) seeds=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "mmoe_compare.sh: unknown argument '$1' (--help lists them)" >&2; exit 2 ;;
     esac
@@ -104,10 +110,22 @@ set -- $setting
 if [ $# -eq 3 ]; then core=$1; ob=$2; th=$3; else core=; ob=$1; th=$2; fi
 echo
 echo "to convergence (patience 2, at most 20 epochs); PyTorch at openblas $ob, torch $th${core:+, OPENBLAS_CORETYPE=$core}:"
-"$fedrec" train "$conf" --set data.source=table --set "data.path=$table" --set train.epochs=20 \
-    --set msmt.patience=2 --quiet --summary "$tmp/fedrec2.json" >/dev/null
-/usr/bin/python3 -c "import json,sys; m=json.load(open(sys.argv[1]))['metrics']
-print('fedrec:  best validation epoch %d of %d, test mean AUC %.4f' % (m['best_epoch'], m['epochs'], m['test_auc']))" "$tmp/fedrec2.json"
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ${core:+OPENBLAS_CORETYPE=$core} OPENBLAS_NUM_THREADS=$ob \
-    /usr/bin/python3 "$here/mmoe_torch.py" "$table" --threads "$th" --epochs 20 --patience 2 2>/dev/null |
-    sed 's/^.*best validation epoch \([0-9]*\): valid AUC [0-9.]* test mean AUC \([0-9.]*\)$/pytorch: best validation epoch \1, test mean AUC \2/'
+seed=0
+while [ "$seed" -lt "$seeds" ]; do
+    "$fedrec" train "$conf" --set data.source=table --set "data.path=$table" --set train.epochs=20 \
+        --set msmt.patience=2 --set run.seed=$seed --quiet --summary "$tmp/fedrec2.json" >/dev/null
+    /usr/bin/python3 -c "import json,sys; m=json.load(open(sys.argv[1]))['metrics']
+print('fedrec  seed %s: best validation epoch %d of %d, test mean AUC %.4f' % (sys.argv[2], m['best_epoch'], m['epochs'], m['test_auc']))" \
+        "$tmp/fedrec2.json" $seed | tee -a "$tmp/converge.txt"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ${core:+OPENBLAS_CORETYPE=$core} OPENBLAS_NUM_THREADS=$ob \
+        /usr/bin/python3 "$here/mmoe_torch.py" "$table" --threads "$th" --epochs 20 --patience 2 --seed $seed 2>/dev/null |
+        sed "s/^.*best validation epoch \([0-9]*\): valid AUC [0-9.]* test mean AUC \([0-9.]*\)$/pytorch seed $seed: best validation epoch \1, test mean AUC \2/" |
+        tee -a "$tmp/converge.txt"
+    seed=$((seed + 1))
+done
+[ "$seeds" -gt 1 ] || exit 0
+awk '{ k = $1; a = $NF; n[k]++; s[k] += a; q[k] += a * a }
+END {
+    for (k in n) { m[k] = s[k] / n[k]; v = q[k] / n[k] - m[k] * m[k]; sd[k] = sqrt(v > 0 ? v * n[k] / (n[k] - 1) : 0) }
+    printf "over %d seeds: fedrec %.4f +- %.4f, PyTorch %.4f +- %.4f (difference of means %+.4f)\n",
+        n["fedrec"], m["fedrec"], sd["fedrec"], m["pytorch"], sd["pytorch"], m["fedrec"] - m["pytorch"] }' "$tmp/converge.txt"

@@ -272,7 +272,7 @@ static void test_round_trip_every_key(void)
         "msmt.esmm=yes",                       "msmt.patience=5",
         "msmt.block_rows=1000",                "msmt.scenarios=3",
         "msmt.dense_embedding=true",           "msmt.shuffle=once", "msmt.min_epochs=4",
-        "msmt.task_correlation=-0.5",          "msmt.scenario_strength=1.5",
+        "msmt.task_correlation=-0.5",          "msmt.scenario_strength=1.5", "msmt.conflict_scenarios=1",
         "autoifs.bottom=64,32",                "autoifs.width=16",
         "autoifs.rank=3",                      "autoifs.search_epochs=4",
         "autoifs.rewind_epoch=3",              "autoifs.tau_final=50",

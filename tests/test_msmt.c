@@ -302,6 +302,46 @@ static void opencl_matches_cpu(fr_backend *cpu, fr_backend *ocl)
     fr_table_free(&t);
 }
 
+/* Conflicting scenarios: with the last of 4 scenarios conflicting, rows
+ * of scenarios 0-2 are the same as without (every draw is per row), and
+ * in scenario 3 the conversion labels change while the clicks do not. */
+static void conflict_scenarios(void)
+{
+    fr_msmt_synth so;
+    fr_msmt_synth_default(&so);
+    so.rows = 20000;
+    so.vocab = 50;
+    fr_table plain, conflict;
+    CHECK_OK(fr_msmt_synth_make(&so, &plain));
+    so.conflict_scenarios = 1;
+    CHECK_OK(fr_msmt_synth_make(&so, &conflict));
+    size_t same_other = 0, other = 0, conv_changed = 0, clicks_changed = 0, in_last = 0;
+    for (size_t r = 0; r < so.rows; r++) {
+        int last = plain.scenario[r] == 3;
+        int click_same = plain.labels[2 * r] == conflict.labels[2 * r];
+        int conv_same = plain.labels[2 * r + 1] == conflict.labels[2 * r + 1];
+        if (last) {
+            in_last++;
+            conv_changed += !conv_same;
+            clicks_changed += !click_same;
+        } else {
+            other++;
+            same_other += click_same && conv_same;
+        }
+    }
+    CHECK(same_other == other, "conflict in scenario 3 changed %zu rows of the other scenarios", other - same_other);
+    CHECK(clicks_changed == 0, "conflict in scenario 3 changed %zu clicks", clicks_changed);
+    /* Conversions need a click (20 % base rate): a few percent of the
+     * scenario's rows flip. */
+    CHECK(conv_changed > in_last / 100, "conflict changed only %zu of %zu conversions in scenario 3", conv_changed,
+          in_last);
+    so.conflict_scenarios = 5;
+    fr_table bad;
+    CHECK(fr_msmt_synth_make(&so, &bad) == FR_ERR_INVALID, "5 conflicting scenarios of 4 accepted");
+    fr_table_free(&plain);
+    fr_table_free(&conflict);
+}
+
 int main(void)
 {
     fr_backend_options bo;
@@ -312,6 +352,7 @@ int main(void)
     CHECK_OK(fr_backend_open(&bo, &be));
     if (!be)
         return fr_test_finish("test_msmt");
+    conflict_scenarios();
 
     fr_msmt_synth so;
     fr_msmt_synth_default(&so);

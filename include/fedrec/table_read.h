@@ -73,7 +73,10 @@ fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out)
  * is a signal shared by all scenarios (mostly interactions of the four
  * context fields), plus a scenario-specific signal, plus noise;
  * task_correlation in [-1, 1] mixes the second task's private signal with
- * the first's (negative: conflicting tasks). Rows are written to out_path
+ * the first's (negative: conflicting tasks); in the last
+ * conflict_scenarios scenarios the second task's shared signal enters with
+ * its sign flipped, so that there what raises the first task lowers the
+ * second, against the other scenarios. Rows are written to out_path
  * in blocks (so any row count fits in memory), 80/10/10 split drawn per
  * row. */
 typedef struct fr_msmt_synth {
@@ -81,6 +84,7 @@ typedef struct fr_msmt_synth {
     size_t vocab;                   /* values of fields 1-12; fields 13-16 have min(vocab, 8) */
     double scenario_strength;       /* weight of the scenario-specific signal (0.5) */
     double task_correlation;        /* 0.5 */
+    size_t conflict_scenarios;      /* scenarios (the last ones) whose tasks conflict (0) */
     double click_rate;              /* base click rate (0.2) */
     double conversion_rate;         /* base conversion rate among clicks (0.1) */
     uint64_t seed;

@@ -6,7 +6,8 @@
  *     test.csv defaults to test, any other to train; SCENARIO defaults to
  *     the name of the folder holding the file).
  *   fedrec data synth --out FILE [--rows N] [--scenarios S] [--vocab V]
- *                     [--task-correlation R] [--seed N]
+ *                     [--task-correlation R] [--scenario-strength W]
+ *                     [--conflict-scenarios K] [--seed N]
  *   fedrec data info FILE [--check] */
 #include <errno.h>
 #include <stdio.h>
@@ -24,7 +25,8 @@ static void usage(FILE *out)
             "                           [--delimiter C] [--header] [--valid-fraction F]\n"
             "                           [--seed N] INPUT...\n"
             "       fedrec data synth --out FILE [--rows N] [--scenarios S] [--vocab V]\n"
-            "                         [--task-correlation R] [--seed N]\n"
+            "                         [--task-correlation R] [--scenario-strength W]\n"
+            "                         [--conflict-scenarios K] [--seed N]\n"
             "       fedrec data info FILE [--check]\n\n"
             "convert: text files to one binary table file for job.kind = msmt\n"
             "(data.source = table). INPUT is PATH[:SCENARIO[:SPLIT]]; SPLIT is train or\n"
@@ -35,7 +37,10 @@ static void usage(FILE *out)
             "scenario, - (skip), comma-separated. --valid-fraction (0.1) of each\n"
             "training file goes to validation, drawn from --seed (0).\n"
             "synth: AliExpress-shaped rows with planted structure, streamed to FILE\n"
-            "(--vocab values in fields 1-12, min(V, 8) in the context fields 13-16).\n"
+            "(--vocab values in fields 1-12, min(V, 8) in the context fields 13-16;\n"
+            "defaults: 100000 rows, 4 scenarios, vocab 1000, task correlation 0.5,\n"
+            "scenario strength 0.5, no conflicting scenarios, seed 0). In the last K\n"
+            "scenarios the conversion's shared signal is negated: tasks conflict.\n"
             "info: the shape, names and split sizes of FILE; --check also verifies\n"
             "every section's checksum and every value's range.\n");
 }
@@ -204,11 +209,16 @@ static int synth(int argc, char **argv)
             o.vocab = (size_t)v;
         else if (!strcmp(a, "--task-correlation") && parse_number(a, val, -1, 1, &v))
             o.task_correlation = v;
+        else if (!strcmp(a, "--conflict-scenarios") && parse_number(a, val, 0, FR_TABLE_MAX_SCENARIOS, &v))
+            o.conflict_scenarios = (size_t)v;
+        else if (!strcmp(a, "--scenario-strength") && parse_number(a, val, 0, 100, &v))
+            o.scenario_strength = v;
         else if (!strcmp(a, "--seed") && parse_number(a, val, 0, 1e18, &v))
             o.seed = (uint64_t)v;
         else {
             if (strcmp(a, "--rows") && strcmp(a, "--scenarios") && strcmp(a, "--vocab") &&
-                strcmp(a, "--task-correlation") && strcmp(a, "--seed"))
+                strcmp(a, "--task-correlation") && strcmp(a, "--conflict-scenarios") &&
+                strcmp(a, "--scenario-strength") && strcmp(a, "--seed"))
                 fprintf(stderr, "fedrec data synth: unknown option: %s\n", a);
             return FR_EXIT_USAGE;
         }

@@ -117,13 +117,15 @@ static fr_status load(const fr_config *cfg, fr_table *t, const char **what)
     FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &seed));
     if (!strcmp(source, "synthetic")) {
         fr_msmt_synth so;
-        int64_t rows, vocab, scenarios;
+        int64_t rows, vocab, scenarios, conflict;
         fr_msmt_synth_default(&so);
         FR_TRY_CLI(fr_config_get_int(cfg, "data.rows", &rows));
         FR_TRY_CLI(fr_config_get_int(cfg, "data.vocab", &vocab));
         FR_TRY_CLI(fr_config_get_int(cfg, "msmt.scenarios", &scenarios));
         FR_TRY_CLI(fr_config_get_float(cfg, "msmt.task_correlation", &so.task_correlation));
         FR_TRY_CLI(fr_config_get_float(cfg, "msmt.scenario_strength", &so.scenario_strength));
+        FR_TRY_CLI(fr_config_get_int(cfg, "msmt.conflict_scenarios", &conflict));
+        so.conflict_scenarios = (size_t)conflict;
         so.rows = (size_t)rows;
         so.vocab = (size_t)vocab;
         so.scenarios = (size_t)scenarios;

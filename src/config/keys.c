@@ -139,6 +139,8 @@ static const fr_config_key schema[] = {
      "msmt job, synthetic data: correlation of the two tasks' shared signals (negative: conflicting tasks)"},
     {"msmt", "scenario_strength", FR_CFG_FLOAT, "0.5", 0, 100, 0, 0, NULL,
      "msmt job, synthetic data: weight of each scenario's own signal"},
+    {"msmt", "conflict_scenarios", FR_CFG_INT, "0", 0, 256, 0, 0, NULL,
+     "msmt job, synthetic data: how many scenarios (the last ones) have conflicting tasks: there the conversion's shared signal is negated"},
 
     {"autoifs", "bottom", FR_CFG_INT_LIST, "1024,512", 1, 65536, 0, 0, NULL,
      "AutoIFS: widths of the shared bottom MLP and of the selection network's MLP"},

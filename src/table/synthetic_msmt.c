@@ -13,7 +13,10 @@
  *       + s * sum_p U_s,t,p[x_a, x_b] + num_t + 0.5 noise
  * with the tables T shared by all scenarios (T_conv = rho T_click +
  * sqrt(1 - rho^2) T', likewise the additive weights: rho < 0 makes the
- * tasks conflict), U each scenario's own (s = scenario_strength), c_s,t a
+ * tasks conflict; in the last conflict_scenarios scenarios the
+ * conversion's add_t and T terms are negated: its tasks conflict there,
+ * and its conversion signal runs against the other scenarios'), U each
+ * scenario's own (s = scenario_strength), c_s,t a
  * base-rate shift per scenario, add_t of std 0.5, the shared interaction
  * of std 1.5, and num_t linear in the first 8 numbers plus a periodic
  * term in the 9th. A conversion needs a click (as in AliExpress). Weights
@@ -139,6 +142,9 @@ static void make_rows(const world *w, size_t begin, size_t n, int32_t *cat, floa
     for (size_t r = 0; r < n; r++) {
         size_t s = fr_rng_below(&rng, (uint32_t)o->scenarios);
         scen[r] = (int32_t)s;
+        /* Sign of the conversion's shared signal in this scenario. */
+        float conv_sign = s + o->conflict_scenarios >= o->scenarios ? -1.0f : 1.0f;
+        float sign[N_TASKS] = {1.0f, conv_sign};
         float z[N_TASKS];
         for (size_t t = 0; t < N_TASKS; t++)
             z[t] = w->bias[t] + w->scen_bias[s][t];
@@ -149,7 +155,7 @@ static void make_rows(const world *w, size_t begin, size_t n, int32_t *cat, floa
                 id = v - 1;
             cat[r * N_CAT + f] = (int32_t)id;
             for (size_t t = 0; t < N_TASKS; t++)
-                z[t] += w->additive[(f * v + id) * N_TASKS + t];
+                z[t] += sign[t] * w->additive[(f * v + id) * N_TASKS + t];
         }
         size_t ctx = field_vocab(o, N_WIDE);
         for (size_t f = N_WIDE; f < N_CAT; f++)
@@ -158,7 +164,7 @@ static void make_rows(const world *w, size_t begin, size_t n, int32_t *cat, floa
             size_t cell = (size_t)cat[r * N_CAT + N_WIDE + pair_fields[p][0]] * CONTEXT +
                           (size_t)cat[r * N_CAT + N_WIDE + pair_fields[p][1]];
             for (size_t t = 0; t < N_TASKS; t++)
-                z[t] += w->shared[t][p][cell] + strength * w->scen[s][t][p][cell];
+                z[t] += sign[t] * w->shared[t][p][cell] + strength * w->scen[s][t][p][cell];
         }
         for (size_t j = 0; j < N_NUM; j++) {
             float x = fr_rng_uniform(&rng);
@@ -186,8 +192,8 @@ static fr_status check(const fr_msmt_synth *o)
     if (o->rows == 0 || o->rows > UINT32_MAX || o->scenarios < 1 || o->scenarios > FR_TABLE_MAX_SCENARIOS ||
         o->vocab < 2 || o->vocab > 10000000 || !(o->task_correlation >= -1 && o->task_correlation <= 1) ||
         !(o->click_rate > 0 && o->click_rate < 1) || !(o->conversion_rate > 0 && o->conversion_rate < 1) ||
-        !(o->scenario_strength >= 0))
-        return fr_fail(FR_ERR_INVALID, "synthetic table: need 1 <= rows < 2^32, 1 to %d scenarios, vocab >= 2, task correlation in [-1, 1], rates in (0, 1), scenario strength >= 0",
+        !(o->scenario_strength >= 0) || o->conflict_scenarios > o->scenarios)
+        return fr_fail(FR_ERR_INVALID, "synthetic table: need 1 <= rows < 2^32, 1 to %d scenarios, vocab >= 2, task correlation in [-1, 1], rates in (0, 1), scenario strength >= 0, conflicting scenarios <= scenarios",
                        FR_TABLE_MAX_SCENARIOS);
     return FR_OK;
 }
