@@ -8,3 +8,8 @@ check_PROGRAMS += tests/test_baselines
 tests_test_baselines_SOURCES = tests/test_baselines.c tests/testutil.h
 tests_test_baselines_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_baselines
+
+check_PROGRAMS += tests/test_fedmsmt
+tests_test_fedmsmt_SOURCES = tests/test_fedmsmt.c tests/testutil.h
+tests_test_fedmsmt_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_fedmsmt

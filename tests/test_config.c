@@ -279,6 +279,13 @@ static void test_round_trip_every_key(void)
         "autoifs.search_lr=0.001",             "autoifs.search_weight_decay=0.0001",
         "autoifs.selector_lr=0.00001",
         "train.checkpoint_every=3",
+        "fedmsmt.method=fedprox",              "fedmsmt.shared_experts=2",
+        "fedmsmt.private_experts=1",           "fedmsmt.membership=110;011",
+        "fedmsmt.fedbn=false",                 "fedmsmt.coordination=false",
+        "fedmsmt.experts=mean",                "fedmsmt.towers=local",
+        "fedmsmt.tower_coordination=true",     "fedmsmt.embedding=local",
+        "fedmsmt.temperature=0.5",             "fedmsmt.prox_mu=0.01",
+        "fedmsmt.local_epochs=2",
     };
     cfg = NULL;
     CHECK_OK(fr_config_build(path, sets, sizeof sets / sizeof sets[0], &cfg));

@@ -15,5 +15,11 @@
 #include "fedrec/metrics.h"
 #include "fedrec/model_file.h"
 #include "fedrec/synthetic_ctr.h"
+#include "fedrec/ratings.h"
+#include "fedrec/pfedrec.h"
+#include "fedrec/table.h"
+#include "fedrec/table_read.h"
+#include "fedrec/msmt.h"
+#include "fedrec/fedmsmt.h"
 
 #endif

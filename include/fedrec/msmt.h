@@ -113,6 +113,10 @@ typedef struct fr_msmt_eval {
 } fr_msmt_eval;
 
 fr_status fr_msmt_evaluate(fr_msmt_model *m, const fr_table *t, int split, fr_msmt_eval *out);
+/* The same over the given rows of t (a federated client's own rows):
+ * scenarios without rows get NaN cells, left out of the means. */
+fr_status fr_msmt_evaluate_rows(fr_msmt_model *m, const fr_table *t, const uint32_t *rows, size_t n_rows,
+                                fr_msmt_eval *out);
 
 typedef struct fr_msmt_train_options {
     size_t batch;            /* 2048 */
@@ -146,6 +150,26 @@ typedef struct fr_msmt_train_options {
 } fr_msmt_train_options;
 
 void fr_msmt_train_options_default(fr_msmt_train_options *o);
+
+/* One pass over rows train[0..n_train) for a caller that runs its own
+ * schedule (a federated client's local epoch): blocks of block_rows rows
+ * (0: one) in random order, rows shuffled within a block, from stream
+ * (seed, shuffle_key, shuffle_stream, SHUFFLE); batches of `batch` rows
+ * (a last batch of one row is skipped); per batch zero the gradients,
+ * forward, backward, before_step(arg) (may be NULL: e.g. a proximal term
+ * added to the gradients), then opt's step. *step counts the batches
+ * (dropout draws are keyed by it); *loss gets the mean batch loss. */
+struct fr_optimizer;
+typedef struct fr_msmt_pass_options {
+    size_t batch, block_rows;
+    uint64_t seed;
+    uint32_t shuffle_key, shuffle_stream;
+    struct fr_optimizer *opt;
+    fr_status (*before_step)(void *arg);
+    void *arg;
+} fr_msmt_pass_options;
+fr_status fr_msmt_pass(fr_msmt_model *m, const fr_table *t, const fr_msmt_pass_options *p,
+                       const uint32_t *train, size_t n_train, uint32_t *step, double *loss);
 
 typedef struct fr_msmt_epoch {
     size_t epoch;            /* 1-based, counted within the phase */

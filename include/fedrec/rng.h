@@ -23,7 +23,8 @@ enum fr_rng_purpose {
     FR_RNG_SAMPLING,      /* client sampling */
     FR_RNG_DATA,          /* synthetic data generation */
     FR_RNG_SPLIT,         /* train/validation/test split */
-    FR_RNG_TEST           /* reserved for tests */
+    FR_RNG_TEST,          /* reserved for tests */
+    FR_RNG_COORDINATION   /* federated conflict coordination: pair order */
 };
 
 typedef struct fr_rng {

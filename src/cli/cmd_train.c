@@ -27,7 +27,9 @@ static void usage(FILE *out)
             "conf/quickstart.ini, conf/pfedrec-ml100k.ini); the baselines on the same\n"
             "data fedmf, fedncf and central-mf (conf/fedmf-ml100k.ini,\n"
             "conf/fedncf-ml100k.ini, conf/central-mf-ml100k.ini); msmt (a multi-scenario\n"
-            "multi-task model: LR, Shared-Bottom, MMoE or PLE; conf/msmt-*.ini); or ctr (a\n"
+            "multi-task model: LR, Shared-Bottom, MMoE or PLE; conf/msmt-*.ini); fedmsmt\n"
+            "(federated, one client per scenario: PF-MSMTrec, FedAvg, FedProx, FedBN or\n"
+            "local-only; conf/pfmsmtrec-*.ini); or ctr (a\n"
             "click-through model on generated data, conf/demo.ini). The configuration is\n"
             "the defaults, then\n"
             "CONFIG, then each --set in order.\n\n"
@@ -237,13 +239,16 @@ int fr_cli_train(int argc, char **argv)
         fr_config_free(cfg);
         return FR_EXIT_USAGE;
     }
-    if (o.resume && !strcmp(kind, "msmt")) {
-        fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = msmt has none\n");
+    if (o.resume && (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt"))) {
+        fprintf(stderr, "fedrec train: --resume continues a PFedRec-engine run from output.checkpoint; job.kind = %s has none\n",
+                kind);
         fr_config_free(cfg);
         return FR_EXIT_USAGE;
     }
     if (!strcmp(kind, "msmt"))
         rc = fr_cli_run_msmt(cfg, o.quiet, o.summary);
+    else if (!strcmp(kind, "fedmsmt"))
+        rc = fr_cli_run_fedmsmt(cfg, o.quiet, o.summary);
     else
         rc = strcmp(kind, "ctr") ? fr_cli_run_pfedrec(cfg, o.quiet, o.summary, o.resume) : run(cfg, &o);
     fr_config_free(cfg);

@@ -12,7 +12,15 @@ int fr_cli_data(int argc, char **argv);
 #include "fedrec/config.h"
 /* The PFedRec job of `fedrec train` (job_pfedrec.c). */
 int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume);
-/* The multi-scenario multi-task job (job_msmt.c). */
+/* The multi-scenario multi-task job (job_msmt.c), and what the federated
+ * one (job_fedmsmt.c) shares with it: the model and training options from
+ * msmt.* and train.*, the table data.* names, and the table of AUC and
+ * logloss per scenario x task. */
+#include "fedrec/msmt.h"
 int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary);
+fr_status fr_cli_msmt_options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_train_options *to);
+fr_status fr_cli_msmt_load(const fr_config *cfg, fr_table *t, const char **what);
+void fr_cli_msmt_print_table(const fr_table *t, const fr_msmt_eval *valid, const fr_msmt_eval *test);
+int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary);
 
 #endif

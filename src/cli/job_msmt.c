@@ -38,7 +38,7 @@ static fr_status widths(const fr_config *cfg, const char *key, size_t *out, size
     return FR_OK;
 }
 
-static fr_status options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_train_options *to)
+fr_status fr_cli_msmt_options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_train_options *to)
 {
     const char *arch, *optimizer;
     int64_t dim, experts, task_experts, levels, batch, epochs, patience, min_epochs, block;
@@ -108,7 +108,7 @@ static fr_status options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_trai
     return FR_OK;
 }
 
-static fr_status load(const fr_config *cfg, fr_table *t, const char **what)
+fr_status fr_cli_msmt_load(const fr_config *cfg, fr_table *t, const char **what)
 {
     const char *source, *path;
     uint64_t seed;
@@ -173,23 +173,23 @@ static void on_epoch(void *arg, const fr_msmt_epoch *e)
     }
 }
 
-static void print_table(const fr_table *t, const fr_msmt_result *r)
+void fr_cli_msmt_print_table(const fr_table *t, const fr_msmt_eval *valid, const fr_msmt_eval *test)
 {
     printf("\n%-12s %-12s %9s %9s %10s %10s\n", "scenario", "task", "valid_auc", "test_auc", "valid_ll",
            "test_ll");
     for (size_t s = 0; s < t->n_scenarios; s++)
         for (size_t k = 0; k < t->n_tasks; k++)
             printf("%-12s %-12s %9.4f %9.4f %10.4f %10.4f\n", t->scenario_names[s], t->task_names[k],
-                   r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k], r->test.logloss[s][k]);
-    printf("%-12s %-12s %9.4f %9.4f %10.4f %10.4f\n", "mean", "", r->valid.mean_auc, r->test.mean_auc,
-           r->valid.mean_logloss, r->test.mean_logloss);
+                   valid->auc[s][k], test->auc[s][k], valid->logloss[s][k], test->logloss[s][k]);
+    printf("%-12s %-12s %9.4f %9.4f %10.4f %10.4f\n", "mean", "", valid->mean_auc, test->mean_auc,
+           valid->mean_logloss, test->mean_logloss);
 }
 
 int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
 {
     fr_msmt_options mo;
     fr_msmt_train_options to;
-    fr_status s = options(cfg, &mo, &to);
+    fr_status s = fr_cli_msmt_options(cfg, &mo, &to);
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     const char *report_path, *format, *name, *what = "";
@@ -198,7 +198,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
     fr_config_get_string(cfg, "run.name", &name);
     double t0 = now_s();
     fr_table t;
-    s = load(cfg, &t, &what);
+    s = fr_cli_msmt_load(cfg, &t, &what);
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     fr_backend *be = NULL;
@@ -245,7 +245,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
         code = fr_cli_report(s, NULL);
     } else {
         double wall = now_s() - t0;
-        print_table(&t, &r);
+        fr_cli_msmt_print_table(&t, &r.valid, &r.test);
         if (mo.arch == FR_ARCH_AUTOIFS)
             printf("AutoIFS pruning gates, mean over rows and tasks (1 removes the flow): shared->shared %.3f, specific->specific %.3f, shared->specific %.3f, specific->shared %.3f\n",
                    r.gates[0], r.gates[1], r.gates[2], r.gates[3]);

@@ -51,12 +51,21 @@ static double logloss_prob(const float *p, const float *y, size_t n)
 
 fr_status fr_msmt_evaluate(fr_msmt_model *m, const fr_table *t, int split, fr_msmt_eval *out)
 {
+    uint32_t *rows;
+    size_t n_rows;
+    FR_TRY(fr_table_split_rows(t, split, &rows, &n_rows));
+    fr_status s = fr_msmt_evaluate_rows(m, t, rows, n_rows, out);
+    free(rows);
+    return s;
+}
+
+fr_status fr_msmt_evaluate_rows(fr_msmt_model *m, const fr_table *t, const uint32_t *rows, size_t n_rows,
+                                fr_msmt_eval *out)
+{
     memset(out, 0, sizeof *out);
-    size_t T = t->n_tasks, S = t->n_scenarios, n_rows;
+    size_t T = t->n_tasks, S = t->n_scenarios;
     out->n_scenarios = S;
     out->n_tasks = T;
-    uint32_t *rows;
-    FR_TRY(fr_table_split_rows(t, split, &rows, &n_rows));
     size_t batch = fr_msmt_model_max_batch(m);
     float *probs = malloc((n_rows ? n_rows : 1) * T * sizeof *probs);
     float *bp = malloc(batch * T * sizeof *bp);
@@ -117,7 +126,6 @@ fr_status fr_msmt_evaluate(fr_msmt_model *m, const fr_table *t, int split, fr_ms
         }
     out->mean_auc = cells ? out->mean_auc / (double)cells : NAN;
     out->mean_logloss = cells ? out->mean_logloss / (double)cells : NAN;
-    free(rows);
     free(probs);
     free(bp);
     free(start);
@@ -138,10 +146,11 @@ static void shuffle(uint32_t *a, size_t n, fr_rng *rng)
 }
 
 /* One epoch: blocks of the training rows in random order, rows shuffled
- * within each block. */
+ * within each block, from stream (seed, epoch, stream, SHUFFLE). */
 static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
                            fr_optimizer *opt, fr_optimizer *sel_opt, const uint32_t *train, size_t n_train, uint32_t *work,
-                           size_t epoch, uint32_t *step, double *loss_out)
+                           size_t epoch, uint32_t stream, fr_status (*before_step)(void *arg), void *arg,
+                           uint32_t *step, double *loss_out)
 {
     size_t block = o->block_rows ? o->block_rows : n_train;
     size_t n_blocks = (n_train + block - 1) / block;
@@ -150,7 +159,7 @@ static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_tr
         return fr_fail_nomem("epoch", n_blocks * 4);
     fr_rng rng;
     /* Without reshuffling every epoch draws the order of the first. */
-    fr_rng_init(&rng, o->seed, o->fixed_order ? 1u : (uint32_t)epoch, 0, FR_RNG_SHUFFLE);
+    fr_rng_init(&rng, o->seed, o->fixed_order ? 1u : (uint32_t)epoch, stream, FR_RNG_SHUFFLE);
     for (size_t b = 0; b < n_blocks; b++)
         block_order[b] = (uint32_t)b;
     shuffle(block_order, n_blocks, &rng);
@@ -176,6 +185,8 @@ static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_tr
                 s = fr_msmt_forward(m, t, work + at, k, (*step)++, 1, &logits);
             if (s == FR_OK)
                 s = fr_msmt_backward(m, &loss);
+            if (s == FR_OK && before_step)
+                s = before_step(arg);
             if (s == FR_OK)
                 s = fr_optimizer_step(opt);
             if (s == FR_OK && sel_opt)
@@ -191,6 +202,27 @@ static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_tr
     }
     free(block_order);
     *loss_out = batches ? loss_sum / (double)batches : 0.0;
+    return s;
+}
+
+fr_status fr_msmt_pass(fr_msmt_model *m, const fr_table *t, const fr_msmt_pass_options *p,
+                       const uint32_t *train, size_t n_train, uint32_t *step, double *loss_out)
+{
+    fr_msmt_train_options o;
+    fr_msmt_train_options_default(&o);
+    o.batch = p->batch;
+    o.block_rows = p->block_rows;
+    o.seed = p->seed;
+    if (p->batch < 2 || p->batch > fr_msmt_model_max_batch(m))
+        return fr_fail(FR_ERR_INVALID, "training pass: need 2 <= batch <= the model's max batch (%zu)",
+                       fr_msmt_model_max_batch(m));
+    size_t block = o.block_rows && o.block_rows < n_train ? o.block_rows : n_train;
+    uint32_t *work = malloc((block ? block : 1) * sizeof *work);
+    if (!work)
+        return fr_fail_nomem("training pass", block * 4);
+    fr_status s = run_epoch(m, t, &o, p->opt, NULL, train, n_train, work, p->shuffle_key, p->shuffle_stream,
+                            p->before_step, p->arg, step, loss_out);
+    free(work);
     return s;
 }
 
@@ -215,8 +247,8 @@ static fr_status epoch_and_report(trainer *tr, fr_optimizer *opt, fr_optimizer *
                                   double tau, double *valid_auc)
 {
     double te = now(), loss = 0.0;
-    FR_TRY(run_epoch(tr->m, tr->t, tr->o, opt, sel_opt, tr->train, tr->n_train, tr->work, ++tr->shuffle_epoch,
-                     &tr->step, &loss));
+    FR_TRY(run_epoch(tr->m, tr->t, tr->o, opt, sel_opt, tr->train, tr->n_train, tr->work, ++tr->shuffle_epoch, 0,
+                     NULL, NULL, &tr->step, &loss));
     double trained = now() - te;
     tr->train_seconds += trained;
     tr->samples += tr->n_train;

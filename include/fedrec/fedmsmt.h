@@ -1,0 +1,145 @@
+/* fedrec/fedmsmt.h — federated multi-scenario multi-task training:
+ * PF-MSMTrec (../shared/specs/pf-msmtrec.md, this project's reading of it;
+ * doc/FEDMSMT.md) and the baselines on the same engine (local-only,
+ * FedAvg, FedProx, FedBN).
+ *
+ * Each scenario of a feature table is one client; its rows never leave it.
+ * Every client runs its own MMoE (fedrec/msmt.h) over the experts it holds
+ * of a global pool, a softmax gate per task and a tower per task. The
+ * engine sees the clients' models only as parameter vectors, cut into
+ * units: one per expert of the pool (its batch-norm apart), one per tower,
+ * one per gate, the embedding. A unit's role says who aggregates it:
+ * every client (global), the clients holding it (group: a shared expert's
+ * federation group), or nobody (local, batch-norm local under FedBN).
+ *
+ * A round: each client trains local_epochs passes over its rows starting
+ * from what it received; uploads each federated unit's update
+ * delta = after - received; the server then, per unit, optionally
+ * coordinates conflicting updates (PCGrad across clients: a delta whose
+ * cosine with another member's original delta is negative is projected on
+ * that delta's normal plane, the others taken in an order drawn from the
+ * seed), and gives client i
+ *   theta_i <- received_i + sum_j a_ij delta_j
+ * with a_ij = n_j / sum_k n_k (mean: the sample-weighted FedAvg) or
+ * a_ij = n_j exp(cos(delta_i, delta_j) / T) / sum_k n_k exp(cos(delta_i,
+ * delta_k) / T) (personal: a softmax over the members' cosine similarity,
+ * weighted by sample counts so that T -> inf gives FedAvg exactly). The
+ * embedding table is averaged row by row over the clients whose update
+ * changed that row (ids that only one client sees stay that client's). */
+#ifndef FEDREC_FEDMSMT_H
+#define FEDREC_FEDMSMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fedrec/backend.h"
+#include "fedrec/msmt.h"
+#include "fedrec/table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fr_fed_method {
+    FR_FED_PFMSMTREC = 0, /* the template, FedBN, coordination, personal aggregation, towers */
+    FR_FED_FEDAVG,        /* every parameter: sample-weighted mean */
+    FR_FED_FEDPROX,       /* FedAvg with the proximal term */
+    FR_FED_FEDBN,         /* FedAvg with batch-norm kept local */
+    FR_FED_LOCAL          /* no federation */
+} fr_fed_method;
+
+typedef enum fr_fed_agg {
+    FR_FED_AGG_PERSONAL = 0, /* softmax over cosine similarity / temperature */
+    FR_FED_AGG_MEAN,         /* sample-weighted mean */
+    FR_FED_AGG_LOCAL         /* not aggregated */
+} fr_fed_agg;
+
+#define FR_FED_MAX_POOL 64
+
+typedef struct fr_fedmsmt_options {
+    fr_fed_method method;
+    /* The model of every client: fedrec/msmt.h options (arch is MMoE;
+     * experts is overwritten with the experts the client holds). */
+    fr_msmt_options model;
+    /* Parameter template (PF-MSMTrec): a pool of shared + clients x
+     * private experts; client c holds the shared ones and its own private
+     * ones. membership, when set (n_pool > 0), replaces it: member[c][g]
+     * nonzero when client c holds pool expert g (every client at least
+     * one expert, at most FR_FED_MAX_POOL in the pool). The baselines hold
+     * shared + private experts each, all shared. */
+    size_t shared_experts, private_experts;     /* 4, 4 */
+    size_t n_pool;
+    unsigned char member[FR_TABLE_MAX_SCENARIOS][FR_FED_MAX_POOL];
+    /* PF-MSMTrec's modules (the baselines fix their own): */
+    int fedbn;                 /* batch-norm stays on the client (1) */
+    int coordination;          /* PCGrad across the members' expert updates (1) */
+    fr_fed_agg experts_agg;    /* personal (default) or mean */
+    fr_fed_agg towers_agg;     /* personal (default), mean or local */
+    int tower_coordination;    /* also coordinate tower updates (0) */
+    fr_fed_agg embedding_agg;  /* mean (default) or local */
+    double temperature;        /* of personal aggregation (1) */
+    double prox_mu;            /* proximal term (0; FedProx needs > 0) */
+    /* Training. */
+    size_t rounds;             /* 20 */
+    size_t local_epochs;       /* 1 */
+    size_t batch;              /* 2048 */
+    int optimizer;             /* fr_optim_kind (Adam) */
+    float lr, weight_decay;    /* 1e-3, 1e-6 */
+    size_t block_rows;         /* as fr_msmt_train_options (0: one block) */
+    uint64_t seed;
+} fr_fedmsmt_options;
+
+void fr_fedmsmt_options_default(fr_fedmsmt_options *o);
+const char *fr_fed_method_name(fr_fed_method m);
+fr_status fr_fed_method_parse(const char *name, fr_fed_method *out);
+/* "1100;0110;0011": one row of 0/1 per client (scenario order), pool
+ * experts as columns, into o->member / o->n_pool; errors name the row
+ * and column. */
+fr_status fr_fedmsmt_parse_membership(const char *text, size_t clients, fr_fedmsmt_options *o);
+
+typedef struct fr_fedmsmt_round {
+    size_t round;                       /* 1-based */
+    double train_loss;                  /* mean over clients and batches */
+    fr_msmt_eval valid, test;           /* every client on its own rows */
+    uint64_t upload_bytes[FR_TABLE_MAX_SCENARIOS]; /* this round, per client */
+    size_t conflicts;                   /* projections made by coordination */
+    double seconds, train_seconds, eval_seconds, aggregate_seconds;
+    int improved;                       /* best mean validation AUC so far */
+} fr_fedmsmt_round;
+
+typedef struct fr_fedmsmt_result {
+    size_t rounds, best_round;
+    fr_msmt_eval valid, test;           /* at the best round */
+    size_t clients, pool;
+    size_t experts_held[FR_TABLE_MAX_SCENARIOS];
+    uint64_t upload_bytes_per_round[FR_TABLE_MAX_SCENARIOS];
+    size_t conflicts;                   /* projections made by coordination, all rounds */
+    double seconds, train_seconds, eval_seconds, aggregate_seconds;
+} fr_fedmsmt_result;
+
+/* Train on t (one client per scenario, rows by split) for o->rounds rounds;
+ * on_round (may be NULL) sees each. Reports the test metrics of the round
+ * with the best mean validation AUC. Results do not depend on the
+ * backend's thread count. */
+fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
+                         void (*on_round)(void *arg, const fr_fedmsmt_round *r), void *arg,
+                         fr_fedmsmt_result *out);
+
+/* ---- the server's arithmetic, on host vectors (exposed for tests) ------ */
+
+/* PCGrad across clients: for each i, d_i starts as delta_i and for each
+ * other j, in the order order_i (a permutation of the others' indices,
+ * n - 1 entries), d_i -= min(0, <d_i, delta_j>) / |delta_j|^2 delta_j
+ * (zero deltas skipped). deltas: n vectors of dim floats (read only);
+ * out: n x dim. Returns the number of projections made (conflicts). */
+size_t fr_fed_coordinate(const float *deltas, size_t n, size_t dim, const size_t *const *order,
+                         float *out);
+/* Aggregation weights a (n x n, row i for client i) from the
+ * (coordinated) deltas and sample counts: mean or personal with
+ * temperature T (cosine of a zero vector: 0). */
+void fr_fed_weights(const float *deltas, size_t n, size_t dim, const double *samples,
+                    fr_fed_agg agg, double temperature, double *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

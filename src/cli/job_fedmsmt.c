@@ -1,0 +1,245 @@
+/* job_fedmsmt.c — `fedrec train` with job.kind = fedmsmt: load or generate
+ * a feature table, train one MMoE client per scenario with the federated
+ * method fedmsmt.method names (PF-MSMTrec or a baseline), print one line
+ * per round and the final table of AUC and logloss per scenario x task at
+ * the round with the best mean validation AUC; the report has every cell
+ * and each client's upload per round. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/job_setup.h"
+#include "cli/summary.h"
+#include "fedrec/fedmsmt.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static fr_status parse_agg(const char *key, const char *v, fr_fed_agg *out)
+{
+    if (!strcmp(v, "personal"))
+        *out = FR_FED_AGG_PERSONAL;
+    else if (!strcmp(v, "mean"))
+        *out = FR_FED_AGG_MEAN;
+    else if (!strcmp(v, "local"))
+        *out = FR_FED_AGG_LOCAL;
+    else
+        return fr_cli_fail(FR_ERR_CONFIG, "%s = %s: expected personal, mean or local", key, v);
+    return FR_OK;
+}
+
+static fr_status options(const fr_config *cfg, size_t clients, fr_fedmsmt_options *o)
+{
+    fr_msmt_train_options to;
+    fr_fedmsmt_options_default(o);
+    FR_TRY_CLI(fr_cli_msmt_options(cfg, &o->model, &to));
+    o->model.arch = FR_ARCH_MMOE;
+    const char *method, *membership, *experts, *towers, *embedding;
+    int64_t shared, priv, rounds, local_epochs;
+    FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.method", &method));
+    FR_TRY_CLI(fr_fed_method_parse(method, &o->method));
+    FR_TRY_CLI(fr_config_get_int(cfg, "fedmsmt.shared_experts", &shared));
+    FR_TRY_CLI(fr_config_get_int(cfg, "fedmsmt.private_experts", &priv));
+    FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.membership", &membership));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "fedmsmt.fedbn", &o->fedbn));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "fedmsmt.coordination", &o->coordination));
+    FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.experts", &experts));
+    FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.towers", &towers));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "fedmsmt.tower_coordination", &o->tower_coordination));
+    FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.embedding", &embedding));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fedmsmt.temperature", &o->temperature));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fedmsmt.prox_mu", &o->prox_mu));
+    FR_TRY_CLI(fr_config_get_int(cfg, "fedmsmt.local_epochs", &local_epochs));
+    FR_TRY_CLI(fr_config_get_int(cfg, "train.rounds", &rounds));
+    FR_TRY_CLI(parse_agg("fedmsmt.experts", experts, &o->experts_agg));
+    FR_TRY_CLI(parse_agg("fedmsmt.towers", towers, &o->towers_agg));
+    FR_TRY_CLI(parse_agg("fedmsmt.embedding", embedding, &o->embedding_agg));
+    o->shared_experts = (size_t)shared;
+    o->private_experts = (size_t)priv;
+    if (*membership) {
+        if (fr_fedmsmt_parse_membership(membership, clients, o) != FR_OK) {
+            char why[512]; /* the message lives in the buffer fr_cli_fail rewrites */
+            snprintf(why, sizeof why, "%s", fr_last_error());
+            return fr_cli_fail(FR_ERR_CONFIG, "fedmsmt.membership: %s", why);
+        }
+    } else if (shared + priv < 1) {
+        return fr_cli_fail(FR_ERR_CONFIG, "fedmsmt.shared_experts + fedmsmt.private_experts: need at least one expert");
+    }
+    if (o->method == FR_FED_FEDPROX && !(o->prox_mu > 0))
+        return fr_cli_fail(FR_ERR_CONFIG, "fedmsmt.method = fedprox needs fedmsmt.prox_mu > 0 (the proximal term)");
+    o->rounds = (size_t)rounds;
+    o->local_epochs = (size_t)local_epochs;
+    o->batch = to.batch;
+    o->optimizer = to.optimizer;
+    o->lr = to.lr;
+    o->weight_decay = to.weight_decay;
+    o->block_rows = to.block_rows;
+    o->seed = to.seed;
+    return FR_OK;
+}
+
+typedef struct round_ctx {
+    int quiet, jsonl;
+    FILE *report;
+    const fr_table *t;
+} round_ctx;
+
+static uint64_t mean_upload(const fr_fedmsmt_round *r, size_t clients)
+{
+    uint64_t sum = 0;
+    for (size_t c = 0; c < clients; c++)
+        sum += r->upload_bytes[c];
+    return clients ? sum / clients : 0;
+}
+
+static void report_header(FILE *f, const fr_table *t)
+{
+    fprintf(f, "round,train_loss,valid_auc,valid_logloss,test_auc,test_logloss");
+    for (size_t s = 0; s < t->n_scenarios; s++)
+        for (size_t k = 0; k < t->n_tasks; k++)
+            fprintf(f, ",valid_auc_%s_%s,test_auc_%s_%s,valid_logloss_%s_%s,test_logloss_%s_%s", t->scenario_names[s],
+                    t->task_names[k], t->scenario_names[s], t->task_names[k], t->scenario_names[s], t->task_names[k],
+                    t->scenario_names[s], t->task_names[k]);
+    for (size_t s = 0; s < t->n_scenarios; s++)
+        fprintf(f, ",upload_bytes_%s", t->scenario_names[s]);
+    fprintf(f, ",seconds,train_seconds,aggregate_seconds,eval_seconds\n");
+}
+
+static void report_row(FILE *f, int jsonl, const fr_table *t, const fr_fedmsmt_round *r)
+{
+    if (!jsonl) {
+        fprintf(f, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f", r->round, r->train_loss, r->valid.mean_auc, r->valid.mean_logloss,
+                r->test.mean_auc, r->test.mean_logloss);
+        for (size_t s = 0; s < t->n_scenarios; s++)
+            for (size_t k = 0; k < t->n_tasks; k++)
+                fprintf(f, ",%.6f,%.6f,%.6f,%.6f", r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k],
+                        r->test.logloss[s][k]);
+        for (size_t s = 0; s < t->n_scenarios; s++)
+            fprintf(f, ",%llu", (unsigned long long)r->upload_bytes[s]);
+        fprintf(f, ",%.3f,%.3f,%.3f,%.3f\n", r->seconds, r->train_seconds, r->aggregate_seconds, r->eval_seconds);
+        return;
+    }
+    fprintf(f, "{\"round\":%zu,\"train_loss\":%.6f,\"valid_auc\":%.6f,\"valid_logloss\":%.6f,\"test_auc\":%.6f,\"test_logloss\":%.6f,\"cells\":[",
+            r->round, r->train_loss, r->valid.mean_auc, r->valid.mean_logloss, r->test.mean_auc, r->test.mean_logloss);
+    for (size_t s = 0; s < t->n_scenarios; s++)
+        for (size_t k = 0; k < t->n_tasks; k++) {
+            /* NaN (a cell with one class only) is not JSON: null. */
+            double v[4] = {r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k], r->test.logloss[s][k]};
+            char b[4][32];
+            for (int i = 0; i < 4; i++)
+                snprintf(b[i], sizeof b[i], isfinite(v[i]) ? "%.6f" : "null", v[i]);
+            fprintf(f, "%s{\"scenario\":\"%s\",\"task\":\"%s\",\"valid_auc\":%s,\"test_auc\":%s,\"valid_logloss\":%s,\"test_logloss\":%s}",
+                    s + k ? "," : "", t->scenario_names[s], t->task_names[k], b[0], b[1], b[2], b[3]);
+        }
+    fprintf(f, "],\"upload_bytes\":[");
+    for (size_t s = 0; s < t->n_scenarios; s++)
+        fprintf(f, "%s%llu", s ? "," : "", (unsigned long long)r->upload_bytes[s]);
+    fprintf(f, "],\"seconds\":%.3f,\"train_seconds\":%.3f,\"aggregate_seconds\":%.3f,\"eval_seconds\":%.3f}\n",
+            r->seconds, r->train_seconds, r->aggregate_seconds, r->eval_seconds);
+}
+
+static void on_round(void *arg, const fr_fedmsmt_round *r)
+{
+    round_ctx *c = arg;
+    if (!c->quiet) {
+        printf("%5zu %11.6f %10.6f %9.6f %12.1f %8.2f %8.3f%s\n", r->round, r->train_loss, r->valid.mean_auc,
+               r->test.mean_auc, (double)mean_upload(r, c->t->n_scenarios) / 1024.0, r->seconds,
+               r->aggregate_seconds, r->improved ? "  *" : "");
+        fflush(stdout);
+    }
+    if (c->report) {
+        report_row(c->report, c->jsonl, c->t, r);
+        fflush(c->report);
+    }
+}
+
+int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
+{
+    const char *report_path, *format, *name, *what = "";
+    fr_config_get_string(cfg, "output.report", &report_path);
+    fr_config_get_string(cfg, "output.report_format", &format);
+    fr_config_get_string(cfg, "run.name", &name);
+    double t0 = now_s();
+    fr_table t;
+    fr_status s = fr_cli_msmt_load(cfg, &t, &what);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    fr_fedmsmt_options o;
+    s = options(cfg, t.n_scenarios, &o);
+    fr_backend *be = NULL;
+    if (s == FR_OK)
+        s = fr_cli_open_backend(cfg, &be);
+    if (s != FR_OK) {
+        fr_table_free(&t);
+        return fr_cli_report(s, NULL);
+    }
+    round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t};
+    if (*report_path) {
+        ctx.report = fopen(report_path, "w");
+        if (!ctx.report) {
+            fprintf(stderr, "fedrec: %s: cannot write the report: %s\n", report_path, strerror(errno));
+            fr_backend_close(be);
+            fr_table_free(&t);
+            return FR_EXIT_FAILURE;
+        }
+        if (!ctx.jsonl)
+            report_header(ctx.report, &t);
+    }
+    if (!quiet) {
+        printf("fedrec train: %s: %s, %zu clients (one per scenario) on %s: %zu rows, %zu tasks, %zu categorical fields (%zu values), %zu numerical\n",
+               name, fr_fed_method_name(o.method), t.n_scenarios, what, t.rows, t.n_tasks, t.n_cat, t.vocab_total,
+               t.n_num);
+        printf("backend: %s\n\n", fr_backend_describe(be));
+        printf("%5s %11s %10s %9s %12s %8s %8s\n", "round", "train_loss", "valid_auc", "test_auc", "upload_KiB",
+               "seconds", "agg_s");
+    }
+    fr_fedmsmt_result r;
+    s = fr_fedmsmt_run(be, &t, &o, on_round, &ctx, &r);
+    int code = FR_EXIT_OK;
+    if (ctx.report && fclose(ctx.report) != 0 && s == FR_OK) {
+        fprintf(stderr, "fedrec: %s: write failed: %s\n", report_path, strerror(errno));
+        code = FR_EXIT_FAILURE;
+    }
+    if (s != FR_OK) {
+        code = fr_cli_report(s, NULL);
+    } else {
+        double wall = now_s() - t0, per_client = 0;
+        fr_cli_msmt_print_table(&t, &r.valid, &r.test);
+        printf("experts per client:");
+        for (size_t c = 0; c < r.clients; c++) {
+            printf(" %s %zu", t.scenario_names[c], r.experts_held[c]);
+            per_client += (double)r.upload_bytes_per_round[c];
+        }
+        per_client /= (double)r.clients;
+        double share = r.seconds > 0 ? r.aggregate_seconds / r.seconds : 0.0;
+        printf(" (pool %zu); upload per client per round %.1f KiB\n", r.pool, per_client / 1024.0);
+        printf("best validation round %zu of %zu; %.3f rounds/s, aggregation %.1f %% of the time; %.2f s\n",
+               r.best_round, r.rounds, r.seconds > 0 ? (double)r.rounds / r.seconds : 0.0, 100.0 * share, wall);
+        if (summary) {
+            fr_cli_metric metrics[] = {{"test_auc", r.test.mean_auc},
+                                       {"test_logloss", r.test.mean_logloss},
+                                       {"valid_auc", r.valid.mean_auc},
+                                       {"valid_logloss", r.valid.mean_logloss},
+                                       {"best_round", (double)r.best_round},
+                                       {"rounds", (double)r.rounds},
+                                       {"rounds_per_second", r.seconds > 0 ? (double)r.rounds / r.seconds : 0.0},
+                                       {"aggregate_share", share},
+                                       {"upload_bytes_per_client_round", per_client}};
+            int rc = fr_cli_write_summary(summary, cfg, metrics, sizeof metrics / sizeof metrics[0], wall);
+            if (rc != FR_EXIT_OK)
+                code = rc;
+        }
+    }
+    fr_backend_close(be);
+    fr_table_free(&t);
+    return code;
+}

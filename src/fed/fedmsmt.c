@@ -1,0 +1,537 @@
+/* fedmsmt.c — federated multi-scenario multi-task training (see
+ * fedrec/fedmsmt.h): the clients (one per scenario, each its own MMoE,
+ * optimizer and rows), the rounds (local passes, upload of the federated
+ * units' updates, the server's coordination and aggregation, evaluation of
+ * every client on its own rows), and the options.
+ *
+ * The server sees each client as two flat parameter vectors: what it
+ * received at the start of the round and what it has after training. A
+ * federated unit's update is their difference over the unit's slices
+ * (fedmsmt_units.c); the aggregate is written into the "after" vector,
+ * which is then loaded back into the client and becomes what it received
+ * for the next round. Local slices keep their trained values. Clients
+ * train one after another, each on all of the backend's threads, and the
+ * server sums in client order, so results do not depend on the thread
+ * count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error_internal.h"
+#include "fed/fedmsmt_internal.h"
+#include "fedrec/optim.h"
+#include "fedrec/rng.h"
+
+/* Units a client can have: experts of the pool, a tower and a gate per
+ * task, the embedding table and the numbers' projection. */
+#define MAX_UNITS (FR_FED_MAX_POOL + 2 * FR_TABLE_MAX_TASKS + 2)
+
+static const char *const method_names[] = {"pfmsmtrec", "fedavg", "fedprox", "fedbn", "local"};
+
+const char *fr_fed_method_name(fr_fed_method m)
+{
+    return (unsigned)m <= FR_FED_LOCAL ? method_names[m] : "?";
+}
+
+fr_status fr_fed_method_parse(const char *name, fr_fed_method *out)
+{
+    for (int m = 0; m <= FR_FED_LOCAL; m++)
+        if (!strcmp(name, method_names[m])) {
+            *out = (fr_fed_method)m;
+            return FR_OK;
+        }
+    return fr_fail(FR_ERR_INVALID, "federated method '%s': expected pfmsmtrec, fedavg, fedprox, fedbn or local",
+                   name);
+}
+
+void fr_fedmsmt_options_default(fr_fedmsmt_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = FR_FED_PFMSMTREC;
+    fr_msmt_options_default(&o->model);
+    o->model.arch = FR_ARCH_MMOE;
+    o->shared_experts = 4;
+    o->private_experts = 4;
+    o->fedbn = 1;
+    o->coordination = 1;
+    o->experts_agg = FR_FED_AGG_PERSONAL;
+    o->towers_agg = FR_FED_AGG_PERSONAL;
+    o->embedding_agg = FR_FED_AGG_MEAN;
+    o->temperature = 1.0;
+    o->rounds = 20;
+    o->local_epochs = 1;
+    o->batch = 2048;
+    o->optimizer = FR_OPTIM_ADAM;
+    o->lr = 1e-3f;
+    o->weight_decay = 1e-6f;
+}
+
+fr_status fr_fedmsmt_parse_membership(const char *text, size_t clients, fr_fedmsmt_options *o)
+{
+    size_t row = 0, col = 0, width = 0;
+    memset(o->member, 0, sizeof o->member);
+    for (const char *p = text;; p++) {
+        if (*p == ';' || *p == '\0') {
+            if (row == 0)
+                width = col;
+            else if (col != width)
+                return fr_fail(FR_ERR_INVALID, "membership row %zu has %zu experts, row 1 has %zu", row + 1, col,
+                               width);
+            if (col == 0)
+                return fr_fail(FR_ERR_INVALID, "membership row %zu is empty", row + 1);
+            row++;
+            col = 0;
+            if (*p == '\0')
+                break;
+            continue;
+        }
+        if (*p == ' ')
+            continue;
+        if (*p != '0' && *p != '1')
+            return fr_fail(FR_ERR_INVALID, "membership row %zu, column %zu: '%c', expected 0 or 1", row + 1, col + 1,
+                           *p);
+        if (row >= FR_TABLE_MAX_SCENARIOS || col >= FR_FED_MAX_POOL)
+            return fr_fail(FR_ERR_INVALID, "membership: at most %d rows of %d experts", FR_TABLE_MAX_SCENARIOS,
+                           FR_FED_MAX_POOL);
+        o->member[row][col++] = (unsigned char)(*p == '1');
+    }
+    if (row != clients)
+        return fr_fail(FR_ERR_INVALID, "membership has %zu rows; the data has %zu clients (scenarios)", row, clients);
+    o->n_pool = width;
+    return FR_OK;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct fed_client {
+    fr_msmt_model *m;
+    fr_optimizer *opt;
+    uint32_t *rows[3];       /* train, validation, test rows of its scenario */
+    size_t n_rows[3];
+    float *received, *after; /* flat parameter vectors */
+    size_t n_values;
+    fed_unit units[MAX_UNITS];
+    size_t n_units;
+    fr_buffer **anchor;      /* per parameter: its value at the round's start (proximal term) */
+    double prox_mu;
+    uint32_t step;
+} fed_client;
+
+static fr_status add_prox(void *arg)
+{
+    fed_client *c = arg;
+    fr_param_set *ps = fr_msmt_model_params(c->m);
+    fr_backend *be = fr_param_set_backend(ps);
+    for (size_t i = 0; i < fr_param_set_count(ps); i++) {
+        fr_param *p = fr_param_set_at(ps, i);
+        if (!c->anchor[i])
+            continue;
+        size_t n = p->rows * p->cols;
+        /* grad += mu (w - anchor) */
+        FR_TRY(fr_axpy(be, n, (float)c->prox_mu, fr_view_of(p->value, 0), fr_view_of(p->grad, 0)));
+        FR_TRY(fr_axpy(be, n, -(float)c->prox_mu, fr_view_of(c->anchor[i], 0), fr_view_of(p->grad, 0)));
+    }
+    return FR_OK;
+}
+
+static void client_free(fed_client *c)
+{
+    if (c->anchor) {
+        fr_param_set *ps = fr_msmt_model_params(c->m);
+        for (size_t i = 0; i < fr_param_set_count(ps); i++)
+            fr_buffer_free(c->anchor[i]);
+        free(c->anchor);
+    }
+    fr_optimizer_free(c->opt);
+    fr_msmt_model_free(c->m);
+    for (int k = 0; k < 3; k++)
+        free(c->rows[k]);
+    free(c->received);
+    free(c->after);
+}
+
+/* Client c: its rows, its model (holding tp->held[c] experts), optimizer,
+ * units and flat vectors. */
+static fr_status client_make(fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
+                             const fed_template *tp, size_t c, fed_client *cl)
+{
+    memset(cl, 0, sizeof *cl);
+    for (int k = 0; k < 3; k++) {
+        uint32_t *all;
+        size_t n_all;
+        FR_TRY(fr_table_split_rows(t, k, &all, &n_all));
+        size_t n = 0;
+        for (size_t i = 0; i < n_all; i++)
+            if ((size_t)t->scenario[all[i]] == c)
+                all[n++] = all[i];
+        cl->rows[k] = all;
+        cl->n_rows[k] = n;
+    }
+    if (cl->n_rows[FR_SPLIT_TRAIN] < 2)
+        return fr_fail(FR_ERR_INVALID, "client %zu (scenario '%s') has %zu training rows", c, t->scenario_names[c],
+                       cl->n_rows[FR_SPLIT_TRAIN]);
+    fr_msmt_options mo = o->model;
+    mo.arch = FR_ARCH_MMOE;
+    mo.experts = tp->held[c];
+    if (mo.max_batch < o->batch)
+        mo.max_batch = o->batch;
+    FR_TRY(fr_msmt_model_create(be, t, &mo, &cl->m));
+    fr_param_set *ps = fr_msmt_model_params(cl->m);
+    FR_TRY(fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->lr, o->weight_decay, &cl->opt));
+    FR_TRY(fr_fed_units(tp, c, ps, &mo, cl->units, MAX_UNITS, &cl->n_units));
+    cl->n_values = fr_param_set_numel(ps, FR_ROLES_ALL);
+    cl->received = malloc(cl->n_values * sizeof *cl->received);
+    cl->after = malloc(cl->n_values * sizeof *cl->after);
+    if (!cl->received || !cl->after)
+        return fr_fail_nomem("client parameters", cl->n_values * 8);
+    FR_TRY(fr_param_set_export(ps, FR_ROLES_ALL, cl->received, cl->n_values));
+    cl->prox_mu = o->prox_mu;
+    if (o->prox_mu > 0) {
+        size_t np = fr_param_set_count(ps);
+        cl->anchor = calloc(np, sizeof *cl->anchor);
+        if (!cl->anchor)
+            return fr_fail_nomem("proximal anchors", np * sizeof *cl->anchor);
+        /* Dense trainable parameters only: an embedding table's gradient
+         * holds the rows a batch touched, not the whole table. */
+        for (size_t i = 0; i < np; i++) {
+            fr_param *p = fr_param_set_at(ps, i);
+            if (p->trainable && !p->row_sparse)
+                FR_TRY(fr_buffer_alloc(be, p->rows * p->cols * sizeof(float), &cl->anchor[i]));
+        }
+    }
+    return FR_OK;
+}
+
+/* The clients holding unit (kind, index), and each one's unit. */
+typedef struct unit_group {
+    unit_kind kind;
+    size_t index;
+    size_t n;
+    size_t client[FR_TABLE_MAX_SCENARIOS];
+    const fed_unit *unit[FR_TABLE_MAX_SCENARIOS];
+} unit_group;
+
+static size_t find_groups(const fed_client *cl, size_t clients, unit_group *groups, size_t cap)
+{
+    size_t n = 0;
+    for (size_t c = 0; c < clients; c++)
+        for (size_t u = 0; u < cl[c].n_units; u++) {
+            const fed_unit *fu = &cl[c].units[u];
+            size_t g = 0;
+            while (g < n && !(groups[g].kind == fu->kind && groups[g].index == fu->index))
+                g++;
+            if (g == n) {
+                if (n == cap)
+                    continue; /* cannot happen: cap covers every kind and index */
+                memset(&groups[n], 0, sizeof groups[n]);
+                groups[n].kind = fu->kind;
+                groups[n].index = fu->index;
+                n++;
+            }
+            groups[g].client[groups[g].n] = c;
+            groups[g].unit[groups[g].n++] = fu;
+        }
+    return n;
+}
+
+/* A permutation of the members other than i for each i, drawn from
+ * stream (seed, round, group key, COORDINATION). */
+static void draw_orders(uint64_t seed, size_t round, uint32_t key, size_t n, size_t *store, size_t **order)
+{
+    fr_rng rng;
+    fr_rng_init(&rng, seed, (uint32_t)round, key, FR_RNG_COORDINATION);
+    for (size_t i = 0; i < n; i++) {
+        order[i] = store + i * (n ? n - 1 : 0);
+        size_t k = 0;
+        for (size_t j = 0; j < n; j++)
+            if (j != i)
+                order[i][k++] = j;
+        for (size_t a = k; a > 1; a--) {
+            size_t b = fr_rng_below(&rng, (uint32_t)a);
+            size_t x = order[i][a - 1];
+            order[i][a - 1] = order[i][b];
+            order[i][b] = x;
+        }
+    }
+}
+
+/* Aggregate one group: the members' after vectors get the new values;
+ * upload bytes counted per member. */
+static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_template *tp,
+                                 const fr_fedmsmt_options *o, size_t round, const double *samples_all,
+                                 uint64_t *bytes, size_t *conflicts)
+{
+    size_t n = g->n, dim = g->unit[0]->numel;
+    for (size_t i = 1; i < n; i++)
+        if (g->unit[i]->numel != dim)
+            return fr_fail(FR_ERR_INVALID, "federated unit %d/%zu: %zu values on client %zu, %zu on client %zu",
+                           (int)g->kind, g->index, dim, g->client[0], g->unit[i]->numel, g->client[i]);
+    float *delta = malloc(n * dim * sizeof *delta), *coord = NULL, *mine = malloc(dim * sizeof *mine);
+    double samples[FR_TABLE_MAX_SCENARIOS], a[FR_TABLE_MAX_SCENARIOS * FR_TABLE_MAX_SCENARIOS];
+    size_t *store = malloc(n * n * sizeof *store);
+    size_t *order[FR_TABLE_MAX_SCENARIOS];
+    fr_status s = FR_OK;
+    if (!delta || !mine || !store)
+        s = fr_fail_nomem("aggregation", n * dim * 4);
+    const unit_rule *rule = &tp->rule[g->kind];
+    if (s == FR_OK && rule->coordinate) {
+        coord = malloc(n * dim * sizeof *coord);
+        if (!coord)
+            s = fr_fail_nomem("coordination", n * dim * 4);
+    }
+    for (size_t i = 0; s == FR_OK && i < n; i++) {
+        fed_client *c = &cl[g->client[i]];
+        float *d = delta + i * dim;
+        fr_fed_unit_gather(g->unit[i], c->after, d);
+        fr_fed_unit_gather(g->unit[i], c->received, mine);
+        for (size_t q = 0; q < dim; q++)
+            d[q] -= mine[q];
+        samples[i] = samples_all[g->client[i]];
+    }
+    if (s == FR_OK && g->kind == UNIT_EMB_TABLE) {
+        /* Row by row over the members that changed the row; a client
+         * sends the rows it changed, with their ids. */
+        size_t rows = g->unit[0]->seg[0].rows, cols = g->unit[0]->seg[0].cols;
+        for (size_t i = 0; i < n; i++) {
+            fed_client *c = &cl[g->client[i]];
+            size_t changed = 0;
+            for (size_t r = 0; r < rows; r++)
+                for (size_t q = 0; q < cols; q++)
+                    if (delta[i * dim + r * cols + q] != 0.0f) {
+                        changed++;
+                        break;
+                    }
+            bytes[g->client[i]] += changed * (cols * sizeof(float) + sizeof(int32_t));
+            fr_fed_unit_gather(g->unit[i], c->received, mine);
+            fr_fed_apply_rows(delta, n, rows, cols, samples, mine);
+            fr_fed_unit_scatter(g->unit[i], mine, c->after);
+        }
+    } else if (s == FR_OK) {
+        const float *d = delta;
+        if (coord) {
+            uint32_t key = (uint32_t)g->kind * FR_FED_MAX_POOL * 4u + (uint32_t)g->index;
+            draw_orders(o->seed, round, key, n, store, order);
+            *conflicts += fr_fed_coordinate(delta, n, dim, (const size_t *const *)order, coord);
+            d = coord;
+        }
+        fr_fed_weights(d, n, dim, samples, rule->agg, o->temperature, a);
+        for (size_t i = 0; i < n; i++) {
+            fed_client *c = &cl[g->client[i]];
+            bytes[g->client[i]] += dim * sizeof(float);
+            fr_fed_unit_gather(g->unit[i], c->received, mine);
+            fr_fed_apply(d, n, dim, a, i, mine);
+            fr_fed_unit_scatter(g->unit[i], mine, c->after);
+        }
+    }
+    free(delta);
+    free(coord);
+    free(mine);
+    free(store);
+    return s;
+}
+
+/* The server's step: every client's after vector gets the aggregates, is
+ * loaded into its model and becomes what it received. */
+static fr_status server_round(fed_client *cl, size_t clients, const fed_template *tp, const fr_fedmsmt_options *o,
+                              size_t round, uint64_t *bytes, size_t *conflicts)
+{
+    unit_group *groups = malloc(MAX_UNITS * sizeof *groups);
+    if (!groups)
+        return fr_fail_nomem("aggregation groups", MAX_UNITS * sizeof *groups);
+    double samples[FR_TABLE_MAX_SCENARIOS];
+    for (size_t c = 0; c < clients; c++)
+        samples[c] = (double)cl[c].n_rows[FR_SPLIT_TRAIN];
+    fr_status s = FR_OK;
+    for (size_t c = 0; s == FR_OK && c < clients; c++)
+        s = fr_param_set_export(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].after, cl[c].n_values);
+    size_t n_groups = s == FR_OK ? find_groups(cl, clients, groups, MAX_UNITS) : 0;
+    for (size_t g = 0; s == FR_OK && g < n_groups; g++)
+        if (groups[g].n > 1)
+            s = aggregate_group(cl, &groups[g], tp, o, round, samples, bytes, conflicts);
+    for (size_t c = 0; s == FR_OK && c < clients; c++) {
+        s = fr_param_set_import(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].after, cl[c].n_values);
+        memcpy(cl[c].received, cl[c].after, cl[c].n_values * sizeof *cl[c].after);
+    }
+    free(groups);
+    return s;
+}
+
+/* Round 0: every member of a group starts from its first member's values
+ * (the server's initial model). */
+static fr_status broadcast_initial(fed_client *cl, size_t clients)
+{
+    unit_group *groups = malloc(MAX_UNITS * sizeof *groups);
+    if (!groups)
+        return fr_fail_nomem("aggregation groups", MAX_UNITS * sizeof *groups);
+    size_t n_groups = find_groups(cl, clients, groups, MAX_UNITS);
+    fr_status s = FR_OK;
+    for (size_t g = 0; s == FR_OK && g < n_groups; g++) {
+        const unit_group *gr = &groups[g];
+        float *v = malloc(gr->unit[0]->numel * sizeof *v);
+        if (!v) {
+            s = fr_fail_nomem("initial model", gr->unit[0]->numel * 4);
+            break;
+        }
+        fr_fed_unit_gather(gr->unit[0], cl[gr->client[0]].received, v);
+        for (size_t i = 1; i < gr->n; i++)
+            if (gr->unit[i]->numel == gr->unit[0]->numel)
+                fr_fed_unit_scatter(gr->unit[i], v, cl[gr->client[i]].received);
+        free(v);
+    }
+    for (size_t c = 0; s == FR_OK && c < clients; c++)
+        s = fr_param_set_import(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].received, cl[c].n_values);
+    free(groups);
+    return s;
+}
+
+/* Client c's cells of its own evaluation into the round's table. */
+static void merge_eval(fr_msmt_eval *into, const fr_msmt_eval *e, size_t c)
+{
+    for (size_t t = 0; t < e->n_tasks; t++) {
+        into->auc[c][t] = e->auc[c][t];
+        into->logloss[c][t] = e->logloss[c][t];
+    }
+    into->rows[c] = e->rows[c];
+}
+
+static void finish_means(fr_msmt_eval *e)
+{
+    size_t cells = 0;
+    e->mean_auc = e->mean_logloss = 0.0;
+    for (size_t s = 0; s < e->n_scenarios; s++)
+        for (size_t t = 0; t < e->n_tasks; t++)
+            if (!isnan(e->auc[s][t])) {
+                e->mean_auc += e->auc[s][t];
+                e->mean_logloss += e->logloss[s][t];
+                cells++;
+            }
+    e->mean_auc = cells ? e->mean_auc / (double)cells : NAN;
+    e->mean_logloss = cells ? e->mean_logloss / (double)cells : NAN;
+}
+
+static fr_status check_options(const fr_fedmsmt_options *o)
+{
+    if (o->rounds < 1 || o->local_epochs < 1 || o->batch < 2 || !(o->lr > 0))
+        return fr_fail(FR_ERR_INVALID, "federated training: need rounds >= 1, local epochs >= 1, batch >= 2, lr > 0");
+    if ((unsigned)o->method > FR_FED_LOCAL)
+        return fr_fail(FR_ERR_INVALID, "federated training: unknown method %d", (int)o->method);
+    if (o->method == FR_FED_FEDPROX && !(o->prox_mu > 0))
+        return fr_fail(FR_ERR_INVALID, "FedProx needs a proximal term: prox_mu > 0 (got %g)", o->prox_mu);
+    if (!(o->prox_mu >= 0) || !(o->temperature > 0))
+        return fr_fail(FR_ERR_INVALID, "federated training: need prox_mu >= 0 and temperature > 0");
+    if (o->experts_agg == FR_FED_AGG_LOCAL || o->embedding_agg == FR_FED_AGG_PERSONAL)
+        return fr_fail(FR_ERR_INVALID, "federated training: experts aggregate personal or mean, the embedding mean or local");
+    if (o->model.arch != FR_ARCH_MMOE)
+        return fr_fail(FR_ERR_INVALID, "federated training runs MMoE clients (got %s)", fr_msmt_arch_name(o->model.arch));
+    return FR_OK;
+}
+
+fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
+                         void (*on_round)(void *arg, const fr_fedmsmt_round *r), void *arg,
+                         fr_fedmsmt_result *out)
+{
+    memset(out, 0, sizeof *out);
+    FR_TRY(check_options(o));
+    fed_template tp;
+    size_t C = t->n_scenarios;
+    FR_TRY(fr_fed_template_make(o, C, &tp));
+    fed_client *cl = calloc(C, sizeof *cl);
+    fr_fedmsmt_round *r = calloc(1, sizeof *r);
+    if (!cl || !r) {
+        free(cl);
+        free(r);
+        return fr_fail_nomem("clients", C * sizeof *cl);
+    }
+    out->clients = C;
+    out->pool = tp.pool;
+    fr_status s = FR_OK;
+    for (size_t c = 0; s == FR_OK && c < C; c++) {
+        s = client_make(be, t, o, &tp, c, &cl[c]);
+        out->experts_held[c] = tp.held[c];
+    }
+    if (s == FR_OK)
+        s = broadcast_initial(cl, C);
+    double t0 = now(), best = -1.0;
+    for (size_t round = 1; s == FR_OK && round <= o->rounds; round++) {
+        memset(r, 0, sizeof *r);
+        r->round = round;
+        double tr = now(), loss_sum = 0.0;
+        for (size_t c = 0; s == FR_OK && c < C; c++) {
+            fed_client *k = &cl[c];
+            fr_param_set *ps = fr_msmt_model_params(k->m);
+            for (size_t i = 0; s == FR_OK && k->anchor && i < fr_param_set_count(ps); i++) {
+                fr_param *p = fr_param_set_at(ps, i);
+                if (k->anchor[i])
+                    s = fr_copy(be, p->rows * p->cols, fr_view_of(p->value, 0), fr_view_of(k->anchor[i], 0));
+            }
+            for (size_t e = 0; s == FR_OK && e < o->local_epochs; e++) {
+                fr_msmt_pass_options po = {o->batch, o->block_rows, o->seed,
+                                           (uint32_t)((round - 1) * o->local_epochs + e + 1), (uint32_t)(c + 1),
+                                           k->opt, k->anchor ? add_prox : NULL, k};
+                double loss = 0.0;
+                s = fr_msmt_pass(k->m, t, &po, k->rows[FR_SPLIT_TRAIN], k->n_rows[FR_SPLIT_TRAIN], &k->step,
+                                 &loss);
+                loss_sum += loss / (double)o->local_epochs;
+            }
+        }
+        r->train_loss = loss_sum / (double)C;
+        r->train_seconds = now() - tr;
+        double ta = now();
+        if (s == FR_OK && o->method != FR_FED_LOCAL)
+            s = server_round(cl, C, &tp, o, round, r->upload_bytes, &r->conflicts);
+        r->aggregate_seconds = now() - ta;
+        double te = now();
+        r->valid.n_scenarios = r->test.n_scenarios = C;
+        r->valid.n_tasks = r->test.n_tasks = t->n_tasks;
+        for (size_t c = 0; c < C; c++)
+            for (size_t k = 0; k < t->n_tasks; k++)
+                r->valid.auc[c][k] = r->test.auc[c][k] = r->valid.logloss[c][k] = r->test.logloss[c][k] = NAN;
+        for (size_t c = 0; s == FR_OK && c < C; c++) {
+            fr_msmt_eval e;
+            s = fr_msmt_evaluate_rows(cl[c].m, t, cl[c].rows[FR_SPLIT_VALID], cl[c].n_rows[FR_SPLIT_VALID], &e);
+            if (s == FR_OK)
+                merge_eval(&r->valid, &e, c);
+            if (s == FR_OK)
+                s = fr_msmt_evaluate_rows(cl[c].m, t, cl[c].rows[FR_SPLIT_TEST], cl[c].n_rows[FR_SPLIT_TEST], &e);
+            if (s == FR_OK)
+                merge_eval(&r->test, &e, c);
+        }
+        finish_means(&r->valid);
+        finish_means(&r->test);
+        r->eval_seconds = now() - te;
+        r->seconds = now() - tr;
+        if (s == FR_OK && !isfinite(r->train_loss))
+            s = fr_fail(FR_ERR_NUMERIC, "federated training: loss is %g in round %zu (learning rate too high?)",
+                        r->train_loss, round);
+        if (s != FR_OK)
+            break;
+        r->improved = r->valid.mean_auc > best;
+        if (r->improved) {
+            best = r->valid.mean_auc;
+            out->best_round = round;
+            out->valid = r->valid;
+            out->test = r->test;
+        }
+        out->rounds = round;
+        out->train_seconds += r->train_seconds;
+        out->eval_seconds += r->eval_seconds;
+        out->aggregate_seconds += r->aggregate_seconds;
+        out->conflicts += r->conflicts;
+        for (size_t c = 0; c < C; c++)
+            out->upload_bytes_per_round[c] = r->upload_bytes[c];
+        if (on_round)
+            on_round(arg, r);
+    }
+    out->seconds = now() - t0;
+    for (size_t c = 0; c < C; c++)
+        client_free(&cl[c]);
+    free(cl);
+    free(r);
+    return s;
+}

@@ -1,0 +1,79 @@
+/* fedmsmt_internal.h — the federated multi-scenario multi-task engine's
+ * insides, shared by its files (internal): fedmsmt.c (options, clients,
+ * rounds), fedmsmt_units.c (the parameter template: which slices of a
+ * client's flat parameter vector make up each federated unit),
+ * fedmsmt_server.c (coordination and aggregation arithmetic). */
+#ifndef FR_FEDMSMT_INTERNAL_H
+#define FR_FEDMSMT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedrec/fedmsmt.h"
+#include "fedrec/params.h"
+
+/* What a unit is; units of equal (kind, index) across clients are
+ * aggregated together. */
+typedef enum unit_kind {
+    UNIT_EXPERT = 0, /* index: pool expert (its batch-norm too unless FedBN) */
+    UNIT_TOWER,      /* index: task (tower MLP and head) */
+    UNIT_GATE,       /* index: task */
+    UNIT_EMB_TABLE,  /* the embedding table: averaged row by row */
+    UNIT_EMB_NUMERIC /* the numbers' projection */
+} unit_kind;
+
+/* A rows x cols block of the flat parameter vector: element (r, c) at
+ * off + r * ld + c. */
+typedef struct unit_seg {
+    size_t off, ld, rows, cols;
+} unit_seg;
+
+#define UNIT_MAX_SEGS 64
+
+typedef struct fed_unit {
+    unit_kind kind;
+    size_t index;
+    unit_seg seg[UNIT_MAX_SEGS];
+    size_t n_seg, numel;
+} fed_unit;
+
+/* How the server treats one kind of unit in this run. */
+typedef struct unit_rule {
+    int federated;        /* 0: local, never built */
+    int coordinate;       /* PCGrad across the members first */
+    fr_fed_agg agg;       /* mean or personal */
+} unit_rule;
+
+/* The template of a run: the pool, who holds what, and each kind's rule. */
+typedef struct fed_template {
+    size_t clients, pool;
+    unsigned char member[FR_TABLE_MAX_SCENARIOS][FR_FED_MAX_POOL];
+    size_t held[FR_TABLE_MAX_SCENARIOS];                     /* experts per client */
+    size_t local_of[FR_TABLE_MAX_SCENARIOS][FR_FED_MAX_POOL]; /* pool -> local index */
+    size_t members[FR_FED_MAX_POOL];                         /* holders per pool expert */
+    unit_rule rule[UNIT_EMB_NUMERIC + 1];
+    int bn_local;         /* batch-norm slices stay out of every unit */
+} fed_template;
+
+/* The template for o and `clients` clients (membership, rules); errors
+ * name what is wrong. */
+fr_status fr_fed_template_make(const fr_fedmsmt_options *o, size_t clients, fed_template *out);
+
+/* The federated units of client c's model (its parameter set ps, whose
+ * flat export order gives the offsets), into units (capacity cap); *n gets
+ * the count. */
+fr_status fr_fed_units(const fed_template *tp, size_t c, fr_param_set *ps, const fr_msmt_options *model,
+                       fed_unit *units, size_t cap, size_t *n);
+
+/* Copy a unit's values out of / into a flat vector. */
+void fr_fed_unit_gather(const fed_unit *u, const float *flat, float *out);
+void fr_fed_unit_scatter(const fed_unit *u, const float *in, float *flat);
+
+/* theta_i (received_i, a unit vector) += sum_j a_ij d_j. */
+void fr_fed_apply(const float *deltas, size_t n, size_t dim, const double *a, size_t i, float *received);
+/* Embedding rows: each row of received (rows x cols) += the
+ * sample-weighted mean of the deltas that changed it (n x rows x cols). */
+void fr_fed_apply_rows(const float *deltas, size_t n, size_t rows, size_t cols, const double *samples,
+                       float *received);
+
+#endif
