@@ -171,6 +171,20 @@ grep -q "r.csv:1" "$tmp/err" || fail "wrong delimiter not reported with file and
 expect 0 "$FEDREC" train --set job.kind=msmt --set data.rows=3000 --set data.vocab=20 --set train.epochs=1 \
     --set msmt.expert_layers=16 --set msmt.tower_layers=8 --set msmt.experts=2 --summary "$tmp/m.json"
 grep -q "mean " "$tmp/out" && grep -q '"test_auc": 0\.[0-9]' "$tmp/m.json" || fail "msmt job: $(tail -n 3 "$tmp/out")"
+# Federated multi-scenario multi-task job: one client per scenario.
+expect 0 "$FEDREC" train "$top_srcdir/conf/pfmsmtrec-synthetic.ini" --set data.rows=3000 --set data.vocab=20 \
+    --set train.rounds=2 --set msmt.expert_layers=8 --set msmt.tower_layers=4 --set train.batch_size=128 \
+    --summary "$tmp/fm.json"
+grep -q "pfmsmtrec, 4 clients" "$tmp/out" && grep -q "experts per client: s0 8" "$tmp/out" &&
+    grep -q '"test_auc": 0\.[0-9]' "$tmp/fm.json" || fail "fedmsmt job: $(tail -n 4 "$tmp/out")"
+expect 3 "$FEDREC" train "$top_srcdir/conf/pfmsmtrec-synthetic.ini" --set data.rows=3000 \
+    --set "fedmsmt.membership=1100;0110;0x11;1001"
+grep -q "fedmsmt.membership: membership row 3, column 2" "$tmp/err" || fail "bad membership: $(cat "$tmp/err")"
+expect 3 "$FEDREC" train "$top_srcdir/conf/fedprox-msmt-synthetic.ini" --set fedmsmt.prox_mu=0
+grep -q "prox_mu" "$tmp/err" || fail "FedProx without mu: $(cat "$tmp/err")"
+for c in "$top_srcdir"/conf/*.ini; do
+    expect 0 "$FEDREC" config --check "$c"
+done
 expect 0 "$FEDREC" data synth --out "$tmp/s.tbl" --rows 3000 --scenarios 3
 expect 0 "$FEDREC" data info "$tmp/s.tbl" --check
 grep -q "3000 rows" "$tmp/out" && grep -q "scenarios: s0 s1 s2" "$tmp/out" || fail "data info: $(cat "$tmp/out")"
