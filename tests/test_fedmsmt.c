@@ -4,7 +4,8 @@
  * T -> inf equal to the sample-weighted FedAvg, row-wise embedding means),
  * the parameter template (default counts, an explicit membership, its
  * errors), FedBN's slices never inside a federated unit (and inside one
- * without FedBN), and on small synthetic data: identical results for 1 and
+ * without FedBN), each expert's unit moving that expert's output only, and
+ * on small synthetic data: identical results for 1 and
  * 2 threads, no upload without federation, the modules changing the
  * result, option errors. */
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "fed/fedmsmt_internal.h"
+#include "fedrec/nn.h"
 #include "fedrec/table_read.h"
 #include "testutil.h"
 
@@ -189,10 +191,81 @@ static void fedbn_stays(fr_backend *be, const fr_table *t)
         if (fedbn)
             CHECK(!touch, "with FedBN a federated unit covers batch-norm values");
         else
-            CHECK(touch, "without FedBN no federated unit covers batch-norm values (the check cannot fail)");
+            CHECK(touch, "without FedBN no federated unit covers batch-norm values");
         free(units);
         fr_msmt_model_free(m);
     }
+}
+
+/* An expert's unit is exactly that expert: changing every value of
+ * expert k's unit in a bank of 3 changes expert k's output columns and no
+ * other's, and the 3 units cover every value of the bank. */
+static void expert_slices(fr_backend *be)
+{
+    fr_param_set *ps = NULL;
+    CHECK_OK(fr_param_set_create(be, &ps));
+    if (!ps)
+        return;
+    const size_t E = 3, in = 5, widths[] = {4, 3}, B = 6, last = 3;
+    fr_expert_bank bank;
+    CHECK_OK(fr_expert_bank_init(&bank, ps, "expert", E, in, widths, 2, 1, 0.0f, B, FR_ROLE_GLOBAL, 7));
+    fr_fedmsmt_options o;
+    fr_fedmsmt_options_default(&o);
+    o.fedbn = 0; /* batch-norm slices inside the units too */
+    CHECK_OK(fr_fedmsmt_parse_membership("111;111", 2, &o));
+    fed_template tp;
+    CHECK_OK(fr_fed_template_make(&o, 2, &tp));
+    tp.rule[UNIT_TOWER].federated = tp.rule[UNIT_GATE].federated = 0;
+    tp.rule[UNIT_EMB_TABLE].federated = tp.rule[UNIT_EMB_NUMERIC].federated = 0;
+    fr_msmt_options mo = small_model();
+    mo.expert[0] = widths[0];
+    mo.expert[1] = widths[1];
+    fed_unit units[3];
+    size_t n = 0;
+    CHECK_OK(fr_fed_units(&tp, 0, ps, &mo, units, 3, &n));
+    size_t total = fr_param_set_numel(ps, FR_ROLES_ALL), covered = 0;
+    for (size_t u = 0; u < n; u++)
+        covered += units[u].numel;
+    CHECK(n == 3 && covered == total, "3 expert units cover %zu of the bank's %zu values", covered, total);
+    float *flat = malloc(total * sizeof *flat), *moved = malloc(total * sizeof *moved);
+    float x[6 * 5], before[6 * 9], after[6 * 9];
+    fr_buffer *xb = NULL;
+    for (size_t i = 0; i < B * in; i++)
+        x[i] = (float)((i * 7) % 11) / 5.0f - 1.0f;
+    CHECK_OK(fr_buffer_alloc(be, sizeof x, &xb));
+    CHECK_OK(fr_buffer_upload(xb, 0, x, sizeof x));
+    CHECK_OK(fr_param_set_export(ps, FR_ROLES_ALL, flat, total));
+    fr_view out;
+    CHECK_OK(fr_expert_bank_forward(&bank, be, B, fr_view_of(xb, 0), 0, 0, &out));
+    CHECK_OK(fr_buffer_download(out.buf, out.off * sizeof(float), before, sizeof before));
+    for (size_t k = 0; k < n && flat && moved; k++) {
+        float v[512];
+        memcpy(moved, flat, total * sizeof *moved);
+        fr_fed_unit_gather(&units[k], moved, v);
+        for (size_t i = 0; i < units[k].numel; i++)
+            v[i] = v[i] * 1.5f + 0.25f;
+        fr_fed_unit_scatter(&units[k], v, moved);
+        CHECK_OK(fr_param_set_import(ps, FR_ROLES_ALL, moved, total));
+        CHECK_OK(fr_expert_bank_forward(&bank, be, B, fr_view_of(xb, 0), 0, 0, &out));
+        CHECK_OK(fr_buffer_download(out.buf, out.off * sizeof(float), after, sizeof after));
+        size_t own_changed = 0, other_changed = 0;
+        for (size_t r = 0; r < B; r++)
+            for (size_t c = 0; c < E * last; c++) {
+                int changed = before[r * E * last + c] != after[r * E * last + c];
+                if (c / last == units[k].index)
+                    own_changed += changed;
+                else
+                    other_changed += changed;
+            }
+        CHECK(own_changed > 0 && other_changed == 0,
+              "moving expert %zu's unit changed %zu of its outputs and %zu of the other experts'", units[k].index,
+              own_changed, other_changed);
+    }
+    free(flat);
+    free(moved);
+    fr_buffer_free(xb);
+    fr_expert_bank_release(&bank);
+    fr_param_set_free(ps);
 }
 
 static fr_fedmsmt_result run(fr_backend *be, const fr_table *t, fr_fedmsmt_options *o)
@@ -295,6 +368,7 @@ int main(void)
     fr_table t;
     CHECK_OK(fr_msmt_synth_make(&so, &t));
     fedbn_stays(be1, &t);
+    expert_slices(be1);
     engine(be1, be2, &t);
     fr_table_free(&t);
     fr_backend_close(be1);

@@ -15,16 +15,16 @@
  * A round: each client trains local_epochs passes over its rows starting
  * from what it received; uploads each federated unit's update
  * delta = after - received; the server then, per unit, optionally
- * coordinates conflicting updates (PCGrad across clients: a delta whose
- * cosine with another member's original delta is negative is projected on
- * that delta's normal plane, the others taken in an order drawn from the
- * seed), and gives client i
- *   theta_i <- received_i + sum_j a_ij delta_j
+ * coordinates conflicting updates into d (PCGrad across clients: a delta
+ * whose inner product with another member's original delta is negative is
+ * projected on that delta's normal plane, the others taken in an order
+ * drawn from the seed; without coordination d = delta), and gives client i
+ *   theta_i <- received_i + sum_j a_ij d_j
  * with a_ij = n_j / sum_k n_k (mean: the sample-weighted FedAvg) or
- * a_ij = n_j exp(cos(delta_i, delta_j) / T) / sum_k n_k exp(cos(delta_i,
- * delta_k) / T) (personal: a softmax over the members' cosine similarity,
- * weighted by sample counts so that T -> inf gives FedAvg exactly). The
- * embedding table is averaged row by row over the clients whose update
+ * a_ij = n_j exp(cos(d_i, d_j) / T) / sum_k n_k exp(cos(d_i, d_k) / T)
+ * (personal: a softmax over the members' cosine similarity, weighted by
+ * sample counts so that T -> inf gives FedAvg exactly). Under every method
+ * the embedding table is averaged row by row over the clients whose update
  * changed that row (ids that only one client sees stay that client's). */
 #ifndef FEDREC_FEDMSMT_H
 #define FEDREC_FEDMSMT_H
@@ -41,7 +41,7 @@ extern "C" {
 
 typedef enum fr_fed_method {
     FR_FED_PFMSMTREC = 0, /* the template, FedBN, coordination, personal aggregation, towers */
-    FR_FED_FEDAVG,        /* every parameter: sample-weighted mean */
+    FR_FED_FEDAVG,        /* every parameter: sample-weighted mean (the embedding row-wise) */
     FR_FED_FEDPROX,       /* FedAvg with the proximal term */
     FR_FED_FEDBN,         /* FedAvg with batch-norm kept local */
     FR_FED_LOCAL          /* no federation */
@@ -57,8 +57,8 @@ typedef enum fr_fed_agg {
 
 typedef struct fr_fedmsmt_options {
     fr_fed_method method;
-    /* The model of every client: fedrec/msmt.h options (arch is MMoE;
-     * experts is overwritten with the experts the client holds). */
+    /* The model of every client: fedrec/msmt.h options (arch must be
+     * MMoE; experts is overwritten with the experts the client holds). */
     fr_msmt_options model;
     /* Parameter template (PF-MSMTrec): a pool of shared + clients x
      * private experts; client c holds the shared ones and its own private
@@ -98,7 +98,7 @@ fr_status fr_fedmsmt_parse_membership(const char *text, size_t clients, fr_fedms
 
 typedef struct fr_fedmsmt_round {
     size_t round;                       /* 1-based */
-    double train_loss;                  /* mean over clients and batches */
+    double train_loss;                  /* mean over clients of each one's mean batch loss */
     fr_msmt_eval valid, test;           /* every client on its own rows */
     uint64_t upload_bytes[FR_TABLE_MAX_SCENARIOS]; /* this round, per client */
     size_t conflicts;                   /* projections made by coordination */
@@ -107,11 +107,11 @@ typedef struct fr_fedmsmt_round {
 } fr_fedmsmt_round;
 
 typedef struct fr_fedmsmt_result {
-    size_t rounds, best_round;
+    size_t rounds, best_round;          /* the last round if none had a validation AUC */
     fr_msmt_eval valid, test;           /* at the best round */
     size_t clients, pool;
     size_t experts_held[FR_TABLE_MAX_SCENARIOS];
-    uint64_t upload_bytes_per_round[FR_TABLE_MAX_SCENARIOS];
+    uint64_t upload_bytes_per_round[FR_TABLE_MAX_SCENARIOS]; /* mean over rounds, per client */
     size_t conflicts;                   /* projections made by coordination, all rounds */
     double seconds, train_seconds, eval_seconds, aggregate_seconds;
 } fr_fedmsmt_result;

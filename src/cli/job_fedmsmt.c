@@ -93,32 +93,51 @@ typedef struct round_ctx {
     const fr_table *t;
 } round_ctx;
 
-static uint64_t mean_upload(const fr_fedmsmt_round *r, size_t clients)
+static double mean_upload(const fr_fedmsmt_round *r, size_t clients)
 {
-    uint64_t sum = 0;
+    double sum = 0;
     for (size_t c = 0; c < clients; c++)
-        sum += r->upload_bytes[c];
-    return clients ? sum / clients : 0;
+        sum += (double)r->upload_bytes[c];
+    return clients ? sum / (double)clients : 0.0;
+}
+
+/* ",<what>_<scenario>[_<task>]" as one CSV field, quoted when a name
+ * holds a comma, quote or line break. */
+static void csv_name(FILE *f, const char *what, const char *scenario, const char *task)
+{
+    char field[3 * FR_TABLE_NAME_MAX + 32];
+    snprintf(field, sizeof field, task ? "%s_%s_%s" : "%s_%s", what, scenario, task);
+    if (!strpbrk(field, ",\"\n\r")) {
+        fprintf(f, ",%s", field);
+        return;
+    }
+    fputs(",\"", f);
+    for (const char *p = field; *p; p++) {
+        if (*p == '"')
+            fputc('"', f); /* a quote inside a quoted field is doubled */
+        fputc(*p, f);
+    }
+    fputc('"', f);
 }
 
 static void report_header(FILE *f, const fr_table *t)
 {
-    fprintf(f, "round,train_loss,valid_auc,valid_logloss,test_auc,test_logloss");
+    static const char *const cell[] = {"valid_auc", "test_auc", "valid_logloss", "test_logloss"};
+    fprintf(f, "round,train_loss,valid_auc,valid_logloss,test_auc,test_logloss,conflicts");
     for (size_t s = 0; s < t->n_scenarios; s++)
         for (size_t k = 0; k < t->n_tasks; k++)
-            fprintf(f, ",valid_auc_%s_%s,test_auc_%s_%s,valid_logloss_%s_%s,test_logloss_%s_%s", t->scenario_names[s],
-                    t->task_names[k], t->scenario_names[s], t->task_names[k], t->scenario_names[s], t->task_names[k],
-                    t->scenario_names[s], t->task_names[k]);
+            for (int c = 0; c < 4; c++)
+                csv_name(f, cell[c], t->scenario_names[s], t->task_names[k]);
     for (size_t s = 0; s < t->n_scenarios; s++)
-        fprintf(f, ",upload_bytes_%s", t->scenario_names[s]);
+        csv_name(f, "upload_bytes", t->scenario_names[s], NULL);
     fprintf(f, ",seconds,train_seconds,aggregate_seconds,eval_seconds\n");
 }
 
 static void report_row(FILE *f, int jsonl, const fr_table *t, const fr_fedmsmt_round *r)
 {
     if (!jsonl) {
-        fprintf(f, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f", r->round, r->train_loss, r->valid.mean_auc, r->valid.mean_logloss,
-                r->test.mean_auc, r->test.mean_logloss);
+        fprintf(f, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%zu", r->round, r->train_loss, r->valid.mean_auc,
+                r->valid.mean_logloss, r->test.mean_auc, r->test.mean_logloss, r->conflicts);
         for (size_t s = 0; s < t->n_scenarios; s++)
             for (size_t k = 0; k < t->n_tasks; k++)
                 fprintf(f, ",%.6f,%.6f,%.6f,%.6f", r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k],
@@ -128,17 +147,29 @@ static void report_row(FILE *f, int jsonl, const fr_table *t, const fr_fedmsmt_r
         fprintf(f, ",%.3f,%.3f,%.3f,%.3f\n", r->seconds, r->train_seconds, r->aggregate_seconds, r->eval_seconds);
         return;
     }
-    fprintf(f, "{\"round\":%zu,\"train_loss\":%.6f,\"valid_auc\":%.6f,\"valid_logloss\":%.6f,\"test_auc\":%.6f,\"test_logloss\":%.6f,\"cells\":[",
-            r->round, r->train_loss, r->valid.mean_auc, r->valid.mean_logloss, r->test.mean_auc, r->test.mean_logloss);
+    /* NaN (a cell with one class only) is not JSON: numbers go through
+     * fr_cli_json_number, names through fr_cli_json_string. */
+    static const char *const key[] = {"valid_auc", "test_auc", "valid_logloss", "test_logloss"};
+    double means[4] = {r->valid.mean_auc, r->test.mean_auc, r->valid.mean_logloss, r->test.mean_logloss};
+    fprintf(f, "{\"round\":%zu,\"train_loss\":", r->round);
+    fr_cli_json_number(f, r->train_loss);
+    for (int i = 0; i < 4; i++) {
+        fprintf(f, ",\"%s\":", key[i]);
+        fr_cli_json_number(f, means[i]);
+    }
+    fprintf(f, ",\"conflicts\":%zu,\"cells\":[", r->conflicts);
     for (size_t s = 0; s < t->n_scenarios; s++)
         for (size_t k = 0; k < t->n_tasks; k++) {
-            /* NaN (a cell with one class only) is not JSON: null. */
             double v[4] = {r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k], r->test.logloss[s][k]};
-            char b[4][32];
-            for (int i = 0; i < 4; i++)
-                snprintf(b[i], sizeof b[i], isfinite(v[i]) ? "%.6f" : "null", v[i]);
-            fprintf(f, "%s{\"scenario\":\"%s\",\"task\":\"%s\",\"valid_auc\":%s,\"test_auc\":%s,\"valid_logloss\":%s,\"test_logloss\":%s}",
-                    s + k ? "," : "", t->scenario_names[s], t->task_names[k], b[0], b[1], b[2], b[3]);
+            fputs(s + k ? ",{\"scenario\":" : "{\"scenario\":", f);
+            fr_cli_json_string(f, t->scenario_names[s]);
+            fputs(",\"task\":", f);
+            fr_cli_json_string(f, t->task_names[k]);
+            for (int i = 0; i < 4; i++) {
+                fprintf(f, ",\"%s\":", key[i]);
+                fr_cli_json_number(f, v[i]);
+            }
+            fputc('}', f);
         }
     fprintf(f, "],\"upload_bytes\":[");
     for (size_t s = 0; s < t->n_scenarios; s++)
@@ -151,8 +182,8 @@ static void on_round(void *arg, const fr_fedmsmt_round *r)
 {
     round_ctx *c = arg;
     if (!c->quiet) {
-        printf("%5zu %11.6f %10.6f %9.6f %12.1f %8.2f %8.3f%s\n", r->round, r->train_loss, r->valid.mean_auc,
-               r->test.mean_auc, (double)mean_upload(r, c->t->n_scenarios) / 1024.0, r->seconds,
+        printf("%5zu %11.6f %10.6f %9.6f %12.1f %9zu %8.2f %8.3f%s\n", r->round, r->train_loss, r->valid.mean_auc,
+               r->test.mean_auc, mean_upload(r, c->t->n_scenarios) / 1024.0, r->conflicts, r->seconds,
                r->aggregate_seconds, r->improved ? "  *" : "");
         fflush(stdout);
     }
@@ -199,8 +230,8 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
                name, fr_fed_method_name(o.method), t.n_scenarios, what, t.rows, t.n_tasks, t.n_cat, t.vocab_total,
                t.n_num);
         printf("backend: %s\n\n", fr_backend_describe(be));
-        printf("%5s %11s %10s %9s %12s %8s %8s\n", "round", "train_loss", "valid_auc", "test_auc", "upload_KiB",
-               "seconds", "agg_s");
+        printf("%5s %11s %10s %9s %12s %9s %8s %8s\n", "round", "train_loss", "valid_auc", "test_auc", "upload_KiB",
+               "conflicts", "seconds", "agg_s");
     }
     fr_fedmsmt_result r;
     s = fr_fedmsmt_run(be, &t, &o, on_round, &ctx, &r);
@@ -221,7 +252,8 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
         }
         per_client /= (double)r.clients;
         double share = r.seconds > 0 ? r.aggregate_seconds / r.seconds : 0.0;
-        printf(" (pool %zu); upload per client per round %.1f KiB\n", r.pool, per_client / 1024.0);
+        printf(" (pool %zu); mean upload per client per round %.1f KiB; %zu conflicts coordinated\n", r.pool,
+               per_client / 1024.0, r.conflicts);
         printf("best validation round %zu of %zu; %.3f rounds/s, aggregation %.1f %% of the time; %.2f s\n",
                r.best_round, r.rounds, r.seconds > 0 ? (double)r.rounds / r.seconds : 0.0, 100.0 * share, wall);
         if (summary) {
@@ -233,7 +265,8 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
                                        {"rounds", (double)r.rounds},
                                        {"rounds_per_second", r.seconds > 0 ? (double)r.rounds / r.seconds : 0.0},
                                        {"aggregate_share", share},
-                                       {"upload_bytes_per_client_round", per_client}};
+                                       {"upload_bytes_per_client_round", per_client},
+                                       {"conflicts", (double)r.conflicts}};
             int rc = fr_cli_write_summary(summary, cfg, metrics, sizeof metrics / sizeof metrics[0], wall);
             if (rc != FR_EXIT_OK)
                 code = rc;

@@ -9,7 +9,7 @@
 #include "cli/summary.h"
 #include "io/atomic_file.h"
 
-static void json_string(FILE *f, const char *s)
+void fr_cli_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -28,7 +28,7 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void json_number(FILE *f, double v)
+void fr_cli_json_number(FILE *f, double v)
 {
     if (isfinite(v))
         fprintf(f, "%.10g", v);
@@ -58,14 +58,14 @@ int fr_cli_write_summary(const char *path, const fr_config *cfg,
     fputs("{\n  \"metrics\": {", f);
     for (size_t i = 0; i < n_metrics; i++) {
         fputs(i ? ",\n    " : "\n    ", f);
-        json_string(f, metrics[i].name);
+        fr_cli_json_string(f, metrics[i].name);
         fputs(": ", f);
-        json_number(f, metrics[i].value);
+        fr_cli_json_number(f, metrics[i].value);
     }
     fprintf(f, "\n  },\n  \"seed\": %llu,\n  \"wall_seconds\": ", (unsigned long long)seed);
-    json_number(f, wall_seconds);
+    fr_cli_json_number(f, wall_seconds);
     fprintf(f, ",\n  \"peak_rss_bytes\": %lld,\n  \"config\": ", (long long)ru.ru_maxrss * 1024);
-    json_string(f, ini);
+    fr_cli_json_string(f, ini);
     fputs("\n}\n", f);
     free(ini);
     s = ferror(f) ? FR_ERR_IO : fr_atomic_commit(&af);

@@ -4,7 +4,13 @@
 #define FR_CLI_SUMMARY_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "fedrec/config.h"
+
+/* JSON helpers for the CLI's report files: a string with escapes, a number
+ * (null for NaN and infinities, which JSON lacks). */
+void fr_cli_json_string(FILE *f, const char *s);
+void fr_cli_json_number(FILE *f, double v);
 
 typedef struct fr_cli_metric {
     const char *name;

@@ -170,7 +170,10 @@ static fr_status client_make(fr_backend *be, const fr_table *t, const fr_fedmsmt
         for (size_t i = 0; i < n_all; i++)
             if ((size_t)t->scenario[all[i]] == c)
                 all[n++] = all[i];
-        cl->rows[k] = all;
+        /* Keep this client's rows only: every client holding every row of
+         * the split would cost clients x rows x 4 bytes. */
+        uint32_t *own = realloc(all, (n ? n : 1) * sizeof *own);
+        cl->rows[k] = own ? own : all;
         cl->n_rows[k] = n;
     }
     if (cl->n_rows[FR_SPLIT_TRAIN] < 2)
@@ -273,11 +276,11 @@ static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_
             return fr_fail(FR_ERR_INVALID, "federated unit %d/%zu: %zu values on client %zu, %zu on client %zu",
                            (int)g->kind, g->index, dim, g->client[0], g->unit[i]->numel, g->client[i]);
     float *delta = malloc(n * dim * sizeof *delta), *coord = NULL, *mine = malloc(dim * sizeof *mine);
-    double samples[FR_TABLE_MAX_SCENARIOS], a[FR_TABLE_MAX_SCENARIOS * FR_TABLE_MAX_SCENARIOS];
+    double samples[FR_TABLE_MAX_SCENARIOS], *a = malloc(n * n * sizeof *a);
     size_t *store = malloc(n * n * sizeof *store);
     size_t *order[FR_TABLE_MAX_SCENARIOS];
     fr_status s = FR_OK;
-    if (!delta || !mine || !store)
+    if (!delta || !mine || !store || !a)
         s = fr_fail_nomem("aggregation", n * dim * 4);
     const unit_rule *rule = &tp->rule[g->kind];
     if (s == FR_OK && rule->coordinate) {
@@ -333,6 +336,7 @@ static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_
     free(coord);
     free(mine);
     free(store);
+    free(a);
     return s;
 }
 
@@ -458,6 +462,7 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
     if (s == FR_OK)
         s = broadcast_initial(cl, C);
     double t0 = now(), best = -1.0;
+    uint64_t upload_sum[FR_TABLE_MAX_SCENARIOS] = {0};
     for (size_t round = 1; s == FR_OK && round <= o->rounds; round++) {
         memset(r, 0, sizeof *r);
         r->round = round;
@@ -524,10 +529,19 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
         out->aggregate_seconds += r->aggregate_seconds;
         out->conflicts += r->conflicts;
         for (size_t c = 0; c < C; c++)
-            out->upload_bytes_per_round[c] = r->upload_bytes[c];
+            upload_sum[c] += r->upload_bytes[c];
         if (on_round)
             on_round(arg, r);
     }
+    /* No round with a defined validation AUC (no validation rows, or one
+     * class only in every cell): report the last round. */
+    if (s == FR_OK && out->rounds && !out->best_round) {
+        out->best_round = out->rounds;
+        out->valid = r->valid;
+        out->test = r->test;
+    }
+    for (size_t c = 0; c < C && out->rounds; c++)
+        out->upload_bytes_per_round[c] = upload_sum[c] / out->rounds;
     out->seconds = now() - t0;
     for (size_t c = 0; c < C; c++)
         client_free(&cl[c]);

@@ -24,6 +24,11 @@ fr_status fr_fed_template_make(const fr_fedmsmt_options *o, size_t clients, fed_
                        FR_TABLE_MAX_SCENARIOS);
     tp->clients = clients;
     int pf = o->method == FR_FED_PFMSMTREC;
+    if (o->n_pool > FR_FED_MAX_POOL || o->shared_experts > FR_FED_MAX_POOL ||
+        o->private_experts > FR_FED_MAX_POOL)
+        return fr_fail(FR_ERR_INVALID,
+                       "parameter template: %zu pool, %zu shared and %zu private experts; each at most %d",
+                       o->n_pool, o->shared_experts, o->private_experts, FR_FED_MAX_POOL);
     if (pf && o->n_pool > 0) {
         tp->pool = o->n_pool;
         for (size_t c = 0; c < clients; c++)
