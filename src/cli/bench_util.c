@@ -5,12 +5,11 @@
 #include <time.h>
 
 #include "cli/bench_util.h"
+#include "core/clock.h"
 
 double fr_bench_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return fr_clock_seconds();
 }
 
 int fr_bench_parse_positive(const char *opt, const char *value, long max, long *out)

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "cli/job_setup.h"
 #include "cli/options.h"
 #include "cli/summary.h"
@@ -42,12 +43,6 @@ static void usage(FILE *out)
             "  --quiet        print only the final summary\n");
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Fail before training, not after, when a file cannot be written there. */
 static int folder_writable(const char *path)
@@ -149,18 +144,18 @@ static int run(fr_config *cfg, const train_opts *o)
         printf("%5s %11s %13s %9s %8s\n", "epoch", "train_loss", "test_logloss", "test_auc", "seconds");
     }
     int progress = isatty(fileno(stderr)) && !o->quiet;
-    double best_auc = -1, t_start = now_seconds(), loss = 0, logloss = 0, auc = 0;
+    double best_auc = -1, t_start = fr_clock_seconds(), loss = 0, logloss = 0, auc = 0;
     int64_t best_epoch = 0;
     for (int64_t e = 1; e <= epochs && s == FR_OK; e++) {
         if (progress)
             fprintf(stderr, "\r  epoch %lld/%lld ...", (long long)e, (long long)epochs);
-        double t0 = now_seconds();
+        double t0 = fr_clock_seconds();
         s = fr_ctr_job_train_epoch(job, (unsigned)e, &loss);
         if (s == FR_OK)
             s = fr_ctr_job_evaluate(job, &logloss, &auc);
         if (s != FR_OK)
             break;
-        double secs = now_seconds() - t0;
+        double secs = fr_clock_seconds() - t0;
         if (progress)
             fprintf(stderr, "\r%30s\r", "");
         if (!o->quiet)
@@ -187,7 +182,7 @@ static int run(fr_config *cfg, const train_opts *o)
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
     } else {
-        double wall = now_seconds() - t_start;
+        double wall = fr_clock_seconds() - t_start;
         printf("%sfinal test AUC %.6f, log loss %.6f; best test AUC %.6f at epoch %lld; %.2f s\n",
                o->quiet ? "" : "\n", auc, logloss, best_auc, (long long)best_epoch, wall);
         if (o->summary) {

@@ -13,16 +13,11 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "cli/job_setup.h"
 #include "cli/summary.h"
 #include "fedrec/fedmsmt.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static fr_status parse_agg(const char *key, const char *v, fr_fed_agg *out)
 {
@@ -199,7 +194,7 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
-    double t0 = now_s();
+    double t0 = fr_clock_seconds();
     fr_table t;
     fr_status s = fr_cli_msmt_load(cfg, &t, &what);
     if (s != FR_OK)
@@ -243,7 +238,7 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
     } else {
-        double wall = now_s() - t0, per_client = 0;
+        double wall = fr_clock_seconds() - t0, per_client = 0;
         fr_cli_msmt_print_table(&t, &r.valid, &r.test);
         printf("experts per client:");
         for (size_t c = 0; c < r.clients; c++) {

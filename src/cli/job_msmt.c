@@ -12,18 +12,13 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "cli/job_setup.h"
 #include "cli/summary.h"
 #include "fedrec/msmt.h"
 #include "fedrec/optim.h"
 #include "fedrec/table_read.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static fr_status widths(const fr_config *cfg, const char *key, size_t *out, size_t *n)
 {
@@ -196,7 +191,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
-    double t0 = now_s();
+    double t0 = fr_clock_seconds();
     fr_table t;
     s = fr_cli_msmt_load(cfg, &t, &what);
     if (s != FR_OK)
@@ -244,7 +239,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
     } else {
-        double wall = now_s() - t0;
+        double wall = fr_clock_seconds() - t0;
         fr_cli_msmt_print_table(&t, &r.valid, &r.test);
         if (mo.arch == FR_ARCH_AUTOIFS)
             printf("AutoIFS pruning gates, mean over rows and tasks (1 removes the flow): shared->shared %.3f, specific->specific %.3f, shared->specific %.3f, specific->shared %.3f\n",

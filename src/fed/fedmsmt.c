@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/error_internal.h"
+#include "core/clock.h"
 #include "fed/fedmsmt_internal.h"
 #include "fedrec/optim.h"
 #include "fedrec/rng.h"
@@ -102,12 +103,6 @@ fr_status fr_fedmsmt_parse_membership(const char *text, size_t clients, fr_fedms
     return FR_OK;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct fed_client {
     fr_msmt_model *m;
@@ -461,12 +456,12 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
     }
     if (s == FR_OK)
         s = broadcast_initial(cl, C);
-    double t0 = now(), best = -1.0;
+    double t0 = fr_clock_seconds(), best = -1.0;
     uint64_t upload_sum[FR_TABLE_MAX_SCENARIOS] = {0};
     for (size_t round = 1; s == FR_OK && round <= o->rounds; round++) {
         memset(r, 0, sizeof *r);
         r->round = round;
-        double tr = now(), loss_sum = 0.0;
+        double tr = fr_clock_seconds(), loss_sum = 0.0;
         for (size_t c = 0; s == FR_OK && c < C; c++) {
             fed_client *k = &cl[c];
             fr_param_set *ps = fr_msmt_model_params(k->m);
@@ -486,12 +481,12 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
             }
         }
         r->train_loss = loss_sum / (double)C;
-        r->train_seconds = now() - tr;
-        double ta = now();
+        r->train_seconds = fr_clock_seconds() - tr;
+        double ta = fr_clock_seconds();
         if (s == FR_OK && o->method != FR_FED_LOCAL)
             s = server_round(cl, C, &tp, o, round, r->upload_bytes, &r->conflicts);
-        r->aggregate_seconds = now() - ta;
-        double te = now();
+        r->aggregate_seconds = fr_clock_seconds() - ta;
+        double te = fr_clock_seconds();
         r->valid.n_scenarios = r->test.n_scenarios = C;
         r->valid.n_tasks = r->test.n_tasks = t->n_tasks;
         for (size_t c = 0; c < C; c++)
@@ -509,8 +504,8 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
         }
         finish_means(&r->valid);
         finish_means(&r->test);
-        r->eval_seconds = now() - te;
-        r->seconds = now() - tr;
+        r->eval_seconds = fr_clock_seconds() - te;
+        r->seconds = fr_clock_seconds() - tr;
         if (s == FR_OK && !isfinite(r->train_loss))
             s = fr_fail(FR_ERR_NUMERIC, "federated training: loss is %g in round %zu (learning rate too high?)",
                         r->train_loss, round);
@@ -542,7 +537,7 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
     }
     for (size_t c = 0; c < C && out->rounds; c++)
         out->upload_bytes_per_round[c] = upload_sum[c] / out->rounds;
-    out->seconds = now() - t0;
+    out->seconds = fr_clock_seconds() - t0;
     for (size_t c = 0; c < C; c++)
         client_free(&cl[c]);
     free(cl);

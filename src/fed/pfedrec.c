@@ -179,13 +179,13 @@ static void summarise(const fr_pfedrec *p, fr_pfedrec_round *out)
 
 fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *out)
 {
-    double t0 = fr_pf_now();
+    double t0 = fr_clock_seconds();
     memset(out, 0, sizeof *out);
     p->round = round;
     if (p->o.algorithm == FR_ALGO_CENTRAL_MF) {
         FR_TRY(fr_pf_central_epoch(p, out));
         summarise(p, out);
-        out->seconds = fr_pf_now() - t0;
+        out->seconds = fr_clock_seconds() - t0;
         return FR_OK;
     }
     sample_clients(p);
@@ -224,7 +224,7 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     fr_cpu_parallel_for(p->engine, (p->n_sampled + job.chunk - 1) / job.chunk, run_chunk, &job);
 
     /* Aggregate in client-id order: E += sum_c scale_c * delta_c. */
-    double t_agg = fr_pf_now();
+    double t_agg = fr_clock_seconds();
     fr_status s = FR_OK;
     double total_samples = 0, loss = 0;
     for (size_t k = 0; k < p->n_sampled; k++) {
@@ -263,7 +263,7 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
             p->b[u] = mean_w[d];
         }
     }
-    out->t_aggregate = fr_pf_now() - t_agg;
+    out->t_aggregate = fr_clock_seconds() - t_agg;
     for (size_t k = 0; k < p->n_sampled; k++) {
         out->t_negatives += p->outs[k].t_negatives;
         out->t_train += p->outs[k].t_train;
@@ -278,7 +278,7 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         return fr_fail(FR_ERR_NUMERIC, "PFedRec round %u: training loss is %g (learning rates too high?)",
                        round, out->train_loss);
     summarise(p, out);
-    out->seconds = fr_pf_now() - t0;
+    out->seconds = fr_clock_seconds() - t0;
     return FR_OK;
 }
 

@@ -51,7 +51,7 @@ static void central_users(void *arg, size_t task)
 {
     central_job *job = arg;
     fr_pfedrec *p = job->p;
-    double t0 = fr_pf_now();
+    double t0 = fr_clock_seconds();
     size_t begin = task * job->chunk, end = begin + job->chunk;
     if (end > p->n_users)
         end = p->n_users;
@@ -76,7 +76,7 @@ static void central_users(void *arg, size_t task)
     if (st == FR_OK)
         fr_pf_scratch_free(&s);
     job->status[task] = st;
-    job->seconds[task] = fr_pf_now() - t0;
+    job->seconds[task] = fr_clock_seconds() - t0;
 }
 
 static fr_status for_all_users(fr_pfedrec *p, int evaluate, double *seconds)
@@ -122,7 +122,7 @@ fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
 {
     size_t d = p->dim, total = p->pool_start[p->n_users], batch = p->o.batch;
     FR_TRY(for_all_users(p, 0, &out->t_negatives));
-    double t0 = fr_pf_now();
+    double t0 = fr_clock_seconds();
     fr_rng rng;
     fr_rng_init(&rng, p->o.seed, p->round + 1, 0xFFFFFFFFu, FR_RNG_SHUFFLE);
     for (size_t i = total; i > 1; i--) {
@@ -180,7 +180,7 @@ fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
     free(irows);
     free(ugrad);
     free(igrad);
-    out->t_train = fr_pf_now() - t0;
+    out->t_train = fr_clock_seconds() - t0;
     out->train_loss = total ? loss / (double)total : 0.0;
     out->clients = p->n_users;
     if (!isfinite(out->train_loss))

@@ -14,12 +14,6 @@
 #include "fedrec/metrics.h"
 #include "fedrec/rng.h"
 
-double fr_pf_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void fr_pf_scratch_free(scratch *s)
 {
@@ -336,9 +330,9 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
 {
     size_t d = p->dim, n;
     float *w = p->w + u * d, *bias = p->b + u;
-    double t0 = fr_pf_now();
+    double t0 = fr_clock_seconds();
     FR_TRY(fr_pf_draw_samples(p, s, u, &n));
-    double t1 = fr_pf_now();
+    double t1 = fr_clock_seconds();
     out->t_negatives = t1 - t0;
     out->samples = n;
     for (size_t k = 0; k < n; k++) {
@@ -408,9 +402,9 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
             }
         }
     }
-    double t2 = fr_pf_now();
+    double t2 = fr_clock_seconds();
     fr_pf_evaluate(p, s, u, w, *bias);
-    double t3 = fr_pf_now();
+    double t3 = fr_clock_seconds();
     out->t_train = t2 - t1;
     out->t_eval = t3 - t2;
     if (p->o.algorithm == FR_ALGO_FEDNCF) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "backend/cpu/cpu_engine.h"
+#include "core/clock.h"
 #include "fedrec/pfedrec.h"
 
 #define MAX_AGG_TASKS 64
@@ -91,8 +92,6 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
 void fr_pf_evaluate(fr_pfedrec *p, scratch *s, size_t u, const float *w, float b);
 /* Aggregation tasks: one per worker, at most MAX_AGG_TASKS. */
 size_t fr_pf_agg_tasks(const fr_pfedrec *p);
-/* Monotonic seconds. */
-double fr_pf_now(void);
 /* Training samples of user u for round p->round into s->sample_item /
  * sample_label: the positives, then the negatives; *count of them. */
 fr_status fr_pf_draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t *count);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/error_internal.h"
+#include "core/clock.h"
 #include "fedrec/metrics.h"
 #include "fedrec/msmt.h"
 #include "fedrec/optim.h"
@@ -32,12 +33,6 @@ void fr_msmt_train_options_default(fr_msmt_train_options *o)
     o->selector_lr = 3e-6f;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double logloss_prob(const float *p, const float *y, size_t n)
 {
@@ -246,10 +241,10 @@ typedef struct trainer {
 static fr_status epoch_and_report(trainer *tr, fr_optimizer *opt, fr_optimizer *sel_opt, size_t epoch, int search,
                                   double tau, double *valid_auc)
 {
-    double te = now(), loss = 0.0;
+    double te = fr_clock_seconds(), loss = 0.0;
     FR_TRY(run_epoch(tr->m, tr->t, tr->o, opt, sel_opt, tr->train, tr->n_train, tr->work, ++tr->shuffle_epoch, 0,
                      NULL, NULL, &tr->step, &loss));
-    double trained = now() - te;
+    double trained = fr_clock_seconds() - te;
     tr->train_seconds += trained;
     tr->samples += tr->n_train;
     fr_msmt_epoch *e = tr->e;
@@ -258,7 +253,7 @@ static fr_status epoch_and_report(trainer *tr, fr_optimizer *opt, fr_optimizer *
     e->search = search;
     e->tau = tau;
     e->train_loss = loss;
-    e->seconds = now() - te;
+    e->seconds = fr_clock_seconds() - te;
     e->samples_per_second = trained > 0 ? (double)tr->n_train / trained : 0.0;
     *valid_auc = e->valid.mean_auc;
     return FR_OK;
@@ -370,7 +365,7 @@ fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train
         s = fr_fail_nomem("training", tr.n_values * 8 + block * 4);
     if (s == FR_OK && tr.n_train < 2)
         s = fr_fail(FR_ERR_INVALID, "training: the data has %zu training rows", tr.n_train);
-    double t0 = now();
+    double t0 = fr_clock_seconds();
     if (s == FR_OK && autoifs) {
         s = autoifs_search(&tr, rewind);
         /* Retrain from the rewound weights with hard gates. */
@@ -391,7 +386,7 @@ fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train
         s = fr_msmt_evaluate(m, t, FR_SPLIT_TEST, &out->test);
     if (autoifs)
         fr_msmt_autoifs_gates(m, out->gates);
-    out->seconds = now() - t0;
+    out->seconds = fr_clock_seconds() - t0;
     out->train_samples_per_second = tr.train_seconds > 0 ? (double)tr.samples / tr.train_seconds : 0.0;
     fr_optimizer_free(opt);
     free(tr.e);
