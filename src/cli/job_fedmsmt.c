@@ -210,9 +210,8 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
     }
     round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t};
     if (*report_path) {
-        ctx.report = fopen(report_path, "w");
+        ctx.report = fr_cli_open_report(report_path, "w");
         if (!ctx.report) {
-            fprintf(stderr, "fedrec: %s: cannot write the report: %s\n", report_path, strerror(errno));
             fr_backend_close(be);
             fr_table_free(&t);
             return FR_EXIT_FAILURE;
@@ -230,11 +229,7 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
     }
     fr_fedmsmt_result r;
     s = fr_fedmsmt_run(be, &t, &o, on_round, &ctx, &r);
-    int code = FR_EXIT_OK;
-    if (ctx.report && fclose(ctx.report) != 0 && s == FR_OK) {
-        fprintf(stderr, "fedrec: %s: write failed: %s\n", report_path, strerror(errno));
-        code = FR_EXIT_FAILURE;
-    }
+    int code = fr_cli_close_report(ctx.report, report_path, s == FR_OK, FR_EXIT_OK);
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
     } else {

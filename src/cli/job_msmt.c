@@ -209,9 +209,8 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
     }
     epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl")};
     if (*report_path) {
-        ctx.report = fopen(report_path, "w");
+        ctx.report = fr_cli_open_report(report_path, "w");
         if (!ctx.report) {
-            fprintf(stderr, "fedrec: %s: cannot write the report: %s\n", report_path, strerror(errno));
             fr_msmt_model_free(m);
             fr_backend_close(be);
             fr_table_free(&t);
@@ -231,11 +230,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
     }
     fr_msmt_result r;
     s = fr_msmt_train(m, &t, &to, on_epoch, &ctx, &r);
-    int code = FR_EXIT_OK;
-    if (ctx.report && fclose(ctx.report) != 0 && s == FR_OK) {
-        fprintf(stderr, "fedrec: %s: write failed: %s\n", report_path, strerror(errno));
-        code = FR_EXIT_FAILURE;
-    }
+    int code = fr_cli_close_report(ctx.report, report_path, s == FR_OK, FR_EXIT_OK);
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
     } else {

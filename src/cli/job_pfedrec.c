@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/job_setup.h"
 #include "cli/summary.h"
 #include "fedrec/backend.h"
 #include "fedrec/pfedrec.h"
@@ -258,9 +259,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     int jsonl = !strcmp(format, "jsonl");
     FILE *report = NULL;
     if (*report_path) {
-        report = fopen(report_path, resume ? "a" : "w");
+        report = fr_cli_open_report(report_path, resume ? "a" : "w");
         if (!report) {
-            fprintf(stderr, "fedrec: %s: cannot write the report: %s\n", report_path, strerror(errno));
             fr_pfedrec_free(p);
             fr_loo_split_free(&split);
             return FR_EXIT_FAILURE;
@@ -321,11 +321,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     }
     if (progress)
         fprintf(stderr, "\r%40s\r", "");
-    int code = FR_EXIT_OK;
-    if (report && fclose(report) != 0 && s == FR_OK) {
-        fprintf(stderr, "fedrec: %s: write failed: %s\n", report_path, strerror(errno));
-        code = FR_EXIT_FAILURE;
-    }
+    int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);
     if (s != FR_OK)
         code = fr_cli_report(s, NULL);
     else {

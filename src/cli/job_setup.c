@@ -1,6 +1,10 @@
-/* job_setup.c — opening the backend a configuration asks for. */
+/* job_setup.c — opening the backend a configuration asks for, and the
+ * report file of train's jobs (see job_setup.h). */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/job_setup.h"
 
 fr_status fr_cli_open_backend(const fr_config *cfg, fr_backend **out)
@@ -26,4 +30,21 @@ fr_status fr_cli_open_backend(const fr_config *cfg, fr_backend **out)
     opt.opencl_device = device;
     opt.opencl_min_elements = (size_t)min_elements;
     return fr_backend_open(&opt, out);
+}
+
+FILE *fr_cli_open_report(const char *path, const char *mode)
+{
+    FILE *f = fopen(path, mode);
+    if (!f)
+        fprintf(stderr, "fedrec: %s: cannot write the report: %s\n", path, strerror(errno));
+    return f;
+}
+
+int fr_cli_close_report(FILE *report, const char *path, int run_ok, int code)
+{
+    if (report && fclose(report) != 0 && run_ok) {
+        fprintf(stderr, "fedrec: %s: write failed: %s\n", path, strerror(errno));
+        return FR_EXIT_FAILURE;
+    }
+    return code;
 }
