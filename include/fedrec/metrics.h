@@ -3,6 +3,7 @@
 #define FEDREC_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "fedrec/error.h"
 
 #ifdef __cplusplus
@@ -24,6 +25,28 @@ void fr_hit_ndcg(float positive, const float *negatives, size_t n, size_t k,
 
 /* Mean binary log loss of logits (numerically stable form). */
 double fr_logloss_logits(const float *logits, const float *labels, size_t n);
+
+/* ---- Full ranking ------------------------------------------------------
+ * Recall@K = |top-K and targets| / |targets|; NDCG@K = DCG / ideal DCG with
+ * binary gains (1 / log2(rank + 1)), the ideal over min(|targets|, K)
+ * hits; for K in fr_rank_cutoffs. */
+#define FR_RANK_CUTOFFS 4
+extern const size_t fr_rank_cutoffs[FR_RANK_CUTOFFS]; /* 5, 10, 20, 40 */
+
+typedef struct fr_rank_metrics {
+    size_t users;                     /* users ranked */
+    double recall[FR_RANK_CUTOFFS];   /* means over those users */
+    double ndcg[FR_RANK_CUTOFFS];
+} fr_rank_metrics;
+
+/* Rank the n_items scores of one user, skipping the items of the sorted
+ * lists skip_a and skip_b (either may be empty), and add the user's
+ * Recall@K and NDCG@K for the sorted targets (n_targets > 0) to recall[]
+ * and ndcg[]. Equal scores rank the smaller item id first. */
+void fr_rank_user(const float *scores, size_t n_items, const int32_t *skip_a, size_t n_skip_a,
+                  const int32_t *skip_b, size_t n_skip_b, const int32_t *targets,
+                  size_t n_targets, double recall[FR_RANK_CUTOFFS],
+                  double ndcg[FR_RANK_CUTOFFS]);
 
 #ifdef __cplusplus
 }

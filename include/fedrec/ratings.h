@@ -46,6 +46,11 @@ typedef struct fr_ratings {
 void fr_ratings_spec_default(fr_ratings_format format, fr_ratings_spec *spec);
 fr_status fr_ratings_read(const char *path, const fr_ratings_spec *spec,
                           fr_ratings *out);
+/* Several files (training, validation, test) read into out[0 .. n_parts)
+ * with one id space: every part has the same n_users, n_items and names
+ * (each part its own copy), an id keeping its dense number in all. */
+fr_status fr_ratings_read_parts(const char *const *paths, size_t n_parts,
+                                const fr_ratings_spec *spec, fr_ratings *out);
 void fr_ratings_free(fr_ratings *r);
 
 /* ---- synthetic implicit feedback ----------------------------------------

@@ -177,32 +177,12 @@ static fr_status parse_line(reader *rd, const char *path, size_t lineno, char *l
     return FR_OK;
 }
 
-/* Move the id map's names into r and renumber the ids in name order. */
-static fr_status finish_ids(fr_id_map *m, int32_t *ids, size_t n, char ***names, size_t *count)
+/* Read one file into rd->r through the reader's shared id maps. */
+static fr_status read_file(reader *rd, const char *path, const fr_ratings_spec *spec)
 {
-    int32_t *new_of_old;
-    FR_TRY(fr_id_map_sort(m, &new_of_old));
-    for (size_t i = 0; i < n; i++)
-        ids[i] = new_of_old[ids[i]];
-    free(new_of_old);
-    *names = m->names;
-    *count = m->count;
-    m->names = NULL;
-    m->count = 0;
-    return FR_OK;
-}
-
-fr_status fr_ratings_read(const char *path, const fr_ratings_spec *spec, fr_ratings *out)
-{
-    memset(out, 0, sizeof *out);
-    if (spec->col_user < 0 || spec->col_item < 0 || spec->col_user == spec->col_item)
-        return fr_fail(FR_ERR_INVALID, "ratings: user and item columns must be distinct and >= 0");
     FILE *f = fopen(path, "r");
     if (!f)
         return fr_fail(FR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    reader rd = {out, 0, {0}, {0}};
-    fr_id_map_init(&rd.users);
-    fr_id_map_init(&rd.items);
     char *line = NULL;
     size_t line_cap = 0, lineno = 0;
     ssize_t got;
@@ -216,22 +196,85 @@ fr_status fr_ratings_read(const char *path, const fr_ratings_spec *spec, fr_rati
         if ((size_t)got != strlen(line))
             s = fr_fail(FR_ERR_DATA, "%s:%zu: a NUL byte inside the line", path, lineno);
         else
-            s = parse_line(&rd, path, lineno, line, spec);
+            s = parse_line(rd, path, lineno, line, spec);
     }
     if (s == FR_OK && ferror(f))
         s = fr_fail(FR_ERR_IO, "%s: read error", path);
     free(line);
     fclose(f);
-    if (s == FR_OK && out->n == 0)
+    if (s == FR_OK && rd->r->n == 0)
         s = fr_fail(FR_ERR_DATA, "%s: no ratings (the file is empty%s)", path,
                     spec->header ? " or holds only its header" : "");
-    if (s == FR_OK)
-        s = finish_ids(&rd.users, out->user, out->n, &out->user_names, &out->n_users);
-    if (s == FR_OK)
-        s = finish_ids(&rd.items, out->item, out->n, &out->item_names, &out->n_items);
-    fr_id_map_free(&rd.users);
-    fr_id_map_free(&rd.items);
-    if (s != FR_OK)
-        fr_ratings_free(out);
     return s;
+}
+
+static fr_status copy_names(char **from, size_t n, char ***to)
+{
+    *to = calloc(n ? n : 1, sizeof **to);
+    if (!*to)
+        return fr_fail_nomem("id names", n * sizeof **to);
+    for (size_t i = 0; i < n; i++) {
+        (*to)[i] = strdup(from[i]);
+        if (!(*to)[i])
+            return fr_fail_nomem("id names", strlen(from[i]) + 1);
+    }
+    return FR_OK;
+}
+
+fr_status fr_ratings_read_parts(const char *const *paths, size_t n_parts,
+                                const fr_ratings_spec *spec, fr_ratings *out)
+{
+    for (size_t p = 0; p < n_parts; p++)
+        memset(&out[p], 0, sizeof out[p]);
+    if (spec->col_user < 0 || spec->col_item < 0 || spec->col_user == spec->col_item)
+        return fr_fail(FR_ERR_INVALID, "ratings: user and item columns must be distinct and >= 0");
+    fr_id_map users, items;
+    fr_id_map_init(&users);
+    fr_id_map_init(&items);
+    fr_status s = FR_OK;
+    for (size_t p = 0; s == FR_OK && p < n_parts; p++) {
+        reader rd = {&out[p], 0, users, items};
+        s = read_file(&rd, paths[p], spec);
+        users = rd.users; /* the maps grow as each file adds ids */
+        items = rd.items;
+    }
+    /* Renumber every part in name order; part 0 takes the names, the
+     * others get copies, so each part frees its own. */
+    int32_t *user_of = NULL, *item_of = NULL;
+    if (s == FR_OK)
+        s = fr_id_map_sort(&users, &user_of);
+    if (s == FR_OK)
+        s = fr_id_map_sort(&items, &item_of);
+    for (size_t p = 0; s == FR_OK && p < n_parts; p++) {
+        fr_ratings *r = &out[p];
+        for (size_t i = 0; i < r->n; i++) {
+            r->user[i] = user_of[r->user[i]];
+            r->item[i] = item_of[r->item[i]];
+        }
+        r->n_users = users.count;
+        r->n_items = items.count;
+        if (p == 0) {
+            r->user_names = users.names;
+            r->item_names = items.names;
+            users.names = items.names = NULL;
+            users.count = items.count = 0;
+        } else {
+            s = copy_names(out[0].user_names, r->n_users, &r->user_names);
+            if (s == FR_OK)
+                s = copy_names(out[0].item_names, r->n_items, &r->item_names);
+        }
+    }
+    free(user_of);
+    free(item_of);
+    fr_id_map_free(&users);
+    fr_id_map_free(&items);
+    if (s != FR_OK)
+        for (size_t p = 0; p < n_parts; p++)
+            fr_ratings_free(&out[p]);
+    return s;
+}
+
+fr_status fr_ratings_read(const char *path, const fr_ratings_spec *spec, fr_ratings *out)
+{
+    return fr_ratings_read_parts(&path, 1, spec, out);
 }
