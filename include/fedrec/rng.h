@@ -24,7 +24,9 @@ enum fr_rng_purpose {
     FR_RNG_DATA,          /* synthetic data generation */
     FR_RNG_SPLIT,         /* train/validation/test split */
     FR_RNG_TEST,          /* reserved for tests */
-    FR_RNG_COORDINATION   /* federated conflict coordination: pair order */
+    FR_RNG_COORDINATION,  /* federated conflict coordination: pair order */
+    FR_RNG_COMBINE,       /* gradient combiners: RLW weights, orders, GradDrop */
+    FR_RNG_AUX            /* auxiliary tasks' pairs and their negatives */
 };
 
 typedef struct fr_rng {

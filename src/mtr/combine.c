@@ -1,0 +1,383 @@
+/* combine.c — the gradient combiners (see fedrec/combine.h): PMTRec's
+ * per-row weighting, GradDrop's per-coordinate rule, and the global
+ * methods, which find weights on the original task gradients from their
+ * Gram matrix. PCGrad and GradVac are run in that coefficient space: a
+ * projected gradient g_t' = sum_k C[t][k] g_k has inner products
+ * C[t] . G[:, j], so no T x n intermediate vectors are kept. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "fedrec/combine.h"
+#include "fedrec/rng.h"
+
+#define T_MAX FR_COMBINE_MAX_TASKS
+
+struct fr_combiner {
+    fr_combine_options o;
+    double gradvac_target[T_MAX * T_MAX]; /* GradVac's phi-hat, kept across steps */
+};
+
+static const char *const method_names[FR_COMBINE_METHODS] = {
+    "pmtrec", "ew", "main", "rlw", "pcgrad", "cagrad", "gradvac", "graddrop", "nash", "aligned", "mgda"};
+
+const char *fr_combine_method_name(fr_combine_method m)
+{
+    return (unsigned)m < FR_COMBINE_METHODS ? method_names[m] : "?";
+}
+
+fr_status fr_combine_method_parse(const char *name, fr_combine_method *out)
+{
+    for (int i = 0; i < FR_COMBINE_METHODS; i++)
+        if (strcmp(name, method_names[i]) == 0) {
+            *out = (fr_combine_method)i;
+            return FR_OK;
+        }
+    return fr_fail(FR_ERR_INVALID,
+                   "unknown gradient combiner '%s' (expected pmtrec, ew, main, rlw, pcgrad, cagrad, gradvac, graddrop, nash, aligned or mgda)",
+                   name);
+}
+
+void fr_combine_options_default(fr_combine_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = FR_COMBINE_PMTREC;
+    o->tasks = 3;
+    o->alpha = 1.1;
+    o->tau = 0.1;
+    o->focusing = 1;
+    o->balancing = 1;
+    o->cagrad_c = 0.5;
+    o->gradvac_beta = 0.01;
+}
+
+fr_status fr_combiner_create(const fr_combine_options *o, fr_combiner **out)
+{
+    *out = NULL;
+    if ((unsigned)o->method >= FR_COMBINE_METHODS)
+        return fr_fail(FR_ERR_INVALID, "combiner: unknown method %d", (int)o->method);
+    if (o->tasks < 1 || o->tasks > T_MAX)
+        return fr_fail(FR_ERR_INVALID, "combiner: %zu tasks, expected 1 to %d", o->tasks, T_MAX);
+    if (!(o->alpha > 0) || !(o->tau > 0) || !isfinite(o->alpha))
+        return fr_fail(FR_ERR_INVALID, "combiner: alpha %g and tau %g must be positive", o->alpha, o->tau);
+    if (!(o->cagrad_c >= 0) || !(o->gradvac_beta >= 0 && o->gradvac_beta <= 1))
+        return fr_fail(FR_ERR_INVALID, "combiner: CAGrad c %g must be >= 0 and GradVac beta %g in [0, 1]",
+                       o->cagrad_c, o->gradvac_beta);
+    fr_combiner *c = calloc(1, sizeof *c);
+    if (!c)
+        return fr_fail_nomem("combiner", sizeof *c);
+    c->o = *o;
+    *out = c;
+    return FR_OK;
+}
+
+void fr_combiner_free(fr_combiner *c)
+{
+    free(c);
+}
+
+/* ---- PMTRec: per row ------------------------------------------------- */
+
+static void combine_pmtrec(const fr_combiner *c, const float *const *grads, size_t n_rows,
+                           size_t dim, unsigned epoch, float *out, fr_combine_stats *stats)
+{
+    size_t t = c->o.tasks;
+    double focus = c->o.focusing ? pow(c->o.alpha, (double)epoch) : 1.0;
+    double weight_sum[T_MAX] = {0};
+    for (size_t r = 0; r < n_rows; r++) {
+        double w[T_MAX];
+        if (c->o.balancing) {
+            double norm[T_MAX], top = -INFINITY;
+            for (size_t k = 0; k < t; k++) {
+                const float *g = grads[k] + r * dim;
+                double s = 0;
+                for (size_t j = 0; j < dim; j++)
+                    s += (double)g[j] * g[j];
+                norm[k] = sqrt(s) * (k == 0 ? focus : 1.0) / c->o.tau;
+                if (norm[k] > top)
+                    top = norm[k];
+            }
+            double z = 0;
+            for (size_t k = 0; k < t; k++)
+                z += w[k] = exp(norm[k] - top);
+            for (size_t k = 0; k < t; k++)
+                w[k] /= z;
+        } else {
+            double z = focus + (double)(t - 1);
+            for (size_t k = 0; k < t; k++)
+                w[k] = (k == 0 ? focus : 1.0) / z;
+        }
+        float *o = out + r * dim;
+        for (size_t j = 0; j < dim; j++)
+            o[j] = 0;
+        for (size_t k = 0; k < t; k++) {
+            const float *g = grads[k] + r * dim;
+            float wk = (float)w[k];
+            for (size_t j = 0; j < dim; j++)
+                o[j] += wk * g[j];
+            weight_sum[k] += w[k];
+        }
+    }
+    if (stats)
+        for (size_t k = 0; k < t; k++)
+            stats->weight[k] = n_rows ? weight_sum[k] / (double)n_rows : 0;
+}
+
+/* ---- GradDrop: per coordinate --------------------------------------- */
+
+static void combine_graddrop(const fr_combiner *c, const float *const *grads, size_t n,
+                             fr_rng *rng, float *out, fr_combine_stats *stats)
+{
+    size_t t = c->o.tasks;
+    uint64_t kept[T_MAX] = {0}, nonzero[T_MAX] = {0};
+    for (size_t i = 0; i < n; i++) {
+        float sum = 0, abs_sum = 0;
+        for (size_t k = 0; k < t; k++) {
+            sum += grads[k][i];
+            abs_sum += fabsf(grads[k][i]);
+        }
+        float p = 0.5f * (1.0f + sum / (abs_sum + 1e-7f));
+        float u = fr_rng_uniform(rng);
+        float o = 0;
+        for (size_t k = 0; k < t; k++) {
+            float g = grads[k][i];
+            int keep = (p > u && g > 0) || (p < u && g < 0);
+            if (g != 0) {
+                nonzero[k]++;
+                kept[k] += (uint64_t)keep;
+            }
+            if (keep)
+                o += g;
+        }
+        out[i] = o;
+    }
+    if (stats)
+        for (size_t k = 0; k < t; k++)
+            stats->weight[k] = nonzero[k] ? (double)kept[k] / (double)nonzero[k] : 0;
+}
+
+/* ---- The global methods: weights from the Gram matrix ---------------- */
+
+static void gram_matrix(const float *const *grads, size_t t, size_t n, double *gram)
+{
+    for (size_t a = 0; a < t; a++)
+        for (size_t b = a; b < t; b++) {
+            double s = 0;
+            const float *x = grads[a], *y = grads[b];
+            size_t i = 0;
+            for (; i + 64 <= n; i += 64) { /* float partial sums, double total */
+                float part = 0;
+                for (size_t j = i; j < i + 64; j++)
+                    part += x[j] * y[j];
+                s += part;
+            }
+            for (; i < n; i++)
+                s += (double)x[i] * y[i];
+            gram[a * t + b] = gram[b * t + a] = s;
+        }
+}
+
+static void random_order(fr_rng *rng, size_t t, size_t skip, size_t *order, size_t *count)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < t; k++)
+        if (k != skip)
+            order[n++] = k;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = fr_rng_below(rng, (uint32_t)i);
+        size_t x = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = x;
+    }
+    *count = n;
+}
+
+/* <sum_k coef[k] g_k, g_j> */
+static double coef_dot(const double *gram, size_t t, const double *coef, size_t j)
+{
+    double s = 0;
+    for (size_t k = 0; k < t; k++)
+        s += coef[k] * gram[k * t + j];
+    return s;
+}
+
+static unsigned pcgrad_weights(const double *gram, size_t t, fr_rng *rng, double *w)
+{
+    unsigned projections = 0;
+    for (size_t k = 0; k < t; k++)
+        w[k] = 0;
+    for (size_t i = 0; i < t; i++) {
+        double coef[T_MAX] = {0};
+        coef[i] = 1;
+        size_t order[T_MAX], n;
+        random_order(rng, t, i, order, &n);
+        for (size_t o = 0; o < n; o++) {
+            size_t j = order[o];
+            double dot = coef_dot(gram, t, coef, j);
+            if (dot < 0 && gram[j * t + j] > 0) {
+                coef[j] -= dot / gram[j * t + j];
+                projections++;
+            }
+        }
+        for (size_t k = 0; k < t; k++)
+            w[k] += coef[k];
+    }
+    return projections;
+}
+
+static unsigned gradvac_weights(fr_combiner *c, const double *gram, fr_rng *rng, double *w)
+{
+    size_t t = c->o.tasks;
+    double beta = c->o.gradvac_beta;
+    unsigned adjusted = 0;
+    for (size_t k = 0; k < t; k++)
+        w[k] = 0;
+    for (size_t i = 0; i < t; i++) {
+        double coef[T_MAX] = {0};
+        coef[i] = 1;
+        size_t order[T_MAX], n;
+        random_order(rng, t, i, order, &n);
+        for (size_t o = 0; o < n; o++) {
+            size_t j = order[o];
+            double gi_gi = 0;
+            for (size_t a = 0; a < t; a++)
+                gi_gi += coef[a] * coef_dot(gram, t, coef, a);
+            double norm_i = sqrt(fmax(gi_gi, 0));
+            double norm_j = sqrt(fmax(gram[j * t + j], 0));
+            if (norm_i == 0 || norm_j == 0)
+                continue;
+            double rho = coef_dot(gram, t, coef, j) / (norm_i * norm_j);
+            double *target = &c->gradvac_target[i * T_MAX + j];
+            if (rho < *target) {
+                double s = sqrt(fmax(1 - *target * *target, 1e-12));
+                coef[j] += norm_i * (*target * sqrt(fmax(1 - rho * rho, 0)) - rho * s) / (norm_j * s);
+                adjusted++;
+            }
+            *target = (1 - beta) * *target + beta * rho;
+        }
+        for (size_t k = 0; k < t; k++)
+            w[k] += coef[k];
+    }
+    return adjusted;
+}
+
+static unsigned count_conflicts(const double *gram, size_t t)
+{
+    unsigned n = 0;
+    for (size_t a = 0; a < t; a++)
+        for (size_t b = a + 1; b < t; b++)
+            n += gram[a * t + b] < 0;
+    return n;
+}
+
+static int all_finite(const float *const *grads, size_t t, size_t n)
+{
+    for (size_t k = 0; k < t; k++) {
+        float acc = 0;
+        for (size_t i = 0; i < n; i++)
+            acc += grads[k][i] * 0.0f; /* NaN or Inf makes this NaN */
+        if (acc != 0)
+            return 0;
+    }
+    return 1;
+}
+
+fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows, size_t dim,
+                     unsigned epoch, uint64_t step, float *out, fr_combine_stats *stats)
+{
+    size_t t = c->o.tasks, n = n_rows * dim;
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (!all_finite(grads, t, n))
+        return fr_fail(FR_ERR_NUMERIC, "combiner: a task gradient holds NaN or infinity (epoch %u, step %llu)",
+                       epoch, (unsigned long long)step);
+    fr_rng rng;
+    fr_rng_init(&rng, c->o.seed, epoch, (uint32_t)step, FR_RNG_COMBINE);
+    if (c->o.method == FR_COMBINE_PMTREC) {
+        combine_pmtrec(c, grads, n_rows, dim, epoch, out, stats);
+        return FR_OK;
+    }
+    if (c->o.method == FR_COMBINE_GRADDROP) {
+        combine_graddrop(c, grads, n, &rng, out, stats);
+        return FR_OK;
+    }
+    double w[T_MAX] = {0}, gram[T_MAX * T_MAX];
+    int need_gram = c->o.method != FR_COMBINE_EW && c->o.method != FR_COMBINE_MAIN &&
+                    c->o.method != FR_COMBINE_RLW;
+    if (need_gram || stats)
+        gram_matrix(grads, t, n, gram);
+    unsigned conflicts = need_gram || stats ? count_conflicts(gram, t) : 0;
+    switch (c->o.method) {
+    case FR_COMBINE_EW:
+        for (size_t k = 0; k < t; k++)
+            w[k] = 1;
+        break;
+    case FR_COMBINE_MAIN:
+        w[0] = 1;
+        break;
+    case FR_COMBINE_RLW: {
+        double e[T_MAX], top = -INFINITY, z = 0;
+        for (size_t k = 0; k < t; k++) {
+            e[k] = fr_rng_normal(&rng);
+            top = fmax(top, e[k]);
+        }
+        for (size_t k = 0; k < t; k++)
+            z += w[k] = exp(e[k] - top);
+        for (size_t k = 0; k < t; k++)
+            w[k] /= z;
+        break;
+    }
+    case FR_COMBINE_PCGRAD:
+        pcgrad_weights(gram, t, &rng, w);
+        break;
+    case FR_COMBINE_CAGRAD: {
+        double ww[T_MAX], cc = c->o.cagrad_c;
+        fr_combine_cagrad_weights(gram, t, cc, ww);
+        double g0 = 0, gw = 0;
+        double a[T_MAX];
+        for (size_t k = 0; k < t; k++)
+            a[k] = 1.0 / (double)t;
+        for (size_t i = 0; i < t; i++)
+            for (size_t j = 0; j < t; j++) {
+                g0 += a[i] * gram[i * t + j] * a[j];
+                gw += ww[i] * gram[i * t + j] * ww[j];
+            }
+        double lambda = cc * sqrt(fmax(g0, 0)) / (sqrt(fmax(gw, 0)) + 1e-30);
+        if (cc == 0)
+            lambda = 0;
+        for (size_t k = 0; k < t; k++)
+            w[k] = (a[k] + lambda * ww[k]) / (1 + cc * cc);
+        break;
+    }
+    case FR_COMBINE_GRADVAC:
+        gradvac_weights(c, gram, &rng, w);
+        break;
+    case FR_COMBINE_NASH:
+        fr_combine_nash_weights(gram, t, w);
+        break;
+    case FR_COMBINE_ALIGNED:
+        fr_combine_aligned_weights(gram, t, w);
+        break;
+    case FR_COMBINE_MGDA:
+        fr_combine_mgda_weights(gram, t, w);
+        break;
+    default:
+        return fr_fail(FR_ERR_INVALID, "combiner: method %d has no global rule", (int)c->o.method);
+    }
+    float wf[T_MAX];
+    for (size_t k = 0; k < t; k++)
+        wf[k] = (float)w[k];
+    for (size_t i = 0; i < n; i++) {
+        float o = 0;
+        for (size_t k = 0; k < t; k++)
+            o += wf[k] * grads[k][i];
+        out[i] = o;
+    }
+    if (stats) {
+        for (size_t k = 0; k < t; k++)
+            stats->weight[k] = w[k];
+        stats->conflicts = conflicts;
+    }
+    return FR_OK;
+}
