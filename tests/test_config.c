@@ -286,6 +286,18 @@ static void test_round_trip_every_key(void)
         "fedmsmt.tower_coordination=true",     "fedmsmt.embedding=local",
         "fedmsmt.temperature=0.5",             "fedmsmt.prox_mu=0.01",
         "fedmsmt.local_epochs=2",
+        "mtrec.tasks=bpr,social",              "mtrec.combiner=cagrad",
+        "mtrec.dim=16",                        "mtrec.alpha=1.05",
+        "mtrec.tau=1e-3",                      "mtrec.focusing=no",
+        "mtrec.balancing=no",                  "mtrec.gamma=0.5",
+        "mtrec.cagrad_c=0.4",                  "mtrec.gradvac_beta=0.1",
+        "mtrec.patience=20",                   "mtrec.min_epochs=100",
+        "mtrec.dense_adam=false",              "mtrec.test_excludes_val=false",
+        "mtrec.parts=a.csv,b.csv,c.csv",       "mtrec.train_share=0.7",
+        "mtrec.val_share=0.1",                 "mtrec.test_min_rating=4",
+        "mtrec.links=trust.txt",               "mtrec.item_pairs=pairs.txt",
+        "mtrec.categories=cats.txt",           "mtrec.relation_delimiter=tab",
+        "mtrec.synthetic_categories=7",        "mtrec.synthetic_links=3",
     };
     cfg = NULL;
     CHECK_OK(fr_config_build(path, sets, sizeof sets / sizeof sets[0], &cfg));

@@ -234,7 +234,7 @@ int fr_cli_train(int argc, char **argv)
         fr_config_free(cfg);
         return FR_EXIT_USAGE;
     }
-    if (o.resume && (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt"))) {
+    if (o.resume && (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt") || !strcmp(kind, "mtrec"))) {
         fprintf(stderr, "fedrec train: --resume continues a PFedRec-engine run from output.checkpoint; job.kind = %s has none\n",
                 kind);
         fr_config_free(cfg);
@@ -242,6 +242,8 @@ int fr_cli_train(int argc, char **argv)
     }
     if (!strcmp(kind, "msmt"))
         rc = fr_cli_run_msmt(cfg, o.quiet, o.summary);
+    else if (!strcmp(kind, "mtrec"))
+        rc = fr_cli_run_mtrec(cfg, o.quiet, o.summary);
     else if (!strcmp(kind, "fedmsmt"))
         rc = fr_cli_run_fedmsmt(cfg, o.quiet, o.summary);
     else

@@ -12,6 +12,12 @@ int fr_cli_data(int argc, char **argv);
 #include "fedrec/config.h"
 /* The PFedRec job of `fedrec train` (job_pfedrec.c). */
 int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume);
+/* data.source / path / delimiter / header / columns -> a rating reader
+ * spec; *path is NULL for synthetic data (job_pfedrec.c). */
+#include "fedrec/ratings.h"
+fr_status fr_cli_ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const char **path);
+/* The multi-task recommender job (job_mtrec.c). */
+int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary);
 /* The multi-scenario multi-task job (job_msmt.c), and what the federated
  * one (job_fedmsmt.c) shares with it: the model and training options from
  * msmt.* and train.*, the table data.* names, and the table of AUC and

@@ -15,8 +15,7 @@
 #include "fedrec/pfedrec.h"
 #include "fedrec/ratings.h"
 
-/* data.source / path / delimiter / header / columns -> a reader spec. */
-static fr_status ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const char **path)
+fr_status fr_cli_ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const char **path)
 {
     const char *source, *delim, *columns;
     int header;
@@ -31,6 +30,7 @@ static fr_status ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const
     }
     if (!**path)
         return fr_cli_fail(FR_ERR_CONFIG, "data.source = %s needs data.path", source);
+    /* split: a folder of delimited files (the mtrec job reads them) */
     fr_ratings_spec_default(!strcmp(source, "movielens") ? FR_RATINGS_MOVIELENS_TAB
                             : !strcmp(source, "movielens-dat") ? FR_RATINGS_MOVIELENS_DAT
                                                                 : FR_RATINGS_DELIMITED, spec);
@@ -196,7 +196,11 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     const char *path, *report_path, *format, *name;
     int64_t rounds, eval_negatives;
     fr_pfedrec_options o;
-    fr_status s = ratings_spec(cfg, &spec, &path);
+    const char *source;
+    fr_config_get_string(cfg, "data.source", &source);
+    fr_status s = !strcmp(source, "split")
+                      ? fr_cli_fail(FR_ERR_CONFIG, "data.source = split (three files) is for job.kind = mtrec; the rating engine reads one file and splits it leave-one-out")
+                      : fr_cli_ratings_spec(cfg, &spec, &path);
     if (s == FR_OK)
         s = pfedrec_options(cfg, &o);
     if (s == FR_OK)

@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_vec_exp.h"
 
 #define MR 6
 #define NR 16
@@ -179,4 +180,5 @@ const fr_cpu_kernels fr_cpu_kernels_avx2 = {
     .dot = dot_avx2,
     .nrm2 = nrm2_avx2,
     .scal = scal_avx2,
+    .exp_affine_sum = fr_vec_exp_affine_sum,
 };

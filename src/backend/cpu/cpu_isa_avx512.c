@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_vec_exp.h"
 
 #define MR 12
 #define NR 32
@@ -191,4 +192,5 @@ const fr_cpu_kernels fr_cpu_kernels_avx512 = {
     .dot = dot_avx512,
     .nrm2 = nrm2_avx512,
     .scal = scal_avx512,
+    .exp_affine_sum = fr_vec_exp_affine_sum,
 };

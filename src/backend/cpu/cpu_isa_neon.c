@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_vec_exp.h"
 
 #define MR 8
 #define NR 8
@@ -125,4 +126,5 @@ const fr_cpu_kernels fr_cpu_kernels_neon = {
     .dot = dot_neon,
     .nrm2 = nrm2_neon,
     .scal = scal_neon,
+    .exp_affine_sum = fr_vec_exp_affine_sum,
 };

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_vec_exp.h"
 
 #define MR 4
 #define NR 8
@@ -70,4 +71,5 @@ const fr_cpu_kernels fr_cpu_kernels_scalar = {
     .dot = dot_scalar,
     .nrm2 = nrm2_scalar,
     .scal = scal_scalar,
+    .exp_affine_sum = fr_vec_exp_affine_sum,
 };

@@ -53,6 +53,10 @@ struct fr_cpu_kernels {
      * they can neither overflow nor underflow, so no scaling is needed. */
     float (*nrm2)(size_t n, const float *x);
     void (*scal)(size_t n, float alpha, float *x);                 /* x *= a */
+    /* x[i] = e^(scale x[i] + shift) with every argument in [-87, 0.1],
+     * returning their sum (cpu_vec_exp.h: one C source for every path,
+     * vectorised by each path's flags). */
+    float (*exp_affine_sum)(size_t n, float scale, float shift, float *x);
 };
 typedef struct fr_cpu_kernels fr_cpu_kernels;
 

@@ -1,0 +1,169 @@
+/* fedrec/mtrec.h — multi-task training of one matrix-factorisation
+ * encoder (../shared/specs/pmtrec.md): a main BPR task and auxiliary tasks
+ * on the same user and item embeddings, their per-row gradients combined
+ * by a gradient combiner (fedrec/combine.h: PMTRec, EW, PCGrad, ...), and
+ * full-ranking evaluation (Recall@K, NDCG@K for K = 5, 10, 20, 40).
+ *
+ * Data: training, validation and test interactions per user, from three
+ * files or from a seeded per-user split of one, plus optional side
+ * relations (user-user links, item-item pairs, item categories).
+ *
+ * The tasks (this project's reading; the paper gives no loss forms), each a
+ * mean over its batch:
+ *   bpr       -log sigmoid(u.i - u.j), j a random item the user has not
+ *             interacted with in training
+ *   directau  DirectAU: mean |u~ - i~|^2 over the batch's pairs of
+ *             L2-normalised rows, plus gamma / 2 (uniform(users) +
+ *             uniform(items)), uniform(X) = log mean over pairs k < l of
+ *             exp(-2 |x~_k - x~_l|^2) over the batch's rows (duplicates
+ *             included, as the authors' code)
+ *   rating    (r - u.i)^2 on the batch's explicit ratings
+ *   social    -log sigmoid(u.v - u.w) over user links (u, v), w a random
+ *             user not linked to u
+ *   itempair  -log sigmoid(i.j - i.k) over item pairs (i, j), k a random
+ *             item not paired with i
+ *   category  -log sigmoid(i.j - i.k), j a random other item of i's
+ *             category, k a random item of another category
+ * A pairwise task draws as many pairs per step as the main batch holds. */
+#ifndef FEDREC_MTREC_H
+#define FEDREC_MTREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fedrec/combine.h"
+#include "fedrec/error.h"
+#include "fedrec/metrics.h"
+#include "fedrec/ratings.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Data -------------------------------------------------------------- */
+
+/* A symmetric relation between rows of one table: pairs as given (a, b)
+ * and the sorted, de-duplicated neighbours of each row (CSR). */
+typedef struct fr_mtr_relation {
+    size_t n_pairs;
+    int32_t *a, *b;
+    size_t *start;         /* rows + 1 */
+    int32_t *neighbours;
+} fr_mtr_relation;
+
+typedef struct fr_mtr_data {
+    size_t n_users, n_items;
+    /* Training interactions in their file (or split) order. */
+    size_t n_train;
+    int32_t *train_user, *train_item;
+    float *train_rating;
+    /* Per user, sorted unique items: start arrays hold n_users + 1. */
+    size_t *train_start, *val_start, *test_start;
+    int32_t *train_items, *val_items, *test_items;
+    fr_mtr_relation links;     /* user - user */
+    fr_mtr_relation pairs;     /* item - item */
+    int32_t *category;         /* per item, -1: none (NULL: no categories) */
+    size_t n_categories;
+    size_t *category_start;    /* n_categories + 1 */
+    int32_t *category_items;
+    char **user_names, **item_names;  /* original ids, by dense id */
+} fr_mtr_data;
+
+/* Three files read with one id space (as fr_ratings_read_parts), the test
+ * part keeping ratings >= test_min_rating (0: all). A training set with a
+ * user or item that never appears is fine; ids only in validation or test
+ * are an error (the model could not have learnt them). */
+fr_status fr_mtr_data_from_parts(const fr_ratings parts[3], float test_min_rating,
+                                 fr_mtr_data *out);
+/* A seeded split of one rating set, per user: the user's interactions in
+ * the order of stream (seed, 0, user, FR_RNG_SPLIT), the first
+ * round(train_share n) training, the next round(val_share n) validation,
+ * the rest test; every user keeps at least one training interaction. */
+fr_status fr_mtr_data_split(const fr_ratings *all, uint64_t seed, double train_share,
+                            double val_share, float test_min_rating, fr_mtr_data *out);
+void fr_mtr_data_free(fr_mtr_data *d);
+
+/* Side relations as delimited text files, one pair per line (ids as in the
+ * rating files; blank lines skipped). Ids the ratings never name are
+ * skipped and counted in *skipped (a trust network covers more users than
+ * rate items); self-pairs are skipped too. A malformed line is an error
+ * naming the file, line and field. */
+fr_status fr_mtr_read_links(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped);
+fr_status fr_mtr_read_item_pairs(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped);
+/* item, category (any text) per line; an item listed twice with two
+ * categories is an error. */
+fr_status fr_mtr_read_categories(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped);
+
+/* Synthetic interactions with ratings, user links and item categories, all
+ * driven by hidden factors: users and items get factor vectors; an item's
+ * category is its strongest of `categories` cluster centres; a user links
+ * to users with similar factors; interactions follow popularity times
+ * sigmoid(3 u.v); ratings 1-5 rise with u.v. Then a 60/20/20 split. */
+typedef struct fr_mtr_synthetic_spec {
+    uint64_t seed;
+    size_t users, items, per_user, categories, links_per_user;
+} fr_mtr_synthetic_spec;
+
+fr_status fr_mtr_synthetic(const fr_mtr_synthetic_spec *spec, fr_mtr_data *out);
+
+/* ---- Training ----------------------------------------------------------- */
+
+typedef enum fr_mtr_task {
+    FR_MTR_BPR = 0,
+    FR_MTR_DIRECTAU,
+    FR_MTR_RATING,
+    FR_MTR_SOCIAL,
+    FR_MTR_ITEMPAIR,
+    FR_MTR_CATEGORY,
+    FR_MTR_TASK_KINDS
+} fr_mtr_task;
+
+const char *fr_mtr_task_name(fr_mtr_task t);
+fr_status fr_mtr_task_parse(const char *name, fr_mtr_task *out);
+
+typedef struct fr_mtr_options {
+    uint64_t seed;
+    size_t dim;             /* 32 */
+    size_t batch;           /* 2048 */
+    float lr;               /* Adam, 0.001 */
+    float weight_decay;     /* L2 added to the gradient as PyTorch's Adam (0) */
+    int dense_adam;         /* step every row every batch, as PyTorch's dense
+                             * Adam (1); 0: only the rows the batch touched */
+    /* The tasks: tasks[0] is the main task (BPR); n_tasks <= FR_COMBINE_MAX_TASKS. */
+    fr_mtr_task tasks[FR_COMBINE_MAX_TASKS];
+    size_t n_tasks;
+    fr_combine_options combine;  /* .tasks and .seed are set from the above */
+    double gamma;           /* DirectAU's uniformity weight (1) */
+    int test_excludes_val;  /* test ranking also skips the validation items (1) */
+    int threads;            /* <= 0: online cores */
+    int cpu_isa;            /* fr_cpu_isa; 0: the best */
+} fr_mtr_options;
+
+typedef struct fr_mtr_epoch {
+    double loss[FR_COMBINE_MAX_TASKS];   /* mean per task over the epoch's steps */
+    fr_combine_stats combine;            /* weights averaged over the steps */
+    size_t steps;
+    double t_train;                      /* seconds */
+} fr_mtr_epoch;
+
+typedef struct fr_mtr fr_mtr;
+
+void fr_mtr_options_default(fr_mtr_options *o);
+/* data must outlive the trainer; the tasks must have their data (links
+ * for social, pairs for itempair, categories for category). */
+fr_status fr_mtr_create(const fr_mtr_data *data, const fr_mtr_options *o, fr_mtr **out);
+void fr_mtr_free(fr_mtr *m);
+/* One pass over the training interactions in the order of stream (seed,
+ * epoch, 0, FR_RNG_SHUFFLE), epoch counting from 0 (task focusing). */
+fr_status fr_mtr_train_epoch(fr_mtr *m, unsigned epoch, fr_mtr_epoch *out);
+/* Full ranking of the validation (test = 0) or test (test = 1) items of
+ * every user who has some, over all items not seen in training (test:
+ * nor in validation, when test_excludes_val). */
+fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out);
+/* The embedding table: n_users rows of users, then n_items rows of items. */
+const float *fr_mtr_embeddings(const fr_mtr *m);
+float *fr_mtr_embeddings_mut(fr_mtr *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

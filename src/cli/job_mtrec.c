@@ -1,0 +1,378 @@
+/* job_mtrec.c — `fedrec train` with job.kind = mtrec: load the rating
+ * data (three split files, one file split per user, or synthetic data with
+ * links and categories) and the side relations, train the MF encoder on
+ * the tasks mtrec.tasks lists with the gradient combiner mtrec.combiner
+ * names, evaluate full ranking on validation every epoch, stop early on
+ * validation Recall@20 (mtrec.patience after mtrec.min_epochs), and report
+ * the test figures of the best epoch. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/job_setup.h"
+#include "cli/summary.h"
+#include "core/clock.h"
+#include "fedrec/mtrec.h"
+
+/* A comma-separated list field k (0-based) of s into buf; 0 if absent. */
+static int list_field(const char *s, size_t k, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < k; i++) {
+        s = strchr(s, ',');
+        if (!s)
+            return 0;
+        s++;
+    }
+    size_t len = strcspn(s, ",");
+    while (len && *s == ' ') {
+        s++;
+        len--;
+    }
+    while (len && s[len - 1] == ' ')
+        len--;
+    if (len == 0 || len >= cap)
+        return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return 1;
+}
+
+static fr_status mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t *patience,
+                               int64_t *min_epochs, int64_t *epochs)
+{
+    fr_mtr_options_default(o);
+    const char *tasks, *combiner;
+    int64_t dim, batch, threads;
+    double lr, wd, gamma;
+    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.tasks", &tasks));
+    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.combiner", &combiner));
+    FR_TRY_CLI(fr_config_get_int(cfg, "mtrec.dim", &dim));
+    FR_TRY_CLI(fr_config_get_int(cfg, "train.batch_size", &batch));
+    FR_TRY_CLI(fr_config_get_int(cfg, "train.epochs", epochs));
+    FR_TRY_CLI(fr_config_get_float(cfg, "train.lr", &lr));
+    FR_TRY_CLI(fr_config_get_float(cfg, "train.weight_decay", &wd));
+    FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.gamma", &gamma));
+    FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.alpha", &o->combine.alpha));
+    FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.tau", &o->combine.tau));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.focusing", &o->combine.focusing));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.balancing", &o->combine.balancing));
+    FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.cagrad_c", &o->combine.cagrad_c));
+    FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.gradvac_beta", &o->combine.gradvac_beta));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.dense_adam", &o->dense_adam));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.test_excludes_val", &o->test_excludes_val));
+    FR_TRY_CLI(fr_config_get_int(cfg, "mtrec.patience", patience));
+    FR_TRY_CLI(fr_config_get_int(cfg, "mtrec.min_epochs", min_epochs));
+    FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &o->seed));
+    FR_TRY_CLI(fr_config_get_int(cfg, "backend.threads", &threads));
+    if (fr_combine_method_parse(combiner, &o->combine.method) != FR_OK)
+        return fr_cli_fail(FR_ERR_CONFIG, "mtrec.combiner = %s: expected pmtrec, ew, main, rlw, pcgrad, cagrad, gradvac, graddrop, nash, aligned or mgda",
+                           combiner);
+    o->n_tasks = 0;
+    char name[64];
+    for (size_t k = 0; list_field(tasks, k, name, sizeof name); k++) {
+        if (o->n_tasks == FR_COMBINE_MAX_TASKS)
+            return fr_cli_fail(FR_ERR_CONFIG, "mtrec.tasks = '%s': at most %d tasks", tasks, FR_COMBINE_MAX_TASKS);
+        if (fr_mtr_task_parse(name, &o->tasks[o->n_tasks]) != FR_OK)
+            return fr_cli_fail(FR_ERR_CONFIG, "mtrec.tasks = '%s': '%s' is not one of bpr, directau, rating, social, itempair, category",
+                               tasks, name);
+        o->n_tasks++;
+    }
+    if (o->n_tasks == 0 || o->tasks[0] != FR_MTR_BPR)
+        return fr_cli_fail(FR_ERR_CONFIG, "mtrec.tasks = '%s': expected a comma-separated list that starts with bpr (the main task)",
+                           tasks);
+    o->dim = (size_t)dim;
+    o->batch = (size_t)batch;
+    o->lr = (float)lr;
+    o->weight_decay = (float)wd;
+    o->gamma = gamma;
+    o->threads = (int)threads;
+    return FR_OK;
+}
+
+static fr_status delimiter_of(const fr_config *cfg, char *out)
+{
+    const char *d;
+    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.relation_delimiter", &d));
+    static const struct { const char *name; char c; } named[] = {
+        {"tab", '\t'}, {"comma", ','}, {"semicolon", ';'}, {"space", ' '}, {"pipe", '|'}};
+    *out = 0;
+    for (size_t k = 0; k < sizeof named / sizeof named[0]; k++)
+        if (!strcmp(d, named[k].name))
+            *out = named[k].c;
+    if (!*out && strlen(d) == 1)
+        *out = d[0];
+    if (!*out)
+        return fr_cli_fail(FR_ERR_CONFIG, "mtrec.relation_delimiter = '%s': expected one character or tab, comma, semicolon, space, pipe", d);
+    return FR_OK;
+}
+
+static fr_status load_relations(const fr_config *cfg, fr_mtr_data *d, int quiet)
+{
+    const char *links, *pairs, *categories;
+    char delim = ',';
+    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.links", &links));
+    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.item_pairs", &pairs));
+    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.categories", &categories));
+    FR_TRY_CLI(delimiter_of(cfg, &delim));
+    size_t skipped = 0;
+    if (*links) {
+        FR_TRY_CLI(fr_mtr_read_links(d, links, delim, &skipped));
+        if (!quiet && skipped)
+            printf("%s: %zu line(s) skipped (a user without ratings, or a self-link)\n", links, skipped);
+    }
+    if (*pairs) {
+        FR_TRY_CLI(fr_mtr_read_item_pairs(d, pairs, delim, &skipped));
+        if (!quiet && skipped)
+            printf("%s: %zu line(s) skipped (an item without ratings, or a self-pair)\n", pairs, skipped);
+    }
+    if (*categories) {
+        FR_TRY_CLI(fr_mtr_read_categories(d, categories, delim, &skipped));
+        if (!quiet && skipped)
+            printf("%s: %zu line(s) skipped (an item without ratings)\n", categories, skipped);
+    }
+    return FR_OK;
+}
+
+static fr_status load_data(const fr_config *cfg, fr_mtr_data *d, char *what, size_t what_cap, int quiet)
+{
+    const char *source, *path, *parts;
+    double test_min, train_share, val_share;
+    uint64_t seed;
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.source", &source));
+    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.parts", &parts));
+    FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.test_min_rating", &test_min));
+    FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.train_share", &train_share));
+    FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.val_share", &val_share));
+    FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &seed));
+    if (!strcmp(source, "movielens-msmt") || !strcmp(source, "table"))
+        return fr_cli_fail(FR_ERR_CONFIG, "data.source = %s is a feature table for the msmt jobs; job.kind = mtrec reads ratings (split, movielens, movielens-dat, delimited or synthetic)",
+                           source);
+    if (!strcmp(source, "synthetic")) {
+        int64_t users, items, per_user, categories, links;
+        FR_TRY_CLI(fr_config_get_int(cfg, "data.users", &users));
+        FR_TRY_CLI(fr_config_get_int(cfg, "data.items", &items));
+        FR_TRY_CLI(fr_config_get_int(cfg, "data.per_user", &per_user));
+        FR_TRY_CLI(fr_config_get_int(cfg, "mtrec.synthetic_categories", &categories));
+        FR_TRY_CLI(fr_config_get_int(cfg, "mtrec.synthetic_links", &links));
+        fr_mtr_synthetic_spec sp = {seed, (size_t)users, (size_t)items, (size_t)per_user,
+                                    (size_t)categories, (size_t)links};
+        FR_TRY_CLI(fr_mtr_synthetic(&sp, d));
+        snprintf(what, what_cap, "synthetic data (%zu users, %zu items, %zu categories, %zu links per user)",
+                 sp.users, sp.items, sp.categories, sp.links_per_user);
+        return load_relations(cfg, d, quiet);
+    }
+    fr_ratings_spec spec;
+    FR_TRY_CLI(fr_cli_ratings_spec(cfg, &spec, &path));
+    if (!strcmp(source, "split")) {
+        char names[3][256], full[3][4096];
+        const char *paths[3];
+        for (size_t k = 0; k < 3; k++) {
+            if (!list_field(parts, k, names[k], sizeof names[k]))
+                return fr_cli_fail(FR_ERR_CONFIG, "mtrec.parts = '%s': expected three file names (training, validation, test) separated by commas",
+                                   parts);
+            snprintf(full[k], sizeof full[k], "%s/%s", path, names[k]);
+            paths[k] = full[k];
+        }
+        fr_ratings r[3];
+        FR_TRY_CLI(fr_ratings_read_parts(paths, 3, &spec, r));
+        fr_status s = fr_mtr_data_from_parts(r, (float)test_min, d);
+        for (size_t k = 0; k < 3; k++)
+            fr_ratings_free(&r[k]);
+        FR_TRY_CLI(s);
+        snprintf(what, what_cap, "%s/{%s}", path, parts);
+    } else {
+        fr_ratings r;
+        FR_TRY_CLI(fr_ratings_read(path, &spec, &r));
+        fr_status s = fr_mtr_data_split(&r, seed, train_share, val_share, (float)test_min, d);
+        fr_ratings_free(&r);
+        FR_TRY_CLI(s);
+        snprintf(what, what_cap, "%s (split per user %.0f/%.0f/%.0f)", path, 100 * train_share,
+                 100 * val_share, 100 * (1 - train_share - val_share));
+    }
+    return load_relations(cfg, d, quiet);
+}
+
+static size_t cutoff_index(size_t k)
+{
+    for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
+        if (fr_rank_cutoffs[c] == k)
+            return c;
+    return 2;
+}
+
+static void report_header(FILE *f, const fr_mtr_options *o)
+{
+    fprintf(f, "epoch");
+    for (size_t t = 0; t < o->n_tasks; t++)
+        fprintf(f, ",loss_%s", fr_mtr_task_name(o->tasks[t]));
+    for (size_t t = 0; t < o->n_tasks; t++)
+        fprintf(f, ",weight_%s", fr_mtr_task_name(o->tasks[t]));
+    fprintf(f, ",conflicts");
+    for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
+        fprintf(f, ",valid_recall@%zu", fr_rank_cutoffs[c]);
+    for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
+        fprintf(f, ",valid_ndcg@%zu", fr_rank_cutoffs[c]);
+    fprintf(f, ",train_seconds,eval_seconds\n");
+}
+
+static void report_row(FILE *f, int jsonl, const fr_mtr_options *o, unsigned epoch,
+                       const fr_mtr_epoch *e, const fr_rank_metrics *v, double eval_seconds)
+{
+    if (!jsonl) {
+        fprintf(f, "%u", epoch + 1);
+        for (size_t t = 0; t < o->n_tasks; t++)
+            fprintf(f, ",%.6g", e->loss[t]);
+        for (size_t t = 0; t < o->n_tasks; t++)
+            fprintf(f, ",%.6g", e->combine.weight[t]);
+        fprintf(f, ",%u", e->combine.conflicts);
+        for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
+            fprintf(f, ",%.6f", v->recall[c]);
+        for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
+            fprintf(f, ",%.6f", v->ndcg[c]);
+        fprintf(f, ",%.4f,%.4f\n", e->t_train, eval_seconds);
+        return;
+    }
+    fprintf(f, "{\"epoch\":%u", epoch + 1);
+    for (size_t t = 0; t < o->n_tasks; t++) {
+        fprintf(f, ",\"loss_%s\":", fr_mtr_task_name(o->tasks[t]));
+        fr_cli_json_number(f, e->loss[t]);
+    }
+    for (size_t t = 0; t < o->n_tasks; t++) {
+        fprintf(f, ",\"weight_%s\":", fr_mtr_task_name(o->tasks[t]));
+        fr_cli_json_number(f, e->combine.weight[t]);
+    }
+    fprintf(f, ",\"conflicts\":%u", e->combine.conflicts);
+    for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
+        fprintf(f, ",\"valid_recall@%zu\":%.6f", fr_rank_cutoffs[c], v->recall[c]);
+    for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
+        fprintf(f, ",\"valid_ndcg@%zu\":%.6f", fr_rank_cutoffs[c], v->ndcg[c]);
+    fprintf(f, ",\"train_seconds\":%.4f,\"eval_seconds\":%.4f}\n", e->t_train, eval_seconds);
+}
+
+int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
+{
+    const char *report_path, *format, *name;
+    fr_config_get_string(cfg, "output.report", &report_path);
+    fr_config_get_string(cfg, "output.report_format", &format);
+    fr_config_get_string(cfg, "run.name", &name);
+    double t0 = fr_clock_seconds();
+    fr_mtr_options o;
+    int64_t patience, min_epochs, epochs;
+    fr_status s = mtrec_options(cfg, &o, &patience, &min_epochs, &epochs);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    fr_mtr_data data;
+    char what[8192];
+    s = load_data(cfg, &data, what, sizeof what, quiet);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    fr_mtr *m = NULL;
+    s = fr_mtr_create(&data, &o, &m);
+    if (s != FR_OK) {
+        fr_mtr_data_free(&data);
+        return fr_cli_report(s, NULL);
+    }
+    int jsonl = !strcmp(format, "jsonl");
+    FILE *report = NULL;
+    if (*report_path) {
+        report = fr_cli_open_report(report_path, "w");
+        if (!report) {
+            fr_mtr_free(m);
+            fr_mtr_data_free(&data);
+            return FR_EXIT_FAILURE;
+        }
+        if (!jsonl)
+            report_header(report, &o);
+    }
+    size_t at20 = cutoff_index(20);
+    if (!quiet) {
+        size_t val_users = 0, test_users = 0;
+        for (size_t u = 0; u < data.n_users; u++) {
+            val_users += data.val_start[u + 1] > data.val_start[u];
+            test_users += data.test_start[u + 1] > data.test_start[u];
+        }
+        printf("fedrec train: %s: multi-task MF (dim %zu) with combiner %s on %s\n", name, o.dim,
+               fr_combine_method_name(o.combine.method), what);
+        printf("%zu users, %zu items, %zu training interactions; %zu validation and %zu test users; tasks:",
+               data.n_users, data.n_items, data.n_train, val_users, test_users);
+        for (size_t t = 0; t < o.n_tasks; t++)
+            printf(" %s", fr_mtr_task_name(o.tasks[t]));
+        printf("\nearly stopping on validation Recall@20: patience %lld, not before epoch %lld, at most %lld epochs\n\n",
+               (long long)patience, (long long)min_epochs, (long long)epochs);
+        printf("%6s %10s %9s %11s %10s %8s %8s\n", "epoch", "bpr_loss", "w_main", "val_R@20", "val_N@20",
+               "train_s", "eval_s");
+    }
+    fr_rank_metrics best_val = {0}, best_test = {0};
+    int64_t best_epoch = 0, done = 0;
+    double train_seconds = 0, eval_seconds = 0;
+    for (int64_t e = 0; s == FR_OK && e < epochs; e++) {
+        fr_mtr_epoch ep;
+        s = fr_mtr_train_epoch(m, (unsigned)e, &ep);
+        if (s != FR_OK)
+            break;
+        double te = fr_clock_seconds();
+        fr_rank_metrics v;
+        s = fr_mtr_evaluate(m, 0, &v);
+        double eval_s = fr_clock_seconds() - te;
+        train_seconds += ep.t_train;
+        eval_seconds += eval_s;
+        done = e + 1;
+        int improved = best_epoch == 0 || v.recall[at20] > best_val.recall[at20];
+        if (s == FR_OK && improved) {
+            best_val = v;
+            best_epoch = e + 1;
+            s = fr_mtr_evaluate(m, 1, &best_test);
+        }
+        if (!quiet) {
+            printf("%6lld %10.5f %9.4f %11.5f %10.5f %8.3f %8.3f%s\n", (long long)(e + 1), ep.loss[0],
+                   ep.combine.weight[0], v.recall[at20], v.ndcg[at20], ep.t_train, eval_s, improved ? "  *" : "");
+            fflush(stdout);
+        }
+        if (report) {
+            report_row(report, jsonl, &o, (unsigned)e, &ep, &v, eval_s);
+            fflush(report);
+        }
+        if (patience > 0 && e + 1 >= min_epochs && e + 1 - best_epoch >= patience)
+            break;
+    }
+    int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);
+    if (s != FR_OK) {
+        code = fr_cli_report(s, NULL);
+    } else {
+        double wall = fr_clock_seconds() - t0;
+        printf("\nbest validation epoch %lld of %lld (Recall@20 %.5f); test at that epoch (%zu users):\n",
+               (long long)best_epoch, (long long)done, best_val.recall[at20], best_test.users);
+        printf("%8s", "K");
+        for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
+            printf(" %8zu", fr_rank_cutoffs[c]);
+        printf("\n%8s", "Recall");
+        for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
+            printf(" %8.5f", best_test.recall[c]);
+        printf("\n%8s", "NDCG");
+        for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
+            printf(" %8.5f", best_test.ndcg[c]);
+        printf("\n%.3f s per epoch (training %.3f, evaluation %.3f); %.2f s\n",
+               done ? (train_seconds + eval_seconds) / (double)done : 0.0,
+               done ? train_seconds / (double)done : 0.0, done ? eval_seconds / (double)done : 0.0, wall);
+        if (summary) {
+            fr_cli_metric metrics[] = {
+                {"test_recall@5", best_test.recall[0]}, {"test_recall@10", best_test.recall[1]},
+                {"test_recall@20", best_test.recall[2]}, {"test_recall@40", best_test.recall[3]},
+                {"test_ndcg@5", best_test.ndcg[0]},     {"test_ndcg@10", best_test.ndcg[1]},
+                {"test_ndcg@20", best_test.ndcg[2]},     {"test_ndcg@40", best_test.ndcg[3]},
+                {"valid_recall@20", best_val.recall[2]}, {"valid_ndcg@20", best_val.ndcg[2]},
+                {"best_epoch", (double)best_epoch},      {"epochs", (double)done},
+                {"train_seconds_per_epoch", done ? train_seconds / (double)done : 0.0},
+                {"eval_seconds_per_epoch", done ? eval_seconds / (double)done : 0.0}};
+            int rc = fr_cli_write_summary(summary, cfg, metrics, sizeof metrics / sizeof metrics[0], wall);
+            if (rc != FR_EXIT_OK)
+                code = rc;
+        }
+    }
+    fr_mtr_free(m);
+    fr_mtr_data_free(&data);
+    return code;
+}

@@ -1,0 +1,73 @@
+/* mtr_internal.h — the multi-task recommender's insides shared by its
+ * files (internal): mtr_data.c (splits, per-row lists), mtr_relations.c
+ * (side-relation readers), mtr_synthetic.c, mtr_tasks.c (the tasks'
+ * losses and row gradients), mtr_train.c (steps, Adam, evaluation). */
+#ifndef FR_MTR_INTERNAL_H
+#define FR_MTR_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/cpu/cpu_engine.h"
+#include "fedrec/mtrec.h"
+#include "fedrec/rng.h"
+
+/* Per-row sorted unique lists from (row, value) pairs (CSR). */
+fr_status fr_mtr_lists_build(size_t rows, const int32_t *row, const int32_t *value, size_t n,
+                             size_t **start, int32_t **values);
+int fr_mtr_list_contains(const size_t *start, const int32_t *values, size_t row, int32_t x);
+/* Take ownership of a and b (n pairs over `rows` rows) and build the
+ * neighbour lists. */
+fr_status fr_mtr_relation_set(fr_mtr_relation *r, size_t rows, int32_t *a, int32_t *b, size_t n);
+/* Take ownership of category (n_items entries, -1 none) and build the
+ * category -> items lists. */
+fr_status fr_mtr_categories_set(fr_mtr_data *d, int32_t *category, size_t n_categories);
+
+/* One step's samples and gradients. Rows are numbered in one table: users
+ * 0 .. n_users - 1, then items from n_users. */
+typedef struct fr_mtr_step {
+    size_t n;                 /* positives in the batch */
+    const int32_t *user, *item;  /* the batch's pairs (table rows) */
+    const float *rating;
+    int32_t *negative;        /* BPR negatives (table rows) */
+    /* the touched rows: slot_of[row] (or -1) and rows[slot] */
+    int32_t *slot_of, *rows;
+    size_t n_slots;
+    /* pairwise auxiliary tasks: n triples (anchor, positive, negative) */
+    int32_t *aux_a, *aux_p, *aux_n;
+} fr_mtr_step;
+
+struct fr_mtr {
+    const fr_mtr_data *data;
+    fr_mtr_options o;
+    size_t n_rows, dim;        /* table rows: users + items */
+    float *table, *adam_m, *adam_v;
+    uint64_t adam_step;
+    fr_combiner *combiner;
+    fr_cpu_engine *engine;
+    /* step scratch */
+    int32_t *order, *negative, *slot_of, *rows, *aux[FR_COMBINE_MAX_TASKS][3];
+    int32_t *step_user, *step_item;
+    float *step_rating;
+    float *task_grad[FR_COMBINE_MAX_TASKS]; /* slots x dim each */
+    float *combined;                         /* slots x dim */
+    size_t slot_cap;
+    /* DirectAU scratch: distinct rows of the batch, their multiplicities
+     * and the occurrences' distinct index, normalised rows and norms, the
+     * Gram / weight matrix, [C X | c], its product, gradients */
+    int32_t *au_rows, *au_occ, *distinct_of_slot;
+    float *au_count, *au_x, *au_norm, *au_gram, *au_y, *au_prod, *au_dx;
+    float *scores;             /* evaluation scratch */
+    size_t eval_block;
+};
+
+/* Register row in the step's slots (zeroing its task gradients). */
+int32_t fr_mtr_touch(fr_mtr *m, fr_mtr_step *st, int32_t row);
+/* Draw the step's samples for task slot k (a pairwise task) and add its
+ * loss and row gradients; BPR and the batch-bound tasks read st. */
+fr_status fr_mtr_task_grad(fr_mtr *m, fr_mtr_step *st, size_t k, unsigned epoch, uint64_t step,
+                           double *loss);
+/* Draw the step's auxiliary pairs of task slot k into m->aux[k]. */
+void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t n);
+
+#endif

@@ -1,0 +1,185 @@
+/* mtr_relations.c — reading side relations (see fedrec/mtrec.h): user
+ * links, item pairs, item categories, one pair of text ids per line,
+ * looked up among the ids the rating files named. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "data/id_map.h"
+#include "mtr/mtr_internal.h"
+
+/* A lookup of the data set's ids: the names inserted in dense order, so an
+ * id's dense number is its map number; a name the map had to add is
+ * unknown. */
+static fr_status names_map(char **names, size_t n, fr_id_map *map)
+{
+    fr_id_map_init(map);
+    for (size_t i = 0; i < n; i++) {
+        int32_t id;
+        FR_TRY(fr_id_map_get(map, names[i], strlen(names[i]), &id));
+        if ((size_t)id != i)
+            return fr_fail(FR_ERR_DATA, "id '%s' appears twice among the rating files' ids", names[i]);
+    }
+    return FR_OK;
+}
+
+typedef struct pair_lines {
+    size_t n, cap;
+    int32_t *a, *b;        /* ids of the first column's and second column's maps */
+    int32_t *b_category;   /* categories: the second column is free text */
+} pair_lines;
+
+static void trim(char **f, size_t *len)
+{
+    while (*len && (**f == ' ' || **f == '\t')) {
+        (*f)++;
+        (*len)--;
+    }
+    while (*len && ((*f)[*len - 1] == ' ' || (*f)[*len - 1] == '\t'))
+        (*len)--;
+}
+
+/* Read path's lines as (first, second) ids. first_map resolves the first
+ * column; second_map the second (or, when second_adds, collects the
+ * second column's names as new ids: categories). Unknown ids: skipped. */
+static fr_status read_pairs(const char *path, char delimiter, fr_id_map *first_map,
+                            size_t first_known, fr_id_map *second_map, size_t second_known,
+                            int second_adds, pair_lines *out, size_t *skipped)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fr_fail(FR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t got;
+    fr_status s = FR_OK;
+    *skipped = 0;
+    while (s == FR_OK && (got = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        if (got == 0)
+            continue;
+        if ((size_t)got != strlen(line)) {
+            s = fr_fail(FR_ERR_DATA, "%s:%zu: a NUL byte inside the line", path, lineno);
+            break;
+        }
+        char *sep = strchr(line, delimiter);
+        if (!sep) {
+            s = fr_fail(FR_ERR_DATA, "%s:%zu: one field, expected two ids separated by '%s'", path,
+                        lineno, delimiter == '\t' ? "tab" : (char[]){delimiter, 0});
+            break;
+        }
+        char *f1 = line, *f2 = sep + 1;
+        size_t l1 = (size_t)(sep - line);
+        char *third = strchr(f2, delimiter);
+        size_t l2 = third ? (size_t)(third - f2) : strlen(f2);
+        trim(&f1, &l1);
+        trim(&f2, &l2);
+        if (l1 == 0 || l2 == 0) {
+            s = fr_fail(FR_ERR_DATA, "%s:%zu: field %d is empty, expected an id", path, lineno,
+                        l1 == 0 ? 1 : 2);
+            break;
+        }
+        int32_t a, b;
+        s = fr_id_map_get(first_map, f1, l1, &a);
+        if (s == FR_OK)
+            s = fr_id_map_get(second_map, f2, l2, &b);
+        if (s != FR_OK)
+            break;
+        if ((size_t)a >= first_known || (!second_adds && (size_t)b >= second_known) ||
+            (!second_adds && a == b)) {
+            ++*skipped;
+            continue;
+        }
+        if (out->n == out->cap) {
+            size_t nc = out->cap ? 2 * out->cap : 4096;
+            int32_t *na = realloc(out->a, nc * sizeof *na);
+            if (na)
+                out->a = na;
+            int32_t *nb = realloc(out->b, nc * sizeof *nb);
+            if (nb)
+                out->b = nb;
+            if (!na || !nb) {
+                s = fr_fail_nomem("relation pairs", nc * 8);
+                break;
+            }
+            out->cap = nc;
+        }
+        out->a[out->n] = a;
+        out->b[out->n] = b;
+        out->n++;
+    }
+    if (s == FR_OK && ferror(f))
+        s = fr_fail(FR_ERR_IO, "%s: read error", path);
+    free(line);
+    fclose(f);
+    if (s == FR_OK && out->n == 0)
+        s = fr_fail(FR_ERR_DATA, "%s: no usable pairs (%zu line(s) named ids the rating files do not have)",
+                    path, *skipped);
+    return s;
+}
+
+static fr_status read_relation(const char *path, char delimiter, char **names, size_t n,
+                               fr_mtr_relation *rel, size_t *skipped)
+{
+    fr_id_map map;
+    pair_lines lines = {0, 0, NULL, NULL, NULL};
+    fr_status s = names_map(names, n, &map);
+    if (s == FR_OK)
+        s = read_pairs(path, delimiter, &map, n, &map, n, 0, &lines, skipped);
+    fr_id_map_free(&map);
+    if (s == FR_OK)
+        return fr_mtr_relation_set(rel, n, lines.a, lines.b, lines.n);
+    free(lines.a);
+    free(lines.b);
+    return s;
+}
+
+fr_status fr_mtr_read_links(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped)
+{
+    return read_relation(path, delimiter, d->user_names, d->n_users, &d->links, skipped);
+}
+
+fr_status fr_mtr_read_item_pairs(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped)
+{
+    return read_relation(path, delimiter, d->item_names, d->n_items, &d->pairs, skipped);
+}
+
+fr_status fr_mtr_read_categories(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped)
+{
+    fr_id_map items, categories;
+    fr_id_map_init(&categories);
+    pair_lines lines = {0, 0, NULL, NULL, NULL};
+    int32_t *category = NULL;
+    fr_status s = names_map(d->item_names, d->n_items, &items);
+    if (s == FR_OK)
+        s = read_pairs(path, delimiter, &items, d->n_items, &categories, 0, 1, &lines, skipped);
+    if (s == FR_OK) {
+        category = malloc((d->n_items ? d->n_items : 1) * sizeof *category);
+        if (!category)
+            s = fr_fail_nomem("categories", d->n_items * 4);
+    }
+    for (size_t i = 0; s == FR_OK && i < d->n_items; i++)
+        category[i] = -1;
+    for (size_t k = 0; s == FR_OK && k < lines.n; k++) {
+        int32_t item = lines.a[k], cat = lines.b[k];
+        if (category[item] >= 0 && category[item] != cat)
+            s = fr_fail(FR_ERR_DATA, "%s: item '%s' is listed with two categories ('%s' and '%s'), expected one",
+                        path, d->item_names[item], categories.names[category[item]], categories.names[cat]);
+        else
+            category[item] = cat;
+    }
+    size_t n_categories = categories.count;
+    fr_id_map_free(&items);
+    fr_id_map_free(&categories);
+    free(lines.a);
+    free(lines.b);
+    if (s != FR_OK) {
+        free(category);
+        return s;
+    }
+    return fr_mtr_categories_set(d, category, n_categories);
+}

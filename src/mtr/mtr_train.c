@@ -1,0 +1,398 @@
+/* mtr_train.c — the multi-task recommender's trainer (see fedrec/mtrec.h):
+ * options, the embedding table and its Adam state, one epoch of steps
+ * (samples, the tasks' row gradients, the combiner, Adam) and full-ranking
+ * evaluation in blocks of users (one GEMM per block for the scores, then
+ * the users ranked in parallel, their figures summed in user order so the
+ * result does not depend on the thread count). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/error_internal.h"
+#include "mtr/mtr_internal.h"
+
+#define ADAM_BETA1 0.9
+#define ADAM_BETA2 0.999
+#define ADAM_EPS 1e-8f
+#define EVAL_BLOCK 256
+
+void fr_mtr_options_default(fr_mtr_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->seed = 42;
+    o->dim = 32;
+    o->batch = 2048;
+    o->lr = 0.001f;
+    o->weight_decay = 0;
+    o->dense_adam = 1;
+    o->tasks[0] = FR_MTR_BPR;
+    o->tasks[1] = FR_MTR_DIRECTAU;
+    o->tasks[2] = FR_MTR_RATING;
+    o->n_tasks = 3;
+    fr_combine_options_default(&o->combine);
+    o->gamma = 1.0;
+    o->test_excludes_val = 1;
+}
+
+void fr_mtr_free(fr_mtr *m)
+{
+    if (!m)
+        return;
+    free(m->table);
+    free(m->adam_m);
+    free(m->adam_v);
+    fr_combiner_free(m->combiner);
+    if (m->engine)
+        fr_cpu_engine_destroy(m->engine);
+    free(m->order);
+    free(m->negative);
+    free(m->slot_of);
+    free(m->rows);
+    free(m->step_user);
+    free(m->step_item);
+    free(m->step_rating);
+    for (size_t k = 0; k < FR_COMBINE_MAX_TASKS; k++) {
+        free(m->task_grad[k]);
+        for (int j = 0; j < 3; j++)
+            free(m->aux[k][j]);
+    }
+    free(m->combined);
+    free(m->au_rows);
+    free(m->au_occ);
+    free(m->distinct_of_slot);
+    free(m->au_count);
+    free(m->au_y);
+    free(m->au_x);
+    free(m->au_norm);
+    free(m->au_gram);
+    free(m->au_prod);
+    free(m->au_dx);
+    free(m->scores);
+    free(m);
+}
+
+static int is_pairwise(fr_mtr_task t)
+{
+    return t == FR_MTR_SOCIAL || t == FR_MTR_ITEMPAIR || t == FR_MTR_CATEGORY;
+}
+
+static fr_status check_options(const fr_mtr_data *d, const fr_mtr_options *o)
+{
+    if (o->dim < 1 || o->batch < 1 || !(o->lr > 0) || !(o->weight_decay >= 0) || !(o->gamma >= 0))
+        return fr_fail(FR_ERR_INVALID, "multi-task trainer: dim %zu and batch %zu must be >= 1, lr %g > 0, weight decay %g and gamma %g >= 0",
+                       o->dim, o->batch, (double)o->lr, (double)o->weight_decay, o->gamma);
+    if (o->n_tasks < 1 || o->n_tasks > FR_COMBINE_MAX_TASKS || o->tasks[0] != FR_MTR_BPR)
+        return fr_fail(FR_ERR_INVALID, "multi-task trainer: %zu tasks; expected 1 to %d, the first (main) bpr",
+                       o->n_tasks, FR_COMBINE_MAX_TASKS);
+    for (size_t k = 0; k < o->n_tasks; k++) {
+        fr_mtr_task t = o->tasks[k];
+        if ((unsigned)t >= FR_MTR_TASK_KINDS)
+            return fr_fail(FR_ERR_INVALID, "multi-task trainer: task %zu has unknown kind %d", k, (int)t);
+        for (size_t j = 0; j < k; j++)
+            if (o->tasks[j] == t)
+                return fr_fail(FR_ERR_INVALID, "multi-task trainer: task %s listed twice", fr_mtr_task_name(t));
+        if (t == FR_MTR_BPR && k > 0)
+            return fr_fail(FR_ERR_INVALID, "multi-task trainer: bpr is the main task, listed first only");
+        if (t == FR_MTR_SOCIAL && d->links.n_pairs == 0)
+            return fr_fail(FR_ERR_INVALID, "task social needs user links (none were loaded)");
+        if (t == FR_MTR_ITEMPAIR && d->pairs.n_pairs == 0)
+            return fr_fail(FR_ERR_INVALID, "task itempair needs item pairs (none were loaded)");
+        if (t == FR_MTR_CATEGORY &&
+            (!d->category || d->n_categories < 2 || d->category_start[d->n_categories] < 2))
+            return fr_fail(FR_ERR_INVALID, "task category needs item categories (at least two categories)");
+    }
+    if (d->n_train == 0 || d->n_items < 2)
+        return fr_fail(FR_ERR_INVALID, "multi-task trainer: no training interactions or fewer than 2 items");
+    return FR_OK;
+}
+
+static void xavier(float *t, size_t rows, size_t dim, uint64_t seed, uint32_t which)
+{
+    fr_rng rng;
+    fr_rng_init(&rng, seed, 0, which, FR_RNG_INIT);
+    float bound = sqrtf(6.0f / (float)(rows + dim));
+    for (size_t i = 0; i < rows * dim; i++)
+        t[i] = (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
+}
+
+fr_status fr_mtr_create(const fr_mtr_data *data, const fr_mtr_options *o, fr_mtr **out)
+{
+    *out = NULL;
+    FR_TRY(check_options(data, o));
+    fr_mtr *m = calloc(1, sizeof *m);
+    if (!m)
+        return fr_fail_nomem("multi-task trainer", sizeof *m);
+    m->data = data;
+    m->o = *o;
+    m->o.combine.tasks = o->n_tasks;
+    m->o.combine.seed = o->seed;
+    m->dim = o->dim;
+    m->n_rows = data->n_users + data->n_items;
+    size_t d = m->dim, b = o->batch, nr = m->n_rows;
+    size_t pairwise = 0;
+    for (size_t k = 0; k < o->n_tasks; k++)
+        pairwise += is_pairwise(o->tasks[k]);
+    m->slot_cap = b * (3 + 3 * pairwise);
+    if (m->slot_cap > nr)
+        m->slot_cap = nr;
+    fr_status s = fr_combiner_create(&m->o.combine, &m->combiner);
+    if (s == FR_OK) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1);
+        fr_cpu_isa isa = o->cpu_isa ? (fr_cpu_isa)o->cpu_isa : fr_cpu_isa_best();
+        s = fr_cpu_engine_create(isa, threads, &m->engine);
+    }
+    if (s != FR_OK) {
+        fr_mtr_free(m);
+        return s;
+    }
+    m->table = malloc(nr * d * sizeof(float));
+    m->adam_m = calloc(nr * d, sizeof(float));
+    m->adam_v = calloc(nr * d, sizeof(float));
+    m->order = malloc(data->n_train * sizeof *m->order);
+    m->negative = malloc(b * sizeof *m->negative);
+    m->slot_of = malloc(nr * sizeof *m->slot_of);
+    m->rows = malloc(m->slot_cap * sizeof *m->rows);
+    m->step_user = malloc(b * sizeof *m->step_user);
+    m->step_item = malloc(b * sizeof *m->step_item);
+    m->step_rating = malloc(b * sizeof *m->step_rating);
+    m->combined = malloc(m->slot_cap * d * sizeof(float));
+    m->au_x = malloc(2 * b * d * sizeof(float));
+    m->au_norm = malloc(2 * b * sizeof(float));
+    m->au_gram = malloc(b * b * sizeof(float));
+    m->au_rows = malloc(2 * b * sizeof(int32_t));
+    m->au_occ = malloc(2 * b * sizeof(int32_t));
+    m->au_count = malloc(2 * b * sizeof(float));
+    m->distinct_of_slot = malloc(m->slot_cap * sizeof(int32_t));
+    m->au_y = malloc(b * (d + 1) * sizeof(float));
+    m->au_prod = malloc(b * (d + 1) * sizeof(float));
+    m->au_dx = malloc(2 * b * d * sizeof(float));
+    m->scores = malloc(EVAL_BLOCK * data->n_items * sizeof(float));
+    int ok = m->table && m->adam_m && m->adam_v && m->order && m->negative && m->slot_of && m->rows &&
+             m->step_user && m->step_item && m->step_rating && m->combined && m->au_x && m->au_norm &&
+             m->au_gram && m->au_prod && m->au_dx && m->scores && m->au_rows &&
+             m->au_occ && m->au_count && m->distinct_of_slot && m->au_y;
+    for (size_t k = 0; ok && k < o->n_tasks; k++) {
+        ok = (m->task_grad[k] = malloc(m->slot_cap * d * sizeof(float))) != NULL;
+        for (int j = 0; ok && j < 3 && is_pairwise(o->tasks[k]); j++)
+            ok = (m->aux[k][j] = malloc(b * sizeof(int32_t))) != NULL;
+    }
+    if (!ok) {
+        fr_mtr_free(m);
+        return fr_fail_nomem("multi-task trainer", nr * d * 12 + b * b * 4);
+    }
+    xavier(m->table, data->n_users, d, o->seed, 0);
+    xavier(m->table + data->n_users * d, data->n_items, d, o->seed, 1);
+    for (size_t r = 0; r < nr; r++)
+        m->slot_of[r] = -1;
+    for (size_t k = 0; k < m->slot_cap; k++)
+        m->distinct_of_slot[k] = -1;
+    *out = m;
+    return FR_OK;
+}
+
+const float *fr_mtr_embeddings(const fr_mtr *m)
+{
+    return m->table;
+}
+
+float *fr_mtr_embeddings_mut(fr_mtr *m)
+{
+    return m->table;
+}
+
+/* PyTorch's Adam on one row: g' = g + wd w, moments, bias-corrected step. */
+static void adam_row(float *w, float *mo, float *ve, const float *g, size_t d, float wd, float lr_t,
+                     float bias2_sqrt)
+{
+    for (size_t j = 0; j < d; j++) {
+        float gj = (g ? g[j] : 0.0f) + wd * w[j];
+        mo[j] = (float)ADAM_BETA1 * mo[j] + (float)(1 - ADAM_BETA1) * gj;
+        ve[j] = (float)ADAM_BETA2 * ve[j] + (float)(1 - ADAM_BETA2) * gj * gj;
+        w[j] -= lr_t * mo[j] / (sqrtf(ve[j]) / bias2_sqrt + ADAM_EPS);
+    }
+}
+
+static void adam_step(fr_mtr *m, const fr_mtr_step *st)
+{
+    size_t d = m->dim;
+    m->adam_step++;
+    double t = (double)m->adam_step;
+    float lr_t = (float)(m->o.lr / (1 - pow(ADAM_BETA1, t)));
+    float bias2_sqrt = (float)sqrt(1 - pow(ADAM_BETA2, t));
+    float wd = m->o.weight_decay;
+    if (m->o.dense_adam) {
+        for (size_t r = 0; r < m->n_rows; r++) {
+            int32_t slot = st->slot_of[r];
+            adam_row(m->table + r * d, m->adam_m + r * d, m->adam_v + r * d,
+                     slot >= 0 ? m->combined + (size_t)slot * d : NULL, d, wd, lr_t, bias2_sqrt);
+        }
+        return;
+    }
+    for (size_t s = 0; s < st->n_slots; s++) {
+        size_t r = (size_t)st->rows[s];
+        adam_row(m->table + r * d, m->adam_m + r * d, m->adam_v + r * d, m->combined + s * d, d, wd,
+                 lr_t, bias2_sqrt);
+    }
+}
+
+fr_status fr_mtr_train_epoch(fr_mtr *m, unsigned epoch, fr_mtr_epoch *out)
+{
+    const fr_mtr_data *data = m->data;
+    double t0 = fr_clock_seconds();
+    memset(out, 0, sizeof *out);
+    size_t n_train = data->n_train, d = m->dim, tasks = m->o.n_tasks;
+    fr_rng rng;
+    fr_rng_init(&rng, m->o.seed, epoch, 0, FR_RNG_SHUFFLE);
+    for (size_t i = 0; i < n_train; i++)
+        m->order[i] = (int32_t)i;
+    for (size_t i = n_train; i > 1; i--) {
+        size_t j = fr_rng_below(&rng, (uint32_t)i);
+        int32_t x = m->order[i - 1];
+        m->order[i - 1] = m->order[j];
+        m->order[j] = x;
+    }
+    int32_t item_base = (int32_t)data->n_users;
+    fr_mtr_step st = {0};
+    st.user = m->step_user;
+    st.item = m->step_item;
+    st.rating = m->step_rating;
+    st.negative = m->negative;
+    st.slot_of = m->slot_of;
+    st.rows = m->rows;
+    fr_status s = FR_OK;
+    uint64_t step = 0;
+    for (size_t begin = 0; s == FR_OK && begin < n_train; begin += m->o.batch, step++) {
+        size_t n = n_train - begin < m->o.batch ? n_train - begin : m->o.batch;
+        st.n = n;
+        fr_rng_init(&rng, m->o.seed, epoch, (uint32_t)step, FR_RNG_NEGATIVES);
+        for (size_t k = 0; k < n; k++) {
+            size_t i = (size_t)m->order[begin + k];
+            int32_t u = data->train_user[i];
+            m->step_user[k] = u;
+            m->step_item[k] = data->train_item[i] + item_base;
+            m->step_rating[k] = data->train_rating[i];
+            int32_t j = 0;
+            for (int tries = 0; tries < 64; tries++) {
+                j = (int32_t)fr_rng_below(&rng, (uint32_t)data->n_items);
+                if (!fr_mtr_list_contains(data->train_start, data->train_items, (size_t)u, j))
+                    break;
+            }
+            m->negative[k] = j + item_base;
+        }
+        st.n_slots = 0;
+        for (size_t k = 0; k < n; k++) {
+            fr_mtr_touch(m, &st, m->step_user[k]);
+            fr_mtr_touch(m, &st, m->step_item[k]);
+            fr_mtr_touch(m, &st, m->negative[k]);
+        }
+        for (size_t t = 1; t < tasks; t++) {
+            if (!is_pairwise(m->o.tasks[t]))
+                continue;
+            fr_mtr_task_draw(m, t, epoch, step, n);
+            for (size_t k = 0; k < n; k++)
+                for (int j = 0; j < 3; j++)
+                    fr_mtr_touch(m, &st, m->aux[t][j][k]);
+        }
+        for (size_t t = 0; s == FR_OK && t < tasks; t++) {
+            double loss;
+            s = fr_mtr_task_grad(m, &st, t, epoch, step, &loss);
+            out->loss[t] += loss;
+        }
+        fr_combine_stats stats;
+        const float *grads[FR_COMBINE_MAX_TASKS];
+        for (size_t t = 0; t < tasks; t++)
+            grads[t] = m->task_grad[t];
+        if (s == FR_OK)
+            s = fr_combine(m->combiner, grads, st.n_slots, d, epoch, step, m->combined, &stats);
+        if (s == FR_OK) {
+            adam_step(m, &st);
+            for (size_t t = 0; t < tasks; t++)
+                out->combine.weight[t] += stats.weight[t];
+            out->combine.conflicts += stats.conflicts;
+        }
+        for (size_t k = 0; k < st.n_slots; k++)
+            m->slot_of[m->rows[k]] = -1;
+    }
+    out->steps = step;
+    for (size_t t = 0; step && t < tasks; t++) {
+        out->loss[t] /= (double)step;
+        out->combine.weight[t] /= (double)step;
+    }
+    out->t_train = fr_clock_seconds() - t0;
+    return s;
+}
+
+/* ---- Full ranking ------------------------------------------------------ */
+
+typedef struct rank_job {
+    fr_mtr *m;
+    int test;
+    size_t first, count, chunk;
+    double *figures;  /* per user of the block: recall[4], ndcg[4] */
+    unsigned char *ranked;
+} rank_job;
+
+static void rank_users(void *arg, size_t task)
+{
+    rank_job *job = arg;
+    const fr_mtr_data *d = job->m->data;
+    size_t begin = task * job->chunk, end = begin + job->chunk;
+    if (end > job->count)
+        end = job->count;
+    for (size_t k = begin; k < end; k++) {
+        size_t u = job->first + k;
+        const size_t *ts = job->test ? d->test_start : d->val_start;
+        const int32_t *ti = job->test ? d->test_items : d->val_items;
+        size_t n_targets = ts[u + 1] - ts[u];
+        double *fig = job->figures + k * 2 * FR_RANK_CUTOFFS;
+        memset(fig, 0, 2 * FR_RANK_CUTOFFS * sizeof *fig);
+        job->ranked[k] = n_targets > 0;
+        if (!n_targets)
+            continue;
+        const int32_t *skip_b = NULL;
+        size_t n_skip_b = 0;
+        if (job->test && job->m->o.test_excludes_val) {
+            skip_b = d->val_items + d->val_start[u];
+            n_skip_b = d->val_start[u + 1] - d->val_start[u];
+        }
+        fr_rank_user(job->m->scores + k * d->n_items, d->n_items, d->train_items + d->train_start[u],
+                     d->train_start[u + 1] - d->train_start[u], skip_b, n_skip_b, ti + ts[u],
+                     n_targets, fig, fig + FR_RANK_CUTOFFS);
+    }
+}
+
+fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
+{
+    const fr_mtr_data *d = m->data;
+    memset(out, 0, sizeof *out);
+    size_t dim = m->dim;
+    double figures[EVAL_BLOCK * 2 * FR_RANK_CUTOFFS];
+    unsigned char ranked[EVAL_BLOCK];
+    int threads = fr_cpu_engine_threads(m->engine);
+    for (size_t first = 0; first < d->n_users; first += EVAL_BLOCK) {
+        size_t count = d->n_users - first < EVAL_BLOCK ? d->n_users - first : EVAL_BLOCK;
+        fr_cpu_sgemm(m->engine, FR_NO_TRANS, FR_TRANS, count, d->n_items, dim, 1.0f,
+                     m->table + first * dim, dim, m->table + d->n_users * dim, dim, 0.0f, m->scores,
+                     d->n_items);
+        size_t tasks = (size_t)threads * 4;
+        rank_job job = {m, test, first, count, (count + tasks - 1) / tasks, figures, ranked};
+        fr_cpu_parallel_for(m->engine, (count + job.chunk - 1) / job.chunk, rank_users, &job);
+        for (size_t k = 0; k < count; k++) {
+            if (!ranked[k])
+                continue;
+            out->users++;
+            for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
+                out->recall[c] += figures[k * 2 * FR_RANK_CUTOFFS + c];
+                out->ndcg[c] += figures[k * 2 * FR_RANK_CUTOFFS + FR_RANK_CUTOFFS + c];
+            }
+        }
+    }
+    for (size_t c = 0; out->users && c < FR_RANK_CUTOFFS; c++) {
+        out->recall[c] /= (double)out->users;
+        out->ndcg[c] /= (double)out->users;
+    }
+    return FR_OK;
+}
