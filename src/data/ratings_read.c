@@ -245,14 +245,15 @@ fr_status fr_ratings_read_parts(const char *const *paths, size_t n_parts,
         s = fr_id_map_sort(&users, &user_of);
     if (s == FR_OK)
         s = fr_id_map_sort(&items, &item_of);
+    size_t n_users = users.count, n_items = items.count;
     for (size_t p = 0; s == FR_OK && p < n_parts; p++) {
         fr_ratings *r = &out[p];
         for (size_t i = 0; i < r->n; i++) {
             r->user[i] = user_of[r->user[i]];
             r->item[i] = item_of[r->item[i]];
         }
-        r->n_users = users.count;
-        r->n_items = items.count;
+        r->n_users = n_users;
+        r->n_items = n_items;
         if (p == 0) {
             r->user_names = users.names;
             r->item_names = items.names;

@@ -1,0 +1,313 @@
+/* test_combine.c — the gradient combiners against hand-worked examples:
+ * EW and main-only, PCGrad on two conflicting vectors, GradVac's first step
+ * (targets 0: PCGrad's projection), CAGrad with c = 0 (the mean) and its
+ * simplex solution against a fine grid, PMTRec's weights by hand, with
+ * tau -> infinity (EW / T) and tau -> 0 (the larger norm only), focusing
+ * alone, RLW's draws, GradDrop's sign rule, Nash-MTL's bargaining
+ * equations, Aligned-MTL and MGDA on orthogonal gradients, the eigen-solver,
+ * and the errors. */
+#include <math.h>
+#include <string.h>
+
+#include "fedrec/combine.h"
+#include "testutil.h"
+
+static fr_combiner *make(fr_combine_method method, size_t tasks)
+{
+    fr_combine_options o;
+    fr_combine_options_default(&o);
+    o.method = method;
+    o.tasks = tasks;
+    o.seed = 7;
+    fr_combiner *c = NULL;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    return c;
+}
+
+/* Combine two tasks' one-row gradients of length 2. */
+static void combine2(fr_combiner *c, const float *g0, const float *g1, float *out,
+                     fr_combine_stats *stats)
+{
+    const float *grads[2] = {g0, g1};
+    CHECK_OK(fr_combine(c, grads, 1, 2, 0, 0, out, stats));
+}
+
+static void test_ew_main(void)
+{
+    float g0[2] = {1, 2}, g1[2] = {3, -5}, out[2];
+    fr_combiner *c = make(FR_COMBINE_EW, 2);
+    combine2(c, g0, g1, out, NULL);
+    CHECK(out[0] == 4 && out[1] == -3, "EW %g %g", out[0], out[1]);
+    fr_combiner_free(c);
+    c = make(FR_COMBINE_MAIN, 2);
+    combine2(c, g0, g1, out, NULL);
+    CHECK(out[0] == 1 && out[1] == 2, "main %g %g", out[0], out[1]);
+    fr_combiner_free(c);
+}
+
+static void test_pcgrad(void)
+{
+    /* g1 . g2 = -1: g1' = g1 + g2 / 2 = (0.5, 0.5), g2' = g2 + g1 = (0, 1) */
+    float g0[2] = {1, 0}, g1[2] = {-1, 1}, out[2];
+    fr_combine_stats st;
+    fr_combiner *c = make(FR_COMBINE_PCGRAD, 2);
+    combine2(c, g0, g1, out, &st);
+    CHECK_NEAR(out[0], 0.5, 1e-6);
+    CHECK_NEAR(out[1], 1.5, 1e-6);
+    CHECK(st.conflicts == 1, "conflicts %u", st.conflicts);
+    /* no conflict: the plain sum */
+    float h1[2] = {1, 1};
+    combine2(c, g0, h1, out, &st);
+    CHECK_NEAR(out[0], 2, 1e-6);
+    CHECK_NEAR(out[1], 1, 1e-6);
+    CHECK(st.conflicts == 0, "conflicts %u", st.conflicts);
+    fr_combiner_free(c);
+
+    /* GradVac's first step aims at cosine 0 from targets 0: PCGrad's
+     * projection for two tasks. */
+    c = make(FR_COMBINE_GRADVAC, 2);
+    combine2(c, g0, g1, out, NULL);
+    CHECK_NEAR(out[0], 0.5, 1e-6);
+    CHECK_NEAR(out[1], 1.5, 1e-6);
+    fr_combiner_free(c);
+}
+
+static double cagrad_objective(const double *gram, const double *w, double c)
+{
+    double a[2] = {0.5, 0.5}, wga = 0, wgw = 0, aga = 0;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            wga += w[i] * gram[i * 2 + j] * a[j];
+            wgw += w[i] * gram[i * 2 + j] * w[j];
+            aga += a[i] * gram[i * 2 + j] * a[j];
+        }
+    return wga + c * sqrt(aga) * sqrt(wgw);
+}
+
+static void test_cagrad(void)
+{
+    float g0[2] = {2, 0}, g1[2] = {-1, 1}, out[2];
+    fr_combine_options o;
+    fr_combine_options_default(&o);
+    o.method = FR_COMBINE_CAGRAD;
+    o.tasks = 2;
+    o.cagrad_c = 0;
+    fr_combiner *c = NULL;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    combine2(c, g0, g1, out, NULL);
+    CHECK_NEAR(out[0], 0.5, 1e-6); /* the mean */
+    CHECK_NEAR(out[1], 0.5, 1e-6);
+    fr_combiner_free(c);
+
+    /* The simplex solution beats every point of a fine grid. */
+    double gram[4] = {4, -2, -2, 2}, w[2];
+    fr_combine_cagrad_weights(gram, 2, 0.5, w);
+    CHECK_NEAR(w[0] + w[1], 1, 1e-9);
+    double best = INFINITY;
+    for (int i = 0; i <= 10000; i++) {
+        double v[2] = {i / 10000.0, 1 - i / 10000.0};
+        double f = cagrad_objective(gram, v, 0.5);
+        if (f < best)
+            best = f;
+    }
+    CHECK(cagrad_objective(gram, w, 0.5) <= best + 1e-7, "objective %.9g > grid %.9g",
+          cagrad_objective(gram, w, 0.5), best);
+
+    /* and the update is (g0 + c |g0| / |gw| gw) / (1 + c^2) */
+    o.cagrad_c = 0.5;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    combine2(c, g0, g1, out, NULL);
+    double gw[2] = {w[0] * 2 - w[1], w[1]}, mean[2] = {0.5, 0.5};
+    double lambda = 0.5 * sqrt(0.5) / sqrt(gw[0] * gw[0] + gw[1] * gw[1]);
+    CHECK_NEAR(out[0], (mean[0] + lambda * gw[0]) / 1.25, 1e-5);
+    CHECK_NEAR(out[1], (mean[1] + lambda * gw[1]) / 1.25, 1e-5);
+    fr_combiner_free(c);
+}
+
+static void test_pmtrec(void)
+{
+    /* Two rows, two tasks. Row 0: g0 = (3, 4) (norm 5), g1 = (0, 1); row 1:
+     * g0 = 0, g1 = (2, 0). alpha 2 at epoch 1 doubles the main norm. */
+    float g0[4] = {3, 4, 0, 0}, g1[4] = {0, 1, 2, 0}, out[4];
+    const float *grads[2] = {g0, g1};
+    fr_combine_options o;
+    fr_combine_options_default(&o);
+    o.tasks = 2;
+    o.alpha = 2;
+    o.tau = 10;
+    fr_combiner *c = NULL;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    fr_combine_stats st;
+    CHECK_OK(fr_combine(c, grads, 2, 2, 1, 0, out, &st));
+    /* row 0: n = (10, 1) / 10 -> softmax(1, 0.1) */
+    double w0 = exp(1.0) / (exp(1.0) + exp(0.1)), w1 = 1 - w0;
+    CHECK_NEAR(out[0], w0 * 3, 1e-5);
+    CHECK_NEAR(out[1], w0 * 4 + w1 * 1, 1e-5);
+    /* row 1: n = (0, 2) / 10 -> softmax(0, 0.2) */
+    double v1 = exp(0.2) / (1 + exp(0.2));
+    CHECK_NEAR(out[2], v1 * 2, 1e-5);
+    CHECK_NEAR(out[3], 0, 1e-7);
+    CHECK_NEAR(st.weight[0], (w0 + (1 - v1)) / 2, 1e-6);
+    fr_combiner_free(c);
+
+    /* tau -> infinity: equal weights, EW / T */
+    o.tau = 1e30;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    CHECK_OK(fr_combine(c, grads, 2, 2, 5, 0, out, NULL));
+    for (int i = 0; i < 4; i++)
+        CHECK_NEAR(out[i], (g0[i] + g1[i]) / 2, 1e-6);
+    fr_combiner_free(c);
+
+    /* tau -> 0: the larger (focused) norm takes the row */
+    o.tau = 1e-6;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    CHECK_OK(fr_combine(c, grads, 2, 2, 0, 0, out, NULL));
+    CHECK_NEAR(out[0], 3, 1e-6);
+    CHECK_NEAR(out[1], 4, 1e-6);
+    CHECK_NEAR(out[2], 2, 1e-6);
+    fr_combiner_free(c);
+
+    /* without balancing: w_main = alpha^s / (alpha^s + T - 1) in every row */
+    o.tau = 10;
+    o.balancing = 0;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    CHECK_OK(fr_combine(c, grads, 2, 2, 2, 0, out, NULL));
+    CHECK_NEAR(out[0], 0.8 * 3, 1e-6);
+    CHECK_NEAR(out[1], 0.8 * 4 + 0.2 * 1, 1e-6);
+    CHECK_NEAR(out[2], 0.2 * 2, 1e-6);
+    fr_combiner_free(c);
+
+    /* without focusing: alpha^s is 1 whatever the epoch */
+    o.balancing = 1;
+    o.focusing = 0;
+    o.tau = 1e-6;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    float h0[2] = {1, 0}, h1[2] = {0, 2};
+    const float *hg[2] = {h0, h1};
+    CHECK_OK(fr_combine(c, hg, 1, 2, 50, 0, out, NULL));
+    CHECK_NEAR(out[0], 0, 1e-6); /* task 1's norm 2 beats 1 (alpha^50 ignored) */
+    CHECK_NEAR(out[1], 2, 1e-6);
+    fr_combiner_free(c);
+}
+
+static void test_rlw_graddrop(void)
+{
+    float g0[2] = {1, -1}, g1[2] = {2, 3}, out[2], again[2];
+    fr_combine_stats st;
+    fr_combiner *c = make(FR_COMBINE_RLW, 2);
+    const float *grads[2] = {g0, g1};
+    CHECK_OK(fr_combine(c, grads, 1, 2, 3, 4, out, &st));
+    CHECK_NEAR(st.weight[0] + st.weight[1], 1, 1e-9);
+    CHECK(st.weight[0] > 0 && st.weight[1] > 0, "weights %g %g", st.weight[0], st.weight[1]);
+    CHECK_NEAR(out[0], st.weight[0] * 1 + st.weight[1] * 2, 1e-5);
+    CHECK_OK(fr_combine(c, grads, 1, 2, 3, 4, again, NULL));
+    CHECK(out[0] == again[0] && out[1] == again[1], "same step, same draw");
+    double first = st.weight[0];
+    CHECK_OK(fr_combine(c, grads, 1, 2, 3, 5, again, &st));
+    CHECK(st.weight[0] != first, "another step draws again");
+    fr_combiner_free(c);
+
+    /* GradDrop: signs that agree are all kept; opposite equal magnitudes
+     * keep one side per coordinate. */
+    c = make(FR_COMBINE_GRADDROP, 2);
+    float p0[2] = {1, 2}, p1[2] = {3, 4};
+    combine2(c, p0, p1, out, NULL);
+    CHECK(out[0] == 4 && out[1] == 6, "agreeing signs %g %g", out[0], out[1]);
+    enum { N = 1000 };
+    static float a[N], b[N], o2[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = 1;
+        b[i] = -1;
+    }
+    const float *ab[2] = {a, b};
+    CHECK_OK(fr_combine(c, ab, N / 2, 2, 0, 0, o2, NULL));
+    int pos = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK(o2[i] == 1 || o2[i] == -1, "coordinate %d is %g", i, o2[i]);
+        pos += o2[i] > 0;
+    }
+    CHECK(pos > 400 && pos < 600, "%d of %d kept the positive side", pos, N);
+    fr_combiner_free(c);
+}
+
+static void test_solvers(void)
+{
+    /* Orthogonal gradients with norms 2 and 1. */
+    double gram[4] = {4, 0, 0, 1}, w[2];
+    /* Nash: G a = 1 / a on the Gram matrix over its Frobenius norm */
+    fr_combine_nash_weights(gram, 2, w);
+    double f = sqrt(17.0);
+    CHECK_NEAR(w[0], sqrt(f) / 2, 1e-6);
+    CHECK_NEAR(w[1], sqrt(f) / 1, 1e-6);
+    /* a correlated 3-task case: the residual of G a = 1 / a */
+    double g3[9] = {4, 1, -0.5, 1, 2, 0.3, -0.5, 0.3, 1};
+    double a3[3], frob = 0;
+    for (int i = 0; i < 9; i++)
+        frob += g3[i] * g3[i];
+    frob = sqrt(frob);
+    fr_combine_nash_weights(g3, 3, a3);
+    for (int i = 0; i < 3; i++) {
+        double ga = 0;
+        for (int j = 0; j < 3; j++)
+            ga += g3[i * 3 + j] / frob * a3[j];
+        CHECK(a3[i] > 0, "alpha %d = %g", i, a3[i]);
+        CHECK_NEAR(ga, 1 / a3[i], 1e-6);
+    }
+    /* Aligned-MTL: both components scaled to the smaller norm */
+    fr_combine_aligned_weights(gram, 2, w);
+    CHECK_NEAR(w[0], 0.5, 1e-9);
+    CHECK_NEAR(w[1], 1.0, 1e-9);
+    /* MGDA: the minimum-norm point, w proportional to 1 / |g|^2 */
+    fr_combine_mgda_weights(gram, 2, w);
+    CHECK_NEAR(w[0], 0.2, 1e-6);
+    CHECK_NEAR(w[1], 0.8, 1e-6);
+    /* eigen-decomposition reconstructs the matrix */
+    double a[16] = {4, 1, 0.5, -1, 1, 3, 0.2, 0, 0.5, 0.2, 2, 0.7, -1, 0, 0.7, 1};
+    double values[4], vec[16];
+    fr_combine_symmetric_eigen(a, 4, values, vec);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            double r = 0;
+            for (int k = 0; k < 4; k++)
+                r += vec[i * 4 + k] * values[k] * vec[j * 4 + k];
+            CHECK_NEAR(r, a[i * 4 + j], 1e-9);
+        }
+    for (int k = 1; k < 4; k++)
+        CHECK(values[k] >= values[k - 1], "eigenvalues ascending");
+}
+
+static void test_errors(void)
+{
+    fr_combine_method m;
+    for (int i = 0; i < FR_COMBINE_METHODS; i++) {
+        CHECK_OK(fr_combine_method_parse(fr_combine_method_name((fr_combine_method)i), &m));
+        CHECK(m == (fr_combine_method)i, "name round trip %d", i);
+    }
+    CHECK(fr_combine_method_parse("pcgrade", &m) == FR_ERR_INVALID, "unknown name");
+    CHECK(strstr(fr_last_error(), "pcgrade") != NULL, "message names it: %s", fr_last_error());
+    fr_combine_options o;
+    fr_combine_options_default(&o);
+    o.tasks = FR_COMBINE_MAX_TASKS + 1;
+    fr_combiner *c = NULL;
+    CHECK(fr_combiner_create(&o, &c) == FR_ERR_INVALID, "too many tasks");
+    o.tasks = 2;
+    o.tau = 0;
+    CHECK(fr_combiner_create(&o, &c) == FR_ERR_INVALID, "tau 0");
+    c = make(FR_COMBINE_EW, 2);
+    float g0[2] = {1, NAN}, g1[2] = {0, 0}, out[2];
+    const float *grads[2] = {g0, g1};
+    CHECK(fr_combine(c, grads, 1, 2, 0, 0, out, NULL) == FR_ERR_NUMERIC, "NaN refused");
+    fr_combiner_free(c);
+}
+
+int main(void)
+{
+    test_ew_main();
+    test_pcgrad();
+    test_cagrad();
+    test_pmtrec();
+    test_rlw_graddrop();
+    test_solvers();
+    test_errors();
+    return fr_test_finish("test_combine");
+}

@@ -1,0 +1,405 @@
+/* test_mtrec.c — the multi-task recommender: full-ranking Recall/NDCG by
+ * hand and against a brute-force sort, every task's row gradients against
+ * finite differences of its loss, the per-user split, split files with one
+ * id space, side-relation readers and their errors, the synthetic data,
+ * option errors, and training that learns and does not depend on the
+ * thread count. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fedrec/mtrec.h"
+#include "fedrec/rng.h"
+#include "mtr/mtr_internal.h"
+#include "testutil.h"
+
+static char tmpdir[256];
+
+static void write_file(const char *name, const char *text, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        CHECK(0, "cannot write %s", path);
+        return;
+    }
+    fputs(text, f);
+    fclose(f);
+}
+
+/* ---- full ranking ------------------------------------------------------ */
+
+static void test_rank_by_hand(void)
+{
+    /* 6 items; item 1 skipped (seen in training); ranking of the rest:
+     * 4 (0.9), 0 (0.8), 2 = 5 (0.5: the smaller id first), 3 (0.1). Targets
+     * 2 and 3 sit at ranks 3 and 5. */
+    float scores[6] = {0.8f, 0.95f, 0.5f, 0.1f, 0.9f, 0.5f};
+    int32_t skip[1] = {1}, targets[2] = {2, 3};
+    double recall[FR_RANK_CUTOFFS] = {0}, ndcg[FR_RANK_CUTOFFS] = {0};
+    fr_rank_user(scores, 6, skip, 1, NULL, 0, targets, 2, recall, ndcg);
+    double dcg = 1 / log2(4.0) + 1 / log2(6.0), ideal = 1 + 1 / log2(3.0);
+    CHECK_NEAR(recall[0], 1.0, 1e-12); /* K = 5: both */
+    CHECK_NEAR(ndcg[0], dcg / ideal, 1e-12);
+    /* skip 2 as well (second list): target 3 moves to rank 4 */
+    int32_t skip_b[1] = {2};
+    double r2[FR_RANK_CUTOFFS] = {0}, n2[FR_RANK_CUTOFFS] = {0};
+    fr_rank_user(scores, 6, skip, 1, skip_b, 1, targets + 1, 1, r2, n2);
+    CHECK_NEAR(r2[0], 1.0, 1e-12);
+    CHECK_NEAR(n2[0], 1 / log2(5.0), 1e-12);
+}
+
+static int cmp_desc(const void *a, const void *b, const float *s)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    if (s[x] != s[y])
+        return s[x] > s[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+static const float *sort_scores;
+static int cmp_sort(const void *a, const void *b)
+{
+    return cmp_desc(a, b, sort_scores);
+}
+
+static void test_rank_brute_force(void)
+{
+    enum { N = 3000 };
+    static float scores[N];
+    static int32_t order[N];
+    fr_rng rng;
+    for (int trial = 0; trial < 20; trial++) {
+        fr_rng_init(&rng, 3, 0, (uint32_t)trial, FR_RNG_TEST);
+        for (int i = 0; i < N; i++) /* coarse values: many ties */
+            scores[i] = trial % 2 ? (float)fr_rng_below(&rng, 50) : fr_rng_normal(&rng);
+        int32_t skip[30], targets[12];
+        for (int k = 0; k < 30; k++) /* ascending: k * 97 < N */
+            skip[k] = (int32_t)(k * 97);
+        for (int k = 0; k < 12; k++)
+            targets[k] = (int32_t)(k * 211 + 5);
+        /* lift half the targets to the top scores (ties with the integer
+         * scores' maximum 49, so the id order decides among them) */
+        for (int k = 0; k < 6; k++)
+            scores[targets[k]] = trial % 2 ? 49.0f : 3.5f - 0.2f * (float)k;
+        int32_t best[N];
+        size_t n_best = 0;
+        for (int i = 0; i < N; i++) {
+            int skipped = 0;
+            for (int k = 0; k < 30; k++)
+                skipped |= skip[k] == i;
+            if (!skipped)
+                order[n_best++] = i;
+        }
+        sort_scores = scores;
+        qsort(order, n_best, sizeof *order, cmp_sort);
+        memcpy(best, order, n_best * sizeof *best);
+        double want_r[FR_RANK_CUTOFFS] = {0}, want_n[FR_RANK_CUTOFFS] = {0};
+        for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
+            size_t k = fr_rank_cutoffs[c], hits = 0;
+            double dcg = 0, ideal = 0;
+            for (size_t r = 0; r < k; r++) {
+                for (int t = 0; t < 12; t++)
+                    if (best[r] == targets[t]) {
+                        hits++;
+                        dcg += 1 / log2(r + 2.0);
+                    }
+                if (r < 12)
+                    ideal += 1 / log2(r + 2.0);
+            }
+            want_r[c] = hits / 12.0;
+            want_n[c] = dcg / ideal;
+        }
+        double got_r[FR_RANK_CUTOFFS] = {0}, got_n[FR_RANK_CUTOFFS] = {0};
+        fr_rank_user(scores, N, skip, 30, NULL, 0, targets, 12, got_r, got_n);
+        for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
+            CHECK_NEAR(got_r[c], want_r[c], 1e-12);
+            CHECK_NEAR(got_n[c], want_n[c], 1e-12);
+        }
+        CHECK(want_r[3] > 0, "trial %d: some targets rank in the top 40", trial);
+    }
+}
+
+/* ---- task gradients ---------------------------------------------------- */
+
+static fr_mtr_data small_data(void)
+{
+    fr_mtr_synthetic_spec sp = {11, 40, 60, 8, 4, 3};
+    fr_mtr_data d;
+    CHECK_OK(fr_mtr_synthetic(&sp, &d));
+    return d;
+}
+
+/* Loss of task k of the trainer at its current table, for the samples in
+ * st (the tasks draw nothing themselves). */
+static double task_loss(fr_mtr *m, fr_mtr_step *st, size_t k)
+{
+    double loss = 0;
+    st->n_slots = 0;
+    for (size_t r = 0; r < m->n_rows; r++)
+        m->slot_of[r] = -1;
+    for (size_t i = 0; i < st->n; i++) {
+        fr_mtr_touch(m, st, st->user[i]);
+        fr_mtr_touch(m, st, st->item[i]);
+        fr_mtr_touch(m, st, st->negative[i]);
+        if (m->aux[k][0])
+            for (int j = 0; j < 3; j++)
+                fr_mtr_touch(m, st, m->aux[k][j][i]);
+    }
+    CHECK_OK(fr_mtr_task_grad(m, st, k, 0, 0, &loss));
+    return loss;
+}
+
+static void test_task_gradients(void)
+{
+    fr_mtr_data d = small_data();
+    fr_mtr_options o;
+    fr_mtr_options_default(&o);
+    o.dim = 6;
+    o.batch = 16;
+    o.threads = 1;
+    fr_mtr_task all[] = {FR_MTR_BPR, FR_MTR_DIRECTAU, FR_MTR_RATING, FR_MTR_SOCIAL, FR_MTR_CATEGORY};
+    o.n_tasks = sizeof all / sizeof all[0];
+    memcpy(o.tasks, all, sizeof all);
+    o.gamma = 0.7;
+    fr_mtr *m = NULL;
+    CHECK_OK(fr_mtr_create(&d, &o, &m));
+    if (!m) {
+        fr_mtr_data_free(&d);
+        return;
+    }
+    /* larger rows than Xavier's so every term matters */
+    for (size_t i = 0; i < m->n_rows * m->dim; i++)
+        m->table[i] *= 10;
+    /* a batch with repeated users and items (DirectAU's distinct rows) */
+    size_t n = 12;
+    int32_t user[12], item[12], neg[12];
+    float rating[12];
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (k * 7) % d.n_train;
+        if (k >= 9)
+            i = (k - 9) * 7 % d.n_train; /* repeats of the first pairs */
+        user[k] = d.train_user[i];
+        item[k] = d.train_item[i] + (int32_t)d.n_users;
+        rating[k] = d.train_rating[i];
+        neg[k] = (int32_t)((d.train_item[i] + 13) % d.n_items) + (int32_t)d.n_users;
+    }
+    fr_mtr_step st = {0};
+    st.n = n;
+    st.user = user;
+    st.item = item;
+    st.rating = rating;
+    st.negative = neg;
+    st.slot_of = m->slot_of;
+    st.rows = m->rows;
+    for (size_t k = 0; k < o.n_tasks; k++) {
+        if (m->aux[k][0])
+            fr_mtr_task_draw(m, k, 0, 0, n);
+        task_loss(m, &st, k);
+        size_t n_slots = st.n_slots;
+        float *grad = malloc(n_slots * m->dim * sizeof *grad);
+        int32_t *rows = malloc(n_slots * sizeof *rows);
+        memcpy(grad, m->task_grad[k], n_slots * m->dim * sizeof *grad);
+        memcpy(rows, m->rows, n_slots * sizeof *rows);
+        double worst = 0;
+        for (size_t s = 0; s < n_slots; s++)
+            for (size_t j = 0; j < m->dim; j++) {
+                float *w = m->table + (size_t)rows[s] * m->dim + j, saved = *w;
+                float h = 1e-2f * fmaxf(1.0f, fabsf(saved));
+                *w = saved + h;
+                double up = task_loss(m, &st, k);
+                *w = saved - h;
+                double down = task_loss(m, &st, k);
+                *w = saved;
+                double numeric = (up - down) / (2 * (double)h);
+                double err = fabs(numeric - grad[s * m->dim + j]) / fmax(1e-2, fabs(numeric));
+                if (err > worst)
+                    worst = err;
+            }
+        CHECK(worst < 2e-2, "task %s: worst relative gradient error %g", fr_mtr_task_name(o.tasks[k]), worst);
+        free(grad);
+        free(rows);
+    }
+    fr_mtr_free(m);
+    fr_mtr_data_free(&d);
+}
+
+/* ---- data -------------------------------------------------------------- */
+
+static void test_split(void)
+{
+    /* one user with 10 interactions, one with 5, one with 1 */
+    fr_ratings r = {0};
+    int32_t user[16], item[16];
+    float rating[16];
+    int64_t time[16];
+    for (int k = 0; k < 16; k++) {
+        user[k] = k < 10 ? 0 : k < 15 ? 1 : 2;
+        item[k] = k;
+        rating[k] = (float)(1 + k % 5);
+        time[k] = k;
+    }
+    r.n = 16;
+    r.n_users = 3;
+    r.n_items = 16;
+    r.user = user;
+    r.item = item;
+    r.rating = rating;
+    r.time = time;
+    fr_mtr_data d, again;
+    CHECK_OK(fr_mtr_data_split(&r, 5, 0.6, 0.2, 0, &d));
+    size_t expect[3][3] = {{6, 2, 2}, {3, 1, 1}, {1, 0, 0}};
+    for (size_t u = 0; u < 3; u++) {
+        CHECK(d.train_start[u + 1] - d.train_start[u] == expect[u][0], "user %zu train", u);
+        CHECK(d.val_start[u + 1] - d.val_start[u] == expect[u][1], "user %zu val", u);
+        CHECK(d.test_start[u + 1] - d.test_start[u] == expect[u][2], "user %zu test", u);
+    }
+    CHECK(d.n_train == 10, "train rows %zu", d.n_train);
+    CHECK_OK(fr_mtr_data_split(&r, 5, 0.6, 0.2, 0, &again));
+    CHECK(!memcmp(d.train_items, again.train_items, d.n_train * sizeof(int32_t)), "same seed, same split");
+    fr_mtr_data_free(&again);
+    CHECK_OK(fr_mtr_data_split(&r, 6, 0.6, 0.2, 0, &again));
+    CHECK(memcmp(d.train_items, again.train_items, 6 * sizeof(int32_t)) != 0, "another seed, another split");
+    fr_mtr_data_free(&again);
+    /* the test part keeps ratings >= 4 only */
+    CHECK_OK(fr_mtr_data_split(&r, 5, 0.6, 0.2, 4, &again));
+    for (size_t u = 0; u < 3; u++)
+        for (size_t k = again.test_start[u]; k < again.test_start[u + 1]; k++)
+            CHECK(rating[again.test_items[k]] >= 4, "test item %d rated %g", again.test_items[k],
+                  rating[again.test_items[k]]);
+    fr_mtr_data_free(&again);
+    CHECK(fr_mtr_data_split(&r, 5, 0.9, 0.2, 0, &again) == FR_ERR_INVALID, "shares over 1");
+    fr_mtr_data_free(&d);
+}
+
+static void test_parts_and_relations(void)
+{
+    char train[512], val[512], test[512], links[512], pairs[512], cats[512], bad[512];
+    write_file("train.txt", "u1,a,5\nu2,b,3\nu3,a,4\nu2,c,1\n", train, sizeof train);
+    write_file("val.txt", "u1,b,4\nu3,c,2\n", val, sizeof val);
+    write_file("test.txt", "u2,a,5\nu1,d,2\n", test, sizeof test);
+    const char *paths[3] = {train, val, test};
+    fr_ratings_spec spec;
+    fr_ratings_spec_default(FR_RATINGS_DELIMITED, &spec);
+    spec.col_time = -1;
+    fr_ratings parts[3];
+    CHECK_OK(fr_ratings_read_parts(paths, 3, &spec, parts));
+    CHECK(parts[0].n_items == 4 && parts[2].n_items == 4, "items across parts: %zu", parts[0].n_items);
+    CHECK(parts[0].n_users == 3, "users %zu", parts[0].n_users);
+    /* one id space: u2's test item a is the training item a */
+    CHECK(parts[2].item[0] == parts[0].item[0], "item a keeps its id");
+    fr_mtr_data d;
+    CHECK_OK(fr_mtr_data_from_parts(parts, 3, &d));
+    size_t test_rows = d.test_start[d.n_users];
+    CHECK(test_rows == 1, "test keeps ratings >= 3: %zu rows", test_rows);
+    for (int p = 0; p < 3; p++)
+        fr_ratings_free(&parts[p]);
+
+    size_t skipped = 0;
+    write_file("links.txt", "u1,u2\nu2,u3\nu9,u1\nu3,u3\n\n", links, sizeof links);
+    CHECK_OK(fr_mtr_read_links(&d, links, ',', &skipped));
+    CHECK(d.links.n_pairs == 2 && skipped == 2, "links %zu skipped %zu", d.links.n_pairs, skipped);
+    CHECK(d.links.start[1] - d.links.start[0] == 1, "u1 has one neighbour");
+    write_file("pairs.txt", "a\tb\nc\td\n", pairs, sizeof pairs);
+    CHECK_OK(fr_mtr_read_item_pairs(&d, pairs, '\t', &skipped));
+    CHECK(d.pairs.n_pairs == 2 && skipped == 0, "pairs %zu", d.pairs.n_pairs);
+    write_file("cats.txt", "a,x\nb,y\nc,x\nzz,y\n", cats, sizeof cats);
+    CHECK_OK(fr_mtr_read_categories(&d, cats, ',', &skipped));
+    CHECK(d.n_categories == 2 && skipped == 1, "categories %zu skipped %zu", d.n_categories, skipped);
+    CHECK(d.category[0] == d.category[2] && d.category[0] != d.category[1] && d.category[3] == -1,
+          "category ids");
+
+    /* errors name the file and line */
+    write_file("bad1.txt", "u1,u2\nu1\n", bad, sizeof bad);
+    CHECK(fr_mtr_read_links(&d, bad, ',', &skipped) == FR_ERR_DATA, "one field");
+    CHECK(strstr(fr_last_error(), "bad1.txt:2") != NULL, "message: %s", fr_last_error());
+    write_file("bad2.txt", "a,x\na,y\n", bad, sizeof bad);
+    CHECK(fr_mtr_read_categories(&d, bad, ',', &skipped) == FR_ERR_DATA, "two categories");
+    CHECK(strstr(fr_last_error(), "two categories") != NULL, "message: %s", fr_last_error());
+    write_file("bad3.txt", "u7,u8\n", bad, sizeof bad);
+    CHECK(fr_mtr_read_links(&d, bad, ',', &skipped) == FR_ERR_DATA, "nothing usable");
+    CHECK(fr_mtr_read_links(&d, "/nonexistent/links.txt", ',', &skipped) == FR_ERR_IO, "missing file");
+    write_file("bad4.txt", "u1,b,4\nu2,,3\n", bad, sizeof bad);
+    const char *bad_parts[3] = {train, bad, test};
+    CHECK(fr_ratings_read_parts(bad_parts, 3, &spec, parts) == FR_ERR_DATA, "empty field in validation");
+    CHECK(strstr(fr_last_error(), "bad4.txt:2") != NULL, "message: %s", fr_last_error());
+    fr_mtr_data_free(&d);
+}
+
+/* ---- training ------------------------------------------------------------ */
+
+static void test_training(void)
+{
+    fr_mtr_synthetic_spec sp = {3, 300, 200, 20, 8, 4};
+    fr_mtr_data d;
+    CHECK_OK(fr_mtr_synthetic(&sp, &d));
+    CHECK(d.links.n_pairs == 300 * 4, "links %zu", d.links.n_pairs);
+    CHECK(d.n_categories == 8 && d.category_start[8] == 200, "categories");
+    fr_mtr_options o;
+    fr_mtr_options_default(&o);
+    o.batch = 256;
+    o.lr = 0.01f;
+    fr_mtr_task tasks[] = {FR_MTR_BPR, FR_MTR_DIRECTAU, FR_MTR_RATING, FR_MTR_SOCIAL, FR_MTR_CATEGORY};
+    o.n_tasks = 5;
+    memcpy(o.tasks, tasks, sizeof tasks);
+    double first = 0, last = 0;
+    float *table[2] = {NULL, NULL};
+    for (int threads = 1; threads <= 2; threads++) {
+        o.threads = threads;
+        fr_mtr *m = NULL;
+        CHECK_OK(fr_mtr_create(&d, &o, &m));
+        if (!m)
+            break;
+        fr_rank_metrics v;
+        CHECK_OK(fr_mtr_evaluate(m, 0, &v));
+        first = v.recall[2];
+        for (unsigned e = 0; e < 8; e++) {
+            fr_mtr_epoch ep;
+            CHECK_OK(fr_mtr_train_epoch(m, e, &ep));
+            CHECK(ep.steps > 0 && isfinite(ep.loss[0]), "epoch %u", e);
+        }
+        CHECK_OK(fr_mtr_evaluate(m, 0, &v));
+        last = v.recall[2];
+        table[threads - 1] = malloc((d.n_users + d.n_items) * o.dim * sizeof(float));
+        memcpy(table[threads - 1], fr_mtr_embeddings(m), (d.n_users + d.n_items) * o.dim * sizeof(float));
+        fr_mtr_free(m);
+    }
+    CHECK(last > first + 0.05, "validation Recall@20 %.4f -> %.4f", first, last);
+    if (table[0] && table[1])
+        CHECK(!memcmp(table[0], table[1], (d.n_users + d.n_items) * o.dim * sizeof(float)),
+              "1 and 2 threads train the same table");
+    free(table[0]);
+    free(table[1]);
+
+    /* tasks without their data, and a main task other than bpr */
+    fr_mtr *m = NULL;
+    o.tasks[1] = FR_MTR_ITEMPAIR;
+    o.n_tasks = 2;
+    CHECK(fr_mtr_create(&d, &o, &m) == FR_ERR_INVALID, "itempair without pairs");
+    CHECK(strstr(fr_last_error(), "item pairs") != NULL, "message: %s", fr_last_error());
+    o.tasks[0] = FR_MTR_RATING;
+    CHECK(fr_mtr_create(&d, &o, &m) == FR_ERR_INVALID, "main task not bpr");
+    o.tasks[0] = FR_MTR_BPR;
+    o.tasks[1] = FR_MTR_BPR;
+    CHECK(fr_mtr_create(&d, &o, &m) == FR_ERR_INVALID, "bpr twice");
+    fr_mtr_data_free(&d);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/fr_test_mtrec_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        TEST_SKIP("cannot make a temporary directory");
+    test_rank_by_hand();
+    test_rank_brute_force();
+    test_task_gradients();
+    test_split();
+    test_parts_and_relations();
+    test_training();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return fr_test_finish("test_mtrec");
+}
