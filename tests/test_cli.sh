@@ -182,6 +182,32 @@ expect 3 "$FEDREC" train "$top_srcdir/conf/pfmsmtrec-synthetic.ini" --set data.r
 grep -q "fedmsmt.membership: membership row 3, column 2" "$tmp/err" || fail "bad membership: $(cat "$tmp/err")"
 expect 3 "$FEDREC" train "$top_srcdir/conf/fedprox-msmt-synthetic.ini" --set fedmsmt.prox_mu=0
 grep -q "prox_mu" "$tmp/err" || fail "FedProx without mu: $(cat "$tmp/err")"
+# Multi-task recommender: the Epinions-style synthetic job end to end, a
+# federated round, split files, and their errors.
+expect 0 "$FEDREC" train "$top_srcdir/conf/mtrec-synthetic.ini" --set data.users=300 --set data.items=200 \
+    --set train.epochs=3 --set mtrec.min_epochs=0 --set train.batch_size=256 --summary "$tmp/mt.json" --report "$tmp/mt.csv"
+grep -q "tasks: bpr social category" "$tmp/out" && grep -q '"test_recall@20": 0\.[0-9]' "$tmp/mt.json" &&
+    head -n 1 "$tmp/mt.csv" | grep -q "loss_social,loss_category,weight_bpr" &&
+    [ "$(wc -l < "$tmp/mt.csv")" -eq 4 ] || fail "mtrec job: $(tail -n 4 "$tmp/out")"
+expect 0 "$FEDREC" train "$top_srcdir/conf/mtrec-synthetic.ini" --set data.users=300 --set data.items=200 \
+    --set mtrec.tasks=bpr,directau,category --set mtrec.federated=true --set train.rounds=2 --quiet
+expect 3 "$FEDREC" train "$top_srcdir/conf/mtrec-synthetic.ini" --set mtrec.federated=true --set data.users=300
+grep -q "social" "$tmp/err" || fail "federated social not refused: $(cat "$tmp/err")"
+expect 3 "$FEDREC" train "$top_srcdir/conf/mtrec-synthetic.ini" --set mtrec.tasks=directau,bpr
+grep -q "mtrec.tasks" "$tmp/err" || fail "main task not first: $(cat "$tmp/err")"
+mkdir -p "$tmp/split"
+printf '1,10,5\n1,11,4\n2,10,3\n2,12,5\n3,11,4\n3,13,2\n' >"$tmp/split/train.txt"
+printf '1,12,4\n2,11,5\n3,10,4\n' >"$tmp/split/val.txt"
+printf '1,13,5\n2,13,4\n3,x\n' >"$tmp/split/test.txt"
+expect 4 "$FEDREC" train --set job.kind=mtrec --set data.source=split --set "data.path=$tmp/split" \
+    --set data.columns=user,item,rating --set data.delimiter=comma
+grep -q "test.txt:3" "$tmp/err" || fail "bad split file line not named: $(cat "$tmp/err")"
+printf '1,13,5\n2,13,4\n' >"$tmp/split/test.txt"
+expect 0 "$FEDREC" train --set job.kind=mtrec --set data.source=split --set "data.path=$tmp/split" \
+    --set data.columns=user,item,rating --set data.delimiter=comma --set train.epochs=2 --set train.batch_size=4
+grep -q "3 users, 4 items, 6 training interactions" "$tmp/out" || fail "split files: $(head -n 3 "$tmp/out")"
+expect 3 "$FEDREC" train --set job.kind=pfedrec --set data.source=split --set "data.path=$tmp/split"
+grep -q "job.kind = mtrec" "$tmp/err" || fail "split for pfedrec: $(cat "$tmp/err")"
 for c in "$top_srcdir"/conf/*.ini; do
     expect 0 "$FEDREC" config --check "$c"
 done

@@ -215,11 +215,12 @@ static void report_header(FILE *f, const fr_mtr_options *o)
         fprintf(f, ",valid_recall@%zu", fr_rank_cutoffs[c]);
     for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
         fprintf(f, ",valid_ndcg@%zu", fr_rank_cutoffs[c]);
-    fprintf(f, ",train_seconds,eval_seconds\n");
+    fprintf(f, ",upload_bytes,train_seconds,eval_seconds\n");
 }
 
 static void report_row(FILE *f, int jsonl, const fr_mtr_options *o, unsigned epoch,
-                       const fr_mtr_epoch *e, const fr_rank_metrics *v, double eval_seconds)
+                       const fr_mtr_epoch *e, const fr_rank_metrics *v, uint64_t upload,
+                       double eval_seconds)
 {
     if (!jsonl) {
         fprintf(f, "%u", epoch + 1);
@@ -232,7 +233,7 @@ static void report_row(FILE *f, int jsonl, const fr_mtr_options *o, unsigned epo
             fprintf(f, ",%.6f", v->recall[c]);
         for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
             fprintf(f, ",%.6f", v->ndcg[c]);
-        fprintf(f, ",%.4f,%.4f\n", e->t_train, eval_seconds);
+        fprintf(f, ",%llu,%.4f,%.4f\n", (unsigned long long)upload, e->t_train, eval_seconds);
         return;
     }
     fprintf(f, "{\"epoch\":%u", epoch + 1);
@@ -249,7 +250,8 @@ static void report_row(FILE *f, int jsonl, const fr_mtr_options *o, unsigned epo
         fprintf(f, ",\"valid_recall@%zu\":%.6f", fr_rank_cutoffs[c], v->recall[c]);
     for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
         fprintf(f, ",\"valid_ndcg@%zu\":%.6f", fr_rank_cutoffs[c], v->ndcg[c]);
-    fprintf(f, ",\"train_seconds\":%.4f,\"eval_seconds\":%.4f}\n", e->t_train, eval_seconds);
+    fprintf(f, ",\"upload_bytes\":%llu,\"train_seconds\":%.4f,\"eval_seconds\":%.4f}\n",
+            (unsigned long long)upload, e->t_train, eval_seconds);
 }
 
 int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
@@ -262,8 +264,24 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     fr_mtr_options o;
     int64_t patience, min_epochs, epochs;
     fr_status s = mtrec_options(cfg, &o, &patience, &min_epochs, &epochs);
+    int federated = 0;
+    double client_fraction = 1, client_lr = 0.05, server_lr = 1;
+    int64_t rounds = 0;
+    if (s == FR_OK)
+        s = fr_config_get_bool(cfg, "mtrec.federated", &federated);
+    if (s == FR_OK)
+        s = fr_config_get_float(cfg, "mtrec.client_fraction", &client_fraction);
+    if (s == FR_OK)
+        s = fr_config_get_float(cfg, "mtrec.client_lr", &client_lr);
+    if (s == FR_OK)
+        s = fr_config_get_float(cfg, "mtrec.server_lr", &server_lr);
+    if (s == FR_OK)
+        s = fr_config_get_int(cfg, "train.rounds", &rounds);
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
+    if (federated)
+        epochs = rounds; /* a round is the federated epoch */
+    const char *unit = federated ? "round" : "epoch";
     fr_mtr_data data;
     char what[8192];
     s = load_data(cfg, &data, what, sizeof what, quiet);
@@ -294,23 +312,27 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
             val_users += data.val_start[u + 1] > data.val_start[u];
             test_users += data.test_start[u + 1] > data.test_start[u];
         }
-        printf("fedrec train: %s: multi-task MF (dim %zu) with combiner %s on %s\n", name, o.dim,
+        printf("fedrec train: %s: %smulti-task MF (dim %zu) with combiner %s on %s\n", name,
+               federated ? "federated (every user a client, items shared as in FedMF) " : "", o.dim,
                fr_combine_method_name(o.combine.method), what);
         printf("%zu users, %zu items, %zu training interactions; %zu validation and %zu test users; tasks:",
                data.n_users, data.n_items, data.n_train, val_users, test_users);
         for (size_t t = 0; t < o.n_tasks; t++)
             printf(" %s", fr_mtr_task_name(o.tasks[t]));
-        printf("\nearly stopping on validation Recall@20: patience %lld, not before epoch %lld, at most %lld epochs\n\n",
-               (long long)patience, (long long)min_epochs, (long long)epochs);
-        printf("%6s %10s %9s %11s %10s %8s %8s\n", "epoch", "bpr_loss", "w_main", "val_R@20", "val_N@20",
-               "train_s", "eval_s");
+        printf("\nearly stopping on validation Recall@20: patience %lld, not before %s %lld, at most %lld %ss\n\n",
+               (long long)patience, unit, (long long)min_epochs, (long long)epochs, unit);
+        printf("%6s %10s %9s %11s %10s %8s %8s%s\n", unit, "bpr_loss", "w_main", "val_R@20", "val_N@20",
+               "train_s", "eval_s", federated ? "  upload_KiB" : "");
     }
     fr_rank_metrics best_val = {0}, best_test = {0};
     int64_t best_epoch = 0, done = 0;
     double train_seconds = 0, eval_seconds = 0;
     for (int64_t e = 0; s == FR_OK && e < epochs; e++) {
         fr_mtr_epoch ep;
-        s = fr_mtr_train_epoch(m, (unsigned)e, &ep);
+        uint64_t upload = 0;
+        s = federated ? fr_mtr_federated_round(m, (unsigned)e, client_fraction, (float)client_lr,
+                                               (float)server_lr, &ep, &upload)
+                      : fr_mtr_train_epoch(m, (unsigned)e, &ep);
         if (s != FR_OK)
             break;
         double te = fr_clock_seconds();
@@ -327,12 +349,15 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
             s = fr_mtr_evaluate(m, 1, &best_test);
         }
         if (!quiet) {
-            printf("%6lld %10.5f %9.4f %11.5f %10.5f %8.3f %8.3f%s\n", (long long)(e + 1), ep.loss[0],
-                   ep.combine.weight[0], v.recall[at20], v.ndcg[at20], ep.t_train, eval_s, improved ? "  *" : "");
+            printf("%6lld %10.5f %9.4f %11.5f %10.5f %8.3f %8.3f", (long long)(e + 1), ep.loss[0],
+                   ep.combine.weight[0], v.recall[at20], v.ndcg[at20], ep.t_train, eval_s);
+            if (federated)
+                printf(" %12.1f", (double)upload / 1024.0);
+            printf("%s\n", improved ? "  *" : "");
             fflush(stdout);
         }
         if (report) {
-            report_row(report, jsonl, &o, (unsigned)e, &ep, &v, eval_s);
+            report_row(report, jsonl, &o, (unsigned)e, &ep, &v, upload, eval_s);
             fflush(report);
         }
         if (patience > 0 && e + 1 >= min_epochs && e + 1 - best_epoch >= patience)
@@ -343,8 +368,8 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
         code = fr_cli_report(s, NULL);
     } else {
         double wall = fr_clock_seconds() - t0;
-        printf("\nbest validation epoch %lld of %lld (Recall@20 %.5f); test at that epoch (%zu users):\n",
-               (long long)best_epoch, (long long)done, best_val.recall[at20], best_test.users);
+        printf("\nbest validation %s %lld of %lld (Recall@20 %.5f); test at that %s (%zu users):\n", unit,
+               (long long)best_epoch, (long long)done, best_val.recall[at20], unit, best_test.users);
         printf("%8s", "K");
         for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
             printf(" %8zu", fr_rank_cutoffs[c]);
@@ -354,8 +379,8 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
         printf("\n%8s", "NDCG");
         for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
             printf(" %8.5f", best_test.ndcg[c]);
-        printf("\n%.3f s per epoch (training %.3f, evaluation %.3f); %.2f s\n",
-               done ? (train_seconds + eval_seconds) / (double)done : 0.0,
+        printf("\n%.3f s per %s (training %.3f, evaluation %.3f); %.2f s\n",
+               done ? (train_seconds + eval_seconds) / (double)done : 0.0, unit,
                done ? train_seconds / (double)done : 0.0, done ? eval_seconds / (double)done : 0.0, wall);
         if (summary) {
             fr_cli_metric metrics[] = {

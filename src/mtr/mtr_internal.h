@@ -1,7 +1,8 @@
 /* mtr_internal.h — the multi-task recommender's insides shared by its
  * files (internal): mtr_data.c (splits, per-row lists), mtr_relations.c
  * (side-relation readers), mtr_synthetic.c, mtr_tasks.c (the tasks'
- * losses and row gradients), mtr_train.c (steps, Adam, evaluation). */
+ * losses and row gradients), mtr_train.c (steps, Adam, evaluation),
+ * mtr_federated.c (rounds with every user a client). */
 #ifndef FR_MTR_INTERNAL_H
 #define FR_MTR_INTERNAL_H
 
@@ -58,6 +59,15 @@ struct fr_mtr {
     int32_t *au_rows, *au_occ, *distinct_of_slot;
     float *au_count, *au_x, *au_norm, *au_gram, *au_y, *au_prod, *au_dx;
     float *scores;             /* evaluation scratch */
+    /* federated rounds (mtr_federated.c): each user's training rows (CSR
+     * over the training interactions), the round's summed item steps and
+     * their counts, the sampled clients */
+    int fed_ready;
+    size_t *fed_start;
+    int32_t *fed_rows, *fed_order;
+    float *fed_sum;
+    uint32_t *fed_count;
+    unsigned char *fed_sampled;
     size_t eval_block;
 };
 

@@ -70,6 +70,12 @@ void fr_mtr_free(fr_mtr *m)
     free(m->au_prod);
     free(m->au_dx);
     free(m->scores);
+    free(m->fed_start);
+    free(m->fed_rows);
+    free(m->fed_order);
+    free(m->fed_sum);
+    free(m->fed_count);
+    free(m->fed_sampled);
     free(m);
 }
 

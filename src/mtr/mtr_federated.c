@@ -1,0 +1,209 @@
+/* mtr_federated.c — multi-task training with every user a client (see
+ * fedrec/mtrec.h, fr_mtr_federated_round): the PFedRec engine's FedMF
+ * arrangement with the tasks and a gradient combiner inside each client.
+ *
+ * A round: clients sampled (stream (seed, round, 0, FR_RNG_SAMPLING)),
+ * each, against the round's global item table, takes its own interactions
+ * as one batch (BPR negatives from (seed, round, user, FR_RNG_NEGATIVES)),
+ * computes every task's gradient on its user row and the item rows it
+ * touched, combines them with the combiner, which is then computed from
+ * this client's gradients alone (PMTRec: the weights of its own row and of
+ * each item row as it sees it), steps its private user row by SGD and
+ * uploads the item rows' steps. The server adds to each item row the mean
+ * of the steps uploaded for it times a server learning rate (FedAvg's
+ * server step; the mean of one-step updates is small next to a client's
+ * own), in client-id order (thread-independent).
+ *
+ * Within a client the user side of DirectAU's uniformity is one distinct
+ * row, so it is constant (no gradient); social links would need other
+ * users' private rows and are refused. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error_internal.h"
+#include "mtr/mtr_internal.h"
+
+static fr_status federated_init(fr_mtr *m)
+{
+    const fr_mtr_data *d = m->data;
+    for (size_t k = 0; k < m->o.n_tasks; k++)
+        if (m->o.tasks[k] == FR_MTR_SOCIAL)
+            return fr_fail(FR_ERR_INVALID, "federated multi-task training: task social needs other users' rows, which stay on their clients; drop it from the tasks");
+    m->fed_start = calloc(d->n_users + 1, sizeof *m->fed_start);
+    m->fed_rows = malloc((d->n_train ? d->n_train : 1) * sizeof *m->fed_rows);
+    m->fed_sum = calloc(d->n_items * m->dim, sizeof *m->fed_sum);
+    m->fed_count = calloc(d->n_items ? d->n_items : 1, sizeof *m->fed_count);
+    m->fed_sampled = malloc(d->n_users ? d->n_users : 1);
+    m->fed_order = malloc((d->n_users ? d->n_users : 1) * sizeof *m->fed_order);
+    if (!m->fed_start || !m->fed_rows || !m->fed_sum || !m->fed_count || !m->fed_sampled || !m->fed_order)
+        return fr_fail_nomem("federated multi-task state", d->n_items * m->dim * 4 + d->n_train * 4);
+    for (size_t i = 0; i < d->n_train; i++)
+        m->fed_start[d->train_user[i] + 1]++;
+    for (size_t u = 0; u < d->n_users; u++) {
+        if (m->fed_start[u + 1] > m->o.batch)
+            return fr_fail(FR_ERR_INVALID, "federated multi-task training: user '%s' has %zu training interactions, more than the batch size %zu a client's step holds (raise train.batch_size)",
+                           d->user_names && d->user_names[u] ? d->user_names[u] : "?", m->fed_start[u + 1], m->o.batch);
+        m->fed_start[u + 1] += m->fed_start[u];
+    }
+    size_t *fill = malloc((d->n_users ? d->n_users : 1) * sizeof *fill);
+    if (!fill)
+        return fr_fail_nomem("federated multi-task state", d->n_users * sizeof *fill);
+    memcpy(fill, m->fed_start, d->n_users * sizeof *fill);
+    for (size_t i = 0; i < d->n_train; i++)
+        m->fed_rows[fill[d->train_user[i]]++] = (int32_t)i;
+    free(fill);
+    m->fed_ready = 1;
+    return FR_OK;
+}
+
+/* The round's clients: all, or a uniform sample of the fraction (at least
+ * one), marked in fed_sampled. */
+static size_t sample(fr_mtr *m, unsigned round, double fraction)
+{
+    size_t nu = m->data->n_users, want = nu;
+    memset(m->fed_sampled, fraction >= 1.0, nu);
+    if (fraction >= 1.0)
+        return nu;
+    want = (size_t)(fraction * (double)nu + 0.5);
+    if (want < 1)
+        want = 1;
+    for (size_t u = 0; u < nu; u++)
+        m->fed_order[u] = (int32_t)u;
+    fr_rng rng;
+    fr_rng_init(&rng, m->o.seed, round, 0, FR_RNG_SAMPLING);
+    for (size_t i = 0; i < want; i++) { /* partial Fisher-Yates */
+        size_t j = i + fr_rng_below(&rng, (uint32_t)(nu - i));
+        int32_t t = m->fed_order[i];
+        m->fed_order[i] = m->fed_order[j];
+        m->fed_order[j] = t;
+        m->fed_sampled[m->fed_order[i]] = 1;
+    }
+    return want;
+}
+
+/* One client's local step; adds its losses and weights to out. */
+static fr_status client_step(fr_mtr *m, size_t u, unsigned round, float lr, fr_mtr_epoch *out,
+                             uint64_t *upload_rows)
+{
+    const fr_mtr_data *d = m->data;
+    size_t begin = m->fed_start[u], n = m->fed_start[u + 1] - begin, dim = m->dim;
+    if (n == 0)
+        return FR_OK;
+    int32_t item_base = (int32_t)d->n_users;
+    fr_mtr_step st = {0};
+    st.n = n;
+    st.user = m->step_user;
+    st.item = m->step_item;
+    st.rating = m->step_rating;
+    st.negative = m->negative;
+    st.slot_of = m->slot_of;
+    st.rows = m->rows;
+    fr_rng rng;
+    fr_rng_init(&rng, m->o.seed, round, (uint32_t)u, FR_RNG_NEGATIVES);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (size_t)m->fed_rows[begin + k];
+        m->step_user[k] = (int32_t)u;
+        m->step_item[k] = d->train_item[i] + item_base;
+        m->step_rating[k] = d->train_rating[i];
+        int32_t j = 0;
+        for (int tries = 0; tries < 64; tries++) {
+            j = (int32_t)fr_rng_below(&rng, (uint32_t)d->n_items);
+            if (!fr_mtr_list_contains(d->train_start, d->train_items, u, j))
+                break;
+        }
+        m->negative[k] = j + item_base;
+    }
+    for (size_t k = 0; k < n; k++) {
+        fr_mtr_touch(m, &st, m->step_user[k]);
+        fr_mtr_touch(m, &st, m->step_item[k]);
+        fr_mtr_touch(m, &st, m->negative[k]);
+    }
+    for (size_t t = 1; t < m->o.n_tasks; t++) {
+        if (m->o.tasks[t] != FR_MTR_ITEMPAIR && m->o.tasks[t] != FR_MTR_CATEGORY)
+            continue;
+        fr_mtr_task_draw(m, t, round, u, n);
+        for (size_t k = 0; k < n; k++)
+            for (int j = 0; j < 3; j++)
+                fr_mtr_touch(m, &st, m->aux[t][j][k]);
+    }
+    fr_status s = FR_OK;
+    for (size_t t = 0; s == FR_OK && t < m->o.n_tasks; t++) {
+        double loss;
+        s = fr_mtr_task_grad(m, &st, t, round, u, &loss);
+        out->loss[t] += loss;
+    }
+    const float *grads[FR_COMBINE_MAX_TASKS];
+    for (size_t t = 0; t < m->o.n_tasks; t++)
+        grads[t] = m->task_grad[t];
+    fr_combine_stats stats;
+    if (s == FR_OK)
+        s = fr_combine(m->combiner, grads, st.n_slots, dim, round, u, m->combined, &stats);
+    if (s == FR_OK) {
+        float wd = m->o.weight_decay;
+        for (size_t slot = 0; slot < st.n_slots; slot++) {
+            size_t row = (size_t)st.rows[slot];
+            float *w = m->table + row * dim;
+            const float *g = m->combined + slot * dim;
+            if (row < d->n_users) { /* the client's own row: stepped at once */
+                for (size_t j = 0; j < dim; j++)
+                    w[j] -= lr * (g[j] + wd * w[j]);
+                continue;
+            }
+            size_t item = row - d->n_users;
+            float *acc = m->fed_sum + item * dim;
+            for (size_t j = 0; j < dim; j++)
+                acc[j] -= lr * (g[j] + wd * w[j]);
+            m->fed_count[item]++;
+            ++*upload_rows;
+        }
+        for (size_t t = 0; t < m->o.n_tasks; t++)
+            out->combine.weight[t] += stats.weight[t];
+        out->combine.conflicts += stats.conflicts;
+        out->steps++;
+    }
+    for (size_t k = 0; k < st.n_slots; k++)
+        m->slot_of[m->rows[k]] = -1;
+    return s;
+}
+
+fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, double client_fraction, float client_lr,
+                                 float server_lr, fr_mtr_epoch *out, uint64_t *upload_bytes)
+{
+    double t0 = fr_clock_seconds();
+    memset(out, 0, sizeof *out);
+    *upload_bytes = 0;
+    if (!(client_fraction > 0 && client_fraction <= 1) || !(client_lr > 0) || !(server_lr > 0))
+        return fr_fail(FR_ERR_INVALID, "federated round: client fraction %g must be in (0, 1], the client and server learning rates %g and %g positive",
+                       client_fraction, (double)client_lr, (double)server_lr);
+    if (!m->fed_ready)
+        FR_TRY(federated_init(m));
+    const fr_mtr_data *d = m->data;
+    size_t dim = m->dim;
+    sample(m, round, client_fraction);
+    memset(m->fed_sum, 0, d->n_items * dim * sizeof *m->fed_sum);
+    memset(m->fed_count, 0, d->n_items * sizeof *m->fed_count);
+    uint64_t rows = 0;
+    fr_status s = FR_OK;
+    for (size_t u = 0; s == FR_OK && u < d->n_users; u++)
+        if (m->fed_sampled[u])
+            s = client_step(m, u, round, client_lr, out, &rows);
+    if (s != FR_OK)
+        return s;
+    for (size_t i = 0; i < d->n_items; i++) {
+        if (!m->fed_count[i])
+            continue;
+        float *w = m->table + (d->n_users + i) * dim, inv = server_lr / (float)m->fed_count[i];
+        for (size_t j = 0; j < dim; j++)
+            w[j] += m->fed_sum[i * dim + j] * inv;
+    }
+    /* an uploaded row: its id and dim floats */
+    *upload_bytes = rows * (dim * sizeof(float) + sizeof(int32_t));
+    for (size_t t = 0; out->steps && t < m->o.n_tasks; t++) {
+        out->loss[t] /= (double)out->steps;
+        out->combine.weight[t] /= (double)out->steps;
+    }
+    out->t_train = fr_clock_seconds() - t0;
+    return FR_OK;
+}
