@@ -55,7 +55,8 @@ struct fr_mtr {
     size_t slot_cap;
     /* DirectAU scratch: distinct rows of the batch, their multiplicities
      * and the occurrences' distinct index, normalised rows and norms, the
-     * Gram / weight matrix, [C X | c], its product, gradients */
+     * Gram / weight matrix, C X, its product, gradients (norm scratch:
+     * norms and weighted row sums of both sides) */
     int32_t *au_rows, *au_occ, *distinct_of_slot;
     float *au_count, *au_x, *au_norm, *au_gram, *au_y, *au_prod, *au_dx;
     float *scores;             /* evaluation scratch */

@@ -111,10 +111,13 @@ static double rating_task(fr_mtr *m, fr_mtr_step *st, float *grad)
 }
 
 /* Rows [begin, end) of the pair-weight matrix: E = exp(4 K - 4) in place
- * by the CPU path's vectorised kernel, the diagonal zeroed. */
+ * by the CPU path's vectorised kernel, the diagonal zeroed, and
+ * R_a = sum_a' c_a' E_aa' (a' != a). */
 typedef struct weight_rows {
     const fr_cpu_kernels *kernels;
     float *e;
+    const float *c;
+    float *r;
     size_t u, chunk;
 } weight_rows;
 
@@ -126,7 +129,7 @@ static void pair_weight_rows(void *arg, size_t task)
         end = u;
     for (size_t k = begin; k < end; k++) {
         float *row = w->e + k * u;
-        (void)w->kernels->exp_affine_sum(u, 4.0f, -4.0f, row);
+        w->r[k] = w->kernels->exp_affine_dot(u, 4.0f, -4.0f, row, w->c) - w->c[k] * row[k];
         row[k] = 0;
     }
 }
@@ -137,36 +140,35 @@ static void pair_weight_rows(void *arg, size_t task)
  *   S = 1/2 sum_{a != a'} c_a c_a' E_aa' + sum_a c_a (c_a - 1) / 2,
  * and the gradient on distinct row a (all its occurrences) is
  *   -(4 c_a / S) (x_a R_a - (E C X)_a),  R_a = sum_a' c_a' E_aa',
- * where one GEMM of E with [C X | c] gives both E C X and R. Adds coef
- * times the gradient to dx and returns the loss. */
+ * R coming out of the exponential pass and E C X from one GEMM (d
+ * columns: a multiple of the micro-kernel's width at d = 32). Adds coef
+ * times the gradient to dx and returns the loss (r: u floats of scratch). */
 static double uniformity(fr_mtr *m, const float *x, const float *c, size_t u, size_t b, float coef,
-                         float *dx)
+                         float *dx, float *r)
 {
-    size_t d = m->dim, w = d + 1;
+    size_t d = m->dim;
     if (b < 2)
         return 0;
     float *e = m->au_gram, *y = m->au_y, *prod = m->au_prod;
     fr_cpu_sgemm(m->engine, FR_NO_TRANS, FR_TRANS, u, u, d, 1.0f, x, d, x, d, 0.0f, e, u);
     size_t tasks = (size_t)fr_cpu_engine_threads(m->engine) * 4;
-    weight_rows wr = {fr_cpu_engine_kernels(m->engine), e, u, (u + tasks - 1) / tasks};
+    weight_rows wr = {fr_cpu_engine_kernels(m->engine), e, c, r, u, (u + tasks - 1) / tasks};
     fr_cpu_parallel_for(m->engine, (u + wr.chunk - 1) / wr.chunk, pair_weight_rows, &wr);
-    for (size_t a = 0; a < u; a++) {
+    for (size_t a = 0; a < u; a++)
         for (size_t j = 0; j < d; j++)
-            y[a * w + j] = c[a] * x[a * d + j];
-        y[a * w + d] = c[a];
-    }
-    fr_cpu_sgemm(m->engine, FR_NO_TRANS, FR_NO_TRANS, u, w, u, 1.0f, e, u, y, w, 0.0f, prod, w);
+            y[a * d + j] = c[a] * x[a * d + j];
+    fr_cpu_sgemm(m->engine, FR_NO_TRANS, FR_NO_TRANS, u, d, u, 1.0f, e, u, y, d, 0.0f, prod, d);
     double s = 0;
     for (size_t a = 0; a < u; a++)
-        s += 0.5 * (double)c[a] * prod[a * w + d] + 0.5 * (double)c[a] * ((double)c[a] - 1);
+        s += 0.5 * (double)c[a] * r[a] + 0.5 * (double)c[a] * ((double)c[a] - 1);
     double pairs = (double)b * (double)(b - 1) / 2;
     if (!(s > 0))
         return log(pairs > 0 ? 1e-30 : 1);
     float scale = (float)(-4.0 / s) * coef;
     for (size_t a = 0; a < u; a++) {
-        float ra = prod[a * w + d], sa = scale * c[a];
+        float sa = scale * c[a];
         for (size_t j = 0; j < d; j++)
-            dx[a * d + j] += sa * (ra * x[a * d + j] - prod[a * w + j]);
+            dx[a * d + j] += sa * (r[a] * x[a * d + j] - prod[a * d + j]);
     }
     return log(s / pairs);
 }
@@ -231,7 +233,7 @@ static double directau(fr_mtr *m, fr_mtr_step *st, float *grad)
     size_t nu = distinct_rows(m, st, st->user, n, users, cu, occ_u);
     size_t ni = distinct_rows(m, st, st->item, n, items, ci, occ_i);
     float *xu = m->au_x, *xi = m->au_x + n * d;
-    float *lu = m->au_norm, *li = m->au_norm + n;
+    float *lu = m->au_norm, *li = m->au_norm + n, *ru = m->au_norm + 2 * n, *ri = m->au_norm + 3 * n;
     float *du = m->au_dx, *di = m->au_dx + n * d;
     normalise_rows(m, users, nu, xu, lu);
     normalise_rows(m, items, ni, xi, li);
@@ -249,8 +251,8 @@ static double directau(fr_mtr *m, fr_mtr_step *st, float *grad)
     }
     align /= (double)n;
     float half_gamma = (float)(m->o.gamma / 2);
-    double uu = uniformity(m, xu, cu, nu, n, half_gamma, du);
-    double ui = uniformity(m, xi, ci, ni, n, half_gamma, di);
+    double uu = uniformity(m, xu, cu, nu, n, half_gamma, du, ru);
+    double ui = uniformity(m, xi, ci, ni, n, half_gamma, di, ri);
     add_normalise_backward(m, st, grad, users, nu, xu, lu, du);
     add_normalise_backward(m, st, grad, items, ni, xi, li, di);
     return align + m->o.gamma * (uu + ui) / 2;

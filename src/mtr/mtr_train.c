@@ -166,14 +166,14 @@ fr_status fr_mtr_create(const fr_mtr_data *data, const fr_mtr_options *o, fr_mtr
     m->step_rating = malloc(b * sizeof *m->step_rating);
     m->combined = malloc(m->slot_cap * d * sizeof(float));
     m->au_x = malloc(2 * b * d * sizeof(float));
-    m->au_norm = malloc(2 * b * sizeof(float));
+    m->au_norm = malloc(4 * b * sizeof(float));
     m->au_gram = malloc(b * b * sizeof(float));
     m->au_rows = malloc(2 * b * sizeof(int32_t));
     m->au_occ = malloc(2 * b * sizeof(int32_t));
     m->au_count = malloc(2 * b * sizeof(float));
     m->distinct_of_slot = malloc(m->slot_cap * sizeof(int32_t));
-    m->au_y = malloc(b * (d + 1) * sizeof(float));
-    m->au_prod = malloc(b * (d + 1) * sizeof(float));
+    m->au_y = malloc(b * d * sizeof(float));
+    m->au_prod = malloc(b * d * sizeof(float));
     m->au_dx = malloc(2 * b * d * sizeof(float));
     m->scores = malloc(EVAL_BLOCK * data->n_items * sizeof(float));
     int ok = m->table && m->adam_m && m->adam_v && m->order && m->negative && m->slot_of && m->rows &&

@@ -180,5 +180,5 @@ const fr_cpu_kernels fr_cpu_kernels_avx2 = {
     .dot = dot_avx2,
     .nrm2 = nrm2_avx2,
     .scal = scal_avx2,
-    .exp_affine_sum = fr_vec_exp_affine_sum,
+    .exp_affine_dot = fr_vec_exp_affine_dot,
 };

@@ -192,5 +192,5 @@ const fr_cpu_kernels fr_cpu_kernels_avx512 = {
     .dot = dot_avx512,
     .nrm2 = nrm2_avx512,
     .scal = scal_avx512,
-    .exp_affine_sum = fr_vec_exp_affine_sum,
+    .exp_affine_dot = fr_vec_exp_affine_dot,
 };

@@ -126,5 +126,5 @@ const fr_cpu_kernels fr_cpu_kernels_neon = {
     .dot = dot_neon,
     .nrm2 = nrm2_neon,
     .scal = scal_neon,
-    .exp_affine_sum = fr_vec_exp_affine_sum,
+    .exp_affine_dot = fr_vec_exp_affine_dot,
 };

@@ -71,5 +71,5 @@ const fr_cpu_kernels fr_cpu_kernels_scalar = {
     .dot = dot_scalar,
     .nrm2 = nrm2_scalar,
     .scal = scal_scalar,
-    .exp_affine_sum = fr_vec_exp_affine_sum,
+    .exp_affine_dot = fr_vec_exp_affine_dot,
 };

@@ -54,9 +54,9 @@ struct fr_cpu_kernels {
     float (*nrm2)(size_t n, const float *x);
     void (*scal)(size_t n, float alpha, float *x);                 /* x *= a */
     /* x[i] = e^(scale x[i] + shift) with every argument in [-87, 0.1],
-     * returning their sum (cpu_vec_exp.h: one C source for every path,
-     * vectorised by each path's flags). */
-    float (*exp_affine_sum)(size_t n, float scale, float shift, float *x);
+     * returning sum w[i] x[i] (w NULL: the plain sum) (cpu_vec_exp.h: one
+     * C source for every path, vectorised by each path's flags). */
+    float (*exp_affine_dot)(size_t n, float scale, float shift, float *x, const float *w);
 };
 typedef struct fr_cpu_kernels fr_cpu_kernels;
 

@@ -27,20 +27,29 @@ static inline float fr_vec_exp_small(float x)
 }
 
 /* x[i] = e^(scale x[i] + shift) for i < n (arguments in [-87, 0.1]);
- * returns the sum of the results, accumulated in 16 running partial sums
- * and then in order, so the result does not depend on how a caller splits
- * its rows (paths with fused multiply-adds may round differently). */
-static float fr_vec_exp_affine_sum(size_t n, float scale, float shift, float *x)
+ * returns sum_i w[i] x[i] (w NULL: sum_i x[i]), accumulated in 16 running
+ * partial sums and then in order, so the result does not depend on how a
+ * caller splits its rows (paths with fused multiply-adds may round
+ * differently). */
+static float fr_vec_exp_affine_dot(size_t n, float scale, float shift, float *x, const float *w)
 {
     for (size_t i = 0; i < n; i++)
         x[i] = fr_vec_exp_small(scale * x[i] + shift);
     float acc[16] = {0}, sum = 0;
     size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++)
-            acc[j] += x[i + j];
-    for (; i < n; i++)
-        sum += x[i];
+    if (w) {
+        for (; i + 16 <= n; i += 16)
+            for (int j = 0; j < 16; j++)
+                acc[j] += w[i + j] * x[i + j];
+        for (; i < n; i++)
+            sum += w[i] * x[i];
+    } else {
+        for (; i + 16 <= n; i += 16)
+            for (int j = 0; j < 16; j++)
+                acc[j] += x[i + j];
+        for (; i < n; i++)
+            sum += x[i];
+    }
     for (int j = 0; j < 16; j++)
         sum += acc[j];
     return sum;
