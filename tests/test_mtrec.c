@@ -386,6 +386,67 @@ static void test_training(void)
     fr_mtr_data_free(&d);
 }
 
+static void test_federated(void)
+{
+    fr_mtr_synthetic_spec sp = {5, 200, 150, 12, 6, 3};
+    fr_mtr_data d;
+    CHECK_OK(fr_mtr_synthetic(&sp, &d));
+    fr_mtr_options o;
+    fr_mtr_options_default(&o);
+    o.batch = 64;
+    fr_mtr_task tasks[] = {FR_MTR_BPR, FR_MTR_DIRECTAU, FR_MTR_RATING, FR_MTR_CATEGORY};
+    o.n_tasks = 4;
+    memcpy(o.tasks, tasks, sizeof tasks);
+    size_t rows = d.n_users + d.n_items, bytes = rows * o.dim * sizeof(float);
+    float *before = malloc(bytes), *after[2] = {malloc(bytes), malloc(bytes)};
+    double first = 0, last = 0;
+    for (int threads = 1; threads <= 2; threads++) {
+        o.threads = threads;
+        fr_mtr *m = NULL;
+        CHECK_OK(fr_mtr_create(&d, &o, &m));
+        if (!m)
+            break;
+        memcpy(before, fr_mtr_embeddings(m), bytes);
+        fr_mtr_epoch ep;
+        uint64_t up = 0;
+        /* a quarter of the clients: the others' rows stay as they were */
+        CHECK_OK(fr_mtr_federated_round(m, 0, 0.25, 0.05f, 10.0f, &ep, &up));
+        CHECK(ep.steps == 50, "%zu clients stepped, expected 50", ep.steps);
+        CHECK(up > 0 && up % (o.dim * 4 + 4) == 0, "upload %llu bytes", (unsigned long long)up);
+        size_t moved = 0;
+        for (size_t u = 0; u < d.n_users; u++)
+            moved += memcmp(before + u * o.dim, fr_mtr_embeddings(m) + u * o.dim, o.dim * sizeof(float)) != 0;
+        CHECK(moved == 50, "%zu user rows moved, expected the 50 sampled", moved);
+        fr_rank_metrics v;
+        CHECK_OK(fr_mtr_evaluate(m, 0, &v));
+        first = v.recall[2];
+        for (unsigned r = 1; r < 40; r++)
+            CHECK_OK(fr_mtr_federated_round(m, r, 1.0, 0.05f, 10.0f, &ep, &up));
+        CHECK_OK(fr_mtr_evaluate(m, 0, &v));
+        last = v.recall[2];
+        memcpy(after[threads - 1], fr_mtr_embeddings(m), bytes);
+        fr_mtr_free(m);
+    }
+    CHECK(last > first, "federated validation Recall@20 %.4f -> %.4f", first, last);
+    CHECK(!memcmp(after[0], after[1], bytes), "1 and 2 threads: same federated table");
+    /* social needs other users' rows: refused */
+    o.tasks[1] = FR_MTR_SOCIAL;
+    o.n_tasks = 2;
+    fr_mtr *m = NULL;
+    CHECK_OK(fr_mtr_create(&d, &o, &m));
+    if (m) {
+        fr_mtr_epoch ep;
+        uint64_t up;
+        CHECK(fr_mtr_federated_round(m, 0, 1.0, 0.05f, 1.0f, &ep, &up) == FR_ERR_INVALID, "social refused");
+        CHECK(strstr(fr_last_error(), "social") != NULL, "message: %s", fr_last_error());
+        fr_mtr_free(m);
+    }
+    free(before);
+    free(after[0]);
+    free(after[1]);
+    fr_mtr_data_free(&d);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fr_test_mtrec_XXXXXX");
@@ -397,6 +458,7 @@ int main(void)
     test_split();
     test_parts_and_relations();
     test_training();
+    test_federated();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
