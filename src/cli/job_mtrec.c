@@ -96,17 +96,7 @@ static fr_status delimiter_of(const fr_config *cfg, char *out)
 {
     const char *d;
     FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.relation_delimiter", &d));
-    static const struct { const char *name; char c; } named[] = {
-        {"tab", '\t'}, {"comma", ','}, {"semicolon", ';'}, {"space", ' '}, {"pipe", '|'}};
-    *out = 0;
-    for (size_t k = 0; k < sizeof named / sizeof named[0]; k++)
-        if (!strcmp(d, named[k].name))
-            *out = named[k].c;
-    if (!*out && strlen(d) == 1)
-        *out = d[0];
-    if (!*out)
-        return fr_cli_fail(FR_ERR_CONFIG, "mtrec.relation_delimiter = '%s': expected one character or tab, comma, semicolon, space, pipe", d);
-    return FR_OK;
+    return fr_cli_delimiter("mtrec.relation_delimiter", d, out);
 }
 
 static fr_status load_relations(const fr_config *cfg, fr_mtr_data *d, int quiet)

@@ -36,17 +36,7 @@ fr_status fr_cli_ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const
                                                                 : FR_RATINGS_DELIMITED, spec);
     if (spec->format != FR_RATINGS_DELIMITED)
         return FR_OK;
-    /* Names for the characters an INI value cannot hold or show well. */
-    static const struct { const char *name; char c; } named[] = {
-        {"tab", '\t'}, {"comma", ','}, {"semicolon", ';'}, {"space", ' '}, {"pipe", '|'}};
-    spec->delimiter = 0;
-    for (size_t k = 0; k < sizeof named / sizeof named[0]; k++)
-        if (!strcmp(delim, named[k].name))
-            spec->delimiter = named[k].c;
-    if (!spec->delimiter && strlen(delim) == 1)
-        spec->delimiter = delim[0];
-    if (!spec->delimiter)
-        return fr_cli_fail(FR_ERR_CONFIG, "data.delimiter = '%s': expected one character or tab, comma, semicolon, space, pipe", delim);
+    FR_TRY_CLI(fr_cli_delimiter("data.delimiter", delim, &spec->delimiter));
     spec->header = header;
     spec->col_user = spec->col_item = spec->col_rating = spec->col_time = -1;
     int col = 0;

@@ -18,4 +18,8 @@ FILE *fr_cli_open_report(const char *path, const char *mode);
  * leaves: FR_EXIT_FAILURE after a failed close, else code. */
 int fr_cli_close_report(FILE *report, const char *path, int run_ok, int code);
 
+/* A field separator named in a config value: one character, or tab,
+ * comma, semicolon, space, pipe; the error names the key. */
+fr_status fr_cli_delimiter(const char *key, const char *value, char *out);
+
 #endif

@@ -91,55 +91,16 @@ static fr_status client_step(fr_mtr *m, size_t u, unsigned round, float lr, fr_m
     size_t begin = m->fed_start[u], n = m->fed_start[u + 1] - begin, dim = m->dim;
     if (n == 0)
         return FR_OK;
-    int32_t item_base = (int32_t)d->n_users;
-    fr_mtr_step st = {0};
-    st.n = n;
-    st.user = m->step_user;
-    st.item = m->step_item;
-    st.rating = m->step_rating;
-    st.negative = m->negative;
-    st.slot_of = m->slot_of;
-    st.rows = m->rows;
-    fr_rng rng;
-    fr_rng_init(&rng, m->o.seed, round, (uint32_t)u, FR_RNG_NEGATIVES);
+    fr_mtr_step st;
+    fr_mtr_step_init(m, &st, n);
     for (size_t k = 0; k < n; k++) {
         size_t i = (size_t)m->fed_rows[begin + k];
         m->step_user[k] = (int32_t)u;
-        m->step_item[k] = d->train_item[i] + item_base;
+        m->step_item[k] = d->train_item[i] + (int32_t)d->n_users;
         m->step_rating[k] = d->train_rating[i];
-        int32_t j = 0;
-        for (int tries = 0; tries < 64; tries++) {
-            j = (int32_t)fr_rng_below(&rng, (uint32_t)d->n_items);
-            if (!fr_mtr_list_contains(d->train_start, d->train_items, u, j))
-                break;
-        }
-        m->negative[k] = j + item_base;
     }
-    for (size_t k = 0; k < n; k++) {
-        fr_mtr_touch(m, &st, m->step_user[k]);
-        fr_mtr_touch(m, &st, m->step_item[k]);
-        fr_mtr_touch(m, &st, m->negative[k]);
-    }
-    for (size_t t = 1; t < m->o.n_tasks; t++) {
-        if (m->o.tasks[t] != FR_MTR_ITEMPAIR && m->o.tasks[t] != FR_MTR_CATEGORY)
-            continue;
-        fr_mtr_task_draw(m, t, round, u, n);
-        for (size_t k = 0; k < n; k++)
-            for (int j = 0; j < 3; j++)
-                fr_mtr_touch(m, &st, m->aux[t][j][k]);
-    }
-    fr_status s = FR_OK;
-    for (size_t t = 0; s == FR_OK && t < m->o.n_tasks; t++) {
-        double loss;
-        s = fr_mtr_task_grad(m, &st, t, round, u, &loss);
-        out->loss[t] += loss;
-    }
-    const float *grads[FR_COMBINE_MAX_TASKS];
-    for (size_t t = 0; t < m->o.n_tasks; t++)
-        grads[t] = m->task_grad[t];
-    fr_combine_stats stats;
-    if (s == FR_OK)
-        s = fr_combine(m->combiner, grads, st.n_slots, dim, round, u, m->combined, &stats);
+    /* the client's draws: stream (seed, round, user, ...) */
+    fr_status s = fr_mtr_step_gradients(m, &st, round, u, out);
     if (s == FR_OK) {
         float wd = m->o.weight_decay;
         for (size_t slot = 0; slot < st.n_slots; slot++) {
@@ -158,13 +119,8 @@ static fr_status client_step(fr_mtr *m, size_t u, unsigned round, float lr, fr_m
             m->fed_count[item]++;
             ++*upload_rows;
         }
-        for (size_t t = 0; t < m->o.n_tasks; t++)
-            out->combine.weight[t] += stats.weight[t];
-        out->combine.conflicts += stats.conflicts;
-        out->steps++;
     }
-    for (size_t k = 0; k < st.n_slots; k++)
-        m->slot_of[m->rows[k]] = -1;
+    fr_mtr_step_release(m, &st);
     return s;
 }
 
@@ -200,10 +156,6 @@ fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, double client_fracti
     }
     /* an uploaded row: its id and dim floats */
     *upload_bytes = rows * (dim * sizeof(float) + sizeof(int32_t));
-    for (size_t t = 0; out->steps && t < m->o.n_tasks; t++) {
-        out->loss[t] /= (double)out->steps;
-        out->combine.weight[t] /= (double)out->steps;
-    }
-    out->t_train = fr_clock_seconds() - t0;
+    fr_mtr_epoch_finish(m, out, t0);
     return FR_OK;
 }

@@ -72,6 +72,19 @@ struct fr_mtr {
     size_t eval_block;
 };
 
+/* A step over st->n samples whose user, item and rating the caller fills
+ * (m->step_*): init points st at the trainer's scratch; gradients draws
+ * the BPR negatives (stream (seed, epoch, step, FR_RNG_NEGATIVES)) and the
+ * pairwise tasks' samples, touches the rows, computes every task's
+ * gradient and combines them into m->combined (one row per slot), adding
+ * the losses and combiner figures to out (steps counted); release frees
+ * the slots. epoch_finish turns out's sums into means and sets its time
+ * from t0. The central epoch and a federated client share these. */
+void fr_mtr_step_init(fr_mtr *m, fr_mtr_step *st, size_t n);
+fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step,
+                                fr_mtr_epoch *out);
+void fr_mtr_step_release(fr_mtr *m, fr_mtr_step *st);
+void fr_mtr_epoch_finish(const fr_mtr *m, fr_mtr_epoch *out, double t0);
 /* Register row in the step's slots (zeroing its task gradients). */
 int32_t fr_mtr_touch(fr_mtr *m, fr_mtr_step *st, int32_t row);
 /* Draw the step's samples for task slot k (a pairwise task) and add its

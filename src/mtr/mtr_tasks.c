@@ -327,8 +327,6 @@ void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t
 fr_status fr_mtr_task_grad(fr_mtr *m, fr_mtr_step *st, size_t k, unsigned epoch, uint64_t step,
                            double *loss)
 {
-    (void)epoch;
-    (void)step;
     float *grad = m->task_grad[k];
     switch (m->o.tasks[k]) {
     case FR_MTR_BPR:

@@ -244,12 +244,93 @@ static void adam_step(fr_mtr *m, const fr_mtr_step *st)
     }
 }
 
+void fr_mtr_step_init(fr_mtr *m, fr_mtr_step *st, size_t n)
+{
+    memset(st, 0, sizeof *st);
+    st->n = n;
+    st->user = m->step_user;
+    st->item = m->step_item;
+    st->rating = m->step_rating;
+    st->negative = m->negative;
+    st->slot_of = m->slot_of;
+    st->rows = m->rows;
+}
+
+fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step,
+                                fr_mtr_epoch *out)
+{
+    const fr_mtr_data *data = m->data;
+    size_t n = st->n, tasks = m->o.n_tasks;
+    int32_t item_base = (int32_t)data->n_users;
+    fr_rng rng;
+    fr_rng_init(&rng, m->o.seed, epoch, (uint32_t)step, FR_RNG_NEGATIVES);
+    for (size_t k = 0; k < n; k++) {
+        size_t u = (size_t)st->user[k];
+        int32_t j = 0;
+        for (int tries = 0; tries < 64; tries++) {
+            j = (int32_t)fr_rng_below(&rng, (uint32_t)data->n_items);
+            if (!fr_mtr_list_contains(data->train_start, data->train_items, u, j))
+                break;
+        }
+        m->negative[k] = j + item_base;
+    }
+    st->n_slots = 0;
+    for (size_t k = 0; k < n; k++) {
+        fr_mtr_touch(m, st, st->user[k]);
+        fr_mtr_touch(m, st, st->item[k]);
+        fr_mtr_touch(m, st, m->negative[k]);
+    }
+    for (size_t t = 1; t < tasks; t++) {
+        if (!is_pairwise(m->o.tasks[t]))
+            continue;
+        fr_mtr_task_draw(m, t, epoch, step, n);
+        for (size_t k = 0; k < n; k++)
+            for (int j = 0; j < 3; j++)
+                fr_mtr_touch(m, st, m->aux[t][j][k]);
+    }
+    fr_status s = FR_OK;
+    for (size_t t = 0; s == FR_OK && t < tasks; t++) {
+        double loss;
+        s = fr_mtr_task_grad(m, st, t, epoch, step, &loss);
+        out->loss[t] += loss;
+    }
+    const float *grads[FR_COMBINE_MAX_TASKS];
+    for (size_t t = 0; t < tasks; t++)
+        grads[t] = m->task_grad[t];
+    fr_combine_stats stats;
+    if (s == FR_OK)
+        s = fr_combine(m->combiner, grads, st->n_slots, m->dim, epoch, step, m->combined, &stats);
+    if (s == FR_OK) {
+        for (size_t t = 0; t < tasks; t++)
+            out->combine.weight[t] += stats.weight[t];
+        out->combine.conflicts += stats.conflicts;
+        out->steps++;
+    }
+    return s;
+}
+
+void fr_mtr_step_release(fr_mtr *m, fr_mtr_step *st)
+{
+    for (size_t k = 0; k < st->n_slots; k++)
+        m->slot_of[m->rows[k]] = -1;
+    st->n_slots = 0;
+}
+
+void fr_mtr_epoch_finish(const fr_mtr *m, fr_mtr_epoch *out, double t0)
+{
+    for (size_t t = 0; out->steps && t < m->o.n_tasks; t++) {
+        out->loss[t] /= (double)out->steps;
+        out->combine.weight[t] /= (double)out->steps;
+    }
+    out->t_train = fr_clock_seconds() - t0;
+}
+
 fr_status fr_mtr_train_epoch(fr_mtr *m, unsigned epoch, fr_mtr_epoch *out)
 {
     const fr_mtr_data *data = m->data;
     double t0 = fr_clock_seconds();
     memset(out, 0, sizeof *out);
-    size_t n_train = data->n_train, d = m->dim, tasks = m->o.n_tasks;
+    size_t n_train = data->n_train;
     fr_rng rng;
     fr_rng_init(&rng, m->o.seed, epoch, 0, FR_RNG_SHUFFLE);
     for (size_t i = 0; i < n_train; i++)
@@ -261,73 +342,24 @@ fr_status fr_mtr_train_epoch(fr_mtr *m, unsigned epoch, fr_mtr_epoch *out)
         m->order[j] = x;
     }
     int32_t item_base = (int32_t)data->n_users;
-    fr_mtr_step st = {0};
-    st.user = m->step_user;
-    st.item = m->step_item;
-    st.rating = m->step_rating;
-    st.negative = m->negative;
-    st.slot_of = m->slot_of;
-    st.rows = m->rows;
     fr_status s = FR_OK;
     uint64_t step = 0;
     for (size_t begin = 0; s == FR_OK && begin < n_train; begin += m->o.batch, step++) {
         size_t n = n_train - begin < m->o.batch ? n_train - begin : m->o.batch;
-        st.n = n;
-        fr_rng_init(&rng, m->o.seed, epoch, (uint32_t)step, FR_RNG_NEGATIVES);
+        fr_mtr_step st;
+        fr_mtr_step_init(m, &st, n);
         for (size_t k = 0; k < n; k++) {
             size_t i = (size_t)m->order[begin + k];
-            int32_t u = data->train_user[i];
-            m->step_user[k] = u;
+            m->step_user[k] = data->train_user[i];
             m->step_item[k] = data->train_item[i] + item_base;
             m->step_rating[k] = data->train_rating[i];
-            int32_t j = 0;
-            for (int tries = 0; tries < 64; tries++) {
-                j = (int32_t)fr_rng_below(&rng, (uint32_t)data->n_items);
-                if (!fr_mtr_list_contains(data->train_start, data->train_items, (size_t)u, j))
-                    break;
-            }
-            m->negative[k] = j + item_base;
         }
-        st.n_slots = 0;
-        for (size_t k = 0; k < n; k++) {
-            fr_mtr_touch(m, &st, m->step_user[k]);
-            fr_mtr_touch(m, &st, m->step_item[k]);
-            fr_mtr_touch(m, &st, m->negative[k]);
-        }
-        for (size_t t = 1; t < tasks; t++) {
-            if (!is_pairwise(m->o.tasks[t]))
-                continue;
-            fr_mtr_task_draw(m, t, epoch, step, n);
-            for (size_t k = 0; k < n; k++)
-                for (int j = 0; j < 3; j++)
-                    fr_mtr_touch(m, &st, m->aux[t][j][k]);
-        }
-        for (size_t t = 0; s == FR_OK && t < tasks; t++) {
-            double loss;
-            s = fr_mtr_task_grad(m, &st, t, epoch, step, &loss);
-            out->loss[t] += loss;
-        }
-        fr_combine_stats stats;
-        const float *grads[FR_COMBINE_MAX_TASKS];
-        for (size_t t = 0; t < tasks; t++)
-            grads[t] = m->task_grad[t];
+        s = fr_mtr_step_gradients(m, &st, epoch, step, out);
         if (s == FR_OK)
-            s = fr_combine(m->combiner, grads, st.n_slots, d, epoch, step, m->combined, &stats);
-        if (s == FR_OK) {
             adam_step(m, &st);
-            for (size_t t = 0; t < tasks; t++)
-                out->combine.weight[t] += stats.weight[t];
-            out->combine.conflicts += stats.conflicts;
-        }
-        for (size_t k = 0; k < st.n_slots; k++)
-            m->slot_of[m->rows[k]] = -1;
+        fr_mtr_step_release(m, &st);
     }
-    out->steps = step;
-    for (size_t t = 0; step && t < tasks; t++) {
-        out->loss[t] /= (double)step;
-        out->combine.weight[t] /= (double)step;
-    }
-    out->t_train = fr_clock_seconds() - t0;
+    fr_mtr_epoch_finish(m, out, t0);
     return s;
 }
 
