@@ -55,6 +55,7 @@ static void test_pcgrad(void)
     CHECK_NEAR(out[0], 0.5, 1e-6);
     CHECK_NEAR(out[1], 1.5, 1e-6);
     CHECK(st.conflicts == 1, "conflicts %u", st.conflicts);
+    CHECK_NEAR(st.norm[1], sqrt(2.0), 1e-9); /* the whole vector's norm */
     /* no conflict: the plain sum */
     float h1[2] = {1, 1};
     combine2(c, g0, h1, out, &st);
@@ -148,6 +149,8 @@ static void test_pmtrec(void)
     CHECK_NEAR(out[2], v1 * 2, 1e-5);
     CHECK_NEAR(out[3], 0, 1e-7);
     CHECK_NEAR(st.weight[0], (w0 + (1 - v1)) / 2, 1e-6);
+    CHECK_NEAR(st.norm[0], 2.5, 1e-6); /* rows' norms 5 and 0, before focusing */
+    CHECK_NEAR(st.norm[1], 1.5, 1e-6); /* 1 and 2 */
     fr_combiner_free(c);
 
     /* tau -> infinity: equal weights, EW / T */

@@ -200,6 +200,8 @@ static void report_header(FILE *f, const fr_mtr_options *o)
         fprintf(f, ",loss_%s", fr_mtr_task_name(o->tasks[t]));
     for (size_t t = 0; t < o->n_tasks; t++)
         fprintf(f, ",weight_%s", fr_mtr_task_name(o->tasks[t]));
+    for (size_t t = 0; t < o->n_tasks; t++)
+        fprintf(f, ",norm_%s", fr_mtr_task_name(o->tasks[t]));
     fprintf(f, ",conflicts");
     for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
         fprintf(f, ",valid_recall@%zu", fr_rank_cutoffs[c]);
@@ -218,6 +220,8 @@ static void report_row(FILE *f, int jsonl, const fr_mtr_options *o, unsigned epo
             fprintf(f, ",%.6g", e->loss[t]);
         for (size_t t = 0; t < o->n_tasks; t++)
             fprintf(f, ",%.6g", e->combine.weight[t]);
+        for (size_t t = 0; t < o->n_tasks; t++)
+            fprintf(f, ",%.6g", e->combine.norm[t]);
         fprintf(f, ",%u", e->combine.conflicts);
         for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
             fprintf(f, ",%.6f", v->recall[c]);
@@ -234,6 +238,10 @@ static void report_row(FILE *f, int jsonl, const fr_mtr_options *o, unsigned epo
     for (size_t t = 0; t < o->n_tasks; t++) {
         fprintf(f, ",\"weight_%s\":", fr_mtr_task_name(o->tasks[t]));
         fr_cli_json_number(f, e->combine.weight[t]);
+    }
+    for (size_t t = 0; t < o->n_tasks; t++) {
+        fprintf(f, ",\"norm_%s\":", fr_mtr_task_name(o->tasks[t]));
+        fr_cli_json_number(f, e->combine.norm[t]);
     }
     fprintf(f, ",\"conflicts\":%u", e->combine.conflicts);
     for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)

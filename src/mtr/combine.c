@@ -84,17 +84,21 @@ static void combine_pmtrec(const fr_combiner *c, const float *const *grads, size
 {
     size_t t = c->o.tasks;
     double focus = c->o.focusing ? pow(c->o.alpha, (double)epoch) : 1.0;
-    double weight_sum[T_MAX] = {0};
+    double weight_sum[T_MAX] = {0}, norm_sum[T_MAX] = {0};
     for (size_t r = 0; r < n_rows; r++) {
-        double w[T_MAX];
+        double w[T_MAX], norm[T_MAX];
+        for (size_t k = 0; k < t; k++) {
+            const float *g = grads[k] + r * dim;
+            double s = 0;
+            for (size_t j = 0; j < dim; j++)
+                s += (double)g[j] * g[j];
+            norm[k] = sqrt(s);
+            norm_sum[k] += norm[k];
+        }
         if (c->o.balancing) {
-            double norm[T_MAX], top = -INFINITY;
+            double top = -INFINITY;
             for (size_t k = 0; k < t; k++) {
-                const float *g = grads[k] + r * dim;
-                double s = 0;
-                for (size_t j = 0; j < dim; j++)
-                    s += (double)g[j] * g[j];
-                norm[k] = sqrt(s) * (k == 0 ? focus : 1.0) / c->o.tau;
+                norm[k] = norm[k] * (k == 0 ? focus : 1.0) / c->o.tau;
                 if (norm[k] > top)
                     top = norm[k];
             }
@@ -120,8 +124,10 @@ static void combine_pmtrec(const fr_combiner *c, const float *const *grads, size
         }
     }
     if (stats)
-        for (size_t k = 0; k < t; k++)
+        for (size_t k = 0; k < t; k++) {
             stats->weight[k] = n_rows ? weight_sum[k] / (double)n_rows : 0;
+            stats->norm[k] = n_rows ? norm_sum[k] / (double)n_rows : 0;
+        }
 }
 
 /* ---- GradDrop: per coordinate --------------------------------------- */
@@ -375,8 +381,10 @@ fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows, s
         out[i] = o;
     }
     if (stats) {
-        for (size_t k = 0; k < t; k++)
+        for (size_t k = 0; k < t; k++) {
             stats->weight[k] = w[k];
+            stats->norm[k] = sqrt(fmax(gram[k * t + k], 0));
+        }
         stats->conflicts = conflicts;
     }
     return FR_OK;

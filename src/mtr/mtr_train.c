@@ -301,8 +301,10 @@ fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint
     if (s == FR_OK)
         s = fr_combine(m->combiner, grads, st->n_slots, m->dim, epoch, step, m->combined, &stats);
     if (s == FR_OK) {
-        for (size_t t = 0; t < tasks; t++)
+        for (size_t t = 0; t < tasks; t++) {
             out->combine.weight[t] += stats.weight[t];
+            out->combine.norm[t] += stats.norm[t];
+        }
         out->combine.conflicts += stats.conflicts;
         out->steps++;
     }
@@ -321,6 +323,7 @@ void fr_mtr_epoch_finish(const fr_mtr *m, fr_mtr_epoch *out, double t0)
     for (size_t t = 0; out->steps && t < m->o.n_tasks; t++) {
         out->loss[t] /= (double)out->steps;
         out->combine.weight[t] /= (double)out->steps;
+        out->combine.norm[t] /= (double)out->steps;
     }
     out->t_train = fr_clock_seconds() - t0;
 }
