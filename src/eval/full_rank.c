@@ -6,6 +6,7 @@
  * from a sample of the scores and only the few items at or above it are
  * scanned; when fewer than K_max of those survive, every item is. */
 #include <math.h>
+#include <stdint.h>
 
 #include "fedrec/metrics.h"
 
@@ -25,70 +26,80 @@ static int contains(const int32_t *sorted, size_t n, int32_t x)
     return lo < n && sorted[lo] == x;
 }
 
-/* a ranks above b: higher score, then smaller id */
-static int above(float score_a, int32_t a, float score_b, int32_t b)
+/* An item's rank key: larger ranks higher. The score's bits mapped so
+ * that unsigned order is float order (negative floats flipped whole,
+ * positive ones by their sign bit; -0 as +0; NaN lowest), above the
+ * complement of the id, so equal scores rank the smaller id first. One
+ * integer comparison then decides, without branches on ties. */
+static uint64_t rank_key(float score, int32_t id)
 {
-    return score_a > score_b || (score_a == score_b && a < b);
+    union {
+        float f;
+        uint32_t u;
+    } v = {score == 0.0f ? 0.0f : score};
+    uint32_t ordered = v.u & 0x80000000u ? ~v.u : v.u | 0x80000000u;
+    if (score != score)
+        ordered = 0;
+    return (uint64_t)ordered << 32 | (uint32_t)(0xFFFFFFFFu - (uint32_t)id);
 }
 
-/* The heap keeps the worst of the best at its root: entry i ranks below
- * (is "worse" than) neither of its children. */
-static void sift_down(float *score, int32_t *item, size_t n, size_t i)
+static int32_t key_item(uint64_t key)
 {
+    return (int32_t)(0xFFFFFFFFu - (uint32_t)key);
+}
+
+/* The heap keeps the worst of the best (the smallest key) at its root. */
+static void sift_down(uint64_t *heap, size_t n, size_t i)
+{
+    uint64_t x = heap[i];
     for (;;) {
-        size_t worst = i, l = 2 * i + 1, r = l + 1;
-        if (l < n && above(score[worst], item[worst], score[l], item[l]))
-            worst = l;
-        if (r < n && above(score[worst], item[worst], score[r], item[r]))
-            worst = r;
-        if (worst == i)
-            return;
-        float s = score[i];
-        score[i] = score[worst];
-        score[worst] = s;
-        int32_t t = item[i];
-        item[i] = item[worst];
-        item[worst] = t;
-        i = worst;
+        size_t child = 2 * i + 1;
+        if (child >= n)
+            break;
+        if (child + 1 < n && heap[child + 1] < heap[child])
+            child++;
+        if (heap[child] >= x)
+            break;
+        heap[i] = heap[child];
+        i = child;
     }
+    heap[i] = x;
 }
 
 /* The best (at most K_MAX) of the items ids[0 .. n) (ids NULL: 0 .. n)
- * outside the skip lists, into the heap top_*; returns how many. */
+ * outside the skip lists, into the heap; returns how many. */
 static size_t heap_select(const float *scores, const int32_t *ids, size_t n, const int32_t *skip_a,
-                          size_t n_skip_a, const int32_t *skip_b, size_t n_skip_b,
-                          float *top_score, int32_t *top_item)
+                          size_t n_skip_a, const int32_t *skip_b, size_t n_skip_b, uint64_t *heap)
 {
     size_t n_top = 0;
     for (size_t k = 0; k < n; k++) {
         int32_t id = ids ? ids[k] : (int32_t)k;
-        float s = scores[id];
-        if (n_top == K_MAX && !above(s, id, top_score[0], top_item[0]))
+        uint64_t key = rank_key(scores[id], id);
+        if (n_top == K_MAX && key <= heap[0])
             continue;
         if (contains(skip_a, n_skip_a, id) || contains(skip_b, n_skip_b, id))
             continue;
         if (n_top < K_MAX) { /* fill, then heapify once full */
-            top_score[n_top] = s;
-            top_item[n_top++] = id;
+            heap[n_top++] = key;
             if (n_top == K_MAX)
                 for (size_t i = K_MAX / 2; i-- > 0;)
-                    sift_down(top_score, top_item, K_MAX, i);
+                    sift_down(heap, K_MAX, i);
             continue;
         }
-        top_score[0] = s;
-        top_item[0] = id;
-        sift_down(top_score, top_item, K_MAX, 0);
+        heap[0] = key;
+        sift_down(heap, K_MAX, 0);
     }
     return n_top;
 }
 
-/* A bar that about 2 K_MAX of the n scores reach: the matching order
- * statistic of an evenly spaced sample of about SAMPLE of them. */
+/* A bar that about `target` of the n scores reach: the matching order
+ * statistic of an evenly spaced sample of about SAMPLE of them
+ * (n >= 2 SAMPLE, target <= n / 4). */
 #define SAMPLE 256
-static float sampled_bar(const float *scores, size_t n)
+static float sampled_bar(const float *scores, size_t n, size_t target)
 {
     size_t stride = n / SAMPLE, m = 0;
-    size_t want = (2 * K_MAX * SAMPLE) / n + 2; /* rank in the sample, from the top */
+    size_t want = (target * SAMPLE) / n + 2; /* rank in the sample, from the top */
     float best[SAMPLE];
     for (size_t i = 0; i < n && m < SAMPLE; i += stride, m++) {
         float s = scores[i];
@@ -108,43 +119,45 @@ void fr_rank_user(const float *scores, size_t n_items, const int32_t *skip_a, si
                   const int32_t *skip_b, size_t n_skip_b, const int32_t *targets,
                   size_t n_targets, double recall[FR_RANK_CUTOFFS], double ndcg[FR_RANK_CUTOFFS])
 {
-    float top_score[K_MAX];
+    uint64_t heap[K_MAX];
     int32_t top_item[K_MAX];
     size_t n_top = 0;
-    if (n_items >= 16 * K_MAX) {
+    /* aim the bar at twice the items the top needs, plus the skipped
+     * ones: a sample's order statistic is rough (a few tens of per cent),
+     * and a bar that lets fewer than K_MAX through costs a full scan */
+    size_t target = 2 * K_MAX + n_skip_a + n_skip_b;
+    enum { CANDIDATES = 1024 };
+    if (n_items >= 2 * SAMPLE && target <= n_items / 4 && 4 * target <= CANDIDATES) {
         /* Only items at or above the bar can rank; if K_MAX of them
          * survive the skip lists, every other item is below all of those,
          * so they are the top. Else scan everything. */
-        int32_t candidate[8 * K_MAX];
+        int32_t candidate[CANDIDATES];
         size_t n_candidates = 0;
-        float bar = sampled_bar(scores, n_items);
-        for (size_t i = 0; i < n_items && n_candidates <= 8 * K_MAX; i++)
+        float bar = sampled_bar(scores, n_items, target);
+        for (size_t i = 0; i < n_items && n_candidates <= CANDIDATES; i++)
             if (scores[i] >= bar) {
-                if (n_candidates < 8 * K_MAX)
+                if (n_candidates < CANDIDATES)
                     candidate[n_candidates] = (int32_t)i;
                 n_candidates++;
             }
-        if (n_candidates <= 8 * K_MAX)
-            n_top = heap_select(scores, candidate, n_candidates, skip_a, n_skip_a, skip_b, n_skip_b,
-                                top_score, top_item);
+        if (n_candidates <= CANDIDATES)
+            n_top = heap_select(scores, candidate, n_candidates, skip_a, n_skip_a, skip_b, n_skip_b, heap);
     }
     if (n_top < K_MAX)
-        n_top = heap_select(scores, NULL, n_items, skip_a, n_skip_a, skip_b, n_skip_b, top_score,
-                            top_item);
+        n_top = heap_select(scores, NULL, n_items, skip_a, n_skip_a, skip_b, n_skip_b, heap);
     /* best first: a heap that never filled is heapified now, then the
      * worst is moved to the back repeatedly (heapsort) */
     if (n_top < K_MAX)
         for (size_t i = n_top / 2; i-- > 0;)
-            sift_down(top_score, top_item, n_top, i);
+            sift_down(heap, n_top, i);
     for (size_t n = n_top; n > 1; n--) {
-        float x = top_score[0];
-        top_score[0] = top_score[n - 1];
-        top_score[n - 1] = x;
-        int32_t y = top_item[0];
-        top_item[0] = top_item[n - 1];
-        top_item[n - 1] = y;
-        sift_down(top_score, top_item, n - 1, 0);
+        uint64_t x = heap[0];
+        heap[0] = heap[n - 1];
+        heap[n - 1] = x;
+        sift_down(heap, n - 1, 0);
     }
+    for (size_t r = 0; r < n_top; r++)
+        top_item[r] = key_item(heap[r]);
     for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
         size_t k = fr_rank_cutoffs[c], hits = 0;
         double dcg = 0, ideal = 0;
