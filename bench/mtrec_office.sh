@@ -55,7 +55,7 @@ field() { # field NAME FILE: a number from the summary JSON
     --set mtrec.patience=0 --set "backend.threads=$threads" --quiet --summary "$tmp/e.json" >/dev/null
 tr=$(field train_seconds_per_epoch "$tmp/e.json")
 ev=$(field eval_seconds_per_epoch "$tmp/e.json")
-echo "fedrec  $epochs epochs, $threads thread(s): training $tr s + full-ranking evaluation $ev s per epoch"
+awk -v e="$epochs" -v n="$threads" -v a="$tr" -v b="$ev" 'BEGIN { printf "fedrec  %d epochs, %d thread(s): %.3f s per epoch (training %.3f, full-ranking evaluation %.3f)\n", e, n, a + b, a, b }'
 if [ "$torch" = 1 ]; then
     /usr/bin/python3 "$here/pmtrec_torch.py" --data "$data" --epochs "$epochs" --threads "$threads" >"$tmp/t.out"
     line=$(tail -n 1 "$tmp/t.out")
