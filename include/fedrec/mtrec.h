@@ -68,10 +68,11 @@ typedef struct fr_mtr_data {
     char **user_names, **item_names;  /* original ids, by dense id */
 } fr_mtr_data;
 
-/* Three files read with one id space (as fr_ratings_read_parts), the test
- * part keeping ratings >= test_min_rating (0: all). A training set with a
- * user or item that never appears is fine; ids only in validation or test
- * are an error (the model could not have learnt them). */
+/* Three parts read with one id space (fr_ratings_read_parts: training,
+ * validation, test), the test part keeping ratings >= test_min_rating (0:
+ * all). An id seen only in validation or test keeps its row: it is ranked
+ * (items) or evaluated (users) with its initial embedding, as the
+ * published splits expect. */
 fr_status fr_mtr_data_from_parts(const fr_ratings parts[3], float test_min_rating,
                                  fr_mtr_data *out);
 /* A seeded split of one rating set, per user: the user's interactions in
