@@ -195,6 +195,10 @@ expect 3 "$FEDREC" train "$top_srcdir/conf/mtrec-synthetic.ini" --set mtrec.fede
 grep -q "social" "$tmp/err" || fail "federated social not refused: $(cat "$tmp/err")"
 expect 3 "$FEDREC" train "$top_srcdir/conf/mtrec-synthetic.ini" --set mtrec.tasks=directau,bpr
 grep -q "mtrec.tasks" "$tmp/err" || fail "main task not first: $(cat "$tmp/err")"
+expect 3 "$FEDREC" train "$top_srcdir/conf/mtrec-synthetic.ini" --set mtrec.tasks=bpr,,social
+grep -q "field 2 is empty" "$tmp/err" || fail "empty task field: $(cat "$tmp/err")"
+expect 1 "$FEDREC" train "$top_srcdir/conf/mtrec-synthetic.ini" --set data.users=300 --set "mtrec.links=$tmp/no-links.txt"
+grep -q "no-links.txt" "$tmp/err" || fail "missing links file not named: $(cat "$tmp/err")"
 mkdir -p "$tmp/split"
 printf '1,10,5\n1,11,4\n2,10,3\n2,12,5\n3,11,4\n3,13,2\n' >"$tmp/split/train.txt"
 printf '1,12,4\n2,11,5\n3,10,4\n' >"$tmp/split/val.txt"

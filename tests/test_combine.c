@@ -279,6 +279,114 @@ static void test_solvers(void)
         CHECK(values[k] >= values[k - 1], "eigenvalues ascending");
 }
 
+/* Review cases: focusing far past a double's range, CAGrad when the tasks
+ * cancel, a third task that conflicts with nobody, GradVac's second step,
+ * Aligned-MTL with non-diagonal Gram matrices. */
+static void test_hard_cases(void)
+{
+    float g0[4] = {3, 4, 0, 0}, g1[4] = {0, 1, 2, 0}, out[4];
+    const float *grads[2] = {g0, g1};
+    fr_combine_options o;
+    fr_combine_options_default(&o);
+    o.tasks = 2;
+    o.alpha = 1.2; /* 1.2^4000 overflows */
+    for (int balancing = 0; balancing <= 1; balancing++) {
+        o.balancing = balancing;
+        fr_combiner *c = NULL;
+        CHECK_OK(fr_combiner_create(&o, &c));
+        CHECK_OK(fr_combine(c, grads, 2, 2, 4000, 0, out, NULL));
+        CHECK(out[0] == 3 && out[1] == 4, "balancing %d: main takes row 0: %g %g", balancing, out[0], out[1]);
+        /* row 1: the main task does not touch it */
+        if (balancing)
+            CHECK_NEAR(out[2], 2 * exp(20.0) / (1 + exp(20.0)), 1e-5); /* logits 0 and 2 / 0.1 */
+        else
+            CHECK(out[2] == 0 && out[3] == 0, "no balancing: weight 0 for the other task: %g", out[2]);
+        fr_combiner_free(c);
+    }
+
+    /* CAGrad: tasks 0 and 1 cancel, so g_w can vanish: finite, and the
+     * plain mean over 1 + c^2 */
+    float c0[3] = {1, 0, 0}, c1[3] = {-1, 0, 0}, c2[3] = {0, 1, 0}, co[3];
+    const float *cg[3] = {c0, c1, c2};
+    fr_combine_options_default(&o);
+    o.method = FR_COMBINE_CAGRAD;
+    o.tasks = 3;
+    fr_combiner *c = NULL;
+    fr_combine_stats st;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    CHECK_OK(fr_combine(c, cg, 1, 3, 0, 0, co, &st));
+    for (int k = 0; k < 3; k++)
+        CHECK(isfinite(co[k]) && fabs(st.weight[k]) < 10, "CAGrad weight %d = %g", k, st.weight[k]);
+    fr_combiner_free(c);
+    /* Nash-MTL on exactly opposite tasks: unbounded, kept finite */
+    double opposite[4] = {1, -1, -1, 1}, w[3];
+    fr_combine_nash_weights(opposite, 2, w);
+    CHECK(isfinite(w[0]) && w[0] > 0 && w[0] <= 1e4, "Nash on opposite tasks: %g", w[0]);
+
+    /* PCGrad with a third task orthogonal to the other two: the two-task
+     * answer plus the third, whatever the orders drawn */
+    float p0[3] = {1, 0, 0}, p1[3] = {-1, 1, 0}, p2[3] = {0, 0, 2}, po[3];
+    const float *pg[3] = {p0, p1, p2};
+    o.method = FR_COMBINE_PCGRAD;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    for (uint64_t step = 0; step < 6; step++) {
+        CHECK_OK(fr_combine(c, pg, 1, 3, 0, step, po, NULL));
+        CHECK_NEAR(po[0], 0.5, 1e-6);
+        CHECK_NEAR(po[1], 1.5, 1e-6);
+        CHECK_NEAR(po[2], 2, 1e-6);
+    }
+    fr_combiner_free(c);
+
+    /* GradVac, second step on the same input: the targets moved to
+     * beta * cos; the step aims at them (baselines.md's formula) */
+    fr_combine_options_default(&o);
+    o.method = FR_COMBINE_GRADVAC;
+    o.tasks = 2;
+    o.gradvac_beta = 0.5;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    float v0[2] = {1, 0}, v1[2] = {-1, 1}, vo[2];
+    const float *vg[2] = {v0, v1};
+    CHECK_OK(fr_combine(c, vg, 1, 2, 0, 0, vo, NULL));
+    CHECK_OK(fr_combine(c, vg, 1, 2, 0, 1, vo, NULL));
+    {
+        /* task 0 against task 1: rho = -1/sqrt2, target = 0.5 rho */
+        double rho = -1 / sqrt(2.0), target = 0.5 * rho, n0 = 1, n1 = sqrt(2.0);
+        double a0 = n0 * (target * sqrt(1 - rho * rho) - rho * sqrt(1 - target * target)) /
+                    (n1 * sqrt(1 - target * target));
+        /* task 1 against task 0: same rho and target, norms swapped */
+        double a1 = n1 * (target * sqrt(1 - rho * rho) - rho * sqrt(1 - target * target)) /
+                    (n0 * sqrt(1 - target * target));
+        /* update = (g0 + a0 g1) + (g1 + a1 g0) */
+        CHECK_NEAR(vo[0], (1 + a1) * 1 + (1 + a0) * -1, 1e-5);
+        CHECK_NEAR(vo[1], (1 + a0) * 1, 1e-5);
+    }
+    fr_combiner_free(c);
+
+    /* Aligned-MTL on a non-diagonal Gram matrix: with B = sqrt(lmin) V
+     * L^-1/2 V^T (the eigen-solver checked above), B^T G B = lmin I, and
+     * the weights are B's column sums. */
+    double gram[9] = {4, 1.5, -0.5, 1.5, 2, 0.3, -0.5, 0.3, 1};
+    double values[3], vec[9], b[9], al[3];
+    fr_combine_symmetric_eigen(gram, 3, values, vec);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            b[i * 3 + j] = 0;
+            for (int k = 0; k < 3; k++)
+                b[i * 3 + j] += sqrt(values[0]) * vec[i * 3 + k] * vec[j * 3 + k] / sqrt(values[k]);
+        }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            double btgb = 0;
+            for (int k = 0; k < 3; k++)
+                for (int l = 0; l < 3; l++)
+                    btgb += b[k * 3 + i] * gram[k * 3 + l] * b[l * 3 + j];
+            CHECK_NEAR(btgb, i == j ? values[0] : 0, 1e-9);
+        }
+    fr_combine_aligned_weights(gram, 3, al);
+    for (int j = 0; j < 3; j++)
+        CHECK_NEAR(al[j], b[0 * 3 + j] + b[1 * 3 + j] + b[2 * 3 + j], 1e-9);
+}
+
 static void test_errors(void)
 {
     fr_combine_method m;
@@ -311,6 +419,7 @@ int main(void)
     test_pmtrec();
     test_rlw_graddrop();
     test_solvers();
+    test_hard_cases();
     test_errors();
     return fr_test_finish("test_combine");
 }

@@ -10,6 +10,8 @@
  * - PMTRec works per row: the row's task norms n_t, the main task's scaled
  *   by alpha^epoch (task focusing), weights softmax(n / tau) (gradient
  *   magnitude balancing), the row's update sum_t w_t g_t. O(rows (dim + T)).
+ *   Focusing is computed through its logarithm, so any epoch is finite
+ *   (past a double's range the main task simply takes its rows).
  *   Without balancing the weights come from focusing alone (w_main
  *   proportional to alpha^epoch, the others to 1); without focusing alpha
  *   is 1. tau -> infinity gives (1/T) sum_t g_t, EW / T.
@@ -19,10 +21,12 @@
  *   update is sum_k w_k g_k:
  *   EW sum_t g_t; MAIN g_0; RLW softmax of N(0, I) drawn per step;
  *   PCGrad (projections in a random order per task); CAGrad (c, the
- *   simplex problem solved by projected gradient, rescaled by 1 + c^2);
+ *   simplex problem solved by projected gradient, rescaled by 1 + c^2; no
+ *   correction when the tasks cancel, g_w ~ 0);
  *   GradVac (EMA targets beta, kept between steps); Nash-MTL (G^T G a =
  *   1/a solved by Newton's method on the Gram matrix divided by its
- *   Frobenius norm, as the authors' code does); Aligned-MTL (column sums of
+ *   Frobenius norm, as the authors' code does; weights kept below 1e4,
+ *   where exactly opposite tasks leave the problem unbounded); Aligned-MTL (column sums of
  *   sqrt(lambda_min) V Lambda^-1/2 V^T over the eigenvalues above the
  *   rank tolerance); MGDA (minimum-norm point of the simplex). GradDrop:
  *   per coordinate P = (1 + sum g / sum |g|) / 2 and U ~ U(0, 1); task t's

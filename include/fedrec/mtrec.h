@@ -95,8 +95,8 @@ fr_status fr_mtr_read_item_pairs(fr_mtr_data *d, const char *path, char delimite
 fr_status fr_mtr_read_categories(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped);
 
 /* Synthetic interactions with ratings, user links and item categories, all
- * driven by hidden factors: users and items get factor vectors; an item's
- * category is its strongest of `categories` cluster centres; a user links
+ * driven by hidden factors: each item draws a category uniformly and its
+ * factors sit near that category's centre (0.8 centre + noise); a user links
  * to users with similar factors; interactions follow popularity times
  * sigmoid(3 u.v); ratings 1-5 rise with u.v. Then a 60/20/20 split. */
 typedef struct fr_mtr_synthetic_spec {
@@ -171,7 +171,10 @@ fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out);
  * steps its row by SGD (client_lr, weight decay as L2) and uploads the
  * item rows' steps; each item row then moves by the mean of the steps
  * uploaded for it times server_lr. Tasks: not social (other users' rows never leave their
- * clients). *upload_bytes: ids and rows uploaded in the round. */
+ * clients) and gradvac (its targets would be shared). *upload_bytes: ids
+ * and rows uploaded in the round. An error (a non-finite gradient) leaves
+ * the round half applied: the clients before it have stepped their rows,
+ * no item row has moved; the model is then not fit to go on. */
 fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, double client_fraction, float client_lr,
                                  float server_lr, fr_mtr_epoch *out, uint64_t *upload_bytes);
 /* The embedding table: n_users rows of users, then n_items rows of items. */

@@ -72,7 +72,13 @@ static fr_status mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t 
                            combiner);
     o->n_tasks = 0;
     char name[64];
-    for (size_t k = 0; list_field(tasks, k, name, sizeof name); k++) {
+    size_t fields = 1;
+    for (const char *c = tasks; *c; c++)
+        fields += *c == ',';
+    for (size_t k = 0; k < fields; k++) {
+        if (!list_field(tasks, k, name, sizeof name))
+            return fr_cli_fail(FR_ERR_CONFIG, "mtrec.tasks = '%s': field %zu is empty or too long, expected a task name",
+                               tasks, k + 1);
         if (o->n_tasks == FR_COMBINE_MAX_TASKS)
             return fr_cli_fail(FR_ERR_CONFIG, "mtrec.tasks = '%s': at most %d tasks", tasks, FR_COMBINE_MAX_TASKS);
         if (fr_mtr_task_parse(name, &o->tasks[o->n_tasks]) != FR_OK)
@@ -126,6 +132,15 @@ static fr_status load_relations(const fr_config *cfg, fr_mtr_data *d, int quiet)
     return FR_OK;
 }
 
+/* The relations, or the data freed: the caller owns d only on success. */
+static fr_status relations_or_free(const fr_config *cfg, fr_mtr_data *d, int quiet)
+{
+    fr_status s = load_relations(cfg, d, quiet);
+    if (s != FR_OK)
+        fr_mtr_data_free(d);
+    return s;
+}
+
 static fr_status load_data(const fr_config *cfg, fr_mtr_data *d, char *what, size_t what_cap, int quiet)
 {
     const char *source, *path, *parts;
@@ -152,7 +167,7 @@ static fr_status load_data(const fr_config *cfg, fr_mtr_data *d, char *what, siz
         FR_TRY_CLI(fr_mtr_synthetic(&sp, d));
         snprintf(what, what_cap, "synthetic data (%zu users, %zu items, %zu categories, %zu links per user)",
                  sp.users, sp.items, sp.categories, sp.links_per_user);
-        return load_relations(cfg, d, quiet);
+        return relations_or_free(cfg, d, quiet);
     }
     fr_ratings_spec spec;
     FR_TRY_CLI(fr_cli_ratings_spec(cfg, &spec, &path));
@@ -182,7 +197,7 @@ static fr_status load_data(const fr_config *cfg, fr_mtr_data *d, char *what, siz
         snprintf(what, what_cap, "%s (split per user %.0f/%.0f/%.0f)", path, 100 * train_share,
                  100 * val_share, 100 * (1 - train_share - val_share));
     }
-    return load_relations(cfg, d, quiet);
+    return relations_or_free(cfg, d, quiet);
 }
 
 static size_t cutoff_index(size_t k)

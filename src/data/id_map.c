@@ -85,17 +85,20 @@ fr_status fr_id_map_get(fr_id_map *m, const char *text, size_t len, int32_t *id)
     return FR_OK;
 }
 
-static int all_numeric;
+/* Names in byte order; plain numbers by value (a shorter digit string is
+ * smaller). Two comparators rather than a flag, so sorting keeps no state
+ * outside the call and two threads may sort at once. */
+static int by_bytes(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
-/* Numbers by value (shorter digit strings are smaller), else bytes. */
-static int by_name(const void *a, const void *b)
+static int by_number(const void *a, const void *b)
 {
     const char *x = *(char *const *)a, *y = *(char *const *)b;
-    if (all_numeric) {
-        size_t lx = strlen(x), ly = strlen(y);
-        if (lx != ly)
-            return lx < ly ? -1 : 1;
-    }
+    size_t lx = strlen(x), ly = strlen(y);
+    if (lx != ly)
+        return lx < ly ? -1 : 1;
     return strcmp(x, y);
 }
 
@@ -120,10 +123,10 @@ fr_status fr_id_map_sort(fr_id_map *m, int32_t **new_of_old)
         return fr_fail_nomem("id renumbering", n * 12);
     }
     memcpy(sorted, m->names, n * sizeof *sorted);
-    all_numeric = 1;
+    int all_numeric = 1;
     for (size_t i = 0; i < n && all_numeric; i++)
         all_numeric = is_plain_number(sorted[i]);
-    qsort(sorted, n, sizeof *sorted, by_name);
+    qsort(sorted, n, sizeof *sorted, all_numeric ? by_number : by_bytes);
     /* Old id of each name: look it up through the hash table. */
     for (size_t i = 0; i < n; i++) {
         int32_t old;

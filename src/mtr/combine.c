@@ -83,10 +83,14 @@ static void combine_pmtrec(const fr_combiner *c, const float *const *grads, size
                            size_t dim, unsigned epoch, float *out, fr_combine_stats *stats)
 {
     size_t t = c->o.tasks;
-    double focus = c->o.focusing ? pow(c->o.alpha, (double)epoch) : 1.0;
+    /* alpha^epoch overflows a double after some hundreds or thousands of
+     * epochs, so focusing works with its logarithm: the main logit is
+     * exp(log n_0 + epoch log alpha - log tau), infinite (main weight 1)
+     * past exp's range, 0 when the main task does not touch the row. */
+    double log_focus = c->o.focusing ? (double)epoch * log(c->o.alpha) : 0.0;
     double weight_sum[T_MAX] = {0}, norm_sum[T_MAX] = {0};
     for (size_t r = 0; r < n_rows; r++) {
-        double w[T_MAX], norm[T_MAX];
+        double w[T_MAX], norm[T_MAX] = {0};
         for (size_t k = 0; k < t; k++) {
             const float *g = grads[k] + r * dim;
             double s = 0;
@@ -96,21 +100,28 @@ static void combine_pmtrec(const fr_combiner *c, const float *const *grads, size
             norm_sum[k] += norm[k];
         }
         if (c->o.balancing) {
-            double top = -INFINITY;
-            for (size_t k = 0; k < t; k++) {
-                norm[k] = norm[k] * (k == 0 ? focus : 1.0) / c->o.tau;
-                if (norm[k] > top)
-                    top = norm[k];
+            double logit[T_MAX], top = -INFINITY;
+            for (size_t k = 1; k < t; k++)
+                logit[k] = norm[k] / c->o.tau;
+            double log_main = norm[0] > 0 ? log(norm[0]) + log_focus - log(c->o.tau) : -INFINITY;
+            logit[0] = norm[0] > 0 ? (log_main < 700 ? exp(log_main) : INFINITY) : 0.0;
+            for (size_t k = 0; k < t; k++)
+                if (logit[k] > top)
+                    top = logit[k];
+            if (isinf(top)) { /* the focused main task takes the row */
+                for (size_t k = 0; k < t; k++)
+                    w[k] = k == 0;
+            } else {
+                double z = 0;
+                for (size_t k = 0; k < t; k++)
+                    z += w[k] = exp(logit[k] - top);
+                for (size_t k = 0; k < t; k++)
+                    w[k] /= z;
             }
-            double z = 0;
+        } else { /* w_main = 1 / (1 + (T - 1) alpha^-s), the others alpha^-s times it */
+            double rest = exp(-log_focus), z = 1.0 + (double)(t - 1) * rest;
             for (size_t k = 0; k < t; k++)
-                z += w[k] = exp(norm[k] - top);
-            for (size_t k = 0; k < t; k++)
-                w[k] /= z;
-        } else {
-            double z = focus + (double)(t - 1);
-            for (size_t k = 0; k < t; k++)
-                w[k] = (k == 0 ? focus : 1.0) / z;
+                w[k] = (k == 0 ? 1.0 : rest) / z;
         }
         float *o = out + r * dim;
         for (size_t j = 0; j < dim; j++)
@@ -349,9 +360,10 @@ fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows, s
                 g0 += a[i] * gram[i * t + j] * a[j];
                 gw += ww[i] * gram[i * t + j] * ww[j];
             }
-        double lambda = cc * sqrt(fmax(g0, 0)) / (sqrt(fmax(gw, 0)) + 1e-30);
-        if (cc == 0)
-            lambda = 0;
+        /* g_w vanishes when the tasks cancel; its direction is then
+         * meaningless and lambda would blow up: no correction */
+        double norm_g0 = sqrt(fmax(g0, 0)), norm_gw = sqrt(fmax(gw, 0));
+        double lambda = cc > 0 && norm_gw > 1e-9 * norm_g0 ? cc * norm_g0 / norm_gw : 0.0;
         for (size_t k = 0; k < t; k++)
             w[k] = (a[k] + lambda * ww[k]) / (1 + cc * cc);
         break;

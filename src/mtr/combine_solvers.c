@@ -197,6 +197,8 @@ static double nash_value(const double *m, size_t n, const double *x)
     return s;
 }
 
+#define NASH_MAX_WEIGHT 1e4
+
 void fr_combine_nash_weights(const double *gram, size_t t, double *w)
 {
     /* The authors' code divides G^T G by its Frobenius norm and uses the
@@ -241,10 +243,12 @@ void fr_combine_nash_weights(const double *gram, size_t t, double *w)
         double step = 1.0, trial[T_MAX], f_trial = f;
         int moved = 0;
         for (int halving = 0; halving < 60; halving++, step *= 0.5) {
+            /* positive, and bounded: with exactly opposite tasks the
+             * problem has no minimum (a1 = a2 -> infinity) */
             int positive = 1;
             for (size_t i = 0; i < n; i++) {
                 trial[i] = x[i] - step * delta[i];
-                positive &= trial[i] > 0;
+                positive &= trial[i] > 0 && trial[i] < NASH_MAX_WEIGHT;
             }
             if (!positive)
                 continue;

@@ -25,31 +25,64 @@
 #include "core/error_internal.h"
 #include "mtr/mtr_internal.h"
 
+void fr_mtr_federated_release(fr_mtr *m)
+{
+    free(m->fed_start);
+    free(m->fed_rows);
+    free(m->fed_order);
+    free(m->fed_sum);
+    free(m->fed_count);
+    free(m->fed_sampled);
+    m->fed_start = NULL;
+    m->fed_rows = m->fed_order = NULL;
+    m->fed_sum = NULL;
+    m->fed_count = NULL;
+    m->fed_sampled = NULL;
+    m->fed_ready = 0;
+}
+
 static fr_status federated_init(fr_mtr *m)
 {
     const fr_mtr_data *d = m->data;
     for (size_t k = 0; k < m->o.n_tasks; k++)
         if (m->o.tasks[k] == FR_MTR_SOCIAL)
             return fr_fail(FR_ERR_INVALID, "federated multi-task training: task social needs other users' rows, which stay on their clients; drop it from the tasks");
+    if (m->o.combine.method == FR_COMBINE_GRADVAC)
+        return fr_fail(FR_ERR_INVALID, "federated multi-task training: gradvac keeps targets across steps, which clients would share; use another combiner");
+    /* every client's interactions must fit one step's scratch: checked
+     * before anything is allocated */
+    size_t *count = calloc(d->n_users ? d->n_users : 1, sizeof *count);
+    if (!count)
+        return fr_fail_nomem("federated multi-task state", d->n_users * sizeof *count);
+    for (size_t i = 0; i < d->n_train; i++)
+        count[d->train_user[i]]++;
+    for (size_t u = 0; u < d->n_users; u++)
+        if (count[u] > m->o.batch) {
+            fr_status s = fr_fail(FR_ERR_INVALID, "federated multi-task training: user '%s' has %zu training interactions, more than the batch size %zu a client's step holds (raise train.batch_size)",
+                                  d->user_names && d->user_names[u] ? d->user_names[u] : "?", count[u], m->o.batch);
+            free(count);
+            return s;
+        }
+    free(count);
     m->fed_start = calloc(d->n_users + 1, sizeof *m->fed_start);
     m->fed_rows = malloc((d->n_train ? d->n_train : 1) * sizeof *m->fed_rows);
     m->fed_sum = calloc(d->n_items * m->dim, sizeof *m->fed_sum);
     m->fed_count = calloc(d->n_items ? d->n_items : 1, sizeof *m->fed_count);
     m->fed_sampled = malloc(d->n_users ? d->n_users : 1);
     m->fed_order = malloc((d->n_users ? d->n_users : 1) * sizeof *m->fed_order);
-    if (!m->fed_start || !m->fed_rows || !m->fed_sum || !m->fed_count || !m->fed_sampled || !m->fed_order)
+    if (!m->fed_start || !m->fed_rows || !m->fed_sum || !m->fed_count || !m->fed_sampled || !m->fed_order) {
+        fr_mtr_federated_release(m);
         return fr_fail_nomem("federated multi-task state", d->n_items * m->dim * 4 + d->n_train * 4);
+    }
     for (size_t i = 0; i < d->n_train; i++)
         m->fed_start[d->train_user[i] + 1]++;
-    for (size_t u = 0; u < d->n_users; u++) {
-        if (m->fed_start[u + 1] > m->o.batch)
-            return fr_fail(FR_ERR_INVALID, "federated multi-task training: user '%s' has %zu training interactions, more than the batch size %zu a client's step holds (raise train.batch_size)",
-                           d->user_names && d->user_names[u] ? d->user_names[u] : "?", m->fed_start[u + 1], m->o.batch);
+    for (size_t u = 0; u < d->n_users; u++)
         m->fed_start[u + 1] += m->fed_start[u];
-    }
     size_t *fill = malloc((d->n_users ? d->n_users : 1) * sizeof *fill);
-    if (!fill)
+    if (!fill) {
+        fr_mtr_federated_release(m);
         return fr_fail_nomem("federated multi-task state", d->n_users * sizeof *fill);
+    }
     memcpy(fill, m->fed_start, d->n_users * sizeof *fill);
     for (size_t i = 0; i < d->n_train; i++)
         m->fed_rows[fill[d->train_user[i]]++] = (int32_t)i;

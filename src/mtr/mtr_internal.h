@@ -85,6 +85,8 @@ fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint
                                 fr_mtr_epoch *out);
 void fr_mtr_step_release(fr_mtr *m, fr_mtr_step *st);
 void fr_mtr_epoch_finish(const fr_mtr *m, fr_mtr_epoch *out, double t0);
+/* Free the federated state (mtr_federated.c; NULL-safe, repeatable). */
+void fr_mtr_federated_release(fr_mtr *m);
 /* Register row in the step's slots (zeroing its task gradients). */
 int32_t fr_mtr_touch(fr_mtr *m, fr_mtr_step *st, int32_t row);
 /* Draw the step's samples for task slot k (a pairwise task) and add its

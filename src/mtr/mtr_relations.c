@@ -28,7 +28,7 @@ static fr_status names_map(char **names, size_t n, fr_id_map *map)
 typedef struct pair_lines {
     size_t n, cap;
     int32_t *a, *b;        /* ids of the first column's and second column's maps */
-    int32_t *b_category;   /* categories: the second column is free text */
+    size_t *line;          /* the line each pair came from */
 } pair_lines;
 
 static void trim(char **f, size_t *len)
@@ -85,12 +85,16 @@ static fr_status read_pairs(const char *path, char delimiter, fr_id_map *first_m
         }
         int32_t a, b;
         s = fr_id_map_get(first_map, f1, l1, &a);
-        if (s == FR_OK)
-            s = fr_id_map_get(second_map, f2, l2, &b);
         if (s != FR_OK)
             break;
-        if ((size_t)a >= first_known || (!second_adds && (size_t)b >= second_known) ||
-            (!second_adds && a == b)) {
+        if ((size_t)a >= first_known) { /* before the second column adds anything */
+            ++*skipped;
+            continue;
+        }
+        s = fr_id_map_get(second_map, f2, l2, &b);
+        if (s != FR_OK)
+            break;
+        if (!second_adds && ((size_t)b >= second_known || a == b)) {
             ++*skipped;
             continue;
         }
@@ -102,14 +106,18 @@ static fr_status read_pairs(const char *path, char delimiter, fr_id_map *first_m
             int32_t *nb = realloc(out->b, nc * sizeof *nb);
             if (nb)
                 out->b = nb;
-            if (!na || !nb) {
-                s = fr_fail_nomem("relation pairs", nc * 8);
+            size_t *nl = realloc(out->line, nc * sizeof *nl);
+            if (nl)
+                out->line = nl;
+            if (!na || !nb || !nl) {
+                s = fr_fail_nomem("relation pairs", nc * 16);
                 break;
             }
             out->cap = nc;
         }
         out->a[out->n] = a;
         out->b[out->n] = b;
+        out->line[out->n] = lineno;
         out->n++;
     }
     if (s == FR_OK && ferror(f))
@@ -131,6 +139,7 @@ static fr_status read_relation(const char *path, char delimiter, char **names, s
     if (s == FR_OK)
         s = read_pairs(path, delimiter, &map, n, &map, n, 0, &lines, skipped);
     fr_id_map_free(&map);
+    free(lines.line);
     if (s == FR_OK)
         return fr_mtr_relation_set(rel, n, lines.a, lines.b, lines.n);
     free(lines.a);
@@ -166,17 +175,24 @@ fr_status fr_mtr_read_categories(fr_mtr_data *d, const char *path, char delimite
         category[i] = -1;
     for (size_t k = 0; s == FR_OK && k < lines.n; k++) {
         int32_t item = lines.a[k], cat = lines.b[k];
-        if (category[item] >= 0 && category[item] != cat)
-            s = fr_fail(FR_ERR_DATA, "%s: item '%s' is listed with two categories ('%s' and '%s'), expected one",
-                        path, d->item_names[item], categories.names[category[item]], categories.names[cat]);
-        else
+        if (category[item] >= 0 && category[item] != cat) {
+            size_t first = 0; /* the line that gave the first category */
+            for (size_t j = 0; j < k && !first; j++)
+                if (lines.a[j] == item)
+                    first = lines.line[j];
+            s = fr_fail(FR_ERR_DATA, "%s:%zu: item '%s' has category '%s' here and '%s' on line %zu, expected one",
+                        path, lines.line[k], d->item_names[item], categories.names[cat],
+                        categories.names[category[item]], first);
+        } else {
             category[item] = cat;
+        }
     }
     size_t n_categories = categories.count;
     fr_id_map_free(&items);
     fr_id_map_free(&categories);
     free(lines.a);
     free(lines.b);
+    free(lines.line);
     if (s != FR_OK) {
         free(category);
         return s;

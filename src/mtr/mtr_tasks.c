@@ -301,19 +301,32 @@ void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t
             q[s] = draw_outside(&rng, data->n_items, r->start, r->neighbours, (size_t)i, item_base);
             break;
         }
-        default: { /* FR_MTR_CATEGORY: anchor, same category, other category */
+        default: { /* FR_MTR_CATEGORY: anchor, another item of its category, an
+                    * item of another category (uncategorised items never
+                    * drawn) */
             size_t total = data->category_start[data->n_categories];
-            int32_t i = data->category_items[fr_rng_below(&rng, (uint32_t)total)];
-            int32_t c = data->category[i];
-            size_t b = data->category_start[c], e = data->category_start[c + 1];
-            int32_t j = i;
-            for (int tries = 0; tries < 64 && j == i && e - b > 1; tries++)
-                j = data->category_items[b + fr_rng_below(&rng, (uint32_t)(e - b))];
-            int32_t o = i;
-            for (int tries = 0; tries < 64; tries++) {
-                o = (int32_t)fr_rng_below(&rng, (uint32_t)data->n_items);
-                if (data->category[o] != c)
+            int32_t i = 0, c = 0;
+            size_t b = 0, e = 0;
+            for (int tries = 0; tries < 64; tries++) { /* an anchor with a partner */
+                i = data->category_items[fr_rng_below(&rng, (uint32_t)total)];
+                c = data->category[i];
+                b = data->category_start[c];
+                e = data->category_start[c + 1];
+                if (e - b > 1)
                     break;
+            }
+            size_t at = b; /* i's place in its category's sorted list */
+            while (at < e && data->category_items[at] != i)
+                at++;
+            int32_t j = i;
+            if (e - b > 1) {
+                size_t r = fr_rng_below(&rng, (uint32_t)(e - b - 1));
+                j = data->category_items[b + r + (b + r >= at)];
+            }
+            int32_t o = i; /* exact: an index over the items outside [b, e) */
+            if (total > e - b) {
+                size_t r = fr_rng_below(&rng, (uint32_t)(total - (e - b)));
+                o = data->category_items[r < b ? r : r + (e - b)];
             }
             a[s] = i + item_base;
             p[s] = j + item_base;

@@ -70,12 +70,7 @@ void fr_mtr_free(fr_mtr *m)
     free(m->au_prod);
     free(m->au_dx);
     free(m->scores);
-    free(m->fed_start);
-    free(m->fed_rows);
-    free(m->fed_order);
-    free(m->fed_sum);
-    free(m->fed_count);
-    free(m->fed_sampled);
+    fr_mtr_federated_release(m);
     free(m);
 }
 
@@ -105,9 +100,13 @@ static fr_status check_options(const fr_mtr_data *d, const fr_mtr_options *o)
             return fr_fail(FR_ERR_INVALID, "task social needs user links (none were loaded)");
         if (t == FR_MTR_ITEMPAIR && d->pairs.n_pairs == 0)
             return fr_fail(FR_ERR_INVALID, "task itempair needs item pairs (none were loaded)");
-        if (t == FR_MTR_CATEGORY &&
-            (!d->category || d->n_categories < 2 || d->category_start[d->n_categories] < 2))
-            return fr_fail(FR_ERR_INVALID, "task category needs item categories (at least two categories)");
+        if (t == FR_MTR_CATEGORY) {
+            size_t pairs = 0; /* categories with two items or more */
+            for (size_t c = 0; d->category && c < d->n_categories; c++)
+                pairs += d->category_start[c + 1] - d->category_start[c] > 1;
+            if (!d->category || d->n_categories < 2 || pairs == 0)
+                return fr_fail(FR_ERR_INVALID, "task category needs item categories: at least two, one of them with two items or more");
+        }
     }
     if (d->n_train == 0 || d->n_items < 2)
         return fr_fail(FR_ERR_INVALID, "multi-task trainer: no training interactions or fewer than 2 items");
