@@ -219,34 +219,16 @@ static double coef_dot(const double *gram, size_t t, const double *coef, size_t 
     return s;
 }
 
-static unsigned pcgrad_weights(const double *gram, size_t t, fr_rng *rng, double *w)
-{
-    unsigned projections = 0;
-    for (size_t k = 0; k < t; k++)
-        w[k] = 0;
-    for (size_t i = 0; i < t; i++) {
-        double coef[T_MAX] = {0};
-        coef[i] = 1;
-        size_t order[T_MAX], n;
-        random_order(rng, t, i, order, &n);
-        for (size_t o = 0; o < n; o++) {
-            size_t j = order[o];
-            double dot = coef_dot(gram, t, coef, j);
-            if (dot < 0 && gram[j * t + j] > 0) {
-                coef[j] -= dot / gram[j * t + j];
-                projections++;
-            }
-        }
-        for (size_t k = 0; k < t; k++)
-            w[k] += coef[k];
-    }
-    return projections;
-}
+/* PCGrad and GradVac share a walk: each task i starts from its own
+ * gradient (coef = e_i), meets every other task j in a random order and
+ * may add a multiple of g_j (adjust returns whether it did); the update is
+ * the sum of the adjusted gradients, w = sum_i coef_i. */
+typedef int (*pair_adjust)(fr_combiner *c, const double *gram, double *coef, size_t i, size_t j);
 
-static unsigned gradvac_weights(fr_combiner *c, const double *gram, fr_rng *rng, double *w)
+static unsigned adjusted_sum(fr_combiner *c, const double *gram, fr_rng *rng, pair_adjust adjust,
+                             double *w)
 {
     size_t t = c->o.tasks;
-    double beta = c->o.gradvac_beta;
     unsigned adjusted = 0;
     for (size_t k = 0; k < t; k++)
         w[k] = 0;
@@ -255,27 +237,45 @@ static unsigned gradvac_weights(fr_combiner *c, const double *gram, fr_rng *rng,
         coef[i] = 1;
         size_t order[T_MAX], n;
         random_order(rng, t, i, order, &n);
-        for (size_t o = 0; o < n; o++) {
-            size_t j = order[o];
-            double gi_gi = 0;
-            for (size_t a = 0; a < t; a++)
-                gi_gi += coef[a] * coef_dot(gram, t, coef, a);
-            double norm_i = sqrt(fmax(gi_gi, 0));
-            double norm_j = sqrt(fmax(gram[j * t + j], 0));
-            if (norm_i == 0 || norm_j == 0)
-                continue;
-            double rho = coef_dot(gram, t, coef, j) / (norm_i * norm_j);
-            double *target = &c->gradvac_target[i * T_MAX + j];
-            if (rho < *target) {
-                double s = sqrt(fmax(1 - *target * *target, 1e-12));
-                coef[j] += norm_i * (*target * sqrt(fmax(1 - rho * rho, 0)) - rho * s) / (norm_j * s);
-                adjusted++;
-            }
-            *target = (1 - beta) * *target + beta * rho;
-        }
+        for (size_t o = 0; o < n; o++)
+            adjusted += (unsigned)adjust(c, gram, coef, i, order[o]);
         for (size_t k = 0; k < t; k++)
             w[k] += coef[k];
     }
+    return adjusted;
+}
+
+/* PCGrad: project g_i' off g_j when they conflict. */
+static int pcgrad_adjust(fr_combiner *c, const double *gram, double *coef, size_t i, size_t j)
+{
+    size_t t = c->o.tasks;
+    (void)i;
+    double dot = coef_dot(gram, t, coef, j);
+    if (dot < 0 && gram[j * t + j] > 0) {
+        coef[j] -= dot / gram[j * t + j];
+        return 1;
+    }
+    return 0;
+}
+
+/* GradVac: raise the cosine of g_i' and g_j to the pair's moving target. */
+static int gradvac_adjust(fr_combiner *c, const double *gram, double *coef, size_t i, size_t j)
+{
+    size_t t = c->o.tasks;
+    double beta = c->o.gradvac_beta, gi_gi = 0;
+    for (size_t a = 0; a < t; a++)
+        gi_gi += coef[a] * coef_dot(gram, t, coef, a);
+    double norm_i = sqrt(fmax(gi_gi, 0)), norm_j = sqrt(fmax(gram[j * t + j], 0));
+    if (norm_i == 0 || norm_j == 0)
+        return 0;
+    double rho = coef_dot(gram, t, coef, j) / (norm_i * norm_j);
+    double *target = &c->gradvac_target[i * T_MAX + j];
+    int adjusted = rho < *target;
+    if (adjusted) {
+        double s = sqrt(fmax(1 - *target * *target, 1e-12));
+        coef[j] += norm_i * (*target * sqrt(fmax(1 - rho * rho, 0)) - rho * s) / (norm_j * s);
+    }
+    *target = (1 - beta) * *target + beta * rho;
     return adjusted;
 }
 
@@ -346,7 +346,7 @@ fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows, s
         break;
     }
     case FR_COMBINE_PCGRAD:
-        pcgrad_weights(gram, t, &rng, w);
+        adjusted_sum(c, gram, &rng, pcgrad_adjust, w);
         break;
     case FR_COMBINE_CAGRAD: {
         double ww[T_MAX], cc = c->o.cagrad_c;
@@ -369,7 +369,7 @@ fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows, s
         break;
     }
     case FR_COMBINE_GRADVAC:
-        gradvac_weights(c, gram, &rng, w);
+        adjusted_sum(c, gram, &rng, gradvac_adjust, w);
         break;
     case FR_COMBINE_NASH:
         fr_combine_nash_weights(gram, t, w);
