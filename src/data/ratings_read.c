@@ -1,6 +1,6 @@
 /* ratings_read.c — reading rating files (see fedrec/ratings.h). Lines of
- * any length (getline); '\r' before the newline is ignored; blank lines are
- * skipped. Ids are remapped densely through id_map, then renumbered in the
+ * any length (io/lines.h); '\r' before the newline is ignored; blank lines
+ * are skipped. Ids are remapped densely through id_map, then renumbered in the
  * order of the original ids. */
 #include <errno.h>
 #include <math.h>
@@ -10,6 +10,7 @@
 
 #include "core/error_internal.h"
 #include "data/id_map.h"
+#include "io/lines.h"
 #include "fedrec/ratings.h"
 
 void fr_ratings_spec_default(fr_ratings_format format, fr_ratings_spec *spec)
@@ -177,31 +178,25 @@ static fr_status parse_line(reader *rd, const char *path, size_t lineno, char *l
     return FR_OK;
 }
 
+typedef struct file_reader {
+    reader *rd;
+    const char *path;
+    const fr_ratings_spec *spec;
+} file_reader;
+
+static fr_status one_line(void *arg, char *line, size_t len, size_t lineno)
+{
+    file_reader *fr = arg;
+    if (len == 0 || (lineno == 1 && fr->spec->header && fr->spec->format == FR_RATINGS_DELIMITED))
+        return FR_OK;
+    return parse_line(fr->rd, fr->path, lineno, line, fr->spec);
+}
+
 /* Read one file into rd->r through the reader's shared id maps. */
 static fr_status read_file(reader *rd, const char *path, const fr_ratings_spec *spec)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return fr_fail(FR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t line_cap = 0, lineno = 0;
-    ssize_t got;
-    fr_status s = FR_OK;
-    while (s == FR_OK && (got = getline(&line, &line_cap, f)) >= 0) {
-        lineno++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-            line[--got] = '\0';
-        if (got == 0 || (lineno == 1 && spec->header && spec->format == FR_RATINGS_DELIMITED))
-            continue;
-        if ((size_t)got != strlen(line))
-            s = fr_fail(FR_ERR_DATA, "%s:%zu: a NUL byte inside the line", path, lineno);
-        else
-            s = parse_line(rd, path, lineno, line, spec);
-    }
-    if (s == FR_OK && ferror(f))
-        s = fr_fail(FR_ERR_IO, "%s: read error", path);
-    free(line);
-    fclose(f);
+    file_reader fr = {rd, path, spec};
+    fr_status s = fr_read_lines(path, one_line, &fr);
     if (s == FR_OK && rd->r->n == 0)
         s = fr_fail(FR_ERR_DATA, "%s: no ratings (the file is empty%s)", path,
                     spec->header ? " or holds only its header" : "");

@@ -8,6 +8,7 @@
 
 #include "core/error_internal.h"
 #include "data/id_map.h"
+#include "io/lines.h"
 #include "mtr/mtr_internal.h"
 
 /* A lookup of the data set's ids: the names inserted in dense order, so an
@@ -41,6 +42,68 @@ static void trim(char **f, size_t *len)
         (*len)--;
 }
 
+typedef struct pair_reader {
+    const char *path;
+    char delimiter;
+    fr_id_map *first_map, *second_map;
+    size_t first_known, second_known;
+    int second_adds;
+    pair_lines *out;
+    size_t *skipped;
+} pair_reader;
+
+static fr_status pair_line(void *arg, char *line, size_t len, size_t lineno)
+{
+    pair_reader *pr = arg;
+    if (len == 0)
+        return FR_OK;
+    char *sep = strchr(line, pr->delimiter);
+    if (!sep)
+        return fr_fail(FR_ERR_DATA, "%s:%zu: one field, expected two ids separated by '%s'", pr->path,
+                       lineno, pr->delimiter == '\t' ? "tab" : (char[]){pr->delimiter, 0});
+    char *f1 = line, *f2 = sep + 1;
+    size_t l1 = (size_t)(sep - line);
+    char *third = strchr(f2, pr->delimiter);
+    size_t l2 = third ? (size_t)(third - f2) : strlen(f2);
+    trim(&f1, &l1);
+    trim(&f2, &l2);
+    if (l1 == 0 || l2 == 0)
+        return fr_fail(FR_ERR_DATA, "%s:%zu: field %d is empty, expected an id", pr->path, lineno,
+                       l1 == 0 ? 1 : 2);
+    int32_t a, b;
+    FR_TRY(fr_id_map_get(pr->first_map, f1, l1, &a));
+    if ((size_t)a >= pr->first_known) { /* before the second column adds anything */
+        ++*pr->skipped;
+        return FR_OK;
+    }
+    FR_TRY(fr_id_map_get(pr->second_map, f2, l2, &b));
+    if (!pr->second_adds && ((size_t)b >= pr->second_known || a == b)) {
+        ++*pr->skipped;
+        return FR_OK;
+    }
+    pair_lines *out = pr->out;
+    if (out->n == out->cap) {
+        size_t nc = out->cap ? 2 * out->cap : 4096;
+        int32_t *na = realloc(out->a, nc * sizeof *na);
+        if (na)
+            out->a = na;
+        int32_t *nb = realloc(out->b, nc * sizeof *nb);
+        if (nb)
+            out->b = nb;
+        size_t *nl = realloc(out->line, nc * sizeof *nl);
+        if (nl)
+            out->line = nl;
+        if (!na || !nb || !nl)
+            return fr_fail_nomem("relation pairs", nc * 16);
+        out->cap = nc;
+    }
+    out->a[out->n] = a;
+    out->b[out->n] = b;
+    out->line[out->n] = lineno;
+    out->n++;
+    return FR_OK;
+}
+
 /* Read path's lines as (first, second) ids. first_map resolves the first
  * column; second_map the second (or, when second_adds, collects the
  * second column's names as new ids: categories). Unknown ids: skipped. */
@@ -48,82 +111,10 @@ static fr_status read_pairs(const char *path, char delimiter, fr_id_map *first_m
                             size_t first_known, fr_id_map *second_map, size_t second_known,
                             int second_adds, pair_lines *out, size_t *skipped)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return fr_fail(FR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t got;
-    fr_status s = FR_OK;
     *skipped = 0;
-    while (s == FR_OK && (got = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-            line[--got] = '\0';
-        if (got == 0)
-            continue;
-        if ((size_t)got != strlen(line)) {
-            s = fr_fail(FR_ERR_DATA, "%s:%zu: a NUL byte inside the line", path, lineno);
-            break;
-        }
-        char *sep = strchr(line, delimiter);
-        if (!sep) {
-            s = fr_fail(FR_ERR_DATA, "%s:%zu: one field, expected two ids separated by '%s'", path,
-                        lineno, delimiter == '\t' ? "tab" : (char[]){delimiter, 0});
-            break;
-        }
-        char *f1 = line, *f2 = sep + 1;
-        size_t l1 = (size_t)(sep - line);
-        char *third = strchr(f2, delimiter);
-        size_t l2 = third ? (size_t)(third - f2) : strlen(f2);
-        trim(&f1, &l1);
-        trim(&f2, &l2);
-        if (l1 == 0 || l2 == 0) {
-            s = fr_fail(FR_ERR_DATA, "%s:%zu: field %d is empty, expected an id", path, lineno,
-                        l1 == 0 ? 1 : 2);
-            break;
-        }
-        int32_t a, b;
-        s = fr_id_map_get(first_map, f1, l1, &a);
-        if (s != FR_OK)
-            break;
-        if ((size_t)a >= first_known) { /* before the second column adds anything */
-            ++*skipped;
-            continue;
-        }
-        s = fr_id_map_get(second_map, f2, l2, &b);
-        if (s != FR_OK)
-            break;
-        if (!second_adds && ((size_t)b >= second_known || a == b)) {
-            ++*skipped;
-            continue;
-        }
-        if (out->n == out->cap) {
-            size_t nc = out->cap ? 2 * out->cap : 4096;
-            int32_t *na = realloc(out->a, nc * sizeof *na);
-            if (na)
-                out->a = na;
-            int32_t *nb = realloc(out->b, nc * sizeof *nb);
-            if (nb)
-                out->b = nb;
-            size_t *nl = realloc(out->line, nc * sizeof *nl);
-            if (nl)
-                out->line = nl;
-            if (!na || !nb || !nl) {
-                s = fr_fail_nomem("relation pairs", nc * 16);
-                break;
-            }
-            out->cap = nc;
-        }
-        out->a[out->n] = a;
-        out->b[out->n] = b;
-        out->line[out->n] = lineno;
-        out->n++;
-    }
-    if (s == FR_OK && ferror(f))
-        s = fr_fail(FR_ERR_IO, "%s: read error", path);
-    free(line);
-    fclose(f);
+    pair_reader pr = {path, delimiter, first_map, second_map, first_known, second_known,
+                      second_adds, out, skipped};
+    fr_status s = fr_read_lines(path, pair_line, &pr);
     if (s == FR_OK && out->n == 0)
         s = fr_fail(FR_ERR_DATA, "%s: no usable pairs (%zu line(s) named ids the rating files do not have)",
                     path, *skipped);

@@ -1,0 +1,33 @@
+/* lines.c — the line reader of the data readers (see lines.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "io/lines.h"
+
+fr_status fr_read_lines(const char *path, fr_line_fn fn, void *arg)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fr_fail(FR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t got;
+    fr_status s = FR_OK;
+    while (s == FR_OK && (got = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        if ((size_t)got != strlen(line))
+            s = fr_fail(FR_ERR_DATA, "%s:%zu: a NUL byte inside the line", path, lineno);
+        else
+            s = fn(arg, line, (size_t)got, lineno);
+    }
+    if (s == FR_OK && ferror(f))
+        s = fr_fail(FR_ERR_IO, "%s: read error", path);
+    free(line);
+    fclose(f);
+    return s;
+}
