@@ -470,6 +470,16 @@ static void test_training(void)
     fr_mtr_data_free(&d);
 }
 
+static const fr_mtr_fed_options *fed(double fraction, float client_lr, float server_lr)
+{
+    static fr_mtr_fed_options fo;
+    fr_mtr_fed_options_default(&fo);
+    fo.client_fraction = fraction;
+    fo.client_lr = client_lr;
+    fo.server_lr = server_lr;
+    return &fo;
+}
+
 static void test_federated(void)
 {
     fr_mtr_synthetic_spec sp = {5, 200, 150, 12, 6, 3};
@@ -494,7 +504,7 @@ static void test_federated(void)
         fr_mtr_epoch ep;
         uint64_t up = 0;
         /* a quarter of the clients: the others' rows stay as they were */
-        CHECK_OK(fr_mtr_federated_round(m, 0, 0.25, 0.05f, 10.0f, &ep, &up));
+        CHECK_OK(fr_mtr_federated_round(m, 0, fed(0.25, 0.05f, 10.0f), &ep, &up));
         CHECK(ep.steps == 50, "%zu clients stepped, expected 50", ep.steps);
         CHECK(up > 0, "upload %llu bytes", (unsigned long long)up);
         size_t moved = 0;
@@ -505,7 +515,7 @@ static void test_federated(void)
         CHECK_OK(fr_mtr_evaluate(m, 0, &v));
         first = v.recall[2];
         for (unsigned r = 1; r < 40; r++)
-            CHECK_OK(fr_mtr_federated_round(m, r, 1.0, 0.05f, 10.0f, &ep, &up));
+            CHECK_OK(fr_mtr_federated_round(m, r, fed(1.0, 0.05f, 10.0f), &ep, &up));
         CHECK_OK(fr_mtr_evaluate(m, 0, &v));
         last = v.recall[2];
         memcpy(after[threads - 1], fr_mtr_embeddings(m), bytes);
@@ -521,7 +531,7 @@ static void test_federated(void)
         fr_mtr_epoch ep;
         uint64_t up;
         for (int i = 0; i < 2; i++)
-            CHECK(fr_mtr_federated_round(small, 0, 1.0, 0.05f, 1.0f, &ep, &up) == FR_ERR_INVALID, "too many interactions");
+            CHECK(fr_mtr_federated_round(small, 0, fed(1.0, 0.05f, 1.0f), &ep, &up) == FR_ERR_INVALID, "too many interactions");
         CHECK(strstr(fr_last_error(), "train.batch_size") != NULL, "message: %s", fr_last_error());
         fr_mtr_free(small);
     }
@@ -531,7 +541,7 @@ static void test_federated(void)
     if (small) {
         fr_mtr_epoch ep;
         uint64_t up;
-        CHECK(fr_mtr_federated_round(small, 0, 1.0, 0.05f, 1.0f, &ep, &up) == FR_ERR_INVALID, "gradvac refused");
+        CHECK(fr_mtr_federated_round(small, 0, fed(1.0, 0.05f, 1.0f), &ep, &up) == FR_ERR_INVALID, "gradvac refused");
         fr_mtr_free(small);
     }
     o.combine.method = FR_COMBINE_PMTREC;
@@ -543,7 +553,7 @@ static void test_federated(void)
     if (m) {
         fr_mtr_epoch ep;
         uint64_t up;
-        CHECK(fr_mtr_federated_round(m, 0, 1.0, 0.05f, 1.0f, &ep, &up) == FR_ERR_INVALID, "social refused");
+        CHECK(fr_mtr_federated_round(m, 0, fed(1.0, 0.05f, 1.0f), &ep, &up) == FR_ERR_INVALID, "social refused");
         CHECK(strstr(fr_last_error(), "social") != NULL, "message: %s", fr_last_error());
         fr_mtr_free(m);
     }

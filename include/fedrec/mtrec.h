@@ -160,23 +160,33 @@ fr_status fr_mtr_train_epoch(fr_mtr *m, unsigned epoch, fr_mtr_epoch *out);
  * every user who has some, over all items not seen in training (test:
  * nor in validation, when test_excludes_val). */
 fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out);
-/* One federated round instead of an epoch: every user a client holding
- * its own row, the item rows shared as in FedMF. A share client_fraction
- * of the users (all at 1) is sampled (stream (seed, round, 0,
- * FR_RNG_SAMPLING)); each takes its training interactions as one batch
- * (at most o->batch of them) against the round's item table, computes the
- * tasks' gradients on its own row and the item rows it touched, combines
- * them with the combiner from its own gradients alone (PMTRec: its row's
- * weights, and each item row's as it sees it; focusing counts rounds),
- * steps its row by SGD (client_lr, weight decay as L2) and uploads the
- * item rows' steps; each item row then moves by the mean of the steps
- * uploaded for it times server_lr. Tasks: not social (other users' rows never leave their
- * clients) and gradvac (its targets would be shared). *upload_bytes: ids
- * and rows uploaded in the round. An error (a non-finite gradient) leaves
- * the round half applied: the clients before it have stepped their rows,
- * no item row has moved; the model is then not fit to go on. */
-fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, double client_fraction, float client_lr,
-                                 float server_lr, fr_mtr_epoch *out, uint64_t *upload_bytes);
+/* Federated rounds: every user a client holding its own row, the item
+ * rows shared as in FedMF. */
+typedef struct fr_mtr_fed_options {
+    double client_fraction;  /* users sampled per round (1: all) */
+    float client_lr;         /* SGD rate of a client's local steps (0.05) */
+    float server_lr;         /* an item row moves by this x the mean change uploaded (1) */
+    size_t local_steps;      /* steps over its interactions a client takes per round (1) */
+} fr_mtr_fed_options;
+
+void fr_mtr_fed_options_default(fr_mtr_fed_options *fo);
+/* One federated round instead of an epoch. A share client_fraction of the
+ * users (all at 1) is sampled (stream (seed, round, 0, FR_RNG_SAMPLING));
+ * each, from the round's item table, takes its training interactions (at
+ * most o->batch of them) as one batch for each of local_steps steps: the
+ * tasks' gradients on its own row and the item rows it touched, combined
+ * by the combiner from its own gradients alone (PMTRec: its row's weights,
+ * and each item row's as it sees it; focusing counts rounds), SGD (client_lr,
+ * weight decay as L2) on its row and its local copies of the item rows.
+ * It uploads each changed item row's change; each item row then moves by
+ * server_lr times the mean change uploaded for it. Tasks: not social
+ * (other users' rows never leave their clients); combiner: not gradvac
+ * (its targets would be shared). *upload_bytes: ids and rows uploaded in
+ * the round. An error (a non-finite gradient) leaves the round half
+ * applied: the clients before it have stepped their rows, no item row has
+ * moved; the model is then not fit to go on. */
+fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, const fr_mtr_fed_options *fo,
+                                 fr_mtr_epoch *out, uint64_t *upload_bytes);
 /* The embedding table: n_users rows of users, then n_items rows of items. */
 const float *fr_mtr_embeddings(const fr_mtr *m);
 float *fr_mtr_embeddings_mut(fr_mtr *m);

@@ -278,18 +278,25 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     int64_t patience, min_epochs, epochs;
     fr_status s = mtrec_options(cfg, &o, &patience, &min_epochs, &epochs);
     int federated = 0;
-    double client_fraction = 1, client_lr = 0.05, server_lr = 1;
-    int64_t rounds = 0;
+    double client_lr = 0.05, server_lr = 1;
+    int64_t rounds = 0, local_steps = 1;
+    fr_mtr_fed_options fo;
+    fr_mtr_fed_options_default(&fo);
     if (s == FR_OK)
         s = fr_config_get_bool(cfg, "mtrec.federated", &federated);
     if (s == FR_OK)
-        s = fr_config_get_float(cfg, "mtrec.client_fraction", &client_fraction);
+        s = fr_config_get_float(cfg, "mtrec.client_fraction", &fo.client_fraction);
     if (s == FR_OK)
         s = fr_config_get_float(cfg, "mtrec.client_lr", &client_lr);
     if (s == FR_OK)
         s = fr_config_get_float(cfg, "mtrec.server_lr", &server_lr);
     if (s == FR_OK)
+        s = fr_config_get_int(cfg, "mtrec.local_steps", &local_steps);
+    if (s == FR_OK)
         s = fr_config_get_int(cfg, "train.rounds", &rounds);
+    fo.client_lr = (float)client_lr;
+    fo.server_lr = (float)server_lr;
+    fo.local_steps = (size_t)local_steps;
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     if (federated)
@@ -343,8 +350,7 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     for (int64_t e = 0; s == FR_OK && e < epochs; e++) {
         fr_mtr_epoch ep;
         uint64_t upload = 0;
-        s = federated ? fr_mtr_federated_round(m, (unsigned)e, client_fraction, (float)client_lr,
-                                               (float)server_lr, &ep, &upload)
+        s = federated ? fr_mtr_federated_round(m, (unsigned)e, &fo, &ep, &upload)
                       : fr_mtr_train_epoch(m, (unsigned)e, &ep);
         if (s != FR_OK)
             break;

@@ -221,6 +221,8 @@ static const fr_config_key schema[] = {
      "mtrec job, federated: SGD learning rate of a client's step on its row and the item rows it uploads"},
     {"mtrec", "server_lr", FR_CFG_FLOAT, "1", 0, 1e6, 1, 0, NULL,
      "mtrec job, federated: the server moves an item row by this times the mean of the steps its clients uploaded"},
+    {"mtrec", "local_steps", FR_CFG_INT, "1", 1, 10000, 0, 0, NULL,
+     "mtrec job, federated: SGD steps over its interactions a client takes per round, on its row and local copies of the item rows"},
     {"mtrec", "synthetic_categories", FR_CFG_INT, "20", 1, 1e6, 0, 0, NULL,
      "mtrec job, synthetic data: item categories"},
     {"mtrec", "synthetic_links", FR_CFG_INT, "5", 0, 1000, 0, 0, NULL,

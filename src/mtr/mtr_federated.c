@@ -3,13 +3,16 @@
  * arrangement with the tasks and a gradient combiner inside each client.
  *
  * A round: clients sampled (stream (seed, round, 0, FR_RNG_SAMPLING)),
- * each, against the round's global item table, takes its own interactions
- * as one batch (BPR negatives from (seed, round, user, FR_RNG_NEGATIVES)),
- * computes every task's gradient on its user row and the item rows it
- * touched, combines them with the combiner, which is then computed from
- * this client's gradients alone (PMTRec: the weights of its own row and of
- * each item row as it sees it), steps its private user row by SGD and
- * uploads the item rows' steps. The server adds to each item row the mean
+ * each, starting from the round's global item table, takes its own
+ * interactions as one batch for each of its local steps (BPR negatives
+ * from (seed, round, user + step x users, FR_RNG_NEGATIVES)), computes
+ * every task's gradient on its user row and the item rows it touched,
+ * combines them with the combiner, which is then computed from this
+ * client's gradients alone (PMTRec: the weights of its own row and of each
+ * item row as it sees it), steps its private row and its local copies of
+ * the item rows by SGD, and uploads each changed item row's change. Local
+ * copies live in the table itself during the client's turn (clients run
+ * one after another) and go back to the global values after it. The server adds to each item row the mean
  * of the steps uploaded for it times a server learning rate (FedAvg's
  * server step; the mean of one-step updates is small next to a client's
  * own), in client-id order (thread-independent).
@@ -33,6 +36,12 @@ void fr_mtr_federated_release(fr_mtr *m)
     free(m->fed_sum);
     free(m->fed_count);
     free(m->fed_sampled);
+    free(m->fed_global);
+    free(m->fed_changed);
+    free(m->fed_changed_list);
+    m->fed_global = NULL;
+    m->fed_changed = NULL;
+    m->fed_changed_list = NULL;
     m->fed_start = NULL;
     m->fed_rows = m->fed_order = NULL;
     m->fed_sum = NULL;
@@ -70,7 +79,11 @@ static fr_status federated_init(fr_mtr *m)
     m->fed_count = calloc(d->n_items ? d->n_items : 1, sizeof *m->fed_count);
     m->fed_sampled = malloc(d->n_users ? d->n_users : 1);
     m->fed_order = malloc((d->n_users ? d->n_users : 1) * sizeof *m->fed_order);
-    if (!m->fed_start || !m->fed_rows || !m->fed_sum || !m->fed_count || !m->fed_sampled || !m->fed_order) {
+    m->fed_global = malloc((d->n_items ? d->n_items : 1) * m->dim * sizeof *m->fed_global);
+    m->fed_changed = calloc(d->n_items ? d->n_items : 1, 1);
+    m->fed_changed_list = malloc((d->n_items ? d->n_items : 1) * sizeof *m->fed_changed_list);
+    if (!m->fed_start || !m->fed_rows || !m->fed_sum || !m->fed_count || !m->fed_sampled || !m->fed_order ||
+        !m->fed_global || !m->fed_changed || !m->fed_changed_list) {
         fr_mtr_federated_release(m);
         return fr_fail_nomem("federated multi-task state", d->n_items * m->dim * 4 + d->n_train * 4);
     }
@@ -116,56 +129,78 @@ static size_t sample(fr_mtr *m, unsigned round, double fraction)
     return want;
 }
 
-/* One client's local step; adds its losses and weights to out. */
-static fr_status client_step(fr_mtr *m, size_t u, unsigned round, float lr, fr_mtr_epoch *out,
-                             uint64_t *upload_rows)
+/* One client's round: local_steps SGD steps on its own row and on the
+ * item rows in place (its local copies), then each item row it changed
+ * uploads (local - global) and goes back to the round's global value. */
+static fr_status client_round(fr_mtr *m, size_t u, unsigned round, const fr_mtr_fed_options *fo,
+                              fr_mtr_epoch *out, uint64_t *upload_rows)
 {
     const fr_mtr_data *d = m->data;
     size_t begin = m->fed_start[u], n = m->fed_start[u + 1] - begin, dim = m->dim;
     if (n == 0)
         return FR_OK;
-    fr_mtr_step st;
-    fr_mtr_step_init(m, &st, n);
-    for (size_t k = 0; k < n; k++) {
-        size_t i = (size_t)m->fed_rows[begin + k];
-        m->step_user[k] = (int32_t)u;
-        m->step_item[k] = d->train_item[i] + (int32_t)d->n_users;
-        m->step_rating[k] = d->train_rating[i];
-    }
-    /* the client's draws: stream (seed, round, user, ...) */
-    fr_status s = fr_mtr_step_gradients(m, &st, round, u, out);
-    if (s == FR_OK) {
-        float wd = m->o.weight_decay;
-        for (size_t slot = 0; slot < st.n_slots; slot++) {
+    float lr = fo->client_lr, wd = m->o.weight_decay;
+    size_t n_changed = 0;
+    fr_status s = FR_OK;
+    for (size_t step = 0; s == FR_OK && step < fo->local_steps; step++) {
+        fr_mtr_step st;
+        fr_mtr_step_init(m, &st, n);
+        for (size_t k = 0; k < n; k++) {
+            size_t i = (size_t)m->fed_rows[begin + k];
+            m->step_user[k] = (int32_t)u;
+            m->step_item[k] = d->train_item[i] + (int32_t)d->n_users;
+            m->step_rating[k] = d->train_rating[i];
+        }
+        /* the client's draws: stream (seed, round, user + step x users, ...) */
+        s = fr_mtr_step_gradients(m, &st, round, u + step * d->n_users, out);
+        for (size_t slot = 0; s == FR_OK && slot < st.n_slots; slot++) {
             size_t row = (size_t)st.rows[slot];
             float *w = m->table + row * dim;
             const float *g = m->combined + slot * dim;
-            if (row < d->n_users) { /* the client's own row: stepped at once */
-                for (size_t j = 0; j < dim; j++)
-                    w[j] -= lr * (g[j] + wd * w[j]);
-                continue;
-            }
-            size_t item = row - d->n_users;
-            float *acc = m->fed_sum + item * dim;
             for (size_t j = 0; j < dim; j++)
-                acc[j] -= lr * (g[j] + wd * w[j]);
-            m->fed_count[item]++;
-            ++*upload_rows;
+                w[j] -= lr * (g[j] + wd * w[j]);
+            if (row >= d->n_users && !m->fed_changed[row - d->n_users]) {
+                m->fed_changed[row - d->n_users] = 1;
+                m->fed_changed_list[n_changed++] = (int32_t)(row - d->n_users);
+            }
         }
+        fr_mtr_step_release(m, &st);
     }
-    fr_mtr_step_release(m, &st);
+    for (size_t k = 0; k < n_changed; k++) { /* upload, and back to global */
+        size_t item = (size_t)m->fed_changed_list[k];
+        float *w = m->table + (d->n_users + item) * dim, *acc = m->fed_sum + item * dim;
+        const float *global = m->fed_global + item * dim;
+        for (size_t j = 0; j < dim; j++) {
+            acc[j] += w[j] - global[j];
+            w[j] = global[j];
+        }
+        m->fed_changed[item] = 0;
+        m->fed_count[item]++;
+    }
+    *upload_rows += n_changed;
     return s;
 }
 
-fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, double client_fraction, float client_lr,
-                                 float server_lr, fr_mtr_epoch *out, uint64_t *upload_bytes)
+void fr_mtr_fed_options_default(fr_mtr_fed_options *fo)
+{
+    fo->client_fraction = 1.0;
+    fo->client_lr = 0.05f;
+    fo->server_lr = 1.0f;
+    fo->local_steps = 1;
+}
+
+fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, const fr_mtr_fed_options *fo,
+                                 fr_mtr_epoch *out, uint64_t *upload_bytes)
 {
     double t0 = fr_clock_seconds();
     memset(out, 0, sizeof *out);
     *upload_bytes = 0;
-    if (!(client_fraction > 0 && client_fraction <= 1) || !(client_lr > 0) || !(server_lr > 0))
-        return fr_fail(FR_ERR_INVALID, "federated round: client fraction %g must be in (0, 1], the client and server learning rates %g and %g positive",
-                       client_fraction, (double)client_lr, (double)server_lr);
+    double client_fraction = fo->client_fraction;
+    float server_lr = fo->server_lr;
+    if (!(client_fraction > 0 && client_fraction <= 1) || !(fo->client_lr > 0) || !(server_lr > 0) ||
+        fo->local_steps < 1)
+        return fr_fail(FR_ERR_INVALID, "federated round: client fraction %g must be in (0, 1], the client and server learning rates %g and %g positive, local steps %zu at least 1",
+                       client_fraction, (double)fo->client_lr, (double)server_lr, fo->local_steps);
     if (!m->fed_ready)
         FR_TRY(federated_init(m));
     const fr_mtr_data *d = m->data;
@@ -173,11 +208,12 @@ fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, double client_fracti
     sample(m, round, client_fraction);
     memset(m->fed_sum, 0, d->n_items * dim * sizeof *m->fed_sum);
     memset(m->fed_count, 0, d->n_items * sizeof *m->fed_count);
+    memcpy(m->fed_global, m->table + d->n_users * dim, d->n_items * dim * sizeof *m->fed_global);
     uint64_t rows = 0;
     fr_status s = FR_OK;
     for (size_t u = 0; s == FR_OK && u < d->n_users; u++)
         if (m->fed_sampled[u])
-            s = client_step(m, u, round, client_lr, out, &rows);
+            s = client_round(m, u, round, fo, out, &rows);
     if (s != FR_OK)
         return s;
     for (size_t i = 0; i < d->n_items; i++) {

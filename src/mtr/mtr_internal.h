@@ -66,9 +66,10 @@ struct fr_mtr {
     int fed_ready;
     size_t *fed_start;
     int32_t *fed_rows, *fed_order;
-    float *fed_sum;
+    float *fed_sum, *fed_global;   /* the round's summed changes; its item table */
     uint32_t *fed_count;
-    unsigned char *fed_sampled;
+    unsigned char *fed_sampled, *fed_changed; /* clients; items a client changed */
+    int32_t *fed_changed_list;
     size_t eval_block;
 };
 
