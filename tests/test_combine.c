@@ -216,6 +216,13 @@ static void test_rlw_graddrop(void)
     float p0[2] = {1, 2}, p1[2] = {3, 4};
     combine2(c, p0, p1, out, NULL);
     CHECK(out[0] == 4 && out[1] == 6, "agreeing signs %g %g", out[0], out[1]);
+    {
+        fr_combine_stats gs;
+        const float *pg[2] = {p0, p1};
+        CHECK_OK(fr_combine(c, pg, 1, 2, 0, 0, out, &gs));
+        CHECK_NEAR(gs.norm[1], 5, 1e-9); /* |(3, 4)| */
+        CHECK_NEAR(gs.weight[0], 1, 1e-12); /* every component kept */
+    }
     enum { N = 1000 };
     static float a[N], b[N], o2[N];
     for (int i = 0; i < N; i++) {

@@ -78,8 +78,8 @@ typedef struct fr_combine_options {
 /* What a step did, for reports: the mean weight of each task (PMTRec: over
  * the rows; GradDrop: the share of each task's nonzero components kept);
  * each task's gradient norm (PMTRec: the mean over the rows of the row's
- * norm, before focusing; global methods: the norm of the whole vector;
- * GradDrop: 0); and how many task pairs conflicted (negative inner
+ * norm, before focusing; global methods and GradDrop: the norm of the
+ * whole vector); and how many task pairs conflicted (negative inner
  * product; global methods). */
 typedef struct fr_combine_stats {
     double weight[FR_COMBINE_MAX_TASKS];

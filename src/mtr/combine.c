@@ -148,11 +148,13 @@ static void combine_graddrop(const fr_combiner *c, const float *const *grads, si
 {
     size_t t = c->o.tasks;
     uint64_t kept[T_MAX] = {0}, nonzero[T_MAX] = {0};
+    double squares[T_MAX] = {0};
     for (size_t i = 0; i < n; i++) {
         float sum = 0, abs_sum = 0;
         for (size_t k = 0; k < t; k++) {
             sum += grads[k][i];
             abs_sum += fabsf(grads[k][i]);
+            squares[k] += (double)grads[k][i] * grads[k][i];
         }
         float p = 0.5f * (1.0f + sum / (abs_sum + 1e-7f));
         float u = fr_rng_uniform(rng);
@@ -170,8 +172,10 @@ static void combine_graddrop(const fr_combiner *c, const float *const *grads, si
         out[i] = o;
     }
     if (stats)
-        for (size_t k = 0; k < t; k++)
+        for (size_t k = 0; k < t; k++) {
             stats->weight[k] = nonzero[k] ? (double)kept[k] / (double)nonzero[k] : 0;
+            stats->norm[k] = sqrt(squares[k]);
+        }
 }
 
 /* ---- The global methods: weights from the Gram matrix ---------------- */
