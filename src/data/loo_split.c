@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/search.h"
 #include "core/error_internal.h"
 #include "fedrec/ratings.h"
 #include "fedrec/rng.h"
@@ -22,16 +23,8 @@ void fr_loo_split_free(fr_loo_split *s)
 
 int fr_loo_seen(const fr_loo_split *s, size_t u, int32_t item)
 {
-    const int32_t *a = s->seen_items + s->seen_start[u];
-    size_t lo = 0, hi = s->seen_start[u + 1] - s->seen_start[u];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (a[mid] < item)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < s->seen_start[u + 1] - s->seen_start[u] && a[lo] == item;
+    return fr_sorted_contains(s->seen_items + s->seen_start[u], s->seen_start[u + 1] - s->seen_start[u],
+                              item);
 }
 
 static const fr_ratings *sort_source;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/search.h"
 #include "core/error_internal.h"
 #include "fedrec/ratings.h"
 #include "fedrec/rng.h"
@@ -76,15 +77,7 @@ fr_status fr_implicit_generate(const fr_implicit_spec *spec, fr_ratings *out)
         size_t got = 0, tries = 0, first = out->n;
         while (got < want && tries < 200 * want) {
             tries++;
-            double x = fr_rng_uniform_double(&rng) * acc;
-            size_t lo = 0, hi = ni - 1;
-            while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                if (cdf[mid] < x)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
+            size_t lo = fr_cdf_draw(cdf, ni, acc, &rng);
             if (taken[lo])
                 continue;
             float z = 0;

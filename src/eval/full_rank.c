@@ -8,23 +8,12 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "core/search.h"
 #include "fedrec/metrics.h"
 
 const size_t fr_rank_cutoffs[FR_RANK_CUTOFFS] = {5, 10, 20, 40};
 #define K_MAX 40
 
-static int contains(const int32_t *sorted, size_t n, int32_t x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && sorted[lo] == x;
-}
 
 /* An item's rank key: larger ranks higher. The score's bits mapped so
  * that unsigned order is float order (negative floats flipped whole,
@@ -77,7 +66,7 @@ static size_t heap_select(const float *scores, const int32_t *ids, size_t n, con
         uint64_t key = rank_key(scores[id], id);
         if (n_top == K_MAX && key <= heap[0])
             continue;
-        if (contains(skip_a, n_skip_a, id) || contains(skip_b, n_skip_b, id))
+        if (fr_sorted_contains(skip_a, n_skip_a, id) || fr_sorted_contains(skip_b, n_skip_b, id))
             continue;
         if (n_top < K_MAX) { /* fill, then heapify once full */
             heap[n_top++] = key;
@@ -162,7 +151,7 @@ void fr_rank_user(const float *scores, size_t n_items, const int32_t *skip_a, si
         size_t k = fr_rank_cutoffs[c], hits = 0;
         double dcg = 0, ideal = 0;
         for (size_t r = 0; r < k && r < n_top; r++)
-            if (contains(targets, n_targets, top_item[r])) {
+            if (fr_sorted_contains(targets, n_targets, top_item[r])) {
                 hits++;
                 dcg += 1.0 / log2((double)r + 2.0);
             }

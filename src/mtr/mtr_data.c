@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/search.h"
 #include "core/error_internal.h"
 #include "fedrec/mtrec.h"
 #include "fedrec/rng.h"
@@ -90,15 +91,7 @@ fr_status fr_mtr_lists_build(size_t rows, const int32_t *row, const int32_t *val
 
 int fr_mtr_list_contains(const size_t *start, const int32_t *values, size_t row, int32_t x)
 {
-    size_t lo = start[row], hi = start[row + 1];
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (values[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < start[row + 1] && values[lo] == x;
+    return fr_sorted_contains(values + start[row], start[row + 1] - start[row], x);
 }
 
 static fr_status take_names(const fr_ratings *r, fr_mtr_data *d)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/search.h"
 #include "core/error_internal.h"
 #include "mtr/mtr_internal.h"
 
@@ -86,15 +87,7 @@ fr_status fr_mtr_synthetic(const fr_mtr_synthetic_spec *sp, fr_mtr_data *out)
             fr_rng_init(&rng, sp->seed, 2, (uint32_t)u, FR_RNG_DATA);
             size_t want = sp->per_user / 2 + fr_rng_below(&rng, (uint32_t)sp->per_user + 1), got = 0;
             for (size_t tries = 0; got < want && tries < want * 50; tries++) {
-                double x = fr_rng_uniform_double(&rng) * total;
-                size_t lo = 0, hi = ni - 1;
-                while (lo < hi) {
-                    size_t mid = (lo + hi) / 2;
-                    if (cdf[mid] < x)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
+                size_t lo = fr_cdf_draw(cdf, ni, total, &rng);
                 double affinity = dot(fu + u * FACTORS, fi + lo * FACTORS);
                 if (fr_rng_uniform_double(&rng) >= 1.0 / (1.0 + exp(-3.0 * affinity)))
                     continue;
