@@ -5,7 +5,10 @@
  * ../shared/data is absent) a short run must clearly beat random ranking
  * (HR@10 of a random ranker: 0.10). Also: uploading every row equals
  * uploading changed rows, and a run resumed from a checkpoint equals an
- * uninterrupted one. */
+ * uninterrupted one. Stragglers: a simulated deadline drops the same
+ * clients at any thread count, min_clients keeps the table, a past
+ * wall-clock deadline trains nobody; a one-rank communicator changes
+ * nothing. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,10 +232,87 @@ int main(void)
             rmdir(dir);
         }
     }
+    /* Stragglers, simulated clock: the same clients are late whatever the
+     * thread count; only the ones that arrived are aggregated; with
+     * min_clients above them the global table is kept. */
+    {
+        fr_pfedrec_round plain;
+        float *ibase = NULL;
+        run(&s, o, 2, &plain, &ibase); /* the same two rounds without a deadline */
+        fr_pfedrec_options od = o;
+        od.deadline = 1.0;
+        od.deadline_simulated = 1;
+        od.latency_mean = 1.0; /* P(late) = exp(-1) = 0.37 */
+        fr_pfedrec_round a, b;
+        float *ia = NULL, *ib2 = NULL;
+        od.threads = 1;
+        run(&s, od, 2, &a, &ia);
+        od.threads = 3;
+        run(&s, od, 2, &b, &ib2);
+        CHECK(ia && ib2 && !memcmp(ia, ib2, n * sizeof *ia) && a.participants == b.participants &&
+                  a.train_loss == b.train_loss,
+              "simulated stragglers differ across thread counts");
+        CHECK(a.clients == 60 && a.participants > 20 && a.participants < 55 && a.aggregated,
+              "simulated deadline: %zu of %zu arrived (expected about 63 %%)", a.participants, a.clients);
+        CHECK(ia && memcmp(ia, ibase, n * sizeof *ia) != 0, "dropping late clients changed nothing");
+        free(ia);
+        free(ib2);
+        /* Quorum not met: the round leaves the table as it was. */
+        fr_pfedrec *p = NULL;
+        od.min_clients = 59;
+        CHECK_OK(fr_pfedrec_create(&s, &od, &p));
+        float *before = malloc(n * sizeof *before);
+        if (p && before) {
+            memcpy(before, fr_pfedrec_items(p), n * sizeof *before);
+            fr_pfedrec_round r1;
+            CHECK_OK(fr_pfedrec_run_round(p, 0, &r1));
+            CHECK(!r1.aggregated && r1.participants < 59 && !memcmp(before, fr_pfedrec_items(p), n * sizeof *before),
+                  "below min_clients the table changed (%zu arrived, aggregated %d)", r1.participants, r1.aggregated);
+        }
+        free(before);
+        fr_pfedrec_free(p);
+        /* Wall clock: a deadline already past when clients would start
+         * skips them all; nothing is aggregated. */
+        fr_pfedrec_options ow = o;
+        ow.deadline = 1e-12;
+        p = NULL;
+        CHECK_OK(fr_pfedrec_create(&s, &ow, &p));
+        before = malloc(n * sizeof *before);
+        if (p && before) {
+            memcpy(before, fr_pfedrec_items(p), n * sizeof *before);
+            fr_pfedrec_round r1;
+            CHECK_OK(fr_pfedrec_run_round(p, 0, &r1));
+            CHECK(r1.participants == 0 && !r1.aggregated && !memcmp(before, fr_pfedrec_items(p), n * sizeof *before),
+                  "a past wall-clock deadline still aggregated %zu clients", r1.participants);
+        }
+        free(before);
+        fr_pfedrec_free(p);
+        /* A one-rank communicator is the plain run. */
+        fr_comm *one = NULL;
+        CHECK_OK(fr_comm_open_single(&one));
+        p = NULL;
+        CHECK_OK(fr_pfedrec_create(&s, &o, &p));
+        if (p && one) {
+            CHECK_OK(fr_pfedrec_set_comm(p, one));
+            fr_pfedrec_round r1, r2;
+            CHECK_OK(fr_pfedrec_run_round(p, 0, &r1));
+            CHECK_OK(fr_pfedrec_run_round(p, 1, &r2));
+            CHECK(ibase && !memcmp(ibase, fr_pfedrec_items(p), n * sizeof *ibase) && r1.bytes_sent == 0,
+                  "a one-rank communicator changed the run");
+        }
+        fr_pfedrec_free(p);
+        fr_comm_close(one);
+        free(ibase);
+    }
     fr_pfedrec_options bad = o;
     bad.dim = 0;
     fr_pfedrec *p;
     CHECK(fr_pfedrec_create(&s, &bad, &p) == FR_ERR_INVALID, "dim 0 accepted");
+    bad = o;
+    bad.deadline = 1;
+    bad.deadline_simulated = 1;
+    bad.latency_mean = 0;
+    CHECK(fr_pfedrec_create(&s, &bad, &p) == FR_ERR_INVALID, "a simulated deadline without latency accepted");
     fr_loo_split_free(&s);
     fr_ratings_free(&r);
 

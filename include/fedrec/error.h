@@ -22,7 +22,8 @@ typedef enum fr_status {
     FR_ERR_FORMAT,      /* a model or checkpoint file is corrupt or foreign */
     FR_ERR_UNSUPPORTED, /* asked for something this build or CPU lacks */
     FR_ERR_BACKEND,     /* a compute backend failed */
-    FR_ERR_NUMERIC      /* a computation produced NaN or infinity */
+    FR_ERR_NUMERIC,     /* a computation produced NaN or infinity */
+    FR_ERR_COMM         /* a rank of a multi-process job could not be reached */
 } fr_status;
 
 /* Short stable name of a status ("ok", "nomem", "config", ...). */

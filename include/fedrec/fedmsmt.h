@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "fedrec/backend.h"
+#include "fedrec/comm.h"
 #include "fedrec/msmt.h"
 #include "fedrec/table.h"
 
@@ -86,6 +87,7 @@ typedef struct fr_fedmsmt_options {
     float lr, weight_decay;    /* 1e-3, 1e-6 */
     size_t block_rows;         /* as fr_msmt_train_options (0: one block) */
     uint64_t seed;
+    int placement;             /* fr_placement (fedrec/pfedrec.h) of clients over ranks */
 } fr_fedmsmt_options;
 
 void fr_fedmsmt_options_default(fr_fedmsmt_options *o);
@@ -104,6 +106,11 @@ typedef struct fr_fedmsmt_round {
     size_t conflicts;                   /* projections made by coordination */
     double seconds, train_seconds, eval_seconds, aggregate_seconds;
     int improved;                       /* best mean validation AUC so far */
+    /* Multi-rank: this rank's traffic this round (fedrec/comm.h), its
+     * wall time in exchanges, and the clients it trained. */
+    uint64_t bytes_sent, bytes_received;
+    double comm_seconds;
+    size_t trained_here;
 } fr_fedmsmt_round;
 
 typedef struct fr_fedmsmt_result {
@@ -123,6 +130,17 @@ typedef struct fr_fedmsmt_result {
 fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
                          void (*on_round)(void *arg, const fr_fedmsmt_round *r), void *arg,
                          fr_fedmsmt_result *out);
+
+/* The same on the ranks of comm (NULL or one rank: this process). Every
+ * rank builds every client from the same table and options; each trains
+ * and evaluates the clients placed on it (o->placement); the ranks share
+ * the trained parameter vectors and figures, and every rank runs the
+ * server's arithmetic on the same inputs in client order: the result is
+ * the one-rank run's, bit for bit, for any rank count. Ranks may use
+ * different backends (be is this rank's). */
+fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
+                               void (*on_round)(void *arg, const fr_fedmsmt_round *r), void *arg,
+                               fr_fedmsmt_result *out);
 
 /* ---- the server's arithmetic, on host vectors (exposed for tests) ------ */
 

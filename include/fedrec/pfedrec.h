@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "fedrec/comm.h"
 #include "fedrec/error.h"
 #include "fedrec/ratings.h"
 
@@ -44,6 +45,14 @@ typedef enum fr_rating_algorithm {
 
 #define FR_NCF_MAX_LAYERS 8
 
+/* Which rank trains a client in a multi-rank job: contiguous blocks of
+ * client ids (rank r the r-th n/K of them) or round-robin (id mod K). A
+ * client stays on its rank for the whole run. */
+typedef enum fr_placement {
+    FR_PLACE_CONTIGUOUS = 0,
+    FR_PLACE_ROUND_ROBIN
+} fr_placement;
+
 typedef struct fr_pfedrec_options {
     uint64_t seed;
     fr_rating_algorithm algorithm;
@@ -69,13 +78,34 @@ typedef struct fr_pfedrec_options {
     size_t ncf_layers[FR_NCF_MAX_LAYERS];
     size_t n_ncf_layers;
     float central_lr;        /* centralised MF: Adam learning rate (0.001) */
+    /* Stragglers: a round takes the updates that arrive within `deadline`
+     * seconds of its start (0: waits for all). Under the wall clock a
+     * client not started by then is not trained, one that finishes later
+     * keeps its personal model but its upload is dropped. Under the
+     * simulated clock (deadline_simulated) each sampled client's arrival
+     * time is drawn, exponential with mean latency_mean seconds, from
+     * stream (seed, round + 1, client, LATENCY): late ones are not trained
+     * at all, so runs stay reproducible. The global model is updated only
+     * when at least min_clients updates arrived (0 or 1: any). */
+    double deadline;
+    int deadline_simulated;
+    double latency_mean;
+    size_t min_clients;
+    int placement;           /* fr_placement over ranks */
 } fr_pfedrec_options;
 
 typedef struct fr_pfedrec_round {
     double train_loss;       /* mean BCE over the round's training samples */
     double val_hr, val_ndcg, test_hr, test_ndcg;
-    size_t clients;          /* clients trained this round */
-    uint64_t bytes_up;       /* client -> server */
+    size_t clients;          /* clients sampled this round */
+    size_t participants;     /* updates that arrived in time */
+    size_t trained_here;     /* clients this rank trained */
+    int aggregated;          /* 0: fewer than min_clients arrived; the global model was kept */
+    uint64_t bytes_up;       /* client -> server (all ranks' clients) */
+    /* This rank's traffic with the other ranks this round (payload bytes,
+     * fedrec/comm.h) and the wall time it spent in the exchanges. */
+    uint64_t bytes_sent, bytes_received;
+    double t_comm;
     double seconds;          /* wall time of the round */
     /* Where the time went, summed over clients (CPU seconds, so with
      * several threads they add up to more than the wall time): drawing
@@ -91,7 +121,17 @@ void fr_pfedrec_options_default(fr_pfedrec_options *o);
 fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options *o,
                             fr_pfedrec **out);
 void fr_pfedrec_free(fr_pfedrec *p);
-/* Run round `round` (0-based): sample, train, evaluate, aggregate. */
+/* Run the engine on the ranks of c (before the first round; c outlives
+ * the engine; NULL or one rank: in this process). Every rank creates the
+ * engine from the same data and options; each trains the sampled clients
+ * placed on it, and the ranks exchange their clients' updates so that
+ * every rank ends each round with the same global model, bit for bit the
+ * one-rank run's. A client's personal state (score function) lives on its
+ * rank; checkpoints gather it to rank 0, which writes the file. Centralised
+ * MF runs on one rank only. */
+fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c);
+/* Run round `round` (0-based): sample, train, evaluate, aggregate.
+ * Collective in a multi-rank job. */
 fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *out);
 /* The current global item table (n_items x dim). */
 const float *fr_pfedrec_items(const fr_pfedrec *p);
@@ -103,8 +143,10 @@ const float *fr_pfedrec_items(const fr_pfedrec *p);
  * bit. The file is written atomically and checked (magic, version, CRC-32,
  * sizes) when read; a file of another data set or configuration is
  * refused. `extra` is caller data (the job's best round so far) kept with
- * it, at most 64 doubles. */
-fr_status fr_pfedrec_save(const fr_pfedrec *p, const char *path, unsigned rounds_done,
+ * it, at most 64 doubles. In a multi-rank job both are collective: rank 0
+ * writes (save) or reads (load) the file and the others exchange the
+ * state with it, so a run resumes with any rank count. */
+fr_status fr_pfedrec_save(fr_pfedrec *p, const char *path, unsigned rounds_done,
                           const double *extra, size_t n_extra);
 fr_status fr_pfedrec_load(fr_pfedrec *p, const char *path, unsigned *rounds_done,
                           double *extra, size_t n_extra);

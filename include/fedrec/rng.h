@@ -26,7 +26,8 @@ enum fr_rng_purpose {
     FR_RNG_TEST,          /* reserved for tests */
     FR_RNG_COORDINATION,  /* federated conflict coordination: pair order */
     FR_RNG_COMBINE,       /* gradient combiners: RLW weights, orders, GradDrop */
-    FR_RNG_AUX            /* auxiliary tasks' pairs and their negatives */
+    FR_RNG_AUX,           /* auxiliary tasks' pairs and their negatives */
+    FR_RNG_LATENCY        /* simulated client arrival times (stragglers) */
 };
 
 typedef struct fr_rng {

@@ -31,6 +31,14 @@ fr_status fr_cli_fail(fr_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Multi-rank jobs: the job's ranks, for fr_cli_report (rank 0 reports a
+ * failure every rank shares; another rank reports only its own, prefixed
+ * with its number). NULL: one process. */
+struct fr_comm;
+void fr_cli_set_comm(struct fr_comm *c);
+/* fr_comm_agree with the CLI's own message when it has one. */
+fr_status fr_cli_agree(struct fr_comm *c, fr_status local);
+
 /* Return the status of expr if it is not FR_OK. */
 #define FR_TRY_CLI(expr)                     \
     do {                                     \

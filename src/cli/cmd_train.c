@@ -14,7 +14,9 @@
 #include "core/clock.h"
 #include "cli/job_setup.h"
 #include "cli/options.h"
+#include "cli/ranks.h"
 #include "cli/summary.h"
+#include "fedrec/comm.h"
 #include "fedrec/ctr_job.h"
 #include "fedrec/model_file.h"
 
@@ -209,6 +211,25 @@ static int run(fr_config *cfg, const train_opts *o)
     return code;
 }
 
+/* Run the job kind names on the ranks of comm. */
+static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_comm *comm)
+{
+    int ranks = fr_comm_size(comm);
+    if (ranks > 1 && (!strcmp(kind, "msmt") || !strcmp(kind, "mtrec") || !strcmp(kind, "ctr") ||
+                      !strcmp(kind, "central-mf"))) {
+        fr_cli_fail(FR_ERR_UNSUPPORTED, "job.kind = %s runs in one process; started with %d ranks (multi-rank jobs: pfedrec, fedmf, fedncf, fedmsmt)",
+                    kind, ranks);
+        return fr_cli_report(FR_ERR_UNSUPPORTED, NULL);
+    }
+    if (!strcmp(kind, "msmt"))
+        return fr_cli_run_msmt(cfg, o->quiet, o->summary);
+    if (!strcmp(kind, "mtrec"))
+        return fr_cli_run_mtrec(cfg, o->quiet, o->summary);
+    if (!strcmp(kind, "fedmsmt"))
+        return fr_cli_run_fedmsmt(cfg, o->quiet, o->summary, comm);
+    return strcmp(kind, "ctr") ? fr_cli_run_pfedrec(cfg, o->quiet, o->summary, o->resume, comm) : run(cfg, o);
+}
+
 int fr_cli_train(int argc, char **argv)
 {
     train_opts o;
@@ -217,37 +238,42 @@ int fr_cli_train(int argc, char **argv)
         return FR_EXIT_OK;
     if (rc != FR_EXIT_OK)
         return rc;
+    fr_comm *comm = NULL;
+    fr_status s = fr_comm_open(NULL, NULL, &comm);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    fr_cli_set_comm(comm);
     fr_config *cfg = NULL;
-    fr_status s = fr_config_build(o.config, o.sets.items, o.sets.count, &cfg);
+    s = fr_config_build(o.config, o.sets.items, o.sets.count, &cfg);
     if (s == FR_OK && o.save)
         s = fr_config_set(cfg, "output.model", o.save, "--save");
     if (s == FR_OK && o.report)
         s = fr_config_set(cfg, "output.report", o.report, "--report");
-    if (s != FR_OK) {
-        fr_config_free(cfg);
-        return fr_cli_report(s, NULL);
-    }
-    const char *kind;
-    fr_config_get_string(cfg, "job.kind", &kind);
-    if (o.resume && !strcmp(kind, "ctr")) {
+    if (s == FR_OK)
+        s = fr_cli_rank_overrides(cfg, fr_comm_rank(comm));
+    const char *kind = "";
+    if (s == FR_OK)
+        fr_config_get_string(cfg, "job.kind", &kind);
+    int usage_error = 0;
+    if (s == FR_OK && o.resume && !strcmp(kind, "ctr")) {
         fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = %s has none\n", kind);
-        fr_config_free(cfg);
-        return FR_EXIT_USAGE;
-    }
-    if (o.resume && (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt") || !strcmp(kind, "mtrec"))) {
+        usage_error = 1;
+    } else if (s == FR_OK && o.resume &&
+               (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt") || !strcmp(kind, "mtrec"))) {
         fprintf(stderr, "fedrec train: --resume continues a PFedRec-engine run from output.checkpoint; job.kind = %s has none\n",
                 kind);
-        fr_config_free(cfg);
-        return FR_EXIT_USAGE;
+        usage_error = 1;
     }
-    if (!strcmp(kind, "msmt"))
-        rc = fr_cli_run_msmt(cfg, o.quiet, o.summary);
-    else if (!strcmp(kind, "mtrec"))
-        rc = fr_cli_run_mtrec(cfg, o.quiet, o.summary);
-    else if (!strcmp(kind, "fedmsmt"))
-        rc = fr_cli_run_fedmsmt(cfg, o.quiet, o.summary);
+    if (s != FR_OK)
+        rc = fr_cli_report(s, NULL);
     else
-        rc = strcmp(kind, "ctr") ? fr_cli_run_pfedrec(cfg, o.quiet, o.summary, o.resume) : run(cfg, &o);
+        rc = usage_error ? FR_EXIT_USAGE : run_job(cfg, &o, kind, comm);
     fr_config_free(cfg);
+    /* A failure only this rank saw leaves the others waiting in an
+     * exchange: end the whole job (it has been reported above). */
+    if (rc != FR_EXIT_OK && fr_comm_size(comm) > 1 && !fr_comm_error_shared(comm))
+        fr_comm_abort(comm, rc);
+    fr_cli_set_comm(NULL);
+    fr_comm_close(comm);
     return rc;
 }

@@ -9,9 +9,10 @@ int fr_cli_devices(int argc, char **argv);
 int fr_cli_plot(int argc, char **argv);
 int fr_cli_data(int argc, char **argv);
 
+#include "fedrec/comm.h"
 #include "fedrec/config.h"
 /* The PFedRec job of `fedrec train` (job_pfedrec.c). */
-int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume);
+int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm);
 /* data.source / path / delimiter / header / columns -> a rating reader
  * spec; *path is NULL for synthetic data (job_pfedrec.c). */
 #include "fedrec/ratings.h"
@@ -27,6 +28,6 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary);
 fr_status fr_cli_msmt_options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_train_options *to);
 fr_status fr_cli_msmt_load(const fr_config *cfg, fr_table *t, const char **what);
 void fr_cli_msmt_print_table(const fr_table *t, const fr_msmt_eval *valid, const fr_msmt_eval *test);
-int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary);
+int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_comm *comm);
 
 #endif

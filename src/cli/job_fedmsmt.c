@@ -15,8 +15,10 @@
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "cli/job_setup.h"
+#include "cli/ranks.h"
 #include "cli/summary.h"
 #include "fedrec/fedmsmt.h"
+#include "fedrec/pfedrec.h"
 
 
 static fr_status parse_agg(const char *key, const char *v, fr_fed_agg *out)
@@ -40,6 +42,9 @@ static fr_status options(const fr_config *cfg, size_t clients, fr_fedmsmt_option
     o->model.arch = FR_ARCH_MMOE;
     const char *method, *membership, *experts, *towers, *embedding;
     int64_t shared, priv, rounds, local_epochs;
+    const char *placement;
+    FR_TRY_CLI(fr_config_get_string(cfg, "fed.placement", &placement));
+    o->placement = !strcmp(placement, "round-robin") ? FR_PLACE_ROUND_ROBIN : FR_PLACE_CONTIGUOUS;
     FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.method", &method));
     FR_TRY_CLI(fr_fed_method_parse(method, &o->method));
     FR_TRY_CLI(fr_config_get_int(cfg, "fedmsmt.shared_experts", &shared));
@@ -86,6 +91,8 @@ typedef struct round_ctx {
     int quiet, jsonl;
     FILE *report;
     const fr_table *t;
+    fr_cli_ranks *ranks;
+    fr_status ranks_status; /* the first failure writing the communication report */
 } round_ctx;
 
 static double mean_upload(const fr_fedmsmt_round *r, size_t clients)
@@ -176,6 +183,11 @@ static void report_row(FILE *f, int jsonl, const fr_table *t, const fr_fedmsmt_r
 static void on_round(void *arg, const fr_fedmsmt_round *r)
 {
     round_ctx *c = arg;
+    /* Every rank passes here each round: the report's gather is collective. */
+    fr_status s = fr_cli_ranks_round(c->ranks, (long long)r->round, r->bytes_sent, r->bytes_received,
+                                     r->comm_seconds, r->trained_here);
+    if (c->ranks_status == FR_OK)
+        c->ranks_status = s;
     if (!c->quiet) {
         printf("%5zu %11.6f %10.6f %9.6f %12.1f %9zu %8.2f %8.3f%s\n", r->round, r->train_loss, r->valid.mean_auc,
                r->test.mean_auc, mean_upload(r, c->t->n_scenarios) / 1024.0, r->conflicts, r->seconds,
@@ -188,10 +200,17 @@ static void on_round(void *arg, const fr_fedmsmt_round *r)
     }
 }
 
-int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
+int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_comm *comm)
 {
     const char *report_path, *format, *name, *what = "";
+    int rank = fr_comm_rank(comm);
+    if (rank != 0) { /* rank 0 prints and writes; the others train */
+        quiet = 1;
+        summary = NULL;
+    }
     fr_config_get_string(cfg, "output.report", &report_path);
+    if (rank != 0)
+        report_path = "";
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
     double t0 = fr_clock_seconds();
@@ -204,14 +223,19 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
     fr_backend *be = NULL;
     if (s == FR_OK)
         s = fr_cli_open_backend(cfg, &be);
+    fr_cli_ranks ranks;
+    if (s == FR_OK)
+        s = fr_cli_ranks_open(&ranks, comm, cfg, fr_backend_describe(be), quiet, 0);
     if (s != FR_OK) {
+        fr_backend_close(be);
         fr_table_free(&t);
         return fr_cli_report(s, NULL);
     }
-    round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t};
+    round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t, &ranks, FR_OK};
     if (*report_path) {
         ctx.report = fr_cli_open_report(report_path, "w");
         if (!ctx.report) {
+            fr_cli_ranks_close(&ranks, FR_EXIT_OK);
             fr_backend_close(be);
             fr_table_free(&t);
             return FR_EXIT_FAILURE;
@@ -228,11 +252,14 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary)
                "conflicts", "seconds", "agg_s");
     }
     fr_fedmsmt_result r;
-    s = fr_fedmsmt_run(be, &t, &o, on_round, &ctx, &r);
+    s = fr_fedmsmt_run_ranks(comm, be, &t, &o, on_round, &ctx, &r);
+    if (s == FR_OK)
+        s = ctx.ranks_status;
     int code = fr_cli_close_report(ctx.report, report_path, s == FR_OK, FR_EXIT_OK);
+    code = fr_cli_ranks_close(&ranks, code);
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
-    } else {
+    } else if (rank == 0) {
         double wall = fr_clock_seconds() - t0, per_client = 0;
         fr_cli_msmt_print_table(&t, &r.valid, &r.test);
         printf("experts per client:");

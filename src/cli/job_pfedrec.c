@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/job_setup.h"
+#include "cli/ranks.h"
 #include "cli/summary.h"
 #include "fedrec/backend.h"
 #include "fedrec/pfedrec.h"
@@ -132,6 +133,16 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     fr_cpu_isa parsed;
     FR_TRY_CLI(fr_cpu_isa_parse(isa, &parsed));
     o->cpu_isa = (int)parsed;
+    const char *placement, *clock;
+    int64_t min_clients;
+    FR_TRY_CLI(fr_config_get_string(cfg, "fed.placement", &placement));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fed.deadline", &o->deadline));
+    FR_TRY_CLI(fr_config_get_string(cfg, "fed.deadline_clock", &clock));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fed.latency", &o->latency_mean));
+    FR_TRY_CLI(fr_config_get_int(cfg, "fed.min_clients", &min_clients));
+    o->placement = !strcmp(placement, "round-robin") ? FR_PLACE_ROUND_ROBIN : FR_PLACE_CONTIGUOUS;
+    o->deadline_simulated = !strcmp(clock, "simulated");
+    o->min_clients = (size_t)min_clients;
     o->dim = (size_t)dim;
     o->lr = (float)lr;
     o->lr_eta = (float)eta;
@@ -180,8 +191,22 @@ static fr_status trim_report(const char *path, int64_t last)
     return ok ? FR_OK : fr_cli_fail(FR_ERR_IO, "%s: cannot rewrite the report: %s", path, strerror(errno));
 }
 
-int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume)
+/* What this rank computes on: "cpu avx512, 2 threads". */
+static void device_of(const fr_pfedrec_options *o, char *buf, size_t n)
 {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1);
+    fr_cpu_isa isa = o->cpu_isa ? (fr_cpu_isa)o->cpu_isa : fr_cpu_isa_best();
+    snprintf(buf, n, "cpu %s, %d thread%s", fr_cpu_isa_name(isa), threads, threads == 1 ? "" : "s");
+}
+
+int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm)
+{
+    int rank = fr_comm_rank(comm);
+    if (rank != 0) { /* rank 0 prints and writes; the others train */
+        quiet = 1;
+        summary = NULL;
+    }
     fr_ratings_spec spec;
     const char *path, *report_path, *format, *name;
     int64_t rounds, eval_negatives;
@@ -200,6 +225,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
+    if (rank != 0)
+        report_path = "";
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     fr_ratings r;
@@ -223,7 +250,15 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         return fr_cli_report(s, NULL);
     fr_pfedrec *p = NULL;
     s = fr_pfedrec_create(&split, &o, &p);
+    if (s == FR_OK)
+        s = fr_pfedrec_set_comm(p, comm);
+    fr_cli_ranks ranks;
+    char device[128];
+    device_of(&o, device, sizeof device);
+    if (s == FR_OK)
+        s = fr_cli_ranks_open(&ranks, comm, cfg, device, quiet, resume);
     if (s != FR_OK) {
+        fr_pfedrec_free(p);
         fr_loo_split_free(&split);
         return fr_cli_report(s, NULL);
     }
@@ -243,24 +278,27 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         if (s == FR_OK && *report_path)
             s = trim_report(report_path, (int64_t)start);
         if (s != FR_OK) {
+            fr_cli_ranks_close(&ranks, FR_EXIT_OK);
             fr_pfedrec_free(p);
             fr_loo_split_free(&split);
             return fr_cli_report(s, NULL);
         }
         if (!quiet)
             printf("resuming after round %u from %s\n", start, ckpt_path);
+        fr_cli_ranks_checkpoint(&ranks, ckpt_path, (long long)start);
     }
     int jsonl = !strcmp(format, "jsonl");
     FILE *report = NULL;
     if (*report_path) {
         report = fr_cli_open_report(report_path, resume ? "a" : "w");
         if (!report) {
+            fr_cli_ranks_close(&ranks, FR_EXIT_OK);
             fr_pfedrec_free(p);
             fr_loo_split_free(&split);
             return FR_EXIT_FAILURE;
         }
         if (!jsonl && !(resume && ftell(report) > 0))
-            fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up\n");
+            fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up,participants\n");
     }
     if (!quiet) {
         printf("fedrec train: %s: %s (%s mode) on %s: %zu users, %zu items, %zu ratings; %lld rounds\n",
@@ -270,7 +308,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         printf("%5s %10s %8s %9s %8s %9s %7s %10s\n", "round", "train_loss", "val_hr", "val_ndcg",
                "test_hr", "test_ndcg", "seconds", "MB_up");
     }
-    int progress = isatty(fileno(stderr)) && quiet;
+    int progress = isatty(fileno(stderr)) && quiet && rank == 0;
     fr_pfedrec_round best = {0}, st = {0};
     long long best_round = (long long)best_saved[0];
     best.val_hr = best_saved[1];
@@ -280,6 +318,9 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     double total = 0, t_neg = 0, t_train = 0, t_eval = 0, t_agg = 0;
     for (int64_t k = start; k < rounds && s == FR_OK; k++) {
         s = fr_pfedrec_run_round(p, (unsigned)k, &st);
+        if (s == FR_OK)
+            s = fr_cli_ranks_round(&ranks, (long long)k + 1, st.bytes_sent, st.bytes_received, st.t_comm,
+                                   st.trained_here);
         if (s != FR_OK)
             break;
         total += st.seconds;
@@ -294,31 +335,37 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         if (*ckpt_path && ((k + 1) % ckpt_every == 0 || k + 1 == rounds)) {
             double keep[5] = {(double)best_round, best.val_hr, best.val_ndcg, best.test_hr, best.test_ndcg};
             s = fr_pfedrec_save(p, ckpt_path, (unsigned)(k + 1), keep, 5);
+            if (s == FR_OK)
+                fr_cli_ranks_checkpoint(&ranks, ckpt_path, (long long)k + 1);
         }
         if (!quiet)
-            printf("%5lld %10.5f %8.4f %9.4f %8.4f %9.4f %7.3f %10.2f\n", (long long)k + 1, st.train_loss,
-                   st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds, (double)st.bytes_up / 1e6);
+            printf("%5lld %10.5f %8.4f %9.4f %8.4f %9.4f %7.3f %10.2f%s\n", (long long)k + 1, st.train_loss,
+                   st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds, (double)st.bytes_up / 1e6,
+                   st.aggregated ? "" : "  (too few updates in time: global model kept)");
+        if (!quiet && st.participants < st.clients)
+            printf("      %zu of %zu sampled clients' updates arrived in time\n", st.participants, st.clients);
         else if (progress)
             fprintf(stderr, "\r  round %lld/%lld  val HR %.4f", (long long)k + 1, (long long)rounds, st.val_hr);
         fflush(stdout);
         if (report) {
             if (jsonl)
-                fprintf(report, "{\"round\":%lld,\"train_loss\":%.6f,\"val_hr\":%.6f,\"val_ndcg\":%.6f,\"test_hr\":%.6f,\"test_ndcg\":%.6f,\"seconds\":%.4f,\"bytes_up\":%llu}\n",
+                fprintf(report, "{\"round\":%lld,\"train_loss\":%.6f,\"val_hr\":%.6f,\"val_ndcg\":%.6f,\"test_hr\":%.6f,\"test_ndcg\":%.6f,\"seconds\":%.4f,\"bytes_up\":%llu,\"participants\":%zu}\n",
                         (long long)k + 1, st.train_loss, st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg,
-                        st.seconds, (unsigned long long)st.bytes_up);
+                        st.seconds, (unsigned long long)st.bytes_up, st.participants);
             else
-                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%llu\n", (long long)k + 1, st.train_loss,
+                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%llu,%zu\n", (long long)k + 1, st.train_loss,
                         st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds,
-                        (unsigned long long)st.bytes_up);
+                        (unsigned long long)st.bytes_up, st.participants);
             fflush(report);
         }
     }
     if (progress)
         fprintf(stderr, "\r%40s\r", "");
     int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);
+    code = fr_cli_ranks_close(&ranks, code);
     if (s != FR_OK)
         code = fr_cli_report(s, NULL);
-    else {
+    else if (rank == 0) {
         printf("%sbest validation round %lld of %lld (%.2f s in rounds):\n", quiet ? "" : "\n", best_round,
                (long long)rounds, total);
         printf("  %-10s %8s %9s\n", "", "HR@K", "NDCG@K");

@@ -25,6 +25,7 @@ const char *fr_status_name(fr_status status)
     case FR_ERR_UNSUPPORTED: return "unsupported";
     case FR_ERR_BACKEND: return "backend error";
     case FR_ERR_NUMERIC: return "numeric error";
+    case FR_ERR_COMM: return "communication error";
     }
     return "unknown status";
 }

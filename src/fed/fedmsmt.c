@@ -337,8 +337,10 @@ static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_
 
 /* The server's step: every client's after vector gets the aggregates, is
  * loaded into its model and becomes what it received. */
+/* exported: every cl[c].after already holds the trained values (a
+ * multi-rank run received them); else they are read from the models. */
 static fr_status server_round(fed_client *cl, size_t clients, const fed_template *tp, const fr_fedmsmt_options *o,
-                              size_t round, uint64_t *bytes, size_t *conflicts)
+                              size_t round, int exported, uint64_t *bytes, size_t *conflicts)
 {
     unit_group *groups = malloc(MAX_UNITS * sizeof *groups);
     if (!groups)
@@ -347,7 +349,7 @@ static fr_status server_round(fed_client *cl, size_t clients, const fed_template
     for (size_t c = 0; c < clients; c++)
         samples[c] = (double)cl[c].n_rows[FR_SPLIT_TRAIN];
     fr_status s = FR_OK;
-    for (size_t c = 0; s == FR_OK && c < clients; c++)
+    for (size_t c = 0; s == FR_OK && !exported && c < clients; c++)
         s = fr_param_set_export(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].after, cl[c].n_values);
     size_t n_groups = s == FR_OK ? find_groups(cl, clients, groups, MAX_UNITS) : 0;
     for (size_t g = 0; s == FR_OK && g < n_groups; g++)
@@ -435,8 +437,28 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
                          void (*on_round)(void *arg, const fr_fedmsmt_round *r), void *arg,
                          fr_fedmsmt_result *out)
 {
+    return fr_fedmsmt_run_ranks(NULL, be, t, o, on_round, arg, out);
+}
+
+/* Multi-rank: share the trained vectors and losses of every client. */
+static fr_status share_trained(fr_comm *comm, const fr_fedmsmt_options *o, fed_client *cl, size_t C, double *loss)
+{
+    float *after[FR_TABLE_MAX_SCENARIOS];
+    size_t n_values[FR_TABLE_MAX_SCENARIOS];
+    for (size_t c = 0; c < C; c++) {
+        after[c] = cl[c].after;
+        n_values[c] = cl[c].n_values;
+    }
+    return fr_fed_exchange_trained(comm, o, C, after, n_values, loss);
+}
+
+fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
+                               void (*on_round)(void *arg, const fr_fedmsmt_round *r), void *arg,
+                               fr_fedmsmt_result *out)
+{
     memset(out, 0, sizeof *out);
     FR_TRY(check_options(o));
+    int ranks = comm ? fr_comm_size(comm) : 1, me = comm ? fr_comm_rank(comm) : 0;
     fed_template tp;
     size_t C = t->n_scenarios;
     FR_TRY(fr_fed_template_make(o, C, &tp));
@@ -461,8 +483,14 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
     for (size_t round = 1; s == FR_OK && round <= o->rounds; round++) {
         memset(r, 0, sizeof *r);
         r->round = round;
-        double tr = fr_clock_seconds(), loss_sum = 0.0;
+        double tr = fr_clock_seconds(), loss_sum = 0.0, client_loss[FR_TABLE_MAX_SCENARIOS] = {0};
+        uint64_t sent0 = 0, received0 = 0;
+        if (ranks > 1)
+            fr_comm_traffic(comm, &sent0, &received0);
         for (size_t c = 0; s == FR_OK && c < C; c++) {
+            if (fr_fed_owner(o, c, C, ranks) != me)
+                continue; /* another rank's client */
+            r->trained_here++;
             fed_client *k = &cl[c];
             fr_param_set *ps = fr_msmt_model_params(k->m);
             for (size_t i = 0; s == FR_OK && k->anchor && i < fr_param_set_count(ps); i++) {
@@ -477,14 +505,25 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
                 double loss = 0.0;
                 s = fr_msmt_pass(k->m, t, &po, k->rows[FR_SPLIT_TRAIN], k->n_rows[FR_SPLIT_TRAIN], &k->step,
                                  &loss);
-                loss_sum += loss / (double)o->local_epochs;
+                client_loss[c] += loss / (double)o->local_epochs;
             }
+            if (s == FR_OK && ranks > 1)
+                s = fr_param_set_export(ps, FR_ROLES_ALL, k->after, k->n_values);
         }
+        double tc = fr_clock_seconds();
+        if (ranks > 1) {
+            s = fr_comm_agree(comm, s);
+            if (s == FR_OK)
+                s = share_trained(comm, o, cl, C, client_loss);
+        }
+        r->comm_seconds += fr_clock_seconds() - tc;
+        for (size_t c = 0; c < C; c++) /* in client order, whoever trained them */
+            loss_sum += client_loss[c];
         r->train_loss = loss_sum / (double)C;
         r->train_seconds = fr_clock_seconds() - tr;
         double ta = fr_clock_seconds();
         if (s == FR_OK && o->method != FR_FED_LOCAL)
-            s = server_round(cl, C, &tp, o, round, r->upload_bytes, &r->conflicts);
+            s = server_round(cl, C, &tp, o, round, ranks > 1, r->upload_bytes, &r->conflicts);
         r->aggregate_seconds = fr_clock_seconds() - ta;
         double te = fr_clock_seconds();
         r->valid.n_scenarios = r->test.n_scenarios = C;
@@ -493,6 +532,8 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
             for (size_t k = 0; k < t->n_tasks; k++)
                 r->valid.auc[c][k] = r->test.auc[c][k] = r->valid.logloss[c][k] = r->test.logloss[c][k] = NAN;
         for (size_t c = 0; s == FR_OK && c < C; c++) {
+            if (fr_fed_owner(o, c, C, ranks) != me)
+                continue;
             fr_msmt_eval e;
             s = fr_msmt_evaluate_rows(cl[c].m, t, cl[c].rows[FR_SPLIT_VALID], cl[c].n_rows[FR_SPLIT_VALID], &e);
             if (s == FR_OK)
@@ -501,6 +542,17 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
                 s = fr_msmt_evaluate_rows(cl[c].m, t, cl[c].rows[FR_SPLIT_TEST], cl[c].n_rows[FR_SPLIT_TEST], &e);
             if (s == FR_OK)
                 merge_eval(&r->test, &e, c);
+        }
+        if (ranks > 1) {
+            double tx = fr_clock_seconds();
+            s = fr_comm_agree(comm, s);
+            if (s == FR_OK)
+                s = fr_fed_exchange_eval(comm, o, C, t->n_tasks, &r->valid, &r->test);
+            r->comm_seconds += fr_clock_seconds() - tx;
+            uint64_t sent, received;
+            fr_comm_traffic(comm, &sent, &received);
+            r->bytes_sent = sent - sent0;
+            r->bytes_received = received - received0;
         }
         finish_means(&r->valid);
         finish_means(&r->test);

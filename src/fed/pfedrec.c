@@ -69,6 +69,8 @@ void fr_pfedrec_free(fr_pfedrec *p)
         free(p->outs[k].shared_delta);
     }
     free(p->outs);
+    free(p->todo);
+    free(p->rows_to);
     free(p);
 }
 
@@ -79,21 +81,34 @@ typedef struct round_job {
     size_t chunk;        /* clients per task */
 } round_job;
 
+/* Past the round's wall-clock deadline? */
+static int past_deadline(const fr_pfedrec *p)
+{
+    return p->o.deadline > 0 && !p->o.deadline_simulated &&
+           fr_clock_seconds() - p->round_start > p->o.deadline;
+}
+
 static void run_chunk(void *arg, size_t task)
 {
     round_job *job = arg;
     fr_pfedrec *p = job->p;
     size_t begin = task * job->chunk, end = begin + job->chunk;
-    if (end > p->n_sampled)
-        end = p->n_sampled;
+    if (end > p->n_todo)
+        end = p->n_todo;
     scratch s;
     fr_status st = fr_pf_scratch_init(&s, p);
-    for (size_t k = begin; k < end; k++) {
-        client_out *out = &p->outs[k];
+    for (size_t i = begin; i < end; i++) {
+        client_out *out = &p->outs[p->todo[i]];
         out->status = st;
         if (st != FR_OK)
             continue;
-        out->status = fr_pf_train_client(p, &s, (size_t)p->sampled[k], out);
+        if (past_deadline(p)) { /* a straggler: not started in time */
+            out->late = 1;
+            continue;
+        }
+        out->status = fr_pf_train_client(p, &s, (size_t)p->sampled[p->todo[i]], out);
+        out->trained = 1;
+        out->late = past_deadline(p);
         fr_pf_scratch_reset(&s);
     }
     if (st == FR_OK)
@@ -105,7 +120,7 @@ static void run_chunk(void *arg, size_t task)
  * way whatever the number of tasks. */
 typedef struct agg_job {
     fr_pfedrec *p;
-    size_t n_tasks;
+    size_t n_tasks, participants;
     double total_samples;
 } agg_job;
 
@@ -116,14 +131,11 @@ static void aggregate_range(void *arg, size_t task)
     size_t d = p->dim;
     for (size_t k = 0; k < p->n_sampled; k++) {
         const client_out *o = &p->outs[k];
-        float scale = p->o.weighted ? (float)((double)o->samples / job->total_samples)
-                                    : 1.0f / (float)p->n_sampled;
-        for (size_t r = o->group_start[task]; r < o->group_start[task + 1]; r++) {
-            float *row = p->items + (size_t)o->rows[r] * d;
-            const float *delta = o->delta + r * d;
-            for (size_t c = 0; c < d; c++)
-                row[c] += scale * delta[c];
-        }
+        if (!fr_pf_participates(o))
+            continue;
+        float scale = fr_pf_scale(p, o, job->total_samples, job->participants);
+        for (size_t r = o->group_start[task]; r < o->group_start[task + 1]; r++)
+            fr_pf_apply_row(p->items + (size_t)o->rows[r] * d, scale, o->delta + r * d, d);
     }
 }
 
@@ -160,6 +172,29 @@ static void sample_clients(fr_pfedrec *p)
         qsort(p->sampled, want, sizeof *p->sampled, compare_client);
     }
     p->n_sampled = want;
+}
+
+/* This rank's clients of the round into p->todo; under the simulated
+ * clock, the sampled clients whose drawn arrival misses the deadline are
+ * marked late and not trained (on every rank alike). */
+static void plan_training(fr_pfedrec *p)
+{
+    p->n_todo = 0;
+    p->round_start = fr_clock_seconds();
+    for (size_t k = 0; k < p->n_sampled; k++) {
+        size_t u = (size_t)p->sampled[k];
+        if (p->o.deadline > 0 && p->o.deadline_simulated) {
+            fr_rng rng;
+            fr_rng_init(&rng, p->o.seed, p->round + 1, (uint32_t)u, FR_RNG_LATENCY);
+            double arrival = -p->o.latency_mean * log(1.0 - fr_rng_uniform_double(&rng));
+            if (arrival > p->o.deadline) {
+                p->outs[k].late = 1;
+                continue;
+            }
+        }
+        if (p->ranks <= 1 || fr_pf_owner(p, u) == p->rank)
+            p->todo[p->n_todo++] = k;
+    }
 }
 
 static void summarise(const fr_pfedrec *p, fr_pfedrec_round *out)
@@ -220,46 +255,77 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         o->shared_delta = shared_delta;
         o->cap_rows = cap;
     }
+    plan_training(p);
     int threads = fr_cpu_engine_threads(p->engine);
-    round_job job = {p, (p->n_sampled + 8 * (size_t)threads - 1) / (8 * (size_t)threads)};
+    round_job job = {p, (p->n_todo + 8 * (size_t)threads - 1) / (8 * (size_t)threads)};
     if (job.chunk == 0)
         job.chunk = 1;
-    fr_cpu_parallel_for(p->engine, (p->n_sampled + job.chunk - 1) / job.chunk, run_chunk, &job);
-
-    /* Aggregate in client-id order: E += sum_c scale_c * delta_c. */
-    double t_agg = fr_clock_seconds();
+    fr_cpu_parallel_for(p->engine, (p->n_todo + job.chunk - 1) / job.chunk, run_chunk, &job);
     fr_status s = FR_OK;
-    double total_samples = 0, loss = 0;
-    for (size_t k = 0; k < p->n_sampled; k++) {
-        if (p->outs[k].status != FR_OK && s == FR_OK)
-            s = p->outs[k].status;
-        total_samples += (double)p->outs[k].samples;
-        loss += p->outs[k].loss_sum;
+    for (size_t i = 0; i < p->n_todo; i++)
+        if (p->outs[p->todo[i]].status != FR_OK) {
+            s = p->outs[p->todo[i]].status;
+            break;
+        }
+    double t_comm = 0;
+    uint64_t sent0 = 0, received0 = 0;
+    if (p->ranks > 1) { /* every rank learns every trained client's record */
+        fr_comm_traffic(p->comm, &sent0, &received0);
+        double tc = fr_clock_seconds();
+        s = fr_pf_exchange_records(p, s);
+        t_comm += fr_clock_seconds() - tc;
     }
-    if (s == FR_OK) {
-        agg_job aj = {p, fr_pf_agg_tasks(p), total_samples};
-        fr_cpu_parallel_for(p->engine, aj.n_tasks, aggregate_range, &aj);
+
+    /* Aggregate in client-id order: E += sum_c scale_c * delta_c over the
+     * updates that arrived in time. */
+    double t_agg = fr_clock_seconds();
+    double total_samples = 0, trained_samples = 0, loss = 0;
+    size_t participants = 0, trained = 0;
+    for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++) {
+        const client_out *o = &p->outs[k];
+        if (!o->trained)
+            continue;
+        trained++;
+        trained_samples += (double)o->samples;
+        loss += o->loss_sum;
+        if (fr_pf_participates(o)) {
+            participants++;
+            total_samples += (double)o->samples;
+        }
+    }
+    int aggregate = participants > 0 && participants >= p->o.min_clients;
+    if (s == FR_OK && aggregate) {
+        if (p->ranks > 1) {
+            double tc = fr_clock_seconds();
+            s = fr_pf_aggregate_ranks(p, total_samples, participants);
+            t_comm += fr_clock_seconds() - tc;
+        } else {
+            agg_job aj = {p, fr_pf_agg_tasks(p), participants, total_samples};
+            fr_cpu_parallel_for(p->engine, aj.n_tasks, aggregate_range, &aj);
+        }
         /* FedNCF's shared layers: the same mean, in client-id order. */
-        for (size_t k = 0; p->shared && k < p->n_sampled; k++) {
+        for (size_t k = 0; s == FR_OK && p->shared && k < p->n_sampled; k++) {
             const client_out *o = &p->outs[k];
-            float scale = p->o.weighted ? (float)((double)o->samples / total_samples)
-                                        : 1.0f / (float)p->n_sampled;
-            for (size_t c = 0; c < p->n_shared; c++)
-                p->shared[c] += scale * o->shared_delta[c];
+            if (fr_pf_participates(o))
+                fr_pf_apply_row(p->shared, fr_pf_scale(p, o, total_samples, participants), o->shared_delta,
+                                p->n_shared);
         }
     }
     for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++)
-        out->bytes_up += (uint64_t)p->outs[k].n_rows * (d * sizeof(float) + sizeof(int32_t)) +
-                         (p->o.share_score ? (d + 1) * sizeof(float) : 0) +
-                         p->n_shared * sizeof(float);
-    if (s == FR_OK && p->o.share_score) {
+        if (fr_pf_participates(&p->outs[k]))
+            out->bytes_up += (uint64_t)p->outs[k].n_rows * (d * sizeof(float) + sizeof(int32_t)) +
+                             (p->o.share_score ? (d + 1) * sizeof(float) : 0) +
+                             p->n_shared * sizeof(float);
+    if (s == FR_OK && aggregate && p->o.share_score) {
         /* The server's new score function: the mean of the trained ones. */
         memset(mean_w, 0, (d + 1) * sizeof *mean_w);
         for (size_t k = 0; k < p->n_sampled; k++) {
+            if (!fr_pf_participates(&p->outs[k]))
+                continue;
             size_t u = (size_t)p->sampled[k];
             for (size_t c = 0; c < d; c++)
-                mean_w[c] += p->w[u * d + c] / (float)p->n_sampled;
-            mean_w[d] += p->b[u] / (float)p->n_sampled;
+                mean_w[c] += p->w[u * d + c] / (float)participants;
+            mean_w[d] += p->b[u] / (float)participants;
         }
         for (size_t u = 0; u < p->n_users; u++) {
             memcpy(p->w + u * d, mean_w, d * sizeof *mean_w);
@@ -273,15 +339,38 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         out->t_eval += p->outs[k].t_eval;
     }
     free(mean_w);
+    if (p->ranks > 1) {
+        uint64_t sent, received;
+        fr_comm_traffic(p->comm, &sent, &received);
+        out->bytes_sent = sent - sent0;
+        out->bytes_received = received - received0;
+        out->t_comm = t_comm;
+    }
     if (s != FR_OK)
         return s;
     out->clients = p->n_sampled;
-    out->train_loss = total_samples > 0 ? loss / total_samples : 0.0;
+    out->participants = participants;
+    for (size_t i = 0; i < p->n_todo; i++)
+        out->trained_here += (size_t)p->outs[p->todo[i]].trained;
+    out->aggregated = aggregate;
+    out->train_loss = trained_samples > 0 ? loss / trained_samples : 0.0;
     if (!isfinite(out->train_loss))
         return fr_fail(FR_ERR_NUMERIC, "PFedRec round %u: training loss is %g (learning rates too high?)",
                        round, out->train_loss);
     summarise(p, out);
     out->seconds = fr_clock_seconds() - t0;
+    return FR_OK;
+}
+
+fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c)
+{
+    int ranks = c ? fr_comm_size(c) : 1;
+    if (ranks > 1 && p->o.algorithm == FR_ALGO_CENTRAL_MF)
+        return fr_fail(FR_ERR_UNSUPPORTED, "centralised MF pools every user's data in one place: run it on one rank (without mpirun), not %d",
+                       ranks);
+    p->comm = c;
+    p->rank = c ? fr_comm_rank(c) : 0;
+    p->ranks = ranks;
     return FR_OK;
 }
 
@@ -293,6 +382,9 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
         !(o->client_fraction > 0.0 && o->client_fraction <= 1.0) || !(o->lr > 0) ||
         !(o->lr_eta > 0) || o->top_k == 0)
         return fr_fail(FR_ERR_INVALID, "PFedRec: need 1 <= dim <= 1024, batch >= 1, local epochs >= 1, 0 < client fraction <= 1, lr > 0, lr_eta > 0, top_k >= 1");
+    if (!(o->deadline >= 0) || (o->deadline > 0 && o->deadline_simulated && !(o->latency_mean > 0)) ||
+        (unsigned)o->placement > FR_PLACE_ROUND_ROBIN)
+        return fr_fail(FR_ERR_INVALID, "federated rounds: need deadline >= 0, a simulated latency > 0 with a simulated deadline, placement contiguous or round-robin");
     if ((unsigned)o->algorithm > FR_ALGO_CENTRAL_MF)
         return fr_fail(FR_ERR_INVALID, "rating engine: unknown algorithm %d", (int)o->algorithm);
     if (o->algorithm == FR_ALGO_FEDNCF) {
@@ -326,8 +418,10 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
     p->test_ndcg = calloc(nu, sizeof(double));
     p->sampled = malloc(nu * sizeof *p->sampled);
     p->outs = calloc(nu, sizeof *p->outs);
+    p->todo = malloc(nu * sizeof *p->todo);
+    p->ranks = 1;
     if (!p->items || !p->w || !p->b || !p->val_hr || !p->val_ndcg || !p->test_hr ||
-        !p->test_ndcg || !p->sampled || !p->outs) {
+        !p->test_ndcg || !p->sampled || !p->outs || !p->todo) {
         fr_pfedrec_free(p);
         return fr_fail_nomem("PFedRec state", (p->n_items + nu) * d * 4);
     }

@@ -56,8 +56,8 @@ static size_t parts_of(const fr_pfedrec *p, ckpt_part *parts)
     return 13;
 }
 
-fr_status fr_pfedrec_save(const fr_pfedrec *p, const char *path, unsigned rounds_done,
-                          const double *extra, size_t n_extra)
+static fr_status save_file(const fr_pfedrec *p, const char *path, unsigned rounds_done, const double *extra,
+                           size_t n_extra)
 {
     if (n_extra > 64)
         return fr_fail(FR_ERR_INVALID, "checkpoint: at most 64 extra values");
@@ -94,8 +94,8 @@ fr_status fr_pfedrec_save(const fr_pfedrec *p, const char *path, unsigned rounds
     return fr_atomic_commit(&af);
 }
 
-fr_status fr_pfedrec_load(fr_pfedrec *p, const char *path, unsigned *rounds_done,
-                          double *extra, size_t n_extra)
+static fr_status load_file(fr_pfedrec *p, const char *path, unsigned *rounds_done, double *extra,
+                           size_t n_extra)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -149,4 +149,27 @@ fr_status fr_pfedrec_load(fr_pfedrec *p, const char *path, unsigned *rounds_done
     if (s == FR_OK)
         *rounds_done = h.rounds_done;
     return s;
+}
+
+fr_status fr_pfedrec_save(fr_pfedrec *p, const char *path, unsigned rounds_done, const double *extra,
+                          size_t n_extra)
+{
+    if (p->ranks <= 1)
+        return save_file(p, path, rounds_done, extra, n_extra);
+    /* Rank 0 collects every client's score function, then writes. */
+    FR_TRY(fr_pf_gather_personal(p));
+    fr_status s = p->rank == 0 ? save_file(p, path, rounds_done, extra, n_extra) : FR_OK;
+    return fr_comm_agree(p->comm, s);
+}
+
+fr_status fr_pfedrec_load(fr_pfedrec *p, const char *path, unsigned *rounds_done, double *extra,
+                          size_t n_extra)
+{
+    if (p->ranks <= 1)
+        return load_file(p, path, rounds_done, extra, n_extra);
+    /* Rank 0 reads (the other ranks need not see the file), then every
+     * rank takes its state: any rank count resumes any checkpoint. */
+    fr_status s = p->rank == 0 ? load_file(p, path, rounds_done, extra, n_extra) : FR_OK;
+    FR_TRY(fr_comm_agree(p->comm, s));
+    return fr_pf_broadcast_state(p, rounds_done, extra, n_extra);
 }

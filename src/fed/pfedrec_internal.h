@@ -29,6 +29,8 @@ typedef struct client_out {
     double loss_sum;
     double t_negatives, t_train, t_eval;
     fr_status status;
+    int trained;         /* 0: not trained (late before it started) */
+    int late;            /* its upload missed the round's deadline */
 } client_out;
 
 struct fr_pfedrec {
@@ -56,7 +58,53 @@ struct fr_pfedrec {
     int32_t *sampled;
     size_t n_sampled;
     client_out *outs;
+    size_t *todo;        /* indices into sampled this rank trains */
+    size_t n_todo;
+    double round_start;  /* wall clock, for the deadline */
+    /* The job's ranks (NULL: this process only). */
+    fr_comm *comm;
+    int rank, ranks;
+    uint32_t *rows_to;   /* n_sampled x ranks: a client's rows per rank's range */
 };
+
+/* The weight of client update o in the server's mean: its share of the
+ * participants' samples, or 1 / participants. One definition for the
+ * one-rank and the multi-rank aggregation, so both round alike. */
+static inline float fr_pf_scale(const fr_pfedrec *p, const client_out *o, double total_samples,
+                                size_t participants)
+{
+    return p->o.weighted ? (float)((double)o->samples / total_samples) : 1.0f / (float)participants;
+}
+
+/* row += scale * delta over d values: the one update rule of aggregation. */
+static inline void fr_pf_apply_row(float *row, float scale, const float *delta, size_t d)
+{
+    for (size_t c = 0; c < d; c++)
+        row[c] += scale * delta[c];
+}
+
+/* Whether client update o enters the aggregate. */
+static inline int fr_pf_participates(const client_out *o)
+{
+    return o->trained && !o->late;
+}
+
+/* Multi-rank rounds (pfedrec_ranks.c). The rank that trains client u. */
+int fr_pf_owner(const fr_pfedrec *p, size_t u);
+/* After this rank trained its share (local: its first failure): agree on
+ * the outcome, then give every rank every trained client's record (late
+ * or not, samples, loss, times, figures; the score function under a
+ * shared score; FedNCF's layer change) and how many of its changed rows
+ * fall in each rank's item range (kept in p->rows_to). */
+fr_status fr_pf_exchange_records(fr_pfedrec *p, fr_status local);
+/* The participants' item changes to the ranks owning their rows; each
+ * rank applies its range in client-id order (threads split the range),
+ * then the changed rows go to every rank. */
+fr_status fr_pf_aggregate_ranks(fr_pfedrec *p, double total_samples, size_t participants);
+/* Checkpoints: rank 0 gets every client's score function; rank 0's state
+ * goes to every rank. */
+fr_status fr_pf_gather_personal(fr_pfedrec *p);
+fr_status fr_pf_broadcast_state(fr_pfedrec *p, unsigned *rounds_done, double *extra, size_t n_extra);
 
 /* Per-worker scratch of a client's round. */
 typedef struct scratch {

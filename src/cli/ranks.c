@@ -1,0 +1,189 @@
+/* ranks.c — `fedrec train` across ranks (see ranks.h): per-rank backend
+ * settings, the device table and the communication report. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/job_setup.h"
+#include "cli/ranks.h"
+
+/* Entry `rank` of a comma-separated list (the last entry for later ranks)
+ * into buf; 0 if the list is empty. */
+static int entry_for(const char *list, int rank, char *buf, size_t n)
+{
+    if (!*list)
+        return 0;
+    const char *at = list;
+    for (int r = 0; r < rank; r++) {
+        const char *comma = strchr(at, ',');
+        if (!comma)
+            break;
+        at = comma + 1;
+    }
+    size_t len = strcspn(at, ",");
+    while (len && (*at == ' ' || *at == '\t')) {
+        at++;
+        len--;
+    }
+    while (len && (at[len - 1] == ' ' || at[len - 1] == '\t'))
+        len--;
+    if (len >= n)
+        len = n - 1;
+    memcpy(buf, at, len);
+    buf[len] = '\0';
+    return len > 0;
+}
+
+fr_status fr_cli_rank_overrides(fr_config *cfg, int rank)
+{
+    static const struct {
+        const char *list, *key, *env;
+    } map[] = {{"rank.backend", "backend.kind", "FEDREC_BACKEND"},
+               {"rank.threads", "backend.threads", "FEDREC_THREADS"},
+               {"rank.cpu_isa", "backend.cpu_isa", "FEDREC_CPU_ISA"},
+               {"rank.device", "opencl.device", "FEDREC_DEVICE"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        const char *list;
+        char value[256], origin[96];
+        FR_TRY_CLI(fr_config_get_string(cfg, map[i].list, &list));
+        if (entry_for(list, rank, value, sizeof value)) {
+            snprintf(origin, sizeof origin, "%s (rank %d)", map[i].list, rank);
+            FR_TRY_CLI(fr_config_set(cfg, map[i].key, value, origin));
+        }
+        const char *env = getenv(map[i].env);
+        if (env && *env) {
+            snprintf(origin, sizeof origin, "environment %s (rank %d)", map[i].env, rank);
+            FR_TRY_CLI(fr_config_set(cfg, map[i].key, env, origin));
+        }
+    }
+    return FR_OK;
+}
+
+/* What rank 0 says when the launcher ends the job: written from the
+ * signal handler, so prepared beforehand. */
+static char ended_message[1024];
+static volatile sig_atomic_t ended_length;
+
+static void on_ended(int sig)
+{
+    if (ended_length > 0) {
+        ssize_t w = write(STDERR_FILENO, ended_message, (size_t)ended_length);
+        (void)w;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void set_ended_message(const char *path, long long round)
+{
+    ended_length = 0;
+    int n = path ? snprintf(ended_message, sizeof ended_message,
+                            "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies); the last checkpoint, after round %lld, is intact in %s: continue with --resume, on any number of ranks\n",
+                            round, path)
+                 : snprintf(ended_message, sizeof ended_message,
+                            "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies); no checkpoint had been written (output.checkpoint)\n");
+    if (n > 0)
+        ended_length = n < (int)sizeof ended_message ? n : (int)sizeof ended_message - 1;
+}
+
+void fr_cli_ranks_checkpoint(const fr_cli_ranks *r, const char *path, long long round)
+{
+    if (r->rank == 0 && r->size > 1)
+        set_ended_message(path, round);
+}
+
+fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg, const char *device, int quiet,
+                            int resume)
+{
+    memset(r, 0, sizeof *r);
+    r->comm = comm;
+    r->rank = fr_comm_rank(comm);
+    r->size = fr_comm_size(comm);
+    char mine[512];
+    snprintf(mine, sizeof mine, "%s: %s", fr_comm_host(comm), device);
+    void *all = NULL;
+    size_t *counts = calloc((size_t)r->size, sizeof *counts);
+    if (!counts)
+        return fr_cli_fail(FR_ERR_NOMEM, "rank table");
+    fr_status s = fr_comm_gather(comm, 0, mine, strlen(mine) + 1, &all, counts);
+    if (s == FR_OK && r->rank == 0) {
+        r->where = calloc((size_t)r->size, sizeof *r->where);
+        const char *at = all;
+        for (int k = 0; r->where && k < r->size; k++) {
+            r->where[k] = strdup(at);
+            at += counts[k];
+        }
+        if (!quiet && r->size > 1) {
+            printf("%s\n", fr_comm_describe(comm));
+            for (int k = 0; r->where && k < r->size; k++)
+                printf("  rank %d on %s\n", k, r->where[k] ? r->where[k] : "?");
+        }
+    }
+    free(all);
+    free(counts);
+    if (r->rank == 0 && r->size > 1) {
+        set_ended_message(NULL, 0);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_ended;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    fr_config_get_string(cfg, "output.comm_report", &r->report_path);
+    fr_status opened = FR_OK;
+    if (s == FR_OK && r->rank == 0 && *r->report_path) {
+        r->report = fopen(r->report_path, resume ? "a" : "w");
+        if (!r->report)
+            opened = fr_cli_fail(FR_ERR_IO, "%s: cannot write the communication report: %s", r->report_path,
+                                 strerror(errno));
+        else if (!resume || ftell(r->report) == 0)
+            fprintf(r->report, "round,rank,host_device,bytes_sent,bytes_received,seconds_comm,clients_trained\n");
+    }
+    if (s == FR_OK)
+        s = fr_cli_agree(comm, opened);
+    return s;
+}
+
+typedef struct rank_row {
+    uint64_t sent, received, clients;
+    double seconds;
+} rank_row;
+
+fr_status fr_cli_ranks_round(fr_cli_ranks *r, long long round, uint64_t sent, uint64_t received,
+                             double seconds, uint64_t clients)
+{
+    if (!*r->report_path)
+        return FR_OK;
+    rank_row mine = {sent, received, clients, seconds};
+    void *all = NULL;
+    size_t *counts = calloc((size_t)r->size, sizeof *counts);
+    if (!counts)
+        return fr_cli_fail(FR_ERR_NOMEM, "communication report");
+    fr_status s = fr_comm_gather(r->comm, 0, &mine, sizeof mine, &all, counts);
+    if (s == FR_OK && r->report) {
+        const rank_row *row = all;
+        for (int k = 0; k < r->size; k++)
+            fprintf(r->report, "%lld,%d,\"%s\",%llu,%llu,%.4f,%llu\n", round, k,
+                    r->where && r->where[k] ? r->where[k] : "", (unsigned long long)row[k].sent,
+                    (unsigned long long)row[k].received, row[k].seconds, (unsigned long long)row[k].clients);
+        fflush(r->report);
+    }
+    free(all);
+    free(counts);
+    return s;
+}
+
+int fr_cli_ranks_close(fr_cli_ranks *r, int code)
+{
+    for (int k = 0; r->where && k < r->size; k++)
+        free(r->where[k]);
+    free(r->where);
+    r->where = NULL;
+    code = fr_cli_close_report(r->report, r->report_path, code == FR_EXIT_OK, code);
+    r->report = NULL;
+    return code;
+}

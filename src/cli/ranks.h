@@ -1,0 +1,41 @@
+/* ranks.h — what `fedrec train` does for a multi-rank job (ranks.c): each
+ * rank's own backend settings ([rank] keys, FEDREC_* environment), the
+ * table of which device each rank uses, and the per-round, per-rank
+ * communication report rank 0 writes. */
+#ifndef FR_CLI_RANKS_H
+#define FR_CLI_RANKS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "fedrec/comm.h"
+#include "fedrec/config.h"
+
+/* Apply this rank's entries of rank.backend / threads / cpu_isa / device,
+ * then FEDREC_BACKEND / FEDREC_THREADS / FEDREC_CPU_ISA / FEDREC_DEVICE,
+ * to backend.kind / threads / cpu_isa and opencl.device. */
+fr_status fr_cli_rank_overrides(fr_config *cfg, int rank);
+
+typedef struct fr_cli_ranks {
+    fr_comm *comm;
+    int rank, size;
+    char **where;        /* rank 0: "host: device" of every rank */
+    FILE *report;        /* rank 0: output.comm_report, or NULL */
+    const char *report_path;
+} fr_cli_ranks;
+
+/* Collective: learn every rank's host and device (this rank's is
+ * `device`), open output.comm_report on rank 0 (appending when resuming),
+ * and print the table on rank 0 unless quiet. */
+fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg, const char *device, int quiet,
+                            int resume);
+/* Collective: one row per rank for round `round` into the report. */
+fr_status fr_cli_ranks_round(fr_cli_ranks *r, long long round, uint64_t sent, uint64_t received,
+                             double seconds, uint64_t clients);
+/* Rank 0 of a multi-rank job: the checkpoint that a launcher's ending of
+ * the job (SIGTERM, sent when another rank dies) leaves intact, named in
+ * the message printed then. */
+void fr_cli_ranks_checkpoint(const fr_cli_ranks *r, const char *path, long long round);
+/* Close the report; returns code, or FR_EXIT_FAILURE when closing failed. */
+int fr_cli_ranks_close(fr_cli_ranks *r, int code);
+
+#endif

@@ -1,0 +1,471 @@
+/* pfedrec_ranks.c — the rating engine's rounds over several ranks (see
+ * fr_pfedrec_set_comm): which rank trains a client, the exchange of the
+ * trained clients' records, the aggregation of item changes split by item
+ * range over the ranks, and the checkpoint's gather and broadcast.
+ *
+ * Why the result is the one-rank run's, bit for bit: every rank draws the
+ * same sample; a client's training depends only on (seed, round, client)
+ * and the round's global table; each item row is summed by the one rank
+ * that owns it, over the participants in client-id order, with the same
+ * scale and the same update rule as the one-rank aggregation; every other
+ * sum (loss, figures, FedNCF's layers, the shared score) is taken in
+ * client-id order from records every rank holds. No reduction is left to
+ * MPI's order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "fed/pfedrec_internal.h"
+
+int fr_pf_owner(const fr_pfedrec *p, size_t u)
+{
+    if (p->ranks <= 1)
+        return 0;
+    if (p->o.placement == FR_PLACE_ROUND_ROBIN)
+        return (int)(u % (size_t)p->ranks);
+    return (int)(u * (size_t)p->ranks / p->n_users);
+}
+
+/* First item row of rank r's aggregation range (r = ranks: n_items). */
+static size_t range_start(const fr_pfedrec *p, int r)
+{
+    return (size_t)r * p->n_items / (size_t)p->ranks;
+}
+
+/* The rank whose range holds item row i. */
+static int range_owner(const fr_pfedrec *p, size_t i)
+{
+    int r = (int)(i * (size_t)p->ranks / p->n_items);
+    /* Integer division can put a boundary row one rank off: settle it. */
+    while (r > 0 && i < range_start(p, r))
+        r--;
+    while (r + 1 < p->ranks && i >= range_start(p, r + 1))
+        r++;
+    return r;
+}
+
+/* ---- records ---------------------------------------------------------------- */
+
+/* A trained client's record: this head, then ranks x uint32 row counts,
+ * then (shared score) its w and b, then (FedNCF) its layer change. */
+typedef struct rec_head {
+    uint64_t k;          /* index into the round's sample */
+    uint64_t samples;
+    int32_t trained, late;
+    double loss_sum, t_negatives, t_train, t_eval;
+    double val_hr, val_ndcg, test_hr, test_ndcg;
+} rec_head;
+
+static size_t record_floats(const fr_pfedrec *p)
+{
+    return (p->o.share_score ? p->dim + 1 : 0) + p->n_shared;
+}
+
+static size_t record_bytes(const fr_pfedrec *p)
+{
+    size_t b = sizeof(rec_head) + (size_t)p->ranks * sizeof(uint32_t) + record_floats(p) * sizeof(float);
+    return (b + 7) / 8 * 8;
+}
+
+static void pack_record(const fr_pfedrec *p, size_t k, char *at)
+{
+    const client_out *o = &p->outs[k];
+    size_t u = (size_t)p->sampled[k], d = p->dim;
+    rec_head h = {k, o->samples, o->trained, o->late, o->loss_sum, o->t_negatives, o->t_train, o->t_eval,
+                  p->val_hr[u], p->val_ndcg[u], p->test_hr[u], p->test_ndcg[u]};
+    memcpy(at, &h, sizeof h);
+    uint32_t *counts = (uint32_t *)(void *)(at + sizeof h);
+    memset(counts, 0, (size_t)p->ranks * sizeof *counts);
+    if (fr_pf_participates(o))
+        for (size_t r = 0; r < o->n_rows; r++)
+            counts[range_owner(p, (size_t)o->rows[r])]++;
+    float *f = (float *)(void *)(counts + p->ranks);
+    if (p->o.share_score) {
+        memcpy(f, p->w + u * d, d * sizeof *f);
+        f[d] = p->b[u];
+        f += d + 1;
+    }
+    if (p->n_shared) {
+        if (o->trained && o->shared_delta)
+            memcpy(f, o->shared_delta, p->n_shared * sizeof *f);
+        else
+            memset(f, 0, p->n_shared * sizeof *f);
+    }
+}
+
+static fr_status unpack_record(fr_pfedrec *p, const char *at)
+{
+    rec_head h;
+    memcpy(&h, at, sizeof h);
+    if (h.k >= p->n_sampled)
+        return fr_fail(FR_ERR_COMM, "a rank sent a record of client %llu of a %zu-client round (ranks out of step?)",
+                       (unsigned long long)h.k, p->n_sampled);
+    size_t k = (size_t)h.k, u = (size_t)p->sampled[k], d = p->dim;
+    client_out *o = &p->outs[k];
+    o->samples = (size_t)h.samples;
+    o->trained = h.trained;
+    o->late = h.late;
+    o->loss_sum = h.loss_sum;
+    o->t_negatives = h.t_negatives;
+    o->t_train = h.t_train;
+    o->t_eval = h.t_eval;
+    p->val_hr[u] = h.val_hr;
+    p->val_ndcg[u] = h.val_ndcg;
+    p->test_hr[u] = h.test_hr;
+    p->test_ndcg[u] = h.test_ndcg;
+    const uint32_t *counts = (const uint32_t *)(const void *)(at + sizeof h);
+    memcpy(p->rows_to + k * (size_t)p->ranks, counts, (size_t)p->ranks * sizeof *counts);
+    size_t rows = 0;
+    for (int r = 0; r < p->ranks; r++)
+        rows += counts[r];
+    o->n_rows = rows;
+    const float *f = (const float *)(const void *)(counts + p->ranks);
+    if (p->o.share_score) {
+        memcpy(p->w + u * d, f, d * sizeof *f);
+        p->b[u] = f[d];
+        f += d + 1;
+    }
+    if (p->n_shared) {
+        if (!o->shared_delta && !(o->shared_delta = malloc(p->n_shared * sizeof(float))))
+            return fr_fail_nomem("FedNCF update", p->n_shared * sizeof(float));
+        memcpy(o->shared_delta, f, p->n_shared * sizeof *f);
+    }
+    return FR_OK;
+}
+
+fr_status fr_pf_exchange_records(fr_pfedrec *p, fr_status local)
+{
+    FR_TRY(fr_comm_agree(p->comm, local));
+    free(p->rows_to);
+    p->rows_to = calloc(p->n_sampled ? p->n_sampled * (size_t)p->ranks : 1, sizeof *p->rows_to);
+    size_t rb = record_bytes(p);
+    char *mine = calloc(p->n_todo ? p->n_todo : 1, rb);
+    size_t *counts = malloc((size_t)p->ranks * sizeof *counts);
+    fr_status s = FR_OK;
+    if (!p->rows_to || !mine || !counts)
+        s = fr_fail_nomem("client records", p->n_todo * rb);
+    for (size_t i = 0; s == FR_OK && i < p->n_todo; i++)
+        pack_record(p, p->todo[i], mine + i * rb);
+    void *all = NULL;
+    /* Collective: every rank reaches it (a local failure here is agreed
+     * on just below, so no rank is left waiting in a later exchange). */
+    fr_status sent = fr_comm_allgather(p->comm, mine, s == FR_OK ? p->n_todo * rb : 0, &all, counts);
+    if (s == FR_OK)
+        s = sent;
+    size_t total = 0;
+    for (int r = 0; s == FR_OK && r < p->ranks; r++)
+        total += counts[r];
+    if (s == FR_OK && total % rb)
+        s = fr_fail(FR_ERR_COMM, "client records of %zu bytes do not divide into %zu-byte records (ranks built differently?)",
+                    total, rb);
+    for (size_t at = 0; s == FR_OK && at < total; at += rb)
+        s = unpack_record(p, (const char *)all + at);
+    free(all);
+    free(mine);
+    free(counts);
+    return fr_comm_agree(p->comm, s);
+}
+
+/* ---- item rows ---------------------------------------------------------------- */
+
+/* Where client k's rows for this rank's range lie in the exchanged data. */
+typedef struct segment {
+    const int32_t *rows;
+    const float *delta;
+    size_t n;
+} segment;
+
+typedef struct range_job {
+    fr_pfedrec *p;
+    const segment *seg;  /* per sampled client */
+    size_t lo, hi, n_tasks, participants;
+    double total_samples;
+} range_job;
+
+/* Task t applies the rows of its slice of [lo, hi) in client-id order. */
+static void apply_slice(void *arg, size_t task)
+{
+    range_job *job = arg;
+    fr_pfedrec *p = job->p;
+    size_t width = job->hi - job->lo, d = p->dim;
+    size_t a = job->lo + task * width / job->n_tasks, b = job->lo + (task + 1) * width / job->n_tasks;
+    for (size_t k = 0; k < p->n_sampled; k++) {
+        const client_out *o = &p->outs[k];
+        const segment *sg = &job->seg[k];
+        if (!fr_pf_participates(o) || sg->n == 0)
+            continue;
+        float scale = fr_pf_scale(p, o, job->total_samples, job->participants);
+        for (size_t r = 0; r < sg->n; r++) {
+            size_t item = (size_t)sg->rows[r];
+            if (item >= a && item < b)
+                fr_pf_apply_row(p->items + item * d, scale, sg->delta + r * d, d);
+        }
+    }
+}
+
+/* Pack this rank's participants' rows by destination range: chunk r holds,
+ * for each of this rank's clients in sample order, its rows_to[r] row ids
+ * then their changes. */
+static fr_status pack_deltas(const fr_pfedrec *p, char **buf, size_t *chunk)
+{
+    size_t K = (size_t)p->ranks, d = p->dim, total = 0;
+    memset(chunk, 0, K * sizeof *chunk);
+    for (size_t i = 0; i < p->n_todo; i++)
+        for (size_t r = 0; r < K; r++)
+            chunk[r] += (size_t)p->rows_to[p->todo[i] * K + r] * (sizeof(int32_t) + d * sizeof(float));
+    for (size_t r = 0; r < K; r++)
+        total += chunk[r];
+    *buf = malloc(total ? total : 1);
+    size_t *cursor = malloc(K * sizeof *cursor), *fill = malloc(K * sizeof *fill);
+    if (!*buf || !cursor || !fill) {
+        free(cursor);
+        free(fill);
+        return fr_fail_nomem("item changes", total);
+    }
+    for (size_t r = 0, at = 0; r < K; r++) {
+        cursor[r] = at;
+        at += chunk[r];
+    }
+    for (size_t i = 0; i < p->n_todo; i++) {
+        size_t k = p->todo[i];
+        const client_out *o = &p->outs[k];
+        if (!fr_pf_participates(o))
+            continue;
+        const uint32_t *n_to = p->rows_to + k * K;
+        for (size_t r = 0; r < K; r++)
+            fill[r] = 0;
+        for (size_t j = 0; j < o->n_rows; j++) {
+            size_t r = (size_t)range_owner(p, (size_t)o->rows[j]);
+            char *seg = *buf + cursor[r];
+            memcpy(seg + fill[r] * sizeof(int32_t), &o->rows[j], sizeof(int32_t));
+            memcpy(seg + n_to[r] * sizeof(int32_t) + fill[r] * d * sizeof(float), o->delta + j * d,
+                   d * sizeof(float));
+            fill[r]++;
+        }
+        for (size_t r = 0; r < K; r++)
+            cursor[r] += (size_t)n_to[r] * (sizeof(int32_t) + d * sizeof(float));
+    }
+    free(cursor);
+    free(fill);
+    return FR_OK;
+}
+
+/* The rows of this rank's range that some participant changed, as ids
+ * then values, for every rank. */
+static fr_status pack_changed(const fr_pfedrec *p, const segment *seg, size_t lo, size_t hi, char **buf,
+                              size_t *bytes)
+{
+    size_t d = p->dim;
+    unsigned char *hit = calloc(hi - lo ? hi - lo : 1, 1);
+    if (!hit)
+        return fr_fail_nomem("changed rows", hi - lo);
+    size_t n = 0;
+    for (size_t k = 0; k < p->n_sampled; k++)
+        if (fr_pf_participates(&p->outs[k]))
+            for (size_t r = 0; r < seg[k].n; r++) {
+                size_t item = (size_t)seg[k].rows[r];
+                n += !hit[item - lo];
+                hit[item - lo] = 1;
+            }
+    *bytes = sizeof(uint64_t) + n * (sizeof(int32_t) + d * sizeof(float));
+    *buf = malloc(*bytes);
+    if (!*buf) {
+        free(hit);
+        return fr_fail_nomem("changed rows", *bytes);
+    }
+    uint64_t count = n;
+    memcpy(*buf, &count, sizeof count);
+    char *ids = *buf + sizeof count, *vals = ids + n * sizeof(int32_t);
+    size_t j = 0;
+    for (size_t i = lo; i < hi; i++)
+        if (hit[i - lo]) {
+            int32_t id = (int32_t)i;
+            memcpy(ids + j * sizeof id, &id, sizeof id);
+            memcpy(vals + j * d * sizeof(float), p->items + i * d, d * sizeof(float));
+            j++;
+        }
+    free(hit);
+    return FR_OK;
+}
+
+/* Write the changed rows other ranks sent into the table. */
+static fr_status unpack_changed(fr_pfedrec *p, const char *all, const size_t *counts)
+{
+    size_t d = p->dim;
+    const char *at = all;
+    for (int r = 0; r < p->ranks; r++) {
+        const char *end = at + counts[r];
+        uint64_t n;
+        if (counts[r] < sizeof n)
+            return fr_fail(FR_ERR_COMM, "rank %d sent a short list of changed rows", r);
+        memcpy(&n, at, sizeof n);
+        if (counts[r] != sizeof n + n * (sizeof(int32_t) + d * sizeof(float)))
+            return fr_fail(FR_ERR_COMM, "rank %d sent %zu bytes for %llu changed rows", r, counts[r],
+                           (unsigned long long)n);
+        const char *ids = at + sizeof n, *vals = ids + n * sizeof(int32_t);
+        if (r != p->rank)
+            for (size_t j = 0; j < n; j++) {
+                int32_t id;
+                memcpy(&id, ids + j * sizeof id, sizeof id);
+                if (id < 0 || (size_t)id >= p->n_items)
+                    return fr_fail(FR_ERR_COMM, "rank %d sent item row %d of %zu", r, (int)id, p->n_items);
+                memcpy(p->items + (size_t)id * d, vals + j * d * sizeof(float), d * sizeof(float));
+            }
+        at = end;
+    }
+    return FR_OK;
+}
+
+/* Locate each sampled client's segment in the exchanged data: rank r's
+ * chunk lists r's clients in sample order. */
+static fr_status locate(const fr_pfedrec *p, const char *recv, const size_t *counts, segment *seg)
+{
+    size_t K = (size_t)p->ranks, d = p->dim, me = (size_t)p->rank;
+    size_t *cursor = malloc(K * sizeof *cursor);
+    if (!cursor)
+        return fr_fail_nomem("segments", K * sizeof *cursor);
+    for (size_t r = 0, at = 0; r < K; r++) {
+        cursor[r] = at;
+        at += counts[r];
+    }
+    fr_status s = FR_OK;
+    for (size_t k = 0; k < p->n_sampled; k++) {
+        size_t from = (size_t)fr_pf_owner(p, (size_t)p->sampled[k]);
+        size_t n = p->rows_to[k * K + me];
+        seg[k].n = n;
+        if (!n)
+            continue;
+        const char *at = recv + cursor[from];
+        seg[k].rows = (const int32_t *)(const void *)at;
+        seg[k].delta = (const float *)(const void *)(at + n * sizeof(int32_t));
+        cursor[from] += n * (sizeof(int32_t) + d * sizeof(float));
+    }
+    for (size_t r = 0, at = 0; s == FR_OK && r < K; r++) {
+        at += counts[r];
+        if (cursor[r] != at)
+            s = fr_fail(FR_ERR_COMM, "rank %zu sent %zu bytes of item changes, its records announce otherwise", r,
+                        counts[r]);
+    }
+    free(cursor);
+    return s;
+}
+
+fr_status fr_pf_aggregate_ranks(fr_pfedrec *p, double total_samples, size_t participants)
+{
+    size_t K = (size_t)p->ranks;
+    size_t *out_counts = malloc(K * sizeof *out_counts), *in_counts = malloc(K * sizeof *in_counts);
+    size_t *changed_counts = malloc(K * sizeof *changed_counts);
+    segment *seg = calloc(p->n_sampled ? p->n_sampled : 1, sizeof *seg);
+    char *send = NULL, *changed = NULL;
+    void *recv = NULL, *all_changed = NULL;
+    size_t changed_bytes = 0;
+    fr_status s = FR_OK;
+    if (!out_counts || !in_counts || !changed_counts || !seg)
+        s = fr_fail_nomem("aggregation plan", K * 24 + p->n_sampled * sizeof *seg);
+    /* Payloads are 4-byte aligned (int32 ids, then floats) and each
+     * segment's length a multiple of 4, so the views below are aligned. */
+    if (s == FR_OK)
+        s = pack_deltas(p, &send, out_counts);
+    /* Every rank enters each collective; a failure is agreed on after. */
+    if (s != FR_OK && out_counts)
+        memset(out_counts, 0, K * sizeof *out_counts);
+    fr_status x = out_counts && in_counts ? fr_comm_alltoall(p->comm, send ? send : "", out_counts, &recv, in_counts)
+                                          : FR_ERR_NOMEM;
+    if (s == FR_OK)
+        s = x;
+    s = fr_comm_agree(p->comm, s);
+    size_t lo = range_start(p, p->rank), hi = range_start(p, p->rank + 1);
+    if (s == FR_OK)
+        s = locate(p, recv, in_counts, seg);
+    if (s == FR_OK) {
+        range_job job = {p, seg, lo, hi, fr_pf_agg_tasks(p), participants, total_samples};
+        if (job.n_tasks > hi - lo)
+            job.n_tasks = hi - lo ? hi - lo : 1;
+        fr_cpu_parallel_for(p->engine, job.n_tasks, apply_slice, &job);
+        s = pack_changed(p, seg, lo, hi, &changed, &changed_bytes);
+    }
+    s = fr_comm_agree(p->comm, s);
+    if (s == FR_OK)
+        s = fr_comm_allgather(p->comm, changed, changed_bytes, &all_changed, changed_counts);
+    if (s == FR_OK)
+        s = unpack_changed(p, all_changed, changed_counts);
+    free(out_counts);
+    free(in_counts);
+    free(changed_counts);
+    free(seg);
+    free(send);
+    free(changed);
+    free(recv);
+    free(all_changed);
+    return fr_comm_agree(p->comm, s);
+}
+
+/* ---- checkpoints ---------------------------------------------------------------- */
+
+fr_status fr_pf_gather_personal(fr_pfedrec *p)
+{
+    if (p->ranks <= 1)
+        return FR_OK;
+    size_t d = p->dim, per = (d + 1) * sizeof(float), n = 0;
+    for (size_t u = 0; u < p->n_users; u++)
+        n += fr_pf_owner(p, u) == p->rank;
+    float *mine = malloc(n ? n * per : 1);
+    size_t *counts = malloc((size_t)p->ranks * sizeof *counts);
+    fr_status s = mine && counts ? FR_OK : fr_fail_nomem("score functions", n * per);
+    size_t j = 0;
+    for (size_t u = 0; s == FR_OK && u < p->n_users; u++)
+        if (fr_pf_owner(p, u) == p->rank) {
+            memcpy(mine + j * (d + 1), p->w + u * d, d * sizeof(float));
+            mine[j * (d + 1) + d] = p->b[u];
+            j++;
+        }
+    void *all = NULL;
+    fr_status g = fr_comm_gather(p->comm, 0, mine, s == FR_OK ? n * per : 0, &all, counts);
+    if (s == FR_OK)
+        s = g;
+    if (s == FR_OK && p->rank == 0) {
+        /* Rank r's users, in id order, one after another. */
+        size_t *next = calloc((size_t)p->ranks, sizeof *next), *base = calloc((size_t)p->ranks, sizeof *base);
+        if (!next || !base)
+            s = fr_fail_nomem("score functions", (size_t)p->ranks * 16);
+        for (int r = 1; s == FR_OK && r < p->ranks; r++)
+            base[r] = base[r - 1] + counts[r - 1] / per;
+        for (size_t u = 0; s == FR_OK && u < p->n_users; u++) {
+            int r = fr_pf_owner(p, u);
+            if (next[r] * per >= counts[r]) {
+                s = fr_fail(FR_ERR_COMM, "rank %d sent %zu score functions, fewer than it owns", r, counts[r] / per);
+                break;
+            }
+            const float *f = (const float *)all + (base[r] + next[r]++) * (d + 1);
+            memcpy(p->w + u * d, f, d * sizeof(float));
+            p->b[u] = f[d];
+        }
+        free(next);
+        free(base);
+    }
+    free(all);
+    free(mine);
+    free(counts);
+    return fr_comm_agree(p->comm, s);
+}
+
+fr_status fr_pf_broadcast_state(fr_pfedrec *p, unsigned *rounds_done, double *extra, size_t n_extra)
+{
+    if (p->ranks <= 1)
+        return FR_OK;
+    size_t nu = p->n_users, d = p->dim;
+    struct {
+        void *data;
+        size_t bytes;
+    } parts[] = {
+        {p->items, p->n_items * d * sizeof(float)}, {p->w, nu * d * sizeof(float)},
+        {p->b, nu * sizeof(float)},                 {p->val_hr, nu * sizeof(double)},
+        {p->val_ndcg, nu * sizeof(double)},         {p->test_hr, nu * sizeof(double)},
+        {p->test_ndcg, nu * sizeof(double)},        {p->shared, p->n_shared * sizeof(float)},
+        {rounds_done, sizeof *rounds_done},         {extra, n_extra * sizeof *extra},
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (parts[i].bytes)
+            FR_TRY(fr_comm_bcast(p->comm, 0, parts[i].data, parts[i].bytes));
+    return FR_OK;
+}

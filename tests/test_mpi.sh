@@ -1,0 +1,150 @@
+#!/bin/sh
+# test_mpi.sh — multi-rank jobs (builds configured --with-mpi): PFedRec,
+# FedNCF, a shared score with weighted aggregation, simulated stragglers
+# with a quorum, and PF-MSMTrec on 1, 2 and 3 ranks (contiguous and
+# round-robin placement) must write reports identical to the single-process
+# run's, every column but wall time; a run checkpointed on 2 ranks and
+# resumed on 3 equals the uninterrupted run; the communication report has a
+# row per round and rank; [rank] keys and FEDREC_* variables set a rank's
+# threads; a job refusing to run on several ranks says so; and when a rank
+# is killed the job ends with a message naming the intact checkpoint, from
+# which a one-rank run resumes to the uninterrupted result.
+set -u
+: "${top_builddir:=.}" "${top_srcdir:=.}" "${MPIEXEC:=}"
+FEDREC="$top_builddir/fedrec"
+if [ -z "$MPIEXEC" ]; then
+    echo "test_mpi: no MPI launcher was found at configure time (MPIEXEC is empty): skipped" >&2
+    exit 77
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fr_mpi.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# Open MPI wants --oversubscribe for more ranks than cores (3 on a 2-core
+# machine) and --allow-run-as-root as root; MPICH's Hydra needs neither.
+launch_flags=
+if "$MPIEXEC" --version 2>&1 | grep -q "Open MPI\|OpenRTE"; then
+    launch_flags="--oversubscribe"
+    [ "$(id -u)" = 0 ] && launch_flags="$launch_flags --allow-run-as-root"
+fi
+# mpi K ARGS...: fedrec on K ranks, one thread each.
+mpi() {
+    k=$1; shift
+    # shellcheck disable=SC2086
+    "$MPIEXEC" $launch_flags -np "$k" "$FEDREC" "$@"
+}
+
+# strip FILE: the report without its wall-time columns (names with "seconds").
+strip() {
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = ($i !~ /seconds/) }
+             { line = ""; for (i = 1; i <= NF; i++) if (keep[i]) line = line "," $i; print line }' "$1"
+}
+
+# same NAME CONFIG ARGS...: the single-process run against 1, 2, 3 ranks.
+same() {
+    name=$1 conf=$2; shift 2
+    "$FEDREC" train "$conf" --quiet --set backend.threads=2 --report "$tmp/$name-single.csv" "$@" \
+        >"$tmp/out" 2>"$tmp/err" || fail "$name: the single-process run failed: $(cat "$tmp/err")"
+    strip "$tmp/$name-single.csv" >"$tmp/$name-single.txt"
+    for k in 1 2 3; do
+        mpi "$k" train "$conf" --quiet --set backend.threads=1 --report "$tmp/$name-$k.csv" "$@" \
+            >"$tmp/out" 2>"$tmp/err" || fail "$name on $k ranks failed: $(cat "$tmp/err")"
+        strip "$tmp/$name-$k.csv" >"$tmp/$name-$k.txt"
+        cmp -s "$tmp/$name-single.txt" "$tmp/$name-$k.txt" ||
+            fail "$name on $k ranks differs from one process: $(diff "$tmp/$name-single.txt" "$tmp/$name-$k.txt" | head -n 4)"
+    done
+    [ "$(wc -l <"$tmp/$name-single.txt")" -gt 2 ] || fail "$name: the report is nearly empty"
+}
+
+pf="$top_srcdir/conf/quickstart.ini"
+small="--set data.users=240 --set data.items=300 --set train.rounds=4"
+# shellcheck disable=SC2086
+same pfedrec "$pf" $small --set pfedrec.client_fraction=0.5
+# shellcheck disable=SC2086
+same pfedrec-rr "$pf" $small --set fed.placement=round-robin
+# shellcheck disable=SC2086
+same fedncf "$pf" $small --set job.kind=fedncf --set train.rounds=3
+# shellcheck disable=SC2086
+same shared "$pf" $small --set pfedrec.personal_score=no --set pfedrec.aggregation=weighted
+# shellcheck disable=SC2086
+same stragglers "$pf" $small --set fed.deadline=1 --set fed.deadline_clock=simulated --set fed.latency=1 \
+    --set fed.min_clients=140
+awk -F, 'NR > 1 && $9 >= 240 { bad = 1 } END { exit bad }' "$tmp/stragglers-single.csv" ||
+    fail "simulated stragglers: every client arrived"
+fm="$top_srcdir/conf/pfmsmtrec-synthetic.ini"
+msmt="--set data.rows=6000 --set train.rounds=3 --set msmt.expert_layers=16 --set msmt.tower_layers=8 --set backend.kind=cpu"
+# shellcheck disable=SC2086
+same pfmsmtrec "$fm" $msmt
+# shellcheck disable=SC2086
+same pfmsmtrec-rr "$fm" $msmt --set fed.placement=round-robin --set fedmsmt.method=fedprox --set fedmsmt.prox_mu=0.01
+
+# Checkpointed on 2 ranks, resumed on 3: the uninterrupted run.
+# shellcheck disable=SC2086
+"$FEDREC" train "$pf" --quiet $small --set train.rounds=6 --report "$tmp/full.csv" >/dev/null 2>&1 ||
+    fail "uninterrupted run failed"
+# shellcheck disable=SC2086
+mpi 2 train "$pf" --quiet $small --set train.rounds=4 --set train.checkpoint_every=2 \
+    --set "output.checkpoint=$tmp/ck" --report "$tmp/part.csv" >"$tmp/out" 2>"$tmp/err" ||
+    fail "2-rank run with checkpoints failed: $(cat "$tmp/err")"
+# shellcheck disable=SC2086
+mpi 3 train "$pf" $small --set train.rounds=6 --set "output.checkpoint=$tmp/ck" --report "$tmp/part.csv" \
+    --set "output.comm_report=$tmp/comm.csv" --resume >"$tmp/out" 2>"$tmp/err" ||
+    fail "3-rank resume failed: $(cat "$tmp/err")"
+grep -q "resuming after round 4" "$tmp/out" || fail "resume message: $(head -n 3 "$tmp/out")"
+strip "$tmp/full.csv" >"$tmp/full.txt"
+strip "$tmp/part.csv" >"$tmp/part.txt"
+cmp -s "$tmp/full.txt" "$tmp/part.txt" || fail "resumed on 3 ranks differs: $(diff "$tmp/full.txt" "$tmp/part.txt" | head -n 4)"
+# The communication report: a header and 2 rounds x 3 ranks, traffic both ways.
+[ "$(wc -l <"$tmp/comm.csv")" -eq 7 ] || fail "comm report: $(cat "$tmp/comm.csv")"
+awk -F, 'NR > 1 && ($(NF - 3) <= 0 || $(NF - 2) <= 0) { bad = 1 } END { exit bad }' "$tmp/comm.csv" ||
+    fail "a rank reports no traffic: $(cat "$tmp/comm.csv")"
+grep -q "rank 2 on" "$tmp/out" || fail "no rank table: $(head -n 5 "$tmp/out")"
+
+# Per-rank settings: rank.threads and the environment.
+# shellcheck disable=SC2086
+mpi 2 train "$pf" $small --set train.rounds=1 --set rank.threads=1,2 >"$tmp/out" 2>"$tmp/err" ||
+    fail "rank.threads run failed: $(cat "$tmp/err")"
+grep -q "rank 0 on .*1 thread$" "$tmp/out" && grep -q "rank 1 on .*2 threads" "$tmp/out" ||
+    fail "rank.threads not applied: $(grep "rank [01] on" "$tmp/out")"
+# shellcheck disable=SC2086
+FEDREC_THREADS=3 mpi 2 train "$pf" $small --set train.rounds=1 --set rank.threads=1 >"$tmp/out" 2>"$tmp/err" ||
+    fail "FEDREC_THREADS run failed: $(cat "$tmp/err")"
+[ "$(grep -c "3 threads" "$tmp/out")" -eq 2 ] || fail "FEDREC_THREADS not applied: $(grep "rank [01] on" "$tmp/out")"
+
+# A job that runs in one process only says so, with exit code 3.
+mpi 2 train --set job.kind=msmt >"$tmp/out" 2>"$tmp/err"
+code=$?
+[ "$code" -eq 3 ] || fail "msmt on 2 ranks exited $code, expected 3"
+grep -q "runs in one process" "$tmp/err" || fail "msmt on 2 ranks: $(cat "$tmp/err")"
+
+# A rank killed mid-run: the job ends, rank 0 names the intact checkpoint,
+# and one process resumes from it to the uninterrupted result.
+# shellcheck disable=SC2016
+"$MPIEXEC" $launch_flags -np 2 sh -c \
+    'if [ "${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" = 1 ]; then (sleep 3; kill -9 $$) & fi; exec "$0" "$@"' \
+    "$FEDREC" train "$pf" --quiet --set data.users=240 --set data.items=300 --set train.rounds=1000000 \
+    --set train.checkpoint_every=3 --set "output.checkpoint=$tmp/dead" --set backend.threads=1 \
+    >"$tmp/out" 2>"$tmp/err"
+code=$?
+[ "$code" -ne 0 ] || fail "a job with a killed rank exited 0"
+last=$(sed -n 's/.*the last checkpoint, after round \([0-9]*\), is intact in.*/\1/p' "$tmp/err" | head -n 1)
+if [ -z "$last" ]; then
+    fail "no message naming the checkpoint after a rank died: $(cat "$tmp/err")"
+else
+    upto=$((last + 2))
+    "$FEDREC" train "$pf" --quiet --set data.users=240 --set data.items=300 --set "train.rounds=$upto" \
+        --set "output.checkpoint=$tmp/dead" --resume --report "$tmp/after.csv" >"$tmp/out" 2>"$tmp/err" ||
+        fail "resuming after the killed job failed: $(cat "$tmp/err")"
+    "$FEDREC" train "$pf" --quiet --set data.users=240 --set data.items=300 --set "train.rounds=$upto" \
+        --report "$tmp/straight.csv" >/dev/null 2>&1 || fail "uninterrupted run to $upto rounds failed"
+    strip "$tmp/after.csv" | tail -n 2 >"$tmp/a.txt"
+    strip "$tmp/straight.csv" | tail -n 2 >"$tmp/b.txt"
+    cmp -s "$tmp/a.txt" "$tmp/b.txt" || fail "resumed after a killed rank differs: $(paste -d'|' "$tmp/a.txt" "$tmp/b.txt")"
+fi
+
+if [ "$failures" -ne 0 ]; then
+    echo "test_mpi: $failures failure(s)" >&2
+    exit 1
+fi
+echo "test_mpi: all checks passed"
