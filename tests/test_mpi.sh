@@ -6,7 +6,8 @@
 # run's, every column but wall time; a run checkpointed on 2 ranks and
 # resumed on 3 equals the uninterrupted run; the communication report has a
 # row per round and rank; [rank] keys and FEDREC_* variables set a rank's
-# threads; a job refusing to run on several ranks says so; and when a rank
+# threads; a job refusing to run on several ranks says so once, and a data
+# file one rank lacks stops every rank with one message; and when a rank
 # is killed the job ends with a message naming the intact checkpoint, from
 # which a one-rank run resumes to the uninterrupted result.
 set -u
@@ -18,6 +19,8 @@ if [ -z "$MPIEXEC" ]; then
 fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fr_mpi.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
+awk 'BEGIN { for (u = 1; u <= 60; u++) for (k = 0; k < 12; k++)
+        printf "%d\t%d\t5\t%d\n", u, (u * 7 + k * 13) % 200 + 1, k }' >"$tmp/u.data"
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
@@ -97,7 +100,7 @@ strip "$tmp/part.csv" >"$tmp/part.txt"
 cmp -s "$tmp/full.txt" "$tmp/part.txt" || fail "resumed on 3 ranks differs: $(diff "$tmp/full.txt" "$tmp/part.txt" | head -n 4)"
 # The communication report: a header and 2 rounds x 3 ranks, traffic both ways.
 [ "$(wc -l <"$tmp/comm.csv")" -eq 7 ] || fail "comm report: $(cat "$tmp/comm.csv")"
-awk -F, 'NR > 1 && ($(NF - 3) <= 0 || $(NF - 2) <= 0) { bad = 1 } END { exit bad }' "$tmp/comm.csv" ||
+awk -F, 'NR > 1 && ($(NF - 5) <= 0 || $(NF - 4) <= 0) { bad = 1 } END { exit bad }' "$tmp/comm.csv" ||
     fail "a rank reports no traffic: $(cat "$tmp/comm.csv")"
 grep -q "rank 2 on" "$tmp/out" || fail "no rank table: $(head -n 5 "$tmp/out")"
 
@@ -112,11 +115,23 @@ FEDREC_THREADS=3 mpi 2 train "$pf" $small --set train.rounds=1 --set rank.thread
     fail "FEDREC_THREADS run failed: $(cat "$tmp/err")"
 [ "$(grep -c "3 threads" "$tmp/out")" -eq 2 ] || fail "FEDREC_THREADS not applied: $(grep "rank [01] on" "$tmp/out")"
 
-# A job that runs in one process only says so, with exit code 3.
+# A job that runs in one process only says so, once, with exit code 3.
 mpi 2 train --set job.kind=msmt >"$tmp/out" 2>"$tmp/err"
 code=$?
 [ "$code" -eq 3 ] || fail "msmt on 2 ranks exited $code, expected 3"
-grep -q "runs in one process" "$tmp/err" || fail "msmt on 2 ranks: $(cat "$tmp/err")"
+[ "$(grep -c "runs in one process" "$tmp/err")" -eq 1 ] || fail "msmt on 2 ranks: $(cat "$tmp/err")"
+# A data file only one rank lacks: every rank stops, rank 0 names it once.
+# shellcheck disable=SC2016
+"$MPIEXEC" $launch_flags -np 2 sh -c \
+    'if [ "${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" = 1 ]; then set -- "$@" --set data.path=/nonexistent/u.data; fi
+     exec "$0" "$@"' \
+    "$FEDREC" train --set data.source=movielens --set data.path="$tmp/u.data" --set train.rounds=1 \
+    --set pfedrec.eval_negatives=20 \
+    >"$tmp/out" 2>"$tmp/err"
+code=$?
+[ "$code" -eq 1 ] || fail "a data file missing on rank 1: exit $code, expected 1: $(cat "$tmp/err")"
+[ "$(grep -c "rank 1 of 2: .*nonexistent/u.data" "$tmp/err")" -eq 1 ] ||
+    fail "a data file missing on rank 1: $(cat "$tmp/err")"
 
 # A rank killed mid-run: the job ends, rank 0 names the intact checkpoint,
 # and one process resumes from it to the uninterrupted result.

@@ -9,7 +9,8 @@
  * relies on MPI_Allreduce's order. Messages of any size are carried (MPI's
  * int counts are side-stepped with 256-byte blocks).
  *
- * Every function is collective: all ranks call it in the same order. A
+ * Every function but send and receive is collective: all ranks call it in
+ * the same order. A
  * failed MPI call returns FR_ERR_COMM with MPI's message; a rank that dies
  * makes the launcher end the job. The traffic counters add up the payload
  * bytes this rank sent to and received from other ranks (what a
@@ -62,6 +63,11 @@ fr_status fr_comm_alltoall(fr_comm *c, const void *send, const size_t *send_coun
 fr_status fr_comm_gather(fr_comm *c, int root, const void *send, size_t bytes, void **recv, size_t *counts);
 /* root's bytes bytes into every rank's buf (bytes equal on all ranks). */
 fr_status fr_comm_bcast(fr_comm *c, int root, void *buf, size_t bytes);
+/* Point to point, for exchanges in a fixed rank order: `bytes` bytes to
+ * rank `to`; a message from rank `from` into *buf (malloc'd, the caller
+ * frees) of *bytes bytes. Only the two ranks involved call these. */
+fr_status fr_comm_send(fr_comm *c, int to, const void *buf, size_t bytes);
+fr_status fr_comm_recv(fr_comm *c, int from, void **buf, size_t *bytes);
 /* The job's common verdict: FR_OK if every rank passes FR_OK, else the
  * status and message of the lowest failing rank, on every rank (the
  * message becomes this thread's last error). fr_comm_error_shared then

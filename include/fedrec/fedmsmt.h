@@ -109,7 +109,7 @@ typedef struct fr_fedmsmt_round {
     /* Multi-rank: this rank's traffic this round (fedrec/comm.h), its
      * wall time in exchanges, and the clients it trained. */
     uint64_t bytes_sent, bytes_received;
-    double comm_seconds;
+    double comm_seconds, local_seconds; /* local: training this rank's clients */
     size_t trained_here;
 } fr_fedmsmt_round;
 

@@ -106,6 +106,7 @@ typedef struct fr_pfedrec_round {
      * fedrec/comm.h) and the wall time it spent in the exchanges. */
     uint64_t bytes_sent, bytes_received;
     double t_comm;
+    double t_local;          /* wall seconds this rank spent training its clients */
     double seconds;          /* wall time of the round */
     /* Where the time went, summed over clients (CPU seconds, so with
      * several threads they add up to more than the wall time): drawing

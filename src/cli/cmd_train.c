@@ -217,9 +217,9 @@ static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_com
     int ranks = fr_comm_size(comm);
     if (ranks > 1 && (!strcmp(kind, "msmt") || !strcmp(kind, "mtrec") || !strcmp(kind, "ctr") ||
                       !strcmp(kind, "central-mf"))) {
-        fr_cli_fail(FR_ERR_UNSUPPORTED, "job.kind = %s runs in one process; started with %d ranks (multi-rank jobs: pfedrec, fedmf, fedncf, fedmsmt)",
-                    kind, ranks);
-        return fr_cli_report(FR_ERR_UNSUPPORTED, NULL);
+        fr_status s = fr_cli_fail(FR_ERR_UNSUPPORTED, "job.kind = %s runs in one process; started with %d ranks (multi-rank jobs: pfedrec, fedmf, fedncf, fedmsmt)",
+                                  kind, ranks);
+        return fr_cli_report(fr_cli_agree(comm, s), NULL); /* every rank sees it: reported once */
     }
     if (!strcmp(kind, "msmt"))
         return fr_cli_run_msmt(cfg, o->quiet, o->summary);
@@ -251,17 +251,22 @@ int fr_cli_train(int argc, char **argv)
         s = fr_config_set(cfg, "output.report", o.report, "--report");
     if (s == FR_OK)
         s = fr_cli_rank_overrides(cfg, fr_comm_rank(comm));
+    if (fr_comm_size(comm) > 1) /* a bad configuration: reported once, by rank 0 */
+        s = fr_cli_agree(comm, s);
     const char *kind = "";
     if (s == FR_OK)
         fr_config_get_string(cfg, "job.kind", &kind);
-    int usage_error = 0;
+    /* Every rank decides the usage errors alike: rank 0 says them. */
+    int usage_error = 0, quiet_rank = fr_comm_rank(comm) != 0;
     if (s == FR_OK && o.resume && !strcmp(kind, "ctr")) {
-        fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = %s has none\n", kind);
+        if (!quiet_rank)
+            fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = %s has none\n", kind);
         usage_error = 1;
     } else if (s == FR_OK && o.resume &&
                (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt") || !strcmp(kind, "mtrec"))) {
-        fprintf(stderr, "fedrec train: --resume continues a PFedRec-engine run from output.checkpoint; job.kind = %s has none\n",
-                kind);
+        if (!quiet_rank)
+            fprintf(stderr, "fedrec train: --resume continues a PFedRec-engine run from output.checkpoint; job.kind = %s has none\n",
+                    kind);
         usage_error = 1;
     }
     if (s != FR_OK)
@@ -271,7 +276,7 @@ int fr_cli_train(int argc, char **argv)
     fr_config_free(cfg);
     /* A failure only this rank saw leaves the others waiting in an
      * exchange: end the whole job (it has been reported above). */
-    if (rc != FR_EXIT_OK && fr_comm_size(comm) > 1 && !fr_comm_error_shared(comm))
+    if (rc != FR_EXIT_OK && !usage_error && fr_comm_size(comm) > 1 && !fr_comm_error_shared(comm))
         fr_comm_abort(comm, rc);
     fr_cli_set_comm(NULL);
     fr_comm_close(comm);

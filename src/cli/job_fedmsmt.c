@@ -185,7 +185,7 @@ static void on_round(void *arg, const fr_fedmsmt_round *r)
     round_ctx *c = arg;
     /* Every rank passes here each round: the report's gather is collective. */
     fr_status s = fr_cli_ranks_round(c->ranks, (long long)r->round, r->bytes_sent, r->bytes_received,
-                                     r->comm_seconds, r->trained_here);
+                                     r->comm_seconds, r->local_seconds, r->trained_here);
     if (c->ranks_status == FR_OK)
         c->ranks_status = s;
     if (!c->quiet) {
@@ -216,19 +216,22 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
     double t0 = fr_clock_seconds();
     fr_table t;
     fr_status s = fr_cli_msmt_load(cfg, &t, &what);
-    if (s != FR_OK)
-        return fr_cli_report(s, NULL);
+    int have_table = s == FR_OK;
     fr_fedmsmt_options o;
-    s = options(cfg, t.n_scenarios, &o);
+    if (s == FR_OK)
+        s = options(cfg, t.n_scenarios, &o);
     fr_backend *be = NULL;
     if (s == FR_OK)
         s = fr_cli_open_backend(cfg, &be);
+    /* Every rank gets here: one verdict, reported once. */
+    s = fr_cli_agree(comm, s);
     fr_cli_ranks ranks;
     if (s == FR_OK)
         s = fr_cli_ranks_open(&ranks, comm, cfg, fr_backend_describe(be), quiet, 0);
     if (s != FR_OK) {
         fr_backend_close(be);
-        fr_table_free(&t);
+        if (have_table)
+            fr_table_free(&t);
         return fr_cli_report(s, NULL);
     }
     round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t, &ranks, FR_OK};

@@ -227,31 +227,37 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     fr_config_get_string(cfg, "run.name", &name);
     if (rank != 0)
         report_path = "";
-    if (s != FR_OK)
-        return fr_cli_report(s, NULL);
     fr_ratings r;
-    if (path) {
+    int have_ratings = 0, have_split = 0;
+    if (s == FR_OK && path) {
         s = fr_ratings_read(path, &spec, &r);
-    } else {
+        have_ratings = s == FR_OK;
+    } else if (s == FR_OK) {
         int64_t users, items, per_user;
         fr_config_get_int(cfg, "data.users", &users);
         fr_config_get_int(cfg, "data.items", &items);
         fr_config_get_int(cfg, "data.per_user", &per_user);
         fr_implicit_spec gen = {o.seed, (size_t)users, (size_t)items, (size_t)per_user};
         s = fr_implicit_generate(&gen, &r);
+        have_ratings = s == FR_OK;
     }
-    if (s != FR_OK)
-        return fr_cli_report(s, NULL);
     fr_loo_split split;
-    s = fr_loo_split_make(&r, o.seed, (size_t)eval_negatives, &split);
-    size_t n_ratings = r.n;
-    fr_ratings_free(&r);
-    if (s != FR_OK)
-        return fr_cli_report(s, NULL);
+    size_t n_ratings = have_ratings ? r.n : 0;
+    if (s == FR_OK) {
+        s = fr_loo_split_make(&r, o.seed, (size_t)eval_negatives, &split);
+        have_split = s == FR_OK;
+    }
+    if (have_ratings)
+        fr_ratings_free(&r);
     fr_pfedrec *p = NULL;
-    s = fr_pfedrec_create(&split, &o, &p);
+    if (s == FR_OK)
+        s = fr_pfedrec_create(&split, &o, &p);
     if (s == FR_OK)
         s = fr_pfedrec_set_comm(p, comm);
+    /* Every rank gets here: one verdict, so that a failure (the same on
+     * every rank, or one machine's missing file) is reported once and ends
+     * every rank cleanly. */
+    s = fr_cli_agree(comm, s);
     fr_cli_ranks ranks;
     char device[128];
     device_of(&o, device, sizeof device);
@@ -259,7 +265,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         s = fr_cli_ranks_open(&ranks, comm, cfg, device, quiet, resume);
     if (s != FR_OK) {
         fr_pfedrec_free(p);
-        fr_loo_split_free(&split);
+        if (have_split)
+            fr_loo_split_free(&split);
         return fr_cli_report(s, NULL);
     }
     const char *ckpt_path;
@@ -277,6 +284,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             s = fr_pfedrec_load(p, ckpt_path, &start, best_saved, 5);
         if (s == FR_OK && *report_path)
             s = trim_report(report_path, (int64_t)start);
+        s = fr_cli_agree(comm, s);
         if (s != FR_OK) {
             fr_cli_ranks_close(&ranks, FR_EXIT_OK);
             fr_pfedrec_free(p);
@@ -320,7 +328,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         s = fr_pfedrec_run_round(p, (unsigned)k, &st);
         if (s == FR_OK)
             s = fr_cli_ranks_round(&ranks, (long long)k + 1, st.bytes_sent, st.bytes_received, st.t_comm,
-                                   st.trained_here);
+                                   st.t_local, st.trained_here);
         if (s != FR_OK)
             break;
         total += st.seconds;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -141,7 +142,7 @@ fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg
             opened = fr_cli_fail(FR_ERR_IO, "%s: cannot write the communication report: %s", r->report_path,
                                  strerror(errno));
         else if (!resume || ftell(r->report) == 0)
-            fprintf(r->report, "round,rank,host_device,bytes_sent,bytes_received,seconds_comm,clients_trained\n");
+            fprintf(r->report, "round,rank,host_device,bytes_sent,bytes_received,seconds_comm,seconds_training,clients_trained,peak_rss_mib\n");
     }
     if (s == FR_OK)
         s = fr_cli_agree(comm, opened);
@@ -150,15 +151,24 @@ fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg
 
 typedef struct rank_row {
     uint64_t sent, received, clients;
-    double seconds;
+    double seconds_comm, seconds_local, peak_rss_mib;
 } rank_row;
 
+/* This process's peak resident memory so far, in MiB. */
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
+}
+
 fr_status fr_cli_ranks_round(fr_cli_ranks *r, long long round, uint64_t sent, uint64_t received,
-                             double seconds, uint64_t clients)
+                             double seconds_comm, double seconds_local, uint64_t clients)
 {
     if (!*r->report_path)
         return FR_OK;
-    rank_row mine = {sent, received, clients, seconds};
+    rank_row mine = {sent, received, clients, seconds_comm, seconds_local, peak_rss_mib()};
     void *all = NULL;
     size_t *counts = calloc((size_t)r->size, sizeof *counts);
     if (!counts)
@@ -167,9 +177,10 @@ fr_status fr_cli_ranks_round(fr_cli_ranks *r, long long round, uint64_t sent, ui
     if (s == FR_OK && r->report) {
         const rank_row *row = all;
         for (int k = 0; k < r->size; k++)
-            fprintf(r->report, "%lld,%d,\"%s\",%llu,%llu,%.4f,%llu\n", round, k,
+            fprintf(r->report, "%lld,%d,\"%s\",%llu,%llu,%.4f,%.4f,%llu,%.1f\n", round, k,
                     r->where && r->where[k] ? r->where[k] : "", (unsigned long long)row[k].sent,
-                    (unsigned long long)row[k].received, row[k].seconds, (unsigned long long)row[k].clients);
+                    (unsigned long long)row[k].received, row[k].seconds_comm, row[k].seconds_local,
+                    (unsigned long long)row[k].clients, row[k].peak_rss_mib);
         fflush(r->report);
     }
     free(all);

@@ -28,9 +28,11 @@ typedef struct fr_cli_ranks {
  * and print the table on rank 0 unless quiet. */
 fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg, const char *device, int quiet,
                             int resume);
-/* Collective: one row per rank for round `round` into the report. */
+/* Collective: one row per rank for round `round` into the report: its
+ * traffic, wall seconds in exchanges and training its clients, clients,
+ * peak resident memory. */
 fr_status fr_cli_ranks_round(fr_cli_ranks *r, long long round, uint64_t sent, uint64_t received,
-                             double seconds, uint64_t clients);
+                             double seconds_comm, double seconds_local, uint64_t clients);
 /* Rank 0 of a multi-rank job: the checkpoint that a launcher's ending of
  * the job (SIGTERM, sent when another rank dies) leaves intact, named in
  * the message printed then. */

@@ -184,6 +184,32 @@ fr_status fr_comm_bcast(fr_comm *c, int root, void *buf, size_t bytes)
     return FR_OK;
 }
 
+fr_status fr_comm_send(fr_comm *c, int to, const void *buf, size_t bytes)
+{
+    if (to < 0 || to >= c->size || to == c->rank)
+        return fr_fail(FR_ERR_INVALID, "send: rank %d of %d (this is rank %d)", to, c->size, c->rank);
+#ifdef FR_HAVE_MPI
+    if (c->mpi)
+        return fr_mpi_send(c, to, buf, bytes);
+#endif
+    (void)buf;
+    (void)bytes;
+    return FR_ERR_INVALID; /* unreachable: one rank has nobody to send to */
+}
+
+fr_status fr_comm_recv(fr_comm *c, int from, void **buf, size_t *bytes)
+{
+    *buf = NULL;
+    *bytes = 0;
+    if (from < 0 || from >= c->size || from == c->rank)
+        return fr_fail(FR_ERR_INVALID, "receive: rank %d of %d (this is rank %d)", from, c->size, c->rank);
+#ifdef FR_HAVE_MPI
+    if (c->mpi)
+        return fr_mpi_recv(c, from, buf, bytes);
+#endif
+    return FR_ERR_INVALID;
+}
+
 /* What fr_comm_agree moves: a rank's status and message. */
 typedef struct verdict {
     int32_t status;

@@ -1,11 +1,14 @@
 /* comm_mpi.c — the collectives of fedrec/comm.h on MPI (built with
  * --with-mpi only).
  *
- * Payloads travel as 256-byte blocks (a contiguous MPI type) so that MPI's
- * int counts reach 512 GiB per rank instead of 2 GiB: each rank's chunk is
- * copied into a padded buffer, the lengths are exchanged first, and the
- * receiver closes the padding up. Errors return (MPI_ERRORS_RETURN) with
- * MPI's own message. */
+ * The lengths are exchanged first. When every count and displacement of a
+ * call fits MPI's int, the payload travels as bytes straight from and into
+ * the callers' buffers; past that (a collective over 2 GiB) it travels as
+ * 256-byte blocks (a contiguous MPI type, reaching 512 GiB): each chunk is
+ * copied into a padded buffer and the receiver closes the padding up. All
+ * ranks of a call take the same way (decided from lengths all of them
+ * know, or agreed by MPI_Allreduce). Errors return (MPI_ERRORS_RETURN)
+ * with MPI's own message. */
 #include "config.h"
 
 #include <limits.h>
@@ -47,6 +50,10 @@ fr_status fr_mpi_open(fr_comm *c, int *argc, char ***argv)
     int ready = 0, provided = 0;
     MPI_Initialized(&ready);
     if (!ready) {
+        /* Ranks of a federated job wait for each other at every exchange;
+         * Open MPI's default spinning there takes the core a working rank
+         * (or its threads) could use. Yield instead, unless the user chose. */
+        setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
         if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
             return fr_fail(FR_ERR_COMM, "MPI_Init_thread failed: is this process started by mpirun/mpiexec of the MPI fedrec was built with?");
         c->finalize = 1;
@@ -105,6 +112,27 @@ static fr_status layout(const uint64_t *lengths, int n, int *count, int *displ, 
     return FR_OK;
 }
 
+/* Byte counts and displacements of n lengths if they all fit an int. */
+static int byte_layout(const uint64_t *lengths, int n, int *count, int *displ)
+{
+    uint64_t at = 0;
+    for (int r = 0; r < n; r++) {
+        if (lengths[r] > INT_MAX || at > INT_MAX)
+            return 0;
+        count[r] = (int)lengths[r];
+        displ[r] = (int)at;
+        at += lengths[r];
+    }
+    return at <= INT_MAX;
+}
+
+/* Whether every rank can move this call as bytes (local: this rank can). */
+static fr_status agree_bytes(int local, int *all)
+{
+    MPI_TRY("MPI_Allreduce", MPI_Allreduce(&local, all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD));
+    return FR_OK;
+}
+
 /* Close up the padding of n chunks in buf (lengths, at block offsets). */
 static void compact(char *buf, const uint64_t *lengths, const int *displ, int n, size_t *counts)
 {
@@ -143,6 +171,25 @@ static fr_status allgather_run(fr_comm *c, const void *send, size_t bytes, void 
 {
     uint64_t mine = bytes;
     MPI_TRY("MPI_Allgather", MPI_Allgather(&mine, 1, MPI_UINT64_T, in->lengths, 1, MPI_UINT64_T, MPI_COMM_WORLD));
+    c->sent += (uint64_t)(c->size - 1) * (bytes + 8);
+    for (int r = 0; r < c->size; r++)
+        if (r != c->rank)
+            c->received += in->lengths[r] + 8;
+    if (byte_layout(in->lengths, c->size, in->count, in->displ)) {
+        size_t total = (size_t)in->displ[c->size - 1] + (size_t)in->lengths[c->size - 1];
+        char *all = malloc(total ? total : 1);
+        if (!all)
+            return fr_fail_nomem("gathered data", total);
+        int rc = MPI_Allgatherv(send, (int)bytes, MPI_BYTE, all, in->count, in->displ, MPI_BYTE, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) {
+            free(all);
+            return mpi_failed("MPI_Allgatherv", rc);
+        }
+        for (int r = 0; r < c->size; r++)
+            counts[r] = (size_t)in->lengths[r];
+        *recv = all;
+        return FR_OK;
+    }
     size_t total;
     FR_TRY(layout(in->lengths, c->size, in->count, in->displ, &total));
     char *padded = calloc(blocks_of(bytes) ? blocks_of(bytes) : 1, BLOCK);
@@ -163,10 +210,6 @@ static fr_status allgather_run(fr_comm *c, const void *send, size_t bytes, void 
     }
     compact(all, in->lengths, in->displ, c->size, counts);
     *recv = all;
-    c->sent += (uint64_t)(c->size - 1) * (bytes + 8);
-    for (int r = 0; r < c->size; r++)
-        if (r != c->rank)
-            c->received += in->lengths[r] + 8;
     return FR_OK;
 }
 
@@ -187,6 +230,30 @@ static fr_status alltoall_run(fr_comm *c, const void *send, const size_t *send_c
         out->lengths[r] = send_counts[r];
     MPI_TRY("MPI_Alltoall", MPI_Alltoall(out->lengths, 1, MPI_UINT64_T, in->lengths, 1, MPI_UINT64_T,
                                          MPI_COMM_WORLD));
+    for (int r = 0; r < c->size; r++)
+        if (r != c->rank) {
+            c->sent += out->lengths[r] + 8;
+            c->received += in->lengths[r] + 8;
+        }
+    int bytes_ok = byte_layout(out->lengths, c->size, out->count, out->displ) &&
+                   byte_layout(in->lengths, c->size, in->count, in->displ);
+    FR_TRY(agree_bytes(bytes_ok, &bytes_ok));
+    if (bytes_ok) {
+        size_t total = (size_t)in->displ[c->size - 1] + (size_t)in->lengths[c->size - 1];
+        char *all = malloc(total ? total : 1);
+        if (!all)
+            return fr_fail_nomem("exchanged data", total);
+        int rc = MPI_Alltoallv(send, out->count, out->displ, MPI_BYTE, all, in->count, in->displ, MPI_BYTE,
+                               MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) {
+            free(all);
+            return mpi_failed("MPI_Alltoallv", rc);
+        }
+        for (int r = 0; r < c->size; r++)
+            recv_counts[r] = (size_t)in->lengths[r];
+        *recv = all;
+        return FR_OK;
+    }
     size_t total_out, total_in;
     FR_TRY(layout(out->lengths, c->size, out->count, out->displ, &total_out));
     FR_TRY(layout(in->lengths, c->size, in->count, in->displ, &total_in));
@@ -211,11 +278,6 @@ static fr_status alltoall_run(fr_comm *c, const void *send, const size_t *send_c
     }
     compact(all, in->lengths, in->displ, c->size, recv_counts);
     *recv = all;
-    for (int r = 0; r < c->size; r++)
-        if (r != c->rank) {
-            c->sent += out->lengths[r] + 8;
-            c->received += in->lengths[r] + 8;
-        }
     return FR_OK;
 }
 
@@ -297,5 +359,43 @@ fr_status fr_mpi_bcast(fr_comm *c, int root, void *buf, size_t bytes)
         c->sent += (uint64_t)(c->size - 1) * bytes;
     else
         c->received += bytes;
+    return FR_OK;
+}
+
+/* Point to point: the length, then the payload in pieces MPI's int can
+ * count. */
+#define PIECE ((size_t)1 << 30)
+enum { TAG_LENGTH = 7101, TAG_PAYLOAD = 7102 };
+
+fr_status fr_mpi_send(fr_comm *c, int to, const void *buf, size_t bytes)
+{
+    uint64_t n = bytes;
+    MPI_TRY("MPI_Send", MPI_Send(&n, 1, MPI_UINT64_T, to, TAG_LENGTH, MPI_COMM_WORLD));
+    for (size_t at = 0; at < bytes; at += PIECE) {
+        size_t len = bytes - at < PIECE ? bytes - at : PIECE;
+        MPI_TRY("MPI_Send", MPI_Send((const char *)buf + at, (int)len, MPI_BYTE, to, TAG_PAYLOAD, MPI_COMM_WORLD));
+    }
+    c->sent += bytes + 8;
+    return FR_OK;
+}
+
+fr_status fr_mpi_recv(fr_comm *c, int from, void **buf, size_t *bytes)
+{
+    uint64_t n = 0;
+    MPI_TRY("MPI_Recv", MPI_Recv(&n, 1, MPI_UINT64_T, from, TAG_LENGTH, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+    char *data = malloc(n ? (size_t)n : 1);
+    if (!data)
+        return fr_fail_nomem("received data", (size_t)n);
+    for (size_t at = 0; at < (size_t)n; at += PIECE) {
+        size_t len = (size_t)n - at < PIECE ? (size_t)n - at : PIECE;
+        int rc = MPI_Recv(data + at, (int)len, MPI_BYTE, from, TAG_PAYLOAD, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) {
+            free(data);
+            return mpi_failed("MPI_Recv", rc);
+        }
+    }
+    *buf = data;
+    *bytes = (size_t)n;
+    c->received += n + 8;
     return FR_OK;
 }

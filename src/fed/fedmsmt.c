@@ -511,6 +511,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
                 s = fr_param_set_export(ps, FR_ROLES_ALL, k->after, k->n_values);
         }
         double tc = fr_clock_seconds();
+        r->local_seconds = tc - tr;
         if (ranks > 1) {
             s = fr_comm_agree(comm, s);
             if (s == FR_OK)
@@ -558,9 +559,12 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         finish_means(&r->test);
         r->eval_seconds = fr_clock_seconds() - te;
         r->seconds = fr_clock_seconds() - tr;
-        if (s == FR_OK && !isfinite(r->train_loss))
+        if (s == FR_OK && !isfinite(r->train_loss)) {
             s = fr_fail(FR_ERR_NUMERIC, "federated training: loss is %g in round %zu (learning rate too high?)",
                         r->train_loss, round);
+            if (ranks > 1) /* every rank sees the same loss: one shared verdict */
+                s = fr_comm_agree(comm, s);
+        }
         if (s != FR_OK)
             break;
         r->improved = r->valid.mean_auc > best;

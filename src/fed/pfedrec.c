@@ -71,6 +71,7 @@ void fr_pfedrec_free(fr_pfedrec *p)
     free(p->outs);
     free(p->todo);
     free(p->rows_to);
+    free(p->block_start);
     free(p);
 }
 
@@ -120,23 +121,38 @@ static void run_chunk(void *arg, size_t task)
  * way whatever the number of tasks. */
 typedef struct agg_job {
     fr_pfedrec *p;
-    size_t n_tasks, participants;
+    size_t n_tasks, participants, k_begin, k_end, g_begin, g_end;
     double total_samples;
 } agg_job;
 
+/* Task t applies the upload groups of its share of [g_begin, g_end). */
 static void aggregate_range(void *arg, size_t task)
 {
     agg_job *job = arg;
     fr_pfedrec *p = job->p;
-    size_t d = p->dim;
-    for (size_t k = 0; k < p->n_sampled; k++) {
+    size_t d = p->dim, width = job->g_end - job->g_begin;
+    size_t g_lo = job->g_begin + task * width / job->n_tasks;
+    size_t g_hi = job->g_begin + (task + 1) * width / job->n_tasks;
+    for (size_t k = job->k_begin; k < job->k_end; k++) {
         const client_out *o = &p->outs[k];
         if (!fr_pf_participates(o))
             continue;
         float scale = fr_pf_scale(p, o, job->total_samples, job->participants);
-        for (size_t r = o->group_start[task]; r < o->group_start[task + 1]; r++)
+        for (size_t r = o->group_start[g_lo]; r < o->group_start[g_hi]; r++)
             fr_pf_apply_row(p->items + (size_t)o->rows[r] * d, scale, o->delta + r * d, d);
     }
+}
+
+void fr_pf_apply_clients(fr_pfedrec *p, size_t k_begin, size_t k_end, size_t g_begin, size_t g_end,
+                         double total_samples, size_t participants)
+{
+    size_t tasks = fr_pf_agg_tasks(p);
+    if (tasks > g_end - g_begin)
+        tasks = g_end - g_begin;
+    if (tasks == 0)
+        return;
+    agg_job aj = {p, tasks, participants, k_begin, k_end, g_begin, g_end, total_samples};
+    fr_cpu_parallel_for(p->engine, aj.n_tasks, aggregate_range, &aj);
 }
 
 static int compare_client(const void *a, const void *b)
@@ -260,7 +276,9 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     round_job job = {p, (p->n_todo + 8 * (size_t)threads - 1) / (8 * (size_t)threads)};
     if (job.chunk == 0)
         job.chunk = 1;
+    double t_local = fr_clock_seconds();
     fr_cpu_parallel_for(p->engine, (p->n_todo + job.chunk - 1) / job.chunk, run_chunk, &job);
+    out->t_local = fr_clock_seconds() - t_local;
     fr_status s = FR_OK;
     for (size_t i = 0; i < p->n_todo; i++)
         if (p->outs[p->todo[i]].status != FR_OK) {
@@ -297,11 +315,11 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     if (s == FR_OK && aggregate) {
         if (p->ranks > 1) {
             double tc = fr_clock_seconds();
-            s = fr_pf_aggregate_ranks(p, total_samples, participants);
+            s = p->o.placement == FR_PLACE_CONTIGUOUS ? fr_pf_aggregate_chain(p, total_samples, participants)
+                                                      : fr_pf_aggregate_ranks(p, total_samples, participants);
             t_comm += fr_clock_seconds() - tc;
         } else {
-            agg_job aj = {p, fr_pf_agg_tasks(p), participants, total_samples};
-            fr_cpu_parallel_for(p->engine, aj.n_tasks, aggregate_range, &aj);
+            fr_pf_apply_clients(p, 0, p->n_sampled, 0, FR_PF_GROUPS, total_samples, participants);
         }
         /* FedNCF's shared layers: the same mean, in client-id order. */
         for (size_t k = 0; s == FR_OK && p->shared && k < p->n_sampled; k++) {
@@ -354,9 +372,12 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         out->trained_here += (size_t)p->outs[p->todo[i]].trained;
     out->aggregated = aggregate;
     out->train_loss = trained_samples > 0 ? loss / trained_samples : 0.0;
-    if (!isfinite(out->train_loss))
-        return fr_fail(FR_ERR_NUMERIC, "PFedRec round %u: training loss is %g (learning rates too high?)",
-                       round, out->train_loss);
+    if (!isfinite(out->train_loss)) {
+        s = fr_fail(FR_ERR_NUMERIC, "PFedRec round %u: training loss is %g (learning rates too high?)", round,
+                    out->train_loss);
+        /* Every rank sees the same loss: one shared verdict, one message. */
+        return p->ranks > 1 ? fr_comm_agree(p->comm, s) : s;
+    }
     summarise(p, out);
     out->seconds = fr_clock_seconds() - t0;
     return FR_OK;
@@ -368,6 +389,24 @@ fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c)
     if (ranks > 1 && p->o.algorithm == FR_ALGO_CENTRAL_MF)
         return fr_fail(FR_ERR_UNSUPPORTED, "centralised MF pools every user's data in one place: run it on one rank (without mpirun), not %d",
                        ranks);
+    /* Contiguous blocks of about equal work: a client costs its training
+     * samples plus its evaluation candidates (validation and test). */
+    size_t *start = calloc((size_t)ranks + 1, sizeof *start);
+    if (!start)
+        return fr_fail_nomem("rank blocks", ((size_t)ranks + 1) * sizeof *start);
+    double total = 0, at = 0, per_eval = 2.0 * (1.0 + (double)p->split->negatives_per_eval);
+    for (size_t u = 0; u < p->n_users; u++)
+        total += (double)fr_pf_samples_of(p, u) + per_eval;
+    int r = 1;
+    for (size_t u = 0; u < p->n_users && r < ranks; u++) {
+        while (r < ranks && at >= total * (double)r / (double)ranks)
+            start[r++] = u;
+        at += (double)fr_pf_samples_of(p, u) + per_eval;
+    }
+    while (r <= ranks)
+        start[r++] = p->n_users;
+    free(p->block_start);
+    p->block_start = start;
     p->comm = c;
     p->rank = c ? fr_comm_rank(c) : 0;
     p->ranks = ranks;

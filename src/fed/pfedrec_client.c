@@ -124,10 +124,16 @@ size_t fr_pf_agg_tasks(const fr_pfedrec *p)
     return t > MAX_AGG_TASKS ? MAX_AGG_TASKS : t;
 }
 
-/* The aggregation task that owns item row `item`. */
+/* The upload group of item row `item`. */
 static size_t group_of(const fr_pfedrec *p, int32_t item, size_t groups)
 {
     return (size_t)item * groups / p->n_items;
+}
+
+size_t fr_pf_group_first_item(const fr_pfedrec *p, size_t g)
+{
+    /* The least i with i * G / n >= g: ceil(g * n / G). */
+    return (g * p->n_items + FR_PF_GROUPS - 1) / FR_PF_GROUPS;
 }
 
 float fr_pf_sigmoid(float z)
@@ -427,9 +433,10 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
             return fr_fail_nomem("client update", cap * d * 4);
         out->cap_rows = cap;
     }
-    /* Counting sort of the changed rows into the aggregation tasks' item
-     * ranges, so each task reads only its own rows: count, then place. */
-    size_t groups = fr_pf_agg_tasks(p), count[MAX_AGG_TASKS + 1] = {0};
+    /* Counting sort of the changed rows into the upload groups (item
+     * ranges), so each aggregation task reads only its own rows: count,
+     * then place. */
+    size_t groups = FR_PF_GROUPS, count[FR_PF_GROUPS + 1] = {0};
     for (size_t k = 0; k < s->n_loaded; k++) {
         const float *g = p->items + (size_t)s->loaded[k] * d, *l = s->local + k * d;
         int changed = p->o.dense_upload || memcmp(g, l, d * sizeof *g) != 0;
@@ -470,11 +477,7 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
         out->n_rows = p->n_items;
         /* Item order is already grouped by range. */
         for (size_t t = 0; t <= groups; t++)
-            out->group_start[t] = (uint32_t)(t * p->n_items / groups);
-        for (size_t t = 0; t < groups; t++) /* exact boundaries of group_of */
-            while (out->group_start[t + 1] > out->group_start[t] &&
-                   group_of(p, (int32_t)out->group_start[t + 1] - 1, groups) > t)
-                out->group_start[t + 1]--;
+            out->group_start[t] = (uint32_t)fr_pf_group_first_item(p, t);
     }
     return FR_OK;
 }

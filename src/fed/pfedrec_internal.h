@@ -14,6 +14,8 @@
 #include "fedrec/pfedrec.h"
 
 #define MAX_AGG_TASKS 64
+/* Item-range groups of a client's upload. */
+#define FR_PF_GROUPS 64
 
 typedef struct client_out {
     int32_t *rows;       /* items whose embedding the client changed */
@@ -21,9 +23,11 @@ typedef struct client_out {
     size_t n_rows;
     size_t cap_rows;     /* rows the buffers hold: kept across rounds, so
                           * a round does not fault in fresh pages */
-    /* rows grouped by the aggregation task that owns them: group t is
-     * rows[group_start[t] .. group_start[t + 1]). */
-    uint32_t group_start[MAX_AGG_TASKS + 1];
+    /* rows grouped by item range: group g (items i with
+     * i * FR_PF_GROUPS / n_items == g) is rows[group_start[g] ..
+     * group_start[g + 1]). Aggregation tasks and the ranks' chain take
+     * whole groups, whatever the thread count. */
+    uint32_t group_start[FR_PF_GROUPS + 1];
     float *shared_delta; /* FedNCF: change of the shared layers (n_shared) */
     size_t samples;
     double loss_sum;
@@ -65,6 +69,8 @@ struct fr_pfedrec {
     fr_comm *comm;
     int rank, ranks;
     uint32_t *rows_to;   /* n_sampled x ranks: a client's rows per rank's range */
+    size_t *block_start; /* contiguous placement: rank r's clients are
+                          * [block_start[r], block_start[r + 1]) */
 };
 
 /* The weight of client update o in the server's mean: its share of the
@@ -101,6 +107,18 @@ fr_status fr_pf_exchange_records(fr_pfedrec *p, fr_status local);
  * rank applies its range in client-id order (threads split the range),
  * then the changed rows go to every rank. */
 fr_status fr_pf_aggregate_ranks(fr_pfedrec *p, double total_samples, size_t participants);
+/* Contiguous placement: rank r's clients follow rank r - 1's in client
+ * order, so each rank continues the rows the ranks before it left
+ * (received from rank r - 1), adds its participants' changes in client
+ * order and passes every row changed so far to rank r + 1, range by range
+ * (a pipeline); the last rank broadcasts them. The same float operations in the same order as one
+ * process, moving O(changed rows) per rank instead of every change. */
+fr_status fr_pf_aggregate_chain(fr_pfedrec *p, double total_samples, size_t participants);
+/* Apply the participants among sampled clients [k_begin, k_end) to the
+ * item rows of upload groups [g_begin, g_end), in client order, split
+ * over the aggregation tasks. */
+void fr_pf_apply_clients(fr_pfedrec *p, size_t k_begin, size_t k_end, size_t g_begin, size_t g_end,
+                         double total_samples, size_t participants);
 /* Checkpoints: rank 0 gets every client's score function; rank 0's state
  * goes to every rank. */
 fr_status fr_pf_gather_personal(fr_pfedrec *p);
@@ -140,6 +158,8 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
 void fr_pf_evaluate(fr_pfedrec *p, scratch *s, size_t u, const float *w, float b);
 /* Aggregation tasks: one per worker, at most MAX_AGG_TASKS. */
 size_t fr_pf_agg_tasks(const fr_pfedrec *p);
+/* The first item of upload group g (g = FR_PF_GROUPS: n_items). */
+size_t fr_pf_group_first_item(const fr_pfedrec *p, size_t g);
 /* Training samples of user u for round p->round into s->sample_item /
  * sample_label: the positives, then the negatives; *count of them. */
 fr_status fr_pf_draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t *count);

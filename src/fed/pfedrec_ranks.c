@@ -23,7 +23,10 @@ int fr_pf_owner(const fr_pfedrec *p, size_t u)
         return 0;
     if (p->o.placement == FR_PLACE_ROUND_ROBIN)
         return (int)(u % (size_t)p->ranks);
-    return (int)(u * (size_t)p->ranks / p->n_users);
+    int r = 0; /* the last block starting at or before u */
+    while (r + 1 < p->ranks && p->block_start[r + 1] <= u)
+        r++;
+    return r;
 }
 
 /* First item row of rank r's aggregation range (r = ranks: n_items). */
@@ -46,7 +49,9 @@ static int range_owner(const fr_pfedrec *p, size_t i)
 
 /* ---- records ---------------------------------------------------------------- */
 
-/* A trained client's record: this head, then ranks x uint32 row counts,
+/* A trained client's record: this head, then ranks x uint32 row counts
+ * (round-robin: its changed rows in each rank's item range; contiguous:
+ * all of them in the first),
  * then (shared score) its w and b, then (FedNCF) its layer change. */
 typedef struct rec_head {
     uint64_t k;          /* index into the round's sample */
@@ -76,9 +81,13 @@ static void pack_record(const fr_pfedrec *p, size_t k, char *at)
     memcpy(at, &h, sizeof h);
     uint32_t *counts = (uint32_t *)(void *)(at + sizeof h);
     memset(counts, 0, (size_t)p->ranks * sizeof *counts);
-    if (fr_pf_participates(o))
-        for (size_t r = 0; r < o->n_rows; r++)
-            counts[range_owner(p, (size_t)o->rows[r])]++;
+    if (fr_pf_participates(o)) {
+        if (p->o.placement == FR_PLACE_CONTIGUOUS) /* the chain needs the total only */
+            counts[0] = (uint32_t)o->n_rows;
+        else
+            for (size_t r = 0; r < o->n_rows; r++)
+                counts[range_owner(p, (size_t)o->rows[r])]++;
+    }
     float *f = (float *)(void *)(counts + p->ranks);
     if (p->o.share_score) {
         memcpy(f, p->w + u * d, d * sizeof *f);
@@ -250,29 +259,18 @@ static fr_status pack_deltas(const fr_pfedrec *p, char **buf, size_t *chunk)
     return FR_OK;
 }
 
-/* The rows of this rank's range that some participant changed, as ids
- * then values, for every rank. */
-static fr_status pack_changed(const fr_pfedrec *p, const segment *seg, size_t lo, size_t hi, char **buf,
-                              size_t *bytes)
+/* The rows of [lo, hi) marked in hit (indexed from lo), as a count, ids
+ * and values. */
+static fr_status pack_marked(const fr_pfedrec *p, const unsigned char *hit, size_t lo, size_t hi, char **buf,
+                             size_t *bytes)
 {
-    size_t d = p->dim;
-    unsigned char *hit = calloc(hi - lo ? hi - lo : 1, 1);
-    if (!hit)
-        return fr_fail_nomem("changed rows", hi - lo);
-    size_t n = 0;
-    for (size_t k = 0; k < p->n_sampled; k++)
-        if (fr_pf_participates(&p->outs[k]))
-            for (size_t r = 0; r < seg[k].n; r++) {
-                size_t item = (size_t)seg[k].rows[r];
-                n += !hit[item - lo];
-                hit[item - lo] = 1;
-            }
+    size_t d = p->dim, n = 0;
+    for (size_t i = lo; i < hi; i++)
+        n += hit[i - lo];
     *bytes = sizeof(uint64_t) + n * (sizeof(int32_t) + d * sizeof(float));
     *buf = malloc(*bytes);
-    if (!*buf) {
-        free(hit);
+    if (!*buf)
         return fr_fail_nomem("changed rows", *bytes);
-    }
     uint64_t count = n;
     memcpy(*buf, &count, sizeof count);
     char *ids = *buf + sizeof count, *vals = ids + n * sizeof(int32_t);
@@ -284,34 +282,58 @@ static fr_status pack_changed(const fr_pfedrec *p, const segment *seg, size_t lo
             memcpy(vals + j * d * sizeof(float), p->items + i * d, d * sizeof(float));
             j++;
         }
-    free(hit);
     return FR_OK;
+}
+
+/* Rows packed by pack_marked (bytes of them, from rank `from`) into the
+ * table; marks them in hit (indexed from 0) when given. */
+static fr_status unpack_rows(fr_pfedrec *p, const char *at, size_t bytes, int from, unsigned char *hit)
+{
+    size_t d = p->dim;
+    uint64_t n;
+    if (bytes < sizeof n)
+        return fr_fail(FR_ERR_COMM, "rank %d sent a short list of changed rows", from);
+    memcpy(&n, at, sizeof n);
+    if (bytes != sizeof n + n * (sizeof(int32_t) + d * sizeof(float)))
+        return fr_fail(FR_ERR_COMM, "rank %d sent %zu bytes for %llu changed rows", from, bytes,
+                       (unsigned long long)n);
+    const char *ids = at + sizeof n, *vals = ids + n * sizeof(int32_t);
+    for (size_t j = 0; j < n; j++) {
+        int32_t id;
+        memcpy(&id, ids + j * sizeof id, sizeof id);
+        if (id < 0 || (size_t)id >= p->n_items)
+            return fr_fail(FR_ERR_COMM, "rank %d sent item row %d of %zu", from, (int)id, p->n_items);
+        memcpy(p->items + (size_t)id * d, vals + j * d * sizeof(float), d * sizeof(float));
+        if (hit)
+            hit[id] = 1;
+    }
+    return FR_OK;
+}
+
+/* The rows of this rank's range that some participant changed. */
+static fr_status pack_changed(const fr_pfedrec *p, const segment *seg, size_t lo, size_t hi, char **buf,
+                              size_t *bytes)
+{
+    unsigned char *hit = calloc(hi - lo ? hi - lo : 1, 1);
+    if (!hit)
+        return fr_fail_nomem("changed rows", hi - lo);
+    for (size_t k = 0; k < p->n_sampled; k++)
+        if (fr_pf_participates(&p->outs[k]))
+            for (size_t r = 0; r < seg[k].n; r++)
+                hit[(size_t)seg[k].rows[r] - lo] = 1;
+    fr_status s = pack_marked(p, hit, lo, hi, buf, bytes);
+    free(hit);
+    return s;
 }
 
 /* Write the changed rows other ranks sent into the table. */
 static fr_status unpack_changed(fr_pfedrec *p, const char *all, const size_t *counts)
 {
-    size_t d = p->dim;
     const char *at = all;
     for (int r = 0; r < p->ranks; r++) {
-        const char *end = at + counts[r];
-        uint64_t n;
-        if (counts[r] < sizeof n)
-            return fr_fail(FR_ERR_COMM, "rank %d sent a short list of changed rows", r);
-        memcpy(&n, at, sizeof n);
-        if (counts[r] != sizeof n + n * (sizeof(int32_t) + d * sizeof(float)))
-            return fr_fail(FR_ERR_COMM, "rank %d sent %zu bytes for %llu changed rows", r, counts[r],
-                           (unsigned long long)n);
-        const char *ids = at + sizeof n, *vals = ids + n * sizeof(int32_t);
         if (r != p->rank)
-            for (size_t j = 0; j < n; j++) {
-                int32_t id;
-                memcpy(&id, ids + j * sizeof id, sizeof id);
-                if (id < 0 || (size_t)id >= p->n_items)
-                    return fr_fail(FR_ERR_COMM, "rank %d sent item row %d of %zu", r, (int)id, p->n_items);
-                memcpy(p->items + (size_t)id * d, vals + j * d * sizeof(float), d * sizeof(float));
-            }
-        at = end;
+            FR_TRY(unpack_rows(p, at, counts[r], r, NULL));
+        at += counts[r];
     }
     return FR_OK;
 }
@@ -397,6 +419,96 @@ fr_status fr_pf_aggregate_ranks(fr_pfedrec *p, double total_samples, size_t part
     free(changed);
     free(recv);
     free(all_changed);
+    return fr_comm_agree(p->comm, s);
+}
+
+/* ---- contiguous placement: the chain ------------------------------------------ */
+
+/* A message along the chain: pack_marked's rows, or this marker alone when
+ * a rank before failed (so that no rank waits for a message never sent). */
+static const uint64_t chain_failed = UINT64_MAX;
+
+/* The chain runs in stages over item ranges (whole upload groups): rank r
+ * works on range j + 1 while rank r + 1 works on range j, so the ranks'
+ * additions overlap instead of queueing behind each other. */
+#define CHAIN_STAGES 8
+
+fr_status fr_pf_aggregate_chain(fr_pfedrec *p, double total_samples, size_t participants)
+{
+    int K = p->ranks, me = p->rank;
+    unsigned char *hit = calloc(p->n_items ? p->n_items : 1, 1);
+    fr_status s = hit ? FR_OK : fr_fail_nomem("changed rows", p->n_items);
+    int upstream_failed = 0;
+    /* This rank's clients are sampled clients todo[0] .. todo[n - 1],
+     * consecutive in client order. */
+    size_t k_begin = p->n_todo ? p->todo[0] : 0, k_end = p->n_todo ? p->todo[p->n_todo - 1] + 1 : 0;
+    for (size_t j = 0; j < CHAIN_STAGES; j++) {
+        size_t g_lo = j * FR_PF_GROUPS / CHAIN_STAGES, g_hi = (j + 1) * FR_PF_GROUPS / CHAIN_STAGES;
+        size_t i_lo = fr_pf_group_first_item(p, g_lo), i_hi = fr_pf_group_first_item(p, g_hi);
+        if (me > 0) { /* the range as the ranks before this one left it */
+            void *msg = NULL;
+            size_t bytes = 0;
+            fr_status r = fr_comm_recv(p->comm, me - 1, &msg, &bytes);
+            if (r == FR_OK && bytes == sizeof chain_failed && !memcmp(msg, &chain_failed, sizeof chain_failed))
+                upstream_failed = 1;
+            else if (r == FR_OK && s == FR_OK)
+                r = unpack_rows(p, msg, bytes, me - 1, hit);
+            if (s == FR_OK)
+                s = r;
+            free(msg);
+        }
+        if (s == FR_OK && !upstream_failed && k_end > k_begin) {
+            fr_pf_apply_clients(p, k_begin, k_end, g_lo, g_hi, total_samples, participants);
+            for (size_t k = k_begin; k < k_end; k++) {
+                const client_out *o = &p->outs[k];
+                if (fr_pf_participates(o))
+                    for (size_t r = o->group_start[g_lo]; r < o->group_start[g_hi]; r++)
+                        hit[o->rows[r]] = 1;
+            }
+        }
+        if (me < K - 1) {
+            char *out = NULL;
+            size_t out_bytes = 0;
+            fr_status r = FR_OK;
+            if (s == FR_OK && !upstream_failed)
+                r = pack_marked(p, hit + i_lo, i_lo, i_hi, &out, &out_bytes);
+            if (s == FR_OK)
+                s = r;
+            r = s == FR_OK && !upstream_failed ? fr_comm_send(p->comm, me + 1, out, out_bytes)
+                                               : fr_comm_send(p->comm, me + 1, &chain_failed, sizeof chain_failed);
+            if (s == FR_OK)
+                s = r;
+            free(out);
+        }
+    }
+    /* The last rank holds every changed row: to everyone. */
+    char *out = NULL;
+    size_t out_bytes = 0;
+    if (me == K - 1 && s == FR_OK && !upstream_failed)
+        s = pack_marked(p, hit, 0, p->n_items, &out, &out_bytes);
+    uint64_t n_bytes = me == K - 1 && s == FR_OK && !upstream_failed ? out_bytes : 0;
+    fr_status b = fr_comm_bcast(p->comm, K - 1, &n_bytes, sizeof n_bytes);
+    if (s == FR_OK)
+        s = b;
+    if (n_bytes > 0) {
+        char *all = me == K - 1 ? out : malloc((size_t)n_bytes);
+        if (!all) { /* cannot take part: the program ends the job (fr_comm_abort) */
+            free(out);
+            free(hit);
+            return fr_fail_nomem("changed rows", (size_t)n_bytes);
+        }
+        b = fr_comm_bcast(p->comm, K - 1, all, (size_t)n_bytes);
+        if (s == FR_OK)
+            s = b;
+        if (s == FR_OK && me != K - 1)
+            s = unpack_rows(p, all, (size_t)n_bytes, K - 1, NULL);
+        if (all != out)
+            free(all);
+    } else if (s == FR_OK && upstream_failed) {
+        s = fr_fail(FR_ERR_COMM, "a rank before this one failed to aggregate");
+    }
+    free(out);
+    free(hit);
     return fr_comm_agree(p->comm, s);
 }
 
