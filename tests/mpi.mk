@@ -3,4 +3,4 @@
 if FR_MPI
 TESTS += tests/test_mpi.sh
 endif
-EXTRA_DIST += tests/test_mpi.sh
+EXTRA_DIST += tests/test_mpi.sh tests/lsan-mpi.supp

@@ -227,7 +227,9 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
     s = fr_cli_agree(comm, s);
     fr_cli_ranks ranks;
     if (s == FR_OK)
-        s = fr_cli_ranks_open(&ranks, comm, cfg, fr_backend_describe(be), quiet, 0);
+        s = fr_cli_ranks_open(&ranks, comm, cfg, fr_backend_describe(be), quiet);
+    if (s == FR_OK)
+        s = fr_cli_ranks_open_report(&ranks, 0, 0);
     if (s != FR_OK) {
         fr_backend_close(be);
         if (have_table)
@@ -235,17 +237,17 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
         return fr_cli_report(s, NULL);
     }
     round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t, &ranks, FR_OK};
-    if (*report_path) {
-        ctx.report = fr_cli_open_report(report_path, "w");
-        if (!ctx.report) {
-            fr_cli_ranks_close(&ranks, FR_EXIT_OK);
-            fr_backend_close(be);
-            fr_table_free(&t);
-            return FR_EXIT_FAILURE;
-        }
-        if (!ctx.jsonl)
-            report_header(ctx.report, &t);
+    if (*report_path && !(ctx.report = fopen(report_path, "w")))
+        s = fr_cli_fail(FR_ERR_IO, "%s: cannot write the report: %s", report_path, strerror(errno));
+    s = fr_cli_agree(comm, s); /* rank 0's report: every rank learns whether it opened */
+    if (s != FR_OK) {
+        fr_cli_ranks_close(&ranks, FR_EXIT_OK);
+        fr_backend_close(be);
+        fr_table_free(&t);
+        return fr_cli_report(s, NULL);
     }
+    if (ctx.report && !ctx.jsonl)
+        report_header(ctx.report, &t);
     if (!quiet) {
         printf("fedrec train: %s: %s, %zu clients (one per scenario) on %s: %zu rows, %zu tasks, %zu categorical fields (%zu values), %zu numerical\n",
                name, fr_fed_method_name(o.method), t.n_scenarios, what, t.rows, t.n_tasks, t.n_cat, t.vocab_total,
@@ -292,6 +294,8 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
                 code = rc;
         }
     }
+    if (s == FR_OK)
+        code = fr_cli_final_verdict(comm, code);
     fr_backend_close(be);
     fr_table_free(&t);
     return code;

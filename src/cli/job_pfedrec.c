@@ -160,37 +160,6 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     return FR_OK;
 }
 
-/* Keep the report rows of rounds <= last (and the CSV header): a resumed
- * run rewrites the rounds after its checkpoint. */
-static fr_status trim_report(const char *path, int64_t last)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return FR_OK; /* no report yet */
-    char *kept = NULL, *line = NULL;
-    size_t kept_len = 0, cap = 0;
-    ssize_t got;
-    FILE *mem = open_memstream(&kept, &kept_len);
-    while (mem && (got = getline(&line, &cap, f)) > 0) {
-        long long round = -1;
-        if (sscanf(line, "{\"round\":%lld", &round) != 1 && sscanf(line, "%lld,", &round) != 1)
-            round = 0; /* the header */
-        if (round <= last)
-            fputs(line, mem);
-    }
-    free(line);
-    fclose(f);
-    if (!mem)
-        return fr_cli_fail(FR_ERR_NOMEM, "%s: cannot read the report back", path);
-    fclose(mem);
-    f = fopen(path, "w");
-    int ok = f && fwrite(kept, 1, kept_len, f) == kept_len;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    free(kept);
-    return ok ? FR_OK : fr_cli_fail(FR_ERR_IO, "%s: cannot rewrite the report: %s", path, strerror(errno));
-}
-
 /* What this rank computes on: "cpu avx512, 2 threads". */
 static void device_of(const fr_pfedrec_options *o, char *buf, size_t n)
 {
@@ -211,6 +180,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     const char *path, *report_path, *format, *name;
     int64_t rounds, eval_negatives;
     fr_pfedrec_options o;
+    fr_pfedrec_options_default(&o);
     const char *source;
     fr_config_get_string(cfg, "data.source", &source);
     fr_status s = !strcmp(source, "split")
@@ -262,7 +232,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     char device[128];
     device_of(&o, device, sizeof device);
     if (s == FR_OK)
-        s = fr_cli_ranks_open(&ranks, comm, cfg, device, quiet, resume);
+        s = fr_cli_ranks_open(&ranks, comm, cfg, device, quiet);
     if (s != FR_OK) {
         fr_pfedrec_free(p);
         if (have_split)
@@ -283,7 +253,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         else
             s = fr_pfedrec_load(p, ckpt_path, &start, best_saved, 5);
         if (s == FR_OK && *report_path)
-            s = trim_report(report_path, (int64_t)start);
+            s = fr_cli_trim_report(report_path, (int64_t)start);
         s = fr_cli_agree(comm, s);
         if (s != FR_OK) {
             fr_cli_ranks_close(&ranks, FR_EXIT_OK);
@@ -297,17 +267,21 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     }
     int jsonl = !strcmp(format, "jsonl");
     FILE *report = NULL;
-    if (*report_path) {
-        report = fr_cli_open_report(report_path, resume ? "a" : "w");
-        if (!report) {
-            fr_cli_ranks_close(&ranks, FR_EXIT_OK);
-            fr_pfedrec_free(p);
-            fr_loo_split_free(&split);
-            return FR_EXIT_FAILURE;
-        }
-        if (!jsonl && !(resume && ftell(report) > 0))
-            fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up,participants\n");
+    if (*report_path && !(report = fopen(report_path, resume ? "a" : "w")))
+        s = fr_cli_fail(FR_ERR_IO, "%s: cannot write the report: %s", report_path, strerror(errno));
+    s = fr_cli_agree(comm, s); /* rank 0's report: every rank learns whether it opened */
+    if (s == FR_OK)
+        s = fr_cli_ranks_open_report(&ranks, resume, (long long)start);
+    if (s != FR_OK) {
+        if (report)
+            fclose(report);
+        fr_cli_ranks_close(&ranks, FR_EXIT_OK);
+        fr_pfedrec_free(p);
+        fr_loo_split_free(&split);
+        return fr_cli_report(s, NULL);
     }
+    if (report && !jsonl && !(resume && ftell(report) > 0))
+        fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up,participants\n");
     if (!quiet) {
         printf("fedrec train: %s: %s (%s mode) on %s: %zu users, %zu items, %zu ratings; %lld rounds\n",
                name, algorithm_name(o.algorithm), o.strict ? "strict" : "paper", path ? path : "synthetic ratings", split.n_users,
@@ -342,6 +316,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         }
         if (*ckpt_path && ((k + 1) % ckpt_every == 0 || k + 1 == rounds)) {
             double keep[5] = {(double)best_round, best.val_hr, best.val_ndcg, best.test_hr, best.test_ndcg};
+            fr_cli_ranks_checkpoint_writing(&ranks, ckpt_path, (long long)k + 1);
             s = fr_pfedrec_save(p, ckpt_path, (unsigned)(k + 1), keep, 5);
             if (s == FR_OK)
                 fr_cli_ranks_checkpoint(&ranks, ckpt_path, (long long)k + 1);
@@ -392,6 +367,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             code = fr_cli_write_summary(summary, cfg, m, sizeof m / sizeof m[0], total);
         }
     }
+    if (s == FR_OK)
+        code = fr_cli_final_verdict(comm, code);
     fr_pfedrec_free(p);
     fr_loo_split_free(&split);
     return code;

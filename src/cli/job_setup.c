@@ -1,6 +1,8 @@
 /* job_setup.c — opening the backend a configuration asks for, and the
  * report file of train's jobs (see job_setup.h). */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,4 +68,35 @@ fr_status fr_cli_delimiter(const char *key, const char *value, char *out)
         return fr_cli_fail(FR_ERR_CONFIG, "%s = '%s': expected one character or tab, comma, semicolon, space, pipe",
                            key, value);
     return FR_OK;
+}
+
+/* Keep the report rows of rounds <= last (and the CSV header): a resumed
+ * run rewrites the rounds after its checkpoint. */
+fr_status fr_cli_trim_report(const char *path, int64_t last)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return FR_OK; /* no report yet */
+    char *kept = NULL, *line = NULL;
+    size_t kept_len = 0, cap = 0;
+    ssize_t got;
+    FILE *mem = open_memstream(&kept, &kept_len);
+    while (mem && (got = getline(&line, &cap, f)) > 0) {
+        long long round = -1;
+        if (sscanf(line, "{\"round\":%lld", &round) != 1 && sscanf(line, "%lld,", &round) != 1)
+            round = 0; /* the header */
+        if (round <= last)
+            fputs(line, mem);
+    }
+    free(line);
+    fclose(f);
+    if (!mem)
+        return fr_cli_fail(FR_ERR_NOMEM, "%s: cannot read the report back", path);
+    fclose(mem);
+    f = fopen(path, "w");
+    int ok = f && fwrite(kept, 1, kept_len, f) == kept_len;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(kept);
+    return ok ? FR_OK : fr_cli_fail(FR_ERR_IO, "%s: cannot rewrite the report: %s", path, strerror(errno));
 }

@@ -3,6 +3,7 @@
 #ifndef FR_CLI_JOB_SETUP_H
 #define FR_CLI_JOB_SETUP_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include "fedrec/backend.h"
 #include "fedrec/config.h"
@@ -17,6 +18,11 @@ FILE *fr_cli_open_report(const char *path, const char *mode);
  * stderr when the run itself went well (run_ok). Returns the exit code it
  * leaves: FR_EXIT_FAILURE after a failed close, else code. */
 int fr_cli_close_report(FILE *report, const char *path, int run_ok, int code);
+
+/* Keep the rows of rounds <= last of a report (CSV or JSON lines; rows
+ * start with the round) and its header: a resumed run rewrites the rounds
+ * after its checkpoint. A missing file is fine. */
+fr_status fr_cli_trim_report(const char *path, int64_t last);
 
 /* A field separator named in a config value: one character, or tab,
  * comma, semicolon, space, pipe; the error names the key. */

@@ -79,26 +79,48 @@ static void on_ended(int sig)
     raise(sig);
 }
 
-static void set_ended_message(const char *path, long long round)
+/* path: the checkpoint (NULL: none yet); round: the rounds it holds (0:
+ * none written yet); writing: the round being written now (0: none). */
+static void set_ended_message(const char *path, long long round, long long writing)
 {
     ended_length = 0;
-    int n = path ? snprintf(ended_message, sizeof ended_message,
-                            "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies); the last checkpoint, after round %lld, is intact in %s: continue with --resume, on any number of ranks\n",
-                            round, path)
-                 : snprintf(ended_message, sizeof ended_message,
-                            "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies); no checkpoint had been written (output.checkpoint)\n");
+    int n;
+    if (!path)
+        n = snprintf(ended_message, sizeof ended_message,
+                     "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies); no checkpoint had been written (output.checkpoint)\n");
+    else if (writing && round)
+        n = snprintf(ended_message, sizeof ended_message,
+                     "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies) while the checkpoint of round %lld was being written; %s holds that round or round %lld, intact either way: continue with --resume, on any number of ranks\n",
+                     writing, path, round);
+    else if (writing)
+        n = snprintf(ended_message, sizeof ended_message,
+                     "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies) while the first checkpoint (round %lld) was being written to %s; if it is there it is intact: continue with --resume, on any number of ranks\n",
+                     writing, path);
+    else
+        n = snprintf(ended_message, sizeof ended_message,
+                     "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies); the last checkpoint, after round %lld, is intact in %s: continue with --resume, on any number of ranks\n",
+                     round, path);
     if (n > 0)
         ended_length = n < (int)sizeof ended_message ? n : (int)sizeof ended_message - 1;
 }
 
+static long long last_checkpoint;
+
 void fr_cli_ranks_checkpoint(const fr_cli_ranks *r, const char *path, long long round)
 {
-    if (r->rank == 0 && r->size > 1)
-        set_ended_message(path, round);
+    if (r->rank == 0 && r->size > 1) {
+        last_checkpoint = round;
+        set_ended_message(path, round, 0);
+    }
 }
 
-fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg, const char *device, int quiet,
-                            int resume)
+void fr_cli_ranks_checkpoint_writing(const fr_cli_ranks *r, const char *path, long long round)
+{
+    if (r->rank == 0 && r->size > 1)
+        set_ended_message(path, last_checkpoint, round);
+}
+
+fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg, const char *device, int quiet)
 {
     memset(r, 0, sizeof *r);
     r->comm = comm;
@@ -108,8 +130,10 @@ fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg
     snprintf(mine, sizeof mine, "%s: %s", fr_comm_host(comm), device);
     void *all = NULL;
     size_t *counts = calloc((size_t)r->size, sizeof *counts);
-    if (!counts)
-        return fr_cli_fail(FR_ERR_NOMEM, "rank table");
+    if (!counts) { /* the other ranks are entering the gather: end the job */
+        fprintf(stderr, "fedrec (rank %d of %d): out of memory for the rank table\n", r->rank, r->size);
+        fr_comm_abort(comm, FR_EXIT_FAILURE);
+    }
     fr_status s = fr_comm_gather(comm, 0, mine, strlen(mine) + 1, &all, counts);
     if (s == FR_OK && r->rank == 0) {
         r->where = calloc((size_t)r->size, sizeof *r->where);
@@ -127,7 +151,8 @@ fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg
     free(all);
     free(counts);
     if (r->rank == 0 && r->size > 1) {
-        set_ended_message(NULL, 0);
+        last_checkpoint = 0;
+        set_ended_message(NULL, 0, 0);
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_ended;
@@ -135,18 +160,22 @@ fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg
         sigaction(SIGTERM, &sa, NULL);
     }
     fr_config_get_string(cfg, "output.comm_report", &r->report_path);
+    return s;
+}
+
+fr_status fr_cli_ranks_open_report(fr_cli_ranks *r, int resume, long long start)
+{
     fr_status opened = FR_OK;
-    if (s == FR_OK && r->rank == 0 && *r->report_path) {
-        r->report = fopen(r->report_path, resume ? "a" : "w");
-        if (!r->report)
+    if (r->rank == 0 && *r->report_path) {
+        if (resume)
+            opened = fr_cli_trim_report(r->report_path, start);
+        if (opened == FR_OK && !(r->report = fopen(r->report_path, resume ? "a" : "w")))
             opened = fr_cli_fail(FR_ERR_IO, "%s: cannot write the communication report: %s", r->report_path,
                                  strerror(errno));
-        else if (!resume || ftell(r->report) == 0)
+        else if (opened == FR_OK && (!resume || ftell(r->report) == 0))
             fprintf(r->report, "round,rank,host_device,bytes_sent,bytes_received,seconds_comm,seconds_training,clients_trained,peak_rss_mib\n");
     }
-    if (s == FR_OK)
-        s = fr_cli_agree(comm, opened);
-    return s;
+    return fr_cli_agree(r->comm, opened);
 }
 
 typedef struct rank_row {
@@ -171,8 +200,10 @@ fr_status fr_cli_ranks_round(fr_cli_ranks *r, long long round, uint64_t sent, ui
     rank_row mine = {sent, received, clients, seconds_comm, seconds_local, peak_rss_mib()};
     void *all = NULL;
     size_t *counts = calloc((size_t)r->size, sizeof *counts);
-    if (!counts)
-        return fr_cli_fail(FR_ERR_NOMEM, "communication report");
+    if (!counts) { /* the other ranks are entering the gather: end the job */
+        fprintf(stderr, "fedrec (rank %d of %d): out of memory for the communication report\n", r->rank, r->size);
+        fr_comm_abort(r->comm, FR_EXIT_FAILURE);
+    }
     fr_status s = fr_comm_gather(r->comm, 0, &mine, sizeof mine, &all, counts);
     if (s == FR_OK && r->report) {
         const rank_row *row = all;
@@ -186,6 +217,15 @@ fr_status fr_cli_ranks_round(fr_cli_ranks *r, long long round, uint64_t sent, ui
     free(all);
     free(counts);
     return s;
+}
+
+int fr_cli_final_verdict(fr_comm *comm, int code)
+{
+    if (fr_comm_size(comm) <= 1)
+        return code;
+    /* Rank 0 has said what failed; the others only need the outcome. */
+    fr_status s = fr_comm_agree_message(comm, code == FR_EXIT_OK ? FR_OK : FR_ERR_IO, "writing the outputs failed");
+    return s == FR_OK ? FR_EXIT_OK : code != FR_EXIT_OK ? code : FR_EXIT_FAILURE;
 }
 
 int fr_cli_ranks_close(fr_cli_ranks *r, int code)

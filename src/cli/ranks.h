@@ -24,10 +24,12 @@ typedef struct fr_cli_ranks {
 } fr_cli_ranks;
 
 /* Collective: learn every rank's host and device (this rank's is
- * `device`), open output.comm_report on rank 0 (appending when resuming),
- * and print the table on rank 0 unless quiet. */
-fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg, const char *device, int quiet,
-                            int resume);
+ * `device`) and print the table on rank 0 unless quiet. */
+fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg, const char *device, int quiet);
+/* Collective: open output.comm_report on rank 0 (when resuming after
+ * round `start`: its rows of later rounds dropped, then appended to); a
+ * failure is shared by every rank. */
+fr_status fr_cli_ranks_open_report(fr_cli_ranks *r, int resume, long long start);
 /* Collective: one row per rank for round `round` into the report: its
  * traffic, wall seconds in exchanges and training its clients, clients,
  * peak resident memory. */
@@ -37,6 +39,14 @@ fr_status fr_cli_ranks_round(fr_cli_ranks *r, long long round, uint64_t sent, ui
  * the job (SIGTERM, sent when another rank dies) leaves intact, named in
  * the message printed then. */
 void fr_cli_ranks_checkpoint(const fr_cli_ranks *r, const char *path, long long round);
+/* Before writing the checkpoint of round `round`: the message then names
+ * both rounds the file may hold. */
+void fr_cli_ranks_checkpoint_writing(const fr_cli_ranks *r, const char *path, long long round);
+/* Collective, at the end of a successful run: rank 0's outputs (report,
+ * summary) may have failed to write after it said why; every rank takes
+ * the same outcome (returns the exit code to use) and no rank is left to
+ * end the job. */
+int fr_cli_final_verdict(fr_comm *comm, int code);
 /* Close the report; returns code, or FR_EXIT_FAILURE when closing failed. */
 int fr_cli_ranks_close(fr_cli_ranks *r, int code);
 

@@ -478,6 +478,8 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
     }
     if (s == FR_OK)
         s = broadcast_initial(cl, C);
+    if (ranks > 1) /* the same set-up on every rank: one verdict, one message */
+        s = fr_comm_agree(comm, s);
     double t0 = fr_clock_seconds(), best = -1.0;
     uint64_t upload_sum[FR_TABLE_MAX_SCENARIOS] = {0};
     for (size_t round = 1; s == FR_OK && round <= o->rounds; round++) {

@@ -33,7 +33,12 @@ static fr_status exchange(fr_comm *comm, const fr_fedmsmt_options *o, size_t cli
         mine += fr_fed_owner(o, c, clients, ranks) == me;
     char *buf = calloc(mine ? mine : 1, each);
     size_t *counts = malloc((size_t)ranks * sizeof *counts);
-    fr_status s = buf && counts ? FR_OK : fr_fail_nomem("client exchange", mine * each);
+    if (!buf || !counts) { /* no collective entered: the program ends the job */
+        free(buf);
+        free(counts);
+        return fr_fail_nomem("client exchange", mine * each);
+    }
+    fr_status s = FR_OK;
     size_t j = 0;
     for (size_t c = 0; s == FR_OK && c < clients; c++)
         if (fr_fed_owner(o, c, clients, ranks) == me) {
@@ -43,7 +48,7 @@ static fr_status exchange(fr_comm *comm, const fr_fedmsmt_options *o, size_t cli
             j++;
         }
     void *all = NULL;
-    fr_status x = counts ? fr_comm_allgather(comm, buf, s == FR_OK ? mine * each : 0, &all, counts) : s;
+    fr_status x = fr_comm_allgather(comm, buf, mine * each, &all, counts);
     if (s == FR_OK)
         s = x;
     size_t total = 0;

@@ -66,9 +66,16 @@ static size_t record_floats(const fr_pfedrec *p)
     return (p->o.share_score ? p->dim + 1 : 0) + p->n_shared;
 }
 
+/* Row counts a record carries: one per rank's item range (round-robin),
+ * or the total (contiguous: the chain needs no more). */
+static size_t record_counts(const fr_pfedrec *p)
+{
+    return p->o.placement == FR_PLACE_ROUND_ROBIN ? (size_t)p->ranks : 1;
+}
+
 static size_t record_bytes(const fr_pfedrec *p)
 {
-    size_t b = sizeof(rec_head) + (size_t)p->ranks * sizeof(uint32_t) + record_floats(p) * sizeof(float);
+    size_t b = sizeof(rec_head) + record_counts(p) * sizeof(uint32_t) + record_floats(p) * sizeof(float);
     return (b + 7) / 8 * 8;
 }
 
@@ -80,7 +87,7 @@ static void pack_record(const fr_pfedrec *p, size_t k, char *at)
                   p->val_hr[u], p->val_ndcg[u], p->test_hr[u], p->test_ndcg[u]};
     memcpy(at, &h, sizeof h);
     uint32_t *counts = (uint32_t *)(void *)(at + sizeof h);
-    memset(counts, 0, (size_t)p->ranks * sizeof *counts);
+    memset(counts, 0, record_counts(p) * sizeof *counts);
     if (fr_pf_participates(o)) {
         if (p->o.placement == FR_PLACE_CONTIGUOUS) /* the chain needs the total only */
             counts[0] = (uint32_t)o->n_rows;
@@ -88,7 +95,7 @@ static void pack_record(const fr_pfedrec *p, size_t k, char *at)
             for (size_t r = 0; r < o->n_rows; r++)
                 counts[range_owner(p, (size_t)o->rows[r])]++;
     }
-    float *f = (float *)(void *)(counts + p->ranks);
+    float *f = (float *)(void *)(counts + record_counts(p));
     if (p->o.share_score) {
         memcpy(f, p->w + u * d, d * sizeof *f);
         f[d] = p->b[u];
@@ -123,12 +130,13 @@ static fr_status unpack_record(fr_pfedrec *p, const char *at)
     p->test_hr[u] = h.test_hr;
     p->test_ndcg[u] = h.test_ndcg;
     const uint32_t *counts = (const uint32_t *)(const void *)(at + sizeof h);
-    memcpy(p->rows_to + k * (size_t)p->ranks, counts, (size_t)p->ranks * sizeof *counts);
-    size_t rows = 0;
-    for (int r = 0; r < p->ranks; r++)
+    size_t n_counts = record_counts(p), rows = 0;
+    if (p->rows_to) /* round-robin: where each client's rows go */
+        memcpy(p->rows_to + k * (size_t)p->ranks, counts, n_counts * sizeof *counts);
+    for (size_t r = 0; r < n_counts; r++)
         rows += counts[r];
     o->n_rows = rows;
-    const float *f = (const float *)(const void *)(counts + p->ranks);
+    const float *f = (const float *)(const void *)(counts + n_counts);
     if (p->o.share_score) {
         memcpy(p->w + u * d, f, d * sizeof *f);
         p->b[u] = f[d];
@@ -146,12 +154,18 @@ fr_status fr_pf_exchange_records(fr_pfedrec *p, fr_status local)
 {
     FR_TRY(fr_comm_agree(p->comm, local));
     free(p->rows_to);
-    p->rows_to = calloc(p->n_sampled ? p->n_sampled * (size_t)p->ranks : 1, sizeof *p->rows_to);
+    p->rows_to = NULL;
+    if (p->o.placement == FR_PLACE_ROUND_ROBIN)
+        p->rows_to = calloc(p->n_sampled ? p->n_sampled * (size_t)p->ranks : 1, sizeof *p->rows_to);
     size_t rb = record_bytes(p);
     char *mine = calloc(p->n_todo ? p->n_todo : 1, rb);
     size_t *counts = malloc((size_t)p->ranks * sizeof *counts);
+    if (!counts) { /* no collective entered: the program ends the job */
+        free(mine);
+        return fr_fail_nomem("client records", (size_t)p->ranks * sizeof *counts);
+    }
     fr_status s = FR_OK;
-    if (!p->rows_to || !mine || !counts)
+    if ((p->o.placement == FR_PLACE_ROUND_ROBIN && !p->rows_to) || !mine)
         s = fr_fail_nomem("client records", p->n_todo * rb);
     for (size_t i = 0; s == FR_OK && i < p->n_todo; i++)
         pack_record(p, p->todo[i], mine + i * rb);
@@ -523,7 +537,11 @@ fr_status fr_pf_gather_personal(fr_pfedrec *p)
         n += fr_pf_owner(p, u) == p->rank;
     float *mine = malloc(n ? n * per : 1);
     size_t *counts = malloc((size_t)p->ranks * sizeof *counts);
-    fr_status s = mine && counts ? FR_OK : fr_fail_nomem("score functions", n * per);
+    if (!counts) { /* no collective entered: the program ends the job */
+        free(mine);
+        return fr_fail_nomem("score functions", (size_t)p->ranks * sizeof *counts);
+    }
+    fr_status s = mine ? FR_OK : fr_fail_nomem("score functions", n * per);
     size_t j = 0;
     for (size_t u = 0; s == FR_OK && u < p->n_users; u++)
         if (fr_pf_owner(p, u) == p->rank) {
