@@ -276,6 +276,47 @@ static fr_fedmsmt_result run(fr_backend *be, const fr_table *t, fr_fedmsmt_optio
     return r;
 }
 
+typedef struct arrivals {
+    size_t participants, aggregated, rounds;
+} arrivals;
+
+static void count_arrivals(void *arg, const fr_fedmsmt_round *r)
+{
+    arrivals *a = arg;
+    a->participants += r->participants;
+    a->aggregated += (size_t)r->aggregated;
+    a->rounds++;
+}
+
+/* Simulated stragglers: the same clients miss the deadline on 1 and 2
+ * threads, the run changes, and a quorum above the clients stops every
+ * aggregation. */
+static void stragglers(fr_backend *be1, fr_backend *be2, const fr_table *t, fr_fedmsmt_options o,
+                       const fr_fedmsmt_result *full)
+{
+    o.deadline = 1.0;
+    o.deadline_simulated = 1;
+    o.latency_mean = 1.0; /* P(late) = exp(-1) */
+    arrivals x = {0, 0, 0}, y = {0, 0, 0};
+    fr_fedmsmt_result a, b;
+    CHECK_OK(fr_fedmsmt_run(be1, t, &o, count_arrivals, &x, &a));
+    CHECK_OK(fr_fedmsmt_run(be2, t, &o, count_arrivals, &y, &b));
+    size_t C = t->n_scenarios;
+    CHECK(!memcmp(&a.test, &b.test, sizeof a.test) && x.participants == y.participants,
+          "simulated stragglers differ across thread counts");
+    CHECK(x.participants > 0 && x.participants < C * x.rounds && x.aggregated > 0,
+          "simulated deadline: %zu of %zu updates arrived, %zu rounds aggregated", x.participants, C * x.rounds,
+          x.aggregated);
+    CHECK(a.test.mean_auc != full->test.mean_auc, "leaving late clients out changed nothing");
+    o.min_clients = C + 1;
+    arrivals z = {0, 0, 0};
+    CHECK_OK(fr_fedmsmt_run(be2, t, &o, count_arrivals, &z, &a));
+    CHECK(z.aggregated == 0 && a.conflicts == 0 && a.upload_bytes_per_round[0] == 0,
+          "a quorum above the clients still aggregated %zu rounds", z.aggregated);
+    o.latency_mean = 0;
+    CHECK(fr_fedmsmt_run(be2, t, &o, NULL, NULL, &a) == FR_ERR_INVALID, "a simulated deadline without latency accepted");
+}
+
 static void engine(fr_backend *be1, fr_backend *be2, const fr_table *t)
 {
     fr_fedmsmt_options o;
@@ -298,6 +339,7 @@ static void engine(fr_backend *be1, fr_backend *be2, const fr_table *t)
               (unsigned long long)a.upload_bytes_per_round[c], a.experts_held[c]);
     fprintf(stderr, "PF-MSMTrec, %zu rounds: test mean AUC %.4f, %llu bytes per round from client 0, %zu conflicts coordinated\n",
             a.rounds, a.test.mean_auc, (unsigned long long)a.upload_bytes_per_round[0], a.conflicts);
+    stragglers(be1, be2, t, o, &a);
     /* Each module changes the run. */
     /* Coordination acts only on conflicts: without any it must change
      * nothing, with some it must change the result. */

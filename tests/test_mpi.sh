@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_mpi.sh — multi-rank jobs (builds configured --with-mpi): PFedRec,
 # FedNCF, a shared score with weighted aggregation, simulated stragglers
-# with a quorum, and PF-MSMTrec on 1, 2 and 3 ranks (contiguous and
+# with a quorum, and PF-MSMTrec (also with stragglers) on 1, 2 and 3 ranks (contiguous and
 # round-robin placement) must write reports identical to the single-process
 # run's, every column but wall time; a run checkpointed on 2 ranks and
 # resumed on 3 equals the uninterrupted run; the communication report has a
@@ -91,6 +91,10 @@ msmt="--set data.rows=6000 --set train.rounds=3 --set msmt.expert_layers=16 --se
 same pfmsmtrec "$fm" $msmt
 # shellcheck disable=SC2086
 same pfmsmtrec-rr "$fm" $msmt --set fed.placement=round-robin --set fedmsmt.method=fedprox --set fedmsmt.prox_mu=0.01
+# shellcheck disable=SC2086
+same pfmsmtrec-late "$fm" $msmt --set fed.deadline=1 --set fed.deadline_clock=simulated --set fed.latency=1
+awk -F, 'NR > 1 && $8 < 4 { late = 1 } END { exit !late }' "$tmp/pfmsmtrec-late-single.csv" ||
+    fail "PF-MSMTrec with simulated stragglers: every client arrived every round"
 
 # Checkpointed on 2 ranks, resumed on 3: the uninterrupted run.
 # shellcheck disable=SC2086

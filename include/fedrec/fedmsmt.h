@@ -88,6 +88,17 @@ typedef struct fr_fedmsmt_options {
     size_t block_rows;         /* as fr_msmt_train_options (0: one block) */
     uint64_t seed;
     int placement;             /* fr_placement (fedrec/pfedrec.h) of clients over ranks */
+    /* Stragglers, as fedrec/pfedrec.h's options: a client whose update
+     * misses `deadline` seconds (0: none; wall clock, or drawn arrival
+     * times when deadline_simulated, mean latency_mean) is left out of the
+     * round's aggregation and keeps what it trained (its next update then
+     * covers both rounds); under the simulated clock it does not train.
+     * The server aggregates only when at least min_clients updates
+     * arrived. */
+    double deadline;
+    int deadline_simulated;
+    double latency_mean;
+    size_t min_clients;
 } fr_fedmsmt_options;
 
 void fr_fedmsmt_options_default(fr_fedmsmt_options *o);
@@ -104,6 +115,8 @@ typedef struct fr_fedmsmt_round {
     fr_msmt_eval valid, test;           /* every client on its own rows */
     uint64_t upload_bytes[FR_TABLE_MAX_SCENARIOS]; /* this round, per client */
     size_t conflicts;                   /* projections made by coordination */
+    size_t participants;                /* updates that arrived in time */
+    int aggregated;                     /* 0: too few arrived (or local-only) */
     double seconds, train_seconds, eval_seconds, aggregate_seconds;
     int improved;                       /* best mean validation AUC so far */
     /* Multi-rank: this rank's traffic this round (fedrec/comm.h), its

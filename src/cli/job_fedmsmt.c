@@ -42,9 +42,16 @@ static fr_status options(const fr_config *cfg, size_t clients, fr_fedmsmt_option
     o->model.arch = FR_ARCH_MMOE;
     const char *method, *membership, *experts, *towers, *embedding;
     int64_t shared, priv, rounds, local_epochs;
-    const char *placement;
+    const char *placement, *clock;
+    int64_t min_clients;
     FR_TRY_CLI(fr_config_get_string(cfg, "fed.placement", &placement));
     o->placement = !strcmp(placement, "round-robin") ? FR_PLACE_ROUND_ROBIN : FR_PLACE_CONTIGUOUS;
+    FR_TRY_CLI(fr_config_get_float(cfg, "fed.deadline", &o->deadline));
+    FR_TRY_CLI(fr_config_get_string(cfg, "fed.deadline_clock", &clock));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fed.latency", &o->latency_mean));
+    FR_TRY_CLI(fr_config_get_int(cfg, "fed.min_clients", &min_clients));
+    o->deadline_simulated = !strcmp(clock, "simulated");
+    o->min_clients = (size_t)min_clients;
     FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.method", &method));
     FR_TRY_CLI(fr_fed_method_parse(method, &o->method));
     FR_TRY_CLI(fr_config_get_int(cfg, "fedmsmt.shared_experts", &shared));
@@ -125,7 +132,7 @@ static void csv_name(FILE *f, const char *what, const char *scenario, const char
 static void report_header(FILE *f, const fr_table *t)
 {
     static const char *const cell[] = {"valid_auc", "test_auc", "valid_logloss", "test_logloss"};
-    fprintf(f, "round,train_loss,valid_auc,valid_logloss,test_auc,test_logloss,conflicts");
+    fprintf(f, "round,train_loss,valid_auc,valid_logloss,test_auc,test_logloss,conflicts,participants");
     for (size_t s = 0; s < t->n_scenarios; s++)
         for (size_t k = 0; k < t->n_tasks; k++)
             for (int c = 0; c < 4; c++)
@@ -138,8 +145,8 @@ static void report_header(FILE *f, const fr_table *t)
 static void report_row(FILE *f, int jsonl, const fr_table *t, const fr_fedmsmt_round *r)
 {
     if (!jsonl) {
-        fprintf(f, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%zu", r->round, r->train_loss, r->valid.mean_auc,
-                r->valid.mean_logloss, r->test.mean_auc, r->test.mean_logloss, r->conflicts);
+        fprintf(f, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%zu,%zu", r->round, r->train_loss, r->valid.mean_auc,
+                r->valid.mean_logloss, r->test.mean_auc, r->test.mean_logloss, r->conflicts, r->participants);
         for (size_t s = 0; s < t->n_scenarios; s++)
             for (size_t k = 0; k < t->n_tasks; k++)
                 fprintf(f, ",%.6f,%.6f,%.6f,%.6f", r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k],
@@ -159,7 +166,7 @@ static void report_row(FILE *f, int jsonl, const fr_table *t, const fr_fedmsmt_r
         fprintf(f, ",\"%s\":", key[i]);
         fr_cli_json_number(f, means[i]);
     }
-    fprintf(f, ",\"conflicts\":%zu,\"cells\":[", r->conflicts);
+    fprintf(f, ",\"conflicts\":%zu,\"participants\":%zu,\"cells\":[", r->conflicts, r->participants);
     for (size_t s = 0; s < t->n_scenarios; s++)
         for (size_t k = 0; k < t->n_tasks; k++) {
             double v[4] = {r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k], r->test.logloss[s][k]};
@@ -192,6 +199,9 @@ static void on_round(void *arg, const fr_fedmsmt_round *r)
         printf("%5zu %11.6f %10.6f %9.6f %12.1f %9zu %8.2f %8.3f%s\n", r->round, r->train_loss, r->valid.mean_auc,
                r->test.mean_auc, mean_upload(r, c->t->n_scenarios) / 1024.0, r->conflicts, r->seconds,
                r->aggregate_seconds, r->improved ? "  *" : "");
+        if (r->participants < c->t->n_scenarios)
+            printf("      %zu of %zu clients' updates arrived in time%s\n", r->participants, c->t->n_scenarios,
+                   r->aggregated ? "" : "; too few: nothing aggregated");
         fflush(stdout);
     }
     if (c->report) {

@@ -215,11 +215,12 @@ typedef struct unit_group {
     const fed_unit *unit[FR_TABLE_MAX_SCENARIOS];
 } unit_group;
 
-static size_t find_groups(const fed_client *cl, size_t clients, unit_group *groups, size_t cap)
+/* skip (may be NULL): clients left out (late this round). */
+static size_t find_groups(const fed_client *cl, size_t clients, const int *skip, unit_group *groups, size_t cap)
 {
     size_t n = 0;
     for (size_t c = 0; c < clients; c++)
-        for (size_t u = 0; u < cl[c].n_units; u++) {
+        for (size_t u = 0; u < cl[c].n_units && !(skip && skip[c]); u++) {
             const fed_unit *fu = &cl[c].units[u];
             size_t g = 0;
             while (g < n && !(groups[g].kind == fu->kind && groups[g].index == fu->index))
@@ -340,7 +341,7 @@ static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_
 /* exported: every cl[c].after already holds the trained values (a
  * multi-rank run received them); else they are read from the models. */
 static fr_status server_round(fed_client *cl, size_t clients, const fed_template *tp, const fr_fedmsmt_options *o,
-                              size_t round, int exported, uint64_t *bytes, size_t *conflicts)
+                              size_t round, int exported, const int *late, uint64_t *bytes, size_t *conflicts)
 {
     unit_group *groups = malloc(MAX_UNITS * sizeof *groups);
     if (!groups)
@@ -351,11 +352,13 @@ static fr_status server_round(fed_client *cl, size_t clients, const fed_template
     fr_status s = FR_OK;
     for (size_t c = 0; s == FR_OK && !exported && c < clients; c++)
         s = fr_param_set_export(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].after, cl[c].n_values);
-    size_t n_groups = s == FR_OK ? find_groups(cl, clients, groups, MAX_UNITS) : 0;
+    size_t n_groups = s == FR_OK ? find_groups(cl, clients, late, groups, MAX_UNITS) : 0;
     for (size_t g = 0; s == FR_OK && g < n_groups; g++)
         if (groups[g].n > 1)
             s = aggregate_group(cl, &groups[g], tp, o, round, samples, bytes, conflicts);
     for (size_t c = 0; s == FR_OK && c < clients; c++) {
+        if (late[c]) /* keeps what it trained; its next update covers both rounds */
+            continue;
         s = fr_param_set_import(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].after, cl[c].n_values);
         memcpy(cl[c].received, cl[c].after, cl[c].n_values * sizeof *cl[c].after);
     }
@@ -370,7 +373,7 @@ static fr_status broadcast_initial(fed_client *cl, size_t clients)
     unit_group *groups = malloc(MAX_UNITS * sizeof *groups);
     if (!groups)
         return fr_fail_nomem("aggregation groups", MAX_UNITS * sizeof *groups);
-    size_t n_groups = find_groups(cl, clients, groups, MAX_UNITS);
+    size_t n_groups = find_groups(cl, clients, NULL, groups, MAX_UNITS);
     fr_status s = FR_OK;
     for (size_t g = 0; s == FR_OK && g < n_groups; g++) {
         const unit_group *gr = &groups[g];
@@ -426,6 +429,8 @@ static fr_status check_options(const fr_fedmsmt_options *o)
         return fr_fail(FR_ERR_INVALID, "FedProx needs a proximal term: prox_mu > 0 (got %g)", o->prox_mu);
     if (!(o->prox_mu >= 0) || !(o->temperature > 0))
         return fr_fail(FR_ERR_INVALID, "federated training: need prox_mu >= 0 and temperature > 0");
+    if (!(o->deadline >= 0) || (o->deadline > 0 && o->deadline_simulated && !(o->latency_mean > 0)))
+        return fr_fail(FR_ERR_INVALID, "federated training: need deadline >= 0 and a simulated latency > 0 with a simulated deadline");
     if (o->experts_agg == FR_FED_AGG_LOCAL || o->embedding_agg == FR_FED_AGG_PERSONAL)
         return fr_fail(FR_ERR_INVALID, "federated training: experts aggregate personal or mean, the embedding mean or local");
     if (o->model.arch != FR_ARCH_MMOE)
@@ -440,8 +445,9 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
     return fr_fedmsmt_run_ranks(NULL, be, t, o, on_round, arg, out);
 }
 
-/* Multi-rank: share the trained vectors and losses of every client. */
-static fr_status share_trained(fr_comm *comm, const fr_fedmsmt_options *o, fed_client *cl, size_t C, double *loss)
+/* Multi-rank: share the trained vectors, losses and arrival of every client. */
+static fr_status share_trained(fr_comm *comm, const fr_fedmsmt_options *o, fed_client *cl, size_t C, double *loss,
+                               int *late, int *trained)
 {
     float *after[FR_TABLE_MAX_SCENARIOS];
     size_t n_values[FR_TABLE_MAX_SCENARIOS];
@@ -449,7 +455,17 @@ static fr_status share_trained(fr_comm *comm, const fr_fedmsmt_options *o, fed_c
         after[c] = cl[c].after;
         n_values[c] = cl[c].n_values;
     }
-    return fr_fed_exchange_trained(comm, o, C, after, n_values, loss);
+    return fr_fed_exchange_trained(comm, o, C, after, n_values, loss, late, trained);
+}
+
+/* Whether client c's drawn arrival in `round` misses a simulated deadline. */
+static int late_simulated(const fr_fedmsmt_options *o, size_t round, size_t c)
+{
+    if (!(o->deadline > 0) || !o->deadline_simulated)
+        return 0;
+    fr_rng rng;
+    fr_rng_init(&rng, o->seed, (uint32_t)round, (uint32_t)c, FR_RNG_LATENCY);
+    return -o->latency_mean * log(1.0 - fr_rng_uniform_double(&rng)) > o->deadline;
 }
 
 fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
@@ -489,10 +505,19 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         uint64_t sent0 = 0, received0 = 0;
         if (ranks > 1)
             fr_comm_traffic(comm, &sent0, &received0);
+        int late[FR_TABLE_MAX_SCENARIOS] = {0}, trained[FR_TABLE_MAX_SCENARIOS] = {0};
+        int wall = o->deadline > 0 && !o->deadline_simulated;
         for (size_t c = 0; s == FR_OK && c < C; c++) {
+            if ((late[c] = late_simulated(o, round, c)))
+                continue; /* a straggler: not trained this round (on every rank alike) */
             if (fr_fed_owner(o, c, C, ranks) != me)
                 continue; /* another rank's client */
+            if (wall && fr_clock_seconds() - tr > o->deadline) {
+                late[c] = 1; /* not started in time */
+                continue;
+            }
             r->trained_here++;
+            trained[c] = 1;
             fed_client *k = &cl[c];
             fr_param_set *ps = fr_msmt_model_params(k->m);
             for (size_t i = 0; s == FR_OK && k->anchor && i < fr_param_set_count(ps); i++) {
@@ -511,22 +536,29 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             }
             if (s == FR_OK && ranks > 1)
                 s = fr_param_set_export(ps, FR_ROLES_ALL, k->after, k->n_values);
+            if (wall && fr_clock_seconds() - tr > o->deadline)
+                late[c] = 1; /* finished too late: keeps its training, sends nothing */
         }
         double tc = fr_clock_seconds();
         r->local_seconds = tc - tr;
         if (ranks > 1) {
             s = fr_comm_agree(comm, s);
             if (s == FR_OK)
-                s = share_trained(comm, o, cl, C, client_loss);
+                s = share_trained(comm, o, cl, C, client_loss, late, trained);
         }
         r->comm_seconds += fr_clock_seconds() - tc;
-        for (size_t c = 0; c < C; c++) /* in client order, whoever trained them */
+        size_t n_trained = 0;
+        for (size_t c = 0; c < C; c++) { /* in client order, whoever trained them */
             loss_sum += client_loss[c];
-        r->train_loss = loss_sum / (double)C;
+            n_trained += (size_t)trained[c];
+            r->participants += (size_t)!late[c];
+        }
+        r->train_loss = n_trained ? loss_sum / (double)n_trained : 0.0;
         r->train_seconds = fr_clock_seconds() - tr;
         double ta = fr_clock_seconds();
-        if (s == FR_OK && o->method != FR_FED_LOCAL)
-            s = server_round(cl, C, &tp, o, round, ranks > 1, r->upload_bytes, &r->conflicts);
+        r->aggregated = o->method != FR_FED_LOCAL && r->participants > 0 && r->participants >= o->min_clients;
+        if (s == FR_OK && r->aggregated)
+            s = server_round(cl, C, &tp, o, round, ranks > 1, late, r->upload_bytes, &r->conflicts);
         r->aggregate_seconds = fr_clock_seconds() - ta;
         double te = fr_clock_seconds();
         r->valid.n_scenarios = r->test.n_scenarios = C;

@@ -79,10 +79,11 @@ void fr_fed_apply_rows(const float *deltas, size_t n, size_t rows, size_t cols, 
 /* Multi-rank runs (fedmsmt_ranks.c). The rank that runs client c of
  * `clients` among `ranks`. */
 int fr_fed_owner(const fr_fedmsmt_options *o, size_t c, size_t clients, int ranks);
-/* Every client's trained vector after[c] (n_values[c] floats) and its loss
- * from the rank that owns it, on every rank (collective, agreed). */
+/* Every client's trained vector after[c] (n_values[c] floats), its loss,
+ * whether it was late and whether it trained, from the rank that owns it,
+ * on every rank (collective, agreed). */
 fr_status fr_fed_exchange_trained(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, float *const *after,
-                                  const size_t *n_values, double *loss);
+                                  const size_t *n_values, double *loss, int *late, int *trained);
 /* Every client's evaluation cells (rows, AUC and log loss per task) from
  * its rank into valid and test on every rank. */
 fr_status fr_fed_exchange_eval(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, size_t tasks,

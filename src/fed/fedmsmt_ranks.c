@@ -76,32 +76,44 @@ typedef struct trained_ctx {
     float *const *after;
     const size_t *n_values;
     double *loss;
+    int *late, *trained;
 } trained_ctx;
+
+/* Block: tag, loss, late, trained (as int64), then the vector. */
+#define TRAINED_HEAD 32
 
 static void fill_trained(void *arg, size_t c, char *block)
 {
     trained_ctx *x = arg;
+    int64_t late = x->late[c], trained = x->trained[c];
     memcpy(block + 8, &x->loss[c], sizeof(double));
-    memcpy(block + 16, x->after[c], x->n_values[c] * sizeof(float));
+    memcpy(block + 16, &late, sizeof late);
+    memcpy(block + 24, &trained, sizeof trained);
+    memcpy(block + TRAINED_HEAD, x->after[c], x->n_values[c] * sizeof(float));
 }
 
 static fr_status place_trained(void *arg, size_t c, const char *block)
 {
     trained_ctx *x = arg;
+    int64_t late, trained;
     memcpy(&x->loss[c], block + 8, sizeof(double));
-    memcpy(x->after[c], block + 16, x->n_values[c] * sizeof(float));
+    memcpy(&late, block + 16, sizeof late);
+    memcpy(&trained, block + 24, sizeof trained);
+    x->late[c] = (int)late;
+    x->trained[c] = (int)trained;
+    memcpy(x->after[c], block + TRAINED_HEAD, x->n_values[c] * sizeof(float));
     return FR_OK;
 }
 
 fr_status fr_fed_exchange_trained(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, float *const *after,
-                                  const size_t *n_values, double *loss)
+                                  const size_t *n_values, double *loss, int *late, int *trained)
 {
     size_t widest = 0;
     for (size_t c = 0; c < clients; c++)
         if (n_values[c] > widest)
             widest = n_values[c];
-    trained_ctx x = {after, n_values, loss};
-    return exchange(comm, o, clients, 16 + widest * sizeof(float), fill_trained, place_trained, &x);
+    trained_ctx x = {after, n_values, loss, late, trained};
+    return exchange(comm, o, clients, TRAINED_HEAD + widest * sizeof(float), fill_trained, place_trained, &x);
 }
 
 /* ---- evaluation cells ----------------------------------------------------------- */
