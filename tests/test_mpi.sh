@@ -1,15 +1,17 @@
 #!/bin/sh
 # test_mpi.sh — multi-rank jobs (builds configured --with-mpi): PFedRec,
 # FedNCF, a shared score with weighted aggregation, simulated stragglers
-# with a quorum, and PF-MSMTrec (also with stragglers) on 1, 2 and 3 ranks (contiguous and
-# round-robin placement) must write reports identical to the single-process
-# run's, every column but wall time; a run checkpointed on 2 ranks and
-# resumed on 3 equals the uninterrupted run; the communication report has a
-# row per round and rank; [rank] keys and FEDREC_* variables set a rank's
-# threads; a job refusing to run on several ranks says so once, and a data
-# file one rank lacks stops every rank with one message; and when a rank
-# is killed the job ends with a message naming the intact checkpoint, from
-# which a one-rank run resumes to the uninterrupted result.
+# with a quorum, and PF-MSMTrec (also with stragglers) on 1, 2 and 3 ranks
+# (contiguous and round-robin placement) must write reports identical to
+# the single-process run's, every column but wall time; a run checkpointed
+# on 2 ranks and resumed on 3 equals the uninterrupted run; the
+# communication report has a row per round and rank; [rank] keys and
+# FEDREC_* variables set a rank's threads, and an OpenCL rank works beside
+# a CPU rank (when a device exists); a job refusing to run on several ranks
+# says so once, and a data file or report one rank cannot use stops every
+# rank with one message; and when a rank is killed the job ends with a
+# message naming the intact checkpoint, from which a one-rank run resumes
+# to the uninterrupted result.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}" "${MPIEXEC:=}"
 FEDREC="$top_builddir/fedrec"
@@ -136,6 +138,22 @@ grep -q "rank 0 on .*1 thread$" "$tmp/out" && grep -q "rank 1 on .*2 threads" "$
 FEDREC_THREADS=3 mpi 2 train "$pf" $small --set train.rounds=1 --set rank.threads=1 >"$tmp/out" 2>"$tmp/err" ||
     fail "FEDREC_THREADS run failed: $(cat "$tmp/err")"
 [ "$(grep -c "3 threads" "$tmp/out")" -eq 2 ] || fail "FEDREC_THREADS not applied: $(grep "rank [01] on" "$tmp/out")"
+
+# Heterogeneous ranks: rank 0 on an OpenCL device (PoCL on CI), rank 1 on
+# the CPU; the table names both, and the figures agree with the CPU run to
+# rounding (different hardware, so not bit for bit).
+if "$FEDREC" devices 2>/dev/null | grep -q "^OpenCL devices ([1-9]"; then
+    # shellcheck disable=SC2086
+    mpi 2 train "$fm" $msmt --set train.rounds=2 --set rank.backend=opencl,cpu --report "$tmp/het.csv" \
+        >"$tmp/out" 2>"$tmp/err" || fail "OpenCL + CPU ranks failed: $(cat "$tmp/err")"
+    grep -q "rank 0 on .*: opencl" "$tmp/out" && grep -q "rank 1 on .*: cpu" "$tmp/out" ||
+        fail "rank table of OpenCL + CPU ranks: $(grep "rank [01] on" "$tmp/out")"
+    paste -d, "$tmp/het.csv" "$tmp/pfmsmtrec-single.csv" | awk -F, -v n="$(head -n 1 "$tmp/het.csv" | awk -F, '{ print NF }')" '
+        NR > 1 && NR <= 3 { d = $3 - $(n + 3); if (d < 0) d = -d; if (d > 0.02) bad = 1 }
+        END { exit bad }' || fail "OpenCL + CPU ranks far from the CPU run: $(cut -d, -f1-5 "$tmp/het.csv")"
+else
+    echo "test_mpi: no OpenCL device: the OpenCL + CPU ranks check is skipped" >&2
+fi
 
 # A job that runs in one process only says so, once, with exit code 3.
 mpi 2 train --set job.kind=msmt >"$tmp/out" 2>"$tmp/err"
