@@ -18,7 +18,6 @@
 #include "cli/ranks.h"
 #include "cli/summary.h"
 #include "fedrec/fedmsmt.h"
-#include "fedrec/pfedrec.h"
 
 
 static fr_status parse_agg(const char *key, const char *v, fr_fed_agg *out)
@@ -42,16 +41,13 @@ static fr_status options(const fr_config *cfg, size_t clients, fr_fedmsmt_option
     o->model.arch = FR_ARCH_MMOE;
     const char *method, *membership, *experts, *towers, *embedding;
     int64_t shared, priv, rounds, local_epochs;
-    const char *placement, *clock;
-    int64_t min_clients;
-    FR_TRY_CLI(fr_config_get_string(cfg, "fed.placement", &placement));
-    o->placement = !strcmp(placement, "round-robin") ? FR_PLACE_ROUND_ROBIN : FR_PLACE_CONTIGUOUS;
-    FR_TRY_CLI(fr_config_get_float(cfg, "fed.deadline", &o->deadline));
-    FR_TRY_CLI(fr_config_get_string(cfg, "fed.deadline_clock", &clock));
-    FR_TRY_CLI(fr_config_get_float(cfg, "fed.latency", &o->latency_mean));
-    FR_TRY_CLI(fr_config_get_int(cfg, "fed.min_clients", &min_clients));
-    o->deadline_simulated = !strcmp(clock, "simulated");
-    o->min_clients = (size_t)min_clients;
+    fr_cli_fed_keys fed;
+    FR_TRY_CLI(fr_cli_fed_keys_read(cfg, &fed));
+    o->placement = fed.placement;
+    o->deadline = fed.deadline;
+    o->deadline_simulated = fed.deadline_simulated;
+    o->latency_mean = fed.latency;
+    o->min_clients = fed.min_clients;
     FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.method", &method));
     FR_TRY_CLI(fr_fed_method_parse(method, &o->method));
     FR_TRY_CLI(fr_config_get_int(cfg, "fedmsmt.shared_experts", &shared));

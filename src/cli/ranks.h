@@ -15,6 +15,17 @@
  * to backend.kind / threads / cpu_isa and opencl.device. */
 fr_status fr_cli_rank_overrides(fr_config *cfg, int rank);
 
+/* The fed.* keys both federated jobs read: placement over ranks and
+ * stragglers. */
+typedef struct fr_cli_fed_keys {
+    int placement;           /* fr_placement */
+    double deadline, latency;
+    int deadline_simulated;
+    size_t min_clients;
+} fr_cli_fed_keys;
+
+fr_status fr_cli_fed_keys_read(const fr_config *cfg, fr_cli_fed_keys *k);
+
 typedef struct fr_cli_ranks {
     fr_comm *comm;
     int rank, size;
