@@ -294,9 +294,9 @@ static void count_arrivals(void *arg, const fr_fedmsmt_round *r)
 static void stragglers(fr_backend *be1, fr_backend *be2, const fr_table *t, fr_fedmsmt_options o,
                        const fr_fedmsmt_result *full)
 {
-    o.deadline = 1.0;
-    o.deadline_simulated = 1;
-    o.latency_mean = 1.0; /* P(late) = exp(-1) */
+    o.participation.deadline = 1.0;
+    o.participation.deadline_simulated = 1;
+    o.participation.latency_mean = 1.0; /* P(late) = exp(-1) */
     arrivals x = {0, 0, 0}, y = {0, 0, 0};
     fr_fedmsmt_result a, b;
     CHECK_OK(fr_fedmsmt_run(be1, t, &o, count_arrivals, &x, &a));
@@ -308,12 +308,12 @@ static void stragglers(fr_backend *be1, fr_backend *be2, const fr_table *t, fr_f
           "simulated deadline: %zu of %zu updates arrived, %zu rounds aggregated", x.participants, C * x.rounds,
           x.aggregated);
     CHECK(a.test.mean_auc != full->test.mean_auc, "leaving late clients out changed nothing");
-    o.min_clients = C + 1;
+    o.participation.min_clients = C + 1;
     arrivals z = {0, 0, 0};
     CHECK_OK(fr_fedmsmt_run(be2, t, &o, count_arrivals, &z, &a));
     CHECK(z.aggregated == 0 && a.conflicts == 0 && a.upload_bytes_per_round[0] == 0,
           "a quorum above the clients still aggregated %zu rounds", z.aggregated);
-    o.latency_mean = 0;
+    o.participation.latency_mean = 0;
     CHECK(fr_fedmsmt_run(be2, t, &o, NULL, NULL, &a) == FR_ERR_INVALID, "a simulated deadline without latency accepted");
 }
 

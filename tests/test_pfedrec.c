@@ -240,9 +240,9 @@ int main(void)
         float *ibase = NULL;
         run(&s, o, 2, &plain, &ibase); /* the same two rounds without a deadline */
         fr_pfedrec_options od = o;
-        od.deadline = 1.0;
-        od.deadline_simulated = 1;
-        od.latency_mean = 1.0; /* P(late) = exp(-1) = 0.37 */
+        od.participation.deadline = 1.0;
+        od.participation.deadline_simulated = 1;
+        od.participation.latency_mean = 1.0; /* P(late) = exp(-1) = 0.37 */
         fr_pfedrec_round a, b;
         float *ia = NULL, *ib2 = NULL;
         od.threads = 1;
@@ -259,7 +259,7 @@ int main(void)
         free(ib2);
         /* Quorum not met: the round leaves the table as it was. */
         fr_pfedrec *p = NULL;
-        od.min_clients = 59;
+        od.participation.min_clients = 59;
         CHECK_OK(fr_pfedrec_create(&s, &od, &p));
         float *before = malloc(n * sizeof *before);
         if (p && before) {
@@ -274,7 +274,7 @@ int main(void)
         /* Wall clock: a deadline already past when clients would start
          * skips them all; nothing is aggregated. */
         fr_pfedrec_options ow = o;
-        ow.deadline = 1e-12;
+        ow.participation.deadline = 1e-12;
         p = NULL;
         CHECK_OK(fr_pfedrec_create(&s, &ow, &p));
         before = malloc(n * sizeof *before);
@@ -309,9 +309,9 @@ int main(void)
     fr_pfedrec *p;
     CHECK(fr_pfedrec_create(&s, &bad, &p) == FR_ERR_INVALID, "dim 0 accepted");
     bad = o;
-    bad.deadline = 1;
-    bad.deadline_simulated = 1;
-    bad.latency_mean = 0;
+    bad.participation.deadline = 1;
+    bad.participation.deadline_simulated = 1;
+    bad.participation.latency_mean = 0;
     CHECK(fr_pfedrec_create(&s, &bad, &p) == FR_ERR_INVALID, "a simulated deadline without latency accepted");
     fr_loo_split_free(&s);
     fr_ratings_free(&r);

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include "fedrec/backend.h"
 #include "fedrec/comm.h"
+#include "fedrec/participation.h"
 #include "fedrec/msmt.h"
 #include "fedrec/table.h"
 
@@ -87,18 +88,10 @@ typedef struct fr_fedmsmt_options {
     float lr, weight_decay;    /* 1e-3, 1e-6 */
     size_t block_rows;         /* as fr_msmt_train_options (0: one block) */
     uint64_t seed;
-    int placement;             /* fr_placement (fedrec/pfedrec.h) of clients over ranks */
-    /* Stragglers, as fedrec/pfedrec.h's options: a client whose update
-     * misses `deadline` seconds (0: none; wall clock, or drawn arrival
-     * times when deadline_simulated, mean latency_mean) is left out of the
-     * round's aggregation and keeps what it trained (its next update then
-     * covers both rounds); under the simulated clock it does not train.
-     * The server aggregates only when at least min_clients updates
-     * arrived. */
-    double deadline;
-    int deadline_simulated;
-    double latency_mean;
-    size_t min_clients;
+    /* Placement over ranks, deadline and quorum (fedrec/participation.h):
+     * a late client is left out of the round's aggregation and keeps what
+     * it trained (its next update then covers both rounds). */
+    fr_participation participation;
 } fr_fedmsmt_options;
 
 void fr_fedmsmt_options_default(fr_fedmsmt_options *o);
@@ -146,7 +139,7 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
 
 /* The same on the ranks of comm (NULL or one rank: this process). Every
  * rank builds every client from the same table and options; each trains
- * and evaluates the clients placed on it (o->placement); the ranks share
+ * and evaluates the clients placed on it (o->participation.placement); the ranks share
  * the trained parameter vectors and figures, and every rank runs the
  * server's arithmetic on the same inputs in client order: the result is
  * the one-rank run's, bit for bit, for any rank count. Ranks may use

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include "fedrec/comm.h"
 #include "fedrec/error.h"
+#include "fedrec/participation.h"
 #include "fedrec/ratings.h"
 
 #ifdef __cplusplus
@@ -45,13 +46,6 @@ typedef enum fr_rating_algorithm {
 
 #define FR_NCF_MAX_LAYERS 8
 
-/* Which rank trains a client in a multi-rank job: contiguous blocks of
- * client ids (rank r the r-th n/K of them) or round-robin (id mod K). A
- * client stays on its rank for the whole run. */
-typedef enum fr_placement {
-    FR_PLACE_CONTIGUOUS = 0,
-    FR_PLACE_ROUND_ROBIN
-} fr_placement;
 
 typedef struct fr_pfedrec_options {
     uint64_t seed;
@@ -78,20 +72,10 @@ typedef struct fr_pfedrec_options {
     size_t ncf_layers[FR_NCF_MAX_LAYERS];
     size_t n_ncf_layers;
     float central_lr;        /* centralised MF: Adam learning rate (0.001) */
-    /* Stragglers: a round takes the updates that arrive within `deadline`
-     * seconds of its start (0: waits for all). Under the wall clock a
-     * client not started by then is not trained, one that finishes later
-     * keeps its personal model but its upload is dropped. Under the
-     * simulated clock (deadline_simulated) each sampled client's arrival
-     * time is drawn, exponential with mean latency_mean seconds, from
-     * stream (seed, round + 1, client, LATENCY): late ones are not trained
-     * at all, so runs stay reproducible. The global model is updated only
-     * when at least min_clients updates arrived (0 or 1: any). */
-    double deadline;
-    int deadline_simulated;
-    double latency_mean;
-    size_t min_clients;
-    int placement;           /* fr_placement over ranks */
+    /* Placement over ranks, deadline and quorum (fedrec/participation.h):
+     * late clients' item updates are left out; a client late under the
+     * wall clock keeps its personal model. */
+    fr_participation participation;
 } fr_pfedrec_options;
 
 typedef struct fr_pfedrec_round {

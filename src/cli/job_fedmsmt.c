@@ -41,13 +41,7 @@ static fr_status options(const fr_config *cfg, size_t clients, fr_fedmsmt_option
     o->model.arch = FR_ARCH_MMOE;
     const char *method, *membership, *experts, *towers, *embedding;
     int64_t shared, priv, rounds, local_epochs;
-    fr_cli_fed_keys fed;
-    FR_TRY_CLI(fr_cli_fed_keys_read(cfg, &fed));
-    o->placement = fed.placement;
-    o->deadline = fed.deadline;
-    o->deadline_simulated = fed.deadline_simulated;
-    o->latency_mean = fed.latency;
-    o->min_clients = fed.min_clients;
+    FR_TRY_CLI(fr_cli_participation(cfg, &o->participation));
     FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.method", &method));
     FR_TRY_CLI(fr_fed_method_parse(method, &o->method));
     FR_TRY_CLI(fr_config_get_int(cfg, "fedmsmt.shared_experts", &shared));

@@ -133,13 +133,7 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     fr_cpu_isa parsed;
     FR_TRY_CLI(fr_cpu_isa_parse(isa, &parsed));
     o->cpu_isa = (int)parsed;
-    fr_cli_fed_keys fed;
-    FR_TRY_CLI(fr_cli_fed_keys_read(cfg, &fed));
-    o->placement = fed.placement;
-    o->deadline = fed.deadline;
-    o->deadline_simulated = fed.deadline_simulated;
-    o->latency_mean = fed.latency;
-    o->min_clients = fed.min_clients;
+    FR_TRY_CLI(fr_cli_participation(cfg, &o->participation));
     o->dim = (size_t)dim;
     o->lr = (float)lr;
     o->lr_eta = (float)eta;

@@ -11,20 +11,20 @@
 #include "cli/cli.h"
 #include "cli/job_setup.h"
 #include "cli/ranks.h"
-#include "fedrec/pfedrec.h"
 
-fr_status fr_cli_fed_keys_read(const fr_config *cfg, fr_cli_fed_keys *k)
+fr_status fr_cli_participation(const fr_config *cfg, fr_participation *p)
 {
     const char *placement, *clock;
     int64_t min_clients;
+    fr_participation_default(p);
     FR_TRY_CLI(fr_config_get_string(cfg, "fed.placement", &placement));
-    FR_TRY_CLI(fr_config_get_float(cfg, "fed.deadline", &k->deadline));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fed.deadline", &p->deadline));
     FR_TRY_CLI(fr_config_get_string(cfg, "fed.deadline_clock", &clock));
-    FR_TRY_CLI(fr_config_get_float(cfg, "fed.latency", &k->latency));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fed.latency", &p->latency_mean));
     FR_TRY_CLI(fr_config_get_int(cfg, "fed.min_clients", &min_clients));
-    k->placement = !strcmp(placement, "round-robin") ? FR_PLACE_ROUND_ROBIN : FR_PLACE_CONTIGUOUS;
-    k->deadline_simulated = !strcmp(clock, "simulated");
-    k->min_clients = (size_t)min_clients;
+    p->placement = !strcmp(placement, "round-robin") ? FR_PLACE_ROUND_ROBIN : FR_PLACE_CONTIGUOUS;
+    p->deadline_simulated = !strcmp(clock, "simulated");
+    p->min_clients = (size_t)min_clients;
     return FR_OK;
 }
 

@@ -9,22 +9,16 @@
 #include <stdio.h>
 #include "fedrec/comm.h"
 #include "fedrec/config.h"
+#include "fedrec/participation.h"
 
 /* Apply this rank's entries of rank.backend / threads / cpu_isa / device,
  * then FEDREC_BACKEND / FEDREC_THREADS / FEDREC_CPU_ISA / FEDREC_DEVICE,
  * to backend.kind / threads / cpu_isa and opencl.device. */
 fr_status fr_cli_rank_overrides(fr_config *cfg, int rank);
 
-/* The fed.* keys both federated jobs read: placement over ranks and
- * stragglers. */
-typedef struct fr_cli_fed_keys {
-    int placement;           /* fr_placement */
-    double deadline, latency;
-    int deadline_simulated;
-    size_t min_clients;
-} fr_cli_fed_keys;
-
-fr_status fr_cli_fed_keys_read(const fr_config *cfg, fr_cli_fed_keys *k);
+/* The fed.* keys (placement over ranks, deadline, quorum) both federated
+ * jobs read. */
+fr_status fr_cli_participation(const fr_config *cfg, fr_participation *p);
 
 typedef struct fr_cli_ranks {
     fr_comm *comm;

@@ -66,6 +66,7 @@ void fr_fedmsmt_options_default(fr_fedmsmt_options *o)
     o->optimizer = FR_OPTIM_ADAM;
     o->lr = 1e-3f;
     o->weight_decay = 1e-6f;
+    fr_participation_default(&o->participation);
 }
 
 fr_status fr_fedmsmt_parse_membership(const char *text, size_t clients, fr_fedmsmt_options *o)
@@ -429,8 +430,7 @@ static fr_status check_options(const fr_fedmsmt_options *o)
         return fr_fail(FR_ERR_INVALID, "FedProx needs a proximal term: prox_mu > 0 (got %g)", o->prox_mu);
     if (!(o->prox_mu >= 0) || !(o->temperature > 0))
         return fr_fail(FR_ERR_INVALID, "federated training: need prox_mu >= 0 and temperature > 0");
-    if (!(o->deadline >= 0) || (o->deadline > 0 && o->deadline_simulated && !(o->latency_mean > 0)))
-        return fr_fail(FR_ERR_INVALID, "federated training: need deadline >= 0 and a simulated latency > 0 with a simulated deadline");
+    FR_TRY(fr_participation_check(&o->participation));
     if (o->experts_agg == FR_FED_AGG_LOCAL || o->embedding_agg == FR_FED_AGG_PERSONAL)
         return fr_fail(FR_ERR_INVALID, "federated training: experts aggregate personal or mean, the embedding mean or local");
     if (o->model.arch != FR_ARCH_MMOE)
@@ -456,16 +456,6 @@ static fr_status share_trained(fr_comm *comm, const fr_fedmsmt_options *o, fed_c
         n_values[c] = cl[c].n_values;
     }
     return fr_fed_exchange_trained(comm, o, C, after, n_values, loss, late, trained);
-}
-
-/* Whether client c's drawn arrival in `round` misses a simulated deadline. */
-static int late_simulated(const fr_fedmsmt_options *o, size_t round, size_t c)
-{
-    if (!(o->deadline > 0) || !o->deadline_simulated)
-        return 0;
-    fr_rng rng;
-    fr_rng_init(&rng, o->seed, (uint32_t)round, (uint32_t)c, FR_RNG_LATENCY);
-    return -o->latency_mean * log(1.0 - fr_rng_uniform_double(&rng)) > o->deadline;
 }
 
 fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
@@ -506,13 +496,13 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         if (ranks > 1)
             fr_comm_traffic(comm, &sent0, &received0);
         int late[FR_TABLE_MAX_SCENARIOS] = {0}, trained[FR_TABLE_MAX_SCENARIOS] = {0};
-        int wall = o->deadline > 0 && !o->deadline_simulated;
+        const fr_participation *pa = &o->participation;
         for (size_t c = 0; s == FR_OK && c < C; c++) {
-            if ((late[c] = late_simulated(o, round, c)))
+            if ((late[c] = fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c)))
                 continue; /* a straggler: not trained this round (on every rank alike) */
             if (fr_fed_owner(o, c, C, ranks) != me)
                 continue; /* another rank's client */
-            if (wall && fr_clock_seconds() - tr > o->deadline) {
+            if (fr_participation_past(pa, tr)) {
                 late[c] = 1; /* not started in time */
                 continue;
             }
@@ -536,7 +526,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             }
             if (s == FR_OK && ranks > 1)
                 s = fr_param_set_export(ps, FR_ROLES_ALL, k->after, k->n_values);
-            if (wall && fr_clock_seconds() - tr > o->deadline)
+            if (fr_participation_past(pa, tr))
                 late[c] = 1; /* finished too late: keeps its training, sends nothing */
         }
         double tc = fr_clock_seconds();
@@ -556,7 +546,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         r->train_loss = n_trained ? loss_sum / (double)n_trained : 0.0;
         r->train_seconds = fr_clock_seconds() - tr;
         double ta = fr_clock_seconds();
-        r->aggregated = o->method != FR_FED_LOCAL && r->participants > 0 && r->participants >= o->min_clients;
+        r->aggregated = o->method != FR_FED_LOCAL && fr_participation_quorum(pa, r->participants);
         if (s == FR_OK && r->aggregated)
             s = server_round(cl, C, &tp, o, round, ranks > 1, late, r->upload_bytes, &r->conflicts);
         r->aggregate_seconds = fr_clock_seconds() - ta;

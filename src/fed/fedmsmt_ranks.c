@@ -9,13 +9,13 @@
 
 #include "core/error_internal.h"
 #include "fed/fedmsmt_internal.h"
-#include "fedrec/pfedrec.h"
+#include "fedrec/participation.h"
 
 int fr_fed_owner(const fr_fedmsmt_options *o, size_t c, size_t clients, int ranks)
 {
     if (ranks <= 1)
         return 0;
-    if (o->placement == FR_PLACE_ROUND_ROBIN)
+    if (o->participation.placement == FR_PLACE_ROUND_ROBIN)
         return (int)(c % (size_t)ranks);
     return (int)(c * (size_t)ranks / clients);
 }

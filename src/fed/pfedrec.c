@@ -34,6 +34,7 @@ void fr_pfedrec_options_default(fr_pfedrec_options *o)
     o->ncf_layers[2] = 8;
     o->n_ncf_layers = 3;
     o->central_lr = 0.001f;
+    fr_participation_default(&o->participation);
 }
 
 const float *fr_pfedrec_items(const fr_pfedrec *p)
@@ -85,8 +86,7 @@ typedef struct round_job {
 /* Past the round's wall-clock deadline? */
 static int past_deadline(const fr_pfedrec *p)
 {
-    return p->o.deadline > 0 && !p->o.deadline_simulated &&
-           fr_clock_seconds() - p->round_start > p->o.deadline;
+    return fr_participation_past(&p->o.participation, p->round_start);
 }
 
 static void run_chunk(void *arg, size_t task)
@@ -199,14 +199,9 @@ static void plan_training(fr_pfedrec *p)
     p->round_start = fr_clock_seconds();
     for (size_t k = 0; k < p->n_sampled; k++) {
         size_t u = (size_t)p->sampled[k];
-        if (p->o.deadline > 0 && p->o.deadline_simulated) {
-            fr_rng rng;
-            fr_rng_init(&rng, p->o.seed, p->round + 1, (uint32_t)u, FR_RNG_LATENCY);
-            double arrival = -p->o.latency_mean * log(1.0 - fr_rng_uniform_double(&rng));
-            if (arrival > p->o.deadline) {
-                p->outs[k].late = 1;
-                continue;
-            }
+        if (fr_participation_late_drawn(&p->o.participation, p->o.seed, p->round + 1, (uint32_t)u)) {
+            p->outs[k].late = 1;
+            continue;
         }
         if (p->ranks <= 1 || fr_pf_owner(p, u) == p->rank)
             p->todo[p->n_todo++] = k;
@@ -311,11 +306,11 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
             total_samples += (double)o->samples;
         }
     }
-    int aggregate = participants > 0 && participants >= p->o.min_clients;
+    int aggregate = fr_participation_quorum(&p->o.participation, participants);
     if (s == FR_OK && aggregate) {
         if (p->ranks > 1) {
             double tc = fr_clock_seconds();
-            s = p->o.placement == FR_PLACE_CONTIGUOUS ? fr_pf_aggregate_chain(p, total_samples, participants)
+            s = p->o.participation.placement == FR_PLACE_CONTIGUOUS ? fr_pf_aggregate_chain(p, total_samples, participants)
                                                       : fr_pf_aggregate_ranks(p, total_samples, participants);
             t_comm += fr_clock_seconds() - tc;
         } else {
@@ -421,9 +416,7 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
         !(o->client_fraction > 0.0 && o->client_fraction <= 1.0) || !(o->lr > 0) ||
         !(o->lr_eta > 0) || o->top_k == 0)
         return fr_fail(FR_ERR_INVALID, "PFedRec: need 1 <= dim <= 1024, batch >= 1, local epochs >= 1, 0 < client fraction <= 1, lr > 0, lr_eta > 0, top_k >= 1");
-    if (!(o->deadline >= 0) || (o->deadline > 0 && o->deadline_simulated && !(o->latency_mean > 0)) ||
-        (unsigned)o->placement > FR_PLACE_ROUND_ROBIN)
-        return fr_fail(FR_ERR_INVALID, "federated rounds: need deadline >= 0, a simulated latency > 0 with a simulated deadline, placement contiguous or round-robin");
+    FR_TRY(fr_participation_check(&o->participation));
     if ((unsigned)o->algorithm > FR_ALGO_CENTRAL_MF)
         return fr_fail(FR_ERR_INVALID, "rating engine: unknown algorithm %d", (int)o->algorithm);
     if (o->algorithm == FR_ALGO_FEDNCF) {

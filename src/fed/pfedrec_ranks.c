@@ -21,7 +21,7 @@ int fr_pf_owner(const fr_pfedrec *p, size_t u)
 {
     if (p->ranks <= 1)
         return 0;
-    if (p->o.placement == FR_PLACE_ROUND_ROBIN)
+    if (p->o.participation.placement == FR_PLACE_ROUND_ROBIN)
         return (int)(u % (size_t)p->ranks);
     int r = 0; /* the last block starting at or before u */
     while (r + 1 < p->ranks && p->block_start[r + 1] <= u)
@@ -70,7 +70,7 @@ static size_t record_floats(const fr_pfedrec *p)
  * or the total (contiguous: the chain needs no more). */
 static size_t record_counts(const fr_pfedrec *p)
 {
-    return p->o.placement == FR_PLACE_ROUND_ROBIN ? (size_t)p->ranks : 1;
+    return p->o.participation.placement == FR_PLACE_ROUND_ROBIN ? (size_t)p->ranks : 1;
 }
 
 static size_t record_bytes(const fr_pfedrec *p)
@@ -89,7 +89,7 @@ static void pack_record(const fr_pfedrec *p, size_t k, char *at)
     uint32_t *counts = (uint32_t *)(void *)(at + sizeof h);
     memset(counts, 0, record_counts(p) * sizeof *counts);
     if (fr_pf_participates(o)) {
-        if (p->o.placement == FR_PLACE_CONTIGUOUS) /* the chain needs the total only */
+        if (p->o.participation.placement == FR_PLACE_CONTIGUOUS) /* the chain needs the total only */
             counts[0] = (uint32_t)o->n_rows;
         else
             for (size_t r = 0; r < o->n_rows; r++)
@@ -155,7 +155,7 @@ fr_status fr_pf_exchange_records(fr_pfedrec *p, fr_status local)
     FR_TRY(fr_comm_agree(p->comm, local));
     free(p->rows_to);
     p->rows_to = NULL;
-    if (p->o.placement == FR_PLACE_ROUND_ROBIN)
+    if (p->o.participation.placement == FR_PLACE_ROUND_ROBIN)
         p->rows_to = calloc(p->n_sampled ? p->n_sampled * (size_t)p->ranks : 1, sizeof *p->rows_to);
     size_t rb = record_bytes(p);
     char *mine = calloc(p->n_todo ? p->n_todo : 1, rb);
@@ -165,7 +165,7 @@ fr_status fr_pf_exchange_records(fr_pfedrec *p, fr_status local)
         return fr_fail_nomem("client records", (size_t)p->ranks * sizeof *counts);
     }
     fr_status s = FR_OK;
-    if ((p->o.placement == FR_PLACE_ROUND_ROBIN && !p->rows_to) || !mine)
+    if ((p->o.participation.placement == FR_PLACE_ROUND_ROBIN && !p->rows_to) || !mine)
         s = fr_fail_nomem("client records", p->n_todo * rb);
     for (size_t i = 0; s == FR_OK && i < p->n_todo; i++)
         pack_record(p, p->todo[i], mine + i * rb);
