@@ -16,10 +16,14 @@
 #include "fedrec/model_file.h"
 #include "fedrec/synthetic_ctr.h"
 #include "fedrec/ratings.h"
+#include "fedrec/comm.h"
+#include "fedrec/participation.h"
 #include "fedrec/pfedrec.h"
 #include "fedrec/table.h"
 #include "fedrec/table_read.h"
 #include "fedrec/msmt.h"
 #include "fedrec/fedmsmt.h"
+#include "fedrec/combine.h"
+#include "fedrec/mtrec.h"
 
 #endif
