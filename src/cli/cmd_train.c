@@ -42,7 +42,10 @@ static void usage(FILE *out)
             "  --summary FILE the final figures, seed, wall time, peak memory and the\n"
             "                 effective configuration as one JSON object\n"
             "  --resume       continue a federated run from output.checkpoint\n"
-            "  --quiet        print only the final summary\n");
+            "  --quiet        print only the final summary\n\n"
+            "In a build configured --with-mpi, 'mpirun -np K fedrec train CONFIG' runs the\n"
+            "pfedrec, fedmf, fedncf and fedmsmt jobs on K ranks with the one-process\n"
+            "result (fed.* and rank.* keys, output.comm_report; doc/DISTRIBUTED.md).\n");
 }
 
 
