@@ -8,8 +8,8 @@
 # communication report has a row per round and rank; [rank] keys and
 # FEDREC_* variables set a rank's threads, and an OpenCL rank works beside
 # a CPU rank (when a device exists); a job refusing to run on several ranks
-# says so once, and a data file or report one rank cannot use stops every
-# rank with one message; and when a rank is killed the job ends with a
+# says so once, and a data file or report one rank cannot use, or options
+# that differ between ranks, stop every rank with one message; and when a rank is killed the job ends with a
 # message naming the intact checkpoint, from which a one-rank run resumes
 # to the uninterrupted result.
 set -u
@@ -119,6 +119,15 @@ cmp -s "$tmp/full.txt" "$tmp/part.txt" || fail "resumed on 3 ranks differs: $(di
 awk -F, 'NR > 1 && ($(NF - 5) <= 0 || $(NF - 4) <= 0) { bad = 1 } END { exit bad }' "$tmp/comm.csv" ||
     fail "a rank reports no traffic: $(cat "$tmp/comm.csv")"
 grep -q "rank 2 on" "$tmp/out" || fail "no rank table: $(head -n 5 "$tmp/out")"
+
+# A rank whose options differ from rank 0's: found at start, one message.
+# shellcheck disable=SC2016
+"$MPIEXEC" $launch_flags -np 2 sh -c \
+    'if [ "${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" = 1 ]; then set -- "$@" --set pfedrec.lr=0.2; fi; exec "$0" "$@"' \
+    "$FEDREC" train "$pf" --set data.users=240 --set data.items=300 --set train.rounds=1 >"$tmp/out" 2>"$tmp/err"
+code=$?
+[ "$code" -eq 3 ] && [ "$(grep -c "rank 1 of 2: the rating data or the engine's options differ" "$tmp/err")" -eq 1 ] ||
+    fail "a rank with other options: exit $code: $(cat "$tmp/err")"
 
 # A report rank 0 cannot write: every rank stops, one message, no abort.
 # shellcheck disable=SC2086

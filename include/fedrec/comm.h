@@ -76,6 +76,12 @@ fr_status fr_comm_agree(fr_comm *c, fr_status local);
 /* The same with this rank's message given (a caller's own failure). */
 fr_status fr_comm_agree_message(fr_comm *c, fr_status local, const char *message);
 int fr_comm_error_shared(const fr_comm *c);
+/* Check that every rank built the same job: each passes a fingerprint of
+ * `bytes` bytes (equal sizes on all ranks) of what must agree (data,
+ * options); a rank whose fingerprint differs from rank 0's fails the
+ * check on every rank with FR_ERR_CONFIG, "rank r of K: <what> differ
+ * from rank 0's". */
+fr_status fr_comm_same(fr_comm *c, const void *fingerprint, size_t bytes, const char *what);
 
 /* Payload bytes this rank sent and received so far. */
 void fr_comm_traffic(const fr_comm *c, uint64_t *sent, uint64_t *received);

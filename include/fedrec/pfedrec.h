@@ -113,7 +113,8 @@ void fr_pfedrec_free(fr_pfedrec *p);
  * every rank ends each round with the same global model, bit for bit the
  * one-rank run's. A client's personal state (score function) lives on its
  * rank; checkpoints gather it to rank 0, which writes the file. Centralised
- * MF runs on one rank only. */
+ * MF runs on one rank only. Collective: it checks that every rank has the
+ * same data and options (FR_ERR_CONFIG naming the rank that differs). */
 fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c);
 /* Run round `round` (0-based): sample, train, evaluate, aggregate.
  * Collective in a multi-rank job. */

@@ -213,12 +213,12 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     fr_pfedrec *p = NULL;
     if (s == FR_OK)
         s = fr_pfedrec_create(&split, &o, &p);
-    if (s == FR_OK)
-        s = fr_pfedrec_set_comm(p, comm);
     /* Every rank gets here: one verdict, so that a failure (the same on
      * every rank, or one machine's missing file) is reported once and ends
-     * every rank cleanly. */
+     * every rank cleanly. Only then the engine's own exchanges. */
     s = fr_cli_agree(comm, s);
+    if (s == FR_OK)
+        s = fr_pfedrec_set_comm(p, comm);
     fr_cli_ranks ranks;
     char device[128];
     device_of(&o, device, sizeof device);

@@ -271,3 +271,26 @@ void fr_comm_abort(fr_comm *c, int code)
     fflush(NULL);
     exit(code);
 }
+
+fr_status fr_comm_same(fr_comm *c, const void *fingerprint, size_t bytes, const char *what)
+{
+    if (c->size == 1)
+        return FR_OK;
+    void *all = NULL;
+    size_t *counts = malloc((size_t)c->size * sizeof *counts);
+    if (!counts)
+        return fr_fail_nomem("fingerprints", (size_t)c->size * sizeof *counts);
+    fr_status s = fr_comm_allgather(c, fingerprint, bytes, &all, counts);
+    fr_status differs = FR_OK;
+    for (int r = 1; s == FR_OK && r < c->size && differs == FR_OK; r++)
+        if (counts[r] != bytes || memcmp((const char *)all + (size_t)r * bytes, all, bytes) != 0)
+            differs = fr_fail(FR_ERR_CONFIG, "rank %d of %d: %s differ from rank 0's (every rank must read the same data and configuration)",
+                              r, c->size, what);
+    free(all);
+    free(counts);
+    if (s != FR_OK)
+        return s;
+    /* Every rank compared the same fingerprints: the verdict is shared. */
+    c->error_shared = differs != FR_OK;
+    return differs;
+}
