@@ -1,3 +1,6 @@
 # tests/cli.mk — the fedrec program end to end.
 TESTS += tests/test_cli.sh
 EXTRA_DIST += tests/test_cli.sh
+# Crash safety: SIGKILL at random moments, resume, the same result.
+TESTS += tests/test_crash.sh
+EXTRA_DIST += tests/test_crash.sh

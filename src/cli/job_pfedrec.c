@@ -305,13 +305,6 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             best = st;
             best_round = (long long)k + 1;
         }
-        if (*ckpt_path && ((k + 1) % ckpt_every == 0 || k + 1 == rounds)) {
-            double keep[5] = {(double)best_round, best.val_hr, best.val_ndcg, best.test_hr, best.test_ndcg};
-            fr_cli_ranks_checkpoint_writing(&ranks, ckpt_path, (long long)k + 1);
-            s = fr_pfedrec_save(p, ckpt_path, (unsigned)(k + 1), keep, 5);
-            if (s == FR_OK)
-                fr_cli_ranks_checkpoint(&ranks, ckpt_path, (long long)k + 1);
-        }
         if (!quiet)
             printf("%5lld %10.5f %8.4f %9.4f %8.4f %9.4f %7.3f %10.2f%s\n", (long long)k + 1, st.train_loss,
                    st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds, (double)st.bytes_up / 1e6,
@@ -331,6 +324,15 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
                         st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds,
                         (unsigned long long)st.bytes_up, st.participants);
             fflush(report);
+        }
+        /* The checkpoint last: a run killed before it is written resumes
+         * from the one before and rewrites this round's report row. */
+        if (*ckpt_path && ((k + 1) % ckpt_every == 0 || k + 1 == rounds)) {
+            double keep[5] = {(double)best_round, best.val_hr, best.val_ndcg, best.test_hr, best.test_ndcg};
+            fr_cli_ranks_checkpoint_writing(&ranks, ckpt_path, (long long)k + 1);
+            s = fr_pfedrec_save(p, ckpt_path, (unsigned)(k + 1), keep, 5);
+            if (s == FR_OK)
+                fr_cli_ranks_checkpoint(&ranks, ckpt_path, (long long)k + 1);
         }
     }
     if (progress)

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/job_setup.h"
+#include "io/atomic_file.h"
 
 fr_status fr_cli_open_backend(const fr_config *cfg, fr_backend **out)
 {
@@ -81,10 +82,12 @@ fr_status fr_cli_trim_report(const char *path, int64_t last)
     size_t kept_len = 0, cap = 0;
     ssize_t got;
     FILE *mem = open_memstream(&kept, &kept_len);
-    while (mem && (got = getline(&line, &cap, f)) > 0) {
+    for (long long n = 1; mem && (got = getline(&line, &cap, f)) > 0; n++) {
         long long round = -1;
+        if (line[got - 1] != '\n')
+            break; /* a row cut short by a crash */
         if (sscanf(line, "{\"round\":%lld", &round) != 1 && sscanf(line, "%lld,", &round) != 1)
-            round = 0; /* the header */
+            round = n == 1 ? 0 : last + 1; /* the CSV header, or a damaged row */
         if (round <= last)
             fputs(line, mem);
     }
@@ -93,10 +96,20 @@ fr_status fr_cli_trim_report(const char *path, int64_t last)
     if (!mem)
         return fr_cli_fail(FR_ERR_NOMEM, "%s: cannot read the report back", path);
     fclose(mem);
-    f = fopen(path, "w");
-    int ok = f && fwrite(kept, 1, kept_len, f) == kept_len;
-    if (f && fclose(f) != 0)
-        ok = 0;
+    /* Rewritten atomically: a run killed here keeps the old report. */
+    fr_atomic_file af;
+    fr_status s = fr_atomic_open(&af, path);
+    if (s == FR_OK && kept_len && fwrite(kept, 1, kept_len, af.f) != kept_len) {
+        fr_atomic_abort(&af);
+        s = FR_ERR_IO;
+    } else if (s == FR_OK) {
+        s = fr_atomic_commit(&af);
+    }
     free(kept);
-    return ok ? FR_OK : fr_cli_fail(FR_ERR_IO, "%s: cannot rewrite the report: %s", path, strerror(errno));
+    if (s != FR_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", fr_last_error());
+        return fr_cli_fail(FR_ERR_IO, "%s: cannot rewrite the report: %s", path, *why ? why : strerror(errno));
+    }
+    return FR_OK;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error_internal.h"
 #include "fed/pfedrec_internal.h"
@@ -91,7 +92,16 @@ static fr_status save_file(const fr_pfedrec *p, const char *path, unsigned round
         fr_atomic_abort(&af);
         return fr_fail(FR_ERR_IO, "%s: cannot write the checkpoint (the previous one, if any, is kept)", path);
     }
-    return fr_atomic_commit(&af);
+    /* The checkpoint it replaces stays beside it as PATH.prev. */
+    char *prev = malloc(strlen(path) + 6);
+    if (!prev) {
+        fr_atomic_abort(&af);
+        return fr_fail_nomem("file name", strlen(path) + 6);
+    }
+    sprintf(prev, "%s.prev", path);
+    fr_status st = fr_atomic_commit_keep(&af, prev);
+    free(prev);
+    return st;
 }
 
 static fr_status load_file(fr_pfedrec *p, const char *path, unsigned *rounds_done, double *extra,
@@ -151,6 +161,23 @@ static fr_status load_file(fr_pfedrec *p, const char *path, unsigned *rounds_don
     return s;
 }
 
+/* load_file, and when the file is refused while PATH.prev exists, the
+ * message says so (nothing is changed either way). */
+static fr_status load_checked(fr_pfedrec *p, const char *path, unsigned *rounds_done, double *extra,
+                              size_t n_extra)
+{
+    fr_status s = load_file(p, path, rounds_done, extra, n_extra);
+    if (s == FR_OK || (s != FR_ERR_FORMAT && s != FR_ERR_IO))
+        return s;
+    char prev[4096];
+    if (snprintf(prev, sizeof prev, "%s.prev", path) >= (int)sizeof prev || access(prev, R_OK) != 0)
+        return s;
+    char why[1024];
+    snprintf(why, sizeof why, "%s", fr_last_error());
+    return fr_fail(s, "%s; the checkpoint before it is kept in %s: resume from it with --set output.checkpoint=%s",
+                   why, prev, prev);
+}
+
 fr_status fr_pfedrec_save(fr_pfedrec *p, const char *path, unsigned rounds_done, const double *extra,
                           size_t n_extra)
 {
@@ -166,10 +193,10 @@ fr_status fr_pfedrec_load(fr_pfedrec *p, const char *path, unsigned *rounds_done
                           size_t n_extra)
 {
     if (p->ranks <= 1)
-        return load_file(p, path, rounds_done, extra, n_extra);
+        return load_checked(p, path, rounds_done, extra, n_extra);
     /* Rank 0 reads (the other ranks need not see the file), then every
      * rank takes its state: any rank count resumes any checkpoint. */
-    fr_status s = p->rank == 0 ? load_file(p, path, rounds_done, extra, n_extra) : FR_OK;
+    fr_status s = p->rank == 0 ? load_checked(p, path, rounds_done, extra, n_extra) : FR_OK;
     FR_TRY(fr_comm_agree(p->comm, s));
     return fr_pf_broadcast_state(p, rounds_done, extra, n_extra);
 }

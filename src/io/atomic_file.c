@@ -66,12 +66,25 @@ static void fsync_parent_dir(const char *path)
 
 fr_status fr_atomic_commit(fr_atomic_file *af)
 {
+    return fr_atomic_commit_keep(af, NULL);
+}
+
+fr_status fr_atomic_commit_keep(fr_atomic_file *af, const char *prev_path)
+{
     int err = 0;
     if (fflush(af->f) != 0 || fsync(fileno(af->f)) != 0)
         err = errno;
     if (fclose(af->f) != 0 && !err)
         err = errno;
     af->f = NULL;
+    if (!err && prev_path && access(af->path, F_OK) == 0) {
+        /* prev_path becomes a second name of the current file; path keeps
+         * naming it until the rename below swaps in the new one. */
+        if (unlink(prev_path) != 0 && errno != ENOENT)
+            err = errno;
+        else if (link(af->path, prev_path) != 0 && errno != EXDEV && errno != EPERM && errno != ENOTSUP)
+            err = errno;
+    }
     if (!err && rename(af->tmp_path, af->path) != 0)
         err = errno;
     fr_status s = FR_OK;

@@ -18,6 +18,10 @@ typedef struct fr_atomic_file {
 
 fr_status fr_atomic_open(fr_atomic_file *af, const char *path);
 fr_status fr_atomic_commit(fr_atomic_file *af);
+/* The same, keeping the file it replaces as prev_path (a hard link made
+ * before the rename, so that at every moment path holds a complete file;
+ * where hard links are impossible the previous file is not kept). */
+fr_status fr_atomic_commit_keep(fr_atomic_file *af, const char *prev_path);
 void fr_atomic_abort(fr_atomic_file *af);
 
 #endif
