@@ -270,6 +270,8 @@ static void test_round_trip_every_key(void)
         "fed.min_clients=3",                   "rank.backend=opencl,cpu",
         "rank.threads=8,2",                    "rank.cpu_isa=avx2,scalar",
         "rank.device=0,1",                     "output.comm_report=out/comm.csv",
+        "fed.clip_norm=5",                     "fault.nan=0.1",
+        "fault.huge=0.2",
         "pfedrec.ncf_layers=64,32",            "pfedrec.central_lr=0.01",
         "msmt.model=ple",                      "msmt.expert_layers=32,16",
         "msmt.tower_layers=8,4",               "msmt.experts=3",

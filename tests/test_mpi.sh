@@ -87,6 +87,10 @@ same stragglers "$pf" $small --set fed.deadline=1 --set fed.deadline_clock=simul
     --set fed.min_clients=140
 awk -F, 'NR > 1 && $9 >= 240 { bad = 1 } END { exit bad }' "$tmp/stragglers-single.csv" ||
     fail "simulated stragglers: every client arrived"
+# shellcheck disable=SC2086
+same faults "$pf" $small --set fault.nan=0.1 --set fault.huge=0.1 --set fed.clip_norm=5 --set fed.placement=round-robin
+awk -F, 'NR > 1 && $10 > 0 { seen = 1 } END { exit !seen }' "$tmp/faults-single.csv" ||
+    fail "injected NaN updates: none rejected"
 fm="$top_srcdir/conf/pfmsmtrec-synthetic.ini"
 msmt="--set data.rows=6000 --set train.rounds=3 --set msmt.expert_layers=16 --set msmt.tower_layers=8 --set backend.kind=cpu"
 # shellcheck disable=SC2086

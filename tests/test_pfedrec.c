@@ -8,7 +8,8 @@
  * uninterrupted one. Stragglers: a simulated deadline drops the same
  * clients at any thread count, min_clients keeps the table, a past
  * wall-clock deadline trains nobody; a one-rank communicator changes
- * nothing. */
+ * nothing. Faulty clients: NaN updates rejected, 1e6-times updates
+ * clipped. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +304,56 @@ int main(void)
         fr_pfedrec_free(p);
         fr_comm_close(one);
         free(ibase);
+    }
+    /* Faulty clients: NaN updates are rejected (the table stays finite),
+     * at any thread count alike; a 1e6-times update wrecks the table
+     * unless clipped; a clip bound above every update changes nothing. */
+    {
+        fr_pfedrec_round base, a, b;
+        float *ibase = NULL, *ia = NULL, *ib2 = NULL;
+        run(&s, o, 2, &base, &ibase);
+        fr_pfedrec_options of = o;
+        of.fault_nan = 0.2;
+        of.threads = 1;
+        run(&s, of, 2, &a, &ia);
+        of.threads = 3;
+        run(&s, of, 2, &b, &ib2);
+        int finite = ia != NULL;
+        for (size_t i = 0; ia && i < n; i++)
+            finite = finite && isfinite(ia[i]);
+        CHECK(finite && a.rejected > 0 && a.participants + a.rejected == a.clients && isfinite(a.train_loss),
+              "NaN updates: %zu rejected, %zu aggregated of %zu, table finite %d", a.rejected, a.participants,
+              a.clients, finite);
+        CHECK(ia && ib2 && !memcmp(ia, ib2, n * sizeof *ia) && a.rejected == b.rejected,
+              "rejected updates differ across thread counts");
+        free(ia);
+        free(ib2);
+        of = o;
+        of.fault_huge = 0.2;
+        run(&s, of, 2, &a, &ia);
+        float wrecked = 0, clipped = 0;
+        for (size_t i = 0; ia && i < n; i++)
+            wrecked = fmaxf(wrecked, fabsf(ia[i]));
+        of.clip_norm = 1.0;
+        run(&s, of, 2, &b, &ib2);
+        for (size_t i = 0; ib2 && i < n; i++)
+            clipped = fmaxf(clipped, fabsf(ib2[i]));
+        CHECK(wrecked > 1e4f && clipped < 20.0f, "1e6-times updates: largest item value %g unclipped, %g clipped to norm 1",
+              wrecked, clipped);
+        free(ia);
+        free(ib2);
+        of = o;
+        of.clip_norm = 1e30;
+        run(&s, of, 2, &a, &ia);
+        CHECK(ia && ibase && !memcmp(ia, ibase, n * sizeof *ia) && a.rejected == 0,
+              "a clip bound above every update changed the run");
+        free(ia);
+        free(ibase);
+        of = o;
+        of.fault_nan = 0.7;
+        of.fault_huge = 0.5;
+        fr_pfedrec *q = NULL;
+        CHECK(fr_pfedrec_create(&s, &of, &q) == FR_ERR_INVALID, "fault probabilities over 1 accepted");
     }
     fr_pfedrec_options bad = o;
     bad.dim = 0;

@@ -76,13 +76,24 @@ typedef struct fr_pfedrec_options {
      * late clients' item updates are left out; a client late under the
      * wall clock keeps its personal model. */
     fr_participation participation;
+    /* Faulty clients. An update that is not finite (item rows, FedNCF's
+     * layers, a shared score) is always rejected: never aggregated,
+     * counted in the round's `rejected`. clip_norm > 0 scales each
+     * client's update down to at most that L2 norm. For tests and
+     * studies, fault injection: per round, each trained client's update
+     * is replaced by NaN with probability fault_nan, or multiplied by 1e6
+     * with probability fault_huge (draws from stream (seed, round + 1,
+     * client, FAULT)); drop-outs are the simulated deadline's. */
+    double clip_norm;
+    double fault_nan, fault_huge;
 } fr_pfedrec_options;
 
 typedef struct fr_pfedrec_round {
     double train_loss;       /* mean BCE over the round's training samples */
     double val_hr, val_ndcg, test_hr, test_ndcg;
     size_t clients;          /* clients sampled this round */
-    size_t participants;     /* updates that arrived in time */
+    size_t participants;     /* updates that arrived in time and were aggregated */
+    size_t rejected;         /* updates refused as not finite */
     size_t trained_here;     /* clients this rank trained */
     int aggregated;          /* 0: fewer than min_clients arrived; the global model was kept */
     uint64_t bytes_up;       /* client -> server (all ranks' clients) */

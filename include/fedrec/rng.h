@@ -27,7 +27,8 @@ enum fr_rng_purpose {
     FR_RNG_COORDINATION,  /* federated conflict coordination: pair order */
     FR_RNG_COMBINE,       /* gradient combiners: RLW weights, orders, GradDrop */
     FR_RNG_AUX,           /* auxiliary tasks' pairs and their negatives */
-    FR_RNG_LATENCY        /* simulated client arrival times (stragglers) */
+    FR_RNG_LATENCY,       /* simulated client arrival times (stragglers) */
+    FR_RNG_FAULT          /* injected client faults */
 };
 
 typedef struct fr_rng {

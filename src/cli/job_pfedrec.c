@@ -134,6 +134,12 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     FR_TRY_CLI(fr_cpu_isa_parse(isa, &parsed));
     o->cpu_isa = (int)parsed;
     FR_TRY_CLI(fr_cli_participation(cfg, &o->participation));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fed.clip_norm", &o->clip_norm));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fault.nan", &o->fault_nan));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fault.huge", &o->fault_huge));
+    if (o->fault_nan + o->fault_huge > 1)
+        return fr_cli_fail(FR_ERR_CONFIG, "fault.nan + fault.huge = %g: the two probabilities add up to more than 1",
+                           o->fault_nan + o->fault_huge);
     o->dim = (size_t)dim;
     o->lr = (float)lr;
     o->lr_eta = (float)eta;
@@ -272,7 +278,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         return fr_cli_report(s, NULL);
     }
     if (report && !jsonl && !(resume && ftell(report) > 0))
-        fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up,participants\n");
+        fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up,participants,rejected\n");
     if (!quiet) {
         printf("fedrec train: %s: %s (%s mode) on %s: %zu users, %zu items, %zu ratings; %lld rounds\n",
                name, algorithm_name(o.algorithm), o.strict ? "strict" : "paper", path ? path : "synthetic ratings", split.n_users,
@@ -310,19 +316,20 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
                    st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds, (double)st.bytes_up / 1e6,
                    st.aggregated ? "" : "  (too few updates in time: global model kept)");
         if (!quiet && st.participants < st.clients)
-            printf("      %zu of %zu sampled clients' updates arrived in time\n", st.participants, st.clients);
+            printf("      %zu of %zu sampled clients' updates aggregated (%zu rejected as not finite)\n", st.participants,
+                   st.clients, st.rejected);
         else if (progress)
             fprintf(stderr, "\r  round %lld/%lld  val HR %.4f", (long long)k + 1, (long long)rounds, st.val_hr);
         fflush(stdout);
         if (report) {
             if (jsonl)
-                fprintf(report, "{\"round\":%lld,\"train_loss\":%.6f,\"val_hr\":%.6f,\"val_ndcg\":%.6f,\"test_hr\":%.6f,\"test_ndcg\":%.6f,\"seconds\":%.4f,\"bytes_up\":%llu,\"participants\":%zu}\n",
+                fprintf(report, "{\"round\":%lld,\"train_loss\":%.6f,\"val_hr\":%.6f,\"val_ndcg\":%.6f,\"test_hr\":%.6f,\"test_ndcg\":%.6f,\"seconds\":%.4f,\"bytes_up\":%llu,\"participants\":%zu,\"rejected\":%zu}\n",
                         (long long)k + 1, st.train_loss, st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg,
-                        st.seconds, (unsigned long long)st.bytes_up, st.participants);
+                        st.seconds, (unsigned long long)st.bytes_up, st.participants, st.rejected);
             else
-                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%llu,%zu\n", (long long)k + 1, st.train_loss,
+                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%llu,%zu,%zu\n", (long long)k + 1, st.train_loss,
                         st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds,
-                        (unsigned long long)st.bytes_up, st.participants);
+                        (unsigned long long)st.bytes_up, st.participants, st.rejected);
             fflush(report);
         }
         /* The checkpoint last: a run killed before it is written resumes

@@ -82,6 +82,13 @@ static const fr_config_key schema[] = {
     {"fed", "min_clients", FR_CFG_INT, "0", 0, 1e9, 0, 0, NULL,
      "federated jobs: aggregate only when at least this many client updates arrived in time (else keep the global model; the round says so); 0: any"},
 
+    {"fed", "clip_norm", FR_CFG_FLOAT, "0", 0, 1e12, 0, 0, NULL,
+     "rating engine (pfedrec, fedmf, fedncf): scale each client's update down to at most this L2 norm; 0: no clipping. Updates that are not finite are always rejected"},
+    {"fault", "nan", FR_CFG_FLOAT, "0", 0, 1, 0, 0, NULL,
+     "fault injection (rating engine): probability that a trained client's update is replaced by NaN each round (drawn from the seed); such updates are rejected"},
+    {"fault", "huge", FR_CFG_FLOAT, "0", 0, 1, 0, 0, NULL,
+     "fault injection (rating engine): probability that a trained client's update is multiplied by 1e6 each round; fed.clip_norm bounds it. Drop-outs: fed.deadline_clock = simulated"},
+
     {"rank", "backend", FR_CFG_STRING, "", NO_RANGE, NULL,
      "multi-rank jobs: backend.kind per rank, comma-separated (rank 0 first; the last entry serves the remaining ranks), e.g. opencl,cpu; empty: backend.kind everywhere. Environment FEDREC_BACKEND overrides it on the rank that has it"},
     {"rank", "threads", FR_CFG_STRING, "", NO_RANGE, NULL,

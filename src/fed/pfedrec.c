@@ -84,6 +84,44 @@ typedef struct round_job {
     size_t chunk;        /* clients per task */
 } round_job;
 
+void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out)
+{
+    size_t n = out->n_rows * p->dim, d = p->dim;
+    float *shared = p->shared ? out->shared_delta : NULL;
+    if (p->o.fault_nan > 0 || p->o.fault_huge > 0) {
+        fr_rng rng;
+        fr_rng_init(&rng, p->o.seed, p->round + 1, (uint32_t)u, FR_RNG_FAULT);
+        double draw = fr_rng_uniform_double(&rng);
+        float factor = draw < p->o.fault_nan ? NAN : draw < p->o.fault_nan + p->o.fault_huge ? 1e6f : 1.0f;
+        for (size_t i = 0; factor != 1.0f && i < n; i++)
+            out->delta[i] *= factor;
+        for (size_t i = 0; shared && factor != 1.0f && i < p->n_shared; i++)
+            shared[i] *= factor;
+    }
+    double norm2 = 0;
+    for (size_t i = 0; i < n; i++)
+        norm2 += (double)out->delta[i] * out->delta[i];
+    for (size_t i = 0; shared && i < p->n_shared; i++)
+        norm2 += (double)shared[i] * shared[i];
+    int finite = isfinite(norm2);
+    if (p->o.share_score) { /* the score function travels too */
+        for (size_t c = 0; c < d; c++)
+            finite = finite && isfinite(p->w[u * d + c]);
+        finite = finite && isfinite(p->b[u]);
+    }
+    if (!finite) {
+        out->rejected = 1;
+        return;
+    }
+    if (p->o.clip_norm > 0 && norm2 > p->o.clip_norm * p->o.clip_norm) {
+        float scale = (float)(p->o.clip_norm / sqrt(norm2));
+        for (size_t i = 0; i < n; i++)
+            out->delta[i] *= scale;
+        for (size_t i = 0; shared && i < p->n_shared; i++)
+            shared[i] *= scale;
+    }
+}
+
 /* Past the round's wall-clock deadline? */
 static int past_deadline(const fr_pfedrec *p)
 {
@@ -110,6 +148,8 @@ static void run_chunk(void *arg, size_t task)
         }
         out->status = fr_pf_train_client(p, &s, (size_t)p->sampled[p->todo[i]], out);
         out->trained = 1;
+        if (out->status == FR_OK)
+            fr_pf_screen_update(p, (size_t)p->sampled[p->todo[i]], out);
         out->late = past_deadline(p);
         fr_pf_scratch_reset(&s);
     }
@@ -295,10 +335,15 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     double t_agg = fr_clock_seconds();
     double total_samples = 0, trained_samples = 0, loss = 0;
     size_t participants = 0, trained = 0;
+    size_t rejected = 0;
     for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++) {
         const client_out *o = &p->outs[k];
         if (!o->trained)
             continue;
+        if (o->rejected) { /* its loss may be what is not finite */
+            rejected++;
+            continue;
+        }
         trained++;
         trained_samples += (double)o->samples;
         loss += o->loss_sum;
@@ -364,6 +409,7 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         return s;
     out->clients = p->n_sampled;
     out->participants = participants;
+    out->rejected = rejected;
     for (size_t i = 0; i < p->n_todo; i++)
         out->trained_here += (size_t)p->outs[p->todo[i]].trained;
     out->aggregated = aggregate;
@@ -455,6 +501,8 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
         !(o->lr_eta > 0) || o->top_k == 0)
         return fr_fail(FR_ERR_INVALID, "PFedRec: need 1 <= dim <= 1024, batch >= 1, local epochs >= 1, 0 < client fraction <= 1, lr > 0, lr_eta > 0, top_k >= 1");
     FR_TRY(fr_participation_check(&o->participation));
+    if (!(o->clip_norm >= 0) || !(o->fault_nan >= 0 && o->fault_huge >= 0 && o->fault_nan + o->fault_huge <= 1))
+        return fr_fail(FR_ERR_INVALID, "PFedRec: need clip_norm >= 0 and fault probabilities >= 0 summing to at most 1");
     if ((unsigned)o->algorithm > FR_ALGO_CENTRAL_MF)
         return fr_fail(FR_ERR_INVALID, "rating engine: unknown algorithm %d", (int)o->algorithm);
     if (o->algorithm == FR_ALGO_FEDNCF) {

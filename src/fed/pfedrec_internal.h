@@ -35,6 +35,7 @@ typedef struct client_out {
     fr_status status;
     int trained;         /* 0: not trained (late before it started) */
     int late;            /* its upload missed the round's deadline */
+    int rejected;        /* its update was not finite */
 } client_out;
 
 struct fr_pfedrec {
@@ -92,8 +93,12 @@ static inline void fr_pf_apply_row(float *row, float scale, const float *delta, 
 /* Whether client update o enters the aggregate. */
 static inline int fr_pf_participates(const client_out *o)
 {
-    return o->trained && !o->late;
+    return o->trained && !o->late && !o->rejected;
 }
+
+/* After client u's training: inject the configured faults into its
+ * update, refuse it if it is not finite, clip it to the norm bound. */
+void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out);
 
 /* Multi-rank rounds (pfedrec_ranks.c). The rank that trains client u. */
 int fr_pf_owner(const fr_pfedrec *p, size_t u);

@@ -56,7 +56,7 @@ static int range_owner(const fr_pfedrec *p, size_t i)
 typedef struct rec_head {
     uint64_t k;          /* index into the round's sample */
     uint64_t samples;
-    int32_t trained, late;
+    int32_t trained, late, rejected, unused;
     double loss_sum, t_negatives, t_train, t_eval;
     double val_hr, val_ndcg, test_hr, test_ndcg;
 } rec_head;
@@ -83,7 +83,7 @@ static void pack_record(const fr_pfedrec *p, size_t k, char *at)
 {
     const client_out *o = &p->outs[k];
     size_t u = (size_t)p->sampled[k], d = p->dim;
-    rec_head h = {k, o->samples, o->trained, o->late, o->loss_sum, o->t_negatives, o->t_train, o->t_eval,
+    rec_head h = {k, o->samples, o->trained, o->late, o->rejected, 0, o->loss_sum, o->t_negatives, o->t_train, o->t_eval,
                   p->val_hr[u], p->val_ndcg[u], p->test_hr[u], p->test_ndcg[u]};
     memcpy(at, &h, sizeof h);
     uint32_t *counts = (uint32_t *)(void *)(at + sizeof h);
@@ -121,6 +121,7 @@ static fr_status unpack_record(fr_pfedrec *p, const char *at)
     o->samples = (size_t)h.samples;
     o->trained = h.trained;
     o->late = h.late;
+    o->rejected = h.rejected;
     o->loss_sum = h.loss_sum;
     o->t_negatives = h.t_negatives;
     o->t_train = h.t_train;
