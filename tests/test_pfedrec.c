@@ -349,6 +349,17 @@ int main(void)
               "a clip bound above every update changed the run");
         free(ia);
         free(ibase);
+        /* Every update rejected: the run stops with a numeric error. */
+        of = o;
+        of.fault_nan = 1.0;
+        fr_pfedrec *all_bad = NULL;
+        CHECK_OK(fr_pfedrec_create(&s, &of, &all_bad));
+        if (all_bad) {
+            fr_pfedrec_round r1;
+            CHECK(fr_pfedrec_run_round(all_bad, 0, &r1) == FR_ERR_NUMERIC && strstr(fr_last_error(), "not finite"),
+                  "a round with every update rejected went on: %s", fr_last_error());
+        }
+        fr_pfedrec_free(all_bad);
         of = o;
         of.fault_nan = 0.7;
         of.fault_huge = 0.5;

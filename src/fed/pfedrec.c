@@ -414,6 +414,11 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         out->trained_here += (size_t)p->outs[p->todo[i]].trained;
     out->aggregated = aggregate;
     out->train_loss = trained_samples > 0 ? loss / trained_samples : 0.0;
+    if (rejected > 0 && trained == 0) {
+        s = fr_fail(FR_ERR_NUMERIC, "PFedRec round %u: every trained client's update (%zu) was not finite (learning rates too high?)",
+                    round, rejected);
+        return p->ranks > 1 ? fr_comm_agree(p->comm, s) : s;
+    }
     if (!isfinite(out->train_loss)) {
         s = fr_fail(FR_ERR_NUMERIC, "PFedRec round %u: training loss is %g (learning rates too high?)", round,
                     out->train_loss);
