@@ -22,14 +22,19 @@ int fr_comm_mpi_built(void)
 
 int fr_comm_launcher_size(void)
 {
-    /* Open MPI, MPICH / Intel MPI (Hydra's PMI), PMIx launchers, Slurm. */
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
+    /* Open MPI, MPICH / Intel MPI (Hydra's PMI), PMIx launchers; some
+     * name only the rank, then the size is unknown here (-1). */
+    static const char *const size_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"};
+    static const char *const rank_vars[] = {"PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof size_vars / sizeof size_vars[0]; i++) {
+        const char *v = getenv(size_vars[i]);
         if (v && atoi(v) > 0)
             return atoi(v);
     }
-    return 1;
+    for (size_t i = 0; i < sizeof rank_vars / sizeof rank_vars[0]; i++)
+        if (getenv(rank_vars[i]))
+            return -1;
+    return 0;
 }
 
 static fr_status single(fr_comm **out)
@@ -56,8 +61,7 @@ fr_status fr_comm_open(int *argc, char ***argv, fr_comm **out)
     *out = NULL;
     int launched = fr_comm_launcher_size();
 #ifdef FR_HAVE_MPI
-    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK") ||
-        getenv("PMI_RANK")) {
+    if (launched != 0) {
         FR_TRY(single(out));
         fr_status s = fr_mpi_open(*out, argc, argv);
         if (s != FR_OK) {

@@ -18,7 +18,8 @@ struct fr_comm {
     char host[256];
 };
 
-/* Launched by an MPI launcher: the world size it announces (1 if none). */
+/* Started by an MPI launcher: the world size it announces (-1: a launcher
+ * that names the rank only; 0: no launcher). */
 int fr_comm_launcher_size(void);
 
 #ifdef FR_HAVE_MPI
