@@ -156,7 +156,7 @@ static fr_status parse_line(reader *rd, const char *path, size_t lineno, char *l
             double v = strtod(f, &end);
             while (*end == ' ')
                 end++;
-            ok = end != f && !*end && errno != ERANGE && isfinite(v);
+            ok = end != f && !*end && errno != ERANGE && isfinite((float)v); /* within float range */
             r->rating[r->n] = (float)v;
         } else {
             long long v = strtoll(f, &end, 10);

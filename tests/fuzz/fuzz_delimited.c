@@ -1,0 +1,85 @@
+/* fuzz_delimited.c — libFuzzer target for delimited rating files. The
+ * first two bytes pick the delimiter, the header flag, the column order
+ * (rating and time present or absent) and whether the rest is one file or
+ * three parts read into one id space (training, validation, test, cut at
+ * FR_FUZZ_SEPARATOR). An accepted input must give a consistent data set; a
+ * refused one must name its file. */
+#include "config.h"
+#include "fuzz_util.h"
+#include "ratings_check.h"
+#include "fedrec/ratings.h"
+
+#include <string.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    return 0;
+}
+
+/* user, item, rating, time columns */
+static const int layouts[][4] = {
+    {0, 1, 2, 3}, {0, 1, -1, -1}, {0, 1, 2, -1}, {0, 1, -1, 2}, {1, 0, 3, 2}, {2, 0, 1, -1}, {3, 2, 1, 0},
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    static const char delimiters[] = {',', '\t', ';', ' ', '|', ':'};
+    fr_ratings_spec spec;
+    fr_ratings_spec_default(FR_RATINGS_DELIMITED, &spec);
+    spec.delimiter = delimiters[data[0] % sizeof delimiters];
+    spec.header = (data[0] >> 3) & 1;
+    int parts = (data[0] >> 4) & 1;
+    const int *l = layouts[data[1] % (sizeof layouts / sizeof layouts[0])];
+    spec.col_user = l[0];
+    spec.col_item = l[1];
+    spec.col_rating = l[2];
+    spec.col_time = l[3];
+    data += 2;
+    size -= 2;
+    if (!parts) {
+        const char *path = fr_fuzz_file(0, "ratings.csv", data, size);
+        fr_ratings r;
+        fr_status s = fr_ratings_read(path, &spec, &r);
+        if (s == FR_OK) {
+            fr_fuzz_check_ratings(&r, path);
+            fr_ratings_free(&r);
+        } else {
+            fr_fuzz_expect_named(s, path);
+        }
+        return 0;
+    }
+    const uint8_t *part[3];
+    size_t len[3];
+    size_t n = fr_fuzz_split(data, size, part, len, 3);
+    static const char *names[3] = {"train.csv", "valid.csv", "test.csv"};
+    const char *paths[3];
+    for (size_t k = 0; k < 3; k++)
+        paths[k] = fr_fuzz_file((unsigned)k, names[k], k < n ? part[k] : (const uint8_t *)"",
+                                k < n ? len[k] : 0);
+    fr_ratings r[3];
+    fr_status s = fr_ratings_read_parts(paths, 3, &spec, r);
+    if (s == FR_OK) {
+        for (size_t k = 0; k < 3; k++) {
+            if (r[k].n_users != r[0].n_users || r[k].n_items != r[0].n_items)
+                fr_fuzz_fail("parts with different id spaces", paths[k]);
+            for (size_t u = 0; u < r[0].n_users; u++)
+                if (strcmp(r[k].user_names[u], r[0].user_names[u]) != 0)
+                    fr_fuzz_fail("a user id numbered differently in two parts", paths[k]);
+        }
+        fr_fuzz_check_ratings(&r[0], paths[0]);
+        for (size_t k = 0; k < 3; k++)
+            fr_ratings_free(&r[k]);
+    } else {
+        const char *msg = fr_last_error();
+        if (!strstr(msg, paths[0]) && !strstr(msg, paths[1]) && !strstr(msg, paths[2]))
+            fr_fuzz_fail("the message names none of the files", msg);
+    }
+    return 0;
+}
