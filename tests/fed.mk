@@ -13,3 +13,7 @@ check_PROGRAMS += tests/test_fedmsmt
 tests_test_fedmsmt_SOURCES = tests/test_fedmsmt.c tests/testutil.h
 tests_test_fedmsmt_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_fedmsmt
+check_PROGRAMS += tests/test_privacy
+tests_test_privacy_SOURCES = tests/test_privacy.c tests/testutil.h
+tests_test_privacy_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_privacy

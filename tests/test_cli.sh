@@ -249,6 +249,26 @@ else
     echo "test_cli: $ae absent: the AliExpress sample conversion is skipped" >&2
 fi
 
+# Privacy (doc/PRIVACY.md): a target epsilon sets the noise and the report's
+# last row reaches it (and not far below it); DP needs a clip; one of
+# dp_noise and dp_epsilon; secure aggregation refuses a shared score.
+small="--set data.users=120 --set data.items=300 --set train.rounds=4 --quiet"
+expect 0 "$FEDREC" train $small --set fed.clip_norm=1 --set privacy.dp_epsilon=2 --set pfedrec.client_fraction=0.5 \
+    --set output.report="$tmp/dp.csv"
+head -n 1 "$tmp/dp.csv" | grep -q ",dp_epsilon$" || fail "no dp_epsilon column: $(head -n 1 "$tmp/dp.csv")"
+last_eps=$(tail -n 1 "$tmp/dp.csv" | awk -F, '{print $NF}')
+awk -v e="$last_eps" 'BEGIN { exit !(e <= 2 && e > 1.99) }' || fail "DP run ended at epsilon $last_eps, target 2"
+expect 3 "$FEDREC" train $small --set privacy.dp_epsilon=2
+grep -q "fed.clip_norm" "$tmp/err" || fail "DP without a clip: $(cat "$tmp/err")"
+expect 3 "$FEDREC" train $small --set fed.clip_norm=1 --set privacy.dp_epsilon=2 --set privacy.dp_noise=1
+grep -q "privacy.dp_noise" "$tmp/err" || fail "dp_noise with dp_epsilon: $(cat "$tmp/err")"
+expect 3 "$FEDREC" train $small --set privacy.secure_agg=true --set pfedrec.personal_score=false
+grep -qi "secure aggregation" "$tmp/err" || fail "secure aggregation + shared score: $(cat "$tmp/err")"
+expect 0 "$FEDREC" train $small --set privacy.secure_agg=true --set output.report="$tmp/sa.csv"
+expect 0 "$FEDREC" train $small --set output.report="$tmp/nosa.csv"
+[ "$(cut -d, -f3-6 "$tmp/sa.csv")" = "$(cut -d, -f3-6 "$tmp/nosa.csv")" ] ||
+    fail "secure aggregation changed the figures: $(paste -d'|' "$tmp/sa.csv" "$tmp/nosa.csv")"
+
 # A damaged model is refused with exit 4; a failed save keeps the old file.
 head -c 100 "$tmp/m.frm" >"$tmp/bad.frm"
 expect 4 "$FEDREC" eval "$tmp/bad.frm"

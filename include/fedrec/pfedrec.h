@@ -86,6 +86,26 @@ typedef struct fr_pfedrec_options {
      * client, FAULT)); drop-outs are the simulated deadline's. */
     double clip_norm;
     double fault_nan, fault_huge;
+    /* Privacy (fedrec/privacy.h, doc/PRIVACY.md), for the federated
+     * algorithms.
+     * - local_noise > 0: each client adds Laplace(0, local_noise) noise to
+     *   every value of the item rows it uploads (PFedRec's privacy study;
+     *   stream (seed, round + 1, client, LOCAL_NOISE)).
+     * - dp_noise > 0: DP-FedAvg on the shared parameters (the item table,
+     *   FedNCF's layers): each update clipped to clip_norm (required), the
+     *   sum divided by the round's sample size rather than the arrivals,
+     *   and Gaussian noise of standard deviation dp_noise * clip_norm added
+     *   to the sum of every shared value (stream (seed, round + 1, row,
+     *   DP_NOISE)); each round reports epsilon at dp_delta (RDP
+     *   accountant, sampling rate client_fraction). Not with weighted or
+     *   share_score, whose updates the clip does not bound.
+     * - secure_agg: the server sees only the sum of the updates, masked in
+     *   pairs (secure_neighbours on each side of a ring) over 64-bit fixed
+     *   point; one process only, not with share_score. */
+    double local_noise;
+    double dp_noise, dp_delta;
+    int secure_agg;
+    size_t secure_neighbours;
 } fr_pfedrec_options;
 
 typedef struct fr_pfedrec_round {
@@ -96,6 +116,7 @@ typedef struct fr_pfedrec_round {
     size_t rejected;         /* updates refused as not finite */
     size_t trained_here;     /* clients this rank trained */
     int aggregated;          /* 0: fewer than min_clients arrived; the global model was kept */
+    double dp_epsilon;       /* with dp_noise: epsilon at dp_delta after this round (0: no DP) */
     uint64_t bytes_up;       /* client -> server (all ranks' clients) */
     /* This rank's traffic with the other ranks this round (payload bytes,
      * fedrec/comm.h) and the wall time it spent in the exchanges. */
@@ -113,6 +134,9 @@ typedef struct fr_pfedrec_round {
 typedef struct fr_pfedrec fr_pfedrec;
 
 void fr_pfedrec_options_default(fr_pfedrec_options *o);
+/* The share of n_users clients a round samples (client_fraction, rounded
+ * to a whole number of clients, at least one): DP accounting's q. */
+double fr_pfedrec_sampling_rate(const fr_pfedrec_options *o, size_t n_users);
 /* split must outlive the engine. */
 fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options *o,
                             fr_pfedrec **out);

@@ -28,7 +28,10 @@ enum fr_rng_purpose {
     FR_RNG_COMBINE,       /* gradient combiners: RLW weights, orders, GradDrop */
     FR_RNG_AUX,           /* auxiliary tasks' pairs and their negatives */
     FR_RNG_LATENCY,       /* simulated client arrival times (stragglers) */
-    FR_RNG_FAULT          /* injected client faults */
+    FR_RNG_FAULT,         /* injected client faults */
+    FR_RNG_LOCAL_NOISE,   /* clients' local Laplace noise */
+    FR_RNG_DP_NOISE,      /* DP-FedAvg: the server's Gaussian noise */
+    FR_RNG_SECAGG         /* secure aggregation: pairwise masks */
 };
 
 typedef struct fr_rng {

@@ -110,7 +110,8 @@ static int read_report(const char *path, table *t, char *err, size_t errn)
 static int wanted(const char *name, const char *metrics)
 {
     if (!metrics) /* default: what moves with learning, not time or bytes */
-        return strcmp(name, "seconds") && strcmp(name, "bytes_up") && strcmp(name, "participants") && strcmp(name, "rejected");
+        return strcmp(name, "seconds") && strcmp(name, "bytes_up") && strcmp(name, "participants") && strcmp(name, "rejected") &&
+               strcmp(name, "dp_epsilon");
     size_t len = strlen(name);
     for (const char *m = metrics; *m;) {
         size_t l = strcspn(m, ",");

@@ -12,6 +12,7 @@
 #include "cli/job_setup.h"
 #include "cli/ranks.h"
 #include "cli/summary.h"
+#include "fedrec/privacy.h"
 #include "fedrec/backend.h"
 #include "fedrec/pfedrec.h"
 #include "fedrec/ratings.h"
@@ -95,6 +96,39 @@ static fr_status ncf_layers(const fr_config *cfg, fr_pfedrec_options *o)
     return FR_OK;
 }
 
+/* The privacy.* keys; the DP noise from a target epsilon is set later,
+ * once the number of users (hence the sampling rate) is known. */
+static fr_status privacy_options(const fr_config *cfg, fr_pfedrec_options *o)
+{
+    double target;
+    int64_t neighbours;
+    FR_TRY_CLI(fr_config_get_float(cfg, "privacy.local_noise", &o->local_noise));
+    FR_TRY_CLI(fr_config_get_float(cfg, "privacy.dp_noise", &o->dp_noise));
+    FR_TRY_CLI(fr_config_get_float(cfg, "privacy.dp_epsilon", &target));
+    FR_TRY_CLI(fr_config_get_float(cfg, "privacy.dp_delta", &o->dp_delta));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "privacy.secure_agg", &o->secure_agg));
+    FR_TRY_CLI(fr_config_get_int(cfg, "privacy.secure_neighbours", &neighbours));
+    o->secure_neighbours = (size_t)neighbours;
+    if (target > 0 && o->dp_noise > 0)
+        return fr_cli_fail(FR_ERR_CONFIG, "privacy.dp_epsilon = %g and privacy.dp_noise = %g: give one of them (the target epsilon sets the noise)",
+                           target, o->dp_noise);
+    if ((target > 0 || o->dp_noise > 0) && !(o->clip_norm > 0))
+        return fr_cli_fail(FR_ERR_CONFIG, "differential privacy (privacy.dp_noise or privacy.dp_epsilon) needs fed.clip_norm > 0: the clipping bound C that the noise is scaled to");
+    return FR_OK;
+}
+
+/* privacy.dp_epsilon: the noise multiplier that reaches it over the run. */
+static fr_status dp_from_target(const fr_config *cfg, size_t n_users, int64_t rounds, fr_pfedrec_options *o)
+{
+    double target;
+    FR_TRY_CLI(fr_config_get_float(cfg, "privacy.dp_epsilon", &target));
+    if (!(target > 0))
+        return FR_OK;
+    double q = fr_pfedrec_sampling_rate(o, n_users);
+    FR_TRY_CLI(fr_dp_calibrate(q, (unsigned)rounds, o->dp_delta, target, &o->dp_noise));
+    return FR_OK;
+}
+
 static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
 {
     int64_t dim, negatives, epochs, batch, top_k, threads;
@@ -140,6 +174,7 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     if (o->fault_nan + o->fault_huge > 1)
         return fr_cli_fail(FR_ERR_CONFIG, "fault.nan + fault.huge = %g: the two probabilities add up to more than 1",
                            o->fault_nan + o->fault_huge);
+    FR_TRY_CLI(privacy_options(cfg, o));
     o->dim = (size_t)dim;
     o->lr = (float)lr;
     o->lr_eta = (float)eta;
@@ -216,6 +251,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     }
     if (have_ratings)
         fr_ratings_free(&r);
+    if (s == FR_OK)
+        s = dp_from_target(cfg, split.n_users, rounds, &o);
     fr_pfedrec *p = NULL;
     if (s == FR_OK)
         s = fr_pfedrec_create(&split, &o, &p);
@@ -278,12 +315,19 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         return fr_cli_report(s, NULL);
     }
     if (report && !jsonl && !(resume && ftell(report) > 0))
-        fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up,participants,rejected\n");
+        fprintf(report, "round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,bytes_up,participants,rejected,dp_epsilon\n");
     if (!quiet) {
         printf("fedrec train: %s: %s (%s mode) on %s: %zu users, %zu items, %zu ratings; %lld rounds\n",
                name, algorithm_name(o.algorithm), o.strict ? "strict" : "paper", path ? path : "synthetic ratings", split.n_users,
                split.n_items, n_ratings,
                (long long)rounds);
+        if (o.local_noise > 0)
+            printf("  local noise: Laplace, scale %g, on every uploaded item value\n", o.local_noise);
+        if (o.dp_noise > 0)
+            printf("  DP-FedAvg: clip %g, noise multiplier %.4f (Gaussian sd %.4g on the sum); epsilon at delta %g in the report\n",
+                   o.clip_norm, o.dp_noise, o.dp_noise * o.clip_norm, o.dp_delta);
+        if (o.secure_agg)
+            printf("  secure aggregation: pairwise masks, %zu neighbour(s) each side\n", o.secure_neighbours);
         printf("%5s %10s %8s %9s %8s %9s %7s %10s\n", "round", "train_loss", "val_hr", "val_ndcg",
                "test_hr", "test_ndcg", "seconds", "MB_up");
     }
@@ -323,13 +367,13 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         fflush(stdout);
         if (report) {
             if (jsonl)
-                fprintf(report, "{\"round\":%lld,\"train_loss\":%.6f,\"val_hr\":%.6f,\"val_ndcg\":%.6f,\"test_hr\":%.6f,\"test_ndcg\":%.6f,\"seconds\":%.4f,\"bytes_up\":%llu,\"participants\":%zu,\"rejected\":%zu}\n",
+                fprintf(report, "{\"round\":%lld,\"train_loss\":%.6f,\"val_hr\":%.6f,\"val_ndcg\":%.6f,\"test_hr\":%.6f,\"test_ndcg\":%.6f,\"seconds\":%.4f,\"bytes_up\":%llu,\"participants\":%zu,\"rejected\":%zu,\"dp_epsilon\":%.6g}\n",
                         (long long)k + 1, st.train_loss, st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg,
-                        st.seconds, (unsigned long long)st.bytes_up, st.participants, st.rejected);
+                        st.seconds, (unsigned long long)st.bytes_up, st.participants, st.rejected, st.dp_epsilon);
             else
-                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%llu,%zu,%zu\n", (long long)k + 1, st.train_loss,
-                        st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds,
-                        (unsigned long long)st.bytes_up, st.participants, st.rejected);
+                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%llu,%zu,%zu,%.6g\n", (long long)k + 1,
+                        st.train_loss, st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds,
+                        (unsigned long long)st.bytes_up, st.participants, st.rejected, st.dp_epsilon);
             fflush(report);
         }
         /* The checkpoint last: a run killed before it is written resumes

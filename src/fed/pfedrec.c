@@ -35,7 +35,26 @@ void fr_pfedrec_options_default(fr_pfedrec_options *o)
     o->ncf_layers[2] = 8;
     o->n_ncf_layers = 3;
     o->central_lr = 0.001f;
+    o->dp_delta = 1e-5;
+    o->secure_neighbours = 8;
     fr_participation_default(&o->participation);
+}
+
+/* Clients a round samples out of n_users. */
+static size_t sample_size(double fraction, size_t n_users)
+{
+    size_t want = n_users;
+    if (fraction < 1.0) {
+        want = (size_t)(fraction * (double)n_users + 0.5);
+        if (want < 1)
+            want = 1;
+    }
+    return want;
+}
+
+double fr_pfedrec_sampling_rate(const fr_pfedrec_options *o, size_t n_users)
+{
+    return n_users ? (double)sample_size(o->client_fraction, n_users) / (double)n_users : 1.0;
 }
 
 const float *fr_pfedrec_items(const fr_pfedrec *p)
@@ -120,6 +139,8 @@ void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out)
         for (size_t i = 0; shared && i < p->n_shared; i++)
             shared[i] *= scale;
     }
+    if (p->o.local_noise > 0) /* last: the noise is what leaves the client */
+        fr_pf_local_noise(p, u, out);
 }
 
 /* Past the round's wall-clock deadline? */
@@ -206,12 +227,7 @@ static int compare_client(const void *a, const void *b)
  * (at least one), in increasing id order. */
 static void sample_clients(fr_pfedrec *p)
 {
-    size_t nu = p->n_users, want = nu;
-    if (p->o.client_fraction < 1.0) {
-        want = (size_t)(p->o.client_fraction * (double)nu + 0.5);
-        if (want < 1)
-            want = 1;
-    }
+    size_t nu = p->n_users, want = sample_size(p->o.client_fraction, nu);
     for (size_t u = 0; u < nu; u++)
         p->sampled[u] = (int32_t)u;
     if (want < nu) {
@@ -354,7 +370,9 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     }
     int aggregate = fr_participation_quorum(&p->o.participation, participants);
     if (s == FR_OK && aggregate) {
-        if (p->ranks > 1) {
+        if (p->o.secure_agg) {
+            s = fr_pf_secure_aggregate(p, total_samples, participants);
+        } else if (p->ranks > 1) {
             double tc = fr_clock_seconds();
             s = p->o.participation.placement == FR_PLACE_CONTIGUOUS ? fr_pf_aggregate_chain(p, total_samples, participants)
                                                       : fr_pf_aggregate_ranks(p, total_samples, participants);
@@ -362,8 +380,9 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         } else {
             fr_pf_apply_clients(p, 0, p->n_sampled, 0, FR_PF_GROUPS, total_samples, participants);
         }
-        /* FedNCF's shared layers: the same mean, in client-id order. */
-        for (size_t k = 0; s == FR_OK && p->shared && k < p->n_sampled; k++) {
+        /* FedNCF's shared layers: the same mean, in client-id order
+         * (secure aggregation summed them with the item rows). */
+        for (size_t k = 0; s == FR_OK && p->shared && !p->o.secure_agg && k < p->n_sampled; k++) {
             const client_out *o = &p->outs[k];
             if (fr_pf_participates(o))
                 fr_pf_apply_row(p->shared, fr_pf_scale(p, o, total_samples, participants), o->shared_delta,
@@ -371,10 +390,16 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         }
     }
     for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++)
-        if (fr_pf_participates(&p->outs[k]))
+        if (fr_pf_participates(&p->outs[k]) && p->o.secure_agg) /* dense, masked, 64-bit */
+            out->bytes_up += (uint64_t)(p->n_items * d + p->n_shared) * sizeof(uint64_t);
+        else if (fr_pf_participates(&p->outs[k]))
             out->bytes_up += (uint64_t)p->outs[k].n_rows * (d * sizeof(float) + sizeof(int32_t)) +
                              (p->o.share_score ? (d + 1) * sizeof(float) : 0) +
                              p->n_shared * sizeof(float);
+    if (s == FR_OK && aggregate && p->o.dp_noise > 0)
+        fr_pf_dp_noise(p);
+    if (s == FR_OK && p->o.dp_noise > 0)
+        s = fr_pf_dp_epsilon(p, round + 1, &out->dp_epsilon);
     if (s == FR_OK && aggregate && p->o.share_score) {
         /* The server's new score function: the mean of the trained ones. */
         memset(mean_w, 0, (d + 1) * sizeof *mean_w);
@@ -468,6 +493,9 @@ fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c)
     if (ranks > 1 && p->o.algorithm == FR_ALGO_CENTRAL_MF)
         return fr_fail(FR_ERR_UNSUPPORTED, "centralised MF pools every user's data in one place: run it on one rank (without mpirun), not %d",
                        ranks);
+    if (ranks > 1 && p->o.secure_agg)
+        return fr_fail(FR_ERR_UNSUPPORTED, "secure aggregation runs in one process: run it without mpirun, not on %d ranks",
+                       ranks);
     if (ranks > 1) {
         job_fingerprint f;
         fingerprint(p, &f);
@@ -519,6 +547,7 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
                 return fr_fail(FR_ERR_INVALID, "FedNCF: hidden layer %zu has width %zu, expected 1 to 4096",
                                l + 1, o->ncf_layers[l]);
     }
+    FR_TRY(fr_pf_privacy_check(o));
     if (o->algorithm == FR_ALGO_CENTRAL_MF && !(o->central_lr > 0))
         return fr_fail(FR_ERR_INVALID, "centralised MF: the learning rate must be > 0");
     if (split->negatives_per_eval > 1024)

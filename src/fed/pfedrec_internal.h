@@ -80,7 +80,11 @@ struct fr_pfedrec {
 static inline float fr_pf_scale(const fr_pfedrec *p, const client_out *o, double total_samples,
                                 size_t participants)
 {
-    return p->o.weighted ? (float)((double)o->samples / total_samples) : 1.0f / (float)participants;
+    /* DP-FedAvg divides by the round's sample size, which does not depend
+     * on who arrived (the accountant assumes it). */
+    return p->o.weighted      ? (float)((double)o->samples / total_samples)
+           : p->o.dp_noise > 0 ? 1.0f / (float)p->n_sampled
+                               : 1.0f / (float)participants;
 }
 
 /* row += scale * delta over d values: the one update rule of aggregation. */
@@ -99,6 +103,16 @@ static inline int fr_pf_participates(const client_out *o)
 /* After client u's training: inject the configured faults into its
  * update, refuse it if it is not finite, clip it to the norm bound. */
 void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out);
+
+/* Privacy (pfedrec_privacy.c): the options' consistency; a client's
+ * Laplace noise on its upload; the server's Gaussian noise after the
+ * round's aggregate; epsilon after `rounds` rounds; the aggregate through
+ * secure aggregation (one process). */
+fr_status fr_pf_privacy_check(const fr_pfedrec_options *o);
+void fr_pf_local_noise(const fr_pfedrec *p, size_t u, client_out *out);
+void fr_pf_dp_noise(fr_pfedrec *p);
+fr_status fr_pf_dp_epsilon(const fr_pfedrec *p, unsigned rounds, double *epsilon);
+fr_status fr_pf_secure_aggregate(fr_pfedrec *p, double total_samples, size_t participants);
 
 /* Multi-rank rounds (pfedrec_ranks.c). The rank that trains client u. */
 int fr_pf_owner(const fr_pfedrec *p, size_t u);
