@@ -4,3 +4,6 @@ EXTRA_DIST += tests/test_cli.sh
 # Crash safety: SIGKILL at random moments, resume, the same result.
 TESTS += tests/test_crash.sh
 EXTRA_DIST += tests/test_crash.sh
+# Every row of doc/BAD-INPUT.md.
+TESTS += tests/test_bad_input.sh
+EXTRA_DIST += tests/test_bad_input.sh

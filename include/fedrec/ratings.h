@@ -74,7 +74,9 @@ fr_status fr_implicit_generate(const fr_implicit_spec *spec, fr_ratings *out);
  * drawn once from stream (seed, 0, user, FR_RNG_NEGATIVES): the first half
  * are validation negatives, the second half test negatives. Users with
  * fewer than 3 interactions keep them all for training and are not
- * evaluated (has_eval = 0). */
+ * evaluated (has_eval = 0). A (user, item) pair given more than once
+ * counts once, at its latest time (n_duplicates rows dropped), so the
+ * held-out items are never training items. */
 typedef struct fr_loo_split {
     size_t n_users, n_items, negatives_per_eval;
     size_t *train_start;     /* n_users + 1: user u's training items are */
@@ -85,6 +87,7 @@ typedef struct fr_loo_split {
     unsigned char *has_eval;
     int32_t *eval_negatives; /* n_users x 2 * negatives_per_eval (-1 if none) */
     size_t n_evaluated;
+    size_t n_duplicates;     /* repeated (user, item) rows left out */
 } fr_loo_split;
 
 fr_status fr_loo_split_make(const fr_ratings *r, uint64_t seed,

@@ -74,6 +74,35 @@ fr_status fr_loo_split_make(const fr_ratings *r, uint64_t seed,
         order[i] = i;
     sort_source = r;
     qsort(order, n, sizeof *order, by_user_time);
+    /* A (user, item) pair given more than once counts once, at its latest
+     * time: else the held-out item could also be a training item. */
+    unsigned char *latest = calloc(ni ? ni : 1, 1);
+    if (!latest) {
+        free(order);
+        fr_loo_split_free(out);
+        return fr_fail_nomem("leave-one-out split", ni);
+    }
+    size_t kept = 0;
+    for (size_t end = 0; end < n;) {
+        size_t begin = end;
+        while (end < n && r->user[order[end]] == r->user[order[begin]])
+            end++;
+        size_t write = end; /* walk back, keep first sightings, pack at the end */
+        for (size_t k = end; k-- > begin;) {
+            int32_t item = r->item[order[k]];
+            if (latest[item])
+                continue;
+            latest[item] = 1;
+            order[--write] = order[k];
+        }
+        for (size_t k = write; k < end; k++)
+            latest[r->item[order[k]]] = 0;
+        out->n_duplicates += write - begin;
+        memmove(order + kept, order + write, (end - write) * sizeof *order);
+        kept += end - write;
+    }
+    free(latest);
+    n = kept;
     /* Walk each user's time-ordered interactions. */
     size_t at = 0, n_train = 0, n_seen = 0;
     for (size_t u = 0; u < nu; u++) {

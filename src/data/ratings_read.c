@@ -168,7 +168,7 @@ static fr_status parse_line(reader *rd, const char *path, size_t lineno, char *l
         if (!ok) {
             fr_status s = fr_fail(FR_ERR_DATA, "%s:%zu: field %d (%s) is '%s', expected %s", path,
                                   lineno, cols[c] + 1, column_name(c), f,
-                                  c == 2 ? "a finite number" : "an integer timestamp");
+                                  c == 2 ? "a finite number within float range" : "an integer timestamp");
             f[len[cols[c]]] = saved;
             return s;
         }

@@ -20,13 +20,18 @@ fr_status fr_read_lines(const char *path, fr_line_fn fn, void *arg)
         lineno++;
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
             line[--got] = '\0';
-        if ((size_t)got != strlen(line))
+        char *text = line;
+        if (lineno == 1 && got >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) { /* a UTF-8 byte-order mark */
+            text += 3;
+            got -= 3;
+        }
+        if ((size_t)got != strlen(text))
             s = fr_fail(FR_ERR_DATA, "%s:%zu: a NUL byte inside the line", path, lineno);
         else
-            s = fn(arg, line, (size_t)got, lineno);
+            s = fn(arg, text, (size_t)got, lineno);
     }
     if (s == FR_OK && ferror(f))
-        s = fr_fail(FR_ERR_IO, "%s: read error", path);
+        s = fr_fail(FR_ERR_IO, "%s: read error: %s", path, strerror(errno));
     free(line);
     fclose(f);
     return s;

@@ -1,6 +1,7 @@
 /* lines.h — reading a text file line by line for the data readers
  * (internal): lines of any length, the newline and a '\r' before it
- * removed, a NUL byte inside a line an error naming the file and line. */
+ * removed (and a UTF-8 byte-order mark before the first line), a NUL byte
+ * inside a line an error naming the file and line. */
 #ifndef FR_IO_LINES_H
 #define FR_IO_LINES_H
 

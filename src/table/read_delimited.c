@@ -11,6 +11,7 @@
 #include "data/id_map.h"
 #include "fedrec/rng.h"
 #include "fedrec/table_read.h"
+#include "io/lines.h"
 
 void fr_table_columns_aliexpress(fr_table_columns *c)
 {
@@ -137,12 +138,6 @@ static size_t cut(char *line, char delimiter, char **field, size_t *len, size_t 
     }
 }
 
-static void chomp(char *line, ssize_t *got)
-{
-    while (*got > 0 && (line[*got - 1] == '\n' || line[*got - 1] == '\r'))
-        line[--*got] = '\0';
-}
-
 static fr_status check_header(const converter *cv, const char *path, char *line)
 {
     size_t n = cut(line, cv->cols->delimiter, cv->field, cv->len, cv->cols->n_cols);
@@ -196,11 +191,11 @@ static fr_status parse_row(converter *cv, const char *path, size_t line_no, char
         text[len] = '\0';
         errno = 0;
         double v = strtod(text, &end);
-        int bad = end != text + len || errno == ERANGE || !isfinite(v);
+        int bad = end != text + len || errno == ERANGE || !isfinite((float)v); /* within float range */
         text[len] = saved;
         if (c->kind[k] == FR_COL_NUM) {
             if (bad)
-                return fr_fail(FR_ERR_FORMAT, "%s:%zu: column %zu%s: expected a number, got '%.*s'", path,
+                return fr_fail(FR_ERR_FORMAT, "%s:%zu: column %zu%s: expected a finite number within float range, got '%.*s'", path,
                                line_no, k + 1, what, (int)len, text);
             cv->num[r * cv->n_num + fn++] = (float)v;
         } else {
@@ -248,41 +243,34 @@ static fr_status count_rows(const char *path, int header, size_t *rows)
     return FR_OK;
 }
 
+/* Pass 2, one line: the header checked, blank lines skipped, rows parsed. */
+typedef struct file_pass {
+    converter *cv;
+    const fr_table_input *in;
+    int32_t scenario;
+    fr_rng rng;
+    double valid_fraction;
+} file_pass;
+
+static fr_status convert_line(void *arg, char *line, size_t len, size_t line_no)
+{
+    file_pass *fp = arg;
+    if (line_no == 1 && fp->cv->cols->header)
+        return check_header(fp->cv, fp->in->path, line);
+    if (len == 0)
+        return FR_OK;
+    return parse_row(fp->cv, fp->in->path, line_no, line, fp->in->split, fp->scenario, &fp->rng,
+                     fp->valid_fraction);
+}
+
 static fr_status convert_file(converter *cv, const fr_table_input *in, size_t index, double valid_fraction,
                               uint64_t seed)
 {
-    FILE *f = fopen(in->path, "r");
-    if (!f)
-        return fr_fail(FR_ERR_IO, "%s: cannot open: %s", in->path, strerror(errno));
-    int32_t file_scenario = 0;
-    fr_status s = FR_OK;
+    file_pass fp = {.cv = cv, .in = in, .scenario = 0, .valid_fraction = valid_fraction};
     if (in->scenario)
-        s = fr_id_map_get(&cv->scenarios, in->scenario, strlen(in->scenario), &file_scenario);
-    fr_rng rng;
-    fr_rng_init(&rng, seed, 0, (uint32_t)index, FR_RNG_SPLIT);
-    char *line = NULL;
-    size_t cap = 0, line_no = 0;
-    ssize_t got;
-    while (s == FR_OK && (got = getline(&line, &cap, f)) >= 0) {
-        line_no++;
-        if (memchr(line, '\0', (size_t)got)) {
-            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: NUL byte in the line", in->path, line_no);
-            break;
-        }
-        chomp(line, &got);
-        if (line_no == 1 && cv->cols->header) {
-            s = check_header(cv, in->path, line);
-            continue;
-        }
-        if (got == 0)
-            continue;
-        s = parse_row(cv, in->path, line_no, line, in->split, file_scenario, &rng, valid_fraction);
-    }
-    if (s == FR_OK && ferror(f))
-        s = fr_fail(FR_ERR_IO, "%s: read error", in->path);
-    free(line);
-    fclose(f);
-    return s;
+        FR_TRY(fr_id_map_get(&cv->scenarios, in->scenario, strlen(in->scenario), &fp.scenario));
+    fr_rng_init(&fp.rng, seed, 0, (uint32_t)index, FR_RNG_SPLIT);
+    return fr_read_lines(in->path, convert_line, &fp);
 }
 
 fr_status fr_table_convert_delimited(const fr_table_input *inputs, size_t n_inputs,

@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -129,7 +131,8 @@ fr_status fr_table_writer_open(const char *path, size_t rows, size_t n_cat, size
     layout(&w->h, rows, n_cat, n_num, n_tasks, 1);
     w->fd = open(w->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
-        fr_status s = fr_fail(FR_ERR_IO, "%s: cannot create the table file", w->tmp);
+        fr_status s = fr_fail(FR_ERR_IO, "%s: cannot create the table file (written first as %s): %s", path, w->tmp,
+                              strerror(errno));
         free(w->path);
         free(w->tmp);
         free(w);
@@ -268,6 +271,10 @@ static fr_status check_values(const fr_table *t, const file_header *h, const cha
                 return fr_fail(FR_ERR_FORMAT, "%s: row %zu, field %zu: id %lld outside the field's range", path,
                                r, f + 1, (long long)id);
         }
+        for (size_t f = 0; f < t->n_num; f++)
+            if (!isfinite(t->num[r * t->n_num + f]))
+                return fr_fail(FR_ERR_FORMAT, "%s: row %zu, numerical field %zu: %g, expected a finite number", path,
+                               r, f + 1, (double)t->num[r * t->n_num + f]);
         if (t->scenario[r] < 0 || (size_t)t->scenario[r] >= t->n_scenarios || t->split[r] > FR_SPLIT_TEST)
             return fr_fail(FR_ERR_FORMAT, "%s: row %zu: scenario %d or split tag %u out of range", path, r,
                            t->scenario[r], t->split[r]);

@@ -10,7 +10,8 @@
 # also starts from conf/*.ini); findings land in WORKDIR/TARGET/ as
 # crash-*, leak-*, timeout-* files: fix the bug, then copy the input to
 # tests/fuzz/regress/TARGET so test_fuzz_inputs.sh keeps checking it.
-# The last line gives executions, executions per second, coverage
+# The last line gives the seconds run (less than asked when it stopped at
+# a finding), executions, executions per second, coverage
 # (edges), features, corpus size and the number of findings.
 set -eu
 if [ $# -lt 3 ]; then
@@ -35,12 +36,14 @@ max_len=4096
 [ "$target" = checkpoint ] && max_len=16384
 [ "$target" = aliexpress ] && max_len=16384
 cd "$dir"
+started=$(date +%s)
 FR_FUZZ_SEED_DIR="$PWD/seeds" "$prog" -max_total_time="$seconds" -max_len=$max_len \
     -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 corpus seeds >log.txt 2>&1 || true
+elapsed=$(( $(date +%s) - started ))
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' log.txt)
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' log.txt)
 cov=$(grep -o 'cov: [0-9]*' log.txt | tail -n 1 | cut -d' ' -f2)
 ft=$(grep -o 'ft: [0-9]*' log.txt | tail -n 1 | cut -d' ' -f2)
 corpus=$(ls corpus | wc -l)
 findings=$(ls | grep -c -E '^(crash|leak|timeout|oom|slow-unit)-' || true)
-echo "$target: ${seconds}s, ${execs:-?} executions, ${rate:-?}/s, cov ${cov:-?}, ft ${ft:-?}, corpus $corpus, findings $findings"
+echo "$target: ${elapsed}s (of ${seconds}s asked), ${execs:-?} executions, ${rate:-?}/s, cov ${cov:-?}, ft ${ft:-?}, corpus $corpus, findings $findings"

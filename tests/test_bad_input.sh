@@ -1,0 +1,180 @@
+#!/bin/sh
+# test_bad_input.sh — every row of doc/BAD-INPUT.md, run: each case gives
+# fedrec a bad (or merely unusual) input and checks the exit code and that
+# the message names what it should (the file, line, field or key, and what
+# was expected), and, where an output was asked for, that nothing was left
+# half-written. The IDs here and the table's must match one for one.
+set -u
+: "${top_builddir:=.}" "${top_srcdir:=.}"
+FEDREC="$top_builddir/fedrec"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fr_badinput.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 99
+failures=0
+ran=""
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# case ID EXIT TEXT CMD...: CMD exits EXIT and prints TEXT (stdout or stderr).
+case_() {
+    id=$1 want=$2 text=$3
+    shift 3
+    ran="$ran $id"
+    "$@" >out 2>err
+    got=$?
+    # FR_BAD_INPUT_SHOW=1: print what each case did (for doc/BAD-INPUT.md).
+    [ -z "${FR_BAD_INPUT_SHOW:-}" ] || echo "$id exit $got: $(grep -h -m 2 -E 'fedrec|note' err out | head -c 300 | tr '\n' ' ')"
+    [ "$got" -eq "$want" ] || fail "$id: '$*' exited $got, expected $want: $(head -c 400 err)"
+    if [ -n "$text" ] && ! grep -qF -- "$text" out err; then
+        fail "$id: no '$text' in the output: $(head -c 400 err) $(tail -n 3 out)"
+    fi
+}
+
+R="--set train.rounds=1 --quiet --set pfedrec.eval_negatives=5"
+ML="--set data.source=movielens"
+# A usable u.data: 30 users, 6 ratings each over 40 items.
+awk 'BEGIN { for (u = 1; u <= 30; u++) for (k = 0; k < 6; k++) printf "%d\t%d\t4\t%d\n", u, (u * 7 + k * 3) % 40 + 1, k }' >good.data
+
+: >empty.data
+case_ B01 4 "empty.data: no ratings (the file is empty)" "$FEDREC" train $R $ML --set data.path=empty.data
+tr '\t' ',' <good.data >comma.data
+case_ B02 4 "comma.data:1: 1 field(s) separated by tab, expected at least 4" "$FEDREC" train $R $ML --set data.path=comma.data
+cut -f 1-3 good.data >short.data
+case_ B03 4 "short.data:1: 3 field(s) separated by tab, expected at least 4" "$FEDREC" train $R $ML --set data.path=short.data
+sed 's/^/user/' good.data >names.data
+case_ B04 0 "" "$FEDREC" train $R $ML --set data.path=names.data
+awk -F'\t' 'BEGIN { OFS = "\t" } { $3 = -$3; print }' good.data >negative.data
+case_ B05 0 "" "$FEDREC" train $R $ML --set data.path=negative.data
+{ cat good.data; printf '3\t9\tnan\t7\n'; } >nan.data
+case_ B06 4 "nan.data:181: field 3 (rating) is 'nan', expected a finite number" "$FEDREC" train $R $ML --set data.path=nan.data
+{ cat good.data; printf '3\t9\t1e39\t7\n'; } >overflow.data
+case_ B07 4 "overflow.data:181: field 3 (rating) is '1e39', expected a finite number within float range" "$FEDREC" train $R $ML --set data.path=overflow.data
+{ cat good.data; printf '3\t9\t4\t1.5\n'; } >time.data
+case_ B08 4 "time.data:181: field 4 (time) is '1.5', expected an integer timestamp" "$FEDREC" train $R $ML --set data.path=time.data
+{ cat good.data; head -n 20 good.data; } >dup.data
+case_ B09 0 "note: 20 repeated (user, item) rows" "$FEDREC" train --set train.rounds=1 --set pfedrec.eval_negatives=5 $ML --set data.path=dup.data
+sed 's/^1\t/4294967297\t/' good.data >bigid.data
+case_ B10 0 "" "$FEDREC" train $R $ML --set data.path=bigid.data
+{ cat good.data; printf '99\t1\t4\t1\n99\t2\t4\t2\n'; } >few.data
+case_ B11 0 "note: 1 users with fewer than 3 interactions train but are not evaluated" "$FEDREC" train --set train.rounds=1 --set pfedrec.eval_negatives=5 $ML --set data.path=few.data
+printf '1\t1\t4\t1\n1\t2\t4\t2\n2\t1\t4\t1\n' >tooshort.data
+case_ B12 4 "tooshort.data: no user has the 3 interactions" "$FEDREC" train $R $ML --set data.path=tooshort.data
+{ cat good.data; awk 'BEGIN { s = "u"; while (length(s) < 1048576) s = s s; printf "%s\t1\t4\t1\n", s }'; } >huge.data
+case_ B13 0 "" "$FEDREC" train $R $ML --set data.path=huge.data
+{ head -n 3 good.data; printf '5\t6\0007\t8\n'; } >nul.data
+case_ B14 4 "nul.data:4: a NUL byte inside the line" "$FEDREC" train $R $ML --set data.path=nul.data
+sed 's/$/\r/' good.data >crlf.data
+case_ B15 0 "" "$FEDREC" train $R $ML --set data.path=crlf.data --set output.report=crlf.csv
+{ printf '\357\273\277'; cat good.data; } >bom.data
+case_ B16 0 "30 users" "$FEDREC" train --set train.rounds=1 --set pfedrec.eval_negatives=5 $ML --set data.path=bom.data
+awk '{ print; print "" }' good.data >blank.data
+case_ B17 0 "" "$FEDREC" train $R $ML --set data.path=blank.data
+case_ B18 1 "nosuch.data: cannot open: No such file or directory" "$FEDREC" train $R $ML --set data.path=nosuch.data
+mkdir folder.data
+case_ B19 1 "folder.data: read error: Is a directory" "$FEDREC" train $R $ML --set data.path=folder.data
+printf 'user,item,rating,time\n' >header.csv
+case_ B20 4 "header.csv: no ratings (the file is empty or holds only its header)" "$FEDREC" train $R --set data.source=delimited --set data.header=true --set data.path=header.csv
+case_ B21 4 "fewer than the 198 unseen items evaluation needs" "$FEDREC" train --set train.rounds=1 --quiet $ML --set data.path=good.data
+sed 's/$/\textra\tcolumns/' good.data >wide.data
+case_ B22 0 "" "$FEDREC" train $R $ML --set data.path=wide.data
+cut -f 1-2 good.data | tr '\t' ',' >twocol.csv
+case_ B23 4 "twocol.csv:1: 2 field(s) separated by ',', expected at least 4 (user, item, rating, time)" "$FEDREC" train $R --set data.source=delimited --set data.path=twocol.csv
+case_ B24 3 "data.columns" "$FEDREC" train $R --set data.source=delimited --set data.path=twocol.csv --set data.columns=user,user,rating,time
+
+# Feature tables (fedrec data convert; the AliExpress layout).
+ae_header() {
+    printf 'search_id'
+    for k in $(seq 1 16); do printf ',categorical_%d' "$k"; done
+    for k in $(seq 1 63); do printf ',numerical_%d' "$k"; done
+    printf ',click,conversion\n'
+}
+ae_row() { # search id, numerical_3 value, click, conversion
+    printf '%s' "$1"
+    for k in $(seq 1 16); do printf ',c%d' "$k"; done
+    for k in $(seq 1 63); do if [ "$k" -eq 3 ]; then printf ',%s' "$2"; else printf ',0.5'; fi; done
+    printf ',%s,%s\n' "$3" "$4"
+}
+{ ae_header; ae_row 1 0.1 1 0; ae_row 2 0.2 0 0; } >ae_good.csv
+case_ B25 0 "" "$FEDREC" data convert --format aliexpress --out ae_good.tbl ae_good.csv
+{ ae_header | sed 's/numerical_3/numerical_three/'; ae_row 1 0.1 1 0; } >ae_header.csv
+case_ B26 4 "ae_header.csv:1: column 20 is 'numerical_three', expected 'numerical_3'" "$FEDREC" data convert --format aliexpress --out ae_header.tbl ae_header.csv
+[ ! -e ae_header.tbl ] || fail "B26: a failed conversion left its output"
+{ ae_header; ae_row 1 0.1 2 0; } >ae_label.csv
+case_ B27 4 "ae_label.csv:2: column 81 (click)" "$FEDREC" data convert --format aliexpress --out ae_label.tbl ae_label.csv
+{ ae_header; ae_row 1 nan 1 0; } >ae_nan.csv
+case_ B28 4 "ae_nan.csv:2: column 20 (numerical_3)" "$FEDREC" data convert --format aliexpress --out ae_nan.tbl ae_nan.csv
+{ ae_header; ae_row 1 0.1 1 0 | cut -d, -f 1-50; } >ae_short.csv
+case_ B29 4 "ae_short.csv:2:" "$FEDREC" data convert --format aliexpress --out ae_short.tbl ae_short.csv
+cp ae_good.tbl keep.tbl
+case_ B30 4 "ae_nan.csv:2:" "$FEDREC" data convert --format aliexpress --out keep.tbl ae_nan.csv
+cmp -s keep.tbl ae_good.tbl || fail "B30: a failed conversion changed the existing output"
+case_ B31 1 "no/such/dir/x.tbl: cannot create the table file (written first as no/such/dir/x.tbl.tmp." "$FEDREC" data convert --format aliexpress --out no/such/dir/x.tbl ae_good.csv
+
+# Binary table files.
+head -c 5000 ae_good.tbl >truncated.tbl
+case_ B32 4 "truncated.tbl: the file has 5000 bytes" "$FEDREC" data info truncated.tbl
+cp good.data notatable.tbl
+case_ B33 4 "notatable.tbl:" "$FEDREC" data info notatable.tbl
+cp ae_good.tbl flipped.tbl # a split tag (the last section, offset at byte 104) set to 7
+split_at=$(od -An -t u8 -j 104 -N 8 ae_good.tbl | tr -d ' ')
+printf '\007' | dd of=flipped.tbl bs=1 seek="$split_at" conv=notrunc 2>/dev/null
+case_ B34 4 "flipped.tbl:" "$FEDREC" data info flipped.tbl --check
+
+# Checkpoints and model files.
+P="--set data.users=60 --set data.items=250 --quiet"
+"$FEDREC" train $P --set train.rounds=2 --set output.checkpoint=run.ckpt >/dev/null 2>&1 || fail "checkpoint run failed"
+cp run.ckpt run.ckpt.keep
+case_ B35 4 "run.ckpt: the checkpoint is of another run" "$FEDREC" train $P --set train.rounds=3 --set run.seed=9 --set output.checkpoint=run.ckpt --resume
+cmp -s run.ckpt run.ckpt.keep || fail "B35: a refused checkpoint was changed"
+head -c 1000 run.ckpt.keep >cut.ckpt
+case_ B36 4 "cut.ckpt: the checkpoint is truncated" "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=cut.ckpt --resume
+{ head -c 8 run.ckpt.keep; printf '\011\000\000\000'; tail -c +13 run.ckpt.keep; } >version.ckpt
+case_ B37 4 "version.ckpt: checkpoint version 9" "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=version.ckpt --resume
+"$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save m.frm >/dev/null 2>&1 || fail "model save failed"
+head -c 200 m.frm >cut.frm
+case_ B38 4 "cut.frm" "$FEDREC" eval cut.frm
+case_ B39 4 "run.ckpt.keep" "$FEDREC" eval run.ckpt.keep
+
+# Configuration files, --set values, backends.
+case_ B40 3 "unknown key 'train.roundz' (did you mean train.rounds?)" "$FEDREC" train --set train.roundz=3
+case_ B41 3 "pfedrec.dim = '0': expected an integer in [1, 1024]" "$FEDREC" train --set pfedrec.dim=0
+case_ B42 3 "train.rounds = '10abc': expected an integer" "$FEDREC" train --set train.rounds=10abc
+case_ B43 3 "train.lr" "$FEDREC" train --set train.lr=fast
+printf '[train]\nrounds = 3\n[nosuch]\nx = 1\n' >section.ini
+case_ B44 3 "section.ini:3: unknown section [nosuch]" "$FEDREC" train section.ini
+printf '[train]\nrounds 3\n' >syntax.ini
+case_ B45 3 "syntax.ini:2: syntax error" "$FEDREC" train syntax.ini
+printf '[train]\nrounds = 3\nrounds = 4\n' >twice.ini
+case_ B46 3 "twice.ini:3: train.rounds is set a second time in this file" "$FEDREC" config --check twice.ini
+case_ B47 3 "nosuch.ini: cannot open configuration file" "$FEDREC" train nosuch.ini
+case_ B48 3 "backend.kind = 'cuda': expected one of auto, cpu, opencl" "$FEDREC" train --set backend.kind=cuda
+case_ B49 3 "backend.cpu_isa = 'sse9'" "$FEDREC" train --set backend.cpu_isa=sse9
+case_ B50 3 "opencl.device = '7'" "$FEDREC" train --set job.kind=ctr --set backend.kind=opencl --set opencl.device=7 --set train.epochs=1 --quiet
+case_ B51 3 "backend.threads = '-1'" "$FEDREC" train --set backend.threads=-1
+case_ B52 2 "" "$FEDREC" train --no-such-option
+case_ B53 2 "" "$FEDREC" train --set
+
+# Side relations of the multi-task job (mtrec).
+MT="--set job.kind=mtrec $ML --set data.path=good.data --set mtrec.tasks=bpr,social --set train.epochs=1 --quiet"
+printf 'x1\tx2\nx3\tx4\n' >unknown.links
+case_ B54 4 "unknown.links: no usable pairs (2 line(s) named ids the rating files do not have)" "$FEDREC" train $MT --set mtrec.links=unknown.links --set mtrec.relation_delimiter=tab
+printf '1\n' >onefield.links
+case_ B55 4 "onefield.links:1:" "$FEDREC" train $MT --set mtrec.links=onefield.links --set mtrec.relation_delimiter=tab
+printf '1\tbooks\n2\tfilm\n1\tmusic\n' >twice.cats
+case_ B56 4 "twice.cats:3: item '1' has category 'music' here and 'books' on line 1" "$FEDREC" train $MT --set mtrec.tasks=bpr,category --set mtrec.categories=twice.cats --set mtrec.relation_delimiter=tab
+
+# The doc's table and this script name the same cases.
+doc=$top_srcdir/doc/BAD-INPUT.md
+if [ -f "$doc" ]; then
+    documented=$(grep -o '^| B[0-9][0-9] ' "$doc" | tr -d '| ' | sort | tr '\n' ' ')
+    tested=$(echo $ran | tr ' ' '\n' | sort | tr '\n' ' ')
+    [ "$documented" = "$tested" ] || fail "doc/BAD-INPUT.md lists '$documented', this script runs '$tested'"
+else
+    fail "$doc is missing"
+fi
+
+if [ "$failures" -ne 0 ]; then
+    echo "test_bad_input: $failures failure(s)" >&2
+    exit 1
+fi
+echo "test_bad_input: all $(echo $ran | wc -w) cases behave as documented" >&2
+exit 0
