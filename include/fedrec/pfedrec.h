@@ -46,6 +46,17 @@ typedef enum fr_rating_algorithm {
 
 #define FR_NCF_MAX_LAYERS 8
 
+/* How the server combines the participants' changes of the shared
+ * parameters: their mean (FedAvg), or, robust to a few wild clients, the
+ * coordinate-wise median or trimmed mean over the clients that changed
+ * each item row (times their share of the participants, so that the mean
+ * form is kept: src/fed/pfedrec_robust.c). */
+typedef enum fr_aggregator {
+    FR_AGG_MEAN = 0,
+    FR_AGG_MEDIAN,
+    FR_AGG_TRIMMED_MEAN
+} fr_aggregator;
+
 
 typedef struct fr_pfedrec_options {
     uint64_t seed;
@@ -86,6 +97,12 @@ typedef struct fr_pfedrec_options {
      * client, FAULT)); drop-outs are the simulated deadline's. */
     double clip_norm;
     double fault_nan, fault_huge;
+    /* aggregator: FR_AGG_*; trim: the fraction dropped at each end by the
+     * trimmed mean, in [0, 0.5). Robust aggregation runs in one process,
+     * with the plain mean (not weighted) and without DP or secure
+     * aggregation (which need the sum). */
+    fr_aggregator aggregator;
+    double trim;
     /* Privacy (fedrec/privacy.h, doc/PRIVACY.md), for the federated
      * algorithms.
      * - local_noise > 0: each client adds Laplace(0, local_noise) noise to

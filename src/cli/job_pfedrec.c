@@ -175,6 +175,12 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
         return fr_cli_fail(FR_ERR_CONFIG, "fault.nan + fault.huge = %g: the two probabilities add up to more than 1",
                            o->fault_nan + o->fault_huge);
     FR_TRY_CLI(privacy_options(cfg, o));
+    const char *aggregator;
+    FR_TRY_CLI(fr_config_get_string(cfg, "fed.aggregator", &aggregator));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fed.trim", &o->trim));
+    o->aggregator = !strcmp(aggregator, "median")         ? FR_AGG_MEDIAN
+                    : !strcmp(aggregator, "trimmed_mean") ? FR_AGG_TRIMMED_MEAN
+                                                          : FR_AGG_MEAN;
     o->dim = (size_t)dim;
     o->lr = (float)lr;
     o->lr_eta = (float)eta;
@@ -249,6 +255,14 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         s = fr_loo_split_make(&r, o.seed, (size_t)eval_negatives, &split);
         have_split = s == FR_OK;
     }
+    if (s == FR_OK && split.n_evaluated == 0)
+        s = fr_cli_fail(FR_ERR_DATA, "%s: no user has the 3 interactions (with distinct items) that leave-one-out evaluation needs (%zu users)",
+                        path ? path : "synthetic ratings", split.n_users);
+    if (s == FR_OK && !quiet && rank == 0 && split.n_duplicates)
+        printf("note: %zu repeated (user, item) rows: each pair counts once, at its latest time\n", split.n_duplicates);
+    if (s == FR_OK && !quiet && rank == 0 && split.n_evaluated < split.n_users)
+        printf("note: %zu users with fewer than 3 interactions train but are not evaluated\n",
+               split.n_users - split.n_evaluated);
     if (have_ratings)
         fr_ratings_free(&r);
     if (s == FR_OK)
@@ -399,7 +413,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         printf("  %-10s %8.4f %9.4f\n", "validation", best.val_hr, best.val_ndcg);
         printf("  %-10s %8.4f %9.4f\n", "test", best.test_hr, best.test_ndcg);
         printf("  (K = %zu; a random ranking of 1 + %lld candidates gives HR@K %.3f)\n", o.top_k,
-               (long long)eval_negatives, (double)o.top_k / (double)(eval_negatives + 1));
+               (long long)eval_negatives,
+               o.top_k >= (size_t)eval_negatives + 1 ? 1.0 : (double)o.top_k / (double)(eval_negatives + 1));
         printf("time: %.2f s wall in rounds; CPU seconds: negatives %.2f, training %.2f, evaluation %.2f; aggregation %.2f s wall\n",
                total, t_neg, t_train, t_eval, t_agg);
         if (summary) {

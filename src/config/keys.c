@@ -84,6 +84,10 @@ static const fr_config_key schema[] = {
 
     {"fed", "clip_norm", FR_CFG_FLOAT, "0", 0, 1e12, 0, 0, NULL,
      "rating engine (pfedrec, fedmf, fedncf): scale each client's update down to at most this L2 norm; 0: no clipping. Updates that are not finite are always rejected"},
+    {"fed", "aggregator", FR_CFG_ENUM, "mean", NO_RANGE, "mean|median|trimmed_mean",
+     "rating engine: how the server combines the clients' changes of the shared parameters: their mean, or, robust to a few wild clients, the coordinate-wise median or trimmed mean over the clients that changed each item row (one process; not with privacy.dp_*, privacy.secure_agg or pfedrec.aggregation = weighted)"},
+    {"fed", "trim", FR_CFG_FLOAT, "0.1", 0, 0.5, 1, 0, NULL,
+     "fed.aggregator = trimmed_mean: fraction of the values dropped at each end"},
     {"fault", "nan", FR_CFG_FLOAT, "0", 0, 1, 0, 0, NULL,
      "fault injection (rating engine): probability that a trained client's update is replaced by NaN each round (drawn from the seed); such updates are rejected"},
     {"fault", "huge", FR_CFG_FLOAT, "0", 0, 1, 0, 0, NULL,

@@ -36,6 +36,7 @@ void fr_pfedrec_options_default(fr_pfedrec_options *o)
     o->n_ncf_layers = 3;
     o->central_lr = 0.001f;
     o->dp_delta = 1e-5;
+    o->trim = 0.1;
     o->secure_neighbours = 8;
     fr_participation_default(&o->participation);
 }
@@ -372,6 +373,8 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     if (s == FR_OK && aggregate) {
         if (p->o.secure_agg) {
             s = fr_pf_secure_aggregate(p, total_samples, participants);
+        } else if (p->o.aggregator != FR_AGG_MEAN) {
+            s = fr_pf_robust_aggregate(p, participants);
         } else if (p->ranks > 1) {
             double tc = fr_clock_seconds();
             s = p->o.participation.placement == FR_PLACE_CONTIGUOUS ? fr_pf_aggregate_chain(p, total_samples, participants)
@@ -381,8 +384,9 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
             fr_pf_apply_clients(p, 0, p->n_sampled, 0, FR_PF_GROUPS, total_samples, participants);
         }
         /* FedNCF's shared layers: the same mean, in client-id order
-         * (secure aggregation summed them with the item rows). */
-        for (size_t k = 0; s == FR_OK && p->shared && !p->o.secure_agg && k < p->n_sampled; k++) {
+         * (secure and robust aggregation took them with the item rows). */
+        for (size_t k = 0; s == FR_OK && p->shared && !p->o.secure_agg && p->o.aggregator == FR_AGG_MEAN &&
+                           k < p->n_sampled; k++) {
             const client_out *o = &p->outs[k];
             if (fr_pf_participates(o))
                 fr_pf_apply_row(p->shared, fr_pf_scale(p, o, total_samples, participants), o->shared_delta,
@@ -492,6 +496,9 @@ fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c)
     int ranks = c ? fr_comm_size(c) : 1;
     if (ranks > 1 && p->o.algorithm == FR_ALGO_CENTRAL_MF)
         return fr_fail(FR_ERR_UNSUPPORTED, "centralised MF pools every user's data in one place: run it on one rank (without mpirun), not %d",
+                       ranks);
+    if (ranks > 1 && p->o.aggregator != FR_AGG_MEAN)
+        return fr_fail(FR_ERR_UNSUPPORTED, "robust aggregation (median, trimmed mean) needs every upload in one place: run it without mpirun, not on %d ranks",
                        ranks);
     if (ranks > 1 && p->o.secure_agg)
         return fr_fail(FR_ERR_UNSUPPORTED, "secure aggregation runs in one process: run it without mpirun, not on %d ranks",

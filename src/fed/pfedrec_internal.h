@@ -113,6 +113,8 @@ void fr_pf_local_noise(const fr_pfedrec *p, size_t u, client_out *out);
 void fr_pf_dp_noise(fr_pfedrec *p);
 fr_status fr_pf_dp_epsilon(const fr_pfedrec *p, unsigned rounds, double *epsilon);
 fr_status fr_pf_secure_aggregate(fr_pfedrec *p, double total_samples, size_t participants);
+/* The round's aggregate by the median or trimmed mean (pfedrec_robust.c). */
+fr_status fr_pf_robust_aggregate(fr_pfedrec *p, size_t participants);
 
 /* Multi-rank rounds (pfedrec_ranks.c). The rank that trains client u. */
 int fr_pf_owner(const fr_pfedrec *p, size_t u);

@@ -1,7 +1,8 @@
 /* pfedrec_privacy.c — the rating engine's privacy options (fedrec/pfedrec.h,
  * doc/PRIVACY.md): a client's local Laplace noise on its upload, the
  * server's Gaussian noise of DP-FedAvg and its accounting, and secure
- * aggregation of the round's updates through pairwise masks. */
+ * aggregation of the round's updates through pairwise masks; and the
+ * check that these options fit each other and the aggregator. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,11 @@ fr_status fr_pf_privacy_check(const fr_pfedrec_options *o)
         if (!(o->dp_delta > 0 && o->dp_delta < 1))
             return fr_fail(FR_ERR_INVALID, "DP-FedAvg: delta must be in (0, 1), got %g", o->dp_delta);
     }
+    if ((unsigned)o->aggregator > FR_AGG_TRIMMED_MEAN || !(o->trim >= 0 && o->trim < 0.5))
+        return fr_fail(FR_ERR_INVALID, "rating engine: unknown aggregator %d or trim %g outside [0, 0.5)", (int)o->aggregator,
+                       o->trim);
+    if (o->aggregator != FR_AGG_MEAN && (o->weighted || o->dp_noise > 0 || o->secure_agg || !federated))
+        return fr_fail(FR_ERR_INVALID, "robust aggregation (median, trimmed mean): not with a sample-weighted mean, DP or secure aggregation (they need the sum), nor for centralised MF");
     if (o->secure_agg && o->share_score)
         return fr_fail(FR_ERR_INVALID, "secure aggregation: not with a shared score function (the server averages the score functions in the clear)");
     if (o->secure_agg && o->secure_neighbours < 1)

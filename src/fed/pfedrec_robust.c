@@ -1,0 +1,130 @@
+/* pfedrec_robust.c — robust aggregation of the rating engine's shared
+ * parameters (fed.aggregator = median | trimmed_mean): instead of the mean
+ * of the participants' changes, a statistic that a few wild clients cannot
+ * drag far.
+ *
+ * Item rows are sparse: a client changes only the rows it trained on, and
+ * the plain aggregate of a row is (1/P) sum over its uploaders U of their
+ * changes = (|U|/P) mean_U. The robust aggregate keeps that form with the
+ * mean over U replaced by the coordinate-wise median or trimmed mean over
+ * U: taking the statistic over all P participants, most of them zero for a
+ * row few clients touch, would erase the rare items' updates. FedNCF's
+ * layers are dense (every participant uploads them), so there U is
+ * everyone. The statistics sort each coordinate's values, so the result
+ * does not depend on the order of clients or on the thread count. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "fed/pfedrec_internal.h"
+
+static int compare_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The statistic of v[0..m) (sorted in place): median, or the mean of what
+ * is left after dropping floor(trim m) values at each end. */
+static double robust_stat(float *v, size_t m, int median, double trim)
+{
+    qsort(v, m, sizeof *v, compare_float);
+    if (median)
+        return m % 2 ? (double)v[m / 2] : 0.5 * ((double)v[m / 2 - 1] + (double)v[m / 2]);
+    size_t cut = (size_t)(trim * (double)m);
+    double sum = 0;
+    for (size_t j = cut; j < m - cut; j++)
+        sum += v[j];
+    return sum / (double)(m - 2 * cut);
+}
+
+typedef struct robust_job {
+    fr_pfedrec *p;
+    const size_t *start;       /* n_items + 1: a row's uploads in src */
+    const float **src;         /* each upload's row of changes */
+    size_t max_count, n_tasks, participants;
+    fr_status *status;
+} robust_job;
+
+static void robust_rows(void *arg, size_t task)
+{
+    robust_job *job = arg;
+    fr_pfedrec *p = job->p;
+    size_t d = p->dim, lo = task * p->n_items / job->n_tasks, hi = (task + 1) * p->n_items / job->n_tasks;
+    int median = p->o.aggregator == FR_AGG_MEDIAN;
+    float *v = malloc((job->max_count ? job->max_count : 1) * sizeof *v);
+    if (!v) {
+        job->status[task] = fr_fail_nomem("robust aggregation", job->max_count * 4);
+        return;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        size_t m = job->start[i + 1] - job->start[i];
+        if (m == 0)
+            continue;
+        double share = (double)m / (double)job->participants;
+        for (size_t c = 0; c < d; c++) {
+            for (size_t j = 0; j < m; j++)
+                v[j] = job->src[job->start[i] + j][c];
+            p->items[i * d + c] += (float)(share * robust_stat(v, m, median, p->o.trim));
+        }
+    }
+    free(v);
+    job->status[task] = FR_OK;
+}
+
+fr_status fr_pf_robust_aggregate(fr_pfedrec *p, size_t participants)
+{
+    size_t ni = p->n_items, total = 0;
+    size_t *start = calloc(ni + 2, sizeof *start);
+    if (!start)
+        return fr_fail_nomem("robust aggregation", ni * 8);
+    for (size_t k = 0; k < p->n_sampled; k++) {
+        const client_out *o = &p->outs[k];
+        if (!fr_pf_participates(o))
+            continue;
+        for (size_t r = 0; r < o->n_rows; r++)
+            start[(size_t)o->rows[r] + 2]++;
+        total += o->n_rows;
+    }
+    size_t max_count = 0;
+    for (size_t i = 0; i < ni; i++) {
+        if (start[i + 2] > max_count)
+            max_count = start[i + 2];
+        start[i + 2] += start[i + 1]; /* start[i + 1]: where row i's uploads begin, for filling */
+    }
+    const float **src = malloc((total ? total : 1) * sizeof *src);
+    size_t tasks = (size_t)fr_cpu_engine_threads(p->engine) * 4;
+    if (tasks > ni)
+        tasks = ni ? ni : 1;
+    fr_status *status = calloc(tasks, sizeof *status);
+    float *v = malloc((participants ? participants : 1) * sizeof *v);
+    fr_status s = src && status && v ? FR_OK : fr_fail_nomem("robust aggregation", total * 8);
+    /* Fill in client order; start[] then holds each row's first upload. */
+    for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++) {
+        const client_out *o = &p->outs[k];
+        if (!fr_pf_participates(o))
+            continue;
+        for (size_t r = 0; r < o->n_rows; r++)
+            src[start[(size_t)o->rows[r] + 1]++] = o->delta + r * p->dim;
+    }
+    if (s == FR_OK) {
+        robust_job job = {p, start, src, max_count, tasks, participants, status};
+        fr_cpu_parallel_for(p->engine, tasks, robust_rows, &job);
+        for (size_t t = 0; t < tasks && s == FR_OK; t++)
+            s = status[t];
+    }
+    /* FedNCF's layers: every participant's, the statistic over all. */
+    for (size_t i = 0; s == FR_OK && p->shared && i < p->n_shared; i++) {
+        size_t m = 0;
+        for (size_t k = 0; k < p->n_sampled; k++)
+            if (fr_pf_participates(&p->outs[k]))
+                v[m++] = p->outs[k].shared_delta[i];
+        if (m)
+            p->shared[i] += (float)robust_stat(v, m, p->o.aggregator == FR_AGG_MEDIAN, p->o.trim);
+    }
+    free(start);
+    free(src);
+    free(status);
+    free(v);
+    return s;
+}
