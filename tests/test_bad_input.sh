@@ -6,6 +6,8 @@
 # half-written. The IDs here and the table's must match one for one.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
+# Absolute: the cases run in a temporary folder.
+top_builddir=$(cd "$top_builddir" && pwd) top_srcdir=$(cd "$top_srcdir" && pwd)
 FEDREC="$top_builddir/fedrec"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fr_badinput.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT

@@ -107,7 +107,8 @@ typedef struct fr_pfedrec_options {
      * algorithms.
      * - local_noise > 0: each client adds Laplace(0, local_noise) noise to
      *   every value of the item rows it uploads (PFedRec's privacy study;
-     *   stream (seed, round + 1, client, LOCAL_NOISE)).
+     *   stream (seed, round + 1, client, LOCAL_NOISE)), before clip_norm,
+     *   so that a clip bounds the noisy update.
      * - dp_noise > 0: DP-FedAvg on the shared parameters (the item table,
      *   FedNCF's layers): each update clipped to clip_norm (required), the
      *   sum divided by the round's sample size rather than the arrivals,

@@ -104,6 +104,17 @@ typedef struct round_job {
     size_t chunk;        /* clients per task */
 } round_job;
 
+/* Squared L2 norm of a client's whole update (item rows, FedNCF layers). */
+static double update_norm2(const fr_pfedrec *p, const client_out *out, const float *shared)
+{
+    double norm2 = 0;
+    for (size_t i = 0, n = out->n_rows * p->dim; i < n; i++)
+        norm2 += (double)out->delta[i] * out->delta[i];
+    for (size_t i = 0; shared && i < p->n_shared; i++)
+        norm2 += (double)shared[i] * shared[i];
+    return norm2;
+}
+
 void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out)
 {
     size_t n = out->n_rows * p->dim, d = p->dim;
@@ -118,11 +129,7 @@ void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out)
         for (size_t i = 0; shared && factor != 1.0f && i < p->n_shared; i++)
             shared[i] *= factor;
     }
-    double norm2 = 0;
-    for (size_t i = 0; i < n; i++)
-        norm2 += (double)out->delta[i] * out->delta[i];
-    for (size_t i = 0; shared && i < p->n_shared; i++)
-        norm2 += (double)shared[i] * shared[i];
+    double norm2 = update_norm2(p, out, shared);
     int finite = isfinite(norm2);
     if (p->o.share_score) { /* the score function travels too */
         for (size_t c = 0; c < d; c++)
@@ -133,6 +140,10 @@ void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out)
         out->rejected = 1;
         return;
     }
+    if (p->o.local_noise > 0) { /* before the clip, which then bounds what leaves the client (DP needs it) */
+        fr_pf_local_noise(p, u, out);
+        norm2 = update_norm2(p, out, shared);
+    }
     if (p->o.clip_norm > 0 && norm2 > p->o.clip_norm * p->o.clip_norm) {
         float scale = (float)(p->o.clip_norm / sqrt(norm2));
         for (size_t i = 0; i < n; i++)
@@ -140,8 +151,6 @@ void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out)
         for (size_t i = 0; shared && i < p->n_shared; i++)
             shared[i] *= scale;
     }
-    if (p->o.local_noise > 0) /* last: the noise is what leaves the client */
-        fr_pf_local_noise(p, u, out);
 }
 
 /* Past the round's wall-clock deadline? */

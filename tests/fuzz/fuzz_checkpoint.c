@@ -130,10 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned loader = data[0] & 1, fix_crc = (data[0] >> 1) & 1;
     data++;
     size--;
-    uint8_t *file = malloc(size ? size : 1);
-    if (!file)
-        return 0;
-    memcpy(file, data, size);
+    uint8_t *file = fr_fuzz_copy(data, size);
     if (fix_crc && size >= 4) {
         uint32_t crc = fr_crc32(0, file, size - 4);
         memcpy(file + size - 4, &crc, 4);

@@ -11,15 +11,8 @@
 
 #include <string.h>
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
+FR_FUZZ_NO_INIT
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    return 0;
-}
 
 /* user, item, rating, time columns */
 static const int layouts[][4] = {
@@ -44,25 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
     if (!parts) {
-        const char *path = fr_fuzz_file(0, "ratings.csv", data, size);
-        fr_ratings r;
-        fr_status s = fr_ratings_read(path, &spec, &r);
-        if (s == FR_OK) {
-            fr_fuzz_check_ratings(&r, path);
-            fr_ratings_free(&r);
-        } else {
-            fr_fuzz_expect_named(s, path);
-        }
+        fr_fuzz_read_ratings(fr_fuzz_file(0, "ratings.csv", data, size), &spec);
         return 0;
     }
-    const uint8_t *part[3];
-    size_t len[3];
-    size_t n = fr_fuzz_split(data, size, part, len, 3);
-    static const char *names[3] = {"train.csv", "valid.csv", "test.csv"};
+    static const char *const names[3] = {"train.csv", "valid.csv", "test.csv"};
     const char *paths[3];
-    for (size_t k = 0; k < 3; k++)
-        paths[k] = fr_fuzz_file((unsigned)k, names[k], k < n ? part[k] : (const uint8_t *)"",
-                                k < n ? len[k] : 0);
+    fr_fuzz_files(data, size, names, 3, paths);
     fr_ratings r[3];
     fr_status s = fr_ratings_read_parts(paths, 3, &spec, r);
     if (s == FR_OK) {
@@ -76,10 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fr_fuzz_check_ratings(&r[0], paths[0]);
         for (size_t k = 0; k < 3; k++)
             fr_ratings_free(&r[k]);
-    } else {
-        const char *msg = fr_last_error();
-        if (!strstr(msg, paths[0]) && !strstr(msg, paths[1]) && !strstr(msg, paths[2]))
-            fr_fuzz_fail("the message names none of the files", msg);
+    } else if (!fr_fuzz_names_one(paths, 3)) {
+        fr_fuzz_fail("the message names none of the files", fr_last_error());
     }
     return 0;
 }

@@ -87,10 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int check_values = data[0] & 1, fix_crc = (data[0] >> 1) & 1;
     data++;
     size--;
-    uint8_t *file = malloc(size ? size : 1);
-    if (!file)
-        return 0;
-    memcpy(file, data, size);
+    uint8_t *file = fr_fuzz_copy(data, size);
     if (fix_crc)
         repair_crcs(file, size);
     const char *path = fr_fuzz_file(1, "input.frt", file, size);

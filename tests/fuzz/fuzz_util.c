@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 static char tmp_dir[256];
-static char paths[8][512];
+static char slot_paths[8][512];
 
 static void remove_dir(void)
 {
@@ -45,11 +45,11 @@ const char *fr_fuzz_file(unsigned slot, const char *name, const uint8_t *data, s
 {
     if (slot >= 8)
         fr_fuzz_fail("file slot out of range", name);
-    snprintf(paths[slot], sizeof paths[slot], "%s/%s", fr_fuzz_dir(), name);
-    FILE *f = fopen(paths[slot], "wb");
+    snprintf(slot_paths[slot], sizeof slot_paths[slot], "%s/%s", fr_fuzz_dir(), name);
+    FILE *f = fopen(slot_paths[slot], "wb");
     if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
-        fr_fuzz_fail("cannot write the input file", paths[slot]);
-    return paths[slot];
+        fr_fuzz_fail("cannot write the input file", slot_paths[slot]);
+    return slot_paths[slot];
 }
 
 size_t fr_fuzz_split(const uint8_t *data, size_t size, const uint8_t **part, size_t *len,
@@ -68,6 +68,37 @@ size_t fr_fuzz_split(const uint8_t *data, size_t size, const uint8_t **part, siz
     part[n] = data + start;
     len[n++] = size - start;
     return n;
+}
+
+void fr_fuzz_files(const uint8_t *data, size_t size, const char *const *names, size_t n,
+                   const char **paths)
+{
+    const uint8_t *part[8];
+    size_t len[8];
+    if (n > 8)
+        fr_fuzz_fail("too many files", names[0]);
+    size_t got = fr_fuzz_split(data, size, part, len, n);
+    for (size_t k = 0; k < n; k++)
+        paths[k] = fr_fuzz_file((unsigned)k, names[k], k < got ? part[k] : (const uint8_t *)"", k < got ? len[k] : 0);
+}
+
+int fr_fuzz_names_one(const char *const *paths, size_t n)
+{
+    const char *msg = fr_last_error();
+    for (size_t k = 0; k < n; k++)
+        if (strstr(msg, paths[k]))
+            return 1;
+    return 0;
+}
+
+uint8_t *fr_fuzz_copy(const uint8_t *data, size_t size)
+{
+    uint8_t *copy = malloc(size ? size : 1);
+    if (!copy)
+        fr_fuzz_fail("out of memory", "input copy");
+    if (size)
+        memcpy(copy, data, size);
+    return copy;
 }
 
 void fr_fuzz_fail(const char *what, const char *detail)

@@ -33,6 +33,28 @@ void fr_fuzz_expect_named(fr_status s, const char *path);
 /* Abort with a message (a property the target checks failed). */
 void fr_fuzz_fail(const char *what, const char *detail);
 
+/* Write the parts of a multi-file input (cut at FR_FUZZ_SEPARATOR) to
+ * names[0..n) in slots 0..n-1, a missing part as an empty file; paths[k]
+ * get the paths. */
+void fr_fuzz_files(const uint8_t *data, size_t size, const char *const *names, size_t n,
+                   const char **paths);
+/* Whether the last error message names one of paths[0..n). */
+int fr_fuzz_names_one(const char *const *paths, size_t n);
+
+/* A malloc'ed copy of data (at least one byte), which a target may edit
+ * (a fixed checksum) before writing it; aborts when out of memory. */
+uint8_t *fr_fuzz_copy(const uint8_t *data, size_t size);
+
+/* For targets without start-up work. */
+#define FR_FUZZ_NO_INIT                                                    \
+    int LLVMFuzzerInitialize(int *argc, char ***argv);                    \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                     \
+    {                                                                      \
+        (void)argc;                                                        \
+        (void)argv;                                                        \
+        return 0;                                                          \
+    }
+
 /* The folder given in FR_FUZZ_SEED_DIR, if any: targets of binary formats
  * write valid seed inputs there at start-up. */
 const char *fr_fuzz_seed_dir(void);

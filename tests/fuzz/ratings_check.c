@@ -36,3 +36,15 @@ void fr_fuzz_check_ratings(const fr_ratings *r, const char *path)
     }
     fr_loo_split_free(&s);
 }
+
+void fr_fuzz_read_ratings(const char *path, const fr_ratings_spec *spec)
+{
+    fr_ratings r;
+    fr_status s = fr_ratings_read(path, spec, &r);
+    if (s != FR_OK) {
+        fr_fuzz_expect_named(s, path);
+        return;
+    }
+    fr_fuzz_check_ratings(&r, path);
+    fr_ratings_free(&r);
+}

@@ -7,4 +7,7 @@
 #include "fedrec/ratings.h"
 
 void fr_fuzz_check_ratings(const fr_ratings *r, const char *path);
+/* Read path with spec: accepted, check it; refused, the message must name
+ * the file. */
+void fr_fuzz_read_ratings(const char *path, const fr_ratings_spec *spec);
 #endif
