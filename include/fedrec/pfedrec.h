@@ -98,7 +98,7 @@ typedef struct fr_pfedrec_options {
     double clip_norm;
     double fault_nan, fault_huge;
     /* aggregator: FR_AGG_*; trim: the fraction dropped at each end by the
-     * trimmed mean, in [0, 0.5). Robust aggregation runs in one process,
+     * trimmed mean, in [0, 0.5) (rounded up, leaving at least one value). Robust aggregation runs in one process,
      * with the plain mean (not weighted) and without DP or secure
      * aggregation (which need the sum). */
     fr_aggregator aggregator;

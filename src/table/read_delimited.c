@@ -214,32 +214,28 @@ static fr_status parse_row(converter *cv, const char *path, size_t line_no, char
     return FR_OK;
 }
 
-/* Pass 1: data lines of a file (non-blank lines after the header). */
+/* Pass 1: data lines of a file (non-blank lines after the header), read
+ * the way pass 2 reads them, so the two always agree. */
+typedef struct row_count {
+    int header;
+    size_t rows;
+} row_count;
+
+static fr_status count_line(void *arg, char *line, size_t len, size_t line_no)
+{
+    row_count *rc = arg;
+    (void)line;
+    rc->rows += len > 0 && !(line_no == 1 && rc->header);
+    return FR_OK;
+}
+
 static fr_status count_rows(const char *path, int header, size_t *rows)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return fr_fail(FR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char buf[1 << 16];
-    size_t n = 0, lines = 0;
-    int blank = 1;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        for (size_t k = 0; k < n; k++) {
-            if (buf[k] == '\n') {
-                lines += !blank;
-                blank = 1;
-            } else if (buf[k] != '\r') {
-                blank = 0;
-            }
-        }
-    lines += !blank;
-    int err = ferror(f);
-    fclose(f);
-    if (err)
-        return fr_fail(FR_ERR_IO, "%s: read error", path);
-    if (lines <= (size_t)(header != 0))
+    row_count rc = {header, 0};
+    FR_TRY(fr_read_lines(path, count_line, &rc));
+    if (rc.rows == 0)
         return fr_fail(FR_ERR_FORMAT, "%s: no data rows", path);
-    *rows = lines - (header != 0);
+    *rows = rc.rows;
     return FR_OK;
 }
 
