@@ -84,7 +84,8 @@ static int run_dir(const char *dir)
         sprintf(names[n++], "%s/%s", dir, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n) /* qsort with a NULL array is undefined even for 0 elements */
+        qsort(names, n, sizeof *names, cmp_names);
     int bad = 0;
     for (size_t k = 0; k < n; k++) {
         bad |= run_file(names[k]);
