@@ -54,11 +54,21 @@ static size_t fields_of(char *line, char sep, char **field, size_t max)
     return n;
 }
 
-static void chomp(char *line)
+/* The next line of path without its line end, counted in *line_no; 0 at
+ * the end of the file or when the line holds a NUL byte (*s: the error). */
+static int next_line(FILE *in, const char *path, char **line, size_t *cap, size_t *line_no, fr_status *s)
 {
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
+    ssize_t got = getline(line, cap, in);
+    if (got < 0)
+        return 0;
+    ++*line_no;
+    if ((size_t)got != strlen(*line)) {
+        *s = fr_fail(FR_ERR_FORMAT, "%s:%zu: a NUL byte inside the line", path, *line_no);
+        return 0;
+    }
+    while (got && ((*line)[got - 1] == '\n' || (*line)[got - 1] == '\r'))
+        (*line)[--got] = '\0';
+    return 1;
 }
 
 static int parse_long(const char *text, long *v)
@@ -77,9 +87,7 @@ static fr_status read_users(const char *dir, fr_id_map *maps, user_info **users,
     FR_TRY(open_in(dir, "u.user", &in, path, sizeof path));
     fr_status s = FR_OK;
     *users = NULL;
-    while (s == FR_OK && getline(&line, &cap, in) >= 0) {
-        line_no++;
-        chomp(line);
+    while (s == FR_OK && next_line(in, path, &line, &cap, &line_no, &s)) {
         if (!*line)
             continue;
         if (fields_of(line, '|', f, 8) != 5) {
@@ -138,9 +146,7 @@ static fr_status read_items(const char *dir, fr_id_map *maps, int32_t **genre, s
     FR_TRY(open_in(dir, "u.item", &in, path, sizeof path));
     fr_status s = FR_OK;
     *genre = NULL;
-    while (s == FR_OK && getline(&line, &cap, in) >= 0) {
-        line_no++;
-        chomp(line);
+    while (s == FR_OK && next_line(in, path, &line, &cap, &line_no, &s)) {
         if (!*line)
             continue;
         size_t k = fields_of(line, '|', f, 40);
@@ -202,9 +208,7 @@ fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out)
         s = read_items(dir, maps, &genre, &n_items);
     if (s == FR_OK)
         s = open_in(dir, "u.data", &in, path, sizeof path);
-    while (s == FR_OK && getline(&line, &cap, in) >= 0) {
-        line_no++;
-        chomp(line);
+    while (s == FR_OK && next_line(in, path, &line, &cap, &line_no, &s)) {
         if (!*line)
             continue;
         if (fields_of(line, '\t', f, 8) != 4) {
