@@ -82,6 +82,15 @@ static void run(const fr_loo_split *s, fr_pfedrec_options o, int rounds, fr_pfed
     fr_pfedrec_free(p);
 }
 
+/* The engine's options for the toy worlds: small and quick. */
+static void toy_options(fr_pfedrec_options *o)
+{
+    fr_pfedrec_options_default(o);
+    o->dim = 8;
+    o->batch = 16;
+    o->lr_eta = 2;
+}
+
 /* Robust aggregation without a clip, on a dense world (30 items, each
  * changed by most of the 60 clients, so that 5% of wild clients are a
  * small minority of every row's uploaders): the median and the trimmed
@@ -95,10 +104,7 @@ static void check_robust(void)
     fr_loo_split s;
     CHECK_OK(fr_loo_split_make(&r, 1, 5, &s));
     fr_pfedrec_options o;
-    fr_pfedrec_options_default(&o);
-    o.dim = 8;
-    o.batch = 16;
-    o.lr_eta = 2;
+    toy_options(&o);
     o.threads = 2;
     size_t n = s.n_items * o.dim;
     fr_pfedrec_round a, b;
@@ -161,10 +167,7 @@ int main(void)
     fr_loo_split s;
     CHECK_OK(fr_loo_split_make(&r, 1, 20, &s));
     fr_pfedrec_options o;
-    fr_pfedrec_options_default(&o);
-    o.dim = 8;
-    o.batch = 16;
-    o.lr_eta = 2;
+    toy_options(&o);
     size_t n = s.n_items * o.dim;
 
     /* Thread count changes nothing, with and without client sampling. */
