@@ -68,9 +68,12 @@ typedef struct fr_implicit_spec {
 fr_status fr_implicit_generate(const fr_implicit_spec *spec, fr_ratings *out);
 
 /* ---- leave-one-out ------------------------------------------------------
- * Per user, interactions sorted by time (ties: file order): the latest is
- * the test positive, the second latest the validation positive, the rest
- * train. 2 * negatives_per_eval items the user never interacted with are
+ * Per user, interactions sorted by time: the latest is the test positive,
+ * the second latest the validation positive, the rest train. Among rows of
+ * equal time the one that comes first in the file counts as the later (the
+ * reference's pandas rank(method='first', ascending=False)): of several
+ * rows sharing the latest time, the first in the file is the test item and
+ * the next the validation item. 2 * negatives_per_eval items the user never interacted with are
  * drawn once from stream (seed, 0, user, FR_RNG_NEGATIVES): the first half
  * are validation negatives, the second half test negatives. Users with
  * fewer than 3 interactions keep them all for training and are not
