@@ -96,6 +96,24 @@ typedef struct fr_loo_split {
 fr_status fr_loo_split_make(const fr_ratings *r, uint64_t seed,
                             size_t negatives_per_eval, fr_loo_split *out);
 void fr_loo_split_free(fr_loo_split *s);
+
+/* Split files, so that runs of different tools or versions can be
+ * evaluated on exactly the same held-out items and negatives (format in
+ * doc/CONFIG.md, "Split files"): text, one line per evaluated user,
+ * tab-separated ORIGINAL ids — user, validation item, test item, the
+ * negatives_per_eval validation negatives, then as many test negatives;
+ * lines starting with '#' and blank lines are ignored.
+ * fr_loo_split_write writes split s of ratings r (atomically).
+ * fr_loo_split_read builds the split of r the file gives: every user with
+ * 3 or more distinct items needs exactly one line, its held-out items must
+ * be its own, its negatives distinct items it never interacted with; the
+ * training items are the user's others, in the order fr_loo_split_make
+ * keeps them, so a run given the file another run wrote repeats that run
+ * exactly. Errors name the file, the line, the field and what was
+ * expected. */
+fr_status fr_loo_split_write(const fr_loo_split *s, const fr_ratings *r, const char *path);
+fr_status fr_loo_split_read(const fr_ratings *r, const char *path, size_t negatives_per_eval,
+                            fr_loo_split *out);
 /* Whether user u interacted with item i (binary search). */
 int fr_loo_seen(const fr_loo_split *s, size_t u, int32_t item);
 
