@@ -61,12 +61,26 @@ fr_status fr_table_convert_delimited(const fr_table_input *inputs, size_t n_inpu
                                      const fr_table_columns *columns, double valid_fraction,
                                      uint64_t seed, const char *out_path, size_t *rows_out);
 
+/* How MovieLens-100K becomes a table. */
+typedef enum fr_movielens_variant {
+    /* As the AutoIFS authors' preprocessing: the zip code whole, and their
+     * 80/10/10 split row for row (pandas DataFrame.sample with
+     * random_state 2021 on the frame their merges build), the same
+     * whatever the seed. */
+    FR_MOVIELENS_AUTOIFS = 0,
+    /* fedrec's earlier build: the zip code's first two characters, and an
+     * 80/10/10 split drawn from the seed (fr_table_random_split). */
+    FR_MOVIELENS_SEEDED = 1
+} fr_movielens_variant;
+
 /* MovieLens-100K as a multi-scenario multi-task set, as AutoIFS builds
- * MovieLens-1M: one row per rating; scenarios by age (< 25, 25-34, >= 35);
- * tasks rating > 3 and rating > 4; fields user, item, gender, age bucket,
- * occupation, zip prefix (first two characters), first genre, scenario;
- * a seeded random 80/10/10 split. dir holds u.data, u.user and u.item. */
-fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out);
+ * MovieLens-1M: one row per rating (in u.data's order); scenarios by age
+ * (< 25, 25-34, >= 35); tasks rating > 3 and rating > 4; fields user,
+ * item, gender, age bucket, occupation, zip, first genre, scenario; the
+ * split of the variant (seed is used by FR_MOVIELENS_SEEDED only). dir
+ * holds u.data, u.user and u.item; a user or item defined twice, or a
+ * rating naming one not defined, is refused. */
+fr_status fr_table_read_movielens(const char *dir, fr_movielens_variant variant, uint64_t seed, fr_table *out);
 
 /* Synthetic data with the AliExpress schema (16 categorical fields, 63
  * numerical, click and conversion) and planted structure: a logit per task

@@ -131,8 +131,12 @@ fr_status fr_cli_msmt_load(const fr_config *cfg, fr_table *t, const char **what)
     if (!*path)
         return fr_cli_fail(FR_ERR_CONFIG, "data.path: empty; data.source = %s needs a path", source);
     *what = path;
-    if (!strcmp(source, "movielens-msmt"))
-        return fr_table_read_movielens(path, seed, t);
+    if (!strcmp(source, "movielens-msmt")) {
+        const char *variant;
+        FR_TRY_CLI(fr_config_get_string(cfg, "data.movielens_msmt", &variant));
+        return fr_table_read_movielens(path, !strcmp(variant, "seeded") ? FR_MOVIELENS_SEEDED : FR_MOVIELENS_AUTOIFS,
+                                       seed, t);
+    }
     if (!strcmp(source, "table"))
         return fr_table_map(t, path, 0);
     return fr_cli_fail(FR_ERR_CONFIG, "data.source = %s: the msmt job reads synthetic, movielens-msmt or table (convert text files with 'fedrec data convert')",
