@@ -13,3 +13,8 @@ check_PROGRAMS += tests/test_movielens_split
 tests_test_movielens_split_SOURCES = tests/test_movielens_split.c tests/testutil.h
 tests_test_movielens_split_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_movielens_split
+# Rows marked train / validation / test when converting text files.
+check_PROGRAMS += tests/test_table_marks
+tests_test_table_marks_SOURCES = tests/test_table_marks.c tests/testutil.h
+tests_test_table_marks_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_table_marks

@@ -25,7 +25,9 @@ typedef enum fr_column_kind {
     FR_COL_CAT,       /* categorical field */
     FR_COL_NUM,       /* numerical field */
     FR_COL_LABEL,     /* binary task label: 0 or 1 (0.0 / 1.0 accepted) */
-    FR_COL_SCENARIO   /* scenario name or number */
+    FR_COL_SCENARIO,  /* scenario name or number */
+    FR_COL_SPLIT      /* the row's part: train or 0, val / valid /
+                         validation or 1, test or 2 */
 } fr_column_kind;
 
 #define FR_TABLE_MAX_COLUMNS 1024
@@ -44,13 +46,17 @@ typedef struct fr_table_columns {
  * numerical_1..63, click, conversion; comma-separated with that header. */
 void fr_table_columns_aliexpress(fr_table_columns *c);
 /* Parse a column map: comma-separated items cat[:name], num[:name],
- * label[:name], scenario, - (skip); e.g. "-,cat:user,cat:item,num,label:click". */
+ * label[:name], scenario[:name], split[:name], - (skip); e.g.
+ * "-,cat:user,cat:item,num,label:click,split". At most one scenario and
+ * one split column. */
 fr_status fr_table_columns_parse(const char *text, fr_table_columns *c);
 
 /* One input file: its split (FR_SPLIT_*; FR_SPLIT_TRAIN rows go to
  * validation with probability valid_fraction, drawn per row from stream
  * (seed, 0, file index, FR_RNG_SPLIT)) and, without a scenario column, the
- * scenario name all its rows belong to. */
+ * scenario name all its rows belong to. With a split column in the column
+ * map each row's split is the column's and the file's is not used;
+ * valid_fraction must then be 0 (the marks are kept exactly). */
 typedef struct fr_table_input {
     const char *path;
     int split;
