@@ -7,3 +7,6 @@ EXTRA_DIST += tests/test_crash.sh
 # Every row of doc/BAD-INPUT.md.
 TESTS += tests/test_bad_input.sh
 EXTRA_DIST += tests/test_bad_input.sh
+# Rows marked train / validation / test, converted and trained as marked.
+TESTS += tests/test_split_marks.sh
+EXTRA_DIST += tests/test_split_marks.sh

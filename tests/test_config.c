@@ -255,7 +255,7 @@ static void test_round_trip_every_key(void)
         "opencl.platform=Portable Computing",  "opencl.device=1",
         "opencl.min_elements=0",               "job.kind=ctr",
         "data.users=12",                       "data.items=34",
-        "data.per_user=5",
+        "data.per_user=5",                     "data.movielens_msmt=seeded",
         "data.path=data/r.csv",                "data.delimiter=tab",
         "data.header=yes",                     "data.columns=item,user,-,time",
         "train.rounds=7",                      "pfedrec.dim=16",

@@ -436,7 +436,7 @@ int main(void)
         fprintf(stderr, "test_msmt: %s absent: the MovieLens-100K run is skipped\n", probe);
     } else {
         fr_table ml;
-        CHECK_OK(fr_table_read_movielens(dir, 0, &ml));
+        CHECK_OK(fr_table_read_movielens(dir, FR_MOVIELENS_AUTOIFS, 0, &ml));
         CHECK(ml.rows == 100000 && ml.n_scenarios == 3 && ml.n_tasks == 2, "MovieLens table shape");
         fr_msmt_options o;
         fr_msmt_options_default(&o);

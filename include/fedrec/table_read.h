@@ -25,7 +25,9 @@ typedef enum fr_column_kind {
     FR_COL_CAT,       /* categorical field */
     FR_COL_NUM,       /* numerical field */
     FR_COL_LABEL,     /* binary task label: 0 or 1 (0.0 / 1.0 accepted) */
-    FR_COL_SCENARIO   /* scenario name or number */
+    FR_COL_SCENARIO,  /* scenario name or number */
+    FR_COL_SPLIT      /* the row's part: train or 0, val / valid /
+                         validation or 1, test or 2 */
 } fr_column_kind;
 
 #define FR_TABLE_MAX_COLUMNS 1024
@@ -44,13 +46,17 @@ typedef struct fr_table_columns {
  * numerical_1..63, click, conversion; comma-separated with that header. */
 void fr_table_columns_aliexpress(fr_table_columns *c);
 /* Parse a column map: comma-separated items cat[:name], num[:name],
- * label[:name], scenario, - (skip); e.g. "-,cat:user,cat:item,num,label:click". */
+ * label[:name], scenario[:name], split[:name], - (skip); e.g.
+ * "-,cat:user,cat:item,num,label:click,split". At most one scenario and
+ * one split column. */
 fr_status fr_table_columns_parse(const char *text, fr_table_columns *c);
 
 /* One input file: its split (FR_SPLIT_*; FR_SPLIT_TRAIN rows go to
  * validation with probability valid_fraction, drawn per row from stream
  * (seed, 0, file index, FR_RNG_SPLIT)) and, without a scenario column, the
- * scenario name all its rows belong to. */
+ * scenario name all its rows belong to. With a split column in the column
+ * map each row's split is the column's and the file's is not used;
+ * valid_fraction must then be 0 (the marks are kept exactly). */
 typedef struct fr_table_input {
     const char *path;
     int split;
@@ -61,12 +67,26 @@ fr_status fr_table_convert_delimited(const fr_table_input *inputs, size_t n_inpu
                                      const fr_table_columns *columns, double valid_fraction,
                                      uint64_t seed, const char *out_path, size_t *rows_out);
 
+/* How MovieLens-100K becomes a table. */
+typedef enum fr_movielens_variant {
+    /* As the AutoIFS authors' preprocessing: the zip code whole, and their
+     * 80/10/10 split row for row (pandas DataFrame.sample with
+     * random_state 2021 on the frame their merges build), the same
+     * whatever the seed. */
+    FR_MOVIELENS_AUTOIFS = 0,
+    /* fedrec's earlier build: the zip code's first two characters, and an
+     * 80/10/10 split drawn from the seed (fr_table_random_split). */
+    FR_MOVIELENS_SEEDED = 1
+} fr_movielens_variant;
+
 /* MovieLens-100K as a multi-scenario multi-task set, as AutoIFS builds
- * MovieLens-1M: one row per rating; scenarios by age (< 25, 25-34, >= 35);
- * tasks rating > 3 and rating > 4; fields user, item, gender, age bucket,
- * occupation, zip prefix (first two characters), first genre, scenario;
- * a seeded random 80/10/10 split. dir holds u.data, u.user and u.item. */
-fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out);
+ * MovieLens-1M: one row per rating (in u.data's order); scenarios by age
+ * (< 25, 25-34, >= 35); tasks rating > 3 and rating > 4; fields user,
+ * item, gender, age bucket, occupation, zip, first genre, scenario; the
+ * split of the variant (seed is used by FR_MOVIELENS_SEEDED only). dir
+ * holds u.data, u.user and u.item; a user or item defined twice, or a
+ * rating naming one not defined, is refused. */
+fr_status fr_table_read_movielens(const char *dir, fr_movielens_variant variant, uint64_t seed, fr_table *out);
 
 /* Synthetic data with the AliExpress schema (16 categorical fields, 63
  * numerical, click and conversion) and planted structure: a logit per task

@@ -2,9 +2,11 @@
  *   fedrec data convert --out FILE [--format aliexpress | --columns MAP]
  *                       [--delimiter C] [--header] [--valid-fraction F]
  *                       [--seed N] INPUT...
- *     INPUT is PATH[:SCENARIO[:SPLIT]] (SPLIT train or test; a file named
- *     test.csv defaults to test, any other to train; SCENARIO defaults to
- *     the name of the folder holding the file).
+ *     INPUT is PATH[:SCENARIO[:SPLIT]] (SPLIT train, valid or test; a file
+ *     named test.csv defaults to test, valid.csv, val.csv or validation.csv
+ *     to validation, any other to train; SCENARIO defaults to the name of
+ *     the folder holding the file). A split column in the column map marks
+ *     each row instead.
  *   fedrec data synth --out FILE [--rows N] [--scenarios S] [--vocab V]
  *                     [--task-correlation R] [--scenario-strength W]
  *                     [--conflict-scenarios K] [--seed N]
@@ -29,13 +31,17 @@ static void usage(FILE *out)
             "                         [--conflict-scenarios K] [--seed N]\n"
             "       fedrec data info FILE [--check]\n\n"
             "convert: text files to one binary table file for job.kind = msmt\n"
-            "(data.source = table). INPUT is PATH[:SCENARIO[:SPLIT]]; SPLIT is train or\n"
-            "test (default: test for a file named test.csv, else train); SCENARIO\n"
-            "defaults to the name of the file's folder (AliExpress: the country).\n"
-            "--format aliexpress expects the processed AliExpress header; --columns\n"
-            "maps the columns of other files: cat[:name], num[:name], label[:name],\n"
-            "scenario, - (skip), comma-separated. --valid-fraction (0.1) of each\n"
-            "training file goes to validation, drawn from --seed (0).\n"
+            "(data.source = table). INPUT is PATH[:SCENARIO[:SPLIT]]; SPLIT is train,\n"
+            "valid (or val, validation) or test (default: test for a file named\n"
+            "test.csv, valid for valid.csv, val.csv or validation.csv, else train);\n"
+            "SCENARIO defaults to the name of the file's folder (AliExpress: the\n"
+            "country). --format aliexpress expects the processed AliExpress header;\n"
+            "--columns maps the columns of other files: cat[:name], num[:name],\n"
+            "label[:name], scenario, split, - (skip), comma-separated. A split column\n"
+            "marks each row: train, val, valid, validation, test, or 0, 1, 2.\n"
+            "Without validation rows marked (no split column, no valid file),\n"
+            "--valid-fraction (0.1) of each training file goes to validation, drawn\n"
+            "from --seed (0); with them the marks are kept exactly.\n"
             "synth: AliExpress-shaped rows with planted structure, streamed to FILE\n"
             "(--vocab values in fields 1-12, min(V, 8) in the context fields 13-16;\n"
             "defaults: 100000 rows, 4 scenarios, vocab 1000, task correlation 0.5,\n"
@@ -58,8 +64,22 @@ static int parse_number(const char *flag, const char *text, double lo, double hi
     return 1;
 }
 
-/* PATH[:SCENARIO[:SPLIT]] into in; scenario and split defaults from PATH. */
-static int parse_input(char *arg, fr_table_input *in, char *scenario_buf, size_t cap)
+/* A part named on the command line or by a file's name: FR_SPLIT_*, or
+ * -1. */
+static int part_of(const char *name)
+{
+    if (!strcmp(name, "train"))
+        return FR_SPLIT_TRAIN;
+    if (!strcmp(name, "valid") || !strcmp(name, "val") || !strcmp(name, "validation"))
+        return FR_SPLIT_VALID;
+    if (!strcmp(name, "test"))
+        return FR_SPLIT_TEST;
+    return -1;
+}
+
+/* PATH[:SCENARIO[:SPLIT]] into in; scenario and split defaults from PATH;
+ * *explicit_split tells whether SPLIT was given. */
+static int parse_input(char *arg, fr_table_input *in, char *scenario_buf, size_t cap, int *explicit_split)
 {
     char *first = strchr(arg, ':'), *second = first ? strchr(first + 1, ':') : NULL;
     if (first)
@@ -69,14 +89,16 @@ static int parse_input(char *arg, fr_table_input *in, char *scenario_buf, size_t
     in->path = arg;
     const char *base = strrchr(arg, '/');
     base = base ? base + 1 : arg;
-    in->split = !strcmp(base, "test.csv") ? FR_SPLIT_TEST : FR_SPLIT_TRAIN;
+    in->split = !strcmp(base, "test.csv") ? FR_SPLIT_TEST
+                : !strcmp(base, "valid.csv") || !strcmp(base, "val.csv") || !strcmp(base, "validation.csv")
+                    ? FR_SPLIT_VALID
+                    : FR_SPLIT_TRAIN;
+    *explicit_split = second != NULL;
     if (second) {
-        if (!strcmp(second + 1, "train"))
-            in->split = FR_SPLIT_TRAIN;
-        else if (!strcmp(second + 1, "test"))
-            in->split = FR_SPLIT_TEST;
-        else {
-            fprintf(stderr, "fedrec data: input '%s': split '%s' is not train or test\n", arg, second + 1);
+        in->split = part_of(second + 1);
+        if (in->split < 0) {
+            fprintf(stderr, "fedrec data: input '%s': split '%s' is not train, valid (val, validation) or test\n",
+                    arg, second + 1);
             return 0;
         }
     }
@@ -106,7 +128,8 @@ static int convert(int argc, char **argv)
     char delimiter = ',';
     int header = 0;
     double valid = 0.1, seed = 0;
-    int n_inputs = 0;
+    int n_inputs = 0, valid_given = 0, explicit_split = -1;
+    const char *explicit_input = NULL;
     fr_table_input *inputs = calloc((size_t)argc, sizeof *inputs);
     char(*names)[FR_TABLE_NAME_MAX] = calloc((size_t)argc, sizeof *names);
     if (!inputs || !names) {
@@ -138,6 +161,7 @@ static int convert(int argc, char **argv)
         } else if (!strcmp(a, "--header"))
             header = 1;
         else if (!strcmp(a, "--valid-fraction") && has_value) {
+            valid_given = 1;
             if (!parse_number(a, argv[++i], 0, 1, &valid))
                 rc = FR_EXIT_USAGE;
         } else if (!strcmp(a, "--seed") && has_value) {
@@ -146,10 +170,15 @@ static int convert(int argc, char **argv)
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "fedrec data convert: unknown option or missing value: %s\n", a);
             rc = FR_EXIT_USAGE;
-        } else if (!parse_input(argv[i], &inputs[n_inputs], names[n_inputs], FR_TABLE_NAME_MAX)) {
-            rc = FR_EXIT_USAGE;
         } else {
-            n_inputs++;
+            int marked = 0;
+            if (!parse_input(argv[i], &inputs[n_inputs], names[n_inputs], FR_TABLE_NAME_MAX, &marked)) {
+                rc = FR_EXIT_USAGE;
+            } else {
+                if (marked && !explicit_input)
+                    explicit_input = inputs[n_inputs].path, explicit_split = inputs[n_inputs].split;
+                n_inputs++;
+            }
         }
     }
     if (rc == FR_EXIT_OK && (!out || n_inputs == 0 || (!format == !columns))) {
@@ -172,12 +201,31 @@ static int convert(int argc, char **argv)
             cols->header = header;
             s = fr_table_columns_parse(columns, cols);
         }
+        /* Marked validation rows (a split column, a validation file) are
+         * kept as marked: no share of the training rows moves to validation. */
+        int split_column = 0, valid_file = 0;
+        for (size_t k = 0; s == FR_OK && k < cols->n_cols; k++)
+            split_column |= cols->kind[k] == FR_COL_SPLIT;
+        for (int k = 0; k < n_inputs; k++)
+            valid_file |= inputs[k].split == FR_SPLIT_VALID;
+        if (s == FR_OK && split_column && explicit_input) {
+            fprintf(stderr, "fedrec data convert: input '%s' is marked %s, but the column map's split column marks every row: drop the mark or the column\n",
+                    explicit_input, explicit_split == FR_SPLIT_TEST ? "test"
+                                    : explicit_split == FR_SPLIT_VALID ? "valid" : "train");
+            rc = FR_EXIT_USAGE;
+        } else if (s == FR_OK && (split_column || valid_file) && valid_given && valid > 0) {
+            fprintf(stderr, "fedrec data convert: --valid-fraction %g: the validation rows are marked (%s), so no share of the training rows moves to validation; drop --valid-fraction\n",
+                    valid, split_column ? "a split column" : "an input marked valid");
+            rc = FR_EXIT_USAGE;
+        }
+        if (split_column || valid_file)
+            valid = 0;
         size_t rows = 0;
-        if (s == FR_OK)
+        if (s == FR_OK && rc == FR_EXIT_OK)
             s = fr_table_convert_delimited(inputs, (size_t)n_inputs, cols, valid, (uint64_t)seed, out, &rows);
         if (s != FR_OK)
             rc = fr_cli_report(s, NULL);
-        else
+        else if (rc == FR_EXIT_OK)
             printf("%s: %zu rows from %d file(s)\n", out, rows, n_inputs);
     }
     free(cols);

@@ -131,8 +131,12 @@ fr_status fr_cli_msmt_load(const fr_config *cfg, fr_table *t, const char **what)
     if (!*path)
         return fr_cli_fail(FR_ERR_CONFIG, "data.path: empty; data.source = %s needs a path", source);
     *what = path;
-    if (!strcmp(source, "movielens-msmt"))
-        return fr_table_read_movielens(path, seed, t);
+    if (!strcmp(source, "movielens-msmt")) {
+        const char *variant;
+        FR_TRY_CLI(fr_config_get_string(cfg, "data.movielens_msmt", &variant));
+        return fr_table_read_movielens(path, !strcmp(variant, "seeded") ? FR_MOVIELENS_SEEDED : FR_MOVIELENS_AUTOIFS,
+                                       seed, t);
+    }
     if (!strcmp(source, "table"))
         return fr_table_map(t, path, 0);
     return fr_cli_fail(FR_ERR_CONFIG, "data.source = %s: the msmt job reads synthetic, movielens-msmt or table (convert text files with 'fedrec data convert')",
@@ -220,9 +224,13 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
             fprintf(ctx.report, "epoch,train_loss,valid_auc,valid_logloss,samples_per_second,seconds\n");
     }
     if (!quiet) {
-        printf("fedrec train: %s: %s%s on %s: %zu rows, %zu scenarios, %zu tasks, %zu categorical fields (%zu values), %zu numerical\n",
-               name, fr_msmt_arch_name(mo.arch), mo.esmm ? " + ESMM" : "", what, t.rows, t.n_scenarios, t.n_tasks,
-               t.n_cat, t.vocab_total, t.n_num);
+        size_t part[3] = {0, 0, 0};
+        for (size_t r = 0; r < t.rows; r++)
+            if (t.split[r] <= FR_SPLIT_TEST)
+                part[t.split[r]]++;
+        printf("fedrec train: %s: %s%s on %s: %zu rows (%zu train, %zu validation, %zu test), %zu scenarios, %zu tasks, %zu categorical fields (%zu values), %zu numerical\n",
+               name, fr_msmt_arch_name(mo.arch), mo.esmm ? " + ESMM" : "", what, t.rows, part[FR_SPLIT_TRAIN],
+               part[FR_SPLIT_VALID], part[FR_SPLIT_TEST], t.n_scenarios, t.n_tasks, t.n_cat, t.vocab_total, t.n_num);
         printf("backend: %s; %zu parameters\n\n", fr_backend_describe(be),
                fr_param_set_numel(fr_msmt_model_params(m), FR_ROLES_ALL));
         printf("%5s %11s %10s %12s %9s %8s\n", "epoch", "train_loss", "valid_auc", "valid_logloss", "samples/s",

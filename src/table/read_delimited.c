@@ -62,10 +62,12 @@ fr_status fr_table_columns_parse(const char *text, fr_table_columns *c)
             kind = FR_COL_LABEL;
         else if (kind_len == 8 && !strncmp(p, "scenario", 8))
             kind = FR_COL_SCENARIO;
+        else if (kind_len == 5 && !strncmp(p, "split", 5))
+            kind = FR_COL_SPLIT;
         else if (kind_len == 1 && *p == '-')
             kind = FR_COL_SKIP;
         else
-            return fr_fail(FR_ERR_CONFIG, "column map item %zu ('%.*s'): expected cat, num, label, scenario or -, optionally followed by :name",
+            return fr_fail(FR_ERR_CONFIG, "column map item %zu ('%.*s'): expected cat, num, label, scenario, split or -, optionally followed by :name",
                            c->n_cols + 1, (int)len, p);
         if (c->n_cols == FR_TABLE_MAX_COLUMNS)
             return fr_fail(FR_ERR_CONFIG, "column map: more than %d columns", FR_TABLE_MAX_COLUMNS);
@@ -81,13 +83,14 @@ fr_status fr_table_columns_parse(const char *text, fr_table_columns *c)
             break;
         p = end + 1;
     }
-    size_t labels = 0, scenarios = 0;
+    size_t labels = 0, scenarios = 0, splits = 0;
     for (size_t k = 0; k < c->n_cols; k++) {
         labels += c->kind[k] == FR_COL_LABEL;
         scenarios += c->kind[k] == FR_COL_SCENARIO;
+        splits += c->kind[k] == FR_COL_SPLIT;
     }
-    if (labels < 1 || labels > FR_TABLE_MAX_TASKS || scenarios > 1)
-        return fr_fail(FR_ERR_CONFIG, "column map '%s': needs 1 to %d label columns and at most one scenario column",
+    if (labels < 1 || labels > FR_TABLE_MAX_TASKS || scenarios > 1 || splits > 1)
+        return fr_fail(FR_ERR_CONFIG, "column map '%s': needs 1 to %d label columns, at most one scenario column and at most one split column",
                        text, FR_TABLE_MAX_TASKS);
     return FR_OK;
 }
@@ -154,6 +157,22 @@ static fr_status check_header(const converter *cv, const char *path, char *line)
     return FR_OK;
 }
 
+/* A split mark: train, val, valid, validation, test, or the table file's
+ * tags 0, 1, 2; -1 for anything else. */
+static int split_mark(const char *text, size_t len)
+{
+    static const struct {
+        const char *name;
+        int split;
+    } marks[] = {{"train", FR_SPLIT_TRAIN}, {"0", FR_SPLIT_TRAIN},     {"val", FR_SPLIT_VALID},
+                 {"valid", FR_SPLIT_VALID}, {"validation", FR_SPLIT_VALID}, {"1", FR_SPLIT_VALID},
+                 {"test", FR_SPLIT_TEST},   {"2", FR_SPLIT_TEST}};
+    for (size_t k = 0; k < sizeof marks / sizeof marks[0]; k++)
+        if (strlen(marks[k].name) == len && !memcmp(marks[k].name, text, len))
+            return marks[k].split;
+    return -1;
+}
+
 static fr_status parse_row(converter *cv, const char *path, size_t line_no, char *line, int split,
                            int32_t file_scenario, fr_rng *rng, double valid_fraction)
 {
@@ -170,10 +189,19 @@ static fr_status parse_row(converter *cv, const char *path, size_t line_no, char
         char what[FR_TABLE_NAME_MAX + 4] = "";
         if (c->name[k][0])
             snprintf(what, sizeof what, " (%s)", c->name[k]);
+        else if (c->kind[k] == FR_COL_SPLIT)
+            snprintf(what, sizeof what, " (split)");
         if (c->kind[k] == FR_COL_SKIP)
             continue;
         if (len == 0)
             return fr_fail(FR_ERR_FORMAT, "%s:%zu: column %zu%s is empty", path, line_no, k + 1, what);
+        if (c->kind[k] == FR_COL_SPLIT) {
+            split = split_mark(text, len);
+            if (split < 0)
+                return fr_fail(FR_ERR_FORMAT, "%s:%zu: column %zu%s: expected a split mark train, val, valid, validation, test, 0, 1 or 2, got '%.*s'",
+                               path, line_no, k + 1, what, (int)(len > 40 ? 40 : len), text);
+            continue;
+        }
         if (c->kind[k] == FR_COL_CAT) {
             int32_t id;
             FR_TRY(fr_id_map_get(&cv->maps[fc], text, len, &id));
@@ -278,13 +306,21 @@ fr_status fr_table_convert_delimited(const fr_table_input *inputs, size_t n_inpu
     converter cv;
     memset(&cv, 0, sizeof cv);
     cv.cols = columns;
-    int has_scenario_col = 0;
+    int has_scenario_col = 0, has_split_col = 0;
     for (size_t k = 0; k < columns->n_cols; k++) {
         cv.n_cat += columns->kind[k] == FR_COL_CAT;
         cv.n_num += columns->kind[k] == FR_COL_NUM;
         cv.n_tasks += columns->kind[k] == FR_COL_LABEL;
         has_scenario_col |= columns->kind[k] == FR_COL_SCENARIO;
+        has_split_col |= columns->kind[k] == FR_COL_SPLIT;
     }
+    if (has_split_col && valid_fraction > 0.0)
+        return fr_fail(FR_ERR_INVALID, "table conversion: a validation share of %g with a split column, expected 0 (the column marks the validation rows)",
+                       valid_fraction);
+    for (size_t i = 0; i < n_inputs; i++)
+        if (inputs[i].split < FR_SPLIT_TRAIN || inputs[i].split > FR_SPLIT_TEST)
+            return fr_fail(FR_ERR_INVALID, "%s: split %d, expected train (%d), validation (%d) or test (%d)",
+                           inputs[i].path, inputs[i].split, FR_SPLIT_TRAIN, FR_SPLIT_VALID, FR_SPLIT_TEST);
     size_t rows = 0;
     for (size_t i = 0; i < n_inputs; i++) {
         if (!has_scenario_col && !inputs[i].scenario)

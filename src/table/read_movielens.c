@@ -3,7 +3,11 @@
  * a row per rating, scenario by the user's age, two tasks (rating > 3,
  * rating > 4), eight categorical fields. Ages are exact years in 100K;
  * the age field uses MovieLens-1M's groups (under 18, 18-24, 25-34, 35-44,
- * 45-49, 50-55, 56+), the scenario AutoIFS's three (< 25, 25-34, >= 35). */
+ * 45-49, 50-55, 56+), the scenario AutoIFS's three (< 25, 25-34, >= 35).
+ * The AutoIFS variant takes the zip code whole and the authors' split
+ * (table/movielens_split.h); the seeded one, fedrec's earlier build, the
+ * zip code's first two characters and a split drawn from the seed. Users
+ * and items are numbers, as pandas reads them: "07" and "7" are one id. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +16,19 @@
 #include "core/error_internal.h"
 #include "data/id_map.h"
 #include "fedrec/table_read.h"
+#include "table/movielens_split.h"
 
 enum { F_USER, F_ITEM, F_GENDER, F_AGE, F_OCCUPATION, F_ZIP, F_GENRE, F_SCENARIO, N_FIELDS };
 
 typedef struct user_info {
     int32_t gender, age_group, occupation, zip, scenario;
-    int known;
+    size_t line; /* where u.user defines it; 0: not defined */
 } user_info;
+
+typedef struct item_info {
+    int32_t genre;
+    size_t line; /* where u.item defines it; 0: not defined */
+} item_info;
 
 static int age_group(long age)
 {
@@ -79,7 +89,16 @@ static int parse_long(const char *text, long *v)
     return *text && !*end && !errno;
 }
 
-static fr_status read_users(const char *dir, fr_id_map *maps, user_info **users, size_t *n_users)
+/* An id as its decimal number, so that every spelling of it is one key. */
+static fr_status number_id(fr_id_map *map, long id, int32_t *out)
+{
+    char text[32];
+    int len = snprintf(text, sizeof text, "%ld", id);
+    return fr_id_map_get(map, text, (size_t)len, out);
+}
+
+static fr_status read_users(const char *dir, fr_movielens_variant variant, fr_id_map *maps, user_info **users,
+                            size_t *n_users)
 {
     char path[4096], *line = NULL, *f[8];
     size_t cap = 0, line_no = 0, n = 0, alloc = 0;
@@ -117,14 +136,20 @@ static fr_status read_users(const char *dir, fr_id_map *maps, user_info **users,
             alloc = grow;
         }
         user_info *u = &(*users)[id];
-        char zip[3] = {f[4][0], f[4][0] ? f[4][1] : '\0', '\0'};
+        if (u->line) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: field 1 (user id): user %ld is defined a second time (first on line %zu), expected each user once",
+                        path, line_no, id, u->line);
+            break;
+        }
+        char prefix[3] = {f[4][0], f[4][0] ? f[4][1] : '\0', '\0'};
+        const char *zip = variant == FR_MOVIELENS_SEEDED ? prefix : f[4];
         u->age_group = age_group(age);
         u->scenario = age < 25 ? 0 : age < 35 ? 1 : 2;
         if ((s = fr_id_map_get(&maps[F_GENDER], f[2], strlen(f[2]), &u->gender)) != FR_OK ||
             (s = fr_id_map_get(&maps[F_OCCUPATION], f[3], strlen(f[3]), &u->occupation)) != FR_OK ||
             (s = fr_id_map_get(&maps[F_ZIP], zip, strlen(zip), &u->zip)) != FR_OK)
             break;
-        u->known = 1;
+        u->line = line_no;
         if ((size_t)id + 1 > n)
             n = (size_t)id + 1;
     }
@@ -138,14 +163,14 @@ static fr_status read_users(const char *dir, fr_id_map *maps, user_info **users,
 
 /* First genre of every item: the first of the 19 trailing flags set
  * (none set: "none"). */
-static fr_status read_items(const char *dir, fr_id_map *maps, int32_t **genre, size_t *n_items)
+static fr_status read_items(const char *dir, fr_id_map *maps, item_info **items, size_t *n_items)
 {
     char path[4096], *line = NULL, *f[40];
     size_t cap = 0, line_no = 0, n = 0, alloc = 0;
     FILE *in;
     FR_TRY(open_in(dir, "u.item", &in, path, sizeof path));
     fr_status s = FR_OK;
-    *genre = NULL;
+    *items = NULL;
     while (s == FR_OK && next_line(in, path, &line, &cap, &line_no, &s)) {
         if (!*line)
             continue;
@@ -170,17 +195,23 @@ static fr_status read_items(const char *dir, fr_id_map *maps, int32_t **genre, s
             break;
         if ((size_t)id >= alloc) {
             size_t grow = (size_t)id * 2 + 16;
-            int32_t *g = realloc(*genre, grow * sizeof *g);
+            item_info *g = realloc(*items, grow * sizeof *g);
             if (!g) {
-                s = fr_fail_nomem("items", grow * 4);
+                s = fr_fail_nomem("items", grow * sizeof *g);
                 break;
             }
-            for (size_t i = alloc; i < grow; i++)
-                g[i] = -1;
-            *genre = g;
+            memset(g + alloc, 0, (grow - alloc) * sizeof *g);
+            *items = g;
             alloc = grow;
         }
-        s = fr_id_map_get(&maps[F_GENRE], first, strlen(first), &(*genre)[id]);
+        item_info *item = &(*items)[id];
+        if (item->line) {
+            s = fr_fail(FR_ERR_FORMAT, "%s:%zu: field 1 (item id): item %ld is defined a second time (first on line %zu), expected each item once",
+                        path, line_no, id, item->line);
+            break;
+        }
+        item->line = line_no;
+        s = fr_id_map_get(&maps[F_GENRE], first, strlen(first), &item->genre);
         if ((size_t)id + 1 > n)
             n = (size_t)id + 1;
     }
@@ -190,22 +221,27 @@ static fr_status read_items(const char *dir, fr_id_map *maps, int32_t **genre, s
     return s;
 }
 
-fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out)
+fr_status fr_table_read_movielens(const char *dir, fr_movielens_variant variant, uint64_t seed, fr_table *out)
 {
     memset(out, 0, sizeof *out);
     fr_id_map maps[N_FIELDS];
     for (int k = 0; k < N_FIELDS; k++)
         fr_id_map_init(&maps[k]);
     user_info *users = NULL;
-    int32_t *genre = NULL;
+    item_info *items = NULL;
     size_t n_users = 0, n_items = 0, cap = 0, line_no = 0, rows = 0, rows_cap = 0;
     int32_t *cat = NULL;
     uint8_t *labels = NULL;
     char path[4096], *line = NULL, *f[8];
     FILE *in = NULL;
-    fr_status s = read_users(dir, maps, &users, &n_users);
+    fr_status s = FR_OK;
+    if (variant != FR_MOVIELENS_AUTOIFS && variant != FR_MOVIELENS_SEEDED)
+        s = fr_fail(FR_ERR_INVALID, "MovieLens table: variant %d, expected autoifs (%d) or seeded (%d)", (int)variant,
+                    (int)FR_MOVIELENS_AUTOIFS, (int)FR_MOVIELENS_SEEDED);
     if (s == FR_OK)
-        s = read_items(dir, maps, &genre, &n_items);
+        s = read_users(dir, variant, maps, &users, &n_users);
+    if (s == FR_OK)
+        s = read_items(dir, maps, &items, &n_items);
     if (s == FR_OK)
         s = open_in(dir, "u.data", &in, path, sizeof path);
     while (s == FR_OK && next_line(in, path, &line, &cap, &line_no, &s)) {
@@ -217,11 +253,11 @@ fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out)
             break;
         }
         long user, item, rating;
-        if (!parse_long(f[0], &user) || user < 1 || (size_t)user >= n_users || !users[user].known) {
+        if (!parse_long(f[0], &user) || user < 1 || (size_t)user >= n_users || !users[user].line) {
             s = fr_fail(FR_ERR_FORMAT, "%s:%zu: field 1 (user): '%s' is not a user of u.user", path, line_no, f[0]);
             break;
         }
-        if (!parse_long(f[1], &item) || item < 1 || (size_t)item >= n_items || genre[item] < 0) {
+        if (!parse_long(f[1], &item) || item < 1 || (size_t)item >= n_items || !items[item].line) {
             s = fr_fail(FR_ERR_FORMAT, "%s:%zu: field 2 (item): '%s' is not an item of u.item", path, line_no, f[1]);
             break;
         }
@@ -245,14 +281,14 @@ fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out)
         }
         const user_info *u = &users[user];
         int32_t *row = cat + rows * N_FIELDS;
-        s = fr_id_map_get(&maps[F_USER], f[0], strlen(f[0]), &row[F_USER]);
+        s = number_id(&maps[F_USER], user, &row[F_USER]);
         if (s == FR_OK)
-            s = fr_id_map_get(&maps[F_ITEM], f[1], strlen(f[1]), &row[F_ITEM]);
+            s = number_id(&maps[F_ITEM], item, &row[F_ITEM]);
         row[F_GENDER] = u->gender;
         row[F_AGE] = u->age_group;
         row[F_OCCUPATION] = u->occupation;
         row[F_ZIP] = u->zip;
-        row[F_GENRE] = genre[item];
+        row[F_GENRE] = items[item].genre;
         row[F_SCENARIO] = u->scenario;
         labels[rows * 2] = rating > 3;
         labels[rows * 2 + 1] = rating > 4;
@@ -281,14 +317,17 @@ fr_status fr_table_read_movielens(const char *dir, uint64_t seed, fr_table *out)
         snprintf(out->scenario_names[0], FR_TABLE_NAME_MAX, "age<25");
         snprintf(out->scenario_names[1], FR_TABLE_NAME_MAX, "age25-34");
         snprintf(out->scenario_names[2], FR_TABLE_NAME_MAX, "age>=35");
-        s = fr_table_random_split(out, seed, 0.8, 0.1);
+        if (variant == FR_MOVIELENS_AUTOIFS)
+            s = fr_movielens_autoifs_split(out, F_USER, F_ITEM);
+        else
+            s = fr_table_random_split(out, seed, 0.8, 0.1);
         if (s != FR_OK)
             fr_table_free(out);
     }
     free(cat);
     free(labels);
     free(users);
-    free(genre);
+    free(items);
     for (int k = 0; k < N_FIELDS; k++)
         fr_id_map_free(&maps[k]);
     return s;

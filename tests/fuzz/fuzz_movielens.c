@@ -2,8 +2,9 @@
  * byte picks the reader: u.data (tab separated), ratings.dat ("::"), or
  * the MovieLens-100K folder read as a multi-scenario table (u.data,
  * u.user and u.item: the rest of the input cut in three at
- * FR_FUZZ_SEPARATOR). An accepted input must give a consistent data set;
- * a refused one must name its file. */
+ * FR_FUZZ_SEPARATOR; the first byte divided by 3, odd or even, picks the
+ * seeded or the AutoIFS variant). An accepted input must give a
+ * consistent data set; a refused one must name its file. */
 #include "config.h"
 #include "fuzz_util.h"
 #include "ratings_check.h"
@@ -20,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    unsigned mode = data[0] % 3;
+    unsigned mode = data[0] % 3, variant = data[0] / 3 % 2;
     data++;
     size--;
     if (mode < 2) {
@@ -34,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *paths[3];
     fr_fuzz_files(data, size, names, 3, paths);
     fr_table t;
-    fr_status s = fr_table_read_movielens(fr_fuzz_dir(), 7, &t);
+    fr_status s = fr_table_read_movielens(fr_fuzz_dir(), variant ? FR_MOVIELENS_SEEDED : FR_MOVIELENS_AUTOIFS, 7, &t);
     if (s == FR_OK) {
         fr_fuzz_check_table(&t, "movielens table");
         fr_table_free(&t);
