@@ -189,18 +189,18 @@ flags='|0|0|0|1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0'
 printf '1|A (1995)|01-Jan-1995||x%s\n2|B (1995)|01-Jan-1995||x%s\n' "$flags" "$flags" >ml_user/u.item
 printf '1|A (1995)|01-Jan-1995||x%s\n2|B (1995)|01-Jan-1995||x%s\n2|C (1995)|01-Jan-1995||x%s\n' "$flags" "$flags" "$flags" >ml_item/u.item
 printf '1\t1\t4\t1\n2\t2\t5\t2\n' | tee ml_user/u.data >ml_item/u.data
-case_ B57 4 "ml_user/u.user:3: field 1 (user id): user 1 is defined a second time (first on line 1)" "$FEDREC" train $MS --set data.path=ml_user
-case_ B58 4 "ml_item/u.item:3: field 1 (item id): item 2 is defined a second time (first on line 2)" "$FEDREC" train $MS --set data.path=ml_item
+case_ B63 4 "ml_user/u.user:3: field 1 (user id): user 1 is defined a second time (first on line 1)" "$FEDREC" train $MS --set data.path=ml_user
+case_ B64 4 "ml_item/u.item:3: field 1 (item id): item 2 is defined a second time (first on line 2)" "$FEDREC" train $MS --set data.path=ml_item
 
 # Rows marked train / validation / test (fedrec data convert).
 MAP="--columns cat:user,label:click,split:part --header"
 printf 'user,click,part\nu1,1,train\nu2,0,Test\n' >bad_mark.csv
-case_ B59 4 "bad_mark.csv:3: column 3 (part): expected a split mark train, val, valid, validation, test, 0, 1 or 2, got 'Test'" "$FEDREC" data convert $MAP --out bad_mark.tbl bad_mark.csv
-[ ! -e bad_mark.tbl ] || fail "B59: a failed conversion left its output"
+case_ B65 4 "bad_mark.csv:3: column 3 (part): expected a split mark train, val, valid, validation, test, 0, 1 or 2, got 'Test'" "$FEDREC" data convert $MAP --out bad_mark.tbl bad_mark.csv
+[ ! -e bad_mark.tbl ] || fail "B65: a failed conversion left its output"
 printf 'user,click,part\nu1,1,train\nu2,0,test\nu3,1,val\n' >marks.csv
-case_ B60 2 "input 'marks.csv' is marked test, but the column map's split column marks every row" "$FEDREC" data convert $MAP --out marks.tbl marks.csv::test
-case_ B61 2 "--valid-fraction 0.2: the validation rows are marked (a split column)" "$FEDREC" data convert $MAP --valid-fraction 0.2 --out marks.tbl marks.csv
-case_ B62 2 "input 'marks.csv': split 'dev' is not train, valid (val, validation) or test" "$FEDREC" data convert --columns cat,label,- --header --out marks.tbl marks.csv::dev
+case_ B66 2 "input 'marks.csv' is marked test, but the column map's split column marks every row" "$FEDREC" data convert $MAP --out marks.tbl marks.csv::test
+case_ B67 2 "--valid-fraction 0.2: the validation rows are marked (a split column)" "$FEDREC" data convert $MAP --valid-fraction 0.2 --out marks.tbl marks.csv
+case_ B68 2 "input 'marks.csv': split 'dev' is not train, valid (val, validation) or test" "$FEDREC" data convert --columns cat,label,- --header --out marks.tbl marks.csv::dev
 
 # The doc's table and this script name the same cases.
 doc=$top_srcdir/doc/BAD-INPUT.md
