@@ -4,6 +4,11 @@ tests_test_pfedrec_SOURCES = tests/test_pfedrec.c tests/testutil.h
 tests_test_pfedrec_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_pfedrec
 
+check_PROGRAMS += tests/test_pfedrec_ml100k
+tests_test_pfedrec_ml100k_SOURCES = tests/test_pfedrec_ml100k.c tests/testutil.h
+tests_test_pfedrec_ml100k_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_pfedrec_ml100k
+
 check_PROGRAMS += tests/test_baselines
 tests_test_baselines_SOURCES = tests/test_baselines.c tests/testutil.h
 tests_test_baselines_LDADD = $(FR_TEST_LIBS)

@@ -150,6 +150,22 @@ case_ B46 3 "twice.ini:3: train.rounds is set a second time in this file" "$FEDR
 case_ B47 3 "nosuch.ini: cannot open configuration file" "$FEDREC" train nosuch.ini
 case_ B48 3 "backend.kind = 'cuda': expected one of auto, cpu, opencl" "$FEDREC" train --set backend.kind=cuda
 case_ B49 3 "backend.cpu_isa = 'sse9'" "$FEDREC" train --set backend.cpu_isa=sse9
+# Split files: a good one written by a run, then spoilt.
+"$FEDREC" train $R $ML --set data.path=good.data --set output.split=good.split >/dev/null 2>&1 || fail "writing good.split failed"
+SP="$FEDREC train $R $ML --set data.path=good.data"
+sed '3s/^1	/nobody	/' good.split >unknown.split
+case_ B57 4 "unknown.split:3: field 1 (user) is 'nobody', not a user of the rating data" $SP --set data.split_file=unknown.split
+awk 'BEGIN { FS = OFS = "\t" } NR == 3 { $4 = "8" } { print }' good.split >seen.split
+case_ B58 4 "seen.split:3: field 4 (validation negative 1) is '8', an item user '1' interacted with" $SP --set data.split_file=seen.split
+sed '4d' good.split >missing.split
+case_ B59 4 "missing.split: user '2' has 6 items but no line (1 such user(s))" $SP --set data.split_file=missing.split
+case_ B60 4 "good.split:3: 13 tab-separated fields, expected 11" $SP --set data.split_file=good.split --set pfedrec.eval_negatives=4
+case_ B61 1 "nosuch.split: cannot open: No such file or directory" $SP --set data.split_file=nosuch.split
+case_ B62 1 "nofolder/x.split: cannot create temporary file" $SP --set output.split=nofolder/x.split
+[ ! -e nofolder ] || fail "B62 left nofolder behind"
+cp good.split kept.split
+$SP --set data.split_file=nosuch.split --set output.split=kept.split >/dev/null 2>&1
+cmp -s good.split kept.split || fail "a failed run changed the split file it was to write"
 case_ B50 3 "opencl.device = '7'" "$FEDREC" train --set job.kind=ctr --set backend.kind=opencl --set opencl.device=7 --set train.epochs=1 --quiet
 case_ B51 3 "backend.threads = '-1'" "$FEDREC" train --set backend.threads=-1
 case_ B52 2 "" "$FEDREC" train --no-such-option

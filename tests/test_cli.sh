@@ -123,6 +123,26 @@ expect 0 "$FEDREC" train --set job.kind=pfedrec --set data.source=delimited --se
     --report "$tmp/pf.csv"
 [ "$(wc -l <"$tmp/pf.csv")" -eq 4 ] || fail "pfedrec report: $(cat "$tmp/pf.csv")"
 grep -q "best validation round 3 of 3\|best validation round [12] of 3" "$tmp/out" || fail "pfedrec summary: $(cat "$tmp/out")"
+# Split files, for every rating job: a run given the split another run
+# wrote repeats that run's figures exactly; a run of another seed given it
+# evaluates on it (writes it back unchanged) instead of drawing its own.
+rd="--set data.source=delimited --set data.path=$tmp/r.csv --set data.delimiter=semicolon --set data.header=true
+    --set train.rounds=3 --set pfedrec.eval_negatives=20 --quiet"
+for c in pfedrec fedmf fedncf central-mf; do
+    # shellcheck disable=SC2086
+    expect 0 "$FEDREC" train --set job.kind=$c $rd --set output.split="$tmp/$c.split" --report "$tmp/$c-a.csv"
+    # shellcheck disable=SC2086
+    expect 0 "$FEDREC" train --set job.kind=$c $rd --set data.split_file="$tmp/$c.split" --report "$tmp/$c-b.csv"
+    cut -d, -f1-6 "$tmp/$c-a.csv" >"$tmp/a"; cut -d, -f1-6 "$tmp/$c-b.csv" >"$tmp/b"
+    cmp -s "$tmp/a" "$tmp/b" || fail "$c: the run on the split file differs: $(paste -d'|' "$tmp/a" "$tmp/b")"
+    # shellcheck disable=SC2086
+    expect 0 "$FEDREC" train --set job.kind=$c $rd --set run.seed=7 --set output.split="$tmp/$c-7.split"
+    cmp -s "$tmp/$c.split" "$tmp/$c-7.split" && fail "$c: seed 7 drew the same split as seed 42"
+    # shellcheck disable=SC2086
+    expect 0 "$FEDREC" train --set job.kind=$c $rd --set run.seed=7 --set data.split_file="$tmp/$c.split" \
+        --set output.split="$tmp/$c-7b.split"
+    cmp -s "$tmp/$c.split" "$tmp/$c-7b.split" || fail "$c: a split read from a file was not the one used"
+done
 # fedrec plot: an SVG with one line per metric; bad reports refused.
 expect 0 "$FEDREC" plot "$tmp/pf.csv" --out "$tmp/pf.svg"
 grep -c "<polyline" "$tmp/pf.svg" | grep -q '^5$' || fail "plot lines: $(grep -c '<polyline' "$tmp/pf.svg")"

@@ -14,7 +14,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/fr_fuzz_inputs.XXXXXX") || exit 99
 trap 'rm -rf "$work"' EXIT
 fail=0
 total=0
-for target in movielens delimited aliexpress relations table_file config checkpoint; do
+for target in movielens delimited aliexpress relations table_file config checkpoint split; do
     prog=$builddir/tests/fuzz/fuzz_$target
     if [ ! -x "$prog" ]; then
         echo "FAIL: $prog was not built"

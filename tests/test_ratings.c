@@ -80,11 +80,16 @@ int main(void)
     CHECK(fr_ratings_read("/nonexistent/u.data", &tab, &r) == FR_ERR_IO && strstr(fr_last_error(), "/nonexistent/u.data"),
           "missing file: %s", fr_last_error());
 
-    /* Leave-one-out: time order, ties by file order. User a: times 5, 1, 5,
-     * 3 (items i1..i4): order i2, i4, i1, i3 -> train {i2, i4}, val i1,
-     * test i3. User b has 2 interactions: trained on, not evaluated. */
+    /* Leave-one-out: time order; among rows of equal time the first in the
+     * file counts as the later (the reference's pandas rank(method='first',
+     * ascending=False)). User a: times 5, 1, 5, 3 (items i1..i4): i1 and
+     * i3 share the latest time and i1 comes first -> test i1, val i3,
+     * train {i2, i4}. User d: three rows of one time (z1, z2, z3) -> test
+     * z1, val z2, train z3. User b has 2 interactions: trained on, not
+     * evaluated. */
     fr_ratings_spec nt = csv;
-    const char *text = "a,i1,1,5\na,i2,1,1\na,i3,1,5\na,i4,1,3\nb,i1,1,1\nb,i2,1,2\n";
+    const char *text = "a,i1,1,5\na,i2,1,1\na,i3,1,5\na,i4,1,3\nb,i1,1,1\nb,i2,1,2\n"
+                       "d,z1,1,9\nd,z2,1,9\nd,z3,1,9\n";
     char items_text[4096] = "";
     strcat(items_text, text);
     for (int k = 0; k < 3; k++) {
@@ -104,12 +109,20 @@ int main(void)
     CHECK_OK(made);
     if (made != FR_OK)
         return fr_test_finish("test_ratings");
-    /* user ids: a=0, b=1, c=2, f00..; items by name: i1..i4, x00.., y00.. */
-    CHECK(s.has_eval[0] && !s.has_eval[1] && s.has_eval[2] && !s.has_eval[3] && s.n_evaluated == 2,
-          "has_eval");
+    /* user ids: a=0, b=1, c=2, d=3, f00..; items by name: i1..i4, x00..,
+     * y00.., z1..z3 */
+    CHECK(s.has_eval[0] && !s.has_eval[1] && s.has_eval[2] && s.has_eval[3] && !s.has_eval[4] &&
+          s.n_evaluated == 3, "has_eval");
     CHECK(s.train_start[1] - s.train_start[0] == 2 && s.train_items[0] == 1 && s.train_items[1] == 3,
           "user a trains on i2, i4");
-    CHECK(s.val_item[0] == 0 && s.test_item[0] == 2, "user a: val i1 %d, test i3 %d", s.val_item[0], s.test_item[0]);
+    CHECK(s.val_item[0] == 2 && s.test_item[0] == 0, "user a: val i3 %d, test i1 %d", s.val_item[0], s.test_item[0]);
+    {
+        int32_t z1 = (int32_t)r.n_items - 3;
+        CHECK(s.test_item[3] == z1 && s.val_item[3] == z1 + 1 && s.train_start[4] - s.train_start[3] == 1 &&
+                  s.train_items[s.train_start[3]] == z1 + 2,
+              "user d (three rows of one time): test z1, val z2, train z3; got test %d val %d", s.test_item[3],
+              s.val_item[3]);
+    }
     CHECK(s.train_start[2] - s.train_start[1] == 2 && s.val_item[1] == -1, "user b keeps both for training");
     for (size_t u = 0; u < 3; u += 2) {
         const int32_t *neg = s.eval_negatives + u * 20;

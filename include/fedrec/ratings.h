@@ -68,9 +68,12 @@ typedef struct fr_implicit_spec {
 fr_status fr_implicit_generate(const fr_implicit_spec *spec, fr_ratings *out);
 
 /* ---- leave-one-out ------------------------------------------------------
- * Per user, interactions sorted by time (ties: file order): the latest is
- * the test positive, the second latest the validation positive, the rest
- * train. 2 * negatives_per_eval items the user never interacted with are
+ * Per user, interactions sorted by time: the latest is the test positive,
+ * the second latest the validation positive, the rest train. Among rows of
+ * equal time the one that comes first in the file counts as the later (the
+ * reference's pandas rank(method='first', ascending=False)): of several
+ * rows sharing the latest time, the first in the file is the test item and
+ * the next the validation item. 2 * negatives_per_eval items the user never interacted with are
  * drawn once from stream (seed, 0, user, FR_RNG_NEGATIVES): the first half
  * are validation negatives, the second half test negatives. Users with
  * fewer than 3 interactions keep them all for training and are not
@@ -93,6 +96,24 @@ typedef struct fr_loo_split {
 fr_status fr_loo_split_make(const fr_ratings *r, uint64_t seed,
                             size_t negatives_per_eval, fr_loo_split *out);
 void fr_loo_split_free(fr_loo_split *s);
+
+/* Split files, so that runs of different tools or versions can be
+ * evaluated on exactly the same held-out items and negatives (format in
+ * doc/CONFIG.md, "Split files"): text, one line per evaluated user,
+ * tab-separated ORIGINAL ids — user, validation item, test item, the
+ * negatives_per_eval validation negatives, then as many test negatives;
+ * lines starting with '#' and blank lines are ignored.
+ * fr_loo_split_write writes split s of ratings r (atomically).
+ * fr_loo_split_read builds the split of r the file gives: every user with
+ * 3 or more distinct items needs exactly one line, its held-out items must
+ * be its own, its negatives distinct items it never interacted with; the
+ * training items are the user's others, in the order fr_loo_split_make
+ * keeps them, so a run given the file another run wrote repeats that run
+ * exactly. Errors name the file, the line, the field and what was
+ * expected. */
+fr_status fr_loo_split_write(const fr_loo_split *s, const fr_ratings *r, const char *path);
+fr_status fr_loo_split_read(const fr_ratings *r, const char *path, size_t negatives_per_eval,
+                            fr_loo_split *out);
 /* Whether user u interacted with item i (binary search). */
 int fr_loo_seen(const fr_loo_split *s, size_t u, int32_t item);
 

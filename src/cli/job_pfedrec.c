@@ -251,10 +251,16 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     }
     fr_loo_split split;
     size_t n_ratings = have_ratings ? r.n : 0;
+    const char *split_in, *split_out;
+    fr_config_get_string(cfg, "data.split_file", &split_in);
+    fr_config_get_string(cfg, "output.split", &split_out);
     if (s == FR_OK) {
-        s = fr_loo_split_make(&r, o.seed, (size_t)eval_negatives, &split);
+        s = *split_in ? fr_loo_split_read(&r, split_in, (size_t)eval_negatives, &split)
+                      : fr_loo_split_make(&r, o.seed, (size_t)eval_negatives, &split);
         have_split = s == FR_OK;
     }
+    if (s == FR_OK && *split_out && rank == 0)
+        s = fr_loo_split_write(&split, &r, split_out);
     if (s == FR_OK && split.n_evaluated == 0)
         s = fr_cli_fail(FR_ERR_DATA, "%s: no user has the 3 interactions (with distinct items) that leave-one-out evaluation needs (%zu users)",
                         path ? path : "synthetic ratings", split.n_users);
@@ -335,6 +341,10 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
                name, algorithm_name(o.algorithm), o.strict ? "strict" : "paper", path ? path : "synthetic ratings", split.n_users,
                split.n_items, n_ratings,
                (long long)rounds);
+        if (*split_in)
+            printf("  split: held-out items and evaluation negatives of %zu users from %s\n", split.n_evaluated, split_in);
+        if (*split_out)
+            printf("  split written to %s\n", split_out);
         if (o.local_noise > 0)
             printf("  local noise: Laplace, scale %g, on every uploaded item value\n", o.local_noise);
         if (o.dp_noise > 0)

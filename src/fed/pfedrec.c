@@ -619,15 +619,34 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
     /* Item table N(0, 1); score functions U(-1/sqrt(d), 1/sqrt(d)) like
      * PyTorch's nn.Linear default. */
     fr_rng rng;
-    fr_rng_init(&rng, o->seed, 0, 0xFFFFFFFFu, FR_RNG_INIT);
+    fr_rng_init(&rng, o->seed, 0, FR_PF_ITEMS_INIT_STREAM, FR_RNG_INIT);
     for (size_t i = 0; i < p->n_items * d; i++)
         p->items[i] = fr_rng_normal(&rng);
     float bound = 1.0f / sqrtf((float)d);
-    for (size_t u = 0; u < nu; u++) {
-        fr_rng_init(&rng, o->seed, 0, (uint32_t)u, FR_RNG_INIT);
+    if (o->algorithm == FR_ALGO_PFEDREC) {
+        /* One score function, drawn once from its own stream and copied to
+         * every client, as the reference deep-copies the server's one
+         * initial model into each client: with a common w every client
+         * pushes its positives' rows the same way, so the first rounds'
+         * mean item table holds a direction every client can read
+         * (separate draws cancel out in the mean; spec, "Model"). */
+        fr_rng_init(&rng, o->seed, 0, FR_PF_SCORE_INIT_STREAM, FR_RNG_INIT);
         for (size_t c = 0; c < d; c++)
-            p->w[u * d + c] = (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
-        p->b[u] = o->algorithm != FR_ALGO_PFEDREC ? 0.0f : (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
+            p->w[c] = (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
+        p->b[0] = (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
+        for (size_t u = 1; u < nu; u++) {
+            memcpy(p->w + u * d, p->w, d * sizeof *p->w);
+            p->b[u] = p->b[0];
+        }
+    } else {
+        /* FedMF / FedNCF / centralised MF: a user embedding is the user's
+         * own row, drawn per user (no bias). */
+        for (size_t u = 0; u < nu; u++) {
+            fr_rng_init(&rng, o->seed, 0, (uint32_t)u, FR_RNG_INIT);
+            for (size_t c = 0; c < d; c++)
+                p->w[u * d + c] = (2.0f * fr_rng_uniform(&rng) - 1.0f) * bound;
+            p->b[u] = 0.0f;
+        }
     }
     /* Every client starts evaluated with the initial model. */
     scratch sc;

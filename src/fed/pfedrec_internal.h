@@ -14,6 +14,12 @@
 #include "fedrec/pfedrec.h"
 
 #define MAX_AGG_TASKS 64
+/* Client ids of the initialisation streams (seed, 0, id, FR_RNG_INIT) that
+ * are not a user's: the item table, FedNCF's shared layers, PFedRec's one
+ * initial score function. */
+#define FR_PF_ITEMS_INIT_STREAM 0xFFFFFFFFu
+#define FR_PF_NCF_INIT_STREAM 0xFFFFFFFEu
+#define FR_PF_SCORE_INIT_STREAM 0xFFFFFFFDu
 /* Item-range groups of a client's upload. */
 #define FR_PF_GROUPS 64
 

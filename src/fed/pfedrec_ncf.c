@@ -36,7 +36,7 @@ static size_t widest(const fr_pfedrec_options *o)
 void fr_ncf_init_shared(const fr_pfedrec_options *o, float *shared)
 {
     fr_rng rng;
-    fr_rng_init(&rng, o->seed, 0, 0xFFFFFFFEu, FR_RNG_INIT);
+    fr_rng_init(&rng, o->seed, 0, FR_PF_NCF_INIT_STREAM, FR_RNG_INIT);
     size_t in = 2 * o->dim;
     float *at = shared;
     for (size_t l = 0; l <= o->n_ncf_layers; l++) {

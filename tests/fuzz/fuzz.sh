@@ -5,7 +5,7 @@
 #   tests/fuzz/fuzz.sh BUILDDIR TARGET SECONDS [WORKDIR]
 #
 # TARGET is one of movielens delimited aliexpress relations table_file
-# config checkpoint. The corpus grows in WORKDIR/TARGET/corpus (default
+# config checkpoint split. The corpus grows in WORKDIR/TARGET/corpus (default
 # WORKDIR: fuzz-work), starting from the seeds in tests/fuzz/seeds (config
 # also starts from conf/*.ini); findings land in WORKDIR/TARGET/ as
 # crash-*, leak-*, timeout-* files: fix the bug, then copy the input to
