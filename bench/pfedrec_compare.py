@@ -29,11 +29,15 @@ CURVE_TOL = 0.03
 BEST_TOL = 0.02
 
 
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def read_report(path, rounds):
     rows = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for r in csv.DictReader(f):
-            rows[int(r["round"])] = {k: float(r[k]) for k in ("val_hr", "val_ndcg", "test_hr", "test_ndcg")}
+    for r in read_rows(path):
+        rows[int(r["round"])] = {k: float(r[k]) for k in ("val_hr", "val_ndcg", "test_hr", "test_ndcg")}
     missing = [r for r in range(1, rounds + 1) if r not in rows]
     if missing:
         sys.exit("pfedrec_compare.py: %s: no row for round %d (of %d)" % (path, missing[0], rounds))
@@ -125,7 +129,7 @@ def main():
 
     walls = {"fedrec": [], "reference": []}
     for s in seeds:
-        for side, name in (("fedrec", "fedrec-wall.txt"), ("reference", "ref-wall-%s.txt" % s)):
+        for side, name in (("fedrec", "fedrec-wall-%s.txt" % s), ("reference", "ref-wall-%s.txt" % s)):
             path = os.path.join(a.dir, name)
             if os.path.exists(path):
                 with open(path, encoding="utf-8") as f:
@@ -133,6 +137,13 @@ def main():
     if walls["fedrec"] and walls["reference"]:
         print("time per run of %d rounds (wall, mean over seeds): fedrec %.1f s, reference %.1f s (%.1f s a round)"
               % (a.rounds, mean(walls["fedrec"]), mean(walls["reference"]), mean(walls["reference"]) / a.rounds))
+
+    split_times = [(float(r["train_seconds"]), float(r["eval_seconds"]))
+                   for s in seeds for r in read_rows(os.path.join(a.dir, "ref-%s.csv" % s))
+                   if r.get("train_seconds") and r.get("eval_seconds")]
+    if split_times:
+        print("reference, one round (mean over rounds and seeds): training %.1f s, evaluation %.1f s"
+              % (mean([t for t, _ in split_times]), mean([e for _, e in split_times])))
 
     print()
     rounds_text = "2..%d" % shown if shown >= 2 else "(none: fewer than 2 rounds)"

@@ -22,7 +22,10 @@ of fedrec; it needs Debian's python3-torch and python3-pandas.
 --seed      torch.manual_seed and random.seed, set after the imports
 --rounds    federated rounds (default 100, as train.py)
 --report    CSV, one row per round: round,train_loss,val_hr,val_ndcg,
-            test_hr,test_ndcg,seconds
+            test_hr,test_ndcg,seconds,train_seconds,eval_seconds (the
+            round's wall time: all of it, the training part (negatives
+            drawn, every client trained, aggregation), the evaluation part
+            (test, then validation, every client))
 --write-loo the reference's OWN leave-one-out choice (before --split
             replaces it): "user<TAB>validation_item<TAB>test_item" per user,
             original ids
@@ -43,8 +46,10 @@ What the driver changes around the authors' code, without editing it:
   and the best-validation rule (>=: ties go to the later round) follow
   train.py.
 
-stdout: one line per round, then the best-validation round and its test
-HR@10 / NDCG@10. Rounds are numbered from 1.
+stdout: one line per round (the report's fields), then the best-validation
+round and its test HR@10 / NDCG@10. Rounds are numbered from 1. The train
+loss is the mean over clients of each client's mean BCE over its samples
+(the loss of the item-embedding step, as engine.py records it).
 """
 import argparse
 import collections.abc
@@ -257,30 +262,32 @@ def main():
     print("# reference PFedRec: %d users, %d items, %d ratings; lr_item = %g; split: %s; seed %d"
           % (config["num_users"], config["num_items"], len(rating),
              config["lr"] * config["num_items"] * config["lr_eta"], a.split or "the reference's own", a.seed))
-    print("%5s %10s %8s %8s %8s %8s %8s" % ("round", "train_loss", "val_hr", "val_ndcg", "test_hr", "test_ndcg",
-                                           "seconds"))
+    print("%5s %10s %8s %8s %8s %8s %8s %8s %8s" % ("round", "train_loss", "val_hr", "val_ndcg", "test_hr",
+                                                   "test_ndcg", "seconds", "train_s", "eval_s"))
     sys.stdout.flush()
     report = open(a.report, "w", encoding="utf-8") if a.report else None
     if report:
-        report.write("round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds\n")
+        report.write("round,train_loss,val_hr,val_ndcg,test_hr,test_ndcg,seconds,train_seconds,eval_seconds\n")
     best_val, best_round, rows = 0.0, 0, []
     for rnd in range(a.rounds):
         t0 = time.monotonic()
         train_data = gen.store_all_train_data(config["num_negative"])
         losses = eng.fed_train_a_round(train_data, round_id=rnd)
+        t1 = time.monotonic()
         test_hr, test_ndcg, _ = eng.fed_evaluate(test_data)
         val_hr, val_ndcg, _ = eng.fed_evaluate(validate_data)
-        seconds = time.monotonic() - t0
+        t2 = time.monotonic()
+        seconds, train_s, eval_s = t2 - t0, t1 - t0, t2 - t1
         loss = sum(losses.values()) / len(losses)
         rows.append((test_hr, test_ndcg))
         if val_hr >= best_val:
             best_val, best_round = val_hr, rnd
-        print("%5d %10.6f %8.4f %8.4f %8.4f %8.4f %8.1f"
-              % (rnd + 1, loss, val_hr, val_ndcg, test_hr, test_ndcg, seconds))
+        print("%5d %10.6f %8.4f %8.4f %8.4f %8.4f %8.1f %8.1f %8.1f"
+              % (rnd + 1, loss, val_hr, val_ndcg, test_hr, test_ndcg, seconds, train_s, eval_s))
         sys.stdout.flush()
         if report:
-            report.write("%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n"
-                         % (rnd + 1, loss, val_hr, val_ndcg, test_hr, test_ndcg, seconds))
+            report.write("%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f,%.2f,%.2f\n"
+                         % (rnd + 1, loss, val_hr, val_ndcg, test_hr, test_ndcg, seconds, train_s, eval_s))
             report.flush()
     if report:
         report.close()

@@ -98,9 +98,9 @@ conf=$project/conf/pfedrec-ml100k.ini
 [ -f "$conf" ] || die "cannot find conf/pfedrec-ml100k.ini beside the project or the fedrec binary"
 
 if [ -n "$work" ]; then
-    mkdir -p "$work"
-    work=$(cd "$work" && pwd)
+    work=$(realpath -m "$work")
     case $work/ in "$project"/*) die "--work $work is inside the project; put the scratch files outside it" ;; esac
+    mkdir -p "$work"
 else
     work=$(mktemp -d "${TMPDIR:-/tmp}/pfedrec-reference.XXXXXX")
     remove_work=1
@@ -131,28 +131,33 @@ echo "fedrec: $("$fedrec" --version | head -1) ($fedrec)"
 echo "reference: the authors' PFedRec code ($ref), torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), one torch thread per run, $jobs run(s) at a time"
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; $rounds rounds; seeds: $seeds; work: $work"
 
-status=0
+# The rating files, then fedrec's runs (each writes the split it drew).
 for set in $sets; do
     dir=$work/$set
     mkdir -p "$dir"
     if [ "$set" = ml100k ]; then
         tr '\t' ',' <"$udata" >"$dir/ratings.csv"
-        title="MovieLens-100K ($udata, comma-separated, file order kept)"
     else
         /usr/bin/python3 "$here/sparse_ratings.py" "$udata" "$dir/ratings.csv" --seed 0 --per-user 8 >/dev/null
-        title="sparse derivative of MovieLens-100K (per user a random 8 ratings, seed 0; day timestamps; sorted by item)"
     fi
     for s in $seeds; do
+        rm -f "$dir/split-$s.tsv" "$dir/fedrec-$s.csv" "$dir/fedrec-wall-$s.txt" "$dir/ref-$s.csv" \
+            "$dir/refloo-$s.tsv" "$dir/ref-wall-$s.txt"
         start=$(date +%s.%N)
         "$fedrec" train "$conf" --quiet --set data.source=delimited --set "data.path=$dir/ratings.csv" \
             --set data.delimiter=, --set data.columns=user,item,rating,time --set "run.seed=$s" \
             --set "train.rounds=$rounds" --set "output.split=$dir/split-$s.tsv" \
             --set "output.report=$dir/fedrec-$s.csv" --set output.report_format=csv \
             >"$dir/fedrec-$s.log" 2>&1 || { cat "$dir/fedrec-$s.log" >&2; die "fedrec failed on $set, seed $s"; }
-        echo "$s $(date +%s.%N) $start" | awk '{ printf "%s %.2f\n", $1, $2 - $3 }' >>"$dir/fedrec-wall.txt"
+        echo "$s $(date +%s.%N) $start" | awk '{ printf "%s %.2f\n", $1, $2 - $3 }' >"$dir/fedrec-wall-$s.txt"
     done
-    # Reference runs, $jobs at a time (each one torch thread).
-    pids=()
+done
+
+# The reference's runs on fedrec's splits, $jobs at a time (one torch
+# thread each), all data sets in one queue, the slow ML-100K runs first.
+pids=()
+for set in $sets; do
+    dir=$work/$set
     for s in $seeds; do
         while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
         (
@@ -167,12 +172,23 @@ for set in $sets; do
         ) &
         pids+=($!)
     done
-    for p in "${pids[@]}"; do
-        wait "$p" || true
-    done
+done
+for p in "${pids[@]}"; do
+    wait "$p" || true
+done
+
+status=0
+for set in $sets; do
+    dir=$work/$set
     for s in $seeds; do
-        [ -f "$dir/ref-wall-$s.txt" ] || { tail -5 "$dir/ref-$s.err" >&2; die "the reference failed on $set, seed $s (log: $dir/ref-$s.err)"; }
+        [ -f "$dir/ref-wall-$s.txt" ] ||
+            { tail -5 "$dir/ref-$s.err" >&2; die "the reference failed on $set, seed $s (log: $dir/ref-$s.err)"; }
     done
+    if [ "$set" = ml100k ]; then
+        title="MovieLens-100K ($udata, comma-separated, file order kept)"
+    else
+        title="sparse derivative of MovieLens-100K (per user a random 8 ratings, seed 0; day timestamps; sorted by item)"
+    fi
     echo
     /usr/bin/python3 "$here/pfedrec_compare.py" --dir "$dir" --title "$title" --seeds "$seeds" --rounds "$rounds" ||
         status=1
