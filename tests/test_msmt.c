@@ -245,6 +245,66 @@ static void min_epochs_defers_stopping(fr_backend *be, const fr_table *t)
     }
 }
 
+/* Sample standard deviation of columns [c0, c1) of a parameter. */
+static double column_std(fr_param *p, size_t c0, size_t c1)
+{
+    size_t n = p->rows * p->cols;
+    float *v = malloc(n * sizeof *v);
+    if (!v || fr_buffer_download(p->value, 0, v, n * sizeof *v) != FR_OK) {
+        free(v);
+        return NAN;
+    }
+    double sum = 0, sq = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < p->rows; i++)
+        for (size_t c = c0; c < c1; c++, k++) {
+            sum += v[i * p->cols + c];
+            sq += (double)v[i * p->cols + c] * v[i * p->cols + c];
+        }
+    free(v);
+    return k > 1 ? sqrt((sq - sum * sum / (double)k) / (double)(k - 1)) : NAN;
+}
+
+/* AutoIFS's LoRA A matrices start as the authors' Xavier-normal on their
+ * 3-D tensors (PyTorch's fans D r in, K r out): at their sizes (bottom
+ * 512, scenario layer 256, rank 2, 3 scenarios, 2 tasks) std 0.0441 for
+ * the scenario A (3072 draws), 0.0623 for the task A (1024 draws), and
+ * sqrt(2 / 257) = 0.0882 for the task layer's shared column (256 draws).
+ * A 2-D reading of the fans is sqrt(2) wider; 10 % (15 % on 256 draws)
+ * is 4 to 8 sampling errors and far inside that. */
+static void autoifs_lora_init(fr_backend *be, const fr_table *t)
+{
+    CHECK(t->n_scenarios == 3 && t->n_tasks == 2, "table with %zu scenarios, %zu tasks", t->n_scenarios,
+          t->n_tasks);
+    fr_msmt_options o = tiny(FR_ARCH_AUTOIFS);
+    o.ifs_bottom[0] = 64;
+    o.ifs_bottom[1] = 512;
+    o.n_ifs_bottom = 2;
+    o.ifs_width = 256;
+    o.ifs_rank = 2;
+    fr_msmt_model *m = NULL;
+    CHECK_OK(fr_msmt_model_create(be, t, &o, &m));
+    if (!m)
+        return;
+    fr_param_set *ps = fr_msmt_model_params(m);
+    fr_param *a = fr_param_set_find(ps, "ifs.scenario.lora_a"), *wc = fr_param_set_find(ps, "ifs.task.weight");
+    CHECK(a && wc, "AutoIFS parameters ifs.scenario.lora_a and ifs.task.weight");
+    if (a && wc) {
+        CHECK(a->rows == 512 && a->cols == 6 && wc->rows == 256 && wc->cols == 5,
+              "shapes %zux%zu and %zux%zu", a->rows, a->cols, wc->rows, wc->cols);
+        struct {
+            const char *what;
+            double got, want, tol;
+        } c[3] = {{"scenario A", column_std(a, 0, 6), 0.0441, 0.10},
+                  {"task A", column_std(wc, 1, 5), 0.0623, 0.10},
+                  {"task shared weight", column_std(wc, 0, 1), 0.0882, 0.15}};
+        for (int k = 0; k < 3; k++)
+            CHECK(fabs(c[k].got - c[k].want) <= c[k].tol * c[k].want, "AutoIFS %s: initial std %.4f, want %.4f",
+                  c[k].what, c[k].got, c[k].want);
+    }
+    fr_msmt_model_free(m);
+}
+
 /* The same training on the CPU and with every op on an OpenCL device:
  * per-epoch losses within float tolerance (sums run in other orders).
  * Trained models drift apart chaotically, so evaluation is compared on
@@ -364,6 +424,7 @@ int main(void)
     gradchecks(be, &tiny_t);
     fixed_order_repeats_batches(be, &tiny_t);
     min_epochs_defers_stopping(be, &tiny_t);
+    autoifs_lora_init(be, &tiny_t);
 
     /* Every model on an OpenCL device (PoCL in CI), where there is one:
      * the gradient checks again, and training that matches the CPU's. */
