@@ -164,6 +164,9 @@ case_ B55 4 "onefield.links:1:" "$FEDREC" train $MT --set mtrec.links=onefield.l
 printf '1\tbooks\n2\tfilm\n1\tmusic\n' >twice.cats
 case_ B56 4 "twice.cats:3: item '1' has category 'music' here and 'books' on line 1" "$FEDREC" train $MT --set mtrec.tasks=bpr,category --set mtrec.categories=twice.cats --set mtrec.relation_delimiter=tab
 
+# PLE's per-level expert widths: one per level.
+case_ B57 3 "msmt.level_widths: 2 width(s) for msmt.levels = 1, expected one per level" "$FEDREC" train --set job.kind=msmt --set msmt.model=ple --set msmt.level_widths=512,256 --set train.epochs=1 --quiet
+
 # The doc's table and this script name the same cases.
 doc=$top_srcdir/doc/BAD-INPUT.md
 if [ -f "$doc" ]; then
