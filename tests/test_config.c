@@ -100,7 +100,7 @@ static int same_values(const fr_config *a, const fr_config *b)
             size_t nx = 0, ny = 1;
             same = fr_config_get_int_list(a, key, &x, &nx) == FR_OK &&
                    fr_config_get_int_list(b, key, &y, &ny) == FR_OK && nx == ny &&
-                   !memcmp(x, y, nx * sizeof *x);
+                   (nx == 0 || !memcmp(x, y, nx * sizeof *x)); /* an empty list is NULL */
             break;
         }
         }
