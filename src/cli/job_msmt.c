@@ -221,9 +221,12 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
         fr_table_free(&t);
         return fr_cli_report(s, NULL);
     }
-    /* Trainable values, as PyTorch's parameters() counts them (AutoIFS's
-     * selector included; batch-norm running statistics not). */
+    /* Every value, and the trainable ones as PyTorch's parameters()
+     * counts them (no batch-norm running statistics); AutoIFS's selector
+     * included in both. */
     fr_param_set *sel = fr_msmt_model_selector_params(m);
+    size_t values = fr_param_set_numel(fr_msmt_model_params(m), FR_ROLES_ALL) +
+                    (sel ? fr_param_set_numel(sel, FR_ROLES_ALL) : 0);
     size_t trainable = fr_param_set_numel_trainable(fr_msmt_model_params(m)) +
                        (sel ? fr_param_set_numel_trainable(sel) : 0);
     epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl")};
@@ -242,8 +245,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
         printf("fedrec train: %s: %s%s on %s: %zu rows, %zu scenarios, %zu tasks, %zu categorical fields (%zu values), %zu numerical\n",
                name, fr_msmt_arch_name(mo.arch), mo.esmm ? " + ESMM" : "", what, t.rows, t.n_scenarios, t.n_tasks,
                t.n_cat, t.vocab_total, t.n_num);
-        printf("backend: %s; %zu parameters (%zu trainable)\n\n", fr_backend_describe(be),
-               fr_param_set_numel(fr_msmt_model_params(m), FR_ROLES_ALL), trainable);
+        printf("backend: %s; %zu parameters (%zu trainable)\n\n", fr_backend_describe(be), values, trainable);
         printf("%5s %11s %10s %12s %9s %8s\n", "epoch", "train_loss", "valid_auc", "valid_logloss", "samples/s",
                "seconds");
     }
