@@ -202,6 +202,9 @@ case_ B66 2 "input 'marks.csv' is marked test, but the column map's split column
 case_ B67 2 "--valid-fraction 0.2: the validation rows are marked (a split column)" "$FEDREC" data convert $MAP --valid-fraction 0.2 --out marks.tbl marks.csv
 case_ B68 2 "input 'marks.csv': split 'dev' is not train, valid (val, validation) or test" "$FEDREC" data convert --columns cat,label,- --header --out marks.tbl marks.csv::dev
 
+# PLE's per-level expert widths: one per level.
+case_ B69 3 "msmt.level_widths: 2 width(s) for msmt.levels = 1, expected one per level" "$FEDREC" train --set job.kind=msmt --set msmt.model=ple --set msmt.level_widths=512,256 --set train.epochs=1 --quiet
+
 # The doc's table and this script name the same cases.
 doc=$top_srcdir/doc/BAD-INPUT.md
 if [ -f "$doc" ]; then

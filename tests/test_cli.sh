@@ -191,6 +191,10 @@ grep -q "r.csv:1" "$tmp/err" || fail "wrong delimiter not reported with file and
 expect 0 "$FEDREC" train --set job.kind=msmt --set data.rows=3000 --set data.vocab=20 --set train.epochs=1 \
     --set msmt.expert_layers=16 --set msmt.tower_layers=8 --set msmt.experts=2 --summary "$tmp/m.json"
 grep -q "mean " "$tmp/out" && grep -q '"test_auc": 0\.[0-9]' "$tmp/m.json" || fail "msmt job: $(tail -n 3 "$tmp/out")"
+# The parameter count and its trainable part, printed and in the summary.
+trainable=$(sed -n 's/.* parameters (\([0-9]*\) trainable)$/\1/p' "$tmp/out")
+[ -n "$trainable" ] && grep -Eq "\"trainable_parameters\": $trainable(,|$)" "$tmp/m.json" ||
+    fail "msmt job: trainable parameters '$trainable' not printed or not in the summary: $(head -n 2 "$tmp/out")"
 # Federated multi-scenario multi-task job: one client per scenario.
 expect 0 "$FEDREC" train "$top_srcdir/conf/pfmsmtrec-synthetic.ini" --set data.rows=3000 --set data.vocab=20 \
     --set train.rounds=2 --set msmt.expert_layers=8 --set msmt.tower_layers=4 --set train.batch_size=128 \

@@ -100,7 +100,7 @@ static int same_values(const fr_config *a, const fr_config *b)
             size_t nx = 0, ny = 1;
             same = fr_config_get_int_list(a, key, &x, &nx) == FR_OK &&
                    fr_config_get_int_list(b, key, &y, &ny) == FR_OK && nx == ny &&
-                   !memcmp(x, y, nx * sizeof *x);
+                   (nx == 0 || !memcmp(x, y, nx * sizeof *x)); /* an empty list is NULL */
             break;
         }
         }
@@ -279,7 +279,7 @@ static void test_round_trip_every_key(void)
         "pfedrec.ncf_layers=64,32",            "pfedrec.central_lr=0.01",
         "msmt.model=ple",                      "msmt.expert_layers=32,16",
         "msmt.tower_layers=8,4",               "msmt.experts=3",
-        "msmt.task_experts=2",                 "msmt.levels=2",
+        "msmt.task_experts=2",                 "msmt.levels=2",  "msmt.level_widths=16,8",
         "msmt.esmm=yes",                       "msmt.patience=5",
         "msmt.block_rows=1000",                "msmt.scenarios=3",
         "msmt.dense_embedding=true",           "msmt.shuffle=once", "msmt.min_epochs=4",
@@ -538,6 +538,16 @@ int main(void)
     fr_config_get_int(cfg, "train.epochs", &i64);
     fr_config_get_int_list(cfg, "model.hidden", &list, &n);
     CHECK(i64 == 7 && n == 1 && list[0] == 8, "build precedence");
+    /* A blank list value is an empty list (msmt.level_widths' default);
+     * an empty item is still refused (bad_list.ini). */
+    CHECK_OK(fr_config_get_int_list(cfg, "msmt.level_widths", &list, &n));
+    CHECK(n == 0, "msmt.level_widths by default: %zu values", n);
+    CHECK_OK(fr_config_set_arg(cfg, "msmt.level_widths=512, 256", "--set"));
+    CHECK_OK(fr_config_get_int_list(cfg, "msmt.level_widths", &list, &n));
+    CHECK(n == 2 && list[0] == 512 && list[1] == 256, "msmt.level_widths=512, 256: %zu values", n);
+    CHECK_OK(fr_config_set_arg(cfg, "msmt.level_widths= ", "--set"));
+    CHECK_OK(fr_config_get_int_list(cfg, "msmt.level_widths", &list, &n));
+    CHECK(n == 0, "msmt.level_widths set blank: %zu values", n);
     fr_config_free(cfg);
 
     /* doc/CONFIG.md holds exactly the generated table. */

@@ -1,10 +1,12 @@
 /* test_msmt.c — multi-scenario multi-task models: every architecture's
- * gradients (LR, Shared-Bottom, MMoE, PLE with two levels, MMoE with
- * ESMM, AutoIFS in its search phase, selector included, and in its
- * retrain phase) against central finite differences on a tiny instance,
- * on the CPU and (where there is a device) on OpenCL, where two epochs of
- * every model must also match the CPU's losses; a row order drawn once
- * repeats the same batches every epoch; LR trained on synthetic data
+ * gradients (LR, Shared-Bottom, MMoE, PLE with two levels of the expert
+ * MLP and of a width per level, MMoE with ESMM, AutoIFS in its search
+ * phase, selector included, and in its retrain phase) against central
+ * finite differences on a tiny instance, on the CPU and (where there is a
+ * device) on OpenCL, where two epochs of every model must also match the
+ * CPU's losses; a row order drawn once repeats the same batches every
+ * epoch; PLE's parameter count with a width per level against a count by
+ * hand; AutoIFS's initial LoRA A deviations; LR trained on synthetic data
  * with planted structure clearly beats chance and MMoE clearly beats LR
  * (it learns the planted interactions); and on MovieLens-100K (skipped
  * when ../shared/data is absent) a short MMoE run must reach a stated AUC
@@ -135,6 +137,11 @@ static void gradchecks(fr_backend *be, const fr_table *tiny_t)
     const char *names[] = {"LR", "Shared-Bottom", "MMoE", "PLE"};
     for (int a = 0; a <= FR_ARCH_PLE; a++)
         gradcheck(be, tiny_t, tiny((fr_msmt_arch)a), names[a], 0);
+    fr_msmt_options per_level = tiny(FR_ARCH_PLE);
+    per_level.level_width[0] = 5;
+    per_level.level_width[1] = 3;
+    per_level.n_level_width = 2;
+    gradcheck(be, tiny_t, per_level, "PLE with per-level widths", 0);
     fr_msmt_options esmm = tiny(FR_ARCH_MMOE);
     esmm.esmm = 1;
     gradcheck(be, tiny_t, esmm, "MMoE + ESMM", 0);
@@ -243,6 +250,122 @@ static void min_epochs_defers_stopping(fr_backend *be, const fr_table *t)
         CHECK(r.epochs == want && r.best_epoch == 1, "patience 1, min_epochs %zu: %zu epochs run (want %zu), best %zu",
               min_epochs, r.epochs, want, r.best_epoch);
     }
+}
+
+/* PLE with one layer per level (MTReclib's structure), counted by hand on
+ * a table of 2 categorical fields (4 and 5 values), 1 number, 3 scenarios,
+ * 2 tasks: embedding 3, levels of widths 6 and 4, 3 shared experts and 2
+ * per task (7 per level), towers (3), batch-norm.
+ *   embedding: (4 + 5 + 3 scenarios + 1 padding row) x 3      =   39
+ *   numeric projection: 1 x 3 + 3                            =    6
+ *   input: 4 tokens (2 fields, scenario, numbers) x 3 = 12 wide
+ *   level 1 experts: 7 x (12 x 6 + 6 bias + 2 x 6 batch-norm)  =  630
+ *   level 1 gates: 2 tasks x (12 x 5 + 5) + shared 12 x 7 + 7  =  221
+ *   level 2 experts: 7 x (6 x 4 + 4 + 2 x 4)                   =  252
+ *   level 2 gates: 2 tasks x (6 x 5 + 5), no shared gate       =   70
+ *   towers: 2 x (4 x 3 + 3 + 2 x 3 + head 3 + 1)               =   50
+ *   trainable total                                            = 1268
+ * plus the batch-norm running statistics, 2 x (7 x 6 + 7 x 4 + 2 x 3) = 152.
+ * Bad per-level widths are refused with what was expected. */
+static void ple_level_widths(fr_backend *be)
+{
+    fr_table t;
+    CHECK_OK(fr_table_alloc(&t, 8, 2, 1, 2, 3));
+    size_t vocab[2] = {4, 5};
+    fr_table_set_vocab(&t, vocab);
+    fr_msmt_options o;
+    fr_msmt_options_default(&o);
+    o.arch = FR_ARCH_PLE;
+    o.embed_dim = 3;
+    o.levels = 2;
+    o.level_width[0] = 6;
+    o.level_width[1] = 4;
+    o.n_level_width = 2;
+    o.experts = 3;
+    o.task_experts = 2;
+    o.tower[0] = 3;
+    o.n_tower = 1;
+    o.max_batch = 16;
+    fr_msmt_model *m = NULL;
+    CHECK_OK(fr_msmt_model_create(be, &t, &o, &m));
+    if (m) {
+        fr_param_set *ps = fr_msmt_model_params(m);
+        CHECK(fr_param_set_numel_trainable(ps) == 1268 && fr_param_set_numel(ps, FR_ROLES_ALL) == 1268 + 152,
+              "PLE (6, 4): %zu trainable of %zu parameters, expected 1268 of 1420", fr_param_set_numel_trainable(ps),
+              fr_param_set_numel(ps, FR_ROLES_ALL));
+        fr_msmt_model_free(m);
+    }
+    o.n_level_width = 1;
+    m = NULL;
+    CHECK(fr_msmt_model_create(be, &t, &o, &m) == FR_ERR_INVALID && !m &&
+              strstr(fr_last_error(), "1 per-level expert widths for 2 levels, expected one per level"),
+          "one width for two levels: %s", fr_last_error());
+    o.n_level_width = 2;
+    o.level_width[1] = 0;
+    CHECK(fr_msmt_model_create(be, &t, &o, &m) == FR_ERR_INVALID && !m &&
+              strstr(fr_last_error(), "level 2's expert width is 0, expected at least 1"),
+          "a width of 0: %s", fr_last_error());
+    fr_table_free(&t);
+}
+
+/* Sample standard deviation of columns [c0, c1) of a parameter. */
+static double column_std(fr_param *p, size_t c0, size_t c1)
+{
+    size_t n = p->rows * p->cols;
+    float *v = malloc(n * sizeof *v);
+    if (!v || fr_buffer_download(p->value, 0, v, n * sizeof *v) != FR_OK) {
+        free(v);
+        return NAN;
+    }
+    double sum = 0, sq = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < p->rows; i++)
+        for (size_t c = c0; c < c1; c++, k++) {
+            sum += v[i * p->cols + c];
+            sq += (double)v[i * p->cols + c] * v[i * p->cols + c];
+        }
+    free(v);
+    return k > 1 ? sqrt((sq - sum * sum / (double)k) / (double)(k - 1)) : NAN;
+}
+
+/* AutoIFS's LoRA A matrices start as the authors' Xavier-normal on their
+ * 3-D tensors (PyTorch's fans D r in, K r out): at their sizes (bottom
+ * 512, scenario layer 256, rank 2, 3 scenarios, 2 tasks) std 0.0441 for
+ * the scenario A (3072 draws), 0.0623 for the task A (1024 draws), and
+ * sqrt(2 / 257) = 0.0882 for the task layer's shared column (256 draws).
+ * A 2-D reading of the fans is sqrt(2) wider; 10 % (15 % on 256 draws)
+ * is 4 to 8 sampling errors and far inside that. */
+static void autoifs_lora_init(fr_backend *be, const fr_table *t)
+{
+    CHECK(t->n_scenarios == 3 && t->n_tasks == 2, "table with %zu scenarios, %zu tasks", t->n_scenarios,
+          t->n_tasks);
+    fr_msmt_options o = tiny(FR_ARCH_AUTOIFS);
+    o.ifs_bottom[0] = 64;
+    o.ifs_bottom[1] = 512;
+    o.n_ifs_bottom = 2;
+    o.ifs_width = 256;
+    o.ifs_rank = 2;
+    fr_msmt_model *m = NULL;
+    CHECK_OK(fr_msmt_model_create(be, t, &o, &m));
+    if (!m)
+        return;
+    fr_param_set *ps = fr_msmt_model_params(m);
+    fr_param *a = fr_param_set_find(ps, "ifs.scenario.lora_a"), *wc = fr_param_set_find(ps, "ifs.task.weight");
+    CHECK(a && wc, "AutoIFS parameters ifs.scenario.lora_a and ifs.task.weight");
+    if (a && wc) {
+        CHECK(a->rows == 512 && a->cols == 6 && wc->rows == 256 && wc->cols == 5,
+              "shapes %zux%zu and %zux%zu", a->rows, a->cols, wc->rows, wc->cols);
+        struct {
+            const char *what;
+            double got, want, tol;
+        } c[3] = {{"scenario A", column_std(a, 0, 6), 0.0441, 0.10},
+                  {"task A", column_std(wc, 1, 5), 0.0623, 0.10},
+                  {"task shared weight", column_std(wc, 0, 1), 0.0882, 0.15}};
+        for (int k = 0; k < 3; k++)
+            CHECK(fabs(c[k].got - c[k].want) <= c[k].tol * c[k].want, "AutoIFS %s: initial std %.4f, want %.4f",
+                  c[k].what, c[k].got, c[k].want);
+    }
+    fr_msmt_model_free(m);
 }
 
 /* The same training on the CPU and with every op on an OpenCL device:
@@ -364,6 +487,8 @@ int main(void)
     gradchecks(be, &tiny_t);
     fixed_order_repeats_batches(be, &tiny_t);
     min_epochs_defers_stopping(be, &tiny_t);
+    autoifs_lora_init(be, &tiny_t);
+    ple_level_widths(be);
 
     /* Every model on an OpenCL device (PoCL in CI), where there is one:
      * the gradient checks again, and training that matches the CPU's. */

@@ -73,7 +73,8 @@ fr_status fr_config_get_bool(const fr_config *cfg, const char *key, int *out);
 /* STRING and ENUM keys; the pointer lives as long as the value. */
 fr_status fr_config_get_string(const fr_config *cfg, const char *key,
                                const char **out);
-/* INT_LIST: *out points at *count values owned by cfg. */
+/* INT_LIST: *out points at *count values owned by cfg (0 values, *out
+ * NULL, for a blank value). */
 fr_status fr_config_get_int_list(const fr_config *cfg, const char *key,
                                  const int64_t **out, size_t *count);
 /* Where a key's value came from: "default", "FILE:LINE" or the origin. */

@@ -10,7 +10,8 @@
  * - MMoE: E expert MLPs (one expert bank), a softmax gate per task;
  * - PLE: stacked CGC levels, each with shared experts and experts per task,
  *   a gate per task over its own and the shared experts, and (below the
- *   top level) a shared gate over all of them;
+ *   top level) a shared gate over all of them; every level's experts are
+ *   the expert MLP, or one layer of a width per level (level_width);
  * - AutoIFS (../shared/specs/autoifs.md): a shared bottom, a scenario layer
  *   with a shared unit and a LoRA unit per scenario, a task layer with a
  *   shared unit and a LoRA unit per task, and a selection network that
@@ -51,6 +52,11 @@ typedef struct fr_msmt_options {
     size_t experts;                              /* MMoE experts, PLE shared experts per level (8) */
     size_t task_experts;                         /* PLE: experts per task per level (1) */
     size_t levels;                               /* PLE: CGC levels (1) */
+    /* PLE: level l's experts are one layer of level_width[l] units, one
+     * width per level (MTReclib's PLE: level l's experts have width
+     * bottom_mlp_dims[l]); n_level_width = 0 (the default): every level's
+     * experts are the `expert` MLP. */
+    size_t level_width[FR_MSMT_MAX_LAYERS], n_level_width;
     int batch_norm;                              /* 1 */
     float dropout;                               /* 0 */
     int esmm;                                    /* 0 */

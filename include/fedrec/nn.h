@@ -162,7 +162,7 @@ typedef struct fr_dropout {
 fr_status fr_dropout_init(fr_dropout *d, float rate, uint64_t seed,
                           uint32_t layer_id);
 void fr_dropout_release(fr_dropout *d);
-/* training == 0 (or rate == 0): y = x. */
+/* training == 0 (or rate == 0): y = x. y may be x (in place). */
 fr_status fr_dropout_forward(fr_dropout *d, fr_backend *be, size_t n,
                              uint32_t step, fr_view x, fr_view y, int training);
 /* dx = dy .* mask of the last training forward. */
@@ -222,10 +222,10 @@ typedef struct fr_mlp {
     fr_dropout drop[FR_MLP_MAX_LAYERS];
     float dropout;
     /* Activations per layer: pre (linear out), act (relu out, batch-norm
-     * and ReLU fused when use_bn), out (dropout out = next input); and
-     * two gradient scratches. */
+     * and ReLU fused when use_bn, then dropped out in place: the next
+     * layer's input); and two gradient scratches. */
     fr_buffer *pre[FR_MLP_MAX_LAYERS];
-    fr_buffer *act[FR_MLP_MAX_LAYERS], *out[FR_MLP_MAX_LAYERS];
+    fr_buffer *act[FR_MLP_MAX_LAYERS];
     fr_buffer *grad_a, *grad_b;
 } fr_mlp;
 
@@ -248,6 +248,18 @@ fr_status fr_mlp_backward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
                           fr_view dout, fr_view dx, int training);
 
 
+/* ---- Gradient scratch: two buffers a backward pass ping-pongs between ---
+ * They grow to the largest request and keep nothing between passes, so
+ * layers whose backward passes never run at the same time can share one
+ * pair (a PLE model's expert banks, run one after another). */
+typedef struct fr_grad_scratch {
+    fr_buffer *a, *b;
+    size_t cap_a, cap_b;  /* floats */
+} fr_grad_scratch;
+/* Both buffers hold at least `floats` floats (contents not kept). */
+fr_status fr_grad_scratch_reserve(fr_grad_scratch *s, fr_backend *be, size_t floats);
+void fr_grad_scratch_release(fr_grad_scratch *s);
+
 /* ---- Expert bank: E MLPs of the same widths side by side ----------------
  * E experts, each Linear -> [BatchNorm] -> ReLU -> [Dropout] per layer,
  * read one input x (batch x in) and write one output whose row b holds
@@ -268,15 +280,23 @@ typedef struct fr_expert_bank {
     fr_param *weight[FR_MLP_MAX_LAYERS], *bias[FR_MLP_MAX_LAYERS];
     fr_batchnorm bn[FR_MLP_MAX_LAYERS];
     fr_dropout drop[FR_MLP_MAX_LAYERS];
+    /* Activations per layer as in fr_mlp (dropout in place in act). */
     fr_buffer *pre[FR_MLP_MAX_LAYERS];
-    fr_buffer *act[FR_MLP_MAX_LAYERS], *out[FR_MLP_MAX_LAYERS];
-    fr_buffer *grad_a, *grad_b;
+    fr_buffer *act[FR_MLP_MAX_LAYERS];
+    /* The backward's two gradient scratches (scratch_width floats per
+     * row), allocated by the first backward: the bank's own, or a pair
+     * shared with other banks (fr_expert_bank_share_scratch). */
+    size_t scratch_width;
+    fr_grad_scratch own_scratch, *shared_scratch;
 } fr_expert_bank;
 fr_status fr_expert_bank_init(fr_expert_bank *b, fr_param_set *ps, const char *name,
                               size_t experts, size_t in, const size_t *widths,
                               size_t n_layers, int batch_norm, float dropout,
                               size_t max_batch, fr_role role, uint64_t seed);
 void fr_expert_bank_release(fr_expert_bank *b);
+/* Use the caller's gradient scratch (which must outlive the bank's
+ * backward passes; the caller releases it) in place of the bank's own. */
+void fr_expert_bank_share_scratch(fr_expert_bank *b, fr_grad_scratch *s);
 size_t fr_expert_bank_out_width(const fr_expert_bank *b); /* per expert */
 /* The output of the latest forward (batch x E * width). */
 fr_view fr_expert_bank_output(const fr_expert_bank *b);

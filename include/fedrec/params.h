@@ -77,6 +77,9 @@ fr_param *fr_param_set_find(fr_param_set *set, const char *name);
 
 /* Total values of the parameters whose role is in role_mask. */
 size_t fr_param_set_numel(const fr_param_set *set, unsigned role_mask);
+/* Total values of the trainable parameters (what PyTorch's
+ * parameters() counts: no running statistics, no frozen tensors). */
+size_t fr_param_set_numel_trainable(const fr_param_set *set);
 
 /* Copy the values of the parameters in role_mask to/from one flat host
  * vector of exactly fr_param_set_numel(set, role_mask) floats, in the order

@@ -77,6 +77,20 @@ fr_status fr_cli_msmt_options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt
     mo->experts = (size_t)experts;
     mo->task_experts = (size_t)task_experts;
     mo->levels = (size_t)levels;
+    /* PLE's per-level expert widths: blank (the default) or one per level;
+     * other models do not read them. */
+    const int64_t *lw;
+    size_t n_lw;
+    FR_TRY_CLI(fr_config_get_int_list(cfg, "msmt.level_widths", &lw, &n_lw));
+    if (mo->arch == FR_ARCH_PLE && n_lw) {
+        if (n_lw != mo->levels)
+            return fr_cli_fail(FR_ERR_CONFIG,
+                               "msmt.level_widths: %zu width(s) for msmt.levels = %zu, expected one per level (or none: every level's experts are msmt.expert_layers)",
+                               n_lw, mo->levels);
+        for (size_t l = 0; l < n_lw; l++)
+            mo->level_width[l] = (size_t)lw[l];
+        mo->n_level_width = n_lw;
+    }
     mo->dropout = (float)dropout;
     mo->max_batch = (size_t)batch;
     to->batch = (size_t)batch;
@@ -211,6 +225,14 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
         fr_table_free(&t);
         return fr_cli_report(s, NULL);
     }
+    /* Every value, and the trainable ones as PyTorch's parameters()
+     * counts them (no batch-norm running statistics); AutoIFS's selector
+     * included in both. */
+    fr_param_set *sel = fr_msmt_model_selector_params(m);
+    size_t values = fr_param_set_numel(fr_msmt_model_params(m), FR_ROLES_ALL) +
+                    (sel ? fr_param_set_numel(sel, FR_ROLES_ALL) : 0);
+    size_t trainable = fr_param_set_numel_trainable(fr_msmt_model_params(m)) +
+                       (sel ? fr_param_set_numel_trainable(sel) : 0);
     epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl")};
     if (*report_path) {
         ctx.report = fr_cli_open_report(report_path, "w");
@@ -231,8 +253,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
         printf("fedrec train: %s: %s%s on %s: %zu rows (%zu train, %zu validation, %zu test), %zu scenarios, %zu tasks, %zu categorical fields (%zu values), %zu numerical\n",
                name, fr_msmt_arch_name(mo.arch), mo.esmm ? " + ESMM" : "", what, t.rows, part[FR_SPLIT_TRAIN],
                part[FR_SPLIT_VALID], part[FR_SPLIT_TEST], t.n_scenarios, t.n_tasks, t.n_cat, t.vocab_total, t.n_num);
-        printf("backend: %s; %zu parameters\n\n", fr_backend_describe(be),
-               fr_param_set_numel(fr_msmt_model_params(m), FR_ROLES_ALL));
+        printf("backend: %s; %zu parameters (%zu trainable)\n\n", fr_backend_describe(be), values, trainable);
         printf("%5s %11s %10s %12s %9s %8s\n", "epoch", "train_loss", "valid_auc", "valid_logloss", "samples/s",
                "seconds");
     }
@@ -256,7 +277,8 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                                        {"valid_logloss", r.valid.mean_logloss},
                                        {"best_epoch", (double)r.best_epoch},
                                        {"epochs", (double)r.epochs},
-                                       {"train_samples_per_second", r.train_samples_per_second}};
+                                       {"train_samples_per_second", r.train_samples_per_second},
+                                       {"trainable_parameters", (double)trainable}};
             int rc = fr_cli_write_summary(summary, cfg, metrics, sizeof metrics / sizeof metrics[0], wall);
             if (rc != FR_EXIT_OK)
                 code = rc;

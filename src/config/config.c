@@ -197,6 +197,17 @@ fr_status fr_config_assign(fr_config *cfg, long idx, const char *text,
         ok = enum_has(k->choices, text);
         break;
     case FR_CFG_INT_LIST: {
+        /* A blank value is an empty list: keys whose list may be absent
+         * (msmt.level_widths) use it; the others refuse an empty list
+         * where they read it. */
+        const char *first = text;
+        while (*first == ' ' || *first == '\t')
+            first++;
+        if (!*first) {
+            nv.list = NULL;
+            nv.list_len = 0;
+            break;
+        }
         size_t n = 1;
         for (const char *c = text; *c; c++)
             n += *c == ',';

@@ -169,6 +169,8 @@ static const fr_config_key schema[] = {
      "msmt job: PLE experts per task per level"},
     {"msmt", "levels", FR_CFG_INT, "1", 1, 4, 0, 0, NULL,
      "msmt job: PLE extraction levels (CGC layers stacked)"},
+    {"msmt", "level_widths", FR_CFG_INT_LIST, "", 1, 65536, 0, 0, NULL,
+     "msmt job: PLE experts of one layer per level, of these widths, one per level (MTReclib's PLE: its bottom_mlp_dims, e.g. 512,256 with msmt.levels = 2); empty: every level's experts are msmt.expert_layers"},
     {"msmt", "esmm", FR_CFG_BOOL, "false", NO_RANGE, NULL,
      "msmt job: train the second task as CTCVR = p(click) x p(conversion | click) on all rows (ESMM)"},
     {"msmt", "patience", FR_CFG_INT, "2", 0, 100000, 0, 0, NULL,

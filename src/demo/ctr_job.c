@@ -60,8 +60,8 @@ static fr_status build(fr_ctr_job *job, const fr_config *cfg)
     GET(string, "train.optimizer", &optimizer);
     GET(float, "train.lr", &lr);
     GET(float, "train.weight_decay", &wd);
-    if (n_hidden > FR_MLP_MAX_LAYERS)
-        return fr_fail(FR_ERR_CONFIG, "model.hidden has %zu layers, at most %d", n_hidden,
+    if (n_hidden < 1 || n_hidden > FR_MLP_MAX_LAYERS)
+        return fr_fail(FR_ERR_CONFIG, "model.hidden has %zu layers, expected 1 to %d", n_hidden,
                        FR_MLP_MAX_LAYERS);
     fr_ctr_spec spec = {job->seed, (size_t)rows, (size_t)fields, (size_t)vocab, (size_t)numeric};
     FR_TRY(fr_ctr_generate(&spec, &job->data));

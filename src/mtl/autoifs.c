@@ -52,9 +52,35 @@ static fr_status buf(fr_autoifs *a, size_t floats, fr_buffer **b)
     return fr_buffer_alloc_zero(a->be, (floats ? floats : 1) * sizeof(float), b);
 }
 
+static float xavier_std(size_t fan_in, size_t fan_out)
+{
+    return sqrtf(2.0f / (float)(fan_in + fan_out));
+}
+
 static fr_status xavier_normal(fr_param *p, uint64_t seed, size_t fan_in, size_t fan_out)
 {
-    return fr_param_init_normal(p, seed, sqrtf(2.0f / (float)(fan_in + fan_out)));
+    return fr_param_init_normal(p, seed, xavier_std(fan_in, fan_out));
+}
+
+/* The task layer's Wc = [W_t | A_1 .. A_T]: the authors draw W_t (H x 1)
+ * and the stacked A_m (a T x H x r tensor) each with Xavier-normal, and
+ * PyTorch counts a 3-D tensor's fans as H r in and T r out; so column 0
+ * and the other columns get different deviations. */
+static fr_status init_task_weight(fr_param *wc, uint64_t seed, size_t H, size_t T, size_t r)
+{
+    size_t C = wc->cols, n = wc->rows * C;
+    FR_TRY(fr_param_init_normal(wc, seed, 1.0f));
+    float *v = malloc(n * sizeof *v);
+    if (!v)
+        return fr_fail_nomem("AutoIFS task weight", n * sizeof *v);
+    fr_status s = fr_buffer_download(wc->value, 0, v, n * sizeof *v);
+    float shared = xavier_std(H, 1), lora = xavier_std(H * r, T * r);
+    for (size_t i = 0; s == FR_OK && i < n; i++)
+        v[i] *= i % C == 0 ? shared : lora;
+    if (s == FR_OK)
+        s = fr_buffer_upload(wc->value, 0, v, n * sizeof *v);
+    free(v);
+    return s;
 }
 
 fr_param_set *fr_autoifs_selector_params(fr_autoifs *a)
@@ -104,8 +130,10 @@ fr_status fr_autoifs_create(fr_backend *be, fr_param_set *ps, const fr_msmt_opti
         s = xavier_normal(a->ws.weight, seed, D, H);
     if (s == FR_OK)
         s = fr_param_add(ps, "ifs.scenario.lora_a", FR_ROLE_GLOBAL, D, K * r, 0, 1, &a->A);
+    /* The authors' A is a K x D x r tensor: PyTorch's Xavier-normal counts
+     * its fans as D r in and K r out. */
     if (s == FR_OK)
-        s = xavier_normal(a->A, seed, D, r);
+        s = xavier_normal(a->A, seed, D * r, K * r);
     if (s == FR_OK) /* B_k start at zero: training starts from the shared unit */
         s = fr_param_add(ps, "ifs.scenario.lora_b", FR_ROLE_GLOBAL, K * r, H, 0, 1, &a->Bstack);
     if (s == FR_OK)
@@ -113,7 +141,7 @@ fr_status fr_autoifs_create(fr_backend *be, fr_param_set *ps, const fr_msmt_opti
     if (s == FR_OK)
         s = fr_param_add(ps, "ifs.task.weight", FR_ROLE_GLOBAL, H, C, 0, 1, &a->Wc);
     if (s == FR_OK)
-        s = xavier_normal(a->Wc, seed, H, 1);
+        s = init_task_weight(a->Wc, seed, H, T, r);
     if (s == FR_OK)
         s = fr_param_add(ps, "ifs.task.shared_bias", FR_ROLE_GLOBAL, 1, 1, 0, 1, &a->bt);
     if (s == FR_OK)

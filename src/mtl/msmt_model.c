@@ -16,15 +16,15 @@
 #define MAX_T FR_TABLE_MAX_TASKS
 #define MAX_LEVELS 4
 
-/* One CGC level of PLE. */
+/* One CGC level of PLE: inputs `in` wide, experts `h` wide. */
 typedef struct cgc_level {
+    size_t in, h;
     fr_expert_bank task_bank[MAX_T], shared_bank;
     fr_softmax_gate task_gate[MAX_T], shared_gate;
     int has_shared_gate;
     fr_buffer *gates[MAX_T + 1], *gate_logits[MAX_T + 1];
     fr_buffer *out[MAX_T + 1];     /* task outputs, then the shared one */
     fr_buffer *dout[MAX_T + 1];    /* their gradients */
-    fr_buffer *dbank[MAX_T + 1];   /* gradients of the banks' outputs */
 } cgc_level;
 
 struct fr_msmt_model {
@@ -44,8 +44,13 @@ struct fr_msmt_model {
     fr_expert_bank bank;
     fr_softmax_gate gate[MAX_T];
     fr_buffer *gates[MAX_T], *gate_logits[MAX_T], *mixed[MAX_T], *dmixed[MAX_T], *dbank;
-    /* PLE */
+    /* PLE. The levels' backward passes run one after another, so they
+     * share the gradients of the banks' outputs (ple_dbank: tasks', then
+     * the shared bank's, each sized for the widest level) and the banks'
+     * gradient scratch. */
     cgc_level level[MAX_LEVELS];
+    fr_buffer *ple_dbank[MAX_T + 1];
+    fr_grad_scratch bank_scratch;
     /* AutoIFS; in retrain its selector reads a frozen copy of the
      * searched embedding (sel_fe, in a set no optimiser sees). */
     fr_autoifs *ifs;
@@ -193,24 +198,44 @@ static fr_status build_towers(fr_msmt_model *m, size_t in)
     return alloc(m, m->max_batch * (in > last ? in : last), &m->tower_in_grad);
 }
 
+/* PLE level l's expert layers: one layer of level_width[l] units where
+ * per-level widths are given (MTReclib's PLE), else the expert MLP. */
+static const size_t *ple_level_layers(const fr_msmt_options *o, size_t l, size_t *n)
+{
+    *n = o->n_level_width ? 1 : o->n_expert;
+    return o->n_level_width ? &o->level_width[l] : o->expert;
+}
+
+/* Width of the experts' outputs: PLE's top level's, else the expert MLP's. */
+static size_t expert_out_width(const fr_msmt_options *o)
+{
+    if (o->arch == FR_ARCH_PLE && o->n_level_width)
+        return o->level_width[o->levels - 1];
+    return o->expert[o->n_expert - 1];
+}
+
 static fr_status build_ple(fr_msmt_model *m)
 {
     const fr_msmt_options *o = &m->o;
-    size_t B = m->max_batch, h = o->expert[o->n_expert - 1], T = m->n_tasks;
-    size_t P = o->task_experts, S = o->experts;
+    size_t B = m->max_batch, T = m->n_tasks;
+    size_t P = o->task_experts, S = o->experts, widest[MAX_T + 1] = {0};
     char name[64];
     for (size_t l = 0; l < o->levels; l++) {
         cgc_level *lv = &m->level[l];
-        size_t in = l ? h : m->width;
+        size_t n_layers;
+        const size_t *layers = ple_level_layers(o, l, &n_layers);
+        size_t in = lv->in = l ? m->level[l - 1].h : m->width, h = lv->h = layers[n_layers - 1];
         lv->has_shared_gate = l + 1 < o->levels;
         for (size_t t = 0; t <= T; t++) {
             int shared = t == T;
             size_t experts = shared ? S : P;
+            fr_expert_bank *bank = shared ? &lv->shared_bank : &lv->task_bank[t];
             snprintf(name, sizeof name, shared ? "ple.%zu.shared" : "ple.%zu.task%zu", l, t);
-            FR_TRY(fr_expert_bank_init(shared ? &lv->shared_bank : &lv->task_bank[t], m->ps, name, experts, in,
-                                       o->expert, o->n_expert, o->batch_norm, o->dropout, B, FR_ROLE_GLOBAL,
-                                       o->seed));
-            FR_TRY(alloc(m, B * experts * h, &lv->dbank[t]));
+            FR_TRY(fr_expert_bank_init(bank, m->ps, name, experts, in, layers, n_layers, o->batch_norm, o->dropout,
+                                       B, FR_ROLE_GLOBAL, o->seed));
+            fr_expert_bank_share_scratch(bank, &m->bank_scratch);
+            if (experts * h > widest[t])
+                widest[t] = experts * h;
             if (shared && !lv->has_shared_gate)
                 continue;
             size_t gated = shared ? T * P + S : P + S;
@@ -223,7 +248,9 @@ static fr_status build_ple(fr_msmt_model *m)
             FR_TRY(alloc(m, B * h, &lv->dout[t]));
         }
     }
-    return build_towers(m, h);
+    for (size_t t = 0; t <= T; t++)
+        FR_TRY(alloc(m, B * widest[t], &m->ple_dbank[t]));
+    return build_towers(m, m->level[o->levels - 1].h);
 }
 
 fr_status fr_msmt_model_create(fr_backend *be, const fr_table *shape, const fr_msmt_options *o,
@@ -236,6 +263,14 @@ fr_status fr_msmt_model_create(fr_backend *be, const fr_table *shape, const fr_m
         (unsigned)o->arch > FR_ARCH_AUTOIFS || !(o->dropout >= 0.0f && o->dropout < 1.0f))
         return fr_fail(FR_ERR_INVALID, "multi-task model: need embedding > 0, batch >= 2, 1 to %d expert and tower layers, >= 1 expert, PLE: >= 1 task expert and 1 to %d levels, 0 <= dropout < 1",
                        FR_MSMT_MAX_LAYERS, MAX_LEVELS);
+    if (o->arch == FR_ARCH_PLE && o->n_level_width) {
+        if (o->n_level_width != o->levels)
+            return fr_fail(FR_ERR_INVALID, "PLE: %zu per-level expert widths for %zu levels, expected one per level",
+                           o->n_level_width, o->levels);
+        for (size_t l = 0; l < o->levels; l++)
+            if (o->level_width[l] == 0)
+                return fr_fail(FR_ERR_INVALID, "PLE: level %zu's expert width is 0, expected at least 1", l + 1);
+    }
     if (o->esmm && shape->n_tasks != 2)
         return fr_fail(FR_ERR_INVALID, "ESMM needs exactly two tasks (click, then conversion); the data has %zu",
                        shape->n_tasks);
@@ -284,8 +319,12 @@ fr_status fr_msmt_model_create(fr_backend *be, const fr_table *shape, const fr_m
         s = alloc(m, B * m->width, &m->emb);
     if (s == FR_OK)
         s = alloc(m, B * m->width, &m->demb);
-    size_t h = o->expert[o->n_expert - 1];
+    /* dtmp holds a gradient of an embedding, an expert output or (PLE) a
+     * level's input. */
+    size_t h = expert_out_width(o);
     size_t wide = m->width > h ? m->width : h;
+    for (size_t l = 0; o->arch == FR_ARCH_PLE && l < o->n_level_width; l++)
+        wide = o->level_width[l] > wide ? o->level_width[l] : wide;
     size_t gated = o->arch == FR_ARCH_PLE ? T * o->task_experts + o->experts : o->experts;
     if (s == FR_OK)
         s = alloc(m, B * wide, &m->dtmp);
@@ -385,10 +424,12 @@ void fr_msmt_model_free(fr_msmt_model *m)
             fr_buffer_free(lv->gate_logits[t]);
             fr_buffer_free(lv->out[t]);
             fr_buffer_free(lv->dout[t]);
-            fr_buffer_free(lv->dbank[t]);
         }
         fr_expert_bank_release(&lv->shared_bank);
     }
+    for (size_t t = 0; t <= MAX_T; t++)
+        fr_buffer_free(m->ple_dbank[t]);
+    fr_grad_scratch_release(&m->bank_scratch);
     fr_buffer_free(m->sum_matrix);
     fr_buffer_free(m->dbank);
     fr_buffer_free(m->numbers);
@@ -428,8 +469,7 @@ static fr_status towers_forward(fr_msmt_model *m, fr_view *tin)
 static fr_status cgc_forward(fr_msmt_model *m, size_t l, const fr_view *in)
 {
     cgc_level *lv = &m->level[l];
-    size_t T = m->n_tasks, P = m->o.task_experts, S = m->o.experts, n = m->n;
-    size_t h = m->o.expert[m->o.n_expert - 1];
+    size_t T = m->n_tasks, P = m->o.task_experts, S = m->o.experts, n = m->n, h = lv->h;
     fr_view bank_out[MAX_T + 1];
     for (size_t t = 0; t <= T; t++)
         FR_TRY(fr_expert_bank_forward(t == T ? &lv->shared_bank : &lv->task_bank[t], m->be, n, in[t], m->step,
@@ -603,40 +643,39 @@ static fr_status towers_backward_one(fr_msmt_model *m, size_t t, fr_view tin, fr
 static fr_status cgc_backward(fr_msmt_model *m, size_t l, const fr_view *in, fr_view *din)
 {
     cgc_level *lv = &m->level[l];
-    size_t T = m->n_tasks, P = m->o.task_experts, S = m->o.experts, n = m->n;
-    size_t h = m->o.expert[m->o.n_expert - 1];
-    fr_view bank_out[MAX_T + 1];
+    size_t T = m->n_tasks, P = m->o.task_experts, S = m->o.experts, n = m->n, h = lv->h, in_w = lv->in;
+    fr_view bank_out[MAX_T + 1], dbank[MAX_T + 1];
     for (size_t t = 0; t <= T; t++) {
         fr_expert_bank *b = t == T ? &lv->shared_bank : &lv->task_bank[t];
         bank_out[t] = fr_expert_bank_output(b);
-        FR_TRY(fr_fill(m->be, n * (t == T ? S : P) * h, 0.0f, whole(lv->dbank[t])));
+        dbank[t] = whole(m->ple_dbank[t]);
+        FR_TRY(fr_fill(m->be, n * (t == T ? S : P) * h, 0.0f, dbank[t]));
     }
     fr_view dx = whole(m->dtmp);
     for (size_t t = 0; t <= T; t++)
-        FR_TRY(fr_fill(m->be, n * (l ? h : m->width), 0.0f, din[t]));
+        FR_TRY(fr_fill(m->be, n * in_w, 0.0f, din[t]));
     for (size_t t = 0; t < T; t++) {
         /* dg reuses gate_logits' buffer: the logits are not needed again. */
         fr_view g = whole(lv->gates[t]), dg = whole(lv->gate_logits[t]);
-        FR_TRY(fr_mixture_backward(m->be, n, P, h, g, P + S, bank_out[t], whole(lv->dout[t]), dg,
-                                   whole(lv->dbank[t])));
+        FR_TRY(fr_mixture_backward(m->be, n, P, h, g, P + S, bank_out[t], whole(lv->dout[t]), dg, dbank[t]));
         FR_TRY(fr_mixture_backward(m->be, n, S, h, fr_view_of(g.buf, P), P + S, bank_out[T], whole(lv->dout[t]),
-                                   fr_view_of(dg.buf, P), whole(lv->dbank[T])));
+                                   fr_view_of(dg.buf, P), dbank[T]));
         FR_TRY(fr_softmax_gate_backward(&lv->task_gate[t], m->be, n, in[t], g, dg, whole(m->gscratch), dx));
-        FR_TRY(add_into(m, n * (l ? h : m->width), dx, din[t]));
+        FR_TRY(add_into(m, n * in_w, dx, din[t]));
     }
     if (lv->has_shared_gate) {
         size_t G = T * P + S;
         fr_view g = whole(lv->gates[T]), dg = whole(lv->gate_logits[T]);
         for (size_t t = 0; t <= T; t++)
             FR_TRY(fr_mixture_backward(m->be, n, t == T ? S : P, h, fr_view_of(g.buf, t * P), G, bank_out[t],
-                                       whole(lv->dout[T]), fr_view_of(dg.buf, t * P), whole(lv->dbank[t])));
+                                       whole(lv->dout[T]), fr_view_of(dg.buf, t * P), dbank[t]));
         FR_TRY(fr_softmax_gate_backward(&lv->shared_gate, m->be, n, in[T], g, dg, whole(m->gscratch), dx));
-        FR_TRY(add_into(m, n * (l ? h : m->width), dx, din[T]));
+        FR_TRY(add_into(m, n * in_w, dx, din[T]));
     }
     for (size_t t = 0; t <= T; t++) {
-        FR_TRY(fr_expert_bank_backward(t == T ? &lv->shared_bank : &lv->task_bank[t], m->be, n, in[t],
-                                       whole(lv->dbank[t]), dx, m->training));
-        FR_TRY(add_into(m, n * (l ? h : m->width), dx, din[t]));
+        FR_TRY(fr_expert_bank_backward(t == T ? &lv->shared_bank : &lv->task_bank[t], m->be, n, in[t], dbank[t], dx,
+                                       m->training));
+        FR_TRY(add_into(m, n * in_w, dx, din[t]));
     }
     return FR_OK;
 }

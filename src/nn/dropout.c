@@ -28,26 +28,31 @@ void fr_dropout_release(fr_dropout *d)
     d->cap = 0;
 }
 
+/* The mask is drawn on the host a chunk at a time and uploaded, so the
+ * host keeps one chunk per layer rather than a copy of the whole mask. */
+#define MASK_CHUNK 65536
+
 fr_status fr_dropout_forward(fr_dropout *d, fr_backend *be, size_t n,
                              uint32_t step, fr_view x, fr_view y, int training)
 {
     if (!training || d->rate == 0.0f)
         return x.buf == y.buf && x.off == y.off ? FR_OK : fr_copy(be, n, x, y);
-    if (n > d->cap) {
-        float *h = realloc(d->host_mask, n * sizeof *h);
-        if (!h)
-            return fr_fail_nomem("dropout mask", n * sizeof *h);
-        d->host_mask = h;
-        size_t cap = d->cap;
-        FR_TRY(fr_nn_reserve(be, &d->mask, &cap, n));
-        d->cap = n;
+    if (!d->host_mask) {
+        d->host_mask = malloc(MASK_CHUNK * sizeof *d->host_mask);
+        if (!d->host_mask)
+            return fr_fail_nomem("dropout mask", MASK_CHUNK * sizeof *d->host_mask);
     }
+    if (n > d->cap)
+        FR_TRY(fr_nn_reserve(be, &d->mask, &d->cap, n));
     fr_rng rng;
     fr_rng_init(&rng, d->seed, step, d->layer_id, FR_RNG_DROPOUT);
     float keep = 1.0f - d->rate, scale = 1.0f / keep;
-    for (size_t i = 0; i < n; i++)
-        d->host_mask[i] = fr_rng_uniform(&rng) < keep ? scale : 0.0f;
-    FR_TRY(fr_buffer_upload(d->mask, 0, d->host_mask, n * sizeof(float)));
+    for (size_t done = 0; done < n; done += MASK_CHUNK) {
+        size_t k = n - done < MASK_CHUNK ? n - done : MASK_CHUNK;
+        for (size_t i = 0; i < k; i++)
+            d->host_mask[i] = fr_rng_uniform(&rng) < keep ? scale : 0.0f;
+        FR_TRY(fr_buffer_upload(d->mask, done * sizeof(float), d->host_mask, k * sizeof(float)));
+    }
     return fr_mul(be, n, x, fr_nn_whole(d->mask), y);
 }
 

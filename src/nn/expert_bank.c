@@ -37,7 +37,9 @@ fr_status fr_expert_bank_init(fr_expert_bank *b, fr_param_set *ps, const char *n
     b->max_batch = max_batch;
     b->use_bn = batch_norm;
     b->dropout = dropout;
-    size_t widest = in;
+    /* The backward's scratch holds one layer's gradients, E * width wide
+     * (the input's gradient goes to the caller's dx). */
+    size_t widest = 0;
     for (size_t l = 0; l < n_layers; l++) {
         size_t prev = l ? widths[l - 1] : in, w = widths[l];
         if (w == 0)
@@ -61,11 +63,28 @@ fr_status fr_expert_bank_init(fr_expert_bank *b, fr_param_set *ps, const char *n
         size_t bytes = max_batch * experts * w * sizeof(float);
         FR_TRY(fr_buffer_alloc_zero(be, bytes, &b->pre[l]));
         FR_TRY(fr_buffer_alloc_zero(be, bytes, &b->act[l]));
-        if (dropout > 0.0f)
-            FR_TRY(fr_buffer_alloc_zero(be, bytes, &b->out[l]));
     }
-    FR_TRY(fr_buffer_alloc_zero(be, max_batch * widest * sizeof(float), &b->grad_a));
-    return fr_buffer_alloc_zero(be, max_batch * widest * sizeof(float), &b->grad_b);
+    b->scratch_width = widest;
+    return FR_OK;
+}
+
+fr_status fr_grad_scratch_reserve(fr_grad_scratch *s, fr_backend *be, size_t floats)
+{
+    FR_TRY(fr_nn_reserve(be, &s->a, &s->cap_a, floats));
+    return fr_nn_reserve(be, &s->b, &s->cap_b, floats);
+}
+
+void fr_grad_scratch_release(fr_grad_scratch *s)
+{
+    fr_buffer_free(s->a);
+    fr_buffer_free(s->b);
+    memset(s, 0, sizeof *s);
+}
+
+void fr_expert_bank_share_scratch(fr_expert_bank *b, fr_grad_scratch *s)
+{
+    fr_grad_scratch_release(&b->own_scratch);
+    b->shared_scratch = s;
 }
 
 void fr_expert_bank_release(fr_expert_bank *b)
@@ -76,10 +95,8 @@ void fr_expert_bank_release(fr_expert_bank *b)
         fr_dropout_release(&b->drop[l]);
         fr_buffer_free(b->pre[l]);
         fr_buffer_free(b->act[l]);
-        fr_buffer_free(b->out[l]);
     }
-    fr_buffer_free(b->grad_a);
-    fr_buffer_free(b->grad_b);
+    fr_grad_scratch_release(&b->own_scratch);
     memset(b, 0, sizeof *b);
 }
 
@@ -88,9 +105,11 @@ size_t fr_expert_bank_out_width(const fr_expert_bank *b)
     return b->width[b->n_layers - 1];
 }
 
+/* Layer l's output: its ReLU output, dropped out in place (the backward
+ * needs only the pre-activations and the mask). */
 static fr_view layer_out(const fr_expert_bank *b, size_t l)
 {
-    return fr_nn_whole(b->dropout > 0.0f ? b->out[l] : b->act[l]);
+    return fr_nn_whole(b->act[l]);
 }
 
 fr_view fr_expert_bank_output(const fr_expert_bank *b)
@@ -137,8 +156,7 @@ fr_status fr_expert_bank_forward(fr_expert_bank *b, fr_backend *be, size_t batch
             FR_TRY(fr_relu(be, batch * E * w, pre, act));
         }
         if (b->dropout > 0.0f)
-            FR_TRY(fr_dropout_forward(&b->drop[l], be, batch * E * w, step, act, fr_nn_whole(b->out[l]),
-                                      training));
+            FR_TRY(fr_dropout_forward(&b->drop[l], be, batch * E * w, step, act, act, training));
         in = layer_out(b, l);
     }
     *out = in;
@@ -152,7 +170,9 @@ fr_status fr_expert_bank_backward(fr_expert_bank *b, fr_backend *be, size_t batc
     if (batch > b->max_batch)
         return fr_fail(FR_ERR_INVALID, "expert bank: batch %zu exceeds max_batch %zu", batch, b->max_batch);
     size_t E = b->experts;
-    fr_view g = fr_nn_whole(b->grad_a), h = fr_nn_whole(b->grad_b), dcur = dout;
+    fr_grad_scratch *scratch = b->shared_scratch ? b->shared_scratch : &b->own_scratch;
+    FR_TRY(fr_grad_scratch_reserve(scratch, be, batch * b->scratch_width));
+    fr_view g = fr_nn_whole(scratch->a), h = fr_nn_whole(scratch->b), dcur = dout;
     for (size_t l = b->n_layers; l-- > 0;) {
         size_t w = b->width[l], prev = l ? b->width[l - 1] : b->in, n = batch * E * w, ld, stride;
         fr_view pre = fr_nn_whole(b->pre[l]);

@@ -39,8 +39,6 @@ fr_status fr_mlp_init(fr_mlp *m, fr_param_set *ps, const char *name,
         size_t bytes = max_batch * widths[i] * sizeof(float);
         FR_TRY(fr_buffer_alloc_zero(be, bytes, &m->pre[i]));
         FR_TRY(fr_buffer_alloc_zero(be, bytes, &m->act[i]));
-        if (dropout > 0.0f)
-            FR_TRY(fr_buffer_alloc_zero(be, bytes, &m->out[i]));
     }
     FR_TRY(fr_buffer_alloc_zero(be, max_batch * widest * sizeof(float), &m->grad_a));
     return fr_buffer_alloc_zero(be, max_batch * widest * sizeof(float), &m->grad_b);
@@ -61,7 +59,6 @@ void fr_mlp_release(fr_mlp *m)
         fr_dropout_release(&m->drop[i]);
         fr_buffer_free(m->pre[i]);
         fr_buffer_free(m->act[i]);
-        fr_buffer_free(m->out[i]);
     }
     fr_buffer_free(m->grad_a);
     fr_buffer_free(m->grad_b);
@@ -73,10 +70,11 @@ size_t fr_mlp_out_width(const fr_mlp *m)
     return m->width[m->n_layers - 1];
 }
 
-/* Layer i's output (its dropout output, or its ReLU output). */
+/* Layer i's output: its ReLU output, dropped out in place (the backward
+ * needs only the pre-activations and the mask). */
 static fr_view layer_out(const fr_mlp *m, size_t i)
 {
-    return fr_nn_whole(m->dropout > 0.0f ? m->out[i] : m->act[i]);
+    return fr_nn_whole(m->act[i]);
 }
 
 fr_view fr_mlp_output(const fr_mlp *m)
@@ -99,7 +97,7 @@ fr_status fr_mlp_forward(fr_mlp *m, fr_backend *be, size_t batch, fr_view x,
         else
             FR_TRY(fr_relu(be, n, pre, act));
         if (m->dropout > 0.0f)
-            FR_TRY(fr_dropout_forward(&m->drop[i], be, n, step, act, fr_nn_whole(m->out[i]), training));
+            FR_TRY(fr_dropout_forward(&m->drop[i], be, n, step, act, act, training));
         in = layer_out(m, i);
     }
     *out = in;

@@ -160,6 +160,15 @@ size_t fr_param_set_numel(const fr_param_set *set, unsigned role_mask)
     return n;
 }
 
+size_t fr_param_set_numel_trainable(const fr_param_set *set)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < set->count; i++)
+        if (set->items[i]->trainable)
+            n += set->items[i]->rows * set->items[i]->cols;
+    return n;
+}
+
 static fr_status check_flat(const fr_param_set *set, unsigned role_mask,
                             size_t n, const char *what)
 {
