@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fedrec/metrics.h"
 #include "fedrec/pfedrec.h"

@@ -63,23 +63,25 @@ static int same_split(const fr_loo_split *a, const fr_loo_split *b)
  * and `with` less the '+' added after it). */
 static char *edit(const char *text, int line, const char *with)
 {
-    char *out = calloc(1, strlen(text) + (with ? strlen(with) : 0) + 2);
+    size_t with_len = with ? strlen(with) : 0, n = 0;
+    int add = with_len && with[with_len - 1] == '+';
+    char *out = malloc(strlen(text) + with_len + 2);
     int at = 1;
     for (const char *p = text; *p; at++) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
-        if (at != line) {
-            strncat(out, p, len);
-        } else if (with && with[strlen(with) - 1] == '+') {
-            strncat(out, p, len);
-            strncat(out, with, strlen(with) - 1);
-            strcat(out, "\n");
-        } else if (with) {
-            strcat(out, with);
-            strcat(out, "\n");
+        if (at != line || add) {
+            memcpy(out + n, p, len);
+            n += len;
+        }
+        if (at == line && with) {
+            memcpy(out + n, with, with_len - (size_t)add);
+            n += with_len - (size_t)add;
+            out[n++] = '\n';
         }
         p += len;
     }
+    out[n] = '\0';
     return out;
 }
 
