@@ -11,7 +11,9 @@ AC_DEFUN([FR_WARNING_FLAGS], [
     AC_MSG_CHECKING([whether $CC accepts $fr_flag])
     fr_save_CFLAGS=$CFLAGS
     CFLAGS="$CFLAGS -Werror $fr_flag"
-    AC_COMPILE_IFELSE([AC_LANG_PROGRAM([], [])],
+    dnl A prototyped main: autoconf 2.69's AC_LANG_PROGRAM writes
+    dnl 'int main ()', which -Wstrict-prototypes -Werror would reject.
+    AC_COMPILE_IFELSE([AC_LANG_SOURCE([[int main(void) { return 0; }]])],
       [AC_MSG_RESULT([yes]); WARN_CFLAGS="$WARN_CFLAGS $fr_flag"],
       [AC_MSG_RESULT([no])])
     CFLAGS=$fr_save_CFLAGS
