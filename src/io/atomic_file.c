@@ -7,6 +7,7 @@
 
 #include "core/error_internal.h"
 #include "io/atomic_file.h"
+#include "io/crash_hook.h"
 
 static char *dup_string(const char *s)
 {
@@ -20,6 +21,8 @@ static char *dup_string(const char *s)
 fr_status fr_atomic_open(fr_atomic_file *af, const char *path)
 {
     af->f = NULL;
+    af->path = af->tmp_path = NULL;
+    FR_TRY(fr_crash_hook_check());
     af->path = dup_string(path);
     size_t n = strlen(path) + 32;
     af->tmp_path = malloc(n);
@@ -39,6 +42,7 @@ fr_status fr_atomic_open(fr_atomic_file *af, const char *path)
         af->path = af->tmp_path = NULL;
         return s;
     }
+    fr_crash_point("created");
     return FR_OK;
 }
 
@@ -72,11 +76,14 @@ fr_status fr_atomic_commit(fr_atomic_file *af)
 fr_status fr_atomic_commit_keep(fr_atomic_file *af, const char *prev_path)
 {
     int err = 0;
+    fr_crash_point("written");
     if (fflush(af->f) != 0 || fsync(fileno(af->f)) != 0)
         err = errno;
     if (fclose(af->f) != 0 && !err)
         err = errno;
     af->f = NULL;
+    if (!err)
+        fr_crash_point("synced");
     if (!err && prev_path && access(af->path, F_OK) == 0) {
         /* prev_path becomes a second name of the current file; path keeps
          * naming it until the rename below swaps in the new one. */
@@ -85,6 +92,8 @@ fr_status fr_atomic_commit_keep(fr_atomic_file *af, const char *prev_path)
         else if (link(af->path, prev_path) != 0 && errno != EXDEV && errno != EPERM && errno != ENOTSUP)
             err = errno;
     }
+    if (!err)
+        fr_crash_point("linked");
     if (!err && rename(af->tmp_path, af->path) != 0)
         err = errno;
     fr_status s = FR_OK;
@@ -93,6 +102,7 @@ fr_status fr_atomic_commit_keep(fr_atomic_file *af, const char *prev_path)
                     af->path, strerror(err));
         remove(af->tmp_path);
     } else {
+        fr_crash_point("renamed");
         fsync_parent_dir(af->path);
     }
     free(af->path);

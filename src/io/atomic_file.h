@@ -3,7 +3,9 @@
  * fr_atomic_open creates "<path>.tmp.<pid>" beside the destination; the
  * caller writes through f; fr_atomic_commit flushes, fsyncs, renames over
  * path and fsyncs the folder; fr_atomic_abort removes the temporary. If the
- * process dies in between, the destination is untouched. */
+ * process dies in between, the destination is untouched. Tests kill the
+ * process at named points of these steps with FEDREC_TEST_CRASH_AT
+ * (io/crash_hook.h). */
 #ifndef FR_ATOMIC_FILE_H
 #define FR_ATOMIC_FILE_H
 
