@@ -9,12 +9,22 @@ set -u
 # Absolute: the cases run in a temporary folder.
 top_builddir=$(cd "$top_builddir" && pwd) top_srcdir=$(cd "$top_srcdir" && pwd)
 FEDREC="$top_builddir/fedrec"
+. "$top_srcdir/tests/testutil.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fr_badinput.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 99
 failures=0
 ran=""
+skipped=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# skip_case ID WHY: case ID cannot run here; it is reported as a skipped
+# part (a "SKIP:" line) and still counted as one of the script's IDs.
+skip_case() {
+    ran="$ran $1"
+    skipped=$((skipped + 1))
+    skip_part "test_bad_input: case $1: $2"
+}
 
 # case ID EXIT TEXT CMD...: CMD exits EXIT and prints TEXT (stdout or stderr).
 case_() {
@@ -135,6 +145,10 @@ case_ B37 4 "version.ckpt: checkpoint version 9" "$FEDREC" train $P --set train.
 head -c 200 m.frm >cut.frm
 case_ B38 4 "cut.frm" "$FEDREC" eval cut.frm
 case_ B39 4 "run.ckpt.keep" "$FEDREC" eval run.ckpt.keep
+# The crash test hook (doc/RELIABILITY.md) set to no known point: the first
+# atomic write refuses, so a mistyped test cannot pass for a crash.
+case_ B80 3 "FEDREC_TEST_CRASH_AT = 'synched': expected created, written, synced, linked or renamed" env FEDREC_TEST_CRASH_AT=synched "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save hook.frm
+[ ! -e hook.frm ] || fail "B80: a refused write left its output"
 
 # Configuration files, --set values, backends.
 case_ B40 3 "unknown key 'train.roundz' (did you mean train.rounds?)" "$FEDREC" train --set train.roundz=3
@@ -166,7 +180,13 @@ case_ B62 1 "nofolder/x.split: cannot create temporary file" $SP --set output.sp
 cp good.split kept.split
 $SP --set data.split_file=nosuch.split --set output.split=kept.split >/dev/null 2>&1
 cmp -s good.split kept.split || fail "a failed run changed the split file it was to write"
-case_ B50 3 "opencl.device = '7'" "$FEDREC" train --set job.kind=ctr --set backend.kind=opencl --set opencl.device=7 --set train.epochs=1 --quiet
+# A device name that matches none needs a device list to match against:
+# without any OpenCL device fedrec refuses the backend itself.
+if have_opencl_device; then
+    case_ B50 3 "opencl.device = '7'" "$FEDREC" train --set job.kind=ctr --set backend.kind=opencl --set opencl.device=7 --set train.epochs=1 --quiet
+else
+    skip_case B50 "no OpenCL device here to match opencl.device against (pocl-opencl-icd gives one on any CPU)"
+fi
 case_ B51 3 "backend.threads = '-1'" "$FEDREC" train --set backend.threads=-1
 case_ B52 2 "" "$FEDREC" train --no-such-option
 case_ B53 2 "" "$FEDREC" train --set
@@ -219,5 +239,5 @@ if [ "$failures" -ne 0 ]; then
     echo "test_bad_input: $failures failure(s)" >&2
     exit 1
 fi
-echo "test_bad_input: all $(echo $ran | wc -w) cases behave as documented" >&2
+echo "test_bad_input: $(($(echo $ran | wc -w) - skipped)) cases behave as documented, $skipped skipped" >&2
 exit 0

@@ -2,8 +2,8 @@
  * gradients against central finite differences; FedNCF and centralised MF
  * give identical results for 1 and 3 threads and resume from a checkpoint
  * bit for bit (layers and Adam state included); a checkpoint of one
- * algorithm is refused by another; and on MovieLens-100K (skipped when
- * ../shared/data is absent) short runs clearly beat random ranking. */
+ * algorithm is refused by another; and on MovieLens-100K (a SKIP line
+ * when ../shared/data is absent) short runs clearly beat random ranking. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,7 +263,8 @@ int main(void)
     char ml[1024];
     snprintf(ml, sizeof ml, "%s/../shared/data/ml-100k/u.data", top ? top : ".");
     if (access(ml, R_OK) != 0) {
-        fprintf(stderr, "test_baselines: %s absent: the MovieLens-100K runs are skipped\n", ml);
+        TEST_SKIP_PART("test_baselines: the MovieLens-100K learning floors of FedNCF and centralised MF: %s is absent",
+                       ml);
         return fr_test_finish("test_baselines");
     }
     fr_ratings_spec spec;

@@ -155,7 +155,7 @@ int main(void)
         fr_loo_split_free(&s);
         fr_ratings_free(&r);
     } else {
-        fprintf(stderr, "test_ratings: %s absent: the MovieLens-100K part is skipped\n", ml);
+        TEST_SKIP_PART("test_ratings: the MovieLens-100K counts and split: %s is absent", ml);
     }
     return fr_test_finish("test_ratings");
 }
