@@ -508,8 +508,10 @@ int main(void)
             opencl_matches_cpu(be, ocl);
             fr_backend_close(ocl);
         }
+    } else if (!fr_opencl_built()) {
+        TEST_SKIP_PART("test_msmt: the models on OpenCL: this build has no OpenCL backend");
     } else {
-        fprintf(stderr, "test_msmt: no OpenCL backend or device here: the models ran on the CPU only\n");
+        TEST_SKIP_PART("test_msmt: the models on OpenCL: no OpenCL device here (pocl-opencl-icd gives one on any CPU)");
     }
     fr_table_free(&tiny_t);
 
