@@ -22,3 +22,10 @@ check_PROGRAMS += tests/test_privacy
 tests_test_privacy_SOURCES = tests/test_privacy.c tests/testutil.h
 tests_test_privacy_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_privacy
+
+# PFedRec's round, a PF-MSMTrec aggregation step and a PMTRec weighting
+# step recomputed independently on hand-made toys.
+check_PROGRAMS += tests/test_arithmetic
+tests_test_arithmetic_SOURCES = tests/test_arithmetic.c tests/testutil.h
+tests_test_arithmetic_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_arithmetic

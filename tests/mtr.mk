@@ -9,3 +9,5 @@ check_PROGRAMS += tests/test_mtrec
 tests_test_mtrec_SOURCES = tests/test_mtrec.c tests/testutil.h
 tests_test_mtrec_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_mtrec
+# PMTRec's weighting step is also recomputed independently in
+# tests/test_arithmetic (tests/fed.mk).

@@ -7,3 +7,6 @@ tests_test_params_LDADD = $(FR_TEST_LIBS)
 tests_test_optim_SOURCES = tests/test_optim.c tests/testutil.h
 tests_test_optim_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_gradcheck tests/test_params tests/test_optim
+# The gradient check must reject gradients scaled by 1.01 (its test hook).
+TESTS += tests/test_gradcheck_mutants.sh
+EXTRA_DIST += tests/test_gradcheck_mutants.sh
