@@ -336,7 +336,7 @@ fr_status fr_comm_same_job(fr_comm *c, const char *config_fingerprint, uint64_t 
                  n, n == 1 ? "" : "s", differences, free_keys);
         differs = FR_ERR_CONFIG;
     } else if (head[1] != data_fingerprint) {
-        snprintf(message, sizeof message, "the %s differ from rank 0's (contents fingerprint %016llx, rank 0: %016llx): every rank must read the same data",
+        snprintf(message, sizeof message, "the contents of its %s differ from rank 0's (fingerprint %016llx, rank 0: %016llx): every rank must read the same data",
                  data_what, (unsigned long long)data_fingerprint, (unsigned long long)head[1]);
         differs = FR_ERR_DATA;
     }
