@@ -135,8 +135,23 @@ case_ B34 4 "flipped.tbl:" "$FEDREC" data info flipped.tbl --check
 P="--set data.users=60 --set data.items=250 --quiet"
 "$FEDREC" train $P --set train.rounds=2 --set output.checkpoint=run.ckpt >/dev/null 2>&1 || fail "checkpoint run failed"
 cp run.ckpt run.ckpt.keep
-case_ B35 4 "run.ckpt: the checkpoint is of another run" "$FEDREC" train $P --set train.rounds=3 --set run.seed=9 --set output.checkpoint=run.ckpt --resume
-cmp -s run.ckpt run.ckpt.keep || fail "B35: a refused checkpoint was changed"
+M="$R $ML --set train.rounds=3 --set output.checkpoint=ml.ckpt"
+"$FEDREC" train $M --set data.path=good.data --set train.rounds=2 >/dev/null 2>&1 || fail "checkpoint run on good.data failed"
+cp ml.ckpt ml.ckpt.keep
+# 31 users; and 30 with the same sizes as good.data (40 items, 180 ratings), other items.
+awk 'BEGIN { for (u = 1; u <= 31; u++) for (k = 0; k < 6; k++) printf "%d\t%d\t4\t%d\n", u, (u * 7 + k * 3) % 40 + 1, k }' >more.data
+awk 'BEGIN { for (u = 1; u <= 30; u++) for (k = 0; k < 6; k++) printf "%d\t%d\t4\t%d\n", u, (u * 11 + k * 3) % 40 + 1, k }' >other.data
+case_ B35 4 "ml.ckpt: the checkpoint is of another run" "$FEDREC" train $M --set data.path=more.data --resume
+cmp -s ml.ckpt ml.ckpt.keep || fail "B35: a refused checkpoint was changed"
+case_ B70 3 "run.ckpt: the checkpoint was written under another configuration, 2 keys differ: pfedrec.lr: checkpoint 0.1, now 5; pfedrec.negatives: checkpoint 4, now 0" \
+    "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=run.ckpt --set pfedrec.lr=5 --set pfedrec.negatives=0 --resume
+cmp -s run.ckpt run.ckpt.keep || fail "B70: a refused checkpoint was changed"
+case_ B71 4 "ml.ckpt: the checkpoint was written on other data: the same 30 users, 40 items and 180 ratings, but other contents" \
+    "$FEDREC" train $M --set data.path=other.data --resume
+cmp -s ml.ckpt ml.ckpt.keep || fail "B71: a refused checkpoint was changed"
+case_ B72 3 "output.checkpoint = 'none.ckpt': job.kind = msmt writes no checkpoints" "$FEDREC" train --set job.kind=msmt --set output.checkpoint=none.ckpt
+case_ B73 3 "output.checkpoint = 'none.ckpt': job.kind = fedmsmt writes no checkpoints" "$FEDREC" train --set job.kind=fedmsmt --set output.checkpoint=none.ckpt
+[ ! -e none.ckpt ] || fail "B72/B73: a job without checkpoints wrote one"
 head -c 1000 run.ckpt.keep >cut.ckpt
 case_ B36 4 "cut.ckpt: the checkpoint is truncated" "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=cut.ckpt --resume
 { head -c 8 run.ckpt.keep; printf '\011\000\000\000'; tail -c +13 run.ckpt.keep; } >version.ckpt

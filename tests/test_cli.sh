@@ -195,7 +195,74 @@ expect 0 "$FEDREC" train $pf --set train.rounds=4 --report "$tmp/part.csv"
 expect 0 "$FEDREC" train $pf --set train.rounds=6 --report "$tmp/part.csv" --resume
 cut -d, -f1-6 "$tmp/full.csv" >"$tmp/a"; cut -d, -f1-6 "$tmp/part.csv" >"$tmp/b"
 cmp -s "$tmp/a" "$tmp/b" || fail "resumed run differs: $(paste -d'|' "$tmp/a" "$tmp/b")"
-head -c 300 "$tmp/ck" >"$tmp/ck.bad"
+# The checkpoint holds the job's fingerprint. A resume may change the
+# rounds, the checkpoint interval, the outputs and the threads, and read a
+# copy of the data at another path: it goes on to the same figures.
+rm -f "$tmp/ck"
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $pf --set train.rounds=4 --report "$tmp/part.csv"
+cp "$tmp/ck" "$tmp/ck4"
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $pf --set train.rounds=6 --set train.checkpoint_every=3 --set backend.threads=1 \
+    --set run.name=other --set "output.split=$tmp/resumed.split" --report "$tmp/part.csv" --resume
+cut -d, -f1-6 "$tmp/part.csv" >"$tmp/b"
+cmp -s "$tmp/a" "$tmp/b" || fail "resumed with other rounds, threads, outputs: differs: $(paste -d'|' "$tmp/a" "$tmp/b")"
+# Under other options: refused, each key named with both values, the
+# checkpoint untouched.
+for change in "pfedrec.lr=5|pfedrec.lr: checkpoint 0.1, now 5" \
+    "pfedrec.negatives=0|pfedrec.negatives: checkpoint 4, now 0" \
+    "fed.clip_norm=2|fed.clip_norm: checkpoint 0, now 2" \
+    "privacy.local_noise=0.5|privacy.local_noise: checkpoint 0, now 0.5" \
+    "fault.huge=0.1|fault.huge: checkpoint 0, now 0.1" \
+    "fed.aggregator=median|fed.aggregator: checkpoint mean, now median" \
+    "run.seed=7|run.seed: checkpoint 42, now 7"; do
+    cp "$tmp/ck4" "$tmp/ck"
+    # shellcheck disable=SC2086
+    expect 3 "$FEDREC" train $pf --set train.rounds=6 --set "${change%%|*}" --resume
+    grep -qF "ck: the checkpoint was written under another configuration, 1 key differs: ${change#*|} (" "$tmp/err" ||
+        fail "resume with ${change%%|*}: $(cat "$tmp/err")"
+    cmp -s "$tmp/ck" "$tmp/ck4" || fail "resume with ${change%%|*}: the checkpoint changed"
+done
+cp "$tmp/ck4" "$tmp/ck"
+# shellcheck disable=SC2086
+expect 3 "$FEDREC" train $pf --set train.rounds=6 --set pfedrec.lr=5 --set pfedrec.negatives=0 --resume
+grep -qF "2 keys differ: pfedrec.lr: checkpoint 0.1, now 5; pfedrec.negatives: checkpoint 4, now 0" "$tmp/err" ||
+    fail "resume with two keys changed: $(cat "$tmp/err")"
+# The same value written otherwise is the same value.
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $pf --set train.rounds=5 --set pfedrec.lr=0.10 --set pfedrec.item_personalisation=yes --resume
+# A target epsilon fixes the rounds: the noise is set for the whole run.
+dp="--set fed.clip_norm=1 --set privacy.dp_epsilon=8"
+rm -f "$tmp/ck"
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $pf $dp --set train.rounds=2
+# shellcheck disable=SC2086
+expect 3 "$FEDREC" train $pf $dp --set train.rounds=4 --resume
+grep -qF "train.rounds (fixed by privacy.dp_epsilon): checkpoint 2, now 4" "$tmp/err" ||
+    fail "resume with a target epsilon and more rounds: $(cat "$tmp/err")"
+# The data: a copy elsewhere resumes; other contents of the same size do not.
+awk 'BEGIN { for (u = 1; u <= 30; u++) for (k = 0; k < 6; k++) printf "%d\t%d\t4\t%d\n", u, (u * 7 + k * 3) % 40 + 1, k }' >"$tmp/a.data"
+awk 'BEGIN { for (u = 1; u <= 30; u++) for (k = 0; k < 6; k++) printf "%d\t%d\t4\t%d\n", u, (u * 11 + k * 3) % 40 + 1, k }' >"$tmp/b.data"
+ml="--set data.source=movielens --set pfedrec.eval_negatives=5 --set output.checkpoint=$tmp/ml.ck --quiet"
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $ml --set "data.path=$tmp/a.data" --set train.rounds=2
+mkdir "$tmp/moved" && cp "$tmp/a.data" "$tmp/moved/a.data"
+cp "$tmp/ml.ck" "$tmp/ml.ck2"
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" train $ml --set "data.path=$tmp/moved/a.data" --set train.rounds=3 --resume
+cp "$tmp/ml.ck2" "$tmp/ml.ck"
+# shellcheck disable=SC2086
+expect 4 "$FEDREC" train $ml --set "data.path=$tmp/b.data" --set train.rounds=3 --resume
+grep -qF "ml.ck: the checkpoint was written on other data: the same 30 users, 40 items and 180 ratings, but other contents" "$tmp/err" ||
+    fail "resume on other data of the same size: $(cat "$tmp/err")"
+# Jobs without checkpoints refuse output.checkpoint rather than ignore it.
+for kind in msmt fedmsmt mtrec ctr; do
+    expect 3 "$FEDREC" train --set job.kind=$kind --set "output.checkpoint=$tmp/none.ck"
+    grep -qF "output.checkpoint = '$tmp/none.ck': job.kind = $kind writes no checkpoints" "$tmp/err" ||
+        fail "$kind with output.checkpoint: $(cat "$tmp/err")"
+    [ ! -e "$tmp/none.ck" ] || fail "$kind wrote $tmp/none.ck"
+done
+head -c 300 "$tmp/ck4" >"$tmp/ck.bad"
 # shellcheck disable=SC2086
 expect 4 "$FEDREC" train $pf --set train.rounds=6 --set "output.checkpoint=$tmp/ck.bad" --resume
 grep -q "ck.bad" "$tmp/err" || fail "truncated checkpoint not named: $(cat "$tmp/err")"

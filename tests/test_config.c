@@ -381,6 +381,85 @@ static void test_demo_ini(void)
     fr_config_free(defaults);
 }
 
+/* The job's fingerprint: every key but the per-rank ones, values
+ * canonical; the comparison names what differs, and skips what a resume
+ * may change only when resuming. */
+static void test_fingerprint(void)
+{
+    size_t n_keys;
+    const fr_config_key *keys = fr_config_schema(&n_keys);
+    for (size_t k = 0; k < n_keys; k++)
+        CHECK(keys[k].fingerprint == FR_FP_JOB || keys[k].fingerprint == FR_FP_RESUME_MAY_CHANGE ||
+                  keys[k].fingerprint == FR_FP_PER_RANK,
+              "%s.%s: fingerprint rule %d", keys[k].section, keys[k].name, (int)keys[k].fingerprint);
+    fr_config *a = NULL, *b = NULL;
+    char *fa = NULL, *fb = NULL, diff[1024];
+    CHECK_OK(fr_config_create(&a));
+    CHECK_OK(fr_config_create(&b));
+    if (!a || !b) {
+        fr_config_free(a);
+        fr_config_free(b);
+        return;
+    }
+    /* Written otherwise, the same values. */
+    CHECK_OK(fr_config_set_arg(b, "pfedrec.lr=0.10", "--set"));
+    CHECK_OK(fr_config_set_arg(b, "pfedrec.personal_score=yes", "--set"));
+    CHECK_OK(fr_config_set_arg(b, "msmt.expert_layers=256, 128", "--set"));
+    CHECK_OK(fr_config_set_arg(b, "fed.trim=1e-1", "--set"));
+    CHECK_OK(fr_config_fingerprint(a, &fa));
+    CHECK_OK(fr_config_fingerprint(b, &fb));
+    CHECK(fa && fb && !strcmp(fa, fb), "the same values written otherwise differ");
+    CHECK(fa && strstr(fa, "\npfedrec.lr = 0.1\n") && strstr(fa, "\nfed.clip_norm = 0\n") &&
+              strstr(fa, "\nprivacy.dp_delta = 1e-05\n") && strstr(fa, "\ntrain.rounds = 100\n") &&
+              strstr(fa, "\noutput.checkpoint = \n") && !strstr(fa, "backend.threads") &&
+              !strstr(fa, "data.path") && !strstr(fa, "rank.threads"),
+          "fingerprint lines: %.300s", fa ? fa : "");
+    free(fb);
+    /* What differs, named with both values; per-rank keys never. */
+    CHECK_OK(fr_config_set_arg(b, "pfedrec.lr=5", "--set"));
+    CHECK_OK(fr_config_set_arg(b, "pfedrec.negatives=0", "--set"));
+    CHECK_OK(fr_config_set_arg(b, "train.rounds=7", "--set"));
+    CHECK_OK(fr_config_set_arg(b, "output.report=r.csv", "--set"));
+    CHECK_OK(fr_config_set_arg(b, "backend.threads=3", "--set"));
+    CHECK_OK(fr_config_set_arg(b, "data.path=elsewhere", "--set"));
+    CHECK_OK(fr_config_fingerprint(b, &fb));
+    size_t n = fr_config_fingerprint_compare(fa, fb, 1, "checkpoint", "now", diff, sizeof diff);
+    CHECK(n == 2 && !strcmp(diff, "pfedrec.lr: checkpoint 0.1, now 5; pfedrec.negatives: checkpoint 4, now 0"),
+          "resume comparison: %zu: %s", n, diff);
+    n = fr_config_fingerprint_compare(fa, fb, 0, "rank 0", "rank 1", diff, sizeof diff);
+    CHECK(n == 4 && strstr(diff, "train.rounds: rank 0 100, rank 1 7") &&
+              strstr(diff, "output.report: rank 0 '', rank 1 r.csv") && !strstr(diff, "backend.threads") &&
+              !strstr(diff, "data.path"),
+          "ranks comparison: %zu: %s", n, diff);
+    CHECK(fr_config_fingerprint_compare(fa, fa, 0, "a", "b", diff, sizeof diff) == 0 && !*diff,
+          "a fingerprint differs from itself: %s", diff);
+    /* A key missing on one side: the same as its default; lines of a job's
+     * own (names outside the schema) always compared; many differences:
+     * the first six, then a count. */
+    n = fr_config_fingerprint_compare("pfedrec.lr = 0.1\n", "pfedrec.lr = 0.1\nfed.clip_norm = 0\n", 1, "w", "n",
+                                      diff, sizeof diff);
+    CHECK(n == 0, "a key at its default missing from one side: %zu: %s", n, diff);
+    n = fr_config_fingerprint_compare("fed.clip_norm = 1\n", "", 1, "w", "n", diff, sizeof diff);
+    CHECK(n == 1 && !strcmp(diff, "fed.clip_norm: w 1, n (none)"), "a key missing now: %zu: %s", n, diff);
+    n = fr_config_fingerprint_compare("x (derived) = 1\n", "x (derived) = 2\n", 1, "w", "n", diff, sizeof diff);
+    CHECK(n == 1 && !strcmp(diff, "x (derived): w 1, n 2"), "a derived line: %zu: %s", n, diff);
+    n = fr_config_fingerprint_compare("a.a = 1\nb.b = 1\nc.c = 1\nd.d = 1\ne.e = 1\nf.f = 1\ng.g = 1\nh.h = 1\n",
+                                      "", 1, "w", "n", diff, sizeof diff);
+    CHECK(n == 8 && strstr(diff, "f.f: w 1, n (none); and 2 more") && !strstr(diff, "g.g"),
+          "eight differences: %zu: %s", n, diff);
+    /* The rules' keys, for messages. */
+    char list[512];
+    fr_config_rule_keys(FR_FP_RESUME_MAY_CHANGE, list, sizeof list);
+    CHECK(!strcmp(list, "run.name, train.rounds, train.checkpoint_every, fed.placement, output.*"),
+          "keys a resume may change: %s", list);
+    fr_config_rule_keys(FR_FP_PER_RANK, list, sizeof list);
+    CHECK(!strcmp(list, "backend.*, opencl.*, data.path, data.split_file, rank.*"), "per-rank keys: %s", list);
+    free(fa);
+    free(fb);
+    fr_config_free(a);
+    fr_config_free(b);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -574,5 +653,6 @@ int main(void)
     test_booleans();
     test_round_trip_every_key();
     test_demo_ini();
+    test_fingerprint();
     return fr_test_finish("test_config");
 }

@@ -8,8 +8,9 @@
 # communication report has a row per round and rank; [rank] keys and
 # FEDREC_* variables set a rank's threads, and an OpenCL rank works beside
 # a CPU rank (when a device exists); a job refusing to run on several ranks
-# says so once, and a data file or report one rank cannot use, or options
-# that differ between ranks, stop every rank with one message; and when a rank is killed the job ends with a
+# says so once, and a data file or report one rank cannot use, or a
+# configuration or data that differ between ranks, stop every rank with one
+# message (naming the keys that differ); and when a rank is killed the job ends with a
 # message naming the intact checkpoint, from which a one-rank run resumes
 # to the uninterrupted result.
 set -u
@@ -125,14 +126,61 @@ awk -F, 'NR > 1 && ($(NF - 5) <= 0 || $(NF - 4) <= 0) { bad = 1 } END { exit bad
     fail "a rank reports no traffic: $(cat "$tmp/comm.csv")"
 grep -q "rank 2 on" "$tmp/out" || fail "no rank table: $(head -n 5 "$tmp/out")"
 
-# A rank whose options differ from rank 0's: found at start, one message.
-# shellcheck disable=SC2016
-"$MPIEXEC" $launch_flags -np 2 sh -c \
-    'if [ "${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" = 1 ]; then set -- "$@" --set pfedrec.lr=0.2; fi; exec "$0" "$@"' \
-    "$FEDREC" train "$pf" --set data.users=240 --set data.items=300 --set train.rounds=1 >"$tmp/out" 2>"$tmp/err"
+# A rank whose configuration or data differ from rank 0's: found at start,
+# one message naming the rank and the keys (the job's fingerprint, the one
+# checkpoints keep; doc/RELIABILITY.md).
+# on_rank1 ARGS...: fedrec on 2 ranks, rank 1 with ARGS... added.
+on_rank1() {
+    extra=$1; shift
+    # shellcheck disable=SC2016
+    "$MPIEXEC" $launch_flags -np 2 sh -c \
+        'extra=$1; shift; if [ "${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" = 1 ]; then set -- "$@" $extra; fi; exec "$0" "$@"' \
+        "$FEDREC" "$extra" "$@" >"$tmp/out" 2>"$tmp/err"
+}
+for change in "pfedrec.lr=0.2|pfedrec.lr: rank 0 0.1, rank 1 0.2" \
+    "fed.clip_norm=0|fed.clip_norm: rank 0 5, rank 1 0" \
+    "fault.nan=0.1|fault.nan: rank 0 0, rank 1 0.1" \
+    "privacy.local_noise=0.1|privacy.local_noise: rank 0 0, rank 1 0.1" \
+    "train.rounds=2|train.rounds: rank 0 1, rank 1 2"; do
+    on_rank1 "--set ${change%%|*}" train "$pf" --set data.users=240 --set data.items=300 --set train.rounds=1 \
+        --set fed.clip_norm=5
+    code=$?
+    [ "$code" -eq 3 ] &&
+        [ "$(grep -c "rank 1 of 2: the configuration differs from rank 0's in 1 key: ${change#*|} (" "$tmp/err")" -eq 1 ] ||
+        fail "rank 1 with ${change%%|*}: exit $code: $(cat "$tmp/err")"
+done
+# Per-rank keys may differ: threads, and the data at another path.
+mkdir -p "$tmp/copy" && cp "$tmp/u.data" "$tmp/copy/u.data"
+on_rank1 "--set backend.threads=2 --set data.path=$tmp/copy/u.data" train --set data.source=movielens \
+    --set data.path="$tmp/u.data" --set train.rounds=1 --set pfedrec.eval_negatives=20 --set backend.threads=1 ||
+    fail "rank 1 with other threads and a copy of the data: $(cat "$tmp/err")"
+# Other data of the same sizes: exit 4, the data named.
+awk '{ $2 = ($2 * 7) % 200 + 1; print }' OFS='\t' "$tmp/u.data" >"$tmp/other.data"
+on_rank1 "--set data.path=$tmp/other.data" train --set data.source=movielens --set data.path="$tmp/u.data" \
+    --set train.rounds=1 --set pfedrec.eval_negatives=20
 code=$?
-[ "$code" -eq 3 ] && [ "$(grep -c "rank 1 of 2: the rating data or the engine's options differ" "$tmp/err")" -eq 1 ] ||
-    fail "a rank with other options: exit $code: $(cat "$tmp/err")"
+[ "$code" -eq 4 ] && [ "$(grep -c "rank 1 of 2: the contents of its rating data differ from rank 0's" "$tmp/err")" -eq 1 ] ||
+    fail "rank 1 with other data: exit $code: $(cat "$tmp/err")"
+# The multi-scenario job: the same check, its table included.
+# shellcheck disable=SC2086
+on_rank1 "--set fedmsmt.temperature=2" train "$fm" $msmt --set train.rounds=1
+code=$?
+[ "$code" -eq 3 ] &&
+    [ "$(grep -c "rank 1 of 2: the configuration differs from rank 0's in 1 key: fedmsmt.temperature: rank 0 1, rank 1 2 (" "$tmp/err")" -eq 1 ] ||
+    fail "fedmsmt, rank 1 with another temperature: exit $code: $(cat "$tmp/err")"
+"$FEDREC" data synth --out "$tmp/t1.tbl" --rows 3000 --scenarios 3 --seed 1 >/dev/null &&
+    "$FEDREC" data synth --out "$tmp/t2.tbl" --rows 3000 --scenarios 3 --seed 2 >/dev/null ||
+    fail "fedrec data synth failed"
+tables="--set data.source=table --set train.rounds=1 --set msmt.expert_layers=8 --set msmt.tower_layers=4 --set backend.kind=cpu"
+# shellcheck disable=SC2086
+on_rank1 "--set data.path=$tmp/t2.tbl" train --set job.kind=fedmsmt $tables --set data.path="$tmp/t1.tbl"
+code=$?
+[ "$code" -eq 4 ] && [ "$(grep -c "rank 1 of 2: the contents of its feature table differ from rank 0's" "$tmp/err")" -eq 1 ] ||
+    fail "fedmsmt, rank 1 with another table: exit $code: $(cat "$tmp/err")"
+cp "$tmp/t1.tbl" "$tmp/copy/t1.tbl"
+# shellcheck disable=SC2086
+on_rank1 "--set data.path=$tmp/copy/t1.tbl" train --set job.kind=fedmsmt $tables --set data.path="$tmp/t1.tbl" ||
+    fail "fedmsmt, rank 1 with a copy of the table: $(cat "$tmp/err")"
 
 # A report rank 0 cannot write: every rank stops, one message, no abort.
 # shellcheck disable=SC2086

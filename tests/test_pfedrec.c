@@ -157,6 +157,94 @@ static void check_robust(void)
     fr_ratings_free(&r);
 }
 
+/* With a job fingerprint: a checkpoint resumes under a fingerprint that
+ * differs only in keys a resume may change, and is refused under another
+ * value of any other key (FR_ERR_CONFIG, naming it and both values), by
+ * an engine with a fingerprint when it holds none, and on a split of the
+ * same sizes with other contents (FR_ERR_DATA). */
+static void check_job_fingerprint(const fr_ratings *r, const fr_loo_split *s, fr_pfedrec_options o,
+                                  const char *dir)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/job", dir);
+    fr_pfedrec *p = NULL;
+    double extra[2] = {1, 2};
+    unsigned done = 0;
+    o.job_fingerprint = "pfedrec.lr = 0.1\ntrain.rounds = 4\noutput.report = a.csv\nfed.clip_norm = 0\n";
+    CHECK_OK(fr_pfedrec_create(s, &o, &p));
+    if (!p)
+        return;
+    CHECK_OK(fr_pfedrec_run_round(p, 0, &(fr_pfedrec_round){0}));
+    CHECK_OK(fr_pfedrec_save(p, path, 1, extra, 2));
+    fr_pfedrec_free(p);
+    struct {
+        const char *job;
+        fr_status want;
+        const char *says;
+    } cases[] = {
+        {"pfedrec.lr = 0.1\ntrain.rounds = 9\noutput.report = b.csv\nfed.clip_norm = 0\n", FR_OK, ""},
+        {"pfedrec.lr = 0.1\ntrain.rounds = 4\nfed.clip_norm = 0\n", FR_OK, ""},
+        {"pfedrec.lr = 5\ntrain.rounds = 4\noutput.report = a.csv\nfed.clip_norm = 0\n", FR_ERR_CONFIG,
+         "1 key differs: pfedrec.lr: checkpoint 0.1, now 5 ("},
+        {"pfedrec.lr = 0.1\ntrain.rounds = 4\noutput.report = a.csv\nfed.clip_norm = 2\n", FR_ERR_CONFIG,
+         "fed.clip_norm: checkpoint 0, now 2"},
+        {"pfedrec.lr = 0.1\ntrain.rounds = 4\noutput.report = a.csv\n", FR_OK, ""}, /* its default */
+        {"pfedrec.lr = 0.1\n", FR_OK, ""},
+        {"pfedrec.lr = 0.1\nprivacy.dp_noise = 1\n", FR_ERR_CONFIG,
+         "privacy.dp_noise: checkpoint (none), now 1"},
+        {"pfedrec.lr = 0.1\ntrain.rounds (fixed by privacy.dp_epsilon) = 4\n", FR_ERR_CONFIG,
+         "train.rounds (fixed by privacy.dp_epsilon): checkpoint (none), now 4"},
+        {NULL, FR_OK, ""}, /* none given: only the data and sizes count */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        o.job_fingerprint = cases[k].job;
+        p = NULL;
+        CHECK_OK(fr_pfedrec_create(s, &o, &p));
+        if (!p)
+            continue;
+        const float before = fr_pfedrec_items(p)[0];
+        fr_status got = fr_pfedrec_load(p, path, &done, extra, 2);
+        CHECK(got == cases[k].want && strstr(got == FR_OK ? "" : fr_last_error(), cases[k].says),
+              "job fingerprint case %zu: status %d, %s", k, (int)got, got == FR_OK ? "ok" : fr_last_error());
+        if (got != FR_OK)
+            CHECK(fr_pfedrec_items(p)[0] == before, "case %zu: a refused checkpoint changed the model", k);
+        fr_pfedrec_free(p);
+    }
+    /* A checkpoint written without a fingerprint, read with one. */
+    o.job_fingerprint = NULL;
+    p = NULL;
+    CHECK_OK(fr_pfedrec_create(s, &o, &p));
+    if (p)
+        CHECK_OK(fr_pfedrec_save(p, path, 1, extra, 2));
+    fr_pfedrec_free(p);
+    o.job_fingerprint = "pfedrec.lr = 0.1\n";
+    p = NULL;
+    CHECK_OK(fr_pfedrec_create(s, &o, &p));
+    if (p)
+        CHECK(fr_pfedrec_load(p, path, &done, extra, 2) == FR_ERR_CONFIG &&
+                  strstr(fr_last_error(), "holds no configuration"),
+              "a checkpoint without a fingerprint: %s", fr_last_error());
+    fr_pfedrec_free(p);
+    /* The same ratings split with another seed: the same sizes, other
+     * evaluation negatives. */
+    fr_loo_split other;
+    CHECK_OK(fr_loo_split_make(r, 77, s->negatives_per_eval, &other));
+    CHECK(fr_loo_split_fingerprint(&other) != fr_loo_split_fingerprint(s), "two splits, one fingerprint");
+    o.job_fingerprint = NULL;
+    p = NULL;
+    CHECK_OK(fr_pfedrec_create(&other, &o, &p));
+    if (p)
+        CHECK(fr_pfedrec_load(p, path, &done, extra, 2) == FR_ERR_DATA &&
+                  strstr(fr_last_error(), "written on other data: the same"),
+              "a checkpoint of other data: %s", fr_last_error());
+    fr_pfedrec_free(p);
+    fr_loo_split_free(&other);
+    remove(path);
+    char prev[300];
+    snprintf(prev, sizeof prev, "%s.prev", path);
+    remove(prev);
+}
+
 int main(void)
 {
     check_metrics();
@@ -299,6 +387,7 @@ int main(void)
                               strstr(fr_last_error(), "another run"),
                           "checkpoint of another seed: %s", fr_last_error());
                 fr_pfedrec_free(p2);
+                check_job_fingerprint(&r, &s, o, dir);
             }
             free(i4);
             remove(path);

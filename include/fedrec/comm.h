@@ -82,6 +82,15 @@ int fr_comm_error_shared(const fr_comm *c);
  * check on every rank with FR_ERR_CONFIG, "rank r of K: <what> differ
  * from rank 0's". */
 fr_status fr_comm_same(fr_comm *c, const void *fingerprint, size_t bytes, const char *what);
+/* Check that every rank runs the same job: its configuration fingerprint
+ * (fr_config_fingerprint, fedrec/config.h; NULL: none) and a hash of its
+ * data's contents (data_what names them: "rating data"). A rank that
+ * differs from rank 0 fails the check on every rank, with the keys that
+ * differ and both values (FR_ERR_CONFIG), or else the data
+ * (FR_ERR_DATA): "rank r of K: the configuration differs from rank 0's in
+ * 1 key: fed.clip_norm: rank 0 1, rank r 0 (...)". Collective. */
+fr_status fr_comm_same_job(fr_comm *c, const char *config_fingerprint, uint64_t data_fingerprint,
+                           const char *data_what);
 
 /* Payload bytes this rank sent and received so far. */
 void fr_comm_traffic(const fr_comm *c, uint64_t *sent, uint64_t *received);

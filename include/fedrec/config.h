@@ -28,6 +28,16 @@ typedef enum fr_config_type {
     FR_CFG_INT_LIST  /* comma-separated integers, each in [min, max] */
 } fr_config_type;
 
+/* What a key is to the job's fingerprint (doc/RELIABILITY.md): the
+ * effective configuration a checkpoint stores and a resume, or every rank
+ * of a multi-rank job, must match. New keys are part of it by default. */
+typedef enum fr_config_fingerprint_rule {
+    FR_FP_JOB = 0,           /* part of the job: a resume and every rank keep its value */
+    FR_FP_RESUME_MAY_CHANGE, /* a resume may change it; the ranks of one job must agree */
+    FR_FP_PER_RANK           /* may differ between ranks and on a resume (where a
+                              * rank computes, where it finds the data) */
+} fr_config_fingerprint_rule;
+
 typedef struct fr_config_key {
     const char *section;
     const char *name;
@@ -37,6 +47,7 @@ typedef struct fr_config_key {
     int min_open, max_open; /* FLOAT: the end is excluded */
     const char *choices; /* ENUM: "a|b|c" */
     const char *doc;
+    fr_config_fingerprint_rule fingerprint; /* FR_FP_JOB unless the row says */
 } fr_config_key;
 
 /* The schema, in documentation order. */
@@ -86,6 +97,26 @@ fr_status fr_config_print(const fr_config *cfg, FILE *out);
 fr_status fr_config_print_string(const fr_config *cfg, char **out);
 /* The schema as a table: plain text aligned, or Markdown. */
 fr_status fr_config_print_keys(FILE *out, int markdown);
+
+/* ---- the job's fingerprint ------------------------------------------------
+ * One "section.key = value" line per key that is not FR_FP_PER_RANK, in
+ * schema order, each value in canonical form (numbers as parsed, so 0.10
+ * and 0.1 agree; booleans true/false); a malloc'd string. Checkpoints
+ * store it; a resume and the ranks of a job compare theirs with it. A job
+ * may append lines of its own ("name = value", a name outside the schema)
+ * for values it derives, which are always compared. */
+fr_status fr_config_fingerprint(const fr_config *cfg, char **out);
+/* Compare fingerprint `now` with `was`: returns how many names differ and
+ * writes them into buf as "name: WAS_LABEL v1, NOW_LABEL v2; ..." (the
+ * first few, then "and N more"). resume: keys a resume may change are not
+ * compared (the ranks of a job compare them too). A key in one text only
+ * differs unless the other side has that key's default (a key added by a
+ * later fedrec). Lines that are not "name = value" are ignored. */
+size_t fr_config_fingerprint_compare(const char *was, const char *now, int resume, const char *was_label,
+                                     const char *now_label, char *buf, size_t n);
+/* The keys of a rule as "a.b, c.d, e.*" (a section whose every key has
+ * the rule written section.*), for messages. */
+void fr_config_rule_keys(fr_config_fingerprint_rule rule, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

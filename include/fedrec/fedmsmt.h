@@ -92,6 +92,11 @@ typedef struct fr_fedmsmt_options {
      * a late client is left out of the round's aggregation and keeps what
      * it trained (its next update then covers both rounds). */
     fr_participation participation;
+    /* The job's configuration fingerprint (fr_config_fingerprint,
+     * fedrec/config.h), read during fr_fedmsmt_run_ranks only: the ranks
+     * compare it and a hash of the table at start-up (fr_comm_same_job).
+     * NULL (the default): only the table is compared. */
+    const char *job_fingerprint;
 } fr_fedmsmt_options;
 
 void fr_fedmsmt_options_default(fr_fedmsmt_options *o);
@@ -143,7 +148,9 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
  * the trained parameter vectors and figures, and every rank runs the
  * server's arithmetic on the same inputs in client order: the result is
  * the one-rank run's, bit for bit, for any rank count. Ranks may use
- * different backends (be is this rank's). */
+ * different backends (be is this rank's). Collective: it first checks
+ * that every rank has the same table and job fingerprint
+ * (fr_comm_same_job). */
 fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
                                void (*on_round)(void *arg, const fr_fedmsmt_round *r), void *arg,
                                fr_fedmsmt_result *out);

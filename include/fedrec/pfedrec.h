@@ -124,6 +124,13 @@ typedef struct fr_pfedrec_options {
     double dp_noise, dp_delta;
     int secure_agg;
     size_t secure_neighbours;
+    /* The job's configuration fingerprint (fr_config_fingerprint,
+     * fedrec/config.h; the CLI's effective configuration), copied by
+     * fr_pfedrec_create: checkpoints store it, a resume under another
+     * configuration is refused naming the keys that differ, and the ranks
+     * of a job compare it at start-up. NULL (the default): no
+     * configuration is compared, only the data and the sizes. */
+    const char *job_fingerprint;
 } fr_pfedrec_options;
 
 typedef struct fr_pfedrec_round {
@@ -167,7 +174,8 @@ void fr_pfedrec_free(fr_pfedrec *p);
  * one-rank run's. A client's personal state (score function) lives on its
  * rank; checkpoints gather it to rank 0, which writes the file. Centralised
  * MF runs on one rank only. Collective: it checks that every rank has the
- * same data and options (FR_ERR_CONFIG naming the rank that differs). */
+ * same data and job fingerprint (fr_comm_same_job: FR_ERR_CONFIG naming
+ * the rank and the keys that differ, FR_ERR_DATA for other data). */
 fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c);
 /* Run round `round` (0-based): sample, train, evaluate, aggregate.
  * Collective in a multi-rank job. */
@@ -180,8 +188,13 @@ const float *fr_pfedrec_items(const fr_pfedrec *p);
  * figures, the rounds done). The draws of later rounds depend only on the
  * seed and the round, so a resumed run repeats an uninterrupted one bit for
  * bit. The file is written atomically and checked (magic, version, CRC-32,
- * sizes) when read; a file of another data set or configuration is
- * refused. `extra` is caller data (the job's best round so far) kept with
+ * sizes) when read. It holds the job fingerprint (options.job_fingerprint)
+ * and a hash of the split's contents (fr_loo_split_fingerprint): a file of
+ * another configuration is refused naming the keys that differ and both
+ * values (FR_ERR_CONFIG; keys a resume may change, such as train.rounds,
+ * are not compared), one of other data (the same sizes, other contents)
+ * with FR_ERR_DATA, one of other sizes, seed or algorithm with
+ * FR_ERR_FORMAT. `extra` is caller data (the job's best round so far) kept with
  * it, at most 64 doubles. In a multi-rank job both are collective: rank 0
  * writes (save) or reads (load) the file and the others exchange the
  * state with it, so a run resumes with any rank count. */

@@ -114,6 +114,11 @@ void fr_loo_split_free(fr_loo_split *s);
 fr_status fr_loo_split_write(const fr_loo_split *s, const fr_ratings *r, const char *path);
 fr_status fr_loo_split_read(const fr_ratings *r, const char *path, size_t negatives_per_eval,
                             fr_loo_split *out);
+/* A 64-bit hash of the split's contents: sizes, every user's training
+ * items (in order), held-out items and evaluation negatives, in dense ids.
+ * Two splits that differ anywhere differ here (but for a 2^-64 chance);
+ * checkpoints and the ranks of a job compare it. */
+uint64_t fr_loo_split_fingerprint(const fr_loo_split *s);
 /* Whether user u interacted with item i (binary search). */
 int fr_loo_seen(const fr_loo_split *s, size_t u, int32_t item);
 

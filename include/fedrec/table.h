@@ -57,6 +57,10 @@ fr_status fr_table_alloc(fr_table *t, size_t rows, size_t n_cat, size_t n_num, s
 void fr_table_set_vocab(fr_table *t, const size_t *vocab);
 void fr_table_free(fr_table *t);
 
+/* A 64-bit hash of the table's contents: sizes, vocabularies, every
+ * column, the split marks, the names (reads every row: a mapped table is
+ * paged in). The ranks of a job compare it. */
+uint64_t fr_table_fingerprint(const fr_table *t);
 /* Rows of each split, in row order (the caller frees *rows). */
 fr_status fr_table_split_rows(const fr_table *t, int split, uint32_t **rows, size_t *n);
 /* Seeded random split of every row: exactly round(train * rows) rows for

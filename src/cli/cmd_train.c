@@ -41,7 +41,9 @@ static void usage(FILE *out)
             "  --report FILE  one row per epoch or round, CSV or JSON lines (output.report_format)\n"
             "  --summary FILE the final figures, seed, wall time, peak memory and the\n"
             "                 effective configuration as one JSON object\n"
-            "  --resume       continue a federated run from output.checkpoint\n"
+            "  --resume       continue a rating job's run from output.checkpoint, under the\n"
+            "                 same configuration (train.rounds, output.* and the per-rank\n"
+            "                 keys may change; doc/RELIABILITY.md) and data\n"
             "  --quiet        print only the final summary\n\n"
             "In a build configured --with-mpi, 'mpirun -np K fedrec train CONFIG' runs the\n"
             "pfedrec, fedmf, fedncf and fedmsmt jobs on K ranks with the one-process\n"
@@ -214,6 +216,20 @@ static int run(fr_config *cfg, const train_opts *o)
     return code;
 }
 
+/* Only the rating engine's jobs write checkpoints: asked of another job,
+ * output.checkpoint would be left unwritten without a word. */
+static fr_status checkpoint_supported(const fr_config *cfg)
+{
+    const char *kind, *path;
+    FR_TRY_CLI(fr_config_get_string(cfg, "job.kind", &kind));
+    FR_TRY_CLI(fr_config_get_string(cfg, "output.checkpoint", &path));
+    if (!*path || !strcmp(kind, "pfedrec") || !strcmp(kind, "fedmf") || !strcmp(kind, "fedncf") ||
+        !strcmp(kind, "central-mf"))
+        return FR_OK;
+    return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': job.kind = %s writes no checkpoints (the rating jobs do: pfedrec, fedmf, fedncf, central-mf); leave output.checkpoint empty",
+                       path, kind);
+}
+
 /* Run the job kind names on the ranks of comm. */
 static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_comm *comm)
 {
@@ -254,6 +270,8 @@ int fr_cli_train(int argc, char **argv)
         s = fr_config_set(cfg, "output.report", o.report, "--report");
     if (s == FR_OK)
         s = fr_cli_rank_overrides(cfg, fr_comm_rank(comm));
+    if (s == FR_OK)
+        s = checkpoint_supported(cfg);
     if (fr_comm_size(comm) > 1) /* a bad configuration: reported once, by rank 0 */
         s = fr_cli_agree(comm, s);
     const char *kind = "";

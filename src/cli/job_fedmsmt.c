@@ -257,7 +257,12 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
                "conflicts", "seconds", "agg_s");
     }
     fr_fedmsmt_result r;
-    s = fr_fedmsmt_run_ranks(comm, be, &t, &o, on_round, &ctx, &r);
+    char *job = NULL;
+    s = fr_cli_agree(comm, fr_config_fingerprint(cfg, &job));
+    o.job_fingerprint = job;
+    if (s == FR_OK)
+        s = fr_fedmsmt_run_ranks(comm, be, &t, &o, on_round, &ctx, &r);
+    free(job);
     if (s == FR_OK)
         s = ctx.ranks_status;
     int code = fr_cli_close_report(ctx.report, report_path, s == FR_OK, FR_EXIT_OK);

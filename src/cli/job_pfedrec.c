@@ -198,6 +198,30 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     return FR_OK;
 }
 
+/* The job fingerprint checkpoints keep and the ranks compare: the
+ * effective configuration, and with privacy.dp_epsilon the rounds too,
+ * since the noise that reaches the target is set for the whole run (a
+ * resume with more rounds would add noise of another scale, and the
+ * epsilon reported would be wrong). */
+static fr_status job_fingerprint(const fr_config *cfg, int64_t rounds, char **out)
+{
+    double target;
+    FR_TRY_CLI(fr_config_get_float(cfg, "privacy.dp_epsilon", &target));
+    FR_TRY_CLI(fr_config_fingerprint(cfg, out));
+    if (!(target > 0))
+        return FR_OK;
+    size_t len = strlen(*out);
+    char *longer = realloc(*out, len + 96);
+    if (!longer) {
+        free(*out);
+        *out = NULL;
+        return fr_cli_fail(FR_ERR_NOMEM, "out of memory for the job fingerprint");
+    }
+    snprintf(longer + len, 96, "train.rounds (fixed by privacy.dp_epsilon) = %lld\n", (long long)rounds);
+    *out = longer;
+    return FR_OK;
+}
+
 /* What this rank computes on: "cpu avx512, 2 threads". */
 static void device_of(const fr_pfedrec_options *o, char *buf, size_t n)
 {
@@ -273,9 +297,15 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         fr_ratings_free(&r);
     if (s == FR_OK)
         s = dp_from_target(cfg, split.n_users, rounds, &o);
+    char *job = NULL;
+    if (s == FR_OK)
+        s = job_fingerprint(cfg, rounds, &job);
+    o.job_fingerprint = job;
     fr_pfedrec *p = NULL;
     if (s == FR_OK)
         s = fr_pfedrec_create(&split, &o, &p);
+    free(job);
+    o.job_fingerprint = NULL;
     /* Every rank gets here: one verdict, so that a failure (the same on
      * every rank, or one machine's missing file) is reported once and ends
      * every rank cleanly. Only then the engine's own exchanges. */

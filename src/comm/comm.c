@@ -10,6 +10,7 @@
 
 #include "comm/comm_internal.h"
 #include "core/error_internal.h"
+#include "fedrec/config.h"
 
 int fr_comm_mpi_built(void)
 {
@@ -297,4 +298,49 @@ fr_status fr_comm_same(fr_comm *c, const void *fingerprint, size_t bytes, const 
     /* Every rank compared the same fingerprints: the verdict is shared. */
     c->error_shared = differs != FR_OK;
     return differs;
+}
+
+fr_status fr_comm_same_job(fr_comm *c, const char *config_fingerprint, uint64_t data_fingerprint,
+                           const char *data_what)
+{
+    if (c->size == 1)
+        return FR_OK;
+    /* Rank 0's fingerprint to every rank; each compares its own with it,
+     * so that the message can name the keys. */
+    const char *mine = config_fingerprint ? config_fingerprint : "";
+    uint64_t head[2] = {(uint64_t)strlen(mine) + 1, data_fingerprint};
+    FR_TRY(fr_comm_bcast(c, 0, head, sizeof head));
+    char *root = c->rank == 0 ? (char *)mine : malloc((size_t)head[0]);
+    fr_status s = root ? FR_OK : fr_fail_nomem("rank 0's configuration", (size_t)head[0]);
+    s = fr_comm_agree(c, s);
+    if (s != FR_OK) {
+        if (root != mine)
+            free(root);
+        return s;
+    }
+    s = fr_comm_bcast(c, 0, root, (size_t)head[0]);
+    if (s != FR_OK) {
+        if (root != mine)
+            free(root);
+        return s;
+    }
+    root[head[0] - 1] = '\0';
+    char differences[600], label[32], message[1020];
+    fr_status differs = FR_OK;
+    snprintf(label, sizeof label, "rank %d", c->rank);
+    size_t n = fr_config_fingerprint_compare(root, mine, 0, "rank 0", label, differences, sizeof differences);
+    if (n > 0) {
+        char free_keys[200];
+        fr_config_rule_keys(FR_FP_PER_RANK, free_keys, sizeof free_keys);
+        snprintf(message, sizeof message, "the configuration differs from rank 0's in %zu key%s: %s (every rank must run the same job; only %s may differ)",
+                 n, n == 1 ? "" : "s", differences, free_keys);
+        differs = FR_ERR_CONFIG;
+    } else if (head[1] != data_fingerprint) {
+        snprintf(message, sizeof message, "the contents of its %s differ from rank 0's (fingerprint %016llx, rank 0: %016llx): every rank must read the same data",
+                 data_what, (unsigned long long)data_fingerprint, (unsigned long long)head[1]);
+        differs = FR_ERR_DATA;
+    }
+    if (root != mine)
+        free(root);
+    return fr_comm_agree_message(c, differs, differs == FR_OK ? "" : message);
 }

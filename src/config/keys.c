@@ -1,33 +1,55 @@
 /* keys.c — every configuration key: one row each. Later parts of fedrec
  * add their keys here; doc/CONFIG.md is generated from this table
- * (`fedrec config --keys --markdown`) and a test keeps them in step. */
+ * (`fedrec config --keys --markdown`) and a test keeps them in step.
+ *
+ * A row's last field, when present, takes the key out of the job's
+ * fingerprint (fedrec/config.h, doc/RELIABILITY.md): FR_FP_RESUME_MAY_CHANGE
+ * for what only says how long to run and where to write (a resume may
+ * change it; the ranks of a job agree on it), FR_FP_PER_RANK for where a
+ * rank computes and where it finds the data (whose contents are
+ * fingerprinted apart). A row without it is part of the job: a checkpoint
+ * holds its value and a resume or another rank with another value is
+ * refused, naming the key. */
 #include <math.h>
 
 #include "fedrec/config.h"
 
 #define NO_RANGE 0, 0, 0, 0
+/* Most rows end at the doc: the fingerprint rule left out is FR_FP_JOB,
+ * on purpose (a new key is part of the job unless its row says not). */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#endif
 static const fr_config_key schema[] = {
     {"job", "kind", FR_CFG_ENUM, "pfedrec", NO_RANGE, "pfedrec|fedmf|fedncf|central-mf|msmt|fedmsmt|mtrec|ctr",
      "what `fedrec train` runs: pfedrec = PFedRec (default: on synthetic ratings); fedmf, fedncf, central-mf = the FedMF, FedNCF and centralised MF baselines on the same data and pfedrec.* keys; msmt = a multi-scenario multi-task model (msmt.* keys) trained centrally; fedmsmt = federated multi-scenario multi-task training, one client per scenario (fedmsmt.* keys: PF-MSMTrec or a baseline); mtrec = multi-task training of one MF encoder with a gradient combiner (mtrec.* keys: PMTRec, EW, PCGrad, ...) and full-ranking evaluation; ctr = the click-through demo"},
 
     {"run", "name", FR_CFG_STRING, "quickstart", NO_RANGE, NULL,
-     "name of the run, shown in reports"},
+     "name of the run, shown in reports",
+     FR_FP_RESUME_MAY_CHANGE},
     {"run", "seed", FR_CFG_UINT64, "42", NO_RANGE, NULL,
      "seed of every random draw (data, initialisation, dropout, batch order), except a split a data source fixes (data.movielens_msmt = autoifs)"},
 
     {"backend", "kind", FR_CFG_ENUM, "auto", NO_RANGE, "auto|cpu|opencl",
-     "compute backend; auto takes the first OpenCL GPU if there is one, else the CPU"},
+     "compute backend; auto takes the first OpenCL GPU if there is one, else the CPU",
+     FR_FP_PER_RANK},
     {"backend", "cpu_isa", FR_CFG_ENUM, "auto", NO_RANGE, "auto|scalar|avx2|avx512|neon",
-     "CPU instruction-set path; auto picks the best this CPU supports"},
+     "CPU instruction-set path; auto picks the best this CPU supports",
+     FR_FP_PER_RANK},
     {"backend", "threads", FR_CFG_INT, "0", 0, 1024, 0, 0, NULL,
-     "worker threads of the CPU ops; 0 means all online cores"},
+     "worker threads of the CPU ops; 0 means all online cores",
+     FR_FP_PER_RANK},
 
     {"opencl", "platform", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "OpenCL platform: index or name substring; empty: any ('fedrec devices' lists them)"},
+     "OpenCL platform: index or name substring; empty: any ('fedrec devices' lists them)",
+     FR_FP_PER_RANK},
     {"opencl", "device", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "OpenCL device: index within the platform or name substring; empty: the first (a GPU for kind = auto)"},
+     "OpenCL device: index within the platform or name substring; empty: the first (a GPU for kind = auto)",
+     FR_FP_PER_RANK},
     {"opencl", "min_elements", FR_CFG_INT, "4096", 0, 1e12, 0, 0, NULL,
-     "ops on fewer elements run on the CPU: cheaper than a kernel launch"},
+     "ops on fewer elements run on the CPU: cheaper than a kernel launch",
+     FR_FP_PER_RANK},
 
     {"data", "source", FR_CFG_ENUM, "synthetic", NO_RANGE, "synthetic|movielens|movielens-dat|delimited|split|movielens-msmt|table",
      "synthetic = generated data (click data for ctr, ratings for pfedrec, AliExpress-shaped rows for msmt); movielens = u.data (tab); movielens-dat = ratings.dat (::); delimited = data.delimiter and data.columns; split = the folder data.path holding the training, validation and test files mtrec.parts names (delimited like the above; mtrec job); msmt job: movielens-msmt = the MovieLens-100K folder data.path as scenarios x tasks, table = a binary table file ('fedrec data convert')"},
@@ -40,7 +62,8 @@ static const fr_config_key schema[] = {
     {"data", "per_user", FR_CFG_INT, "30", 3, 1e6, 0, 0, NULL,
      "synthetic ratings (pfedrec job): mean interactions per user (at most items / 2)"},
     {"data", "path", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "rating file to read (sources other than synthetic)"},
+     "rating file to read (sources other than synthetic)",
+     FR_FP_PER_RANK},
     {"data", "delimiter", FR_CFG_STRING, ",", NO_RANGE, NULL,
      "delimited: the field separator: one character, or tab, comma, semicolon, space, pipe"},
     {"data", "header", FR_CFG_BOOL, "false", NO_RANGE, NULL,
@@ -48,7 +71,8 @@ static const fr_config_key schema[] = {
     {"data", "columns", FR_CFG_STRING, "user,item,rating,time", NO_RANGE, NULL,
      "delimited: what each column holds, in order (user, item, rating, time, or - to ignore; rating and time optional)"},
     {"data", "split_file", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "rating jobs (pfedrec, fedmf, fedncf, central-mf): read the leave-one-out split from this file instead of drawing it: per user the validation item, the test item and the pfedrec.eval_negatives validation and test negatives (format: doc/CONFIG.md, 'Split files'; output.split writes one); empty: drawn from the data and run.seed"},
+     "rating jobs (pfedrec, fedmf, fedncf, central-mf): read the leave-one-out split from this file instead of drawing it: per user the validation item, the test item and the pfedrec.eval_negatives validation and test negatives (format: doc/CONFIG.md, 'Split files'; output.split writes one); empty: drawn from the data and run.seed",
+     FR_FP_PER_RANK},
     {"data", "rows", FR_CFG_INT, "50000", 10, 1e9, 0, 0, NULL,
      "synthetic: number of examples"},
     {"data", "fields", FR_CFG_INT, "8", 1, 1000, 0, 0, NULL,
@@ -72,11 +96,14 @@ static const fr_config_key schema[] = {
     {"train", "epochs", FR_CFG_INT, "5", 1, 100000, 0, 0, NULL,
      "ctr job: passes over the training examples"},
     {"train", "rounds", FR_CFG_INT, "100", 1, 1000000, 0, 0, NULL,
-     "federated jobs: communication rounds"},
+     "federated jobs: communication rounds",
+     FR_FP_RESUME_MAY_CHANGE},
     {"train", "checkpoint_every", FR_CFG_INT, "10", 1, 1000000, 0, 0, NULL,
-     "federated jobs: rounds between checkpoints (output.checkpoint); the last round is always saved"},
+     "rating jobs: rounds between checkpoints (output.checkpoint); the last round is always saved",
+     FR_FP_RESUME_MAY_CHANGE},
     {"fed", "placement", FR_CFG_ENUM, "contiguous", NO_RANGE, "contiguous|round-robin",
-     "multi-rank jobs (mpirun): which rank trains a client: contiguous blocks of client ids or round-robin (id mod ranks); results do not depend on it"},
+     "multi-rank jobs (mpirun): which rank trains a client: contiguous blocks of client ids or round-robin (id mod ranks); results do not depend on it",
+     FR_FP_RESUME_MAY_CHANGE},
     {"fed", "deadline", FR_CFG_FLOAT, "0", 0, 1e9, 0, 0, NULL,
      "federated jobs (pfedrec, fedmf, fedncf, fedmsmt): seconds a round waits for client updates; later ones are left out of the aggregation (stragglers); 0: no deadline"},
     {"fed", "deadline_clock", FR_CFG_ENUM, "wall", NO_RANGE, "wall|simulated",
@@ -111,13 +138,17 @@ static const fr_config_key schema[] = {
      "secure aggregation: clients each participant is paired with on each side of the ring of the round's participants (all pairs when there are few)"},
 
     {"rank", "backend", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "multi-rank jobs: backend.kind per rank, comma-separated (rank 0 first; the last entry serves the remaining ranks), e.g. opencl,cpu; empty: backend.kind everywhere. Environment FEDREC_BACKEND overrides it on the rank that has it"},
+     "multi-rank jobs: backend.kind per rank, comma-separated (rank 0 first; the last entry serves the remaining ranks), e.g. opencl,cpu; empty: backend.kind everywhere. Environment FEDREC_BACKEND overrides it on the rank that has it",
+     FR_FP_PER_RANK},
     {"rank", "threads", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "multi-rank jobs: backend.threads per rank, comma-separated like rank.backend (env FEDREC_THREADS)"},
+     "multi-rank jobs: backend.threads per rank, comma-separated like rank.backend (env FEDREC_THREADS)",
+     FR_FP_PER_RANK},
     {"rank", "cpu_isa", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "multi-rank jobs: backend.cpu_isa per rank, comma-separated like rank.backend (env FEDREC_CPU_ISA)"},
+     "multi-rank jobs: backend.cpu_isa per rank, comma-separated like rank.backend (env FEDREC_CPU_ISA)",
+     FR_FP_PER_RANK},
     {"rank", "device", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "multi-rank jobs: opencl.device per rank, comma-separated like rank.backend (env FEDREC_DEVICE)"},
+     "multi-rank jobs: opencl.device per rank, comma-separated like rank.backend (env FEDREC_DEVICE)",
+     FR_FP_PER_RANK},
 
     {"train", "batch_size", FR_CFG_INT, "256", 2, 1048576, 0, 0, NULL,
      "examples per step (at least 2: batch-norm needs batch statistics)"},
@@ -298,18 +329,27 @@ static const fr_config_key schema[] = {
      "AutoIFS: the selection network's learning rate in the search (no weight decay)"},
 
     {"output", "report", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "file for one row per epoch; empty: no report"},
+     "file for one row per epoch; empty: no report",
+     FR_FP_RESUME_MAY_CHANGE},
     {"output", "report_format", FR_CFG_ENUM, "csv", NO_RANGE, "csv|jsonl",
-     "report format: csv (with a header) or jsonl (one JSON object per line)"},
+     "report format: csv (with a header) or jsonl (one JSON object per line)",
+     FR_FP_RESUME_MAY_CHANGE},
     {"output", "comm_report", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "multi-rank jobs: CSV written by rank 0, one row per round and rank: host, device, bytes sent and received, seconds in exchanges, clients trained"},
+     "multi-rank jobs: CSV written by rank 0, one row per round and rank: host, device, bytes sent and received, seconds in exchanges, clients trained",
+     FR_FP_RESUME_MAY_CHANGE},
     {"output", "split", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "rating jobs: write the run's leave-one-out split (held-out items and evaluation negatives, original ids) to this file, for data.split_file of another run or tool; empty: not written"},
+     "rating jobs: write the run's leave-one-out split (held-out items and evaluation negatives, original ids) to this file, for data.split_file of another run or tool; empty: not written",
+     FR_FP_RESUME_MAY_CHANGE},
     {"output", "checkpoint", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "federated jobs: checkpoint file, rewritten atomically every train.checkpoint_every rounds; empty: none"},
+     "rating jobs (pfedrec, fedmf, fedncf, central-mf): checkpoint file, rewritten atomically every train.checkpoint_every rounds, for --resume (the other jobs have none and refuse it); empty: none",
+     FR_FP_RESUME_MAY_CHANGE},
     {"output", "model", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "file to save the trained model to; empty: not saved"},
+     "file to save the trained model to; empty: not saved",
+     FR_FP_RESUME_MAY_CHANGE},
 };
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 const fr_config_key *fr_config_schema(size_t *count)
 {

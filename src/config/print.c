@@ -105,6 +105,20 @@ fr_status fr_config_print_string(const fr_config *cfg, char **out)
     return s;
 }
 
+/* What the key is to the job's fingerprint, after its description. */
+static const char *fingerprint_note(const fr_config_key *k, int markdown)
+{
+    switch (k->fingerprint) {
+    case FR_FP_RESUME_MAY_CHANGE:
+        return markdown ? " *(a resume may change it)*" : " [a resume may change it]";
+    case FR_FP_PER_RANK:
+        return markdown ? " *(may differ between ranks and on a resume)*"
+                        : " [may differ between ranks and on a resume]";
+    default:
+        return "";
+    }
+}
+
 fr_status fr_config_print_keys(FILE *out, int markdown)
 {
     size_t n;
@@ -117,11 +131,12 @@ fr_status fr_config_print_keys(FILE *out, int markdown)
         snprintf(dotted, sizeof dotted, "%s.%s", keys[k].section, keys[k].name);
         allowed_text(&keys[k], allowed, sizeof allowed);
         if (markdown)
-            fprintf(out, "| `%s` | %s | `%s` | %s | %s |\n", dotted, type_name(keys[k].type),
-                    keys[k].default_value, allowed, keys[k].doc);
+            fprintf(out, "| `%s` | %s | `%s` | %s | %s%s |\n", dotted, type_name(keys[k].type),
+                    keys[k].default_value, allowed, keys[k].doc, fingerprint_note(&keys[k], 1));
         else
-            fprintf(out, "%-22s %-8s %-10s %-32s %s\n", dotted, type_name(keys[k].type),
-                    *keys[k].default_value ? keys[k].default_value : "\"\"", allowed, keys[k].doc);
+            fprintf(out, "%-22s %-8s %-10s %-32s %s%s\n", dotted, type_name(keys[k].type),
+                    *keys[k].default_value ? keys[k].default_value : "\"\"", allowed, keys[k].doc,
+                    fingerprint_note(&keys[k], 0));
     }
     return ferror(out) ? fr_fail(FR_ERR_IO, "cannot write the key list") : FR_OK;
 }

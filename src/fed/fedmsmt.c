@@ -21,7 +21,6 @@
 #include "core/error_internal.h"
 #include "core/clock.h"
 #include "fed/fedmsmt_internal.h"
-#include "io/crc32.h"
 #include "fedrec/optim.h"
 #include "fedrec/rng.h"
 
@@ -487,21 +486,8 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         s = broadcast_initial(cl, C);
     if (ranks > 1) /* the same set-up on every rank: one verdict, one message */
         s = fr_comm_agree(comm, s);
-    if (s == FR_OK && ranks > 1) {
-        /* Every rank must have built the same job: the table's shape and
-         * labels, the federation's options (field by field: padding bytes
-         * are not reliably equal). */
-        const fr_participation *pa = &o->participation;
-        double v[] = {(double)t->rows, (double)t->n_cat, (double)t->n_num, (double)t->n_tasks,
-                      (double)t->n_scenarios, (double)t->vocab_total, o->method, (double)o->shared_experts,
-                      (double)o->private_experts, (double)o->n_pool, o->fedbn, o->coordination, o->experts_agg,
-                      o->towers_agg, o->tower_coordination, o->embedding_agg, o->temperature, o->prox_mu,
-                      (double)o->rounds, (double)o->local_epochs, (double)o->batch, o->optimizer, o->lr,
-                      o->weight_decay, (double)o->block_rows, (double)o->seed, pa->placement, pa->deadline,
-                      pa->deadline_simulated, pa->latency_mean, (double)pa->min_clients,
-                      fr_crc32(0, t->labels, t->rows * t->n_tasks), fr_crc32(0, t->split, t->rows)};
-        s = fr_comm_same(comm, v, sizeof v, "the feature table or the federated options");
-    }
+    if (s == FR_OK && ranks > 1) /* every rank must have built the same job */
+        s = fr_comm_same_job(comm, o->job_fingerprint, fr_table_fingerprint(t), "feature table");
     double t0 = fr_clock_seconds(), best = -1.0;
     uint64_t upload_sum[FR_TABLE_MAX_SCENARIOS] = {0};
     for (size_t round = 1; s == FR_OK && round <= o->rounds; round++) {

@@ -15,7 +15,6 @@
 
 #include "core/error_internal.h"
 #include "fed/pfedrec_internal.h"
-#include "io/crc32.h"
 #include "fedrec/rng.h"
 
 void fr_pfedrec_options_default(fr_pfedrec_options *o)
@@ -94,6 +93,7 @@ void fr_pfedrec_free(fr_pfedrec *p)
     free(p->todo);
     free(p->rows_to);
     free(p->block_start);
+    free(p->job_fingerprint);
     free(p);
 }
 
@@ -468,38 +468,6 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     return FR_OK;
 }
 
-/* What every rank must share: the split's shape and contents and the
- * options (the thread count and CPU path may differ per rank). */
-typedef struct job_fingerprint {
-    uint64_t n_users, n_items, n_ratings;
-    uint32_t data_crc, options_crc;
-} job_fingerprint;
-
-static void fingerprint(const fr_pfedrec *p, job_fingerprint *f)
-{
-    const fr_loo_split *sp = p->split;
-    memset(f, 0, sizeof *f);
-    f->n_users = p->n_users;
-    f->n_items = p->n_items;
-    f->n_ratings = sp->seen_start[sp->n_users];
-    f->data_crc = fr_crc32(0, sp->seen_items, (size_t)f->n_ratings * sizeof *sp->seen_items);
-    f->data_crc = fr_crc32(f->data_crc, sp->train_items, sp->train_start[sp->n_users] * sizeof *sp->train_items);
-    f->data_crc = fr_crc32(f->data_crc, sp->eval_negatives, sp->n_users * 2 * sp->negatives_per_eval * sizeof(int32_t));
-    /* Field by field (a struct's padding bytes are not reliably equal);
-     * the thread count and CPU path are left out. */
-    const fr_pfedrec_options *o = &p->o;
-    const fr_participation *pa = &o->participation;
-    double v[22 + FR_NCF_MAX_LAYERS] = {
-        (double)o->seed, (double)o->algorithm, (double)o->dim, o->lr, o->lr_eta, (double)o->batch,
-        (double)o->negatives, (double)o->local_epochs, o->client_fraction, o->strict, o->weighted,
-        o->eval_global_items, o->share_score, o->dense_upload, (double)o->top_k, (double)o->n_ncf_layers,
-        o->central_lr, pa->placement, pa->deadline, pa->deadline_simulated, pa->latency_mean,
-        (double)pa->min_clients};
-    for (size_t l = 0; l < FR_NCF_MAX_LAYERS; l++)
-        v[22 + l] = (double)o->ncf_layers[l];
-    f->options_crc = fr_crc32(0, v, sizeof v);
-}
-
 fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c)
 {
     int ranks = c ? fr_comm_size(c) : 1;
@@ -512,11 +480,8 @@ fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c)
     if (ranks > 1 && p->o.secure_agg)
         return fr_fail(FR_ERR_UNSUPPORTED, "secure aggregation runs in one process: run it without mpirun, not on %d ranks",
                        ranks);
-    if (ranks > 1) {
-        job_fingerprint f;
-        fingerprint(p, &f);
-        FR_TRY(fr_comm_same(c, &f, sizeof f, "the rating data or the engine's options"));
-    }
+    if (ranks > 1) /* the same configuration and data on every rank */
+        FR_TRY(fr_comm_same_job(c, p->o.job_fingerprint, p->data_fingerprint, "rating data"));
     /* Contiguous blocks of about equal work: a client costs its training
      * samples plus its evaluation candidates (validation and test). */
     size_t *start = calloc((size_t)ranks + 1, sizeof *start);
@@ -573,6 +538,12 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
         return fr_fail_nomem("PFedRec", sizeof *p);
     p->split = split;
     p->o = *o;
+    p->o.job_fingerprint = NULL;
+    if (o->job_fingerprint && !(p->o.job_fingerprint = p->job_fingerprint = strdup(o->job_fingerprint))) {
+        free(p);
+        return fr_fail_nomem("job fingerprint", strlen(o->job_fingerprint) + 1);
+    }
+    p->data_fingerprint = fr_loo_split_fingerprint(split);
     p->n_users = split->n_users;
     p->n_items = split->n_items;
     p->dim = o->algorithm == FR_ALGO_FEDNCF ? 2 * o->dim : o->dim;

@@ -78,6 +78,10 @@ struct fr_pfedrec {
     uint32_t *rows_to;   /* n_sampled x ranks: a client's rows per rank's range */
     size_t *block_start; /* contiguous placement: rank r's clients are
                           * [block_start[r], block_start[r + 1]) */
+    /* The job: p->o.job_fingerprint points at this copy (or is NULL), and
+     * the hash of the split's contents; both go into checkpoints. */
+    char *job_fingerprint;
+    uint64_t data_fingerprint;
 };
 
 /* The weight of client update o in the server's mean: its share of the
