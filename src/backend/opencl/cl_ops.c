@@ -24,6 +24,10 @@
         }                                                                     \
     } while (0)
 
+/* CLBlast routine `call`, unless a test made launches fail. */
+#define BLAST_CALL(cl, call)                                                  \
+    (fr_cl_fault_now((cl), FR_CL_FAULT_LAUNCH) ? CLBlastOpenCLOutOfResources : (call))
+
 /* ---- kernel arguments ------------------------------------------------------ */
 
 typedef struct kargs {
@@ -89,8 +93,10 @@ static fr_status blast(fr_cl_backend *cl, CLBlastStatusCode code, const char *wh
 {
     if (code == CLBlastSuccess)
         return FR_OK;
-    return fr_fail(FR_ERR_BACKEND, "CLBlast %s on '%s' (%s) failed: status %d", what, cl->device_name,
-                   cl->platform_name, (int)code);
+    const char *name = fr_cl_error_name((cl_int)code);
+    return fr_fail(FR_ERR_BACKEND, "CLBlast %s on '%s' (%s) failed: status %d%s%s%s", what,
+                   cl->device_name, cl->platform_name, (int)code, name ? " (" : "",
+                   name ? name : "", name ? ")" : "");
 }
 
 static CLBlastTranspose tr(fr_transpose t)
@@ -148,10 +154,10 @@ static fr_status cl_gemm(void *ctx, fr_transpose ta, fr_transpose tb, size_t m, 
         }
         cl->gemm_temp_bytes = temp;
     }
-    code = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(ta), tr(tb), m, n, k, alpha,
+    code = BLAST_CALL(cl, CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(ta), tr(tb), m, n, k, alpha,
                                       fr_cl_mem(a), a.off, lda, fr_cl_mem(b), b.off, ldb,
                                       beta, fr_cl_mem(c), c.off, ldc,
-                                      &cl->queue, NULL, temp ? cl->gemm_temp : NULL);
+                                      &cl->queue, NULL, temp ? cl->gemm_temp : NULL));
     fr_cl_written(c.buf);
     return blast(cl, code, "SGEMM");
 }
@@ -179,9 +185,9 @@ static fr_status cl_gemm_batched(void *ctx, fr_transpose ta, fr_transpose tb, si
         fr_cl_written(c.buf);
         return FR_OK;
     }
-    CLBlastStatusCode code = CLBlastSgemmStridedBatched(
+    CLBlastStatusCode code = BLAST_CALL(cl, CLBlastSgemmStridedBatched(
         CLBlastLayoutRowMajor, tr(ta), tr(tb), m, n, k, alpha, fr_cl_mem(a), a.off, lda, sa,
-        fr_cl_mem(b), b.off, ldb, sb, beta, fr_cl_mem(c), c.off, ldc, sc, batch, &cl->queue, NULL);
+        fr_cl_mem(b), b.off, ldb, sb, beta, fr_cl_mem(c), c.off, ldc, sc, batch, &cl->queue, NULL));
     fr_cl_written(c.buf);
     return blast(cl, code, "strided-batched SGEMM");
 }
@@ -194,17 +200,15 @@ static fr_status cl_axpy(void *ctx, size_t n, float alpha, fr_view x, fr_view y)
         return FR_OK;
     FR_TRY(fr_cl_to_device(cl, x.buf));
     FR_TRY(fr_cl_to_device(cl, y.buf));
-    CLBlastStatusCode code = CLBlastSaxpy(n, alpha, fr_cl_mem(x), x.off, 1, fr_cl_mem(y), y.off, 1,
-                                          &cl->queue, NULL);
+    CLBlastStatusCode code = BLAST_CALL(cl, CLBlastSaxpy(n, alpha, fr_cl_mem(x), x.off, 1, fr_cl_mem(y), y.off, 1,
+                                          &cl->queue, NULL));
     fr_cl_written(y.buf);
     return blast(cl, code, "SAXPY");
 }
 
 static fr_status read_scalar(fr_cl_backend *cl, float *result)
 {
-    cl_int err = clEnqueueReadBuffer(cl->queue, cl->scalar, CL_TRUE, 0, sizeof *result, result, 0,
-                                     NULL, NULL);
-    return err == CL_SUCCESS ? FR_OK : fr_cl_fail(cl, "reading a result", err);
+    return fr_cl_read(cl, cl->scalar, 0, sizeof *result, result, "reading a result");
 }
 
 static fr_status cl_dot(void *ctx, size_t n, fr_view x, fr_view y, float *result)
@@ -213,8 +217,8 @@ static fr_status cl_dot(void *ctx, size_t n, fr_view x, fr_view y, float *result
     fr_cl_backend *cl = CL(ctx);
     FR_TRY(fr_cl_to_device(cl, x.buf));
     FR_TRY(fr_cl_to_device(cl, y.buf));
-    FR_TRY(blast(cl, CLBlastSdot(n, cl->scalar, 0, fr_cl_mem(x), x.off, 1, fr_cl_mem(y), y.off, 1,
-                                 &cl->queue, NULL), "SDOT"));
+    FR_TRY(blast(cl, BLAST_CALL(cl, CLBlastSdot(n, cl->scalar, 0, fr_cl_mem(x), x.off, 1, fr_cl_mem(y), y.off, 1,
+                                 &cl->queue, NULL)), "SDOT"));
     return read_scalar(cl, result);
 }
 
@@ -223,7 +227,7 @@ static fr_status cl_nrm2(void *ctx, size_t n, fr_view x, float *result)
     SMALL_ON_CPU(ctx, n, nrm2, n, x, result);
     fr_cl_backend *cl = CL(ctx);
     FR_TRY(fr_cl_to_device(cl, x.buf));
-    FR_TRY(blast(cl, CLBlastSnrm2(n, cl->scalar, 0, fr_cl_mem(x), x.off, 1, &cl->queue, NULL),
+    FR_TRY(blast(cl, BLAST_CALL(cl, CLBlastSnrm2(n, cl->scalar, 0, fr_cl_mem(x), x.off, 1, &cl->queue, NULL)),
                  "SNRM2"));
     return read_scalar(cl, result);
 }
@@ -235,7 +239,7 @@ static fr_status cl_scal(void *ctx, size_t n, float alpha, fr_view x)
     if (!n)
         return FR_OK;
     FR_TRY(fr_cl_to_device(cl, x.buf));
-    CLBlastStatusCode code = CLBlastSscal(n, alpha, fr_cl_mem(x), x.off, 1, &cl->queue, NULL);
+    CLBlastStatusCode code = BLAST_CALL(cl, CLBlastSscal(n, alpha, fr_cl_mem(x), x.off, 1, &cl->queue, NULL));
     fr_cl_written(x.buf);
     return blast(cl, code, "SSCAL");
 }
