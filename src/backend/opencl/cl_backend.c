@@ -141,7 +141,14 @@ static fr_status cl_upload(void *ctx, fr_buffer *dst, size_t off, const void *sr
 {
     fr_cl_backend *cl = ctx;
     FR_TRY(fr_cl_to_device(cl, dst));
-    FR_TRY(fr_cl_write(cl, ((fr_cl_buffer *)dst)->mem, off, bytes, src, "upload"));
+    fr_status s = fr_cl_write(cl, ((fr_cl_buffer *)dst)->mem, off, bytes, src, "upload");
+    if (s != FR_OK) {
+        /* The range on the device may be half written, so the shadow no
+         * longer surely matches it: forget the shadow (not dirty: it went
+         * down above). The device copy stands, with that range unspecified. */
+        dst->host_valid = 0;
+        return s;
+    }
     if (dst->host && dst->host_valid)
         memcpy((char *)dst->host + off, src, bytes); /* keep a valid shadow valid */
     return FR_OK;
@@ -162,7 +169,11 @@ static fr_status cl_sync_to_host(void *ctx, fr_buffer *buf)
     fr_cl_backend *cl = ctx;
     if (!buf->host && !(buf->host = malloc(buf->bytes ? buf->bytes : 4)))
         return fr_fail_nomem("OpenCL host shadow", buf->bytes);
-    FR_TRY(fr_cl_read(cl, ((fr_cl_buffer *)buf)->mem, 0, buf->bytes, buf->host, "shadow download"));
+    /* A dirty shadow is newer than the device: reading over it would put
+     * stale device data in its place (the protocol keeps dirty shadows
+     * valid, so this only guards against an op that forgot it). */
+    if (!buf->host_dirty)
+        FR_TRY(fr_cl_read(cl, ((fr_cl_buffer *)buf)->mem, 0, buf->bytes, buf->host, "shadow download"));
     buf->host_valid = 1;
     return FR_OK;
 }

@@ -55,9 +55,13 @@ typedef struct fr_cl_backend {
 /* Open on the device the options choose (fr_backend_options). */
 fr_status fr_cl_backend_open(const fr_backend_options *opt, fr_backend **out);
 
-/* Before a device op touches buf: push a host-written shadow down. */
+/* Before a device op touches buf: push a host-written (dirty) shadow down.
+ * A failed push leaves buf as it was: the shadow valid, dirty and the
+ * newest copy, so the next op or upload tries again. */
 fr_status fr_cl_to_device(fr_cl_backend *cl, fr_buffer *buf);
-/* After a device op wrote buf: the shadow is stale. */
+/* After a device op was enqueued that writes buf: the shadow is stale.
+ * Only for buffers the op pushed down first (fr_cl_to_device succeeded),
+ * so the shadow is never dirty here and forgetting it loses nothing. */
 static inline void fr_cl_written(fr_buffer *buf)
 {
     buf->host_valid = 0;
