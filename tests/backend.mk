@@ -1,8 +1,12 @@
 # tests/backend.mk — every backend op on every CPU path against the scalar
-# reference; the dispatcher's fallback and argument checks.
-check_PROGRAMS += tests/test_conformance tests/test_backend_fallback
+# reference; the dispatcher's fallback and argument checks; the OpenCL
+# backend's shadow coherence under injected transfer and launch failures.
+check_PROGRAMS += tests/test_conformance tests/test_backend_fallback tests/test_cl_coherence
 tests_test_conformance_SOURCES = tests/test_conformance.c tests/ref_ops.c tests/ref_ops.h tests/testutil.h
 tests_test_conformance_LDADD = $(FR_TEST_LIBS)
 tests_test_backend_fallback_SOURCES = tests/test_backend_fallback.c tests/testutil.h
 tests_test_backend_fallback_LDADD = $(FR_TEST_LIBS)
-TESTS += tests/test_conformance tests/test_backend_fallback
+tests_test_cl_coherence_SOURCES = tests/test_cl_coherence.c tests/testutil.h
+tests_test_cl_coherence_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
+tests_test_cl_coherence_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_conformance tests/test_backend_fallback tests/test_cl_coherence

@@ -111,6 +111,12 @@ struct fr_backend {
     char description[128];
 };
 
+/* Make buf's host shadow current now (a device backend's sync_to_host
+ * when the shadow is not valid), returning a failure with its message;
+ * FR_OK at once for NULL, a valid shadow or the CPU backend. Code that runs
+ * CPU ops on a device backend's buffers calls it for each buffer first, so
+ * a failed download fails the op before it computes anything. */
+fr_status fr_buffer_sync_host(fr_buffer *buf);
 /* Host pointer for reading view v (syncs a device buffer's shadow). */
 const float *fr_view_host_in(fr_view v);
 /* Host pointer for writing view v (marks a device buffer's shadow dirty). */
@@ -128,18 +134,30 @@ fr_status fr_view_host_status(void);
  * - host: the shadow, bytes long, owned and freed by the backend. It may be
  *   allocated lazily by sync_to_host, but must be non-NULL whenever
  *   sync_to_host returns, failure included (host views cannot fail).
- * - host_valid: the shadow equals the device contents. fr_view_host_in,
- *   _out and _idx call ops->sync_to_host (device -> shadow) when it is not
- *   set, and set it when the sync succeeds. The device backend clears it
- *   whenever one of its own ops (or a device-side copy) writes the buffer.
+ * - host_valid: the shadow equals the device contents (or, when dirty, is
+ *   newer). fr_buffer_sync_host and the host views call ops->sync_to_host
+ *   (device -> shadow) when it is not set, and set it when the sync
+ *   succeeds. The device backend clears it when one of its own ops that
+ *   writes the buffer has been enqueued, never before (an op that fails
+ *   before reaching the device leaves the flags as they were).
  * - host_dirty: the shadow was written on the host by a fallback op
  *   (fr_view_host_out sets it, and only on a valid shadow) and is newer
  *   than the device. The device backend uploads the whole shadow and
  *   clears the flag before its own next op, upload or download touches
- *   the buffer; the shadow stays valid after that upload.
- * - A failed sync leaves host_valid 0 and is reported through
- *   fr_view_host_status(); the op's output is then unspecified, and its
- *   stale shadow is never marked dirty, so the device contents survive. */
+ *   the buffer; the shadow stays valid after that upload. A dirty shadow
+ *   is always valid: a failed upload leaves both flags set (the shadow
+ *   still holds the newest contents and the next op retries the upload),
+ *   a device op clears host_valid only on buffers it pushed down first,
+ *   and sync_to_host never reads the device over a dirty shadow.
+ * - A failed sync leaves host_valid 0; fr_buffer_sync_host returns the
+ *   failure, the host views report it through fr_view_host_status(). Code
+ *   running CPU ops on device buffers syncs them with fr_buffer_sync_host
+ *   first and does not run the op when that fails. (The dispatcher's
+ *   fallback for NULL entries runs the op anyway: its output is then
+ *   unspecified, and its stale shadow is never marked dirty, so the
+ *   device contents survive.)
+ * - A failed write to the device (an upload) leaves host_valid 0 and
+ *   host_dirty 0: the device copy stands, the range written unspecified. */
 
 /* The CPU backend: open with a given ISA and thread count. */
 fr_status fr_cpu_backend_open(fr_cpu_isa isa, int threads, fr_backend **out);

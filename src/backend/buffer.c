@@ -80,18 +80,24 @@ fr_status fr_view_host_status(void)
     return s;
 }
 
+fr_status fr_buffer_sync_host(fr_buffer *buf)
+{
+    if (!buf || buf->host_valid || !buf->owner->ops->sync_to_host)
+        return FR_OK;
+    FR_TRY(buf->owner->ops->sync_to_host(buf->owner->ctx, buf));
+    buf->host_valid = 1;
+    return FR_OK;
+}
+
 static float *shadow(fr_buffer *buf)
 {
-    if (!buf->host_valid && buf->owner->ops->sync_to_host) {
-        /* A failed sync leaves the shadow stale and not valid; the op runs
-         * on it regardless (host views cannot fail), and the dispatcher
-         * reports the failure from fr_view_host_status() afterwards. */
-        fr_status s = buf->owner->ops->sync_to_host(buf->owner->ctx, buf);
-        if (s == FR_OK)
-            buf->host_valid = 1;
-        else if (host_status == FR_OK)
-            host_status = s;
-    }
+    /* A failed sync leaves the shadow stale and not valid; the op runs on
+     * it regardless (host views cannot fail), and whoever ran the op (the
+     * dispatcher, a device backend) reports the failure from
+     * fr_view_host_status() afterwards. */
+    fr_status s = fr_buffer_sync_host(buf);
+    if (s != FR_OK && host_status == FR_OK)
+        host_status = s;
     return buf->host;
 }
 

@@ -18,10 +18,84 @@ static const char *const kernel_names[FR_CLK_COUNT] = {
     "fr_embedding_scatter_add", "fr_sgd_rows", "fr_adam_rows", "fr_adam",
 };
 
+const char *fr_cl_error_name(cl_int err)
+{
+    switch (err) {
+    case CL_MEM_OBJECT_ALLOCATION_FAILURE: return "CL_MEM_OBJECT_ALLOCATION_FAILURE";
+    case CL_OUT_OF_RESOURCES: return "CL_OUT_OF_RESOURCES";
+    case CL_OUT_OF_HOST_MEMORY: return "CL_OUT_OF_HOST_MEMORY";
+    case CL_INVALID_VALUE: return "CL_INVALID_VALUE";
+    case CL_INVALID_COMMAND_QUEUE: return "CL_INVALID_COMMAND_QUEUE";
+    case CL_INVALID_MEM_OBJECT: return "CL_INVALID_MEM_OBJECT";
+    case CL_INVALID_KERNEL_ARGS: return "CL_INVALID_KERNEL_ARGS";
+    case CL_INVALID_WORK_GROUP_SIZE: return "CL_INVALID_WORK_GROUP_SIZE";
+    case CL_INVALID_BUFFER_SIZE: return "CL_INVALID_BUFFER_SIZE";
+    case CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST: return "CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST";
+    default: return NULL;
+    }
+}
+
 fr_status fr_cl_fail(const fr_cl_backend *cl, const char *what, cl_int err)
 {
-    return fr_fail(FR_ERR_BACKEND, "OpenCL %s on '%s' (%s): error %d", what,
-                   cl ? cl->device_name : "?", cl ? cl->platform_name : "?", (int)err);
+    const char *name = fr_cl_error_name(err);
+    return fr_fail(FR_ERR_BACKEND, "OpenCL %s on '%s' (%s): error %d%s%s%s", what,
+                   cl ? cl->device_name : "?", cl ? cl->platform_name : "?", (int)err,
+                   name ? " (" : "", name ? name : "", name ? ")" : "");
+}
+
+/* ---- transfers, launches and the faults tests inject into them ------------ */
+
+fr_status fr_cl_test_fail_next(fr_backend *be, fr_cl_fault kind, unsigned count)
+{
+    if (!be || strcmp(fr_backend_name(be), "opencl") || (unsigned)kind >= FR_CL_FAULT_KINDS)
+        return fr_fail(FR_ERR_INVALID, "fr_cl_test_fail_next: needs an OpenCL backend and a fault kind below %d",
+                       (int)FR_CL_FAULT_KINDS);
+    ((fr_cl_backend *)be->ctx)->faults[kind] = count;
+    return FR_OK;
+}
+
+int fr_cl_fault_now(fr_cl_backend *cl, fr_cl_fault kind)
+{
+    if (!cl->faults[kind])
+        return 0;
+    cl->faults[kind]--;
+    return 1;
+}
+
+fr_status fr_cl_write(fr_cl_backend *cl, cl_mem mem, size_t off, size_t bytes, const void *src,
+                      const char *what)
+{
+    cl_int err = fr_cl_fault_now(cl, FR_CL_FAULT_UPLOAD)
+                     ? CL_OUT_OF_RESOURCES
+                     : clEnqueueWriteBuffer(cl->queue, mem, CL_TRUE, off, bytes, src, 0, NULL, NULL);
+    if (err == CL_SUCCESS)
+        return FR_OK;
+    char what_bytes[96];
+    snprintf(what_bytes, sizeof what_bytes, "%s of %zu bytes at byte %zu", what, bytes, off);
+    return fr_cl_fail(cl, what_bytes, err);
+}
+
+fr_status fr_cl_read(fr_cl_backend *cl, cl_mem mem, size_t off, size_t bytes, void *dst,
+                     const char *what)
+{
+    cl_int err = fr_cl_fault_now(cl, FR_CL_FAULT_DOWNLOAD)
+                     ? CL_OUT_OF_RESOURCES
+                     : clEnqueueReadBuffer(cl->queue, mem, CL_TRUE, off, bytes, dst, 0, NULL, NULL);
+    if (err == CL_SUCCESS)
+        return FR_OK;
+    char what_bytes[96];
+    snprintf(what_bytes, sizeof what_bytes, "%s of %zu bytes at byte %zu", what, bytes, off);
+    return fr_cl_fail(cl, what_bytes, err);
+}
+
+fr_status fr_cl_launch(fr_cl_backend *cl, int k, size_t global, const char *what)
+{
+    if (global == 0)
+        return FR_OK;
+    cl_int err = fr_cl_fault_now(cl, FR_CL_FAULT_LAUNCH)
+                     ? CL_OUT_OF_RESOURCES
+                     : clEnqueueNDRangeKernel(cl->queue, cl->kernels[k], 1, NULL, &global, NULL, 0, NULL, NULL);
+    return err == CL_SUCCESS ? FR_OK : fr_cl_fail(cl, what, err);
 }
 
 /* ---- buffers ------------------------------------------------------------ */
@@ -58,10 +132,7 @@ fr_status fr_cl_to_device(fr_cl_backend *cl, fr_buffer *buf)
 {
     if (!buf || !buf->host_dirty)
         return FR_OK;
-    cl_int err = clEnqueueWriteBuffer(cl->queue, ((fr_cl_buffer *)buf)->mem, CL_TRUE, 0, buf->bytes,
-                                      buf->host, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return fr_cl_fail(cl, "shadow upload", err);
+    FR_TRY(fr_cl_write(cl, ((fr_cl_buffer *)buf)->mem, 0, buf->bytes, buf->host, "shadow upload"));
     buf->host_dirty = 0;
     return FR_OK;
 }
@@ -70,10 +141,14 @@ static fr_status cl_upload(void *ctx, fr_buffer *dst, size_t off, const void *sr
 {
     fr_cl_backend *cl = ctx;
     FR_TRY(fr_cl_to_device(cl, dst));
-    cl_int err = clEnqueueWriteBuffer(cl->queue, ((fr_cl_buffer *)dst)->mem, CL_TRUE, off, bytes,
-                                      src, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return fr_cl_fail(cl, "upload", err);
+    fr_status s = fr_cl_write(cl, ((fr_cl_buffer *)dst)->mem, off, bytes, src, "upload");
+    if (s != FR_OK) {
+        /* The range on the device may be half written, so the shadow no
+         * longer surely matches it: forget the shadow (not dirty: it went
+         * down above). The device copy stands, with that range unspecified. */
+        dst->host_valid = 0;
+        return s;
+    }
     if (dst->host && dst->host_valid)
         memcpy((char *)dst->host + off, src, bytes); /* keep a valid shadow valid */
     return FR_OK;
@@ -86,9 +161,7 @@ static fr_status cl_download(void *ctx, const fr_buffer *src, size_t off, void *
         memcpy(dst, (const char *)src->host + off, bytes);
         return FR_OK;
     }
-    cl_int err = clEnqueueReadBuffer(cl->queue, ((const fr_cl_buffer *)src)->mem, CL_TRUE, off, bytes,
-                                     dst, 0, NULL, NULL);
-    return err == CL_SUCCESS ? FR_OK : fr_cl_fail(cl, "download", err);
+    return fr_cl_read(cl, ((const fr_cl_buffer *)src)->mem, off, bytes, dst, "download");
 }
 
 static fr_status cl_sync_to_host(void *ctx, fr_buffer *buf)
@@ -96,10 +169,11 @@ static fr_status cl_sync_to_host(void *ctx, fr_buffer *buf)
     fr_cl_backend *cl = ctx;
     if (!buf->host && !(buf->host = malloc(buf->bytes ? buf->bytes : 4)))
         return fr_fail_nomem("OpenCL host shadow", buf->bytes);
-    cl_int err = clEnqueueReadBuffer(cl->queue, ((fr_cl_buffer *)buf)->mem, CL_TRUE, 0, buf->bytes,
-                                     buf->host, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return fr_cl_fail(cl, "shadow download", err);
+    /* A dirty shadow is newer than the device: reading over it would put
+     * stale device data in its place (the protocol keeps dirty shadows
+     * valid, so this only guards against an op that forgot it). */
+    if (!buf->host_dirty)
+        FR_TRY(fr_cl_read(cl, ((fr_cl_buffer *)buf)->mem, 0, buf->bytes, buf->host, "shadow download"));
     buf->host_valid = 1;
     return FR_OK;
 }
@@ -128,14 +202,6 @@ static void cl_destroy(void *ctx)
     if (cl->context)
         clReleaseContext(cl->context);
     free(cl);
-}
-
-fr_status fr_cl_launch(fr_cl_backend *cl, int k, size_t global, const char *what)
-{
-    if (global == 0)
-        return FR_OK;
-    cl_int err = clEnqueueNDRangeKernel(cl->queue, cl->kernels[k], 1, NULL, &global, NULL, 0, NULL, NULL);
-    return err == CL_SUCCESS ? FR_OK : fr_cl_fail(cl, what, err);
 }
 
 /* ---- choosing the device -------------------------------------------------- */
