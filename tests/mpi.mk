@@ -1,6 +1,4 @@
-# tests/mpi.mk — multi-rank jobs under the MPI launcher (builds configured
-# --with-mpi only).
-if FR_MPI
+# tests/mpi.mk — multi-rank jobs under the MPI launcher. Always in TESTS: a
+# build without MPI (or without a launcher) reports it as skipped.
 TESTS += tests/test_mpi.sh
-endif
 EXTRA_DIST += tests/test_mpi.sh tests/lsan-mpi.supp

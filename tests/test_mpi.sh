@@ -14,9 +14,13 @@
 # message naming the intact checkpoint, from which a one-rank run resumes
 # to the uninterrupted result.
 set -u
-: "${top_builddir:=.}" "${top_srcdir:=.}" "${MPIEXEC:=}"
+: "${top_builddir:=.}" "${top_srcdir:=.}" "${MPIEXEC:=}" "${FR_TEST_MPI_BUILD:=yes}"
 FEDREC="$top_builddir/fedrec"
 . "$top_srcdir/tests/testutil.sh"
+if [ "$FR_TEST_MPI_BUILD" = no ]; then
+    echo "SKIP: test_mpi: this build has no MPI (./configure --with-mpi, with libopenmpi-dev and openmpi-bin installed)" >&2
+    exit 77
+fi
 if [ -z "$MPIEXEC" ]; then
     echo "SKIP: test_mpi: no MPI launcher was found at configure time (MPIEXEC is empty)" >&2
     exit 77
