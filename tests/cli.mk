@@ -10,3 +10,6 @@ EXTRA_DIST += tests/test_bad_input.sh
 # Rows marked train / validation / test, converted and trained as marked.
 TESTS += tests/test_split_marks.sh
 EXTRA_DIST += tests/test_split_marks.sh
+# fedrec plot: every job kind's reports, rendered by rsvg-convert.
+TESTS += tests/test_plot.sh
+EXTRA_DIST += tests/test_plot.sh tests/check_svg.py

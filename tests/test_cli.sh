@@ -176,7 +176,7 @@ for c in pfedrec fedmf fedncf central-mf; do
 done
 # fedrec plot: an SVG with one line per metric; bad reports refused.
 expect 0 "$FEDREC" plot "$tmp/pf.csv" --out "$tmp/pf.svg"
-grep -c "<polyline" "$tmp/pf.svg" | grep -q '^5$' || fail "plot lines: $(grep -c '<polyline' "$tmp/pf.svg")"
+grep -c "<polyline" "$tmp/pf.svg" | grep -q '^4$' || fail "plot lines (validation and test HR, NDCG): $(grep -c '<polyline' "$tmp/pf.svg")"
 expect 0 "$FEDREC" plot "$tmp/r.jsonl" --metrics test_auc,train_loss --out "$tmp/j.svg"
 grep -c "<polyline" "$tmp/j.svg" | grep -q '^2$' || fail "plot of jsonl"
 printf 'round,loss\n1,0.5\n2,abc\n' >"$tmp/badr.csv"
