@@ -13,3 +13,6 @@ EXTRA_DIST += tests/test_split_marks.sh
 # fedrec plot: every job kind's reports, rendered by rsvg-convert.
 TESTS += tests/test_plot.sh
 EXTRA_DIST += tests/test_plot.sh tests/check_svg.py
+# fedrec compare: summaries side by side, damaged ones refused.
+TESTS += tests/test_compare.sh
+EXTRA_DIST += tests/test_compare.sh
