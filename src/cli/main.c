@@ -23,6 +23,7 @@ static const command commands[] = {
     {"bench", fr_cli_bench, "run a benchmark (gemm, launch)"},
     {"plot", fr_cli_plot, "draw training reports as SVG learning curves, one or several overlaid"},
     {"compare", fr_cli_compare, "show run summaries side by side: method, differing keys, metrics, time"},
+    {"tune", fr_cli_tune, "search hyper-parameters: grid or random trials, chosen on validation"},
     {"data", fr_cli_data, "convert text files to binary feature tables, generate or inspect them"},
 };
 
