@@ -16,3 +16,6 @@ EXTRA_DIST += tests/test_plot.sh tests/check_svg.py
 # fedrec compare: summaries side by side, damaged ones refused.
 TESTS += tests/test_compare.sh
 EXTRA_DIST += tests/test_compare.sh
+# fedrec tune: grid and random searches, resumable, chosen on validation.
+TESTS += tests/test_tune.sh
+EXTRA_DIST += tests/test_tune.sh
