@@ -28,7 +28,7 @@ grep -q "^fedrec [0-9]" "$tmp/out" || fail "--version printed '$(cat "$tmp/out")
 expect 2 "$FEDREC"
 expect 2 "$FEDREC" frobnicate
 grep -q "unknown command 'frobnicate'" "$tmp/err" || fail "unknown command message: $(cat "$tmp/err")"
-for cmd in train eval devices config bench plot; do
+for cmd in train eval devices config bench plot compare tune; do
     expect 0 "$FEDREC" "$cmd" --help
     grep -qi "usage" "$tmp/out" || fail "$cmd --help prints no usage"
 done
