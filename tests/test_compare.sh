@@ -72,6 +72,27 @@ grep -Eq '^  valid_auc +nan +0\.' "$tmp/out" || fail "extended: null metric"
 grep -Eq '^  test_auc_age<25_rating>3 +0.62 +-$' "$tmp/out" || fail "extended: cells: $(cat "$tmp/out")"
 grep -Eq '^  peak memory \(MiB\) +10.0 ' "$tmp/out" || fail "extended: memory"
 
+# The members i21's summaries add: device as an object, ranking cutoffs,
+# per-task figures, a status.
+cat >"$tmp/v2.json" <<'JSON'
+{
+  "summary_version": 2, "fedrec_version": "0.9", "run_name": "v2run", "job_kind": "mtrec", "method": "PMTRec",
+  "model": null, "device": {"backend": "cpu", "description": "cpu (avx2, 2 threads)"}, "seed": 0,
+  "status": "completed", "signal": null,
+  "metrics": {"valid_recall@20": 0.4, "test_recall@20": 0.5},
+  "cells": [],
+  "tasks": [{"task": "bpr", "main": true, "loss": 0.5}],
+  "ranking": [{"k": 5, "valid_recall": 0.1, "test_recall": 0.2}, {"k": 20, "valid_recall": 0.4, "test_recall": 0.5}],
+  "wall_seconds": 1, "peak_rss_bytes": 1048576,
+  "config": "[job]\nkind = mtrec\n"
+}
+JSON
+expect 0 "$FEDREC" compare "$tmp/v2.json"
+grep -Eq '^  device.description +cpu \(avx2, 2 threads\)$' "$tmp/out" || fail "v2: device"
+grep -Eq '^  valid_recall@5 +0.1$' "$tmp/out" || fail "v2: ranking cutoff"
+grep -Eq '^  loss_bpr +0.5$' "$tmp/out" || fail "v2: task figures"
+[ "$(grep -c 'valid_recall@20' "$tmp/out")" = 1 ] || fail "v2: a figure of both metrics and ranking shown twice"
+
 # Missing and damaged summaries.
 expect 1 "$FEDREC" compare "$tmp/pf.json" "$tmp/none.json"
 grep -q "none.json: cannot open: No such file" "$tmp/err" || fail "missing: $(cat "$tmp/err")"

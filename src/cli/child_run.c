@@ -67,7 +67,10 @@ pid_t fr_child_wait(char *status, size_t n, int *interrupted)
     *interrupted = 0;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         snprintf(status, n, "ok");
-    else if (WIFEXITED(st))
+    else if (WIFEXITED(st) && WEXITSTATUS(st) == 130) { /* stopped by Ctrl-C */
+        snprintf(status, n, "killed (exit 130, interrupted)");
+        *interrupted = 1;
+    } else if (WIFEXITED(st))
         snprintf(status, n, "failed (exit %d)", WEXITSTATUS(st));
     else {
         snprintf(status, n, "killed (signal %d)", WIFSIGNALED(st) ? WTERMSIG(st) : 0);

@@ -13,7 +13,8 @@ pid_t fr_child_start(char *const *args, const char *log_path);
 
 /* Wait for any started child: its pid, and how it ended as text
  * ("ok", "failed (exit 3)", "killed (signal 9)") in status. *interrupted
- * is 1 when a signal ended it (a rerun runs it again). -1 when none is
+ * is 1 when a signal, or exit 130 (fedrec train stopped by Ctrl-C), ended
+ * it: a rerun runs it again. -1 when none is
  * left. */
 pid_t fr_child_wait(char *status, size_t n, int *interrupted);
 

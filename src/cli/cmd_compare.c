@@ -191,6 +191,9 @@ static void build(table *t, const fr_run_summary *s, size_t n, format f)
                 for (size_t j = 0; j <= i && !dup; j++)
                     for (size_t m = cells ? s[j].n_metrics : 0; m < (j == i ? k : cells ? s[j].n_figures : s[j].n_metrics) && !dup; m++)
                         dup = !strcmp(s[j].figures[m].name, name);
+                for (size_t j = 0; cells && j < n && !dup; j++) /* a metric row has it */
+                    for (size_t m = 0; m < s[j].n_metrics && !dup; m++)
+                        dup = !strcmp(s[j].figures[m].name, name);
                 if (dup)
                     continue;
                 r = add_row(t, cells ? "cells" : "metrics", name);

@@ -527,6 +527,13 @@ static void read_figures(const run_ctx *c, trial *t)
         fprintf(stderr, "fedrec tune: trial %s: %s\n", t->id, err);
         return;
     }
+    for (size_t i = 0; i < s.n_info; i++)
+        if (!strcmp(s.info[i].name, "status") && strcmp(s.info[i].text, "completed")) {
+            /* a summary of the rounds before an interrupt: not a result */
+            snprintf(t->status, sizeof t->status, "killed (summary says %.30s)", s.info[i].text);
+            fr_run_summary_free(&s);
+            return;
+        }
     int found;
     t->validation = fr_run_summary_figure(&s, c->jm->validation, &found);
     if (!found) {
@@ -597,6 +604,7 @@ static int run_trials(const run_ctx *c, trial *trials, size_t n_trials, size_t d
         snprintf(t->status, sizeof t->status, "%s", status);
         if (!strcmp(status, "ok"))
             read_figures(c, t);
+        interrupted |= !strncmp(t->status, "killed", 6);
         t->done = !interrupted;
         finished++;
         if (!append_row(table, c->sp, c->jm, t)) {

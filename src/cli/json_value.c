@@ -325,12 +325,21 @@ const fr_json *fr_json_get(const fr_json *v, const char *key)
     return NULL;
 }
 
+static int flatten_except(const fr_json *v, const char *suffix, const char *skip, fr_json_emit emit, void *ctx);
+
 /* suffix: what the enclosing objects and cells add to a member's name. */
 static int flatten(const fr_json *v, const char *suffix, fr_json_emit emit, void *ctx)
+{
+    return flatten_except(v, suffix, NULL, emit, ctx);
+}
+
+static int flatten_except(const fr_json *v, const char *suffix, const char *skip, fr_json_emit emit, void *ctx)
 {
     for (size_t i = 0; i < v->count; i++) {
         const fr_json *m = &v->items[i];
         const char *key = v->keys ? v->keys[i] : "";
+        if (skip && !strcmp(key, skip))
+            continue;
         size_t need = strlen(key) + strlen(suffix) + 32;
         char *name = malloc(need);
         if (!name)
@@ -362,9 +371,14 @@ static int flatten(const fr_json *v, const char *suffix, fr_json_emit emit, void
                             len += (size_t)snprintf(cell + len, n - len, "_%s", e->items[k].string);
                             named = 1;
                         }
-                    if (!named)
+                    /* a ranking cutoff {"k":10,"valid_recall":..}: valid_recall@10 */
+                    const fr_json *k = fr_json_get(e, "k");
+                    int cutoff = !named && k && k->kind == FR_JSON_NUMBER;
+                    if (cutoff)
+                        snprintf(cell + len, n - len, "@%.0f", k->number);
+                    else if (!named)
                         snprintf(cell + len, n - len, "_%zu", j);
-                    ok = flatten(e, cell, emit, ctx);
+                    ok = cutoff ? flatten_except(e, cell, "k", emit, ctx) : flatten(e, cell, emit, ctx);
                     free(cell);
                 } else if (e->kind == FR_JSON_NUMBER || e->kind == FR_JSON_NULL || e->kind == FR_JSON_BOOL) {
                     snprintf(name, need, "%s%s_%zu", key, suffix, j);

@@ -41,8 +41,10 @@ const fr_json *fr_json_get(const fr_json *v, const char *key);
  * member of a nested object "o" is "m_o"; an array of objects (the
  * per-scenario x task cells) names each element by its string members
  * joined with '_', so {"cells":[{"scenario":"s0","task":"click",
- * "valid_auc":0.7}]} gives "valid_auc_s0_click"; elements without string
- * members and arrays of numbers are named by their index. Booleans are 0 or
+ * "valid_auc":0.7}]} gives "valid_auc_s0_click"; an element without string
+ * members but with a number "k" (a ranking cutoff) names its members
+ * "m@K" (valid_recall@20); other elements, and arrays of numbers, are
+ * named by their index. Booleans are 0 or
  * 1. Stops and returns 0 when emit returns 0. */
 typedef int (*fr_json_emit)(void *ctx, const char *name, double value);
 int fr_json_flatten(const fr_json *object, fr_json_emit emit, void *ctx);

@@ -33,6 +33,9 @@ typedef struct figure_sink {
 static int take_figure(void *ctx, const char *name, double value)
 {
     fr_run_summary *s = ((figure_sink *)ctx)->s;
+    for (size_t i = 0; i < s->n_figures; i++)
+        if (!strcmp(s->figures[i].name, name)) /* "ranking" repeats "metrics" */
+            return 1;
     return push(&s->figures, &s->n_figures, name, NULL, value);
 }
 
@@ -218,10 +221,19 @@ int fr_run_summary_load(const char *path, fr_run_summary *s, char *err, size_t e
                 s->wall_seconds = v->number;
             else if (!strcmp(key, "peak_rss_bytes") && v->kind == FR_JSON_NUMBER)
                 s->peak_rss_bytes = v->number;
-            else if (strstr(key, "cell") && (v->kind == FR_JSON_ARRAY || v->kind == FR_JSON_OBJECT)) {
-                /* {"cells": [...]} flattens as a report row's cells do */
+            else if (v->kind == FR_JSON_ARRAY) {
+                /* "cells", "ranking", "tasks": [...] flatten as a report
+                 * row's cells do (valid_auc_S_T, valid_recall@K, loss_TASK) */
                 fr_json wrap = {FR_JSON_OBJECT, 0, NULL, 1, (char *[]){(char *)key}, (fr_json *)v};
                 ok = fr_json_flatten(&wrap, take_figure, &sink);
+            } else if (v->kind == FR_JSON_OBJECT) {
+                /* "device": {"backend": .., "description": ..} */
+                for (size_t k = 0; ok && k < v->count; k++)
+                    if (v->items[k].kind == FR_JSON_STRING) {
+                        char name[256];
+                        snprintf(name, sizeof name, "%s.%s", key, v->keys[k]);
+                        ok = push(&s->info, &s->n_info, name, v->items[k].string, 0);
+                    }
             } else if (v->kind == FR_JSON_STRING) {
                 ok = push(&s->info, &s->n_info, key, v->string, 0);
             } else if (v->kind == FR_JSON_NUMBER) {

@@ -1,11 +1,13 @@
 /* run_summary.h — a summary of `fedrec train --summary` read back, for
  * `fedrec compare` and `fedrec tune`: its figures by name (the "metrics"
- * object and the per-scenario x task cells, named as in the CSV report),
- * its descriptive fields (run name, job kind, method, version, host, ...:
- * whichever the summary has), and its effective configuration as
- * section.key -> value. Summaries of older fedrec versions, which have only
- * metrics, seed, wall_seconds, peak_rss_bytes and config, read as well: the
- * job kind and method then come from the configuration. */
+ * object, then every array of figures the summary has -- "cells" named as
+ * the CSV report names them, "ranking" as valid_recall@K, "tasks"), its
+ * descriptive fields (run name, job kind, method, version, host, device.*,
+ * status, ...: whichever the summary has), and its effective
+ * configuration as section.key -> value. Summaries of older fedrec
+ * versions, which have only metrics, seed, wall_seconds, peak_rss_bytes
+ * and config, read as well: the job kind and method then come from the
+ * configuration. */
 #ifndef FR_CLI_RUN_SUMMARY_H
 #define FR_CLI_RUN_SUMMARY_H
 
