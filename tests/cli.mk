@@ -10,3 +10,12 @@ EXTRA_DIST += tests/test_bad_input.sh
 # Rows marked train / validation / test, converted and trained as marked.
 TESTS += tests/test_split_marks.sh
 EXTRA_DIST += tests/test_split_marks.sh
+# fedrec plot: every job kind's reports, rendered by rsvg-convert.
+TESTS += tests/test_plot.sh
+EXTRA_DIST += tests/test_plot.sh tests/check_svg.py
+# fedrec compare: summaries side by side, damaged ones refused.
+TESTS += tests/test_compare.sh
+EXTRA_DIST += tests/test_compare.sh
+# fedrec tune: grid and random searches, resumable, chosen on validation.
+TESTS += tests/test_tune.sh
+EXTRA_DIST += tests/test_tune.sh

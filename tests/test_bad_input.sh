@@ -240,10 +240,45 @@ case_ B68 2 "input 'marks.csv': split 'dev' is not train, valid (val, validation
 # PLE's per-level expert widths: one per level.
 case_ B69 3 "msmt.level_widths: 2 width(s) for msmt.levels = 1, expected one per level" "$FEDREC" train --set job.kind=msmt --set msmt.model=ple --set msmt.level_widths=512,256 --set train.epochs=1 --quiet
 
+# fedrec tune: the search space, checked before any trial runs (B140-B158);
+# fedrec compare: a damaged summary (B159).
+TN="--set train.rounds=1 --set data.users=30 --set data.items=40 --set data.per_user=8 --set pfedrec.eval_negatives=5 --quiet --out tune-bad"
+# shellcheck disable=SC2086
+{
+case_ B140 3 "--grid: unknown key 'pfedrec.lrr' (did you mean pfedrec.lr?)" "$FEDREC" tune $TN --grid pfedrec.lrr=0.1,0.2
+case_ B141 3 "--grid: pfedrec.lr = '-1': expected a number in (0, 1000]" "$FEDREC" tune $TN --grid pfedrec.lr=0.1,-1
+case_ B142 2 "--grid pfedrec.lr=: no values after '=', expected a list like pfedrec.lr=v1,v2" "$FEDREC" tune $TN --grid pfedrec.lr=
+case_ B143 2 "--grid pfedrec.lr=0.1,,0.2: an empty value in the list (value 2), expected values separated by ','" "$FEDREC" tune $TN --grid pfedrec.lr=0.1,,0.2
+case_ B144 2 "--grid pfedrec.lr=0.1,0.1: the value '0.1' is listed twice" "$FEDREC" tune $TN --grid pfedrec.lr=0.1,0.1
+case_ B145 2 "--grid 'pfedrec.lr': expected section.key=v1,v2,..." "$FEDREC" tune $TN --grid pfedrec.lr
+case_ B146 2 "--random pfedrec.lr=1:0.1: the range 1:0.1 is empty, expected LO < HI" "$FEDREC" tune $TN --random pfedrec.lr=1:0.1
+case_ B147 2 "--random pfedrec.lr=0:1:log: a log scale needs LO > 0, got 0" "$FEDREC" tune $TN --random pfedrec.lr=0:1:log
+case_ B148 2 "--random pfedrec.mode=1:2: pfedrec.mode is not a number (a choice key), expected an integer or real key" "$FEDREC" tune $TN --random pfedrec.mode=1:2
+case_ B149 2 "--random pfedrec.lr=a:1: the lower end 'a' is not a number" "$FEDREC" tune $TN --random pfedrec.lr=a:1
+case_ B150 2 "--random pfedrec.dim=2.5:8: the lower end '2.5' is not a whole number (the key is an integer)" "$FEDREC" tune $TN --random pfedrec.dim=2.5:8
+case_ B151 3 "--random: unknown key 'pfedrec.lrr' (did you mean pfedrec.lr?)" "$FEDREC" tune $TN --random pfedrec.lrr=0.1:1
+case_ B152 3 "--random: pfedrec.lr = '2000': expected a number in (0, 1000]" "$FEDREC" tune $TN --random pfedrec.lr=0.1:2000
+case_ B153 2 "--random pfedrec.lr: the key is searched twice (already by --grid); give each key once" "$FEDREC" tune $TN --grid pfedrec.lr=0.1 --random pfedrec.lr=0.1:1
+case_ B154 2 "--grid job.kind: the job kind decides the validation metric a tune selects on, so one tune runs one job kind" "$FEDREC" tune $TN --grid job.kind=fedmf,pfedrec
+case_ B155 2 "--trials 5: counts the draws of --random keys, and none is given" "$FEDREC" tune $TN --trials 5 --grid pfedrec.lr=0.1
+case_ B156 2 "--seeds '0,x': seed 2 is 'x', expected comma-separated whole numbers like 0,1,2" "$FEDREC" tune $TN --seeds 0,x
+}
+[ ! -e tune-bad ] || fail "B140-B156: a refused search space left its folder"
+case_ B157 3 "job.kind = ctr reports no validation metric to select on" "$FEDREC" tune --set job.kind=ctr --grid train.lr=0.1,0.01 --out tune-ctr
+[ ! -e tune-ctr ] || fail "B157: a refused tune left its folder"
+# shellcheck disable=SC2086
+"$FEDREC" tune $TN --grid pfedrec.lr=0.1,0.2 >/dev/null 2>&1 || fail "B158: the first search failed"
+# shellcheck disable=SC2086
+case_ B158 2 "tune-bad holds the trials of another base configuration (train.rounds: there 1, now 2)" "$FEDREC" tune $TN --set train.rounds=2 --grid pfedrec.lr=0.1,0.2
+# shellcheck disable=SC2086
+"$FEDREC" train $R --summary whole.json >/dev/null 2>&1 || fail "B159: no summary to cut"
+head -n 4 whole.json >cut.json
+case_ B159 4 "cut.json:5:1: expected a member name in double quotes, found the end of the text (expected a summary written by 'fedrec train --summary')" "$FEDREC" compare cut.json
+
 # The doc's table and this script name the same cases.
 doc=$top_srcdir/doc/BAD-INPUT.md
 if [ -f "$doc" ]; then
-    documented=$(grep -o '^| B[0-9][0-9] ' "$doc" | tr -d '| ' | sort | tr '\n' ' ')
+    documented=$(grep -o '^| B[0-9][0-9]* ' "$doc" | tr -d '| ' | sort | tr '\n' ' ')
     tested=$(echo $ran | tr ' ' '\n' | sort | tr '\n' ' ')
     [ "$documented" = "$tested" ] || fail "doc/BAD-INPUT.md lists '$documented', this script runs '$tested'"
 else

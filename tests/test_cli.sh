@@ -28,7 +28,7 @@ grep -q "^fedrec [0-9]" "$tmp/out" || fail "--version printed '$(cat "$tmp/out")
 expect 2 "$FEDREC"
 expect 2 "$FEDREC" frobnicate
 grep -q "unknown command 'frobnicate'" "$tmp/err" || fail "unknown command message: $(cat "$tmp/err")"
-for cmd in train eval devices config bench plot; do
+for cmd in train eval devices config bench plot compare tune; do
     expect 0 "$FEDREC" "$cmd" --help
     grep -qi "usage" "$tmp/out" || fail "$cmd --help prints no usage"
 done
@@ -176,7 +176,7 @@ for c in pfedrec fedmf fedncf central-mf; do
 done
 # fedrec plot: an SVG with one line per metric; bad reports refused.
 expect 0 "$FEDREC" plot "$tmp/pf.csv" --out "$tmp/pf.svg"
-grep -c "<polyline" "$tmp/pf.svg" | grep -q '^5$' || fail "plot lines: $(grep -c '<polyline' "$tmp/pf.svg")"
+grep -c "<polyline" "$tmp/pf.svg" | grep -q '^4$' || fail "plot lines (validation and test HR, NDCG): $(grep -c '<polyline' "$tmp/pf.svg")"
 expect 0 "$FEDREC" plot "$tmp/r.jsonl" --metrics test_auc,train_loss --out "$tmp/j.svg"
 grep -c "<polyline" "$tmp/j.svg" | grep -q '^2$' || fail "plot of jsonl"
 printf 'round,loss\n1,0.5\n2,abc\n' >"$tmp/badr.csv"

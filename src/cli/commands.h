@@ -8,6 +8,8 @@ int fr_cli_eval(int argc, char **argv);
 int fr_cli_devices(int argc, char **argv);
 int fr_cli_plot(int argc, char **argv);
 int fr_cli_data(int argc, char **argv);
+int fr_cli_compare(int argc, char **argv);
+int fr_cli_tune(int argc, char **argv);
 
 #include "fedrec/comm.h"
 #include "fedrec/config.h"

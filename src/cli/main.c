@@ -21,7 +21,9 @@ static const command commands[] = {
     {"devices", fr_cli_devices, "show the CPU paths and compute devices fedrec can use"},
     {"config", fr_cli_config, "list configuration keys, check or print a configuration"},
     {"bench", fr_cli_bench, "run a benchmark (gemm, launch)"},
-    {"plot", fr_cli_plot, "draw a training report as an SVG learning curve"},
+    {"plot", fr_cli_plot, "draw training reports as SVG learning curves, one or several overlaid"},
+    {"compare", fr_cli_compare, "show run summaries side by side: method, differing keys, metrics, time"},
+    {"tune", fr_cli_tune, "search hyper-parameters: grid or random trials, chosen on validation"},
     {"data", fr_cli_data, "convert text files to binary feature tables, generate or inspect them"},
 };
 
