@@ -140,18 +140,21 @@ static int run(fr_config *cfg, const train_opts *o)
             return FR_EXIT_FAILURE;
         }
         if (!jsonl)
-            fprintf(report, "epoch,train_loss,test_logloss,test_auc,seconds\n");
+            fprintf(report, "epoch,train_loss,valid_logloss,valid_auc,test_logloss,test_auc,seconds\n");
     }
     fr_ctr_job_info info;
     fr_ctr_job_describe(job, &info);
     if (!o->quiet) {
-        printf("fedrec train: %s: synthetic click data, %zu training and %zu test rows, %zu fields x %zu values, %zu numeric\n",
-               name, info.train_rows, info.test_rows, info.fields, info.vocab, info.numeric);
+        printf("fedrec train: %s: synthetic click data, %zu training, %zu validation and %zu test rows, %zu fields x %zu values, %zu numeric\n",
+               name, info.train_rows, info.valid_rows, info.test_rows, info.fields, info.vocab, info.numeric);
         printf("backend: %s; %zu parameters\n\n", fr_backend_describe(be), info.n_params);
-        printf("%5s %11s %13s %9s %8s\n", "epoch", "train_loss", "test_logloss", "test_auc", "seconds");
+        printf("%5s %11s %13s %9s %13s %9s %8s\n", "epoch", "train_loss", "valid_logloss", "valid_auc",
+               "test_logloss", "test_auc", "seconds");
     }
     int progress = isatty(fileno(stderr)) && !o->quiet;
-    double best_auc = -1, t_start = fr_clock_seconds(), loss = 0, logloss = 0, auc = 0;
+    double t_start = fr_clock_seconds(), loss = 0;
+    double valid_ll = 0, valid_auc = 0, test_ll = 0, test_auc = 0;
+    double best_valid_ll = 0, best_valid_auc = 0, best_test_ll = 0, best_test_auc = 0;
     int64_t best_epoch = 0;
     for (int64_t e = 1; e <= epochs && s == FR_OK; e++) {
         if (progress)
@@ -159,28 +162,43 @@ static int run(fr_config *cfg, const train_opts *o)
         double t0 = fr_clock_seconds();
         s = fr_ctr_job_train_epoch(job, (unsigned)e, &loss);
         if (s == FR_OK)
-            s = fr_ctr_job_evaluate(job, &logloss, &auc);
+            s = fr_ctr_job_evaluate_valid(job, &valid_ll, &valid_auc);
+        if (s == FR_OK)
+            s = fr_ctr_job_evaluate(job, &test_ll, &test_auc);
+        /* The first epoch, then any with a higher validation AUC (the
+         * earlier on ties); test figures play no part. */
+        int improved = best_epoch == 0 || valid_auc > best_valid_auc;
+        if (s == FR_OK && improved) {
+            best_epoch = e;
+            best_valid_ll = valid_ll;
+            best_valid_auc = valid_auc;
+            best_test_ll = test_ll;
+            best_test_auc = test_auc;
+            s = fr_ctr_job_keep(job);
+        }
         if (s != FR_OK)
             break;
         double secs = fr_clock_seconds() - t0;
         if (progress)
             fprintf(stderr, "\r%30s\r", "");
         if (!o->quiet)
-            printf("%5lld %11.6f %13.6f %9.6f %8.2f\n", (long long)e, loss, logloss, auc, secs);
+            printf("%5lld %11.6f %13.6f %9.6f %13.6f %9.6f %8.2f%s\n", (long long)e, loss, valid_ll, valid_auc,
+                   test_ll, test_auc, secs, improved ? "  *" : "");
         fflush(stdout);
         if (report) {
             if (jsonl)
-                fprintf(report, "{\"epoch\":%lld,\"train_loss\":%.6f,\"test_logloss\":%.6f,\"test_auc\":%.6f,\"seconds\":%.3f}\n",
-                        (long long)e, loss, logloss, auc, secs);
+                fprintf(report, "{\"epoch\":%lld,\"train_loss\":%.6f,\"valid_logloss\":%.6f,\"valid_auc\":%.6f,\"test_logloss\":%.6f,\"test_auc\":%.6f,\"seconds\":%.3f}\n",
+                        (long long)e, loss, valid_ll, valid_auc, test_ll, test_auc, secs);
             else
-                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.3f\n", (long long)e, loss, logloss, auc, secs);
+                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f\n", (long long)e, loss, valid_ll, valid_auc,
+                        test_ll, test_auc, secs);
             fflush(report);
         }
-        if (auc > best_auc) {
-            best_auc = auc;
-            best_epoch = e;
-        }
     }
+    /* The run's model is the best validation epoch's: its test figures
+     * are the ones reported, and it is what --save writes. */
+    if (s == FR_OK)
+        s = fr_ctr_job_restore(job);
     int code = FR_EXIT_OK;
     if (report && fclose(report) != 0 && s == FR_OK) {
         fprintf(stderr, "fedrec: %s: write failed: %s\n", report_path, strerror(errno));
@@ -190,11 +208,13 @@ static int run(fr_config *cfg, const train_opts *o)
         code = fr_cli_report(s, NULL);
     } else {
         double wall = fr_clock_seconds() - t_start;
-        printf("%sfinal test AUC %.6f, log loss %.6f; best test AUC %.6f at epoch %lld; %.2f s\n",
-               o->quiet ? "" : "\n", auc, logloss, best_auc, (long long)best_epoch, wall);
+        printf("%sbest validation epoch %lld of %lld: valid AUC %.6f, log loss %.6f; test AUC %.6f, log loss %.6f; %.2f s\n",
+               o->quiet ? "" : "\n", (long long)best_epoch, (long long)epochs, best_valid_auc, best_valid_ll,
+               best_test_auc, best_test_ll, wall);
         if (o->summary) {
-            fr_cli_metric m[] = {{"test_auc", auc}, {"test_logloss", logloss},
-                                 {"best_test_auc", best_auc}, {"best_epoch", (double)best_epoch}};
+            fr_cli_metric m[] = {{"test_auc", best_test_auc},   {"test_logloss", best_test_ll},
+                                 {"valid_auc", best_valid_auc}, {"valid_logloss", best_valid_ll},
+                                 {"best_epoch", (double)best_epoch}, {"epochs", (double)epochs}};
             int rc = fr_cli_write_summary(o->summary, cfg, m, sizeof m / sizeof m[0], wall);
             if (rc != FR_EXIT_OK)
                 code = rc;

@@ -83,6 +83,8 @@ static const fr_config_key schema[] = {
      "synthetic: numeric features per example"},
     {"data", "test_fraction", FR_CFG_FLOAT, "0.2", 0, 1, 1, 1, NULL,
      "share of the examples held out for testing (the last ones)"},
+    {"data", "valid_fraction", FR_CFG_FLOAT, "0.1", 0, 1, 1, 1, NULL,
+     "ctr job: share of the examples held out for validation (the ones just before the test rows, taken from the training rows); each epoch is scored on them and the run keeps the epoch with the best validation AUC"},
 
     {"model", "embed_dim", FR_CFG_INT, "16", 1, 4096, 0, 0, NULL,
      "embedding size of every field"},
