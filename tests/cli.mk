@@ -19,3 +19,6 @@ EXTRA_DIST += tests/test_compare.sh
 # fedrec tune: grid and random searches, resumable, chosen on validation.
 TESTS += tests/test_tune.sh
 EXTRA_DIST += tests/test_tune.sh
+# The ctr demo's validation rows: disjoint parts, the best validation epoch kept.
+TESTS += tests/test_ctr_valid.sh
+EXTRA_DIST += tests/test_ctr_valid.sh

@@ -67,7 +67,7 @@ for fmt in csv jsonl; do
         expect 0 "$FEDREC" plot "$tmp/$k.$fmt"
         [ -s "$tmp/$k.$fmt.svg" ] || { fail "plot $k.$fmt wrote no $k.$fmt.svg"; continue; }
         case $k in
-        ctr) checked "$tmp/$k.$fmt.svg" --integer-x --labels "test_logloss|test_auc" ;;
+        ctr) checked "$tmp/$k.$fmt.svg" --integer-x --labels "valid_logloss|valid_auc|test_logloss|test_auc" ;;
         msmt) checked "$tmp/$k.$fmt.svg" --integer-x --labels "valid_auc|valid_logloss" ;;
         fedmsmt) checked "$tmp/$k.$fmt.svg" --integer-x --count 4 ;;
         mtrec) checked "$tmp/$k.$fmt.svg" --integer-x --count 8 ;;
