@@ -6,7 +6,7 @@
 # (the mean over its seeds), best.ini holds it; a rerun skips finished
 # trials and reruns removed or interrupted ones; random draws repeat with
 # the same --seed and stay in range; a failing trial is reported; every job
-# kind with a validation metric tunes.
+# kind tunes, the ctr demo on its validation rows.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 FEDREC="$top_builddir/fedrec"
@@ -103,6 +103,34 @@ grep -q 'validation valid_auc 0\.' "$tmp/out" || fail "fedmsmt: $(cat "$tmp/out"
 expect 0 "$FEDREC" tune "$top_srcdir/conf/mtrec-synthetic.ini" --set data.users=80 --set data.items=60 --set train.epochs=2 \
     --set mtrec.min_epochs=1 --grid mtrec.combiner=ew,pmtrec --out "$tmp/mtrec" --quiet
 grep -q 'validation valid_recall@20 0\.' "$tmp/out" || fail "mtrec: $(cat "$tmp/out" "$tmp/err")"
+# The ctr demo selects on its validation rows' AUC: the choice is the best
+# mean valid_auc of the table, the test figures shown are the chosen
+# configuration's mean, and each trial's summary holds the test figures of
+# its report's best validation epoch.
+ctr="--set job.kind=ctr --set data.rows=3000 --set train.epochs=3"
+# shellcheck disable=SC2086
+expect 0 "$FEDREC" tune $ctr --grid train.lr=0.001,0.01 --seeds 0,1 --jobs 2 --out "$tmp/ctr" --quiet
+csv=$tmp/ctr/trials.csv
+head -1 "$csv" | grep -q '^config,seed,train.lr,status,valid_auc,test_auc,test_logloss,seconds$' ||
+    fail "ctr trials.csv header: $(head -1 "$csv")"
+[ "$(cut -d, -f4 "$csv" | grep -c '^ok$')" = 4 ] || fail "ctr: not every trial ok: $(cat "$csv" "$tmp/err")"
+best=$(awk -F, 'NR > 1 { s[$1] += $5; n[$1]++ } END { b = -1; for (c in s) if (s[c] / n[c] > b) { b = s[c] / n[c]; bc = c } print bc }' "$csv")
+grep -q "^chosen: configuration $best," "$tmp/out" || fail "ctr chose $(grep '^chosen' "$tmp/out"), the table's best mean valid_auc is configuration $best"
+want=$(awk -F, -v c="$best" 'NR > 1 && $1 == c { s += $6; n++ } END { printf "%.4f", s / n }' "$csv")
+grep -q "test (this configuration only): test_auc $want +- " "$tmp/out" || fail "ctr: test_auc shown is not $want: $(grep test_auc "$tmp/out")"
+n=0
+for j in "$tmp"/ctr/trials/*.json; do
+    n=$((n + 1))
+    r=${j%.json}.csv
+    [ -s "$r" ] || { fail "ctr: no report $r beside $j"; continue; }
+    # The report row with the highest valid_auc (the earlier on ties).
+    row=$(awk -F, 'NR > 1 && (b == "" || $4 > b) { b = $4; t = $6; e = $1 } END { print e, t }' "$r")
+    got=$(sed -n 's/^ *"best_epoch": \([0-9]*\),*$/\1/p' "$j")
+    tauc=$(sed -n 's/^ *"test_auc": \([-+0-9.eE]*\),*$/\1/p' "$j")
+    awk -v row="$row" -v e="$got" -v t="$tauc" 'BEGIN { split(row, w, " "); d = w[2] - t; exit !(w[1] == e && d < 1e-6 && -d < 1e-6) }' ||
+        fail "ctr: $j says best epoch $got, test_auc $tauc; its report's best validation row is epoch/test_auc $row"
+done
+[ "$n" = 4 ] || fail "ctr: $n trial summaries, expected 4"
 expect 0 "$FEDREC" tune --help
 grep -q -- '--random' "$tmp/out" || fail "tune --help does not describe --random"
 
