@@ -68,8 +68,9 @@ grep -q "^test_rows *600$" "$tmp/eval1" || fail "eval: $(cat "$tmp/eval1")"
 best=$(awk -F, 'NR > 1 && (b == "" || $4 > b) { b = $4; e = $1 } END { print e }' "$tmp/a.csv")
 last=$(tail -n 1 "$tmp/a.csv" | cut -d, -f1)
 best_test=$(awk -F, 'NR > 1 && (b == "" || $6 > b) { b = $6; e = $1 } END { print e }' "$tmp/a.csv")
-[ "$best" != "$last" ] && [ "$best" != "$best_test" ] ||
+if [ "$best" = "$last" ] || [ "$best" = "$best_test" ]; then
     fail "the fixture no longer tells the choices apart (best validation epoch $best, best test epoch $best_test, last $last): change it"
+fi
 row=$(awk -F, -v e="$best" 'NR > 1 && $1 == e' "$tmp/a.csv")
 for pair in valid_logloss:3 valid_auc:4 test_logloss:5 test_auc:6; do
     key=${pair%:*} col=${pair#*:}
