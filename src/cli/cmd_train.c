@@ -197,8 +197,9 @@ static int run(fr_config *cfg, const train_opts *o)
         }
     }
     /* The run's model is the best validation epoch's: its test figures
-     * are the ones reported, and it is what --save writes. */
-    if (s == FR_OK)
+     * are the ones reported, and it is what --save writes (a run stopped
+     * before its first epoch ended has none and keeps what it has). */
+    if (s == FR_OK && best_epoch > 0)
         s = fr_ctr_job_restore(job);
     int code = FR_EXIT_OK;
     if (report && fclose(report) != 0 && s == FR_OK) {
