@@ -141,6 +141,8 @@ typedef struct fr_pfedrec_round {
     size_t rejected;         /* updates refused as not finite */
     size_t trained_here;     /* clients this rank trained */
     int aggregated;          /* 0: fewer than min_clients arrived; the global model was kept */
+    /* (Centralised MF: clients = participants = trained_here = every
+     * user, aggregated 1; nothing is sent.) */
     double dp_epsilon;       /* with dp_noise: epsilon at dp_delta after this round (0: no DP) */
     uint64_t bytes_up;       /* client -> server (all ranks' clients) */
     /* This rank's traffic with the other ranks this round (payload bytes,

@@ -182,7 +182,10 @@ fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
     free(igrad);
     out->t_train = fr_clock_seconds() - t0;
     out->train_loss = total ? loss / (double)total : 0.0;
-    out->clients = p->n_users;
+    /* Every user's data is in the model: a "round" of all clients, all
+     * of them taken in (the rating jobs' report and summary read these). */
+    out->clients = out->participants = out->trained_here = p->n_users;
+    out->aggregated = 1;
     if (!isfinite(out->train_loss))
         return fr_fail(FR_ERR_NUMERIC, "centralised MF epoch %u: training loss is %g (learning rate too high?)",
                        p->round, out->train_loss);
