@@ -6,13 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "cli/interrupt.h"
 #include "cli/job_setup.h"
+#include "cli/progress.h"
 #include "cli/options.h"
 #include "cli/ranks.h"
 #include "cli/summary.h"
@@ -150,12 +153,13 @@ static int run(fr_config *cfg, const train_opts *o)
         printf("backend: %s; %zu parameters\n\n", fr_backend_describe(be), info.n_params);
         printf("%5s %11s %13s %9s %8s\n", "epoch", "train_loss", "test_logloss", "test_auc", "seconds");
     }
-    int progress = isatty(fileno(stderr)) && !o->quiet;
+    fr_cli_progress progress;
+    fr_cli_progress_init(&progress, o->quiet, "epoch", 1, (long long)epochs);
     double best_auc = -1, t_start = fr_clock_seconds(), loss = 0, logloss = 0, auc = 0;
-    int64_t best_epoch = 0;
-    for (int64_t e = 1; e <= epochs && s == FR_OK; e++) {
-        if (progress)
-            fprintf(stderr, "\r  epoch %lld/%lld ...", (long long)e, (long long)epochs);
+    int64_t best_epoch = 0, done = 0;
+    /* A stop (Ctrl-C) is taken between epochs. */
+    for (int64_t e = 1; e <= epochs && s == FR_OK && !fr_cli_interrupted(); e++) {
+        fr_cli_progress_tick(&progress);
         double t0 = fr_clock_seconds();
         s = fr_ctr_job_train_epoch(job, (unsigned)e, &loss);
         if (s == FR_OK)
@@ -163,16 +167,22 @@ static int run(fr_config *cfg, const train_opts *o)
         if (s != FR_OK)
             break;
         double secs = fr_clock_seconds() - t0;
-        if (progress)
-            fprintf(stderr, "\r%30s\r", "");
+        done = e;
+        fr_cli_progress_clear(&progress);
         if (!o->quiet)
             printf("%5lld %11.6f %13.6f %9.6f %8.2f\n", (long long)e, loss, logloss, auc, secs);
         fflush(stdout);
         if (report) {
-            if (jsonl)
-                fprintf(report, "{\"epoch\":%lld,\"train_loss\":%.6f,\"test_logloss\":%.6f,\"test_auc\":%.6f,\"seconds\":%.3f}\n",
-                        (long long)e, loss, logloss, auc, secs);
-            else
+            if (jsonl) {
+                fr_cli_json_row r;
+                fr_cli_json_begin(&r, report);
+                fr_cli_json_int(&r, "epoch", (long long)e);
+                fr_cli_json_num(&r, "train_loss", loss);
+                fr_cli_json_num(&r, "test_logloss", logloss);
+                fr_cli_json_num(&r, "test_auc", auc);
+                fr_cli_json_num(&r, "seconds", secs);
+                fr_cli_json_end(&r);
+            } else
                 fprintf(report, "%lld,%.6f,%.6f,%.6f,%.3f\n", (long long)e, loss, logloss, auc, secs);
             fflush(report);
         }
@@ -180,7 +190,9 @@ static int run(fr_config *cfg, const train_opts *o)
             best_auc = auc;
             best_epoch = e;
         }
+        fr_cli_progress_next(&progress);
     }
+    fr_cli_progress_clear(&progress);
     int code = FR_EXIT_OK;
     if (report && fclose(report) != 0 && s == FR_OK) {
         fprintf(stderr, "fedrec: %s: write failed: %s\n", report_path, strerror(errno));
@@ -190,12 +202,17 @@ static int run(fr_config *cfg, const train_opts *o)
         code = fr_cli_report(s, NULL);
     } else {
         double wall = fr_clock_seconds() - t_start;
+        if (fr_cli_interrupted())
+            fr_cli_interrupt_say("epoch", (long long)done, (long long)epochs);
         printf("%sfinal test AUC %.6f, log loss %.6f; best test AUC %.6f at epoch %lld; %.2f s\n",
                o->quiet ? "" : "\n", auc, logloss, best_auc, (long long)best_epoch, wall);
         if (o->summary) {
             fr_cli_metric m[] = {{"test_auc", auc}, {"test_logloss", logloss},
                                  {"best_test_auc", best_auc}, {"best_epoch", (double)best_epoch}};
-            int rc = fr_cli_write_summary(o->summary, cfg, m, sizeof m / sizeof m[0], wall);
+            fr_cli_summary sm = {"ctr", NULL, fr_backend_name(be), fr_backend_describe(be), "epoch", (long long)done,
+                                 (long long)epochs, m, sizeof m / sizeof m[0], wall, NULL, NULL, NULL,
+                                 NULL, NULL, NULL, NULL};
+            int rc = fr_cli_write_summary(o->summary, cfg, &sm);
             if (rc != FR_EXIT_OK)
                 code = rc;
         }
@@ -249,8 +266,25 @@ static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_com
     return strcmp(kind, "ctr") ? fr_cli_run_pfedrec(cfg, o->quiet, o->summary, o->resume, comm) : run(cfg, o);
 }
 
+/* A report named *.csv is CSV, *.jsonl or *.ndjson JSON lines, whatever
+ * output.report_format says (it decides for other names). */
+static fr_status report_format_from_name(fr_config *cfg)
+{
+    const char *path;
+    FR_TRY_CLI(fr_config_get_string(cfg, "output.report", &path));
+    const char *dot = strrchr(path, '.');
+    if (!dot || strchr(dot, '/'))
+        return FR_OK;
+    if (!strcasecmp(dot, ".jsonl") || !strcasecmp(dot, ".ndjson"))
+        return fr_config_set(cfg, "output.report_format", "jsonl", "output.report's extension");
+    if (!strcasecmp(dot, ".csv"))
+        return fr_config_set(cfg, "output.report_format", "csv", "output.report's extension");
+    return FR_OK;
+}
+
 int fr_cli_train(int argc, char **argv)
 {
+    fr_cli_summary_started();
     train_opts o;
     int rc = parse(argc, argv, &o);
     if (rc == -1)
@@ -268,6 +302,8 @@ int fr_cli_train(int argc, char **argv)
         s = fr_config_set(cfg, "output.model", o.save, "--save");
     if (s == FR_OK && o.report)
         s = fr_config_set(cfg, "output.report", o.report, "--report");
+    if (s == FR_OK)
+        s = report_format_from_name(cfg);
     if (s == FR_OK)
         s = fr_cli_rank_overrides(cfg, fr_comm_rank(comm));
     if (s == FR_OK)
@@ -290,10 +326,18 @@ int fr_cli_train(int argc, char **argv)
                     kind);
         usage_error = 1;
     }
-    if (s != FR_OK)
+    if (s != FR_OK) {
         rc = fr_cli_report(s, NULL);
-    else
-        rc = usage_error ? FR_EXIT_USAGE : run_job(cfg, &o, kind, comm);
+    } else if (usage_error) {
+        rc = FR_EXIT_USAGE;
+    } else {
+        /* Ctrl-C stops a one-process run cleanly; a multi-rank run is
+         * ended by its launcher (and resumed from its checkpoint). */
+        if (fr_comm_size(comm) == 1)
+            fr_cli_interrupt_arm();
+        rc = fr_cli_interrupt_exit_code(run_job(cfg, &o, kind, comm));
+        fr_cli_interrupt_disarm();
+    }
     fr_config_free(cfg);
     /* A failure only this rank saw leaves the others waiting in an
      * exchange: end the whole job (it has been reported above). */
