@@ -70,8 +70,12 @@ const char *fr_cli_interrupt_name(void)
 
 void fr_cli_interrupt_say(const char *unit, long long done, long long planned)
 {
-    printf("\nstopped by %s after %lld of %lld %ss; what follows is of %s\n", fr_cli_interrupt_name(), done, planned,
-           unit, done == 1 ? "that one" : done ? "those" : "none (no figures)");
+    if (done)
+        printf("\nstopped by %s after %lld of %lld %ss; the figures below are of %s\n", fr_cli_interrupt_name(), done,
+               planned, unit, done == 1 ? "that one" : "those");
+    else
+        printf("\nstopped by %s after 0 of %lld %ss: no %s finished, no figures\n", fr_cli_interrupt_name(), planned,
+               unit, unit);
     fflush(stdout);
 }
 

@@ -421,8 +421,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     int64_t k;
     /* A stop (Ctrl-C) is taken between rounds: a round always finishes. */
     for (k = start; k < rounds && s == FR_OK && !fr_cli_interrupted(); k++) {
-        fr_cli_progress_tick(&progress);
-        s = fr_pfedrec_run_round(p, (unsigned)k, &st);
+        s = fr_pfedrec_run_round(p, (unsigned)k, &st); /* its clients or batches tell the progress line */
         if (s == FR_OK)
             s = fr_cli_ranks_round(&ranks, (long long)k + 1, st.bytes_sent, st.bytes_received, st.t_comm,
                                    st.t_local, st.trained_here);
