@@ -282,7 +282,10 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
         code = fr_cli_report(s, NULL);
     } else {
         double wall = fr_clock_seconds() - t0;
-        if (r.stopped)
+        if (r.stopped && !r.best_epoch && ctx.epochs) /* AutoIFS in its search, or no validation AUC */
+            printf("\nstopped by %s after %lld of %lld epochs; none gave a model to judge (AutoIFS still searching, or no validation AUC): no figures\n",
+                   fr_cli_interrupt_name(), ctx.epochs, planned);
+        else if (r.stopped)
             fr_cli_interrupt_say("epoch", ctx.epochs, planned);
         fr_cli_msmt_print_table(&t, &r.valid, &r.test);
         if (mo.arch == FR_ARCH_AUTOIFS)
