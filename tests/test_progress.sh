@@ -67,7 +67,7 @@ grep -aq "$CR  epoch" "$tmp/quiet" && fail "--quiet on a terminal drew a progres
 if grep -aq "$CR" "$tmp/piped.err" || grep -aq "batch/s\|ETA" "$tmp/piped.err" "$tmp/piped.out"; then
     fail "stderr to a file holds a progress line: $(tr '\r' '|' <"$tmp/piped.err" | head -c 300)"
 fi
-# stderr to a pipe, stdout on the terminal: none either.
+# Inside a terminal session, stderr into a pipe: none either.
 script -qec "'$FEDREC' train --set job.kind=pfedrec $rating 2>&1 | cat" /dev/null </dev/null >"$tmp/pipe" 2>&1
 grep -aq "client/s\|  round 1/2" "$tmp/pipe" && fail "stderr to a pipe drew a progress line"
 
