@@ -22,3 +22,7 @@ EXTRA_DIST += tests/test_tune.sh
 # The ctr demo's validation rows: disjoint parts, the best validation epoch kept.
 TESTS += tests/test_ctr_valid.sh
 EXTRA_DIST += tests/test_ctr_valid.sh
+# What a run tells scripts and people: the --summary file and JSON-lines
+# reports, the progress line on a terminal, and Ctrl-C's clean stop.
+TESTS += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.sh
+EXTRA_DIST += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.sh

@@ -33,6 +33,7 @@
 #include "fedrec/combine.h"
 #include "fedrec/error.h"
 #include "fedrec/metrics.h"
+#include "fedrec/progress.h"
 #include "fedrec/ratings.h"
 
 #ifdef __cplusplus
@@ -137,6 +138,11 @@ typedef struct fr_mtr_options {
     int test_excludes_val;  /* test ranking also skips the validation items (1) */
     int threads;            /* <= 0: online cores */
     int cpu_isa;            /* fr_cpu_isa; 0: the best */
+    /* fedrec/progress.h: told the steps done of an epoch (unit "batch"),
+     * the clients done of a federated round ("client") and the users
+     * ranked by an evaluation ("user"). A stop request ends an epoch or
+     * round after the step or client under way (fr_mtr_epoch.stopped). */
+    fr_progress_hook progress;
 } fr_mtr_options;
 
 typedef struct fr_mtr_epoch {
@@ -144,6 +150,11 @@ typedef struct fr_mtr_epoch {
     fr_combine_stats combine;            /* weights averaged over the steps */
     size_t steps;
     double t_train;                      /* seconds */
+    /* 1: the progress hook asked for a stop and the epoch or round was
+     * cut short: the model has part of its steps (a federated round: the
+     * clients before the stop have stepped their own rows, no item row
+     * has moved); its figures above are not an epoch's. */
+    int stopped;
 } fr_mtr_epoch;
 
 typedef struct fr_mtr fr_mtr;

@@ -17,6 +17,7 @@
 #include "fedrec/comm.h"
 #include "fedrec/error.h"
 #include "fedrec/participation.h"
+#include "fedrec/progress.h"
 #include "fedrec/ratings.h"
 
 #ifdef __cplusplus
@@ -131,6 +132,12 @@ typedef struct fr_pfedrec_options {
      * of a job compare it at start-up. NULL (the default): no
      * configuration is compared, only the data and the sizes. */
     const char *job_fingerprint;
+    /* fedrec/progress.h: told the clients this rank has trained in a
+     * round (unit "client"; from the worker threads, one call at a time)
+     * or, for centralised MF, the batches of its epoch ("batch"). A round
+     * always finishes: the hook's stop request is the caller's to act on
+     * between rounds (checkpoints hold whole rounds). */
+    fr_progress_hook progress;
 } fr_pfedrec_options;
 
 typedef struct fr_pfedrec_round {
@@ -141,6 +148,8 @@ typedef struct fr_pfedrec_round {
     size_t rejected;         /* updates refused as not finite */
     size_t trained_here;     /* clients this rank trained */
     int aggregated;          /* 0: fewer than min_clients arrived; the global model was kept */
+    /* (Centralised MF: clients = participants = trained_here = every
+     * user, aggregated 1; nothing is sent.) */
     double dp_epsilon;       /* with dp_noise: epsilon at dp_delta after this round (0: no DP) */
     uint64_t bytes_up;       /* client -> server (all ranks' clients) */
     /* This rank's traffic with the other ranks this round (payload bytes,

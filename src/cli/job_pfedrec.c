@@ -9,7 +9,9 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "cli/job_setup.h"
+#include "cli/progress.h"
 #include "cli/ranks.h"
 #include "cli/summary.h"
 #include "fedrec/privacy.h"
@@ -198,6 +200,25 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     return FR_OK;
 }
 
+/* A JSON-lines report row (numbers that are not finite as null). */
+static void report_json_row(FILE *f, long long round, const fr_pfedrec_round *st)
+{
+    fr_cli_json_row r;
+    fr_cli_json_begin(&r, f);
+    fr_cli_json_int(&r, "round", round);
+    fr_cli_json_num(&r, "train_loss", st->train_loss);
+    fr_cli_json_num(&r, "val_hr", st->val_hr);
+    fr_cli_json_num(&r, "val_ndcg", st->val_ndcg);
+    fr_cli_json_num(&r, "test_hr", st->test_hr);
+    fr_cli_json_num(&r, "test_ndcg", st->test_ndcg);
+    fr_cli_json_num(&r, "seconds", st->seconds);
+    fr_cli_json_int(&r, "bytes_up", (long long)st->bytes_up);
+    fr_cli_json_int(&r, "participants", (long long)st->participants);
+    fr_cli_json_int(&r, "rejected", (long long)st->rejected);
+    fr_cli_json_num(&r, "dp_epsilon", st->dp_epsilon);
+    fr_cli_json_end(&r);
+}
+
 /* The job fingerprint checkpoints keep and the ranks compare: the
  * effective configuration, and with privacy.dp_epsilon the rounds too,
  * since the noise that reaches the target is set for the whole run (a
@@ -301,6 +322,9 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     if (s == FR_OK)
         s = job_fingerprint(cfg, rounds, &job);
     o.job_fingerprint = job;
+    fr_cli_progress progress; /* set up again after a resume */
+    fr_cli_progress_init(&progress, quiet, "round", 1, (long long)rounds);
+    o.progress = fr_cli_progress_hook(&progress);
     fr_pfedrec *p = NULL;
     if (s == FR_OK)
         s = fr_pfedrec_create(&split, &o, &p);
@@ -385,7 +409,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         printf("%5s %10s %8s %9s %8s %9s %7s %10s\n", "round", "train_loss", "val_hr", "val_ndcg",
                "test_hr", "test_ndcg", "seconds", "MB_up");
     }
-    int progress = isatty(fileno(stderr)) && quiet && rank == 0;
+    fr_cli_progress_init(&progress, quiet, "round", (long long)start + 1, (long long)rounds);
+    long long checkpointed = resume ? (long long)start : -1; /* the round the checkpoint holds */
     fr_pfedrec_round best = {0}, st = {0};
     long long best_round = (long long)best_saved[0];
     best.val_hr = best_saved[1];
@@ -393,8 +418,10 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     best.test_hr = best_saved[3];
     best.test_ndcg = best_saved[4];
     double total = 0, t_neg = 0, t_train = 0, t_eval = 0, t_agg = 0;
-    for (int64_t k = start; k < rounds && s == FR_OK; k++) {
-        s = fr_pfedrec_run_round(p, (unsigned)k, &st);
+    int64_t k;
+    /* A stop (Ctrl-C) is taken between rounds: a round always finishes. */
+    for (k = start; k < rounds && s == FR_OK && !fr_cli_interrupted(); k++) {
+        s = fr_pfedrec_run_round(p, (unsigned)k, &st); /* its clients or batches tell the progress line */
         if (s == FR_OK)
             s = fr_cli_ranks_round(&ranks, (long long)k + 1, st.bytes_sent, st.bytes_received, st.t_comm,
                                    st.t_local, st.trained_here);
@@ -409,6 +436,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             best = st;
             best_round = (long long)k + 1;
         }
+        fr_cli_progress_clear(&progress);
         if (!quiet)
             printf("%5lld %10.5f %8.4f %9.4f %8.4f %9.4f %7.3f %10.2f%s\n", (long long)k + 1, st.train_loss,
                    st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds, (double)st.bytes_up / 1e6,
@@ -416,14 +444,10 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         if (!quiet && st.participants < st.clients)
             printf("      %zu of %zu sampled clients' updates aggregated (%zu rejected as not finite)\n", st.participants,
                    st.clients, st.rejected);
-        else if (progress)
-            fprintf(stderr, "\r  round %lld/%lld  val HR %.4f", (long long)k + 1, (long long)rounds, st.val_hr);
         fflush(stdout);
         if (report) {
             if (jsonl)
-                fprintf(report, "{\"round\":%lld,\"train_loss\":%.6f,\"val_hr\":%.6f,\"val_ndcg\":%.6f,\"test_hr\":%.6f,\"test_ndcg\":%.6f,\"seconds\":%.4f,\"bytes_up\":%llu,\"participants\":%zu,\"rejected\":%zu,\"dp_epsilon\":%.6g}\n",
-                        (long long)k + 1, st.train_loss, st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg,
-                        st.seconds, (unsigned long long)st.bytes_up, st.participants, st.rejected, st.dp_epsilon);
+                report_json_row(report, (long long)k + 1, &st);
             else
                 fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%llu,%zu,%zu,%.6g\n", (long long)k + 1,
                         st.train_loss, st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds,
@@ -438,17 +462,28 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             s = fr_pfedrec_save(p, ckpt_path, (unsigned)(k + 1), keep, 5);
             if (s == FR_OK)
                 fr_cli_ranks_checkpoint(&ranks, ckpt_path, (long long)k + 1);
+            checkpointed = (long long)k + 1;
         }
+        fr_cli_progress_next(&progress);
     }
-    if (progress)
-        fprintf(stderr, "\r%40s\r", "");
+    fr_cli_progress_clear(&progress);
+    /* Stopped by a signal: the rounds run so far are checkpointed too, so
+     * that --resume goes on from the last row of the report. */
+    if (s == FR_OK && fr_cli_interrupted() && *ckpt_path && k > start && checkpointed != (long long)k) {
+        double keep[5] = {(double)best_round, best.val_hr, best.val_ndcg, best.test_hr, best.test_ndcg};
+        s = fr_pfedrec_save(p, ckpt_path, (unsigned)k, keep, 5);
+        if (s == FR_OK && !quiet)
+            printf("checkpoint of round %lld written to %s (continue with --resume)\n", (long long)k, ckpt_path);
+    }
     int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);
     code = fr_cli_ranks_close(&ranks, code);
     if (s != FR_OK)
         code = fr_cli_report(s, NULL);
     else if (rank == 0) {
+        if (fr_cli_interrupted())
+            fr_cli_interrupt_say("round", (long long)k, (long long)rounds);
         printf("%sbest validation round %lld of %lld (%.2f s in rounds):\n", quiet ? "" : "\n", best_round,
-               (long long)rounds, total);
+               (long long)k, total);
         printf("  %-10s %8s %9s\n", "", "HR@K", "NDCG@K");
         printf("  %-10s %8.4f %9.4f\n", "validation", best.val_hr, best.val_ndcg);
         printf("  %-10s %8.4f %9.4f\n", "test", best.test_hr, best.test_ndcg);
@@ -460,10 +495,16 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         if (summary) {
             fr_cli_metric m[] = {{"best_round", (double)best_round}, {"val_hr", best.val_hr},
                                  {"val_ndcg", best.val_ndcg}, {"test_hr", best.test_hr},
-                                 {"test_ndcg", best.test_ndcg}, {"rounds", (double)rounds},
+                                 {"test_ndcg", best.test_ndcg}, {"rounds", (double)k},
                                  {"seconds_negatives", t_neg}, {"seconds_training", t_train},
                                  {"seconds_evaluation", t_eval}, {"seconds_aggregation", t_agg}};
-            code = fr_cli_write_summary(summary, cfg, m, sizeof m / sizeof m[0], total);
+            const char *kind;
+            char cpu[128];
+            fr_config_get_string(cfg, "job.kind", &kind);
+            fr_cli_cpu_device(o.threads, o.cpu_isa, cpu, sizeof cpu);
+            fr_cli_summary sm = {kind, NULL, "cpu", cpu, "round", (long long)k, (long long)rounds, m,
+                                 sizeof m / sizeof m[0], total, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+            code = fr_cli_write_summary(summary, cfg, &sm);
         }
     }
     if (s == FR_OK)

@@ -39,7 +39,8 @@ static void usage(FILE *out)
     fprintf(out,
             "\n'fedrec COMMAND --help' describes a command. Exit codes: 0 success,\n"
             "1 run-time failure, 2 bad command line, 3 bad configuration,\n"
-            "4 bad data, model or checkpoint file. See fedrec(1).\n");
+            "4 bad data, model or checkpoint file, 130 (143) a run stopped by\n"
+            "Ctrl-C (SIGTERM). See fedrec(1).\n");
 }
 
 int main(int argc, char **argv)

@@ -331,10 +331,10 @@ static const fr_config_key schema[] = {
      "AutoIFS: the selection network's learning rate in the search (no weight decay)"},
 
     {"output", "report", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "file for one row per epoch; empty: no report",
+     "file for one row per epoch or round; a name ending in .csv is CSV, in .jsonl or .ndjson JSON lines (doc/OUTPUTS.md); empty: no report",
      FR_FP_RESUME_MAY_CHANGE},
     {"output", "report_format", FR_CFG_ENUM, "csv", NO_RANGE, "csv|jsonl",
-     "report format: csv (with a header) or jsonl (one JSON object per line)",
+     "format of a report whose name ends in neither .csv nor .jsonl/.ndjson: csv (with a header) or jsonl (one JSON object per line, null for NaN)",
      FR_FP_RESUME_MAY_CHANGE},
     {"output", "comm_report", FR_CFG_STRING, "", NO_RANGE, NULL,
      "multi-rank jobs: CSV written by rank 0, one row per round and rank: host, device, bytes sent and received, seconds in exchanges, clients trained",

@@ -9,11 +9,13 @@
  * nothing depends on which worker ran which client. Per-client state is
  * w, b and the last evaluation figures: O(users * dim), not O(users * items). */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/error_internal.h"
+#include "core/progress_call.h"
 #include "fed/pfedrec_internal.h"
 #include "fedrec/rng.h"
 
@@ -102,7 +104,23 @@ void fr_pfedrec_free(fr_pfedrec *p)
 typedef struct round_job {
     fr_pfedrec *p;
     size_t chunk;        /* clients per task */
+    /* The progress hook's count of clients through, and who is calling
+     * it (calls must not overlap; a busy hook skips a count). */
+    atomic_size_t done;
+    atomic_flag hook_busy;
 } round_job;
+
+/* A worker's client is through: tell the hook, unless another worker is
+ * telling it now. The round always finishes: a stop request is the
+ * caller's to act on between rounds. */
+static void client_through(round_job *job)
+{
+    size_t done = atomic_fetch_add(&job->done, 1) + 1;
+    if (job->p->o.progress.fn && !atomic_flag_test_and_set(&job->hook_busy)) {
+        fr_progress_call(&job->p->o.progress, FR_PROGRESS_TRAIN, "client", done, job->p->n_todo);
+        atomic_flag_clear(&job->hook_busy);
+    }
+}
 
 /* Squared L2 norm of a client's whole update (item rows, FedNCF layers). */
 static double update_norm2(const fr_pfedrec *p, const client_out *out, const float *shared)
@@ -183,6 +201,7 @@ static void run_chunk(void *arg, size_t task)
             fr_pf_screen_update(p, (size_t)p->sampled[p->todo[i]], out);
         out->late = past_deadline(p);
         fr_pf_scratch_reset(&s);
+        client_through(job);
     }
     if (st == FR_OK)
         fr_pf_scratch_free(&s);
@@ -335,7 +354,7 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     }
     plan_training(p);
     int threads = fr_cpu_engine_threads(p->engine);
-    round_job job = {p, (p->n_todo + 8 * (size_t)threads - 1) / (8 * (size_t)threads)};
+    round_job job = {p, (p->n_todo + 8 * (size_t)threads - 1) / (8 * (size_t)threads), 0, ATOMIC_FLAG_INIT};
     if (job.chunk == 0)
         job.chunk = 1;
     double t_local = fr_clock_seconds();

@@ -13,6 +13,7 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_ops.h"
 #include "core/error_internal.h"
+#include "core/progress_call.h"
 #include "fed/pfedrec_internal.h"
 #include "fedrec/rng.h"
 
@@ -154,6 +155,7 @@ fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
     const fr_cpu_kernels *k = fr_cpu_engine_kernels(p->engine);
     fr_adam_step h = {.lr = p->o.central_lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
     double loss = 0.0;
+    size_t batches = (total + batch - 1) / batch;
     for (size_t at = 0; at < total; at += batch) {
         size_t m = total - at < batch ? total - at : batch, nu = 0, ni = 0;
         for (size_t j = at; j < at + m; j++) {
@@ -173,6 +175,7 @@ fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
             user_slot[urows[r]] = -1;
         for (size_t r = 0; r < ni; r++)
             item_slot[irows[r]] = -1;
+        fr_progress_call(&p->o.progress, FR_PROGRESS_TRAIN, "batch", at / batch + 1, batches);
     }
     free(user_slot);
     free(item_slot);
@@ -182,7 +185,10 @@ fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
     free(igrad);
     out->t_train = fr_clock_seconds() - t0;
     out->train_loss = total ? loss / (double)total : 0.0;
-    out->clients = p->n_users;
+    /* Every user's data is in the model: a "round" of all clients, all
+     * of them taken in (the rating jobs' report and summary read these). */
+    out->clients = out->participants = out->trained_here = p->n_users;
+    out->aggregated = 1;
     if (!isfinite(out->train_loss))
         return fr_fail(FR_ERR_NUMERIC, "centralised MF epoch %u: training loss is %g (learning rate too high?)",
                        p->round, out->train_loss);
