@@ -263,10 +263,18 @@ int fr_run_summary_load(const char *path, fr_run_summary *s, char *err, size_t e
             kind = fr_run_summary_config(s, "job.kind");
         if (!name)
             name = fr_run_summary_config(s, "run.name");
+        /* The readable name (PFedRec, PF-MSMTrec (MMoE clients), ...) from
+         * the configuration; a summary's own method field (an identifier
+         * such as pfmsmtrec) stands in for a key the configuration lacks. */
         char m[128];
-        if (!method) {
-            fr_method_name(kind, fr_run_summary_config(s, "msmt.model"), fr_run_summary_config(s, "fedmsmt.method"),
-                           fr_run_summary_config(s, "mtrec.combiner"), m, sizeof m);
+        const char *fed_method = fr_run_summary_config(s, "fedmsmt.method");
+        const char *combiner = fr_run_summary_config(s, "mtrec.combiner");
+        if (kind && method && !strcmp(kind, "fedmsmt") && !fed_method)
+            fed_method = method;
+        if (kind && method && !strcmp(kind, "mtrec") && !combiner)
+            combiner = method;
+        if (kind || !method) {
+            fr_method_name(kind, fr_run_summary_config(s, "msmt.model"), fed_method, combiner, m, sizeof m);
             method = m;
         }
         s->job_kind = strdup(kind ? kind : "?");
