@@ -1,9 +1,10 @@
 /* test_model_file.c — model files: round trip, and every kind of damage
  * (truncation, a flipped byte, another version, another model, a missing
  * file) refused with a clear message while the destination of a failed
- * save keeps its old contents; plain arrays of every type round trip bit
- * for bit, their checks name the array, and version 1 files (written
- * before arrays had types) still load. */
+ * save keeps its old contents; models of several parameter sets (parts)
+ * and reading a whole file on the host; plain arrays of every type round
+ * trip bit for bit, their checks name the array, and version 1 files
+ * (written before arrays had types) still load. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,10 @@ static void arrays_round_trip(const char *dir)
               strstr(fr_last_error(), "'table' is 2 x 3, expected 3 x 3"),
           "wrong shape: '%s'", fr_last_error());
     fr_model_close(m);
+    fr_model_contents floats_only;
+    CHECK(fr_model_read_all(path, &floats_only) == FR_ERR_FORMAT &&
+              strstr(fr_last_error(), "array 'ids' holds int32 values"),
+          "the float reader took an int32 array: '%s'", fr_last_error());
 
     /* Damage: a cut file and a flipped byte are refused whole. */
     long size = file_size(path);
@@ -254,6 +259,40 @@ int main(void)
     CHECK(fr_model_load(path, a) == FR_ERR_FORMAT, "old model accepted a new file");
     CHECK_OK(fr_model_load(path, wide));
 
+    /* Parts: two sets under prefixes, loaded back; a file read whole. */
+    fr_param_set *p0 = make_set(be, 3, 2.0f), *p1 = make_set(be, 2, 7.0f);
+    fr_model_part parts[2] = {{"client.0/", p0}, {"client.1/", p1}};
+    CHECK_OK(fr_model_save_parts(path, parts, 2, "meta"));
+    fr_param_set *q0 = make_set(be, 3, 0.0f), *q1 = make_set(be, 2, 0.0f);
+    fr_model_part back[2] = {{"client.0/", q0}, {"client.1/", q1}};
+    CHECK_OK(fr_model_load_parts(path, back, 2));
+    size_t n1 = fr_param_set_numel(p1, FR_ROLES_ALL);
+    float *w1 = malloc(n1 * sizeof *w1), *x1 = malloc(n1 * sizeof *x1);
+    fr_param_set_export(p1, FR_ROLES_ALL, w1, n1);
+    fr_param_set_export(q1, FR_ROLES_ALL, x1, n1);
+    CHECK(memcmp(w1, x1, n1 * sizeof *w1) == 0, "the second part loaded other values");
+    fr_model_part swapped[2] = {{"client.1/", q0}, {"client.0/", q1}};
+    CHECK(fr_model_load_parts(path, swapped, 2) == FR_ERR_FORMAT &&
+              strstr(fr_last_error(), "'client.0/emb.table' in the file but 'client.1/emb.table'"),
+          "another prefix not named: '%s'", fr_last_error());
+    CHECK(fr_model_load(path, a) == FR_ERR_FORMAT, "a one-set model accepted a file of two parts");
+    fr_model_contents mc;
+    CHECK_OK(fr_model_read_all(path, &mc));
+    CHECK(mc.n_entries == 6 && !strcmp(mc.meta, "meta") && !strcmp(mc.entries[4].name, "client.1/fc.weight") &&
+              mc.entries[4].rows == 4 && mc.entries[4].cols == 2 && mc.entries[4].role == FR_ROLE_LOCAL &&
+              mc.entries[4].values[1] == w1[41],
+          "read_all: %zu entries, entry 4 '%s' %zux%zu value %g (want %g)", mc.n_entries,
+          mc.n_entries > 4 ? mc.entries[4].name : "", mc.n_entries > 4 ? mc.entries[4].rows : 0,
+          mc.n_entries > 4 ? mc.entries[4].cols : 0, mc.n_entries > 4 ? mc.entries[4].values[1] : 0.0, w1[41]);
+    fr_model_contents_free(&mc);
+    rewrite(path, bad, file_size(path) - 3, -1);
+    CHECK(fr_model_read_all(bad, &mc) == FR_ERR_FORMAT && mc.entries == NULL, "read_all took a truncated file");
+    free(w1);
+    free(x1);
+    fr_param_set_free(p0);
+    fr_param_set_free(p1);
+    fr_param_set_free(q0);
+    fr_param_set_free(q1);
     arrays_round_trip(dir);
 
     free(va);

@@ -42,6 +42,41 @@ fr_status fr_model_read_meta(const char *path, char **meta_out);
  * file's one for one (same names, order, roles and shapes). */
 fr_status fr_model_load(const char *path, fr_param_set *set);
 
+/* A model of several parameter sets (a federated job's clients, a model's
+ * auxiliary networks): the file holds set after set, each parameter named
+ * prefix + its name ("client.2/tower.0.fc0.weight"). */
+typedef struct fr_model_part {
+    const char *prefix; /* "" or NULL: the names as they are */
+    fr_param_set *set;
+} fr_model_part;
+
+fr_status fr_model_save_parts(const char *path, const fr_model_part *parts, size_t n_parts,
+                              const char *meta);
+/* Load into the parts, which must match the file's parameters one for one
+ * (prefixed names, order, roles, shapes); nothing is imported otherwise. */
+fr_status fr_model_load_parts(const char *path, const fr_model_part *parts, size_t n_parts);
+
+/* Everything a model file holds, on the host (for exporters and tools that
+ * read a model without rebuilding it). */
+typedef struct fr_model_entry {
+    char *name;
+    unsigned role, group; /* fr_role as stored */
+    size_t rows, cols;
+    float *values;        /* rows x cols, row-major */
+} fr_model_entry;
+
+typedef struct fr_model_contents {
+    char *meta;
+    fr_model_entry *entries;
+    size_t n_entries;
+} fr_model_contents;
+
+/* Read and check (magic, version, checksum, layout) the whole file; a file
+ * holding arrays of other types than float32 is refused (fr_model_open
+ * below reads every type). */
+fr_status fr_model_read_all(const char *path, fr_model_contents *out);
+void fr_model_contents_free(fr_model_contents *c);
+
 /* ---- plain arrays ---------------------------------------------------------- */
 
 typedef enum fr_model_dtype {

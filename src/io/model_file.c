@@ -12,7 +12,10 @@
  *   u32 crc32 of every byte before it
  * The loader reads the whole file, checks size, magic, version and CRC
  * before it looks at any array, then checks every array's size (and, into
- * a parameter set, every name and shape) before it imports anything. */
+ * a parameter set, every name and shape) before it imports anything. A
+ * model of several parameter sets (fr_model_save_parts) is the same
+ * layout: the sets' parameters one after another, each name carrying its
+ * set's prefix. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,17 +143,31 @@ static fr_status finish(fr_atomic_file *af, writer *w, fr_status s, const char *
     return fr_atomic_commit(af);
 }
 
-fr_status fr_model_save(const char *path, const fr_param_set *set,
-                        const char *meta)
+/* Total parameters of the parts, and the largest one's values. */
+static size_t parts_count(const fr_model_part *parts, size_t n_parts, size_t *max_numel)
 {
-    fr_param_set *ps = (fr_param_set *)set; /* accessors take non-const */
-    size_t count = fr_param_set_count(set);
-    size_t max_numel = 0;
-    for (size_t i = 0; i < count; i++) {
-        fr_param *p = fr_param_set_at(ps, i);
-        if (p->rows * p->cols > max_numel)
-            max_numel = p->rows * p->cols;
+    size_t count = 0;
+    *max_numel = 0;
+    for (size_t k = 0; k < n_parts; k++) {
+        size_t n = fr_param_set_count(parts[k].set);
+        for (size_t i = 0; i < n; i++) {
+            fr_param *p = fr_param_set_at(parts[k].set, i);
+            if (p->rows * p->cols > *max_numel)
+                *max_numel = p->rows * p->cols;
+        }
+        count += n;
     }
+    return count;
+}
+
+fr_status fr_model_save_parts(const char *path, const fr_model_part *parts, size_t n_parts,
+                              const char *meta)
+{
+    size_t max_numel;
+    size_t count = parts_count(parts, n_parts, &max_numel);
+    if (count > UINT32_MAX)
+        return fr_fail(FR_ERR_INVALID, "%s: %zu parameters, a model file holds at most %u", path, count,
+                       (unsigned)UINT32_MAX);
     float *host = malloc((max_numel ? max_numel : 1) * sizeof *host);
     if (!host)
         return fr_fail_nomem("model save buffer", max_numel * sizeof *host);
@@ -163,17 +180,36 @@ fr_status fr_model_save(const char *path, const fr_param_set *set,
     }
     writer w = {af.f, 0, 0};
     put_header(&w, count, meta);
-    for (size_t i = 0; i < count && s == FR_OK; i++) {
-        fr_param *p = fr_param_set_at(ps, i);
-        size_t numel = p->rows * p->cols;
-        put_array_head(&w, p->name, (uint32_t)p->role, p->group, FR_MODEL_F32, p->rows, p->cols);
-        if (numel)
-            s = fr_buffer_download(p->value, 0, host, numel * sizeof *host);
-        if (s == FR_OK)
-            put_words(&w, host, numel, 4);
+    for (size_t k = 0; k < n_parts && s == FR_OK; k++) {
+        const char *prefix = parts[k].prefix ? parts[k].prefix : "";
+        size_t prefix_len = strlen(prefix);
+        for (size_t i = 0; i < fr_param_set_count(parts[k].set) && s == FR_OK; i++) {
+            fr_param *p = fr_param_set_at(parts[k].set, i);
+            size_t numel = p->rows * p->cols;
+            size_t name_len = strlen(p->name);
+            put_u32(&w, (uint32_t)(prefix_len + name_len));
+            put_bytes(&w, prefix, prefix_len);
+            put_bytes(&w, p->name, name_len);
+            put_u32(&w, (uint32_t)p->role);
+            put_u32(&w, p->group);
+            put_u32(&w, (uint32_t)FR_MODEL_F32);
+            put_u64(&w, p->rows);
+            put_u64(&w, p->cols);
+            if (numel)
+                s = fr_buffer_download(p->value, 0, host, numel * sizeof *host);
+            if (s == FR_OK)
+                put_words(&w, host, numel, 4);
+        }
     }
     free(host);
     return finish(&af, &w, s, path);
+}
+
+fr_status fr_model_save(const char *path, const fr_param_set *set,
+                        const char *meta)
+{
+    fr_model_part part = {"", (fr_param_set *)set}; /* read only */
+    return fr_model_save_parts(path, &part, 1, meta);
 }
 
 fr_status fr_model_save_arrays(const char *path, const fr_model_array *arrays,
@@ -380,21 +416,23 @@ static fr_status read_param(reader *r, file_param *fp)
 }
 
 static fr_status check_match(const char *path, size_t i, const file_param *fp,
-                             const fr_param *p)
+                             const char *prefix, const fr_param *p)
 {
-    if (strlen(p->name) != fp->name_len || memcmp(p->name, fp->name, fp->name_len) != 0)
-        return fr_fail(FR_ERR_FORMAT, "%s: parameter %zu is '%.*s' in the file but '%s' in this model (a file from a different model?)",
-                       path, i, (int)fp->name_len, (const char *)fp->name, p->name);
+    size_t prefix_len = strlen(prefix), name_len = strlen(p->name);
+    if (prefix_len + name_len != fp->name_len || memcmp(prefix, fp->name, prefix_len) != 0 ||
+        memcmp(p->name, fp->name + prefix_len, name_len) != 0)
+        return fr_fail(FR_ERR_FORMAT, "%s: parameter %zu is '%.*s' in the file but '%s%s' in this model (a file from a different model?)",
+                       path, i, (int)fp->name_len, (const char *)fp->name, prefix, p->name);
     if (fp->dtype != FR_MODEL_F32)
-        return fr_fail(FR_ERR_FORMAT, "%s: parameter '%s' holds %s values in the file, expected float32",
-                       path, p->name, fr_model_dtype_name((fr_model_dtype)fp->dtype));
+        return fr_fail(FR_ERR_FORMAT, "%s: parameter '%s%s' holds %s values in the file, expected float32",
+                       path, prefix, p->name, fr_model_dtype_name((fr_model_dtype)fp->dtype));
     if (fp->rows != p->rows || fp->cols != p->cols)
-        return fr_fail(FR_ERR_FORMAT, "%s: parameter '%s' is %llux%llu in the file but %zux%zu in this model",
-                       path, p->name, (unsigned long long)fp->rows,
+        return fr_fail(FR_ERR_FORMAT, "%s: parameter '%s%s' is %llux%llu in the file but %zux%zu in this model",
+                       path, prefix, p->name, (unsigned long long)fp->rows,
                        (unsigned long long)fp->cols, p->rows, p->cols);
     if (fp->role != (uint32_t)p->role)
-        return fr_fail(FR_ERR_FORMAT, "%s: parameter '%s' has role %u in the file but %s in this model",
-                       path, p->name, fp->role, fr_role_name(p->role));
+        return fr_fail(FR_ERR_FORMAT, "%s: parameter '%s%s' has role %u in the file but %s in this model",
+                       path, prefix, p->name, fp->role, fr_role_name(p->role));
     return FR_OK;
 }
 
@@ -415,7 +453,7 @@ static void decode_words(void *dst, const unsigned char *src, size_t n, size_t s
     }
 }
 
-fr_status fr_model_load(const char *path, fr_param_set *set)
+fr_status fr_model_load_parts(const char *path, const fr_model_part *parts, size_t n_parts)
 {
     unsigned char *data;
     reader r;
@@ -424,7 +462,8 @@ fr_status fr_model_load(const char *path, fr_param_set *set)
     const unsigned char *meta;
     uint64_t meta_len;
     fr_status s = read_header(&r, &n_params, &meta, &meta_len);
-    size_t count = fr_param_set_count(set);
+    size_t max_numel;
+    size_t count = parts_count(parts, n_parts, &max_numel);
     file_param *fps = NULL;
     if (s == FR_OK && n_params != count)
         s = fr_fail(FR_ERR_FORMAT, "%s: the file has %u parameters, this model %zu (a file from a different model?)",
@@ -432,32 +471,103 @@ fr_status fr_model_load(const char *path, fr_param_set *set)
     if (s == FR_OK && !(fps = calloc(count ? count : 1, sizeof *fps)))
         s = fr_fail_nomem("model parameter index", count * sizeof *fps);
     /* First pass: parse and check everything, import nothing. */
-    for (size_t i = 0; i < count && s == FR_OK; i++) {
-        s = read_param(&r, &fps[i]);
-        if (s == FR_OK)
-            s = check_match(path, i, &fps[i], fr_param_set_at(set, i));
-    }
+    for (size_t k = 0, i = 0; k < n_parts && s == FR_OK; k++)
+        for (size_t j = 0; j < fr_param_set_count(parts[k].set) && s == FR_OK; j++, i++) {
+            s = read_param(&r, &fps[i]);
+            if (s == FR_OK)
+                s = check_match(path, i, &fps[i], parts[k].prefix ? parts[k].prefix : "",
+                                fr_param_set_at(parts[k].set, j));
+        }
     if (s == FR_OK && r.p != r.end)
         s = fr_fail(FR_ERR_FORMAT, "%s: %td unexpected bytes after the last parameter",
                     path, r.end - r.p);
     float *host = NULL;
-    for (size_t i = 0; i < count && s == FR_OK; i++) {
-        fr_param *p = fr_param_set_at(set, i);
-        size_t numel = p->rows * p->cols;
-        if (!numel)
-            continue;
-        float *nh = realloc(host, numel * sizeof *host);
-        if (!nh) {
-            s = fr_fail_nomem("model load buffer", numel * sizeof *host);
-            break;
+    if (s == FR_OK && !(host = malloc((max_numel ? max_numel : 1) * sizeof *host)))
+        s = fr_fail_nomem("model load buffer", max_numel * sizeof *host);
+    for (size_t k = 0, i = 0; k < n_parts && s == FR_OK; k++)
+        for (size_t j = 0; j < fr_param_set_count(parts[k].set) && s == FR_OK; j++, i++) {
+            fr_param *p = fr_param_set_at(parts[k].set, j);
+            size_t numel = p->rows * p->cols;
+            if (!numel)
+                continue;
+            decode_words(host, fps[i].values, numel, 4);
+            s = fr_buffer_upload(p->value, 0, host, numel * sizeof *host);
         }
-        host = nh;
-        decode_words(host, fps[i].values, numel, 4);
-        s = fr_buffer_upload(p->value, 0, host, numel * sizeof *host);
-    }
     free(host);
     free(fps);
     free(data);
+    return s;
+}
+
+fr_status fr_model_load(const char *path, fr_param_set *set)
+{
+    fr_model_part part = {"", set};
+    return fr_model_load_parts(path, &part, 1);
+}
+
+void fr_model_contents_free(fr_model_contents *c)
+{
+    for (size_t i = 0; c->entries && i < c->n_entries; i++) {
+        free(c->entries[i].name);
+        free(c->entries[i].values);
+    }
+    free(c->entries);
+    free(c->meta);
+    memset(c, 0, sizeof *c);
+}
+
+fr_status fr_model_read_all(const char *path, fr_model_contents *out)
+{
+    memset(out, 0, sizeof *out);
+    unsigned char *data;
+    reader r;
+    FR_TRY(open_checked(path, &data, &r));
+    uint32_t n_params;
+    const unsigned char *meta;
+    uint64_t meta_len;
+    fr_status s = read_header(&r, &n_params, &meta, &meta_len);
+    if (s == FR_OK && !(out->meta = malloc(meta_len + 1)))
+        s = fr_fail_nomem("model metadata", meta_len + 1);
+    if (s == FR_OK) {
+        memcpy(out->meta, meta, meta_len);
+        out->meta[meta_len] = '\0';
+    }
+    if (s == FR_OK && !(out->entries = calloc(n_params ? n_params : 1, sizeof *out->entries)))
+        s = fr_fail_nomem("model parameter index", (size_t)n_params * sizeof *out->entries);
+    for (uint32_t i = 0; i < n_params && s == FR_OK; i++) {
+        file_param fp;
+        s = read_param(&r, &fp);
+        if (s != FR_OK)
+            break;
+        if (fp.dtype != FR_MODEL_F32) {
+            s = fr_fail(FR_ERR_FORMAT, "%s: array '%.*s' holds %s values; this reader takes float32 parameters only (fr_model_open reads every type)",
+                        path, (int)fp.name_len, (const char *)fp.name,
+                        fr_model_dtype_name((fr_model_dtype)fp.dtype));
+            break;
+        }
+        fr_model_entry *e = &out->entries[i];
+        out->n_entries = i + 1;
+        size_t numel = (size_t)(fp.rows * fp.cols);
+        e->name = malloc(fp.name_len + 1);
+        e->values = malloc((numel ? numel : 1) * sizeof *e->values);
+        if (!e->name || !e->values) {
+            s = fr_fail_nomem("model parameter", numel * sizeof *e->values);
+            break;
+        }
+        memcpy(e->name, fp.name, fp.name_len);
+        e->name[fp.name_len] = '\0';
+        e->role = fp.role;
+        e->group = fp.group;
+        e->rows = (size_t)fp.rows;
+        e->cols = (size_t)fp.cols;
+        decode_words(e->values, fp.values, numel, 4);
+    }
+    if (s == FR_OK && r.p != r.end)
+        s = fr_fail(FR_ERR_FORMAT, "%s: %td unexpected bytes after the last parameter",
+                    path, r.end - r.p);
+    free(data);
+    if (s != FR_OK)
+        fr_model_contents_free(out);
     return s;
 }
 
