@@ -247,7 +247,10 @@ static int save_model(fr_pfedrec *p, fr_pfedrec_model *saved, const fr_config *c
                       char *const *user_names, char *const *item_names)
 {
     fr_status s = FR_OK;
-    if (last)
+    if (last && (int64_t)start >= rounds)
+        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: this run resumed after round %u of %lld and trained no round, and checkpoints keep no models",
+                        path, start, (long long)rounds);
+    else if (last)
         s = fr_pfedrec_model_take(p, saved);
     else if ((long long)saved->round != best_round)
         s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: the best validation round, %lld, came before this run resumed after round %u, and checkpoints keep no models (output.model_from = last saves the last round's; a run that is not resumed saves the best)",
