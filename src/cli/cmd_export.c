@@ -69,6 +69,12 @@ int fr_cli_export(int argc, char **argv)
     int code = fr_saved_open("export", path, &sets, &ctx, &row);
     if (code != FR_EXIT_OK)
         return code;
+    if (!row->export_files) {
+        fprintf(stderr, "fedrec export: %s: a model of job.kind = %s, which 'fedrec export' does not read\n", path,
+                ctx.kind);
+        fr_saved_close(&ctx);
+        return FR_EXIT_INPUT;
+    }
     fr_export e;
     fr_status s = fr_export_begin(&e, dir, npy, csv);
     if (s != FR_OK) {
