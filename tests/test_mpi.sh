@@ -101,12 +101,15 @@ awk -F, 'NR > 1 && $10 > 0 { seen = 1 } END { exit !seen }' "$tmp/faults-single.
 # the rank that trained it, so the file is the one-process run's byte for
 # byte and evaluates in one process to the figures training printed.
 for extra in "" "--set fed.placement=round-robin" "--set job.kind=fedncf --set train.rounds=2"; do
+    # One path for both (the file holds the configuration, output.model too).
     # shellcheck disable=SC2086
-    "$FEDREC" train "$pf" --quiet $small --set backend.threads=1 $extra --save "$tmp/one.frm" >"$tmp/one.out" 2>"$tmp/err" ||
+    "$FEDREC" train "$pf" --quiet $small --set backend.threads=1 $extra --save "$tmp/m.frm" >"$tmp/one.out" 2>"$tmp/err" ||
         fail "saving in one process ($extra) failed: $(cat "$tmp/err")"
+    mv "$tmp/m.frm" "$tmp/one.frm"
     # shellcheck disable=SC2086
-    mpi 2 train "$pf" --quiet $small --set backend.threads=1 $extra --save "$tmp/two.frm" >"$tmp/two.out" 2>"$tmp/err" ||
+    mpi 2 train "$pf" --quiet $small --set backend.threads=1 $extra --save "$tmp/m.frm" >"$tmp/two.out" 2>"$tmp/err" ||
         fail "saving on 2 ranks ($extra) failed: $(cat "$tmp/err")"
+    mv "$tmp/m.frm" "$tmp/two.frm"
     cmp -s "$tmp/one.frm" "$tmp/two.frm" || fail "the model saved on 2 ranks ($extra) differs from one process's"
     "$FEDREC" eval "$tmp/two.frm" >"$tmp/eval.out" 2>"$tmp/err" || fail "eval of the 2-rank model ($extra) failed: $(cat "$tmp/err")"
     grep -E '^  (validation|test) ' "$tmp/two.out" >"$tmp/t_train"
