@@ -125,7 +125,8 @@ fr_status fr_pf_keep_client(fr_pfedrec *p, const scratch *s, size_t u, const flo
     for (size_t k = 0; k < s->n_loaded; k++)
         if (memcmp(s->local + k * d, p->items + (size_t)s->loaded[k] * d, d * sizeof(float)) != 0)
             items[n++] = s->loaded[k];
-    qsort(items, n, sizeof *items, compare_item);
+    if (n)
+        qsort(items, n, sizeof *items, compare_item);
     for (size_t r = 0; r < n; r++)
         memcpy(p->pers_rows[u] + r * d, s->local + (size_t)s->slot[items[r]] * d, d * sizeof(float));
     p->pers_n[u] = n;
@@ -209,6 +210,8 @@ fr_status fr_pfedrec_model_take(fr_pfedrec *p, fr_pfedrec_model *m)
     FR_TRY(grow((void **)&m->personal_rows, &cap_rows, total * d, sizeof *m->personal_rows));
     m->personal_cap = total > m->personal_cap ? total : m->personal_cap;
     for (size_t u = 0; u < nu; u++) {
+        if (!p->pers_n[u]) /* a user never trained has no list at all */
+            continue;
         memcpy(m->personal_items + m->personal_start[u], p->pers_items[u], p->pers_n[u] * sizeof(int32_t));
         memcpy(m->personal_rows + m->personal_start[u] * d, p->pers_rows[u], p->pers_n[u] * d * sizeof(float));
     }
@@ -245,8 +248,10 @@ fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m)
                 fr_pf_keep_free(p);
                 return s;
             }
-            memcpy(p->pers_items[u], m->personal_items + begin, n * sizeof(int32_t));
-            memcpy(p->pers_rows[u], m->personal_rows + begin * d, n * d * sizeof(float));
+            if (n) {
+                memcpy(p->pers_items[u], m->personal_items + begin, n * sizeof(int32_t));
+                memcpy(p->pers_rows[u], m->personal_rows + begin * d, n * d * sizeof(float));
+            }
             p->pers_n[u] = n;
         }
     }
