@@ -28,6 +28,14 @@ have_numpy=0
 "$PY" -c 'import numpy' 2>/dev/null && have_numpy=1
 [ "$have_numpy" -eq 1 ] || skip_part "test_saved_models: the numpy checks (brute-force ranking, .npy files): /usr/bin/python3 with numpy not found (apt install python3-numpy)"
 
+# The commands are listed and describe themselves.
+"$FEDREC" --help >help.out 2>&1 || fail "fedrec --help failed"
+for cmd in eval recommend export; do
+    grep -q "^  $cmd " help.out || fail "fedrec --help does not list $cmd"
+    "$FEDREC" $cmd --help >help.out 2>&1 || fail "fedrec $cmd --help failed"
+    grep -q "^Usage: fedrec $cmd MODEL" help.out || fail "fedrec $cmd --help: $(head -n 2 help.out)"
+done
+
 # A u.data-like file with sparse original ids: 50 users, 10 to 22
 # interactions each over 90 items (user 1000 + 7u, item 5000 + 3i).
 awk 'BEGIN { for (u = 0; u < 50; u++) { n = 10 + (u * 5) % 13
