@@ -29,9 +29,9 @@ have_numpy=0
 [ "$have_numpy" -eq 1 ] || skip_part "test_saved_models: the numpy checks (brute-force ranking, .npy files): /usr/bin/python3 with numpy not found (apt install python3-numpy)"
 
 # The commands are listed and describe themselves.
-"$FEDREC" --help >help.out 2>&1 || fail "fedrec --help failed"
+"$FEDREC" --help >commands.out 2>&1 || fail "fedrec --help failed"
 for cmd in eval recommend export; do
-    grep -q "^  $cmd " help.out || fail "fedrec --help does not list $cmd"
+    grep -q "^  $cmd " commands.out || fail "fedrec --help does not list $cmd"
     "$FEDREC" $cmd --help >help.out 2>&1 || fail "fedrec $cmd --help failed"
     grep -q "^Usage: fedrec $cmd MODEL" help.out || fail "fedrec $cmd --help: $(head -n 2 help.out)"
 done
