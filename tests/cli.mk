@@ -26,3 +26,7 @@ EXTRA_DIST += tests/test_ctr_valid.sh
 # reports, the progress line on a terminal, and Ctrl-C's clean stop.
 TESTS += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.sh
 EXTRA_DIST += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.sh
+# Saved models: eval reproduces training's figures, recommend and export
+# checked against a brute force over the exported files.
+TESTS += tests/test_saved_models.sh
+EXTRA_DIST += tests/test_saved_models.sh tests/saved/brute_force.py tests/saved/check_export.py
