@@ -6,3 +6,8 @@ tests_test_conformance_LDADD = $(FR_TEST_LIBS)
 tests_test_backend_fallback_SOURCES = tests/test_backend_fallback.c tests/testutil.h
 tests_test_backend_fallback_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_conformance tests/test_backend_fallback
+# A task's failure on a worker thread reaches the caller with its message.
+check_PROGRAMS += tests/test_pool_errors
+tests_test_pool_errors_SOURCES = tests/test_pool_errors.c tests/testutil.h
+tests_test_pool_errors_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_pool_errors

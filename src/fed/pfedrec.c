@@ -159,7 +159,10 @@ static int past_deadline(const fr_pfedrec *p)
     return fr_participation_past(&p->o.participation, p->round_start);
 }
 
-static void run_chunk(void *arg, size_t task)
+/* Trains a chunk of the round's clients in order; stops at the first
+ * failure (which ends the round) and returns it, its message on this
+ * thread for the engine to carry to the caller. */
+static fr_status run_chunk(void *arg, size_t task)
 {
     round_job *job = arg;
     fr_pfedrec *p = job->p;
@@ -168,24 +171,23 @@ static void run_chunk(void *arg, size_t task)
         end = p->n_todo;
     scratch s;
     fr_status st = fr_pf_scratch_init(&s, p);
-    for (size_t i = begin; i < end; i++) {
+    if (st != FR_OK)
+        return st;
+    for (size_t i = begin; st == FR_OK && i < end; i++) {
         client_out *out = &p->outs[p->todo[i]];
-        out->status = st;
-        if (st != FR_OK)
-            continue;
         if (past_deadline(p)) { /* a straggler: not started in time */
             out->late = 1;
             continue;
         }
-        out->status = fr_pf_train_client(p, &s, (size_t)p->sampled[p->todo[i]], out);
+        st = fr_pf_train_client(p, &s, (size_t)p->sampled[p->todo[i]], out);
         out->trained = 1;
-        if (out->status == FR_OK)
+        if (st == FR_OK)
             fr_pf_screen_update(p, (size_t)p->sampled[p->todo[i]], out);
         out->late = past_deadline(p);
         fr_pf_scratch_reset(&s);
     }
-    if (st == FR_OK)
-        fr_pf_scratch_free(&s);
+    fr_pf_scratch_free(&s);
+    return st;
 }
 
 /* Aggregation split over item-row ranges: each task applies, in client-id
@@ -339,14 +341,9 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     if (job.chunk == 0)
         job.chunk = 1;
     double t_local = fr_clock_seconds();
-    fr_cpu_parallel_for(p->engine, (p->n_todo + job.chunk - 1) / job.chunk, run_chunk, &job);
+    /* The first failing client's status, with its message. */
+    fr_status s = fr_cpu_parallel_try(p->engine, (p->n_todo + job.chunk - 1) / job.chunk, run_chunk, &job);
     out->t_local = fr_clock_seconds() - t_local;
-    fr_status s = FR_OK;
-    for (size_t i = 0; i < p->n_todo; i++)
-        if (p->outs[p->todo[i]].status != FR_OK) {
-            s = p->outs[p->todo[i]].status;
-            break;
-        }
     double t_comm = 0;
     uint64_t sent0 = 0, received0 = 0;
     if (p->ranks > 1) { /* every rank learns every trained client's record */

@@ -38,7 +38,6 @@ typedef struct client_out {
     size_t samples;
     double loss_sum;
     double t_negatives, t_train, t_eval;
-    fr_status status;
     int trained;         /* 0: not trained (late before it started) */
     int late;            /* its upload missed the round's deadline */
     int rejected;        /* its update was not finite */
