@@ -16,6 +16,7 @@
 #include "core/error_internal.h"
 #include "fed/pfedrec_internal.h"
 #include "io/crc32.h"
+#include "fedrec/privacy.h"
 #include "fedrec/rng.h"
 
 void fr_pfedrec_options_default(fr_pfedrec_options *o)
@@ -115,6 +116,23 @@ static double update_norm2(const fr_pfedrec *p, const client_out *out, const flo
     return norm2;
 }
 
+/* Whether every value the client would mask (weight x change, as
+ * fr_pf_secure_aggregate computes it) is below secure aggregation's bound
+ * for a sum over the round's sampled clients: beyond it the fixed-point
+ * sum would wrap around unseen. */
+static int fits_secure_sum(const fr_pfedrec *p, const client_out *out, const float *shared)
+{
+    double bound = fr_secagg_bound(p->n_sampled);
+    float weight = p->o.weighted ? (float)out->samples : 1.0f;
+    for (size_t i = 0, n = out->n_rows * p->dim; i < n; i++)
+        if (!(fabs((double)(weight * out->delta[i])) < bound))
+            return 0;
+    for (size_t i = 0; shared && i < p->n_shared; i++)
+        if (!(fabs((double)(weight * shared[i])) < bound))
+            return 0;
+    return 1;
+}
+
 void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out)
 {
     size_t n = out->n_rows * p->dim, d = p->dim;
@@ -151,6 +169,8 @@ void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out)
         for (size_t i = 0; shared && i < p->n_shared; i++)
             shared[i] *= scale;
     }
+    if (p->o.secure_agg && !fits_secure_sum(p, out, shared))
+        out->rejected = 1;
 }
 
 /* Past the round's wall-clock deadline? */
@@ -450,8 +470,8 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     out->aggregated = aggregate;
     out->train_loss = trained_samples > 0 ? loss / trained_samples : 0.0;
     if (rejected > 0 && trained == 0) {
-        s = fr_fail(FR_ERR_NUMERIC, "PFedRec round %u: every trained client's update (%zu) was not finite (learning rates too high?)",
-                    round, rejected);
+        s = fr_fail(FR_ERR_NUMERIC, "PFedRec round %u: every trained client's update (%zu) was rejected as not finite%s (learning rates too high?)",
+                    round, rejected, p->o.secure_agg ? " or too large for secure aggregation's fixed point" : "");
         return p->ranks > 1 ? fr_comm_agree(p->comm, s) : s;
     }
     if (!isfinite(out->train_loss)) {
