@@ -607,14 +607,16 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
     p->ranks = 1;
     if (!p->items || !p->w || !p->b || !p->val_hr || !p->val_ndcg || !p->test_hr ||
         !p->test_ndcg || !p->sampled || !p->outs || !p->todo) {
+        size_t bytes = (p->n_items + nu) * d * sizeof(float); /* p is gone after the free */
         fr_pfedrec_free(p);
-        return fr_fail_nomem("PFedRec state", (p->n_items + nu) * d * 4);
+        return fr_fail_nomem("PFedRec state", bytes);
     }
     if (o->algorithm == FR_ALGO_FEDNCF) {
-        p->n_shared = fr_ncf_shared_count(o);
-        if (!(p->shared = malloc(p->n_shared * sizeof *p->shared))) {
+        size_t n_shared = fr_ncf_shared_count(o);
+        p->n_shared = n_shared;
+        if (!(p->shared = malloc(n_shared * sizeof *p->shared))) {
             fr_pfedrec_free(p);
-            return fr_fail_nomem("FedNCF layers", p->n_shared * 4);
+            return fr_fail_nomem("FedNCF layers", n_shared * sizeof(float));
         }
         fr_ncf_init_shared(o, p->shared);
     }
