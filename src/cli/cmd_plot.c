@@ -98,6 +98,13 @@ static int read_report(const char *path, table *t, char *err, size_t errn)
             ok = 0;
         }
     }
+    if (ok && !feof(f)) { /* getline stopped early: a read error, or no memory to grow the line */
+        if (ferror(f))
+            snprintf(err, errn, "%s:%zu: read error: %s", path, lineno + 1, strerror(errno));
+        else
+            snprintf(err, errn, "out of memory reading %s", path);
+        ok = 0;
+    }
     free(line);
     fclose(f);
     if (ok && t->rows == 0) {
