@@ -113,11 +113,14 @@ static int read_users(const char *path, id_list *l)
             code = FR_EXIT_FAILURE;
         }
     }
-    int read_error = ferror(f);
+    int read_error = ferror(f), short_of_memory = !read_error && !feof(f); /* getline's ENOMEM */
     free(line);
     fclose(f);
     if (code == FR_EXIT_OK && read_error) {
         fprintf(stderr, "fedrec recommend: %s: read error\n", path);
+        code = FR_EXIT_FAILURE;
+    } else if (code == FR_EXIT_OK && short_of_memory) {
+        fprintf(stderr, "fedrec recommend: %s: out of memory reading line %zu\n", path, number + 1);
         code = FR_EXIT_FAILURE;
     }
     if (code == FR_EXIT_OK && l->n == 0) {

@@ -380,6 +380,11 @@ static int read_done(const char *path, const fr_tune_space *sp, const job_metric
             break;
         }
     }
+    if (ok && !feof(f)) { /* a read error, or getline could not grow the line */
+        fprintf(stderr, "fedrec tune: %s:%zu: %s\n", path, lineno + 1,
+                ferror(f) ? "read error" : "out of memory reading the line");
+        ok = 0;
+    }
     free(fields);
     free(line);
     free(want);

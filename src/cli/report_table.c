@@ -192,6 +192,9 @@ int fr_report_table_read(const char *path, fr_report_table *t, char *err, size_t
     if (ok && ferror(f)) {
         snprintf(err, errn, "%s: read failed: %s", path, strerror(errno));
         ok = 0;
+    } else if (ok && !feof(f)) { /* getline could not grow the line (ENOMEM) */
+        snprintf(err, errn, "%s:%zu: out of memory reading the line", path, lineno + 1);
+        ok = 0;
     }
     free(line);
     fclose(f);

@@ -44,11 +44,10 @@ typedef struct central_job {
     fr_pfedrec *p;
     size_t chunk;
     int evaluate;
-    fr_status status[MAX_AGG_TASKS * 8];
     double seconds[MAX_AGG_TASKS * 8];
 } central_job;
 
-static void central_users(void *arg, size_t task)
+static fr_status central_users(void *arg, size_t task)
 {
     central_job *job = arg;
     fr_pfedrec *p = job->p;
@@ -58,6 +57,8 @@ static void central_users(void *arg, size_t task)
         end = p->n_users;
     scratch s;
     fr_status st = fr_pf_scratch_init(&s, p);
+    if (st != FR_OK)
+        return st;
     for (size_t u = begin; st == FR_OK && u < end; u++) {
         if (job->evaluate) {
             fr_pf_evaluate(p, &s, u, p->w + u * p->dim, 0.0f);
@@ -74,10 +75,9 @@ static void central_users(void *arg, size_t task)
             p->pool_label[at + k] = s.sample_label[k];
         }
     }
-    if (st == FR_OK)
-        fr_pf_scratch_free(&s);
-    job->status[task] = st;
+    fr_pf_scratch_free(&s); /* a failed draw too */
     job->seconds[task] = fr_clock_seconds() - t0;
+    return st;
 }
 
 static fr_status for_all_users(fr_pfedrec *p, int evaluate, double *seconds)
@@ -95,13 +95,9 @@ static fr_status for_all_users(fr_pfedrec *p, int evaluate, double *seconds)
     if (job->chunk == 0)
         job->chunk = 1;
     size_t tasks = (p->n_users + job->chunk - 1) / job->chunk;
-    fr_cpu_parallel_for(p->engine, tasks, central_users, job);
-    fr_status st = FR_OK;
-    for (size_t t = 0; t < tasks; t++) {
-        if (job->status[t] != FR_OK && st == FR_OK)
-            st = job->status[t];
+    fr_status st = fr_cpu_parallel_try(p->engine, tasks, central_users, job);
+    for (size_t t = 0; t < tasks; t++)
         *seconds += job->seconds[t];
-    }
     free(job);
     return st;
 }

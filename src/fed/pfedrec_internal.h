@@ -38,10 +38,9 @@ typedef struct client_out {
     size_t samples;
     double loss_sum;
     double t_negatives, t_train, t_eval;
-    fr_status status;
     int trained;         /* 0: not trained (late before it started) */
     int late;            /* its upload missed the round's deadline */
-    int rejected;        /* its update was not finite */
+    int rejected;        /* its update was not finite, or too large for secure aggregation */
 } client_out;
 
 struct fr_pfedrec {
