@@ -150,6 +150,10 @@ void fr_fedmsmt_result_release(fr_fedmsmt_result *r);
  * trained): a saved client's parameters are loaded into it. */
 fr_status fr_fedmsmt_client_model_create(fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o, size_t c,
                                          fr_msmt_model **out);
+/* Every client's model (models[c] for scenario c, as a run kept them or
+ * as loaded) on its own rows of a split of t, the cells and means as a
+ * run's rounds report them. */
+fr_status fr_fedmsmt_evaluate(fr_msmt_model *const *models, const fr_table *t, int split, fr_msmt_eval *out);
 /* The pool experts client c holds under o with `clients` clients:
  * pool_index[k] is local expert k's index in the pool (the k-th expert of
  * the client's bank); *held gets the count; *pool (may be NULL) the pool's

@@ -1,6 +1,8 @@
 /* cmd_eval.c — `fedrec eval MODEL`: rebuild the model from the
  * configuration stored in the file, load its parameters, and print the
- * test figures on its (regenerated) test data. */
+ * test figures on its (regenerated) test data; the multi-scenario jobs'
+ * models (msmt, fedmsmt) go to saved_msmt.c, which also takes new data of
+ * the same schema. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/job_setup.h"
 #include "cli/options.h"
+#include "cli/saved_msmt.h"
 #include "fedrec/ctr_job.h"
 #include "fedrec/model_file.h"
 
@@ -18,7 +21,13 @@ static void usage(FILE *out)
             "Usage: fedrec eval MODEL [--set section.key=value]...\n\n"
             "Evaluate a model saved by 'fedrec train --save': the file carries the\n"
             "configuration it was trained with; --set changes keys that do not alter\n"
-            "the model (backend.*, for instance). Prints test log loss and AUC.\n");
+            "the model (backend.*, for instance). Prints test log loss and AUC.\n\n"
+            "Multi-scenario models (job.kind = msmt, fedmsmt) print the training run's\n"
+            "table of AUC and log loss per scenario x task on the validation and test\n"
+            "rows, on the training data or, with --set data.path=... (data.*, and the\n"
+            "synthetic generator's run.seed and msmt.* data keys), on new data of the\n"
+            "same schema: the same categorical fields and vocabularies, numerical\n"
+            "fields, tasks and scenarios. Other keys are refused.\n");
 }
 
 int fr_cli_eval(int argc, char **argv)
@@ -55,6 +64,15 @@ int fr_cli_eval(int argc, char **argv)
     s = fr_config_create(&cfg);
     if (s == FR_OK)
         s = fr_config_load_string(cfg, meta, origin);
+    const char *kind = "";
+    if (s == FR_OK)
+        fr_config_get_string(cfg, "job.kind", &kind);
+    if (s == FR_OK && (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt"))) {
+        int code = fr_cli_msmt_eval(path, meta, cfg, &sets);
+        free(meta);
+        fr_config_free(cfg);
+        return code;
+    }
     free(meta);
     for (size_t i = 0; s == FR_OK && i < sets.count; i++)
         s = fr_config_set_arg(cfg, sets.items[i], "--set");

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "cli/job_setup.h"
 #include "cli/ranks.h"
+#include "cli/saved_msmt.h"
 #include "cli/summary.h"
 #include "fedrec/fedmsmt.h"
 
@@ -33,7 +34,7 @@ static fr_status parse_agg(const char *key, const char *v, fr_fed_agg *out)
     return FR_OK;
 }
 
-static fr_status options(const fr_config *cfg, size_t clients, fr_fedmsmt_options *o)
+fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsmt_options *o)
 {
     fr_msmt_train_options to;
     fr_fedmsmt_options_default(o);
@@ -219,7 +220,9 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
     int have_table = s == FR_OK;
     fr_fedmsmt_options o;
     if (s == FR_OK)
-        s = options(cfg, t.n_scenarios, &o);
+        s = fr_cli_fedmsmt_options(cfg, t.n_scenarios, &o);
+    if (s == FR_OK && rank == 0)
+        s = fr_cli_model_path_check(cfg);
     fr_backend *be = NULL;
     if (s == FR_OK)
         s = fr_cli_open_backend(cfg, &be);
@@ -257,9 +260,13 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
                "conflicts", "seconds", "agg_s");
     }
     fr_fedmsmt_result r;
+    memset(&r, 0, sizeof r);
     char *job = NULL;
     s = fr_cli_agree(comm, fr_config_fingerprint(cfg, &job));
     o.job_fingerprint = job;
+    const char *model_path;
+    fr_config_get_string(cfg, "output.model", &model_path);
+    o.keep_models = *model_path != '\0'; /* every rank: the hand-over is collective */
     if (s == FR_OK)
         s = fr_fedmsmt_run_ranks(comm, be, &t, &o, on_round, &ctx, &r);
     free(job);
@@ -298,7 +305,15 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
             if (rc != FR_EXIT_OK)
                 code = rc;
         }
+        if (o.keep_models) {
+            char best[64];
+            snprintf(best, sizeof best, "round %zu of %zu", r.best_round, r.rounds);
+            fr_status ss = fr_cli_fedmsmt_save(cfg, &t, r.model, best);
+            if (ss != FR_OK)
+                code = fr_cli_report(ss, NULL);
+        }
     }
+    fr_fedmsmt_result_release(&r);
     if (s == FR_OK)
         code = fr_cli_final_verdict(comm, code);
     fr_backend_close(be);

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "cli/job_setup.h"
+#include "cli/saved_msmt.h"
 #include "cli/summary.h"
 #include "fedrec/msmt.h"
 #include "fedrec/optim.h"
@@ -209,6 +210,9 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
+    s = fr_cli_model_path_check(cfg);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
     double t0 = fr_clock_seconds();
     fr_table t;
     s = fr_cli_msmt_load(cfg, &t, &what);
@@ -283,6 +287,14 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
             if (rc != FR_EXIT_OK)
                 code = rc;
         }
+        char best[64];
+        if (r.best_epoch)
+            snprintf(best, sizeof best, "epoch %zu of %zu", r.best_epoch, r.epochs);
+        else /* no epoch had a validation AUC: the last one is kept */
+            snprintf(best, sizeof best, "epoch %zu of %zu (no validation AUC)", r.epochs, r.epochs);
+        fr_status ss = fr_cli_msmt_save(cfg, &t, m, best);
+        if (ss != FR_OK)
+            code = fr_cli_report(ss, NULL);
     }
     fr_msmt_model_free(m);
     fr_backend_close(be);

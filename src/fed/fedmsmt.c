@@ -464,6 +464,36 @@ static void finish_means(fr_msmt_eval *e)
     e->mean_logloss = cells ? e->mean_logloss / (double)cells : NAN;
 }
 
+fr_status fr_fedmsmt_evaluate(fr_msmt_model *const *models, const fr_table *t, int split, fr_msmt_eval *out)
+{
+    size_t C = t->n_scenarios;
+    memset(out, 0, sizeof *out);
+    out->n_scenarios = C;
+    out->n_tasks = t->n_tasks;
+    for (size_t c = 0; c < C; c++)
+        for (size_t k = 0; k < t->n_tasks; k++)
+            out->auc[c][k] = out->logloss[c][k] = NAN;
+    uint32_t *all;
+    size_t n_all;
+    FR_TRY(fr_table_split_rows(t, split, &all, &n_all));
+    uint32_t *own = malloc((n_all ? n_all : 1) * sizeof *own);
+    fr_status s = own ? FR_OK : fr_fail_nomem("evaluation rows", n_all * sizeof *own);
+    for (size_t c = 0; s == FR_OK && c < C; c++) {
+        size_t n = 0;
+        for (size_t i = 0; i < n_all; i++)
+            if ((size_t)t->scenario[all[i]] == c)
+                own[n++] = all[i];
+        fr_msmt_eval e;
+        s = fr_msmt_evaluate_rows(models[c], t, own, n, &e);
+        if (s == FR_OK)
+            merge_eval(out, &e, c);
+    }
+    free(own);
+    free(all);
+    finish_means(out);
+    return s;
+}
+
 static fr_status check_options(const fr_fedmsmt_options *o)
 {
     if (o->rounds < 1 || o->local_epochs < 1 || o->batch < 2 || !(o->lr > 0))
