@@ -10,3 +10,6 @@ EXTRA_DIST += tests/test_bad_input.sh
 # Rows marked train / validation / test, converted and trained as marked.
 TESTS += tests/test_split_marks.sh
 EXTRA_DIST += tests/test_split_marks.sh
+# Multi-scenario models (msmt, fedmsmt) saved, evaluated and exported.
+TESTS += tests/test_saved_msmt.sh
+EXTRA_DIST += tests/test_saved_msmt.sh
