@@ -423,6 +423,12 @@ static void kept_models(fr_backend *be, const fr_table *t, fr_fed_method method,
         snprintf(prefix[c], sizeof prefix[c], "client.%zu/", c);
         parts[c] = (fr_model_part){prefix[c], fr_msmt_model_params(r.model[c])};
     }
+    fr_msmt_eval all;
+    CHECK_OK(fr_fedmsmt_evaluate(r.model, t, FR_SPLIT_TEST, &all));
+    CHECK(!memcmp(all.auc, r.test.auc, sizeof all.auc) && !memcmp(all.logloss, r.test.logloss, sizeof all.logloss) &&
+              all.mean_auc == r.test.mean_auc && all.mean_logloss == r.test.mean_logloss,
+          "%s: fr_fedmsmt_evaluate's test mean AUC %.9f, the run's %.9f", fr_fed_method_name(method), all.mean_auc,
+          r.test.mean_auc);
     CHECK_OK(fr_model_save_parts(path, parts, C, NULL));
     for (size_t c = 0; c < C; c++) {
         CHECK_OK(fr_fedmsmt_client_model_create(be, t, &o, c, &back[c]));

@@ -302,14 +302,14 @@ static fr_status check_schema(const char *path, const fr_cli_saved_msmt *m, cons
 {
     char a[1024], b[1024];
     if (t->n_cat != m->n_cat)
-        return fr_cli_fail(FR_ERR_FORMAT, "%s: %zu categorical fields; the model in %s was trained on %zu (data of another schema)",
+        return fr_cli_fail(FR_ERR_FORMAT, "%s: %zu categorical field(s); the model in %s was trained on %zu (data of another schema)",
                            what, t->n_cat, path, m->n_cat);
     for (size_t f = 0; f < t->n_cat; f++)
         if (t->vocab[f] != m->vocab[f])
             return fr_cli_fail(FR_ERR_FORMAT, "%s: categorical field %zu has %zu values; the model in %s has embeddings for %zu (data of another vocabulary: convert new data so that every field keeps the training data's values and ids)",
                                what, f + 1, t->vocab[f], path, m->vocab[f]);
     if (t->n_num != m->n_num)
-        return fr_cli_fail(FR_ERR_FORMAT, "%s: %zu numerical fields; the model in %s was trained on %zu (data of another schema)",
+        return fr_cli_fail(FR_ERR_FORMAT, "%s: %zu numerical field(s); the model in %s was trained on %zu (data of another schema)",
                            what, t->n_num, path, m->n_num);
     int tasks_differ = t->n_tasks != m->n_tasks;
     for (size_t k = 0; !tasks_differ && k < t->n_tasks; k++)

@@ -344,7 +344,7 @@ static const fr_config_key schema[] = {
      "rating jobs (pfedrec, fedmf, fedncf, central-mf): checkpoint file, rewritten atomically every train.checkpoint_every rounds, for --resume (the other jobs have none and refuse it); empty: none",
      FR_FP_RESUME_MAY_CHANGE},
     {"output", "model", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "file to save the trained model to; empty: not saved",
+     "file to save the trained model to (msmt: the best validation epoch's model; fedmsmt: every client's model of the best validation round; read by fedrec eval and export); empty: not saved",
      FR_FP_RESUME_MAY_CHANGE},
 };
 #if defined(__GNUC__)
