@@ -263,7 +263,7 @@ case_ B100 4 "trunc.frm: model file is corrupt or truncated" "$FEDREC" eval trun
 case_ B101 4 "categorical field 1 has 13 values; the model in syn.frm has embeddings for 12" "$FEDREC" eval syn.frm --set data.vocab=13
 case_ B102 4 "scenarios 's0', 's1', 's2'; the model in syn.frm was trained on scenarios 's0', 's1', 's2', 's3', in that order" "$FEDREC" eval syn.frm --set msmt.scenarios=3
 case_ B103 4 "onefield.tbl: 1 categorical field(s); the model in m.frm was trained on 2 (data of another schema)" "$FEDREC" eval m.frm --set data.path=onefield.tbl
-case_ B104 3 "--set msmt.model=ple: m.frm holds a model built and trained with msmt.model = mmoe" "$FEDREC" eval m.frm --set msmt.model=ple
+case_ B104 3 "--set msmt.model=ple: msmt.model is part of the model m.frm holds (job.kind = msmt) and cannot change after training; 'fedrec eval' may change only data.*, run.seed" "$FEDREC" eval m.frm --set msmt.model=ple
 case_ B105 4 "alltrain.tbl: no validation or test rows to evaluate on" "$FEDREC" eval m.frm --set data.path=alltrain.tbl
 case_ B106 1 "output.model = 'no/such/m.frm': cannot write the model into 'no/such'" "$FEDREC" train --set job.kind=msmt $SM --save no/such/m.frm
 grep -q "^epoch" out && fail "B106: trained before refusing the model's folder"

@@ -312,7 +312,7 @@ static void test_round_trip_every_key(void)
         "mtrec.federated=true",                "mtrec.client_fraction=0.5",
         "mtrec.client_lr=0.2",                 "mtrec.server_lr=10",
         "mtrec.local_steps=4",                 "data.split_file=my.split",
-        "output.split=out.split",
+        "output.split=out.split",              "output.model_from=last",
     };
     cfg = NULL;
     CHECK_OK(fr_config_build(path, sets, sizeof sets / sizeof sets[0], &cfg));

@@ -29,6 +29,14 @@ table() {
     sed -n '/^scenario  *task  *valid_auc/,/^mean /p' "$1"
 }
 
+# same_summary NAME TRAIN_JSON EVAL_JSON: the four figures to the last digit.
+same_summary() {
+    for key in test_auc test_logloss valid_auc valid_logloss; do
+        a=$(sed -n "s/.*\"$key\": *\([^,]*\),*$/\1/p" "$2") b=$(sed -n "s/.*\"$key\": *\([^,]*\),*$/\1/p" "$3")
+        [ -n "$a" ] && [ "$a" = "$b" ] || fail "$1: $key is '$b' in eval's summary, '$a' in training's"
+    done
+}
+
 # same_table NAME TRAIN_OUT: eval's table ($tmp/out) equals training's.
 same_table() {
     table "$2" >"$tmp/t_train"
@@ -51,13 +59,14 @@ for arch in lr shared-bottom mmoe ple autoifs esmm; do
     [ "$arch" = autoifs ] && extra="$IFS_SMALL"
     [ "$arch" = ple ] && extra="--set msmt.levels=2"
     expect 0 "$FEDREC" train --set job.kind=msmt --set msmt.model=$model $SMALL $extra --set train.epochs=3 \
-        --save "$tmp/$arch.frm"
+        --save "$tmp/$arch.frm" --summary "$tmp/train_$arch.json"
     cp "$tmp/out" "$tmp/train_$arch.out"
     best=$(sed -n 's/^best validation epoch \([0-9]*\) of \([0-9]*\);.*/epoch \1 of \2/p' "$tmp/out")
     grep -q "^model saved to $tmp/$arch.frm ($best)$" "$tmp/out" ||
         fail "msmt $arch: no 'model saved' line naming the best epoch ($best): $(tail -n 2 "$tmp/out")"
-    expect 0 "$FEDREC" eval "$tmp/$arch.frm"
+    expect 0 "$FEDREC" eval "$tmp/$arch.frm" --summary "$tmp/eval_$arch.json"
     same_table "msmt $arch" "$tmp/train_$arch.out"
+    same_summary "msmt $arch" "$tmp/train_$arch.json" "$tmp/eval_$arch.json"
     grep -q "($model[^)]*), $best$" "$tmp/out" && grep -q "the data the model was trained on" "$tmp/out" ||
         fail "msmt $arch: eval's header: $(head -n 2 "$tmp/out")"
 done
@@ -85,7 +94,8 @@ expect 4 "$FEDREC" eval "$tmp/mmoe.frm" --set msmt.scenarios=3
 grep -q "scenarios 's0', 's1', 's2'; the model in .* was trained on scenarios 's0', 's1', 's2', 's3'" "$tmp/err" ||
     fail "other scenarios: $(cat "$tmp/err")"
 expect 3 "$FEDREC" eval "$tmp/mmoe.frm" --set msmt.experts=4
-grep -q "msmt.experts=4: .* trained with msmt.experts = 2" "$tmp/err" || fail "model key: $(cat "$tmp/err")"
+grep -q "msmt.experts=4: msmt.experts is part of the model .*mmoe.frm holds (job.kind = msmt)" "$tmp/err" ||
+    fail "model key: $(cat "$tmp/err")"
 
 # Table files: trained on one, evaluated on another of the same schema.
 expect 0 "$FEDREC" data synth --out "$tmp/a.tbl" --rows 5000 --vocab 12 --seed 1
@@ -106,13 +116,15 @@ for method in pfmsmtrec fedavg fedprox fedbn local; do
     extra=""
     [ "$method" = fedprox ] && extra="--set fedmsmt.prox_mu=0.1"
     expect 0 "$FEDREC" train --set job.kind=fedmsmt --set fedmsmt.method=$method $FED $extra \
-        --set fedmsmt.shared_experts=2 --set fedmsmt.private_experts=1 --save "$tmp/f_$method.frm"
+        --set fedmsmt.shared_experts=2 --set fedmsmt.private_experts=1 --save "$tmp/f_$method.frm" \
+        --summary "$tmp/train_f_$method.json"
     cp "$tmp/out" "$tmp/train_f_$method.out"
     best=$(sed -n 's/^best validation round \([0-9]*\) of \([0-9]*\);.*/round \1 of \2/p' "$tmp/out")
     grep -q "^model saved to $tmp/f_$method.frm ($best)$" "$tmp/out" ||
         fail "fedmsmt $method: no 'model saved' line naming the best round ($best): $(tail -n 2 "$tmp/out")"
-    expect 0 "$FEDREC" eval "$tmp/f_$method.frm"
+    expect 0 "$FEDREC" eval "$tmp/f_$method.frm" --summary "$tmp/eval_f_$method.json"
     same_table "fedmsmt $method" "$tmp/train_f_$method.out"
+    same_summary "fedmsmt $method" "$tmp/train_f_$method.json" "$tmp/eval_f_$method.json"
     grep -q "fedmsmt model ($method, one MMoE client per scenario), $best$" "$tmp/out" ||
         fail "fedmsmt $method: eval's header: $(head -n 1 "$tmp/out")"
 done
@@ -125,7 +137,8 @@ same_table "fedmsmt, best round before the last" "$tmp/train_f_peak.out"
 expect 0 "$FEDREC" eval "$tmp/f_pfmsmtrec.frm" --set run.seed=5
 grep -q "other rows of the same schema" "$tmp/out" || fail "fedmsmt on another draw: $(head -n 2 "$tmp/out")"
 expect 3 "$FEDREC" eval "$tmp/f_pfmsmtrec.frm" --set fedmsmt.private_experts=2
-grep -q "fedmsmt.private_experts = 1" "$tmp/err" || fail "fedmsmt model key: $(cat "$tmp/err")"
+grep -q "fedmsmt.private_experts is part of the model .* (job.kind = fedmsmt)" "$tmp/err" ||
+    fail "fedmsmt model key: $(cat "$tmp/err")"
 
 # Saving is checked before training: a folder that does not exist.
 expect 1 "$FEDREC" train --set job.kind=msmt $SMALL --save "$tmp/no/such/m.frm"

@@ -82,6 +82,10 @@ fr_status fr_mtr_data_from_parts(const fr_ratings parts[3], float test_min_ratin
 fr_status fr_mtr_data_split(const fr_ratings *all, uint64_t seed, double train_share,
                             double val_share, float test_min_rating, fr_mtr_data *out);
 void fr_mtr_data_free(fr_mtr_data *d);
+/* A 64-bit hash of the data's contents: sizes, the training interactions
+ * in order, every user's training, validation and test lists (saved
+ * models keep it: the data they were trained on). */
+uint64_t fr_mtr_data_fingerprint(const fr_mtr_data *d);
 
 /* Side relations as delimited text files, one pair per line (ids as in the
  * rating files; blank lines skipped). Ids the ratings never name are

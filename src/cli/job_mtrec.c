@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/job_setup.h"
+#include "cli/saved_model.h"
 #include "cli/summary.h"
 #include "core/clock.h"
 #include "fedrec/mtrec.h"
@@ -40,7 +41,7 @@ static int list_field(const char *s, size_t k, char *buf, size_t cap)
     return 1;
 }
 
-static fr_status mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t *patience,
+fr_status fr_cli_mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t *patience,
                                int64_t *min_epochs, int64_t *epochs)
 {
     fr_mtr_options_default(o);
@@ -141,7 +142,7 @@ static fr_status relations_or_free(const fr_config *cfg, fr_mtr_data *d, int qui
     return s;
 }
 
-static fr_status load_data(const fr_config *cfg, fr_mtr_data *d, char *what, size_t what_cap, int quiet)
+fr_status fr_cli_mtrec_load_data(const fr_config *cfg, fr_mtr_data *d, char *what, size_t what_cap, int quiet)
 {
     const char *source, *path, *parts;
     double test_min, train_share, val_share;
@@ -276,7 +277,14 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     double t0 = fr_clock_seconds();
     fr_mtr_options o;
     int64_t patience, min_epochs, epochs;
-    fr_status s = mtrec_options(cfg, &o, &patience, &min_epochs, &epochs);
+    fr_status s = fr_cli_mtrec_options(cfg, &o, &patience, &min_epochs, &epochs);
+    /* output.model: the best validation epoch's table (or the last's). */
+    const char *model_path, *model_from;
+    fr_config_get_string(cfg, "output.model", &model_path);
+    fr_config_get_string(cfg, "output.model_from", &model_from);
+    int model_last = !strcmp(model_from, "last");
+    if (s == FR_OK && *model_path)
+        s = fr_saved_check_writable("output.model", model_path);
     int federated = 0;
     double client_lr = 0.05, server_lr = 1;
     int64_t rounds = 0, local_steps = 1;
@@ -304,7 +312,7 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     const char *unit = federated ? "round" : "epoch";
     fr_mtr_data data;
     char what[8192];
-    s = load_data(cfg, &data, what, sizeof what, quiet);
+    s = fr_cli_mtrec_load_data(cfg, &data, what, sizeof what, quiet);
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     fr_mtr *m = NULL;
@@ -346,6 +354,10 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     }
     fr_rank_metrics best_val = {0}, best_test = {0};
     int64_t best_epoch = 0, done = 0;
+    size_t table_floats = (data.n_users + data.n_items) * o.dim;
+    float *best_table = NULL;
+    if (*model_path && !model_last && !(best_table = malloc(table_floats * sizeof *best_table)))
+        s = fr_cli_fail(FR_ERR_NOMEM, "out of memory for the best epoch's model (%zu floats)", table_floats);
     double train_seconds = 0, eval_seconds = 0;
     for (int64_t e = 0; s == FR_OK && e < epochs; e++) {
         fr_mtr_epoch ep;
@@ -366,6 +378,8 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
             best_val = v;
             best_epoch = e + 1;
             s = fr_mtr_evaluate(m, 1, &best_test);
+            if (best_table)
+                memcpy(best_table, fr_mtr_embeddings(m), table_floats * sizeof *best_table);
         }
         if (!quiet) {
             printf("%6lld %10.5f %9.4f %11.5f %10.5f %8.3f %8.3f", (long long)(e + 1), ep.loss[0],
@@ -415,7 +429,19 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
             if (rc != FR_EXIT_OK)
                 code = rc;
         }
+        if (*model_path) {
+            s = fr_saved_mtrec_write(model_path, cfg, &data, model_last ? fr_mtr_embeddings(m) : best_table, o.dim,
+                                     (unsigned)(model_last ? done : best_epoch), (unsigned)done, model_last);
+            if (s != FR_OK)
+                code = fr_cli_report(s, NULL);
+            else
+                printf("model saved to %s (%s %lld: %s)\n", model_path, unit,
+                       (long long)(model_last ? done : best_epoch),
+                       model_last ? (federated ? "the last round" : "the last epoch")
+                                  : (federated ? "the best validation round" : "the best validation epoch"));
+        }
     }
+    free(best_table);
     fr_mtr_free(m);
     fr_mtr_data_free(&data);
     return code;

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/job_setup.h"
 #include "cli/ranks.h"
+#include "cli/saved_model.h"
 #include "cli/summary.h"
 #include "fedrec/privacy.h"
 #include "fedrec/backend.h"
@@ -129,7 +130,7 @@ static fr_status dp_from_target(const fr_config *cfg, size_t n_users, int64_t ro
     return FR_OK;
 }
 
-static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
+fr_status fr_cli_pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
 {
     int64_t dim, negatives, epochs, batch, top_k, threads;
     double lr, eta, fraction, central_lr;
@@ -231,6 +232,37 @@ static void device_of(const fr_pfedrec_options *o, char *buf, size_t n)
     snprintf(buf, n, "cpu %s, %d thread%s", fr_cpu_isa_name(isa), threads, threads == 1 ? "" : "s");
 }
 
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* output.model: write the kept model of the best round (taken when it was
+ * the best) or of the last; a resumed run whose best round came before the
+ * resume has no model of it (checkpoints keep none) and says so. */
+static int save_model(fr_pfedrec *p, fr_pfedrec_model *saved, const fr_config *cfg, const char *path, int last,
+                      long long best_round, unsigned start, int64_t rounds, const fr_loo_split *split,
+                      char *const *user_names, char *const *item_names)
+{
+    fr_status s = FR_OK;
+    if (last)
+        s = fr_pfedrec_model_take(p, saved);
+    else if ((long long)saved->round != best_round)
+        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: the best validation round, %lld, came before this run resumed after round %u, and checkpoints keep no models (output.model_from = last saves the last round's; a run that is not resumed saves the best)",
+                        path, best_round, start);
+    if (s == FR_OK && !user_names)
+        s = fr_cli_fail(FR_ERR_INVALID, "output.model = '%s': the data's original ids were not kept", path);
+    if (s == FR_OK)
+        s = fr_saved_rating_write(path, cfg, saved, split, user_names, item_names, (unsigned)rounds, last);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    printf("model saved to %s (round %u: %s)\n", path, saved->round,
+           last ? "the last round" : "the best validation round");
+    return FR_EXIT_OK;
+}
+
 int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm)
 {
     int rank = fr_comm_rank(comm);
@@ -249,7 +281,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
                       ? fr_cli_fail(FR_ERR_CONFIG, "data.source = split (three files) is for job.kind = mtrec; the rating engine reads one file and splits it leave-one-out")
                       : fr_cli_ratings_spec(cfg, &spec, &path);
     if (s == FR_OK)
-        s = pfedrec_options(cfg, &o);
+        s = fr_cli_pfedrec_options(cfg, &o);
     if (s == FR_OK)
         s = fr_config_get_int(cfg, "train.rounds", &rounds);
     if (s == FR_OK)
@@ -257,6 +289,17 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
+    /* output.model: the best-validation round's model (or the last's),
+     * kept as the rounds run and written at the end. */
+    const char *model_path, *model_from;
+    fr_config_get_string(cfg, "output.model", &model_path);
+    fr_config_get_string(cfg, "output.model_from", &model_from);
+    int model_last = !strcmp(model_from, "last");
+    if (s == FR_OK && *model_path && fr_comm_size(comm) > 1)
+        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': saving the model of a multi-rank run is not supported (each rank holds only its own clients' personal models); train in one process to save it, or leave output.model empty",
+                        model_path);
+    if (s == FR_OK && *model_path)
+        s = fr_saved_check_writable("output.model", model_path);
     if (rank != 0)
         report_path = "";
     fr_ratings r;
@@ -293,6 +336,16 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     if (s == FR_OK && !quiet && rank == 0 && split.n_evaluated < split.n_users)
         printf("note: %zu users with fewer than 3 interactions train but are not evaluated\n",
                split.n_users - split.n_evaluated);
+    /* The original ids go into the saved model. */
+    char **user_names = NULL, **item_names = NULL;
+    size_t n_user_names = 0, n_item_names = 0;
+    if (have_ratings && *model_path) {
+        user_names = r.user_names;
+        item_names = r.item_names;
+        n_user_names = r.n_users;
+        n_item_names = r.n_items;
+        r.user_names = r.item_names = NULL;
+    }
     if (have_ratings)
         fr_ratings_free(&r);
     if (s == FR_OK)
@@ -321,6 +374,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         fr_pfedrec_free(p);
         if (have_split)
             fr_loo_split_free(&split);
+        free_names(user_names, n_user_names);
+        free_names(item_names, n_item_names);
         return fr_cli_report(s, NULL);
     }
     const char *ckpt_path;
@@ -343,6 +398,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             fr_cli_ranks_close(&ranks, FR_EXIT_OK);
             fr_pfedrec_free(p);
             fr_loo_split_free(&split);
+            free_names(user_names, n_user_names);
+            free_names(item_names, n_item_names);
             return fr_cli_report(s, NULL);
         }
         if (!quiet)
@@ -356,12 +413,19 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     s = fr_cli_agree(comm, s); /* rank 0's report: every rank learns whether it opened */
     if (s == FR_OK)
         s = fr_cli_ranks_open_report(&ranks, resume, (long long)start);
+    /* From here on (after a resume's load) each round's model is kept. */
+    fr_pfedrec_model saved;
+    memset(&saved, 0, sizeof saved);
+    if (s == FR_OK && *model_path)
+        s = fr_pfedrec_keep_model(p);
     if (s != FR_OK) {
         if (report)
             fclose(report);
         fr_cli_ranks_close(&ranks, FR_EXIT_OK);
         fr_pfedrec_free(p);
         fr_loo_split_free(&split);
+        free_names(user_names, n_user_names);
+        free_names(item_names, n_item_names);
         return fr_cli_report(s, NULL);
     }
     if (report && !jsonl && !(resume && ftell(report) > 0))
@@ -408,6 +472,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         if (st.val_hr >= best.val_hr || best_round == 0) { /* ties: the later round */
             best = st;
             best_round = (long long)k + 1;
+            if (*model_path && !model_last)
+                s = fr_pfedrec_model_take(p, &saved);
         }
         if (!quiet)
             printf("%5lld %10.5f %8.4f %9.4f %8.4f %9.4f %7.3f %10.2f%s\n", (long long)k + 1, st.train_loss,
@@ -465,10 +531,19 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
                                  {"seconds_evaluation", t_eval}, {"seconds_aggregation", t_agg}};
             code = fr_cli_write_summary(summary, cfg, m, sizeof m / sizeof m[0], total);
         }
+        if (*model_path) {
+            int rc = save_model(p, &saved, cfg, model_path, model_last, best_round, start, rounds, &split,
+                                user_names, item_names);
+            if (rc != FR_EXIT_OK)
+                code = rc;
+        }
     }
     if (s == FR_OK)
         code = fr_cli_final_verdict(comm, code);
+    fr_pfedrec_model_free(&saved);
     fr_pfedrec_free(p);
     fr_loo_split_free(&split);
+    free_names(user_names, n_user_names);
+    free_names(item_names, n_item_names);
     return code;
 }

@@ -17,7 +17,9 @@ typedef struct command {
 
 static const command commands[] = {
     {"train", fr_cli_train, "train a model from a configuration (default: PFedRec on synthetic ratings)"},
-    {"eval", fr_cli_eval, "evaluate a saved model on its test data"},
+    {"eval", fr_cli_eval, "evaluate a saved model on its training data or new data"},
+    {"recommend", fr_cli_recommend, "the top items for users from a saved model"},
+    {"export", fr_cli_export, "write a saved model's embeddings and layers as .npy / CSV"},
     {"devices", fr_cli_devices, "show the CPU paths and compute devices fedrec can use"},
     {"config", fr_cli_config, "list configuration keys, check or print a configuration"},
     {"bench", fr_cli_bench, "run a benchmark (gemm, launch)"},

@@ -1,7 +1,8 @@
 /* saved_msmt.c — the multi-scenario jobs' saved models (see
  * saved_msmt.h): the metadata header (writing and reading it), saving at
  * the end of `fedrec train`, and `fedrec eval` on the training data or
- * new data of the same schema. */
+ * new data of the same schema (the msmt and fedmsmt row of saved_model.c's
+ * table). */
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -13,7 +14,10 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/job_setup.h"
+#include "cli/saved_model.h"
 #include "cli/saved_msmt.h"
+#include "cli/summary.h"
+#include "core/clock.h"
 #include "fedrec/fedmsmt.h"
 #include "fedrec/model_file.h"
 #include "fedrec/version.h"
@@ -234,57 +238,9 @@ fr_status fr_cli_fedmsmt_save(const fr_config *cfg, const fr_table *t, fr_msmt_m
 /* What `fedrec eval` may change in a saved model's configuration: the data
  * (the synthetic generator's keys too) and where it runs. Everything else
  * built or trained the model. */
-static const char *const eval_sections[] = {"data.", "backend.", "opencl.", NULL};
-static const char *const eval_keys[] = {"run.seed", "run.name", "msmt.scenarios", "msmt.task_correlation",
-                                        "msmt.scenario_strength", "msmt.conflict_scenarios", NULL};
-#define EVAL_MAY_CHANGE                                                                                  \
-    "data.*, run.seed, msmt.scenarios, msmt.task_correlation, msmt.scenario_strength, "                 \
-    "msmt.conflict_scenarios (the synthetic generator), backend.*, opencl.*, run.name"
-
-static int eval_may_set(const char *key, size_t len)
-{
-    for (size_t k = 0; eval_sections[k]; k++)
-        if (len > strlen(eval_sections[k]) && !strncmp(key, eval_sections[k], strlen(eval_sections[k])))
-            return 1;
-    for (size_t k = 0; eval_keys[k]; k++)
-        if (len == strlen(eval_keys[k]) && !strncmp(key, eval_keys[k], len))
-            return 1;
-    return 0;
-}
-
-/* The stored value of key (fingerprint form) into buf. */
-static void stored_value(const fr_config *cfg, const char *key, size_t len, char *buf, size_t n)
-{
-    char *fp = NULL;
-    snprintf(buf, n, "?");
-    if (fr_config_fingerprint(cfg, &fp) != FR_OK)
-        return;
-    for (char *line = fp; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (!strncmp(line, key, len) && !strncmp(line + len, " = ", 3)) {
-            size_t vlen = nl ? (size_t)(nl - line) - len - 3 : strlen(line + len + 3);
-            snprintf(buf, n, "%.*s", (int)vlen, line + len + 3);
-            break;
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    free(fp);
-}
-
-static fr_status apply_sets(const char *path, fr_config *cfg, const fr_cli_sets *sets)
-{
-    for (size_t i = 0; i < sets->count; i++) {
-        const char *item = sets->items[i], *eq = strchr(item, '=');
-        size_t len = eq ? (size_t)(eq - item) : strlen(item);
-        char was[256];
-        stored_value(cfg, item, len, was, sizeof was);
-        FR_TRY_CLI(fr_config_set_arg(cfg, item, "--set"));
-        if (!eval_may_set(item, len))
-            return fr_cli_fail(FR_ERR_CONFIG, "--set %s: %s holds a model built and trained with %.*s = %s; 'fedrec eval' rebuilds that model and may change only the data and where it runs (" EVAL_MAY_CHANGE ")",
-                               item, path, (int)len, item, was);
-    }
-    return FR_OK;
-}
+static const char *const eval_may_set[] = {"data.*", "run.seed", "msmt.scenarios", "msmt.task_correlation",
+                                           "msmt.scenario_strength", "msmt.conflict_scenarios", "backend.*",
+                                           "opencl.*", "run.name"};
 
 static void list_names(char *buf, size_t n, const char (*names)[FR_TABLE_NAME_MAX], size_t count)
 {
@@ -376,10 +332,13 @@ static void print_header(const char *path, const fr_cli_saved_msmt *m, const fr_
                                 : "other rows of the same schema (the training data's fingerprint differs)");
 }
 
-int fr_cli_msmt_eval(const char *path, const char *meta, fr_config *cfg, const fr_cli_sets *sets)
+int fr_saved_msmt_eval(const fr_saved_ctx *ctx, const char *summary)
 {
+    const char *path = ctx->path;
+    fr_config *cfg = ctx->cfg;
     fr_cli_saved_msmt m;
-    fr_status s = fr_cli_saved_msmt_parse(path, meta, &m);
+    double t0 = fr_clock_seconds();
+    fr_status s = fr_cli_saved_msmt_parse(path, fr_model_meta(ctx->file), &m);
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     fr_table t;
@@ -389,7 +348,7 @@ int fr_cli_msmt_eval(const char *path, const char *meta, fr_config *cfg, const f
     fr_msmt_model *models[FR_TABLE_MAX_SCENARIOS] = {NULL};
     fr_msmt_eval valid, test;
     int fed = !strcmp(m.kind, "fedmsmt");
-    s = apply_sets(path, cfg, sets);
+    s = fr_saved_allow_sets(ctx, eval_may_set, sizeof eval_may_set / sizeof eval_may_set[0]);
     if (s == FR_OK)
         s = fr_cli_msmt_load(cfg, &t, &what);
     have_table = s == FR_OK;
@@ -424,6 +383,14 @@ int fr_cli_msmt_eval(const char *path, const char *meta, fr_config *cfg, const f
     if (s == FR_OK) {
         print_header(path, &m, cfg, &t, what, &valid, &test);
         fr_cli_msmt_print_table(&t, &valid, &test);
+        if (summary) {
+            fr_cli_metric metrics[] = {{"test_auc", test.mean_auc},
+                                       {"test_logloss", test.mean_logloss},
+                                       {"valid_auc", valid.mean_auc},
+                                       {"valid_logloss", valid.mean_logloss}};
+            code = fr_cli_write_summary(summary, cfg, metrics, sizeof metrics / sizeof metrics[0],
+                                        fr_clock_seconds() - t0);
+        }
     } else {
         code = fr_cli_report(s, NULL);
     }

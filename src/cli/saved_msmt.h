@@ -3,6 +3,9 @@
  * `fedrec eval` (saved_msmt.c) and `fedrec export` (export_msmt.c) read
  * back.
  *
+ * `fedrec eval`, `recommend` and `export` reach them through the msmt and
+ * fedmsmt row of saved_model.c's table (fr_saved_msmt_eval, ...).
+ *
  * The file is a model file (fedrec/model_file.h). msmt: the model's parts
  * (fr_msmt_model_parts: AutoIFS adds its selector). fedmsmt: every client's
  * model, client c's parameters under "client.c/" (c the scenario's index,
@@ -16,7 +19,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "cli/options.h"
 #include "fedrec/config.h"
 #include "fedrec/msmt.h"
 #include "fedrec/table.h"
@@ -47,14 +49,5 @@ fr_status fr_cli_model_path_check(const fr_config *cfg);
 fr_status fr_cli_msmt_save(const fr_config *cfg, const fr_table *t, fr_msmt_model *m, const char *best);
 fr_status fr_cli_fedmsmt_save(const fr_config *cfg, const fr_table *t, fr_msmt_model *const *models,
                               const char *best);
-
-/* `fedrec eval PATH` of a saved msmt or fedmsmt model: cfg is the stored
- * configuration, meta the file's metadata; sets (--set) may change the
- * data and where it runs only. Returns an exit code. */
-int fr_cli_msmt_eval(const char *path, const char *meta, fr_config *cfg, const fr_cli_sets *sets);
-
-/* `fedrec export PATH --out DIR` of a saved msmt or fedmsmt model
- * (export_msmt.c). Returns an exit code. */
-int fr_cli_msmt_export(const char *path, const char *dir, int quiet);
 
 #endif

@@ -94,6 +94,7 @@ void fr_pfedrec_free(fr_pfedrec *p)
     free(p->rows_to);
     free(p->block_start);
     free(p->job_fingerprint);
+    fr_pf_keep_free(p);
     free(p);
 }
 
@@ -302,8 +303,12 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         FR_TRY(fr_pf_central_epoch(p, out));
         summarise(p, out);
         out->seconds = fr_clock_seconds() - t0;
+        if (p->keep)
+            p->kept_round = round + 1;
         return FR_OK;
     }
+    if (p->keep) /* the clients are evaluated on the table the round starts from */
+        fr_pf_keep_round_start(p);
     sample_clients(p);
     size_t d = p->dim;
     /* With a shared score function every client starts from the mean. */
@@ -465,6 +470,8 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     }
     summarise(p, out);
     out->seconds = fr_clock_seconds() - t0;
+    if (p->keep)
+        p->kept_round = round + 1;
     return FR_OK;
 }
 
