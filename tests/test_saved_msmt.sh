@@ -80,6 +80,17 @@ grep -q "^model saved to .* (epoch [1-5] of 6)$" "$tmp/out" ||
 expect 0 "$FEDREC" eval "$tmp/peak.frm"
 same_table "msmt, best epoch before the last" "$tmp/train_peak.out"
 
+# output.model_from = last: the last epoch's model, whose validation
+# figures are the report's last row.
+expect 0 "$FEDREC" train --set job.kind=msmt $SMALL --set train.lr=0.2 --set train.epochs=6 --set msmt.patience=0 \
+    --set output.model_from=last --report "$tmp/last.csv" --save "$tmp/last.frm"
+grep -q "^model saved to .* (epoch 6 of 6 (the last))$" "$tmp/out" || fail "model_from = last: $(tail -n 1 "$tmp/out")"
+expect 0 "$FEDREC" eval "$tmp/last.frm" --summary "$tmp/last.json"
+got=$(sed -n 's/.*"valid_auc": *\([^,]*\),*$/\1/p' "$tmp/last.json")
+want=$(tail -n 1 "$tmp/last.csv" | cut -d, -f3)
+[ -n "$want" ] && [ "$(printf '%.6f' "$got")" = "$want" ] ||
+    fail "model_from = last: eval's validation AUC $got, the report's last epoch $want"
+
 # New rows of the same schema: another draw of the generator.
 expect 0 "$FEDREC" eval "$tmp/mmoe.frm" --set run.seed=11 --set data.rows=4000
 grep -q "4000 rows .*other rows of the same schema" "$tmp/out" || fail "another draw: $(head -n 2 "$tmp/out")"
@@ -134,6 +145,14 @@ grep -q "^model saved to .* (round [1-4] of 5)$" "$tmp/out" ||
     fail "fedmsmt lr 0.3: expected the best round before the last: $(tail -n 2 "$tmp/out")"
 expect 0 "$FEDREC" eval "$tmp/f_peak.frm"
 same_table "fedmsmt, best round before the last" "$tmp/train_f_peak.out"
+expect 0 "$FEDREC" train --set job.kind=fedmsmt $FED --set train.lr=0.3 --set train.rounds=5 \
+    --set output.model_from=last --report "$tmp/f_last.csv" --save "$tmp/f_last.frm"
+grep -q "^model saved to .* (round 5 of 5 (the last))$" "$tmp/out" || fail "fedmsmt model_from = last: $(tail -n 1 "$tmp/out")"
+expect 0 "$FEDREC" eval "$tmp/f_last.frm" --summary "$tmp/f_last.json"
+got=$(sed -n 's/.*"test_auc": *\([^,]*\),*$/\1/p' "$tmp/f_last.json")
+want=$(tail -n 1 "$tmp/f_last.csv" | cut -d, -f5)
+[ -n "$want" ] && [ "$(printf '%.6f' "$got")" = "$want" ] ||
+    fail "fedmsmt model_from = last: eval's test AUC $got, the report's last round $want"
 expect 0 "$FEDREC" eval "$tmp/f_pfmsmtrec.frm" --set run.seed=5
 grep -q "other rows of the same schema" "$tmp/out" || fail "fedmsmt on another draw: $(head -n 2 "$tmp/out")"
 expect 3 "$FEDREC" eval "$tmp/f_pfmsmtrec.frm" --set fedmsmt.private_experts=2

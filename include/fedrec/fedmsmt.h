@@ -101,6 +101,8 @@ typedef struct fr_fedmsmt_options {
      * caller in the result (fr_fedmsmt_result.model); 0 (the default):
      * the models are freed with the run. */
     int keep_models;
+    /* With keep_models: 1 keeps the last round's models instead. */
+    int keep_last;
 } fr_fedmsmt_options;
 
 void fr_fedmsmt_options_default(fr_fedmsmt_options *o);

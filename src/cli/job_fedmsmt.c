@@ -266,7 +266,10 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
     o.job_fingerprint = job;
     const char *model_path;
     fr_config_get_string(cfg, "output.model", &model_path);
+    const char *model_from;
+    fr_config_get_string(cfg, "output.model_from", &model_from);
     o.keep_models = *model_path != '\0'; /* every rank: the hand-over is collective */
+    o.keep_last = !strcmp(model_from, "last");
     if (s == FR_OK)
         s = fr_fedmsmt_run_ranks(comm, be, &t, &o, on_round, &ctx, &r);
     free(job);
@@ -307,7 +310,10 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
         }
         if (o.keep_models) {
             char best[64];
-            snprintf(best, sizeof best, "round %zu of %zu", r.best_round, r.rounds);
+            if (o.keep_last)
+                snprintf(best, sizeof best, "round %zu of %zu (the last)", r.rounds, r.rounds);
+            else
+                snprintf(best, sizeof best, "round %zu of %zu", r.best_round, r.rounds);
             fr_status ss = fr_cli_fedmsmt_save(cfg, &t, r.model, best);
             if (ss != FR_OK)
                 code = fr_cli_report(ss, NULL);

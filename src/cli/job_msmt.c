@@ -162,11 +162,20 @@ typedef struct epoch_ctx {
     int quiet;
     FILE *report;
     int jsonl;
+    /* output.model_from = last: the model's parameters after each
+     * (re)training epoch, the last one's when the run ends (training
+     * itself reloads the best epoch's). */
+    fr_msmt_model *m;
+    float *last;
+    size_t n_last;
+    fr_status last_status;
 } epoch_ctx;
 
 static void on_epoch(void *arg, const fr_msmt_epoch *e)
 {
     epoch_ctx *c = arg;
+    if (c->last && !e->search && c->last_status == FR_OK)
+        c->last_status = fr_param_set_export(fr_msmt_model_params(c->m), FR_ROLES_ALL, c->last, c->n_last);
     if (!c->quiet) {
         char tau[32] = "";
         if (e->search)
@@ -237,7 +246,19 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                     (sel ? fr_param_set_numel(sel, FR_ROLES_ALL) : 0);
     size_t trainable = fr_param_set_numel_trainable(fr_msmt_model_params(m)) +
                        (sel ? fr_param_set_numel_trainable(sel) : 0);
-    epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl")};
+    epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl"), m, NULL, 0, FR_OK};
+    const char *model_path, *model_from;
+    fr_config_get_string(cfg, "output.model", &model_path);
+    fr_config_get_string(cfg, "output.model_from", &model_from);
+    if (*model_path && !strcmp(model_from, "last")) {
+        ctx.n_last = fr_param_set_numel(fr_msmt_model_params(m), FR_ROLES_ALL);
+        if (!(ctx.last = malloc((ctx.n_last ? ctx.n_last : 1) * sizeof *ctx.last))) {
+            fr_msmt_model_free(m);
+            fr_backend_close(be);
+            fr_table_free(&t);
+            return fr_cli_report(fr_cli_fail(FR_ERR_NOMEM, "output.model_from = last: out of memory"), NULL);
+        }
+    }
     if (*report_path) {
         ctx.report = fr_cli_open_report(report_path, "w");
         if (!ctx.report) {
@@ -288,14 +309,21 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                 code = rc;
         }
         char best[64];
-        if (r.best_epoch)
+        fr_status ss = ctx.last_status;
+        if (ctx.last) /* output.model_from = last */
+            snprintf(best, sizeof best, "epoch %zu of %zu (the last)", r.epochs, r.epochs);
+        else if (r.best_epoch)
             snprintf(best, sizeof best, "epoch %zu of %zu", r.best_epoch, r.epochs);
         else /* no epoch had a validation AUC: the last one is kept */
             snprintf(best, sizeof best, "epoch %zu of %zu (no validation AUC)", r.epochs, r.epochs);
-        fr_status ss = fr_cli_msmt_save(cfg, &t, m, best);
+        if (ss == FR_OK && ctx.last)
+            ss = fr_param_set_import(fr_msmt_model_params(m), FR_ROLES_ALL, ctx.last, ctx.n_last);
+        if (ss == FR_OK)
+            ss = fr_cli_msmt_save(cfg, &t, m, best);
         if (ss != FR_OK)
             code = fr_cli_report(ss, NULL);
     }
+    free(ctx.last);
     fr_msmt_model_free(m);
     fr_backend_close(be);
     fr_table_free(&t);

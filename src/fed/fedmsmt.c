@@ -715,7 +715,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         if (s != FR_OK)
             break;
         r->improved = r->valid.mean_auc > best;
-        if (r->improved && kept) {
+        if (kept && (r->improved || o->keep_last)) {
             s = keep_clients(cl, C, o, ranks, me, kept);
             if (ranks > 1) /* every rank improved alike: one verdict */
                 s = fr_comm_agree(comm, s);
@@ -744,7 +744,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         out->best_round = out->rounds;
         out->valid = r->valid;
         out->test = r->test;
-        if (kept)
+        if (kept && !o->keep_last) /* keep_last: already kept */
             s = keep_clients(cl, C, o, ranks, me, kept);
     }
     if (kept) /* collective: agrees on s first */
