@@ -12,4 +12,4 @@ TESTS += tests/test_split_marks.sh
 EXTRA_DIST += tests/test_split_marks.sh
 # Multi-scenario models (msmt, fedmsmt) saved, evaluated and exported.
 TESTS += tests/test_saved_msmt.sh
-EXTRA_DIST += tests/test_saved_msmt.sh
+EXTRA_DIST += tests/test_saved_msmt.sh tests/check_export_msmt.py

@@ -6,7 +6,8 @@
 # loss per scenario x task that training printed, and on new rows of the
 # same schema (another draw, another table file) other figures; data of
 # another schema and --set keys that shape the model are refused, naming
-# what differs.
+# what differs; `fedrec export` writes arrays that numpy reads back and
+# runs to eval's figures (tests/check_export_msmt.py).
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 FEDREC="$top_builddir/fedrec"
@@ -158,6 +159,49 @@ grep -q "other rows of the same schema" "$tmp/out" || fail "fedmsmt on another d
 expect 3 "$FEDREC" eval "$tmp/f_pfmsmtrec.frm" --set fedmsmt.private_experts=2
 grep -q "fedmsmt.private_experts is part of the model .* (job.kind = fedmsmt)" "$tmp/err" ||
     fail "fedmsmt model key: $(cat "$tmp/err")"
+
+# fedrec export, read back with numpy (tests/check_export_msmt.py): every
+# architecture's files as the manifest says; LR, MMoE and a fedmsmt
+# model's arrays, run forward in numpy on the test rows, give eval's test
+# log loss (so the embedding rows are the table's ids, the expert slices
+# the right ones, each client its own arrays).
+PY=/usr/bin/python3
+CHECK="$top_srcdir/tests/check_export_msmt.py"
+if ! "$PY" -c 'import numpy' 2>/dev/null; then
+    skip_part "test_saved_msmt: fedrec export read back with numpy: $PY with numpy is not installed (python3-numpy)"
+else
+    for arch in lr shared-bottom mmoe ple autoifs esmm; do
+        expect 0 "$FEDREC" export "$tmp/$arch.frm" --out "$tmp/x_$arch"
+        grep -q "^exported $tmp/$arch.frm (job.kind = msmt) to $tmp/x_$arch: [1-9][0-9]* file(s)" "$tmp/out" ||
+            fail "export of $arch: $(cat "$tmp/out")"
+        "$PY" "$CHECK" "$tmp/x_$arch" - files >"$tmp/out" 2>&1 || fail "export of $arch: $(tail -n 5 "$tmp/out")"
+    done
+    expect 0 "$FEDREC" export "$tmp/f_pfmsmtrec.frm" --out "$tmp/x_fed"
+    "$PY" "$CHECK" "$tmp/x_fed" - files >"$tmp/out" 2>&1 || fail "export of fedmsmt: $(tail -n 5 "$tmp/out")"
+    for scen in north south east; do
+        awk -v s=$scen 'BEGIN { srand(length(s)); print "a,b,c,x,y,click,buy,part";
+            for (r = 0; r < 1200; r++) { a = int(rand() * 9); b = int(rand() * 5); c = int(rand() * 4);
+                x = rand(); y = rand() * 2 - 1; z = (a % 3) * 0.8 + (b == 2) - x + (s == "east") * 0.5 + rand() * 1.5;
+                p = r % 10 < 7 ? "train" : r % 10 < 8 ? "val" : "test";
+                printf "v%d,w%d,u%d,%.4f,%.4f,%d,%d,%s\n", a, b, c, x, y, (z > 1.6), (z > 2.2), p } }' >"$tmp/$scen.csv"
+    done
+    expect 0 "$FEDREC" data convert --columns cat:a,cat:b,cat:c,num:x,num:y,label:click,label:buy,split:part \
+        --header --out "$tmp/sc.tbl" "$tmp/north.csv:north" "$tmp/south.csv:south" "$tmp/east.csv:east"
+    SC="--set data.source=table --set data.path=$tmp/sc.tbl --set msmt.expert_layers=8,6 --set msmt.tower_layers=4 \
+        --set train.batch_size=128 --set train.lr=0.01 --quiet"
+    for kind in lr msmt fedmsmt; do
+        case $kind in
+        lr) job="--set job.kind=msmt --set msmt.model=lr --set train.epochs=3" ;;
+        msmt) job="--set job.kind=msmt --set msmt.experts=3 --set train.epochs=3" ;;
+        fedmsmt) job="--set job.kind=fedmsmt --set train.rounds=3 --set fedmsmt.shared_experts=1 --set fedmsmt.private_experts=2" ;;
+        esac
+        expect 0 "$FEDREC" train $job $SC --save "$tmp/n_$kind.frm"
+        expect 0 "$FEDREC" eval "$tmp/n_$kind.frm" --summary "$tmp/n_$kind.json"
+        expect 0 "$FEDREC" export "$tmp/n_$kind.frm" --out "$tmp/nx_$kind"
+        "$PY" "$CHECK" "$tmp/nx_$kind" "$tmp/n_$kind.json" $kind "$tmp/north.csv:north" "$tmp/south.csv:south" \
+            "$tmp/east.csv:east" >"$tmp/out" 2>&1 || fail "export of $kind, run in numpy: $(tail -n 5 "$tmp/out")"
+    done
+fi
 
 # Saving is checked before training: a folder that does not exist.
 expect 1 "$FEDREC" train --set job.kind=msmt $SMALL --save "$tmp/no/such/m.frm"

@@ -20,7 +20,7 @@ static const fr_saved_kind kinds[] = {
     {"pfedrec|fedmf|fedncf|central-mf", fr_saved_rating_eval, fr_saved_rating_recommend,
      fr_saved_rating_export, 1},
     {"mtrec", fr_saved_mtrec_eval, fr_saved_mtrec_recommend, fr_saved_mtrec_export, 1},
-    {"msmt|fedmsmt", fr_saved_msmt_eval, NULL, NULL, 1},
+    {"msmt|fedmsmt", fr_saved_msmt_eval, NULL, fr_saved_msmt_export, 1},
 };
 
 const fr_saved_kind *fr_saved_kind_of(const char *kind)

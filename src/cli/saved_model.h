@@ -135,5 +135,6 @@ int fr_saved_mtrec_eval(const fr_saved_ctx *ctx, const char *summary);
 int fr_saved_mtrec_recommend(const fr_saved_ctx *ctx, const fr_recommend_request *rq);
 int fr_saved_mtrec_export(const fr_saved_ctx *ctx, fr_export *e);
 int fr_saved_msmt_eval(const fr_saved_ctx *ctx, const char *summary); /* msmt and fedmsmt (saved_msmt.c) */
+int fr_saved_msmt_export(const fr_saved_ctx *ctx, fr_export *e);      /* (export_msmt.c) */
 
 #endif
