@@ -268,6 +268,7 @@ case_ B105 4 "alltrain.tbl: no validation or test rows to evaluate on" "$FEDREC"
 case_ B106 1 "output.model = 'no/such/m.frm': cannot write the model into 'no/such'" "$FEDREC" train --set job.kind=msmt $SM --save no/such/m.frm
 grep -q "^epoch" out && fail "B106: trained before refusing the model's folder"
 case_ B107 4 "buy.tbl: tasks 'buy'; the model in f.frm predicts 'click', in that order" "$FEDREC" eval f.frm --set data.path=buy.tbl
+case_ B108 4 "f.frm: a job.kind = fedmsmt model does not recommend: it scores rows of a feature table" "$FEDREC" recommend f.frm --user u1
 
 # The doc's table and this script name the same cases.
 doc=$top_srcdir/doc/BAD-INPUT.md

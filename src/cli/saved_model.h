@@ -57,6 +57,9 @@ typedef struct fr_saved_kind {
     int (*recommend)(const fr_saved_ctx *ctx, const fr_recommend_request *rq);
     int (*export_files)(const fr_saved_ctx *ctx, fr_export *e);
     int arrays;               /* the file is read with fr_model_open */
+    /* Without recommend (may be NULL): why, and what to do instead, for
+     * recommend's refusal. */
+    const char *no_recommend;
 } fr_saved_kind;
 
 /* The row for job.kind `kind`, or NULL. */
