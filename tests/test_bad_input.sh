@@ -159,11 +159,33 @@ case_ B37 4 "version.ckpt: checkpoint version 9" "$FEDREC" train $P --set train.
 "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save m.frm >/dev/null 2>&1 || fail "model save failed"
 head -c 200 m.frm >cut.frm
 case_ B38 4 "cut.frm" "$FEDREC" eval cut.frm
-case_ B39 4 "run.ckpt.keep" "$FEDREC" eval run.ckpt.keep
+case_ B39 4 "run.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint of a rating job" "$FEDREC" eval run.ckpt.keep
 # The crash test hook (doc/RELIABILITY.md) set to no known point: the first
 # atomic write refuses, so a mistyped test cannot pass for a crash.
 case_ B80 3 "FEDREC_TEST_CRASH_AT = 'synched': expected created, written, synced, linked or renamed" env FEDREC_TEST_CRASH_AT=synched "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save hook.frm
 [ ! -e hook.frm ] || fail "B80: a refused write left its output"
+# Saved models: eval, recommend, export (doc/CONFIG.md, "Saved models").
+"$FEDREC" train $R $ML --set data.path=good.data --save good.frm >/dev/null 2>&1 || fail "saving a rating model failed"
+case_ B90 4 "m.frm: a model of job.kind = ctr scores examples, it does not rank items for users" "$FEDREC" recommend m.frm --user 1
+cp good.frm flip.frm
+printf '\377' | dd of=flip.frm bs=1 seek=5000 conv=notrunc 2>/dev/null
+case_ B91 4 "flip.frm: model file is corrupt or truncated (checksum" "$FEDREC" recommend flip.frm --user 1
+head -c 3000 good.frm >cut_rating.frm
+case_ B92 4 "cut_rating.frm: model file is corrupt or truncated" "$FEDREC" export cut_rating.frm --out cut_export
+[ ! -e cut_export ] || fail "B92: a refused export created its folder"
+case_ B93 2 "user '99' is not in good.frm (its 30 users are the training data's, ids like '1', '2', '3', ...)" "$FEDREC" recommend good.frm --user 99
+case_ B94 2 "--top '0': expected a whole number of items from 1 to 100000" "$FEDREC" recommend good.frm --user 1 --top 0
+printf '1\n2\t3\n' >tab.users
+case_ B95 4 "tab.users:2: '2	3' holds a tab, expected one user id per line" "$FEDREC" recommend good.frm --users tab.users
+printf '# users\n1\n\n77\n' >unknown.users
+case_ B96 4 "unknown.users:4: user '77' is not in good.frm" "$FEDREC" recommend good.frm --users unknown.users
+case_ B97 3 "--set pfedrec.dim=16: pfedrec.dim is part of the model good.frm holds (job.kind = pfedrec) and cannot change after training" "$FEDREC" eval good.frm --set pfedrec.dim=16
+"$FEDREC" train $R $ML --set data.path=good.data --set train.rounds=2 --set output.checkpoint=done.ckpt >/dev/null 2>&1 || fail "checkpoint run for B98 failed"
+case_ B98 3 "output.model = 'resumed.frm': nothing saved: the best validation round, 2, came before this run resumed after round 2" \
+    "$FEDREC" train $R $ML --set data.path=good.data --set train.rounds=2 --set output.checkpoint=done.ckpt --resume --save resumed.frm
+[ ! -e resumed.frm ] || fail "B98: a model was written"
+case_ B99 1 "output.model = 'no/dir/m.frm': cannot write the model in folder 'no/dir': No such file or directory (checked before training)" \
+    "$FEDREC" train $R $ML --set data.path=good.data --save no/dir/m.frm
 
 # Configuration files, --set values, backends.
 case_ B40 3 "unknown key 'train.roundz' (did you mean train.rounds?)" "$FEDREC" train --set train.roundz=3

@@ -244,11 +244,18 @@ void fr_pfedrec_model_free(fr_pfedrec_model *m);
  * round's starting item table and layers, each user's score function and
  * fine-tuned rows), for fr_pfedrec_model_take: memory for a second item
  * table and, with PFedRec's item personalisation, each user's changed
- * rows. One process only (FR_ERR_UNSUPPORTED on several ranks). */
+ * rows. In a multi-rank job each rank keeps its own clients' parts. */
 fr_status fr_pfedrec_keep_model(fr_pfedrec *p);
 /* Copy the model of the last round run since fr_pfedrec_keep_model into
- * m (its buffers reused; zero-initialise m before the first call). */
+ * m (its buffers reused; zero-initialise m before the first call). In a
+ * multi-rank job every rank takes its copy (no exchange): the users it
+ * trains hold their parts, the others' are stale until
+ * fr_pfedrec_model_gather. */
 fr_status fr_pfedrec_model_take(fr_pfedrec *p, fr_pfedrec_model *m);
+/* Multi-rank jobs, collective: every user's part of m (score function or
+ * row, personal rows) from the rank that trained it, onto rank 0's m (the
+ * tables are the same on every rank). One process: nothing to do. */
+fr_status fr_pfedrec_model_gather(fr_pfedrec *p, fr_pfedrec_model *m);
 /* Replace the engine's model with m (same algorithm and sizes), to
  * evaluate it or score items with it. */
 fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m);

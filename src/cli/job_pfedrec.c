@@ -239,20 +239,34 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-/* output.model: write the kept model of the best round (taken when it was
- * the best) or of the last; a resumed run whose best round came before the
- * resume has no model of it (checkpoints keep none) and says so. */
-static int save_model(fr_pfedrec *p, fr_pfedrec_model *saved, const fr_config *cfg, const char *path, int last,
-                      long long best_round, unsigned start, int64_t rounds, const fr_loo_split *split,
-                      char *const *user_names, char *const *item_names)
+/* output.model, on every rank: the kept model of the best round (taken
+ * when it was the best) or of the last, with every user's part gathered
+ * onto rank 0; a resumed run whose best round came before the resume has
+ * no model of it (checkpoints keep none) and says so. */
+static fr_status model_to_save(fr_pfedrec *p, fr_pfedrec_model *saved, const char *path, int last,
+                               long long best_round, unsigned start, int64_t rounds)
 {
     fr_status s = FR_OK;
-    if (last)
+    if (last && (int64_t)start >= rounds)
+        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: this run resumed after round %u of %lld and trained no round, and checkpoints keep no models",
+                        path, start, (long long)rounds);
+    else if (last)
         s = fr_pfedrec_model_take(p, saved);
     else if ((long long)saved->round != best_round)
         s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: the best validation round, %lld, came before this run resumed after round %u, and checkpoints keep no models (output.model_from = last saves the last round's; a run that is not resumed saves the best)",
                         path, best_round, start);
-    if (s == FR_OK && !user_names)
+    /* Every rank decided alike: only then the exchange. */
+    if (s == FR_OK)
+        s = fr_pfedrec_model_gather(p, saved);
+    return s;
+}
+
+/* Rank 0: write it. */
+static int save_model(const fr_pfedrec_model *saved, const fr_config *cfg, const char *path, int last, int64_t rounds,
+                      const fr_loo_split *split, char *const *user_names, char *const *item_names)
+{
+    fr_status s = FR_OK;
+    if (!user_names)
         s = fr_cli_fail(FR_ERR_INVALID, "output.model = '%s': the data's original ids were not kept", path);
     if (s == FR_OK)
         s = fr_saved_rating_write(path, cfg, saved, split, user_names, item_names, (unsigned)rounds, last);
@@ -295,10 +309,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     fr_config_get_string(cfg, "output.model", &model_path);
     fr_config_get_string(cfg, "output.model_from", &model_from);
     int model_last = !strcmp(model_from, "last");
-    if (s == FR_OK && *model_path && fr_comm_size(comm) > 1)
-        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': saving the model of a multi-rank run is not supported (each rank holds only its own clients' personal models); train in one process to save it, or leave output.model empty",
-                        model_path);
-    if (s == FR_OK && *model_path)
+    if (s == FR_OK && *model_path && rank == 0)
         s = fr_saved_check_writable("output.model", model_path);
     if (rank != 0)
         report_path = "";
@@ -508,6 +519,10 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     }
     if (progress)
         fprintf(stderr, "\r%40s\r", "");
+    /* The model to save, on every rank (its users' parts gathered). */
+    fr_status model_status = FR_OK;
+    if (s == FR_OK && *model_path)
+        model_status = model_to_save(p, &saved, model_path, model_last, best_round, start, rounds);
     int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);
     code = fr_cli_ranks_close(&ranks, code);
     if (s != FR_OK)
@@ -532,8 +547,9 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             code = fr_cli_write_summary(summary, cfg, m, sizeof m / sizeof m[0], total);
         }
         if (*model_path) {
-            int rc = save_model(p, &saved, cfg, model_path, model_last, best_round, start, rounds, &split,
-                                user_names, item_names);
+            int rc = model_status != FR_OK ? fr_cli_report(model_status, NULL)
+                                           : save_model(&saved, cfg, model_path, model_last, rounds, &split,
+                                                        user_names, item_names);
             if (rc != FR_EXIT_OK)
                 code = rc;
         }

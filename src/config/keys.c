@@ -344,10 +344,10 @@ static const fr_config_key schema[] = {
      "rating jobs (pfedrec, fedmf, fedncf, central-mf): checkpoint file, rewritten atomically every train.checkpoint_every rounds, for --resume (the other jobs have none and refuse it); empty: none",
      FR_FP_RESUME_MAY_CHANGE},
     {"output", "model", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "file to save the trained model to (`fedrec eval`, `recommend`, `export` read it): the model with the effective configuration and the data's fingerprint; federated jobs: the shared state and every client's personal part, by original id (fedmsmt: every client's whole model, the server keeping none of its own); empty: not saved",
+     "file to save the trained model to (`fedrec eval`, `recommend`, `export` read it): the model with the effective configuration and the data's fingerprint; federated jobs: the shared state and every client's personal part, by original id (fedmsmt: every client's whole model, the server keeping none of its own); doc/CONFIG.md, 'Saved models'; empty: not saved",
      FR_FP_RESUME_MAY_CHANGE},
     {"output", "model_from", FR_CFG_ENUM, "best", NO_RANGE, "best|last",
-     "which model output.model saves: best = that of the best validation round or epoch, whose test figures the run reports (a rating run resumed after its best round has no model of it and says so); last = the last one trained (msmt: the last epoch, fedmsmt: the last round)",
+     "which model output.model saves: best = that of the best validation round or epoch, whose test figures the run reports (a rating run resumed after its best round has no model of it and says so; the ctr demo, which has no validation, saves its last epoch); last = the last one trained (msmt: the last epoch, fedmsmt: the last round)",
      FR_FP_RESUME_MAY_CHANGE},
 };
 #if defined(__GNUC__)

@@ -52,9 +52,6 @@ static fr_status alloc_personal(fr_pfedrec *p)
 
 fr_status fr_pfedrec_keep_model(fr_pfedrec *p)
 {
-    if (p->ranks > 1)
-        return fr_fail(FR_ERR_UNSUPPORTED, "keeping the trained model for saving runs in one process: each rank holds only its own clients' personal models (run without mpirun, not on %d ranks)",
-                       p->ranks);
     fr_pf_keep_free(p);
     size_t nu = p->n_users, d = p->dim;
     p->eval_w = malloc((nu ? nu : 1) * d * sizeof *p->eval_w);
@@ -128,7 +125,8 @@ fr_status fr_pf_keep_client(fr_pfedrec *p, const scratch *s, size_t u, const flo
     for (size_t k = 0; k < s->n_loaded; k++)
         if (memcmp(s->local + k * d, p->items + (size_t)s->loaded[k] * d, d * sizeof(float)) != 0)
             items[n++] = s->loaded[k];
-    qsort(items, n, sizeof *items, compare_item);
+    if (n)
+        qsort(items, n, sizeof *items, compare_item);
     for (size_t r = 0; r < n; r++)
         memcpy(p->pers_rows[u] + r * d, s->local + (size_t)s->slot[items[r]] * d, d * sizeof(float));
     p->pers_n[u] = n;
@@ -212,6 +210,8 @@ fr_status fr_pfedrec_model_take(fr_pfedrec *p, fr_pfedrec_model *m)
     FR_TRY(grow((void **)&m->personal_rows, &cap_rows, total * d, sizeof *m->personal_rows));
     m->personal_cap = total > m->personal_cap ? total : m->personal_cap;
     for (size_t u = 0; u < nu; u++) {
+        if (!p->pers_n[u]) /* a user never trained has no list at all */
+            continue;
         memcpy(m->personal_items + m->personal_start[u], p->pers_items[u], p->pers_n[u] * sizeof(int32_t));
         memcpy(m->personal_rows + m->personal_start[u] * d, p->pers_rows[u], p->pers_n[u] * d * sizeof(float));
     }
@@ -248,8 +248,10 @@ fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m)
                 fr_pf_keep_free(p);
                 return s;
             }
-            memcpy(p->pers_items[u], m->personal_items + begin, n * sizeof(int32_t));
-            memcpy(p->pers_rows[u], m->personal_rows + begin * d, n * d * sizeof(float));
+            if (n) {
+                memcpy(p->pers_items[u], m->personal_items + begin, n * sizeof(int32_t));
+                memcpy(p->pers_rows[u], m->personal_rows + begin * d, n * d * sizeof(float));
+            }
             p->pers_n[u] = n;
         }
     }
@@ -373,4 +375,137 @@ void fr_pfedrec_ncf_layer(const fr_pfedrec_options *o, size_t l, size_t *out, si
     }
     *weight = at;
     *bias = at + *out * *in;
+}
+
+/* ---- several ranks: each user's part from the rank that trained it ---------- */
+
+/* This rank's users' parts of m, in user order: w (dim floats), b, the
+ * row count (a uint32), the rows' items (int32) and values (floats). */
+static fr_status pack_own(const fr_pfedrec *p, const fr_pfedrec_model *m, unsigned char **out, size_t *bytes)
+{
+    size_t d = m->dim, total = 0;
+    for (size_t u = 0; u < m->n_users; u++)
+        if (fr_pf_owner(p, u) == p->rank) {
+            size_t n = m->personal_start ? m->personal_start[u + 1] - m->personal_start[u] : 0;
+            total += (d + 1) * sizeof(float) + sizeof(uint32_t) + n * (sizeof(int32_t) + d * sizeof(float));
+        }
+    unsigned char *buf = malloc(total ? total : 1), *at = buf;
+    if (!buf)
+        return fr_fail_nomem("personal models to gather", total);
+    for (size_t u = 0; u < m->n_users; u++) {
+        if (fr_pf_owner(p, u) != p->rank)
+            continue;
+        size_t first = m->personal_start ? m->personal_start[u] : 0;
+        uint32_t n = m->personal_start ? (uint32_t)(m->personal_start[u + 1] - first) : 0;
+        memcpy(at, m->w + u * d, d * sizeof(float));
+        at += d * sizeof(float);
+        memcpy(at, m->b + u, sizeof(float));
+        at += sizeof(float);
+        memcpy(at, &n, sizeof n);
+        at += sizeof n;
+        if (n) {
+            memcpy(at, m->personal_items + first, n * sizeof(int32_t));
+            at += n * sizeof(int32_t);
+            memcpy(at, m->personal_rows + first * d, (size_t)n * d * sizeof(float));
+            at += (size_t)n * d * sizeof(float);
+        }
+    }
+    *out = buf;
+    *bytes = total;
+    return FR_OK;
+}
+
+/* Rank 0: every user's part from its rank's chunk of all (counts bytes
+ * each, in rank order) into m. */
+static fr_status unpack_all(const fr_pfedrec *p, fr_pfedrec_model *m, const unsigned char *all, const size_t *counts)
+{
+    size_t d = m->dim, nu = m->n_users, ranks = (size_t)p->ranks;
+    const unsigned char **at = malloc(ranks * sizeof *at), **end = malloc(ranks * sizeof *end);
+    if (!at || !end) {
+        free(at);
+        free(end);
+        return fr_fail_nomem("gathered models", ranks * 2 * sizeof *at);
+    }
+    const unsigned char *base = all;
+    for (size_t r = 0; r < ranks; r++) {
+        at[r] = base;
+        end[r] = base + counts[r];
+        base += counts[r];
+    }
+    /* First pass: the sizes; second: the values. */
+    fr_status s = FR_OK;
+    size_t total = 0;
+    const unsigned char **cursor = malloc(ranks * sizeof *cursor);
+    if (!cursor)
+        s = fr_fail_nomem("gathered models", ranks * sizeof *cursor);
+    for (int pass = 0; s == FR_OK && pass < 2; pass++) {
+        memcpy(cursor, at, ranks * sizeof *cursor);
+        if (pass == 1 && m->personal_start) {
+            size_t cap_items = m->personal_cap, cap_rows = m->personal_cap;
+            s = grow((void **)&m->personal_items, &cap_items, total, sizeof *m->personal_items);
+            if (s == FR_OK)
+                s = grow((void **)&m->personal_rows, &cap_rows, total * d, sizeof *m->personal_rows);
+            if (s == FR_OK && total > m->personal_cap)
+                m->personal_cap = total;
+            total = 0;
+        }
+        for (size_t u = 0; s == FR_OK && u < nu; u++) {
+            size_t r = (size_t)fr_pf_owner(p, u);
+            const unsigned char *c = cursor[r];
+            uint32_t n;
+            size_t head = (d + 1) * sizeof(float) + sizeof n;
+            if ((size_t)(end[r] - c) < head) {
+                s = fr_fail(FR_ERR_COMM, "rank %zu sent fewer personal models than it owns", r);
+                break;
+            }
+            memcpy(&n, c + (d + 1) * sizeof(float), sizeof n);
+            size_t rest = (size_t)n * (sizeof(int32_t) + d * sizeof(float));
+            if ((size_t)(end[r] - c) - head < rest || (n && !m->personal_start)) {
+                s = fr_fail(FR_ERR_COMM, "rank %zu sent a damaged personal model of user %zu", r, u);
+                break;
+            }
+            if (pass == 1) {
+                memcpy(m->w + u * d, c, d * sizeof(float));
+                memcpy(m->b + u, c + d * sizeof(float), sizeof(float));
+                if (m->personal_start) {
+                    m->personal_start[u] = total;
+                    memcpy(m->personal_items + total, c + head, n * sizeof(int32_t));
+                    memcpy(m->personal_rows + total * d, c + head + n * sizeof(int32_t),
+                           (size_t)n * d * sizeof(float));
+                }
+            }
+            total += n;
+            cursor[r] = c + head + rest;
+        }
+    }
+    if (s == FR_OK && m->personal_start)
+        m->personal_start[nu] = total;
+    free(cursor);
+    free(at);
+    free(end);
+    return s;
+}
+
+fr_status fr_pfedrec_model_gather(fr_pfedrec *p, fr_pfedrec_model *m)
+{
+    if (p->ranks <= 1)
+        return FR_OK;
+    size_t *counts = malloc((size_t)p->ranks * sizeof *counts);
+    if (!counts) /* no collective entered: the program ends the job */
+        return fr_fail_nomem("gather counts", (size_t)p->ranks * sizeof *counts);
+    unsigned char *mine = NULL;
+    size_t bytes = 0;
+    fr_status s = pack_own(p, m, &mine, &bytes);
+    /* Every rank enters the gather (a failed rank with nothing to send),
+     * then the verdict is shared. */
+    void *all = NULL;
+    fr_status g = fr_comm_gather(p->comm, 0, mine, s == FR_OK ? bytes : 0, &all, counts);
+    if (s == FR_OK)
+        s = g;
+    if (s == FR_OK && p->rank == 0)
+        s = unpack_all(p, m, all, counts);
+    free(all);
+    free(mine);
+    free(counts);
+    return fr_comm_agree(p->comm, s);
 }
