@@ -388,8 +388,11 @@ int fr_saved_msmt_eval(const fr_saved_ctx *ctx, const char *summary)
                                        {"test_logloss", test.mean_logloss},
                                        {"valid_auc", valid.mean_auc},
                                        {"valid_logloss", valid.mean_logloss}};
-            code = fr_cli_write_summary(summary, cfg, metrics, sizeof metrics / sizeof metrics[0],
-                                        fr_clock_seconds() - t0);
+            /* The per-scenario x task cells too, as train --summary writes them. */
+            fr_cli_summary sm = {NULL, NULL, fr_backend_name(be), fr_backend_describe(be), NULL, 0, 0, metrics,
+                                 sizeof metrics / sizeof metrics[0], fr_clock_seconds() - t0, &t, &valid, &test,
+                                 NULL, NULL, NULL, NULL};
+            code = fr_cli_write_summary(summary, cfg, &sm);
         }
     } else {
         code = fr_cli_report(s, NULL);
