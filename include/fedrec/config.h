@@ -48,6 +48,7 @@ typedef struct fr_config_key {
     const char *choices; /* ENUM: "a|b|c" */
     const char *doc;
     fr_config_fingerprint_rule fingerprint; /* FR_FP_JOB unless the row says */
+    const char *jobs;    /* which jobs read it: see "Which jobs read a key" */
 } fr_config_key;
 
 /* The schema, in documentation order. */
@@ -117,6 +118,49 @@ size_t fr_config_fingerprint_compare(const char *was, const char *now, int resum
 /* The keys of a rule as "a.b, c.d, e.*" (a section whose every key has
  * the rule written section.*), for messages. */
 void fr_config_rule_keys(fr_config_fingerprint_rule rule, char *buf, size_t n);
+
+/* ---- which jobs read a key --------------------------------------------------
+ * Every key's row says which jobs read it (fr_config_key.jobs), as one of
+ *   "all"            every job reads it;
+ *   "shared: WHY"    every job accepts it although not every one reads it
+ *                    (WHY says why that is on purpose);
+ *   "ITEM ITEM ... [when COND,COND...]"
+ *                    where ITEM is a job.kind, optionally with conditions,
+ *                    KIND[COND,COND...], and COND is KEY=V1|V2... or
+ *                    KEY!=V1|V2... on an enum or boolean key
+ *                    ("mtrec[mtrec.combiner=pmtrec]",
+ *                    "pfedrec mtrec when data.source=synthetic"): the job
+ *                    reads the key when its job.kind is one of the items
+ *                    and that item's conditions and the when conditions
+ *                    all hold.
+ * A job refuses a key set explicitly (in a file or an override, whatever
+ * the value) that it does not read, so that a configuration says what
+ * was run; doc/CONFIG.md, "Keys a job does not read". */
+
+/* Whether the job cfg describes (its job.kind and the keys the conditions
+ * name) reads key; 1 for a key without a rule, -1 for an unknown key. */
+int fr_config_reads(const fr_config *cfg, const char *key);
+/* The keys set explicitly (a value not from the defaults) in cfg that its
+ * job does not read: FR_ERR_CONFIG naming each with its value, where it
+ * was set and which jobs read it. file_only (may be NULL) is the
+ * configuration of the file alone (defaults and the file, no overrides):
+ * a key from the file that the file's own job reads, which an override of
+ * job.kind or of a key a condition names leaves unread (a file made for
+ * PMTRec run with --set mtrec.combiner=ew), is not refused but described
+ * in *notes (a malloc'd text of "note: ..." lines; NULL when none). */
+fr_status fr_config_check_reads(const fr_config *cfg, const fr_config *file_only, char **notes);
+/* Whether the rule of key k names job kind (with or without conditions);
+ * "all" and "shared" rules name every kind. */
+int fr_config_rule_names(const fr_config_key *k, const char *kind);
+/* The rule of k in words for people: "pfedrec, fedmf (data.source =
+ * synthetic)", "every job", "every job (shared: WHY)". With kind, only
+ * what concerns that kind: "" when it reads the key whatever the other
+ * keys say, else the conditions ("mtrec.combiner = pmtrec"). */
+void fr_config_rule_text(const fr_config_key *k, const char *kind, char *buf, size_t n);
+/* NULL when k's rule is well formed (job kinds from job.kind's choices,
+ * condition keys that exist and are enum or boolean, values they allow),
+ * else why not, written into buf. A missing rule is an error. */
+const char *fr_config_rule_error(const fr_config_key *k, char *buf, size_t n);
 
 #ifdef __cplusplus
 }
