@@ -190,7 +190,7 @@ sed '4d' good.split >missing.split
 case_ B59 4 "missing.split: user '2' has 6 items but no line (1 such user(s))" $SP --set data.split_file=missing.split
 case_ B60 4 "good.split:3: 13 tab-separated fields, expected 11" $SP --set data.split_file=good.split --set pfedrec.eval_negatives=4
 case_ B61 1 "nosuch.split: cannot open: No such file or directory" $SP --set data.split_file=nosuch.split
-case_ B62 1 "nofolder/x.split: cannot create temporary file" $SP --set output.split=nofolder/x.split
+case_ B62 1 "output.split = 'nofolder/x.split' (--set): cannot write there: nofolder: No such file or directory" $SP --set output.split=nofolder/x.split
 [ ! -e nofolder ] || fail "B62 left nofolder behind"
 cp good.split kept.split
 $SP --set data.split_file=nosuch.split --set output.split=kept.split >/dev/null 2>&1

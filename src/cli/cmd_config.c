@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/cmd_config.h"
+#include "cli/job_check.h"
 #include "cli/options.h"
 #include "fedrec/config.h"
 
@@ -18,7 +19,10 @@ static void usage(FILE *out)
             "  --markdown   with --keys: as a Markdown table (doc/CONFIG.md)\n"
             "  --print      print the effective configuration (defaults, then CONFIG,\n"
             "               then each --set) as an INI file that loads back to it\n"
-            "  --check      validate CONFIG and the overrides; print 'CONFIG: ok'\n");
+            "  --check      check CONFIG and the overrides as 'fedrec train' does before it\n"
+            "               reads any data (values, keys the job does not read, the job's\n"
+            "               options, input files that exist, outputs that can be written);\n"
+            "               print 'CONFIG: ok'\n");
 }
 
 int fr_cli_config(int argc, char **argv)
@@ -75,10 +79,23 @@ int fr_cli_config(int argc, char **argv)
     fr_status s = fr_config_build(file, sets.items, sets.count, &cfg);
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
-    if (mode == PRINT)
+    if (mode == PRINT) {
         s = fr_config_print(cfg, stdout);
-    else
+    } else {
+        /* What `fedrec train` checks before it reads data: the same
+         * function, so the two refuse the same configurations. */
+        fr_config *file_only = NULL;
+        s = fr_config_build(file, NULL, 0, &file_only);
+        fr_cli_check check = {file_only, NULL, 1, stderr};
+        if (s == FR_OK)
+            s = fr_cli_check_job(cfg, &check);
+        fr_config_free(file_only);
+        if (s != FR_OK) {
+            fr_config_free(cfg);
+            return fr_cli_report(s, NULL);
+        }
         printf("%s: ok\n", file);
+    }
     fr_config_free(cfg);
     return s == FR_OK ? FR_EXIT_OK : fr_cli_report(s, "config");
 }

@@ -2,7 +2,6 @@
  * (this release: the built-in click-through job), print one line per
  * epoch, write the report and the model. */
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "cli/job_check.h"
 #include "cli/job_setup.h"
 #include "cli/options.h"
 #include "cli/ranks.h"
@@ -50,17 +50,6 @@ static void usage(FILE *out)
             "result (fed.* and rank.* keys, output.comm_report; doc/DISTRIBUTED.md).\n");
 }
 
-
-/* Fail before training, not after, when a file cannot be written there. */
-static int folder_writable(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return 0;
-    int ok = access(dirname(copy), W_OK) == 0;
-    free(copy);
-    return ok;
-}
 
 typedef struct train_opts {
     const char *config;
@@ -116,10 +105,6 @@ static int run(fr_config *cfg, const train_opts *o)
     fr_config_get_string(cfg, "run.name", &name);
     fr_config_get_int(cfg, "train.epochs", &epochs);
     int jsonl = !strcmp(format, "jsonl");
-    if (*model_path && !folder_writable(model_path)) {
-        fprintf(stderr, "fedrec: %s: cannot write the model there: %s\n", model_path, strerror(errno));
-        return FR_EXIT_FAILURE;
-    }
     fr_backend *be;
     fr_status s = fr_cli_open_backend(cfg, &be);
     if (s != FR_OK)
@@ -216,20 +201,6 @@ static int run(fr_config *cfg, const train_opts *o)
     return code;
 }
 
-/* Only the rating engine's jobs write checkpoints: asked of another job,
- * output.checkpoint would be left unwritten without a word. */
-static fr_status checkpoint_supported(const fr_config *cfg)
-{
-    const char *kind, *path;
-    FR_TRY_CLI(fr_config_get_string(cfg, "job.kind", &kind));
-    FR_TRY_CLI(fr_config_get_string(cfg, "output.checkpoint", &path));
-    if (!*path || !strcmp(kind, "pfedrec") || !strcmp(kind, "fedmf") || !strcmp(kind, "fedncf") ||
-        !strcmp(kind, "central-mf"))
-        return FR_OK;
-    return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': job.kind = %s writes no checkpoints (the rating jobs do: pfedrec, fedmf, fedncf, central-mf); leave output.checkpoint empty",
-                       path, kind);
-}
-
 /* Run the job kind names on the ranks of comm. */
 static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_comm *comm)
 {
@@ -262,16 +233,25 @@ int fr_cli_train(int argc, char **argv)
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     fr_cli_set_comm(comm);
-    fr_config *cfg = NULL;
+    fr_config *cfg = NULL, *file_only = NULL;
     s = fr_config_build(o.config, o.sets.items, o.sets.count, &cfg);
     if (s == FR_OK && o.save)
         s = fr_config_set(cfg, "output.model", o.save, "--save");
     if (s == FR_OK && o.report)
         s = fr_config_set(cfg, "output.report", o.report, "--report");
+    /* Everything `config --check` checks, before any data is read: what
+     * the file and the options ask for (the per-rank overrides below are
+     * checked where the job reads them). */
+    if (s == FR_OK && o.config)
+        s = fr_config_build(o.config, NULL, 0, &file_only);
+    if (s == FR_OK) {
+        int rank0 = fr_comm_rank(comm) == 0;
+        fr_cli_check check = {file_only, o.summary, rank0, rank0 ? stderr : NULL};
+        s = fr_cli_check_job(cfg, &check);
+    }
+    fr_config_free(file_only);
     if (s == FR_OK)
         s = fr_cli_rank_overrides(cfg, fr_comm_rank(comm));
-    if (s == FR_OK)
-        s = checkpoint_supported(cfg);
     if (fr_comm_size(comm) > 1) /* a bad configuration: reported once, by rank 0 */
         s = fr_cli_agree(comm, s);
     const char *kind = "";

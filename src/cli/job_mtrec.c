@@ -420,3 +420,35 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     fr_mtr_data_free(&data);
     return code;
 }
+
+fr_status fr_cli_mtrec_check(const fr_config *cfg)
+{
+    fr_mtr_options o;
+    int64_t patience, min_epochs, epochs;
+    char delim;
+    int federated;
+    const char *source, *parts;
+    FR_TRY_CLI(mtrec_options(cfg, &o, &patience, &min_epochs, &epochs));
+    FR_TRY_CLI(delimiter_of(cfg, &delim));
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.source", &source));
+    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.parts", &parts));
+    if (strcmp(source, "synthetic")) {
+        fr_ratings_spec spec;
+        const char *path;
+        FR_TRY_CLI(fr_cli_ratings_spec(cfg, &spec, &path));
+    }
+    char name[256];
+    for (size_t k = 0; !strcmp(source, "split") && k < 3; k++)
+        if (!list_field(parts, k, name, sizeof name))
+            return fr_cli_fail(FR_ERR_CONFIG, "mtrec.parts = '%s': expected three file names (training, validation, test) separated by commas",
+                               parts);
+    FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.federated", &federated));
+    /* What the federated rounds refuse (fr_mtr_federated_round), said
+     * before any data is read. */
+    for (size_t t = 0; federated && t < o.n_tasks; t++)
+        if (o.tasks[t] == FR_MTR_SOCIAL)
+            return fr_cli_fail(FR_ERR_CONFIG, "mtrec.tasks = social with mtrec.federated = true: the social task needs other users' rows, which stay on their clients; drop it from mtrec.tasks");
+    if (federated && o.combine.method == FR_COMBINE_GRADVAC)
+        return fr_cli_fail(FR_ERR_CONFIG, "mtrec.combiner = gradvac with mtrec.federated = true: GradVac keeps targets across steps, which clients would share; use another combiner");
+    return FR_OK;
+}

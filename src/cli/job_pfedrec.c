@@ -472,3 +472,13 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     fr_loo_split_free(&split);
     return code;
 }
+
+fr_status fr_cli_pfedrec_check(const fr_config *cfg)
+{
+    fr_ratings_spec spec;
+    const char *path;
+    fr_pfedrec_options o;
+    FR_TRY_CLI(fr_cli_ratings_spec(cfg, &spec, &path));
+    FR_TRY_CLI(pfedrec_options(cfg, &o));
+    return fr_pfedrec_options_check(&o);
+}
