@@ -96,8 +96,13 @@ const char *fr_config_origin(const fr_config *cfg, const char *key);
 fr_status fr_config_print(const fr_config *cfg, FILE *out);
 /* The same into a malloc'ed string. */
 fr_status fr_config_print_string(const fr_config *cfg, char **out);
-/* The schema as a table: plain text aligned, or Markdown. */
+/* The schema as a table: Markdown (doc/CONFIG.md's), or plain text
+ * wrapped at 80 columns; each key with the jobs that read it. */
 fr_status fr_config_print_keys(FILE *out, int markdown);
+/* The same for the keys job (a job.kind) reads, each with the conditions
+ * under which it does (NULL: every key); plain text wrapped at width
+ * columns (at least 40). */
+fr_status fr_config_print_keys_for(FILE *out, const char *job, int markdown, size_t width);
 
 /* ---- the job's fingerprint ------------------------------------------------
  * One "section.key = value" line per key that is not FR_FP_PER_RANK, in
