@@ -92,7 +92,8 @@ static int same_values_of(const fr_config *a, const fr_config *b, int read_only)
             break;
         }
         case FR_CFG_STRING:
-        case FR_CFG_ENUM: {
+        case FR_CFG_ENUM:
+        case FR_CFG_DELIMITER: {
             const char *x = NULL, *y = NULL;
             same = fr_config_get_string(a, key, &x) == FR_OK &&
                    fr_config_get_string(b, key, &y) == FR_OK && !strcmp(x, y);
@@ -561,7 +562,7 @@ int main(void)
         char dotted[128];
         snprintf(dotted, sizeof dotted, "%s.%s", keys[k].section, keys[k].name);
         const char *v1, *v2;
-        if (keys[k].type == FR_CFG_STRING || keys[k].type == FR_CFG_ENUM) {
+        if (keys[k].type == FR_CFG_STRING || keys[k].type == FR_CFG_ENUM || keys[k].type == FR_CFG_DELIMITER) {
             fr_config_get_string(cfg, dotted, &v1);
             fr_config_get_string(again, dotted, &v2);
             CHECK(!strcmp(v1, v2), "%s: '%s' reloaded as '%s'", dotted, v1, v2);

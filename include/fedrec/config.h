@@ -25,7 +25,10 @@ typedef enum fr_config_type {
     FR_CFG_BOOL,     /* true/false, yes/no, on/off, 1/0 */
     FR_CFG_STRING,   /* any text (may be empty) */
     FR_CFG_ENUM,     /* one of the choices "a|b|c" */
-    FR_CFG_INT_LIST  /* comma-separated integers, each in [min, max] */
+    FR_CFG_INT_LIST, /* comma-separated integers, each in [min, max] */
+    FR_CFG_DELIMITER /* a field separator: one character, or tab, comma,
+                      * semicolon, space, pipe (the characters an INI value
+                      * cannot hold or show well) */
 } fr_config_type;
 
 /* What a key is to the job's fingerprint (doc/RELIABILITY.md): the
@@ -82,7 +85,10 @@ fr_status fr_config_get_int(const fr_config *cfg, const char *key, int64_t *out)
 fr_status fr_config_get_uint64(const fr_config *cfg, const char *key, uint64_t *out);
 fr_status fr_config_get_float(const fr_config *cfg, const char *key, double *out);
 fr_status fr_config_get_bool(const fr_config *cfg, const char *key, int *out);
-/* STRING and ENUM keys; the pointer lives as long as the value. */
+/* A DELIMITER key's character (',' for comma, '\t' for tab, ...). */
+fr_status fr_config_get_delimiter(const fr_config *cfg, const char *key, char *out);
+/* STRING, ENUM and DELIMITER keys (their text); the pointer lives as long
+ * as the value. */
 fr_status fr_config_get_string(const fr_config *cfg, const char *key,
                                const char **out);
 /* INT_LIST: *out points at *count values owned by cfg (0 values, *out

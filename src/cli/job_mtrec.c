@@ -100,9 +100,7 @@ static fr_status mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t 
 
 static fr_status delimiter_of(const fr_config *cfg, char *out)
 {
-    const char *d;
-    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.relation_delimiter", &d));
-    return fr_cli_delimiter("mtrec.relation_delimiter", d, out);
+    return fr_config_get_delimiter(cfg, "mtrec.relation_delimiter", out);
 }
 
 static fr_status load_relations(const fr_config *cfg, fr_mtr_data *d, int quiet)

@@ -18,6 +18,7 @@ static const char *type_name(fr_config_type t)
     case FR_CFG_STRING: return "string";
     case FR_CFG_ENUM: return "enum";
     case FR_CFG_INT_LIST: return "int list";
+    case FR_CFG_DELIMITER: return "delimiter";
     }
     return "?";
 }
@@ -49,6 +50,9 @@ static void allowed_text(const fr_config_key *k, char *buf, size_t n)
         break;
     case FR_CFG_STRING:
         snprintf(buf, n, "text");
+        break;
+    case FR_CFG_DELIMITER:
+        snprintf(buf, n, "a character, tab, comma, semicolon, space, pipe");
         break;
     }
 }
