@@ -119,15 +119,6 @@ static int parse_delimiter(const char *text, int64_t *out)
     return 1;
 }
 
-const char *fr_config_delimiter_name(char c, char *buf, size_t n)
-{
-    for (size_t k = 0; k < sizeof delimiter_names / sizeof delimiter_names[0]; k++)
-        if (delimiter_names[k].c == c)
-            return delimiter_names[k].name;
-    snprintf(buf, n, "%c", c);
-    return buf;
-}
-
 /* ---- parsing a value ------------------------------------------------------ */
 
 static int parse_int(const char *s, int64_t *out)

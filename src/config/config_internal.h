@@ -31,8 +31,6 @@ fr_status fr_config_assign(fr_config *cfg, long k, const char *text,
 void fr_config_format_number(char *buf, size_t n, double v);
 /* An ENUM key's choices as "a, b, c". */
 void fr_config_choices_text(const fr_config_key *k, char *buf, size_t n);
-/* A delimiter's canonical text: its name (tab, comma, ...) or itself. */
-const char *fr_config_delimiter_name(char c, char *buf, size_t n);
 /* Nearest "section.key" to a misspelt one, or NULL when none is close. */
 const char *fr_config_suggest(const fr_config *cfg, const char *dotted,
                               char *buf, size_t n);

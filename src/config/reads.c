@@ -512,7 +512,7 @@ fr_status fr_config_check_reads(const fr_config *cfg, const fr_config *file_only
     char refused[3000];
     text rt = {refused, sizeof refused, 0};
     refused[0] = '\0';
-    size_t n_refused = 0;
+    size_t n_refused = 0, n_unsaid = 0;
     note *found = calloc(cfg->n_keys, sizeof *found);
     if (!found)
         return fr_fail_nomem("notes", cfg->n_keys * sizeof *found);
@@ -544,9 +544,17 @@ fr_status fr_config_check_reads(const fr_config *cfg, const fr_config *file_only
             continue;
         }
         n_refused++;
-        put(&rt, "%s%s = %s (%s) ", rt.len ? "; " : "", dotted, v->text, v->origin);
-        why_unread(cfg, &r, &rt);
+        char one[1024];
+        text ot = {one, sizeof one, 0};
+        put(&ot, "%s = %s (%s) ", dotted, v->text, v->origin);
+        why_unread(cfg, &r, &ot);
+        if (rt.len + ot.len + 64 < rt.n) /* room left for "; and N more" */
+            put(&rt, "%s%s", rt.len ? "; " : "", one);
+        else
+            n_unsaid++;
     }
+    if (n_unsaid)
+        put(&rt, "; and %zu more", n_unsaid);
     if (n_notes) {
         size_t size = 0;
         FILE *f = open_memstream(notes, &size);
