@@ -10,3 +10,8 @@ tests_test_cl_coherence_SOURCES = tests/test_cl_coherence.c tests/testutil.h
 tests_test_cl_coherence_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
 tests_test_cl_coherence_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_conformance tests/test_backend_fallback tests/test_cl_coherence
+# A task's failure on a worker thread reaches the caller with its message.
+check_PROGRAMS += tests/test_pool_errors
+tests_test_pool_errors_SOURCES = tests/test_pool_errors.c tests/testutil.h
+tests_test_pool_errors_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_pool_errors

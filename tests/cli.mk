@@ -10,6 +10,26 @@ EXTRA_DIST += tests/test_bad_input.sh
 # Rows marked train / validation / test, converted and trained as marked.
 TESTS += tests/test_split_marks.sh
 EXTRA_DIST += tests/test_split_marks.sh
+# fedrec plot: every job kind's reports, rendered by rsvg-convert.
+TESTS += tests/test_plot.sh
+EXTRA_DIST += tests/test_plot.sh tests/check_svg.py
+# fedrec compare: summaries side by side, damaged ones refused.
+TESTS += tests/test_compare.sh
+EXTRA_DIST += tests/test_compare.sh
+# fedrec tune: grid and random searches, resumable, chosen on validation.
+TESTS += tests/test_tune.sh
+EXTRA_DIST += tests/test_tune.sh
+# The ctr demo's validation rows: disjoint parts, the best validation epoch kept.
+TESTS += tests/test_ctr_valid.sh
+EXTRA_DIST += tests/test_ctr_valid.sh
+# What a run tells scripts and people: the --summary file and JSON-lines
+# reports, the progress line on a terminal, and Ctrl-C's clean stop.
+TESTS += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.sh
+EXTRA_DIST += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.sh
+# Saved models: eval reproduces training's figures, recommend and export
+# checked against a brute force over the exported files.
+TESTS += tests/test_saved_models.sh
+EXTRA_DIST += tests/test_saved_models.sh tests/saved/brute_force.py tests/saved/check_export.py
 # Keys a job does not read refused (train and config --check alike),
 # config --keys --job, the shipped configurations, files checked up front,
 # every job kind in --help, README and fedrec.1.

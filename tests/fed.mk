@@ -29,3 +29,10 @@ check_PROGRAMS += tests/test_arithmetic
 tests_test_arithmetic_SOURCES = tests/test_arithmetic.c tests/testutil.h
 tests_test_arithmetic_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_arithmetic
+
+# The engine's trained model: taken after a round, evaluated again to the
+# round's figures; scores from its arrays.
+check_PROGRAMS += tests/test_pfedrec_model
+tests_test_pfedrec_model_SOURCES = tests/test_pfedrec_model.c tests/testutil.h
+tests_test_pfedrec_model_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_pfedrec_model

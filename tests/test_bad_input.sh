@@ -159,11 +159,33 @@ case_ B37 4 "version.ckpt: checkpoint version 9" "$FEDREC" train $P --set train.
 "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save m.frm >/dev/null 2>&1 || fail "model save failed"
 head -c 200 m.frm >cut.frm
 case_ B38 4 "cut.frm" "$FEDREC" eval cut.frm
-case_ B39 4 "run.ckpt.keep" "$FEDREC" eval run.ckpt.keep
+case_ B39 4 "run.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint of a rating job" "$FEDREC" eval run.ckpt.keep
 # The crash test hook (doc/RELIABILITY.md) set to no known point: the first
 # atomic write refuses, so a mistyped test cannot pass for a crash.
 case_ B80 3 "FEDREC_TEST_CRASH_AT = 'synched': expected created, written, synced, linked or renamed" env FEDREC_TEST_CRASH_AT=synched "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save hook.frm
 [ ! -e hook.frm ] || fail "B80: a refused write left its output"
+# Saved models: eval, recommend, export (doc/CONFIG.md, "Saved models").
+"$FEDREC" train $R $ML --set data.path=good.data --save good.frm >/dev/null 2>&1 || fail "saving a rating model failed"
+case_ B90 4 "m.frm: a model of job.kind = ctr scores examples, it does not rank items for users" "$FEDREC" recommend m.frm --user 1
+cp good.frm flip.frm
+printf '\377' | dd of=flip.frm bs=1 seek=5000 conv=notrunc 2>/dev/null
+case_ B91 4 "flip.frm: model file is corrupt or truncated (checksum" "$FEDREC" recommend flip.frm --user 1
+head -c 3000 good.frm >cut_rating.frm
+case_ B92 4 "cut_rating.frm: model file is corrupt or truncated" "$FEDREC" export cut_rating.frm --out cut_export
+[ ! -e cut_export ] || fail "B92: a refused export created its folder"
+case_ B93 2 "user '99' is not in good.frm (its 30 users are the training data's, ids like '1', '2', '3', ...)" "$FEDREC" recommend good.frm --user 99
+case_ B94 2 "--top '0': expected a whole number of items from 1 to 100000" "$FEDREC" recommend good.frm --user 1 --top 0
+printf '1\n2\t3\n' >tab.users
+case_ B95 4 "tab.users:2: '2	3' holds a tab, expected one user id per line" "$FEDREC" recommend good.frm --users tab.users
+printf '# users\n1\n\n77\n' >unknown.users
+case_ B96 4 "unknown.users:4: user '77' is not in good.frm" "$FEDREC" recommend good.frm --users unknown.users
+case_ B97 3 "--set pfedrec.dim=16: pfedrec.dim is part of the model good.frm holds (job.kind = pfedrec) and cannot change after training" "$FEDREC" eval good.frm --set pfedrec.dim=16
+"$FEDREC" train $R $ML --set data.path=good.data --set train.rounds=2 --set output.checkpoint=done.ckpt >/dev/null 2>&1 || fail "checkpoint run for B98 failed"
+case_ B98 3 "output.model = 'resumed.frm': nothing saved: the best validation round, 2, came before this run resumed after round 2" \
+    "$FEDREC" train $R $ML --set data.path=good.data --set train.rounds=2 --set output.checkpoint=done.ckpt --resume --save resumed.frm
+[ ! -e resumed.frm ] || fail "B98: a model was written"
+case_ B99 1 "output.model = 'no/dir/m.frm' (--save): cannot write there: no/dir: No such file or directory" \
+    "$FEDREC" train $R $ML --set data.path=good.data --save no/dir/m.frm
 
 # Configuration files, --set values, backends.
 case_ B40 3 "unknown key 'train.roundz' (did you mean train.rounds?)" "$FEDREC" train --set train.roundz=3
@@ -239,6 +261,41 @@ case_ B68 2 "input 'marks.csv': split 'dev' is not train, valid (val, validation
 
 # PLE's per-level expert widths: one per level.
 case_ B69 3 "msmt.level_widths: 2 width(s) for msmt.levels = 1, expected one per level" "$FEDREC" train --set job.kind=msmt --set msmt.model=ple --set msmt.level_widths=512,256 --set train.epochs=1 --quiet
+case_ B160 3 "data.rows = 50000 with data.test_fraction = 0.5 and data.valid_fraction = 0.5 leaves 25000 test, 25000 validation and 0 training rows; need at least 2 of each" "$FEDREC" train --set job.kind=ctr --set data.test_fraction=0.5 --set data.valid_fraction=0.5 --save held.frm --quiet
+[ ! -e held.frm ] || fail "B160: a refused run left a model"
+
+# fedrec tune: the search space, checked before any trial runs (B140-B158);
+# fedrec compare: a damaged summary (B159).
+TN="--set train.rounds=1 --set data.users=30 --set data.items=40 --set data.per_user=8 --set pfedrec.eval_negatives=5 --quiet --out tune-bad"
+# shellcheck disable=SC2086
+{
+case_ B140 3 "--grid: unknown key 'pfedrec.lrr' (did you mean pfedrec.lr?)" "$FEDREC" tune $TN --grid pfedrec.lrr=0.1,0.2
+case_ B141 3 "--grid: pfedrec.lr = '-1': expected a number in (0, 1000]" "$FEDREC" tune $TN --grid pfedrec.lr=0.1,-1
+case_ B142 2 "--grid pfedrec.lr=: no values after '=', expected a list like pfedrec.lr=v1,v2" "$FEDREC" tune $TN --grid pfedrec.lr=
+case_ B143 2 "--grid pfedrec.lr=0.1,,0.2: an empty value in the list (value 2), expected values separated by ','" "$FEDREC" tune $TN --grid pfedrec.lr=0.1,,0.2
+case_ B144 2 "--grid pfedrec.lr=0.1,0.1: the value '0.1' is listed twice" "$FEDREC" tune $TN --grid pfedrec.lr=0.1,0.1
+case_ B145 2 "--grid 'pfedrec.lr': expected section.key=v1,v2,..." "$FEDREC" tune $TN --grid pfedrec.lr
+case_ B146 2 "--random pfedrec.lr=1:0.1: the range 1:0.1 is empty, expected LO < HI" "$FEDREC" tune $TN --random pfedrec.lr=1:0.1
+case_ B147 2 "--random pfedrec.lr=0:1:log: a log scale needs LO > 0, got 0" "$FEDREC" tune $TN --random pfedrec.lr=0:1:log
+case_ B148 2 "--random pfedrec.mode=1:2: pfedrec.mode is not a number (a choice key), expected an integer or real key" "$FEDREC" tune $TN --random pfedrec.mode=1:2
+case_ B149 2 "--random pfedrec.lr=a:1: the lower end 'a' is not a number" "$FEDREC" tune $TN --random pfedrec.lr=a:1
+case_ B150 2 "--random pfedrec.dim=2.5:8: the lower end '2.5' is not a whole number (the key is an integer)" "$FEDREC" tune $TN --random pfedrec.dim=2.5:8
+case_ B151 3 "--random: unknown key 'pfedrec.lrr' (did you mean pfedrec.lr?)" "$FEDREC" tune $TN --random pfedrec.lrr=0.1:1
+case_ B152 3 "--random: pfedrec.lr = '2000': expected a number in (0, 1000]" "$FEDREC" tune $TN --random pfedrec.lr=0.1:2000
+case_ B153 2 "--random pfedrec.lr: the key is searched twice (already by --grid); give each key once" "$FEDREC" tune $TN --grid pfedrec.lr=0.1 --random pfedrec.lr=0.1:1
+case_ B154 2 "--grid job.kind: the job kind decides the validation metric a tune selects on, so one tune runs one job kind" "$FEDREC" tune $TN --grid job.kind=fedmf,pfedrec
+case_ B155 2 "--trials 5: counts the draws of --random keys, and none is given" "$FEDREC" tune $TN --trials 5 --grid pfedrec.lr=0.1
+case_ B156 2 "--seeds '0,x': seed 2 is 'x', expected comma-separated whole numbers like 0,1,2" "$FEDREC" tune $TN --seeds 0,x
+}
+[ ! -e tune-bad ] || fail "B140-B156: a refused search space left its folder"
+# shellcheck disable=SC2086
+"$FEDREC" tune $TN --grid pfedrec.lr=0.1,0.2 >/dev/null 2>&1 || fail "B158: the first search failed"
+# shellcheck disable=SC2086
+case_ B158 2 "tune-bad holds the trials of another base configuration (train.rounds: there 1, now 2)" "$FEDREC" tune $TN --set train.rounds=2 --grid pfedrec.lr=0.1,0.2
+# shellcheck disable=SC2086
+"$FEDREC" train $R --summary whole.json >/dev/null 2>&1 || fail "B159: no summary to cut"
+head -n 4 whole.json >cut.json
+case_ B159 4 "cut.json:5:1: expected a member name in double quotes, found the end of the text (expected a summary written by 'fedrec train --summary')" "$FEDREC" compare cut.json
 
 # Keys a job does not read (doc/CONFIG.md), and what is checked before any
 # data is read.

@@ -264,7 +264,8 @@ static void test_round_trip_every_key(void)
         "run.name=name; with=signs:and#marks",  "backend.cpu_isa=scalar",
         "data.rows=12345",                     "data.fields=3",
         "data.vocab=77",                       "data.numeric=0",
-        "data.test_fraction=1e-3",             "model.embed_dim=9",
+        "data.test_fraction=1e-3",             "data.valid_fraction=0.25",
+        "model.embed_dim=9",
         "model.hidden= 7, 5 ,3",               "train.batch_size=33",
         "train.optimizer=sgd",                 "train.lr=0.1234567890123",
         "train.weight_decay=2.5e-4",           "output.report=out/r.jsonl",
@@ -329,7 +330,7 @@ static void test_round_trip_every_key(void)
         "mtrec.federated=true",                "mtrec.client_fraction=0.5",
         "mtrec.client_lr=0.2",                 "mtrec.server_lr=10",
         "mtrec.local_steps=4",                 "data.split_file=my.split",
-        "output.split=out.split",
+        "output.split=out.split",              "output.model_from=last",
     };
     cfg = NULL;
     CHECK_OK(fr_config_build(path, sets, sizeof sets / sizeof sets[0], &cfg));

@@ -97,6 +97,27 @@ awk -F, 'NR > 1 && $9 >= 240 { bad = 1 } END { exit bad }' "$tmp/stragglers-sing
 same faults "$pf" $small --set fault.nan=0.1 --set fault.huge=0.1 --set fed.clip_norm=5 --set fed.placement=round-robin
 awk -F, 'NR > 1 && $10 > 0 { seen = 1 } END { exit !seen }' "$tmp/faults-single.csv" ||
     fail "injected NaN updates: none rejected"
+# Rating models saved on 2 ranks (--save): every user's part comes from
+# the rank that trained it, so the file is the one-process run's byte for
+# byte and evaluates in one process to the figures training printed.
+for extra in "" "--set fed.placement=round-robin" "--set job.kind=fedncf --set train.rounds=2"; do
+    # One path for both (the file holds the configuration, output.model too).
+    # shellcheck disable=SC2086
+    "$FEDREC" train "$pf" --quiet $small --set backend.threads=1 $extra --save "$tmp/m.frm" >"$tmp/one.out" 2>"$tmp/err" ||
+        fail "saving in one process ($extra) failed: $(cat "$tmp/err")"
+    mv "$tmp/m.frm" "$tmp/one.frm"
+    # shellcheck disable=SC2086
+    mpi 2 train "$pf" --quiet $small --set backend.threads=1 $extra --save "$tmp/m.frm" >"$tmp/two.out" 2>"$tmp/err" ||
+        fail "saving on 2 ranks ($extra) failed: $(cat "$tmp/err")"
+    mv "$tmp/m.frm" "$tmp/two.frm"
+    cmp -s "$tmp/one.frm" "$tmp/two.frm" || fail "the model saved on 2 ranks ($extra) differs from one process's"
+    "$FEDREC" eval "$tmp/two.frm" >"$tmp/eval.out" 2>"$tmp/err" || fail "eval of the 2-rank model ($extra) failed: $(cat "$tmp/err")"
+    grep -E '^  (validation|test) ' "$tmp/two.out" >"$tmp/t_train"
+    grep -E '^  (validation|test) ' "$tmp/eval.out" >"$tmp/t_eval"
+    [ -s "$tmp/t_train" ] && cmp -s "$tmp/t_train" "$tmp/t_eval" ||
+        fail "the 2-rank model ($extra) evaluates to '$(cat "$tmp/t_eval")', training printed '$(cat "$tmp/t_train")'"
+done
+
 fm="$top_srcdir/conf/pfmsmtrec-synthetic.ini"
 msmt="--set data.rows=6000 --set train.rounds=3 --set msmt.expert_layers=16 --set msmt.tower_layers=8 --set backend.kind=cpu"
 # shellcheck disable=SC2086

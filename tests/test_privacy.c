@@ -6,7 +6,9 @@
  * Secure aggregation: the masked vectors sum to the encoded sum exactly,
  * a ring's pairs are symmetric, a single masked vector looks uniform and
  * is uncorrelated with the client's values, and a sum missing one client
- * is garbage. The engine: secure aggregation gives the plain aggregate
+ * is garbage; the fixed point's bound for a sum of n clients holds, and
+ * an update beyond it is rejected like a non-finite one (not the end of
+ * the job). The engine: secure aggregation gives the plain aggregate
  * (to fixed-point rounding) for PFedRec, weighted FedMF and FedNCF; local
  * Laplace noise has the Laplace mean magnitude and scales with lambda; the
  * DP noise has the standard deviation sigma C / m and the round reports
@@ -310,10 +312,70 @@ static void check_engine(void)
     fr_ratings_free(&w.r);
 }
 
+/* Secure aggregation's range. The bound: 2^31 / n, so n values just
+ * below it sum without wrapping and one at it is refused (three clients of
+ * 10^9 each, which masking once accepted below 2^30, wrapped around 2^63
+ * and decoded to garbage). The engine: with fault_huge = q the faulty
+ * clients' updates (10^6 times too large: beyond the bound, and with this
+ * item learning rate beyond 2^30 too, where masking used to end the job)
+ * are rejected at screening like non-finite ones, so the run equals the
+ * plain run with fault_nan = q (the same clients, drawn from the seed), to
+ * fixed-point rounding, with the same count of rejected updates. */
+static void check_secagg_range(void)
+{
+    CHECK(fr_secagg_bound(1) == ldexp(1.0, 31) && fr_secagg_bound(4) == ldexp(1.0, 29),
+          "bounds %g %g", fr_secagg_bound(1), fr_secagg_bound(4));
+    int32_t ids[3] = {2, 5, 9};
+    fr_secagg sa = {7, 1, ids, 3, 1};
+    float at_bound = (float)fr_secagg_bound(3), big = 1e9f;
+    uint64_t masked[2], sum[2] = {0, 0};
+    float below[2] = {nextafterf(at_bound, 0.0f), -nextafterf(at_bound, 0.0f)};
+    for (size_t j = 0; j < 3; j++) {
+        CHECK_OK(fr_secagg_mask(&sa, j, below, 2, masked));
+        fr_secagg_add(sum, masked, 2);
+    }
+    float decoded[2];
+    fr_secagg_decode(sum, 2, 1.0, decoded);
+    CHECK(fabs(decoded[0] - 3.0 * below[0]) <= 1e-6 * 3.0 * below[0] && fabs(decoded[1] + 3.0 * below[0]) <= 1e-6 * 3.0 * below[0],
+          "3 values just below the bound summed to %g and %g, expected +-%g", decoded[0], decoded[1], 3.0 * below[0]);
+    CHECK(fr_secagg_mask(&sa, 0, &at_bound, 1, masked) == FR_ERR_NUMERIC, "a value at the bound accepted");
+    CHECK(fr_secagg_mask(&sa, 0, &big, 1, masked) == FR_ERR_NUMERIC, "1e9 from each of 3 clients accepted");
+
+    fr_implicit_spec gen = {4, 300, 120, 14};
+    world w;
+    CHECK_OK(fr_implicit_generate(&gen, &w.r));
+    CHECK_OK(fr_loo_split_make(&w.r, 4, 20, &w.split));
+    fr_pfedrec_options o;
+    base_options(&o, FR_ALGO_PFEDREC);
+    o.lr_eta = 20000;
+    o.fault_nan = 0.1;
+    fr_pfedrec_round nan_st, huge_st;
+    float *nan_run = train(&w, &o, 2, &nan_st);
+    o.fault_nan = 0;
+    o.fault_huge = 0.1;
+    o.secure_agg = 1;
+    float *huge_run = train(&w, &o, 2, &huge_st);
+    CHECK(nan_st.rejected >= 10 && huge_st.rejected == nan_st.rejected,
+          "the last round rejected %zu huge updates under secure aggregation, %zu NaN ones without", huge_st.rejected,
+          nan_st.rejected);
+    if (nan_run && huge_run) {
+        double scale = 0;
+        for (size_t i = 0; i < w.split.n_items * 8; i++)
+            scale = fmax(scale, fabs(nan_run[i]));
+        double m = max_diff(nan_run, huge_run, w.split.n_items * 8);
+        CHECK(m <= 1e-6 * scale, "secure aggregation with huge updates differs by %g (values up to %g) from NaN updates rejected", m, scale);
+    }
+    free(nan_run);
+    free(huge_run);
+    fr_loo_split_free(&w.split);
+    fr_ratings_free(&w.r);
+}
+
 int main(void)
 {
     check_accountant();
     check_secagg();
+    check_secagg_range();
     check_engine();
     return fr_test_finish("test_privacy");
 }

@@ -17,8 +17,10 @@ extern "C" {
 
 typedef struct fr_ctr_job fr_ctr_job;
 
+/* The generated rows in order: training, then data.valid_fraction of them
+ * for validation, then the last data.test_fraction for testing. */
 typedef struct fr_ctr_job_info {
-    size_t train_rows, test_rows, fields, vocab, numeric;
+    size_t train_rows, valid_rows, test_rows, fields, vocab, numeric;
     size_t n_params;       /* trainable and statistics values */
 } fr_ctr_job_info;
 
@@ -30,6 +32,13 @@ void fr_ctr_job_describe(const fr_ctr_job *job, fr_ctr_job_info *info);
 fr_status fr_ctr_job_train_epoch(fr_ctr_job *job, unsigned epoch, double *loss);
 /* Test log loss and exact AUC of the current model (inference mode). */
 fr_status fr_ctr_job_evaluate(fr_ctr_job *job, double *logloss, double *auc);
+/* The same on the validation rows: what a run selects its epoch on. */
+fr_status fr_ctr_job_evaluate_valid(fr_ctr_job *job, double *logloss, double *auc);
+/* Remember the current parameters (every value, batch-norm statistics
+ * included), and bring the remembered ones back: how a run ends on its
+ * best validation epoch's model. Restoring before keeping is an error. */
+fr_status fr_ctr_job_keep(fr_ctr_job *job);
+fr_status fr_ctr_job_restore(fr_ctr_job *job);
 /* The model's parameters (for saving and loading). */
 fr_param_set *fr_ctr_job_params(fr_ctr_job *job);
 

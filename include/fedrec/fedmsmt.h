@@ -97,6 +97,12 @@ typedef struct fr_fedmsmt_options {
      * compare it and a hash of the table at start-up (fr_comm_same_job).
      * NULL (the default): only the table is compared. */
     const char *job_fingerprint;
+    /* fedrec/progress.h: told the batches done in a round (every client
+     * this rank trains, every local epoch; unit "batch"), then its
+     * evaluation. A stop request abandons the round under way in a
+     * one-rank run (fr_fedmsmt_result.stopped); a multi-rank run, whose
+     * ranks would have to agree, ignores it. */
+    fr_progress_hook progress;
 } fr_fedmsmt_options;
 
 void fr_fedmsmt_options_default(fr_fedmsmt_options *o);
@@ -132,6 +138,9 @@ typedef struct fr_fedmsmt_result {
     uint64_t upload_bytes_per_round[FR_TABLE_MAX_SCENARIOS]; /* mean over rounds, per client */
     size_t conflicts;                   /* projections made by coordination, all rounds */
     double seconds, train_seconds, eval_seconds, aggregate_seconds;
+    /* 1: stopped at the progress hook's request; rounds counts the
+     * finished rounds, the figures are of the best of them. */
+    int stopped;
 } fr_fedmsmt_result;
 
 /* Train on t (one client per scenario, rows by split) for o->rounds rounds;

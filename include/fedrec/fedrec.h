@@ -5,6 +5,7 @@
 #include "fedrec/error.h"
 #include "fedrec/version.h"
 #include "fedrec/rng.h"
+#include "fedrec/progress.h"
 #include "fedrec/backend.h"
 #include "fedrec/params.h"
 #include "fedrec/config.h"

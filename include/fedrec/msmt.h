@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include "fedrec/backend.h"
 #include "fedrec/params.h"
+#include "fedrec/progress.h"
 #include "fedrec/table.h"
 
 #ifdef __cplusplus
@@ -153,6 +154,10 @@ typedef struct fr_msmt_train_options {
      * (lr, weight_decay, max_epochs, patience). */
     size_t search_epochs, rewind_epoch;
     float tau_final, search_lr, search_weight_decay, selector_lr;
+    /* fedrec/progress.h: told the batches done of each epoch (unit
+     * "batch") and then its validation; a stop request abandons the epoch
+     * under way (see fr_msmt_train). */
+    fr_progress_hook progress;
 } fr_msmt_train_options;
 
 void fr_msmt_train_options_default(fr_msmt_train_options *o);
@@ -173,9 +178,16 @@ typedef struct fr_msmt_pass_options {
     struct fr_optimizer *opt;
     fr_status (*before_step)(void *arg);
     void *arg;
+    /* fedrec/progress.h: told the batches done of the pass; on a stop
+     * request the pass ends after the batch under way and returns FR_OK
+     * (the caller, whose hook asked, knows the pass is cut short). */
+    fr_progress_hook progress;
 } fr_msmt_pass_options;
 fr_status fr_msmt_pass(fr_msmt_model *m, const fr_table *t, const fr_msmt_pass_options *p,
                        const uint32_t *train, size_t n_train, uint32_t *step, double *loss);
+/* The batches such a pass over n_train rows takes (what its progress
+ * hook counts to). */
+size_t fr_msmt_pass_batches(size_t n_train, size_t batch, size_t block_rows);
 
 typedef struct fr_msmt_epoch {
     size_t epoch;            /* 1-based, counted within the phase */
@@ -192,12 +204,19 @@ typedef struct fr_msmt_result {
     fr_msmt_eval valid, test;   /* of the best epoch's model */
     double seconds;             /* training wall time, evaluation included */
     double train_samples_per_second;
+    /* 1: the progress hook asked for a stop; the epoch under way was
+     * abandoned and the rest skipped (epochs counts the finished ones). */
+    int stopped;
 } fr_msmt_result;
 
 /* Train on the table's training rows with early stopping on the mean
  * validation AUC; the best epoch's parameters are kept and reloaded, then
  * evaluated on validation and test. on_epoch (may be NULL) sees each
- * epoch. */
+ * epoch. When o->progress asks for a stop, the epoch under way is
+ * abandoned, out->stopped set, and the best finished epoch's parameters
+ * reloaded and evaluated as above; with no finished epoch of the
+ * (re)training phase (AutoIFS: stopped while searching) nothing is
+ * evaluated: out->valid and out->test hold NaN. Returns FR_OK then. */
 fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
                         void (*on_epoch)(void *arg, const fr_msmt_epoch *e), void *arg,
                         fr_msmt_result *out);

@@ -33,6 +33,7 @@
 #include "fedrec/combine.h"
 #include "fedrec/error.h"
 #include "fedrec/metrics.h"
+#include "fedrec/progress.h"
 #include "fedrec/ratings.h"
 
 #ifdef __cplusplus
@@ -82,6 +83,10 @@ fr_status fr_mtr_data_from_parts(const fr_ratings parts[3], float test_min_ratin
 fr_status fr_mtr_data_split(const fr_ratings *all, uint64_t seed, double train_share,
                             double val_share, float test_min_rating, fr_mtr_data *out);
 void fr_mtr_data_free(fr_mtr_data *d);
+/* A 64-bit hash of the data's contents: sizes, the training interactions
+ * in order, every user's training, validation and test lists (saved
+ * models keep it: the data they were trained on). */
+uint64_t fr_mtr_data_fingerprint(const fr_mtr_data *d);
 
 /* Side relations as delimited text files, one pair per line (ids as in the
  * rating files; blank lines skipped). Ids the ratings never name are
@@ -137,6 +142,11 @@ typedef struct fr_mtr_options {
     int test_excludes_val;  /* test ranking also skips the validation items (1) */
     int threads;            /* <= 0: online cores */
     int cpu_isa;            /* fr_cpu_isa; 0: the best */
+    /* fedrec/progress.h: told the steps done of an epoch (unit "batch"),
+     * the clients done of a federated round ("client") and the users
+     * ranked by an evaluation ("user"). A stop request ends an epoch or
+     * round after the step or client under way (fr_mtr_epoch.stopped). */
+    fr_progress_hook progress;
 } fr_mtr_options;
 
 typedef struct fr_mtr_epoch {
@@ -144,6 +154,11 @@ typedef struct fr_mtr_epoch {
     fr_combine_stats combine;            /* weights averaged over the steps */
     size_t steps;
     double t_train;                      /* seconds */
+    /* 1: the progress hook asked for a stop and the epoch or round was
+     * cut short: the model has part of its steps (a federated round: the
+     * clients before the stop have stepped their own rows, no item row
+     * has moved); its figures above are not an epoch's. */
+    int stopped;
 } fr_mtr_epoch;
 
 typedef struct fr_mtr fr_mtr;

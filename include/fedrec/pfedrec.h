@@ -17,6 +17,7 @@
 #include "fedrec/comm.h"
 #include "fedrec/error.h"
 #include "fedrec/participation.h"
+#include "fedrec/progress.h"
 #include "fedrec/ratings.h"
 
 #ifdef __cplusplus
@@ -131,6 +132,12 @@ typedef struct fr_pfedrec_options {
      * of a job compare it at start-up. NULL (the default): no
      * configuration is compared, only the data and the sizes. */
     const char *job_fingerprint;
+    /* fedrec/progress.h: told the clients this rank has trained in a
+     * round (unit "client"; from the worker threads, one call at a time)
+     * or, for centralised MF, the batches of its epoch ("batch"). A round
+     * always finishes: the hook's stop request is the caller's to act on
+     * between rounds (checkpoints hold whole rounds). */
+    fr_progress_hook progress;
 } fr_pfedrec_options;
 
 typedef struct fr_pfedrec_round {
@@ -141,6 +148,8 @@ typedef struct fr_pfedrec_round {
     size_t rejected;         /* updates refused as not finite */
     size_t trained_here;     /* clients this rank trained */
     int aggregated;          /* 0: fewer than min_clients arrived; the global model was kept */
+    /* (Centralised MF: clients = participants = trained_here = every
+     * user, aggregated 1; nothing is sent.) */
     double dp_epsilon;       /* with dp_noise: epsilon at dp_delta after this round (0: no DP) */
     uint64_t bytes_up;       /* client -> server (all ranks' clients) */
     /* This rank's traffic with the other ranks this round (payload bytes,
@@ -205,6 +214,75 @@ fr_status fr_pfedrec_save(fr_pfedrec *p, const char *path, unsigned rounds_done,
                           const double *extra, size_t n_extra);
 fr_status fr_pfedrec_load(fr_pfedrec *p, const char *path, unsigned *rounds_done,
                           double *extra, size_t n_extra);
+
+/* ---- The trained model ---------------------------------------------------
+ * What a round evaluated each user with, for `fedrec train --save` and for
+ * evaluating, recommending and exporting later:
+ * - items: the item table of the round's evaluation: for the federated
+ *   algorithms the global table the round started from (a client is
+ *   evaluated right after its local training, before the server
+ *   aggregates), for centralised MF the table after the epoch;
+ * - w, b: each user's score function (PFedRec: w . e + b) or user row
+ *   (FedMF, FedNCF, centralised MF; b zero) as its last evaluation used it;
+ * - shared: FedNCF's layers of the round's evaluation (layout: see
+ *   fr_pfedrec_ncf_layer);
+ * - PFedRec with item personalisation: each user's fine-tuned item rows,
+ *   the rows its last local training changed (the others are the global
+ *   table's): personal_items[personal_start[u] .. personal_start[u + 1])
+ *   in increasing item order, their values in personal_rows (dim each).
+ * dim is the width of an item or user row: the embedding size, twice it
+ * for FedNCF (GMF half, then MLP half). With every client trained every
+ * round (client_fraction 1, no deadline), evaluating the model of round k
+ * gives round k's figures exactly; otherwise a client not trained in round
+ * k was evaluated earlier, with an older item table. */
+typedef struct fr_pfedrec_model {
+    fr_rating_algorithm algorithm;
+    size_t n_users, n_items, dim;
+    unsigned round;          /* the round (1-based) it comes from; 0: initial */
+    float *items;            /* n_items x dim */
+    float *w;                /* n_users x dim */
+    float *b;                /* n_users */
+    float *shared;           /* FedNCF: n_shared values, else NULL */
+    size_t n_shared;
+    size_t *personal_start;  /* n_users + 1, or NULL: no personal rows */
+    int32_t *personal_items;
+    float *personal_rows;
+    size_t personal_cap;     /* rows the two arrays hold */
+} fr_pfedrec_model;
+
+void fr_pfedrec_model_free(fr_pfedrec_model *m);
+
+/* Keep, from the next round on, what each round's evaluation used (the
+ * round's starting item table and layers, each user's score function and
+ * fine-tuned rows), for fr_pfedrec_model_take: memory for a second item
+ * table and, with PFedRec's item personalisation, each user's changed
+ * rows. In a multi-rank job each rank keeps its own clients' parts. */
+fr_status fr_pfedrec_keep_model(fr_pfedrec *p);
+/* Copy the model of the last round run since fr_pfedrec_keep_model into
+ * m (its buffers reused; zero-initialise m before the first call). In a
+ * multi-rank job every rank takes its copy (no exchange): the users it
+ * trains hold their parts, the others' are stale until
+ * fr_pfedrec_model_gather. */
+fr_status fr_pfedrec_model_take(fr_pfedrec *p, fr_pfedrec_model *m);
+/* Multi-rank jobs, collective: every user's part of m (score function or
+ * row, personal rows) from the rank that trained it, onto rank 0's m (the
+ * tables are the same on every rank). One process: nothing to do. */
+fr_status fr_pfedrec_model_gather(fr_pfedrec *p, fr_pfedrec_model *m);
+/* Replace the engine's model with m (same algorithm and sizes), to
+ * evaluate it or score items with it. */
+fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m);
+/* Evaluate every evaluated user of the split with the model in use, as a
+ * round does (validation and test HR@K, NDCG@K; the other fields zero). */
+fr_status fr_pfedrec_evaluate(fr_pfedrec *p, fr_pfedrec_round *out);
+/* The score (logit) of every item for user u under the model in use:
+ * scores holds n_items floats. */
+fr_status fr_pfedrec_scores(fr_pfedrec *p, size_t u, float *scores);
+/* FedNCF's layers inside `shared`: layer l (0 .. n_ncf_layers - 1 the
+ * hidden layers, n_ncf_layers the output layer) has an out x in weight
+ * (row-major) at *weight and out biases at *bias. The output layer's
+ * inputs are the dim GMF products, then the last hidden layer's outputs. */
+void fr_pfedrec_ncf_layer(const fr_pfedrec_options *o, size_t l, size_t *out, size_t *in,
+                          size_t *weight, size_t *bias);
 
 #ifdef __cplusplus
 }

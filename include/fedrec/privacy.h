@@ -55,9 +55,16 @@ typedef struct fr_secagg {
     size_t neighbours;       /* pairs on each side of the ring (>= 1) */
 } fr_secagg;
 
+/* The magnitude a client's values must stay below for the sum of
+ * n_clients of them to fit the fixed point: 2^(63 - FR_SECAGG_FRACTION_BITS)
+ * / n_clients (2^31 / n). A larger value would wrap around 2^64 unseen, so
+ * the rating engine rejects an update holding one, like a non-finite one,
+ * before masking (with n = the round's sampled clients, which no count of
+ * participants exceeds). */
+double fr_secagg_bound(size_t n_clients);
 /* Encode x[0..len) in fixed point and add client index `at`'s masks: out
  * is what that client sends. FR_ERR_NUMERIC when a value is not finite or
- * too large for the fixed point (|x| >= 2^30). */
+ * not below fr_secagg_bound(sa->n_clients). */
 fr_status fr_secagg_mask(const fr_secagg *sa, size_t at, const float *x, size_t len, uint64_t *out);
 /* sum += masked (mod 2^64): the server's side. */
 void fr_secagg_add(uint64_t *sum, const uint64_t *masked, size_t len);

@@ -31,7 +31,8 @@ enum fr_rng_purpose {
     FR_RNG_FAULT,         /* injected client faults */
     FR_RNG_LOCAL_NOISE,   /* clients' local Laplace noise */
     FR_RNG_DP_NOISE,      /* DP-FedAvg: the server's Gaussian noise */
-    FR_RNG_SECAGG         /* secure aggregation: pairwise masks */
+    FR_RNG_SECAGG,        /* secure aggregation: pairwise masks */
+    FR_RNG_TUNE           /* `fedrec tune --random`: the trials' values */
 };
 
 typedef struct fr_rng {

@@ -1,29 +1,40 @@
-/* cmd_eval.c — `fedrec eval MODEL`: rebuild the model from the
- * configuration stored in the file, load its parameters, and print the
- * test figures on its (regenerated) test data. */
+/* cmd_eval.c — `fedrec eval MODEL`: evaluate a saved model on its
+ * training data (rebuilt from the configuration stored in the file, or
+ * kept in it) or on other data of the same schema (--set data.path=...),
+ * printing the job's test figures; the job kind's row in saved_model.c
+ * does the work. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "cli/job_setup.h"
 #include "cli/options.h"
-#include "fedrec/ctr_job.h"
-#include "fedrec/model_file.h"
+#include "cli/saved_model.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: fedrec eval MODEL [--set section.key=value]...\n\n"
-            "Evaluate a model saved by 'fedrec train --save': the file carries the\n"
-            "configuration it was trained with; --set changes keys that do not alter\n"
-            "the model (backend.*, for instance). Prints test log loss and AUC.\n");
+            "Usage: fedrec eval MODEL [--set section.key=value]... [--summary FILE]\n\n"
+            "Evaluate a model saved by 'fedrec train --save' (output.model) and print the\n"
+            "job's figures. On the training data they are the figures training printed\n"
+            "for the round or epoch it saved (the best-validation one unless\n"
+            "output.model_from = last):\n"
+            "  pfedrec, fedmf, fedncf, central-mf: validation and test HR@K, NDCG@K of\n"
+            "    every user's own model (the split is kept in the model file);\n"
+            "  mtrec: full-ranking validation and test Recall@K, NDCG@K;\n"
+            "  ctr: test log loss and AUC on the regenerated test rows.\n"
+            "Other data of the same schema: --set data.path=FILE (and the other data.*\n"
+            "keys); users and items the model does not know are left out and counted.\n"
+            "--set may change only keys that do not define the model (backend.*, data.*,\n"
+            "the evaluation's K, ...); the others are refused, naming the key.\n\n"
+            "  --set K=V       override a stored key (repeatable)\n"
+            "  --summary FILE  the figures as JSON, as 'fedrec train --summary' names them\n");
 }
 
 int fr_cli_eval(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *summary = NULL;
     fr_cli_sets sets = {0};
     for (int i = 1; i < argc; i++) {
         int took = fr_cli_take_set("eval", argc, argv, &i, &sets);
@@ -35,6 +46,14 @@ int fr_cli_eval(int argc, char **argv)
             usage(stdout);
             return FR_EXIT_OK;
         }
+        if (!strcmp(argv[i], "--summary")) {
+            if (i + 1 >= argc || !*argv[i + 1]) {
+                fprintf(stderr, "fedrec eval: --summary needs a file name\n");
+                return FR_EXIT_USAGE;
+            }
+            summary = argv[++i];
+            continue;
+        }
         if (argv[i][0] == '-' || path) {
             fprintf(stderr, "fedrec eval: unexpected argument '%s' (try --help)\n", argv[i]);
             return FR_EXIT_USAGE;
@@ -45,47 +64,12 @@ int fr_cli_eval(int argc, char **argv)
         usage(stderr);
         return FR_EXIT_USAGE;
     }
-    char *meta = NULL;
-    fr_status s = fr_model_read_meta(path, &meta);
-    if (s != FR_OK)
-        return fr_cli_report(s, NULL);
-    char origin[600];
-    snprintf(origin, sizeof origin, "%s (stored configuration)", path);
-    fr_config *cfg = NULL;
-    s = fr_config_create(&cfg);
-    if (s == FR_OK)
-        s = fr_config_load_string(cfg, meta, origin);
-    free(meta);
-    for (size_t i = 0; s == FR_OK && i < sets.count; i++)
-        s = fr_config_set_arg(cfg, sets.items[i], "--set");
-    if (s != FR_OK) {
-        fr_config_free(cfg);
-        return fr_cli_report(s, NULL);
-    }
-    fr_backend *be = NULL;
-    fr_ctr_job *job = NULL;
-    double logloss = 0, auc = 0;
-    s = fr_cli_open_backend(cfg, &be);
-    if (s == FR_OK)
-        s = fr_ctr_job_open(cfg, be, &job);
-    if (s == FR_OK)
-        s = fr_model_load(path, fr_ctr_job_params(job));
-    if (s == FR_OK)
-        s = fr_ctr_job_evaluate(job, &logloss, &auc);
-    int code = FR_EXIT_OK;
-    if (s == FR_OK) {
-        fr_ctr_job_info info;
-        fr_ctr_job_describe(job, &info);
-        printf("model         %s\n", path);
-        printf("test_rows     %zu\n", info.test_rows);
-        printf("test_logloss  %.6f\n", logloss);
-        printf("test_auc      %.6f\n", auc);
-    } else {
-        code = fr_cli_report(s, NULL);
-    }
-    fr_ctr_job_close(job);
-    if (be)
-        fr_backend_close(be);
-    fr_config_free(cfg);
+    fr_saved_ctx ctx;
+    const fr_saved_kind *row;
+    int code = fr_saved_open("eval", path, &sets, &ctx, &row);
+    if (code != FR_EXIT_OK)
+        return code;
+    code = row->eval(&ctx, summary);
+    fr_saved_close(&ctx);
     return code;
 }

@@ -1,7 +1,8 @@
-/* cmd_plot.c — `fedrec plot REPORT`: a report of `fedrec train` (CSV with a
- * header, or JSON lines) as an SVG learning curve: one line per metric
- * against the round or epoch. Written atomically. */
-#include <errno.h>
+/* cmd_plot.c — `fedrec plot REPORT...`: reports of `fedrec train` (CSV with
+ * a header, or JSON lines; every job kind) as one SVG chart of metrics
+ * against the round or epoch; several reports overlaid, the legend naming
+ * the report and the metric. Written atomically. */
+#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,263 +10,281 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/report_table.h"
+#include "cli/svg_chart.h"
 #include "io/atomic_file.h"
 
-#define MAX_SERIES 16
-
-typedef struct table {
-    char names[MAX_SERIES + 1][48]; /* column 0 is x */
-    size_t n_cols;
-    double *values;                /* rows x n_cols */
-    size_t rows, cap;
-} table;
-
-static int add_row(table *t, const double *row)
+static void usage(FILE *out)
 {
-    if (t->rows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        double *v = realloc(t->values, cap * t->n_cols * sizeof *v);
-        if (!v)
+    fprintf(out,
+            "Usage: fedrec plot REPORT... [--out FILE.svg] [--metrics a,b,...] [--title TEXT]\n\n"
+            "Draws reports of 'fedrec train --report' (CSV or JSON lines, any job kind)\n"
+            "as one SVG chart: the metrics against the round or epoch. Several reports\n"
+            "are overlaid, the legend naming the report and the metric.\n\n"
+            "  --metrics a,b  the columns to draw; shell patterns select many, like\n"
+            "                 'valid_auc_*' for every scenario x task cell. Default: the\n"
+            "                 validation and test quality figures of the job (val_hr,\n"
+            "                 test_ndcg, valid_auc, test_recall@20, ...), not the\n"
+            "                 training loss, times, bytes or counts\n"
+            "  --out FILE     the SVG to write (default: REPORT.svg for one report,\n"
+            "                 plot.svg for several)\n"
+            "  --title TEXT   the chart's title (default: the reports' names)\n");
+}
+
+/* The default: a validation or test figure of the whole job, named
+ * val_X, valid_X or test_X with X a word and perhaps @K (val_hr,
+ * test_auc, valid_recall@20), not a per-scenario cell (valid_auc_s0_click)
+ * nor a time or count. */
+static int quality_metric(const char *name)
+{
+    const char *p = !strncmp(name, "val_", 4) ? name + 4 : !strncmp(name, "valid_", 6) ? name + 6
+                                                    : !strncmp(name, "test_", 5)        ? name + 5
+                                                                                        : NULL;
+    if (!p || !*p)
+        return 0;
+    while (*p >= 'a' && *p <= 'z')
+        p++;
+    if (*p == '@') {
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
             return 0;
-        t->values = v;
-        t->cap = cap;
+        while (*p >= '0' && *p <= '9')
+            p++;
     }
-    memcpy(t->values + t->rows++ * t->n_cols, row, t->n_cols * sizeof *row);
+    return *p == '\0' && !strstr(name, "seconds");
+}
+
+/* A report without such figures: every column that moves with learning. */
+static int learning_metric(const char *name)
+{
+    static const char *const skip[] = {"seconds", "bytes", "participants", "rejected", "dp_epsilon", "conflicts", "per_second"};
+    for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+        if (strstr(name, skip[i]))
+            return 0;
     return 1;
 }
 
-/* CSV: header names, then numbers. JSON lines: {"name":number,...}. */
-static int read_report(const char *path, table *t, char *err, size_t errn)
+/* Whether name is one of the comma-separated patterns; used[i] counts the
+ * columns pattern i matched. */
+static int chosen(const char *name, const char *metrics, size_t *used)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
-        return 0;
-    }
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t got;
-    int ok = 1;
-    while (ok && (got = getline(&line, &cap, f)) > 0) {
-        lineno++;
-        line[strcspn(line, "\r\n")] = '\0';
-        if (!*line)
-            continue;
-        double row[MAX_SERIES + 1];
-        size_t n = 0;
-        if (line[0] == '{') {
-            for (char *p = line; (p = strchr(p, '"')) && n <= MAX_SERIES;) {
-                char *end = strchr(p + 1, '"');
-                if (!end || end[1] != ':')
-                    break;
-                if (t->rows == 0)
-                    snprintf(t->names[n], sizeof t->names[n], "%.*s", (int)(end - p - 1), p + 1);
-                char *num_end;
-                row[n++] = strtod(end + 2, &num_end);
-                if (num_end == end + 2) {
-                    snprintf(err, errn, "%s:%zu: field '%.*s' is not a number", path, lineno, (int)(end - p - 1), p + 1);
-                    ok = 0;
-                }
-                p = num_end;
-            }
-            if (t->rows == 0)
-                t->n_cols = n;
-        } else if (t->n_cols == 0) {
-            for (char *tok = strtok(line, ","); tok && n <= MAX_SERIES; tok = strtok(NULL, ","))
-                snprintf(t->names[n++], sizeof t->names[0], "%s", tok);
-            t->n_cols = n;
-            continue;
-        } else {
-            for (char *tok = strtok(line, ","); tok && n <= MAX_SERIES; tok = strtok(NULL, ",")) {
-                char *end;
-                row[n++] = strtod(tok, &end);
-                if (end == tok || *end) {
-                    snprintf(err, errn, "%s:%zu: column %zu is '%s', expected a number", path, lineno, n, tok);
-                    ok = 0;
-                }
-            }
-        }
-        if (ok && n != t->n_cols) {
-            snprintf(err, errn, "%s:%zu: %zu fields, the first row has %zu", path, lineno, n, t->n_cols);
-            ok = 0;
-        }
-        if (ok && n < 2) {
-            snprintf(err, errn, "%s:%zu: needs a round or epoch column and at least one metric", path, lineno);
-            ok = 0;
-        }
-        if (ok && !add_row(t, row)) {
-            snprintf(err, errn, "out of memory reading %s", path);
-            ok = 0;
-        }
-    }
-    free(line);
-    fclose(f);
-    if (ok && t->rows == 0) {
-        snprintf(err, errn, "%s: no rows to plot", path);
-        ok = 0;
-    }
-    return ok;
-}
-
-static int wanted(const char *name, const char *metrics)
-{
-    if (!metrics) /* default: what moves with learning, not time or bytes */
-        return strcmp(name, "seconds") && strcmp(name, "bytes_up") && strcmp(name, "participants") && strcmp(name, "rejected") &&
-               strcmp(name, "dp_epsilon");
-    size_t len = strlen(name);
-    for (const char *m = metrics; *m;) {
+    int hit = 0;
+    size_t i = 0;
+    for (const char *m = metrics; *m; i++) {
         size_t l = strcspn(m, ",");
-        if (l == len && !strncmp(m, name, len))
-            return 1;
+        char pattern[256];
+        snprintf(pattern, sizeof pattern, "%.*s", (int)(l < 255 ? l : 255), m);
+        if (*pattern && fnmatch(pattern, name, 0) == 0) {
+            used[i]++;
+            hit = 1;
+        }
         m += l + (m[l] == ',');
     }
-    return 0;
+    return hit;
 }
 
-static void nice_range(double *lo, double *hi)
+/* The report's name in the legend: its file name without folder and
+ * extension, or the whole path where two reports would share it. */
+static const char *short_name(char *const *paths, size_t n, size_t k, char *buf, size_t bufn)
 {
-    if (*hi <= *lo) {
-        *hi = *lo + 1;
-        *lo -= 1;
-    }
-    double pad = (*hi - *lo) * 0.05;
-    *lo -= pad;
-    *hi += pad;
-}
-
-static void write_svg(FILE *o, const table *t, const char *metrics, const char *title)
-{
-    static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-    const double W = 800, H = 450, L = 70, R = 200, T = 40, B = 50;
-    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
-    for (size_t r = 0; r < t->rows; r++) {
-        const double *row = t->values + r * t->n_cols;
-        xlo = fmin(xlo, row[0]);
-        xhi = fmax(xhi, row[0]);
-        for (size_t c = 1; c < t->n_cols; c++)
-            if (wanted(t->names[c], metrics) && isfinite(row[c])) {
-                ylo = fmin(ylo, row[c]);
-                yhi = fmax(yhi, row[c]);
-            }
-    }
-    if (!isfinite(ylo))
-        ylo = 0, yhi = 1;
-    nice_range(&ylo, &yhi);
-    if (xhi <= xlo)
-        xhi = xlo + 1;
-    double pw = W - L - R, ph = H - T - B;
-#define X(v) (L + ((v) - xlo) / (xhi - xlo) * pw)
-#define Y(v) (T + ph - ((v) - ylo) / (yhi - ylo) * ph)
-    fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
-    fprintf(o, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(o, "<text x=\"%.0f\" y=\"24\" font-size=\"15\">", L);
-    for (const char *c = title; *c; c++)
-        if (*c == '<')
-            fputs("&lt;", o);
-        else if (*c == '&')
-            fputs("&amp;", o);
-        else
-            fputc(*c, o);
-    fputs("</text>\n", o);
-    for (int i = 0; i <= 5; i++) {
-        double v = ylo + (yhi - ylo) * i / 5, y = Y(v);
-        fprintf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, y, L + pw, y);
-        fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", L - 6, y + 4, v);
-        double xv = xlo + (xhi - xlo) * i / 5;
-        fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.4g</text>\n", X(xv), T + ph + 18, xv);
-    }
-    fprintf(o, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#333\"/>\n", L, T, pw, ph);
-    fprintf(o, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n", L + pw / 2, H - 12, t->names[0]);
-    size_t k = 0;
-    for (size_t c = 1; c < t->n_cols; c++) {
-        if (!wanted(t->names[c], metrics))
-            continue;
-        const char *color = colors[k % (sizeof colors / sizeof colors[0])];
-        fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
-        for (size_t r = 0; r < t->rows; r++) {
-            const double *row = t->values + r * t->n_cols;
-            if (isfinite(row[c]))
-                fprintf(o, "%.1f,%.1f ", X(row[0]), Y(row[c]));
+    for (int pass = 0; pass < 2; pass++) {
+        const char *p = pass ? paths[k] : strrchr(paths[k], '/') ? strrchr(paths[k], '/') + 1 : paths[k];
+        snprintf(buf, bufn, "%s", p);
+        char *dot = strrchr(buf, '.');
+        if (!pass && dot && dot != buf)
+            *dot = '\0';
+        if (pass)
+            return buf;
+        int clash = 0;
+        for (size_t j = 0; j < n; j++) {
+            const char *q = strrchr(paths[j], '/') ? strrchr(paths[j], '/') + 1 : paths[j];
+            size_t len = strlen(buf);
+            if (j != k && !strncmp(q, buf, len) && (q[len] == '\0' || q[len] == '.'))
+                clash = 1;
         }
-        fputs("\"/>\n", o);
-        double ly = T + 10 + 18.0 * (double)k;
-        fprintf(o, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>\n",
-                L + pw + 15, ly, L + pw + 40, ly, color);
-        fprintf(o, "<text x=\"%.0f\" y=\"%.1f\">%s</text>\n", L + pw + 46, ly + 4, t->names[c]);
-        k++;
+        if (!clash)
+            return buf;
     }
-    fputs("</svg>\n", o);
-#undef X
-#undef Y
+    return buf;
+}
+
+typedef struct plot_opts {
+    char **reports;
+    size_t n_reports;
+    const char *out, *metrics, *title;
+} plot_opts;
+
+static int parse(int argc, char **argv, plot_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return -1;
+        } else if (!strcmp(a, "--out") || !strcmp(a, "--metrics") || !strcmp(a, "--title")) {
+            if (i + 1 >= argc || (!argv[i + 1][0] && strcmp(a, "--title"))) {
+                fprintf(stderr, "fedrec plot: %s needs a value\n", a);
+                return FR_EXIT_USAGE;
+            }
+            *(a[2] == 'o' ? &o->out : a[2] == 'm' ? &o->metrics : &o->title) = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "fedrec plot: unknown option '%s' (try --help)\n", a);
+            return FR_EXIT_USAGE;
+        } else {
+            o->reports[o->n_reports++] = argv[i];
+        }
+    }
+    if (!o->n_reports) {
+        fprintf(stderr, "Usage: fedrec plot REPORT... [--out FILE.svg] [--metrics a,b] (try --help)\n");
+        return FR_EXIT_USAGE;
+    }
+    return FR_EXIT_OK;
+}
+
+static int x_is_integer(const fr_report_table *t)
+{
+    for (size_t r = 0; r < t->rows; r++)
+        if (isfinite(t->cols[0].v[r]) && t->cols[0].v[r] != floor(t->cols[0].v[r]))
+            return 0;
+    return 1;
+}
+
+/* Choose the series, check every --metrics pattern found a column, and
+ * draw. Returns an exit code. */
+static int draw(const plot_opts *o, fr_report_table *tables, const char *out)
+{
+    size_t n_patterns = 1;
+    for (const char *m = o->metrics ? o->metrics : ""; *m; m++)
+        n_patterns += *m == ',';
+    size_t *used = calloc(n_patterns, sizeof *used);
+    size_t cap = 0, n = 0;
+    for (size_t k = 0; k < o->n_reports; k++)
+        cap += tables[k].n_cols;
+    fr_chart_series *series = calloc(cap, sizeof *series);
+    char **labels = calloc(cap, sizeof *labels);
+    char x_label[256] = "";
+    int x_integer = 1, code = FR_EXIT_OK;
+    if (!used || !series || !labels) {
+        code = FR_EXIT_FAILURE;
+        fprintf(stderr, "fedrec plot: out of memory\n");
+        goto done;
+    }
+    for (size_t k = 0; k < o->n_reports; k++) {
+        const fr_report_table *t = &tables[k];
+        int quality = 0;
+        for (size_t c = 1; c < t->n_cols; c++)
+            quality |= quality_metric(t->cols[c].name);
+        char name[512];
+        short_name(o->reports, o->n_reports, k, name, sizeof name);
+        for (size_t c = 1; c < t->n_cols; c++) {
+            const char *col = t->cols[c].name;
+            int take = o->metrics ? chosen(col, o->metrics, used) : quality ? quality_metric(col) : learning_metric(col);
+            if (!take)
+                continue;
+            size_t len = strlen(name) + strlen(col) + 3;
+            labels[n] = malloc(len);
+            if (!labels[n]) {
+                code = FR_EXIT_FAILURE;
+                goto done;
+            }
+            if (o->n_reports > 1)
+                snprintf(labels[n], len, "%s: %s", name, col);
+            else
+                snprintf(labels[n], len, "%s", col);
+            series[n] = (fr_chart_series){labels[n], t->cols[0].v, t->cols[c].v, t->rows};
+            n++;
+        }
+        x_integer &= x_is_integer(t);
+        if (!strstr(x_label, t->cols[0].name)) /* round, epoch or both */
+            snprintf(x_label + strlen(x_label), sizeof x_label - strlen(x_label), "%s%s", *x_label ? " / " : "",
+                     t->cols[0].name);
+    }
+    if (o->metrics) {
+        size_t i = 0;
+        for (const char *m = o->metrics; *m; i++) {
+            size_t l = strcspn(m, ",");
+            if (!used[i]) {
+                fprintf(stderr, "fedrec plot: --metrics: '%.*s' is not a column of %s%s; its columns:", (int)l, m,
+                        o->reports[0], o->n_reports > 1 ? " or the other reports" : "");
+                for (size_t c = 1; c < tables[0].n_cols && c <= 40; c++)
+                    fprintf(stderr, "%s %s", c > 1 ? "," : "", tables[0].cols[c].name);
+                fprintf(stderr, "%s\n", tables[0].n_cols > 41 ? ", ..." : "");
+                code = FR_EXIT_USAGE;
+                goto done;
+            }
+            m += l + (m[l] == ',');
+        }
+    }
+    if (!n) {
+        fprintf(stderr, "fedrec plot: %s has no metric column to draw\n", o->reports[0]);
+        code = FR_EXIT_INPUT;
+        goto done;
+    }
+    char title[1024] = "";
+    if (o->title)
+        snprintf(title, sizeof title, "%s", o->title);
+    else
+        for (size_t k = 0; k < o->n_reports; k++)
+            snprintf(title + strlen(title), sizeof title - strlen(title), "%s%s", k ? ", " : "", o->reports[k]);
+    fr_atomic_file af;
+    fr_status s = fr_atomic_open(&af, out);
+    if (s == FR_OK) {
+        fr_chart_write_svg(af.f, title, x_label, series, n, x_integer);
+        s = ferror(af.f) ? FR_ERR_IO : fr_atomic_commit(&af);
+        if (s != FR_OK && af.f)
+            fr_atomic_abort(&af);
+    }
+    if (s != FR_OK)
+        code = fr_cli_report(s, "plot");
+    else
+        printf("%s\n", out);
+done:
+    for (size_t i = 0; labels && i < n; i++)
+        free(labels[i]);
+    free(labels);
+    free(series);
+    free(used);
+    return code;
 }
 
 int fr_cli_plot(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL, *metrics = NULL, *title = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("Usage: fedrec plot REPORT [--out FILE.svg] [--metrics a,b,...] [--title TEXT]\n\n"
-                   "Draws a report of 'fedrec train --report' (CSV or JSON lines) as an SVG\n"
-                   "learning curve: every metric column (or those named) against the first\n"
-                   "column (round or epoch). Default output: REPORT with .svg appended.\n");
-            return FR_EXIT_OK;
-        } else if (!strcmp(a, "--out") || !strcmp(a, "--metrics") || !strcmp(a, "--title")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "fedrec plot: %s needs a value\n", a);
-                return FR_EXIT_USAGE;
-            }
-            *(a[2] == 'o' ? &out : a[2] == 'm' ? &metrics : &title) = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "fedrec plot: unknown option '%s' (try --help)\n", a);
-            return FR_EXIT_USAGE;
-        } else if (!in) {
-            in = a;
+    plot_opts o = {calloc((size_t)argc, sizeof(char *)), 0, NULL, NULL, NULL};
+    if (!o.reports)
+        return FR_EXIT_FAILURE;
+    int code = parse(argc, argv, &o);
+    if (code != FR_EXIT_OK) {
+        free(o.reports);
+        return code == -1 ? FR_EXIT_OK : code;
+    }
+    fr_report_table *tables = calloc(o.n_reports, sizeof *tables);
+    char err[1024];
+    for (size_t k = 0; tables && k < o.n_reports && code == FR_EXIT_OK; k++)
+        if (!fr_report_table_read(o.reports[k], &tables[k], err, sizeof err)) {
+            fprintf(stderr, "fedrec plot: %s\n", err);
+            code = strstr(err, "cannot open") ? FR_EXIT_FAILURE : FR_EXIT_INPUT;
+        }
+    if (!tables)
+        code = FR_EXIT_FAILURE;
+    char *path = NULL;
+    const char *out = o.out;
+    if (code == FR_EXIT_OK && !out) {
+        if (o.n_reports == 1) {
+            size_t len = strlen(o.reports[0]) + 5;
+            path = malloc(len);
+            if (path)
+                snprintf(path, len, "%s.svg", o.reports[0]);
+            out = path;
         } else {
-            fprintf(stderr, "fedrec plot: one report at a time ('%s', '%s')\n", in, a);
-            return FR_EXIT_USAGE;
+            out = "plot.svg";
         }
     }
-    if (!in) {
-        fprintf(stderr, "Usage: fedrec plot REPORT [--out FILE.svg] [--metrics a,b] (try --help)\n");
-        return FR_EXIT_USAGE;
-    }
-    table t;
-    memset(&t, 0, sizeof t);
-    char err[512];
-    if (!read_report(in, &t, err, sizeof err)) {
-        free(t.values);
-        fprintf(stderr, "fedrec: %s\n", err);
-        return FR_EXIT_INPUT;
-    }
-    int any = 0;
-    for (size_t c = 1; c < t.n_cols; c++)
-        any |= wanted(t.names[c], metrics);
-    if (!any) {
-        free(t.values);
-        fprintf(stderr, "fedrec plot: none of the metrics '%s' is a column of %s\n", metrics ? metrics : "", in);
-        return FR_EXIT_USAGE;
-    }
-    char *path = NULL;
-    if (!out) {
-        size_t n = strlen(in) + 5;
-        path = malloc(n);
-        if (!path)
-            return FR_EXIT_FAILURE;
-        snprintf(path, n, "%s.svg", in);
-        out = path;
-    }
-    fr_atomic_file af;
-    fr_status s = fr_atomic_open(&af, out);
-    if (s == FR_OK) {
-        write_svg(af.f, &t, metrics, title ? title : in);
-        s = fr_atomic_commit(&af);
-    }
-    int code = s == FR_OK ? FR_EXIT_OK : fr_cli_report(s, "plot");
-    if (s == FR_OK)
-        printf("%s\n", out);
+    if (code == FR_EXIT_OK)
+        code = out ? draw(&o, tables, out) : FR_EXIT_FAILURE;
+    for (size_t k = 0; tables && k < o.n_reports; k++)
+        fr_report_table_free(&tables[k]);
+    free(tables);
     free(path);
-    free(t.values);
+    free(o.reports);
     return code;
 }

@@ -5,14 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "cli/interrupt.h"
 #include "cli/job_check.h"
 #include "cli/job_setup.h"
+#include "cli/progress.h"
 #include "cli/options.h"
 #include "cli/ranks.h"
 #include "cli/summary.h"
@@ -41,7 +44,9 @@ static void usage(FILE *out)
             "  mtrec       multi-task MF with a gradient combiner (mtrec.combiner =\n"
             "              pmtrec, ew, pcgrad, ...; mtrec.federated): pmtrec-office.ini,\n"
             "              mtrec-synthetic.ini\n"
-            "  ctr         a click-through model on generated data: demo.ini\n\n"
+            "  ctr         a click-through model on generated data, scored each epoch on\n"
+            "              data.valid_fraction validation rows and the test rows, the\n"
+            "              best validation epoch kept: demo.ini\n\n"
             "Where each paper's method is:\n"
             "  PFedRec                 job.kind = pfedrec\n"
             "  FedMF, FedNCF           job.kind = fedmf, fedncf\n"
@@ -62,13 +67,22 @@ static void usage(FILE *out)
             "output files (--summary included) can be written.\n\n"
             "  --set K=V      override one key (repeatable); 'fedrec config --keys' lists them\n"
             "  --save MODEL   save the trained model (same as --set output.model=MODEL)\n"
-            "  --report FILE  one row per epoch or round, CSV or JSON lines (output.report_format)\n"
-            "  --summary FILE the final figures, seed, wall time, peak memory and the\n"
-            "                 effective configuration as one JSON object\n"
+            "  --report FILE  one row per epoch or round: CSV for FILE.csv, JSON lines for\n"
+            "                 FILE.jsonl or FILE.ndjson (NaN as null), else output.report_format\n"
+            "  --summary FILE what ran (run name, job, method, fedrec version, start time,\n"
+            "                 host, device, seed, status) and its final figures (metrics,\n"
+            "                 every scenario x task cell, time, peak memory, the effective\n"
+            "                 configuration) as one JSON object (doc/OUTPUTS.md)\n"
             "  --resume       continue a rating job's run from output.checkpoint, under the\n"
             "                 same configuration (train.rounds, output.* and the per-rank\n"
             "                 keys may change; doc/RELIABILITY.md) and data\n"
-            "  --quiet        print only the final summary\n\n"
+            "  --quiet        print only the final summary (and no progress line)\n\n"
+            "On a terminal a progress line on stderr shows the epoch or round, the\n"
+            "batches or clients done within it, their rate and the time left. Ctrl-C (or\n"
+            "SIGTERM) stops a one-process run at the next safe point: whole report rows,\n"
+            "a rating job's checkpoint of the rounds run, the summary of what ran printed\n"
+            "and written (marked interrupted), exit 130 (143); a second Ctrl-C quits at\n"
+            "once.\n\n"
             "In a build configured --with-mpi, 'mpirun -np K fedrec train CONFIG' runs the\n"
             "pfedrec, fedmf, fedncf and fedmsmt jobs on K ranks with the one-process\n"
             "result (fed.* and rank.* keys, output.comm_report; doc/DISTRIBUTED.md).\n");
@@ -148,47 +162,77 @@ static int run(fr_config *cfg, const train_opts *o)
             return FR_EXIT_FAILURE;
         }
         if (!jsonl)
-            fprintf(report, "epoch,train_loss,test_logloss,test_auc,seconds\n");
+            fprintf(report, "epoch,train_loss,valid_logloss,valid_auc,test_logloss,test_auc,seconds\n");
     }
     fr_ctr_job_info info;
     fr_ctr_job_describe(job, &info);
     if (!o->quiet) {
-        printf("fedrec train: %s: synthetic click data, %zu training and %zu test rows, %zu fields x %zu values, %zu numeric\n",
-               name, info.train_rows, info.test_rows, info.fields, info.vocab, info.numeric);
+        printf("fedrec train: %s: synthetic click data, %zu training, %zu validation and %zu test rows, %zu fields x %zu values, %zu numeric\n",
+               name, info.train_rows, info.valid_rows, info.test_rows, info.fields, info.vocab, info.numeric);
         printf("backend: %s; %zu parameters\n\n", fr_backend_describe(be), info.n_params);
-        printf("%5s %11s %13s %9s %8s\n", "epoch", "train_loss", "test_logloss", "test_auc", "seconds");
+        printf("%5s %11s %13s %9s %13s %9s %8s\n", "epoch", "train_loss", "valid_logloss", "valid_auc",
+               "test_logloss", "test_auc", "seconds");
     }
-    int progress = isatty(fileno(stderr)) && !o->quiet;
-    double best_auc = -1, t_start = fr_clock_seconds(), loss = 0, logloss = 0, auc = 0;
-    int64_t best_epoch = 0;
-    for (int64_t e = 1; e <= epochs && s == FR_OK; e++) {
-        if (progress)
-            fprintf(stderr, "\r  epoch %lld/%lld ...", (long long)e, (long long)epochs);
+    fr_cli_progress progress;
+    fr_cli_progress_init(&progress, o->quiet, "epoch", 1, (long long)epochs);
+    double t_start = fr_clock_seconds(), loss = 0;
+    double valid_ll = 0, valid_auc = 0, test_ll = 0, test_auc = 0;
+    double best_valid_ll = 0, best_valid_auc = 0, best_test_ll = 0, best_test_auc = 0;
+    int64_t best_epoch = 0, done = 0;
+    /* A stop (Ctrl-C) is taken between epochs. */
+    for (int64_t e = 1; e <= epochs && s == FR_OK && !fr_cli_interrupted(); e++) {
+        fr_cli_progress_tick(&progress);
         double t0 = fr_clock_seconds();
         s = fr_ctr_job_train_epoch(job, (unsigned)e, &loss);
         if (s == FR_OK)
-            s = fr_ctr_job_evaluate(job, &logloss, &auc);
+            s = fr_ctr_job_evaluate_valid(job, &valid_ll, &valid_auc);
+        if (s == FR_OK)
+            s = fr_ctr_job_evaluate(job, &test_ll, &test_auc);
+        /* The first epoch, then any with a higher validation AUC (the
+         * earlier on ties); test figures play no part. */
+        int improved = best_epoch == 0 || valid_auc > best_valid_auc;
+        if (s == FR_OK && improved) {
+            best_epoch = e;
+            best_valid_ll = valid_ll;
+            best_valid_auc = valid_auc;
+            best_test_ll = test_ll;
+            best_test_auc = test_auc;
+            s = fr_ctr_job_keep(job);
+        }
         if (s != FR_OK)
             break;
         double secs = fr_clock_seconds() - t0;
-        if (progress)
-            fprintf(stderr, "\r%30s\r", "");
+        done = e;
+        fr_cli_progress_clear(&progress);
         if (!o->quiet)
-            printf("%5lld %11.6f %13.6f %9.6f %8.2f\n", (long long)e, loss, logloss, auc, secs);
+            printf("%5lld %11.6f %13.6f %9.6f %13.6f %9.6f %8.2f%s\n", (long long)e, loss, valid_ll, valid_auc,
+                   test_ll, test_auc, secs, improved ? "  *" : "");
         fflush(stdout);
         if (report) {
-            if (jsonl)
-                fprintf(report, "{\"epoch\":%lld,\"train_loss\":%.6f,\"test_logloss\":%.6f,\"test_auc\":%.6f,\"seconds\":%.3f}\n",
-                        (long long)e, loss, logloss, auc, secs);
-            else
-                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.3f\n", (long long)e, loss, logloss, auc, secs);
+            if (jsonl) {
+                fr_cli_json_row r;
+                fr_cli_json_begin(&r, report);
+                fr_cli_json_int(&r, "epoch", (long long)e);
+                fr_cli_json_num(&r, "train_loss", loss);
+                fr_cli_json_num(&r, "valid_logloss", valid_ll);
+                fr_cli_json_num(&r, "valid_auc", valid_auc);
+                fr_cli_json_num(&r, "test_logloss", test_ll);
+                fr_cli_json_num(&r, "test_auc", test_auc);
+                fr_cli_json_num(&r, "seconds", secs);
+                fr_cli_json_end(&r);
+            } else
+                fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f\n", (long long)e, loss, valid_ll, valid_auc,
+                        test_ll, test_auc, secs);
             fflush(report);
         }
-        if (auc > best_auc) {
-            best_auc = auc;
-            best_epoch = e;
-        }
+        fr_cli_progress_next(&progress);
     }
+    fr_cli_progress_clear(&progress);
+    /* The run's model is the best validation epoch's: its test figures
+     * are the ones reported, and it is what --save writes (a run stopped
+     * before its first epoch ended has none and keeps what it has). */
+    if (s == FR_OK && best_epoch > 0)
+        s = fr_ctr_job_restore(job);
     int code = FR_EXIT_OK;
     if (report && fclose(report) != 0 && s == FR_OK) {
         fprintf(stderr, "fedrec: %s: write failed: %s\n", report_path, strerror(errno));
@@ -198,12 +242,19 @@ static int run(fr_config *cfg, const train_opts *o)
         code = fr_cli_report(s, NULL);
     } else {
         double wall = fr_clock_seconds() - t_start;
-        printf("%sfinal test AUC %.6f, log loss %.6f; best test AUC %.6f at epoch %lld; %.2f s\n",
-               o->quiet ? "" : "\n", auc, logloss, best_auc, (long long)best_epoch, wall);
+        if (fr_cli_interrupted())
+            fr_cli_interrupt_say("epoch", (long long)done, (long long)epochs);
+        printf("%sbest validation epoch %lld of %lld: valid AUC %.6f, log loss %.6f; test AUC %.6f, log loss %.6f; %.2f s\n",
+               o->quiet ? "" : "\n", (long long)best_epoch, (long long)epochs, best_valid_auc, best_valid_ll,
+               best_test_auc, best_test_ll, wall);
         if (o->summary) {
-            fr_cli_metric m[] = {{"test_auc", auc}, {"test_logloss", logloss},
-                                 {"best_test_auc", best_auc}, {"best_epoch", (double)best_epoch}};
-            int rc = fr_cli_write_summary(o->summary, cfg, m, sizeof m / sizeof m[0], wall);
+            fr_cli_metric m[] = {{"test_auc", best_test_auc},   {"test_logloss", best_test_ll},
+                                 {"valid_auc", best_valid_auc}, {"valid_logloss", best_valid_ll},
+                                 {"best_epoch", (double)best_epoch}, {"epochs", (double)done}};
+            fr_cli_summary sm = {"ctr", NULL, fr_backend_name(be), fr_backend_describe(be), "epoch", (long long)done,
+                                 (long long)epochs, m, sizeof m / sizeof m[0], wall, NULL, NULL, NULL,
+                                 NULL, NULL, NULL, NULL};
+            int rc = fr_cli_write_summary(o->summary, cfg, &sm);
             if (rc != FR_EXIT_OK)
                 code = rc;
         }
@@ -243,8 +294,25 @@ static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_com
     return strcmp(kind, "ctr") ? fr_cli_run_pfedrec(cfg, o->quiet, o->summary, o->resume, comm) : run(cfg, o);
 }
 
+/* A report named *.csv is CSV, *.jsonl or *.ndjson JSON lines, whatever
+ * output.report_format says (it decides for other names). */
+static fr_status report_format_from_name(fr_config *cfg)
+{
+    const char *path;
+    FR_TRY_CLI(fr_config_get_string(cfg, "output.report", &path));
+    const char *dot = strrchr(path, '.');
+    if (!dot || strchr(dot, '/'))
+        return FR_OK;
+    if (!strcasecmp(dot, ".jsonl") || !strcasecmp(dot, ".ndjson"))
+        return fr_config_set(cfg, "output.report_format", "jsonl", "output.report's extension");
+    if (!strcasecmp(dot, ".csv"))
+        return fr_config_set(cfg, "output.report_format", "csv", "output.report's extension");
+    return FR_OK;
+}
+
 int fr_cli_train(int argc, char **argv)
 {
+    fr_cli_summary_started();
     train_opts o;
     int rc = parse(argc, argv, &o);
     if (rc == -1)
@@ -274,6 +342,8 @@ int fr_cli_train(int argc, char **argv)
     }
     fr_config_free(file_only);
     if (s == FR_OK)
+        s = report_format_from_name(cfg);
+    if (s == FR_OK)
         s = fr_cli_rank_overrides(cfg, fr_comm_rank(comm));
     if (fr_comm_size(comm) > 1) /* a bad configuration: reported once, by rank 0 */
         s = fr_cli_agree(comm, s);
@@ -293,10 +363,18 @@ int fr_cli_train(int argc, char **argv)
                     kind);
         usage_error = 1;
     }
-    if (s != FR_OK)
+    if (s != FR_OK) {
         rc = fr_cli_report(s, NULL);
-    else
-        rc = usage_error ? FR_EXIT_USAGE : run_job(cfg, &o, kind, comm);
+    } else if (usage_error) {
+        rc = FR_EXIT_USAGE;
+    } else {
+        /* Ctrl-C stops a one-process run cleanly; a multi-rank run is
+         * ended by its launcher (and resumed from its checkpoint). */
+        if (fr_comm_size(comm) == 1)
+            fr_cli_interrupt_arm();
+        rc = fr_cli_interrupt_exit_code(run_job(cfg, &o, kind, comm));
+        fr_cli_interrupt_disarm();
+    }
     fr_config_free(cfg);
     /* A failure only this rank saw leaves the others waiting in an
      * exchange: end the whole job (it has been reported above). */

@@ -5,9 +5,13 @@
 
 int fr_cli_train(int argc, char **argv);
 int fr_cli_eval(int argc, char **argv);
+int fr_cli_recommend(int argc, char **argv);
+int fr_cli_export(int argc, char **argv);
 int fr_cli_devices(int argc, char **argv);
 int fr_cli_plot(int argc, char **argv);
 int fr_cli_data(int argc, char **argv);
+int fr_cli_compare(int argc, char **argv);
+int fr_cli_tune(int argc, char **argv);
 
 #include "fedrec/comm.h"
 #include "fedrec/config.h"
@@ -17,8 +21,19 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
  * spec; *path is NULL for synthetic data (job_pfedrec.c). */
 #include "fedrec/ratings.h"
 fr_status fr_cli_ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const char **path);
+/* The rating engine's options from pfedrec.*, fed.*, privacy.*, fault.*
+ * and backend.* (job_pfedrec.c; the DP noise of a target epsilon is set
+ * later, from the users). */
+#include "fedrec/pfedrec.h"
+fr_status fr_cli_pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o);
 /* The multi-task recommender job (job_mtrec.c). */
 int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary);
+/* Its options (mtrec.*, train.*) and its data (data.*, mtrec.parts and the
+ * relation files; `what` describes it), for saved models too. */
+#include "fedrec/mtrec.h"
+fr_status fr_cli_mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t *patience, int64_t *min_epochs,
+                               int64_t *epochs);
+fr_status fr_cli_mtrec_load_data(const fr_config *cfg, fr_mtr_data *d, char *what, size_t what_cap, int quiet);
 /* The multi-scenario multi-task job (job_msmt.c), and what the federated
  * one (job_fedmsmt.c) shares with it: the model and training options from
  * msmt.* and train.*, the table data.* names, and the table of AUC and

@@ -14,7 +14,9 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "cli/interrupt.h"
 #include "cli/job_setup.h"
+#include "cli/progress.h"
 #include "cli/ranks.h"
 #include "cli/summary.h"
 #include "fedrec/fedmsmt.h"
@@ -93,6 +95,7 @@ typedef struct round_ctx {
     const fr_table *t;
     fr_cli_ranks *ranks;
     fr_status ranks_status; /* the first failure writing the communication report */
+    fr_cli_progress *progress;
 } round_ctx;
 
 static double mean_upload(const fr_fedmsmt_round *r, size_t clients)
@@ -149,35 +152,44 @@ static void report_row(FILE *f, int jsonl, const fr_table *t, const fr_fedmsmt_r
         fprintf(f, ",%.3f,%.3f,%.3f,%.3f\n", r->seconds, r->train_seconds, r->aggregate_seconds, r->eval_seconds);
         return;
     }
-    /* NaN (a cell with one class only) is not JSON: numbers go through
-     * fr_cli_json_number, names through fr_cli_json_string. */
+    /* NaN (a cell with one class only) is not JSON: every number goes
+     * through the row builder (null), names through fr_cli_json_string. */
     static const char *const key[] = {"valid_auc", "test_auc", "valid_logloss", "test_logloss"};
     double means[4] = {r->valid.mean_auc, r->test.mean_auc, r->valid.mean_logloss, r->test.mean_logloss};
-    fprintf(f, "{\"round\":%zu,\"train_loss\":", r->round);
-    fr_cli_json_number(f, r->train_loss);
-    for (int i = 0; i < 4; i++) {
-        fprintf(f, ",\"%s\":", key[i]);
-        fr_cli_json_number(f, means[i]);
-    }
-    fprintf(f, ",\"conflicts\":%zu,\"participants\":%zu,\"cells\":[", r->conflicts, r->participants);
+    fr_cli_json_row row;
+    fr_cli_json_begin(&row, f);
+    fr_cli_json_int(&row, "round", (long long)r->round);
+    fr_cli_json_num(&row, "train_loss", r->train_loss);
+    for (int i = 0; i < 4; i++)
+        fr_cli_json_num(&row, key[i], means[i]);
+    fr_cli_json_int(&row, "conflicts", (long long)r->conflicts);
+    fr_cli_json_int(&row, "participants", (long long)r->participants);
+    fr_cli_json_key(&row, "cells");
+    fputc('[', f);
     for (size_t s = 0; s < t->n_scenarios; s++)
         for (size_t k = 0; k < t->n_tasks; k++) {
             double v[4] = {r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k], r->test.logloss[s][k]};
-            fputs(s + k ? ",{\"scenario\":" : "{\"scenario\":", f);
-            fr_cli_json_string(f, t->scenario_names[s]);
-            fputs(",\"task\":", f);
-            fr_cli_json_string(f, t->task_names[k]);
-            for (int i = 0; i < 4; i++) {
-                fprintf(f, ",\"%s\":", key[i]);
-                fr_cli_json_number(f, v[i]);
-            }
+            fr_cli_json_row cell;
+            if (s + k)
+                fputc(',', f);
+            fr_cli_json_begin(&cell, f);
+            fr_cli_json_str(&cell, "scenario", t->scenario_names[s]);
+            fr_cli_json_str(&cell, "task", t->task_names[k]);
+            for (int i = 0; i < 4; i++)
+                fr_cli_json_num(&cell, key[i], v[i]);
             fputc('}', f);
         }
-    fprintf(f, "],\"upload_bytes\":[");
+    fputc(']', f);
+    fr_cli_json_key(&row, "upload_bytes");
+    fputc('[', f);
     for (size_t s = 0; s < t->n_scenarios; s++)
         fprintf(f, "%s%llu", s ? "," : "", (unsigned long long)r->upload_bytes[s]);
-    fprintf(f, "],\"seconds\":%.3f,\"train_seconds\":%.3f,\"aggregate_seconds\":%.3f,\"eval_seconds\":%.3f}\n",
-            r->seconds, r->train_seconds, r->aggregate_seconds, r->eval_seconds);
+    fputc(']', f);
+    fr_cli_json_num(&row, "seconds", r->seconds);
+    fr_cli_json_num(&row, "train_seconds", r->train_seconds);
+    fr_cli_json_num(&row, "aggregate_seconds", r->aggregate_seconds);
+    fr_cli_json_num(&row, "eval_seconds", r->eval_seconds);
+    fr_cli_json_end(&row);
 }
 
 static void on_round(void *arg, const fr_fedmsmt_round *r)
@@ -188,6 +200,7 @@ static void on_round(void *arg, const fr_fedmsmt_round *r)
                                      r->comm_seconds, r->local_seconds, r->trained_here);
     if (c->ranks_status == FR_OK)
         c->ranks_status = s;
+    fr_cli_progress_clear(c->progress);
     if (!c->quiet) {
         printf("%5zu %11.6f %10.6f %9.6f %12.1f %9zu %8.2f %8.3f%s\n", r->round, r->train_loss, r->valid.mean_auc,
                r->test.mean_auc, mean_upload(r, c->t->n_scenarios) / 1024.0, r->conflicts, r->seconds,
@@ -201,6 +214,7 @@ static void on_round(void *arg, const fr_fedmsmt_round *r)
         report_row(c->report, c->jsonl, c->t, r);
         fflush(c->report);
     }
+    fr_cli_progress_next(c->progress);
 }
 
 int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_comm *comm)
@@ -239,7 +253,8 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
             fr_table_free(&t);
         return fr_cli_report(s, NULL);
     }
-    round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t, &ranks, FR_OK};
+    fr_cli_progress progress;
+    round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t, &ranks, FR_OK, &progress};
     if (*report_path && !(ctx.report = fopen(report_path, "w")))
         s = fr_cli_fail(FR_ERR_IO, "%s: cannot write the report: %s", report_path, strerror(errno));
     s = fr_cli_agree(comm, s); /* rank 0's report: every rank learns whether it opened */
@@ -263,8 +278,11 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
     char *job = NULL;
     s = fr_cli_agree(comm, fr_config_fingerprint(cfg, &job));
     o.job_fingerprint = job;
+    fr_cli_progress_init(&progress, quiet, "round", 1, (long long)o.rounds);
+    o.progress = fr_cli_progress_hook(&progress);
     if (s == FR_OK)
         s = fr_fedmsmt_run_ranks(comm, be, &t, &o, on_round, &ctx, &r);
+    fr_cli_progress_clear(&progress);
     free(job);
     if (s == FR_OK)
         s = ctx.ranks_status;
@@ -274,13 +292,15 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
         code = fr_cli_report(s, NULL);
     } else if (rank == 0) {
         double wall = fr_clock_seconds() - t0, per_client = 0;
+        if (r.stopped)
+            fr_cli_interrupt_say("round", (long long)r.rounds, (long long)o.rounds);
         fr_cli_msmt_print_table(&t, &r.valid, &r.test);
         printf("experts per client:");
         for (size_t c = 0; c < r.clients; c++) {
             printf(" %s %zu", t.scenario_names[c], r.experts_held[c]);
             per_client += (double)r.upload_bytes_per_round[c];
         }
-        per_client /= (double)r.clients;
+        per_client = r.clients ? per_client / (double)r.clients : 0.0;
         double share = r.seconds > 0 ? r.aggregate_seconds / r.seconds : 0.0;
         printf(" (pool %zu); mean upload per client per round %.1f KiB; %zu conflicts coordinated\n", r.pool,
                per_client / 1024.0, r.conflicts);
@@ -297,7 +317,11 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
                                        {"aggregate_share", share},
                                        {"upload_bytes_per_client_round", per_client},
                                        {"conflicts", (double)r.conflicts}};
-            int rc = fr_cli_write_summary(summary, cfg, metrics, sizeof metrics / sizeof metrics[0], wall);
+            fr_cli_summary sm = {fr_fed_method_name(o.method), fr_msmt_arch_name(o.model.arch), fr_backend_name(be),
+                                 fr_backend_describe(be), "round", (long long)r.rounds, (long long)o.rounds,
+                                 metrics, sizeof metrics / sizeof metrics[0], wall, &t, &r.valid, &r.test,
+                                 NULL, NULL, NULL, NULL};
+            int rc = fr_cli_write_summary(summary, cfg, &sm);
             if (rc != FR_EXIT_OK)
                 code = rc;
         }

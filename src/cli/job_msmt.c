@@ -13,7 +13,9 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "cli/interrupt.h"
 #include "cli/job_setup.h"
+#include "cli/progress.h"
 #include "cli/summary.h"
 #include "fedrec/msmt.h"
 #include "fedrec/optim.h"
@@ -161,11 +163,15 @@ typedef struct epoch_ctx {
     int quiet;
     FILE *report;
     int jsonl;
+    fr_cli_progress *progress;
+    long long epochs; /* reported so far, search epochs included */
 } epoch_ctx;
 
 static void on_epoch(void *arg, const fr_msmt_epoch *e)
 {
     epoch_ctx *c = arg;
+    fr_cli_progress_clear(c->progress);
+    c->epochs++;
     if (!c->quiet) {
         char tau[32] = "";
         if (e->search)
@@ -174,16 +180,23 @@ static void on_epoch(void *arg, const fr_msmt_epoch *e)
                e->valid.mean_logloss, e->samples_per_second, e->seconds, e->improved ? "  *" : "", tau);
         fflush(stdout);
     }
-    if (c->report) {
-        if (c->jsonl)
-            fprintf(c->report, "{\"epoch\":%zu,\"train_loss\":%.6f,\"valid_auc\":%.6f,\"valid_logloss\":%.6f,\"samples_per_second\":%.1f,\"seconds\":%.3f}\n",
-                    e->epoch, e->train_loss, e->valid.mean_auc, e->valid.mean_logloss, e->samples_per_second,
-                    e->seconds);
-        else
-            fprintf(c->report, "%zu,%.6f,%.6f,%.6f,%.1f,%.3f\n", e->epoch, e->train_loss, e->valid.mean_auc,
-                    e->valid.mean_logloss, e->samples_per_second, e->seconds);
-        fflush(c->report);
+    if (c->report && c->jsonl) {
+        fr_cli_json_row r;
+        fr_cli_json_begin(&r, c->report);
+        fr_cli_json_int(&r, "epoch", (long long)e->epoch);
+        fr_cli_json_num(&r, "train_loss", e->train_loss);
+        fr_cli_json_num(&r, "valid_auc", e->valid.mean_auc);
+        fr_cli_json_num(&r, "valid_logloss", e->valid.mean_logloss);
+        fr_cli_json_num(&r, "samples_per_second", e->samples_per_second);
+        fr_cli_json_num(&r, "seconds", e->seconds);
+        fr_cli_json_end(&r);
+    } else if (c->report) {
+        fprintf(c->report, "%zu,%.6f,%.6f,%.6f,%.1f,%.3f\n", e->epoch, e->train_loss, e->valid.mean_auc,
+                e->valid.mean_logloss, e->samples_per_second, e->seconds);
     }
+    if (c->report)
+        fflush(c->report);
+    fr_cli_progress_next(c->progress);
 }
 
 void fr_cli_msmt_print_table(const fr_table *t, const fr_msmt_eval *valid, const fr_msmt_eval *test)
@@ -233,7 +246,9 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                     (sel ? fr_param_set_numel(sel, FR_ROLES_ALL) : 0);
     size_t trainable = fr_param_set_numel_trainable(fr_msmt_model_params(m)) +
                        (sel ? fr_param_set_numel_trainable(sel) : 0);
-    epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl")};
+    fr_cli_progress progress;
+    long long planned = (long long)to.max_epochs + (mo.arch == FR_ARCH_AUTOIFS ? (long long)to.search_epochs : 0);
+    epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl"), &progress, 0};
     if (*report_path) {
         ctx.report = fr_cli_open_report(report_path, "w");
         if (!ctx.report) {
@@ -258,12 +273,20 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                "seconds");
     }
     fr_msmt_result r;
+    fr_cli_progress_init(&progress, quiet, "epoch", 1, planned);
+    to.progress = fr_cli_progress_hook(&progress);
     s = fr_msmt_train(m, &t, &to, on_epoch, &ctx, &r);
+    fr_cli_progress_clear(&progress);
     int code = fr_cli_close_report(ctx.report, report_path, s == FR_OK, FR_EXIT_OK);
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
     } else {
         double wall = fr_clock_seconds() - t0;
+        if (r.stopped && !r.best_epoch && ctx.epochs) /* AutoIFS in its search, or no validation AUC */
+            printf("\nstopped by %s after %lld of %lld epochs; none gave a model to judge (AutoIFS still searching, or no validation AUC): no figures\n",
+                   fr_cli_interrupt_name(), ctx.epochs, planned);
+        else if (r.stopped)
+            fr_cli_interrupt_say("epoch", ctx.epochs, planned);
         fr_cli_msmt_print_table(&t, &r.valid, &r.test);
         if (mo.arch == FR_ARCH_AUTOIFS)
             printf("AutoIFS pruning gates, mean over rows and tasks (1 removes the flow): shared->shared %.3f, specific->specific %.3f, shared->specific %.3f, specific->shared %.3f\n",
@@ -279,7 +302,11 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                                        {"epochs", (double)r.epochs},
                                        {"train_samples_per_second", r.train_samples_per_second},
                                        {"trainable_parameters", (double)trainable}};
-            int rc = fr_cli_write_summary(summary, cfg, metrics, sizeof metrics / sizeof metrics[0], wall);
+            const char *arch = fr_msmt_arch_name(mo.arch);
+            fr_cli_summary sm = {arch, arch, fr_backend_name(be), fr_backend_describe(be), "epoch", ctx.epochs, planned,
+                                 metrics, sizeof metrics / sizeof metrics[0], wall, &t, &r.valid, &r.test,
+                                 NULL, NULL, NULL, NULL};
+            int rc = fr_cli_write_summary(summary, cfg, &sm);
             if (rc != FR_EXIT_OK)
                 code = rc;
         }

@@ -12,7 +12,10 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "cli/job_setup.h"
+#include "cli/progress.h"
+#include "cli/saved_model.h"
 #include "cli/summary.h"
 #include "core/clock.h"
 #include "fedrec/mtrec.h"
@@ -40,7 +43,7 @@ static int list_field(const char *s, size_t k, char *buf, size_t cap)
     return 1;
 }
 
-static fr_status mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t *patience,
+fr_status fr_cli_mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t *patience,
                                int64_t *min_epochs, int64_t *epochs)
 {
     fr_mtr_options_default(o);
@@ -139,7 +142,7 @@ static fr_status relations_or_free(const fr_config *cfg, fr_mtr_data *d, int qui
     return s;
 }
 
-static fr_status load_data(const fr_config *cfg, fr_mtr_data *d, char *what, size_t what_cap, int quiet)
+fr_status fr_cli_mtrec_load_data(const fr_config *cfg, fr_mtr_data *d, char *what, size_t what_cap, int quiet)
 {
     const char *source, *path, *parts;
     double test_min, train_share, val_share;
@@ -243,26 +246,35 @@ static void report_row(FILE *f, int jsonl, const fr_mtr_options *o, unsigned epo
         fprintf(f, ",%llu,%.4f,%.4f\n", (unsigned long long)upload, e->t_train, eval_seconds);
         return;
     }
-    fprintf(f, "{\"epoch\":%u", epoch + 1);
+    fr_cli_json_row r;
+    char key[64];
+    fr_cli_json_begin(&r, f);
+    fr_cli_json_int(&r, "epoch", (long long)epoch + 1);
     for (size_t t = 0; t < o->n_tasks; t++) {
-        fprintf(f, ",\"loss_%s\":", fr_mtr_task_name(o->tasks[t]));
-        fr_cli_json_number(f, e->loss[t]);
+        snprintf(key, sizeof key, "loss_%s", fr_mtr_task_name(o->tasks[t]));
+        fr_cli_json_num(&r, key, e->loss[t]);
     }
     for (size_t t = 0; t < o->n_tasks; t++) {
-        fprintf(f, ",\"weight_%s\":", fr_mtr_task_name(o->tasks[t]));
-        fr_cli_json_number(f, e->combine.weight[t]);
+        snprintf(key, sizeof key, "weight_%s", fr_mtr_task_name(o->tasks[t]));
+        fr_cli_json_num(&r, key, e->combine.weight[t]);
     }
     for (size_t t = 0; t < o->n_tasks; t++) {
-        fprintf(f, ",\"norm_%s\":", fr_mtr_task_name(o->tasks[t]));
-        fr_cli_json_number(f, e->combine.norm[t]);
+        snprintf(key, sizeof key, "norm_%s", fr_mtr_task_name(o->tasks[t]));
+        fr_cli_json_num(&r, key, e->combine.norm[t]);
     }
-    fprintf(f, ",\"conflicts\":%u", e->combine.conflicts);
-    for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
-        fprintf(f, ",\"valid_recall@%zu\":%.6f", fr_rank_cutoffs[c], v->recall[c]);
-    for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
-        fprintf(f, ",\"valid_ndcg@%zu\":%.6f", fr_rank_cutoffs[c], v->ndcg[c]);
-    fprintf(f, ",\"upload_bytes\":%llu,\"train_seconds\":%.4f,\"eval_seconds\":%.4f}\n",
-            (unsigned long long)upload, e->t_train, eval_seconds);
+    fr_cli_json_int(&r, "conflicts", (long long)e->combine.conflicts);
+    for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
+        snprintf(key, sizeof key, "valid_recall@%zu", fr_rank_cutoffs[c]);
+        fr_cli_json_num(&r, key, v->recall[c]);
+    }
+    for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
+        snprintf(key, sizeof key, "valid_ndcg@%zu", fr_rank_cutoffs[c]);
+        fr_cli_json_num(&r, key, v->ndcg[c]);
+    }
+    fr_cli_json_int(&r, "upload_bytes", (long long)upload);
+    fr_cli_json_num(&r, "train_seconds", e->t_train);
+    fr_cli_json_num(&r, "eval_seconds", eval_seconds);
+    fr_cli_json_end(&r);
 }
 
 int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
@@ -274,7 +286,14 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     double t0 = fr_clock_seconds();
     fr_mtr_options o;
     int64_t patience, min_epochs, epochs;
-    fr_status s = mtrec_options(cfg, &o, &patience, &min_epochs, &epochs);
+    fr_status s = fr_cli_mtrec_options(cfg, &o, &patience, &min_epochs, &epochs);
+    /* output.model: the best validation epoch's table (or the last's). */
+    const char *model_path, *model_from;
+    fr_config_get_string(cfg, "output.model", &model_path);
+    fr_config_get_string(cfg, "output.model_from", &model_from);
+    int model_last = !strcmp(model_from, "last");
+    if (s == FR_OK && *model_path)
+        s = fr_saved_check_writable("output.model", model_path);
     int federated = 0;
     double client_lr = 0.05, server_lr = 1;
     int64_t rounds = 0, local_steps = 1;
@@ -302,10 +321,13 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     const char *unit = federated ? "round" : "epoch";
     fr_mtr_data data;
     char what[8192];
-    s = load_data(cfg, &data, what, sizeof what, quiet);
+    s = fr_cli_mtrec_load_data(cfg, &data, what, sizeof what, quiet);
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     fr_mtr *m = NULL;
+    fr_cli_progress progress;
+    fr_cli_progress_init(&progress, quiet, unit, 1, (long long)epochs);
+    o.progress = fr_cli_progress_hook(&progress);
     s = fr_mtr_create(&data, &o, &m);
     if (s != FR_OK) {
         fr_mtr_data_free(&data);
@@ -343,15 +365,20 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
                "train_s", "eval_s", federated ? "  upload_KiB" : "");
     }
     fr_rank_metrics best_val = {0}, best_test = {0};
+    fr_mtr_epoch best_ep = {0};
     int64_t best_epoch = 0, done = 0;
+    size_t table_floats = (data.n_users + data.n_items) * o.dim;
+    float *best_table = NULL;
+    if (*model_path && !model_last && !(best_table = malloc(table_floats * sizeof *best_table)))
+        s = fr_cli_fail(FR_ERR_NOMEM, "out of memory for the best epoch's model (%zu floats)", table_floats);
     double train_seconds = 0, eval_seconds = 0;
-    for (int64_t e = 0; s == FR_OK && e < epochs; e++) {
+    for (int64_t e = 0; s == FR_OK && e < epochs && !fr_cli_interrupted(); e++) {
         fr_mtr_epoch ep;
         uint64_t upload = 0;
         s = federated ? fr_mtr_federated_round(m, (unsigned)e, &fo, &ep, &upload)
                       : fr_mtr_train_epoch(m, (unsigned)e, &ep);
-        if (s != FR_OK)
-            break;
+        if (s != FR_OK || ep.stopped)
+            break; /* a failure, or cut short by a stop: not an epoch */
         double te = fr_clock_seconds();
         fr_rank_metrics v;
         s = fr_mtr_evaluate(m, 0, &v);
@@ -362,9 +389,13 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
         int improved = best_epoch == 0 || v.recall[at20] > best_val.recall[at20];
         if (s == FR_OK && improved) {
             best_val = v;
+            best_ep = ep;
             best_epoch = e + 1;
             s = fr_mtr_evaluate(m, 1, &best_test);
+            if (best_table)
+                memcpy(best_table, fr_mtr_embeddings(m), table_floats * sizeof *best_table);
         }
+        fr_cli_progress_clear(&progress);
         if (!quiet) {
             printf("%6lld %10.5f %9.4f %11.5f %10.5f %8.3f %8.3f", (long long)(e + 1), ep.loss[0],
                    ep.combine.weight[0], v.recall[at20], v.ndcg[at20], ep.t_train, eval_s);
@@ -377,14 +408,18 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
             report_row(report, jsonl, &o, (unsigned)e, &ep, &v, upload, eval_s);
             fflush(report);
         }
+        fr_cli_progress_next(&progress);
         if (patience > 0 && e + 1 >= min_epochs && e + 1 - best_epoch >= patience)
             break;
     }
+    fr_cli_progress_clear(&progress);
     int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
     } else {
         double wall = fr_clock_seconds() - t0;
+        if (fr_cli_interrupted())
+            fr_cli_interrupt_say(unit, (long long)done, (long long)epochs);
         printf("\nbest validation %s %lld of %lld (Recall@20 %.5f); test at that %s (%zu users):\n", unit,
                (long long)best_epoch, (long long)done, best_val.recall[at20], unit, best_test.users);
         printf("%8s", "K");
@@ -409,11 +444,29 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
                 {"best_epoch", (double)best_epoch},      {"epochs", (double)done},
                 {"train_seconds_per_epoch", done ? train_seconds / (double)done : 0.0},
                 {"eval_seconds_per_epoch", done ? eval_seconds / (double)done : 0.0}};
-            int rc = fr_cli_write_summary(summary, cfg, metrics, sizeof metrics / sizeof metrics[0], wall);
+            char device[128];
+            fr_cli_cpu_device(o.threads, o.cpu_isa, device, sizeof device);
+            fr_cli_summary sm = {fr_combine_method_name(o.combine.method), NULL, "cpu", device, unit,
+                                 (long long)done, (long long)epochs, metrics, sizeof metrics / sizeof metrics[0],
+                                 wall, NULL, NULL, NULL, &o, best_epoch ? &best_ep : NULL,
+                                 best_epoch ? &best_val : NULL, best_epoch ? &best_test : NULL};
+            int rc = fr_cli_write_summary(summary, cfg, &sm);
             if (rc != FR_EXIT_OK)
                 code = rc;
         }
+        if (*model_path) {
+            s = fr_saved_mtrec_write(model_path, cfg, &data, model_last ? fr_mtr_embeddings(m) : best_table, o.dim,
+                                     (unsigned)(model_last ? done : best_epoch), (unsigned)done, model_last);
+            if (s != FR_OK)
+                code = fr_cli_report(s, NULL);
+            else
+                printf("model saved to %s (%s %lld: %s)\n", model_path, unit,
+                       (long long)(model_last ? done : best_epoch),
+                       model_last ? (federated ? "the last round" : "the last epoch")
+                                  : (federated ? "the best validation round" : "the best validation epoch"));
+        }
     }
+    free(best_table);
     fr_mtr_free(m);
     fr_mtr_data_free(&data);
     return code;
@@ -426,7 +479,7 @@ fr_status fr_cli_mtrec_check(const fr_config *cfg)
     char delim;
     int federated;
     const char *source, *parts;
-    FR_TRY_CLI(mtrec_options(cfg, &o, &patience, &min_epochs, &epochs));
+    FR_TRY_CLI(fr_cli_mtrec_options(cfg, &o, &patience, &min_epochs, &epochs));
     FR_TRY_CLI(delimiter_of(cfg, &delim));
     FR_TRY_CLI(fr_config_get_string(cfg, "data.source", &source));
     FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.parts", &parts));

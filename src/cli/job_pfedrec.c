@@ -9,8 +9,11 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "cli/job_setup.h"
+#include "cli/progress.h"
 #include "cli/ranks.h"
+#include "cli/saved_model.h"
 #include "cli/summary.h"
 #include "fedrec/privacy.h"
 #include "fedrec/backend.h"
@@ -130,7 +133,7 @@ static fr_status dp_from_target(const fr_config *cfg, size_t n_users, int64_t ro
     return FR_OK;
 }
 
-static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
+fr_status fr_cli_pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
 {
     int64_t dim, negatives, epochs, batch, top_k, threads;
     double lr, eta, fraction, central_lr;
@@ -199,6 +202,25 @@ static fr_status pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     return FR_OK;
 }
 
+/* A JSON-lines report row (numbers that are not finite as null). */
+static void report_json_row(FILE *f, long long round, const fr_pfedrec_round *st)
+{
+    fr_cli_json_row r;
+    fr_cli_json_begin(&r, f);
+    fr_cli_json_int(&r, "round", round);
+    fr_cli_json_num(&r, "train_loss", st->train_loss);
+    fr_cli_json_num(&r, "val_hr", st->val_hr);
+    fr_cli_json_num(&r, "val_ndcg", st->val_ndcg);
+    fr_cli_json_num(&r, "test_hr", st->test_hr);
+    fr_cli_json_num(&r, "test_ndcg", st->test_ndcg);
+    fr_cli_json_num(&r, "seconds", st->seconds);
+    fr_cli_json_int(&r, "bytes_up", (long long)st->bytes_up);
+    fr_cli_json_int(&r, "participants", (long long)st->participants);
+    fr_cli_json_int(&r, "rejected", (long long)st->rejected);
+    fr_cli_json_num(&r, "dp_epsilon", st->dp_epsilon);
+    fr_cli_json_end(&r);
+}
+
 /* The job fingerprint checkpoints keep and the ranks compare: the
  * effective configuration, and with privacy.dp_epsilon the rounds too,
  * since the noise that reaches the target is set for the whole run (a
@@ -232,6 +254,51 @@ static void device_of(const fr_pfedrec_options *o, char *buf, size_t n)
     snprintf(buf, n, "cpu %s, %d thread%s", fr_cpu_isa_name(isa), threads, threads == 1 ? "" : "s");
 }
 
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* output.model, on every rank: the kept model of the best round (taken
+ * when it was the best) or of the last, with every user's part gathered
+ * onto rank 0; a resumed run whose best round came before the resume has
+ * no model of it (checkpoints keep none) and says so. */
+static fr_status model_to_save(fr_pfedrec *p, fr_pfedrec_model *saved, const char *path, int last,
+                               long long best_round, unsigned start, int64_t rounds)
+{
+    fr_status s = FR_OK;
+    if (last && (int64_t)start >= rounds)
+        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: this run resumed after round %u of %lld and trained no round, and checkpoints keep no models",
+                        path, start, (long long)rounds);
+    else if (last)
+        s = fr_pfedrec_model_take(p, saved);
+    else if ((long long)saved->round != best_round)
+        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: the best validation round, %lld, came before this run resumed after round %u, and checkpoints keep no models (output.model_from = last saves the last round's; a run that is not resumed saves the best)",
+                        path, best_round, start);
+    /* Every rank decided alike: only then the exchange. */
+    if (s == FR_OK)
+        s = fr_pfedrec_model_gather(p, saved);
+    return s;
+}
+
+/* Rank 0: write it. */
+static int save_model(const fr_pfedrec_model *saved, const fr_config *cfg, const char *path, int last, int64_t rounds,
+                      const fr_loo_split *split, char *const *user_names, char *const *item_names)
+{
+    fr_status s = FR_OK;
+    if (!user_names)
+        s = fr_cli_fail(FR_ERR_INVALID, "output.model = '%s': the data's original ids were not kept", path);
+    if (s == FR_OK)
+        s = fr_saved_rating_write(path, cfg, saved, split, user_names, item_names, (unsigned)rounds, last);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    printf("model saved to %s (round %u: %s)\n", path, saved->round,
+           last ? "the last round" : "the best validation round");
+    return FR_EXIT_OK;
+}
+
 int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm)
 {
     int rank = fr_comm_rank(comm);
@@ -250,7 +317,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
                       ? fr_cli_fail(FR_ERR_CONFIG, "data.source = split (three files) is for job.kind = mtrec; the rating engine reads one file and splits it leave-one-out")
                       : fr_cli_ratings_spec(cfg, &spec, &path);
     if (s == FR_OK)
-        s = pfedrec_options(cfg, &o);
+        s = fr_cli_pfedrec_options(cfg, &o);
     if (s == FR_OK)
         s = fr_config_get_int(cfg, "train.rounds", &rounds);
     if (s == FR_OK)
@@ -258,6 +325,14 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
+    /* output.model: the best-validation round's model (or the last's),
+     * kept as the rounds run and written at the end. */
+    const char *model_path, *model_from;
+    fr_config_get_string(cfg, "output.model", &model_path);
+    fr_config_get_string(cfg, "output.model_from", &model_from);
+    int model_last = !strcmp(model_from, "last");
+    if (s == FR_OK && *model_path && rank == 0)
+        s = fr_saved_check_writable("output.model", model_path);
     if (rank != 0)
         report_path = "";
     fr_ratings r;
@@ -294,6 +369,16 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     if (s == FR_OK && !quiet && rank == 0 && split.n_evaluated < split.n_users)
         printf("note: %zu users with fewer than 3 interactions train but are not evaluated\n",
                split.n_users - split.n_evaluated);
+    /* The original ids go into the saved model. */
+    char **user_names = NULL, **item_names = NULL;
+    size_t n_user_names = 0, n_item_names = 0;
+    if (have_ratings && *model_path) {
+        user_names = r.user_names;
+        item_names = r.item_names;
+        n_user_names = r.n_users;
+        n_item_names = r.n_items;
+        r.user_names = r.item_names = NULL;
+    }
     if (have_ratings)
         fr_ratings_free(&r);
     if (s == FR_OK)
@@ -302,6 +387,9 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     if (s == FR_OK)
         s = job_fingerprint(cfg, rounds, &job);
     o.job_fingerprint = job;
+    fr_cli_progress progress; /* set up again after a resume */
+    fr_cli_progress_init(&progress, quiet, "round", 1, (long long)rounds);
+    o.progress = fr_cli_progress_hook(&progress);
     fr_pfedrec *p = NULL;
     if (s == FR_OK)
         s = fr_pfedrec_create(&split, &o, &p);
@@ -322,6 +410,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         fr_pfedrec_free(p);
         if (have_split)
             fr_loo_split_free(&split);
+        free_names(user_names, n_user_names);
+        free_names(item_names, n_item_names);
         return fr_cli_report(s, NULL);
     }
     const char *ckpt_path;
@@ -344,6 +434,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             fr_cli_ranks_close(&ranks, FR_EXIT_OK);
             fr_pfedrec_free(p);
             fr_loo_split_free(&split);
+            free_names(user_names, n_user_names);
+            free_names(item_names, n_item_names);
             return fr_cli_report(s, NULL);
         }
         if (!quiet)
@@ -357,12 +449,19 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     s = fr_cli_agree(comm, s); /* rank 0's report: every rank learns whether it opened */
     if (s == FR_OK)
         s = fr_cli_ranks_open_report(&ranks, resume, (long long)start);
+    /* From here on (after a resume's load) each round's model is kept. */
+    fr_pfedrec_model saved;
+    memset(&saved, 0, sizeof saved);
+    if (s == FR_OK && *model_path)
+        s = fr_pfedrec_keep_model(p);
     if (s != FR_OK) {
         if (report)
             fclose(report);
         fr_cli_ranks_close(&ranks, FR_EXIT_OK);
         fr_pfedrec_free(p);
         fr_loo_split_free(&split);
+        free_names(user_names, n_user_names);
+        free_names(item_names, n_item_names);
         return fr_cli_report(s, NULL);
     }
     if (report && !jsonl && !(resume && ftell(report) > 0))
@@ -386,7 +485,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         printf("%5s %10s %8s %9s %8s %9s %7s %10s\n", "round", "train_loss", "val_hr", "val_ndcg",
                "test_hr", "test_ndcg", "seconds", "MB_up");
     }
-    int progress = isatty(fileno(stderr)) && quiet && rank == 0;
+    fr_cli_progress_init(&progress, quiet, "round", (long long)start + 1, (long long)rounds);
+    long long checkpointed = resume ? (long long)start : -1; /* the round the checkpoint holds */
     fr_pfedrec_round best = {0}, st = {0};
     long long best_round = (long long)best_saved[0];
     best.val_hr = best_saved[1];
@@ -394,8 +494,10 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     best.test_hr = best_saved[3];
     best.test_ndcg = best_saved[4];
     double total = 0, t_neg = 0, t_train = 0, t_eval = 0, t_agg = 0;
-    for (int64_t k = start; k < rounds && s == FR_OK; k++) {
-        s = fr_pfedrec_run_round(p, (unsigned)k, &st);
+    int64_t k;
+    /* A stop (Ctrl-C) is taken between rounds: a round always finishes. */
+    for (k = start; k < rounds && s == FR_OK && !fr_cli_interrupted(); k++) {
+        s = fr_pfedrec_run_round(p, (unsigned)k, &st); /* its clients or batches tell the progress line */
         if (s == FR_OK)
             s = fr_cli_ranks_round(&ranks, (long long)k + 1, st.bytes_sent, st.bytes_received, st.t_comm,
                                    st.t_local, st.trained_here);
@@ -409,7 +511,10 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         if (st.val_hr >= best.val_hr || best_round == 0) { /* ties: the later round */
             best = st;
             best_round = (long long)k + 1;
+            if (*model_path && !model_last)
+                s = fr_pfedrec_model_take(p, &saved);
         }
+        fr_cli_progress_clear(&progress);
         if (!quiet)
             printf("%5lld %10.5f %8.4f %9.4f %8.4f %9.4f %7.3f %10.2f%s\n", (long long)k + 1, st.train_loss,
                    st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds, (double)st.bytes_up / 1e6,
@@ -417,14 +522,10 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         if (!quiet && st.participants < st.clients)
             printf("      %zu of %zu sampled clients' updates aggregated (%zu rejected as not finite)\n", st.participants,
                    st.clients, st.rejected);
-        else if (progress)
-            fprintf(stderr, "\r  round %lld/%lld  val HR %.4f", (long long)k + 1, (long long)rounds, st.val_hr);
         fflush(stdout);
         if (report) {
             if (jsonl)
-                fprintf(report, "{\"round\":%lld,\"train_loss\":%.6f,\"val_hr\":%.6f,\"val_ndcg\":%.6f,\"test_hr\":%.6f,\"test_ndcg\":%.6f,\"seconds\":%.4f,\"bytes_up\":%llu,\"participants\":%zu,\"rejected\":%zu,\"dp_epsilon\":%.6g}\n",
-                        (long long)k + 1, st.train_loss, st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg,
-                        st.seconds, (unsigned long long)st.bytes_up, st.participants, st.rejected, st.dp_epsilon);
+                report_json_row(report, (long long)k + 1, &st);
             else
                 fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%llu,%zu,%zu,%.6g\n", (long long)k + 1,
                         st.train_loss, st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds,
@@ -439,17 +540,33 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             s = fr_pfedrec_save(p, ckpt_path, (unsigned)(k + 1), keep, 5);
             if (s == FR_OK)
                 fr_cli_ranks_checkpoint(&ranks, ckpt_path, (long long)k + 1);
+            checkpointed = (long long)k + 1;
         }
+        fr_cli_progress_next(&progress);
     }
-    if (progress)
-        fprintf(stderr, "\r%40s\r", "");
+    fr_cli_progress_clear(&progress);
+    /* Stopped by a signal: the rounds run so far are checkpointed too, so
+     * that --resume goes on from the last row of the report. */
+    if (s == FR_OK && fr_cli_interrupted() && *ckpt_path && k > start && checkpointed != (long long)k) {
+        double keep[5] = {(double)best_round, best.val_hr, best.val_ndcg, best.test_hr, best.test_ndcg};
+        s = fr_pfedrec_save(p, ckpt_path, (unsigned)k, keep, 5);
+        if (s == FR_OK && !quiet)
+            printf("checkpoint of round %lld written to %s (continue with --resume)\n", (long long)k, ckpt_path);
+    }
+    /* The model to save, on every rank (its users' parts gathered); a run
+     * stopped by a signal saves from the rounds it ran. */
+    fr_status model_status = FR_OK;
+    if (s == FR_OK && *model_path)
+        model_status = model_to_save(p, &saved, model_path, model_last, best_round, start, (int64_t)k);
     int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);
     code = fr_cli_ranks_close(&ranks, code);
     if (s != FR_OK)
         code = fr_cli_report(s, NULL);
     else if (rank == 0) {
+        if (fr_cli_interrupted())
+            fr_cli_interrupt_say("round", (long long)k, (long long)rounds);
         printf("%sbest validation round %lld of %lld (%.2f s in rounds):\n", quiet ? "" : "\n", best_round,
-               (long long)rounds, total);
+               (long long)k, total);
         printf("  %-10s %8s %9s\n", "", "HR@K", "NDCG@K");
         printf("  %-10s %8.4f %9.4f\n", "validation", best.val_hr, best.val_ndcg);
         printf("  %-10s %8.4f %9.4f\n", "test", best.test_hr, best.test_ndcg);
@@ -461,16 +578,32 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         if (summary) {
             fr_cli_metric m[] = {{"best_round", (double)best_round}, {"val_hr", best.val_hr},
                                  {"val_ndcg", best.val_ndcg}, {"test_hr", best.test_hr},
-                                 {"test_ndcg", best.test_ndcg}, {"rounds", (double)rounds},
+                                 {"test_ndcg", best.test_ndcg}, {"rounds", (double)k},
                                  {"seconds_negatives", t_neg}, {"seconds_training", t_train},
                                  {"seconds_evaluation", t_eval}, {"seconds_aggregation", t_agg}};
-            code = fr_cli_write_summary(summary, cfg, m, sizeof m / sizeof m[0], total);
+            const char *kind;
+            char cpu[128];
+            fr_config_get_string(cfg, "job.kind", &kind);
+            fr_cli_cpu_device(o.threads, o.cpu_isa, cpu, sizeof cpu);
+            fr_cli_summary sm = {kind, NULL, "cpu", cpu, "round", (long long)k, (long long)rounds, m,
+                                 sizeof m / sizeof m[0], total, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+            code = fr_cli_write_summary(summary, cfg, &sm);
+        }
+        if (*model_path) {
+            int rc = model_status != FR_OK ? fr_cli_report(model_status, NULL)
+                                           : save_model(&saved, cfg, model_path, model_last, (int64_t)k, &split,
+                                                        user_names, item_names);
+            if (rc != FR_EXIT_OK)
+                code = rc;
         }
     }
     if (s == FR_OK)
         code = fr_cli_final_verdict(comm, code);
+    fr_pfedrec_model_free(&saved);
     fr_pfedrec_free(p);
     fr_loo_split_free(&split);
+    free_names(user_names, n_user_names);
+    free_names(item_names, n_item_names);
     return code;
 }
 
@@ -480,6 +613,6 @@ fr_status fr_cli_pfedrec_check(const fr_config *cfg)
     const char *path;
     fr_pfedrec_options o;
     FR_TRY_CLI(fr_cli_ratings_spec(cfg, &spec, &path));
-    FR_TRY_CLI(pfedrec_options(cfg, &o));
+    FR_TRY_CLI(fr_cli_pfedrec_options(cfg, &o));
     return fr_pfedrec_options_check(&o);
 }

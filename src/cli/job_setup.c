@@ -63,34 +63,52 @@ fr_status fr_cli_trim_report(const char *path, int64_t last)
     size_t kept_len = 0, cap = 0;
     ssize_t got;
     FILE *mem = open_memstream(&kept, &kept_len);
+    int cut_short = 0;
     for (long long n = 1; mem && (got = getline(&line, &cap, f)) > 0; n++) {
         long long round = -1;
-        if (line[got - 1] != '\n')
-            break; /* a row cut short by a crash */
+        if (line[got - 1] != '\n') {
+            cut_short = 1; /* a row cut short by a crash */
+            break;
+        }
         if (sscanf(line, "{\"round\":%lld", &round) != 1 && sscanf(line, "%lld,", &round) != 1)
             round = n == 1 ? 0 : last + 1; /* the CSV header, or a damaged row */
         if (round <= last)
             fputs(line, mem);
     }
+    /* getline also stops when it cannot grow the line, neither at the end
+     * nor in error: rewriting then would drop rows. */
+    int err = errno, read_error = mem && !cut_short && ferror(f);
+    int short_of_memory = mem && !cut_short && !feof(f) && !ferror(f);
     free(line);
     fclose(f);
     if (!mem)
-        return fr_cli_fail(FR_ERR_NOMEM, "%s: cannot read the report back", path);
-    fclose(mem);
+        return fr_cli_fail(FR_ERR_NOMEM, "%s: out of memory for the report's rows", path);
+    /* A memory stream fails only when it cannot grow (a write, or the
+     * last flush in fclose). */
+    short_of_memory |= ferror(mem);
+    if (fclose(mem) != 0)
+        short_of_memory = 1;
+    if (read_error || short_of_memory) {
+        free(kept);
+        return read_error ? fr_cli_fail(FR_ERR_IO, "%s: cannot read the report back: %s", path, strerror(err))
+                          : fr_cli_fail(FR_ERR_NOMEM, "%s: out of memory reading the report back", path);
+    }
     /* Rewritten atomically: a run killed here keeps the old report. */
     fr_atomic_file af;
     fr_status s = fr_atomic_open(&af, path);
     if (s == FR_OK && kept_len && fwrite(kept, 1, kept_len, af.f) != kept_len) {
+        int werr = errno;
         fr_atomic_abort(&af);
-        s = FR_ERR_IO;
-    } else if (s == FR_OK) {
-        s = fr_atomic_commit(&af);
+        free(kept);
+        return fr_cli_fail(FR_ERR_IO, "%s: cannot rewrite the report: %s", path, strerror(werr));
     }
+    if (s == FR_OK)
+        s = fr_atomic_commit(&af);
     free(kept);
-    if (s != FR_OK) {
+    if (s != FR_OK) { /* the library's message: out of memory or the I/O error */
         char why[512];
         snprintf(why, sizeof why, "%s", fr_last_error());
-        return fr_cli_fail(FR_ERR_IO, "%s: cannot rewrite the report: %s", path, *why ? why : strerror(errno));
+        return fr_cli_fail(s, "%s: cannot rewrite the report: %s", path, why);
     }
     return FR_OK;
 }

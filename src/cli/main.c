@@ -17,11 +17,15 @@ typedef struct command {
 
 static const command commands[] = {
     {"train", fr_cli_train, "train a model from a configuration (default: PFedRec on synthetic ratings)"},
-    {"eval", fr_cli_eval, "evaluate a saved model on its test data"},
+    {"eval", fr_cli_eval, "evaluate a saved model on its training data or new data"},
+    {"recommend", fr_cli_recommend, "the top items for users from a saved model"},
+    {"export", fr_cli_export, "write a saved model's embeddings and layers as .npy / CSV"},
     {"devices", fr_cli_devices, "show the CPU paths and compute devices fedrec can use"},
     {"config", fr_cli_config, "list configuration keys, check or print a configuration"},
     {"bench", fr_cli_bench, "run a benchmark (gemm, launch)"},
-    {"plot", fr_cli_plot, "draw a training report as an SVG learning curve"},
+    {"plot", fr_cli_plot, "draw training reports as SVG learning curves, one or several overlaid"},
+    {"compare", fr_cli_compare, "show run summaries side by side: method, differing keys, metrics, time"},
+    {"tune", fr_cli_tune, "search hyper-parameters: grid or random trials, chosen on validation"},
     {"data", fr_cli_data, "convert text files to binary feature tables, generate or inspect them"},
 };
 
@@ -37,7 +41,8 @@ static void usage(FILE *out)
     fprintf(out,
             "\n'fedrec COMMAND --help' describes a command. Exit codes: 0 success,\n"
             "1 run-time failure, 2 bad command line, 3 bad configuration,\n"
-            "4 bad data, model or checkpoint file. See fedrec(1).\n");
+            "4 bad data, model or checkpoint file, 130 (143) a run stopped by\n"
+            "Ctrl-C (SIGTERM). See fedrec(1).\n");
 }
 
 int main(int argc, char **argv)

@@ -146,8 +146,11 @@ fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg
     snprintf(mine, sizeof mine, "%s: %s", fr_comm_host(comm), device);
     void *all = NULL;
     size_t *counts = calloc((size_t)r->size, sizeof *counts);
+    if (!counts && r->size == 1)
+        return fr_cli_fail(FR_ERR_NOMEM, "out of memory allocating %zu bytes for the rank table", sizeof *counts);
     if (!counts) { /* the other ranks are entering the gather: end the job */
-        fprintf(stderr, "fedrec (rank %d of %d): out of memory for the rank table\n", r->rank, r->size);
+        fprintf(stderr, "fedrec (rank %d of %d): out of memory allocating %zu bytes for the rank table\n", r->rank,
+                r->size, (size_t)r->size * sizeof *counts);
         fr_comm_abort(comm, FR_EXIT_FAILURE);
     }
     fr_status s = fr_comm_gather(comm, 0, mine, strlen(mine) + 1, &all, counts);

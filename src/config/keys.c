@@ -118,6 +118,9 @@ static const fr_config_key schema[] = {
     {"data", "test_fraction", FR_CFG_FLOAT, "0.2", 0, 1, 1, 1, NULL,
      "share of the examples held out for testing (the last ones)",
      .jobs = "ctr"},
+    {"data", "valid_fraction", FR_CFG_FLOAT, "0.1", 0, 1, 1, 1, NULL,
+     "ctr job: share of the examples held out for validation (the ones just before the test rows, taken from the training rows); each epoch is scored on them and the run keeps the epoch with the best validation AUC",
+     .jobs = "ctr"},
 
     {"model", "embed_dim", FR_CFG_INT, "16", 1, 4096, 0, 0, NULL,
      "embedding size of every field",
@@ -477,11 +480,11 @@ static const fr_config_key schema[] = {
      .jobs = AUTOIFS},
 
     {"output", "report", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "file for one row per epoch; empty: no report",
+     "file for one row per epoch or round; a name ending in .csv is CSV, in .jsonl or .ndjson JSON lines (doc/OUTPUTS.md); empty: no report",
      FR_FP_RESUME_MAY_CHANGE,
      .jobs = ALL},
     {"output", "report_format", FR_CFG_ENUM, "csv", NO_RANGE, "csv|jsonl",
-     "report format: csv (with a header) or jsonl (one JSON object per line)",
+     "format of a report whose name ends in neither .csv nor .jsonl/.ndjson: csv (with a header) or jsonl (one JSON object per line, null for NaN)",
      FR_FP_RESUME_MAY_CHANGE,
      .jobs = ALL},
     {"output", "comm_report", FR_CFG_STRING, "", NO_RANGE, NULL,
@@ -497,9 +500,13 @@ static const fr_config_key schema[] = {
      FR_FP_RESUME_MAY_CHANGE,
      .jobs = RATING},
     {"output", "model", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "file to save the trained model to; empty: not saved",
+     "file to save the trained model to (`fedrec eval`, `recommend`, `export` read it): the model with the effective configuration and the data's fingerprint; federated jobs: the shared state and every client's personal part, by original id (fedmsmt: every client's whole model, the server keeping none of its own); doc/CONFIG.md, 'Saved models'; empty: not saved",
      FR_FP_RESUME_MAY_CHANGE,
-     .jobs = "ctr"},
+     .jobs = "ctr mtrec " RATING},
+    {"output", "model_from", FR_CFG_ENUM, "best", NO_RANGE, "best|last",
+     "which model output.model saves: best = that of the best validation round or epoch, whose test figures the run reports (a rating run resumed after its best round has no model of it and says so; the ctr demo, which has no validation, saves its last epoch); last = the last one trained (msmt: the last epoch, fedmsmt: the last round)",
+     FR_FP_RESUME_MAY_CHANGE,
+     .jobs = "mtrec " RATING},
 };
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop

@@ -152,8 +152,9 @@ static fr_status run(fr_config *cfg, load_ctx *c)
     c->cfg = copy;
     c->seen = calloc(copy->n_keys, 1);
     if (!c->seen) {
+        size_t n_keys = copy->n_keys; /* copy is gone after the free */
         fr_config_free(copy);
-        return fr_fail_nomem("configuration", copy->n_keys);
+        return fr_fail_nomem("configuration", n_keys);
     }
     int rc = ini_parse_stream(reader, c, handler, c);
     fr_status s = c->status;

@@ -110,7 +110,13 @@ fr_status fr_config_print_string(const fr_config *cfg, char **out)
     if (!f)
         return fr_fail_nomem("configuration text", 4096);
     fr_status s = fr_config_print(cfg, f);
-    fclose(f);
+    /* A memory stream fails only when it cannot grow its buffer (on a
+     * write, or the last flush in fclose): out of memory, not an I/O error. */
+    int short_of_memory = ferror(f);
+    if (fclose(f) != 0)
+        short_of_memory = 1;
+    if (short_of_memory)
+        s = fr_fail_nomem("configuration text", size);
     if (s != FR_OK) {
         free(*out);
         *out = NULL;

@@ -9,8 +9,9 @@
 
 #include "core/error_internal.h"
 
-/* Large enough for an OpenCL build log excerpt. */
-static _Thread_local char last_error[4096];
+/* Per thread: a worker's failure travels to the reporting thread with
+ * its status (fr_cpu_parallel_try), never through this buffer. */
+static _Thread_local char last_error[FR_ERROR_MESSAGE_MAX];
 
 const char *fr_status_name(fr_status status)
 {

@@ -11,6 +11,10 @@
 #define FR_PRINTF(f, a)
 #endif
 
+/* The longest message kept (with its terminating NUL): enough for an
+ * OpenCL build log excerpt. */
+#define FR_ERROR_MESSAGE_MAX 4096
+
 /* Store a formatted message for this thread and return status. */
 fr_status fr_fail(fr_status status, const char *fmt, ...) FR_PRINTF(2, 3);
 /* Shorthand for an allocation failure of `bytes` bytes for `what`. */

@@ -3,8 +3,11 @@
  * Model: field embedding (one table for all fields plus a numeric token)
  * -> MLP block (Linear, [BatchNorm], ReLU, [Dropout] per hidden layer)
  * -> Linear to one logit -> BCE. The last test_fraction of the rows is the
- * test set; training visits the rest in an order drawn from stream
- * (seed, epoch, 0, FR_RNG_SHUFFLE). */
+ * test set and the valid_fraction before it the validation set: slices,
+ * not draws, as every generated row is an independent draw of its own
+ * (synthetic_ctr.c), so a slice is a random sample and the test rows stay
+ * those of runs before the validation set existed. Training visits the
+ * first rows in an order drawn from stream (seed, epoch, 0, FR_RNG_SHUFFLE). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +23,7 @@
 struct fr_ctr_job {
     fr_backend *be;
     uint64_t seed;
-    size_t batch, train_rows, test_rows;
+    size_t batch, train_rows, valid_rows, test_rows;
     fr_ctr_data data;
     fr_param_set *ps;
     fr_field_embedding fe;
@@ -34,6 +37,10 @@ struct fr_ctr_job {
     int32_t *ids;
     float *host_numbers, *host_labels;
     uint32_t *order;
+    /* fr_ctr_job_keep's copy of every parameter value. */
+    float *kept;
+    size_t n_values;
+    int have_kept;
 };
 
 #define GET(kind, key, ...) FR_TRY(fr_config_get_##kind(cfg, key, __VA_ARGS__))
@@ -42,7 +49,7 @@ static fr_status build(fr_ctr_job *job, const fr_config *cfg)
 {
     int64_t rows, fields, vocab, numeric, dim, batch;
     int bn;
-    double test_fraction, dropout, lr, wd;
+    double test_fraction, valid_fraction, dropout, lr, wd;
     const int64_t *hidden;
     size_t n_hidden;
     const char *optimizer;
@@ -52,6 +59,7 @@ static fr_status build(fr_ctr_job *job, const fr_config *cfg)
     GET(int, "data.vocab", &vocab);
     GET(int, "data.numeric", &numeric);
     GET(float, "data.test_fraction", &test_fraction);
+    GET(float, "data.valid_fraction", &valid_fraction);
     GET(int, "model.embed_dim", &dim);
     GET(int_list, "model.hidden", &hidden, &n_hidden);
     GET(bool, "model.batch_norm", &bn);
@@ -66,10 +74,12 @@ static fr_status build(fr_ctr_job *job, const fr_config *cfg)
     fr_ctr_spec spec = {job->seed, (size_t)rows, (size_t)fields, (size_t)vocab, (size_t)numeric};
     FR_TRY(fr_ctr_generate(&spec, &job->data));
     job->test_rows = (size_t)((double)rows * test_fraction);
-    if (job->test_rows < 2 || job->test_rows + 2 > (size_t)rows)
-        return fr_fail(FR_ERR_CONFIG, "data.rows = %lld with data.test_fraction = %g leaves %zu test rows; need at least 2 test and 2 training rows",
-                       (long long)rows, test_fraction, job->test_rows);
-    job->train_rows = (size_t)rows - job->test_rows;
+    job->valid_rows = (size_t)((double)rows * valid_fraction);
+    if (job->test_rows < 2 || job->valid_rows < 2 || job->test_rows + job->valid_rows + 2 > (size_t)rows)
+        return fr_fail(FR_ERR_CONFIG, "data.rows = %lld with data.test_fraction = %g and data.valid_fraction = %g leaves %zu test, %zu validation and %lld training rows; need at least 2 of each",
+                       (long long)rows, test_fraction, valid_fraction, job->test_rows, job->valid_rows,
+                       (long long)rows - (long long)(job->test_rows + job->valid_rows));
+    job->train_rows = (size_t)rows - job->test_rows - job->valid_rows;
     job->batch = (size_t)batch < job->train_rows ? (size_t)batch : job->train_rows;
 
     fr_backend *be = job->be;
@@ -104,6 +114,10 @@ static fr_status build(fr_ctr_job *job, const fr_config *cfg)
     job->order = malloc(job->train_rows * sizeof *job->order);
     if (!job->ids || !job->host_numbers || !job->host_labels || !job->order)
         return fr_fail_nomem("batch staging", b * (size_t)(fields + numeric + 1) * 4);
+    job->n_values = fr_param_set_numel(job->ps, FR_ROLES_ALL);
+    job->kept = malloc((job->n_values ? job->n_values : 1) * sizeof *job->kept);
+    if (!job->kept)
+        return fr_fail_nomem("a copy of the parameters", job->n_values * sizeof *job->kept);
     return FR_OK;
 }
 
@@ -142,12 +156,14 @@ void fr_ctr_job_close(fr_ctr_job *job)
     free(job->host_numbers);
     free(job->host_labels);
     free(job->order);
+    free(job->kept);
     free(job);
 }
 
 void fr_ctr_job_describe(const fr_ctr_job *job, fr_ctr_job_info *info)
 {
     info->train_rows = job->train_rows;
+    info->valid_rows = job->valid_rows;
     info->test_rows = job->test_rows;
     info->fields = job->data.fields;
     info->vocab = job->data.vocab;
@@ -158,6 +174,20 @@ void fr_ctr_job_describe(const fr_ctr_job *job, fr_ctr_job_info *info)
 fr_param_set *fr_ctr_job_params(fr_ctr_job *job)
 {
     return job->ps;
+}
+
+fr_status fr_ctr_job_keep(fr_ctr_job *job)
+{
+    FR_TRY(fr_param_set_export(job->ps, FR_ROLES_ALL, job->kept, job->n_values));
+    job->have_kept = 1;
+    return FR_OK;
+}
+
+fr_status fr_ctr_job_restore(fr_ctr_job *job)
+{
+    if (!job->have_kept)
+        return fr_fail(FR_ERR_INVALID, "ctr job: no parameters kept to restore");
+    return fr_param_set_import(job->ps, FR_ROLES_ALL, job->kept, job->n_values);
 }
 
 /* Stage rows[0..n) of the data set and run the model forward to logits. */
@@ -230,24 +260,34 @@ fr_status fr_ctr_job_train_epoch(fr_ctr_job *job, unsigned epoch, double *loss)
     return FR_OK;
 }
 
-fr_status fr_ctr_job_evaluate(fr_ctr_job *job, double *logloss, double *auc)
+/* Log loss and AUC on rows [first, first + count). */
+static fr_status evaluate_rows(fr_ctr_job *job, size_t first, size_t count, double *logloss, double *auc)
 {
-    size_t n_test = job->test_rows, first = job->train_rows;
-    float *logits = malloc(n_test * sizeof *logits);
+    float *logits = malloc(count * sizeof *logits);
     if (!logits)
-        return fr_fail_nomem("test logits", n_test * sizeof *logits);
+        return fr_fail_nomem("evaluation logits", count * sizeof *logits);
     fr_status s = FR_OK;
-    for (size_t at = 0; s == FR_OK && at < n_test; at += job->batch) {
-        size_t n = n_test - at < job->batch ? n_test - at : job->batch;
+    for (size_t at = 0; s == FR_OK && at < count; at += job->batch) {
+        size_t n = count - at < job->batch ? count - at : job->batch;
         s = forward(job, NULL, first + at, n, 0);
         if (s == FR_OK)
             s = fr_buffer_download(job->logits, 0, logits + at, n * sizeof *logits);
     }
     if (s == FR_OK) {
         const float *labels = job->data.labels + first;
-        *logloss = fr_logloss_logits(logits, labels, n_test);
-        s = fr_auc(logits, labels, n_test, auc);
+        *logloss = fr_logloss_logits(logits, labels, count);
+        s = fr_auc(logits, labels, count, auc);
     }
     free(logits);
     return s;
+}
+
+fr_status fr_ctr_job_evaluate(fr_ctr_job *job, double *logloss, double *auc)
+{
+    return evaluate_rows(job, job->train_rows + job->valid_rows, job->test_rows, logloss, auc);
+}
+
+fr_status fr_ctr_job_evaluate_valid(fr_ctr_job *job, double *logloss, double *auc)
+{
+    return evaluate_rows(job, job->train_rows, job->valid_rows, logloss, auc);
 }

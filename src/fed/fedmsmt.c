@@ -20,6 +20,7 @@
 
 #include "core/error_internal.h"
 #include "core/clock.h"
+#include "core/progress_call.h"
 #include "fed/fedmsmt_internal.h"
 #include "fedrec/optim.h"
 #include "fedrec/rng.h"
@@ -445,6 +446,23 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
     return fr_fedmsmt_run_ranks(NULL, be, t, o, on_round, arg, out);
 }
 
+/* The caller's progress hook told the batches of a whole round: the
+ * passes of every client this rank trains, one after another. */
+typedef struct round_progress {
+    const fr_progress_hook *hook;
+    size_t before, total; /* batches of the round's earlier passes; of all */
+    int may_stop;         /* one rank: a stop request is honoured */
+    int stop;
+} round_progress;
+
+static int round_progress_fn(void *arg, const fr_progress *p)
+{
+    round_progress *rp = arg;
+    int stop = fr_progress_call(rp->hook, FR_PROGRESS_TRAIN, "batch", rp->before + p->done, rp->total);
+    rp->stop |= stop && rp->may_stop;
+    return rp->stop;
+}
+
 /* Multi-rank: share the trained vectors, losses and arrival of every client. */
 static fr_status share_trained(fr_comm *comm, const fr_fedmsmt_options *o, fed_client *cl, size_t C, double *loss,
                                int *late, int *trained)
@@ -499,7 +517,11 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             fr_comm_traffic(comm, &sent0, &received0);
         int late[FR_TABLE_MAX_SCENARIOS] = {0}, trained[FR_TABLE_MAX_SCENARIOS] = {0};
         const fr_participation *pa = &o->participation;
-        for (size_t c = 0; s == FR_OK && c < C; c++) {
+        round_progress rp = {&o->progress, 0, 0, ranks == 1, 0};
+        for (size_t c = 0; c < C; c++)
+            if (fr_fed_owner(o, c, C, ranks) == me && !fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c))
+                rp.total += o->local_epochs * fr_msmt_pass_batches(cl[c].n_rows[FR_SPLIT_TRAIN], o->batch, o->block_rows);
+        for (size_t c = 0; s == FR_OK && !rp.stop && c < C; c++) {
             if ((late[c] = fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c)))
                 continue; /* a straggler: not trained this round (on every rank alike) */
             if (fr_fed_owner(o, c, C, ranks) != me)
@@ -517,19 +539,25 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
                 if (k->anchor[i])
                     s = fr_copy(be, p->rows * p->cols, fr_view_of(p->value, 0), fr_view_of(k->anchor[i], 0));
             }
-            for (size_t e = 0; s == FR_OK && e < o->local_epochs; e++) {
+            for (size_t e = 0; s == FR_OK && !rp.stop && e < o->local_epochs; e++) {
                 fr_msmt_pass_options po = {o->batch, o->block_rows, o->seed,
                                            (uint32_t)((round - 1) * o->local_epochs + e + 1), (uint32_t)(c + 1),
-                                           k->opt, k->anchor ? add_prox : NULL, k};
+                                           k->opt, k->anchor ? add_prox : NULL, k,
+                                           {o->progress.fn ? round_progress_fn : NULL, &rp}};
                 double loss = 0.0;
                 s = fr_msmt_pass(k->m, t, &po, k->rows[FR_SPLIT_TRAIN], k->n_rows[FR_SPLIT_TRAIN], &k->step,
                                  &loss);
                 client_loss[c] += loss / (double)o->local_epochs;
+                rp.before += fr_msmt_pass_batches(k->n_rows[FR_SPLIT_TRAIN], o->batch, o->block_rows);
             }
             if (s == FR_OK && ranks > 1)
                 s = fr_param_set_export(ps, FR_ROLES_ALL, k->after, k->n_values);
             if (fr_participation_past(pa, tr))
                 late[c] = 1; /* finished too late: keeps its training, sends nothing */
+        }
+        if (s == FR_OK && rp.stop) { /* one rank: the round is abandoned */
+            out->stopped = 1;
+            break;
         }
         double tc = fr_clock_seconds();
         r->local_seconds = tc - tr;
@@ -553,6 +581,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             s = server_round(cl, C, &tp, o, round, ranks > 1, late, r->upload_bytes, &r->conflicts);
         r->aggregate_seconds = fr_clock_seconds() - ta;
         double te = fr_clock_seconds();
+        fr_progress_call(&o->progress, FR_PROGRESS_EVAL, "client", 0, C);
         r->valid.n_scenarios = r->test.n_scenarios = C;
         r->valid.n_tasks = r->test.n_tasks = t->n_tasks;
         for (size_t c = 0; c < C; c++)
@@ -594,11 +623,13 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         if (s != FR_OK)
             break;
         r->improved = r->valid.mean_auc > best;
+        if (r->improved || !out->best_round) { /* until one is best: the last */
+            out->valid = r->valid;
+            out->test = r->test;
+        }
         if (r->improved) {
             best = r->valid.mean_auc;
             out->best_round = round;
-            out->valid = r->valid;
-            out->test = r->test;
         }
         out->rounds = round;
         out->train_seconds += r->train_seconds;
@@ -612,10 +643,18 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
     }
     /* No round with a defined validation AUC (no validation rows, or one
      * class only in every cell): report the last round. */
-    if (s == FR_OK && out->rounds && !out->best_round) {
-        out->best_round = out->rounds;
-        out->valid = r->valid;
-        out->test = r->test;
+    if (s == FR_OK && out->rounds && !out->best_round)
+        out->best_round = out->rounds; /* its figures are in out already */
+    if (s == FR_OK && !out->rounds) { /* stopped in the first round: nothing to report */
+        fr_msmt_eval *e[2] = {&out->valid, &out->test};
+        for (int q = 0; q < 2; q++) {
+            e[q]->n_scenarios = C;
+            e[q]->n_tasks = t->n_tasks;
+            for (size_t c = 0; c < C; c++)
+                for (size_t k = 0; k < t->n_tasks; k++)
+                    e[q]->auc[c][k] = e[q]->logloss[c][k] = NAN;
+            e[q]->mean_auc = e[q]->mean_logloss = NAN;
+        }
     }
     for (size_t c = 0; c < C && out->rounds; c++)
         out->upload_bytes_per_round[c] = upload_sum[c] / out->rounds;

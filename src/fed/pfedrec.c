@@ -9,12 +9,16 @@
  * nothing depends on which worker ran which client. Per-client state is
  * w, b and the last evaluation figures: O(users * dim), not O(users * items). */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/error_internal.h"
+#include "core/progress_call.h"
 #include "fed/pfedrec_internal.h"
+#include "io/crc32.h"
+#include "fedrec/privacy.h"
 #include "fedrec/rng.h"
 
 void fr_pfedrec_options_default(fr_pfedrec_options *o)
@@ -94,6 +98,7 @@ void fr_pfedrec_free(fr_pfedrec *p)
     free(p->rows_to);
     free(p->block_start);
     free(p->job_fingerprint);
+    fr_pf_keep_free(p);
     free(p);
 }
 
@@ -102,7 +107,23 @@ void fr_pfedrec_free(fr_pfedrec *p)
 typedef struct round_job {
     fr_pfedrec *p;
     size_t chunk;        /* clients per task */
+    /* The progress hook's count of clients through, and who is calling
+     * it (calls must not overlap; a busy hook skips a count). */
+    atomic_size_t done;
+    atomic_flag hook_busy;
 } round_job;
+
+/* A worker's client is through: tell the hook, unless another worker is
+ * telling it now. The round always finishes: a stop request is the
+ * caller's to act on between rounds. */
+static void client_through(round_job *job)
+{
+    size_t done = atomic_fetch_add(&job->done, 1) + 1;
+    if (job->p->o.progress.fn && !atomic_flag_test_and_set(&job->hook_busy)) {
+        fr_progress_call(&job->p->o.progress, FR_PROGRESS_TRAIN, "client", done, job->p->n_todo);
+        atomic_flag_clear(&job->hook_busy);
+    }
+}
 
 /* Squared L2 norm of a client's whole update (item rows, FedNCF layers). */
 static double update_norm2(const fr_pfedrec *p, const client_out *out, const float *shared)
@@ -113,6 +134,23 @@ static double update_norm2(const fr_pfedrec *p, const client_out *out, const flo
     for (size_t i = 0; shared && i < p->n_shared; i++)
         norm2 += (double)shared[i] * shared[i];
     return norm2;
+}
+
+/* Whether every value the client would mask (weight x change, as
+ * fr_pf_secure_aggregate computes it) is below secure aggregation's bound
+ * for a sum over the round's sampled clients: beyond it the fixed-point
+ * sum would wrap around unseen. */
+static int fits_secure_sum(const fr_pfedrec *p, const client_out *out, const float *shared)
+{
+    double bound = fr_secagg_bound(p->n_sampled);
+    float weight = p->o.weighted ? (float)out->samples : 1.0f;
+    for (size_t i = 0, n = out->n_rows * p->dim; i < n; i++)
+        if (!(fabs((double)(weight * out->delta[i])) < bound))
+            return 0;
+    for (size_t i = 0; shared && i < p->n_shared; i++)
+        if (!(fabs((double)(weight * shared[i])) < bound))
+            return 0;
+    return 1;
 }
 
 void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out)
@@ -151,6 +189,8 @@ void fr_pf_screen_update(fr_pfedrec *p, size_t u, client_out *out)
         for (size_t i = 0; shared && i < p->n_shared; i++)
             shared[i] *= scale;
     }
+    if (p->o.secure_agg && !fits_secure_sum(p, out, shared))
+        out->rejected = 1;
 }
 
 /* Past the round's wall-clock deadline? */
@@ -159,7 +199,10 @@ static int past_deadline(const fr_pfedrec *p)
     return fr_participation_past(&p->o.participation, p->round_start);
 }
 
-static void run_chunk(void *arg, size_t task)
+/* Trains a chunk of the round's clients in order; stops at the first
+ * failure (which ends the round) and returns it, its message on this
+ * thread for the engine to carry to the caller. */
+static fr_status run_chunk(void *arg, size_t task)
 {
     round_job *job = arg;
     fr_pfedrec *p = job->p;
@@ -168,24 +211,24 @@ static void run_chunk(void *arg, size_t task)
         end = p->n_todo;
     scratch s;
     fr_status st = fr_pf_scratch_init(&s, p);
-    for (size_t i = begin; i < end; i++) {
+    if (st != FR_OK)
+        return st;
+    for (size_t i = begin; st == FR_OK && i < end; i++) {
         client_out *out = &p->outs[p->todo[i]];
-        out->status = st;
-        if (st != FR_OK)
-            continue;
         if (past_deadline(p)) { /* a straggler: not started in time */
             out->late = 1;
             continue;
         }
-        out->status = fr_pf_train_client(p, &s, (size_t)p->sampled[p->todo[i]], out);
+        st = fr_pf_train_client(p, &s, (size_t)p->sampled[p->todo[i]], out);
         out->trained = 1;
-        if (out->status == FR_OK)
+        if (st == FR_OK)
             fr_pf_screen_update(p, (size_t)p->sampled[p->todo[i]], out);
         out->late = past_deadline(p);
         fr_pf_scratch_reset(&s);
+        client_through(job);
     }
-    if (st == FR_OK)
-        fr_pf_scratch_free(&s);
+    fr_pf_scratch_free(&s);
+    return st;
 }
 
 /* Aggregation split over item-row ranges: each task applies, in client-id
@@ -302,8 +345,12 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         FR_TRY(fr_pf_central_epoch(p, out));
         summarise(p, out);
         out->seconds = fr_clock_seconds() - t0;
+        if (p->keep)
+            p->kept_round = round + 1;
         return FR_OK;
     }
+    if (p->keep) /* the clients are evaluated on the table the round starts from */
+        fr_pf_keep_round_start(p);
     sample_clients(p);
     size_t d = p->dim;
     /* With a shared score function every client starts from the mean. */
@@ -335,18 +382,13 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     }
     plan_training(p);
     int threads = fr_cpu_engine_threads(p->engine);
-    round_job job = {p, (p->n_todo + 8 * (size_t)threads - 1) / (8 * (size_t)threads)};
+    round_job job = {p, (p->n_todo + 8 * (size_t)threads - 1) / (8 * (size_t)threads), 0, ATOMIC_FLAG_INIT};
     if (job.chunk == 0)
         job.chunk = 1;
     double t_local = fr_clock_seconds();
-    fr_cpu_parallel_for(p->engine, (p->n_todo + job.chunk - 1) / job.chunk, run_chunk, &job);
+    /* The first failing client's status, with its message. */
+    fr_status s = fr_cpu_parallel_try(p->engine, (p->n_todo + job.chunk - 1) / job.chunk, run_chunk, &job);
     out->t_local = fr_clock_seconds() - t_local;
-    fr_status s = FR_OK;
-    for (size_t i = 0; i < p->n_todo; i++)
-        if (p->outs[p->todo[i]].status != FR_OK) {
-            s = p->outs[p->todo[i]].status;
-            break;
-        }
     double t_comm = 0;
     uint64_t sent0 = 0, received0 = 0;
     if (p->ranks > 1) { /* every rank learns every trained client's record */
@@ -453,8 +495,8 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     out->aggregated = aggregate;
     out->train_loss = trained_samples > 0 ? loss / trained_samples : 0.0;
     if (rejected > 0 && trained == 0) {
-        s = fr_fail(FR_ERR_NUMERIC, "PFedRec round %u: every trained client's update (%zu) was not finite (learning rates too high?)",
-                    round, rejected);
+        s = fr_fail(FR_ERR_NUMERIC, "PFedRec round %u: every trained client's update (%zu) was rejected as not finite%s (learning rates too high?)",
+                    round, rejected, p->o.secure_agg ? " or too large for secure aggregation's fixed point" : "");
         return p->ranks > 1 ? fr_comm_agree(p->comm, s) : s;
     }
     if (!isfinite(out->train_loss)) {
@@ -465,6 +507,8 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     }
     summarise(p, out);
     out->seconds = fr_clock_seconds() - t0;
+    if (p->keep)
+        p->kept_round = round + 1;
     return FR_OK;
 }
 
@@ -567,14 +611,16 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
     p->ranks = 1;
     if (!p->items || !p->w || !p->b || !p->val_hr || !p->val_ndcg || !p->test_hr ||
         !p->test_ndcg || !p->sampled || !p->outs || !p->todo) {
+        size_t bytes = (p->n_items + nu) * d * sizeof(float); /* p is gone after the free */
         fr_pfedrec_free(p);
-        return fr_fail_nomem("PFedRec state", (p->n_items + nu) * d * 4);
+        return fr_fail_nomem("PFedRec state", bytes);
     }
     if (o->algorithm == FR_ALGO_FEDNCF) {
-        p->n_shared = fr_ncf_shared_count(o);
-        if (!(p->shared = malloc(p->n_shared * sizeof *p->shared))) {
+        size_t n_shared = fr_ncf_shared_count(o);
+        p->n_shared = n_shared;
+        if (!(p->shared = malloc(n_shared * sizeof *p->shared))) {
             fr_pfedrec_free(p);
-            return fr_fail_nomem("FedNCF layers", p->n_shared * 4);
+            return fr_fail_nomem("FedNCF layers", n_shared * sizeof(float));
         }
         fr_ncf_init_shared(o, p->shared);
     }

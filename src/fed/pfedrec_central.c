@@ -13,6 +13,7 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_ops.h"
 #include "core/error_internal.h"
+#include "core/progress_call.h"
 #include "fed/pfedrec_internal.h"
 #include "fedrec/rng.h"
 
@@ -43,11 +44,10 @@ typedef struct central_job {
     fr_pfedrec *p;
     size_t chunk;
     int evaluate;
-    fr_status status[MAX_AGG_TASKS * 8];
     double seconds[MAX_AGG_TASKS * 8];
 } central_job;
 
-static void central_users(void *arg, size_t task)
+static fr_status central_users(void *arg, size_t task)
 {
     central_job *job = arg;
     fr_pfedrec *p = job->p;
@@ -57,6 +57,8 @@ static void central_users(void *arg, size_t task)
         end = p->n_users;
     scratch s;
     fr_status st = fr_pf_scratch_init(&s, p);
+    if (st != FR_OK)
+        return st;
     for (size_t u = begin; st == FR_OK && u < end; u++) {
         if (job->evaluate) {
             fr_pf_evaluate(p, &s, u, p->w + u * p->dim, 0.0f);
@@ -73,10 +75,9 @@ static void central_users(void *arg, size_t task)
             p->pool_label[at + k] = s.sample_label[k];
         }
     }
-    if (st == FR_OK)
-        fr_pf_scratch_free(&s);
-    job->status[task] = st;
+    fr_pf_scratch_free(&s); /* a failed draw too */
     job->seconds[task] = fr_clock_seconds() - t0;
+    return st;
 }
 
 static fr_status for_all_users(fr_pfedrec *p, int evaluate, double *seconds)
@@ -94,13 +95,9 @@ static fr_status for_all_users(fr_pfedrec *p, int evaluate, double *seconds)
     if (job->chunk == 0)
         job->chunk = 1;
     size_t tasks = (p->n_users + job->chunk - 1) / job->chunk;
-    fr_cpu_parallel_for(p->engine, tasks, central_users, job);
-    fr_status st = FR_OK;
-    for (size_t t = 0; t < tasks; t++) {
-        if (job->status[t] != FR_OK && st == FR_OK)
-            st = job->status[t];
+    fr_status st = fr_cpu_parallel_try(p->engine, tasks, central_users, job);
+    for (size_t t = 0; t < tasks; t++)
         *seconds += job->seconds[t];
-    }
     free(job);
     return st;
 }
@@ -154,6 +151,7 @@ fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
     const fr_cpu_kernels *k = fr_cpu_engine_kernels(p->engine);
     fr_adam_step h = {.lr = p->o.central_lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
     double loss = 0.0;
+    size_t batches = (total + batch - 1) / batch;
     for (size_t at = 0; at < total; at += batch) {
         size_t m = total - at < batch ? total - at : batch, nu = 0, ni = 0;
         for (size_t j = at; j < at + m; j++) {
@@ -173,6 +171,7 @@ fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
             user_slot[urows[r]] = -1;
         for (size_t r = 0; r < ni; r++)
             item_slot[irows[r]] = -1;
+        fr_progress_call(&p->o.progress, FR_PROGRESS_TRAIN, "batch", at / batch + 1, batches);
     }
     free(user_slot);
     free(item_slot);
@@ -182,7 +181,10 @@ fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
     free(igrad);
     out->t_train = fr_clock_seconds() - t0;
     out->train_loss = total ? loss / (double)total : 0.0;
-    out->clients = p->n_users;
+    /* Every user's data is in the model: a "round" of all clients, all
+     * of them taken in (the rating jobs' report and summary read these). */
+    out->clients = out->participants = out->trained_here = p->n_users;
+    out->aggregated = 1;
     if (!isfinite(out->train_loss))
         return fr_fail(FR_ERR_NUMERIC, "centralised MF epoch %u: training loss is %g (learning rate too high?)",
                        p->round, out->train_loss);

@@ -265,6 +265,23 @@ void fr_pf_evaluate(fr_pfedrec *p, scratch *s, size_t u, const float *w, float b
         free(ns);
 }
 
+void fr_pf_score_items(const fr_pfedrec *p, scratch *s, const float *w, float b, float *scores)
+{
+    if (p->o.algorithm != FR_ALGO_FEDNCF) {
+        for (size_t i = 0; i < p->n_items; i++)
+            scores[i] = score(p, s, w, b, (int32_t)i);
+        return;
+    }
+    /* FedNCF: the items in blocks of the activation buffers' rows. */
+    float **rows = s->ncf_ptrs;
+    for (size_t at = 0; at < p->n_items; at += s->ncf_rows) {
+        size_t m = p->n_items - at < s->ncf_rows ? p->n_items - at : s->ncf_rows;
+        for (size_t j = 0; j < m; j++)
+            rows[j] = p->items + (at + j) * p->dim;
+        fr_ncf_forward(p, s, p->shared, w, (const float *const *)rows, m, scores + at);
+    }
+}
+
 /* FedMF: one forward, then u and the item rows stepped together from the
  * same gradients (no bias). */
 static void fedmf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m, float lr,
@@ -410,6 +427,8 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
     }
     double t2 = fr_clock_seconds();
     fr_pf_evaluate(p, s, u, w, *bias);
+    if (p->keep) /* before the upload's packing marks the overlay */
+        FR_TRY(fr_pf_keep_client(p, s, u, w, *bias));
     double t3 = fr_clock_seconds();
     out->t_train = t2 - t1;
     out->t_eval = t3 - t2;

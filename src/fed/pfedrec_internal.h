@@ -38,10 +38,9 @@ typedef struct client_out {
     size_t samples;
     double loss_sum;
     double t_negatives, t_train, t_eval;
-    fr_status status;
     int trained;         /* 0: not trained (late before it started) */
     int late;            /* its upload missed the round's deadline */
-    int rejected;        /* its update was not finite */
+    int rejected;        /* its update was not finite, or too large for secure aggregation */
 } client_out;
 
 struct fr_pfedrec {
@@ -82,6 +81,17 @@ struct fr_pfedrec {
      * the hash of the split's contents; both go into checkpoints. */
     char *job_fingerprint;
     uint64_t data_fingerprint;
+    /* The model kept for saving (fr_pfedrec_keep_model, pfedrec_model.c):
+     * the item table and FedNCF layers of the last round's evaluation, each
+     * user's score function as last evaluated, and its fine-tuned rows
+     * (PFedRec with item personalisation); kept_round: that round, 1-based
+     * (0: none yet). fr_pfedrec_model_use fills the personal rows too. */
+    int keep;
+    unsigned kept_round;
+    float *eval_items, *eval_shared, *eval_w, *eval_b;
+    size_t *pers_n, *pers_cap;
+    int32_t **pers_items;
+    float **pers_rows;
 };
 
 /* The weight of client update o in the server's mean: its share of the
@@ -187,6 +197,14 @@ void fr_pf_scratch_reset(scratch *s);
 fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *out);
 /* Evaluate user u's model (w, b, the overlay in s) into p's figures. */
 void fr_pf_evaluate(fr_pfedrec *p, scratch *s, size_t u, const float *w, float b);
+/* Every item's score for a user's model (w, b, the overlay in s). */
+void fr_pf_score_items(const fr_pfedrec *p, scratch *s, const float *w, float b, float *scores);
+/* Keeping the model (pfedrec_model.c): after client u's training and
+ * evaluation, its score function and changed rows; at a round's start, the
+ * table and layers its evaluations read; freeing it all. */
+fr_status fr_pf_keep_client(fr_pfedrec *p, const scratch *s, size_t u, const float *w, float b);
+void fr_pf_keep_round_start(fr_pfedrec *p);
+void fr_pf_keep_free(fr_pfedrec *p);
 /* Aggregation tasks: one per worker, at most MAX_AGG_TASKS. */
 size_t fr_pf_agg_tasks(const fr_pfedrec *p);
 /* The first item of upload group g (g = FR_PF_GROUPS: n_items). */

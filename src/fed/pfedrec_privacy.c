@@ -87,10 +87,9 @@ typedef struct secagg_job {
     const size_t *index;      /* participant j's index into outs */
     size_t n_tasks, len;
     uint64_t *sums;           /* n_tasks x len */
-    fr_status *status;        /* per task */
 } secagg_job;
 
-static void secagg_task(void *arg, size_t task)
+static fr_status secagg_task(void *arg, size_t task)
 {
     secagg_job *job = arg;
     fr_pfedrec *p = job->p;
@@ -114,7 +113,7 @@ static void secagg_task(void *arg, size_t task)
     }
     free(x);
     free(masked);
-    job->status[task] = s;
+    return s;
 }
 
 fr_status fr_pf_secure_aggregate(fr_pfedrec *p, double total_samples, size_t participants)
@@ -128,10 +127,8 @@ fr_status fr_pf_secure_aggregate(fr_pfedrec *p, double total_samples, size_t par
     int32_t *ids = malloc(participants * sizeof *ids);
     size_t *index = malloc(participants * sizeof *index);
     uint64_t *sums = calloc(tasks * len, sizeof *sums);
-    fr_status *status = calloc(tasks, sizeof *status);
     float *mean = malloc(len * sizeof *mean);
-    fr_status s = ids && index && sums && status && mean ? FR_OK
-                                                          : fr_fail_nomem("secure aggregation", tasks * len * 8);
+    fr_status s = ids && index && sums && mean ? FR_OK : fr_fail_nomem("secure aggregation", tasks * len * 8);
     size_t n = 0;
     for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++)
         if (fr_pf_participates(&p->outs[k])) {
@@ -139,11 +136,8 @@ fr_status fr_pf_secure_aggregate(fr_pfedrec *p, double total_samples, size_t par
             index[n++] = k;
         }
     if (s == FR_OK) {
-        secagg_job job = {p, {p->o.seed, p->round + 1, ids, n, p->o.secure_neighbours}, index, tasks, len, sums,
-                          status};
-        fr_cpu_parallel_for(p->engine, tasks, secagg_task, &job);
-        for (size_t t = 0; t < tasks && s == FR_OK; t++)
-            s = status[t];
+        secagg_job job = {p, {p->o.seed, p->round + 1, ids, n, p->o.secure_neighbours}, index, tasks, len, sums};
+        s = fr_cpu_parallel_try(p->engine, tasks, secagg_task, &job);
         for (size_t t = 1; s == FR_OK && t < tasks; t++)
             fr_secagg_add(sums, sums + t * len, len);
     }
@@ -160,7 +154,6 @@ fr_status fr_pf_secure_aggregate(fr_pfedrec *p, double total_samples, size_t par
     free(ids);
     free(index);
     free(sums);
-    free(status);
     free(mean);
     return s;
 }

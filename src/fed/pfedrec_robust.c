@@ -50,20 +50,17 @@ typedef struct robust_job {
     const size_t *start;       /* n_items + 1: a row's uploads in src */
     const float **src;         /* each upload's row of changes */
     size_t max_count, n_tasks, participants;
-    fr_status *status;
 } robust_job;
 
-static void robust_rows(void *arg, size_t task)
+static fr_status robust_rows(void *arg, size_t task)
 {
     robust_job *job = arg;
     fr_pfedrec *p = job->p;
     size_t d = p->dim, lo = task * p->n_items / job->n_tasks, hi = (task + 1) * p->n_items / job->n_tasks;
     int median = p->o.aggregator == FR_AGG_MEDIAN;
     float *v = malloc((job->max_count ? job->max_count : 1) * sizeof *v);
-    if (!v) {
-        job->status[task] = fr_fail_nomem("robust aggregation", job->max_count * 4);
-        return;
-    }
+    if (!v)
+        return fr_fail_nomem("robust aggregation", job->max_count * 4);
     for (size_t i = lo; i < hi; i++) {
         size_t m = job->start[i + 1] - job->start[i];
         if (m == 0)
@@ -76,7 +73,7 @@ static void robust_rows(void *arg, size_t task)
         }
     }
     free(v);
-    job->status[task] = FR_OK;
+    return FR_OK;
 }
 
 fr_status fr_pf_robust_aggregate(fr_pfedrec *p, size_t participants)
@@ -103,9 +100,8 @@ fr_status fr_pf_robust_aggregate(fr_pfedrec *p, size_t participants)
     size_t tasks = (size_t)fr_cpu_engine_threads(p->engine) * 4;
     if (tasks > ni)
         tasks = ni ? ni : 1;
-    fr_status *status = calloc(tasks, sizeof *status);
     float *v = malloc((participants ? participants : 1) * sizeof *v);
-    fr_status s = src && status && v ? FR_OK : fr_fail_nomem("robust aggregation", total * 8);
+    fr_status s = src && v ? FR_OK : fr_fail_nomem("robust aggregation", total * 8);
     /* Fill in client order; start[] then holds each row's first upload. */
     for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++) {
         const client_out *o = &p->outs[k];
@@ -115,10 +111,8 @@ fr_status fr_pf_robust_aggregate(fr_pfedrec *p, size_t participants)
             src[start[(size_t)o->rows[r] + 1]++] = o->delta + r * p->dim;
     }
     if (s == FR_OK) {
-        robust_job job = {p, start, src, max_count, tasks, participants, status};
-        fr_cpu_parallel_for(p->engine, tasks, robust_rows, &job);
-        for (size_t t = 0; t < tasks && s == FR_OK; t++)
-            s = status[t];
+        robust_job job = {p, start, src, max_count, tasks, participants};
+        s = fr_cpu_parallel_try(p->engine, tasks, robust_rows, &job);
     }
     /* FedNCF's layers: every participant's, the statistic over all. */
     for (size_t i = 0; s == FR_OK && p->shared && i < p->n_shared; i++) {
@@ -131,7 +125,6 @@ fr_status fr_pf_robust_aggregate(fr_pfedrec *p, size_t participants)
     }
     free(start);
     free(src);
-    free(status);
     free(v);
     return s;
 }

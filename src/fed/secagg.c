@@ -35,13 +35,18 @@ int fr_secagg_paired(const fr_secagg *sa, size_t i, size_t j)
     return gap <= k;
 }
 
+double fr_secagg_bound(size_t n_clients)
+{
+    return ldexp(1.0, 63 - FR_SECAGG_FRACTION_BITS) / (double)(n_clients ? n_clients : 1);
+}
+
 fr_status fr_secagg_mask(const fr_secagg *sa, size_t at, const float *x, size_t len, uint64_t *out)
 {
-    const double one = ldexp(1.0, FR_SECAGG_FRACTION_BITS), limit = ldexp(1.0, 30);
+    const double one = ldexp(1.0, FR_SECAGG_FRACTION_BITS), limit = fr_secagg_bound(sa->n_clients);
     for (size_t i = 0; i < len; i++) {
-        if (!isfinite(x[i]) || fabs((double)x[i]) >= limit)
-            return fr_fail(FR_ERR_NUMERIC, "secure aggregation: value %g at %zu is not finite or too large for the fixed point",
-                           (double)x[i], i);
+        if (!(fabs((double)x[i]) < limit)) /* NaN too */
+            return fr_fail(FR_ERR_NUMERIC, "secure aggregation: value %g at %zu is not finite or not below %g, the fixed point's bound for a sum of %zu clients",
+                           (double)x[i], i, limit, sa->n_clients);
         out[i] = (uint64_t)(int64_t)llround((double)x[i] * one);
     }
     uint32_t self = (uint32_t)sa->clients[at];

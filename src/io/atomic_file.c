@@ -46,13 +46,13 @@ fr_status fr_atomic_open(fr_atomic_file *af, const char *path)
     return FR_OK;
 }
 
-static void fsync_parent_dir(const char *path)
+/* Makes the rename itself durable. dir: room for path and its NUL (the
+ * temporary file's name, no longer needed after the rename), so that this
+ * step needs no memory and cannot be skipped for the want of it. Failing
+ * here loses no data already written, so it is not reported. */
+static void fsync_parent_dir(const char *path, char *dir)
 {
-    /* Make the rename itself durable. Failing here loses no data already
-     * written, so it is not reported. */
-    char *dir = dup_string(path);
-    if (!dir)
-        return;
+    strcpy(dir, path);
     char *slash = strrchr(dir, '/');
     if (slash == dir)
         slash[1] = '\0';
@@ -65,7 +65,6 @@ static void fsync_parent_dir(const char *path)
         (void)fsync(fd);
         close(fd);
     }
-    free(dir);
 }
 
 fr_status fr_atomic_commit(fr_atomic_file *af)
@@ -103,7 +102,7 @@ fr_status fr_atomic_commit_keep(fr_atomic_file *af, const char *prev_path)
         remove(af->tmp_path);
     } else {
         fr_crash_point("renamed");
-        fsync_parent_dir(af->path);
+        fsync_parent_dir(af->path, af->tmp_path); /* tmp_path: strlen(path) + 32 bytes */
     }
     free(af->path);
     free(af->tmp_path);

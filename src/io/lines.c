@@ -32,6 +32,8 @@ fr_status fr_read_lines(const char *path, fr_line_fn fn, void *arg)
     }
     if (s == FR_OK && ferror(f))
         s = fr_fail(FR_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    else if (s == FR_OK && !feof(f)) /* getline could not grow the line (ENOMEM) */
+        s = fr_fail(FR_ERR_NOMEM, "%s:%zu: out of memory reading the line", path, lineno + 1);
     free(line);
     fclose(f);
     return s;

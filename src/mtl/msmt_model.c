@@ -297,8 +297,9 @@ fr_status fr_msmt_model_create(fr_backend *be, const fr_table *shape, const fr_m
     m->scen = malloc(B * sizeof *m->scen);
     if (!m->scen ||!m->field_offset || !m->ids || !m->host_num || !m->host_logits || !m->host_dlogits || !m->host_labels ||
         !m->host_tmp) {
+        size_t bytes = B * (m->n_cat + m->n_num) * 4; /* m is gone after the free */
         fr_msmt_model_free(m);
-        return fr_fail_nomem("model batch", B * (m->n_cat + m->n_num) * 4);
+        return fr_fail_nomem("model batch", bytes);
     }
     memcpy(m->field_offset, shape->field_offset, m->n_cat * sizeof *m->field_offset);
     s = fr_param_set_create(be, &m->ps);

@@ -11,6 +11,7 @@
 
 #include "core/error_internal.h"
 #include "core/clock.h"
+#include "core/progress_call.h"
 #include "fedrec/metrics.h"
 #include "fedrec/msmt.h"
 #include "fedrec/optim.h"
@@ -130,6 +131,18 @@ fr_status fr_msmt_evaluate_rows(fr_msmt_model *m, const fr_table *t, const uint3
     return s;
 }
 
+/* Every cell NaN: a model that was not evaluated. */
+static void undefined_eval(const fr_table *t, fr_msmt_eval *e)
+{
+    memset(e, 0, sizeof *e);
+    e->n_scenarios = t->n_scenarios;
+    e->n_tasks = t->n_tasks;
+    for (size_t k = 0; k < t->n_scenarios; k++)
+        for (size_t task = 0; task < t->n_tasks; task++)
+            e->auc[k][task] = e->logloss[k][task] = NAN;
+    e->mean_auc = e->mean_logloss = NAN;
+}
+
 static void shuffle(uint32_t *a, size_t n, fr_rng *rng)
 {
     for (size_t i = n; i > 1; i--) {
@@ -140,15 +153,34 @@ static void shuffle(uint32_t *a, size_t n, fr_rng *rng)
     }
 }
 
+/* Batches in rows of a block: a last batch of one row is skipped. */
+static size_t block_batches(size_t rows, size_t batch)
+{
+    return rows / batch + (rows % batch >= 2);
+}
+
+size_t fr_msmt_pass_batches(size_t n_train, size_t batch, size_t block_rows)
+{
+    size_t block = block_rows ? block_rows : n_train;
+    if (!n_train || !batch)
+        return 0;
+    size_t full = n_train / block, rest = n_train % block;
+    return full * block_batches(block, batch) + block_batches(rest, batch);
+}
+
 /* One epoch: blocks of the training rows in random order, rows shuffled
- * within each block, from stream (seed, epoch, stream, SHUFFLE). */
+ * within each block, from stream (seed, epoch, stream, SHUFFLE). The
+ * progress hook (may be NULL) hears of every batch; on its stop request
+ * the epoch ends after the batch under way, *stopped set. */
 static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
                            fr_optimizer *opt, fr_optimizer *sel_opt, const uint32_t *train, size_t n_train, uint32_t *work,
                            size_t epoch, uint32_t stream, fr_status (*before_step)(void *arg), void *arg,
-                           uint32_t *step, double *loss_out)
+                           const fr_progress_hook *progress, int *stopped, uint32_t *step, double *loss_out)
 {
     size_t block = o->block_rows ? o->block_rows : n_train;
     size_t n_blocks = (n_train + block - 1) / block;
+    size_t total_batches = fr_msmt_pass_batches(n_train, o->batch, o->block_rows);
+    *stopped = 0;
     uint32_t *block_order = malloc((n_blocks ? n_blocks : 1) * sizeof *block_order);
     if (!block_order)
         return fr_fail_nomem("epoch", n_blocks * 4);
@@ -162,12 +194,12 @@ static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_tr
     size_t batches = 0;
     fr_status s = FR_OK;
     fr_param_set *ps = fr_msmt_model_params(m);
-    for (size_t bi = 0; s == FR_OK && bi < n_blocks; bi++) {
+    for (size_t bi = 0; s == FR_OK && !*stopped && bi < n_blocks; bi++) {
         size_t begin = (size_t)block_order[bi] * block, end = begin + block < n_train ? begin + block : n_train;
         size_t n = end - begin;
         memcpy(work, train + begin, n * sizeof *work);
         shuffle(work, n, &rng);
-        for (size_t at = 0; s == FR_OK && at < n; at += o->batch) {
+        for (size_t at = 0; s == FR_OK && !*stopped && at < n; at += o->batch) {
             size_t k = n - at < o->batch ? n - at : o->batch;
             if (k < 2)
                 break; /* a last batch of one row: batch-norm cannot train on it */
@@ -191,6 +223,8 @@ static fr_status run_epoch(fr_msmt_model *m, const fr_table *t, const fr_msmt_tr
                             (double)loss, epoch);
             loss_sum += loss;
             batches++;
+            if (s == FR_OK)
+                *stopped = fr_progress_call(progress, FR_PROGRESS_TRAIN, "batch", batches, total_batches);
         }
         if (n)
             fr_table_release_rows(t, train[begin], (size_t)train[end - 1] + 1);
@@ -215,8 +249,9 @@ fr_status fr_msmt_pass(fr_msmt_model *m, const fr_table *t, const fr_msmt_pass_o
     uint32_t *work = malloc((block ? block : 1) * sizeof *work);
     if (!work)
         return fr_fail_nomem("training pass", block * 4);
+    int stopped;
     fr_status s = run_epoch(m, t, &o, p->opt, NULL, train, n_train, work, p->shuffle_key, p->shuffle_stream,
-                            p->before_step, p->arg, step, loss_out);
+                            p->before_step, p->arg, &p->progress, &stopped, step, loss_out);
     free(work);
     return s;
 }
@@ -235,15 +270,20 @@ typedef struct trainer {
     size_t shuffle_epoch;    /* epochs run in all phases: keys the shuffles */
     double train_seconds;
     size_t samples;
+    int stopped;             /* the progress hook asked for a stop */
 } trainer;
 
-/* One epoch and its validation, reported. */
+/* One epoch and its validation, reported; abandoned (tr->stopped set, no
+ * validation) on a stop request. */
 static fr_status epoch_and_report(trainer *tr, fr_optimizer *opt, fr_optimizer *sel_opt, size_t epoch, int search,
                                   double tau, double *valid_auc)
 {
     double te = fr_clock_seconds(), loss = 0.0;
     FR_TRY(run_epoch(tr->m, tr->t, tr->o, opt, sel_opt, tr->train, tr->n_train, tr->work, ++tr->shuffle_epoch, 0,
-                     NULL, NULL, &tr->step, &loss));
+                     NULL, NULL, &tr->o->progress, &tr->stopped, &tr->step, &loss));
+    if (tr->stopped)
+        return FR_OK;
+    fr_progress_call(&tr->o->progress, FR_PROGRESS_EVAL, "epoch", 0, 1);
     double trained = fr_clock_seconds() - te;
     tr->train_seconds += trained;
     tr->samples += tr->n_train;
@@ -269,6 +309,8 @@ static fr_status early_stopping(trainer *tr, fr_optimizer *opt, float *best, fr_
     for (size_t epoch = 1; epoch <= tr->o->max_epochs; epoch++) {
         double auc;
         FR_TRY(epoch_and_report(tr, opt, NULL, epoch, 0, 0.0, &auc));
+        if (tr->stopped)
+            break;
         tr->e->improved = auc > best_auc;
         out->epochs = epoch;
         if (tr->e->improved) {
@@ -305,7 +347,7 @@ static fr_status autoifs_search(trainer *tr, float *rewind)
     if (s == FR_OK)
         s = fr_optimizer_create(sel, (fr_optim_kind)o->optimizer, o->selector_lr, 0.0f, &sel_opt);
     int rewound = 0;
-    for (size_t epoch = 1; s == FR_OK && epoch <= o->search_epochs; epoch++) {
+    for (size_t epoch = 1; s == FR_OK && !tr->stopped && epoch <= o->search_epochs; epoch++) {
         if (epoch - 1 == o->rewind_epoch) {
             s = fr_param_set_export(ps, FR_ROLES_ALL, rewind, tr->n_values);
             rewound = 1;
@@ -318,7 +360,7 @@ static fr_status autoifs_search(trainer *tr, float *rewind)
             s = fr_msmt_autoifs_phase(tr->m, 0, (float)tau);
         if (s == FR_OK)
             s = epoch_and_report(tr, opt, sel_opt, epoch, 1, tau, &auc);
-        if (s == FR_OK && tr->on_epoch) {
+        if (s == FR_OK && !tr->stopped && tr->on_epoch) {
             tr->e->improved = 0;
             tr->on_epoch(tr->arg, tr->e);
         }
@@ -369,21 +411,28 @@ fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train
     if (s == FR_OK && autoifs) {
         s = autoifs_search(&tr, rewind);
         /* Retrain from the rewound weights with hard gates. */
-        if (s == FR_OK)
+        if (s == FR_OK && !tr.stopped)
             s = fr_msmt_autoifs_phase(m, 1, o->tau_final);
-        if (s == FR_OK)
+        if (s == FR_OK && !tr.stopped)
             s = fr_param_set_import(ps, FR_ROLES_ALL, rewind, tr.n_values);
     }
-    if (s == FR_OK)
+    if (s == FR_OK && !tr.stopped)
         s = fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->lr, o->weight_decay, &opt);
-    if (s == FR_OK) {
+    if (s == FR_OK && !tr.stopped) {
         fr_optimizer_set_dense_rows(opt, o->dense_embedding);
         s = early_stopping(&tr, opt, best, out);
     }
-    if (s == FR_OK)
-        s = fr_msmt_evaluate(m, t, FR_SPLIT_VALID, &out->valid);
-    if (s == FR_OK)
-        s = fr_msmt_evaluate(m, t, FR_SPLIT_TEST, &out->test);
+    out->stopped = tr.stopped;
+    if (s == FR_OK && out->stopped && !out->best_epoch) {
+        /* Nothing of the (re)training phase finished: no model to judge. */
+        undefined_eval(t, &out->valid);
+        undefined_eval(t, &out->test);
+    } else {
+        if (s == FR_OK)
+            s = fr_msmt_evaluate(m, t, FR_SPLIT_VALID, &out->valid);
+        if (s == FR_OK)
+            s = fr_msmt_evaluate(m, t, FR_SPLIT_TEST, &out->test);
+    }
     if (autoifs)
         fr_msmt_autoifs_gates(m, out->gates);
     out->seconds = fr_clock_seconds() - t0;

@@ -10,6 +10,7 @@
 #include "core/error_internal.h"
 #include "fedrec/mtrec.h"
 #include "fedrec/rng.h"
+#include "io/hash64.h"
 #include "mtr/mtr_internal.h"
 
 static void relation_free(fr_mtr_relation *r)
@@ -299,4 +300,21 @@ fr_status fr_mtr_categories_set(fr_mtr_data *d, int32_t *category, size_t n_cate
     free(cat);
     free(item);
     return s;
+}
+
+uint64_t fr_mtr_data_fingerprint(const fr_mtr_data *d)
+{
+    uint64_t sizes[3] = {d->n_users, d->n_items, d->n_train};
+    uint64_t h = fr_hash64(0, sizes, sizeof sizes);
+    h = fr_hash64(h, d->train_user, d->n_train * sizeof *d->train_user);
+    h = fr_hash64(h, d->train_item, d->n_train * sizeof *d->train_item);
+    const size_t *starts[3] = {d->train_start, d->val_start, d->test_start};
+    const int32_t *lists[3] = {d->train_items, d->val_items, d->test_items};
+    for (int part = 0; part < 3; part++)
+        for (size_t u = 0; u < d->n_users; u++) {
+            uint64_t n = starts[part][u + 1] - starts[part][u];
+            h = fr_hash64(h, &n, sizeof n);
+            h = fr_hash64(h, lists[part] + starts[part][u], (size_t)n * sizeof *lists[part]);
+        }
+    return h;
 }

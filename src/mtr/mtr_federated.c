@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/progress_call.h"
 #include "core/error_internal.h"
 #include "mtr/mtr_internal.h"
 
@@ -205,15 +206,24 @@ fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, const fr_mtr_fed_opt
         FR_TRY(federated_init(m));
     const fr_mtr_data *d = m->data;
     size_t dim = m->dim;
-    sample(m, round, client_fraction);
+    size_t n_sampled = sample(m, round, client_fraction);
     memset(m->fed_sum, 0, d->n_items * dim * sizeof *m->fed_sum);
     memset(m->fed_count, 0, d->n_items * sizeof *m->fed_count);
     memcpy(m->fed_global, m->table + d->n_users * dim, d->n_items * dim * sizeof *m->fed_global);
     uint64_t rows = 0;
     fr_status s = FR_OK;
+    size_t clients = n_sampled, done = 0;
     for (size_t u = 0; s == FR_OK && u < d->n_users; u++)
-        if (m->fed_sampled[u])
+        if (m->fed_sampled[u]) {
             s = client_round(m, u, round, fo, out, &rows);
+            done++;
+            if (s == FR_OK && fr_progress_call(&m->o.progress, FR_PROGRESS_TRAIN, "client", done, clients) &&
+                done < clients) {
+                out->stopped = 1; /* abandoned: no item row moves */
+                fr_mtr_epoch_finish(m, out, t0);
+                return FR_OK;
+            }
+        }
     if (s != FR_OK)
         return s;
     for (size_t i = 0; i < d->n_items; i++) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/progress_call.h"
 #include "core/error_internal.h"
 #include "mtr/mtr_internal.h"
 
@@ -345,7 +346,7 @@ fr_status fr_mtr_train_epoch(fr_mtr *m, unsigned epoch, fr_mtr_epoch *out)
     }
     int32_t item_base = (int32_t)data->n_users;
     fr_status s = FR_OK;
-    uint64_t step = 0;
+    uint64_t step = 0, steps = (n_train + m->o.batch - 1) / m->o.batch;
     for (size_t begin = 0; s == FR_OK && begin < n_train; begin += m->o.batch, step++) {
         size_t n = n_train - begin < m->o.batch ? n_train - begin : m->o.batch;
         fr_mtr_step st;
@@ -360,6 +361,10 @@ fr_status fr_mtr_train_epoch(fr_mtr *m, unsigned epoch, fr_mtr_epoch *out)
         if (s == FR_OK)
             adam_step(m, &st);
         fr_mtr_step_release(m, &st);
+        if (s == FR_OK && fr_progress_call(&m->o.progress, FR_PROGRESS_TRAIN, "batch", step + 1, steps)) {
+            out->stopped = begin + n < n_train; /* the last step done: the epoch is whole */
+            break;
+        }
     }
     fr_mtr_epoch_finish(m, out, t0);
     return s;
@@ -420,6 +425,7 @@ fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
         size_t tasks = (size_t)threads * 4;
         rank_job job = {m, test, first, count, (count + tasks - 1) / tasks, figures, ranked};
         fr_cpu_parallel_for(m->engine, (count + job.chunk - 1) / job.chunk, rank_users, &job);
+        fr_progress_call(&m->o.progress, FR_PROGRESS_EVAL, "user", first + count, d->n_users);
         for (size_t k = 0; k < count; k++) {
             if (!ranked[k])
                 continue;

@@ -65,12 +65,20 @@ static size_t fields_of(char *line, char sep, char **field, size_t max)
 }
 
 /* The next line of path without its line end, counted in *line_no; 0 at
- * the end of the file or when the line holds a NUL byte (*s: the error). */
+ * the end of the file, or on a read error, no memory for the line or a
+ * line holding a NUL byte (*s: the error). */
 static int next_line(FILE *in, const char *path, char **line, size_t *cap, size_t *line_no, fr_status *s)
 {
     ssize_t got = getline(line, cap, in);
-    if (got < 0)
+    if (got < 0) {
+        /* getline also stops when it cannot grow the line (ENOMEM), with
+         * the stream neither at its end nor in error. */
+        if (ferror(in))
+            *s = fr_fail(FR_ERR_IO, "%s:%zu: read error: %s", path, *line_no + 1, strerror(errno));
+        else if (!feof(in))
+            *s = fr_fail(FR_ERR_NOMEM, "%s:%zu: out of memory reading the line", path, *line_no + 1);
         return 0;
+    }
     ++*line_no;
     if ((size_t)got != strlen(*line)) {
         *s = fr_fail(FR_ERR_FORMAT, "%s:%zu: a NUL byte inside the line", path, *line_no);

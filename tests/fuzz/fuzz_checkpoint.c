@@ -1,8 +1,9 @@
 /* fuzz_checkpoint.c — libFuzzer target for the loaders of saved state: the
  * PFedRec checkpoint (fr_pfedrec_load) and the model file (fr_model_load,
- * fr_model_read_meta). At start-up it builds a small engine and a small
- * parameter set and saves both (written as seeds when FR_FUZZ_SEED_DIR is
- * set). The first input byte picks the loader and whether the harness
+ * fr_model_read_meta, and the typed arrays' reader fr_model_open with
+ * fr_model_strings). At start-up it builds a small engine, a small
+ * parameter set and a file of arrays of every type, and saves them
+ * (written as seeds when FR_FUZZ_SEED_DIR is set). The first input byte picks the loader and whether the harness
  * recomputes the file's trailing CRC-32 before loading, so mutations reach
  * the checks behind the checksum too. A loader must refuse with a message
  * naming the file, or accept; a refusal must leave the engine or the
@@ -96,6 +97,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (fr_model_save(model, params, "[run]\nseed = 7\n") != FR_OK)
         fr_fuzz_fail("cannot save a model", fr_last_error());
     write_seed("model-file", 1, model);
+    float values[6] = {1, -2, 0.5f, 3, 4, -0.25f};
+    int32_t ids[3] = {0, 7, -1};
+    int64_t offsets[3] = {0, 2, 3};
+    const char names[] = "u1\0u2\0";
+    fr_model_array arrays[] = {{"rating.items", FR_MODEL_F32, 3, 2, values},
+                               {"rating.personal_items", FR_MODEL_I32, 3, 1, ids},
+                               {"rating.personal_start", FR_MODEL_I64, 3, 1, offsets},
+                               {"rating.user_ids", FR_MODEL_TEXT, 2, sizeof names - 1, names}};
+    const char *typed = fr_fuzz_file(1, "seed_arrays.frm", (const uint8_t *)"", 0);
+    if (fr_model_save_arrays(typed, arrays, 4, "[job]\nkind = pfedrec\n") != FR_OK)
+        fr_fuzz_fail("cannot save a model of arrays", fr_last_error());
+    write_seed("model-arrays", 1, typed);
     return 0;
 }
 
@@ -162,5 +175,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(meta);
     else
         fr_fuzz_expect_named(s, path);
+    fr_model_file *m = NULL;
+    s = fr_model_open(path, &m);
+    if (s != FR_OK) {
+        fr_fuzz_expect_named(s, path);
+        return 0;
+    }
+    for (size_t i = 0; i < fr_model_count(m); i++) {
+        const fr_model_array *a = fr_model_at(m, i);
+        const char **strings = NULL;
+        if (a->dtype == FR_MODEL_TEXT && fr_model_strings(m, a, &strings) == FR_OK) {
+            size_t bytes = 0; /* every string inside the array */
+            for (size_t k = 0; k < a->rows; k++)
+                bytes += strlen(strings[k]) + 1;
+            if (bytes != a->cols)
+                fr_fuzz_fail("a text array's strings run past its bytes", path);
+        }
+        free(strings);
+    }
+    fr_model_close(m);
     return 0;
 }

@@ -15,7 +15,14 @@
  * GEMMs back to back, and a futex wake-up costs tens of microseconds on a
  * VM), then sleep on a condition variable: an idle engine burns no CPU.
  * The caller waits for joined workers the same way. One engine serves one
- * calling thread at a time (cpu_engine.h). */
+ * calling thread at a time (cpu_engine.h).
+ *
+ * A task that fails (fr_cpu_parallel_try) leaves its message in the
+ * thread-local last error of the thread that ran it; the engine copies it,
+ * with the status, into the job's failure record, which the caller's
+ * thread raises again once the job is over: a message set on a worker
+ * would otherwise never reach the thread that reports the status. */
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -55,9 +62,15 @@ struct fr_cpu_engine {
     /* The current job: written under lock while no worker has joined. */
     void (*fn)(void *arg, size_t task);
     void (*fn_slot)(void *arg, size_t task, int slot);
+    fr_status (*fn_try)(void *arg, size_t task);
     void *arg;
     size_t n_tasks;
     atomic_size_t next_task;
+    /* The job's failure with the lowest task number (fn_try jobs), under
+     * lock: its status and the message its thread had. */
+    fr_status fail_status;
+    size_t fail_task;
+    char fail_message[FR_ERROR_MESSAGE_MAX];
 };
 
 const fr_cpu_kernels *fr_cpu_engine_kernels(const fr_cpu_engine *e)
@@ -122,16 +135,36 @@ static int none_joined(fr_cpu_engine *e, unsigned long unused)
     return atomic_load_explicit(&e->joined, memory_order_acquire) == 0;
 }
 
+/* Task t of an fn_try job failed on this thread: keep its status and this
+ * thread's message if no lower task's failure is kept, and let no task
+ * start after it. */
+static void note_failure(fr_cpu_engine *e, size_t t, fr_status s)
+{
+    pthread_mutex_lock(&e->lock);
+    if (e->fail_status == FR_OK || t < e->fail_task) {
+        e->fail_status = s;
+        e->fail_task = t;
+        snprintf(e->fail_message, sizeof e->fail_message, "%s", fr_last_error());
+    }
+    pthread_mutex_unlock(&e->lock);
+    atomic_store_explicit(&e->next_task, e->n_tasks, memory_order_relaxed);
+}
+
 static void run_tasks(fr_cpu_engine *e, int slot)
 {
     for (;;) {
         size_t t = atomic_fetch_add_explicit(&e->next_task, 1, memory_order_relaxed);
         if (t >= e->n_tasks)
             break;
-        if (e->fn_slot)
+        if (e->fn_slot) {
             e->fn_slot(e->arg, t, slot);
-        else
+        } else if (e->fn_try) {
+            fr_status s = e->fn_try(e->arg, t);
+            if (s != FR_OK)
+                note_failure(e, t, s);
+        } else {
             e->fn(e->arg, t);
+        }
     }
 }
 
@@ -260,23 +293,35 @@ void *fr_cpu_engine_scratch(fr_cpu_engine *e, int slot, int kind, size_t bytes)
     return s->p;
 }
 
-static void run_job(fr_cpu_engine *e, size_t n_tasks, void (*fn)(void *, size_t),
-                    void (*fn_slot)(void *, size_t, int), void *arg)
+/* Runs the job; returns the failure of an fn_try job's lowest failing
+ * task, its message on this thread. */
+static fr_status run_job(fr_cpu_engine *e, size_t n_tasks, void (*fn)(void *, size_t),
+                         void (*fn_slot)(void *, size_t, int), fr_status (*fn_try)(void *, size_t),
+                         void *arg)
 {
     if (n_tasks == 0)
-        return;
+        return FR_OK;
     if (n_tasks == 1 || e->n_workers == 0) {
+        /* In order on this thread: the first failure is the lowest, and
+         * its message is already this thread's. */
         for (size_t t = 0; t < n_tasks; t++) {
-            if (fn_slot)
+            if (fn_slot) {
                 fn_slot(arg, t, 0);
-            else
+            } else if (fn_try) {
+                fr_status s = fn_try(arg, t);
+                if (s != FR_OK)
+                    return s;
+            } else {
                 fn(arg, t);
+            }
         }
-        return;
+        return FR_OK;
     }
     pthread_mutex_lock(&e->lock);
     e->fn = fn;
     e->fn_slot = fn_slot;
+    e->fn_try = fn_try;
+    e->fail_status = FR_OK;
     e->arg = arg;
     e->n_tasks = n_tasks;
     atomic_store(&e->next_task, 0);
@@ -296,19 +341,29 @@ static void run_job(fr_cpu_engine *e, size_t n_tasks, void (*fn)(void *, size_t)
             pthread_cond_wait(&e->done, &e->lock);
         pthread_mutex_unlock(&e->lock);
     }
+    /* Every worker has left the job: the record is the caller's now. */
+    if (e->fail_status != FR_OK)
+        return fr_fail(e->fail_status, "%s", e->fail_message);
+    return FR_OK;
 }
 
 void fr_cpu_parallel_for(fr_cpu_engine *e, size_t n_tasks,
                          void (*fn)(void *arg, size_t task), void *arg)
 {
-    run_job(e, n_tasks, fn, NULL, arg);
+    (void)run_job(e, n_tasks, fn, NULL, NULL, arg);
 }
 
 void fr_cpu_parallel_for_slot(fr_cpu_engine *e, size_t n_tasks,
                               void (*fn)(void *arg, size_t task, int slot),
                               void *arg)
 {
-    run_job(e, n_tasks, NULL, fn, arg);
+    (void)run_job(e, n_tasks, NULL, fn, NULL, arg);
+}
+
+fr_status fr_cpu_parallel_try(fr_cpu_engine *e, size_t n_tasks,
+                              fr_status (*fn)(void *arg, size_t task), void *arg)
+{
+    return run_job(e, n_tasks, NULL, NULL, fn, arg);
 }
 
 void fr_cpu_saxpy(const fr_cpu_engine *e, size_t n, float alpha,

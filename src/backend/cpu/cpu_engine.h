@@ -32,6 +32,17 @@ const struct fr_cpu_kernels *fr_cpu_engine_kernels(const fr_cpu_engine *e);
 void fr_cpu_parallel_for(fr_cpu_engine *e, size_t n_tasks,
                          void (*fn)(void *arg, size_t task), void *arg);
 
+/* fr_cpu_parallel_for for tasks that can fail. A task returns FR_OK or a
+ * status it set with fr_fail on whichever thread ran it; the engine keeps
+ * that status with its message, and this call returns the failure of the
+ * lowest-numbered failing task with the message set on the caller's
+ * thread (fr_last_error), as if the caller had run the task itself.
+ * Tasks not yet started when one fails are skipped; every task numbered
+ * below a failing one has started by then and finishes, so which failure
+ * is reported does not depend on the thread count or the timing. */
+fr_status fr_cpu_parallel_try(fr_cpu_engine *e, size_t n_tasks,
+                              fr_status (*fn)(void *arg, size_t task), void *arg);
+
 /* Row-major SGEMM: C = alpha * op(A) * op(B) + beta * C (beta == 0: C is
  * only written). Packed panels, register-blocked micro-kernel, threads. */
 void fr_cpu_sgemm(fr_cpu_engine *e, fr_transpose ta, fr_transpose tb,

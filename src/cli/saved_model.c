@@ -1,0 +1,348 @@
+/* saved_model.c — the table of what eval, recommend and export do per job
+ * kind (see saved_model.h), opening a model for them, and what the kinds
+ * share: which --set keys a saved model accepts, the top-K selection,
+ * printing recommendations as text, CSV or JSON, finding users by their
+ * original ids. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/saved_model.h"
+#include "cli/summary.h"
+#include "core/search.h"
+
+/* One row per group of job kinds. */
+static const fr_saved_kind kinds[] = {
+    {"ctr", fr_saved_ctr_eval, NULL, fr_saved_ctr_export, 0},
+    {"pfedrec|fedmf|fedncf|central-mf", fr_saved_rating_eval, fr_saved_rating_recommend,
+     fr_saved_rating_export, 1},
+    {"mtrec", fr_saved_mtrec_eval, fr_saved_mtrec_recommend, fr_saved_mtrec_export, 1},
+};
+
+const fr_saved_kind *fr_saved_kind_of(const char *kind)
+{
+    size_t len = strlen(kind);
+    for (size_t r = 0; r < sizeof kinds / sizeof kinds[0]; r++)
+        for (const char *k = kinds[r].kinds; *k;) {
+            size_t n = strcspn(k, "|");
+            if (n == len && !strncmp(k, kind, n))
+                return &kinds[r];
+            k += n + (k[n] == '|');
+        }
+    return NULL;
+}
+
+/* The stored configuration, loaded into a fresh configuration. */
+static fr_status load_stored(const char *path, const char *meta, fr_config **out)
+{
+    char origin[600];
+    snprintf(origin, sizeof origin, "%s (stored configuration)", path);
+    fr_status s = fr_config_create(out);
+    if (s == FR_OK)
+        s = fr_config_load_string(*out, meta, origin);
+    if (s != FR_OK) {
+        char why[800];
+        snprintf(why, sizeof why, "%s", fr_last_error());
+        fr_config_free(*out);
+        *out = NULL;
+        return fr_cli_fail(FR_ERR_FORMAT, "%s: the configuration stored in the model does not load (a file of another fedrec?): %s",
+                           path, why);
+    }
+    return FR_OK;
+}
+
+int fr_saved_open(const char *command, const char *path, const fr_cli_sets *sets, fr_saved_ctx *ctx,
+                  const fr_saved_kind **row)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->command = command;
+    ctx->path = path;
+    ctx->sets = sets;
+    char *meta = NULL;
+    fr_status s = fr_model_read_meta(path, &meta);
+    if (s == FR_OK)
+        s = load_stored(path, meta, &ctx->stored);
+    if (s == FR_OK)
+        s = load_stored(path, meta, &ctx->cfg);
+    free(meta);
+    for (size_t i = 0; s == FR_OK && i < sets->count; i++)
+        s = fr_config_set_arg(ctx->cfg, sets->items[i], "--set");
+    if (s == FR_OK)
+        s = fr_config_get_string(ctx->stored, "job.kind", &ctx->kind);
+    if (s == FR_OK && !(*row = fr_saved_kind_of(ctx->kind)))
+        s = fr_cli_fail(FR_ERR_FORMAT, "%s: a model of job.kind = %s, which 'fedrec %s' does not read",
+                        path, ctx->kind, command);
+    if (s == FR_OK && (*row)->arrays)
+        s = fr_model_open(path, &ctx->file);
+    if (s != FR_OK) {
+        int code = fr_cli_report(s, NULL);
+        fr_saved_close(ctx);
+        return code;
+    }
+    return FR_EXIT_OK;
+}
+
+void fr_saved_close(fr_saved_ctx *ctx)
+{
+    fr_model_close(ctx->file);
+    fr_config_free(ctx->cfg);
+    fr_config_free(ctx->stored);
+    memset(ctx, 0, sizeof *ctx);
+}
+
+/* The key of a --set assignment, without spaces: into buf. */
+static void set_key(const char *assignment, char *buf, size_t cap)
+{
+    while (*assignment == ' ')
+        assignment++;
+    size_t n = strcspn(assignment, "= ");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, assignment, n);
+    buf[n] = '\0';
+}
+
+static int key_matches(const char *key, const char *pattern)
+{
+    size_t n = strlen(pattern);
+    if (n >= 2 && !strcmp(pattern + n - 2, ".*"))
+        return !strncmp(key, pattern, n - 1);
+    return !strcmp(key, pattern);
+}
+
+fr_status fr_saved_allow_sets(const fr_saved_ctx *ctx, const char *const *allowed, size_t n_allowed)
+{
+    for (size_t i = 0; i < ctx->sets->count; i++) {
+        char key[256];
+        set_key(ctx->sets->items[i], key, sizeof key);
+        int ok = 0;
+        for (size_t k = 0; k < n_allowed && !ok; k++)
+            ok = key_matches(key, allowed[k]);
+        if (ok)
+            continue;
+        char list[1024] = "";
+        for (size_t k = 0; k < n_allowed; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", allowed[k]);
+        return fr_cli_fail(FR_ERR_CONFIG, "--set %s: %s is part of the model %s holds (job.kind = %s) and cannot change after training; 'fedrec %s' may change only %s",
+                           ctx->sets->items[i], key, ctx->path, ctx->kind, ctx->command, list);
+    }
+    return FR_OK;
+}
+
+int fr_saved_set_changes(const fr_saved_ctx *ctx, const char *key)
+{
+    for (size_t i = 0; i < ctx->sets->count; i++) {
+        char k[256];
+        set_key(ctx->sets->items[i], k, sizeof k);
+        if (key_matches(k, key))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- top K ------------------------------------------------------------------ */
+
+/* Larger ranks higher: the score's bits in float order (NaN lowest, -0 as
+ * +0) above the complement of the index (equal scores: smaller first). */
+static uint64_t rank_key(float score, int32_t id)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {score == 0.0f ? 0.0f : score};
+    uint32_t ordered = v.u & 0x80000000u ? ~v.u : v.u | 0x80000000u;
+    if (score != score)
+        ordered = 0;
+    return (uint64_t)ordered << 32 | (uint32_t)(0xFFFFFFFFu - (uint32_t)id);
+}
+
+static void sift_down(uint64_t *heap, size_t n, size_t i)
+{
+    uint64_t x = heap[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= n)
+            break;
+        if (child + 1 < n && heap[child + 1] < heap[child])
+            child++;
+        if (heap[child] >= x)
+            break;
+        heap[i] = heap[child];
+        i = child;
+    }
+    heap[i] = x;
+}
+
+static int by_key_descending(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x < y) - (x > y);
+}
+
+void fr_top_k(const float *scores, size_t n, const int32_t *skip, size_t n_skip, size_t k, int32_t *out,
+              size_t *count)
+{
+    *count = 0;
+    uint64_t *heap = malloc((k ? k : 1) * sizeof *heap);
+    if (!heap || k == 0) {
+        free(heap);
+        return;
+    }
+    size_t filled = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = rank_key(scores[i], (int32_t)i);
+        if (filled == k && key <= heap[0])
+            continue;
+        if (fr_sorted_contains(skip, n_skip, (int32_t)i))
+            continue;
+        if (filled < k) {
+            heap[filled++] = key;
+            if (filled == k)
+                for (size_t j = k / 2; j-- > 0;)
+                    sift_down(heap, k, j);
+            continue;
+        }
+        heap[0] = key;
+        sift_down(heap, k, 0);
+    }
+    qsort(heap, filled, sizeof *heap, by_key_descending);
+    for (size_t j = 0; j < filled; j++)
+        out[j] = (int32_t)(0xFFFFFFFFu - (uint32_t)heap[j]);
+    *count = filled;
+    free(heap);
+}
+
+/* ---- printing --------------------------------------------------------------- */
+
+void fr_recommend_begin(const fr_recommend_request *rq, const fr_saved_ctx *ctx, const char *about)
+{
+    FILE *f = rq->out;
+    if (rq->format == FR_OUT_CSV) {
+        fputs("user,rank,item,score\n", f);
+    } else if (rq->format == FR_OUT_JSON) {
+        fputs("{\"model\": ", f);
+        fr_cli_json_string(f, ctx->path);
+        fputs(", \"kind\": ", f);
+        fr_cli_json_string(f, ctx->kind);
+        fputs(", \"about\": ", f);
+        fr_cli_json_string(f, about);
+        fputs(", \"users\": [", f);
+    } else {
+        fprintf(f, "model %s: %s\n", ctx->path, about);
+    }
+}
+
+void fr_recommend_print(const fr_recommend_request *rq, const fr_recommendation *r, size_t index)
+{
+    FILE *f = rq->out;
+    if (rq->format == FR_OUT_CSV) {
+        for (size_t j = 0; j < r->n; j++) {
+            fr_csv_field(f, r->user);
+            fprintf(f, ",%zu,", j + 1);
+            fr_csv_field(f, r->items[j]);
+            fprintf(f, ",%.9g\n", (double)r->scores[j]);
+        }
+    } else if (rq->format == FR_OUT_JSON) {
+        fputs(index ? ",\n  {\"user\": " : "\n  {\"user\": ", f);
+        fr_cli_json_string(f, r->user);
+        fprintf(f, ", \"candidates\": %zu, \"items\": [", r->candidates);
+        for (size_t j = 0; j < r->n; j++) {
+            fprintf(f, "%s{\"rank\": %zu, \"item\": ", j ? ", " : "", j + 1);
+            fr_cli_json_string(f, r->items[j]);
+            fputs(", \"score\": ", f);
+            fr_cli_json_number(f, r->scores[j]);
+            fputc('}', f);
+        }
+        fputs("]}", f);
+    } else {
+        fprintf(f, "\nuser %s: the top %zu of %zu items the user has not interacted with\n", r->user, r->n,
+                r->candidates);
+        fprintf(f, "  %4s  %-20s %12s\n", "rank", "item", "score");
+        for (size_t j = 0; j < r->n; j++)
+            fprintf(f, "  %4zu  %-20s %12.6f\n", j + 1, r->items[j], (double)r->scores[j]);
+    }
+}
+
+void fr_recommend_end(const fr_recommend_request *rq)
+{
+    if (rq->format == FR_OUT_JSON)
+        fputs("\n]}\n", rq->out);
+    fflush(rq->out);
+}
+
+/* ---- ids ---------------------------------------------------------------------- */
+
+static const char *const *sort_names; /* qsort has no context argument */
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(sort_names[*(const uint32_t *)a], sort_names[*(const uint32_t *)b]);
+}
+
+fr_status fr_id_index_build(fr_id_index *x, const char *const *names, size_t n)
+{
+    x->names = names;
+    x->n = n;
+    x->order = malloc((n ? n : 1) * sizeof *x->order);
+    if (!x->order)
+        return fr_cli_fail(FR_ERR_NOMEM, "out of memory for the id index");
+    for (size_t i = 0; i < n; i++)
+        x->order[i] = (uint32_t)i;
+    sort_names = names;
+    qsort(x->order, n, sizeof *x->order, by_name);
+    return FR_OK;
+}
+
+long fr_id_index_find(const fr_id_index *x, const char *name)
+{
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(x->names[x->order[mid]], name);
+        if (c == 0)
+            return (long)x->order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+void fr_id_index_free(fr_id_index *x)
+{
+    free(x->order);
+    x->order = NULL;
+}
+
+int fr_saved_unknown_user(const fr_saved_ctx *ctx, const fr_recommend_request *rq, size_t k,
+                          const fr_id_index *users)
+{
+    char where[600] = "";
+    if (rq->users_file)
+        snprintf(where, sizeof where, "%s:%zu: ", rq->users_file, rq->lines[k]);
+    char like[200] = "";
+    for (size_t i = 0; i < users->n && i < 3; i++)
+        snprintf(like + strlen(like), sizeof like - strlen(like), "%s'%s'", i ? ", " : "", users->names[i]);
+    fr_cli_fail(FR_ERR_DATA, "%suser '%s' is not in %s (its %zu users are the training data's, ids like %s%s)",
+                where, rq->users[k], ctx->path, users->n, like, users->n > 3 ? ", ..." : "");
+    int code = fr_cli_report(FR_ERR_DATA, NULL);
+    return rq->users_file ? code : FR_EXIT_USAGE;
+}
+
+fr_status fr_saved_check_writable(const char *key, const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return fr_cli_fail(FR_ERR_NOMEM, "out of memory");
+    const char *dir = dirname(copy);
+    fr_status s = FR_OK;
+    if (access(dir, W_OK) != 0)
+        s = fr_cli_fail(FR_ERR_IO, "%s = '%s': cannot write the model in folder '%s': %s (checked before training)",
+                        key, path, dir, strerror(errno));
+    free(copy);
+    return s;
+}

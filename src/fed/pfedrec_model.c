@@ -1,0 +1,511 @@
+/* pfedrec_model.c — the rating engine's trained model (see
+ * fedrec/pfedrec.h, "The trained model"): keeping what each round's
+ * evaluation used, copying it out, putting a saved one back, and
+ * evaluating or scoring with it through the rounds' own code, so that a
+ * saved model evaluates to the figures its round printed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "fed/pfedrec_internal.h"
+
+void fr_pf_keep_free(fr_pfedrec *p)
+{
+    free(p->eval_items);
+    free(p->eval_shared);
+    free(p->eval_w);
+    free(p->eval_b);
+    for (size_t u = 0; p->pers_items && u < p->n_users; u++) {
+        free(p->pers_items[u]);
+        free(p->pers_rows[u]);
+    }
+    free(p->pers_items);
+    free(p->pers_rows);
+    free(p->pers_n);
+    free(p->pers_cap);
+    p->eval_items = p->eval_shared = p->eval_w = p->eval_b = NULL;
+    p->pers_items = NULL;
+    p->pers_rows = NULL;
+    p->pers_n = p->pers_cap = NULL;
+    p->keep = 0;
+    p->kept_round = 0;
+}
+
+/* Whether the algorithm evaluates with each client's own item rows. */
+static int has_personal_rows(const fr_pfedrec *p)
+{
+    return p->o.algorithm == FR_ALGO_PFEDREC && !p->o.eval_global_items;
+}
+
+/* The per-user row lists (empty). */
+static fr_status alloc_personal(fr_pfedrec *p)
+{
+    size_t nu = p->n_users;
+    p->pers_n = calloc(nu ? nu : 1, sizeof *p->pers_n);
+    p->pers_cap = calloc(nu ? nu : 1, sizeof *p->pers_cap);
+    p->pers_items = calloc(nu ? nu : 1, sizeof *p->pers_items);
+    p->pers_rows = calloc(nu ? nu : 1, sizeof *p->pers_rows);
+    if (!p->pers_n || !p->pers_cap || !p->pers_items || !p->pers_rows)
+        return fr_fail_nomem("personal item rows", nu * 32);
+    return FR_OK;
+}
+
+fr_status fr_pfedrec_keep_model(fr_pfedrec *p)
+{
+    fr_pf_keep_free(p);
+    size_t nu = p->n_users, d = p->dim;
+    p->eval_w = malloc((nu ? nu : 1) * d * sizeof *p->eval_w);
+    p->eval_b = malloc((nu ? nu : 1) * sizeof *p->eval_b);
+    if (p->o.algorithm != FR_ALGO_CENTRAL_MF) /* centralised MF evaluates the table itself */
+        p->eval_items = malloc(p->n_items * d * sizeof *p->eval_items);
+    if (p->shared)
+        p->eval_shared = malloc(p->n_shared * sizeof *p->eval_shared);
+    fr_status s = FR_OK;
+    if (!p->eval_w || !p->eval_b || (p->o.algorithm != FR_ALGO_CENTRAL_MF && !p->eval_items) ||
+        (p->shared && !p->eval_shared))
+        s = fr_fail_nomem("kept model", (p->n_items + nu) * d * sizeof(float));
+    if (s == FR_OK && has_personal_rows(p))
+        s = alloc_personal(p);
+    if (s != FR_OK) {
+        fr_pf_keep_free(p);
+        return s;
+    }
+    memcpy(p->eval_w, p->w, nu * d * sizeof *p->w);
+    memcpy(p->eval_b, p->b, nu * sizeof *p->b);
+    p->keep = 1;
+    p->kept_round = 0;
+    return FR_OK;
+}
+
+void fr_pf_keep_round_start(fr_pfedrec *p)
+{
+    memcpy(p->eval_items, p->items, p->n_items * p->dim * sizeof *p->items);
+    if (p->shared)
+        memcpy(p->eval_shared, p->shared, p->n_shared * sizeof *p->shared);
+}
+
+static int compare_item(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Room for n rows in user u's list. */
+static fr_status reserve_rows(fr_pfedrec *p, size_t u, size_t n)
+{
+    if (n <= p->pers_cap[u])
+        return FR_OK;
+    size_t cap = n < 16 ? 16 : n + n / 4;
+    int32_t *items = realloc(p->pers_items[u], cap * sizeof *items);
+    if (items)
+        p->pers_items[u] = items;
+    float *rows = realloc(p->pers_rows[u], cap * p->dim * sizeof *rows);
+    if (rows)
+        p->pers_rows[u] = rows;
+    if (!items || !rows)
+        return fr_fail_nomem("personal item rows", cap * p->dim * sizeof *rows);
+    p->pers_cap[u] = cap;
+    return FR_OK;
+}
+
+fr_status fr_pf_keep_client(fr_pfedrec *p, const scratch *s, size_t u, const float *w, float b)
+{
+    size_t d = p->dim;
+    memcpy(p->eval_w + u * d, w, d * sizeof *w);
+    p->eval_b[u] = b;
+    if (!has_personal_rows(p))
+        return FR_OK;
+    /* The rows its training changed, by item: the others read the table. */
+    size_t changed = 0;
+    for (size_t k = 0; k < s->n_loaded; k++)
+        changed += memcmp(s->local + k * d, p->items + (size_t)s->loaded[k] * d, d * sizeof(float)) != 0;
+    FR_TRY(reserve_rows(p, u, changed));
+    int32_t *items = p->pers_items[u];
+    size_t n = 0;
+    for (size_t k = 0; k < s->n_loaded; k++)
+        if (memcmp(s->local + k * d, p->items + (size_t)s->loaded[k] * d, d * sizeof(float)) != 0)
+            items[n++] = s->loaded[k];
+    if (n)
+        qsort(items, n, sizeof *items, compare_item);
+    for (size_t r = 0; r < n; r++)
+        memcpy(p->pers_rows[u] + r * d, s->local + (size_t)s->slot[items[r]] * d, d * sizeof(float));
+    p->pers_n[u] = n;
+    return FR_OK;
+}
+
+void fr_pfedrec_model_free(fr_pfedrec_model *m)
+{
+    if (!m)
+        return;
+    free(m->items);
+    free(m->w);
+    free(m->b);
+    free(m->shared);
+    free(m->personal_start);
+    free(m->personal_items);
+    free(m->personal_rows);
+    memset(m, 0, sizeof *m);
+}
+
+/* Grow *buf to hold n elements of size bytes (kept when big enough). */
+static fr_status grow(void **buf, size_t *have, size_t n, size_t size)
+{
+    if (*buf && *have >= n)
+        return FR_OK;
+    void *nb = realloc(*buf, (n ? n : 1) * size);
+    if (!nb)
+        return fr_fail_nomem("model copy", n * size);
+    *buf = nb;
+    *have = n;
+    return FR_OK;
+}
+
+fr_status fr_pfedrec_model_take(fr_pfedrec *p, fr_pfedrec_model *m)
+{
+    if (!p->keep)
+        return fr_fail(FR_ERR_INVALID, "the rating engine keeps no model (fr_pfedrec_keep_model was not called)");
+    if (p->kept_round == 0)
+        return fr_fail(FR_ERR_INVALID, "no round has run since the engine began to keep its model");
+    size_t nu = p->n_users, ni = p->n_items, d = p->dim;
+    int same_shape = m->items && m->n_users == nu && m->n_items == ni && m->dim == d &&
+                     m->algorithm == p->o.algorithm;
+    if (!same_shape) {
+        fr_pfedrec_model_free(m);
+        m->items = malloc(ni * d * sizeof *m->items);
+        m->w = malloc((nu ? nu : 1) * d * sizeof *m->w);
+        m->b = malloc((nu ? nu : 1) * sizeof *m->b);
+        if (p->shared)
+            m->shared = malloc(p->n_shared * sizeof *m->shared);
+        if (has_personal_rows(p))
+            m->personal_start = malloc((nu + 1) * sizeof *m->personal_start);
+        if (!m->items || !m->w || !m->b || (p->shared && !m->shared) ||
+            (has_personal_rows(p) && !m->personal_start)) {
+            fr_pfedrec_model_free(m);
+            return fr_fail_nomem("model copy", (ni + nu) * d * sizeof(float));
+        }
+    }
+    m->algorithm = p->o.algorithm;
+    m->n_users = nu;
+    m->n_items = ni;
+    m->dim = d;
+    m->n_shared = p->n_shared;
+    m->round = p->kept_round;
+    /* Centralised MF evaluates the tables after the epoch as they are. */
+    int central = p->o.algorithm == FR_ALGO_CENTRAL_MF;
+    memcpy(m->items, central ? p->items : p->eval_items, ni * d * sizeof *m->items);
+    memcpy(m->w, central ? p->w : p->eval_w, nu * d * sizeof *m->w);
+    memcpy(m->b, central ? p->b : p->eval_b, nu * sizeof *m->b);
+    if (p->shared)
+        memcpy(m->shared, p->eval_shared, p->n_shared * sizeof *m->shared);
+    if (!has_personal_rows(p))
+        return FR_OK;
+    size_t total = 0;
+    for (size_t u = 0; u < nu; u++) {
+        m->personal_start[u] = total;
+        total += p->pers_n[u];
+    }
+    m->personal_start[nu] = total;
+    size_t cap_items = m->personal_cap, cap_rows = m->personal_cap;
+    FR_TRY(grow((void **)&m->personal_items, &cap_items, total, sizeof *m->personal_items));
+    FR_TRY(grow((void **)&m->personal_rows, &cap_rows, total * d, sizeof *m->personal_rows));
+    m->personal_cap = total > m->personal_cap ? total : m->personal_cap;
+    for (size_t u = 0; u < nu; u++) {
+        if (!p->pers_n[u]) /* a user never trained has no list at all */
+            continue;
+        memcpy(m->personal_items + m->personal_start[u], p->pers_items[u], p->pers_n[u] * sizeof(int32_t));
+        memcpy(m->personal_rows + m->personal_start[u] * d, p->pers_rows[u], p->pers_n[u] * d * sizeof(float));
+    }
+    return FR_OK;
+}
+
+fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m)
+{
+    size_t nu = p->n_users, ni = p->n_items, d = p->dim;
+    if (m->algorithm != p->o.algorithm || m->n_users != nu || m->n_items != ni || m->dim != d ||
+        m->n_shared != p->n_shared || (p->shared && !m->shared))
+        return fr_fail(FR_ERR_INVALID, "the model (algorithm %d, %zu users, %zu items, rows of %zu, %zu layer values) does not fit this engine (algorithm %d, %zu, %zu, %zu, %zu)",
+                       (int)m->algorithm, m->n_users, m->n_items, m->dim, m->n_shared, (int)p->o.algorithm, nu,
+                       ni, d, p->n_shared);
+    if (has_personal_rows(p) && !m->personal_start)
+        return fr_fail(FR_ERR_INVALID, "PFedRec with item personalisation needs each user's personal rows; the model has none");
+    for (size_t u = 0; m->personal_start && u < nu; u++) {
+        size_t begin = m->personal_start[u], end = m->personal_start[u + 1];
+        if (end < begin || end > m->personal_start[nu])
+            return fr_fail(FR_ERR_INVALID, "the model's personal rows of user %zu run from %zu to %zu", u, begin, end);
+        for (size_t k = begin; k < end; k++)
+            if (m->personal_items[k] < 0 || (size_t)m->personal_items[k] >= ni ||
+                (k > begin && m->personal_items[k] <= m->personal_items[k - 1]))
+                return fr_fail(FR_ERR_INVALID, "the model's personal rows of user %zu are not distinct items in increasing order below %zu",
+                               u, ni);
+    }
+    fr_pf_keep_free(p);
+    if (has_personal_rows(p)) {
+        FR_TRY(alloc_personal(p));
+        for (size_t u = 0; u < nu; u++) {
+            size_t begin = m->personal_start[u], n = m->personal_start[u + 1] - begin;
+            fr_status s = reserve_rows(p, u, n);
+            if (s != FR_OK) {
+                fr_pf_keep_free(p);
+                return s;
+            }
+            if (n) {
+                memcpy(p->pers_items[u], m->personal_items + begin, n * sizeof(int32_t));
+                memcpy(p->pers_rows[u], m->personal_rows + begin * d, n * d * sizeof(float));
+            }
+            p->pers_n[u] = n;
+        }
+    }
+    memcpy(p->items, m->items, ni * d * sizeof *p->items);
+    memcpy(p->w, m->w, nu * d * sizeof *p->w);
+    memcpy(p->b, m->b, nu * sizeof *p->b);
+    if (p->shared)
+        memcpy(p->shared, m->shared, p->n_shared * sizeof *p->shared);
+    return FR_OK;
+}
+
+/* Put user u's personal rows over the table in s (a fresh overlay). */
+static fr_status overlay(fr_pfedrec *p, scratch *s, size_t u)
+{
+    if (!p->pers_n)
+        return FR_OK;
+    size_t d = p->dim;
+    for (size_t r = 0; r < p->pers_n[u]; r++) {
+        int32_t slot;
+        FR_TRY(fr_pf_load_row(s, p->items, d, p->pers_items[u][r], &slot));
+        memcpy(s->local + (size_t)slot * d, p->pers_rows[u] + r * d, d * sizeof(float));
+    }
+    return FR_OK;
+}
+
+typedef struct eval_job {
+    fr_pfedrec *p;
+    size_t chunk;
+    fr_status status[512];
+} eval_job;
+
+static void evaluate_users(void *arg, size_t task)
+{
+    eval_job *job = arg;
+    fr_pfedrec *p = job->p;
+    size_t begin = task * job->chunk, end = begin + job->chunk;
+    if (end > p->n_users)
+        end = p->n_users;
+    scratch s;
+    fr_status st = fr_pf_scratch_init(&s, p);
+    job->status[task] = st;
+    if (st != FR_OK)
+        return;
+    for (size_t u = begin; st == FR_OK && u < end; u++) {
+        st = overlay(p, &s, u);
+        if (st == FR_OK)
+            fr_pf_evaluate(p, &s, u, p->w + u * p->dim, p->b[u]);
+        fr_pf_scratch_reset(&s);
+    }
+    job->status[task] = st;
+    fr_pf_scratch_free(&s);
+}
+
+fr_status fr_pfedrec_evaluate(fr_pfedrec *p, fr_pfedrec_round *out)
+{
+    memset(out, 0, sizeof *out);
+    eval_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return fr_fail_nomem("evaluation", sizeof *job);
+    size_t tasks = 8 * (size_t)fr_cpu_engine_threads(p->engine);
+    if (tasks > sizeof job->status / sizeof job->status[0])
+        tasks = sizeof job->status / sizeof job->status[0];
+    job->p = p;
+    job->chunk = (p->n_users + tasks - 1) / tasks;
+    if (job->chunk == 0)
+        job->chunk = 1;
+    tasks = (p->n_users + job->chunk - 1) / job->chunk;
+    double t0 = fr_clock_seconds();
+    fr_cpu_parallel_for(p->engine, tasks, evaluate_users, job);
+    fr_status s = FR_OK;
+    for (size_t t = 0; t < tasks && s == FR_OK; t++)
+        s = job->status[t];
+    free(job);
+    FR_TRY(s);
+    double vh = 0, vn = 0, th = 0, tn = 0;
+    for (size_t u = 0; u < p->n_users; u++) {
+        if (!p->split->has_eval[u])
+            continue;
+        vh += p->val_hr[u];
+        vn += p->val_ndcg[u];
+        th += p->test_hr[u];
+        tn += p->test_ndcg[u];
+    }
+    double n = p->split->n_evaluated ? (double)p->split->n_evaluated : 1.0;
+    out->val_hr = vh / n;
+    out->val_ndcg = vn / n;
+    out->test_hr = th / n;
+    out->test_ndcg = tn / n;
+    out->seconds = fr_clock_seconds() - t0;
+    out->t_eval = out->seconds;
+    return FR_OK;
+}
+
+fr_status fr_pfedrec_scores(fr_pfedrec *p, size_t u, float *scores)
+{
+    if (u >= p->n_users)
+        return fr_fail(FR_ERR_INVALID, "user %zu of %zu", u, p->n_users);
+    scratch s;
+    FR_TRY(fr_pf_scratch_init(&s, p));
+    fr_status st = overlay(p, &s, u);
+    if (st == FR_OK)
+        fr_pf_score_items(p, &s, p->w + u * p->dim, p->b[u], scores);
+    fr_pf_scratch_free(&s);
+    return st;
+}
+
+void fr_pfedrec_ncf_layer(const fr_pfedrec_options *o, size_t l, size_t *out, size_t *in,
+                          size_t *weight, size_t *bias)
+{
+    size_t width = 2 * o->dim, at = 0;
+    for (size_t k = 0; k < l && k < o->n_ncf_layers; k++) {
+        at += o->ncf_layers[k] * width + o->ncf_layers[k];
+        width = o->ncf_layers[k];
+    }
+    if (l < o->n_ncf_layers) {
+        *out = o->ncf_layers[l];
+        *in = width;
+    } else { /* the output layer: the GMF products, then the last hidden layer */
+        *out = 1;
+        *in = o->dim + width;
+    }
+    *weight = at;
+    *bias = at + *out * *in;
+}
+
+/* ---- several ranks: each user's part from the rank that trained it ---------- */
+
+/* This rank's users' parts of m, in user order: w (dim floats), b, the
+ * row count (a uint32), the rows' items (int32) and values (floats). */
+static fr_status pack_own(const fr_pfedrec *p, const fr_pfedrec_model *m, unsigned char **out, size_t *bytes)
+{
+    size_t d = m->dim, total = 0;
+    for (size_t u = 0; u < m->n_users; u++)
+        if (fr_pf_owner(p, u) == p->rank) {
+            size_t n = m->personal_start ? m->personal_start[u + 1] - m->personal_start[u] : 0;
+            total += (d + 1) * sizeof(float) + sizeof(uint32_t) + n * (sizeof(int32_t) + d * sizeof(float));
+        }
+    unsigned char *buf = malloc(total ? total : 1), *at = buf;
+    if (!buf)
+        return fr_fail_nomem("personal models to gather", total);
+    for (size_t u = 0; u < m->n_users; u++) {
+        if (fr_pf_owner(p, u) != p->rank)
+            continue;
+        size_t first = m->personal_start ? m->personal_start[u] : 0;
+        uint32_t n = m->personal_start ? (uint32_t)(m->personal_start[u + 1] - first) : 0;
+        memcpy(at, m->w + u * d, d * sizeof(float));
+        at += d * sizeof(float);
+        memcpy(at, m->b + u, sizeof(float));
+        at += sizeof(float);
+        memcpy(at, &n, sizeof n);
+        at += sizeof n;
+        if (n) {
+            memcpy(at, m->personal_items + first, n * sizeof(int32_t));
+            at += n * sizeof(int32_t);
+            memcpy(at, m->personal_rows + first * d, (size_t)n * d * sizeof(float));
+            at += (size_t)n * d * sizeof(float);
+        }
+    }
+    *out = buf;
+    *bytes = total;
+    return FR_OK;
+}
+
+/* Rank 0: every user's part from its rank's chunk of all (counts bytes
+ * each, in rank order) into m. */
+static fr_status unpack_all(const fr_pfedrec *p, fr_pfedrec_model *m, const unsigned char *all, const size_t *counts)
+{
+    size_t d = m->dim, nu = m->n_users, ranks = (size_t)p->ranks;
+    const unsigned char **at = malloc(ranks * sizeof *at), **end = malloc(ranks * sizeof *end);
+    if (!at || !end) {
+        free(at);
+        free(end);
+        return fr_fail_nomem("gathered models", ranks * 2 * sizeof *at);
+    }
+    const unsigned char *base = all;
+    for (size_t r = 0; r < ranks; r++) {
+        at[r] = base;
+        end[r] = base + counts[r];
+        base += counts[r];
+    }
+    /* First pass: the sizes; second: the values. */
+    fr_status s = FR_OK;
+    size_t total = 0;
+    const unsigned char **cursor = malloc(ranks * sizeof *cursor);
+    if (!cursor)
+        s = fr_fail_nomem("gathered models", ranks * sizeof *cursor);
+    for (int pass = 0; s == FR_OK && pass < 2; pass++) {
+        memcpy(cursor, at, ranks * sizeof *cursor);
+        if (pass == 1 && m->personal_start) {
+            size_t cap_items = m->personal_cap, cap_rows = m->personal_cap;
+            s = grow((void **)&m->personal_items, &cap_items, total, sizeof *m->personal_items);
+            if (s == FR_OK)
+                s = grow((void **)&m->personal_rows, &cap_rows, total * d, sizeof *m->personal_rows);
+            if (s == FR_OK && total > m->personal_cap)
+                m->personal_cap = total;
+            total = 0;
+        }
+        for (size_t u = 0; s == FR_OK && u < nu; u++) {
+            size_t r = (size_t)fr_pf_owner(p, u);
+            const unsigned char *c = cursor[r];
+            uint32_t n;
+            size_t head = (d + 1) * sizeof(float) + sizeof n;
+            if ((size_t)(end[r] - c) < head) {
+                s = fr_fail(FR_ERR_COMM, "rank %zu sent fewer personal models than it owns", r);
+                break;
+            }
+            memcpy(&n, c + (d + 1) * sizeof(float), sizeof n);
+            size_t rest = (size_t)n * (sizeof(int32_t) + d * sizeof(float));
+            if ((size_t)(end[r] - c) - head < rest || (n && !m->personal_start)) {
+                s = fr_fail(FR_ERR_COMM, "rank %zu sent a damaged personal model of user %zu", r, u);
+                break;
+            }
+            if (pass == 1) {
+                memcpy(m->w + u * d, c, d * sizeof(float));
+                memcpy(m->b + u, c + d * sizeof(float), sizeof(float));
+                if (m->personal_start) {
+                    m->personal_start[u] = total;
+                    memcpy(m->personal_items + total, c + head, n * sizeof(int32_t));
+                    memcpy(m->personal_rows + total * d, c + head + n * sizeof(int32_t),
+                           (size_t)n * d * sizeof(float));
+                }
+            }
+            total += n;
+            cursor[r] = c + head + rest;
+        }
+    }
+    if (s == FR_OK && m->personal_start)
+        m->personal_start[nu] = total;
+    free(cursor);
+    free(at);
+    free(end);
+    return s;
+}
+
+fr_status fr_pfedrec_model_gather(fr_pfedrec *p, fr_pfedrec_model *m)
+{
+    if (p->ranks <= 1)
+        return FR_OK;
+    size_t *counts = malloc((size_t)p->ranks * sizeof *counts);
+    if (!counts) /* no collective entered: the program ends the job */
+        return fr_fail_nomem("gather counts", (size_t)p->ranks * sizeof *counts);
+    unsigned char *mine = NULL;
+    size_t bytes = 0;
+    fr_status s = pack_own(p, m, &mine, &bytes);
+    /* Every rank enters the gather (a failed rank with nothing to send),
+     * then the verdict is shared. */
+    void *all = NULL;
+    fr_status g = fr_comm_gather(p->comm, 0, mine, s == FR_OK ? bytes : 0, &all, counts);
+    if (s == FR_OK)
+        s = g;
+    if (s == FR_OK && p->rank == 0)
+        s = unpack_all(p, m, all, counts);
+    free(all);
+    free(mine);
+    free(counts);
+    return fr_comm_agree(p->comm, s);
+}
