@@ -30,6 +30,9 @@ EXTRA_DIST += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.
 # checked against a brute force over the exported files.
 TESTS += tests/test_saved_models.sh
 EXTRA_DIST += tests/test_saved_models.sh tests/saved/brute_force.py tests/saved/check_export.py
+# Multi-scenario models (msmt, fedmsmt) saved, evaluated and exported.
+TESTS += tests/test_saved_msmt.sh
+EXTRA_DIST += tests/test_saved_msmt.sh tests/check_export_msmt.py
 # Keys a job does not read refused (train and config --check alike),
 # config --keys --job, the shipped configurations, files checked up front,
 # every job kind in --help, README and fedrec.1.

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fed/fedmsmt_internal.h"
 #include "fedrec/nn.h"
@@ -385,6 +386,87 @@ static void engine(fr_backend *be1, fr_backend *be2, const fr_table *t)
     CHECK(fp.test.mean_auc != fa.test.mean_auc, "FedProx (mu 0.1) gave FedAvg's result");
 }
 
+/* keep_models: every client's model of the best round, handed over; each
+ * evaluates on its own test rows to exactly the run's reported cells, and
+ * so do the same parameters saved to a file and loaded into models built
+ * by fr_fedmsmt_client_model_create. Keeping changes nothing in the run. */
+static void kept_models(fr_backend *be, const fr_table *t, fr_fed_method method, size_t rounds, float lr)
+{
+    fr_fedmsmt_options o;
+    fr_fedmsmt_options_default(&o);
+    o.model = small_model();
+    o.method = method;
+    o.shared_experts = 2;
+    o.private_experts = 1;
+    o.rounds = rounds;
+    o.batch = 256;
+    o.lr = lr;
+    o.seed = 3;
+    fr_fedmsmt_result plain = run(be, t, &o);
+    o.keep_models = 1;
+    fr_fedmsmt_result r = run(be, t, &o);
+    CHECK(!memcmp(&plain.test, &r.test, sizeof r.test) && plain.best_round == r.best_round,
+          "%s: keeping the models changed the run", fr_fed_method_name(method));
+    char path[] = "/tmp/fr_fedmsmt_kept_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "no temporary file");
+    if (fd >= 0)
+        close(fd);
+    size_t C = t->n_scenarios;
+    fr_model_part parts[FR_TABLE_MAX_SCENARIOS];
+    char prefix[FR_TABLE_MAX_SCENARIOS][32];
+    fr_msmt_model *back[FR_TABLE_MAX_SCENARIOS] = {NULL};
+    for (size_t c = 0; c < C; c++) {
+        CHECK(r.model[c] != NULL, "client %zu: no model kept", c);
+        if (!r.model[c])
+            return;
+        snprintf(prefix[c], sizeof prefix[c], "client.%zu/", c);
+        parts[c] = (fr_model_part){prefix[c], fr_msmt_model_params(r.model[c])};
+    }
+    fr_msmt_eval all;
+    CHECK_OK(fr_fedmsmt_evaluate(r.model, t, FR_SPLIT_TEST, &all));
+    CHECK(!memcmp(all.auc, r.test.auc, sizeof all.auc) && !memcmp(all.logloss, r.test.logloss, sizeof all.logloss) &&
+              all.mean_auc == r.test.mean_auc && all.mean_logloss == r.test.mean_logloss,
+          "%s: fr_fedmsmt_evaluate's test mean AUC %.9f, the run's %.9f", fr_fed_method_name(method), all.mean_auc,
+          r.test.mean_auc);
+    CHECK_OK(fr_model_save_parts(path, parts, C, NULL));
+    for (size_t c = 0; c < C; c++) {
+        CHECK_OK(fr_fedmsmt_client_model_create(be, t, &o, c, &back[c]));
+        parts[c].set = back[c] ? fr_msmt_model_params(back[c]) : NULL;
+    }
+    if (back[C - 1])
+        CHECK_OK(fr_model_load_parts(path, parts, C));
+    remove(path);
+    uint32_t *test;
+    size_t n_test;
+    CHECK_OK(fr_table_split_rows(t, FR_SPLIT_TEST, &test, &n_test));
+    for (size_t c = 0; c < C && back[c]; c++) {
+        size_t n = 0;
+        uint32_t *own = malloc(n_test * sizeof *own);
+        for (size_t i = 0; i < n_test; i++)
+            if ((size_t)t->scenario[test[i]] == c)
+                own[n++] = test[i];
+        fr_msmt_eval e, f;
+        CHECK_OK(fr_msmt_evaluate_rows(r.model[c], t, own, n, &e));
+        CHECK_OK(fr_msmt_evaluate_rows(back[c], t, own, n, &f));
+        for (size_t k = 0; k < t->n_tasks; k++)
+            CHECK(e.auc[c][k] == r.test.auc[c][k] && e.logloss[c][k] == r.test.logloss[c][k] &&
+                      f.auc[c][k] == e.auc[c][k] && f.logloss[c][k] == e.logloss[c][k],
+                  "%s, client %zu task %zu: kept model AUC %.9f, loaded %.9f, the run's best round (%zu of %zu) %.9f",
+                  fr_fed_method_name(method), c, k, e.auc[c][k], f.auc[c][k], r.best_round, r.rounds,
+                  r.test.auc[c][k]);
+        free(own);
+        fr_msmt_model_free(back[c]);
+    }
+    free(test);
+    /* These runs peak before their last round: the kept models are the
+     * best round's, not the last. */
+    CHECK(r.best_round < r.rounds, "%s: best round %zu of %zu, expected an earlier one", fr_fed_method_name(method),
+          r.best_round, r.rounds);
+    fr_fedmsmt_result_release(&r);
+    CHECK(r.model[0] == NULL, "released models left in the result");
+}
+
 int main(void)
 {
     coordination();
@@ -412,6 +494,8 @@ int main(void)
     fedbn_stays(be1, &t);
     expert_slices(be1);
     engine(be1, be2, &t);
+    kept_models(be2, &t, FR_FED_PFMSMTREC, 6, 0.1f);
+    kept_models(be1, &t, FR_FED_LOCAL, 5, 0.05f);
     fr_table_free(&t);
     fr_backend_close(be1);
     fr_backend_close(be2);

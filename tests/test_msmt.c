@@ -203,6 +203,81 @@ static fr_msmt_model *train_two_epochs(fr_backend *be, const fr_table *t, fr_msm
     return train_model(be, t, &o, &to, log, &r);
 }
 
+/* Saved and loaded: every architecture (ESMM and AutoIFS too) trained,
+ * saved, loaded into a fresh model built with the same options (another
+ * seed: other initial values) evaluates to the trained model's test
+ * figures exactly; a model of another architecture refuses the file. */
+static void save_and_load(fr_backend *be, const fr_table *t)
+{
+    char path[] = "/tmp/fr_msmt_saved_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "no temporary file");
+    if (fd < 0)
+        return;
+    close(fd);
+    for (int a = 0; a <= FR_ARCH_AUTOIFS + 1; a++) {
+        fr_msmt_arch arch = a > FR_ARCH_AUTOIFS ? FR_ARCH_MMOE : (fr_msmt_arch)a;
+        fr_msmt_options o = tiny(arch);
+        o.esmm = a > FR_ARCH_AUTOIFS;
+        o.ifs_bottom[0] = 6;
+        o.ifs_bottom[1] = 4;
+        o.ifs_width = 5;
+        fr_msmt_train_options to;
+        fr_msmt_train_options_default(&to);
+        to.batch = 64;
+        to.max_epochs = 3;
+        to.lr = 0.01f;
+        to.search_epochs = 2;
+        to.rewind_epoch = 1;
+        fr_msmt_result r;
+        fr_msmt_model *m = train_model(be, t, &o, &to, NULL, &r), *back = NULL;
+        if (!m)
+            continue;
+        CHECK_OK(fr_msmt_model_save(m, path, "meta"));
+        o.seed = 77;
+        CHECK_OK(fr_msmt_model_create(be, t, &o, &back));
+        fr_msmt_eval before, after;
+        if (back) {
+            CHECK_OK(fr_msmt_evaluate(back, t, FR_SPLIT_TEST, &before));
+            CHECK_OK(fr_msmt_model_load(back, path));
+            CHECK_OK(fr_msmt_evaluate(back, t, FR_SPLIT_TEST, &after));
+            CHECK(before.mean_logloss != r.test.mean_logloss, "%s: the fresh model already had the trained figures",
+                  fr_msmt_arch_name(arch));
+            CHECK(!memcmp(after.auc, r.test.auc, sizeof after.auc) &&
+                      !memcmp(after.logloss, r.test.logloss, sizeof after.logloss),
+                  "%s%s: loaded model's test log loss %.9f, trained %.9f", fr_msmt_arch_name(arch),
+                  o.esmm ? " + ESMM" : "", after.mean_logloss, r.test.mean_logloss);
+            /* Every part holds what the trained model holds (AutoIFS's
+             * selector and its frozen input too: hard gates can hide a
+             * wrong input on data this small). */
+            fr_model_part pm[FR_MSMT_MAX_PARTS], pb[FR_MSMT_MAX_PARTS];
+            size_t n_parts = fr_msmt_model_parts(m, pm);
+            CHECK(fr_msmt_model_parts(back, pb) == n_parts && n_parts == (arch == FR_ARCH_AUTOIFS ? 3u : 1u),
+                  "%s: %zu parts", fr_msmt_arch_name(arch), n_parts);
+            for (size_t k = 0; k < n_parts; k++) {
+                size_t n = fr_param_set_numel(pm[k].set, FR_ROLES_ALL);
+                float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+                CHECK_OK(fr_param_set_export(pm[k].set, FR_ROLES_ALL, x, n));
+                CHECK_OK(fr_param_set_export(pb[k].set, FR_ROLES_ALL, y, n));
+                CHECK(!memcmp(x, y, n * sizeof *x), "%s: part '%s' loaded other values", fr_msmt_arch_name(arch),
+                      pm[k].prefix);
+                free(x);
+                free(y);
+            }
+        }
+        fr_msmt_model_free(back);
+        back = NULL;
+        fr_msmt_options other = tiny(arch == FR_ARCH_LR ? FR_ARCH_MMOE : FR_ARCH_LR);
+        CHECK_OK(fr_msmt_model_create(be, t, &other, &back));
+        if (back)
+            CHECK(fr_msmt_model_load(back, path) == FR_ERR_FORMAT && strstr(fr_last_error(), path),
+                  "%s: a model of another architecture took the file: %s", fr_msmt_arch_name(arch), fr_last_error());
+        fr_msmt_model_free(back);
+        fr_msmt_model_free(m);
+    }
+    remove(path);
+}
+
 /* Row order: with msmt.shuffle = once every epoch trains on the same
  * batches, so with parameters that cannot move (a learning rate of 1e-30)
  * every epoch's loss repeats the first's to the bit; reshuffled epochs
@@ -488,6 +563,7 @@ int main(void)
     fixed_order_repeats_batches(be, &tiny_t);
     min_epochs_defers_stopping(be, &tiny_t);
     autoifs_lora_init(be, &tiny_t);
+    save_and_load(be, &tiny_t);
     ple_level_widths(be);
 
     /* Every model on an OpenCL device (PoCL in CI), where there is one:

@@ -123,7 +123,9 @@ fr_status fr_config_fingerprint(const fr_config *cfg, char **out);
  * first few, then "and N more"). resume: keys a resume may change are not
  * compared (the ranks of a job compare them too). A key in one text only
  * differs unless the other side has that key's default (a key added by a
- * later fedrec). Lines that are not "name = value" are ignored. */
+ * later fedrec). Lines that are not "name = value" are ignored. Out of
+ * memory: FR_CONFIG_COMPARE_NOMEM, which is no count (never "they differ"). */
+#define FR_CONFIG_COMPARE_NOMEM ((size_t)-1) /* compare: out of memory, nothing compared */
 size_t fr_config_fingerprint_compare(const char *was, const char *now, int resume, const char *was_label,
                                      const char *now_label, char *buf, size_t n);
 /* The keys of a rule as "a.b, c.d, e.*" (a section whose every key has

@@ -103,6 +103,12 @@ typedef struct fr_fedmsmt_options {
      * one-rank run (fr_fedmsmt_result.stopped); a multi-rank run, whose
      * ranks would have to agree, ignores it. */
     fr_progress_hook progress;
+    /* 1: hand every client's model, as it was at the best round, to the
+     * caller in the result (fr_fedmsmt_result.model); 0 (the default):
+     * the models are freed with the run. */
+    int keep_models;
+    /* With keep_models: 1 keeps the last round's models instead. */
+    int keep_last;
 } fr_fedmsmt_options;
 
 void fr_fedmsmt_options_default(fr_fedmsmt_options *o);
@@ -141,7 +147,30 @@ typedef struct fr_fedmsmt_result {
     /* 1: stopped at the progress hook's request; rounds counts the
      * finished rounds, the figures are of the best of them. */
     int stopped;
+    /* With keep_models: client c's model (its MMoE over the experts it
+     * holds) with its parameters of the best round, on every rank; free
+     * them with fr_fedmsmt_result_release. NULL otherwise. */
+    fr_msmt_model *model[FR_TABLE_MAX_SCENARIOS];
 } fr_fedmsmt_result;
+
+/* Free the models a run kept (a no-op without them). */
+void fr_fedmsmt_result_release(fr_fedmsmt_result *r);
+
+/* Client c's model as a run with options o on data shaped like t builds
+ * it (an MMoE over the pool experts the client holds, parameters not yet
+ * trained): a saved client's parameters are loaded into it. */
+fr_status fr_fedmsmt_client_model_create(fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o, size_t c,
+                                         fr_msmt_model **out);
+/* Every client's model (models[c] for scenario c, as a run kept them or
+ * as loaded) on its own rows of a split of t, the cells and means as a
+ * run's rounds report them. */
+fr_status fr_fedmsmt_evaluate(fr_msmt_model *const *models, const fr_table *t, int split, fr_msmt_eval *out);
+/* The pool experts client c holds under o with `clients` clients:
+ * pool_index[k] is local expert k's index in the pool (the k-th expert of
+ * the client's bank); *held gets the count; *pool (may be NULL) the pool's
+ * size. */
+fr_status fr_fedmsmt_client_experts(const fr_fedmsmt_options *o, size_t clients, size_t c,
+                                    size_t pool_index[FR_FED_MAX_POOL], size_t *held, size_t *pool);
 
 /* Train on t (one client per scenario, rows by split) for o->rounds rounds;
  * on_round (may be NULL) sees each. Reports the test metrics of the round

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "fedrec/backend.h"
+#include "fedrec/model_file.h"
 #include "fedrec/params.h"
 #include "fedrec/progress.h"
 #include "fedrec/table.h"
@@ -91,6 +92,27 @@ size_t fr_msmt_model_max_batch(const fr_msmt_model *m);
 fr_param_set *fr_msmt_model_selector_params(fr_msmt_model *m);
 fr_status fr_msmt_autoifs_phase(fr_msmt_model *m, int retrain, float tau);
 void fr_msmt_autoifs_gates(const fr_msmt_model *m, double means[4]);
+
+/* ---- keeping a trained model (fedrec/model_file.h) ---------------------- */
+
+#define FR_MSMT_MAX_PARTS 3
+/* The parameter sets a trained model's predictions depend on, as model
+ * file parts: the model's own (prefix ""); AutoIFS adds its selection
+ * network ("selector/") and the frozen copy of the searched embedding the
+ * selector reads in the retrain phase ("selector_input/"). Returns the
+ * count. */
+size_t fr_msmt_model_parts(fr_msmt_model *m, fr_model_part parts[FR_MSMT_MAX_PARTS]);
+/* 1 for an AutoIFS model in its retrain phase (hard gates). */
+int fr_msmt_model_retraining(const fr_msmt_model *m);
+/* Save every part with the metadata text meta (may be NULL). An AutoIFS
+ * model is saved in its retrain phase only (as fr_msmt_train leaves it):
+ * before that its gates depend on the search's temperature. */
+fr_status fr_msmt_model_save(fr_msmt_model *m, const char *path, const char *meta);
+/* Load a file fr_msmt_model_save wrote into a model built with the same
+ * options on data of the same shape (names and shapes are checked; nothing
+ * is imported on a mismatch); an AutoIFS model is put in its retrain phase
+ * first. */
+fr_status fr_msmt_model_load(fr_msmt_model *m, const char *path);
 
 /* Forward a batch of table rows rows[0..n): logits task-major (task t's
  * n logits at t * n) in *logits (a view the model owns, valid until the

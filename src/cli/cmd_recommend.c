@@ -209,7 +209,11 @@ int fr_cli_recommend(int argc, char **argv)
         free_ids(&given);
         return code;
     }
-    if (!row->recommend) {
+    if (!row->recommend && row->no_recommend) {
+        fprintf(stderr, "fedrec recommend: %s: a job.kind = %s model does not recommend: %s (recommend reads pfedrec, fedmf, fedncf, central-mf and mtrec models)\n",
+                path, ctx.kind, row->no_recommend);
+        code = FR_EXIT_INPUT;
+    } else if (!row->recommend) {
         fprintf(stderr, "fedrec recommend: %s: a model of job.kind = %s scores examples, it does not rank items for users (recommend reads pfedrec, fedmf, fedncf, central-mf and mtrec models)\n",
                 path, ctx.kind);
         code = FR_EXIT_INPUT;

@@ -429,7 +429,11 @@ static int check_base(const char *dir, const fr_config *base, const fr_tune_spac
         ssize_t got = getdelim(&was, &len, '\0', f);
         fclose(f);
         char diff[1024];
-        if (got >= 0 && fr_config_fingerprint_compare(was, clean, 0, "there", "now", diff, sizeof diff)) {
+        size_t n_diff = got >= 0 ? fr_config_fingerprint_compare(was, clean, 0, "there", "now", diff, sizeof diff) : 0;
+        if (n_diff == FR_CONFIG_COMPARE_NOMEM) {
+            fprintf(stderr, "fedrec tune: out of memory comparing %s's base configuration with this one\n", dir);
+            ok = 0;
+        } else if (n_diff) {
             fprintf(stderr, "fedrec tune: %s holds the trials of another base configuration (%s): give another --out, or remove the folder to start afresh\n",
                     dir, diff);
             ok = 0;

@@ -44,6 +44,10 @@ fr_status fr_cli_msmt_options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt
 fr_status fr_cli_msmt_load(const fr_config *cfg, fr_table *t, const char **what);
 void fr_cli_msmt_print_table(const fr_table *t, const fr_msmt_eval *valid, const fr_msmt_eval *test);
 int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_comm *comm);
+/* The federated job's options from fedmsmt.*, msmt.*, train.* and fed.*
+ * for data of `clients` scenarios (job_fedmsmt.c). */
+#include "fedrec/fedmsmt.h"
+fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsmt_options *o);
 /* What each job checks in its configuration before it reads data (the
  * same functions its run calls); fedrec config --check runs them too
  * (job_check.h). */

@@ -18,6 +18,7 @@
 #include "cli/job_setup.h"
 #include "cli/progress.h"
 #include "cli/ranks.h"
+#include "cli/saved_msmt.h"
 #include "cli/summary.h"
 #include "fedrec/fedmsmt.h"
 
@@ -35,7 +36,7 @@ static fr_status parse_agg(const char *key, const char *v, fr_fed_agg *out)
     return FR_OK;
 }
 
-static fr_status options(const fr_config *cfg, size_t clients, fr_fedmsmt_options *o)
+fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsmt_options *o)
 {
     fr_msmt_train_options to;
     fr_fedmsmt_options_default(o);
@@ -236,7 +237,9 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
     int have_table = s == FR_OK;
     fr_fedmsmt_options o;
     if (s == FR_OK)
-        s = options(cfg, t.n_scenarios, &o);
+        s = fr_cli_fedmsmt_options(cfg, t.n_scenarios, &o);
+    if (s == FR_OK && rank == 0)
+        s = fr_cli_model_path_check(cfg);
     fr_backend *be = NULL;
     if (s == FR_OK)
         s = fr_cli_open_backend(cfg, &be);
@@ -275,11 +278,18 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
                "conflicts", "seconds", "agg_s");
     }
     fr_fedmsmt_result r;
+    memset(&r, 0, sizeof r);
     char *job = NULL;
     s = fr_cli_agree(comm, fr_config_fingerprint(cfg, &job));
     o.job_fingerprint = job;
     fr_cli_progress_init(&progress, quiet, "round", 1, (long long)o.rounds);
     o.progress = fr_cli_progress_hook(&progress);
+    const char *model_path;
+    fr_config_get_string(cfg, "output.model", &model_path);
+    const char *model_from;
+    fr_config_get_string(cfg, "output.model_from", &model_from);
+    o.keep_models = *model_path != '\0'; /* every rank: the hand-over is collective */
+    o.keep_last = !strcmp(model_from, "last");
     if (s == FR_OK)
         s = fr_fedmsmt_run_ranks(comm, be, &t, &o, on_round, &ctx, &r);
     fr_cli_progress_clear(&progress);
@@ -325,7 +335,18 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
             if (rc != FR_EXIT_OK)
                 code = rc;
         }
+        if (o.keep_models) {
+            char best[64];
+            if (o.keep_last)
+                snprintf(best, sizeof best, "round %zu of %zu (the last)", r.rounds, r.rounds);
+            else
+                snprintf(best, sizeof best, "round %zu of %zu", r.best_round, r.rounds);
+            fr_status ss = fr_cli_fedmsmt_save(cfg, &t, r.model, best);
+            if (ss != FR_OK)
+                code = fr_cli_report(ss, NULL);
+        }
     }
+    fr_fedmsmt_result_release(&r);
     if (s == FR_OK)
         code = fr_cli_final_verdict(comm, code);
     fr_backend_close(be);
@@ -350,6 +371,6 @@ fr_status fr_cli_fedmsmt_check(const fr_config *cfg)
             clients += *c == ';';
     }
     fr_fedmsmt_options o;
-    FR_TRY_CLI(options(cfg, (size_t)clients, &o));
+    FR_TRY_CLI(fr_cli_fedmsmt_options(cfg, (size_t)clients, &o));
     return fr_participation_check(&o.participation);
 }

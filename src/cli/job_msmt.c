@@ -16,6 +16,7 @@
 #include "cli/interrupt.h"
 #include "cli/job_setup.h"
 #include "cli/progress.h"
+#include "cli/saved_msmt.h"
 #include "cli/summary.h"
 #include "fedrec/msmt.h"
 #include "fedrec/optim.h"
@@ -165,6 +166,13 @@ typedef struct epoch_ctx {
     int jsonl;
     fr_cli_progress *progress;
     long long epochs; /* reported so far, search epochs included */
+    /* output.model_from = last: the model's parameters after each
+     * (re)training epoch, the last one's when the run ends (training
+     * itself reloads the best epoch's). */
+    fr_msmt_model *m;
+    float *last;
+    size_t n_last;
+    fr_status last_status;
 } epoch_ctx;
 
 static void on_epoch(void *arg, const fr_msmt_epoch *e)
@@ -172,6 +180,8 @@ static void on_epoch(void *arg, const fr_msmt_epoch *e)
     epoch_ctx *c = arg;
     fr_cli_progress_clear(c->progress);
     c->epochs++;
+    if (c->last && !e->search && c->last_status == FR_OK)
+        c->last_status = fr_param_set_export(fr_msmt_model_params(c->m), FR_ROLES_ALL, c->last, c->n_last);
     if (!c->quiet) {
         char tau[32] = "";
         if (e->search)
@@ -222,6 +232,9 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
+    s = fr_cli_model_path_check(cfg);
+    if (s != FR_OK)
+        return fr_cli_report(s, NULL);
     double t0 = fr_clock_seconds();
     fr_table t;
     s = fr_cli_msmt_load(cfg, &t, &what);
@@ -248,7 +261,19 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                        (sel ? fr_param_set_numel_trainable(sel) : 0);
     fr_cli_progress progress;
     long long planned = (long long)to.max_epochs + (mo.arch == FR_ARCH_AUTOIFS ? (long long)to.search_epochs : 0);
-    epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl"), &progress, 0};
+    epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl"), &progress, 0, m, NULL, 0, FR_OK};
+    const char *model_path, *model_from;
+    fr_config_get_string(cfg, "output.model", &model_path);
+    fr_config_get_string(cfg, "output.model_from", &model_from);
+    if (*model_path && !strcmp(model_from, "last")) {
+        ctx.n_last = fr_param_set_numel(fr_msmt_model_params(m), FR_ROLES_ALL);
+        if (!(ctx.last = malloc((ctx.n_last ? ctx.n_last : 1) * sizeof *ctx.last))) {
+            fr_msmt_model_free(m);
+            fr_backend_close(be);
+            fr_table_free(&t);
+            return fr_cli_report(fr_cli_fail(FR_ERR_NOMEM, "output.model_from = last: out of memory"), NULL);
+        }
+    }
     if (*report_path) {
         ctx.report = fr_cli_open_report(report_path, "w");
         if (!ctx.report) {
@@ -310,7 +335,22 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
             if (rc != FR_EXIT_OK)
                 code = rc;
         }
+        char best[64];
+        fr_status ss = ctx.last_status;
+        if (ctx.last) /* output.model_from = last */
+            snprintf(best, sizeof best, "epoch %zu of %zu (the last)", r.epochs, r.epochs);
+        else if (r.best_epoch)
+            snprintf(best, sizeof best, "epoch %zu of %zu", r.best_epoch, r.epochs);
+        else /* no epoch had a validation AUC: the last one is kept */
+            snprintf(best, sizeof best, "epoch %zu of %zu (no validation AUC)", r.epochs, r.epochs);
+        if (ss == FR_OK && ctx.last)
+            ss = fr_param_set_import(fr_msmt_model_params(m), FR_ROLES_ALL, ctx.last, ctx.n_last);
+        if (ss == FR_OK)
+            ss = fr_cli_msmt_save(cfg, &t, m, best);
+        if (ss != FR_OK)
+            code = fr_cli_report(ss, NULL);
     }
+    free(ctx.last);
     fr_msmt_model_free(m);
     fr_backend_close(be);
     fr_table_free(&t);

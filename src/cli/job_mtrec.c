@@ -70,6 +70,16 @@ fr_status fr_cli_mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t 
     FR_TRY_CLI(fr_config_get_int(cfg, "mtrec.min_epochs", min_epochs));
     FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &o->seed));
     FR_TRY_CLI(fr_config_get_int(cfg, "backend.threads", &threads));
+    /* The trainer runs on the CPU: backend.cpu_isa picks its path, and
+     * an OpenCL device is refused rather than left unused. */
+    const char *backend_kind, *isa;
+    FR_TRY_CLI(fr_config_get_string(cfg, "backend.kind", &backend_kind));
+    FR_TRY_CLI(fr_config_get_string(cfg, "backend.cpu_isa", &isa));
+    if (!strcmp(backend_kind, "opencl"))
+        return fr_cli_fail(FR_ERR_UNSUPPORTED, "backend.kind = opencl: the mtrec job trains its embedding rows on the CPU; use backend.kind = auto or cpu");
+    fr_cpu_isa parsed;
+    FR_TRY_CLI(fr_cpu_isa_parse(isa, &parsed));
+    o->cpu_isa = (int)parsed;
     if (fr_combine_method_parse(combiner, &o->combine.method) != FR_OK)
         return fr_cli_fail(FR_ERR_CONFIG, "mtrec.combiner = %s: expected pmtrec, ew, main, rlw, pcgrad, cagrad, gradvac, graddrop, nash, aligned or mgda",
                            combiner);

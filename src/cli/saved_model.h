@@ -57,6 +57,9 @@ typedef struct fr_saved_kind {
     int (*recommend)(const fr_saved_ctx *ctx, const fr_recommend_request *rq);
     int (*export_files)(const fr_saved_ctx *ctx, fr_export *e);
     int arrays;               /* the file is read with fr_model_open */
+    /* Without recommend (may be NULL): why, and what to do instead, for
+     * recommend's refusal. */
+    const char *no_recommend;
 } fr_saved_kind;
 
 /* The row for job.kind `kind`, or NULL. */
@@ -134,5 +137,7 @@ int fr_saved_rating_export(const fr_saved_ctx *ctx, fr_export *e);
 int fr_saved_mtrec_eval(const fr_saved_ctx *ctx, const char *summary);
 int fr_saved_mtrec_recommend(const fr_saved_ctx *ctx, const fr_recommend_request *rq);
 int fr_saved_mtrec_export(const fr_saved_ctx *ctx, fr_export *e);
+int fr_saved_msmt_eval(const fr_saved_ctx *ctx, const char *summary); /* msmt and fedmsmt (saved_msmt.c) */
+int fr_saved_msmt_export(const fr_saved_ctx *ctx, fr_export *e);      /* (export_msmt.c) */
 
 #endif

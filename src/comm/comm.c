@@ -329,7 +329,10 @@ fr_status fr_comm_same_job(fr_comm *c, const char *config_fingerprint, uint64_t 
     fr_status differs = FR_OK;
     snprintf(label, sizeof label, "rank %d", c->rank);
     size_t n = fr_config_fingerprint_compare(root, mine, 0, "rank 0", label, differences, sizeof differences);
-    if (n > 0) {
+    if (n == FR_CONFIG_COMPARE_NOMEM) {
+        snprintf(message, sizeof message, "out of memory comparing the configuration with rank 0's");
+        differs = FR_ERR_NOMEM;
+    } else if (n > 0) {
         char free_keys[200];
         fr_config_rule_keys(FR_FP_PER_RANK, free_keys, sizeof free_keys);
         snprintf(message, sizeof message, "the configuration differs from rank 0's in %zu key%s: %s (every rank must run the same job; only %s may differ)",

@@ -110,7 +110,7 @@ static const char *shown(const char *v)
 }
 
 /* The schema's default of name, canonical, into buf; 0 if name is not a
- * key. */
+ * key, -1 out of memory. */
 static int default_of(const fr_config *defaults, const char *name, char *buf, size_t n)
 {
     long k = defaults ? fr_config_find(defaults, name) : -1;
@@ -120,17 +120,21 @@ static int default_of(const fr_config *defaults, const char *name, char *buf, si
     size_t size = 0;
     FILE *f = open_memstream(&text, &size);
     if (!f)
-        return 0;
+        return -1;
     canonical(&defaults->keys[k], &defaults->values[k], f);
-    fclose(f);
-    snprintf(buf, n, "%s", text ? text : "");
+    int grown = fclose(f) == 0 && text;
+    if (!grown) {
+        free(text);
+        return -1;
+    }
+    snprintf(buf, n, "%s", text);
     free(text);
     return 1;
 }
 
 /* Whether a difference in name counts: not for a key a resume may change
  * (when resuming), nor for a key present on one side only whose other
- * side holds its default. */
+ * side holds its default; -1 out of memory. */
 static int counts(const fr_config *defaults, const char *name, const char *was, const char *now, int resume)
 {
     long k = defaults ? fr_config_find(defaults, name) : -1;
@@ -141,7 +145,10 @@ static int counts(const fr_config *defaults, const char *name, const char *was, 
     if (was && now)
         return strcmp(was, now) != 0;
     char def[256];
-    if (default_of(defaults, name, def, sizeof def))
+    int has = default_of(defaults, name, def, sizeof def);
+    if (has < 0)
+        return -1;
+    if (has)
         return strcmp(was ? was : now, def) != 0;
     return 1;
 }
@@ -169,14 +176,16 @@ size_t fr_config_fingerprint_compare(const char *was, const char *now, int resum
     entry *ea = a ? parse(a, &na) : NULL, *eb = b ? parse(b, &nb) : NULL;
     fr_config *defaults = NULL;
     if (!ea || !eb || fr_config_create(&defaults) != FR_OK) {
-        /* Out of memory: say so rather than call them equal. */
+        /* Out of memory: say so rather than call them equal or different. */
         snprintf(buf, n, "(the fingerprints could not be compared: out of memory)");
+        fr_config_free(defaults);
         free(ea);
         free(eb);
         free(a);
         free(b);
-        return 1;
+        return FR_CONFIG_COMPARE_NOMEM;
     }
+    int oom = 0;
     for (size_t j = 0; j < nb; j++) {
         const char *old = NULL;
         for (size_t i = 0; i < na; i++)
@@ -185,12 +194,17 @@ size_t fr_config_fingerprint_compare(const char *was, const char *now, int resum
                 old = ea[i].value;
                 break;
             }
-        if (counts(defaults, eb[j].name, old, eb[j].value, resume))
+        int c = counts(defaults, eb[j].name, old, eb[j].value, resume);
+        oom |= c < 0;
+        if (c > 0)
             note(buf, n, &used, ++found, eb[j].name, was_label, old, now_label, eb[j].value);
     }
-    for (size_t i = 0; i < na; i++)
-        if (!ea[i].matched && counts(defaults, ea[i].name, ea[i].value, NULL, resume))
+    for (size_t i = 0; i < na; i++) {
+        int c = ea[i].matched ? 0 : counts(defaults, ea[i].name, ea[i].value, NULL, resume);
+        oom |= c < 0;
+        if (c > 0)
             note(buf, n, &used, ++found, ea[i].name, was_label, ea[i].value, now_label, NULL);
+    }
     if (found > 6 && used < n)
         snprintf(buf + used, n - used, "; and %zu more", found - 6);
     fr_config_free(defaults);
@@ -198,6 +212,10 @@ size_t fr_config_fingerprint_compare(const char *was, const char *now, int resum
     free(eb);
     free(a);
     free(b);
+    if (oom) {
+        snprintf(buf, n, "(the fingerprints could not be compared: out of memory)");
+        return FR_CONFIG_COMPARE_NOMEM;
+    }
     return found;
 }
 

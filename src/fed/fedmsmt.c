@@ -116,6 +116,7 @@ typedef struct fed_client {
     fed_unit units[MAX_UNITS];
     size_t n_units;
     fr_buffer **anchor;      /* per parameter: its value at the round's start (proximal term) */
+    size_t n_anchor;
     double prox_mu;
     uint32_t step;
 } fed_client;
@@ -140,8 +141,7 @@ static fr_status add_prox(void *arg)
 static void client_free(fed_client *c)
 {
     if (c->anchor) {
-        fr_param_set *ps = fr_msmt_model_params(c->m);
-        for (size_t i = 0; i < fr_param_set_count(ps); i++)
+        for (size_t i = 0; i < c->n_anchor; i++)
             fr_buffer_free(c->anchor[i]);
         free(c->anchor);
     }
@@ -151,6 +151,53 @@ static void client_free(fed_client *c)
         free(c->rows[k]);
     free(c->received);
     free(c->after);
+}
+
+/* The options of client c's model: an MMoE over the experts it holds. */
+static fr_msmt_options client_model_options(const fr_fedmsmt_options *o, const fed_template *tp, size_t c)
+{
+    fr_msmt_options mo = o->model;
+    mo.arch = FR_ARCH_MMOE;
+    mo.experts = tp->held[c];
+    if (mo.max_batch < o->batch)
+        mo.max_batch = o->batch;
+    return mo;
+}
+
+fr_status fr_fedmsmt_client_model_create(fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o, size_t c,
+                                         fr_msmt_model **out)
+{
+    *out = NULL;
+    fed_template tp;
+    FR_TRY(fr_fed_template_make(o, t->n_scenarios, &tp));
+    if (c >= tp.clients)
+        return fr_fail(FR_ERR_INVALID, "client %zu of %zu", c, tp.clients);
+    fr_msmt_options mo = client_model_options(o, &tp, c);
+    return fr_msmt_model_create(be, t, &mo, out);
+}
+
+fr_status fr_fedmsmt_client_experts(const fr_fedmsmt_options *o, size_t clients, size_t c,
+                                    size_t pool_index[FR_FED_MAX_POOL], size_t *held, size_t *pool)
+{
+    fed_template tp;
+    FR_TRY(fr_fed_template_make(o, clients, &tp));
+    if (c >= tp.clients)
+        return fr_fail(FR_ERR_INVALID, "client %zu of %zu", c, tp.clients);
+    *held = 0;
+    for (size_t g = 0; g < tp.pool; g++)
+        if (tp.member[c][g])
+            pool_index[(*held)++] = g;
+    if (pool)
+        *pool = tp.pool;
+    return FR_OK;
+}
+
+void fr_fedmsmt_result_release(fr_fedmsmt_result *r)
+{
+    for (size_t c = 0; c < FR_TABLE_MAX_SCENARIOS; c++) {
+        fr_msmt_model_free(r->model[c]);
+        r->model[c] = NULL;
+    }
 }
 
 /* Client c: its rows, its model (holding tp->held[c] experts), optimizer,
@@ -176,11 +223,7 @@ static fr_status client_make(fr_backend *be, const fr_table *t, const fr_fedmsmt
     if (cl->n_rows[FR_SPLIT_TRAIN] < 2)
         return fr_fail(FR_ERR_INVALID, "client %zu (scenario '%s') has %zu training rows", c, t->scenario_names[c],
                        cl->n_rows[FR_SPLIT_TRAIN]);
-    fr_msmt_options mo = o->model;
-    mo.arch = FR_ARCH_MMOE;
-    mo.experts = tp->held[c];
-    if (mo.max_batch < o->batch)
-        mo.max_batch = o->batch;
+    fr_msmt_options mo = client_model_options(o, tp, c);
     FR_TRY(fr_msmt_model_create(be, t, &mo, &cl->m));
     fr_param_set *ps = fr_msmt_model_params(cl->m);
     FR_TRY(fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->lr, o->weight_decay, &cl->opt));
@@ -197,6 +240,7 @@ static fr_status client_make(fr_backend *be, const fr_table *t, const fr_fedmsmt
         cl->anchor = calloc(np, sizeof *cl->anchor);
         if (!cl->anchor)
             return fr_fail_nomem("proximal anchors", np * sizeof *cl->anchor);
+        cl->n_anchor = np;
         /* Dense trainable parameters only: an embedding table's gradient
          * holds the rows a batch touched, not the whole table. */
         for (size_t i = 0; i < np; i++) {
@@ -421,6 +465,36 @@ static void finish_means(fr_msmt_eval *e)
     e->mean_logloss = cells ? e->mean_logloss / (double)cells : NAN;
 }
 
+fr_status fr_fedmsmt_evaluate(fr_msmt_model *const *models, const fr_table *t, int split, fr_msmt_eval *out)
+{
+    size_t C = t->n_scenarios;
+    memset(out, 0, sizeof *out);
+    out->n_scenarios = C;
+    out->n_tasks = t->n_tasks;
+    for (size_t c = 0; c < C; c++)
+        for (size_t k = 0; k < t->n_tasks; k++)
+            out->auc[c][k] = out->logloss[c][k] = NAN;
+    uint32_t *all;
+    size_t n_all;
+    FR_TRY(fr_table_split_rows(t, split, &all, &n_all));
+    uint32_t *own = malloc((n_all ? n_all : 1) * sizeof *own);
+    fr_status s = own ? FR_OK : fr_fail_nomem("evaluation rows", n_all * sizeof *own);
+    for (size_t c = 0; s == FR_OK && c < C; c++) {
+        size_t n = 0;
+        for (size_t i = 0; i < n_all; i++)
+            if ((size_t)t->scenario[all[i]] == c)
+                own[n++] = all[i];
+        fr_msmt_eval e;
+        s = fr_msmt_evaluate_rows(models[c], t, own, n, &e);
+        if (s == FR_OK)
+            merge_eval(out, &e, c);
+    }
+    free(own);
+    free(all);
+    finish_means(out);
+    return s;
+}
+
 static fr_status check_options(const fr_fedmsmt_options *o)
 {
     if (o->rounds < 1 || o->local_epochs < 1 || o->batch < 2 || !(o->lr > 0))
@@ -476,6 +550,46 @@ static fr_status share_trained(fr_comm *comm, const fr_fedmsmt_options *o, fed_c
     return fr_fed_exchange_trained(comm, o, C, after, n_values, loss, late, trained);
 }
 
+/* The parameters of the clients this rank runs, into kept (a round that
+ * improved the validation AUC: what was just evaluated). */
+static fr_status keep_clients(const fed_client *cl, size_t C, const fr_fedmsmt_options *o, int ranks, int me,
+                              float **kept)
+{
+    for (size_t c = 0; c < C; c++)
+        if (fr_fed_owner(o, c, C, ranks) == me)
+            FR_TRY(fr_param_set_export(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, kept[c], cl[c].n_values));
+    return FR_OK;
+}
+
+/* The end of a keep_models run: every rank gets each client's kept
+ * parameters from the rank that ran it (the others' copies of a client
+ * that was late or never aggregated are stale), loads them into the
+ * client's model and hands the model to out. */
+static fr_status hand_over(fr_comm *comm, fed_client *cl, size_t C, const fr_fedmsmt_options *o, int ranks,
+                           float **kept, fr_status s, fr_fedmsmt_result *out)
+{
+    if (ranks > 1) {
+        s = fr_comm_agree(comm, s);
+        double loss[FR_TABLE_MAX_SCENARIOS];
+        int late[FR_TABLE_MAX_SCENARIOS], trained[FR_TABLE_MAX_SCENARIOS];
+        size_t n_values[FR_TABLE_MAX_SCENARIOS];
+        for (size_t c = 0; c < C; c++) {
+            n_values[c] = cl[c].n_values;
+            loss[c] = 0.0;
+            late[c] = trained[c] = 0;
+        }
+        if (s == FR_OK)
+            s = fr_fed_exchange_trained(comm, o, C, kept, n_values, loss, late, trained);
+    }
+    for (size_t c = 0; s == FR_OK && c < C; c++)
+        s = fr_param_set_import(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, kept[c], cl[c].n_values);
+    for (size_t c = 0; s == FR_OK && c < C; c++) {
+        out->model[c] = cl[c].m;
+        cl[c].m = NULL;
+    }
+    return s;
+}
+
 fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
                                void (*on_round)(void *arg, const fr_fedmsmt_round *r), void *arg,
                                fr_fedmsmt_result *out)
@@ -496,10 +610,17 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
     out->clients = C;
     out->pool = tp.pool;
     fr_status s = FR_OK;
+    /* keep_models: every client's parameters at the best round so far. */
+    float **kept = o->keep_models ? calloc(C, sizeof *kept) : NULL;
+    if (o->keep_models && !kept)
+        s = fr_fail_nomem("kept models", C * sizeof *kept);
     for (size_t c = 0; s == FR_OK && c < C; c++) {
         s = client_make(be, t, o, &tp, c, &cl[c]);
         out->experts_held[c] = tp.held[c];
     }
+    for (size_t c = 0; s == FR_OK && kept && c < C; c++)
+        if (!(kept[c] = malloc((cl[c].n_values ? cl[c].n_values : 1) * sizeof *kept[c])))
+            s = fr_fail_nomem("kept models", cl[c].n_values * sizeof *kept[c]);
     if (s == FR_OK)
         s = broadcast_initial(cl, C);
     if (ranks > 1) /* the same set-up on every rank: one verdict, one message */
@@ -627,6 +748,13 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             out->valid = r->valid;
             out->test = r->test;
         }
+        if (kept && (r->improved || o->keep_last)) {
+            s = keep_clients(cl, C, o, ranks, me, kept);
+            if (ranks > 1) /* every rank improved alike: one verdict */
+                s = fr_comm_agree(comm, s);
+        }
+        if (s != FR_OK)
+            break;
         if (r->improved) {
             best = r->valid.mean_auc;
             out->best_round = round;
@@ -643,8 +771,11 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
     }
     /* No round with a defined validation AUC (no validation rows, or one
      * class only in every cell): report the last round. */
-    if (s == FR_OK && out->rounds && !out->best_round)
+    if (s == FR_OK && out->rounds && !out->best_round) {
         out->best_round = out->rounds; /* its figures are in out already */
+        if (kept && !o->keep_last) /* keep_last: already kept */
+            s = keep_clients(cl, C, o, ranks, me, kept);
+    }
     if (s == FR_OK && !out->rounds) { /* stopped in the first round: nothing to report */
         fr_msmt_eval *e[2] = {&out->valid, &out->test};
         for (int q = 0; q < 2; q++) {
@@ -656,11 +787,17 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             e[q]->mean_auc = e[q]->mean_logloss = NAN;
         }
     }
+    if (kept) /* collective: agrees on s first */
+        s = hand_over(comm, cl, C, o, ranks, kept, s, out);
     for (size_t c = 0; c < C && out->rounds; c++)
         out->upload_bytes_per_round[c] = upload_sum[c] / out->rounds;
     out->seconds = fr_clock_seconds() - t0;
-    for (size_t c = 0; c < C; c++)
+    for (size_t c = 0; c < C; c++) {
         client_free(&cl[c]);
+        if (kept)
+            free(kept[c]);
+    }
+    free(kept);
     free(cl);
     free(r);
     return s;

@@ -186,6 +186,8 @@ static fr_status check_config(const fr_pfedrec *p, const char *path, const char 
     size_t n = fr_config_fingerprint_compare(stored, now, 1, "checkpoint", "now", differences, sizeof differences);
     if (n == 0)
         return FR_OK;
+    if (n == FR_CONFIG_COMPARE_NOMEM)
+        return fr_fail(FR_ERR_NOMEM, "%s: out of memory comparing the checkpoint's configuration with this run's", path);
     fr_config_rule_keys(FR_FP_RESUME_MAY_CHANGE, may_change, sizeof may_change);
     fr_config_rule_keys(FR_FP_PER_RANK, per_rank, sizeof per_rank);
     return fr_fail(FR_ERR_CONFIG, "%s: the checkpoint was written under another configuration, %zu key%s differ%s: %s (a resume may change only %s, %s: doc/RELIABILITY.md)",

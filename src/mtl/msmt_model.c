@@ -132,6 +132,21 @@ fr_param_set *fr_msmt_model_selector_params(fr_msmt_model *m)
     return m->ifs ? fr_autoifs_selector_params(m->ifs) : NULL;
 }
 
+size_t fr_msmt_model_parts(fr_msmt_model *m, fr_model_part parts[FR_MSMT_MAX_PARTS])
+{
+    parts[0] = (fr_model_part){"", m->ps};
+    if (!m->ifs)
+        return 1;
+    parts[1] = (fr_model_part){"selector/", fr_autoifs_selector_params(m->ifs)};
+    parts[2] = (fr_model_part){"selector_input/", m->sel_emb_ps};
+    return 3;
+}
+
+int fr_msmt_model_retraining(const fr_msmt_model *m)
+{
+    return m->ifs && m->ifs_retrain;
+}
+
 /* Copy a parameter's values between two sets' tensors of one shape. */
 static fr_status copy_param(const fr_param *from, fr_param *to)
 {
