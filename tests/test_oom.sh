@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_oom.sh — the out-of-memory sweep: short runs of the main jobs
 # (PFedRec with a checkpoint, report and summary; its resume from that
-# checkpoint; the multi-scenario job msmt; the federated one fedmsmt; the
-# multi-task recommender mtrec) with one allocation made to fail, run
+# checkpoint; PFedRec saving its model, and eval and recommend reading it;
+# the multi-scenario job msmt and the federated one fedmsmt, both saving
+# their models; the multi-task recommender mtrec) with one allocation made to fail, run
 # after run, through tests/fedrec-oom (tests/oom/fail_alloc.c). Every run
 # must end with exit code 1 and a "fedrec: ..." line that says "out of
 # memory" with the library's message (not the bare status name a message
@@ -117,8 +118,8 @@ check_run() {
         return 1
     fi
     last=$(grep -v '^fedrec-oom: ' "$dir/err" | tail -n 1)
-    if [ "$rc" -ne 1 ] || ! printf '%s\n' "$last" | grep -q '^fedrec: .*out of memory' ||
-        printf '%s\n' "$last" | grep -Eq '^fedrec: (.*: )?out of memory$'; then
+    if [ "$rc" -ne 1 ] || ! printf '%s\n' "$last" | grep -Eq '^fedrec( [a-z]+)?: .*out of memory' ||
+        printf '%s\n' "$last" | grep -Eq '^fedrec( [a-z]+)?: (.*: )?out of memory$'; then
         echo "$label: allocation $n: exit code $rc, last line '$last' (expected 1 and the library's out-of-memory message)"
         grep -m 1 "fedrec-oom: failing" "$dir/err"
         return 1
@@ -232,12 +233,23 @@ from_checkpoint() {
 sweep resume from_checkpoint train $common $rating --set train.rounds=2 --set output.checkpoint=c.ckpt \
     --set output.report=r.csv --resume
 
+# A saved model: training that writes it, then eval and recommend reading it.
+sweep save "" train $common $rating --set train.rounds=2 --save m.frm
+mkdir -p "$tmp/model.src"
+(cd "$tmp/model.src" && "$OOM" train $common $rating --set train.rounds=2 --save m.frm >/dev/null 2>err) ||
+    fail "eval: the model could not be saved: $(tail -n 2 "$tmp/model.src/err")"
+with_model() {
+    cp "$tmp/model.src/m.frm" "$1/"
+}
+sweep eval with_model eval m.frm
+sweep recommend with_model recommend m.frm --user u3 --top 5 --format json
+
 sweep msmt "" train $common --set job.kind=msmt --set data.rows=300 --set data.vocab=10 --set train.epochs=1 \
-    --set msmt.expert_layers=4 --set msmt.tower_layers=4 --set msmt.experts=2 --set train.batch_size=128
+    --set msmt.expert_layers=4 --set msmt.tower_layers=4 --set msmt.experts=2 --set train.batch_size=128 --save m.frm
 
 sweep fedmsmt "" train "$top_srcdir/conf/pfmsmtrec-synthetic.ini" $common --set data.rows=300 --set data.vocab=10 \
     --set train.rounds=1 --set msmt.scenarios=2 --set fedmsmt.shared_experts=1 --set fedmsmt.private_experts=1 \
-    --set msmt.expert_layers=4 --set msmt.tower_layers=4 --set train.batch_size=128
+    --set msmt.expert_layers=4 --set msmt.tower_layers=4 --set train.batch_size=128 --save f.frm
 
 sweep mtrec "" train "$top_srcdir/conf/mtrec-synthetic.ini" $common --set data.users=30 --set data.items=40 \
     --set data.per_user=5 --set mtrec.synthetic_categories=4 --set train.epochs=2 --set mtrec.min_epochs=0 \

@@ -158,8 +158,11 @@ int fr_cli_recommend(int argc, char **argv)
             code = FR_EXIT_USAGE;
         } else if (!strcmp(a, "--user")) {
             const char *id = argv[++i];
-            if (!add_id(&given, id, strlen(id), 0))
+            if (!add_id(&given, id, strlen(id), 0)) {
+                fprintf(stderr, "fedrec recommend: out of memory allocating %zu bytes for --user '%s'\n",
+                        strlen(id) + 1, id);
                 code = FR_EXIT_FAILURE;
+            }
         } else if (!strcmp(a, "--users")) {
             users_file = argv[++i];
         } else if (!strcmp(a, "--top")) {

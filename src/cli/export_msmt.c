@@ -383,7 +383,7 @@ int fr_saved_msmt_export(const fr_saved_ctx *ctx, fr_export *e)
         return fr_cli_report(s, NULL);
     exporter x = {ctx, e, &m, calloc(fr_model_count(ctx->file) + 1, 1), NULL, 0, NULL, 0};
     if (!x.done)
-        s = fr_cli_fail(FR_ERR_NOMEM, "export: out of memory");
+        s = fr_cli_fail(FR_ERR_NOMEM, "export: out of memory naming or writing the arrays");
     int fed = !strcmp(m.kind, "fedmsmt");
     fr_fedmsmt_options fo;
     fr_fedmsmt_options_default(&fo);

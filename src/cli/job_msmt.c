@@ -271,7 +271,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
             fr_msmt_model_free(m);
             fr_backend_close(be);
             fr_table_free(&t);
-            return fr_cli_report(fr_cli_fail(FR_ERR_NOMEM, "output.model_from = last: out of memory"), NULL);
+            return fr_cli_report(fr_cli_fail(FR_ERR_NOMEM, "output.model_from = last: out of memory allocating %zu bytes for the last epoch's parameters", (ctx.n_last ? ctx.n_last : 1) * sizeof *ctx.last), NULL);
         }
     }
     if (*report_path) {

@@ -53,6 +53,8 @@ static fr_status load_stored(const char *path, const char *meta, fr_config **out
         snprintf(why, sizeof why, "%s", fr_last_error());
         fr_config_free(*out);
         *out = NULL;
+        if (s == FR_ERR_NOMEM) /* not the file's fault */
+            return fr_cli_fail(FR_ERR_NOMEM, "%s: reading the stored configuration: %s", path, why);
         return fr_cli_fail(FR_ERR_FORMAT, "%s: the configuration stored in the model does not load (a file of another fedrec?): %s",
                            path, why);
     }
@@ -187,15 +189,15 @@ static int by_key_descending(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-void fr_top_k(const float *scores, size_t n, const int32_t *skip, size_t n_skip, size_t k, int32_t *out,
-              size_t *count)
+fr_status fr_top_k(const float *scores, size_t n, const int32_t *skip, size_t n_skip, size_t k, int32_t *out,
+                   size_t *count)
 {
     *count = 0;
-    uint64_t *heap = malloc((k ? k : 1) * sizeof *heap);
-    if (!heap || k == 0) {
-        free(heap);
-        return;
-    }
+    if (k == 0)
+        return FR_OK;
+    uint64_t *heap = malloc(k * sizeof *heap);
+    if (!heap)
+        return fr_cli_fail(FR_ERR_NOMEM, "out of memory allocating %zu bytes for the top %zu items", k * sizeof *heap, k);
     size_t filled = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t key = rank_key(scores[i], (int32_t)i);
@@ -218,6 +220,7 @@ void fr_top_k(const float *scores, size_t n, const int32_t *skip, size_t n_skip,
         out[j] = (int32_t)(0xFFFFFFFFu - (uint32_t)heap[j]);
     *count = filled;
     free(heap);
+    return FR_OK;
 }
 
 /* ---- printing --------------------------------------------------------------- */
@@ -342,7 +345,8 @@ fr_status fr_saved_check_writable(const char *key, const char *path)
 {
     char *copy = strdup(path);
     if (!copy)
-        return fr_cli_fail(FR_ERR_NOMEM, "out of memory");
+        return fr_cli_fail(FR_ERR_NOMEM, "%s = '%s': out of memory allocating %zu bytes for its folder's name", key, path,
+                           strlen(path) + 1);
     const char *dir = dirname(copy);
     fr_status s = FR_OK;
     if (access(dir, W_OK) != 0)

@@ -66,7 +66,7 @@ static fr_status build_meta(const fr_config *cfg, const fr_table *t, const char 
     FILE *f = open_memstream(&text, &size);
     if (!f) {
         free(ini);
-        return fr_cli_fail(FR_ERR_NOMEM, "model metadata: out of memory");
+        return fr_cli_fail(FR_ERR_NOMEM, "out of memory building the model's metadata (its schema text)");
     }
     fprintf(f, "; fedrec %s: a trained job.kind = %s model; 'fedrec eval' and 'fedrec export' read it.\n",
             fr_version(), kind);
@@ -86,7 +86,7 @@ static fr_status build_meta(const fr_config *cfg, const fr_table *t, const char 
     free(ini);
     if (bad || !text) {
         free(text);
-        return fr_cli_fail(FR_ERR_NOMEM, "model metadata: out of memory");
+        return fr_cli_fail(FR_ERR_NOMEM, "out of memory building the model's metadata (its schema text)");
     }
     *out = text;
     return FR_OK;
@@ -115,7 +115,7 @@ fr_status fr_cli_saved_msmt_parse(const char *path, const char *meta, fr_cli_sav
     int have[5] = {0, 0, 0, 0, 0}; /* kind, fingerprint, categorical, vocab, numerical */
     char *copy = strdup(meta);
     if (!copy)
-        return fr_cli_fail(FR_ERR_NOMEM, "model metadata: out of memory");
+        return fr_cli_fail(FR_ERR_NOMEM, "out of memory building the model's metadata (its schema text)");
     fr_status s = FR_OK;
     for (char *line = copy; line && s == FR_OK;) {
         char *nl = strchr(line, '\n');
@@ -144,7 +144,7 @@ fr_status fr_cli_saved_msmt_parse(const char *path, const char *meta, fr_cli_sav
                 free(out->vocab);
                 out->vocab = calloc(out->n_cat ? out->n_cat : 1, sizeof *out->vocab);
                 if (!out->vocab) {
-                    s = fr_cli_fail(FR_ERR_NOMEM, "model metadata: out of memory");
+                    s = fr_cli_fail(FR_ERR_NOMEM, "out of memory building the model's metadata (its schema text)");
                     break;
                 }
                 size_t n = 0;
@@ -181,7 +181,7 @@ fr_status fr_cli_model_path_check(const fr_config *cfg)
         return FR_OK;
     char *copy = strdup(path);
     if (!copy)
-        return fr_cli_fail(FR_ERR_NOMEM, "output.model: out of memory");
+        return fr_cli_fail(FR_ERR_NOMEM, "output.model: out of memory building the model's metadata (configuration, fingerprint, schema)");
     const char *dir = dirname(copy);
     int ok = access(dir, W_OK) == 0;
     fr_status s = ok ? FR_OK
@@ -220,7 +220,7 @@ fr_status fr_cli_fedmsmt_save(const fr_config *cfg, const fr_table *t, fr_msmt_m
     size_t C = t->n_scenarios;
     fr_model_part *parts = calloc(C, sizeof *parts);
     char (*prefix)[32] = calloc(C, sizeof *prefix);
-    fr_status s = parts && prefix ? FR_OK : fr_cli_fail(FR_ERR_NOMEM, "model save: out of memory");
+    fr_status s = parts && prefix ? FR_OK : fr_cli_fail(FR_ERR_NOMEM, "out of memory naming the model's parameter sets for saving");
     for (size_t c = 0; s == FR_OK && c < C; c++) {
         snprintf(prefix[c], sizeof prefix[c], "client.%zu/", c);
         parts[c].prefix = prefix[c];
@@ -296,7 +296,7 @@ static fr_status load_clients(const char *path, const fr_config *cfg, fr_backend
     FR_TRY_CLI(fr_cli_fedmsmt_options(cfg, C, &o));
     fr_model_part *parts = calloc(C, sizeof *parts);
     char (*prefix)[32] = calloc(C, sizeof *prefix);
-    fr_status s = parts && prefix ? FR_OK : fr_cli_fail(FR_ERR_NOMEM, "model load: out of memory");
+    fr_status s = parts && prefix ? FR_OK : fr_cli_fail(FR_ERR_NOMEM, "out of memory naming the model's parameter sets for loading");
     for (size_t c = 0; s == FR_OK && c < C; c++) {
         s = fr_fedmsmt_client_model_create(be, t, &o, c, &models[c]);
         snprintf(prefix[c], sizeof prefix[c], "client.%zu/", c);

@@ -499,7 +499,11 @@ int fr_saved_mtrec_recommend(const fr_saved_ctx *ctx, const fr_recommend_request
             scores[i] = (float)z;
         }
         size_t n_seen = seen_of(&r, u, seen), n = 0;
-        fr_top_k(scores, ni, seen, n_seen, rq->top, top, &n);
+        fr_status st = fr_top_k(scores, ni, seen, n_seen, rq->top, top, &n);
+        if (st != FR_OK) {
+            code = fr_cli_report(st, NULL);
+            break;
+        }
         for (size_t j = 0; j < n; j++) {
             top_scores[j] = scores[top[j]];
             top_ids[j] = r.item_ids[top[j]];

@@ -514,7 +514,9 @@ int fr_saved_rating_recommend(const fr_saved_ctx *ctx, const fr_recommend_reques
     /* Every user is looked up first: an unknown one prints nothing. */
     long *rows = NULL;
     if (code == FR_EXIT_OK && !(rows = malloc((rq->n_users ? rq->n_users : 1) * sizeof *rows)))
-        code = fr_cli_report(fr_cli_fail(FR_ERR_NOMEM, "out of memory"), NULL);
+        code = fr_cli_report(fr_cli_fail(FR_ERR_NOMEM, "out of memory allocating %zu bytes for the users' rows",
+                                         (rq->n_users ? rq->n_users : 1) * sizeof *rows),
+                             NULL);
     for (size_t k = 0; code == FR_EXIT_OK && k < rq->n_users; k++)
         if ((rows[k] = fr_id_index_find(&users, rq->users[k])) < 0)
             code = fr_saved_unknown_user(ctx, rq, k, &users);
@@ -538,7 +540,11 @@ int fr_saved_rating_recommend(const fr_saved_ctx *ctx, const fr_recommend_reques
         }
         const fr_loo_split *sp = &r.split;
         size_t n_seen = sp->seen_start[u + 1] - sp->seen_start[u], n = 0;
-        fr_top_k(scores, ni, sp->seen_items + sp->seen_start[u], n_seen, rq->top, top, &n);
+        s = fr_top_k(scores, ni, sp->seen_items + sp->seen_start[u], n_seen, rq->top, top, &n);
+        if (s != FR_OK) {
+            code = fr_cli_report(s, NULL);
+            break;
+        }
         for (size_t j = 0; j < n; j++) {
             top_scores[j] = scores[top[j]];
             top_ids[j] = r.item_ids[top[j]];

@@ -15,9 +15,11 @@ void fr_pf_keep_free(fr_pfedrec *p)
     free(p->eval_shared);
     free(p->eval_w);
     free(p->eval_b);
-    for (size_t u = 0; p->pers_items && u < p->n_users; u++) {
-        free(p->pers_items[u]);
-        free(p->pers_rows[u]);
+    for (size_t u = 0; u < p->n_users; u++) { /* either list may be missing (out of memory) */
+        if (p->pers_items)
+            free(p->pers_items[u]);
+        if (p->pers_rows)
+            free(p->pers_rows[u]);
     }
     free(p->pers_items);
     free(p->pers_rows);
