@@ -33,3 +33,8 @@ EXTRA_DIST += tests/test_saved_models.sh tests/saved/brute_force.py tests/saved/
 # Multi-scenario models (msmt, fedmsmt) saved, evaluated and exported.
 TESTS += tests/test_saved_msmt.sh
 EXTRA_DIST += tests/test_saved_msmt.sh tests/check_export_msmt.py
+# Keys a job does not read refused (train and config --check alike),
+# config --keys --job, the shipped configurations, files checked up front,
+# every job kind in --help, README and fedrec.1.
+TESTS += tests/test_keys.sh
+EXTRA_DIST += tests/test_keys.sh

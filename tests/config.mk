@@ -14,3 +14,9 @@ EXTRA_DIST += tests/config/good.ini \
 	tests/config/duplicate.ini tests/config/no_section.ini \
 	tests/config/syntax.ini tests/config/unknown_key.ini \
 	tests/config/unknown_section.ini
+# Which jobs read each key: every key has a rule, the rules hold for every
+# job kind, unread keys are refused, conf/*.ini pass.
+check_PROGRAMS += tests/test_config_reads
+tests_test_config_reads_SOURCES = tests/test_config_reads.c tests/testutil.h
+tests_test_config_reads_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_config_reads

@@ -184,7 +184,7 @@ case_ B97 3 "--set pfedrec.dim=16: pfedrec.dim is part of the model good.frm hol
 case_ B98 3 "output.model = 'resumed.frm': nothing saved: the best validation round, 2, came before this run resumed after round 2" \
     "$FEDREC" train $R $ML --set data.path=good.data --set train.rounds=2 --set output.checkpoint=done.ckpt --resume --save resumed.frm
 [ ! -e resumed.frm ] || fail "B98: a model was written"
-case_ B99 1 "output.model = 'no/dir/m.frm': cannot write the model in folder 'no/dir': No such file or directory (checked before training)" \
+case_ B99 1 "output.model = 'no/dir/m.frm' (--save): cannot write there: no/dir: No such file or directory" \
     "$FEDREC" train $R $ML --set data.path=good.data --save no/dir/m.frm
 
 # Configuration files, --set values, backends.
@@ -212,7 +212,7 @@ sed '4d' good.split >missing.split
 case_ B59 4 "missing.split: user '2' has 6 items but no line (1 such user(s))" $SP --set data.split_file=missing.split
 case_ B60 4 "good.split:3: 13 tab-separated fields, expected 11" $SP --set data.split_file=good.split --set pfedrec.eval_negatives=4
 case_ B61 1 "nosuch.split: cannot open: No such file or directory" $SP --set data.split_file=nosuch.split
-case_ B62 1 "nofolder/x.split: cannot create temporary file" $SP --set output.split=nofolder/x.split
+case_ B62 1 "output.split = 'nofolder/x.split' (--set): cannot write there: nofolder: No such file or directory" $SP --set output.split=nofolder/x.split
 [ ! -e nofolder ] || fail "B62 left nofolder behind"
 cp good.split kept.split
 $SP --set data.split_file=nosuch.split --set output.split=kept.split >/dev/null 2>&1
@@ -322,10 +322,44 @@ case_ B102 4 "scenarios 's0', 's1', 's2'; the model in syn.frm was trained on sc
 case_ B103 4 "onefield.tbl: 1 categorical field(s); the model in m.frm was trained on 2 (data of another schema)" "$FEDREC" eval m.frm --set data.path=onefield.tbl
 case_ B104 3 "--set msmt.model=ple: msmt.model is part of the model m.frm holds (job.kind = msmt) and cannot change after training; 'fedrec eval' may change only data.*, run.seed" "$FEDREC" eval m.frm --set msmt.model=ple
 case_ B105 4 "alltrain.tbl: no validation or test rows to evaluate on" "$FEDREC" eval m.frm --set data.path=alltrain.tbl
-case_ B106 1 "output.model = 'no/such/m.frm': cannot write the model into 'no/such'" "$FEDREC" train --set job.kind=msmt $SM --save no/such/m.frm
+case_ B106 1 "output.model = 'no/such/m.frm' (--save): cannot write there: no/such: No such file or directory" "$FEDREC" train --set job.kind=msmt $SM --save no/such/m.frm
 grep -q "^epoch" out && fail "B106: trained before refusing the model's folder"
 case_ B107 4 "buy.tbl: tasks 'buy'; the model in f.frm predicts 'click', in that order" "$FEDREC" eval f.frm --set data.path=buy.tbl
 case_ B108 4 "f.frm: a job.kind = fedmsmt model does not recommend: it scores rows of a feature table" "$FEDREC" recommend f.frm --user u1
+
+# Keys a job does not read (doc/CONFIG.md), and what is checked before any
+# data is read.
+case_ B110 3 "train.epochs = 2 (--set) is not read by job.kind = pfedrec, only by ctr, msmt, mtrec (mtrec.federated = false); remove it ('fedrec config --keys --job pfedrec' lists the keys this job reads)" "$FEDREC" train --set train.epochs=2
+printf '[train]\nrounds = 3\nepochs = 5\n' >epochs.ini
+case_ B111 3 "train.epochs = 5 (epochs.ini:3) is not read by job.kind = pfedrec" "$FEDREC" train epochs.ini
+case_ B112 3 "fedmsmt.fedbn = false (--set) is read by job.kind = fedmsmt only with fedmsmt.method = pfmsmtrec (here fedmsmt.method = fedavg, from --set)" "$FEDREC" train --set job.kind=fedmsmt --set fedmsmt.method=fedavg --set fedmsmt.fedbn=false
+case_ B113 3 "mtrec.tau = 1 (--set) is read by job.kind = mtrec only with mtrec.combiner = pmtrec (here mtrec.combiner = ew, from --set)" "$FEDREC" train --set job.kind=mtrec --set mtrec.combiner=ew --set mtrec.tau=1
+case_ B114 3 "msmt.model = ple (--set): job.kind = fedmsmt federates MMoE clients only (msmt.model = mmoe)" "$FEDREC" train --set job.kind=fedmsmt --set msmt.model=ple
+printf '[job]\nkind = mtrec\n[mtrec]\ncombiner = pmtrec\ntau = 1\n' >pmtrec.ini
+case_ B115 0 "note: with mtrec.combiner = ew (--set) this run does not read mtrec.tau, set in pmtrec.ini for the file's own job" "$FEDREC" config --check pmtrec.ini --set mtrec.combiner=ew
+case_ B116 3 "data.source = table (--set) is a feature table for the msmt jobs; job.kind = pfedrec reads ratings" "$FEDREC" train --set data.source=table --set data.path=good.data
+printf '[data]\nsource = delimited\ndelimiter = ;\n' >semicolon.ini
+case_ B117 3 "semicolon.ini:3: data.delimiter = ';': the ';' starts a comment in an INI file, which leaves the value empty; write delimiter = semicolon" "$FEDREC" config --check semicolon.ini
+case_ B118 3 "--set: data.delimiter = ';': a ';' would start a comment in an INI file; write data.delimiter = semicolon" "$FEDREC" train --set data.source=delimited --set 'data.delimiter=;'
+printf '[data]\nsource = delimited\ndelimiter = ab\n' >twochar.ini
+case_ B119 3 "twochar.ini:3: data.delimiter = 'ab': expected one character, or tab, comma, semicolon, space, pipe" "$FEDREC" config --check twochar.ini
+{ printf 'user,item,rating,time\n'; tr '\t' ',' <good.data; } >headed.csv
+case_ B120 4 "headed.csv:1: field 3 (rating) is 'rating', expected a finite number within float range; line 1 looks like a header: say so with data.header = true" "$FEDREC" train $R --set data.source=delimited --set data.path=headed.csv
+{ printf 'user\titem\trating\ttime\n'; cat good.data; } >headed.data
+case_ B121 4 "headed.data:1: field 3 (rating) is 'rating', expected a finite number within float range; line 1 looks like a header, which this format has none of: read the file as data.source = delimited with data.header = true" "$FEDREC" train $R $ML --set data.path=headed.data
+mkdir -p proj/conf proj/data
+cp good.data proj/data/u.data
+printf '[data]\nsource = movielens\npath = ../data/u.data\n' >proj/conf/r.ini
+case_ B122 1 "data.path = '../data/u.data' (proj/conf/r.ini:3): ../data/u.data: cannot open: No such file or directory; a relative path is resolved against the current folder, $tmp; proj/conf/../data/u.data, beside the configuration file, exists: run from proj/conf or give that path" "$FEDREC" train proj/conf/r.ini
+case_ B123 1 "--summary nodir/s.json: cannot write there: nodir: No such file or directory" "$FEDREC" train $R --report early.csv --summary nodir/s.json
+[ ! -e early.csv ] || fail "B123: the run started (it wrote its report) before refusing --summary"
+mkdir -p a_folder
+: >empty.ini
+case_ B124 1 "output.report = 'a_folder' (--set): cannot write there: a_folder is a folder" "$FEDREC" config --check empty.ini --set output.report=a_folder
+case_ B125 3 "pfedrec.ncf_layers = '32,x': expected 1 to 8 comma-separated widths" "$FEDREC" config --check empty.ini --set job.kind=fedncf --set pfedrec.ncf_layers=32,x
+case_ B126 2 "--job nosuch: expected a job.kind, one of pfedrec, fedmf, fedncf, central-mf, msmt, fedmsmt, mtrec, ctr" "$FEDREC" config --keys --job nosuch
+case_ B127 3 "mtrec.tasks = social with mtrec.federated = true: the social task needs other users' rows" "$FEDREC" train --set job.kind=mtrec --set mtrec.federated=true --set mtrec.tasks=bpr,social
+case_ B128 3 "backend.kind = opencl: the mtrec job trains its embedding rows on the CPU; use backend.kind = auto or cpu" "$FEDREC" config --check empty.ini --set job.kind=mtrec --set backend.kind=opencl
 
 # The doc's table and this script name the same cases.
 doc=$top_srcdir/doc/BAD-INPUT.md

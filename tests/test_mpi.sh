@@ -223,12 +223,14 @@ cp "$tmp/t1.tbl" "$tmp/copy/t1.tbl"
 on_rank1 "--set data.path=$tmp/copy/t1.tbl" train --set job.kind=fedmsmt $tables --set data.path="$tmp/t1.tbl" ||
     fail "fedmsmt, rank 1 with a copy of the table: $(cat "$tmp/err")"
 
-# A report rank 0 cannot write: every rank stops, one message, no abort.
+# A report rank 0 cannot write: refused before any data is read; every rank
+# stops, one message, no abort.
 # shellcheck disable=SC2086
 mpi 2 train "$pf" $small --report /nonexistent/r.csv >"$tmp/out" 2>"$tmp/err"
 code=$?
 [ "$code" -eq 1 ] || fail "an unwritable report on 2 ranks exited $code, expected 1"
-[ "$(grep -c "cannot write the report" "$tmp/err")" -eq 1 ] && ! grep -q "MPI_ABORT" "$tmp/err" ||
+[ "$(grep -c "output.report = '/nonexistent/r.csv' (--report): cannot write there" "$tmp/err")" -eq 1 ] &&
+    ! grep -q "MPI_ABORT" "$tmp/err" ||
     fail "an unwritable report on 2 ranks: $(cat "$tmp/err")"
 
 # Per-rank settings: rank.threads and the environment.

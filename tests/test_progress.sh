@@ -20,7 +20,9 @@ fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 CR=$(printf '\r')
 export FEDREC_PROGRESS_DELAY=0
 
-msmt="--set data.rows=4000 --set msmt.expert_layers=32 --set msmt.tower_layers=16 --set msmt.experts=2 --set train.batch_size=256 --set backend.threads=1"
+# (msmt.experts: the msmt job's; fedmsmt refuses it)
+fedmsmt="--set data.rows=4000 --set msmt.expert_layers=32 --set msmt.tower_layers=16 --set train.batch_size=256 --set backend.threads=1"
+msmt="$fedmsmt --set msmt.experts=2"
 rating="--set data.users=100 --set data.items=400 --set data.per_user=20 --set train.rounds=2 --set backend.threads=2"
 
 # on_terminal NAME ARGS: `fedrec train ARGS` under a pseudo-terminal; the
@@ -39,7 +41,7 @@ drawn() {
 on_terminal msmt --set job.kind=msmt $msmt --set train.epochs=2
 drawn msmt "epoch 1/2  batch [0-9]+/[0-9]+  [0-9.]+ batch/s  ETA [0-9]"
 drawn msmt "epoch 2/2  batch"
-on_terminal fedmsmt --set job.kind=fedmsmt $msmt --set train.rounds=2 --set fedmsmt.shared_experts=1 --set fedmsmt.private_experts=1
+on_terminal fedmsmt --set job.kind=fedmsmt $fedmsmt --set train.rounds=2 --set fedmsmt.shared_experts=1 --set fedmsmt.private_experts=1
 drawn fedmsmt "round 1/2  batch [0-9]+/[0-9]+"
 on_terminal mtrec --set job.kind=mtrec --set data.users=200 --set data.items=150 --set data.per_user=10 --set train.epochs=2
 drawn mtrec "epoch 1/2  batch [0-9]+/[0-9]+"

@@ -122,7 +122,9 @@ for mode in central federated; do
     fed=false
     [ $mode = federated ] && fed=true
     # shellcheck disable=SC2086
-    "$FEDREC" train $MT --set mtrec.federated=$fed --set train.epochs=4 --set train.rounds=4 --summary mt.json --save mt.frm >mt.out 2>&1 ||
+    length="--set train.epochs=4"
+    [ $fed = true ] && length="--set train.rounds=4" # rounds, not epochs, when federated
+    "$FEDREC" train $MT --set mtrec.federated=$fed $length --summary mt.json --save mt.frm >mt.out 2>&1 ||
         { fail "mtrec $mode: training failed: $(tail -n 3 mt.out)"; continue; }
     "$FEDREC" eval mt.frm --summary mt.eval.json >mt.eval 2>&1 || fail "mtrec $mode: eval failed: $(cat mt.eval)"
     for m in test_recall@5 test_recall@20 test_ndcg@10 test_ndcg@40 valid_recall@20; do

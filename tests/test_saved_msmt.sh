@@ -48,17 +48,27 @@ $(diff "$tmp/t_train" "$tmp/t_eval" | head -n 12)"
     fi
 }
 
-SMALL="--set data.rows=6000 --set data.vocab=12 --set msmt.expert_layers=8 --set msmt.tower_layers=4 \
-    --set msmt.experts=2 --set train.batch_size=256 --set train.lr=0.01"
+# Generated rows (data.rows and data.vocab are read for synthetic data
+# only), training, and the sizes each architecture reads (a key set for a
+# model that does not read it is refused: LR has no experts or towers,
+# AutoIFS has keys of its own).
+TRAIN="--set train.batch_size=256 --set train.lr=0.01"
+SMALL="--set data.rows=6000 --set data.vocab=12 $TRAIN"
+EXPERTS="--set msmt.expert_layers=8 --set msmt.tower_layers=4"
+MMOE_SMALL="$EXPERTS --set msmt.experts=2"
 
 # msmt: each architecture. AutoIFS: two search epochs, the rewind, a
 # retrain; its widths small.
 IFS_SMALL="--set autoifs.bottom=16,8 --set autoifs.width=8 --set autoifs.search_epochs=2 --set autoifs.rewind_epoch=1"
 for arch in lr shared-bottom mmoe ple autoifs esmm; do
     model=$arch extra=""
-    [ "$arch" = esmm ] && model=mmoe extra="--set msmt.esmm=true"
-    [ "$arch" = autoifs ] && extra="$IFS_SMALL"
-    [ "$arch" = ple ] && extra="--set msmt.levels=2"
+    case $arch in
+    shared-bottom) extra="$EXPERTS" ;;
+    mmoe) extra="$EXPERTS --set msmt.experts=2" ;;
+    esmm) model=mmoe extra="$EXPERTS --set msmt.experts=2 --set msmt.esmm=true" ;;
+    ple) extra="$EXPERTS --set msmt.experts=2 --set msmt.levels=2" ;;
+    autoifs) extra="$IFS_SMALL" ;;
+    esac
     expect 0 "$FEDREC" train --set job.kind=msmt --set msmt.model=$model $SMALL $extra --set train.epochs=3 \
         --save "$tmp/$arch.frm" --summary "$tmp/train_$arch.json"
     cp "$tmp/out" "$tmp/train_$arch.out"
@@ -73,7 +83,7 @@ for arch in lr shared-bottom mmoe ple autoifs esmm; do
 done
 
 # The best epoch, not the last: a learning rate this high peaks early.
-expect 0 "$FEDREC" train --set job.kind=msmt $SMALL --set train.lr=0.2 --set train.epochs=6 --set msmt.patience=0 \
+expect 0 "$FEDREC" train --set job.kind=msmt $SMALL $MMOE_SMALL --set train.lr=0.2 --set train.epochs=6 --set msmt.patience=0 \
     --save "$tmp/peak.frm"
 cp "$tmp/out" "$tmp/train_peak.out"
 grep -q "^model saved to .* (epoch [1-5] of 6)$" "$tmp/out" ||
@@ -83,7 +93,7 @@ same_table "msmt, best epoch before the last" "$tmp/train_peak.out"
 
 # output.model_from = last: the last epoch's model, whose validation
 # figures are the report's last row.
-expect 0 "$FEDREC" train --set job.kind=msmt $SMALL --set train.lr=0.2 --set train.epochs=6 --set msmt.patience=0 \
+expect 0 "$FEDREC" train --set job.kind=msmt $SMALL $MMOE_SMALL --set train.lr=0.2 --set train.epochs=6 --set msmt.patience=0 \
     --set output.model_from=last --report "$tmp/last.csv" --save "$tmp/last.frm"
 grep -q "^model saved to .* (epoch 6 of 6 (the last))$" "$tmp/out" || fail "model_from = last: $(tail -n 1 "$tmp/out")"
 expect 0 "$FEDREC" eval "$tmp/last.frm" --summary "$tmp/last.json"
@@ -112,7 +122,7 @@ grep -q "msmt.experts=4: msmt.experts is part of the model .*mmoe.frm holds (job
 # Table files: trained on one, evaluated on another of the same schema.
 expect 0 "$FEDREC" data synth --out "$tmp/a.tbl" --rows 5000 --vocab 12 --seed 1
 expect 0 "$FEDREC" data synth --out "$tmp/b.tbl" --rows 3000 --vocab 12 --seed 2
-expect 0 "$FEDREC" train --set job.kind=msmt --set data.source=table --set "data.path=$tmp/a.tbl" $SMALL \
+expect 0 "$FEDREC" train --set job.kind=msmt --set data.source=table --set "data.path=$tmp/a.tbl" $TRAIN $MMOE_SMALL \
     --set train.epochs=2 --save "$tmp/tbl.frm"
 cp "$tmp/out" "$tmp/train_tbl.out"
 expect 0 "$FEDREC" eval "$tmp/tbl.frm"
@@ -187,13 +197,13 @@ else
     done
     expect 0 "$FEDREC" data convert --columns cat:a,cat:b,cat:c,num:x,num:y,label:click,label:buy,split:part \
         --header --out "$tmp/sc.tbl" "$tmp/north.csv:north" "$tmp/south.csv:south" "$tmp/east.csv:east"
-    SC="--set data.source=table --set data.path=$tmp/sc.tbl --set msmt.expert_layers=8,6 --set msmt.tower_layers=4 \
-        --set train.batch_size=128 --set train.lr=0.01 --quiet"
+    SC="--set data.source=table --set data.path=$tmp/sc.tbl --set train.batch_size=128 --set train.lr=0.01 --quiet"
+    LAYERS="--set msmt.expert_layers=8,6 --set msmt.tower_layers=4" # not LR's
     for kind in lr msmt fedmsmt; do
         case $kind in
         lr) job="--set job.kind=msmt --set msmt.model=lr --set train.epochs=3" ;;
-        msmt) job="--set job.kind=msmt --set msmt.experts=3 --set train.epochs=3" ;;
-        fedmsmt) job="--set job.kind=fedmsmt --set train.rounds=3 --set fedmsmt.shared_experts=1 --set fedmsmt.private_experts=2" ;;
+        msmt) job="--set job.kind=msmt --set msmt.experts=3 --set train.epochs=3 $LAYERS" ;;
+        fedmsmt) job="--set job.kind=fedmsmt --set train.rounds=3 --set fedmsmt.shared_experts=1 --set fedmsmt.private_experts=2 $LAYERS" ;;
         esac
         expect 0 "$FEDREC" train $job $SC --save "$tmp/n_$kind.frm"
         expect 0 "$FEDREC" eval "$tmp/n_$kind.frm" --summary "$tmp/n_$kind.json"
@@ -204,8 +214,8 @@ else
 fi
 
 # Saving is checked before training: a folder that does not exist.
-expect 1 "$FEDREC" train --set job.kind=msmt $SMALL --save "$tmp/no/such/m.frm"
-grep -q "output.model = '$tmp/no/such/m.frm': cannot write the model into '$tmp/no/such'" "$tmp/err" &&
+expect 1 "$FEDREC" train --set job.kind=msmt $SMALL $MMOE_SMALL --save "$tmp/no/such/m.frm"
+grep -q "output.model = '$tmp/no/such/m.frm' (--save): cannot write there: $tmp/no/such: No such file or directory" "$tmp/err" &&
     ! grep -q "^epoch" "$tmp/out" || fail "unwritable model folder: $(cat "$tmp/err")"
 
 if [ "$failures" -ne 0 ]; then

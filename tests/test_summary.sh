@@ -42,7 +42,9 @@ def load_lines(path):
 EOF
 
 version=$("$FEDREC" --version | sed 's/^fedrec //')
-small_msmt="--set data.rows=4000 --set msmt.expert_layers=32 --set msmt.tower_layers=16 --set msmt.experts=2 --set train.batch_size=256"
+# (msmt.experts and msmt.model: the msmt job's; fedmsmt refuses them)
+small_fedmsmt="--set data.rows=4000 --set msmt.expert_layers=32 --set msmt.tower_layers=16 --set train.batch_size=256"
+small_msmt="$small_fedmsmt --set msmt.experts=2"
 small_rating="--set data.users=100 --set data.items=400 --set data.per_user=20 --set train.rounds=2"
 common="--set run.seed=7 --set backend.threads=1"
 
@@ -139,7 +141,7 @@ EOF
 # shellcheck disable=SC2086
 run msmt $small_msmt --set train.epochs=2 --set backend.kind=cpu
 # shellcheck disable=SC2086
-run fedmsmt $small_msmt --set train.rounds=2 --set fedmsmt.shared_experts=1 --set fedmsmt.private_experts=1 --set backend.kind=cpu
+run fedmsmt $small_fedmsmt --set train.rounds=2 --set fedmsmt.shared_experts=1 --set fedmsmt.private_experts=1 --set backend.kind=cpu
 run mtrec --set data.users=200 --set data.items=150 --set data.per_user=10 --set train.epochs=2 \
     --set mtrec.tasks=bpr,social,category
 for kind in pfedrec fedmf fedncf central-mf; do
@@ -172,7 +174,7 @@ done
 "$FEDREC" data convert --columns cat:x,cat:z,label:click,split --header --out "$tmp/oneclass.tbl" \
     "$tmp/north.csv:north" "$tmp/south.csv:south" >"$tmp/out" 2>&1 ||
     fail "converting the one-class table: $(cat "$tmp/out")"
-table="--set data.source=table --set data.path=$tmp/oneclass.tbl --set msmt.model=lr --set train.batch_size=50 --set backend.threads=1"
+table="--set data.source=table --set data.path=$tmp/oneclass.tbl --set train.batch_size=50 --set backend.threads=1"
 # check_lines KIND FILE: every row of FILE parses as strict JSON; prints
 # the rows' members that are null.
 check_lines() {
@@ -198,7 +200,7 @@ for r in rows:
 EOF
 }
 # shellcheck disable=SC2086
-if "$FEDREC" train --set job.kind=msmt $table --set train.epochs=2 --report "$tmp/nan.jsonl" \
+if "$FEDREC" train --set job.kind=msmt $table --set msmt.model=lr --set train.epochs=2 --report "$tmp/nan.jsonl" \
     --summary "$tmp/nan.json" >"$tmp/out" 2>&1; then
     head -c 1 "$tmp/nan.jsonl" | grep -q '{' || fail "a report named .jsonl is not JSON lines: $(head -n 1 "$tmp/nan.jsonl")"
     check_lines msmt "$tmp/nan.jsonl" >"$tmp/nulls"

@@ -93,12 +93,14 @@ for k in fedmf fedncf central-mf; do
     expect 0 "$FEDREC" tune $R --set job.kind=$k --grid pfedrec.negatives=2,4 --out "$tmp/$k" --quiet
     grep -q '^chosen: configuration [12], pfedrec.negatives=' "$tmp/out" || fail "$k: $(cat "$tmp/out" "$tmp/err")"
 done
-msmt="--set data.rows=3000 --set msmt.expert_layers=8 --set msmt.tower_layers=4 --set msmt.experts=2"
+# (msmt.experts: the msmt job's; fedmsmt refuses it)
+fedmsmt_sizes="--set data.rows=3000 --set msmt.expert_layers=8 --set msmt.tower_layers=4"
+msmt="$fedmsmt_sizes --set msmt.experts=2"
 # shellcheck disable=SC2086
 expect 0 "$FEDREC" tune "$top_srcdir/conf/msmt-synthetic.ini" $msmt --set train.epochs=2 --grid train.lr=0.001,0.01 --out "$tmp/msmt" --quiet
 grep -q 'validation valid_auc 0\.' "$tmp/out" || fail "msmt: $(cat "$tmp/out" "$tmp/err")"
 # shellcheck disable=SC2086
-expect 0 "$FEDREC" tune "$top_srcdir/conf/pfmsmtrec-synthetic.ini" $msmt --set train.rounds=2 --grid fedmsmt.method=fedavg,pfmsmtrec --out "$tmp/fedmsmt" --quiet
+expect 0 "$FEDREC" tune "$top_srcdir/conf/pfmsmtrec-synthetic.ini" $fedmsmt_sizes --set train.rounds=2 --grid fedmsmt.method=fedavg,pfmsmtrec --out "$tmp/fedmsmt" --quiet
 grep -q 'validation valid_auc 0\.' "$tmp/out" || fail "fedmsmt: $(cat "$tmp/out" "$tmp/err")"
 expect 0 "$FEDREC" tune "$top_srcdir/conf/mtrec-synthetic.ini" --set data.users=80 --set data.items=60 --set train.epochs=2 \
     --set mtrec.min_epochs=1 --grid mtrec.combiner=ew,pmtrec --out "$tmp/mtrec" --quiet

@@ -25,7 +25,10 @@ typedef enum fr_config_type {
     FR_CFG_BOOL,     /* true/false, yes/no, on/off, 1/0 */
     FR_CFG_STRING,   /* any text (may be empty) */
     FR_CFG_ENUM,     /* one of the choices "a|b|c" */
-    FR_CFG_INT_LIST  /* comma-separated integers, each in [min, max] */
+    FR_CFG_INT_LIST, /* comma-separated integers, each in [min, max] */
+    FR_CFG_DELIMITER /* a field separator: one character, or tab, comma,
+                      * semicolon, space, pipe (the characters an INI value
+                      * cannot hold or show well) */
 } fr_config_type;
 
 /* What a key is to the job's fingerprint (doc/RELIABILITY.md): the
@@ -48,6 +51,7 @@ typedef struct fr_config_key {
     const char *choices; /* ENUM: "a|b|c" */
     const char *doc;
     fr_config_fingerprint_rule fingerprint; /* FR_FP_JOB unless the row says */
+    const char *jobs;    /* which jobs read it: see "Which jobs read a key" */
 } fr_config_key;
 
 /* The schema, in documentation order. */
@@ -81,7 +85,10 @@ fr_status fr_config_get_int(const fr_config *cfg, const char *key, int64_t *out)
 fr_status fr_config_get_uint64(const fr_config *cfg, const char *key, uint64_t *out);
 fr_status fr_config_get_float(const fr_config *cfg, const char *key, double *out);
 fr_status fr_config_get_bool(const fr_config *cfg, const char *key, int *out);
-/* STRING and ENUM keys; the pointer lives as long as the value. */
+/* A DELIMITER key's character (',' for comma, '\t' for tab, ...). */
+fr_status fr_config_get_delimiter(const fr_config *cfg, const char *key, char *out);
+/* STRING, ENUM and DELIMITER keys (their text); the pointer lives as long
+ * as the value. */
 fr_status fr_config_get_string(const fr_config *cfg, const char *key,
                                const char **out);
 /* INT_LIST: *out points at *count values owned by cfg (0 values, *out
@@ -95,8 +102,13 @@ const char *fr_config_origin(const fr_config *cfg, const char *key);
 fr_status fr_config_print(const fr_config *cfg, FILE *out);
 /* The same into a malloc'ed string. */
 fr_status fr_config_print_string(const fr_config *cfg, char **out);
-/* The schema as a table: plain text aligned, or Markdown. */
+/* The schema as a table: Markdown (doc/CONFIG.md's), or plain text
+ * wrapped at 80 columns; each key with the jobs that read it. */
 fr_status fr_config_print_keys(FILE *out, int markdown);
+/* The same for the keys job (a job.kind) reads, each with the conditions
+ * under which it does (NULL: every key); plain text wrapped at width
+ * columns (at least 40). */
+fr_status fr_config_print_keys_for(FILE *out, const char *job, int markdown, size_t width);
 
 /* ---- the job's fingerprint ------------------------------------------------
  * One "section.key = value" line per key that is not FR_FP_PER_RANK, in
@@ -119,6 +131,49 @@ size_t fr_config_fingerprint_compare(const char *was, const char *now, int resum
 /* The keys of a rule as "a.b, c.d, e.*" (a section whose every key has
  * the rule written section.*), for messages. */
 void fr_config_rule_keys(fr_config_fingerprint_rule rule, char *buf, size_t n);
+
+/* ---- which jobs read a key --------------------------------------------------
+ * Every key's row says which jobs read it (fr_config_key.jobs), as one of
+ *   "all"            every job reads it;
+ *   "shared: WHY"    every job accepts it although not every one reads it
+ *                    (WHY says why that is on purpose);
+ *   "ITEM ITEM ... [when COND,COND...]"
+ *                    where ITEM is a job.kind, optionally with conditions,
+ *                    KIND[COND,COND...], and COND is KEY=V1|V2... or
+ *                    KEY!=V1|V2... on an enum or boolean key
+ *                    ("mtrec[mtrec.combiner=pmtrec]",
+ *                    "pfedrec mtrec when data.source=synthetic"): the job
+ *                    reads the key when its job.kind is one of the items
+ *                    and that item's conditions and the when conditions
+ *                    all hold.
+ * A job refuses a key set explicitly (in a file or an override, whatever
+ * the value) that it does not read, so that a configuration says what
+ * was run; doc/CONFIG.md, "Keys a job does not read". */
+
+/* Whether the job cfg describes (its job.kind and the keys the conditions
+ * name) reads key; 1 for a key without a rule, -1 for an unknown key. */
+int fr_config_reads(const fr_config *cfg, const char *key);
+/* The keys set explicitly (a value not from the defaults) in cfg that its
+ * job does not read: FR_ERR_CONFIG naming each with its value, where it
+ * was set and which jobs read it. file_only (may be NULL) is the
+ * configuration of the file alone (defaults and the file, no overrides):
+ * a key from the file that the file's own job reads, which an override of
+ * job.kind or of a key a condition names leaves unread (a file made for
+ * PMTRec run with --set mtrec.combiner=ew), is not refused but described
+ * in *notes (a malloc'd text of "note: ..." lines; NULL when none). */
+fr_status fr_config_check_reads(const fr_config *cfg, const fr_config *file_only, char **notes);
+/* Whether the rule of key k names job kind (with or without conditions);
+ * "all" and "shared" rules name every kind. */
+int fr_config_rule_names(const fr_config_key *k, const char *kind);
+/* The rule of k in words for people: "pfedrec, fedmf (data.source =
+ * synthetic)", "every job", "every job (shared: WHY)". With kind, only
+ * what concerns that kind: "" when it reads the key whatever the other
+ * keys say, else the conditions ("mtrec.combiner = pmtrec"). */
+void fr_config_rule_text(const fr_config_key *k, const char *kind, char *buf, size_t n);
+/* NULL when k's rule is well formed (job kinds from job.kind's choices,
+ * condition keys that exist and are enum or boolean, values they allow),
+ * else why not, written into buf. A missing rule is an error. */
+const char *fr_config_rule_error(const fr_config_key *k, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

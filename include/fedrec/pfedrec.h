@@ -171,6 +171,9 @@ void fr_pfedrec_options_default(fr_pfedrec_options *o);
 /* The share of n_users clients a round samples (client_fraction, rounded
  * to a whole number of clients, at least one): DP accounting's q. */
 double fr_pfedrec_sampling_rate(const fr_pfedrec_options *o, size_t n_users);
+/* The checks fr_pfedrec_create makes of the options alone (sizes,
+ * rates, privacy and aggregator combinations), before any data. */
+fr_status fr_pfedrec_options_check(const fr_pfedrec_options *o);
 /* split must outlive the engine. */
 fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options *o,
                             fr_pfedrec **out);

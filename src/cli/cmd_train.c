@@ -2,7 +2,6 @@
  * (this release: the built-in click-through job), print one line per
  * epoch, write the report and the model. */
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "cli/interrupt.h"
+#include "cli/job_check.h"
 #include "cli/job_setup.h"
 #include "cli/progress.h"
 #include "cli/options.h"
@@ -28,18 +28,43 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: fedrec train [CONFIG] [--set section.key=value]... [--save MODEL]\n"
             "                    [--report FILE] [--summary FILE] [--resume] [--quiet]\n\n"
-            "Train the job CONFIG describes (job.kind): pfedrec, the default (PFedRec;\n"
-            "on built-in synthetic ratings unless data.source says otherwise:\n"
-            "conf/quickstart.ini, conf/pfedrec-ml100k.ini); the baselines on the same\n"
-            "data fedmf, fedncf and central-mf (conf/fedmf-ml100k.ini,\n"
-            "conf/fedncf-ml100k.ini, conf/central-mf-ml100k.ini); msmt (a multi-scenario\n"
-            "multi-task model: LR, Shared-Bottom, MMoE or PLE; conf/msmt-*.ini); fedmsmt\n"
-            "(federated, one client per scenario: PF-MSMTrec, FedAvg, FedProx, FedBN or\n"
-            "local-only; conf/pfmsmtrec-*.ini); or ctr (a\n"
-            "click-through model on generated data, conf/demo.ini: scored each epoch on\n"
-            "data.valid_fraction validation rows and the test rows, the best validation\n"
-            "epoch kept). The configuration is the defaults, then\n"
-            "CONFIG, then each --set in order.\n\n"
+            "Train the job CONFIG describes: the defaults, then CONFIG, then each --set\n"
+            "in order. job.kind picks the job (shipped configurations in conf/):\n\n"
+            "  pfedrec     PFedRec, the default (synthetic ratings unless data.source\n"
+            "              says otherwise): quickstart.ini, pfedrec-ml100k.ini\n"
+            "  fedmf       the FedMF baseline, same data and pfedrec.* keys: fedmf-ml100k.ini\n"
+            "  fedncf      the FedNCF baseline: fedncf-ml100k.ini\n"
+            "  central-mf  centralised MF, the upper reference: central-mf-ml100k.ini\n"
+            "  msmt        a multi-scenario multi-task model trained centrally\n"
+            "              (msmt.model = lr, shared-bottom, mmoe, ple or autoifs):\n"
+            "              msmt-*.ini, autoifs-*.ini\n"
+            "  fedmsmt     federated multi-scenario multi-task training, one MMoE client\n"
+            "              per scenario (fedmsmt.method = pfmsmtrec, fedavg, fedprox,\n"
+            "              fedbn or local): pfmsmtrec-*.ini, fedavg-msmt-*.ini, ...\n"
+            "  mtrec       multi-task MF with a gradient combiner (mtrec.combiner =\n"
+            "              pmtrec, ew, pcgrad, ...; mtrec.federated): pmtrec-office.ini,\n"
+            "              mtrec-synthetic.ini\n"
+            "  ctr         a click-through model on generated data, scored each epoch on\n"
+            "              data.valid_fraction validation rows and the test rows, the\n"
+            "              best validation epoch kept: demo.ini\n\n"
+            "Where each paper's method is:\n"
+            "  PFedRec                 job.kind = pfedrec\n"
+            "  FedMF, FedNCF           job.kind = fedmf, fedncf\n"
+            "  PF-MSMTrec              job.kind = fedmsmt, fedmsmt.method = pfmsmtrec\n"
+            "  FedAvg, FedProx, FedBN  job.kind = fedmsmt, fedmsmt.method = fedavg,\n"
+            "                          fedprox, fedbn\n"
+            "  PMTRec                  job.kind = mtrec, mtrec.combiner = pmtrec\n"
+            "  EW, PCGrad, CAGrad, ... job.kind = mtrec, mtrec.combiner = ew, pcgrad, ...\n"
+            "  AutoIFS                 job.kind = msmt, msmt.model = autoifs\n"
+            "  MMoE, PLE, Shared-Bottom  job.kind = msmt, msmt.model = mmoe, ple,\n"
+            "                          shared-bottom\n\n"
+            "A key set (in CONFIG or by --set) that the job does not read is refused\n"
+            "(exit 3), whatever its value; 'fedrec config --keys --job KIND' lists the\n"
+            "keys a job reads. A key of CONFIG that CONFIG's own job reads, left unread\n"
+            "because --set changed the job (job.kind, fedmsmt.method, mtrec.combiner,\n"
+            "msmt.model, ...), is noted instead. Everything 'fedrec config --check'\n"
+            "checks is checked before any data is read: input files exist, and the\n"
+            "output files (--summary included) can be written.\n\n"
             "  --set K=V      override one key (repeatable); 'fedrec config --keys' lists them\n"
             "  --save MODEL   save the trained model (same as --set output.model=MODEL)\n"
             "  --report FILE  one row per epoch or round: CSV for FILE.csv, JSON lines for\n"
@@ -61,18 +86,6 @@ static void usage(FILE *out)
             "In a build configured --with-mpi, 'mpirun -np K fedrec train CONFIG' runs the\n"
             "pfedrec, fedmf, fedncf and fedmsmt jobs on K ranks with the one-process\n"
             "result (fed.* and rank.* keys, output.comm_report; doc/DISTRIBUTED.md).\n");
-}
-
-
-/* Fail before training, not after, when a file cannot be written there. */
-static int folder_writable(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return 0;
-    int ok = access(dirname(copy), W_OK) == 0;
-    free(copy);
-    return ok;
 }
 
 typedef struct train_opts {
@@ -129,10 +142,6 @@ static int run(fr_config *cfg, const train_opts *o)
     fr_config_get_string(cfg, "run.name", &name);
     fr_config_get_int(cfg, "train.epochs", &epochs);
     int jsonl = !strcmp(format, "jsonl");
-    if (*model_path && !folder_writable(model_path)) {
-        fprintf(stderr, "fedrec: %s: cannot write the model there: %s\n", model_path, strerror(errno));
-        return FR_EXIT_FAILURE;
-    }
     fr_backend *be;
     fr_status s = fr_cli_open_backend(cfg, &be);
     if (s != FR_OK)
@@ -266,20 +275,6 @@ static int run(fr_config *cfg, const train_opts *o)
     return code;
 }
 
-/* Only the rating engine's jobs write checkpoints: asked of another job,
- * output.checkpoint would be left unwritten without a word. */
-static fr_status checkpoint_supported(const fr_config *cfg)
-{
-    const char *kind, *path;
-    FR_TRY_CLI(fr_config_get_string(cfg, "job.kind", &kind));
-    FR_TRY_CLI(fr_config_get_string(cfg, "output.checkpoint", &path));
-    if (!*path || !strcmp(kind, "pfedrec") || !strcmp(kind, "fedmf") || !strcmp(kind, "fedncf") ||
-        !strcmp(kind, "central-mf"))
-        return FR_OK;
-    return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': job.kind = %s writes no checkpoints (the rating jobs do: pfedrec, fedmf, fedncf, central-mf); leave output.checkpoint empty",
-                       path, kind);
-}
-
 /* Run the job kind names on the ranks of comm. */
 static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_comm *comm)
 {
@@ -329,18 +324,27 @@ int fr_cli_train(int argc, char **argv)
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
     fr_cli_set_comm(comm);
-    fr_config *cfg = NULL;
+    fr_config *cfg = NULL, *file_only = NULL;
     s = fr_config_build(o.config, o.sets.items, o.sets.count, &cfg);
     if (s == FR_OK && o.save)
         s = fr_config_set(cfg, "output.model", o.save, "--save");
     if (s == FR_OK && o.report)
         s = fr_config_set(cfg, "output.report", o.report, "--report");
+    /* Everything `config --check` checks, before any data is read: what
+     * the file and the options ask for (the per-rank overrides below are
+     * checked where the job reads them). */
+    if (s == FR_OK && o.config)
+        s = fr_config_build(o.config, NULL, 0, &file_only);
+    if (s == FR_OK) {
+        int rank0 = fr_comm_rank(comm) == 0;
+        fr_cli_check check = {file_only, o.summary, rank0, rank0 ? stderr : NULL};
+        s = fr_cli_check_job(cfg, &check);
+    }
+    fr_config_free(file_only);
     if (s == FR_OK)
         s = report_format_from_name(cfg);
     if (s == FR_OK)
         s = fr_cli_rank_overrides(cfg, fr_comm_rank(comm));
-    if (s == FR_OK)
-        s = checkpoint_supported(cfg);
     if (fr_comm_size(comm) > 1) /* a bad configuration: reported once, by rank 0 */
         s = fr_cli_agree(comm, s);
     const char *kind = "";

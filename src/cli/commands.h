@@ -48,5 +48,12 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
  * for data of `clients` scenarios (job_fedmsmt.c). */
 #include "fedrec/fedmsmt.h"
 fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsmt_options *o);
+/* What each job checks in its configuration before it reads data (the
+ * same functions its run calls); fedrec config --check runs them too
+ * (job_check.h). */
+fr_status fr_cli_pfedrec_check(const fr_config *cfg);
+fr_status fr_cli_msmt_check(const fr_config *cfg);
+fr_status fr_cli_fedmsmt_check(const fr_config *cfg);
+fr_status fr_cli_mtrec_check(const fr_config *cfg);
 
 #endif

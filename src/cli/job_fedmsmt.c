@@ -41,7 +41,10 @@ fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsm
     fr_msmt_train_options to;
     fr_fedmsmt_options_default(o);
     FR_TRY_CLI(fr_cli_msmt_options(cfg, &o->model, &to));
-    o->model.arch = FR_ARCH_MMOE;
+    if (o->model.arch != FR_ARCH_MMOE)
+        return fr_cli_fail(FR_ERR_CONFIG, "msmt.model = %s (%s): job.kind = fedmsmt federates MMoE clients only (msmt.model = mmoe); train msmt.model = %s centrally, with job.kind = msmt",
+                           fr_msmt_arch_name(o->model.arch), fr_config_origin(cfg, "msmt.model"),
+                           fr_msmt_arch_name(o->model.arch));
     const char *method, *membership, *experts, *towers, *embedding;
     int64_t shared, priv, rounds, local_epochs;
     FR_TRY_CLI(fr_cli_participation(cfg, &o->participation));
@@ -349,4 +352,25 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
     fr_backend_close(be);
     fr_table_free(&t);
     return code;
+}
+
+fr_status fr_cli_fedmsmt_check(const fr_config *cfg)
+{
+    /* How many clients (scenarios) the data has is known before reading it
+     * only for synthetic data; otherwise fedmsmt.membership is checked
+     * against its own row count here, and against the data's when read. */
+    const char *source, *membership;
+    int64_t clients = 0;
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.source", &source));
+    FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.membership", &membership));
+    if (!strcmp(source, "synthetic")) {
+        FR_TRY_CLI(fr_config_get_int(cfg, "msmt.scenarios", &clients));
+    } else {
+        clients = 1;
+        for (const char *c = membership; *c; c++)
+            clients += *c == ';';
+    }
+    fr_fedmsmt_options o;
+    FR_TRY_CLI(fr_cli_fedmsmt_options(cfg, (size_t)clients, &o));
+    return fr_participation_check(&o.participation);
 }

@@ -356,3 +356,10 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
     fr_table_free(&t);
     return code;
 }
+
+fr_status fr_cli_msmt_check(const fr_config *cfg)
+{
+    fr_msmt_options mo;
+    fr_msmt_train_options to;
+    return fr_cli_msmt_options(cfg, &mo, &to);
+}

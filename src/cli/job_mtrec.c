@@ -70,6 +70,16 @@ fr_status fr_cli_mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t 
     FR_TRY_CLI(fr_config_get_int(cfg, "mtrec.min_epochs", min_epochs));
     FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &o->seed));
     FR_TRY_CLI(fr_config_get_int(cfg, "backend.threads", &threads));
+    /* The trainer runs on the CPU: backend.cpu_isa picks its path, and
+     * an OpenCL device is refused rather than left unused. */
+    const char *backend_kind, *isa;
+    FR_TRY_CLI(fr_config_get_string(cfg, "backend.kind", &backend_kind));
+    FR_TRY_CLI(fr_config_get_string(cfg, "backend.cpu_isa", &isa));
+    if (!strcmp(backend_kind, "opencl"))
+        return fr_cli_fail(FR_ERR_UNSUPPORTED, "backend.kind = opencl: the mtrec job trains its embedding rows on the CPU; use backend.kind = auto or cpu");
+    fr_cpu_isa parsed;
+    FR_TRY_CLI(fr_cpu_isa_parse(isa, &parsed));
+    o->cpu_isa = (int)parsed;
     if (fr_combine_method_parse(combiner, &o->combine.method) != FR_OK)
         return fr_cli_fail(FR_ERR_CONFIG, "mtrec.combiner = %s: expected pmtrec, ew, main, rlw, pcgrad, cagrad, gradvac, graddrop, nash, aligned or mgda",
                            combiner);
@@ -103,9 +113,7 @@ fr_status fr_cli_mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t 
 
 static fr_status delimiter_of(const fr_config *cfg, char *out)
 {
-    const char *d;
-    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.relation_delimiter", &d));
-    return fr_cli_delimiter("mtrec.relation_delimiter", d, out);
+    return fr_config_get_delimiter(cfg, "mtrec.relation_delimiter", out);
 }
 
 static fr_status load_relations(const fr_config *cfg, fr_mtr_data *d, int quiet)
@@ -472,4 +480,36 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     fr_mtr_free(m);
     fr_mtr_data_free(&data);
     return code;
+}
+
+fr_status fr_cli_mtrec_check(const fr_config *cfg)
+{
+    fr_mtr_options o;
+    int64_t patience, min_epochs, epochs;
+    char delim;
+    int federated;
+    const char *source, *parts;
+    FR_TRY_CLI(fr_cli_mtrec_options(cfg, &o, &patience, &min_epochs, &epochs));
+    FR_TRY_CLI(delimiter_of(cfg, &delim));
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.source", &source));
+    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.parts", &parts));
+    if (strcmp(source, "synthetic")) {
+        fr_ratings_spec spec;
+        const char *path;
+        FR_TRY_CLI(fr_cli_ratings_spec(cfg, &spec, &path));
+    }
+    char name[256];
+    for (size_t k = 0; !strcmp(source, "split") && k < 3; k++)
+        if (!list_field(parts, k, name, sizeof name))
+            return fr_cli_fail(FR_ERR_CONFIG, "mtrec.parts = '%s': expected three file names (training, validation, test) separated by commas",
+                               parts);
+    FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.federated", &federated));
+    /* What the federated rounds refuse (fr_mtr_federated_round), said
+     * before any data is read. */
+    for (size_t t = 0; federated && t < o.n_tasks; t++)
+        if (o.tasks[t] == FR_MTR_SOCIAL)
+            return fr_cli_fail(FR_ERR_CONFIG, "mtrec.tasks = social with mtrec.federated = true: the social task needs other users' rows, which stay on their clients; drop it from mtrec.tasks");
+    if (federated && o.combine.method == FR_COMBINE_GRADVAC)
+        return fr_cli_fail(FR_ERR_CONFIG, "mtrec.combiner = gradvac with mtrec.federated = true: GradVac keeps targets across steps, which clients would share; use another combiner");
+    return FR_OK;
 }

@@ -22,11 +22,12 @@
 
 fr_status fr_cli_ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const char **path)
 {
-    const char *source, *delim, *columns;
+    const char *source, *columns;
+    char delim;
     int header;
     FR_TRY_CLI(fr_config_get_string(cfg, "data.source", &source));
     FR_TRY_CLI(fr_config_get_string(cfg, "data.path", path));
-    FR_TRY_CLI(fr_config_get_string(cfg, "data.delimiter", &delim));
+    FR_TRY_CLI(fr_config_get_delimiter(cfg, "data.delimiter", &delim));
     FR_TRY_CLI(fr_config_get_bool(cfg, "data.header", &header));
     FR_TRY_CLI(fr_config_get_string(cfg, "data.columns", &columns));
     if (!strcmp(source, "synthetic")) {
@@ -41,7 +42,7 @@ fr_status fr_cli_ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const
                                                                 : FR_RATINGS_DELIMITED, spec);
     if (spec->format != FR_RATINGS_DELIMITED)
         return FR_OK;
-    FR_TRY_CLI(fr_cli_delimiter("data.delimiter", delim, &spec->delimiter));
+    spec->delimiter = delim;
     spec->header = header;
     spec->col_user = spec->col_item = spec->col_rating = spec->col_time = -1;
     int col = 0;
@@ -604,4 +605,14 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     free_names(user_names, n_user_names);
     free_names(item_names, n_item_names);
     return code;
+}
+
+fr_status fr_cli_pfedrec_check(const fr_config *cfg)
+{
+    fr_ratings_spec spec;
+    const char *path;
+    fr_pfedrec_options o;
+    FR_TRY_CLI(fr_cli_ratings_spec(cfg, &spec, &path));
+    FR_TRY_CLI(fr_cli_pfedrec_options(cfg, &o));
+    return fr_pfedrec_options_check(&o);
 }

@@ -52,25 +52,6 @@ int fr_cli_close_report(FILE *report, const char *path, int run_ok, int code)
     return code;
 }
 
-fr_status fr_cli_delimiter(const char *key, const char *value, char *out)
-{
-    /* names for the characters an INI value cannot hold or show well */
-    static const struct {
-        const char *name;
-        char c;
-    } named[] = {{"tab", '\t'}, {"comma", ','}, {"semicolon", ';'}, {"space", ' '}, {"pipe", '|'}};
-    *out = 0;
-    for (size_t k = 0; k < sizeof named / sizeof named[0]; k++)
-        if (!strcmp(value, named[k].name))
-            *out = named[k].c;
-    if (!*out && strlen(value) == 1)
-        *out = value[0];
-    if (!*out)
-        return fr_cli_fail(FR_ERR_CONFIG, "%s = '%s': expected one character or tab, comma, semicolon, space, pipe",
-                           key, value);
-    return FR_OK;
-}
-
 /* Keep the report rows of rounds <= last (and the CSV header): a resumed
  * run rewrites the rounds after its checkpoint. */
 fr_status fr_cli_trim_report(const char *path, int64_t last)

@@ -24,8 +24,4 @@ int fr_cli_close_report(FILE *report, const char *path, int run_ok, int code);
  * after its checkpoint. A missing file is fine. */
 fr_status fr_cli_trim_report(const char *path, int64_t last);
 
-/* A field separator named in a config value: one character, or tab,
- * comma, semicolon, space, pipe; the error names the key. */
-fr_status fr_cli_delimiter(const char *key, const char *value, char *out);
-
 #endif

@@ -1,8 +1,24 @@
 /* options.c — shared command-line helpers (see options.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cli/options.h"
+
+size_t fr_cli_text_width(FILE *out)
+{
+    const char *env = getenv("COLUMNS");
+    char *end;
+    long cols = env ? strtol(env, &end, 10) : 0;
+    if (env && *env && !*end && cols > 0)
+        return (size_t)cols;
+    struct winsize ws;
+    if (isatty(fileno(out)) && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
 
 int fr_cli_take_set(const char *command, int argc, char **argv, int *i,
                     fr_cli_sets *sets)

@@ -4,6 +4,7 @@
 #define FR_CLI_OPTIONS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define FR_CLI_MAX_SETS 256
 
@@ -17,5 +18,9 @@ typedef struct fr_cli_sets {
  * error (already reported on stderr with the command's name). */
 int fr_cli_take_set(const char *command, int argc, char **argv, int *i,
                     fr_cli_sets *sets);
+
+/* Columns to wrap text for out at: $COLUMNS when it holds a number, else
+ * the terminal's width when out is one, else 80. */
+size_t fr_cli_text_width(FILE *out);
 
 #endif

@@ -94,7 +94,29 @@ static void expected_text(const fr_config_key *k, char *buf, size_t n)
     case FR_CFG_INT_LIST:
         snprintf(buf, n, "a comma-separated list of integers in [%s, %s]", lo, hi);
         break;
+    case FR_CFG_DELIMITER:
+        snprintf(buf, n, "one character, or tab, comma, semicolon, space, pipe");
+        break;
     }
+}
+
+/* The names of the separators an INI value cannot hold or show well. */
+static const struct {
+    const char *name;
+    char c;
+} delimiter_names[] = {{"tab", '\t'}, {"comma", ','}, {"semicolon", ';'}, {"space", ' '}, {"pipe", '|'}};
+
+static int parse_delimiter(const char *text, int64_t *out)
+{
+    for (size_t k = 0; k < sizeof delimiter_names / sizeof delimiter_names[0]; k++)
+        if (!strcmp(text, delimiter_names[k].name)) {
+            *out = delimiter_names[k].c;
+            return 1;
+        }
+    if (strlen(text) != 1)
+        return 0;
+    *out = (unsigned char)text[0];
+    return 1;
 }
 
 /* ---- parsing a value ------------------------------------------------------ */
@@ -160,6 +182,9 @@ fr_status fr_config_assign(fr_config *cfg, long idx, const char *text,
     fr_config_value nv = {0};
     int ok = 1;
     const char *why = unprintable_reason(text);
+    if (why && k->type == FR_CFG_DELIMITER && !strcmp(text, ";"))
+        return fr_fail(FR_ERR_CONFIG, "%s: %s.%s = ';': a ';' would start a comment in an INI file; write %s.%s = semicolon",
+                       where, k->section, k->name, k->section, k->name);
     if (why)
         return fr_fail(FR_ERR_CONFIG, "%s: %s.%s = '%s': %s", where, k->section, k->name, text, why);
     switch (k->type) {
@@ -195,6 +220,9 @@ fr_status fr_config_assign(fr_config *cfg, long idx, const char *text,
         break;
     case FR_CFG_ENUM:
         ok = enum_has(k->choices, text);
+        break;
+    case FR_CFG_DELIMITER:
+        ok = parse_delimiter(text, &nv.i);
         break;
     case FR_CFG_INT_LIST: {
         /* A blank value is an empty list: keys whose list may be absent
@@ -434,7 +462,7 @@ static fr_status lookup(const fr_config *cfg, const char *key, fr_config_type ty
     if (k < 0)
         return fr_fail(FR_ERR_INVALID, "configuration key '%s' is not in the schema", key);
     if (cfg->keys[k].type != type &&
-        !(type == FR_CFG_STRING && cfg->keys[k].type == FR_CFG_ENUM))
+        !(type == FR_CFG_STRING && (cfg->keys[k].type == FR_CFG_ENUM || cfg->keys[k].type == FR_CFG_DELIMITER)))
         return fr_fail(FR_ERR_INVALID, "configuration key '%s' read with the wrong type", key);
     *v = &cfg->values[k];
     return FR_OK;
@@ -469,6 +497,14 @@ fr_status fr_config_get_bool(const fr_config *cfg, const char *key, int *out)
     const fr_config_value *v = NULL;
     FR_TRY(lookup(cfg, key, FR_CFG_BOOL, &v));
     *out = (int)v->i;
+    return FR_OK;
+}
+
+fr_status fr_config_get_delimiter(const fr_config *cfg, const char *key, char *out)
+{
+    const fr_config_value *v = NULL;
+    FR_TRY(lookup(cfg, key, FR_CFG_DELIMITER, &v));
+    *out = (char)v->i;
     return FR_OK;
 }
 

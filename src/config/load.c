@@ -21,6 +21,7 @@ typedef struct load_ctx {
     const char *text;      /* text input */
     size_t line;
     unsigned char *seen;   /* keys set by this input: duplicates are errors */
+    char raw[256];         /* the start of the line being read, as written */
     fr_status status;      /* first error */
 } load_ctx;
 
@@ -88,6 +89,7 @@ static char *reader(char *str, int num, void *stream)
     size_t lead = strspn(str, " \t");
     if (lead)
         memmove(str, str + lead, strlen(str + lead) + 1);
+    snprintf(c->raw, sizeof c->raw, "%s", str);
     check_section_header(c, str);
     return str;
 }
@@ -117,6 +119,12 @@ static int handler(void *user, const char *section, const char *name,
         return fail_once(c, fr_fail(FR_ERR_CONFIG, "%s: %s.%s is set a second time in this file",
                                     where, section, name));
     c->seen[k] = 1;
+    /* "delimiter = ;": inih takes the ';' for a comment and gives an
+     * empty value; say so, and how to write the semicolon. */
+    const char *eq = strchr(c->raw, '=');
+    if (c->cfg->keys[k].type == FR_CFG_DELIMITER && !*value && eq && eq[strspn(eq + 1, " \t") + 1] == ';')
+        return fail_once(c, fr_fail(FR_ERR_CONFIG, "%s: %s.%s = ';': the ';' starts a comment in an INI file, which leaves the value empty; write %s = semicolon",
+                                    where, section, name, name));
     fr_status s = fr_config_assign(c->cfg, k, value, where);
     return s == FR_OK ? 1 : fail_once(c, s);
 }

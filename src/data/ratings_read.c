@@ -166,9 +166,14 @@ static fr_status parse_line(reader *rd, const char *path, size_t lineno, char *l
             r->time[r->n] = v;
         }
         if (!ok) {
-            fr_status s = fr_fail(FR_ERR_DATA, "%s:%zu: field %d (%s) is '%s', expected %s", path,
+            /* Words where a number belongs on the first line: a header. */
+            const char *hint = lineno != 1 ? ""
+                               : spec->format == FR_RATINGS_DELIMITED
+                                   ? "; line 1 looks like a header: say so with data.header = true"
+                                   : "; line 1 looks like a header, which this format has none of: read the file as data.source = delimited with data.header = true";
+            fr_status s = fr_fail(FR_ERR_DATA, "%s:%zu: field %d (%s) is '%s', expected %s%s", path,
                                   lineno, cols[c] + 1, column_name(c), f,
-                                  c == 2 ? "a finite number within float range" : "an integer timestamp");
+                                  c == 2 ? "a finite number within float range" : "an integer timestamp", hint);
             f[len[cols[c]]] = saved;
             return s;
         }

@@ -550,10 +550,8 @@ fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c)
     return FR_OK;
 }
 
-fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options *o,
-                            fr_pfedrec **out)
+fr_status fr_pfedrec_options_check(const fr_pfedrec_options *o)
 {
-    *out = NULL;
     if (o->dim == 0 || o->dim > 1024 || o->batch == 0 || o->local_epochs == 0 ||
         !(o->client_fraction > 0.0 && o->client_fraction <= 1.0) || !(o->lr > 0) ||
         !(o->lr_eta > 0) || o->top_k == 0)
@@ -575,6 +573,14 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
     FR_TRY(fr_pf_privacy_check(o));
     if (o->algorithm == FR_ALGO_CENTRAL_MF && !(o->central_lr > 0))
         return fr_fail(FR_ERR_INVALID, "centralised MF: the learning rate must be > 0");
+    return FR_OK;
+}
+
+fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options *o,
+                            fr_pfedrec **out)
+{
+    *out = NULL;
+    FR_TRY(fr_pfedrec_options_check(o));
     if (split->negatives_per_eval > 1024)
         return fr_fail(FR_ERR_INVALID, "PFedRec: at most 1024 evaluation negatives per user");
     fr_pfedrec *p = calloc(1, sizeof *p);
