@@ -34,10 +34,10 @@ sample | full) ;;
     exit 99
     ;;
 esac
-shown_mode=$mode
+persistent=
 case "${FR_OOM_PERSIST:-0}" in
 0 | "") ;;
-*) shown_mode="$mode, persistent" ;;
+*) persistent=", persistent" ;;
 esac
 parallel=${FR_OOM_JOBS:-2}
 # Leak checks on wherever LeakSanitizer runs (the sanitizer build).
@@ -215,7 +215,7 @@ sweep() {
     [ -s "$tmp/allowed.$label" ] &&
         allowed="; succeeded without: $(sort "$tmp/allowed.$label" | uniq -c | awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}')"
     printf '%s: %s allocation calls from %s sites; %s runs (%s)%s; %d.%03d s%s\n' "$label" "$calls" "$sites" "$total" \
-        "$shown_mode" "$reached" $((ms / 1000)) $((ms % 1000)) "$allowed" >&2
+        "$mode$persistent" "$reached" $((ms / 1000)) $((ms % 1000)) "$allowed" >&2
 }
 
 common="--set backend.kind=cpu --set backend.threads=1 --quiet"
