@@ -355,3 +355,20 @@ fr_status fr_saved_check_writable(const char *key, const char *path)
     free(copy);
     return s;
 }
+
+fr_status fr_recommend_scored(const fr_recommend_request *rq, size_t index, const float *scores, size_t n_items,
+                              const int32_t *seen, size_t n_seen, const char *const *item_ids, int32_t *top,
+                              float *top_scores, const char **top_ids)
+{
+    size_t n = 0;
+    fr_status s = fr_top_k(scores, n_items, seen, n_seen, rq->top, top, &n);
+    if (s != FR_OK)
+        return s;
+    for (size_t j = 0; j < n; j++) {
+        top_scores[j] = scores[top[j]];
+        top_ids[j] = item_ids[top[j]];
+    }
+    fr_recommendation rec = {rq->users[index], top_ids, top_scores, n, n_items - n_seen};
+    fr_recommend_print(rq, &rec, index);
+    return FR_OK;
+}

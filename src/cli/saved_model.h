@@ -89,6 +89,12 @@ fr_status fr_top_k(const float *scores, size_t n, const int32_t *skip, size_t n_
 /* Printing recommend's lists: begin (header), one per user, end. */
 void fr_recommend_begin(const fr_recommend_request *rq, const fr_saved_ctx *ctx, const char *about);
 void fr_recommend_print(const fr_recommend_request *rq, const fr_recommendation *r, size_t index);
+/* User index's list from every item's score: the top rq->top outside the
+ * sorted seen list, named by item_ids, printed. top, top_scores and
+ * top_ids are the caller's scratch (room for rq->top each). */
+fr_status fr_recommend_scored(const fr_recommend_request *rq, size_t index, const float *scores, size_t n_items,
+                              const int32_t *seen, size_t n_seen, const char *const *item_ids, int32_t *top,
+                              float *top_scores, const char **top_ids);
 void fr_recommend_end(const fr_recommend_request *rq);
 
 /* A user's dense index by original id (binary search over names sorted

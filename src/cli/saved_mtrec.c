@@ -498,18 +498,12 @@ int fr_saved_mtrec_recommend(const fr_saved_ctx *ctx, const fr_recommend_request
                 z += (double)uv[c] * e[c];
             scores[i] = (float)z;
         }
-        size_t n_seen = seen_of(&r, u, seen), n = 0;
-        fr_status st = fr_top_k(scores, ni, seen, n_seen, rq->top, top, &n);
+        size_t n_seen = seen_of(&r, u, seen);
+        fr_status st = fr_recommend_scored(rq, k, scores, ni, seen, n_seen, r.item_ids, top, top_scores, top_ids);
         if (st != FR_OK) {
             code = fr_cli_report(st, NULL);
             break;
         }
-        for (size_t j = 0; j < n; j++) {
-            top_scores[j] = scores[top[j]];
-            top_ids[j] = r.item_ids[top[j]];
-        }
-        fr_recommendation rec = {rq->users[k], top_ids, top_scores, n, ni - n_seen};
-        fr_recommend_print(rq, &rec, k);
     }
     if (code == FR_EXIT_OK)
         fr_recommend_end(rq);

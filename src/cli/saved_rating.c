@@ -539,18 +539,13 @@ int fr_saved_rating_recommend(const fr_saved_ctx *ctx, const fr_recommend_reques
             break;
         }
         const fr_loo_split *sp = &r.split;
-        size_t n_seen = sp->seen_start[u + 1] - sp->seen_start[u], n = 0;
-        s = fr_top_k(scores, ni, sp->seen_items + sp->seen_start[u], n_seen, rq->top, top, &n);
+        size_t n_seen = sp->seen_start[u + 1] - sp->seen_start[u];
+        s = fr_recommend_scored(rq, k, scores, ni, sp->seen_items + sp->seen_start[u], n_seen, r.item_ids, top,
+                                top_scores, top_ids);
         if (s != FR_OK) {
             code = fr_cli_report(s, NULL);
             break;
         }
-        for (size_t j = 0; j < n; j++) {
-            top_scores[j] = scores[top[j]];
-            top_ids[j] = r.item_ids[top[j]];
-        }
-        fr_recommendation rec = {rq->users[k], top_ids, top_scores, n, ni - n_seen};
-        fr_recommend_print(rq, &rec, k);
     }
     if (code == FR_EXIT_OK)
         fr_recommend_end(rq);
