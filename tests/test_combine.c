@@ -191,6 +191,36 @@ static void test_pmtrec(void)
     CHECK_NEAR(out[0], 0, 1e-6); /* task 1's norm 2 beats 1 (alpha^50 ignored) */
     CHECK_NEAR(out[1], 2, 1e-6);
     fr_combiner_free(c);
+
+    /* tau_relative: row 0's norms (5, 1), mean 3 before focusing, alpha 2
+     * at epoch 1: logits (10, 1) / (0.5 * 3); row 1's (0, 2), mean 1:
+     * logits (0, 2 / 0.5). */
+    o.focusing = 1;
+    o.tau = 0.5;
+    o.tau_relative = 1;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    CHECK_OK(fr_combine(c, grads, 2, 2, 1, 0, out, NULL));
+    double r0 = 1 / (1 + exp((1.0 - 10.0) / 1.5)), r1 = exp(4.0) / (1 + exp(4.0));
+    CHECK_NEAR(out[0], r0 * 3, 1e-5);
+    CHECK_NEAR(out[1], r0 * 4 + (1 - r0) * 1, 1e-5);
+    CHECK_NEAR(out[2], r1 * 2, 1e-5);
+    /* scale-free: gradients 1000 times larger get the same weights (the
+     * paper's form would give the larger norm the whole row) */
+    float big0[4], big1[4], big_out[4];
+    for (int i = 0; i < 4; i++) {
+        big0[i] = 1000 * g0[i];
+        big1[i] = 1000 * g1[i];
+    }
+    const float *big[2] = {big0, big1};
+    CHECK_OK(fr_combine(c, big, 2, 2, 1, 0, big_out, NULL));
+    for (int i = 0; i < 4; i++)
+        CHECK_NEAR(big_out[i], 1000 * out[i], 1e-2);
+    fr_combiner_free(c);
+    o.tau_relative = 0;
+    CHECK_OK(fr_combiner_create(&o, &c));
+    CHECK_OK(fr_combine(c, big, 2, 2, 1, 0, big_out, NULL));
+    CHECK(fabs(big_out[2] - 1000 * out[2]) > 1, "the paper's form is not scale-free: %g vs %g", big_out[2], 1000 * out[2]);
+    fr_combiner_free(c);
 }
 
 static void test_rlw_graddrop(void)

@@ -318,6 +318,7 @@ static void test_round_trip_every_key(void)
         "mtrec.tasks=bpr,social",              "mtrec.combiner=cagrad",
         "mtrec.dim=16",                        "mtrec.alpha=1.05",
         "mtrec.tau=1e-3",                      "mtrec.focusing=no",
+        "mtrec.tau_relative=true",
         "mtrec.balancing=no",                  "mtrec.gamma=0.5",
         "mtrec.cagrad_c=0.4",                  "mtrec.gradvac_beta=0.1",
         "mtrec.patience=20",                   "mtrec.min_epochs=100",

@@ -224,6 +224,7 @@ static void test_every_job_kind(void)
         int pm = !strcmp(combiners[m], "pmtrec");
         expect_reads(c, what, "mtrec.alpha", pm);
         expect_reads(c, what, "mtrec.tau", pm);
+        expect_reads(c, what, "mtrec.tau_relative", pm);
         expect_reads(c, what, "mtrec.focusing", pm);
         expect_reads(c, what, "mtrec.balancing", pm);
         expect_reads(c, what, "mtrec.cagrad_c", !strcmp(combiners[m], "cagrad"));

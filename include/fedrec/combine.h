@@ -14,7 +14,10 @@
  *   (past a double's range the main task simply takes its rows).
  *   Without balancing the weights come from focusing alone (w_main
  *   proportional to alpha^epoch, the others to 1); without focusing alpha
- *   is 1. tau -> infinity gives (1/T) sum_t g_t, EW / T.
+ *   is 1. tau -> infinity gives (1/T) sum_t g_t, EW / T. With
+ *   tau_relative (this project's extension, off by default) the softmax
+ *   is of n / (tau m), m the row's mean of the T norms before focusing:
+ *   the weights no longer depend on the gradients' scale.
  * - The global methods treat all the rows as one vector per task. Except
  *   GradDrop (a per-coordinate rule), each reduces to weights on the
  *   original gradients, found from the T x T Gram matrix (in double); the
@@ -69,6 +72,7 @@ typedef struct fr_combine_options {
     uint64_t seed;
     double alpha;          /* PMTRec task focusing base (> 0; 1.1) */
     double tau;            /* PMTRec temperature (> 0; 0.1) */
+    int tau_relative;      /* PMTRec: tau in units of the row's mean task norm (0) */
     int focusing;          /* PMTRec: apply alpha^epoch (1) */
     int balancing;         /* PMTRec: softmax of the norms (1) */
     double cagrad_c;       /* CAGrad's c (0.5) */

@@ -60,6 +60,7 @@ fr_status fr_cli_mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t 
     FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.gamma", &gamma));
     FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.alpha", &o->combine.alpha));
     FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.tau", &o->combine.tau));
+    FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.tau_relative", &o->combine.tau_relative));
     FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.focusing", &o->combine.focusing));
     FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.balancing", &o->combine.balancing));
     FR_TRY_CLI(fr_config_get_float(cfg, "mtrec.cagrad_c", &o->combine.cagrad_c));

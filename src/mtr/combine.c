@@ -100,10 +100,23 @@ static void combine_pmtrec(const fr_combiner *c, const float *const *grads, size
             norm_sum[k] += norm[k];
         }
         if (c->o.balancing) {
+            /* The relative form (this project's extension) measures the
+             * norms in units of the row's mean task norm, so one tau fits
+             * tables whose gradient scales differ; the mean is taken before
+             * focusing, which still grows the main task against it. */
+            double tau = c->o.tau;
+            if (c->o.tau_relative) {
+                double mean = 0;
+                for (size_t k = 0; k < t; k++)
+                    mean += norm[k];
+                mean /= (double)t;
+                if (mean > 0)
+                    tau *= mean;
+            }
             double logit[T_MAX], top = -INFINITY;
             for (size_t k = 1; k < t; k++)
-                logit[k] = norm[k] / c->o.tau;
-            double log_main = norm[0] > 0 ? log(norm[0]) + log_focus - log(c->o.tau) : -INFINITY;
+                logit[k] = norm[k] / tau;
+            double log_main = norm[0] > 0 ? log(norm[0]) + log_focus - log(tau) : -INFINITY;
             logit[0] = norm[0] > 0 ? (log_main < 700 ? exp(log_main) : INFINITY) : 0.0;
             for (size_t k = 0; k < t; k++)
                 if (logit[k] > top)
