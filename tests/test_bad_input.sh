@@ -234,8 +234,14 @@ printf 'x1\tx2\nx3\tx4\n' >unknown.links
 case_ B54 4 "unknown.links: no usable pairs (2 line(s) named ids the rating files do not have)" "$FEDREC" train $MT --set mtrec.links=unknown.links --set mtrec.relation_delimiter=tab
 printf '1\n' >onefield.links
 case_ B55 4 "onefield.links:1:" "$FEDREC" train $MT --set mtrec.links=onefield.links --set mtrec.relation_delimiter=tab
-printf '1\tbooks\n2\tfilm\n1\tmusic\n' >twice.cats
-case_ B56 4 "twice.cats:3: item '1' has category 'music' here and 'books' on line 1" "$FEDREC" train $MT --set mtrec.tasks=bpr,category --set mtrec.categories=twice.cats --set mtrec.relation_delimiter=tab
+printf '1\tbooks\tmusic\n' >three.cats
+case_ B202 4 "three.cats:1: 3 fields separated by tab, expected two: an item id and its categories (several separated by '|')" "$FEDREC" train $MT --set mtrec.tasks=bpr,category --set mtrec.categories=three.cats --set mtrec.relation_delimiter=tab
+MC="--set job.kind=mtrec --set data.source=delimited --set data.columns=user,item,rating,category --set mtrec.tasks=bpr,category --set train.epochs=1 --quiet"
+printf '1,2,4,books\n1,3,4\n' >nocat.csv
+case_ B203 4 "nocat.csv:2: 3 field(s) separated by ',', expected at least 4: field 4 holds the item's categories" "$FEDREC" train $MC --set data.path=nocat.csv
+printf '2,books\n' >c.txt
+case_ B204 3 "mtrec.categories = 'c.txt' and data.columns = 'user,item,rating,category' both give item categories: give them one way" "$FEDREC" train $MC --set data.path=nocat.csv --set mtrec.categories=c.txt
+case_ B205 3 "data.columns = 'user,item,rating,category': a category column is read by job.kind = mtrec (the category task); job.kind = pfedrec has no use for it" "$FEDREC" train --set data.source=delimited --set data.path=nocat.csv --set data.columns=user,item,rating,category --quiet
 
 # MovieLens-100K as a multi-scenario table (data.source = movielens-msmt).
 MS="--set job.kind=msmt --set data.source=movielens-msmt --set train.epochs=1 --quiet"
