@@ -38,3 +38,7 @@ EXTRA_DIST += tests/test_saved_msmt.sh tests/check_export_msmt.py
 # every job kind in --help, README and fedrec.1.
 TESTS += tests/test_keys.sh
 EXTRA_DIST += tests/test_keys.sh
+# Item categories of the mtrec job: several per item, from a file or a
+# rating column, the relation delimiter following data.delimiter.
+TESTS += tests/test_mtrec_relations.sh
+EXTRA_DIST += tests/test_mtrec_relations.sh

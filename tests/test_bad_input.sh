@@ -234,8 +234,14 @@ printf 'x1\tx2\nx3\tx4\n' >unknown.links
 case_ B54 4 "unknown.links: no usable pairs (2 line(s) named ids the rating files do not have)" "$FEDREC" train $MT --set mtrec.links=unknown.links --set mtrec.relation_delimiter=tab
 printf '1\n' >onefield.links
 case_ B55 4 "onefield.links:1:" "$FEDREC" train $MT --set mtrec.links=onefield.links --set mtrec.relation_delimiter=tab
-printf '1\tbooks\n2\tfilm\n1\tmusic\n' >twice.cats
-case_ B56 4 "twice.cats:3: item '1' has category 'music' here and 'books' on line 1" "$FEDREC" train $MT --set mtrec.tasks=bpr,category --set mtrec.categories=twice.cats --set mtrec.relation_delimiter=tab
+printf '1\tbooks\tmusic\n' >three.cats
+case_ B202 4 "three.cats:1: 3 fields separated by tab, expected two: an item id and its categories (several separated by '|')" "$FEDREC" train $MT --set mtrec.tasks=bpr,category --set mtrec.categories=three.cats --set mtrec.relation_delimiter=tab
+MC="--set job.kind=mtrec --set data.source=delimited --set data.columns=user,item,rating,category --set mtrec.tasks=bpr,category --set train.epochs=1 --quiet"
+printf '1,2,4,books\n1,3,4\n' >nocat.csv
+case_ B203 4 "nocat.csv:2: 3 field(s) separated by ',', expected at least 4: field 4 holds the item's categories" "$FEDREC" train $MC --set data.path=nocat.csv
+printf '2,books\n' >c.txt
+case_ B204 3 "mtrec.categories = 'c.txt' and data.columns = 'user,item,rating,category' both give item categories: give them one way" "$FEDREC" train $MC --set data.path=nocat.csv --set mtrec.categories=c.txt
+case_ B205 3 "data.columns = 'user,item,rating,category': a category column is read by job.kind = mtrec (the category task); job.kind = pfedrec has no use for it" "$FEDREC" train --set data.source=delimited --set data.path=nocat.csv --set data.columns=user,item,rating,category --quiet
 
 # MovieLens-100K as a multi-scenario table (data.source = movielens-msmt).
 MS="--set job.kind=msmt --set data.source=movielens-msmt --set train.epochs=1 --quiet"
@@ -264,8 +270,8 @@ case_ B69 3 "msmt.level_widths: 2 width(s) for msmt.levels = 1, expected one per
 case_ B160 3 "data.rows = 50000 with data.test_fraction = 0.5 and data.valid_fraction = 0.5 leaves 25000 test, 25000 validation and 0 training rows; need at least 2 of each" "$FEDREC" train --set job.kind=ctr --set data.test_fraction=0.5 --set data.valid_fraction=0.5 --save held.frm --quiet
 [ ! -e held.frm ] || fail "B160: a refused run left a model"
 
-# fedrec tune: the search space, checked before any trial runs (B140-B158);
-# fedrec compare: a damaged summary (B159).
+# fedrec tune: the search space, checked before any trial runs (B140-B158,
+# B200-B201); fedrec compare: a damaged summary (B159).
 TN="--set train.rounds=1 --set data.users=30 --set data.items=40 --set data.per_user=8 --set pfedrec.eval_negatives=5 --quiet --out tune-bad"
 # shellcheck disable=SC2086
 {
@@ -296,6 +302,11 @@ case_ B158 2 "tune-bad holds the trials of another base configuration (train.rou
 "$FEDREC" train $R --summary whole.json >/dev/null 2>&1 || fail "B159: no summary to cut"
 head -n 4 whole.json >cut.json
 case_ B159 4 "cut.json:5:1: expected a member name in double quotes, found the end of the text (expected a summary written by 'fedrec train --summary')" "$FEDREC" compare cut.json
+rm -rf tune-bad
+case_ B200 3 "--grid mtrec.tau: job.kind = mtrec reads it only with mtrec.combiner = pmtrec, and no configuration of this search has that: no trial would use it" "$FEDREC" tune --set job.kind=mtrec --set mtrec.combiner=ew --grid mtrec.tau=0.1,1 --quiet --out tune-bad
+# shellcheck disable=SC2086
+case_ B201 2 "--grid pfedrec.lr=0.1,n/a: 'n/a' is how trials.csv marks a key a trial's job does not read, not a value" "$FEDREC" tune $TN --grid pfedrec.lr=0.1,n/a
+[ ! -e tune-bad ] || fail "B200-B201: a refused search space left its folder"
 
 # Saved multi-scenario models (msmt, fedmsmt): damaged files, data of
 # another schema, keys that built the model, nothing to evaluate.

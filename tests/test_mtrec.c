@@ -1,7 +1,9 @@
 /* test_mtrec.c — the multi-task recommender: full-ranking Recall/NDCG by
  * hand and against a brute-force sort, every task's row gradients against
  * finite differences of its loss, the per-user split, split files with one
- * id space, side-relation readers and their errors, the synthetic data,
+ * id space, side-relation readers and their errors (categories: several
+ * per item, from a file or a rating column), the category task's draws,
+ * the synthetic data,
  * option errors, and training that learns and does not depend on the
  * thread count. */
 #include <math.h>
@@ -274,37 +276,103 @@ static void test_task_gradients(void)
     fr_mtr_data_free(&d);
 }
 
-/* The category task's draws: the positive another item of the anchor's
- * category, the negative an item of another category, never an item
- * without one. */
+/* Whether items x and y share a category (the lists, walked by hand). */
+static int share(const fr_mtr_data *d, int32_t x, int32_t y)
+{
+    for (size_t a = d->item_category_start[x]; a < d->item_category_start[x + 1]; a++)
+        for (size_t b = d->item_category_start[y]; b < d->item_category_start[y + 1]; b++)
+            if (d->item_categories[a] == d->item_categories[b])
+                return 1;
+    return 0;
+}
+
+static int has_category(const fr_mtr_data *d, int32_t item, int32_t c)
+{
+    for (size_t a = d->item_category_start[item]; a < d->item_category_start[item + 1]; a++)
+        if (d->item_categories[a] == c)
+            return 1;
+    return 0;
+}
+
+/* n draws of the category task (slot 1) on d: the positive shares a
+ * category with the anchor and is another item, the negative shares none,
+ * items without a category are never drawn. */
+static void check_category_draws(const fr_mtr_data *d, size_t n, uint64_t step, int32_t *anchor,
+                                 int32_t *positive, int32_t *negative)
+{
+    fr_mtr_options o;
+    fr_mtr_options_default(&o);
+    o.batch = n;
+    o.tasks[1] = FR_MTR_CATEGORY;
+    o.n_tasks = 2;
+    o.threads = 1;
+    fr_mtr *m = NULL;
+    CHECK_OK(fr_mtr_create(d, &o, &m));
+    if (!m)
+        return;
+    int32_t base = (int32_t)d->n_users;
+    fr_mtr_task_draw(m, 1, 0, step, n);
+    for (size_t k = 0; k < n; k++) {
+        int32_t a = m->aux[1][0][k] - base, p = m->aux[1][1][k] - base, q = m->aux[1][2][k] - base;
+        CHECK(share(d, a, p) && p != a, "positive %d of %d", p, a);
+        CHECK(d->item_category_start[q + 1] > d->item_category_start[q] && !share(d, a, q), "negative %d of %d", q, a);
+        if (anchor) {
+            anchor[k] = a;
+            positive[k] = p;
+            negative[k] = q;
+        }
+    }
+    fr_mtr_free(m);
+}
+
+/* The category task's draws, one category per item (some with none) and
+ * several: a positive comes from any of the anchor's categories. */
 static void test_category_draws(void)
 {
     fr_mtr_synthetic_spec sp = {9, 60, 80, 6, 5, 2};
     fr_mtr_data d;
     CHECK_OK(fr_mtr_synthetic(&sp, &d));
-    for (size_t i = 0; i < d.n_items; i += 3) /* some items without a category */
-        d.category[i] = -1;
-    int32_t *cat = malloc(d.n_items * sizeof *cat);
-    memcpy(cat, d.category, d.n_items * sizeof *cat);
-    CHECK_OK(fr_mtr_categories_set(&d, cat, d.n_categories));
-    fr_mtr_options o;
-    fr_mtr_options_default(&o);
-    o.batch = 200;
-    o.tasks[1] = FR_MTR_CATEGORY;
-    o.n_tasks = 2;
-    o.threads = 1;
-    fr_mtr *m = NULL;
-    CHECK_OK(fr_mtr_create(&d, &o, &m));
-    if (m) {
-        int32_t base = (int32_t)d.n_users;
-        fr_mtr_task_draw(m, 1, 0, 0, 200);
-        for (size_t k = 0; k < 200; k++) {
-            int32_t a = m->aux[1][0][k] - base, p = m->aux[1][1][k] - base, q = m->aux[1][2][k] - base;
-            CHECK(d.category[a] >= 0 && d.category[p] == d.category[a] && p != a, "positive %d of %d", p, a);
-            CHECK(d.category[q] >= 0 && d.category[q] != d.category[a], "negative %d of %d", q, a);
+    int32_t item[400], cat[400];
+    size_t n = 0;
+    for (int32_t i = 0; i < (int32_t)d.n_items; i++)
+        if (i % 3) { /* some items without a category */
+            item[n] = i;
+            cat[n++] = d.item_categories[d.item_category_start[i]];
         }
-        fr_mtr_free(m);
+    CHECK_OK(fr_mtr_categories_set(&d, item, cat, n, d.n_categories));
+    CHECK(d.item_category_start[0 + 1] == d.item_category_start[0], "item 0 has no category");
+    check_category_draws(&d, 200, 0, NULL, NULL, NULL);
+    /* Several categories: items 0..39 in category 0 (even) or 1 (odd),
+     * items 40..49 in both, 50..59 in category 2; item 0 given twice. */
+    n = 0;
+    for (int32_t i = 0; i < 60; i++) {
+        if (i < 40 || i >= 50) {
+            item[n] = i;
+            cat[n++] = i >= 50 ? 2 : i % 2;
+        } else {
+            item[n] = i;
+            cat[n++] = 0;
+            item[n] = i;
+            cat[n++] = 1;
+        }
     }
+    item[n] = 0;
+    cat[n++] = 0;
+    CHECK_OK(fr_mtr_categories_set(&d, item, cat, n, 3));
+    CHECK(d.item_category_start[d.n_items] == n - 1, "%zu memberships, expected %zu (the repeat kept once)",
+          d.item_category_start[d.n_items], n - 1);
+    CHECK(d.category_start[1] - d.category_start[0] == 30 && d.category_start[2] - d.category_start[1] == 30,
+          "categories 0 and 1 hold 30 items each");
+    enum { N = 2000 };
+    static int32_t a[N], p[N], q[N];
+    check_category_draws(&d, N, 1, a, p, q);
+    size_t from[2] = {0, 0};
+    for (size_t k = 0; k < N; k++)
+        if (a[k] >= 40 && a[k] < 50) /* an item of both: positives of either alone */
+            for (int c = 0; c < 2; c++)
+                from[c] += has_category(&d, p[k], c) && !has_category(&d, p[k], 1 - c);
+    CHECK(from[0] > 10 && from[1] > 10, "an item of categories 0 and 1 drew positives of 0 only %zu times, of 1 only %zu",
+          from[0], from[1]);
     fr_mtr_data_free(&d);
 }
 
@@ -387,20 +455,47 @@ static void test_parts_and_relations(void)
     write_file("pairs.txt", "a\tb\nc\td\n", pairs, sizeof pairs);
     CHECK_OK(fr_mtr_read_item_pairs(&d, pairs, '\t', &skipped));
     CHECK(d.pairs.n_pairs == 2 && skipped == 0, "pairs %zu", d.pairs.n_pairs);
+    size_t duplicates = 0;
     write_file("cats.txt", "a,x\nb,y\nc,x\nzz,y\n", cats, sizeof cats);
-    CHECK_OK(fr_mtr_read_categories(&d, cats, ',', &skipped));
-    CHECK(d.n_categories == 2 && skipped == 1, "categories %zu skipped %zu", d.n_categories, skipped);
-    CHECK(d.category[0] == d.category[2] && d.category[0] != d.category[1] && d.category[3] == -1,
+    CHECK_OK(fr_mtr_read_categories(&d, cats, ',', &skipped, &duplicates));
+    CHECK(d.n_categories == 2 && skipped == 1 && duplicates == 0, "categories %zu skipped %zu duplicates %zu",
+          d.n_categories, skipped, duplicates);
+    /* items a, b, c, d are 0..3; categories numbered as first seen */
+    CHECK(has_category(&d, 0, 0) && has_category(&d, 2, 0) && has_category(&d, 1, 1) &&
+              d.item_category_start[4] == 3 && d.item_category_start[4] == d.item_category_start[3],
           "category ids");
+    /* Several categories: on several lines and in one field ('|'), spaces
+     * trimmed, an empty piece skipped; a repeated pair counted, kept once. */
+    write_file("multi.txt", "a,x|z\nb,y\na,y\nc, x | y \na,x\nd,z||\n", cats, sizeof cats);
+    CHECK_OK(fr_mtr_read_categories(&d, cats, ',', &skipped, &duplicates));
+    CHECK(d.n_categories == 3 && skipped == 0 && duplicates == 1, "categories %zu skipped %zu duplicates %zu",
+          d.n_categories, skipped, duplicates);
+    /* x = 0, z = 1, y = 2 */
+    CHECK(d.item_category_start[1] == 3 && has_category(&d, 0, 0) && has_category(&d, 0, 1) && has_category(&d, 0, 2),
+          "a: x, z, y");
+    CHECK(d.item_category_start[2] - d.item_category_start[1] == 1 && has_category(&d, 1, 2), "b: y");
+    CHECK(d.item_category_start[3] - d.item_category_start[2] == 2 && has_category(&d, 2, 0) && has_category(&d, 2, 2),
+          "c: x, y");
+    CHECK(d.item_category_start[4] - d.item_category_start[3] == 1 && has_category(&d, 3, 1), "d: z");
+    CHECK(d.category_start[1] - d.category_start[0] == 2 && d.category_start[3] - d.category_start[2] == 3,
+          "x holds a, c; y holds a, b, c");
+    /* '|' as the field delimiter: a field is one category */
+    write_file("pipe.txt", "a|x y\nb|x y\n", cats, sizeof cats);
+    CHECK_OK(fr_mtr_read_categories(&d, cats, '|', &skipped, &duplicates));
+    CHECK(d.n_categories == 1 && share(&d, 0, 1), "pipe-delimited: one category 'x y'");
+    write_file("three.txt", "a,x\nb,y,z\n", bad, sizeof bad);
+    CHECK(fr_mtr_read_categories(&d, bad, ',', &skipped, &duplicates) == FR_ERR_DATA, "three fields");
+    CHECK(strstr(fr_last_error(), "three.txt:2: 3 fields separated by ',', expected two: an item id and its categories (several separated by '|')") != NULL,
+          "message: %s", fr_last_error());
+    write_file("empty2.txt", "a,x\nb, \n", bad, sizeof bad);
+    CHECK(fr_mtr_read_categories(&d, bad, ',', &skipped, &duplicates) == FR_ERR_DATA, "an empty category field");
+    CHECK(strstr(fr_last_error(), "empty2.txt:2: field 2 is empty, expected a category") != NULL, "message: %s",
+          fr_last_error());
 
     /* errors name the file and line */
     write_file("bad1.txt", "u1,u2\nu1\n", bad, sizeof bad);
     CHECK(fr_mtr_read_links(&d, bad, ',', &skipped) == FR_ERR_DATA, "one field");
     CHECK(strstr(fr_last_error(), "bad1.txt:2") != NULL, "message: %s", fr_last_error());
-    write_file("bad2.txt", "a,x\na,y\n", bad, sizeof bad);
-    CHECK(fr_mtr_read_categories(&d, bad, ',', &skipped) == FR_ERR_DATA, "two categories");
-    CHECK(strstr(fr_last_error(), "bad2.txt:2: item 'a' has category 'y' here and 'x' on line 1") != NULL,
-          "message: %s", fr_last_error());
     write_file("bad3.txt", "u7,u8\n", bad, sizeof bad);
     CHECK(fr_mtr_read_links(&d, bad, ',', &skipped) == FR_ERR_DATA, "nothing usable");
     CHECK(fr_mtr_read_links(&d, "/nonexistent/links.txt", ',', &skipped) == FR_ERR_IO, "missing file");
@@ -408,6 +503,40 @@ static void test_parts_and_relations(void)
     const char *bad_parts[3] = {train, bad, test};
     CHECK(fr_ratings_read_parts(bad_parts, 3, &spec, parts) == FR_ERR_DATA, "empty field in validation");
     CHECK(strstr(fr_last_error(), "bad4.txt:2") != NULL, "message: %s", fr_last_error());
+    fr_mtr_data_free(&d);
+}
+
+/* A category column of the rating files: each row's item gets the row's
+ * categories, the union over its rows; an empty field gives none. */
+static void test_category_column(void)
+{
+    char path[512], bad[512];
+    write_file("rated.csv", "user,item,rating,category\nu1,a,5,x|y\nu2,b,3,\nu3,a,4,z\nu2,c,1, y\nu1,c,2,y\nu3,d,3,x\n"
+               "u1,d,1,x\n", path, sizeof path);
+    fr_ratings_spec spec;
+    fr_ratings_spec_default(FR_RATINGS_DELIMITED, &spec);
+    spec.col_time = -1;
+    spec.header = 1;
+    fr_ratings r;
+    CHECK_OK(fr_ratings_read(path, &spec, &r));
+    fr_mtr_data d;
+    CHECK_OK(fr_mtr_data_split(&r, 1, 0.6, 0.2, 0, &d));
+    fr_ratings_free(&r);
+    size_t with = 0;
+    const char *paths[1] = {path};
+    CHECK_OK(fr_mtr_read_category_column(&d, paths, 1, &spec, 3, &with));
+    /* items a, b, c, d = 0..3; x = 0, y = 1, z = 2 */
+    CHECK(with == 3 && d.n_categories == 3, "%zu items with categories, %zu categories", with, d.n_categories);
+    CHECK(d.item_category_start[1] == 3 && has_category(&d, 0, 0) && has_category(&d, 0, 1) && has_category(&d, 0, 2),
+          "a: the union x, y, z");
+    CHECK(d.item_category_start[2] == d.item_category_start[1], "b: none (an empty field)");
+    CHECK(d.item_category_start[3] - d.item_category_start[2] == 1 && has_category(&d, 2, 1), "c: y");
+    CHECK(d.item_category_start[4] - d.item_category_start[3] == 1 && has_category(&d, 3, 0), "d: x");
+    write_file("short.csv", "user,item,rating,category\nu1,a,5,x\nu2,b,3\n", bad, sizeof bad);
+    paths[0] = bad;
+    CHECK(fr_mtr_read_category_column(&d, paths, 1, &spec, 3, &with) == FR_ERR_DATA, "a row without the column");
+    CHECK(strstr(fr_last_error(), "short.csv:3: 3 field(s) separated by ',', expected at least 4: field 4 holds the item's categories") != NULL,
+          "message: %s", fr_last_error());
     fr_mtr_data_free(&d);
 }
 
@@ -419,7 +548,7 @@ static void test_training(void)
     fr_mtr_data d;
     CHECK_OK(fr_mtr_synthetic(&sp, &d));
     CHECK(d.links.n_pairs == 300 * 4, "links %zu", d.links.n_pairs);
-    CHECK(d.n_categories == 8 && d.category_start[8] == 200, "categories");
+    CHECK(d.n_categories == 8 && d.category_start[8] == 200 && d.item_category_start[200] == 200, "categories");
     fr_mtr_options o;
     fr_mtr_options_default(&o);
     o.batch = 256;
@@ -573,6 +702,7 @@ int main(void)
     test_task_gradients();
     test_split();
     test_parts_and_relations();
+    test_category_column();
     test_category_draws();
     test_training();
     test_federated();

@@ -105,6 +105,50 @@ grep -q 'validation valid_auc 0\.' "$tmp/out" || fail "fedmsmt: $(cat "$tmp/out"
 expect 0 "$FEDREC" tune "$top_srcdir/conf/mtrec-synthetic.ini" --set data.users=80 --set data.items=60 --set train.epochs=2 \
     --set mtrec.min_epochs=1 --grid mtrec.combiner=ew,pmtrec --out "$tmp/mtrec" --quiet
 grep -q 'validation valid_recall@20 0\.' "$tmp/out" || fail "mtrec: $(cat "$tmp/out" "$tmp/err")"
+# A key a configuration's job does not read is dropped from its trials
+# (mtrec.tau is PMTRec's alone): EW runs once per seed, not once per tau,
+# its row says n/a, and the tune says how many combinations it folded.
+mt="--set data.users=80 --set data.items=60 --set train.epochs=2 --set mtrec.min_epochs=1"
+fold() {
+    # shellcheck disable=SC2086
+    expect "$1" "$FEDREC" tune "$top_srcdir/conf/mtrec-synthetic.ini" $mt --grid mtrec.combiner=pmtrec,ew --grid mtrec.tau=0.1,1 \
+        --seeds 0,1 --jobs 2 --out "$tmp/fold"
+}
+fold 0
+cp "$tmp/out" "$tmp/fold.out"
+csv=$tmp/fold/trials.csv
+[ "$(rows "$csv")" = 6 ] || fail "fold: $(rows "$csv") rows, expected 3 configurations x 2 seeds: $(cat "$csv")"
+pairs=$(tail -n +2 "$csv" | cut -d, -f1,3,4,5 | sort | uniq -c | awk '{ printf "%s %s;", $1, $2 }')
+[ "$pairs" = "2 1,pmtrec,0.1,ok;2 2,pmtrec,1,ok;2 3,ew,n/a,ok;" ] || fail "fold: the trials (count config,combiner,tau,status): $pairs"
+grep -q '^fedrec tune: .*, 3 configurations (4 combinations, 1 folded into another' "$tmp/fold.out" ||
+    fail "fold: the header does not say 1 of 4 folded: $(head -1 "$tmp/fold.out")"
+grep -q '^1 of the 4 combinations folded into another' "$tmp/fold.out" || fail "fold: the result does not say 1 of 4 folded"
+grep -q 'mtrec.combiner=ew mtrec.tau=n/a' "$tmp/fold.out" || fail "fold: the EW configuration is not listed with tau n/a"
+best=$(awk -F, 'NR > 1 { s[$1] += $6; n[$1]++ } END { b = -1; for (c in s) if (s[c] / n[c] > b || (s[c] / n[c] == b && c + 0 < bc + 0)) { b = s[c] / n[c]; bc = c } print bc }' "$csv")
+grep -q "^chosen: configuration $best," "$tmp/fold.out" || fail "fold: chose $(grep '^chosen' "$tmp/fold.out"), the table's best mean valid_recall@20 is configuration $best"
+expect 0 "$FEDREC" config --check "$tmp/fold/best.ini"
+# A rerun runs nothing; the EW row removed runs that trial alone again.
+fold 0
+grep -q '(6 done before)' "$tmp/out" || fail "fold rerun: $(head -1 "$tmp/out")"
+grep -q '^trial ' "$tmp/out" && fail "fold rerun ran trials again"
+sed -i '/,ew,n\/a,ok,/{/^3,1,/d}' "$csv"
+[ "$(rows "$csv")" = 5 ] || fail "fold: the EW row of seed 1 was not removed: $(cat "$csv")"
+fold 0
+[ "$(grep -c '^trial ' "$tmp/out")" = 1 ] && grep -q '^trial 6/6: mtrec.combiner=ew mtrec.tau=n/a, seed 1: ' "$tmp/out" ||
+    fail "fold resume: expected the EW trial of seed 1 alone: $(grep '^trial' "$tmp/out")"
+# A searched key no configuration reads: refused before anything runs.
+# shellcheck disable=SC2086
+expect 3 "$FEDREC" tune "$top_srcdir/conf/mtrec-synthetic.ini" $mt --set mtrec.combiner=ew --grid mtrec.tau=0.1,1 --out "$tmp/none"
+grep -q 'mtrec.tau: job.kind = mtrec reads it only with mtrec.combiner = pmtrec, and no configuration of this search has that' "$tmp/err" ||
+    fail "a key read by no configuration: $(cat "$tmp/err")"
+[ -e "$tmp/none" ] && fail "a refused search created its folder"
+# shellcheck disable=SC2086
+expect 3 "$FEDREC" tune "$top_srcdir/conf/mtrec-synthetic.ini" $mt --grid mtrec.combiner=ew,main --random mtrec.tau=0.1:1 --out "$tmp/none"
+grep -q 'random mtrec.tau: job.kind = mtrec reads it only with' "$tmp/err" || fail "a --random key read by no configuration: $(cat "$tmp/err")"
+expect 3 "$FEDREC" tune $R --grid mtrec.tau=0.1,1 --out "$tmp/none"
+grep -q 'grid mtrec.tau: job.kind = pfedrec does not read it (the jobs that do: mtrec' "$tmp/err" || fail "a key of another job: $(cat "$tmp/err")"
+expect 2 "$FEDREC" tune $R --grid pfedrec.lr=0.1,n/a --out "$tmp/none"
+grep -q "'n/a' is how trials.csv marks" "$tmp/err" || fail "n/a as a value: $(cat "$tmp/err")"
 # The ctr demo selects on its validation rows' AUC: the choice is the best
 # mean valid_auc of the table, the test figures shown are the chosen
 # configuration's mean, and each trial's summary holds the test figures of
@@ -135,6 +179,7 @@ done
 [ "$n" = 4 ] || fail "ctr: $n trial summaries, expected 4"
 expect 0 "$FEDREC" tune --help
 grep -q -- '--random' "$tmp/out" || fail "tune --help does not describe --random"
+grep -q "runs 3 configurations" "$tmp/out" || fail "tune --help does not describe folding"
 
 if [ "$failures" -ne 0 ]; then
     echo "test_tune: $failures failure(s)" >&2

@@ -22,8 +22,10 @@
  *             user not linked to u
  *   itempair  -log sigmoid(i.j - i.k) over item pairs (i, j), k a random
  *             item not paired with i
- *   category  -log sigmoid(i.j - i.k), j a random other item of i's
- *             category, k a random item of another category
+ *   category  -log sigmoid(i.j - i.k), j a random other item of one of
+ *             i's categories, k a random item sharing no category with
+ *             i (an item may have several: fr_mtr_task_draw in
+ *             mtr_tasks.c, doc/MTREC.md)
  * A pairwise task draws as many pairs per step as the main batch holds. */
 #ifndef FEDREC_MTREC_H
 #define FEDREC_MTREC_H
@@ -62,10 +64,12 @@ typedef struct fr_mtr_data {
     int32_t *train_items, *val_items, *test_items;
     fr_mtr_relation links;     /* user - user */
     fr_mtr_relation pairs;     /* item - item */
-    int32_t *category;         /* per item, -1: none (NULL: no categories) */
+    /* Item categories, several per item allowed (NULL lists: none). */
     size_t n_categories;
-    size_t *category_start;    /* n_categories + 1 */
-    int32_t *category_items;
+    size_t *category_start;    /* n_categories + 1: each category's items */
+    int32_t *category_items;   /* (sorted, unique) */
+    size_t *item_category_start; /* n_items + 1: each item's categories */
+    int32_t *item_categories;    /* (sorted, unique; none for some items) */
     char **user_names, **item_names;  /* original ids, by dense id */
 } fr_mtr_data;
 
@@ -95,9 +99,27 @@ uint64_t fr_mtr_data_fingerprint(const fr_mtr_data *d);
  * naming the file, line and field. */
 fr_status fr_mtr_read_links(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped);
 fr_status fr_mtr_read_item_pairs(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped);
-/* item, category (any text) per line; an item listed twice with two
- * categories is an error. */
-fr_status fr_mtr_read_categories(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped);
+/* Item categories. A field of categories holds one, or several separated
+ * by FR_MTR_CATEGORY_SEPARATOR ('|'; not split when the field delimiter
+ * is '|' itself); spaces around each are trimmed, empty ones skipped. An
+ * item gets the union of every category given it; categories are numbered
+ * in the order they are first seen.
+ * fr_mtr_read_categories: a file of lines item<delimiter>categories; an
+ * item may be on several lines. Lines naming an item the ratings lack are
+ * skipped (*skipped); an (item, category) pair given again is counted in
+ * *duplicates and kept once. A line of one field or of more than two, or
+ * an empty field, is an error naming the file and line.
+ * fr_mtr_read_category_column: column `column` (0-based) of the delimited
+ * rating files the data was read from (spec: their delimiter and header,
+ * spec->format FR_RATINGS_DELIMITED), each row giving its item's
+ * categories; an empty field gives none. *with: items with a category. A
+ * row without that column is an error naming the file and line.
+ * Either replaces the data's categories. */
+#define FR_MTR_CATEGORY_SEPARATOR '|'
+fr_status fr_mtr_read_categories(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped,
+                                 size_t *duplicates);
+fr_status fr_mtr_read_category_column(fr_mtr_data *d, const char *const *paths, size_t n_paths,
+                                      const fr_ratings_spec *spec, int column, size_t *with);
 
 /* Synthetic interactions with ratings, user links and item categories, all
  * driven by hidden factors: each item draws a category uniformly and its

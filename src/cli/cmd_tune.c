@@ -83,6 +83,12 @@ static void usage(FILE *out)
             "                   holds; one interrupted by a signal runs again\n"
             "  --set K=V        change the base configuration (as for train)\n"
             "  --quiet          print only the result\n\n"
+            "A searched key that a combination's job does not read (as 'fedrec train'\n"
+            "refuses it: mtrec.tau under mtrec.combiner = ew) is dropped from that\n"
+            "combination, and combinations left the same run once (shown n/a in\n"
+            "trials.csv; the count folded is printed): --grid mtrec.combiner=pmtrec,ew\n"
+            "--grid mtrec.tau=0.1,1 runs 3 configurations. A searched key that no\n"
+            "configuration reads is refused.\n\n"
             "Exit status 1 when a trial failed (its log is in DIR/trials/); the choice is\n"
             "then made among the configurations whose every seed finished.\n");
 }
@@ -292,13 +298,21 @@ static void write_number(FILE *f, double v)
         fputs(",", f);
 }
 
+/* Point p's value of dimension d as trials.csv and the listings show it:
+ * "n/a" where the point's job does not read the key. */
+static const char *shown_value(const fr_tune_space *sp, size_t p, size_t d, char *buf, size_t n)
+{
+    const char *v = fr_tune_point_value(sp, p, d, buf, n);
+    return v ? v : "n/a";
+}
+
 static int append_row(FILE *f, const fr_tune_space *sp, const job_metrics *jm, const trial *t)
 {
     char buf[64];
     fprintf(f, "%zu,%llu", t->config + 1, (unsigned long long)t->seed);
     for (size_t d = 0; d < sp->n_dims; d++) {
         fputc(',', f);
-        csv_put(f, fr_tune_space_value(sp, t->config, d, buf, sizeof buf));
+        csv_put(f, shown_value(sp, t->config, d, buf, sizeof buf));
     }
     fputc(',', f);
     csv_put(f, t->status);
@@ -363,7 +377,7 @@ static int read_done(const char *path, const fr_tune_space *sp, const job_metric
                 continue;
             int same = 1;
             for (size_t d = 0; d < sp->n_dims && same; d++)
-                same = !strcmp(fields[2 + d], fr_tune_space_value(sp, t->config, d, buf, sizeof buf));
+                same = !strcmp(fields[2 + d], shown_value(sp, t->config, d, buf, sizeof buf));
             if (!same)
                 continue;
             const char *status = fields[2 + sp->n_dims];
@@ -491,8 +505,11 @@ static pid_t start_trial(const run_ctx *c, trial *t)
     }
     char buf[64];
     for (size_t d = 0; d < c->sp->n_dims; d++) {
+        const char *value = fr_tune_point_value(c->sp, t->config, d, buf, sizeof buf);
+        if (!value) /* the trial's job does not read the key: left unset */
+            continue;
         args[n++] = (char *)"--set";
-        OWN("%s=%s", c->sp->dims[d].key, fr_tune_space_value(c->sp, t->config, d, buf, sizeof buf));
+        OWN("%s=%s", c->sp->dims[d].key, value);
     }
     args[n++] = (char *)"--set";
     OWN("run.seed=%llu", (unsigned long long)t->seed);
@@ -563,7 +580,7 @@ static void describe(const fr_tune_space *sp, size_t config, char *out, size_t n
     out[0] = '\0';
     for (size_t d = 0; d < sp->n_dims && len < n; d++)
         len += (size_t)snprintf(out + len, n - len, "%s%s=%s", d ? " " : "", sp->dims[d].key,
-                                fr_tune_space_value(sp, config, d, buf, sizeof buf));
+                                shown_value(sp, config, d, buf, sizeof buf));
     if (!sp->n_dims)
         snprintf(out, n, "the base configuration");
 }
@@ -685,13 +702,16 @@ static int write_best(const tune_opts *o, const fr_tune_space *sp, size_t config
     memcpy(sets, o->sets.items, n * sizeof *sets);
     char buf[64];
     int code = FR_EXIT_OK;
-    for (size_t d = 0; d < sp->n_dims && code == FR_EXIT_OK; d++)
-        if (format_new(&sets[n + d], "%s=%s", sp->dims[d].key, fr_tune_space_value(sp, config, d, buf, sizeof buf)) < 0)
+    size_t m = n;
+    for (size_t d = 0; d < sp->n_dims && code == FR_EXIT_OK; d++) {
+        const char *value = fr_tune_point_value(sp, config, d, buf, sizeof buf);
+        if (value && format_new(&sets[m++], "%s=%s", sp->dims[d].key, value) < 0)
             code = FR_EXIT_FAILURE;
-    if (code == FR_EXIT_OK && format_new(&sets[n + sp->n_dims], "run.seed=%llu", (unsigned long long)seed) < 0)
+    }
+    if (code == FR_EXIT_OK && format_new(&sets[m++], "run.seed=%llu", (unsigned long long)seed) < 0)
         code = FR_EXIT_FAILURE;
     fr_config *cfg = NULL;
-    fr_status s = code == FR_EXIT_OK ? fr_config_build(o->config, sets, n + sp->n_dims + 1, &cfg) : FR_ERR_NOMEM;
+    fr_status s = code == FR_EXIT_OK ? fr_config_build(o->config, sets, m, &cfg) : FR_ERR_NOMEM;
     fr_atomic_file af;
     if (s == FR_OK)
         s = fr_atomic_open(&af, path);
@@ -704,8 +724,8 @@ static int write_best(const tune_opts *o, const fr_tune_space *sp, size_t config
     if (s != FR_OK)
         code = fr_cli_report(s, "tune");
     fr_config_free(cfg);
-    for (size_t d = 0; d <= sp->n_dims; d++)
-        free(sets[n + d]);
+    for (size_t d = n; d < m; d++)
+        free(sets[d]);
     free(sets);
     return code;
 }
@@ -736,6 +756,9 @@ static int choose(const tune_opts *o, const fr_tune_space *sp, const job_metrics
     qsort(r, n_configs, sizeof *r, by_validation);
     char what[1024];
     size_t shown = n_configs < 10 ? n_configs : 10;
+    if (sp->folded)
+        printf("\n%zu of the %zu combinations folded into another: a key a configuration's job does not read is dropped from it (n/a)\n",
+               sp->folded, sp->folded + sp->n_points);
     printf("\nconfigurations by validation %s (mean +- std over %zu seed%s)%s:\n", jm->validation, n_seeds,
            n_seeds == 1 ? "" : "s", shown < n_configs ? ", the best 10" : "");
     for (size_t i = 0; i < shown; i++) {
@@ -877,6 +900,13 @@ static int tune(tune_opts *o)
         code = FR_EXIT_USAGE;
         goto done;
     }
+    /* the combinations, each without the searched keys its job does not read */
+    s = fr_tune_space_fold(&sp, base);
+    if (s != FR_OK) {
+        code = fr_cli_report(s, "tune");
+        goto done;
+    }
+    n_configs = sp.n_points;
     size_t n_trials = n_configs * n_seeds;
     if ((size_t)jobs_n > n_trials)
         jobs_n = (int)n_trials;
@@ -907,7 +937,9 @@ static int tune(tune_opts *o)
             char buf[64];
             uint64_t h = 0;
             for (size_t d = 0; d < sp.n_dims; d++) {
-                const char *val = fr_tune_space_value(&sp, c, d, buf, sizeof buf);
+                const char *val = fr_tune_point_value(&sp, c, d, buf, sizeof buf);
+                if (!val)
+                    continue;
                 h = fr_hash64(h, sp.dims[d].key, strlen(sp.dims[d].key));
                 h = fr_hash64(h, val, strlen(val));
             }
@@ -941,8 +973,11 @@ static int tune(tune_opts *o)
     if (jobs_n > 1 && !strcmp(fr_config_origin(base, "backend.threads"), "default"))
         ctx.threads = (int)(cores / jobs_n > 0 ? cores / jobs_n : 1);
     if (!o->quiet) {
-        printf("fedrec tune: %s (%s), %zu configuration%s x %zu seed%s = %zu trials in %s/", name, kind, n_configs,
-               n_configs == 1 ? "" : "s", n_seeds, n_seeds == 1 ? "" : "s", n_trials, dir);
+        printf("fedrec tune: %s (%s), %zu configuration%s", name, kind, n_configs, n_configs == 1 ? "" : "s");
+        if (sp.folded)
+            printf(" (%zu combinations, %zu folded into another: keys a configuration's job does not read are dropped)",
+                   sp.folded + n_configs, sp.folded);
+        printf(" x %zu seed%s = %zu trials in %s/", n_seeds, n_seeds == 1 ? "" : "s", n_trials, dir);
         if (done_before)
             printf(" (%zu done before)", done_before);
         printf(", %d at a time; selecting on validation %s\n", jobs_n, jm->validation);

@@ -18,7 +18,8 @@ int fr_cli_tune(int argc, char **argv);
 /* The PFedRec job of `fedrec train` (job_pfedrec.c). */
 int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm);
 /* data.source / path / delimiter / header / columns -> a rating reader
- * spec; *path is NULL for synthetic data (job_pfedrec.c). */
+ * spec; *path is NULL for synthetic data (job_pfedrec.c). A `category`
+ * column (job.kind = mtrec alone) is left to the reader of categories. */
 #include "fedrec/ratings.h"
 fr_status fr_cli_ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const char **path);
 /* The rating engine's options from pfedrec.*, fed.*, privacy.*, fault.*

@@ -112,9 +112,51 @@ fr_status fr_cli_mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t 
     return FR_OK;
 }
 
+/* mtrec.relation_delimiter; empty (its default): data.delimiter's. */
 static fr_status delimiter_of(const fr_config *cfg, char *out)
 {
-    return fr_config_get_delimiter(cfg, "mtrec.relation_delimiter", out);
+    FR_TRY_CLI(fr_config_get_delimiter(cfg, "mtrec.relation_delimiter", out));
+    if (!*out)
+        FR_TRY_CLI(fr_config_get_delimiter(cfg, "data.delimiter", out));
+    return FR_OK;
+}
+
+/* The 0-based column data.columns names `category` (the last one named),
+ * -1 when none or when the source reads no columns. */
+static fr_status category_column(const fr_config *cfg, int *col)
+{
+    const char *source, *columns;
+    *col = -1;
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.source", &source));
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.columns", &columns));
+    if (strcmp(source, "delimited") && strcmp(source, "split"))
+        return FR_OK;
+    int k = 0;
+    for (const char *c = columns;; k++) {
+        size_t len = strcspn(c, ",");
+        if (len == 8 && !strncmp(c, "category", 8))
+            *col = k;
+        if (!c[len])
+            break;
+        c += len + 1;
+    }
+    return FR_OK;
+}
+
+/* The categories of a category column of the rating files. */
+static fr_status column_categories(const fr_config *cfg, fr_mtr_data *d, const char *const *paths, size_t n_paths,
+                                   const fr_ratings_spec *spec, int quiet)
+{
+    int col;
+    FR_TRY_CLI(category_column(cfg, &col));
+    if (col < 0)
+        return FR_OK;
+    size_t with = 0;
+    FR_TRY_CLI(fr_mtr_read_category_column(d, paths, n_paths, spec, col, &with));
+    if (!quiet)
+        printf("categories from column %d of the rating file%s: %zu of %zu items have one or more (%zu categories)\n",
+               col + 1, n_paths == 1 ? "" : "s", with, d->n_items, d->n_categories);
+    return FR_OK;
 }
 
 static fr_status load_relations(const fr_config *cfg, fr_mtr_data *d, int quiet)
@@ -137,9 +179,12 @@ static fr_status load_relations(const fr_config *cfg, fr_mtr_data *d, int quiet)
             printf("%s: %zu line(s) skipped (an item without ratings, or a self-pair)\n", pairs, skipped);
     }
     if (*categories) {
-        FR_TRY_CLI(fr_mtr_read_categories(d, categories, delim, &skipped));
+        size_t duplicates = 0;
+        FR_TRY_CLI(fr_mtr_read_categories(d, categories, delim, &skipped, &duplicates));
         if (!quiet && skipped)
             printf("%s: %zu line(s) skipped (an item without ratings)\n", categories, skipped);
+        if (!quiet && duplicates)
+            printf("%s: %zu repeated item-category pair(s) skipped\n", categories, duplicates);
     }
     return FR_OK;
 }
@@ -199,6 +244,11 @@ fr_status fr_cli_mtrec_load_data(const fr_config *cfg, fr_mtr_data *d, char *wha
         for (size_t k = 0; k < 3; k++)
             fr_ratings_free(&r[k]);
         FR_TRY_CLI(s);
+        s = column_categories(cfg, d, paths, 3, &spec, quiet);
+        if (s != FR_OK) {
+            fr_mtr_data_free(d);
+            return s;
+        }
         snprintf(what, what_cap, "%s/{%s}", path, parts);
     } else {
         fr_ratings r;
@@ -206,6 +256,11 @@ fr_status fr_cli_mtrec_load_data(const fr_config *cfg, fr_mtr_data *d, char *wha
         fr_status s = fr_mtr_data_split(&r, seed, train_share, val_share, (float)test_min, d);
         fr_ratings_free(&r);
         FR_TRY_CLI(s);
+        s = spec.format == FR_RATINGS_DELIMITED ? column_categories(cfg, d, &path, 1, &spec, quiet) : FR_OK;
+        if (s != FR_OK) {
+            fr_mtr_data_free(d);
+            return s;
+        }
         snprintf(what, what_cap, "%s (split per user %.0f/%.0f/%.0f)", path, 100 * train_share,
                  100 * val_share, 100 * (1 - train_share - val_share));
     }
@@ -504,6 +559,14 @@ fr_status fr_cli_mtrec_check(const fr_config *cfg)
         if (!list_field(parts, k, name, sizeof name))
             return fr_cli_fail(FR_ERR_CONFIG, "mtrec.parts = '%s': expected three file names (training, validation, test) separated by commas",
                                parts);
+    int col;
+    const char *categories, *columns;
+    FR_TRY_CLI(category_column(cfg, &col));
+    FR_TRY_CLI(fr_config_get_string(cfg, "mtrec.categories", &categories));
+    FR_TRY_CLI(fr_config_get_string(cfg, "data.columns", &columns));
+    if (col >= 0 && *categories)
+        return fr_cli_fail(FR_ERR_CONFIG, "mtrec.categories = '%s' and data.columns = '%s' both give item categories: give them one way (the file, or the rating files' category column)",
+                           categories, columns);
     FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.federated", &federated));
     /* What the federated rounds refuse (fr_mtr_federated_round), said
      * before any data is read. */

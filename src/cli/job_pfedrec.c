@@ -22,9 +22,10 @@
 
 fr_status fr_cli_ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const char **path)
 {
-    const char *source, *columns;
+    const char *source, *columns, *kind;
     char delim;
     int header;
+    FR_TRY_CLI(fr_config_get_string(cfg, "job.kind", &kind));
     FR_TRY_CLI(fr_config_get_string(cfg, "data.source", &source));
     FR_TRY_CLI(fr_config_get_string(cfg, "data.path", path));
     FR_TRY_CLI(fr_config_get_delimiter(cfg, "data.delimiter", &delim));
@@ -56,9 +57,12 @@ fr_status fr_cli_ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const
             spec->col_rating = col;
         else if (len == 4 && !strncmp(c, "time", 4))
             spec->col_time = col;
-        else if (!(len == 1 && *c == '-'))
-            return fr_cli_fail(FR_ERR_CONFIG, "data.columns = '%s': '%.*s' is not one of user, item, rating, time, -",
-                               columns, (int)len, c);
+        else if (len == 8 && !strncmp(c, "category", 8) && strcmp(kind, "mtrec"))
+            return fr_cli_fail(FR_ERR_CONFIG, "data.columns = '%s': a category column is read by job.kind = mtrec (the category task); job.kind = %s has no use for it: write - for that column",
+                               columns, kind);
+        else if (!(len == 1 && *c == '-') && !(len == 8 && !strncmp(c, "category", 8)))
+            return fr_cli_fail(FR_ERR_CONFIG, "data.columns = '%s': '%.*s' is not one of user, item, rating, time, %s-",
+                               columns, (int)len, c, strcmp(kind, "mtrec") ? "" : "category, ");
         c += len;
         if (*c == ',')
             c++;

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/tune_space.h"
 #include "fedrec/rng.h"
+#include "io/hash64.h"
 
 static const fr_config_key *schema_key(const char *key)
 {
@@ -74,6 +75,9 @@ static fr_status grid_values(fr_tune_dim *dim, const fr_config *base, const char
         if (!(v[dim->n_values] = strndup(p, len)))
             return FR_ERR_NOMEM;
         dim->n_values++;
+        if (!strcmp(v[dim->n_values - 1], "n/a"))
+            return fr_cli_fail(FR_ERR_INVALID, "--grid %s: 'n/a' is how trials.csv marks a key a trial's job does not read, not a value",
+                               spec);
         FR_TRY_CLI(check_value(base, "--grid", dim->key, v[dim->n_values - 1]));
         for (size_t i = 0; i + 1 < dim->n_values; i++)
             if (!strcmp(v[i], v[dim->n_values - 1]))
@@ -171,6 +175,8 @@ void fr_tune_space_free(fr_tune_space *sp)
         free(sp->dims[d].values);
     }
     free(sp->dims);
+    free(sp->point_combination);
+    free(sp->applies);
     memset(sp, 0, sizeof *sp);
 }
 
@@ -206,4 +212,169 @@ const char *fr_tune_space_value(const fr_tune_space *sp, size_t c, size_t d, cha
         snprintf(buf, n, "%.4g", v);
     }
     return buf;
+}
+
+/* A configuration of the base (as INI text) with combination c's kept
+ * keys set. */
+static fr_status combination_config(const char *base_ini, const fr_tune_space *sp, size_t c,
+                                    const unsigned char *keep, fr_config **out)
+{
+    char buf[64];
+    fr_config *cfg = NULL;
+    fr_status s = fr_config_create(&cfg);
+    if (s == FR_OK)
+        s = fr_config_load_string(cfg, base_ini, "the base configuration");
+    for (size_t d = 0; s == FR_OK && d < sp->n_dims; d++)
+        if (keep[d])
+            s = fr_config_set(cfg, sp->dims[d].key, fr_tune_space_value(sp, c, d, buf, sizeof buf), "tune");
+    if (s != FR_OK) {
+        fr_config_free(cfg);
+        cfg = NULL;
+    }
+    *out = cfg;
+    return s;
+}
+
+/* Combination c's kept keys and values, hashed. */
+static uint64_t combination_hash(const fr_tune_space *sp, size_t c, const unsigned char *keep)
+{
+    char buf[64];
+    uint64_t h = 0;
+    for (size_t d = 0; d < sp->n_dims; d++)
+        if (keep[d]) {
+            const char *v = fr_tune_space_value(sp, c, d, buf, sizeof buf);
+            h = fr_hash64(h, sp->dims[d].key, strlen(sp->dims[d].key));
+            h = fr_hash64(h, v, strlen(v));
+        }
+    return h;
+}
+
+static int same_combination(const fr_tune_space *sp, size_t a, const unsigned char *ka, size_t b,
+                            const unsigned char *kb)
+{
+    char x[64], y[64];
+    for (size_t d = 0; d < sp->n_dims; d++) {
+        if (ka[d] != kb[d])
+            return 0;
+        if (ka[d] && strcmp(fr_tune_space_value(sp, a, d, x, sizeof x), fr_tune_space_value(sp, b, d, y, sizeof y)))
+            return 0;
+    }
+    return 1;
+}
+
+typedef struct hashed {
+    uint64_t h;
+    size_t c;
+} hashed;
+
+static int by_hash(const void *a, const void *b)
+{
+    const hashed *x = a, *y = b;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    return x->c < y->c ? -1 : x->c > y->c;
+}
+
+/* No point reads dims[d]: say which jobs do, and under what. */
+static fr_status read_by_none(const fr_tune_space *sp, const fr_config *base, size_t d)
+{
+    const char *option = sp->dims[d].random ? "--random" : "--grid", *key = sp->dims[d].key, *kind = "";
+    fr_config_get_string(base, "job.kind", &kind);
+    const fr_config_key *k = schema_key(key);
+    char rule[512] = "";
+    if (k && fr_config_rule_names(k, kind)) {
+        fr_config_rule_text(k, kind, rule, sizeof rule);
+        return fr_cli_fail(FR_ERR_CONFIG, "%s %s: job.kind = %s reads it only with %s, and no configuration of this search has that: no trial would use it; drop the key, or search it together with those values",
+                           option, key, kind, *rule ? rule : "other settings");
+    }
+    if (k)
+        fr_config_rule_text(k, NULL, rule, sizeof rule);
+    return fr_cli_fail(FR_ERR_CONFIG, "%s %s: job.kind = %s does not read it (the jobs that do: %s); drop the key ('fedrec config --keys --job %s' lists the keys this job reads)",
+                       option, key, kind, *rule ? rule : "no job", kind);
+}
+
+fr_status fr_tune_space_fold(fr_tune_space *sp, const fr_config *base)
+{
+    size_t n = fr_tune_space_size(sp), nd = sp->n_dims, draws = sp->trials ? sp->trials : 1;
+    size_t row = nd ? nd : 1;
+    unsigned char *keep = malloc(n * row);
+    hashed *order = malloc(n * sizeof *order);
+    size_t *rep = malloc(n * sizeof *rep);
+    char *ini = NULL;
+    free(sp->point_combination);
+    free(sp->applies);
+    sp->point_combination = NULL;
+    sp->applies = NULL;
+    sp->n_points = sp->folded = 0;
+    fr_status s = keep && order && rep ? fr_config_print_string(base, &ini) : fr_cli_fail(FR_ERR_NOMEM, "out of memory for %zu combinations", n);
+    /* Which keys a job reads depends on job.kind and on enum and boolean
+     * keys (the rules' conditions), never on a --random key (a number):
+     * a grid point's draws keep the same keys. */
+    for (size_t g = 0; s == FR_OK && g < n / draws; g++) {
+        unsigned char *k = keep + g * draws * row;
+        memset(k, 1, row);
+        for (int dropped = 1; s == FR_OK && dropped;) {
+            fr_config *cfg;
+            dropped = 0;
+            s = combination_config(ini, sp, g * draws, k, &cfg);
+            for (size_t d = 0; s == FR_OK && d < nd; d++)
+                if (k[d] && fr_config_reads(cfg, sp->dims[d].key) == 0)
+                    k[d] = 0, dropped = 1;
+            fr_config_free(cfg);
+        }
+        for (size_t t = 1; t < draws; t++)
+            memcpy(k + t * row, k, row);
+    }
+    /* Combinations with the same kept keys and values: one point, the
+     * first combination's. */
+    for (size_t c = 0; s == FR_OK && c < n; c++)
+        order[c] = (hashed){combination_hash(sp, c, keep + c * row), c};
+    if (s == FR_OK)
+        qsort(order, n, sizeof *order, by_hash);
+    for (size_t i = 0; s == FR_OK && i < n; i++) {
+        size_t c = order[i].c;
+        rep[c] = c;
+        for (size_t j = i; j-- > 0 && order[j].h == order[i].h;)
+            if (rep[order[j].c] == order[j].c &&
+                same_combination(sp, c, keep + c * row, order[j].c, keep + order[j].c * row)) {
+                rep[c] = order[j].c;
+                break;
+            }
+    }
+    size_t points = 0;
+    for (size_t c = 0; s == FR_OK && c < n; c++)
+        points += rep[c] == c;
+    if (s == FR_OK) {
+        sp->point_combination = malloc((points ? points : 1) * sizeof *sp->point_combination);
+        sp->applies = malloc((points ? points : 1) * row);
+        if (!sp->point_combination || !sp->applies)
+            s = fr_cli_fail(FR_ERR_NOMEM, "out of memory for %zu configurations", points);
+    }
+    for (size_t c = 0; s == FR_OK && c < n; c++)
+        if (rep[c] == c) {
+            sp->point_combination[sp->n_points] = c;
+            memcpy(sp->applies + sp->n_points * nd, keep + c * row, nd);
+            sp->n_points++;
+        }
+    if (s == FR_OK)
+        sp->folded = n - sp->n_points;
+    for (size_t d = 0; s == FR_OK && d < nd; d++) {
+        size_t p = 0;
+        while (p < sp->n_points && !sp->applies[p * nd + d])
+            p++;
+        if (p == sp->n_points)
+            s = read_by_none(sp, base, d);
+    }
+    free(ini);
+    free(keep);
+    free(order);
+    free(rep);
+    return s;
+}
+
+const char *fr_tune_point_value(const fr_tune_space *sp, size_t p, size_t d, char *buf, size_t n)
+{
+    if (!sp->applies[p * sp->n_dims + d])
+        return NULL;
+    return fr_tune_space_value(sp, sp->point_combination[p], d, buf, n);
 }

@@ -95,7 +95,7 @@ static void expected_text(const fr_config_key *k, char *buf, size_t n)
         snprintf(buf, n, "a comma-separated list of integers in [%s, %s]", lo, hi);
         break;
     case FR_CFG_DELIMITER:
-        snprintf(buf, n, "one character, or tab, comma, semicolon, space, pipe");
+        snprintf(buf, n, "one character, or tab, comma, semicolon, space, pipe%s", *k->default_value ? "" : ", or empty");
         break;
     }
 }
@@ -222,7 +222,12 @@ fr_status fr_config_assign(fr_config *cfg, long idx, const char *text,
         ok = enum_has(k->choices, text);
         break;
     case FR_CFG_DELIMITER:
-        ok = parse_delimiter(text, &nv.i);
+        /* a key whose default is empty may be empty: the reader then
+         * takes another key's separator (mtrec.relation_delimiter) */
+        if (!*text && !*k->default_value)
+            nv.i = 0;
+        else
+            ok = parse_delimiter(text, &nv.i);
         break;
     case FR_CFG_INT_LIST: {
         /* A blank value is an empty list: keys whose list may be absent

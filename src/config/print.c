@@ -52,7 +52,7 @@ static void allowed_text(const fr_config_key *k, char *buf, size_t n)
         snprintf(buf, n, "text");
         break;
     case FR_CFG_DELIMITER:
-        snprintf(buf, n, "a character, tab, comma, semicolon, space, pipe");
+        snprintf(buf, n, "a character, tab, comma, semicolon, space, pipe%s", *k->default_value ? "" : ", or empty");
         break;
     }
 }

@@ -35,9 +35,10 @@ void fr_mtr_data_free(fr_mtr_data *d)
     free(d->test_items);
     relation_free(&d->links);
     relation_free(&d->pairs);
-    free(d->category);
     free(d->category_start);
     free(d->category_items);
+    free(d->item_category_start);
+    free(d->item_categories);
     for (size_t i = 0; d->user_names && i < d->n_users; i++)
         free(d->user_names[i]);
     for (size_t i = 0; d->item_names && i < d->n_items; i++)
@@ -271,34 +272,6 @@ fr_status fr_mtr_relation_set(fr_mtr_relation *r, size_t rows, int32_t *a, int32
     fr_status s = fr_mtr_lists_build(rows, from, to, 2 * n, &r->start, &r->neighbours);
     free(from);
     free(to);
-    return s;
-}
-
-fr_status fr_mtr_categories_set(fr_mtr_data *d, int32_t *category, size_t n_categories)
-{
-    free(d->category);
-    free(d->category_start);
-    free(d->category_items);
-    d->category = category;
-    d->n_categories = n_categories;
-    d->category_start = NULL;
-    d->category_items = NULL;
-    size_t n = 0;
-    int32_t *cat = malloc((d->n_items ? d->n_items : 1) * sizeof *cat);
-    int32_t *item = malloc((d->n_items ? d->n_items : 1) * sizeof *item);
-    if (!cat || !item) {
-        free(cat);
-        free(item);
-        return fr_fail_nomem("categories", d->n_items * 8);
-    }
-    for (size_t i = 0; i < d->n_items; i++)
-        if (category[i] >= 0) {
-            cat[n] = category[i];
-            item[n++] = (int32_t)i;
-        }
-    fr_status s = fr_mtr_lists_build(n_categories, cat, item, n, &d->category_start, &d->category_items);
-    free(cat);
-    free(item);
     return s;
 }
 

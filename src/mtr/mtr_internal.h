@@ -20,9 +20,15 @@ int fr_mtr_list_contains(const size_t *start, const int32_t *values, size_t row,
 /* Take ownership of a and b (n pairs over `rows` rows) and build the
  * neighbour lists. */
 fr_status fr_mtr_relation_set(fr_mtr_relation *r, size_t rows, int32_t *a, int32_t *b, size_t n);
-/* Take ownership of category (n_items entries, -1 none) and build the
- * category -> items lists. */
-fr_status fr_mtr_categories_set(fr_mtr_data *d, int32_t *category, size_t n_categories);
+/* The data's categories from n (item, category) pairs, repeats allowed:
+ * the category -> items and item -> categories lists (mtr_categories.c). */
+fr_status fr_mtr_categories_set(fr_mtr_data *d, const int32_t *item, const int32_t *category, size_t n,
+                                size_t n_categories);
+/* A lookup of the data set's ids (user_names or item_names): the names
+ * inserted in dense order, so an id's dense number is its map number; a
+ * name the map had to add (a number >= n) is unknown. */
+struct fr_id_map;
+fr_status fr_mtr_names_map(char **names, size_t n, struct fr_id_map *map);
 
 /* One step's samples and gradients. Rows are numbered in one table: users
  * 0 .. n_users - 1, then items from n_users. */

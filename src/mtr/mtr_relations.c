@@ -1,6 +1,6 @@
 /* mtr_relations.c — reading side relations (see fedrec/mtrec.h): user
- * links, item pairs, item categories, one pair of text ids per line,
- * looked up among the ids the rating files named. */
+ * links and item pairs, one pair of text ids per line, looked up among the
+ * ids the rating files named (item categories: mtr_categories.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +11,7 @@
 #include "io/lines.h"
 #include "mtr/mtr_internal.h"
 
-/* A lookup of the data set's ids: the names inserted in dense order, so an
- * id's dense number is its map number; a name the map had to add is
- * unknown. */
-static fr_status names_map(char **names, size_t n, fr_id_map *map)
+fr_status fr_mtr_names_map(char **names, size_t n, fr_id_map *map)
 {
     fr_id_map_init(map);
     for (size_t i = 0; i < n; i++) {
@@ -45,9 +42,8 @@ static void trim(char **f, size_t *len)
 typedef struct pair_reader {
     const char *path;
     char delimiter;
-    fr_id_map *first_map, *second_map;
-    size_t first_known, second_known;
-    int second_adds;
+    fr_id_map *map;
+    size_t known;
     pair_lines *out;
     size_t *skipped;
 } pair_reader;
@@ -71,13 +67,13 @@ static fr_status pair_line(void *arg, char *line, size_t len, size_t lineno)
         return fr_fail(FR_ERR_DATA, "%s:%zu: field %d is empty, expected an id", pr->path, lineno,
                        l1 == 0 ? 1 : 2);
     int32_t a, b;
-    FR_TRY(fr_id_map_get(pr->first_map, f1, l1, &a));
-    if ((size_t)a >= pr->first_known) { /* before the second column adds anything */
+    FR_TRY(fr_id_map_get(pr->map, f1, l1, &a));
+    if ((size_t)a >= pr->known) {
         ++*pr->skipped;
         return FR_OK;
     }
-    FR_TRY(fr_id_map_get(pr->second_map, f2, l2, &b));
-    if (!pr->second_adds && ((size_t)b >= pr->second_known || a == b)) {
+    FR_TRY(fr_id_map_get(pr->map, f2, l2, &b));
+    if ((size_t)b >= pr->known || a == b) {
         ++*pr->skipped;
         return FR_OK;
     }
@@ -104,16 +100,13 @@ static fr_status pair_line(void *arg, char *line, size_t len, size_t lineno)
     return FR_OK;
 }
 
-/* Read path's lines as (first, second) ids. first_map resolves the first
- * column; second_map the second (or, when second_adds, collects the
- * second column's names as new ids: categories). Unknown ids: skipped. */
-static fr_status read_pairs(const char *path, char delimiter, fr_id_map *first_map,
-                            size_t first_known, fr_id_map *second_map, size_t second_known,
-                            int second_adds, pair_lines *out, size_t *skipped)
+/* Read path's lines as pairs of ids of map (its first `known` names are
+ * the data's). Unknown ids and self-pairs: skipped. */
+static fr_status read_pairs(const char *path, char delimiter, fr_id_map *map, size_t known, pair_lines *out,
+                            size_t *skipped)
 {
     *skipped = 0;
-    pair_reader pr = {path, delimiter, first_map, second_map, first_known, second_known,
-                      second_adds, out, skipped};
+    pair_reader pr = {path, delimiter, map, known, out, skipped};
     fr_status s = fr_read_lines(path, pair_line, &pr);
     if (s == FR_OK && out->n == 0)
         s = fr_fail(FR_ERR_DATA, "%s: no usable pairs (%zu line(s) named ids the rating files do not have)",
@@ -126,9 +119,9 @@ static fr_status read_relation(const char *path, char delimiter, char **names, s
 {
     fr_id_map map;
     pair_lines lines = {0, 0, NULL, NULL, NULL};
-    fr_status s = names_map(names, n, &map);
+    fr_status s = fr_mtr_names_map(names, n, &map);
     if (s == FR_OK)
-        s = read_pairs(path, delimiter, &map, n, &map, n, 0, &lines, skipped);
+        s = read_pairs(path, delimiter, &map, n, &lines, skipped);
     fr_id_map_free(&map);
     free(lines.line);
     if (s == FR_OK)
@@ -146,47 +139,4 @@ fr_status fr_mtr_read_links(fr_mtr_data *d, const char *path, char delimiter, si
 fr_status fr_mtr_read_item_pairs(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped)
 {
     return read_relation(path, delimiter, d->item_names, d->n_items, &d->pairs, skipped);
-}
-
-fr_status fr_mtr_read_categories(fr_mtr_data *d, const char *path, char delimiter, size_t *skipped)
-{
-    fr_id_map items, categories;
-    fr_id_map_init(&categories);
-    pair_lines lines = {0, 0, NULL, NULL, NULL};
-    int32_t *category = NULL;
-    fr_status s = names_map(d->item_names, d->n_items, &items);
-    if (s == FR_OK)
-        s = read_pairs(path, delimiter, &items, d->n_items, &categories, 0, 1, &lines, skipped);
-    if (s == FR_OK) {
-        category = malloc((d->n_items ? d->n_items : 1) * sizeof *category);
-        if (!category)
-            s = fr_fail_nomem("categories", d->n_items * 4);
-    }
-    for (size_t i = 0; s == FR_OK && i < d->n_items; i++)
-        category[i] = -1;
-    for (size_t k = 0; s == FR_OK && k < lines.n; k++) {
-        int32_t item = lines.a[k], cat = lines.b[k];
-        if (category[item] >= 0 && category[item] != cat) {
-            size_t first = 0; /* the line that gave the first category */
-            for (size_t j = 0; j < k && !first; j++)
-                if (lines.a[j] == item)
-                    first = lines.line[j];
-            s = fr_fail(FR_ERR_DATA, "%s:%zu: item '%s' has category '%s' here and '%s' on line %zu, expected one",
-                        path, lines.line[k], d->item_names[item], categories.names[cat],
-                        categories.names[category[item]], first);
-        } else {
-            category[item] = cat;
-        }
-    }
-    size_t n_categories = categories.count;
-    fr_id_map_free(&items);
-    fr_id_map_free(&categories);
-    free(lines.a);
-    free(lines.b);
-    free(lines.line);
-    if (s != FR_OK) {
-        free(category);
-        return s;
-    }
-    return fr_mtr_categories_set(d, category, n_categories);
 }

@@ -133,8 +133,13 @@ fr_status fr_mtr_synthetic(const fr_mtr_synthetic_spec *sp, fr_mtr_data *out)
         la = lb = NULL;
     }
     if (s == FR_OK) {
-        s = fr_mtr_categories_set(out, category, nc);
-        category = NULL;
+        int32_t *item = malloc(ni * sizeof *item); /* one category each */
+        s = item ? FR_OK : fr_fail_nomem("synthetic categories", ni * sizeof *item);
+        for (size_t i = 0; s == FR_OK && i < ni; i++)
+            item[i] = (int32_t)i;
+        if (s == FR_OK)
+            s = fr_mtr_categories_set(out, item, category, ni, nc);
+        free(item);
     }
     free(fu);
     free(fi);

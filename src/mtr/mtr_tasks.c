@@ -272,6 +272,39 @@ static int32_t draw_outside(fr_rng *rng, size_t count, const size_t *start, cons
     return x + base;
 }
 
+/* The category whose stretch of category_items holds entry `at`: the
+ * first c with category_start[c + 1] > at (empty categories skipped). */
+static size_t category_of_entry(const fr_mtr_data *d, size_t at)
+{
+    size_t lo = 0, hi = d->n_categories - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (d->category_start[mid + 1] > at)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Whether items x and y have a category in common (sorted lists). */
+static int share_category(const fr_mtr_data *d, int32_t x, int32_t y)
+{
+    const int32_t *a = d->item_categories + d->item_category_start[x];
+    const int32_t *ae = d->item_categories + d->item_category_start[x + 1];
+    const int32_t *b = d->item_categories + d->item_category_start[y];
+    const int32_t *be = d->item_categories + d->item_category_start[y + 1];
+    while (a < ae && b < be) {
+        if (*a == *b)
+            return 1;
+        if (*a < *b)
+            a++;
+        else
+            b++;
+    }
+    return 0;
+}
+
 void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t n)
 {
     const fr_mtr_data *data = m->data;
@@ -301,21 +334,24 @@ void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t
             q[s] = draw_outside(&rng, data->n_items, r->start, r->neighbours, (size_t)i, item_base);
             break;
         }
-        default: { /* FR_MTR_CATEGORY: anchor, another item of its category, an
-                    * item of another category (uncategorised items never
-                    * drawn) */
+        default: { /* FR_MTR_CATEGORY: an anchor, another item of one of its
+                    * categories, an item sharing none of them (items
+                    * without a category are never drawn) */
             size_t total = data->category_start[data->n_categories];
-            int32_t i = 0, c = 0;
+            int32_t i = 0;
             size_t b = 0, e = 0;
             for (int tries = 0; tries < 64; tries++) { /* an anchor with a partner */
-                i = data->category_items[fr_rng_below(&rng, (uint32_t)total)];
-                c = data->category[i];
+                /* a (category, item) membership, uniform: an item with
+                 * several categories is drawn once for each */
+                size_t entry = fr_rng_below(&rng, (uint32_t)total);
+                size_t c = category_of_entry(data, entry);
+                i = data->category_items[entry];
                 b = data->category_start[c];
                 e = data->category_start[c + 1];
                 if (e - b > 1)
                     break;
             }
-            size_t at = b; /* i's place in its category's sorted list */
+            size_t at = b; /* i's place in that category's sorted list */
             while (at < e && data->category_items[at] != i)
                 at++;
             int32_t j = i;
@@ -323,10 +359,13 @@ void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t
                 size_t r = fr_rng_below(&rng, (uint32_t)(e - b - 1));
                 j = data->category_items[b + r + (b + r >= at)];
             }
-            int32_t o = i; /* exact: an index over the items outside [b, e) */
-            if (total > e - b) {
+            int32_t o = i; /* a membership outside [b, e), exact; drawn again
+                            * while its item shares a category with i */
+            for (int tries = 0; total > e - b && tries < 64; tries++) {
                 size_t r = fr_rng_below(&rng, (uint32_t)(total - (e - b)));
                 o = data->category_items[r < b ? r : r + (e - b)];
+                if (!share_category(data, i, o))
+                    break;
             }
             a[s] = i + item_base;
             p[s] = j + item_base;

@@ -103,9 +103,9 @@ static fr_status check_options(const fr_mtr_data *d, const fr_mtr_options *o)
             return fr_fail(FR_ERR_INVALID, "task itempair needs item pairs (none were loaded)");
         if (t == FR_MTR_CATEGORY) {
             size_t pairs = 0; /* categories with two items or more */
-            for (size_t c = 0; d->category && c < d->n_categories; c++)
+            for (size_t c = 0; d->category_start && c < d->n_categories; c++)
                 pairs += d->category_start[c + 1] - d->category_start[c] > 1;
-            if (!d->category || d->n_categories < 2 || pairs == 0)
+            if (!d->category_start || d->n_categories < 2 || pairs == 0)
                 return fr_fail(FR_ERR_INVALID, "task category needs item categories: at least two, one of them with two items or more");
         }
     }

@@ -2,8 +2,9 @@
  * multi-task job (mtrec.links, mtrec.item_pairs, mtrec.categories). The
  * ids resolve against a small fixed rating set read at start-up (users
  * u1..u6, items i1..i8). The first byte picks the file kind and the
- * delimiter. An accepted file must give pairs within range (and every
- * item one category at most); a refused one must name its file. */
+ * delimiter (and, for categories, a file of them or a rating file with a
+ * category column). An accepted file must give pairs within range and
+ * categories the two lists agree on; a refused one must name its file. */
 #include "config.h"
 #include "fuzz_util.h"
 #include "fedrec/mtrec.h"
@@ -51,6 +52,27 @@ static void check_relation(const fr_mtr_relation *rel, size_t n, const char *pat
             fr_fuzz_fail("neighbour offsets out of order", path);
 }
 
+/* Both lists agree: every item's categories in range, sorted and unique,
+ * each category's items holding that item, as many memberships each way. */
+static void check_categories(const fr_mtr_data *d, const char *path)
+{
+    for (size_t i = 0; i < d->n_items; i++)
+        for (size_t k = d->item_category_start[i]; k < d->item_category_start[i + 1]; k++) {
+            int32_t c = d->item_categories[k];
+            if (c < 0 || (size_t)c >= d->n_categories)
+                fr_fuzz_fail("a category out of range", path);
+            if (k > d->item_category_start[i] && c <= d->item_categories[k - 1])
+                fr_fuzz_fail("an item's categories not sorted and unique", path);
+            int found = 0;
+            for (size_t j = d->category_start[c]; j < d->category_start[c + 1]; j++)
+                found |= d->category_items[j] == (int32_t)i;
+            if (!found)
+                fr_fuzz_fail("an item missing from its category's list", path);
+        }
+    if (d->category_start[d->n_categories] != d->item_category_start[d->n_items])
+        fr_fuzz_fail("the category lists and the item lists hold other memberships", path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -70,17 +92,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (s == FR_OK)
             check_relation(&base.pairs, base.n_items, path);
     } else {
-        s = fr_mtr_read_categories(&base, path, delimiter, &skipped);
-        if (s == FR_OK) {
-            size_t listed = 0;
-            for (size_t i = 0; i < base.n_items; i++) {
-                if (base.category[i] < -1 || base.category[i] >= (int32_t)base.n_categories)
-                    fr_fuzz_fail("a category out of range", path);
-                listed += base.category[i] >= 0;
-            }
-            if (base.category_start[base.n_categories] != listed)
-                fr_fuzz_fail("category lists do not hold every categorised item once", path);
+        /* bit 5: the bytes as a rating file whose third column holds
+         * categories; otherwise as a categories file */
+        size_t duplicates = 0, with = 0;
+        if (data[0] & 0x20) {
+            fr_ratings_spec spec;
+            fr_ratings_spec_default(FR_RATINGS_DELIMITED, &spec);
+            spec.delimiter = delimiter;
+            spec.header = (data[0] >> 6) & 1;
+            spec.col_time = -1;
+            spec.col_rating = -1;
+            s = fr_mtr_read_category_column(&base, &path, 1, &spec, 2, &with);
+        } else {
+            s = fr_mtr_read_categories(&base, path, delimiter, &skipped, &duplicates);
         }
+        if (s == FR_OK)
+            check_categories(&base, path);
     }
     if (s != FR_OK)
         fr_fuzz_expect_named(s, path);
