@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "fedrec/backend.h"
 #include "fedrec/config.h"
 #include "fedrec/msmt.h"
 #include "fedrec/table.h"
@@ -38,6 +39,12 @@ typedef struct fr_cli_saved_msmt {
  * name the file. fr_cli_saved_msmt_free releases it. */
 fr_status fr_cli_saved_msmt_parse(const char *path, const char *meta, fr_cli_saved_msmt *out);
 void fr_cli_saved_msmt_free(fr_cli_saved_msmt *s);
+
+/* The saved model's networks for data shaped like shape, loaded from
+ * path: msmt one (models[0]), fedmsmt one per scenario (models[c]); the
+ * caller frees them (fr_msmt_model_free), also after a failure. */
+fr_status fr_cli_msmt_load_models(const char *path, const fr_config *cfg, fr_backend *be, const fr_table *shape,
+                                   int fed, fr_msmt_model **models);
 
 /* Before training: output.model, when set, must name a file in a folder
  * that exists and can be written. */
