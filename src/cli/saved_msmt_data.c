@@ -36,10 +36,8 @@ static void add(fr_cli_msmt_data_out *o, const char *name, fr_model_dtype dtype,
 fr_status fr_cli_msmt_data_build(const fr_table *t, fr_cli_msmt_data_out *o)
 {
     memset(o, 0, sizeof *o);
-    if (!t->has_roles)
+    if (!t->has_roles && !t->values && !t->field_names)
         return FR_OK;
-    FR_TRY_CLI(fr_table_sides_compute(t, &o->sides));
-    const fr_table_sides *s = &o->sides;
     size_t nf = t->n_cat + t->n_num, cap = 12 + t->n_cat;
     o->arrays = calloc(cap, sizeof *o->arrays);
     o->blobs = calloc(1 + t->n_cat, sizeof *o->blobs);
@@ -54,22 +52,28 @@ fr_status fr_cli_msmt_data_build(const fr_table *t, fr_cli_msmt_data_out *o)
     if (st == FR_OK)
         st = text_blob(o, names, nf, &bytes);
     free(names);
-    if (st != FR_OK) {
-        fr_cli_msmt_data_release(o);
-        return st;
-    }
-    o->roles[0] = (int32_t)t->user_field;
-    o->roles[1] = (int32_t)t->item_field;
-    o->roles[2] = s->scenario_of_user;
-    add(o, "data/fields", FR_MODEL_TEXT, nf, bytes, o->blobs[0]);
-    add(o, "data/roles", FR_MODEL_I32, 1, 3, o->roles);
-    add(o, "data/side", FR_MODEL_I32, 1, nf, s->side);
+    if (st == FR_OK)
+        add(o, "data/fields", FR_MODEL_TEXT, nf, bytes, o->blobs[0]);
     for (size_t f = 0; t->values && f < t->n_cat && st == FR_OK; f++) {
         snprintf(o->names[f], sizeof o->names[f], "data/values.%zu", f);
         st = text_blob(o, t->values + t->field_offset[f], t->vocab[f], &bytes);
         if (st == FR_OK)
             add(o, o->names[f], FR_MODEL_TEXT, t->vocab[f], bytes, o->blobs[o->n_blobs - 1]);
     }
+    if (st == FR_OK && t->has_roles)
+        st = fr_table_sides_compute(t, &o->sides);
+    if (st != FR_OK) {
+        fr_cli_msmt_data_release(o);
+        return st;
+    }
+    if (!t->has_roles)
+        return FR_OK;
+    const fr_table_sides *s = &o->sides;
+    o->roles[0] = (int32_t)t->user_field;
+    o->roles[1] = (int32_t)t->item_field;
+    o->roles[2] = s->scenario_of_user;
+    add(o, "data/roles", FR_MODEL_I32, 1, 3, o->roles);
+    add(o, "data/side", FR_MODEL_I32, 1, nf, s->side);
     add(o, "data/user_cat", FR_MODEL_I32, s->n_users, t->n_cat, s->user_cat);
     add(o, "data/user_num", FR_MODEL_F32, s->n_users, t->n_num, s->user_num);
     add(o, "data/item_cat", FR_MODEL_I32, s->n_items, t->n_cat, s->item_cat);
@@ -77,9 +81,7 @@ fr_status fr_cli_msmt_data_build(const fr_table *t, fr_cli_msmt_data_out *o)
     add(o, "data/user_scenario", FR_MODEL_I32, s->n_users, 1, s->user_scenario);
     add(o, "data/seen_start", FR_MODEL_I64, s->n_users + 1, 1, s->seen_start);
     add(o, "data/seen", FR_MODEL_I32, (size_t)s->seen_start[s->n_users], 1, s->seen);
-    if (st != FR_OK)
-        fr_cli_msmt_data_release(o);
-    return st;
+    return FR_OK;
 }
 
 void fr_cli_msmt_data_release(fr_cli_msmt_data_out *o)
@@ -115,17 +117,11 @@ const char *fr_cli_msmt_field_name(const fr_cli_msmt_data *d, size_t f, char *bu
     return buf;
 }
 
-fr_status fr_cli_msmt_data_read(const fr_model_file *f, size_t n_cat, size_t n_num, const size_t *vocab,
-                                size_t n_scenarios, fr_cli_msmt_data *d, int *present)
+/* The user and item data (data/roles and what it implies). */
+static fr_status read_roles(const fr_model_file *f, const size_t *vocab, size_t n_scenarios, fr_cli_msmt_data *d)
 {
-    memset(d, 0, sizeof *d);
-    *present = fr_model_find(f, "data/roles") != NULL;
-    if (!*present)
-        return FR_OK;
     const fr_model_array *a;
-    size_t nf = n_cat + n_num;
-    d->n_cat = n_cat;
-    d->n_num = n_num;
+    size_t n_cat = d->n_cat, n_num = d->n_num, nf = n_cat + n_num;
     FR_TRY_CLI(fr_model_get(f, "data/roles", FR_MODEL_I32, 1, 3, &a));
     const int32_t *roles = a->data;
     if (roles[0] < 0 || roles[1] < 0 || (size_t)roles[0] >= n_cat || (size_t)roles[1] >= n_cat || roles[0] == roles[1])
@@ -139,10 +135,6 @@ fr_status fr_cli_msmt_data_read(const fr_model_file *f, size_t n_cat, size_t n_n
     fr_status s = fr_model_get(f, "data/side", FR_MODEL_I32, 1, nf, &a);
     if (s == FR_OK)
         d->side = a->data;
-    if (s == FR_OK)
-        s = fr_model_get(f, "data/fields", FR_MODEL_TEXT, nf, 0, &a);
-    if (s == FR_OK)
-        s = fr_model_strings(f, a, &d->field_names);
     static const struct {
         const char *name;
         fr_model_dtype dtype;
@@ -192,6 +184,26 @@ fr_status fr_cli_msmt_data_read(const fr_model_file *f, size_t n_cat, size_t n_n
             s = fr_cli_fail(FR_ERR_FORMAT, "%s: the user and item data (data/*) are inconsistent with the model's schema (a damaged file?)",
                             fr_model_path(f));
     }
+    if (s != FR_OK)
+        d->side = NULL;
+    return s;
+}
+
+fr_status fr_cli_msmt_data_read(const fr_model_file *f, size_t n_cat, size_t n_num, const size_t *vocab,
+                                size_t n_scenarios, fr_cli_msmt_data *d, int *present)
+{
+    memset(d, 0, sizeof *d);
+    *present = 0;
+    const fr_model_array *a;
+    size_t nf = n_cat + n_num;
+    d->n_cat = n_cat;
+    d->n_num = n_num;
+    fr_status s = FR_OK;
+    if (fr_model_find(f, "data/fields")) {
+        s = fr_model_get(f, "data/fields", FR_MODEL_TEXT, nf, 0, &a);
+        if (s == FR_OK)
+            s = fr_model_strings(f, a, &d->field_names);
+    }
     if (s == FR_OK && !(d->field_values = calloc(n_cat ? n_cat : 1, sizeof *d->field_values)))
         s = fr_cli_fail(FR_ERR_NOMEM, "out of memory reading the model's field values");
     for (size_t k = 0; s == FR_OK && k < n_cat; k++) {
@@ -203,7 +215,11 @@ fr_status fr_cli_msmt_data_read(const fr_model_file *f, size_t n_cat, size_t n_n
         if (s == FR_OK)
             s = fr_model_strings(f, a, &d->field_values[k]);
     }
-    if (s != FR_OK)
+    if (s == FR_OK && fr_model_find(f, "data/roles"))
+        s = read_roles(f, vocab, n_scenarios, d);
+    if (s == FR_OK)
+        *present = d->side != NULL;
+    else
         fr_cli_msmt_data_free(d);
     return s;
 }
