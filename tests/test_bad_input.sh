@@ -346,7 +346,7 @@ RM="--set msmt.expert_layers=4 --set msmt.tower_layers=2 --set train.batch_size=
 case_ B161 2 "--task 'buy': the model in r.frm predicts tasks 'click'" "$FEDREC" recommend r.frm --user u1 --task buy
 case_ B162 2 "r2.frm: a user's rows span several scenarios in the training data, so the scenario to rank in is not the user's: name it with --scenario NAME" "$FEDREC" recommend r2.frm --user u1
 case_ B163 2 "--scenario 'default': in the training data of r.frm every user belongs to one scenario, and recommend ranks with the user's own; drop --scenario" "$FEDREC" recommend r.frm --user u1 --scenario default
-case_ B164 2 "--scenario 's7': the model in r2.frm knows scenarios 'default', 's0', 's1'" "$FEDREC" recommend r2.frm --user u1 --scenario s7
+case_ B164 2 "--scenario 's7': the model in r2.frm knows scenarios 's0', 's1'" "$FEDREC" recommend r2.frm --user u1 --scenario s7
 case_ B165 4 "rc.frm: field 'x' is neither the user's nor the item's" "$FEDREC" recommend rc.frm --user u1
 case_ B166 3 "--user-field 'user': no categorical column of that name (the column map's named categorical columns: 'u', 'i')" "$FEDREC" data convert --columns cat:u,cat:i,-,-,label:click,split:part --user-field user --item-field i $TBL no.tbl ctx.csv
 case_ B167 3 "--user-field 'u' without --item-field: name both the user and the item field, or neither" "$FEDREC" data convert --columns cat:u,cat:i,-,-,label:click,split:part --user-field u $TBL no.tbl ctx.csv

@@ -295,7 +295,12 @@ static fr_status convert_file(converter *cv, const fr_table_input *in, size_t in
                               uint64_t seed)
 {
     file_pass fp = {.cv = cv, .in = in, .scenario = 0, .valid_fraction = valid_fraction};
-    if (in->scenario)
+    int scenario_column = 0;
+    for (size_t k = 0; k < cv->cols->n_cols; k++)
+        scenario_column |= cv->cols->kind[k] == FR_COL_SCENARIO;
+    /* With a scenario column the rows name theirs: the file's name would
+     * be a scenario without rows. */
+    if (in->scenario && !scenario_column)
         FR_TRY(fr_id_map_get(&cv->scenarios, in->scenario, strlen(in->scenario), &fp.scenario));
     fr_rng_init(&fp.rng, seed, 0, (uint32_t)index, FR_RNG_SPLIT);
     return fr_read_lines(in->path, convert_line, &fp);
