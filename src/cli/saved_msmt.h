@@ -3,8 +3,9 @@
  * `fedrec eval` (saved_msmt.c) and `fedrec export` (export_msmt.c) read
  * back.
  *
- * `fedrec eval`, `recommend` and `export` reach them through the msmt and
- * fedmsmt row of saved_model.c's table (fr_saved_msmt_eval, ...).
+ * `fedrec eval`, `recommend` (recommend_msmt.c) and `export` reach them
+ * through the msmt and fedmsmt row of saved_model.c's table
+ * (fr_saved_msmt_eval, ...).
  *
  * The file is a model file (fedrec/model_file.h). msmt: the model's parts
  * (fr_msmt_model_parts: AutoIFS adds its selector). fedmsmt: every client's
@@ -13,7 +14,10 @@
  * as INI text, after a header of comment lines ";@ name = value" the INI
  * reader skips: the job kind, the epoch or round kept, and the training
  * data's fingerprint (fr_table_fingerprint) and schema (fields and their
- * vocabularies, numbers, tasks, scenarios), names escaped (\\ and \n). */
+ * vocabularies, numbers, tasks, scenarios), names escaped (\\ and \n).
+ * After the parameters, when the training table knows its fields, come
+ * the "data/" arrays `fedrec recommend` and `fedrec export` read
+ * (saved_msmt_data.h). */
 #ifndef FR_CLI_SAVED_MSMT_H
 #define FR_CLI_SAVED_MSMT_H
 
