@@ -508,8 +508,8 @@ fr_status fr_model_load_parts(const char *path, const fr_model_part *parts, size
         s = read_param(&r, &fp);
         size_t plen = strlen(FR_MODEL_DATA_PREFIX);
         if (s == FR_OK && (fp.name_len < plen || memcmp(fp.name, FR_MODEL_DATA_PREFIX, plen) != 0))
-            s = fr_fail(FR_ERR_FORMAT, "%s: the file has %u parameters, this model %zu (a file from a different model?)",
-                        path, n_params, count);
+            s = fr_fail(FR_ERR_FORMAT, "%s: parameter %zu is '%.*s' in the file, past this model's %zu (a file from a different model?)",
+                        path, i, (int)fp.name_len, (const char *)fp.name, count);
     }
     if (s == FR_OK && r.p != r.end)
         s = fr_fail(FR_ERR_FORMAT, "%s: %td unexpected bytes after the last parameter",
