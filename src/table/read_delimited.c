@@ -365,10 +365,12 @@ static fr_status describe_fields(const converter *cv, const fr_table_columns *co
             values[at++] = cv->maps[f].names[v];
     if (s == FR_OK)
         s = fr_table_set_field_names(meta, names);
-    if (s == FR_OK)
-        s = fr_table_set_values(meta, values);
     free(names);
-    free(values);
+    /* The id maps' own strings, not a copy: meta only describes the file. */
+    if (s == FR_OK)
+        meta->values = values;
+    else
+        free(values);
     return s;
 }
 
