@@ -58,15 +58,29 @@ def forward(pre, rs, experts):
         out.append(1 / (1 + np.exp(-z[:, 0])))
     return out
 # Every file the manifest names exists with its shape; a CSV's values are
-# its .npy's, an embedding CSV's first column the table ids 0, 1, ...
+# its .npy's, an embedding CSV's first column the field's original values
+# where the manifest names a values file for the field (from converted
+# CSVs: the values in first-seen order), else the table ids 0, 1, ...
 for f in man["files"]:
     path = d + "/" + f["file"]
     if f["format"] == "npy":
         assert list(np.load(path).shape) == f["shape"], f
+    elif not f["file"].endswith(".csv"):   # values, users, items: one id a line
+        assert len(open(path).read().splitlines()) == f.get("rows", f.get("shape", [0])[0]), f
+    elif f["file"] == "train_items.csv":
+        assert open(path).readline() == "user,item\n", f
     else:
         c = np.genfromtxt(path, delimiter=",", skip_header=1, ndmin=2, dtype=str)
         if ".field" in f["file"]:
-            assert [int(v) for v in c[:, 0]] == list(range(f["shape"][0])), f["file"]
+            k = int(f["file"].split(".field")[1].split(".")[0])
+            fld = man["fields"][k]
+            if "values" in fld:
+                vals = [l.rstrip("\n") for l in open(d + "/" + fld["values"])]
+                assert list(c[:, 0]) == vals, f["file"]
+                if kind != "files":
+                    assert vals == list(ids[cats[k]]), (f["file"], vals)
+            else:
+                assert [int(v) for v in c[:, 0]] == list(range(f["shape"][0])), f["file"]
             c = c[:, 1:]
         elif f["file"].endswith("scenario.csv"):
             assert list(c[:, 0]) == data["scenarios"], f["file"]

@@ -33,6 +33,10 @@ EXTRA_DIST += tests/test_saved_models.sh tests/saved/brute_force.py tests/saved/
 # Multi-scenario models (msmt, fedmsmt) saved, evaluated and exported.
 TESTS += tests/test_saved_msmt.sh
 EXTRA_DIST += tests/test_saved_msmt.sh tests/check_export_msmt.py
+# fedrec recommend and export of msmt and fedmsmt models in the original
+# ids, checked against a brute force in numpy over the exported arrays.
+TESTS += tests/test_recommend_msmt.sh
+EXTRA_DIST += tests/test_recommend_msmt.sh tests/check_recommend_msmt.py
 # Keys a job does not read refused (train and config --check alike),
 # config --keys --job, the shipped configurations, files checked up front,
 # every job kind in --help, README and fedrec.1.

@@ -18,3 +18,9 @@ check_PROGRAMS += tests/test_table_marks
 tests_test_table_marks_SOURCES = tests/test_table_marks.c tests/testutil.h
 tests_test_table_marks_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_table_marks
+# Table fields: roles, names and values through a table file; user and
+# item sides learnt from the rows.
+check_PROGRAMS += tests/test_table_fields
+tests_test_table_fields_SOURCES = tests/test_table_fields.c tests/testutil.h
+tests_test_table_fields_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_table_fields

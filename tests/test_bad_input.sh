@@ -336,7 +336,32 @@ case_ B105 4 "alltrain.tbl: no validation or test rows to evaluate on" "$FEDREC"
 case_ B106 1 "output.model = 'no/such/m.frm' (--save): cannot write there: no/such: No such file or directory" "$FEDREC" train --set job.kind=msmt $SM --save no/such/m.frm
 grep -q "^epoch" out && fail "B106: trained before refusing the model's folder"
 case_ B107 4 "buy.tbl: tasks 'buy'; the model in f.frm predicts 'click', in that order" "$FEDREC" eval f.frm --set data.path=buy.tbl
-case_ B108 4 "f.frm: a job.kind = fedmsmt model does not recommend: it scores rows of a feature table" "$FEDREC" recommend f.frm --user u1
+case_ B108 4 "f.frm: the model was trained on a table that does not name its user and item fields" "$FEDREC" recommend f.frm --user u1
+# recommend of msmt and fedmsmt models: tables that name their user and
+# item fields (a scenario per user; a user's rows in two scenarios; a
+# context field of neither side), and the options that pick a task or a
+# scenario.
+awk 'BEGIN { print "u,i,x,s,click,part"; for (r = 0; r < 600; r++) {
+    p = r % 10 < 8 ? "train" : r % 10 == 8 ? "val" : "test"; printf "u%d,i%d,x%d,s%d,%d,%s\n", r % 17, r % 11, r % 5, r % 2, (r % 3 == 0), p } }' >ctx.csv
+UI="--user-field u --item-field i"
+"$FEDREC" data convert --columns cat:u,cat:i,-,-,label:click,split:part $UI $TBL roles.tbl ctx.csv >/dev/null &&
+    "$FEDREC" data convert --columns cat:u,cat:i,-,scenario,label:click,split:part $UI $TBL twoscen.tbl ctx.csv >/dev/null &&
+    "$FEDREC" data convert --columns cat:u,cat:i,cat:x,-,label:click,split:part $UI $TBL ctx.tbl ctx.csv >/dev/null ||
+    fail "B161-B167: the tables did not convert"
+RM="--set msmt.expert_layers=4 --set msmt.tower_layers=2 --set train.batch_size=64 --quiet --set job.kind=msmt --set msmt.experts=2 --set train.epochs=1 --set data.source=table"
+# shellcheck disable=SC2086
+"$FEDREC" train $RM --set data.path=roles.tbl --save r.frm >/dev/null &&
+    "$FEDREC" train $RM --set data.path=twoscen.tbl --save r2.frm >/dev/null &&
+    "$FEDREC" train $RM --set data.path=ctx.tbl --save rc.frm >/dev/null ||
+    fail "B161-B167: the models did not train"
+case_ B161 2 "--task 'buy': the model in r.frm predicts tasks 'click'" "$FEDREC" recommend r.frm --user u1 --task buy
+case_ B162 2 "r2.frm: a user's rows span several scenarios in the training data, so the scenario to rank in is not the user's: name it with --scenario NAME" "$FEDREC" recommend r2.frm --user u1
+case_ B163 2 "--scenario 'default': in the training data of r.frm every user belongs to one scenario, and recommend ranks with the user's own; drop --scenario" "$FEDREC" recommend r.frm --user u1 --scenario default
+case_ B164 2 "--scenario 's7': the model in r2.frm knows scenarios 's0', 's1'" "$FEDREC" recommend r2.frm --user u1 --scenario s7
+case_ B165 4 "rc.frm: field 'x' is neither the user's nor the item's" "$FEDREC" recommend rc.frm --user u1
+case_ B166 3 "--user-field 'user': no categorical column of that name (the column map's named categorical columns: 'u', 'i')" "$FEDREC" data convert --columns cat:u,cat:i,-,-,label:click,split:part --user-field user --item-field i $TBL no.tbl ctx.csv
+case_ B167 3 "--user-field 'u' without --item-field: name both the user and the item field, or neither" "$FEDREC" data convert --columns cat:u,cat:i,-,-,label:click,split:part --user-field u $TBL no.tbl ctx.csv
+case_ B168 2 "--task click: a job.kind = pfedrec model has no tasks or scenarios to choose" "$FEDREC" recommend good.frm --user 1 --task click
 
 # Keys a job does not read (doc/CONFIG.md), and what is checked before any
 # data is read.

@@ -287,6 +287,31 @@ int main(void)
     fr_model_contents_free(&mc);
     rewrite(path, bad, file_size(path) - 3, -1);
     CHECK(fr_model_read_all(bad, &mc) == FR_ERR_FORMAT && mc.entries == NULL, "read_all took a truncated file");
+
+    /* Data arrays after the parameters: loading the parts passes over
+     * them, fr_model_open reads them; a name outside "data/" is refused
+     * when saving, and a file whose extra entry is a parameter does not
+     * load into the parts. */
+    int32_t ids[3] = {7, -1, 42};
+    const char text[] = "ann\0bob\0";
+    fr_model_array data[2] = {{"data/ids", FR_MODEL_I32, 1, 3, ids}, {"data/names", FR_MODEL_TEXT, 2, sizeof text - 1, text}};
+    CHECK_OK(fr_model_save_parts_data(path, parts, 2, data, 2, "meta"));
+    CHECK_OK(fr_model_load_parts(path, back, 2));
+    fr_param_set_export(q1, FR_ROLES_ALL, x1, n1);
+    CHECK(memcmp(w1, x1, n1 * sizeof *w1) == 0, "parts beside data arrays loaded other values");
+    fr_model_file *mf = NULL;
+    const fr_model_array *got = NULL;
+    CHECK_OK(fr_model_open(path, &mf));
+    CHECK(mf && fr_model_count(mf) == 8 && fr_model_get(mf, "data/ids", FR_MODEL_I32, 1, 3, &got) == FR_OK &&
+              ((const int32_t *)got->data)[2] == 42,
+          "data arrays not read back");
+    fr_model_close(mf);
+    fr_model_array stray = {"extra", FR_MODEL_I32, 1, 3, ids};
+    CHECK(fr_model_save_parts_data(path, parts, 2, &stray, 1, NULL) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "data array 'extra': the name must start with 'data/'"),
+          "a data array outside data/ saved: '%s'", fr_last_error());
+    CHECK(fr_model_load_parts(path, parts, 1) == FR_ERR_FORMAT && strstr(fr_last_error(), "parameter 3 is 'client.1/emb.table' in the file, past this model's 3"),
+          "a file with a parameter more than the parts loaded: '%s'", fr_last_error());
     free(w1);
     free(x1);
     fr_param_set_free(p0);

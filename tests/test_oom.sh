@@ -3,7 +3,8 @@
 # (PFedRec with a checkpoint, report and summary; its resume from that
 # checkpoint; PFedRec saving its model, and eval and recommend reading it;
 # the multi-scenario job msmt and the federated one fedmsmt, both saving
-# their models; the multi-task recommender mtrec) with one allocation made to fail, run
+# their models, and an msmt model's recommend and export; the multi-task
+# recommender mtrec) with one allocation made to fail, run
 # after run, through tests/fedrec-oom (tests/oom/fail_alloc.c). Every run
 # must end with exit code 1 and a "fedrec: ..." line that says "out of
 # memory" with the library's message (not the bare status name a message
@@ -251,6 +252,25 @@ with_model() {
 }
 sweep eval with_model eval m.frm
 sweep recommend with_model recommend m.frm --user u3 --top 5 --format json
+# A multi-scenario model on a table that names its user and item fields:
+# saving its user and item data, and recommend and export reading them.
+awk 'BEGIN { print "u,i,g,click,part"; for (r = 0; r < 200; r++)
+    printf "u%d,i%d,g%d,%d,%s\n", r % 9, r % 13, (r % 13) % 3, (r % 4 == 0), (r % 10 < 8 ? "train" : "test") }' >"$tmp/ui.csv"
+"$OOM" data convert --columns cat:u,cat:i,cat:g,label:click,split:part --header --user-field u --item-field i \
+    --out "$tmp/ui.tbl" "$tmp/ui.csv" >/dev/null 2>&1 || fail "msmt recommend: the table did not convert"
+ui="$common --set job.kind=msmt --set data.source=table --set data.path=$tmp/ui.tbl --set train.epochs=1 \
+    --set msmt.expert_layers=4 --set msmt.tower_layers=4 --set msmt.experts=2 --set train.batch_size=64"
+# shellcheck disable=SC2086
+sweep msmt_save "" train $ui --save m.frm
+mkdir -p "$tmp/ui.src"
+# shellcheck disable=SC2086
+(cd "$tmp/ui.src" && "$OOM" train $ui --save m.frm >/dev/null 2>err) ||
+    fail "msmt recommend: the model could not be saved: $(tail -n 2 "$tmp/ui.src/err")"
+with_ui_model() {
+    cp "$tmp/ui.src/m.frm" "$1/"
+}
+sweep msmt_recommend with_ui_model recommend m.frm --user u3 --user u7 --top 4 --format json
+sweep msmt_export with_ui_model export m.frm --out x
 mode=$main_mode
 
 sweep msmt "" train $common --set job.kind=msmt --set data.rows=300 --set data.vocab=10 --set train.epochs=1 \

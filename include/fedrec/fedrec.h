@@ -22,6 +22,7 @@
 #include "fedrec/pfedrec.h"
 #include "fedrec/table.h"
 #include "fedrec/table_read.h"
+#include "fedrec/table_sides.h"
 #include "fedrec/msmt.h"
 #include "fedrec/fedmsmt.h"
 #include "fedrec/combine.h"

@@ -53,7 +53,8 @@ typedef struct fr_model_part {
 fr_status fr_model_save_parts(const char *path, const fr_model_part *parts, size_t n_parts,
                               const char *meta);
 /* Load into the parts, which must match the file's parameters one for one
- * (prefixed names, order, roles, shapes); nothing is imported otherwise. */
+ * (prefixed names, order, roles, shapes); nothing is imported otherwise.
+ * Data arrays after the parameters (FR_MODEL_DATA_PREFIX) are skipped. */
 fr_status fr_model_load_parts(const char *path, const fr_model_part *parts, size_t n_parts);
 
 /* Everything a model file holds, on the host (for exporters and tools that
@@ -100,6 +101,14 @@ typedef struct fr_model_array {
  * (may be NULL). */
 fr_status fr_model_save_arrays(const char *path, const fr_model_array *arrays,
                                size_t n, const char *meta);
+
+/* fr_model_save_parts with plain arrays after the parameters: data the model's users
+ * need besides its parameters (the ids and features `fedrec recommend`
+ * ranks with). Their names must start with FR_MODEL_DATA_PREFIX, which no
+ * parameter's does; fr_model_load_parts passes over them. */
+#define FR_MODEL_DATA_PREFIX "data/"
+fr_status fr_model_save_parts_data(const char *path, const fr_model_part *parts, size_t n_parts,
+                                   const fr_model_array *data, size_t n_data, const char *meta);
 
 /* A model file read whole and checked (magic, version, length, checksum,
  * every array's size; TEXT arrays hold exactly rows strings). */

@@ -13,7 +13,14 @@
  * memory-mapped from fedrec's binary table file (doc/TABLE_FORMAT.md), so
  * tens of millions of rows train with memory bounded by the model: the
  * trainer walks the rows in blocks and tells the kernel when it is done
- * with a block (fr_table_release_rows). */
+ * with a block (fr_table_release_rows).
+ *
+ * A table may also know what its fields mean (table files of version 2;
+ * the MovieLens reader and `fedrec data convert` fill it): which
+ * categorical field is the user and which the item, every field's name,
+ * and the original text of every categorical value, one string per
+ * distinct value (never per row). `fedrec recommend` and `fedrec export`
+ * of a multi-scenario model need them. */
 #ifndef FEDREC_TABLE_H
 #define FEDREC_TABLE_H
 
@@ -43,6 +50,19 @@ typedef struct fr_table {
     size_t vocab_total;
     char task_names[FR_TABLE_MAX_TASKS][FR_TABLE_NAME_MAX];
     char scenario_names[FR_TABLE_MAX_SCENARIOS][FR_TABLE_NAME_MAX];
+    /* Optional knowledge of the fields (all zero / NULL: unknown). With
+     * has_roles set, user_field and item_field are the categorical fields
+     * holding the user and the item (two different fields). field_names:
+     * n_cat + n_num names (categorical fields first; "" unnamed), or NULL.
+     * values: vocab_total strings, values[field_offset[f] + id] the
+     * original text of field f's id, or NULL; values_text holds them for
+     * an in-memory table (NULL for a mapped one, whose strings are in the
+     * mapping). */
+    int has_roles;
+    size_t user_field, item_field;
+    char (*field_names)[FR_TABLE_NAME_MAX];
+    const char **values;
+    char *values_text;
     /* Storage: heap arrays, or one read-only mapping of a table file. */
     void *map;
     size_t map_bytes;
@@ -56,6 +76,15 @@ fr_status fr_table_alloc(fr_table *t, size_t rows, size_t n_cat, size_t n_num, s
 /* Set the per-field vocabularies and the offsets derived from them. */
 void fr_table_set_vocab(fr_table *t, const size_t *vocab);
 void fr_table_free(fr_table *t);
+/* Name the n_cat + n_num fields (copied; longer names are cut). */
+fr_status fr_table_set_field_names(fr_table *t, const char *const *names);
+/* The original text of every categorical value (vocab_total strings in
+ * global id order, copied into the table); after fr_table_set_vocab. */
+fr_status fr_table_set_values(fr_table *t, const char *const *values);
+/* The categorical field called name, or -1. */
+long fr_table_field_index(const fr_table *t, const char *name);
+/* Field f's name ("" when unnamed or unknown). */
+const char *fr_table_field_name(const fr_table *t, size_t f);
 
 /* A 64-bit hash of the table's contents: sizes, vocabularies, every
  * column, the split marks, the names (reads every row: a mapped table is
@@ -90,8 +119,8 @@ fr_status fr_table_writer_open(const char *path, size_t rows, size_t n_cat, size
 fr_status fr_table_writer_append(fr_table_writer *w, size_t n, const int32_t *cat,
                                  const float *num, const int32_t *scenario,
                                  const uint8_t *labels, const uint8_t *split);
-/* meta supplies vocab, n_scenarios and the names (its arrays are not
- * read). Fails unless exactly the declared rows were appended. */
+/* meta supplies vocab, n_scenarios, the names and, when it has them, the
+ * roles, field names and values (its row arrays are not read). Fails unless exactly the declared rows were appended. */
 fr_status fr_table_writer_commit(fr_table_writer *w, const fr_table *meta);
 /* Give up: the temporary file is removed. */
 void fr_table_writer_abort(fr_table_writer *w);

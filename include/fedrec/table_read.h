@@ -5,7 +5,8 @@
  * passes (count the rows, then parse and write them), so files of tens of
  * millions of rows convert with memory bounded by the vocabularies.
  * Categorical values are taken as text and numbered densely per field in
- * first-seen order. Every malformed line is an error naming the file, the
+ * first-seen order; the table keeps every value's text and the columns'
+ * names (doc/TABLE_FORMAT.md). Every malformed line is an error naming the file, the
  * line, the column and what was expected; the output file is written under
  * a temporary name and only renamed into place when complete. */
 #ifndef FEDREC_TABLE_READ_H
@@ -40,6 +41,10 @@ typedef struct fr_table_columns {
     /* Expected header names (checked when header is set and the name is
      * not empty); label columns name their task. */
     char name[FR_TABLE_MAX_COLUMNS][FR_TABLE_NAME_MAX];
+    /* The names of the categorical columns holding the user and the item
+     * ("" both: the table has no such roles); recorded in the table for
+     * `fedrec recommend`. */
+    char user_field[FR_TABLE_NAME_MAX], item_field[FR_TABLE_NAME_MAX];
 } fr_table_columns;
 
 /* The processed AliExpress layout: search_id (skipped), categorical_1..16,
@@ -48,7 +53,7 @@ void fr_table_columns_aliexpress(fr_table_columns *c);
 /* Parse a column map: comma-separated items cat[:name], num[:name],
  * label[:name], scenario[:name], split[:name], - (skip); e.g.
  * "-,cat:user,cat:item,num,label:click,split". At most one scenario and
- * one split column. */
+ * one split column. The user and item fields are kept as c had them. */
 fr_status fr_table_columns_parse(const char *text, fr_table_columns *c);
 
 /* One input file: its split (FR_SPLIT_*; FR_SPLIT_TRAIN rows go to

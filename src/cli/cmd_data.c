@@ -1,7 +1,8 @@
 /* cmd_data.c — `fedrec data`: making and inspecting binary table files.
  *   fedrec data convert --out FILE [--format aliexpress | --columns MAP]
  *                       [--delimiter C] [--header] [--valid-fraction F]
- *                       [--seed N] INPUT...
+ *                       [--seed N] [--user-field NAME --item-field NAME]
+ *                       INPUT...
  *     INPUT is PATH[:SCENARIO[:SPLIT]] (SPLIT train, valid or test; a file
  *     named test.csv defaults to test, valid.csv, val.csv or validation.csv
  *     to validation, any other to train; SCENARIO defaults to the name of
@@ -25,7 +26,8 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: fedrec data convert --out FILE [--format aliexpress | --columns MAP]\n"
             "                           [--delimiter C] [--header] [--valid-fraction F]\n"
-            "                           [--seed N] INPUT...\n"
+            "                           [--seed N] [--user-field NAME --item-field NAME]\n"
+            "                           INPUT...\n"
             "       fedrec data synth --out FILE [--rows N] [--scenarios S] [--vocab V]\n"
             "                         [--task-correlation R] [--scenario-strength W]\n"
             "                         [--conflict-scenarios K] [--seed N]\n"
@@ -41,13 +43,17 @@ static void usage(FILE *out)
             "marks each row: train, val, valid, validation, test, or 0, 1, 2.\n"
             "Without validation rows marked (no split column, no valid file),\n"
             "--valid-fraction (0.1) of each training file goes to validation, drawn\n"
-            "from --seed (0); with them the marks are kept exactly.\n"
+            "from --seed (0); with them the marks are kept exactly. The table keeps\n"
+            "every categorical value's text and the columns' names; --user-field and\n"
+            "--item-field name the categorical columns (cat:NAME) holding the user\n"
+            "and the item, which 'fedrec recommend' of a model trained on the table\n"
+            "needs.\n"
             "synth: AliExpress-shaped rows with planted structure, streamed to FILE\n"
             "(--vocab values in fields 1-12, min(V, 8) in the context fields 13-16;\n"
             "defaults: 100000 rows, 4 scenarios, vocab 1000, task correlation 0.5,\n"
             "scenario strength 0.5, no conflicting scenarios, seed 0). In the last K\n"
             "scenarios the conversion's shared signal is negated: tasks conflict.\n"
-            "info: the shape, names and split sizes of FILE; --check also verifies\n"
+            "info: the shape, names, fields and split sizes of FILE; --check also verifies\n"
             "every section's checksum and every value's range.\n");
 }
 
@@ -124,7 +130,7 @@ static int parse_input(char *arg, fr_table_input *in, char *scenario_buf, size_t
 
 static int convert(int argc, char **argv)
 {
-    const char *out = NULL, *format = NULL, *columns = NULL;
+    const char *out = NULL, *format = NULL, *columns = NULL, *user_field = NULL, *item_field = NULL;
     char delimiter = ',';
     int header = 0;
     double valid = 0.1, seed = 0;
@@ -148,6 +154,15 @@ static int convert(int argc, char **argv)
             format = argv[++i];
         else if (!strcmp(a, "--columns") && has_value)
             columns = argv[++i];
+        else if ((!strcmp(a, "--user-field") || !strcmp(a, "--item-field")) && has_value) {
+            const char *v = argv[++i];
+            if (!*v || strlen(v) >= FR_TABLE_NAME_MAX) {
+                fprintf(stderr, "fedrec data convert: %s '%s': expected a column name of 1 to %d characters\n", a, v,
+                        FR_TABLE_NAME_MAX - 1);
+                rc = FR_EXIT_USAGE;
+            }
+            *(a[2] == 'u' ? &user_field : &item_field) = v;
+        }
         else if (!strcmp(a, "--delimiter") && has_value) {
             const char *d = argv[++i];
             if (!strcmp(d, "tab"))
@@ -201,6 +216,10 @@ static int convert(int argc, char **argv)
             cols->header = header;
             s = fr_table_columns_parse(columns, cols);
         }
+        if (user_field)
+            snprintf(cols->user_field, sizeof cols->user_field, "%s", user_field);
+        if (item_field)
+            snprintf(cols->item_field, sizeof cols->item_field, "%s", item_field);
         /* Marked validation rows (a split column, a validation file) are
          * kept as marked: no share of the training rows moves to validation. */
         int split_column = 0, valid_file = 0;
@@ -315,7 +334,16 @@ static int info(int argc, char **argv)
     printf("\nscenarios:");
     for (size_t k = 0; k < t.n_scenarios; k++)
         printf(" %s", t.scenario_names[k]);
-    printf("\n%s\n", check ? "checksums and value ranges: ok" : "(--check verifies every value)");
+    printf("\nfields:");
+    for (size_t f = 0; f < t.n_cat + t.n_num; f++) {
+        const char *name = fr_table_field_name(&t, f);
+        printf(" %s%s%s", *name ? name : f < t.n_cat ? "(categorical)" : "(numerical)",
+               t.has_roles && f == t.user_field ? " (user)" : "", t.has_roles && f == t.item_field ? " (item)" : "");
+    }
+    printf("\n%s; %s\n", t.values ? "categorical values: their original text is kept"
+                                   : "categorical values: ids only (no original text)",
+           t.has_roles ? "user and item fields: named" : "user and item fields: not named (no 'fedrec recommend')");
+    printf("%s\n", check ? "checksums and value ranges: ok" : "(--check verifies every value)");
     fr_table_free(&t);
     return FR_EXIT_OK;
 }

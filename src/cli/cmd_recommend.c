@@ -1,7 +1,8 @@
 /* cmd_recommend.c — `fedrec recommend MODEL --user ID | --users FILE
- * [--top K] [--format text|csv|json]`: the top-K items for each user,
- * leaving out what the user interacted with, from the user's own model
- * where the job has one; the job kind's row in saved_model.c scores. */
+ * [--top K] [--format text|csv|json] [--task NAME] [--scenario NAME]`:
+ * the top-K items for each user, leaving out what the user interacted
+ * with, from the user's own model where the job has one; the job kind's
+ * row in saved_model.c scores. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,18 +20,29 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: fedrec recommend MODEL (--user ID | --users FILE) [--top K]\n"
-            "                        [--format text|csv|json] [--set backend.KEY=VALUE]...\n\n"
+            "                        [--format text|csv|json] [--task NAME] [--scenario NAME]\n"
+            "                        [--set backend.KEY=VALUE]...\n\n"
             "The top K items for each user (original ids, as in the training data),\n"
-            "leaving out every item the user interacted with in the model's data\n"
-            "(training, validation and test interactions), ranked by the user's own\n"
-            "model where the job has one: PFedRec the user's score function over its\n"
-            "fine-tuned item rows (the global table for the others), FedMF, FedNCF and\n"
-            "central-mf the user's embedding, mtrec the user's row. Equal scores: the\n"
-            "item with the smaller internal index first.\n\n"
-            "  --user ID       one user (repeatable)\n"
-            "  --users FILE    one user id per line ('#' comments and blank lines skipped)\n"
-            "  --top K         items per user (default 10; 1 to %d)\n"
-            "  --format F      text (default), csv (user,rank,item,score) or json\n",
+            "leaving out every item the user interacted with in the model's data,\n"
+            "ranked by the user's own model where the job has one. Rating jobs\n"
+            "(training, validation and test interactions left out): PFedRec the\n"
+            "user's score function over its fine-tuned item rows (the global table\n"
+            "for the others), FedMF, FedNCF and central-mf the user's embedding;\n"
+            "mtrec the user's row. msmt and fedmsmt (the training interactions left\n"
+            "out; the table must name its user and item fields: data.source =\n"
+            "movielens-msmt, or 'fedrec data convert --user-field --item-field'):\n"
+            "each item's row built from the user's user-side and the item's\n"
+            "item-side fields, scored by the predicted probability of the task, by\n"
+            "the scenario's client (fedmsmt) or the one model (msmt), in the user's\n"
+            "scenario. Equal scores: the item with the smaller internal index first.\n\n"
+            "  --user ID        one user (repeatable)\n"
+            "  --users FILE     one user id per line ('#' comments and blank lines skipped)\n"
+            "  --top K          items per user (default 10; 1 to %d)\n"
+            "  --format F       text (default), csv (user,rank,item,score) or json\n"
+            "  --task NAME      msmt, fedmsmt: the task whose probability ranks (default:\n"
+            "                   the first)\n"
+            "  --scenario NAME  msmt, fedmsmt: the scenario to rank in, needed (and only\n"
+            "                   allowed) when a user's rows span several scenarios\n",
             MAX_TOP);
 }
 
@@ -132,7 +144,7 @@ static int read_users(const char *path, id_list *l)
 
 int fr_cli_recommend(int argc, char **argv)
 {
-    const char *path = NULL, *users_file = NULL;
+    const char *path = NULL, *users_file = NULL, *task = NULL, *scenario = NULL;
     fr_cli_sets sets = {0};
     id_list given = {0};
     long top = 10;
@@ -152,7 +164,7 @@ int fr_cli_recommend(int argc, char **argv)
             return FR_EXIT_OK;
         }
         int takes_value = !strcmp(a, "--user") || !strcmp(a, "--users") || !strcmp(a, "--top") ||
-                          !strcmp(a, "--format");
+                          !strcmp(a, "--format") || !strcmp(a, "--task") || !strcmp(a, "--scenario");
         if (takes_value && (i + 1 >= argc || !*argv[i + 1])) {
             fprintf(stderr, "fedrec recommend: %s needs a value (try --help)\n", a);
             code = FR_EXIT_USAGE;
@@ -165,6 +177,10 @@ int fr_cli_recommend(int argc, char **argv)
             }
         } else if (!strcmp(a, "--users")) {
             users_file = argv[++i];
+        } else if (!strcmp(a, "--task")) {
+            task = argv[++i];
+        } else if (!strcmp(a, "--scenario")) {
+            scenario = argv[++i];
         } else if (!strcmp(a, "--top")) {
             const char *v = argv[++i];
             char *end;
@@ -213,16 +229,20 @@ int fr_cli_recommend(int argc, char **argv)
         return code;
     }
     if (!row->recommend && row->no_recommend) {
-        fprintf(stderr, "fedrec recommend: %s: a job.kind = %s model does not recommend: %s (recommend reads pfedrec, fedmf, fedncf, central-mf and mtrec models)\n",
+        fprintf(stderr, "fedrec recommend: %s: a job.kind = %s model does not recommend: %s (recommend reads pfedrec, fedmf, fedncf, central-mf, mtrec, msmt and fedmsmt models)\n",
                 path, ctx.kind, row->no_recommend);
         code = FR_EXIT_INPUT;
     } else if (!row->recommend) {
-        fprintf(stderr, "fedrec recommend: %s: a model of job.kind = %s scores examples, it does not rank items for users (recommend reads pfedrec, fedmf, fedncf, central-mf and mtrec models)\n",
+        fprintf(stderr, "fedrec recommend: %s: a model of job.kind = %s scores examples, it does not rank items for users (recommend reads pfedrec, fedmf, fedncf, central-mf, mtrec, msmt and fedmsmt models)\n",
                 path, ctx.kind);
         code = FR_EXIT_INPUT;
+    } else if ((task || scenario) && strcmp(ctx.kind, "msmt") != 0 && strcmp(ctx.kind, "fedmsmt") != 0) {
+        fprintf(stderr, "fedrec recommend: %s %s: a job.kind = %s model has no tasks or scenarios to choose (--task and --scenario are for msmt and fedmsmt models)\n",
+                task ? "--task" : "--scenario", task ? task : scenario, ctx.kind);
+        code = FR_EXIT_USAGE;
     } else {
         fr_recommend_request rq = {(const char *const *)given.ids, given.lines, given.n, users_file,
-                                   (size_t)top, format, stdout};
+                                   (size_t)top, format, stdout, task, scenario};
         code = row->recommend(&ctx, &rq);
     }
     fr_saved_close(&ctx);

@@ -19,7 +19,13 @@
  *   it is. Weights are in x out: a layer computes x W + b.
  * A fedmsmt client's arrays start with "client.C." (C its scenario's
  * index). manifest.json has the data's schema, the model and, for fedmsmt,
- * each client's scenario and pool experts. */
+ * each client's scenario and pool experts.
+ * Where the model keeps the fields' original values (a table that names
+ * them, saved_msmt_data.h), an embedding CSV's first column is the
+ * original value, every such field's values are written one per line in
+ * id order (values.fieldF.txt), and with the user and item fields named,
+ * users.txt, items.txt and each user's training items
+ * (train_items.csv); manifest.json's "fields" says which. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +34,7 @@
 #include "cli/commands.h"
 #include "cli/saved_model.h"
 #include "cli/saved_msmt.h"
+#include "cli/saved_msmt_data.h"
 #include "cli/summary.h"
 #include "fedrec/fedmsmt.h"
 
@@ -55,6 +62,9 @@ typedef struct exporter {
     size_t buf_n;
     char **ids;          /* "0", "1", ... up to the widest field */
     size_t n_ids;
+    const fr_cli_msmt_data *d; /* the user and item data, or NULL */
+    const char ***values;      /* per field: its original values, or NULL */
+    const char **names;        /* the fields' names, or NULL */
 } exporter;
 
 static fr_status scratch(exporter *x, size_t n)
@@ -114,11 +124,18 @@ static fr_status export_embedding(exporter *x, const fr_model_array *a, const ch
     char stem[512], what[700];
     for (size_t f = 0; f < m->n_cat; f++) {
         FR_TRY_CLI(id_texts(x, m->vocab[f]));
+        const char *const *row_ids = (const char *const *)x->ids;
+        char ids_file[64] = "";
+        if (x->values && x->values[f]) {
+            row_ids = x->values[f];
+            snprintf(ids_file, sizeof ids_file, "values.field%zu.txt", f);
+        }
         snprintf(stem, sizeof stem, "%s.field%zu", stem_base, f);
-        snprintf(what, sizeof what, "%s: categorical field %zu's rows (parameter %s rows %zu..%zu), row i for the table's id i of the field (the table numbers each field's values densely; 'fedrec data convert' in first-seen order)",
-                 whose, f, a->name, at, at + m->vocab[f] - 1);
-        FR_TRY_CLI(fr_export_array(x->e, stem, what, FR_MODEL_F32, m->vocab[f], d, v + at * d,
-                               (const char *const *)x->ids, "id", NULL, "e"));
+        snprintf(what, sizeof what, "%s: categorical field %zu's rows (parameter %s rows %zu..%zu), row i for the table's id i of the field (the table numbers each field's values densely; 'fedrec data convert' in first-seen order)%s",
+                 whose, f, a->name, at, at + m->vocab[f] - 1,
+                 *ids_file ? "; the CSV's first column is the original value" : "");
+        FR_TRY_CLI(fr_export_array(x->e, stem, what, FR_MODEL_F32, m->vocab[f], d, v + at * d, row_ids, "id",
+                                   *ids_file ? ids_file : NULL, "e"));
         at += m->vocab[f];
     }
     const char *names[FR_TABLE_MAX_SCENARIOS];
@@ -205,8 +222,9 @@ static fr_status export_rest(exporter *x, const char *prefix, const char *whose)
     size_t n = fr_model_count(x->ctx->file), plen = strlen(prefix);
     for (size_t i = 0; i < n; i++) {
         const fr_model_array *a = fr_model_at(x->ctx->file, i);
-        if (x->done[i] || strncmp(a->name, prefix, plen) != 0)
-            continue;
+        if (x->done[i] || strncmp(a->name, prefix, plen) != 0 ||
+            !strncmp(a->name, FR_MODEL_DATA_PREFIX, strlen(FR_MODEL_DATA_PREFIX)))
+            continue; /* data arrays: export_data */
         const char *name = a->name + plen;
         char stem[512], what[700];
         size_t nl = strlen(name);
@@ -277,6 +295,78 @@ static fr_status export_msmt_banks(exporter *x)
     return FR_OK;
 }
 
+/* Each user's training items, original ids: user,item lines. */
+static fr_status train_items_fill(FILE *f, void *arg)
+{
+    const exporter *x = arg;
+    const fr_cli_msmt_data *d = x->d;
+    const char *const *users = x->values[d->user_field], *const *items = x->values[d->item_field];
+    fputs("user,item\n", f);
+    for (size_t u = 0; u < d->n_users; u++)
+        for (int64_t k = d->seen_start[u]; k < d->seen_start[u + 1]; k++) {
+            fr_csv_field(f, users[u]);
+            fputc(',', f);
+            fr_csv_field(f, items[d->seen[k]]);
+            fputc('\n', f);
+        }
+    return ferror(f) ? fr_cli_fail(FR_ERR_IO, "export: cannot write train_items.csv") : FR_OK;
+}
+
+/* The fields' original values, users.txt, items.txt, train_items.csv. */
+static fr_status export_data(exporter *x)
+{
+    const fr_cli_msmt_data *d = x->d;
+    for (size_t f = 0; x->values && f < x->m->n_cat; f++) {
+        if (!x->values[f])
+            continue;
+        char file[64], what[160];
+        snprintf(file, sizeof file, "values.field%zu.txt", f);
+        snprintf(what, sizeof what, "categorical field %zu's original values, one per line, line i the table's id i (the rows of embedding.field%zu)",
+                 f, f);
+        FR_TRY_CLI(fr_export_ids(x->e, file, what, x->values[f], x->m->vocab[f]));
+    }
+    if (!d || !x->values[d->user_field] || !x->values[d->item_field])
+        return FR_OK;
+    FR_TRY_CLI(fr_export_ids(x->e, "users.txt", "original user ids (the user field's values), line i the table's id i",
+                             x->values[d->user_field], d->n_users));
+    FR_TRY_CLI(fr_export_ids(x->e, "items.txt", "original item ids (the item field's values), line i the table's id i",
+                             x->values[d->item_field], d->n_items));
+    return fr_export_table(x->e, "train_items.csv", "each user's distinct training items (original ids), which fedrec recommend leaves out",
+                           train_items_fill, x);
+}
+
+/* manifest.json's "fields": name, role, side, values file. */
+static void fields_text(const exporter *x, FILE *f)
+{
+    const fr_cli_msmt_data *d = x->d;
+    const fr_cli_saved_msmt *m = x->m;
+    static const char *const sides[] = {"user", "item", "neither"};
+    fputs(",\n  \"ids\": ", f);
+    fr_cli_json_string(f, x->values ? "original: embedding CSVs' first column and the values files hold the fields' original values"
+                                    : "table: the model keeps no original values (a table of format version 1 or generated data); ids are the table's");
+    fputs(",\n  \"fields\": [", f);
+    for (size_t k = 0; k < m->n_cat + m->n_num; k++) {
+        fprintf(f, "%s\n    {\"field\": %zu, \"kind\": \"%s\"", k ? "," : "", k < m->n_cat ? k : k - m->n_cat,
+                k < m->n_cat ? "categorical" : "numerical");
+        if (x->names && x->names[k][0]) {
+            fputs(", \"name\": ", f);
+            fr_cli_json_string(f, x->names[k]);
+        }
+        if (d && k == d->user_field)
+            fputs(", \"role\": \"user\"", f);
+        if (d && k == d->item_field)
+            fputs(", \"role\": \"item\"", f);
+        if (d)
+            fprintf(f, ", \"side\": \"%s\"", sides[d->side[k] >= 0 && d->side[k] <= 2 ? d->side[k] : 2]);
+        if (k < m->n_cat && x->values && x->values[k])
+            fprintf(f, ", \"values\": \"values.field%zu.txt\"", k);
+        fputc('}', f);
+    }
+    fputs("\n  ]", f);
+    if (d)
+        fprintf(f, ",\n  \"scenario_of_user\": %s", d->scenario_of_user ? "true" : "false");
+}
+
 /* The manifest's facts: the model, the data's schema, the input layout,
  * and for fedmsmt the clients. */
 static fr_status facts_text(exporter *x, const fr_fedmsmt_options *fo, char **out)
@@ -342,6 +432,7 @@ static fr_status facts_text(exporter *x, const fr_fedmsmt_options *fo, char **ou
     fr_cli_json_string(f, "weights are in x out (a layer computes x W + b); expert MLPs, bottoms and towers are "
                           "Linear, then batch-norm (running statistics in evaluation, eps 1e-5) when present, "
                           "then ReLU; a gate is softmax(x W + b) over its experts; head.T gives task T's logit");
+    fields_text(x, f);
     if (fed) {
         fputs(",\n  \"server\": ", f);
         fr_cli_json_string(f, "the server keeps no model of its own: after a round's aggregation every client holds "
@@ -381,9 +472,23 @@ int fr_saved_msmt_export(const fr_saved_ctx *ctx, fr_export *e)
     fr_status s = fr_cli_saved_msmt_parse(ctx->path, fr_model_meta(ctx->file), &m);
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
-    exporter x = {ctx, e, &m, calloc(fr_model_count(ctx->file) + 1, 1), NULL, 0, NULL, 0};
+    exporter x = {ctx, e, &m, calloc(fr_model_count(ctx->file) + 1, 1), NULL, 0, NULL, 0, NULL, NULL, NULL};
     if (!x.done)
         s = fr_cli_fail(FR_ERR_NOMEM, "export: out of memory naming or writing the arrays");
+    fr_cli_msmt_data d;
+    memset(&d, 0, sizeof d);
+    int present = 0;
+    if (s == FR_OK)
+        s = fr_cli_msmt_data_read(ctx->file, m.n_cat, m.n_num, m.vocab, m.n_scenarios, &d, &present);
+    if (s == FR_OK) {
+        x.d = present ? &d : NULL;
+        x.names = d.field_names;
+        for (size_t f = 0; f < m.n_cat && !x.values; f++)
+            if (d.field_values[f])
+                x.values = d.field_values;
+    }
+    if (s == FR_OK)
+        s = export_data(&x);
     int fed = !strcmp(m.kind, "fedmsmt");
     fr_fedmsmt_options fo;
     fr_fedmsmt_options_default(&fo);
@@ -419,6 +524,7 @@ int fr_saved_msmt_export(const fr_saved_ctx *ctx, fr_export *e)
     free(x.ids);
     free(x.buf);
     free(x.done);
+    fr_cli_msmt_data_free(&d);
     fr_cli_saved_msmt_free(&m);
     return s == FR_OK ? FR_EXIT_OK : fr_cli_report(s, NULL);
 }

@@ -20,11 +20,7 @@ static const fr_saved_kind kinds[] = {
     {"pfedrec|fedmf|fedncf|central-mf", fr_saved_rating_eval, fr_saved_rating_recommend,
      fr_saved_rating_export, 1, NULL},
     {"mtrec", fr_saved_mtrec_eval, fr_saved_mtrec_recommend, fr_saved_mtrec_export, 1, NULL},
-    {"msmt|fedmsmt", fr_saved_msmt_eval, NULL, fr_saved_msmt_export, 1,
-     "it scores rows of a feature table (a user's features, an item's, the scenario), and a table keeps neither "
-     "which fields are the user and the item nor their original ids, so it cannot rank items for a user id; "
-     "score candidate rows with 'fedrec eval --set data.path=TABLE' or with the arrays 'fedrec export' writes "
-     "(doc/MSMT.md)"},
+    {"msmt|fedmsmt", fr_saved_msmt_eval, fr_saved_msmt_recommend, fr_saved_msmt_export, 1, NULL},
 };
 
 const fr_saved_kind *fr_saved_kind_of(const char *kind)

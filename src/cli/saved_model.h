@@ -40,6 +40,9 @@ typedef struct fr_recommend_request {
     size_t top;
     int format;
     FILE *out;
+    /* msmt and fedmsmt: the task to rank by (NULL: the first) and the
+     * scenario (NULL: the user's own). */
+    const char *task, *scenario;
 } fr_recommend_request;
 
 /* One user's list, printed by fr_recommend_print. */
@@ -146,5 +149,6 @@ int fr_saved_mtrec_recommend(const fr_saved_ctx *ctx, const fr_recommend_request
 int fr_saved_mtrec_export(const fr_saved_ctx *ctx, fr_export *e);
 int fr_saved_msmt_eval(const fr_saved_ctx *ctx, const char *summary); /* msmt and fedmsmt (saved_msmt.c) */
 int fr_saved_msmt_export(const fr_saved_ctx *ctx, fr_export *e);      /* (export_msmt.c) */
+int fr_saved_msmt_recommend(const fr_saved_ctx *ctx, const fr_recommend_request *rq); /* (recommend_msmt.c) */
 
 #endif

@@ -16,6 +16,7 @@
 #include "cli/job_setup.h"
 #include "cli/saved_model.h"
 #include "cli/saved_msmt.h"
+#include "cli/saved_msmt_data.h"
 #include "cli/summary.h"
 #include "core/clock.h"
 #include "fedrec/fedmsmt.h"
@@ -200,7 +201,13 @@ static fr_status save_parts(const fr_config *cfg, const fr_table *t, const fr_mo
         return FR_OK;
     char *meta = NULL;
     FR_TRY_CLI(build_meta(cfg, t, best, &meta));
-    fr_status s = fr_model_save_parts(path, parts, n, meta);
+    /* What recommend and export need besides the parameters, when the
+     * table names its user and item fields. */
+    fr_cli_msmt_data_out data;
+    fr_status s = fr_cli_msmt_data_build(t, &data);
+    if (s == FR_OK)
+        s = fr_model_save_parts_data(path, parts, n, data.arrays, data.n, meta);
+    fr_cli_msmt_data_release(&data);
     free(meta);
     if (s == FR_OK)
         printf("model saved to %s (%s)\n", path, best);
@@ -310,6 +317,18 @@ static fr_status load_clients(const char *path, const fr_config *cfg, fr_backend
     return s;
 }
 
+fr_status fr_cli_msmt_load_models(const char *path, const fr_config *cfg, fr_backend *be, const fr_table *shape,
+                                   int fed, fr_msmt_model **models)
+{
+    if (fed)
+        return load_clients(path, cfg, be, shape, models);
+    fr_msmt_options mo;
+    fr_msmt_train_options to;
+    FR_TRY_CLI(fr_cli_msmt_options(cfg, &mo, &to));
+    FR_TRY_CLI(fr_msmt_model_create(be, shape, &mo, &models[0]));
+    return fr_msmt_model_load(models[0], path);
+}
+
 static void print_header(const char *path, const fr_cli_saved_msmt *m, const fr_config *cfg, const fr_table *t,
                          const char *what, const fr_msmt_eval *valid, const fr_msmt_eval *test)
 {
@@ -356,17 +375,8 @@ int fr_saved_msmt_eval(const fr_saved_ctx *ctx, const char *summary)
         s = check_schema(path, &m, &t, what);
     if (s == FR_OK)
         s = fr_cli_open_backend(cfg, &be);
-    if (s == FR_OK && fed) {
-        s = load_clients(path, cfg, be, &t, models);
-    } else if (s == FR_OK) {
-        fr_msmt_options mo;
-        fr_msmt_train_options to;
-        s = fr_cli_msmt_options(cfg, &mo, &to);
-        if (s == FR_OK)
-            s = fr_msmt_model_create(be, &t, &mo, &models[0]);
-        if (s == FR_OK)
-            s = fr_msmt_model_load(models[0], path);
-    }
+    if (s == FR_OK)
+        s = fr_cli_msmt_load_models(path, cfg, be, &t, fed, models);
     if (s == FR_OK)
         s = fed ? fr_fedmsmt_evaluate(models, &t, FR_SPLIT_VALID, &valid)
                 : fr_msmt_evaluate(models[0], &t, FR_SPLIT_VALID, &valid);

@@ -3,8 +3,9 @@
  * `fedrec eval` (saved_msmt.c) and `fedrec export` (export_msmt.c) read
  * back.
  *
- * `fedrec eval`, `recommend` and `export` reach them through the msmt and
- * fedmsmt row of saved_model.c's table (fr_saved_msmt_eval, ...).
+ * `fedrec eval`, `recommend` (recommend_msmt.c) and `export` reach them
+ * through the msmt and fedmsmt row of saved_model.c's table
+ * (fr_saved_msmt_eval, ...).
  *
  * The file is a model file (fedrec/model_file.h). msmt: the model's parts
  * (fr_msmt_model_parts: AutoIFS adds its selector). fedmsmt: every client's
@@ -13,12 +14,16 @@
  * as INI text, after a header of comment lines ";@ name = value" the INI
  * reader skips: the job kind, the epoch or round kept, and the training
  * data's fingerprint (fr_table_fingerprint) and schema (fields and their
- * vocabularies, numbers, tasks, scenarios), names escaped (\\ and \n). */
+ * vocabularies, numbers, tasks, scenarios), names escaped (\\ and \n).
+ * After the parameters, when the training table knows its fields, come
+ * the "data/" arrays `fedrec recommend` and `fedrec export` read
+ * (saved_msmt_data.h). */
 #ifndef FR_CLI_SAVED_MSMT_H
 #define FR_CLI_SAVED_MSMT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "fedrec/backend.h"
 #include "fedrec/config.h"
 #include "fedrec/msmt.h"
 #include "fedrec/table.h"
@@ -38,6 +43,12 @@ typedef struct fr_cli_saved_msmt {
  * name the file. fr_cli_saved_msmt_free releases it. */
 fr_status fr_cli_saved_msmt_parse(const char *path, const char *meta, fr_cli_saved_msmt *out);
 void fr_cli_saved_msmt_free(fr_cli_saved_msmt *s);
+
+/* The saved model's networks for data shaped like shape, loaded from
+ * path: msmt one (models[0]), fedmsmt one per scenario (models[c]); the
+ * caller frees them (fr_msmt_model_free), also after a failure. */
+fr_status fr_cli_msmt_load_models(const char *path, const fr_config *cfg, fr_backend *be, const fr_table *shape,
+                                   int fed, fr_msmt_model **models);
 
 /* Before training: output.model, when set, must name a file in a folder
  * that exists and can be written. */

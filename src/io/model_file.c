@@ -15,7 +15,7 @@
  * a parameter set, every name and shape) before it imports anything. A
  * model of several parameter sets (fr_model_save_parts) is the same
  * layout: the sets' parameters one after another, each name carrying its
- * set's prefix. */
+ * set's prefix, then any data arrays (names starting "data/"). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,12 +160,50 @@ static size_t parts_count(const fr_model_part *parts, size_t n_parts, size_t *ma
     return count;
 }
 
+/* The checks fr_model_save_arrays makes of plain arrays (names 1 to
+ * MAX_NAME bytes and unique, a known type, data); with data_only, every
+ * name starts with FR_MODEL_DATA_PREFIX. */
+static fr_status check_arrays(const char *path, const fr_model_array *arrays, size_t n, int data_only)
+{
+    for (size_t i = 0; i < n; i++) {
+        const fr_model_array *a = &arrays[i];
+        size_t len = strlen(a->name);
+        if (len == 0 || len > MAX_NAME || (unsigned)a->dtype > FR_MODEL_TEXT ||
+            (!a->data && a->rows * a->cols != 0))
+            return fr_fail(FR_ERR_INVALID, "%s: array %zu ('%s'): a name of 1 to %u bytes, a known type and data are needed",
+                           path, i, a->name, MAX_NAME);
+        if (data_only && strncmp(a->name, FR_MODEL_DATA_PREFIX, strlen(FR_MODEL_DATA_PREFIX)) != 0)
+            return fr_fail(FR_ERR_INVALID, "%s: data array '%s': the name must start with '%s'", path, a->name,
+                           FR_MODEL_DATA_PREFIX);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(arrays[j].name, a->name))
+                return fr_fail(FR_ERR_INVALID, "%s: array '%s' given twice", path, a->name);
+    }
+    return FR_OK;
+}
+
+static void put_array(writer *w, const fr_model_array *a)
+{
+    put_array_head(w, a->name, 0, 0, a->dtype, a->rows, a->cols);
+    if (a->dtype == FR_MODEL_TEXT)
+        put_bytes(w, a->data, a->cols);
+    else
+        put_words(w, a->data, a->rows * a->cols, dtype_size(a->dtype));
+}
+
 fr_status fr_model_save_parts(const char *path, const fr_model_part *parts, size_t n_parts,
                               const char *meta)
 {
+    return fr_model_save_parts_data(path, parts, n_parts, NULL, 0, meta);
+}
+
+fr_status fr_model_save_parts_data(const char *path, const fr_model_part *parts, size_t n_parts,
+                                   const fr_model_array *data, size_t n_data, const char *meta)
+{
     size_t max_numel;
     size_t count = parts_count(parts, n_parts, &max_numel);
-    if (count > UINT32_MAX)
+    FR_TRY(check_arrays(path, data, n_data, 1));
+    if (count + n_data > UINT32_MAX)
         return fr_fail(FR_ERR_INVALID, "%s: %zu parameters, a model file holds at most %u", path, count,
                        (unsigned)UINT32_MAX);
     float *host = malloc((max_numel ? max_numel : 1) * sizeof *host);
@@ -179,7 +217,7 @@ fr_status fr_model_save_parts(const char *path, const fr_model_part *parts, size
         return s;
     }
     writer w = {af.f, 0, 0};
-    put_header(&w, count, meta);
+    put_header(&w, count + n_data, meta);
     for (size_t k = 0; k < n_parts && s == FR_OK; k++) {
         const char *prefix = parts[k].prefix ? parts[k].prefix : "";
         size_t prefix_len = strlen(prefix);
@@ -201,6 +239,8 @@ fr_status fr_model_save_parts(const char *path, const fr_model_part *parts, size
                 put_words(&w, host, numel, 4);
         }
     }
+    for (size_t i = 0; i < n_data && s == FR_OK; i++)
+        put_array(&w, &data[i]);
     free(host);
     return finish(&af, &w, s, path);
 }
@@ -215,29 +255,13 @@ fr_status fr_model_save(const char *path, const fr_param_set *set,
 fr_status fr_model_save_arrays(const char *path, const fr_model_array *arrays,
                                size_t n, const char *meta)
 {
-    for (size_t i = 0; i < n; i++) {
-        const fr_model_array *a = &arrays[i];
-        size_t len = strlen(a->name);
-        if (len == 0 || len > MAX_NAME || (unsigned)a->dtype > FR_MODEL_TEXT ||
-            (!a->data && a->rows * a->cols != 0))
-            return fr_fail(FR_ERR_INVALID, "%s: array %zu ('%s'): a name of 1 to %u bytes, a known type and data are needed",
-                           path, i, a->name, MAX_NAME);
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(arrays[j].name, a->name))
-                return fr_fail(FR_ERR_INVALID, "%s: array '%s' given twice", path, a->name);
-    }
+    FR_TRY(check_arrays(path, arrays, n, 0));
     fr_atomic_file af;
     FR_TRY(fr_atomic_open(&af, path));
     writer w = {af.f, 0, 0};
     put_header(&w, n, meta);
-    for (size_t i = 0; i < n; i++) {
-        const fr_model_array *a = &arrays[i];
-        put_array_head(&w, a->name, 0, 0, a->dtype, a->rows, a->cols);
-        if (a->dtype == FR_MODEL_TEXT)
-            put_bytes(&w, a->data, a->cols);
-        else
-            put_words(&w, a->data, a->rows * a->cols, dtype_size(a->dtype));
-    }
+    for (size_t i = 0; i < n; i++)
+        put_array(&w, &arrays[i]);
     return finish(&af, &w, FR_OK, path);
 }
 
@@ -465,7 +489,7 @@ fr_status fr_model_load_parts(const char *path, const fr_model_part *parts, size
     size_t max_numel;
     size_t count = parts_count(parts, n_parts, &max_numel);
     file_param *fps = NULL;
-    if (s == FR_OK && n_params != count)
+    if (s == FR_OK && n_params < count)
         s = fr_fail(FR_ERR_FORMAT, "%s: the file has %u parameters, this model %zu (a file from a different model?)",
                     path, n_params, count);
     if (s == FR_OK && !(fps = calloc(count ? count : 1, sizeof *fps)))
@@ -478,6 +502,15 @@ fr_status fr_model_load_parts(const char *path, const fr_model_part *parts, size
                 s = check_match(path, i, &fps[i], parts[k].prefix ? parts[k].prefix : "",
                                 fr_param_set_at(parts[k].set, j));
         }
+    /* After the parameters, data arrays only. */
+    for (size_t i = count; i < n_params && s == FR_OK; i++) {
+        file_param fp;
+        s = read_param(&r, &fp);
+        size_t plen = strlen(FR_MODEL_DATA_PREFIX);
+        if (s == FR_OK && (fp.name_len < plen || memcmp(fp.name, FR_MODEL_DATA_PREFIX, plen) != 0))
+            s = fr_fail(FR_ERR_FORMAT, "%s: parameter %zu is '%.*s' in the file, past this model's %zu (a file from a different model?)",
+                        path, i, (int)fp.name_len, (const char *)fp.name, count);
+    }
     if (s == FR_OK && r.p != r.end)
         s = fr_fail(FR_ERR_FORMAT, "%s: %td unexpected bytes after the last parameter",
                     path, r.end - r.p);

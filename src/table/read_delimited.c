@@ -38,11 +38,15 @@ void fr_table_columns_aliexpress(fr_table_columns *c)
 
 fr_status fr_table_columns_parse(const char *text, fr_table_columns *c)
 {
-    char delimiter = c->delimiter;
+    char delimiter = c->delimiter, user[FR_TABLE_NAME_MAX], item[FR_TABLE_NAME_MAX];
     int header = c->header;
+    memcpy(user, c->user_field, sizeof user);
+    memcpy(item, c->item_field, sizeof item);
     memset(c, 0, sizeof *c);
     c->delimiter = delimiter;
     c->header = header;
+    memcpy(c->user_field, user, sizeof user);
+    memcpy(c->item_field, item, sizeof item);
     const char *p = text;
     for (;;) {
         const char *end = strchr(p, ',');
@@ -291,10 +295,83 @@ static fr_status convert_file(converter *cv, const fr_table_input *in, size_t in
                               uint64_t seed)
 {
     file_pass fp = {.cv = cv, .in = in, .scenario = 0, .valid_fraction = valid_fraction};
-    if (in->scenario)
+    int scenario_column = 0;
+    for (size_t k = 0; k < cv->cols->n_cols; k++)
+        scenario_column |= cv->cols->kind[k] == FR_COL_SCENARIO;
+    /* With a scenario column the rows name theirs: the file's name would
+     * be a scenario without rows. */
+    if (in->scenario && !scenario_column)
         FR_TRY(fr_id_map_get(&cv->scenarios, in->scenario, strlen(in->scenario), &fp.scenario));
     fr_rng_init(&fp.rng, seed, 0, (uint32_t)index, FR_RNG_SPLIT);
     return fr_read_lines(in->path, convert_line, &fp);
+}
+
+/* The categorical field (index among the categorical columns) whose
+ * column is called name. */
+static fr_status role_field(const fr_table_columns *c, const char *option, const char *name, size_t *out)
+{
+    char cats[512] = "";
+    for (size_t k = 0, f = 0; k < c->n_cols; k++) {
+        if (c->kind[k] != FR_COL_CAT)
+            continue;
+        if (!strcmp(c->name[k], name)) {
+            *out = f;
+            return FR_OK;
+        }
+        if (c->name[k][0] && strlen(cats) + strlen(c->name[k]) + 8 < sizeof cats)
+            snprintf(cats + strlen(cats), sizeof cats - strlen(cats), "%s'%s'", cats[0] ? ", " : "", c->name[k]);
+        f++;
+    }
+    return fr_fail(FR_ERR_CONFIG, "%s '%s': no categorical column of that name (the column map's named categorical columns: %s)",
+                   option, name, cats[0] ? cats : "none; name them as cat:NAME");
+}
+
+/* The user and item fields the columns name, checked. */
+static fr_status resolve_roles(const fr_table_columns *c, fr_table *meta)
+{
+    if (!c->user_field[0] && !c->item_field[0])
+        return FR_OK;
+    if (!c->user_field[0] || !c->item_field[0])
+        return fr_fail(FR_ERR_CONFIG, "%s '%s' without %s: name both the user and the item field, or neither",
+                       c->user_field[0] ? "--user-field" : "--item-field",
+                       c->user_field[0] ? c->user_field : c->item_field,
+                       c->user_field[0] ? "--item-field" : "--user-field");
+    FR_TRY(role_field(c, "--user-field", c->user_field, &meta->user_field));
+    FR_TRY(role_field(c, "--item-field", c->item_field, &meta->item_field));
+    if (meta->user_field == meta->item_field)
+        return fr_fail(FR_ERR_CONFIG, "--user-field and --item-field both name '%s', expected two different columns",
+                       c->user_field);
+    meta->has_roles = 1;
+    return FR_OK;
+}
+
+/* The columns' names and every categorical value's text into meta. */
+static fr_status describe_fields(const converter *cv, const fr_table_columns *columns, fr_table *meta)
+{
+    size_t n_fields = cv->n_cat + cv->n_num, total = 0;
+    const char **names = calloc(n_fields ? n_fields : 1, sizeof *names);
+    for (size_t f = 0; f < cv->n_cat; f++)
+        total += cv->maps[f].count;
+    const char **values = malloc((total ? total : 1) * sizeof *values);
+    fr_status s = names && values ? FR_OK : fr_fail_nomem("field values", total * sizeof *values);
+    for (size_t k = 0, fc = 0, fn = 0; s == FR_OK && k < columns->n_cols; k++) {
+        if (columns->kind[k] == FR_COL_CAT)
+            names[fc++] = columns->name[k];
+        else if (columns->kind[k] == FR_COL_NUM)
+            names[cv->n_cat + fn++] = columns->name[k];
+    }
+    for (size_t f = 0, at = 0; s == FR_OK && f < cv->n_cat; f++)
+        for (size_t v = 0; v < cv->maps[f].count; v++)
+            values[at++] = cv->maps[f].names[v];
+    if (s == FR_OK)
+        s = fr_table_set_field_names(meta, names);
+    free(names);
+    /* The id maps' own strings, not a copy: meta only describes the file. */
+    if (s == FR_OK)
+        meta->values = values;
+    else
+        free(values);
+    return s;
 }
 
 fr_status fr_table_convert_delimited(const fr_table_input *inputs, size_t n_inputs,
@@ -332,6 +409,7 @@ fr_status fr_table_convert_delimited(const fr_table_input *inputs, size_t n_inpu
     }
     fr_table meta;
     memset(&meta, 0, sizeof meta);
+    FR_TRY(resolve_roles(columns, &meta));
     cv.maps = calloc(cv.n_cat ? cv.n_cat : 1, sizeof *cv.maps);
     cv.cat = malloc(BLOCK * (cv.n_cat ? cv.n_cat : 1) * sizeof *cv.cat);
     cv.num = malloc(BLOCK * (cv.n_num ? cv.n_num : 1) * sizeof *cv.num);
@@ -361,6 +439,15 @@ fr_status fr_table_convert_delimited(const fr_table_input *inputs, size_t n_inpu
         meta.n_scenarios = cv.scenarios.count;
         for (size_t f = 0; f < cv.n_cat; f++)
             meta.vocab[f] = cv.maps[f].count;
+        meta.field_offset = calloc(cv.n_cat ? cv.n_cat : 1, sizeof *meta.field_offset);
+        if (!meta.field_offset)
+            s = fr_fail_nomem("table conversion", cv.n_cat * sizeof *meta.field_offset);
+        else
+            fr_table_set_vocab(&meta, meta.vocab);
+    }
+    if (s == FR_OK)
+        s = describe_fields(&cv, columns, &meta);
+    if (s == FR_OK) {
         for (size_t k = 0, t = 0; k < columns->n_cols; k++)
             if (columns->kind[k] == FR_COL_LABEL) {
                 if (columns->name[k][0])
@@ -388,6 +475,10 @@ fr_status fr_table_convert_delimited(const fr_table_input *inputs, size_t n_inpu
     free(cv.field);
     free(cv.len);
     free(meta.vocab);
+    free(meta.field_offset);
+    free(meta.field_names);
+    free((void *)meta.values);
+    free(meta.values_text);
     if (s == FR_OK && rows_out)
         *rows_out = rows;
     return s;

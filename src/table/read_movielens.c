@@ -7,7 +7,11 @@
  * The AutoIFS variant takes the zip code whole and the authors' split
  * (table/movielens_split.h); the seeded one, fedrec's earlier build, the
  * zip code's first two characters and a split drawn from the seed. Users
- * and items are numbers, as pandas reads them: "07" and "7" are one id. */
+ * and items are numbers, as pandas reads them: "07" and "7" are one id.
+ * The table knows its fields: the user and item fields, their names, and
+ * every value's text (user and movie ids as numbers, the genre as its
+ * flag's index 0-18 in u.item's order or "none", age groups and scenarios
+ * by their labels). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +33,32 @@ typedef struct item_info {
     int32_t genre;
     size_t line; /* where u.item defines it; 0: not defined */
 } item_info;
+
+static const char *const field_names[N_FIELDS] = {"user", "item", "gender", "age", "occupation", "zip", "genre",
+                                                   "scenario"};
+static const char *const age_labels[7] = {"under 18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"};
+static const char *const scenario_labels[3] = {"age<25", "age25-34", "age>=35"};
+
+/* Names, roles and every value's text into t (vocab set). */
+static fr_status describe_fields(fr_table *t, const fr_id_map *maps)
+{
+    const char **values = malloc(t->vocab_total * sizeof *values);
+    if (!values)
+        return fr_fail_nomem("field values", t->vocab_total * sizeof *values);
+    for (int f = 0; f < N_FIELDS; f++)
+        for (size_t v = 0; v < t->vocab[f]; v++)
+            values[t->field_offset[f] + v] = f == F_AGE        ? age_labels[v]
+                                             : f == F_SCENARIO ? scenario_labels[v]
+                                                               : maps[f].names[v];
+    fr_status s = fr_table_set_values(t, values);
+    free(values);
+    if (s == FR_OK)
+        s = fr_table_set_field_names(t, field_names);
+    t->has_roles = 1;
+    t->user_field = F_USER;
+    t->item_field = F_ITEM;
+    return s;
+}
 
 static int age_group(long age)
 {
@@ -325,7 +355,10 @@ fr_status fr_table_read_movielens(const char *dir, fr_movielens_variant variant,
         snprintf(out->scenario_names[0], FR_TABLE_NAME_MAX, "age<25");
         snprintf(out->scenario_names[1], FR_TABLE_NAME_MAX, "age25-34");
         snprintf(out->scenario_names[2], FR_TABLE_NAME_MAX, "age>=35");
-        if (variant == FR_MOVIELENS_AUTOIFS)
+        s = describe_fields(out, maps);
+        if (s != FR_OK)
+            ;
+        else if (variant == FR_MOVIELENS_AUTOIFS)
             s = fr_movielens_autoifs_split(out, F_USER, F_ITEM);
         else
             s = fr_table_random_split(out, seed, 0.8, 0.1);

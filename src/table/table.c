@@ -1,5 +1,5 @@
 /* table.c — in-memory feature tables (see fedrec/table.h): allocation,
- * vocabularies, splits. */
+ * vocabularies, field names and values, splits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +66,63 @@ void fr_table_free(fr_table *t)
     }
     free(t->vocab);
     free(t->field_offset);
+    free(t->field_names);
+    free((void *)t->values);
+    free(t->values_text);
     memset(t, 0, sizeof *t);
+}
+
+fr_status fr_table_set_field_names(fr_table *t, const char *const *names)
+{
+    size_t n = t->n_cat + t->n_num;
+    char(*copy)[FR_TABLE_NAME_MAX] = calloc(n ? n : 1, sizeof *copy);
+    if (!copy)
+        return fr_fail_nomem("field names", n * FR_TABLE_NAME_MAX);
+    for (size_t f = 0; f < n; f++)
+        snprintf(copy[f], FR_TABLE_NAME_MAX, "%s", names[f] ? names[f] : "");
+    free(t->field_names);
+    t->field_names = copy;
+    return FR_OK;
+}
+
+fr_status fr_table_set_values(fr_table *t, const char *const *values)
+{
+    /* One block of text and one pointer per distinct value. */
+    size_t bytes = 0, n = t->vocab_total;
+    for (size_t v = 0; v < n; v++)
+        bytes += strlen(values[v]) + 1;
+    char *text = malloc(bytes ? bytes : 1);
+    const char **index = malloc((n ? n : 1) * sizeof *index);
+    if (!text || !index) {
+        free(text);
+        free(index);
+        return fr_fail_nomem("field values", bytes + n * sizeof *index);
+    }
+    char *at = text;
+    for (size_t v = 0; v < n; v++) {
+        size_t len = strlen(values[v]) + 1;
+        memcpy(at, values[v], len);
+        index[v] = at;
+        at += len;
+    }
+    free((void *)t->values);
+    free(t->values_text);
+    t->values = index;
+    t->values_text = text;
+    return FR_OK;
+}
+
+const char *fr_table_field_name(const fr_table *t, size_t f)
+{
+    return t->field_names && f < t->n_cat + t->n_num ? t->field_names[f] : "";
+}
+
+long fr_table_field_index(const fr_table *t, const char *name)
+{
+    for (size_t f = 0; t->field_names && f < t->n_cat; f++)
+        if (!strcmp(t->field_names[f], name))
+            return (long)f;
+    return -1;
 }
 
 fr_status fr_table_split_rows(const fr_table *t, int split, uint32_t **rows, size_t *n)

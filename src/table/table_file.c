@@ -8,8 +8,11 @@
  * rows x n_tasks), split tags (uint8, rows). The row count is declared when
  * writing starts, so every section's place is known and rows stream into
  * all five at once (pwrite at the section's cursor); each section's CRC-32
- * is computed as it is written, in row order. Native byte order, marked in
- * the header so a foreign file is refused. */
+ * is computed as it is written, in row order. Version 2 adds a sixth,
+ * optional section after them, written at commit: the user and item
+ * fields, the field names and every categorical value's original text
+ * (table_fields.c); version 1 files are still read. Native byte order,
+ * marked in the header so a foreign file is refused. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +26,9 @@
 #include "core/error_internal.h"
 #include "fedrec/table.h"
 #include "io/crc32.h"
+#include "table/table_fields.h"
 
-#define TABLE_VERSION 1u
+#define TABLE_VERSION 2u
 #define ALIGN 4096u
 #define N_SECTIONS 5
 static const char table_magic[8] = {'F', 'R', 'T', 'A', 'B', 'L', 'E', '\n'};
@@ -37,6 +41,12 @@ typedef struct file_header {
     uint32_t section_crc[N_SECTIONS];
     uint32_t header_crc;                /* of the header block, this field zero */
 } file_header;
+
+/* Version 2: right after the header, the field section's place. */
+typedef struct file_header_v2 {
+    uint64_t fields_offset, fields_bytes; /* after the five sections; 0 bytes: none */
+    uint32_t fields_crc, reserved;
+} file_header_v2;
 
 static uint64_t round_up(uint64_t x)
 {
@@ -55,25 +65,32 @@ static void row_bytes(uint64_t n_cat, uint64_t n_num, uint64_t n_tasks, uint64_t
 
 /* Room for every possible scenario name, so that the layout is fixed
  * before the writer knows how many scenarios there are. */
-static uint64_t meta_bytes(uint64_t n_cat, uint64_t n_tasks)
+static uint64_t fixed_bytes(uint32_t version)
 {
-    return sizeof(file_header) + n_cat * 8 + (n_tasks + FR_TABLE_MAX_SCENARIOS) * FR_TABLE_NAME_MAX;
+    return sizeof(file_header) + (version >= 2 ? sizeof(file_header_v2) : 0);
 }
 
-/* Fill the header's sizes and offsets; the CRCs are filled later. */
-static void layout(file_header *h, uint64_t rows, uint64_t n_cat, uint64_t n_num, uint64_t n_tasks,
-                   uint64_t n_scenarios)
+static uint64_t meta_bytes(uint32_t version, uint64_t n_cat, uint64_t n_tasks)
+{
+    return fixed_bytes(version) + n_cat * 8 + (n_tasks + FR_TABLE_MAX_SCENARIOS) * FR_TABLE_NAME_MAX;
+}
+
+/* Fill the header's sizes and offsets; the CRCs are filled later. In
+ * version 2, file_bytes is where the field section starts (the writer and
+ * the reader add its size). */
+static void layout(file_header *h, uint32_t version, uint64_t rows, uint64_t n_cat, uint64_t n_num,
+                   uint64_t n_tasks, uint64_t n_scenarios)
 {
     memset(h, 0, sizeof *h);
     memcpy(h->magic, table_magic, sizeof h->magic);
-    h->version = TABLE_VERSION;
+    h->version = version;
     h->byte_order = 0x01020304u;
     h->rows = rows;
     h->n_cat = n_cat;
     h->n_num = n_num;
     h->n_tasks = n_tasks;
     h->n_scenarios = n_scenarios;
-    h->header_bytes = round_up(meta_bytes(n_cat, n_tasks));
+    h->header_bytes = round_up(meta_bytes(version, n_cat, n_tasks));
     uint64_t w[N_SECTIONS], at = h->header_bytes;
     row_bytes(n_cat, n_num, n_tasks, w);
     for (int k = 0; k < N_SECTIONS; k++) {
@@ -89,6 +106,7 @@ struct fr_table_writer {
     char *path, *tmp;
     int fd;
     file_header h;
+    file_header_v2 h2;
     uint64_t written;    /* rows appended */
 };
 
@@ -128,7 +146,8 @@ fr_status fr_table_writer_open(const char *path, size_t rows, size_t n_cat, size
     }
     memcpy(w->path, path, len + 1);
     snprintf(w->tmp, len + 32, "%s.tmp.%ld", path, (long)getpid());
-    layout(&w->h, rows, n_cat, n_num, n_tasks, 1);
+    layout(&w->h, TABLE_VERSION, rows, n_cat, n_num, n_tasks, 1);
+    w->h2.fields_offset = w->h.file_bytes;
     w->fd = open(w->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         fr_status s = fr_fail(FR_ERR_IO, "%s: cannot create the table file (written first as %s): %s", path, w->tmp,
@@ -175,12 +194,13 @@ void fr_table_writer_abort(fr_table_writer *w)
 }
 
 /* The header block: header, vocabularies, names; CRC over all of it. */
-static fr_status header_block(file_header *h, const fr_table *meta, unsigned char **out)
+static fr_status header_block(file_header *h, file_header_v2 *h2, const fr_table *meta, unsigned char **out)
 {
     unsigned char *block = calloc(1, h->header_bytes);
     if (!block)
         return fr_fail_nomem("table header", h->header_bytes);
-    unsigned char *at = block + sizeof *h;
+    memcpy(block + sizeof *h, h2, sizeof *h2);
+    unsigned char *at = block + fixed_bytes(h->version);
     for (size_t f = 0; f < h->n_cat; f++) {
         uint64_t v = meta->vocab[f];
         memcpy(at, &v, 8);
@@ -210,9 +230,20 @@ fr_status fr_table_writer_commit(fr_table_writer *w, const fr_table *meta)
         s = fr_fail(FR_ERR_INVALID, "%s: %zu scenarios, expected 1 to %d", w->path, meta->n_scenarios,
                     FR_TABLE_MAX_SCENARIOS);
     w->h.n_scenarios = meta->n_scenarios;
-    unsigned char *block = NULL;
+    unsigned char *block = NULL, *fields = NULL;
+    size_t fields_bytes = 0;
     if (s == FR_OK)
-        s = header_block(&w->h, meta, &block);
+        s = fr_table_fields_encode(meta, &fields, &fields_bytes);
+    if (s == FR_OK && fields_bytes)
+        s = write_at(w, fields, fields_bytes, w->h2.fields_offset);
+    if (s == FR_OK) {
+        w->h2.fields_bytes = fields_bytes;
+        w->h2.fields_crc = fr_crc32(0, fields, fields_bytes);
+        w->h.file_bytes = w->h2.fields_offset + fields_bytes;
+    }
+    free(fields);
+    if (s == FR_OK)
+        s = header_block(&w->h, &w->h2, meta, &block);
     if (s == FR_OK)
         s = write_at(w, block, w->h.header_bytes, 0);
     free(block);
@@ -294,23 +325,33 @@ fr_status fr_table_map(fr_table *t, const char *path, int check)
         return fr_fail(FR_ERR_IO, "%s: cannot open the table file", path);
     struct stat st;
     file_header h;
+    file_header_v2 h2;
+    memset(&h2, 0, sizeof h2);
     fr_status s = FR_OK;
     if (fstat(fd, &st) != 0 || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
         memcmp(h.magic, table_magic, sizeof h.magic) != 0)
         s = fr_fail(FR_ERR_FORMAT, "%s: not a fedrec table file ('fedrec data convert' makes one)", path);
     else if (h.byte_order != 0x01020304u)
         s = fr_fail(FR_ERR_FORMAT, "%s: written on a machine of the other byte order", path);
-    else if (h.version != TABLE_VERSION)
-        s = fr_fail(FR_ERR_FORMAT, "%s: table format version %u, this fedrec reads %u", path, h.version,
+    else if (h.version < 1 || h.version > TABLE_VERSION)
+        s = fr_fail(FR_ERR_FORMAT, "%s: table format version %u, this fedrec reads 1 to %u", path, h.version,
                     TABLE_VERSION);
+    else if (h.version >= 2 && pread(fd, &h2, sizeof h2, sizeof h) != (ssize_t)sizeof h2)
+        s = fr_fail(FR_ERR_FORMAT, "%s: the file ends inside its header (truncated?)", path);
     else if (h.n_tasks < 1 || h.n_tasks > FR_TABLE_MAX_TASKS || h.n_scenarios < 1 ||
              h.n_scenarios > FR_TABLE_MAX_SCENARIOS || h.n_cat > 100000 || h.n_num > 100000 ||
              h.rows > UINT32_MAX)
         s = fr_fail(FR_ERR_FORMAT, "%s: implausible table shape in the header", path);
     else {
         file_header expect;
-        layout(&expect, h.rows, h.n_cat, h.n_num, h.n_tasks, h.n_scenarios);
-        if (memcmp(expect.offset, h.offset, sizeof h.offset) != 0 ||
+        layout(&expect, h.version, h.rows, h.n_cat, h.n_num, h.n_tasks, h.n_scenarios);
+        if (h.version >= 2 && (h2.fields_offset != expect.file_bytes || h2.fields_bytes > UINT64_MAX / 2))
+            s = fr_fail(FR_ERR_FORMAT, "%s: the header's field section is out of place", path);
+        else if (h.version >= 2)
+            expect.file_bytes += h2.fields_bytes;
+        if (s != FR_OK)
+            ;
+        else if (memcmp(expect.offset, h.offset, sizeof h.offset) != 0 ||
             expect.header_bytes != h.header_bytes || expect.file_bytes != h.file_bytes)
             s = fr_fail(FR_ERR_FORMAT, "%s: the header's section offsets are inconsistent", path);
         else if ((uint64_t)st.st_size != h.file_bytes)
@@ -358,7 +399,7 @@ fr_status fr_table_map(fr_table *t, const char *path, int check)
         fr_table_free(t);
         return fr_fail_nomem("table vocabularies", h.n_cat * 16);
     }
-    const unsigned char *at = (const unsigned char *)base + sizeof h;
+    const unsigned char *at = (const unsigned char *)base + fixed_bytes(h.version);
     size_t *vocab = malloc((h.n_cat ? h.n_cat : 1) * sizeof *vocab);
     if (!vocab) {
         fr_table_free(t);
@@ -378,6 +419,19 @@ fr_status fr_table_map(fr_table *t, const char *path, int check)
     for (size_t k = 0; k < h.n_scenarios; k++, at += FR_TABLE_NAME_MAX) {
         memcpy(t->scenario_names[k], at, FR_TABLE_NAME_MAX);
         t->scenario_names[k][FR_TABLE_NAME_MAX - 1] = '\0';
+    }
+    /* The field section is per distinct value, not per row: always checked. */
+    if (h2.fields_bytes) {
+        const unsigned char *fields = (const unsigned char *)base + h2.fields_offset;
+        if (fr_crc32(0, fields, (size_t)h2.fields_bytes) != h2.fields_crc)
+            s = fr_fail(FR_ERR_FORMAT, "%s: the field section (names, user and item fields, values) is corrupt (checksum mismatch)",
+                        path);
+        else
+            s = fr_table_fields_decode(t, fields, (size_t)h2.fields_bytes, path);
+        if (s != FR_OK) {
+            fr_table_free(t);
+            return s;
+        }
     }
     if (check) {
         s = check_values(t, &h, path);
