@@ -3,15 +3,15 @@
 fedmsmt model against a brute-force ranking in numpy. From the source data
 alone (not the model's copy of it) each user's user-side values, each
 item's item-side values and the user's scenario are gathered; every item
-the user has no training row of gets a candidate row, run forward through
+the user has no row of gets a candidate row, run forward through
 the arrays `fedrec export` wrote into DIR (the MMoE of the one msmt model,
 or the client of the user's scenario), its probability of TASK ranked.
 The lists must hold the same items in the same order (but for neighbours
 whose probabilities agree within 1e-5), each printed probability within
-1e-5 of numpy's, no training item of the user, K items, the original ids.
-Training items: csv, the rows whose part is train; movielens, the export's
-train_items.csv, itself checked against u.data (every pair a rating, 80%
-of the ratings, the split of the AutoIFS variant).
+1e-5 of numpy's, no item the user has a row of, K items, the original ids.
+Items left out: every item the user has a row of, in any part (training,
+validation, test); movielens: the export's seen_items.csv, itself checked
+to hold exactly u.data's (user, item) pairs.
 csv FILE's columns: user,item,region,genre,price,scen,click,buy,part,
 converted with cat:user,cat:item,cat:region,cat:genre,num:price,scenario,
 label:click,label:buy,split:part."""
@@ -41,8 +41,7 @@ if mode == "csv":
         item_num[i] = [float(r["price"])]
         user_num[u] = []
         user_scen[u] = r["scen"]
-        if r["part"] == "train":
-            seen.setdefault(u, set()).add(i)
+        seen.setdefault(u, set()).add(i)
 else:
     ages = [(18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (50, "45-49"), (56, "50-55")]
     for line in open(src + "/u.user"):
@@ -63,9 +62,8 @@ else:
     for line in open(src + "/u.data"):
         u, i = line.split("\t")[:2]
         rated.add((u, i))
-    pairs = [tuple(r) for r in csv.reader(open(d + "/train_items.csv"))][1:]
-    assert all(p in rated for p in pairs), "a training item the user never rated"
-    assert len(pairs) == len(set(pairs)) == round(0.8 * len(rated)), (len(pairs), len(rated))
+    pairs = [tuple(r) for r in csv.reader(open(d + "/seen_items.csv"))][1:]
+    assert len(pairs) == len(set(pairs)) and set(pairs) == rated, (len(pairs), len(rated))
     for u, i in pairs:
         seen.setdefault(u, set()).add(i)
     rated_users = {u for u, _ in rated}
@@ -126,7 +124,7 @@ for u, got in lists.items():
         sys.exit("user %s: %d items, expected %d" % (u, len(got), min(K, len(cands))))
     for rank, ((gi, gs), (wi, ws)) in enumerate(zip(got, want)):
         if gi in seen.get(u, set()):
-            sys.exit("user %s, rank %d: item %s is one of the user's training items" % (u, rank + 1, gi))
+            sys.exit("user %s, rank %d: item %s is one the user interacted with" % (u, rank + 1, gi))
         if gi not in item_vals:
             sys.exit("user %s, rank %d: %r is not an original item id" % (u, rank + 1, gi))
         gp = p[cands.index(gi)]

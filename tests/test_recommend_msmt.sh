@@ -6,7 +6,7 @@
 # movielens-msmt; SKIP without ../shared/data/ml-100k). Each user's top K
 # must be numpy's brute-force ranking over the exported arrays of the
 # features gathered from the source data (tests/check_recommend_msmt.py):
-# the right scenario's model, no training item, the original ids. Also:
+# the right scenario's model, no item the user interacted with, the original ids. Also:
 # tables keep their fields (data info), a version-1 table is still read
 # and its model refuses to recommend, and --task picks the task.
 set -u
@@ -86,7 +86,7 @@ expect 2 "$FEDREC" recommend "$tmp/m.frm" --user U00 --task nosuch
 grep -q "\-\-task 'nosuch': the model in $tmp/m.frm predicts tasks 'click', 'buy'" "$tmp/err" || fail "unknown task: $(cat "$tmp/err")"
 # Export in original ids: users.txt, items.txt, the fields' values.
 grep -qx "U00" "$tmp/x_csv_msmt/users.txt" && grep -qx "item-0" "$tmp/x_csv_msmt/items.txt" &&
-    grep -qx "G3" "$tmp/x_csv_msmt/values.field3.txt" && grep -q '^U00,item-0$' "$tmp/x_csv_msmt/train_items.csv" &&
+    grep -qx "G3" "$tmp/x_csv_msmt/values.field3.txt" && grep -q '^U00,item-0$' "$tmp/x_csv_msmt/seen_items.csv" &&
     grep -q '"name": "region", "side": "user"' "$tmp/x_csv_msmt/manifest.json" &&
     grep -q '"name": "genre", "side": "item"' "$tmp/x_csv_msmt/manifest.json" &&
     grep -q '"ids": "original' "$tmp/x_csv_msmt/manifest.json" || fail "export in original ids: $(head -c 600 "$tmp/x_csv_msmt/manifest.json")"

@@ -100,13 +100,13 @@ int main(void)
     CHECK(s.user_cat[1 * 5 + 2] == 1 && s.user_cat[1 * 5 + 3] == -1 && s.item_cat[3 * 5 + 3] == 2 &&
               s.item_cat[3 * 5 + 2] == -1 && s.item_num[2] == 0.25f && isnan(s.user_num[0]),
           "user and item values");
-    /* Training items: user 0 rows 0, 1, 6 (items 0, 1, 3); user 1 rows 2, 7 (1, 0; row 3 is validation);
-     * user 2 row 4 (3; row 5 is test). */
-    int64_t want_start[4] = {0, 3, 5, 6};
-    int32_t want_seen[6] = {0, 1, 3, 0, 1, 3};
+    /* Items of every part: user 0 rows 0, 1, 6 (items 0, 1, 3); user 1 rows 2, 3, 7 (1, 2, 0; row 3 is
+     * validation, still left out by recommend); user 2 rows 4, 5 (3, 0; row 5 is test). */
+    int64_t want_start[4] = {0, 3, 6, 8};
+    int32_t want_seen[8] = {0, 1, 3, 0, 1, 2, 0, 3};
     for (size_t u = 0; u < 4; u++)
         CHECK(s.seen_start[u] == want_start[u], "seen_start[%zu] = %lld", u, (long long)s.seen_start[u]);
-    for (size_t k = 0; k < 6; k++)
+    for (size_t k = 0; k < 8; k++)
         CHECK(s.seen[k] == want_seen[k], "seen[%zu] = %d, expected %d", k, s.seen[k], want_seen[k]);
     fr_table_sides_free(&s);
     /* A scenario that is not the user's. */

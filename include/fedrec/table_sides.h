@@ -9,8 +9,8 @@
  * user-side, the user and item fields are their own side, and a field
  * that is neither (a context such as the time of day) is FR_SIDE_NEITHER.
  * The scenario is the user's when it is a function of the user too. The
- * arrays are per user and per item, never per row, but for the training
- * interactions (each user's distinct training items). */
+ * arrays are per user and per item, never per row, but for the
+ * interactions (each user's distinct items, from rows of every part). */
 #ifndef FEDREC_TABLE_SIDES_H
 #define FEDREC_TABLE_SIDES_H
 
@@ -37,7 +37,8 @@ typedef struct fr_table_sides {
     float *user_num, *item_num;
     int scenario_of_user;       /* the scenario is a function of the user */
     int32_t *user_scenario;     /* n_users: the user's scenario, or -1 (none, or not a function of the user) */
-    /* Each user's distinct training items (split FR_SPLIT_TRAIN), sorted:
+    /* Each user's distinct items, from its rows of every part (training,
+     * validation, test: what recommend leaves out), sorted:
      * seen[seen_start[u] .. seen_start[u + 1]). */
     int64_t *seen_start;        /* n_users + 1 */
     int32_t *seen;

@@ -24,8 +24,8 @@
  * them, saved_msmt_data.h), an embedding CSV's first column is the
  * original value, every such field's values are written one per line in
  * id order (values.fieldF.txt), and with the user and item fields named,
- * users.txt, items.txt and each user's training items
- * (train_items.csv); manifest.json's "fields" says which. */
+ * users.txt, items.txt and each user's items (seen_items.csv: rows of
+ * every part); manifest.json's "fields" says which. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,8 +295,8 @@ static fr_status export_msmt_banks(exporter *x)
     return FR_OK;
 }
 
-/* Each user's training items, original ids: user,item lines. */
-static fr_status train_items_fill(FILE *f, void *arg)
+/* Each user's items (rows of every part), original ids: user,item lines. */
+static fr_status seen_items_fill(FILE *f, void *arg)
 {
     const exporter *x = arg;
     const fr_cli_msmt_data *d = x->d;
@@ -309,10 +309,10 @@ static fr_status train_items_fill(FILE *f, void *arg)
             fr_csv_field(f, items[d->seen[k]]);
             fputc('\n', f);
         }
-    return ferror(f) ? fr_cli_fail(FR_ERR_IO, "export: cannot write train_items.csv") : FR_OK;
+    return ferror(f) ? fr_cli_fail(FR_ERR_IO, "export: cannot write seen_items.csv") : FR_OK;
 }
 
-/* The fields' original values, users.txt, items.txt, train_items.csv. */
+/* The fields' original values, users.txt, items.txt, seen_items.csv. */
 static fr_status export_data(exporter *x)
 {
     const fr_cli_msmt_data *d = x->d;
@@ -331,8 +331,8 @@ static fr_status export_data(exporter *x)
                              x->values[d->user_field], d->n_users));
     FR_TRY_CLI(fr_export_ids(x->e, "items.txt", "original item ids (the item field's values), line i the table's id i",
                              x->values[d->item_field], d->n_items));
-    return fr_export_table(x->e, "train_items.csv", "each user's distinct training items (original ids), which fedrec recommend leaves out",
-                           train_items_fill, x);
+    return fr_export_table(x->e, "seen_items.csv", "each user's distinct items, from its rows of every part (original ids), which fedrec recommend leaves out",
+                           seen_items_fill, x);
 }
 
 /* manifest.json's "fields": name, role, side, values file. */

@@ -5,8 +5,10 @@
  * --scenario), scored by the model of that scenario (fedmsmt: the
  * scenario's client, its personalised model; msmt: the one model) as the
  * probability of the task (--task, default the first); the top K outside
- * the user's training items, named by their original ids. What it reads
- * besides the parameters is described in saved_msmt_data.h. */
+ * the items the user has rows of (training, validation or test: what the
+ * user interacted with, as the rating jobs leave out), named by their
+ * original ids. What it reads besides the parameters is described in
+ * saved_msmt_data.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,7 +269,7 @@ int fr_saved_msmt_recommend(const fr_saved_ctx *ctx, const fr_recommend_request 
         size_t u = (size_t)known_user[which[k]];
         size_t sc = r.scenario >= 0 ? (size_t)r.scenario : (size_t)r.d.user_scenario[u];
         s = score_user(&r, u, sc, scores, probs, index);
-        /* The user's training items, as candidate indices (sorted: both orders follow the item ids). */
+        /* The items the user has rows of, as candidate indices (sorted: both orders follow the item ids). */
         size_t n_seen = 0;
         for (int64_t j = r.d.seen_start[u]; s == FR_OK && j < r.d.seen_start[u + 1]; j++)
             if (r.item_at[r.d.seen[j]] >= 0)

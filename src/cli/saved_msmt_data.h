@@ -14,7 +14,7 @@
  *                      elsewhere); data/item_cat, data/item_num likewise
  *   data/user_scenario int32 users x 1: the user's scenario or -1
  *   data/seen_start    int64 (users + 1) x 1, data/seen int32: each user's
- *                      distinct training items, sorted
+ *                      distinct items (rows of every part), sorted
  * (fedrec/table_sides.h says how the sides are learnt.) */
 #ifndef FR_CLI_SAVED_MSMT_DATA_H
 #define FR_CLI_SAVED_MSMT_DATA_H

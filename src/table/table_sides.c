@@ -1,8 +1,9 @@
 /* table_sides.c — user-side and item-side fields of a feature table,
  * learnt from its rows (see fedrec/table_sides.h): each user's and item's
  * first value of every field is kept and a later different value rules
- * the field out for that side; then the training items of every user are
- * gathered, sorted and made distinct. */
+ * the field out for that side; then the items every user has a row of
+ * (any part: training, validation or test) are gathered, sorted and made
+ * distinct. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,7 @@ fr_status fr_table_sides_compute(const fr_table *t, fr_table_sides *s)
         for (size_t k = 0; k < nu; k++)
             s->user_scenario[k] = -1;
         s->scenario_of_user = 1;
-        /* Pass 1: every row; pass 2's counts of training rows on the way. */
+        /* Pass 1: every row; pass 2's counts of each user's rows on the way. */
         for (size_t r = 0; r < t->rows; r++) {
             size_t u = (size_t)t->cat[r * t->n_cat + uf], i = (size_t)t->cat[r * t->n_cat + itf];
             if (u >= s->n_users || i >= s->n_items) {
@@ -112,7 +113,7 @@ fr_status fr_table_sides_compute(const fr_table *t, fr_table_sides *s)
             s->user_scenario[u] = t->scenario[r];
             record(t, r, u, s->user_cat, s->user_num, by_user, uf);
             record(t, r, i, s->item_cat, s->item_num, by_item, itf);
-            s->seen_start[u + 1] += t->split[r] == FR_SPLIT_TRAIN;
+            s->seen_start[u + 1]++;
             if ((r + 1) % BLOCK == 0)
                 fr_table_release_rows(t, r + 1 - BLOCK, r + 1);
         }
@@ -134,14 +135,12 @@ fr_status fr_table_sides_compute(const fr_table *t, fr_table_sides *s)
         s->seen = malloc((n_seen ? n_seen : 1) * sizeof *s->seen);
         int64_t *fill = malloc(nu * sizeof *fill);
         if (!s->seen || !fill)
-            st = fr_fail_nomem("training items", n_seen * sizeof *s->seen);
+            st = fr_fail_nomem("items the users have rows of", n_seen * sizeof *s->seen);
         for (size_t u = 0; st == FR_OK && u < s->n_users; u++)
             fill[u] = s->seen_start[u];
         for (size_t r = 0; st == FR_OK && r < t->rows; r++) {
-            if (t->split[r] == FR_SPLIT_TRAIN) {
-                size_t u = (size_t)t->cat[r * t->n_cat + uf];
-                s->seen[fill[u]++] = t->cat[r * t->n_cat + itf];
-            }
+            size_t u = (size_t)t->cat[r * t->n_cat + uf];
+            s->seen[fill[u]++] = t->cat[r * t->n_cat + itf];
             if ((r + 1) % BLOCK == 0)
                 fr_table_release_rows(t, r + 1 - BLOCK, r + 1);
         }
