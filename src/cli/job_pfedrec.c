@@ -495,8 +495,13 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     best.test_ndcg = best_saved[4];
     double total = 0, t_neg = 0, t_train = 0, t_eval = 0, t_agg = 0;
     int64_t k;
-    /* A stop (Ctrl-C) is taken between rounds: a round always finishes. */
-    for (k = start; k < rounds && s == FR_OK && !fr_cli_interrupted(); k++) {
+    /* A stop (Ctrl-C, SIGTERM) is taken between rounds: a round always
+     * finishes. On several ranks they agree on it before each round (one
+     * small collective, interrupt.h), so that all stop after the same one. */
+    for (k = start; k < rounds && s == FR_OK; k++) {
+        s = fr_cli_interrupt_agree(comm);
+        if (s != FR_OK || fr_cli_interrupted())
+            break;
         s = fr_pfedrec_run_round(p, (unsigned)k, &st); /* its clients or batches tell the progress line */
         if (s == FR_OK)
             s = fr_cli_ranks_round(&ranks, (long long)k + 1, st.bytes_sent, st.bytes_received, st.t_comm,
@@ -545,6 +550,10 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         fr_cli_progress_next(&progress);
     }
     fr_cli_progress_clear(&progress);
+    /* A signal during the last round: every rank takes it alike (the
+     * steps below and the exit code depend on it). */
+    if (s == FR_OK)
+        s = fr_cli_interrupt_agree(comm);
     /* Stopped by a signal: the rounds run so far are checkpointed too, so
      * that --resume goes on from the last row of the report. */
     if (s == FR_OK && fr_cli_interrupted() && *ckpt_path && k > start && checkpointed != (long long)k) {
