@@ -24,8 +24,8 @@ TESTS += tests/test_ctr_valid.sh
 EXTRA_DIST += tests/test_ctr_valid.sh
 # What a run tells scripts and people: the --summary file and JSON-lines
 # reports, the progress line on a terminal, and Ctrl-C's clean stop.
-TESTS += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.sh
-EXTRA_DIST += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.sh
+TESTS += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.sh tests/test_resume_model.sh
+EXTRA_DIST += tests/test_summary.sh tests/test_progress.sh tests/test_interrupt.sh tests/test_resume_model.sh
 # Saved models: eval reproduces training's figures, recommend and export
 # checked against a brute force over the exported files.
 TESTS += tests/test_saved_models.sh

@@ -155,7 +155,7 @@ case_ B73 3 "output.checkpoint = 'none.ckpt': job.kind = fedmsmt writes no check
 head -c 1000 run.ckpt.keep >cut.ckpt
 case_ B36 4 "cut.ckpt: the checkpoint is truncated" "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=cut.ckpt --resume
 { head -c 8 run.ckpt.keep; printf '\011\000\000\000'; tail -c +13 run.ckpt.keep; } >version.ckpt
-case_ B37 4 "version.ckpt: checkpoint version 9" "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=version.ckpt --resume
+case_ B37 4 "version.ckpt: checkpoint version 9, this fedrec reads 3 to 4" "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=version.ckpt --resume
 "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save m.frm >/dev/null 2>&1 || fail "model save failed"
 head -c 200 m.frm >cut.frm
 case_ B38 4 "cut.frm" "$FEDREC" eval cut.frm
@@ -181,7 +181,7 @@ printf '# users\n1\n\n77\n' >unknown.users
 case_ B96 4 "unknown.users:4: user '77' is not in good.frm" "$FEDREC" recommend good.frm --users unknown.users
 case_ B97 3 "--set pfedrec.dim=16: pfedrec.dim is part of the model good.frm holds (job.kind = pfedrec) and cannot change after training" "$FEDREC" eval good.frm --set pfedrec.dim=16
 "$FEDREC" train $R $ML --set data.path=good.data --set train.rounds=2 --set output.checkpoint=done.ckpt >/dev/null 2>&1 || fail "checkpoint run for B98 failed"
-case_ B98 3 "output.model = 'resumed.frm': nothing saved: the best validation round, 2, came before this run resumed after round 2" \
+case_ B98 3 "output.model = 'resumed.frm': nothing saved: the best validation round, 2, came before this run resumed after round 2, and its checkpoint holds no model of it" \
     "$FEDREC" train $R $ML --set data.path=good.data --set train.rounds=2 --set output.checkpoint=done.ckpt --resume --save resumed.frm
 [ ! -e resumed.frm ] || fail "B98: a model was written"
 case_ B99 1 "output.model = 'no/dir/m.frm' (--save): cannot write there: no/dir: No such file or directory" \

@@ -63,6 +63,10 @@ fr_status fr_comm_alltoall(fr_comm *c, const void *send, const size_t *send_coun
 fr_status fr_comm_gather(fr_comm *c, int root, const void *send, size_t bytes, void **recv, size_t *counts);
 /* root's bytes bytes into every rank's buf (bytes equal on all ranks). */
 fr_status fr_comm_bcast(fr_comm *c, int root, void *buf, size_t bytes);
+/* The largest of every rank's `local` into *out on every rank (one small
+ * MPI_Allreduce; one rank: local). For flags the ranks must act on
+ * together, such as a stop asked of one of them by a signal. */
+fr_status fr_comm_max_int(fr_comm *c, int local, int *out);
 /* Point to point, for exchanges in a fixed rank order: `bytes` bytes to
  * rank `to`; a message from rank `from` into *buf (malloc'd, the caller
  * frees) of *bytes bytes. Only the two ranks involved call these. */

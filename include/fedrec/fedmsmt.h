@@ -100,8 +100,10 @@ typedef struct fr_fedmsmt_options {
     /* fedrec/progress.h: told the batches done in a round (every client
      * this rank trains, every local epoch; unit "batch"), then its
      * evaluation. A stop request abandons the round under way in a
-     * one-rank run (fr_fedmsmt_result.stopped); a multi-rank run, whose
-     * ranks would have to agree, ignores it. */
+     * one-rank run (fr_fedmsmt_result.stopped); a multi-rank run asks
+     * every rank's hook at the start of each round and stops there, on
+     * every rank, when any of them asks (one small collective a round:
+     * set the hook on every rank or on none). */
     fr_progress_hook progress;
     /* 1: hand every client's model, as it was at the best round, to the
      * caller in the result (fr_fedmsmt_result.model); 0 (the default):

@@ -268,6 +268,29 @@ fr_status fr_pfedrec_model_take(fr_pfedrec *p, fr_pfedrec_model *m);
  * row, personal rows) from the rank that trained it, onto rank 0's m (the
  * tables are the same on every rank). One process: nothing to do. */
 fr_status fr_pfedrec_model_gather(fr_pfedrec *p, fr_pfedrec_model *m);
+/* Checkpoints that keep models (format 4), for a resumed run that saves
+ * one (`fedrec train --save`): as fr_pfedrec_save, and when the engine
+ * keeps its model (fr_pfedrec_keep_model) the file also holds what it
+ * kept as of its last round (fr_pfedrec_model_take's model), and `best`
+ * when not NULL (the caller's best-validation model, taken in an earlier
+ * round). Collective in a multi-rank job, `best` given on every rank or on
+ * none: every user's part of both is gathered to rank 0, which writes. */
+fr_status fr_pfedrec_save_models(fr_pfedrec *p, const char *path, unsigned rounds_done, const double *extra,
+                                 size_t n_extra, fr_pfedrec_model *best);
+/* What fr_pfedrec_load_models found in a checkpoint (*held, bits). */
+enum {
+    FR_PFEDREC_HELD_KEPT = 1, /* the engine's kept model, restored: the engine
+                                 keeps from here on what the uninterrupted
+                                 run keeps, fr_pfedrec_model_take included */
+    FR_PFEDREC_HELD_BEST = 2  /* the best model, into *best */
+};
+/* As fr_pfedrec_load; in an engine that keeps its model (call
+ * fr_pfedrec_keep_model first) a kept model in the file becomes the
+ * engine's, and a best model in the file replaces *best (zero-initialised
+ * or a model; NULL: skipped). A file of format 3, or one written without
+ * them, holds neither (*held 0). Multi-rank: every rank gets both whole. */
+fr_status fr_pfedrec_load_models(fr_pfedrec *p, const char *path, unsigned *rounds_done, double *extra,
+                                 size_t n_extra, fr_pfedrec_model *best, int *held);
 /* Replace the engine's model with m (same algorithm and sizes), to
  * evaluate it or score items with it. */
 fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m);

@@ -79,13 +79,15 @@ static void usage(FILE *out)
             "  --quiet        print only the final summary (and no progress line)\n\n"
             "On a terminal a progress line on stderr shows the epoch or round, the\n"
             "batches or clients done within it, their rate and the time left. Ctrl-C (or\n"
-            "SIGTERM) stops a one-process run at the next safe point: whole report rows,\n"
-            "a rating job's checkpoint of the rounds run, the summary of what ran printed\n"
-            "and written (marked interrupted), exit 130 (143); a second Ctrl-C quits at\n"
-            "once.\n\n"
+            "SIGTERM) stops a run at the next safe point: whole report rows, a rating\n"
+            "job's checkpoint of the rounds run, the summary of what ran printed and\n"
+            "written (marked interrupted), exit 130 (143); a second Ctrl-C quits at once.\n\n"
             "In a build configured --with-mpi, 'mpirun -np K fedrec train CONFIG' runs the\n"
             "pfedrec, fedmf, fedncf and fedmsmt jobs on K ranks with the one-process\n"
-            "result (fed.* and rank.* keys, output.comm_report; doc/DISTRIBUTED.md).\n");
+            "result (fed.* and rank.* keys, output.comm_report; doc/DISTRIBUTED.md).\n"
+            "A signal to any rank stops every rank after the same round, as above;\n"
+            "Ctrl-C on mpirun reaches the ranks as SIGTERM a second later, and SIGKILL\n"
+            "follows a second after that (doc/DISTRIBUTED.md, 'Stopping a multi-rank run').\n");
 }
 
 typedef struct train_opts {
@@ -368,17 +370,18 @@ int fr_cli_train(int argc, char **argv)
     } else if (usage_error) {
         rc = FR_EXIT_USAGE;
     } else {
-        /* Ctrl-C stops a one-process run cleanly; a multi-rank run is
-         * ended by its launcher (and resumed from its checkpoint). */
-        if (fr_comm_size(comm) == 1)
-            fr_cli_interrupt_arm();
+        /* Ctrl-C or SIGTERM stops a run cleanly, the ranks of a
+         * multi-rank run after the same round (interrupt.h). */
+        fr_cli_interrupt_arm(comm);
         rc = fr_cli_interrupt_exit_code(run_job(cfg, &o, kind, comm));
         fr_cli_interrupt_disarm();
     }
     fr_config_free(cfg);
     /* A failure only this rank saw leaves the others waiting in an
-     * exchange: end the whole job (it has been reported above). */
-    if (rc != FR_EXIT_OK && !usage_error && fr_comm_size(comm) > 1 && !fr_comm_error_shared(comm))
+     * exchange: end the whole job (it has been reported above). A stop the
+     * ranks agreed on ends every rank alike, with the same code. */
+    int agreed_stop = fr_cli_interrupted() && rc == 128 + fr_cli_interrupted();
+    if (rc != FR_EXIT_OK && !usage_error && !agreed_stop && fr_comm_size(comm) > 1 && !fr_comm_error_shared(comm))
         fr_comm_abort(comm, rc);
     fr_cli_set_comm(NULL);
     fr_comm_close(comm);

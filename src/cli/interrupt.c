@@ -1,5 +1,6 @@
 /* interrupt.c — the first SIGINT or SIGTERM asks the job to stop at a safe
- * point; the second ends the process (see interrupt.h). */
+ * point; the second ends the process; the ranks of a multi-rank job agree
+ * on the stop (see interrupt.h). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,9 +9,23 @@
 #include "cli/cli.h"
 #include "cli/interrupt.h"
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal; /* what this process caught */
+static volatile sig_atomic_t speak = 1;   /* the handler writes its message */
+static int ranks = 1;                     /* several: the agreed stop counts */
+static int agreed_signal;
 static struct sigaction saved_int, saved_term;
 static int armed;
+
+/* Rank 0's note, written by the handler: prepared outside it. */
+static char note[1024];
+static volatile sig_atomic_t note_length;
+
+static void say(const char *text, size_t n)
+{
+    /* write(2) is safe in a handler; stdio is not. */
+    ssize_t w = write(STDERR_FILENO, text, n);
+    (void)w;
+}
 
 static void on_signal(int sig)
 {
@@ -18,12 +33,20 @@ static void on_signal(int sig)
         "\nfedrec: interrupted: stopping at the next safe point and writing what ran (Ctrl-C again quits at once)\n";
     static const char term_msg[] =
         "\nfedrec: terminated (SIGTERM): stopping at the next safe point and writing what ran\n";
+    static const char int_ranks[] =
+        "\nfedrec: interrupted (SIGINT): every rank stops after the round under way and writes what ran (Ctrl-C again quits at once)\n";
+    static const char term_ranks[] =
+        "\nfedrec: terminated (SIGTERM): every rank stops after the round under way and writes what ran\n";
     if (!stop_signal)
         stop_signal = sig;
-    /* write(2) is safe in a handler; stdio is not. */
-    ssize_t w = sig == SIGINT ? write(STDERR_FILENO, int_msg, sizeof int_msg - 1)
-                              : write(STDERR_FILENO, term_msg, sizeof term_msg - 1);
-    (void)w;
+    if (!speak)
+        return;
+    if (ranks > 1)
+        sig == SIGINT ? say(int_ranks, sizeof int_ranks - 1) : say(term_ranks, sizeof term_ranks - 1);
+    else
+        sig == SIGINT ? say(int_msg, sizeof int_msg - 1) : say(term_msg, sizeof term_msg - 1);
+    if (note_length > 0)
+        say(note, (size_t)note_length);
 }
 
 static void catch_signal(int sig, struct sigaction *saved)
@@ -41,9 +64,13 @@ static void catch_signal(int sig, struct sigaction *saved)
     sigaction(sig, &sa, NULL);
 }
 
-void fr_cli_interrupt_arm(void)
+void fr_cli_interrupt_arm(fr_comm *comm)
 {
     stop_signal = 0;
+    agreed_signal = 0;
+    note_length = 0;
+    ranks = comm ? fr_comm_size(comm) : 1;
+    speak = !comm || fr_comm_rank(comm) == 0;
     catch_signal(SIGINT, &saved_int);
     catch_signal(SIGTERM, &saved_term);
     armed = 1;
@@ -60,12 +87,43 @@ void fr_cli_interrupt_disarm(void)
 
 int fr_cli_interrupted(void)
 {
+    return ranks > 1 ? agreed_signal : stop_signal;
+}
+
+int fr_cli_interrupt_requested(void)
+{
     return stop_signal;
+}
+
+fr_status fr_cli_interrupt_agree(fr_comm *comm)
+{
+    if (ranks <= 1 || !comm || fr_comm_size(comm) <= 1)
+        return FR_OK;
+    int any = 0;
+    fr_status s = fr_comm_max_int(comm, (int)stop_signal, &any);
+    if (s != FR_OK)
+        return s; /* with MPI's message */
+    if (any > agreed_signal) /* once agreed, a stop stays agreed */
+        agreed_signal = any;
+    return FR_OK;
+}
+
+void fr_cli_interrupt_note(const char *text)
+{
+    note_length = 0; /* the handler writes nothing while it changes */
+    if (!text)
+        return;
+    size_t n = strlen(text);
+    if (n >= sizeof note)
+        n = sizeof note - 1;
+    memcpy(note, text, n);
+    note_length = (sig_atomic_t)n;
 }
 
 const char *fr_cli_interrupt_name(void)
 {
-    return stop_signal == SIGINT ? "SIGINT" : stop_signal == SIGTERM ? "SIGTERM" : NULL;
+    int sig = fr_cli_interrupted();
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : NULL;
 }
 
 void fr_cli_interrupt_say(const char *unit, long long done, long long planned)
@@ -81,5 +139,6 @@ void fr_cli_interrupt_say(const char *unit, long long done, long long planned)
 
 int fr_cli_interrupt_exit_code(int code)
 {
-    return stop_signal && code == FR_EXIT_OK ? 128 + stop_signal : code;
+    int sig = fr_cli_interrupted();
+    return sig && code == FR_EXIT_OK ? 128 + sig : code;
 }

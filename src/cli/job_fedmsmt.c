@@ -296,6 +296,10 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
     free(job);
     if (s == FR_OK)
         s = ctx.ranks_status;
+    /* Several ranks: the signal that stopped them (or came during the
+     * last round), the same on every rank, for the summary and exit code. */
+    if (s == FR_OK)
+        s = fr_cli_interrupt_agree(comm);
     int code = fr_cli_close_report(ctx.report, report_path, s == FR_OK, FR_EXIT_OK);
     code = fr_cli_ranks_close(&ranks, code);
     if (s != FR_OK) {

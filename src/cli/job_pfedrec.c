@@ -266,25 +266,38 @@ static void free_names(char **names, size_t n)
 }
 
 /* output.model, on every rank: the kept model of the best round (taken
- * when it was the best) or of the last, with every user's part gathered
- * onto rank 0; a resumed run whose best round came before the resume has
- * no model of it (checkpoints keep none) and says so. */
+ * when it was the best, or read from the checkpoint a resumed run started
+ * from) or of the last, with every user's part gathered onto rank 0. A
+ * run resumed from a checkpoint without models (one written without
+ * output.model, or before checkpoint format 4) may have none and says so;
+ * held: what the checkpoint gave (FR_PFEDREC_HELD_*). */
 static fr_status model_to_save(fr_pfedrec *p, fr_pfedrec_model *saved, const char *path, int last,
-                               long long best_round, unsigned start, int64_t rounds)
+                               long long best_round, unsigned start, int64_t rounds, int held)
 {
     fr_status s = FR_OK;
-    if (last && (int64_t)start >= rounds)
-        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: this run resumed after round %u of %lld and trained no round, and checkpoints keep no models",
+    if (last && (int64_t)start >= rounds && !(held & FR_PFEDREC_HELD_KEPT))
+        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: this run resumed after round %u of %lld and trained no round, and its checkpoint holds no model (it was written without output.model, or by a fedrec before checkpoint format 4)",
                         path, start, (long long)rounds);
     else if (last)
         s = fr_pfedrec_model_take(p, saved);
     else if ((long long)saved->round != best_round)
-        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: the best validation round, %lld, came before this run resumed after round %u, and checkpoints keep no models (output.model_from = last saves the last round's; a run that is not resumed saves the best)",
+        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "output.model = '%s': nothing saved: the best validation round, %lld, came before this run resumed after round %u, and its checkpoint holds no model of it (it was written without output.model or with output.model_from = last, or by a fedrec before checkpoint format 4; output.model_from = last saves the last round's)",
                         path, best_round, start);
     /* Every rank decided alike: only then the exchange. */
     if (s == FR_OK)
         s = fr_pfedrec_model_gather(p, saved);
     return s;
+}
+
+/* The best model a checkpoint of round `round` keeps besides the
+ * engine's kept model (that of `round` itself): output.model's of an
+ * earlier best round, when this run has it (the same on every rank). */
+static fr_pfedrec_model *best_to_keep(fr_pfedrec_model *saved, const char *model_path, int model_last,
+                                      long long best_round, long long round)
+{
+    if (!*model_path || model_last || best_round == round || (long long)saved->round != best_round)
+        return NULL;
+    return saved;
 }
 
 /* Rank 0: write it. */
@@ -426,16 +439,33 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     /* Best round so far, kept in the checkpoint: round, val HR, val NDCG,
      * test HR, test NDCG. */
     double best_saved[5] = {0, 0, 0, 0, 0};
-    if (resume) {
+    /* output.model: from here on each round's model is kept (the engine's
+     * keeping, and the model to save, come back from a checkpoint that
+     * holds them: doc/RELIABILITY.md). */
+    fr_pfedrec_model saved;
+    memset(&saved, 0, sizeof saved);
+    int held = 0; /* what the checkpoint gave back (FR_PFEDREC_HELD_*) */
+    if (*model_path)
+        s = fr_cli_agree(comm, fr_pfedrec_keep_model(p));
+    if (resume && s == FR_OK) {
         if (!*ckpt_path)
             s = fr_cli_fail(FR_ERR_CONFIG, "--resume needs output.checkpoint");
         else
-            s = fr_pfedrec_load(p, ckpt_path, &start, best_saved, 5);
+            s = fr_pfedrec_load_models(p, ckpt_path, &start, best_saved, 5, *model_path ? &saved : NULL, &held);
+        /* A checkpoint without the engine's kept model: keeping starts
+         * afresh from the state read. The best round was the checkpoint's
+         * own: the kept model is it. */
+        if (s == FR_OK && *model_path && !(held & FR_PFEDREC_HELD_KEPT))
+            s = fr_pfedrec_keep_model(p);
+        if (s == FR_OK && *model_path && !model_last && !(held & FR_PFEDREC_HELD_BEST) &&
+            (held & FR_PFEDREC_HELD_KEPT) && (unsigned)best_saved[0] == start)
+            s = fr_pfedrec_model_take(p, &saved);
         if (s == FR_OK && *report_path)
             s = fr_cli_trim_report(report_path, (int64_t)start);
         s = fr_cli_agree(comm, s);
         if (s != FR_OK) {
             fr_cli_ranks_close(&ranks, FR_EXIT_OK);
+            fr_pfedrec_model_free(&saved);
             fr_pfedrec_free(p);
             fr_loo_split_free(&split);
             free_names(user_names, n_user_names);
@@ -448,20 +478,16 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     }
     int jsonl = !strcmp(format, "jsonl");
     FILE *report = NULL;
-    if (*report_path && !(report = fopen(report_path, resume ? "a" : "w")))
+    if (s == FR_OK && *report_path && !(report = fopen(report_path, resume ? "a" : "w")))
         s = fr_cli_fail(FR_ERR_IO, "%s: cannot write the report: %s", report_path, strerror(errno));
     s = fr_cli_agree(comm, s); /* rank 0's report: every rank learns whether it opened */
     if (s == FR_OK)
         s = fr_cli_ranks_open_report(&ranks, resume, (long long)start);
-    /* From here on (after a resume's load) each round's model is kept. */
-    fr_pfedrec_model saved;
-    memset(&saved, 0, sizeof saved);
-    if (s == FR_OK && *model_path)
-        s = fr_pfedrec_keep_model(p);
     if (s != FR_OK) {
         if (report)
             fclose(report);
         fr_cli_ranks_close(&ranks, FR_EXIT_OK);
+        fr_pfedrec_model_free(&saved);
         fr_pfedrec_free(p);
         fr_loo_split_free(&split);
         free_names(user_names, n_user_names);
@@ -499,8 +525,13 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     best.test_ndcg = best_saved[4];
     double total = 0, t_neg = 0, t_train = 0, t_eval = 0, t_agg = 0;
     int64_t k;
-    /* A stop (Ctrl-C) is taken between rounds: a round always finishes. */
-    for (k = start; k < rounds && s == FR_OK && !fr_cli_interrupted(); k++) {
+    /* A stop (Ctrl-C, SIGTERM) is taken between rounds: a round always
+     * finishes. On several ranks they agree on it before each round (one
+     * small collective, interrupt.h), so that all stop after the same one. */
+    for (k = start; k < rounds && s == FR_OK; k++) {
+        s = fr_cli_interrupt_agree(comm);
+        if (s != FR_OK || fr_cli_interrupted())
+            break;
         s = fr_pfedrec_run_round(p, (unsigned)k, &st); /* its clients or batches tell the progress line */
         if (s == FR_OK)
             s = fr_cli_ranks_round(&ranks, (long long)k + 1, st.bytes_sent, st.bytes_received, st.t_comm,
@@ -541,7 +572,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         if (*ckpt_path && ((k + 1) % ckpt_every == 0 || k + 1 == rounds)) {
             double keep[5] = {(double)best_round, best.val_hr, best.val_ndcg, best.test_hr, best.test_ndcg};
             fr_cli_ranks_checkpoint_writing(&ranks, ckpt_path, (long long)k + 1);
-            s = fr_pfedrec_save(p, ckpt_path, (unsigned)(k + 1), keep, 5);
+            s = fr_pfedrec_save_models(p, ckpt_path, (unsigned)(k + 1), keep, 5,
+                                       best_to_keep(&saved, model_path, model_last, best_round, (long long)k + 1));
             if (s == FR_OK)
                 fr_cli_ranks_checkpoint(&ranks, ckpt_path, (long long)k + 1);
             checkpointed = (long long)k + 1;
@@ -549,11 +581,16 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         fr_cli_progress_next(&progress);
     }
     fr_cli_progress_clear(&progress);
+    /* A signal during the last round: every rank takes it alike (the
+     * steps below and the exit code depend on it). */
+    if (s == FR_OK)
+        s = fr_cli_interrupt_agree(comm);
     /* Stopped by a signal: the rounds run so far are checkpointed too, so
      * that --resume goes on from the last row of the report. */
     if (s == FR_OK && fr_cli_interrupted() && *ckpt_path && k > start && checkpointed != (long long)k) {
         double keep[5] = {(double)best_round, best.val_hr, best.val_ndcg, best.test_hr, best.test_ndcg};
-        s = fr_pfedrec_save(p, ckpt_path, (unsigned)k, keep, 5);
+        s = fr_pfedrec_save_models(p, ckpt_path, (unsigned)k, keep, 5,
+                                   best_to_keep(&saved, model_path, model_last, best_round, (long long)k));
         if (s == FR_OK && !quiet)
             printf("checkpoint of round %lld written to %s (continue with --resume)\n", (long long)k, ckpt_path);
     }
@@ -561,7 +598,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
      * stopped by a signal saves from the rounds it ran. */
     fr_status model_status = FR_OK;
     if (s == FR_OK && *model_path)
-        model_status = model_to_save(p, &saved, model_path, model_last, best_round, start, (int64_t)k);
+        model_status = model_to_save(p, &saved, model_path, model_last, best_round, start, (int64_t)k, held);
     int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);
     code = fr_cli_ranks_close(&ranks, code);
     if (s != FR_OK)

@@ -107,7 +107,7 @@ static int on_step(void *arg, const fr_progress *s)
     p->step.unit = s->unit ? s->unit : "step";
     p->have_step = 1;
     maybe_draw(p);
-    return fr_cli_interrupted() != 0;
+    return fr_cli_interrupt_requested() != 0;
 }
 
 fr_progress_hook fr_cli_progress_hook(fr_cli_progress *p)

@@ -1,7 +1,6 @@
 /* ranks.c — `fedrec train` across ranks (see ranks.h): per-rank backend
  * settings, the device table and the communication report. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/interrupt.h"
 #include "cli/job_setup.h"
 #include "cli/ranks.h"
 
@@ -80,44 +80,33 @@ fr_status fr_cli_rank_overrides(fr_config *cfg, int rank)
     return FR_OK;
 }
 
-/* What rank 0 says when the launcher ends the job: written from the
- * signal handler, so prepared beforehand. */
-static char ended_message[1024];
-static volatile sig_atomic_t ended_length;
-
-static void on_ended(int sig)
-{
-    if (ended_length > 0) {
-        ssize_t w = write(STDERR_FILENO, ended_message, (size_t)ended_length);
-        (void)w;
-    }
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* path: the checkpoint (NULL: none yet); round: the rounds it holds (0:
- * none written yet); writing: the round being written now (0: none). */
+/* Rank 0's note after a signal's message (interrupt.h): the ranks stop
+ * after the round under way, unless the launcher kills them first (Open
+ * MPI's mpirun sends SIGTERM to every rank on Ctrl-C, SIGTERM, or when a
+ * rank dies, and SIGKILL a second later: doc/DISTRIBUTED.md); then the
+ * checkpoint named here is what is left. path: the checkpoint (NULL: none
+ * yet); round: the rounds it holds (0: none written yet); writing: the
+ * round being written now (0: none). */
 static void set_ended_message(const char *path, long long round, long long writing)
 {
-    ended_length = 0;
-    int n;
+    static const char killed[] =
+        "fedrec: if the job is ended before that (an MPI launcher kills every rank when one of them dies, and mpirun a second after passing on a signal)";
+    char text[1024];
     if (!path)
-        n = snprintf(ended_message, sizeof ended_message,
-                     "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies); no checkpoint had been written (output.checkpoint)\n");
+        snprintf(text, sizeof text, "%s, no checkpoint had been written (output.checkpoint)\n", killed);
     else if (writing && round)
-        n = snprintf(ended_message, sizeof ended_message,
-                     "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies) while the checkpoint of round %lld was being written; %s holds that round or round %lld, intact either way: continue with --resume, on any number of ranks\n",
-                     writing, path, round);
+        snprintf(text, sizeof text,
+                 "%s while the checkpoint of round %lld is being written, %s holds that round or round %lld, intact either way: continue with --resume, on any number of ranks\n",
+                 killed, writing, path, round);
     else if (writing)
-        n = snprintf(ended_message, sizeof ended_message,
-                     "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies) while the first checkpoint (round %lld) was being written to %s; if it is there it is intact: continue with --resume, on any number of ranks\n",
-                     writing, path);
+        snprintf(text, sizeof text,
+                 "%s while the first checkpoint (round %lld) is being written to %s, it is intact if it is there: continue with --resume, on any number of ranks\n",
+                 killed, writing, path);
     else
-        n = snprintf(ended_message, sizeof ended_message,
-                     "fedrec: the job was ended by a signal (an MPI launcher ends every rank when one of them dies); the last checkpoint, after round %lld, is intact in %s: continue with --resume, on any number of ranks\n",
-                     round, path);
-    if (n > 0)
-        ended_length = n < (int)sizeof ended_message ? n : (int)sizeof ended_message - 1;
+        snprintf(text, sizeof text,
+                 "%s, the last checkpoint, after round %lld, is intact in %s: continue with --resume, on any number of ranks\n",
+                 killed, round, path);
+    fr_cli_interrupt_note(text);
 }
 
 static long long last_checkpoint;
@@ -172,11 +161,6 @@ fr_status fr_cli_ranks_open(fr_cli_ranks *r, fr_comm *comm, const fr_config *cfg
     if (r->rank == 0 && r->size > 1) {
         last_checkpoint = 0;
         set_ended_message(NULL, 0, 0);
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_ended;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
     }
     fr_config_get_string(cfg, "output.comm_report", &r->report_path);
     return s;

@@ -41,8 +41,9 @@ fr_status fr_cli_ranks_open_report(fr_cli_ranks *r, int resume, long long start)
 fr_status fr_cli_ranks_round(fr_cli_ranks *r, long long round, uint64_t sent, uint64_t received,
                              double seconds_comm, double seconds_local, uint64_t clients);
 /* Rank 0 of a multi-rank job: the checkpoint that a launcher's ending of
- * the job (SIGTERM, sent when another rank dies) leaves intact, named in
- * the message printed then. */
+ * the job (SIGTERM then SIGKILL, sent when another rank dies or mpirun is
+ * interrupted) leaves intact, named in the message a signal prints
+ * (interrupt.h). */
 void fr_cli_ranks_checkpoint(const fr_cli_ranks *r, const char *path, long long round);
 /* Before writing the checkpoint of round `round`: the message then names
  * both rounds the file may hold. */

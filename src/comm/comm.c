@@ -176,6 +176,17 @@ fr_status fr_comm_gather(fr_comm *c, int root, const void *send, size_t bytes, v
     return FR_OK;
 }
 
+fr_status fr_comm_max_int(fr_comm *c, int local, int *out)
+{
+#ifdef FR_HAVE_MPI
+    if (c->mpi)
+        return fr_mpi_max_int(c, local, out);
+#endif
+    (void)c;
+    *out = local;
+    return FR_OK;
+}
+
 fr_status fr_comm_bcast(fr_comm *c, int root, void *buf, size_t bytes)
 {
     if (root < 0 || root >= c->size)

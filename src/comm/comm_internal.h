@@ -30,6 +30,7 @@ fr_status fr_mpi_alltoall(fr_comm *c, const void *send, const size_t *send_count
                           size_t *recv_counts);
 fr_status fr_mpi_gather(fr_comm *c, int root, const void *send, size_t bytes, void **recv, size_t *counts);
 fr_status fr_mpi_bcast(fr_comm *c, int root, void *buf, size_t bytes);
+fr_status fr_mpi_max_int(fr_comm *c, int local, int *out);
 fr_status fr_mpi_send(fr_comm *c, int to, const void *buf, size_t bytes);
 fr_status fr_mpi_recv(fr_comm *c, int from, void **buf, size_t *bytes);
 void fr_mpi_abort(fr_comm *c, int code);

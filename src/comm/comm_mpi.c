@@ -362,6 +362,15 @@ fr_status fr_mpi_bcast(fr_comm *c, int root, void *buf, size_t bytes)
     return FR_OK;
 }
 
+fr_status fr_mpi_max_int(fr_comm *c, int local, int *out)
+{
+    MPI_TRY("MPI_Allreduce", MPI_Allreduce(&local, out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    /* What a point-to-point exchange of the value would move. */
+    c->sent += (uint64_t)(c->size - 1) * sizeof local;
+    c->received += (uint64_t)(c->size - 1) * sizeof local;
+    return FR_OK;
+}
+
 /* Point to point: the length, then the payload in pieces MPI's int can
  * count. */
 #define PIECE ((size_t)1 << 30)

@@ -507,7 +507,7 @@ static const fr_config_key schema[] = {
      FR_FP_RESUME_MAY_CHANGE,
      .jobs = ALL},
     {"output", "model_from", FR_CFG_ENUM, "best", NO_RANGE, "best|last",
-     "which model output.model saves: best = that of the best validation round or epoch, whose test figures the run reports (a rating run resumed after its best round has no model of it and says so; the ctr demo, which has no validation, saves its last epoch); last = the last one trained (msmt: the last epoch, fedmsmt: the last round)",
+     "which model output.model saves: best = that of the best validation round or epoch, whose test figures the run reports (a rating run resumed after its best round saves it from the checkpoint, which holds the models output.model needs; one resumed from a checkpoint without them, written without output.model, says so; the ctr demo, which has no validation, saves its last epoch); last = the last one trained (msmt: the last epoch, fedmsmt: the last round)",
      FR_FP_RESUME_MAY_CHANGE,
      .jobs = "msmt fedmsmt mtrec " RATING},
 };

@@ -642,6 +642,17 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         for (size_t c = 0; c < C; c++)
             if (fr_fed_owner(o, c, C, ranks) == me && !fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c))
                 rp.total += o->local_epochs * fr_msmt_pass_batches(cl[c].n_rows[FR_SPLIT_TRAIN], o->batch, o->block_rows);
+        if (ranks > 1 && o->progress.fn) {
+            /* Several ranks stop between rounds only, all after the same
+             * one: whether any rank's hook asks, agreed before each round. */
+            int any = 0;
+            s = fr_comm_max_int(comm, fr_progress_call(&o->progress, FR_PROGRESS_TRAIN, "batch", 0, rp.total) != 0,
+                                &any);
+            if (s == FR_OK && any) {
+                out->stopped = 1;
+                break;
+            }
+        }
         for (size_t c = 0; s == FR_OK && !rp.stop && c < C; c++) {
             if ((late[c] = fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c)))
                 continue; /* a straggler: not trained this round (on every rank alike) */

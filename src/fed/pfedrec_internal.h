@@ -205,6 +205,11 @@ void fr_pf_score_items(const fr_pfedrec *p, scratch *s, const float *w, float b,
 fr_status fr_pf_keep_client(fr_pfedrec *p, const scratch *s, size_t u, const float *w, float b);
 void fr_pf_keep_round_start(fr_pfedrec *p);
 void fr_pf_keep_free(fr_pfedrec *p);
+/* Whether m fits this engine (algorithm, sizes, personal rows in order). */
+fr_status fr_pf_model_check(const fr_pfedrec *p, const fr_pfedrec_model *m);
+/* A resume: what the engine kept (fr_pfedrec_model_take's model of the
+ * checkpoint's round) back as its kept model (nothing unless it keeps). */
+fr_status fr_pf_keep_restore(fr_pfedrec *p, const fr_pfedrec_model *m);
 /* Aggregation tasks: one per worker, at most MAX_AGG_TASKS. */
 size_t fr_pf_agg_tasks(const fr_pfedrec *p);
 /* The first item of upload group g (g = FR_PF_GROUPS: n_items). */

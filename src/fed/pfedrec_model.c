@@ -220,7 +220,7 @@ fr_status fr_pfedrec_model_take(fr_pfedrec *p, fr_pfedrec_model *m)
     return FR_OK;
 }
 
-fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m)
+fr_status fr_pf_model_check(const fr_pfedrec *p, const fr_pfedrec_model *m)
 {
     size_t nu = p->n_users, ni = p->n_items, d = p->dim;
     if (m->algorithm != p->o.algorithm || m->n_users != nu || m->n_items != ni || m->dim != d ||
@@ -240,21 +240,73 @@ fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m)
                 return fr_fail(FR_ERR_INVALID, "the model's personal rows of user %zu are not distinct items in increasing order below %zu",
                                u, ni);
     }
+    return FR_OK;
+}
+
+/* Every user's personal rows of m into the engine's lists (allocated
+ * here; freed with the kept model on failure). */
+static fr_status personal_from(fr_pfedrec *p, const fr_pfedrec_model *m)
+{
+    size_t d = p->dim;
+    FR_TRY(alloc_personal(p));
+    for (size_t u = 0; u < p->n_users; u++) {
+        size_t begin = m->personal_start[u], n = m->personal_start[u + 1] - begin;
+        fr_status s = reserve_rows(p, u, n);
+        if (s != FR_OK)
+            return s;
+        if (n) {
+            memcpy(p->pers_items[u], m->personal_items + begin, n * sizeof(int32_t));
+            memcpy(p->pers_rows[u], m->personal_rows + begin * d, n * d * sizeof(float));
+        }
+        p->pers_n[u] = n;
+    }
+    return FR_OK;
+}
+
+fr_status fr_pf_keep_restore(fr_pfedrec *p, const fr_pfedrec_model *m)
+{
+    if (!p->keep)
+        return FR_OK;
+    FR_TRY(fr_pf_model_check(p, m));
+    size_t nu = p->n_users, d = p->dim;
+    if (p->eval_items)
+        memcpy(p->eval_items, m->items, p->n_items * d * sizeof *p->eval_items);
+    if (p->eval_shared)
+        memcpy(p->eval_shared, m->shared, p->n_shared * sizeof *p->eval_shared);
+    memcpy(p->eval_w, m->w, nu * d * sizeof *p->eval_w);
+    memcpy(p->eval_b, m->b, nu * sizeof *p->eval_b);
+    if (has_personal_rows(p)) {
+        for (size_t u = 0; u < nu; u++) { /* the empty lists keep_model made */
+            free(p->pers_items[u]);
+            free(p->pers_rows[u]);
+        }
+        free(p->pers_items);
+        free(p->pers_rows);
+        free(p->pers_n);
+        free(p->pers_cap);
+        p->pers_items = NULL;
+        p->pers_rows = NULL;
+        p->pers_n = p->pers_cap = NULL;
+        fr_status s = personal_from(p, m);
+        if (s != FR_OK) {
+            fr_pf_keep_free(p);
+            return s;
+        }
+    }
+    p->kept_round = m->round;
+    return FR_OK;
+}
+
+fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m)
+{
+    size_t nu = p->n_users, ni = p->n_items, d = p->dim;
+    FR_TRY(fr_pf_model_check(p, m));
     fr_pf_keep_free(p);
     if (has_personal_rows(p)) {
-        FR_TRY(alloc_personal(p));
-        for (size_t u = 0; u < nu; u++) {
-            size_t begin = m->personal_start[u], n = m->personal_start[u + 1] - begin;
-            fr_status s = reserve_rows(p, u, n);
-            if (s != FR_OK) {
-                fr_pf_keep_free(p);
-                return s;
-            }
-            if (n) {
-                memcpy(p->pers_items[u], m->personal_items + begin, n * sizeof(int32_t));
-                memcpy(p->pers_rows[u], m->personal_rows + begin * d, n * d * sizeof(float));
-            }
-            p->pers_n[u] = n;
+        fr_status s = personal_from(p, m);
+        if (s != FR_OK) {
+            fr_pf_keep_free(p);
+            return s;
         }
     }
     memcpy(p->items, m->items, ni * d * sizeof *p->items);
