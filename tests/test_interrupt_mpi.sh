@@ -108,14 +108,24 @@ strip() {
 # one 'stopped by' line (rank 0's), whole report rows, one per round the
 # summary says ran.
 check() {
-    name=$1 sig=$2 unit=$3 report=$4 header=$5 want=${6:-}
+    name=$1 sig=$2 unit=$3 report=$4 header=$5 want=${6:-} printed=${7:-yes}
     if [ -n "$want" ]; then
+        # Open MPI's launcher ends the other ranks as soon as one exits
+        # non-zero, which can kill a rank's wrapper shell between its
+        # fedrec's exit and the wrapper writing the code: a missing code is
+        # that race (the files are checked below), any other is wrong.
+        reported=0
         for r in 0 1; do
             c=$(cat "$tmp/$name.code.$r" 2>/dev/null)
-            [ "$c" = "$want" ] || fail "$name: rank $r exited '$c', expected $want: $(tail -n 5 "$tmp/$name.err")"
+            [ -z "$c" ] || [ "$c" = "$want" ] || fail "$name: rank $r exited '$c', expected $want: $(tail -n 5 "$tmp/$name.err")"
+            [ "$c" = "$want" ] && reported=$((reported + 1))
         done
+        [ "$reported" -ge 1 ] || fail "$name: no rank reported exit $want: $(tail -n 5 "$tmp/$name.err")"
     fi
-    [ "$(grep -c "^stopped by $sig after [0-9]* of [0-9]* ${unit}s" "$tmp/$name.out")" -eq 1 ] ||
+    # After a Ctrl-C mpirun no longer drains the ranks' output, and rank 0
+    # drops what it cannot write then (interrupt.c): the summary file
+    # says how the run ended instead.
+    [ "$printed" = no ] || [ "$(grep -c "^stopped by $sig after [0-9]* of [0-9]* ${unit}s" "$tmp/$name.out")" -eq 1 ] ||
         fail "$name: not one 'stopped by $sig' line: $(tail -n 8 "$tmp/$name.out")"
     ! grep -q "MPI_ABORT" "$tmp/$name.out" "$tmp/$name.err" || fail "$name: the job was aborted: $(cat "$tmp/$name.err")"
     "$PY" - "$report" "$tmp/$name.json" "$sig" "$unit" "$header" <<'EOF' || fail "$name: report or summary wrong (above)"
@@ -149,7 +159,7 @@ for b in bad:
 sys.exit(1 if bad else 0)
 EOF
     done_printed=$(sed -n "s/^stopped by $sig after \([0-9]*\) of .*/\1/p" "$tmp/$name.out")
-    [ "$done_printed" = "$(($(rows "$report") - header))" ] ||
+    [ "$printed" = no ] || [ "$done_printed" = "$(($(rows "$report") - header))" ] ||
         fail "$name: printed $done_printed ${unit}s run, the report has $(($(rows "$report") - header))"
 }
 
@@ -220,13 +230,13 @@ fi
 # ranks are in process groups of their own, so the terminal's SIGINT
 # reaches mpirun only). mpirun waits odls_base_sigkill_timeout seconds,
 # sends every rank SIGTERM, and SIGKILL if they are still there after
-# another such wait: 3 s here, for a machine under load to finish a round
-# and write. mpirun's own exit code after a signal is 1.
+# another such wait: 15 s here, for a machine under heavy load (a 2-core
+# machine running several builds) to finish a round and write. mpirun's own exit code after a signal is 1.
 if [ "$openmpi" = yes ]; then
     # A shell starts background jobs with SIGINT ignored: start mpirun
     # through Python with it restored.
     # shellcheck disable=SC2086
-    OMPI_MCA_odls_base_sigkill_timeout=3 "$PY" -c 'import os, signal, sys
+    OMPI_MCA_odls_base_sigkill_timeout=15 "$PY" -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execvp(sys.argv[1], sys.argv[1:])' "$MPIEXEC" $launch_flags -np 2 "$FEDREC" train $rating --set train.rounds=100000 \
         --set "output.checkpoint=$tmp/ctrlc.ck" --report "$tmp/ctrlc.csv" --summary "$tmp/ctrlc.json" \
@@ -236,7 +246,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$MPIEXEC" $launch_flags -np 2 "$FEDREC" t
         kill -INT "$pid"
         finish
         [ "$code" -ne 0 ] || fail "ctrlc: mpirun exited 0 after SIGINT"
-        check ctrlc SIGTERM round "$tmp/ctrlc.csv" 1
+        check ctrlc SIGTERM round "$tmp/ctrlc.csv" 1 "" no
         resume ctrlc
     else
         kill -KILL "$pid" 2>/dev/null

@@ -1,6 +1,7 @@
 /* interrupt.c — the first SIGINT or SIGTERM asks the job to stop at a safe
  * point; the second ends the process; the ranks of a multi-rank job agree
  * on the stop (see interrupt.h). */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +40,19 @@ static void on_signal(int sig)
         "\nfedrec: terminated (SIGTERM): every rank stops after the round under way and writes what ran\n";
     if (!stop_signal)
         stop_signal = sig;
+    if (ranks > 1) {
+        /* Open MPI's mpirun stops draining the ranks' output once it has a
+         * signal itself (Ctrl-C), then passes SIGTERM on: a rank blocked in
+         * writing its per-round line to that full pipe would never reach
+         * the round boundary, and SIGKILL would follow. From here on the
+         * terminal's output may be dropped instead (EAGAIN); the report,
+         * checkpoint and summary files are what a stopped run keeps. */
+        for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+            int flags = fcntl(fd, F_GETFL);
+            if (flags >= 0)
+                fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+        }
+    }
     if (!speak)
         return;
     if (ranks > 1)
