@@ -38,3 +38,6 @@ EXTRA_DIST += tests/test_saved_msmt.sh tests/check_export_msmt.py
 # every job kind in --help, README and fedrec.1.
 TESTS += tests/test_keys.sh
 EXTRA_DIST += tests/test_keys.sh
+# train.eval_every for every job, and the warning on a model that does not learn.
+TESTS += tests/test_eval_every.sh
+EXTRA_DIST += tests/test_eval_every.sh
