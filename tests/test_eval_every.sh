@@ -125,12 +125,16 @@ same_at valid_auc "$tmp/s_3.csv" "$tmp/s_base.csv" || fail "msmt eval_every 3: v
 same_at valid_logloss "$tmp/s_3.csv" "$tmp/s_base.csv" || fail "msmt eval_every 3: valid_logloss differs"
 set -- $(stop_at valid_auc "$tmp/s_3.csv" 3 0 0 7)
 grep -q "\"best_epoch\": $2," "$tmp/s_3.json" || fail "msmt eval_every 3: best epoch $(grep best_epoch "$tmp/s_3.json"), expected $2"
-for kp in "1 1" "2 1"; do
+# shellcheck disable=SC2086
+run s_base12 $msmt --set train.epochs=12 --set msmt.patience=0 --report "$tmp/s_base12.csv"
+for kp in "1 2" "2 2" "3 2"; do
     set -- $kp
     # shellcheck disable=SC2086
-    run s_p $msmt --set train.epochs=7 --set msmt.patience=$2 --set train.eval_every=$1 --report "$tmp/s_p.csv"
-    set -- $kp $(stop_at valid_auc "$tmp/s_base.csv" "$1" "$2" 0 7)
+    run s_p $msmt --set train.epochs=12 --set msmt.patience=$2 --set train.eval_every=$1 --report "$tmp/s_p.csv" --summary "$tmp/s_p.json"
+    set -- $kp $(stop_at valid_auc "$tmp/s_base12.csv" "$1" "$2" 0 12)
+    [ "$3" -lt 12 ] || fail "msmt eval_every $1 patience $2: no early stop in the simulation; the test needs one"
     [ "$(rows "$tmp/s_p.csv")" = "$3" ] || fail "msmt eval_every $1 patience $2: stopped after $(rows "$tmp/s_p.csv") epochs, expected $3"
+    grep -q "\"best_epoch\": $4," "$tmp/s_p.json" || fail "msmt eval_every $1 patience $2: best epoch $(grep best_epoch "$tmp/s_p.json"), expected $4"
 done
 
 # ---- fedmsmt ----
@@ -168,6 +172,18 @@ done
 # the best round: the highest val_hr among the evaluated, the later on ties
 best=$(awk -F, 'NR > 1 && $3 != "" && (b == "" || $3 + 0 >= v) { b = $1; v = $3 + 0 } END { print b }' "$tmp/r_3.csv")
 grep -q "\"best_round\": $best," "$tmp/r_3.json" || fail "fedmf eval_every 3: best round $(grep best_round "$tmp/r_3.json"), expected $best"
+
+# Half the clients a round: a client trained only in rounds that do not
+# evaluate keeps older figures, so the evaluated rounds' figures differ
+# from the every-round run's (clients really skip their evaluation), and
+# the training is the same.
+# shellcheck disable=SC2086
+run r_half $rating --set train.rounds=7 --set pfedrec.client_fraction=0.5 --report "$tmp/r_half.csv"
+# shellcheck disable=SC2086
+run r_half3 $rating --set train.rounds=7 --set pfedrec.client_fraction=0.5 --set train.eval_every=3 --report "$tmp/r_half3.csv"
+[ "$(col train_loss "$tmp/r_half3.csv")" = "$(col train_loss "$tmp/r_half.csv")" ] || fail "fedmf half the clients, eval_every 3: the losses changed"
+same_at val_ndcg "$tmp/r_half3.csv" "$tmp/r_half.csv" >/dev/null &&
+    fail "fedmf half the clients, eval_every 3: the figures equal the every-round run's: the clients of rounds 4 and 5 were evaluated"
 
 # ---- ctr ----
 ctr="--set job.kind=ctr --set data.rows=3000 $common"
