@@ -374,8 +374,9 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
                data.n_users, data.n_items, data.n_train, val_users, test_users);
         for (size_t t = 0; t < o.n_tasks; t++)
             printf(" %s", fr_mtr_task_name(o.tasks[t]));
-        printf("\nearly stopping on validation Recall@20: patience %lld evaluation(s), not before %s %lld, at most %lld %ss",
-               (long long)patience, unit, (long long)min_epochs, (long long)epochs, unit);
+        printf("\nearly stopping on validation Recall@20: patience %lld%s, not before %s %lld, at most %lld %ss",
+               (long long)patience, eval_every > 1 ? " evaluations" : "", unit, (long long)min_epochs,
+               (long long)epochs, unit);
         if (eval_every > 1)
             printf("; evaluated every %lld %ss and at the last", (long long)eval_every, unit);
         printf("\n\n");
