@@ -46,3 +46,6 @@ EXTRA_DIST += tests/test_keys.sh
 # rating column, the relation delimiter following data.delimiter.
 TESTS += tests/test_mtrec_relations.sh
 EXTRA_DIST += tests/test_mtrec_relations.sh
+# train.eval_every for every job, and the warning on a model that does not learn.
+TESTS += tests/test_eval_every.sh
+EXTRA_DIST += tests/test_eval_every.sh

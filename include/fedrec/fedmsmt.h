@@ -82,6 +82,10 @@ typedef struct fr_fedmsmt_options {
     double prox_mu;            /* proximal term (0; FedProx needs > 0) */
     /* Training. */
     size_t rounds;             /* 20 */
+    /* Evaluate (validation and test) only at the rounds that are
+     * multiples of this and at the last (0 or 1: every round); the best
+     * round is chosen among those. */
+    size_t eval_every;
     size_t local_epochs;       /* 1 */
     size_t batch;              /* 2048 */
     int optimizer;             /* fr_optim_kind (Adam) */
@@ -129,8 +133,11 @@ typedef struct fr_fedmsmt_round {
     size_t conflicts;                   /* projections made by coordination */
     size_t participants;                /* updates that arrived in time */
     int aggregated;                     /* 0: too few arrived (or local-only) */
+    /* seconds: the whole round, training, aggregation, evaluation and
+     * keeping the best round's parameters (keep_models) */
     double seconds, train_seconds, eval_seconds, aggregate_seconds;
     int improved;                       /* best mean validation AUC so far */
+    int evaluated;                      /* 0: not evaluated (eval_every): valid, test NaN */
     /* Multi-rank: this rank's traffic this round (fedrec/comm.h), its
      * wall time in exchanges, and the clients it trained. */
     uint64_t bytes_sent, bytes_received;

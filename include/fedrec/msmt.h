@@ -150,8 +150,12 @@ fr_status fr_msmt_evaluate_rows(fr_msmt_model *m, const fr_table *t, const uint3
 typedef struct fr_msmt_train_options {
     size_t batch;            /* 2048 */
     size_t max_epochs;       /* 50 */
-    size_t patience;         /* epochs without a better validation mean AUC (2) */
+    size_t patience;         /* evaluations without a better validation mean AUC (2) */
     size_t min_epochs;       /* early stopping never ends a run before this epoch (0) */
+    /* Validate only at the epochs that are multiples of this and at the
+     * last of each phase (0 or 1: every epoch); patience counts these
+     * evaluations, and the best epoch is chosen among them. */
+    size_t eval_every;
     int optimizer;           /* fr_optim_kind (Adam) */
     float lr, weight_decay;  /* 1e-3, 1e-6 */
     /* Rows are visited block by block (blocks in random order, rows
@@ -215,7 +219,8 @@ typedef struct fr_msmt_epoch {
     size_t epoch;            /* 1-based, counted within the phase */
     int search;              /* AutoIFS search phase (1) or not */
     double tau;              /* AutoIFS search temperature */
-    double train_loss, seconds, samples_per_second;
+    double train_loss, seconds, samples_per_second; /* seconds: training and validation */
+    int evaluated;           /* 0: not validated (eval_every): valid holds NaN */
     fr_msmt_eval valid;
     int improved;
 } fr_msmt_epoch;

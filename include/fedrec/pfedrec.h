@@ -163,6 +163,9 @@ typedef struct fr_pfedrec_round {
      * negatives, local training, evaluation; and the server's aggregation
      * (wall time). */
     double t_negatives, t_train, t_eval, t_aggregate;
+    /* 0: the round ran under fr_pfedrec_set_evaluate(p, 0); the four
+     * figures above are NaN. */
+    int evaluated;
 } fr_pfedrec_round;
 
 typedef struct fr_pfedrec fr_pfedrec;
@@ -192,6 +195,12 @@ fr_status fr_pfedrec_set_comm(fr_pfedrec *p, fr_comm *c);
 /* Run round `round` (0-based): sample, train, evaluate, aggregate.
  * Collective in a multi-rank job. */
 fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *out);
+/* Whether the rounds run from now on evaluate (1, from create) or only
+ * train (0): a client trained in a round that does not evaluate keeps
+ * its last figures, and the round's figures are NaN (out->evaluated 0).
+ * Evaluation draws nothing, so the training is the same either way. A
+ * job's driver sets it before each round (train.eval_every). */
+void fr_pfedrec_set_evaluate(fr_pfedrec *p, int evaluate);
 /* The current global item table (n_items x dim). */
 const float *fr_pfedrec_items(const fr_pfedrec *p);
 

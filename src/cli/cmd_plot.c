@@ -162,9 +162,13 @@ static int draw(const plot_opts *o, fr_report_table *tables, const char *out)
         cap += tables[k].n_cols;
     fr_chart_series *series = calloc(cap, sizeof *series);
     char **labels = calloc(cap, sizeof *labels);
+    /* each series' points: the rows with a value in its column (a row of
+     * an epoch not evaluated, train.eval_every, has its evaluation cells
+     * empty: the line goes from one evaluated epoch to the next) */
+    double **points = calloc(cap, sizeof *points);
     char x_label[256] = "";
     int x_integer = 1, code = FR_EXIT_OK;
-    if (!used || !series || !labels) {
+    if (!used || !series || !labels || !points) {
         code = FR_EXIT_FAILURE;
         fprintf(stderr, "fedrec plot: out of memory\n");
         goto done;
@@ -191,7 +195,20 @@ static int draw(const plot_opts *o, fr_report_table *tables, const char *out)
                 snprintf(labels[n], len, "%s: %s", name, col);
             else
                 snprintf(labels[n], len, "%s", col);
-            series[n] = (fr_chart_series){labels[n], t->cols[0].v, t->cols[c].v, t->rows};
+            points[n] = malloc(2 * (t->rows ? t->rows : 1) * sizeof *points[n]);
+            if (!points[n]) {
+                free(labels[n]);
+                code = FR_EXIT_FAILURE;
+                fprintf(stderr, "fedrec plot: out of memory\n");
+                goto done;
+            }
+            size_t m = 0;
+            for (size_t r = 0; r < t->rows; r++)
+                if (isfinite(t->cols[c].v[r])) {
+                    points[n][m] = t->cols[0].v[r];
+                    points[n][t->rows + m++] = t->cols[c].v[r];
+                }
+            series[n] = (fr_chart_series){labels[n], points[n], points[n] + t->rows, m};
             n++;
         }
         x_integer &= x_is_integer(t);
@@ -239,9 +256,12 @@ static int draw(const plot_opts *o, fr_report_table *tables, const char *out)
     else
         printf("%s\n", out);
 done:
-    for (size_t i = 0; labels && i < n; i++)
+    for (size_t i = 0; labels && points && i < n; i++) {
         free(labels[i]);
+        free(points[i]);
+    }
     free(labels);
+    free(points);
     free(series);
     free(used);
     return code;

@@ -2,6 +2,7 @@
  * (this release: the built-in click-through job), print one line per
  * epoch, write the report and the model. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "cli/interrupt.h"
 #include "cli/job_check.h"
 #include "cli/job_setup.h"
+#include "cli/loss_watch.h"
 #include "cli/progress.h"
 #include "cli/options.h"
 #include "cli/ranks.h"
@@ -137,7 +139,11 @@ static int parse(int argc, char **argv, train_opts *o)
 static int run(fr_config *cfg, const train_opts *o)
 {
     const char *report_path, *model_path, *format, *name;
-    int64_t epochs;
+    int64_t epochs, eval_every = 1;
+    double lr = 0, weight_decay = 0;
+    fr_config_get_int(cfg, "train.eval_every", &eval_every);
+    fr_config_get_float(cfg, "train.lr", &lr);
+    fr_config_get_float(cfg, "train.weight_decay", &weight_decay);
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.model", &model_path);
     fr_config_get_string(cfg, "output.report_format", &format);
@@ -181,18 +187,23 @@ static int run(fr_config *cfg, const train_opts *o)
     double valid_ll = 0, valid_auc = 0, test_ll = 0, test_auc = 0;
     double best_valid_ll = 0, best_valid_auc = 0, best_test_ll = 0, best_test_auc = 0;
     int64_t best_epoch = 0, done = 0;
+    fr_cli_loss_watch watch;
+    fr_cli_loss_watch_init(&watch, 1, "epoch", "train.lr", lr, "train.weight_decay", weight_decay, NULL);
     /* A stop (Ctrl-C) is taken between epochs. */
     for (int64_t e = 1; e <= epochs && s == FR_OK && !fr_cli_interrupted(); e++) {
         fr_cli_progress_tick(&progress);
         double t0 = fr_clock_seconds();
+        /* train.eval_every: the others train only */
+        int evaluate = e % eval_every == 0 || e == epochs;
         s = fr_ctr_job_train_epoch(job, (unsigned)e, &loss);
-        if (s == FR_OK)
+        valid_ll = valid_auc = test_ll = test_auc = NAN;
+        if (s == FR_OK && evaluate)
             s = fr_ctr_job_evaluate_valid(job, &valid_ll, &valid_auc);
-        if (s == FR_OK)
+        if (s == FR_OK && evaluate)
             s = fr_ctr_job_evaluate(job, &test_ll, &test_auc);
         /* The first epoch, then any with a higher validation AUC (the
          * earlier on ties); test figures play no part. */
-        int improved = best_epoch == 0 || valid_auc > best_valid_auc;
+        int improved = evaluate && (best_epoch == 0 || valid_auc > best_valid_auc);
         if (s == FR_OK && improved) {
             best_epoch = e;
             best_valid_ll = valid_ll;
@@ -206,9 +217,11 @@ static int run(fr_config *cfg, const train_opts *o)
         double secs = fr_clock_seconds() - t0;
         done = e;
         fr_cli_progress_clear(&progress);
-        if (!o->quiet)
+        if (!o->quiet && evaluate)
             printf("%5lld %11.6f %13.6f %9.6f %13.6f %9.6f %8.2f%s\n", (long long)e, loss, valid_ll, valid_auc,
                    test_ll, test_auc, secs, improved ? "  *" : "");
+        else if (!o->quiet)
+            printf("%5lld %11.6f %13s %9s %13s %9s %8.2f\n", (long long)e, loss, "-", "-", "-", "-", secs);
         fflush(stdout);
         if (report) {
             if (jsonl) {
@@ -222,11 +235,15 @@ static int run(fr_config *cfg, const train_opts *o)
                 fr_cli_json_num(&r, "test_auc", test_auc);
                 fr_cli_json_num(&r, "seconds", secs);
                 fr_cli_json_end(&r);
-            } else
+            } else if (evaluate) {
                 fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f\n", (long long)e, loss, valid_ll, valid_auc,
                         test_ll, test_auc, secs);
+            } else { /* not evaluated: empty cells */
+                fprintf(report, "%lld,%.6f,,,,,%.3f\n", (long long)e, loss, secs);
+            }
             fflush(report);
         }
+        fr_cli_loss_watch_step(&watch, loss);
         fr_cli_progress_next(&progress);
     }
     fr_cli_progress_clear(&progress);

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "cli/interrupt.h"
 #include "cli/job_setup.h"
+#include "cli/loss_watch.h"
 #include "cli/progress.h"
 #include "cli/ranks.h"
 #include "cli/saved_msmt.h"
@@ -46,7 +47,7 @@ fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsm
                            fr_msmt_arch_name(o->model.arch), fr_config_origin(cfg, "msmt.model"),
                            fr_msmt_arch_name(o->model.arch));
     const char *method, *membership, *experts, *towers, *embedding;
-    int64_t shared, priv, rounds, local_epochs;
+    int64_t shared, priv, rounds, local_epochs, eval_every;
     FR_TRY_CLI(fr_cli_participation(cfg, &o->participation));
     FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.method", &method));
     FR_TRY_CLI(fr_fed_method_parse(method, &o->method));
@@ -63,6 +64,7 @@ fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsm
     FR_TRY_CLI(fr_config_get_float(cfg, "fedmsmt.prox_mu", &o->prox_mu));
     FR_TRY_CLI(fr_config_get_int(cfg, "fedmsmt.local_epochs", &local_epochs));
     FR_TRY_CLI(fr_config_get_int(cfg, "train.rounds", &rounds));
+    FR_TRY_CLI(fr_config_get_int(cfg, "train.eval_every", &eval_every));
     FR_TRY_CLI(parse_agg("fedmsmt.experts", experts, &o->experts_agg));
     FR_TRY_CLI(parse_agg("fedmsmt.towers", towers, &o->towers_agg));
     FR_TRY_CLI(parse_agg("fedmsmt.embedding", embedding, &o->embedding_agg));
@@ -80,6 +82,7 @@ fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsm
     if (o->method == FR_FED_FEDPROX && !(o->prox_mu > 0))
         return fr_cli_fail(FR_ERR_CONFIG, "fedmsmt.method = fedprox needs fedmsmt.prox_mu > 0 (the proximal term)");
     o->rounds = (size_t)rounds;
+    o->eval_every = (size_t)eval_every;
     o->local_epochs = (size_t)local_epochs;
     o->batch = to.batch;
     o->optimizer = to.optimizer;
@@ -97,6 +100,7 @@ typedef struct round_ctx {
     fr_cli_ranks *ranks;
     fr_status ranks_status; /* the first failure writing the communication report */
     fr_cli_progress *progress;
+    fr_cli_loss_watch watch;
 } round_ctx;
 
 static double mean_upload(const fr_fedmsmt_round *r, size_t clients)
@@ -141,13 +145,20 @@ static void report_header(FILE *f, const fr_table *t)
 
 static void report_row(FILE *f, int jsonl, const fr_table *t, const fr_fedmsmt_round *r)
 {
-    if (!jsonl) {
+    if (!jsonl && !r->evaluated) { /* train.eval_every: the evaluation cells empty */
+        fprintf(f, "%zu,%.6f,,,,,%zu,%zu", r->round, r->train_loss, r->conflicts, r->participants);
+        for (size_t s = 0; s < t->n_scenarios; s++)
+            for (size_t k = 0; k < t->n_tasks; k++)
+                fputs(",,,,", f);
+    } else if (!jsonl) {
         fprintf(f, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%zu,%zu", r->round, r->train_loss, r->valid.mean_auc,
                 r->valid.mean_logloss, r->test.mean_auc, r->test.mean_logloss, r->conflicts, r->participants);
         for (size_t s = 0; s < t->n_scenarios; s++)
             for (size_t k = 0; k < t->n_tasks; k++)
                 fprintf(f, ",%.6f,%.6f,%.6f,%.6f", r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k],
                         r->test.logloss[s][k]);
+    }
+    if (!jsonl) {
         for (size_t s = 0; s < t->n_scenarios; s++)
             fprintf(f, ",%llu", (unsigned long long)r->upload_bytes[s]);
         fprintf(f, ",%.3f,%.3f,%.3f,%.3f\n", r->seconds, r->train_seconds, r->aggregate_seconds, r->eval_seconds);
@@ -203,8 +214,11 @@ static void on_round(void *arg, const fr_fedmsmt_round *r)
         c->ranks_status = s;
     fr_cli_progress_clear(c->progress);
     if (!c->quiet) {
-        printf("%5zu %11.6f %10.6f %9.6f %12.1f %9zu %8.2f %8.3f%s\n", r->round, r->train_loss, r->valid.mean_auc,
-               r->test.mean_auc, mean_upload(r, c->t->n_scenarios) / 1024.0, r->conflicts, r->seconds,
+        if (r->evaluated)
+            printf("%5zu %11.6f %10.6f %9.6f", r->round, r->train_loss, r->valid.mean_auc, r->test.mean_auc);
+        else /* train.eval_every: not evaluated */
+            printf("%5zu %11.6f %10s %9s", r->round, r->train_loss, "-", "-");
+        printf(" %12.1f %9zu %8.2f %8.3f%s\n", mean_upload(r, c->t->n_scenarios) / 1024.0, r->conflicts, r->seconds,
                r->aggregate_seconds, r->improved ? "  *" : "");
         if (r->participants < c->t->n_scenarios)
             printf("      %zu of %zu clients' updates arrived in time%s\n", r->participants, c->t->n_scenarios,
@@ -215,6 +229,7 @@ static void on_round(void *arg, const fr_fedmsmt_round *r)
         report_row(c->report, c->jsonl, c->t, r);
         fflush(c->report);
     }
+    fr_cli_loss_watch_step(&c->watch, r->train_loss);
     fr_cli_progress_next(c->progress);
 }
 
@@ -257,7 +272,8 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
         return fr_cli_report(s, NULL);
     }
     fr_cli_progress progress;
-    round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t, &ranks, FR_OK, &progress};
+    round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t, &ranks, FR_OK, &progress, {0}};
+    fr_cli_loss_watch_init(&ctx.watch, rank == 0, "round", "train.lr", o.lr, "train.weight_decay", o.weight_decay, NULL);
     if (*report_path && !(ctx.report = fopen(report_path, "w")))
         s = fr_cli_fail(FR_ERR_IO, "%s: cannot write the report: %s", report_path, strerror(errno));
     s = fr_cli_agree(comm, s); /* rank 0's report: every rank learns whether it opened */

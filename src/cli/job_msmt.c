@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "cli/interrupt.h"
 #include "cli/job_setup.h"
+#include "cli/loss_watch.h"
 #include "cli/progress.h"
 #include "cli/saved_msmt.h"
 #include "cli/summary.h"
@@ -39,7 +40,7 @@ static fr_status widths(const fr_config *cfg, const char *key, size_t *out, size
 fr_status fr_cli_msmt_options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_train_options *to)
 {
     const char *arch, *optimizer;
-    int64_t dim, experts, task_experts, levels, batch, epochs, patience, min_epochs, block;
+    int64_t dim, experts, task_experts, levels, batch, epochs, patience, min_epochs, block, eval_every;
     double dropout, lr, wd;
     fr_msmt_options_default(mo);
     fr_msmt_train_options_default(to);
@@ -73,6 +74,7 @@ fr_status fr_cli_msmt_options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt
     FR_TRY_CLI(fr_config_get_int(cfg, "msmt.patience", &patience));
     FR_TRY_CLI(fr_config_get_int(cfg, "msmt.min_epochs", &min_epochs));
     FR_TRY_CLI(fr_config_get_int(cfg, "msmt.block_rows", &block));
+    FR_TRY_CLI(fr_config_get_int(cfg, "train.eval_every", &eval_every));
     FR_TRY_CLI(fr_config_get_float(cfg, "train.lr", &lr));
     FR_TRY_CLI(fr_config_get_float(cfg, "train.weight_decay", &wd));
     FR_TRY_CLI(fr_config_get_string(cfg, "train.optimizer", &optimizer));
@@ -100,6 +102,7 @@ fr_status fr_cli_msmt_options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt
     to->max_epochs = (size_t)epochs;
     to->patience = (size_t)patience;
     to->min_epochs = (size_t)min_epochs;
+    to->eval_every = (size_t)eval_every;
     to->block_rows = (size_t)block;
     FR_TRY_CLI(fr_config_get_bool(cfg, "msmt.dense_embedding", &to->dense_embedding));
     const char *shuffle;
@@ -173,6 +176,7 @@ typedef struct epoch_ctx {
     float *last;
     size_t n_last;
     fr_status last_status;
+    fr_cli_loss_watch watch;
 } epoch_ctx;
 
 static void on_epoch(void *arg, const fr_msmt_epoch *e)
@@ -180,14 +184,21 @@ static void on_epoch(void *arg, const fr_msmt_epoch *e)
     epoch_ctx *c = arg;
     fr_cli_progress_clear(c->progress);
     c->epochs++;
+    /* seconds: the epoch as the trainer timed it and the copy of the
+     * parameters output.model_from = last takes, both the epoch's */
+    double t_copy = fr_clock_seconds();
     if (c->last && !e->search && c->last_status == FR_OK)
         c->last_status = fr_param_set_export(fr_msmt_model_params(c->m), FR_ROLES_ALL, c->last, c->n_last);
+    double seconds = e->seconds + (fr_clock_seconds() - t_copy);
     if (!c->quiet) {
         char tau[32] = "";
         if (e->search)
             snprintf(tau, sizeof tau, "  search, tau %.3g", e->tau);
-        printf("%5zu %11.6f %10.6f %12.6f %9.0f %8.2f%s%s\n", e->epoch, e->train_loss, e->valid.mean_auc,
-               e->valid.mean_logloss, e->samples_per_second, e->seconds, e->improved ? "  *" : "", tau);
+        if (e->evaluated)
+            printf("%5zu %11.6f %10.6f %12.6f", e->epoch, e->train_loss, e->valid.mean_auc, e->valid.mean_logloss);
+        else /* train.eval_every: not validated */
+            printf("%5zu %11.6f %10s %12s", e->epoch, e->train_loss, "-", "-");
+        printf(" %9.0f %8.2f%s%s\n", e->samples_per_second, seconds, e->improved ? "  *" : "", tau);
         fflush(stdout);
     }
     if (c->report && c->jsonl) {
@@ -198,14 +209,18 @@ static void on_epoch(void *arg, const fr_msmt_epoch *e)
         fr_cli_json_num(&r, "valid_auc", e->valid.mean_auc);
         fr_cli_json_num(&r, "valid_logloss", e->valid.mean_logloss);
         fr_cli_json_num(&r, "samples_per_second", e->samples_per_second);
-        fr_cli_json_num(&r, "seconds", e->seconds);
+        fr_cli_json_num(&r, "seconds", seconds);
         fr_cli_json_end(&r);
-    } else if (c->report) {
+    } else if (c->report && e->evaluated) {
         fprintf(c->report, "%zu,%.6f,%.6f,%.6f,%.1f,%.3f\n", e->epoch, e->train_loss, e->valid.mean_auc,
-                e->valid.mean_logloss, e->samples_per_second, e->seconds);
+                e->valid.mean_logloss, e->samples_per_second, seconds);
+    } else if (c->report) { /* not validated: empty cells */
+        fprintf(c->report, "%zu,%.6f,,,%.1f,%.3f\n", e->epoch, e->train_loss, e->samples_per_second, seconds);
     }
     if (c->report)
         fflush(c->report);
+    if (!e->search) /* the (re)training phase: a search's losses move with its temperature */
+        fr_cli_loss_watch_step(&c->watch, e->train_loss);
     fr_cli_progress_next(c->progress);
 }
 
@@ -261,7 +276,8 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                        (sel ? fr_param_set_numel_trainable(sel) : 0);
     fr_cli_progress progress;
     long long planned = (long long)to.max_epochs + (mo.arch == FR_ARCH_AUTOIFS ? (long long)to.search_epochs : 0);
-    epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl"), &progress, 0, m, NULL, 0, FR_OK};
+    epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl"), &progress, 0, m, NULL, 0, FR_OK, {0}};
+    fr_cli_loss_watch_init(&ctx.watch, 1, "epoch", "train.lr", to.lr, "train.weight_decay", to.weight_decay, NULL);
     const char *model_path, *model_from;
     fr_config_get_string(cfg, "output.model", &model_path);
     fr_config_get_string(cfg, "output.model_from", &model_from);

@@ -2,9 +2,10 @@
  * data (three split files, one file split per user, or synthetic data with
  * links and categories) and the side relations, train the MF encoder on
  * the tasks mtrec.tasks lists with the gradient combiner mtrec.combiner
- * names, evaluate full ranking on validation every epoch, stop early on
- * validation Recall@20 (mtrec.patience after mtrec.min_epochs), and report
- * the test figures of the best epoch. */
+ * names, evaluate full ranking on validation every train.eval_every
+ * epochs (and at the last), stop early on validation Recall@20
+ * (mtrec.patience evaluations without a better one, after
+ * mtrec.min_epochs), and report the test figures of the best epoch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "cli/job_setup.h"
+#include "cli/loss_watch.h"
 #include "cli/progress.h"
 #include "cli/saved_model.h"
 #include "cli/summary.h"
@@ -305,10 +307,11 @@ static void report_row(FILE *f, int jsonl, const fr_mtr_options *o, unsigned epo
         for (size_t t = 0; t < o->n_tasks; t++)
             fprintf(f, ",%.6g", e->combine.norm[t]);
         fprintf(f, ",%u", e->combine.conflicts);
+        /* an epoch not evaluated (train.eval_every): empty cells */
         for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
-            fprintf(f, ",%.6f", v->recall[c]);
+            v ? fprintf(f, ",%.6f", v->recall[c]) : fputc(',', f);
         for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
-            fprintf(f, ",%.6f", v->ndcg[c]);
+            v ? fprintf(f, ",%.6f", v->ndcg[c]) : fputc(',', f);
         fprintf(f, ",%llu,%.4f,%.4f\n", (unsigned long long)upload, e->t_train, eval_seconds);
         return;
     }
@@ -331,11 +334,11 @@ static void report_row(FILE *f, int jsonl, const fr_mtr_options *o, unsigned epo
     fr_cli_json_int(&r, "conflicts", (long long)e->combine.conflicts);
     for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
         snprintf(key, sizeof key, "valid_recall@%zu", fr_rank_cutoffs[c]);
-        fr_cli_json_num(&r, key, v->recall[c]);
+        fr_cli_json_num(&r, key, v ? v->recall[c] : NAN); /* null: not evaluated */
     }
     for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
         snprintf(key, sizeof key, "valid_ndcg@%zu", fr_rank_cutoffs[c]);
-        fr_cli_json_num(&r, key, v->ndcg[c]);
+        fr_cli_json_num(&r, key, v ? v->ndcg[c] : NAN);
     }
     fr_cli_json_int(&r, "upload_bytes", (long long)upload);
     fr_cli_json_num(&r, "train_seconds", e->t_train);
@@ -351,8 +354,10 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     fr_config_get_string(cfg, "run.name", &name);
     double t0 = fr_clock_seconds();
     fr_mtr_options o;
-    int64_t patience, min_epochs, epochs;
+    int64_t patience, min_epochs, epochs, eval_every = 1;
     fr_status s = fr_cli_mtrec_options(cfg, &o, &patience, &min_epochs, &epochs);
+    if (s == FR_OK)
+        s = fr_config_get_int(cfg, "train.eval_every", &eval_every);
     /* output.model: the best validation epoch's table (or the last's). */
     const char *model_path, *model_from;
     fr_config_get_string(cfg, "output.model", &model_path);
@@ -425,8 +430,12 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
                data.n_users, data.n_items, data.n_train, val_users, test_users);
         for (size_t t = 0; t < o.n_tasks; t++)
             printf(" %s", fr_mtr_task_name(o.tasks[t]));
-        printf("\nearly stopping on validation Recall@20: patience %lld, not before %s %lld, at most %lld %ss\n\n",
-               (long long)patience, unit, (long long)min_epochs, (long long)epochs, unit);
+        printf("\nearly stopping on validation Recall@20: patience %lld%s, not before %s %lld, at most %lld %ss",
+               (long long)patience, eval_every > 1 ? " evaluations" : "", unit, (long long)min_epochs,
+               (long long)epochs, unit);
+        if (eval_every > 1)
+            printf("; evaluated every %lld %ss and at the last", (long long)eval_every, unit);
+        printf("\n\n");
         printf("%6s %10s %9s %11s %10s %8s %8s%s\n", unit, "bpr_loss", "w_main", "val_R@20", "val_N@20",
                "train_s", "eval_s", federated ? "  upload_KiB" : "");
     }
@@ -438,6 +447,15 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     if (*model_path && !model_last && !(best_table = malloc(table_floats * sizeof *best_table)))
         s = fr_cli_fail(FR_ERR_NOMEM, "out of memory for the best epoch's model (%zu floats)", table_floats);
     double train_seconds = 0, eval_seconds = 0;
+    /* Evaluations since the best one: patience counts evaluations. */
+    int64_t since_best = 0;
+    char hint[256] = "";
+    if (!federated && o.dense_adam && o.weight_decay > 0)
+        snprintf(hint, sizeof hint, "mtrec.dense_adam = true with train.weight_decay = %g decays all %zu rows every step, though a batch touches few of them (mtrec.dense_adam = false steps only the touched rows)",
+                 (double)o.weight_decay, data.n_users + data.n_items);
+    fr_cli_loss_watch watch;
+    fr_cli_loss_watch_init(&watch, 1, unit, federated ? "mtrec.client_lr" : "train.lr", federated ? fo.client_lr : o.lr,
+                           "train.weight_decay", o.weight_decay, hint);
     for (int64_t e = 0; s == FR_OK && e < epochs && !fr_cli_interrupted(); e++) {
         fr_mtr_epoch ep;
         uint64_t upload = 0;
@@ -445,14 +463,18 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
                       : fr_mtr_train_epoch(m, (unsigned)e, &ep);
         if (s != FR_OK || ep.stopped)
             break; /* a failure, or cut short by a stop: not an epoch */
+        /* eval_s: everything after the training steps, validation, the
+         * test ranking of an improving epoch and the copy of its table
+         * included, so train + eval is the epoch's whole time. */
         double te = fr_clock_seconds();
+        int evaluate = (e + 1) % eval_every == 0 || e + 1 == epochs;
         fr_rank_metrics v;
-        s = fr_mtr_evaluate(m, 0, &v);
-        double eval_s = fr_clock_seconds() - te;
-        train_seconds += ep.t_train;
-        eval_seconds += eval_s;
-        done = e + 1;
-        int improved = best_epoch == 0 || v.recall[at20] > best_val.recall[at20];
+        int improved = 0;
+        if (evaluate) {
+            s = fr_mtr_evaluate(m, 0, &v);
+            improved = best_epoch == 0 || v.recall[at20] > best_val.recall[at20];
+            since_best = improved ? 0 : since_best + 1;
+        }
         if (s == FR_OK && improved) {
             best_val = v;
             best_ep = ep;
@@ -461,21 +483,30 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
             if (best_table)
                 memcpy(best_table, fr_mtr_embeddings(m), table_floats * sizeof *best_table);
         }
+        double eval_s = fr_clock_seconds() - te;
+        train_seconds += ep.t_train;
+        eval_seconds += eval_s;
+        done = e + 1;
         fr_cli_progress_clear(&progress);
         if (!quiet) {
-            printf("%6lld %10.5f %9.4f %11.5f %10.5f %8.3f %8.3f", (long long)(e + 1), ep.loss[0],
-                   ep.combine.weight[0], v.recall[at20], v.ndcg[at20], ep.t_train, eval_s);
+            printf("%6lld %10.5f %9.4f", (long long)(e + 1), ep.loss[0], ep.combine.weight[0]);
+            if (evaluate)
+                printf(" %11.5f %10.5f", v.recall[at20], v.ndcg[at20]);
+            else
+                printf(" %11s %10s", "-", "-");
+            printf(" %8.3f %8.3f", ep.t_train, eval_s);
             if (federated)
                 printf(" %12.1f", (double)upload / 1024.0);
             printf("%s\n", improved ? "  *" : "");
             fflush(stdout);
         }
         if (report) {
-            report_row(report, jsonl, &o, (unsigned)e, &ep, &v, upload, eval_s);
+            report_row(report, jsonl, &o, (unsigned)e, &ep, evaluate ? &v : NULL, upload, eval_s);
             fflush(report);
         }
+        fr_cli_loss_watch_step(&watch, ep.loss[0]);
         fr_cli_progress_next(&progress);
-        if (patience > 0 && e + 1 >= min_epochs && e + 1 - best_epoch >= patience)
+        if (evaluate && patience > 0 && e + 1 >= min_epochs && since_best >= patience)
             break;
     }
     fr_cli_progress_clear(&progress);

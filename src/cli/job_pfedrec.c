@@ -11,10 +11,12 @@
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "cli/job_setup.h"
+#include "cli/loss_watch.h"
 #include "cli/progress.h"
 #include "cli/ranks.h"
 #include "cli/saved_model.h"
 #include "cli/summary.h"
+#include "core/clock.h"
 #include "fedrec/privacy.h"
 #include "fedrec/backend.h"
 #include "fedrec/pfedrec.h"
@@ -325,7 +327,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     }
     fr_ratings_spec spec;
     const char *path, *report_path, *format, *name;
-    int64_t rounds, eval_negatives;
+    int64_t rounds, eval_negatives, eval_every = 1;
     fr_pfedrec_options o;
     fr_pfedrec_options_default(&o);
     const char *source;
@@ -339,6 +341,8 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         s = fr_config_get_int(cfg, "train.rounds", &rounds);
     if (s == FR_OK)
         s = fr_config_get_int(cfg, "pfedrec.eval_negatives", &eval_negatives);
+    if (s == FR_OK)
+        s = fr_config_get_int(cfg, "train.eval_every", &eval_every);
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
@@ -524,6 +528,10 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
     best.test_hr = best_saved[3];
     best.test_ndcg = best_saved[4];
     double total = 0, t_neg = 0, t_train = 0, t_eval = 0, t_agg = 0;
+    int central = o.algorithm == FR_ALGO_CENTRAL_MF;
+    fr_cli_loss_watch watch;
+    fr_cli_loss_watch_init(&watch, rank == 0, "round", central ? "pfedrec.central_lr" : "pfedrec.lr",
+                           central ? o.central_lr : o.lr, NULL, 0, NULL);
     int64_t k;
     /* A stop (Ctrl-C, SIGTERM) is taken between rounds: a round always
      * finishes. On several ranks they agree on it before each round (one
@@ -532,27 +540,37 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         s = fr_cli_interrupt_agree(comm);
         if (s != FR_OK || fr_cli_interrupted())
             break;
+        /* train.eval_every: the same rounds on every rank */
+        fr_pfedrec_set_evaluate(p, (k + 1) % eval_every == 0 || k + 1 == rounds);
+        double t_round = fr_clock_seconds();
         s = fr_pfedrec_run_round(p, (unsigned)k, &st); /* its clients or batches tell the progress line */
         if (s == FR_OK)
             s = fr_cli_ranks_round(&ranks, (long long)k + 1, st.bytes_sent, st.bytes_received, st.t_comm,
                                    st.t_local, st.trained_here);
         if (s != FR_OK)
             break;
-        total += st.seconds;
         t_neg += st.t_negatives;
         t_train += st.t_train;
         t_eval += st.t_eval;
         t_agg += st.t_aggregate;
-        if (st.val_hr >= best.val_hr || best_round == 0) { /* ties: the later round */
+        if (st.evaluated && (st.val_hr >= best.val_hr || best_round == 0)) { /* ties: the later round */
             best = st;
             best_round = (long long)k + 1;
             if (*model_path && !model_last)
                 s = fr_pfedrec_model_take(p, &saved);
         }
+        /* The round's time: the round and keeping its model (the
+         * checkpoint comes after the report row, and counts in the total) */
+        st.seconds = fr_clock_seconds() - t_round;
+        total += st.seconds;
         fr_cli_progress_clear(&progress);
+        if (!quiet && st.evaluated)
+            printf("%5lld %10.5f %8.4f %9.4f %8.4f %9.4f", (long long)k + 1, st.train_loss, st.val_hr, st.val_ndcg,
+                   st.test_hr, st.test_ndcg);
+        else if (!quiet) /* train.eval_every: not evaluated */
+            printf("%5lld %10.5f %8s %9s %8s %9s", (long long)k + 1, st.train_loss, "-", "-", "-", "-");
         if (!quiet)
-            printf("%5lld %10.5f %8.4f %9.4f %8.4f %9.4f %7.3f %10.2f%s\n", (long long)k + 1, st.train_loss,
-                   st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds, (double)st.bytes_up / 1e6,
+            printf(" %7.3f %10.2f%s\n", st.seconds, (double)st.bytes_up / 1e6,
                    st.aggregated ? "" : "  (too few updates in time: global model kept)");
         if (!quiet && st.participants < st.clients)
             printf("      %zu of %zu sampled clients' updates aggregated (%zu rejected as not finite)\n", st.participants,
@@ -561,15 +579,20 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
         if (report) {
             if (jsonl)
                 report_json_row(report, (long long)k + 1, &st);
-            else
+            else if (st.evaluated)
                 fprintf(report, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%llu,%zu,%zu,%.6g\n", (long long)k + 1,
                         st.train_loss, st.val_hr, st.val_ndcg, st.test_hr, st.test_ndcg, st.seconds,
                         (unsigned long long)st.bytes_up, st.participants, st.rejected, st.dp_epsilon);
+            else /* not evaluated: empty cells */
+                fprintf(report, "%lld,%.6f,,,,,%.4f,%llu,%zu,%zu,%.6g\n", (long long)k + 1, st.train_loss, st.seconds,
+                        (unsigned long long)st.bytes_up, st.participants, st.rejected, st.dp_epsilon);
             fflush(report);
         }
+        fr_cli_loss_watch_step(&watch, st.train_loss);
         /* The checkpoint last: a run killed before it is written resumes
          * from the one before and rewrites this round's report row. */
         if (*ckpt_path && ((k + 1) % ckpt_every == 0 || k + 1 == rounds)) {
+            double t_ckpt = fr_clock_seconds();
             double keep[5] = {(double)best_round, best.val_hr, best.val_ndcg, best.test_hr, best.test_ndcg};
             fr_cli_ranks_checkpoint_writing(&ranks, ckpt_path, (long long)k + 1);
             s = fr_pfedrec_save_models(p, ckpt_path, (unsigned)(k + 1), keep, 5,
@@ -577,6 +600,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
             if (s == FR_OK)
                 fr_cli_ranks_checkpoint(&ranks, ckpt_path, (long long)k + 1);
             checkpointed = (long long)k + 1;
+            total += fr_clock_seconds() - t_ckpt;
         }
         fr_cli_progress_next(&progress);
     }

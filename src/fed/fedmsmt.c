@@ -713,13 +713,16 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             s = server_round(cl, C, &tp, o, round, ranks > 1, late, r->upload_bytes, &r->conflicts);
         r->aggregate_seconds = fr_clock_seconds() - ta;
         double te = fr_clock_seconds();
-        fr_progress_call(&o->progress, FR_PROGRESS_EVAL, "client", 0, C);
+        /* eval_every: the same rounds on every rank */
+        r->evaluated = o->eval_every <= 1 || round % o->eval_every == 0 || round == o->rounds;
+        if (r->evaluated)
+            fr_progress_call(&o->progress, FR_PROGRESS_EVAL, "client", 0, C);
         r->valid.n_scenarios = r->test.n_scenarios = C;
         r->valid.n_tasks = r->test.n_tasks = t->n_tasks;
         for (size_t c = 0; c < C; c++)
             for (size_t k = 0; k < t->n_tasks; k++)
                 r->valid.auc[c][k] = r->test.auc[c][k] = r->valid.logloss[c][k] = r->test.logloss[c][k] = NAN;
-        for (size_t c = 0; s == FR_OK && c < C; c++) {
+        for (size_t c = 0; s == FR_OK && r->evaluated && c < C; c++) {
             if (fr_fed_owner(o, c, C, ranks) != me)
                 continue;
             fr_msmt_eval e;
@@ -734,7 +737,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         if (ranks > 1) {
             double tx = fr_clock_seconds();
             s = fr_comm_agree(comm, s);
-            if (s == FR_OK)
+            if (s == FR_OK && r->evaluated)
                 s = fr_fed_exchange_eval(comm, o, C, t->n_tasks, &r->valid, &r->test);
             r->comm_seconds += fr_clock_seconds() - tx;
             uint64_t sent, received;
@@ -754,8 +757,8 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         }
         if (s != FR_OK)
             break;
-        r->improved = r->valid.mean_auc > best;
-        if (r->improved || !out->best_round) { /* until one is best: the last */
+        r->improved = r->evaluated && r->valid.mean_auc > best;
+        if (r->evaluated && (r->improved || !out->best_round)) { /* until one is best: the last evaluated */
             out->valid = r->valid;
             out->test = r->test;
         }
@@ -770,6 +773,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             best = r->valid.mean_auc;
             out->best_round = round;
         }
+        r->seconds = fr_clock_seconds() - tr; /* keeping the best parameters included */
         out->rounds = round;
         out->train_seconds += r->train_seconds;
         out->eval_seconds += r->eval_seconds;

@@ -336,6 +336,22 @@ static void summarise(const fr_pfedrec *p, fr_pfedrec_round *out)
     out->test_ndcg = tn / n;
 }
 
+void fr_pfedrec_set_evaluate(fr_pfedrec *p, int evaluate)
+{
+    p->skip_eval = !evaluate;
+}
+
+/* The round's figures: the users' last ones, or NaN in a round that did
+ * not evaluate. */
+static void figures(const fr_pfedrec *p, fr_pfedrec_round *out)
+{
+    out->evaluated = !p->skip_eval;
+    if (out->evaluated)
+        summarise(p, out);
+    else
+        out->val_hr = out->val_ndcg = out->test_hr = out->test_ndcg = NAN;
+}
+
 fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *out)
 {
     double t0 = fr_clock_seconds();
@@ -343,7 +359,7 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
     p->round = round;
     if (p->o.algorithm == FR_ALGO_CENTRAL_MF) {
         FR_TRY(fr_pf_central_epoch(p, out));
-        summarise(p, out);
+        figures(p, out);
         out->seconds = fr_clock_seconds() - t0;
         if (p->keep)
             p->kept_round = round + 1;
@@ -505,7 +521,7 @@ fr_status fr_pfedrec_run_round(fr_pfedrec *p, unsigned round, fr_pfedrec_round *
         /* Every rank sees the same loss: one shared verdict, one message. */
         return p->ranks > 1 ? fr_comm_agree(p->comm, s) : s;
     }
-    summarise(p, out);
+    figures(p, out);
     out->seconds = fr_clock_seconds() - t0;
     if (p->keep)
         p->kept_round = round + 1;

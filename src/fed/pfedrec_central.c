@@ -188,5 +188,5 @@ fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
     if (!isfinite(out->train_loss))
         return fr_fail(FR_ERR_NUMERIC, "centralised MF epoch %u: training loss is %g (learning rate too high?)",
                        p->round, out->train_loss);
-    return for_all_users(p, 1, &out->t_eval);
+    return p->skip_eval ? FR_OK : for_all_users(p, 1, &out->t_eval); /* train.eval_every */
 }

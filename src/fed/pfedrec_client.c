@@ -426,7 +426,8 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
         }
     }
     double t2 = fr_clock_seconds();
-    fr_pf_evaluate(p, s, u, w, *bias);
+    if (!p->skip_eval) /* train.eval_every: a round that only trains */
+        fr_pf_evaluate(p, s, u, w, *bias);
     if (p->keep) /* before the upload's packing marks the overlay */
         FR_TRY(fr_pf_keep_client(p, s, u, w, *bias));
     double t3 = fr_clock_seconds();

@@ -65,6 +65,7 @@ struct fr_pfedrec {
     fr_cpu_engine *engine;
     /* The round in progress. */
     unsigned round;
+    int skip_eval;          /* fr_pfedrec_set_evaluate(p, 0): rounds do not evaluate */
     int32_t *sampled;
     size_t n_sampled;
     client_out *outs;

@@ -269,26 +269,39 @@ typedef struct trainer {
     uint32_t step;
     size_t shuffle_epoch;    /* epochs run in all phases: keys the shuffles */
     double train_seconds;
+    double epoch_start;      /* clock at the start of the epoch under way */
     size_t samples;
     int stopped;             /* the progress hook asked for a stop */
 } trainer;
 
-/* One epoch and its validation, reported; abandoned (tr->stopped set, no
- * validation) on a stop request. */
+/* Is epoch (1-based) of a phase of `last` epochs validated? */
+static int eval_due(const fr_msmt_train_options *o, size_t epoch, size_t last)
+{
+    return o->eval_every <= 1 || epoch % o->eval_every == 0 || epoch == last;
+}
+
+/* One epoch and, when `evaluate`, its validation (otherwise NaN figures);
+ * abandoned (tr->stopped set, no validation) on a stop request. */
 static fr_status epoch_and_report(trainer *tr, fr_optimizer *opt, fr_optimizer *sel_opt, size_t epoch, int search,
-                                  double tau, double *valid_auc)
+                                  double tau, int evaluate, double *valid_auc)
 {
     double te = fr_clock_seconds(), loss = 0.0;
+    tr->epoch_start = te;
     FR_TRY(run_epoch(tr->m, tr->t, tr->o, opt, sel_opt, tr->train, tr->n_train, tr->work, ++tr->shuffle_epoch, 0,
                      NULL, NULL, &tr->o->progress, &tr->stopped, &tr->step, &loss));
     if (tr->stopped)
         return FR_OK;
-    fr_progress_call(&tr->o->progress, FR_PROGRESS_EVAL, "epoch", 0, 1);
     double trained = fr_clock_seconds() - te;
     tr->train_seconds += trained;
     tr->samples += tr->n_train;
     fr_msmt_epoch *e = tr->e;
-    FR_TRY(fr_msmt_evaluate(tr->m, tr->t, FR_SPLIT_VALID, &e->valid));
+    e->evaluated = evaluate;
+    if (evaluate) {
+        fr_progress_call(&tr->o->progress, FR_PROGRESS_EVAL, "epoch", 0, 1);
+        FR_TRY(fr_msmt_evaluate(tr->m, tr->t, FR_SPLIT_VALID, &e->valid));
+    } else {
+        undefined_eval(tr->t, &e->valid);
+    }
     e->epoch = epoch;
     e->search = search;
     e->tau = tau;
@@ -308,22 +321,24 @@ static fr_status early_stopping(trainer *tr, fr_optimizer *opt, float *best, fr_
     size_t since_best = 0;
     for (size_t epoch = 1; epoch <= tr->o->max_epochs; epoch++) {
         double auc;
-        FR_TRY(epoch_and_report(tr, opt, NULL, epoch, 0, 0.0, &auc));
+        int evaluate = eval_due(tr->o, epoch, tr->o->max_epochs);
+        FR_TRY(epoch_and_report(tr, opt, NULL, epoch, 0, 0.0, evaluate, &auc));
         if (tr->stopped)
             break;
-        tr->e->improved = auc > best_auc;
+        tr->e->improved = evaluate && auc > best_auc;
         out->epochs = epoch;
         if (tr->e->improved) {
             best_auc = auc;
             out->best_epoch = epoch;
             since_best = 0;
             FR_TRY(fr_param_set_export(ps, FR_ROLES_ALL, best, tr->n_values));
-        } else {
+            tr->e->seconds = fr_clock_seconds() - tr->epoch_start; /* the copy is the epoch's too */
+        } else if (evaluate) {
             since_best++;
         }
         if (tr->on_epoch)
             tr->on_epoch(tr->arg, tr->e);
-        if (tr->o->patience > 0 && since_best >= tr->o->patience && epoch >= tr->o->min_epochs)
+        if (evaluate && tr->o->patience > 0 && since_best >= tr->o->patience && epoch >= tr->o->min_epochs)
             break;
     }
     if (out->best_epoch)
@@ -359,7 +374,7 @@ static fr_status autoifs_search(trainer *tr, float *rewind)
         if (s == FR_OK)
             s = fr_msmt_autoifs_phase(tr->m, 0, (float)tau);
         if (s == FR_OK)
-            s = epoch_and_report(tr, opt, sel_opt, epoch, 1, tau, &auc);
+            s = epoch_and_report(tr, opt, sel_opt, epoch, 1, tau, eval_due(o, epoch, o->search_epochs), &auc);
         if (s == FR_OK && !tr->stopped && tr->on_epoch) {
             tr->e->improved = 0;
             tr->on_epoch(tr->arg, tr->e);
