@@ -65,12 +65,18 @@ static double softplus(double x)
 }
 
 /* -log sigmoid(a.p - a.n) over triples of table rows, mean over n. */
+#define BPR_PREFETCH 8
 static double bpr_triples(fr_mtr *m, fr_mtr_step *st, float *grad, const int32_t *anchor,
                           const int32_t *positive, const int32_t *negative, size_t n)
 {
     size_t d = m->dim;
     double loss = 0;
     for (size_t k = 0; k < n; k++) {
+        if (k + BPR_PREFETCH < n) { /* the rows are scattered over a table larger than the cache */
+            __builtin_prefetch(m->table + (size_t)anchor[k + BPR_PREFETCH] * d);
+            __builtin_prefetch(m->table + (size_t)positive[k + BPR_PREFETCH] * d);
+            __builtin_prefetch(m->table + (size_t)negative[k + BPR_PREFETCH] * d);
+        }
         const float *a = m->table + (size_t)anchor[k] * d;
         const float *p = m->table + (size_t)positive[k] * d;
         const float *q = m->table + (size_t)negative[k] * d;
@@ -315,9 +321,14 @@ void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t
                 if (e - b > 1)
                     break;
             }
-            size_t at = b; /* i's place in its category's sorted list */
-            while (at < e && data->category_items[at] != i)
-                at++;
+            size_t at = b, hi = e; /* i's place in its category's sorted list */
+            while (at < hi) {      /* (a category can hold 10^4 items and more) */
+                size_t mid = at + (hi - at) / 2;
+                if (data->category_items[mid] < i)
+                    at = mid + 1;
+                else
+                    hi = mid;
+            }
             int32_t j = i;
             if (e - b > 1) {
                 size_t r = fr_rng_below(&rng, (uint32_t)(e - b - 1));
