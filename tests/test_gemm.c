@@ -12,6 +12,9 @@
  * - bit-identical C for 1, 2 and 3 threads;
  * - strided-batched GEMM bit-identical to a loop of single GEMMs (both
  *   the one-thread-per-item and the threaded-item routes);
+ * - the tiled product (fr_cpu_sgemm_tiles): every tile handed out once,
+ *   its values bit-identical to fr_cpu_sgemm's, for 1, 2 and 3 threads;
+ *   the scan kernel first_not_below against its definition (NaN, edges);
  * - level-1 ops against double references; the thread pool and scratch;
  *   the kernel tables' geometry; ISA names and refusals. */
 #include <math.h>
@@ -256,6 +259,83 @@ static void test_level1(fr_cpu_isa isa, const fr_cpu_engine *e)
     CHECK(isinf(fr_cpu_snrm2(e, 2, huge)), "%s: nrm2 above FLT_MAX must be inf", path);
 }
 
+/* What the tiled product handed out: C gathered, and how often each
+ * element came (a slot writes only its own column block's elements). */
+typedef struct tiles_seen {
+    float *c;
+    unsigned char *count;
+    size_t n;
+} tiles_seen;
+
+static void gather_tile(void *arg, int slot, size_t i0, size_t rows, size_t j0, size_t cols, const float *c,
+                        size_t ldc)
+{
+    (void)slot;
+    tiles_seen *t = arg;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            t->c[(i0 + i) * t->n + j0 + j] = c[i * ldc + j];
+            t->count[(i0 + i) * t->n + j0 + j]++;
+        }
+}
+
+static void test_tiles(fr_cpu_isa isa, fr_cpu_engine *const eng[3])
+{
+    const char *path = fr_cpu_isa_name(isa);
+    /* m x n x k, tile rows x cols: edges in both, k over several slices
+     * (kc is 256..512), a tile wider than C, one row */
+    static const size_t shapes[][5] = {{37, 301, 32, 24, 64}, {96, 1030, 32, 96, 1024}, {5, 70, 7, 4, 32},
+                                       {13, 40, 600, 12, 16}, {50, 33, 32, 200, 4096}, {2, 260, 32, 1, 96}};
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        size_t m = shapes[sh][0], n = shapes[sh][1], k = shapes[sh][2];
+        float *a = matrix(m, k, k, 11, 0), *b = matrix(n, k, k, 12, 0);
+        float *want = malloc(m * n * sizeof *want), *got = malloc(m * n * sizeof *got);
+        unsigned char *count = malloc(m * n);
+        if (!a || !b || !want || !got || !count) {
+            CHECK(0, "out of memory");
+        } else {
+            fr_cpu_sgemm(eng[0], FR_NO_TRANS, FR_TRANS, m, n, k, 1.0f, a, k, b, k, 0.0f, want, n);
+            for (int t = 0; t < 3; t++) {
+                memset(count, 0, m * n);
+                tiles_seen seen = {got, count, n};
+                CHECK_OK(fr_cpu_sgemm_tiles(eng[t], FR_TRANS, m, n, k, a, k, b, k, shapes[sh][3], shapes[sh][4],
+                                            gather_tile, &seen));
+                size_t wrong = 0, miscounted = 0;
+                for (size_t i = 0; i < m * n; i++) {
+                    wrong += memcmp(&got[i], &want[i], sizeof *got) != 0;
+                    miscounted += count[i] != 1;
+                }
+                CHECK(wrong == 0 && miscounted == 0,
+                      "%s: tiles %zux%zux%zu (tile %zux%zu), %d threads: %zu values differ from sgemm, %zu not handed out once",
+                      path, m, n, k, shapes[sh][3], shapes[sh][4], t + 1, wrong, miscounted);
+            }
+        }
+        free(a);
+        free(b);
+        free(want);
+        free(got);
+        free(count);
+    }
+    CHECK(fr_cpu_sgemm_tiles(eng[0], FR_TRANS, 3, 3, 0, NULL, 1, NULL, 1, 1, 1, gather_tile, NULL) == FR_ERR_INVALID,
+          "%s: k = 0 accepted", path);
+    /* the scan: the first index not below the bar */
+    const fr_cpu_kernels *ks = fr_cpu_engine_kernels(eng[0]);
+    float x[300];
+    for (size_t n = 0; n <= 300; n += n < 70 ? 1 : 23)
+        for (size_t hit = 0; hit <= n; hit += 1 + hit / 8) {
+            for (size_t i = 0; i < n; i++)
+                x[i] = -1.0f - (float)i;
+            if (hit < n)
+                x[hit] = hit % 3 == 0 ? NAN : hit % 3 == 1 ? 0.5f : -0.5f; /* -0.5 is not below -0.5 */
+            size_t want = n;
+            for (size_t i = 0; i < n && want == n; i++)
+                if (!(x[i] < -0.5f))
+                    want = i;
+            size_t got = ks->first_not_below(n, x, -0.5f);
+            CHECK(got == want, "%s: first_not_below over %zu, hit at %zu: %zu, want %zu", path, n, hit, got, want);
+        }
+}
+
 static void count_task(void *arg, size_t task, int slot)
 {
     (void)slot; /* checked by slot_task */
@@ -399,6 +479,7 @@ int main(void)
             test_tables(isa, fr_cpu_engine_kernels(eng[0]));
             test_gemm_path(isa, eng);
             test_batched(isa, eng);
+            test_tiles(isa, eng);
             test_level1(isa, eng[0]);
             test_pool(eng);
         }

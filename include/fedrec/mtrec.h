@@ -197,6 +197,19 @@ fr_status fr_mtr_train_epoch(fr_mtr *m, unsigned epoch, fr_mtr_epoch *out);
  * every user who has some, over all items not seen in training (test:
  * nor in validation, when test_excludes_val). */
 fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out);
+/* Where the last fr_mtr_evaluate spent its time: the scores are computed
+ * tile by tile and each tile is read by the top-K selections while in
+ * cache, so the two are told apart by CPU time summed over the threads
+ * (which a shared machine does not inflate as it does wall time). */
+typedef struct fr_mtr_eval_profile {
+    double seconds;                 /* wall time of the evaluation */
+    double gemm_cpu_seconds;        /* CPU outside the selections: the
+                                     * product, packing, the pool's waits */
+    double select_cpu_seconds;      /* CPU in the top-K selections */
+    double merge_seconds;           /* wall: merging the threads' selections, figures */
+    int threads;
+} fr_mtr_eval_profile;
+void fr_mtr_last_eval_profile(const fr_mtr *m, fr_mtr_eval_profile *out);
 /* Federated rounds: every user a client holding its own row, the item
  * rows shared as in FedMF. */
 typedef struct fr_mtr_fed_options {

@@ -10,5 +10,7 @@ double fr_bench_now(void);
 int fr_bench_parse_positive(const char *opt, const char *value, long max, long *out);
 /* `fedrec bench launch` (bench_launch.c). */
 int fr_cli_bench_launch(int argc, char **argv);
+/* `fedrec bench mtrec` (bench_mtrec.c). */
+int fr_cli_bench_mtrec(int argc, char **argv);
 
 #endif

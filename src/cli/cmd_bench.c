@@ -385,6 +385,7 @@ static const struct {
 } benches[] = {
     {"gemm", bench_gemm, "SGEMM GFLOP/s, single- and multi-threaded, beside OpenBLAS (or OpenCL)"},
     {"launch", fr_cli_bench_launch, "time per call of tiny ops on the CPU and on OpenCL"},
+    {"mtrec", fr_cli_bench_mtrec, "an mtrec job's phases: load, epoch, full ranking (GEMM, top-K), RSS"},
 };
 
 int fr_cli_bench(int argc, char **argv)

@@ -1,7 +1,7 @@
 /* saved_model.c — the table of what eval, recommend and export do per job
  * kind (see saved_model.h), opening a model for them, and what the kinds
- * share: which --set keys a saved model accepts, the top-K selection,
- * printing recommendations as text, CSV or JSON, finding users by their
+ * share: which --set keys a saved model accepts, the top K of a user
+ * (fr_top_k_select of fedrec/metrics.h), printing recommendations as text, CSV or JSON, finding users by their
  * original ids. */
 #include <errno.h>
 #include <libgen.h>
@@ -12,7 +12,7 @@
 #include "cli/cli.h"
 #include "cli/saved_model.h"
 #include "cli/summary.h"
-#include "core/search.h"
+#include "fedrec/metrics.h"
 
 /* One row per group of job kinds. */
 static const fr_saved_kind kinds[] = {
@@ -144,79 +144,6 @@ int fr_saved_set_changes(const fr_saved_ctx *ctx, const char *key)
             return 1;
     }
     return 0;
-}
-
-/* ---- top K ------------------------------------------------------------------ */
-
-/* Larger ranks higher: the score's bits in float order (NaN lowest, -0 as
- * +0) above the complement of the index (equal scores: smaller first). */
-static uint64_t rank_key(float score, int32_t id)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {score == 0.0f ? 0.0f : score};
-    uint32_t ordered = v.u & 0x80000000u ? ~v.u : v.u | 0x80000000u;
-    if (score != score)
-        ordered = 0;
-    return (uint64_t)ordered << 32 | (uint32_t)(0xFFFFFFFFu - (uint32_t)id);
-}
-
-static void sift_down(uint64_t *heap, size_t n, size_t i)
-{
-    uint64_t x = heap[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= n)
-            break;
-        if (child + 1 < n && heap[child + 1] < heap[child])
-            child++;
-        if (heap[child] >= x)
-            break;
-        heap[i] = heap[child];
-        i = child;
-    }
-    heap[i] = x;
-}
-
-static int by_key_descending(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x < y) - (x > y);
-}
-
-fr_status fr_top_k(const float *scores, size_t n, const int32_t *skip, size_t n_skip, size_t k, int32_t *out,
-                   size_t *count)
-{
-    *count = 0;
-    if (k == 0)
-        return FR_OK;
-    uint64_t *heap = malloc(k * sizeof *heap);
-    if (!heap)
-        return fr_cli_fail(FR_ERR_NOMEM, "out of memory allocating %zu bytes for the top %zu items", k * sizeof *heap, k);
-    size_t filled = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t key = rank_key(scores[i], (int32_t)i);
-        if (filled == k && key <= heap[0])
-            continue;
-        if (fr_sorted_contains(skip, n_skip, (int32_t)i))
-            continue;
-        if (filled < k) {
-            heap[filled++] = key;
-            if (filled == k)
-                for (size_t j = k / 2; j-- > 0;)
-                    sift_down(heap, k, j);
-            continue;
-        }
-        heap[0] = key;
-        sift_down(heap, k, 0);
-    }
-    qsort(heap, filled, sizeof *heap, by_key_descending);
-    for (size_t j = 0; j < filled; j++)
-        out[j] = (int32_t)(0xFFFFFFFFu - (uint32_t)heap[j]);
-    *count = filled;
-    free(heap);
-    return FR_OK;
 }
 
 /* ---- printing --------------------------------------------------------------- */
@@ -356,10 +283,12 @@ fr_status fr_recommend_scored(const fr_recommend_request *rq, size_t index, cons
                               const int32_t *seen, size_t n_seen, const char *const *item_ids, int32_t *top,
                               float *top_scores, const char **top_ids)
 {
-    size_t n = 0;
-    fr_status s = fr_top_k(scores, n_items, seen, n_seen, rq->top, top, &n);
-    if (s != FR_OK)
-        return s;
+    uint64_t *keys = malloc((rq->top ? rq->top : 1) * sizeof *keys);
+    if (!keys)
+        return fr_cli_fail(FR_ERR_NOMEM, "out of memory allocating %zu bytes for the top %zu items",
+                           rq->top * sizeof *keys, rq->top);
+    size_t n = fr_top_k_select(scores, n_items, seen, n_seen, NULL, 0, rq->top, keys, top);
+    free(keys);
     for (size_t j = 0; j < n; j++) {
         top_scores[j] = scores[top[j]];
         top_ids[j] = item_ids[top[j]];

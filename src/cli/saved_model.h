@@ -82,13 +82,6 @@ fr_status fr_saved_allow_sets(const fr_saved_ctx *ctx, const char *const *allowe
  * the stored value. */
 int fr_saved_set_changes(const fr_saved_ctx *ctx, const char *key);
 
-/* The best k items of scores[0 .. n) outside the sorted list skip (by
- * score, higher first; equal scores: the smaller index first; NaN last);
- * *count of them into out (room for k). FR_ERR_NOMEM without room for
- * its heap (reported with fr_cli_fail). */
-fr_status fr_top_k(const float *scores, size_t n, const int32_t *skip, size_t n_skip, size_t k, int32_t *out,
-                   size_t *count);
-
 /* Printing recommend's lists: begin (header), one per user, end. */
 void fr_recommend_begin(const fr_recommend_request *rq, const fr_saved_ctx *ctx, const char *about);
 void fr_recommend_print(const fr_recommend_request *rq, const fr_recommendation *r, size_t index);

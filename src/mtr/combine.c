@@ -6,6 +6,7 @@
  * C[t] . G[:, j], so no T x n intermediate vectors are kept. */
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/error_internal.h"
@@ -305,13 +306,19 @@ static unsigned count_conflicts(const double *gram, size_t t)
     return n;
 }
 
+/* A float is NaN or infinite when its exponent bits are all ones. The
+ * test is an OR over integers, which the compiler vectorises (a float
+ * sum could not be reordered): it reads every gradient of every step. */
 static int all_finite(const float *const *grads, size_t t, size_t n)
 {
     for (size_t k = 0; k < t; k++) {
-        float acc = 0;
-        for (size_t i = 0; i < n; i++)
-            acc += grads[k][i] * 0.0f; /* NaN or Inf makes this NaN */
-        if (acc != 0)
+        uint32_t bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t bits;
+            memcpy(&bits, &grads[k][i], sizeof bits);
+            bad |= (uint32_t)((bits & 0x7F800000u) == 0x7F800000u);
+        }
+        if (bad)
             return 0;
     }
     return 1;

@@ -44,6 +44,8 @@ typedef struct fr_mtr_step {
     int32_t *aux_a, *aux_p, *aux_n;
 } fr_mtr_step;
 
+typedef struct fr_mtr_ranker fr_mtr_ranker;
+
 struct fr_mtr {
     const fr_mtr_data *data;
     fr_mtr_options o;
@@ -65,7 +67,8 @@ struct fr_mtr {
      * norms and weighted row sums of both sides) */
     int32_t *au_rows, *au_occ, *distinct_of_slot;
     float *au_count, *au_x, *au_norm, *au_gram, *au_y, *au_prod, *au_dx;
-    float *scores;             /* evaluation scratch */
+    fr_mtr_ranker *ranker;     /* full-ranking state (mtr_rank.c), made at the first evaluation */
+    fr_mtr_eval_profile eval_profile;
     /* federated rounds (mtr_federated.c): each user's training rows (CSR
      * over the training interactions), the round's summed item steps and
      * their counts, the sampled clients */
@@ -76,7 +79,6 @@ struct fr_mtr {
     uint32_t *fed_count;
     unsigned char *fed_sampled, *fed_changed; /* clients; items a client changed */
     int32_t *fed_changed_list;
-    size_t eval_block;
 };
 
 /* A step over st->n samples whose user, item and rating the caller fills
@@ -92,6 +94,8 @@ fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint
                                 fr_mtr_epoch *out);
 void fr_mtr_step_release(fr_mtr *m, fr_mtr_step *st);
 void fr_mtr_epoch_finish(const fr_mtr *m, fr_mtr_epoch *out, double t0);
+/* Free the ranking state (mtr_rank.c; NULL-safe). */
+void fr_mtr_ranker_free(fr_mtr_ranker *r);
 /* Free the federated state (mtr_federated.c; NULL-safe, repeatable). */
 void fr_mtr_federated_release(fr_mtr *m);
 /* Register row in the step's slots (zeroing its task gradients). */

@@ -65,12 +65,18 @@ static double softplus(double x)
 }
 
 /* -log sigmoid(a.p - a.n) over triples of table rows, mean over n. */
+#define BPR_PREFETCH 8
 static double bpr_triples(fr_mtr *m, fr_mtr_step *st, float *grad, const int32_t *anchor,
                           const int32_t *positive, const int32_t *negative, size_t n)
 {
     size_t d = m->dim;
     double loss = 0;
     for (size_t k = 0; k < n; k++) {
+        if (k + BPR_PREFETCH < n) { /* the rows are scattered over a table larger than the cache */
+            __builtin_prefetch(m->table + (size_t)anchor[k + BPR_PREFETCH] * d);
+            __builtin_prefetch(m->table + (size_t)positive[k + BPR_PREFETCH] * d);
+            __builtin_prefetch(m->table + (size_t)negative[k + BPR_PREFETCH] * d);
+        }
         const float *a = m->table + (size_t)anchor[k] * d;
         const float *p = m->table + (size_t)positive[k] * d;
         const float *q = m->table + (size_t)negative[k] * d;
@@ -339,11 +345,11 @@ void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t
                     * without a category are never drawn) */
             size_t total = data->category_start[data->n_categories];
             int32_t i = 0;
-            size_t b = 0, e = 0;
+            size_t b = 0, e = 0, entry = 0;
             for (int tries = 0; tries < 64; tries++) { /* an anchor with a partner */
                 /* a (category, item) membership, uniform: an item with
                  * several categories is drawn once for each */
-                size_t entry = fr_rng_below(&rng, (uint32_t)total);
+                entry = fr_rng_below(&rng, (uint32_t)total);
                 size_t c = category_of_entry(data, entry);
                 i = data->category_items[entry];
                 b = data->category_start[c];
@@ -351,9 +357,7 @@ void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t
                 if (e - b > 1)
                     break;
             }
-            size_t at = b; /* i's place in that category's sorted list */
-            while (at < e && data->category_items[at] != i)
-                at++;
+            size_t at = entry; /* i's place in that category's list: the membership drawn */
             int32_t j = i;
             if (e - b > 1) {
                 size_t r = fr_rng_below(&rng, (uint32_t)(e - b - 1));

@@ -1,14 +1,13 @@
 /* mtr_train.c — the multi-task recommender's trainer (see fedrec/mtrec.h):
  * options, the embedding table and its Adam state, one epoch of steps
- * (samples, the tasks' row gradients, the combiner, Adam) and full-ranking
- * evaluation in blocks of users (one GEMM per block for the scores, then
- * the users ranked in parallel, their figures summed in user order so the
- * result does not depend on the thread count). */
+ * (samples, the tasks' row gradients, the combiner, Adam). Full-ranking
+ * evaluation is in mtr_rank.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/big_alloc.h"
 #include "core/clock.h"
 #include "core/progress_call.h"
 #include "core/error_internal.h"
@@ -17,7 +16,6 @@
 #define ADAM_BETA1 0.9
 #define ADAM_BETA2 0.999
 #define ADAM_EPS 1e-8f
-#define EVAL_BLOCK 256
 
 void fr_mtr_options_default(fr_mtr_options *o)
 {
@@ -70,7 +68,7 @@ void fr_mtr_free(fr_mtr *m)
     free(m->au_gram);
     free(m->au_prod);
     free(m->au_dx);
-    free(m->scores);
+    fr_mtr_ranker_free(m->ranker);
     fr_mtr_federated_release(m);
     free(m);
 }
@@ -154,9 +152,9 @@ fr_status fr_mtr_create(const fr_mtr_data *data, const fr_mtr_options *o, fr_mtr
         fr_mtr_free(m);
         return s;
     }
-    m->table = malloc(nr * d * sizeof(float));
-    m->adam_m = calloc(nr * d, sizeof(float));
-    m->adam_v = calloc(nr * d, sizeof(float));
+    m->table = fr_big_alloc(nr * d * sizeof(float), 0);
+    m->adam_m = fr_big_alloc(nr * d * sizeof(float), 1);
+    m->adam_v = fr_big_alloc(nr * d * sizeof(float), 1);
     m->order = malloc(data->n_train * sizeof *m->order);
     m->negative = malloc(b * sizeof *m->negative);
     m->slot_of = malloc(nr * sizeof *m->slot_of);
@@ -175,10 +173,9 @@ fr_status fr_mtr_create(const fr_mtr_data *data, const fr_mtr_options *o, fr_mtr
     m->au_y = malloc(b * d * sizeof(float));
     m->au_prod = malloc(b * d * sizeof(float));
     m->au_dx = malloc(2 * b * d * sizeof(float));
-    m->scores = malloc(EVAL_BLOCK * data->n_items * sizeof(float));
     int ok = m->table && m->adam_m && m->adam_v && m->order && m->negative && m->slot_of && m->rows &&
              m->step_user && m->step_item && m->step_rating && m->combined && m->au_x && m->au_norm &&
-             m->au_gram && m->au_prod && m->au_dx && m->scores && m->au_rows &&
+             m->au_gram && m->au_prod && m->au_dx && m->au_rows &&
              m->au_occ && m->au_count && m->distinct_of_slot && m->au_y;
     for (size_t k = 0; ok && k < o->n_tasks; k++) {
         ok = (m->task_grad[k] = malloc(m->slot_cap * d * sizeof(float))) != NULL;
@@ -221,27 +218,64 @@ static void adam_row(float *w, float *mo, float *ve, const float *g, size_t d, f
     }
 }
 
-static void adam_step(fr_mtr *m, const fr_mtr_step *st)
+/* The rows Adam steps, split among the engine's threads: each row's step
+ * reads and writes that row alone, so the split cannot change a bit. The
+ * rows are scattered over tables larger than the cache (at 300k items,
+ * 3 x 40 MB), so each task fetches the rows a few slots ahead. */
+typedef struct adam_job {
+    fr_mtr *m;
+    const fr_mtr_step *st;
+    size_t n, chunk;          /* rows (dense) or slots (lazy); per task */
+    float wd, lr_t, bias2_sqrt;
+} adam_job;
+
+#define ADAM_PREFETCH 8
+
+static void prefetch_row(const fr_mtr *m, size_t r)
 {
     size_t d = m->dim;
+    for (size_t j = 0; j < d; j += 16) {
+        __builtin_prefetch(m->table + r * d + j, 1);
+        __builtin_prefetch(m->adam_m + r * d + j, 1);
+        __builtin_prefetch(m->adam_v + r * d + j, 1);
+    }
+}
+
+static void adam_rows(void *arg, size_t task)
+{
+    const adam_job *j = arg;
+    fr_mtr *m = j->m;
+    const fr_mtr_step *st = j->st;
+    size_t d = m->dim, begin = task * j->chunk, end = begin + j->chunk < j->n ? begin + j->chunk : j->n;
+    for (size_t k = begin; k < end; k++) {
+        size_t r;
+        const float *g;
+        if (m->o.dense_adam) {
+            r = k;
+            int32_t slot = st->slot_of[r];
+            g = slot >= 0 ? m->combined + (size_t)slot * d : NULL;
+        } else {
+            if (k + ADAM_PREFETCH < end)
+                prefetch_row(m, (size_t)st->rows[k + ADAM_PREFETCH]);
+            r = (size_t)st->rows[k];
+            g = m->combined + k * d;
+        }
+        adam_row(m->table + r * d, m->adam_m + r * d, m->adam_v + r * d, g, d, j->wd, j->lr_t, j->bias2_sqrt);
+    }
+}
+
+static void adam_step(fr_mtr *m, const fr_mtr_step *st)
+{
     m->adam_step++;
     double t = (double)m->adam_step;
-    float lr_t = (float)(m->o.lr / (1 - pow(ADAM_BETA1, t)));
-    float bias2_sqrt = (float)sqrt(1 - pow(ADAM_BETA2, t));
-    float wd = m->o.weight_decay;
-    if (m->o.dense_adam) {
-        for (size_t r = 0; r < m->n_rows; r++) {
-            int32_t slot = st->slot_of[r];
-            adam_row(m->table + r * d, m->adam_m + r * d, m->adam_v + r * d,
-                     slot >= 0 ? m->combined + (size_t)slot * d : NULL, d, wd, lr_t, bias2_sqrt);
-        }
-        return;
-    }
-    for (size_t s = 0; s < st->n_slots; s++) {
-        size_t r = (size_t)st->rows[s];
-        adam_row(m->table + r * d, m->adam_m + r * d, m->adam_v + r * d, m->combined + s * d, d, wd,
-                 lr_t, bias2_sqrt);
-    }
+    adam_job j = {m, st, m->o.dense_adam ? m->n_rows : st->n_slots, 0, m->o.weight_decay,
+                  (float)(m->o.lr / (1 - pow(ADAM_BETA1, t))), (float)sqrt(1 - pow(ADAM_BETA2, t))};
+    size_t tasks = (size_t)fr_cpu_engine_threads(m->engine) * 4;
+    j.chunk = (j.n + tasks - 1) / tasks;
+    if (j.chunk < 256) /* a small step is not worth waking the workers */
+        j.chunk = 256;
+    if (j.n)
+        fr_cpu_parallel_for(m->engine, (j.n + j.chunk - 1) / j.chunk, adam_rows, &j);
 }
 
 void fr_mtr_step_init(fr_mtr *m, fr_mtr_step *st, size_t n)
@@ -256,15 +290,30 @@ void fr_mtr_step_init(fr_mtr *m, fr_mtr_step *st, size_t n)
     st->rows = m->rows;
 }
 
-fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step,
-                                fr_mtr_epoch *out)
+/* A step's independent parts run on the engine's threads when the batch is
+ * large enough to pay for waking them (a federated client's step is
+ * small): the BPR negatives and each pairwise task's samples come from
+ * their own random streams, and each task writes its own gradient
+ * buffer, so the results are those of running them in order. DirectAU
+ * runs its GEMMs on the engine itself, so a step with it stays serial. */
+#define STEP_PARALLEL_MIN 256
+
+typedef struct step_job {
+    fr_mtr *m;
+    fr_mtr_step *st;
+    unsigned epoch;
+    uint64_t step;
+    size_t draws[FR_COMBINE_MAX_TASKS + 1]; /* 0: the negatives; else a pairwise task */
+    double loss[FR_COMBINE_MAX_TASKS];
+} step_job;
+
+static void draw_negatives(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step)
 {
     const fr_mtr_data *data = m->data;
-    size_t n = st->n, tasks = m->o.n_tasks;
     int32_t item_base = (int32_t)data->n_users;
     fr_rng rng;
     fr_rng_init(&rng, m->o.seed, epoch, (uint32_t)step, FR_RNG_NEGATIVES);
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < st->n; k++) {
         size_t u = (size_t)st->user[k];
         int32_t j = 0;
         for (int tries = 0; tries < 64; tries++) {
@@ -274,26 +323,76 @@ fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint
         }
         m->negative[k] = j + item_base;
     }
+}
+
+static void draw_task(void *arg, size_t task)
+{
+    step_job *j = arg;
+    size_t t = j->draws[task];
+    if (t == 0)
+        draw_negatives(j->m, j->st, j->epoch, j->step);
+    else
+        fr_mtr_task_draw(j->m, t, j->epoch, j->step, j->st->n);
+}
+
+static fr_status grad_task(void *arg, size_t t)
+{
+    step_job *j = arg;
+    return fr_mtr_task_grad(j->m, j->st, t, j->epoch, j->step, &j->loss[t]);
+}
+
+fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step,
+                                fr_mtr_epoch *out)
+{
+    size_t n = st->n, tasks = m->o.n_tasks;
+    step_job job;
+    memset(&job, 0, sizeof job);
+    job.m = m;
+    job.st = st;
+    job.epoch = epoch;
+    job.step = step;
+    size_t n_draws = 1;
+    int parallel = n >= STEP_PARALLEL_MIN && fr_cpu_engine_threads(m->engine) > 1;
+    for (size_t t = 1; t < tasks; t++) {
+        if (is_pairwise(m->o.tasks[t]))
+            job.draws[n_draws++] = t;
+        if (m->o.tasks[t] == FR_MTR_DIRECTAU)
+            parallel = 0;
+    }
+    if (parallel)
+        fr_cpu_parallel_for(m->engine, n_draws, draw_task, &job);
+    else
+        for (size_t k = 0; k < n_draws; k++)
+            draw_task(&job, k);
     st->n_slots = 0;
     for (size_t k = 0; k < n; k++) {
         fr_mtr_touch(m, st, st->user[k]);
         fr_mtr_touch(m, st, st->item[k]);
         fr_mtr_touch(m, st, m->negative[k]);
     }
-    for (size_t t = 1; t < tasks; t++) {
-        if (!is_pairwise(m->o.tasks[t]))
-            continue;
-        fr_mtr_task_draw(m, t, epoch, step, n);
+    for (size_t d = 1; d < n_draws; d++) {
+        size_t t = job.draws[d];
         for (size_t k = 0; k < n; k++)
             for (int j = 0; j < 3; j++)
                 fr_mtr_touch(m, st, m->aux[t][j][k]);
     }
     fr_status s = FR_OK;
-    for (size_t t = 0; s == FR_OK && t < tasks; t++) {
-        double loss;
-        s = fr_mtr_task_grad(m, st, t, epoch, step, &loss);
-        out->loss[t] += loss;
+    size_t done = tasks; /* tasks whose loss counts: up to the first failure */
+    if (parallel) {
+        s = fr_cpu_parallel_try(m->engine, tasks, grad_task, &job);
+        for (size_t t = 0; s != FR_OK && t < tasks; t++)
+            if (!isfinite(job.loss[t])) { /* the failing task (the lowest) */
+                done = t + 1;
+                break;
+            }
+    } else {
+        for (size_t t = 0; s == FR_OK && t < tasks; t++) {
+            s = grad_task(&job, t);
+            done = t + 1;
+        }
     }
+    for (size_t t = 0; t < done; t++)
+        out->loss[t] += job.loss[t];
     const float *grads[FR_COMBINE_MAX_TASKS];
     for (size_t t = 0; t < tasks; t++)
         grads[t] = m->task_grad[t];
@@ -368,77 +467,4 @@ fr_status fr_mtr_train_epoch(fr_mtr *m, unsigned epoch, fr_mtr_epoch *out)
     }
     fr_mtr_epoch_finish(m, out, t0);
     return s;
-}
-
-/* ---- Full ranking ------------------------------------------------------ */
-
-typedef struct rank_job {
-    fr_mtr *m;
-    int test;
-    size_t first, count, chunk;
-    double *figures;  /* per user of the block: recall[4], ndcg[4] */
-    unsigned char *ranked;
-} rank_job;
-
-static void rank_users(void *arg, size_t task)
-{
-    rank_job *job = arg;
-    const fr_mtr_data *d = job->m->data;
-    size_t begin = task * job->chunk, end = begin + job->chunk;
-    if (end > job->count)
-        end = job->count;
-    for (size_t k = begin; k < end; k++) {
-        size_t u = job->first + k;
-        const size_t *ts = job->test ? d->test_start : d->val_start;
-        const int32_t *ti = job->test ? d->test_items : d->val_items;
-        size_t n_targets = ts[u + 1] - ts[u];
-        double *fig = job->figures + k * 2 * FR_RANK_CUTOFFS;
-        memset(fig, 0, 2 * FR_RANK_CUTOFFS * sizeof *fig);
-        job->ranked[k] = n_targets > 0;
-        if (!n_targets)
-            continue;
-        const int32_t *skip_b = NULL;
-        size_t n_skip_b = 0;
-        if (job->test && job->m->o.test_excludes_val) {
-            skip_b = d->val_items + d->val_start[u];
-            n_skip_b = d->val_start[u + 1] - d->val_start[u];
-        }
-        fr_rank_user(job->m->scores + k * d->n_items, d->n_items, d->train_items + d->train_start[u],
-                     d->train_start[u + 1] - d->train_start[u], skip_b, n_skip_b, ti + ts[u],
-                     n_targets, fig, fig + FR_RANK_CUTOFFS);
-    }
-}
-
-fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
-{
-    const fr_mtr_data *d = m->data;
-    memset(out, 0, sizeof *out);
-    size_t dim = m->dim;
-    double figures[EVAL_BLOCK * 2 * FR_RANK_CUTOFFS];
-    unsigned char ranked[EVAL_BLOCK];
-    int threads = fr_cpu_engine_threads(m->engine);
-    for (size_t first = 0; first < d->n_users; first += EVAL_BLOCK) {
-        size_t count = d->n_users - first < EVAL_BLOCK ? d->n_users - first : EVAL_BLOCK;
-        fr_cpu_sgemm(m->engine, FR_NO_TRANS, FR_TRANS, count, d->n_items, dim, 1.0f,
-                     m->table + first * dim, dim, m->table + d->n_users * dim, dim, 0.0f, m->scores,
-                     d->n_items);
-        size_t tasks = (size_t)threads * 4;
-        rank_job job = {m, test, first, count, (count + tasks - 1) / tasks, figures, ranked};
-        fr_cpu_parallel_for(m->engine, (count + job.chunk - 1) / job.chunk, rank_users, &job);
-        fr_progress_call(&m->o.progress, FR_PROGRESS_EVAL, "user", first + count, d->n_users);
-        for (size_t k = 0; k < count; k++) {
-            if (!ranked[k])
-                continue;
-            out->users++;
-            for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
-                out->recall[c] += figures[k * 2 * FR_RANK_CUTOFFS + c];
-                out->ndcg[c] += figures[k * 2 * FR_RANK_CUTOFFS + FR_RANK_CUTOFFS + c];
-            }
-        }
-    }
-    for (size_t c = 0; out->users && c < FR_RANK_CUTOFFS; c++) {
-        out->recall[c] /= (double)out->users;
-        out->ndcg[c] /= (double)out->users;
-    }
-    return FR_OK;
 }

@@ -61,6 +61,24 @@ void fr_cpu_sgemm_strided_batched(fr_cpu_engine *e, fr_transpose ta,
                                   float *c, size_t ldc, size_t stride_c,
                                   size_t batch);
 
+/* C = A op(B) (A m x k row-major, not transposed) without ever holding
+ * C whole: tasks on the engine's threads take blocks of tile_cols columns
+ * (split into groups of rows when there are fewer than 4 blocks per
+ * thread), and for each run of tile_rows rows of its block a task computes
+ * that tile in its slot's buffer and calls consume(arg, slot, i0, rows,
+ * j0, cols, c, ldc): C(i0 + i, j0 + j) = c[i * ldc + j]. Each tile comes
+ * once; tasks run concurrently, in no fixed order, so consume must write
+ * only what its slot owns (or disjoint memory). Each value equals fr_cpu_sgemm's (alpha 1, beta 0) for this
+ * m x n x k unless that takes one of its small-shape paths (tiny
+ * products, m == 1). Uses the engine's scratch (both kinds) of every
+ * slot; FR_ERR_NOMEM when it cannot grow them. Only from the thread
+ * that drives the engine, like fr_cpu_sgemm. */
+typedef void (*fr_cpu_tile_fn)(void *arg, int slot, size_t i0, size_t rows, size_t j0, size_t cols,
+                               const float *c, size_t ldc);
+fr_status fr_cpu_sgemm_tiles(fr_cpu_engine *e, fr_transpose tb, size_t m, size_t n, size_t k,
+                             const float *a, size_t lda, const float *b, size_t ldb, size_t tile_rows,
+                             size_t tile_cols, fr_cpu_tile_fn consume, void *arg);
+
 /* Level-1 BLAS with the engine's ISA (single-threaded: they are memory
  * bound at the sizes models use). */
 void fr_cpu_saxpy(const fr_cpu_engine *e, size_t n, float alpha,

@@ -170,6 +170,31 @@ static void scal_avx2(size_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+/* 32 scores per round (four compares, one test); _CMP_NLT_UQ is
+ * !(x < bar), NaN true. */
+static size_t first_not_below_avx2(size_t n, const float *x, float bar)
+{
+    __m256 b = _mm256_set1_ps(bar);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256 m0 = _mm256_cmp_ps(_mm256_loadu_ps(x + i), b, _CMP_NLT_UQ);
+        __m256 m1 = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), b, _CMP_NLT_UQ);
+        __m256 m2 = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 16), b, _CMP_NLT_UQ);
+        __m256 m3 = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 24), b, _CMP_NLT_UQ);
+        if (_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(m0, m1), _mm256_or_ps(m2, m3))))
+            break;
+    }
+    for (; i + 8 <= n; i += 8) {
+        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), b, _CMP_NLT_UQ));
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+    for (; i < n; i++)
+        if (!(x[i] < bar))
+            return i;
+    return n;
+}
+
 const fr_cpu_kernels fr_cpu_kernels_avx2 = {
     .name = "avx2",
     .gemm = {MR, NR, gemm_micro_avx2},
@@ -181,4 +206,5 @@ const fr_cpu_kernels fr_cpu_kernels_avx2 = {
     .nrm2 = nrm2_avx2,
     .scal = scal_avx2,
     .exp_affine_dot = fr_vec_exp_affine_dot,
+    .first_not_below = first_not_below_avx2,
 };

@@ -179,6 +179,31 @@ static void scal_avx512(size_t n, float alpha, float *x)
     }
 }
 
+/* 64 scores per round (four compares, one test): a bar that few scores
+ * reach is passed at memory speed. _CMP_NLT_UQ is !(x < bar), NaN true. */
+static size_t first_not_below_avx512(size_t n, const float *x, float bar)
+{
+    __m512 b = _mm512_set1_ps(bar);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __mmask16 m0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), b, _CMP_NLT_UQ);
+        __mmask16 m1 = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 16), b, _CMP_NLT_UQ);
+        __mmask16 m2 = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 32), b, _CMP_NLT_UQ);
+        __mmask16 m3 = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 48), b, _CMP_NLT_UQ);
+        if (m0 | m1 | m2 | m3)
+            break;
+    }
+    for (; i + 16 <= n; i += 16) {
+        unsigned m = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), b, _CMP_NLT_UQ);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+    for (; i < n; i++)
+        if (!(x[i] < bar))
+            return i;
+    return n;
+}
+
 const fr_cpu_kernels fr_cpu_kernels_avx512 = {
     .name = "avx512",
     .gemm = {MR, NR, gemm_micro_avx512},
@@ -193,4 +218,5 @@ const fr_cpu_kernels fr_cpu_kernels_avx512 = {
     .nrm2 = nrm2_avx512,
     .scal = scal_avx512,
     .exp_affine_dot = fr_vec_exp_affine_dot,
+    .first_not_below = first_not_below_avx512,
 };

@@ -116,6 +116,14 @@ static void scal_neon(size_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+static size_t first_not_below_neon(size_t n, const float *x, float bar)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(x[i] < bar))
+            return i;
+    return n;
+}
+
 const fr_cpu_kernels fr_cpu_kernels_neon = {
     .name = "neon",
     .gemm = {MR, NR, gemm_micro_neon},
@@ -127,4 +135,5 @@ const fr_cpu_kernels fr_cpu_kernels_neon = {
     .nrm2 = nrm2_neon,
     .scal = scal_neon,
     .exp_affine_dot = fr_vec_exp_affine_dot,
+    .first_not_below = first_not_below_neon,
 };

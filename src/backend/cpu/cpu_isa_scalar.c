@@ -61,6 +61,14 @@ static void scal_scalar(size_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+static size_t first_not_below_scalar(size_t n, const float *x, float bar)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(x[i] < bar))
+            return i;
+    return n;
+}
+
 const fr_cpu_kernels fr_cpu_kernels_scalar = {
     .name = "scalar",
     .gemm = {MR, NR, gemm_micro_scalar},
@@ -72,4 +80,5 @@ const fr_cpu_kernels fr_cpu_kernels_scalar = {
     .nrm2 = nrm2_scalar,
     .scal = scal_scalar,
     .exp_affine_dot = fr_vec_exp_affine_dot,
+    .first_not_below = first_not_below_scalar,
 };

@@ -57,6 +57,9 @@ struct fr_cpu_kernels {
      * returning sum w[i] x[i] (w NULL: the plain sum) (cpu_vec_exp.h: one
      * C source for every path, vectorised by each path's flags). */
     float (*exp_affine_dot)(size_t n, float scale, float shift, float *x, const float *w);
+    /* The first i with !(x[i] < bar) (NaN counts as not below), or n:
+     * top-K selection skips the scores that cannot enter (fedrec/metrics.h). */
+    size_t (*first_not_below)(size_t n, const float *x, float bar);
 };
 typedef struct fr_cpu_kernels fr_cpu_kernels;
 

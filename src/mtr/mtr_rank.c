@@ -1,0 +1,266 @@
+/* mtr_rank.c — the multi-task recommender's full-ranking evaluation (see
+ * fedrec/mtrec.h): every user with targets scores every item, and the
+ * best FR_RANK_K_MAX outside the skip lists make the user's Recall@K and
+ * NDCG@K.
+ *
+ * The scores are never stored: fr_cpu_sgemm_tiles hands out tiles of
+ * users x items while they are in the cache (L2), and each is consumed at
+ * once by the users' running top-K selections (fedrec/metrics.h), which a
+ * SIMD scan against the worst kept score reduces to a pass at memory
+ * speed. The threads take blocks of items, so each keeps its own
+ * selection per user; at the end a user's selections are merged (the
+ * ranking is a total order, so the result is the same whichever thread
+ * saw which items) and the users' figures summed in user order: the
+ * figures do not depend on the thread count. Users go in chunks so the
+ * selections stay within SELECTION_BYTES whatever the thread count. */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/error_internal.h"
+#include "core/progress_call.h"
+#include "mtr/mtr_internal.h"
+
+/* A tile of 96 users x 1024 items is 384 KiB of scores and its packed
+ * items 128 KiB at d = 32: both stay in a 1 MiB L2 while the kernel
+ * writes the tile and the selections read it. 96 is a multiple of every
+ * path's mr (4, 6, 8, 12), 1024 of every nr. */
+#define TILE_USERS 96
+#define TILE_ITEMS 1024
+#define SELECTION_BYTES ((size_t)64 << 20)
+
+struct fr_mtr_ranker {
+    size_t chunk;                /* users per chunk */
+    int threads;
+    fr_top_k *sel;               /* [slot][user of the chunk] */
+    uint64_t *keys;              /* [slot][user][FR_RANK_K_MAX] */
+    double *figures;             /* [user of the chunk][recall 4, ndcg 4] */
+    unsigned char *ranked;
+    double *select_s;            /* per slot: CPU seconds in the selections */
+    _Atomic uint32_t *bar;       /* per user of the chunk: the highest bar of its selections */
+};
+
+void fr_mtr_ranker_free(fr_mtr_ranker *r)
+{
+    if (!r)
+        return;
+    free(r->sel);
+    free(r->keys);
+    free(r->figures);
+    free(r->ranked);
+    free(r->select_s);
+    free((void *)r->bar);
+    free(r);
+}
+
+static fr_status ranker_create(const fr_mtr *m, fr_mtr_ranker **out)
+{
+    fr_mtr_ranker *r = calloc(1, sizeof *r);
+    if (!r)
+        return fr_fail_nomem("ranking state", sizeof *r);
+    r->threads = fr_cpu_engine_threads(m->engine);
+    size_t per_user = FR_RANK_K_MAX * sizeof(uint64_t) + sizeof(fr_top_k);
+    size_t chunk = SELECTION_BYTES / ((size_t)r->threads * per_user);
+    chunk = chunk < TILE_USERS ? TILE_USERS : chunk / TILE_USERS * TILE_USERS;
+    r->chunk = chunk < m->data->n_users ? chunk : m->data->n_users;
+    size_t slots = (size_t)r->threads;
+    r->sel = malloc(slots * r->chunk * sizeof *r->sel);
+    r->keys = malloc(slots * r->chunk * FR_RANK_K_MAX * sizeof *r->keys);
+    r->figures = malloc(r->chunk * 2 * FR_RANK_CUTOFFS * sizeof *r->figures);
+    r->ranked = malloc(r->chunk);
+    r->select_s = malloc(slots * sizeof *r->select_s);
+    r->bar = malloc(r->chunk * sizeof *r->bar);
+    if (!r->sel || !r->keys || !r->figures || !r->ranked || !r->select_s || !r->bar) {
+        fr_mtr_ranker_free(r);
+        return fr_fail_nomem("ranking state", slots * r->chunk * per_user);
+    }
+    *out = r;
+    return FR_OK;
+}
+
+typedef struct rank_pass {
+    fr_mtr *m;
+    int test;
+    size_t first, count;    /* the chunk's users */
+} rank_pass;
+
+/* A user's skip lists: training items, and for the test the validation
+ * items when test_excludes_val; and the targets. */
+static double process_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void user_lists(const fr_mtr *m, int test, size_t u, const int32_t **skip_a, size_t *n_a,
+                       const int32_t **skip_b, size_t *n_b, const int32_t **targets, size_t *n_targets)
+{
+    const fr_mtr_data *d = m->data;
+    *skip_a = d->train_items + d->train_start[u];
+    *n_a = d->train_start[u + 1] - d->train_start[u];
+    *skip_b = NULL;
+    *n_b = 0;
+    if (test && m->o.test_excludes_val) {
+        *skip_b = d->val_items + d->val_start[u];
+        *n_b = d->val_start[u + 1] - d->val_start[u];
+    }
+    const size_t *ts = test ? d->test_start : d->val_start;
+    *targets = (test ? d->test_items : d->val_items) + ts[u];
+    *n_targets = ts[u + 1] - ts[u];
+}
+
+/* Thread CPU seconds: the selections' share of a thread's work, which
+ * wall time would overstate on a shared machine. */
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static float bits_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* A tile's rows, each offered to its user's selection of this slot. A
+ * full selection on another slot holds FR_RANK_K_MAX items scoring at
+ * least its bar, so nothing below the highest bar of a user's selections
+ * can rank: each slot filters with that (published through a relaxed
+ * atomic; a stale value is only a lower, still valid, bar). */
+static void consume_tile(void *arg, int slot, size_t i0, size_t rows, size_t j0, size_t cols,
+                         const float *c, size_t ldc)
+{
+    const rank_pass *p = arg;
+    fr_mtr_ranker *r = p->m->ranker;
+    double t0 = thread_cpu_seconds();
+    fr_top_k *sel = r->sel + (size_t)slot * r->chunk;
+    for (size_t i = 0; i < rows; i++) {
+        const int32_t *sa, *sb, *targets;
+        size_t na, nb, nt;
+        size_t k = i0 + i;
+        user_lists(p->m, p->test, p->first + k, &sa, &na, &sb, &nb, &targets, &nt);
+        if (!nt)
+            continue;
+        fr_top_k *t = &sel[k];
+        if (t->n == t->k) {
+            float shared = bits_float(atomic_load_explicit(&r->bar[k], memory_order_relaxed));
+            if (shared > t->bar)
+                t->bar = shared;
+        }
+        fr_top_k_offer(t, c + i * ldc, cols, (int32_t)j0, sa, na, sb, nb);
+        if (t->n == t->k && t->bar > bits_float(atomic_load_explicit(&r->bar[k], memory_order_relaxed)))
+            atomic_store_explicit(&r->bar[k], float_bits(t->bar), memory_order_relaxed);
+    }
+    r->select_s[slot] += thread_cpu_seconds() - t0;
+}
+
+/* Merge a user's selections and add up its figures. */
+static void finish_users(void *arg, size_t task)
+{
+    const rank_pass *p = arg;
+    fr_mtr_ranker *r = p->m->ranker;
+    size_t per = (p->count + (size_t)r->threads * 4 - 1) / ((size_t)r->threads * 4);
+    size_t begin = task * per, end = begin + per < p->count ? begin + per : p->count;
+    for (size_t k = begin; k < end; k++) {
+        const int32_t *sa, *sb, *targets;
+        size_t na, nb, nt;
+        user_lists(p->m, p->test, p->first + k, &sa, &na, &sb, &nb, &targets, &nt);
+        double *fig = r->figures + k * 2 * FR_RANK_CUTOFFS;
+        memset(fig, 0, 2 * FR_RANK_CUTOFFS * sizeof *fig);
+        r->ranked[k] = nt > 0;
+        if (!nt)
+            continue;
+        fr_top_k *into = &r->sel[k];
+        for (int s = 1; s < r->threads; s++)
+            fr_top_k_merge(into, &r->sel[(size_t)s * r->chunk + k]);
+        int32_t top[FR_RANK_K_MAX];
+        size_t n_top = fr_top_k_take(into, top, NULL);
+        fr_rank_list(top, n_top, targets, nt, fig, fig + FR_RANK_CUTOFFS);
+    }
+}
+
+fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
+{
+    const fr_mtr_data *d = m->data;
+    memset(out, 0, sizeof *out);
+    if (!m->ranker)
+        FR_TRY(ranker_create(m, &m->ranker));
+    fr_mtr_ranker *r = m->ranker;
+    double t_start = fr_clock_seconds(), select_s = 0, gemm_s = 0, finish_s = 0;
+    /* Few items (Office's 2,420): whole rows in each tile, fewer of them,
+     * so each user's selection sees its row at once and can start from
+     * a sampled bar (fedrec/metrics.h), as it would over a stored row. */
+    size_t tile_items = TILE_ITEMS, tile_users = TILE_USERS;
+    if (d->n_items <= 4 * TILE_ITEMS) {
+        tile_items = d->n_items;
+        tile_users = TILE_USERS * TILE_ITEMS / d->n_items / 24 * 24; /* 24: every mr divides it */
+        if (tile_users < 24)
+            tile_users = 24;
+    }
+    size_t dim = m->dim;
+    fr_status s = FR_OK;
+    for (size_t first = 0; s == FR_OK && first < d->n_users; first += r->chunk) {
+        size_t count = d->n_users - first < r->chunk ? d->n_users - first : r->chunk;
+        for (size_t k = 0; k < count; k++)
+            atomic_store_explicit(&r->bar[k], float_bits(-__builtin_inff()), memory_order_relaxed);
+        for (size_t sl = 0; sl < (size_t)r->threads; sl++)
+            for (size_t k = 0; k < count; k++)
+                fr_top_k_init(&r->sel[sl * r->chunk + k], r->keys + (sl * r->chunk + k) * FR_RANK_K_MAX,
+                              FR_RANK_K_MAX);
+        double c0 = process_cpu_seconds();
+        for (int sl = 0; sl < r->threads; sl++)
+            r->select_s[sl] = 0;
+        rank_pass p = {m, test, first, count};
+        s = fr_cpu_sgemm_tiles(m->engine, FR_TRANS, count, d->n_items, dim, m->table + first * dim, dim,
+                               m->table + d->n_users * dim, dim, tile_users, tile_items, consume_tile, &p);
+        double t1 = fr_clock_seconds(), c1 = process_cpu_seconds(), sel_s = 0;
+        for (int sl = 0; sl < r->threads; sl++)
+            sel_s += r->select_s[sl];
+        select_s += sel_s;
+        gemm_s += c1 - c0 - sel_s; /* the threads' CPU time outside the selections */
+        if (s != FR_OK)
+            break;
+        size_t tasks = (size_t)r->threads * 4;
+        fr_cpu_parallel_for(m->engine, tasks, finish_users, &p);
+        finish_s += fr_clock_seconds() - t1;
+        fr_progress_call(&m->o.progress, FR_PROGRESS_EVAL, "user", first + count, d->n_users);
+        for (size_t k = 0; k < count; k++) {
+            if (!r->ranked[k])
+                continue;
+            out->users++;
+            for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
+                out->recall[c] += r->figures[k * 2 * FR_RANK_CUTOFFS + c];
+                out->ndcg[c] += r->figures[k * 2 * FR_RANK_CUTOFFS + FR_RANK_CUTOFFS + c];
+            }
+        }
+    }
+    for (size_t c = 0; out->users && c < FR_RANK_CUTOFFS; c++) {
+        out->recall[c] /= (double)out->users;
+        out->ndcg[c] /= (double)out->users;
+    }
+    m->eval_profile.seconds = fr_clock_seconds() - t_start;
+    m->eval_profile.gemm_cpu_seconds = gemm_s;
+    m->eval_profile.select_cpu_seconds = select_s;
+    m->eval_profile.merge_seconds = finish_s;
+    m->eval_profile.threads = r->threads;
+    return s;
+}
+
+void fr_mtr_last_eval_profile(const fr_mtr *m, fr_mtr_eval_profile *out)
+{
+    *out = m->eval_profile;
+}
