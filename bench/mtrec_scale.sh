@@ -10,15 +10,15 @@
 # load average, since a shared machine's wall times say little.
 #
 #   bench/mtrec_scale.sh [--fedrec PATH] [--data DIR] [--epochs N]
-#                        [--threads N] [--second-category]
+#                        [--threads N] [--single-category]
 #
 # --fedrec   the fedrec binary (default: ./fedrec, else fedrec on PATH)
 # --data     where the data set is (made there when DIR/train.txt is
 #            missing; default /tmp/fedrec-mtrec-scale)
 # --epochs   training epochs timed (default 1)
 # --threads  backend.threads (default 0: every online core)
-# --second-category  make the data with 577 items in a second category
-#            (needs mtrec to accept several categories per item)
+# --single-category  make the data with one category per item (default:
+#            577 items in a second category too, as the real set)
 #
 # The generator needs numpy (Debian's python3-numpy at /usr/bin/python3);
 # fedrec does not.
@@ -29,14 +29,15 @@ fedrec=
 data=/tmp/fedrec-mtrec-scale
 epochs=1
 threads=0
-second=0
+second=577
 while [ $# -gt 0 ]; do
     case $1 in
     --fedrec) fedrec=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
-    --second-category) second=577; shift ;;
+    --second-category) second=577; shift ;; # the default; kept for old command lines
+    --single-category) second=0; shift ;;
     *) echo "mtrec_scale.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
