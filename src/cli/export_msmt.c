@@ -325,7 +325,7 @@ static fr_status export_data(exporter *x)
                  f, f);
         FR_TRY_CLI(fr_export_ids(x->e, file, what, x->values[f], x->m->vocab[f]));
     }
-    if (!d || !x->values[d->user_field] || !x->values[d->item_field])
+    if (!d || !x->values || !x->values[d->user_field] || !x->values[d->item_field])
         return FR_OK;
     FR_TRY_CLI(fr_export_ids(x->e, "users.txt", "original user ids (the user field's values), line i the table's id i",
                              x->values[d->user_field], d->n_users));

@@ -1,8 +1,10 @@
 /* interrupt.c — the first SIGINT or SIGTERM asks the job to stop at a safe
  * point; the second ends the process; the ranks of a multi-rank job agree
  * on the stop (see interrupt.h). */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +22,8 @@ static int armed;
 /* Rank 0's note, written by the handler: prepared outside it. */
 static char note[1024];
 static volatile sig_atomic_t note_length;
+static int fd_flags[2] = {-1, -1};         /* stdout's and stderr's, when armed */
+static volatile sig_atomic_t fd_changed;   /* the handler made them non-blocking */
 
 static void say(const char *text, size_t n)
 {
@@ -38,6 +42,7 @@ static void on_signal(int sig)
         "\nfedrec: interrupted (SIGINT): every rank stops after the round under way and writes what ran (Ctrl-C again quits at once)\n";
     static const char term_ranks[] =
         "\nfedrec: terminated (SIGTERM): every rank stops after the round under way and writes what ran\n";
+    int saved_errno = errno; /* the interrupted code may be about to read it */
     if (!stop_signal)
         stop_signal = sig;
     if (ranks > 1) {
@@ -47,20 +52,21 @@ static void on_signal(int sig)
          * the round boundary, and SIGKILL would follow. From here on the
          * terminal's output may be dropped instead (EAGAIN); the report,
          * checkpoint and summary files are what a stopped run keeps. */
-        for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
-            int flags = fcntl(fd, F_GETFL);
-            if (flags >= 0)
-                fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-        }
+        for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++)
+            if (fd_flags[fd - STDOUT_FILENO] >= 0 && !(fd_flags[fd - STDOUT_FILENO] & O_NONBLOCK)) {
+                fcntl(fd, F_SETFL, fd_flags[fd - STDOUT_FILENO] | O_NONBLOCK);
+                fd_changed = 1;
+            }
     }
-    if (!speak)
-        return;
-    if (ranks > 1)
-        sig == SIGINT ? say(int_ranks, sizeof int_ranks - 1) : say(term_ranks, sizeof term_ranks - 1);
-    else
-        sig == SIGINT ? say(int_msg, sizeof int_msg - 1) : say(term_msg, sizeof term_msg - 1);
-    if (note_length > 0)
-        say(note, (size_t)note_length);
+    if (speak) {
+        if (ranks > 1)
+            sig == SIGINT ? say(int_ranks, sizeof int_ranks - 1) : say(term_ranks, sizeof term_ranks - 1);
+        else
+            sig == SIGINT ? say(int_msg, sizeof int_msg - 1) : say(term_msg, sizeof term_msg - 1);
+        if (note_length > 0)
+            say(note, (size_t)note_length);
+    }
+    errno = saved_errno;
 }
 
 static void catch_signal(int sig, struct sigaction *saved)
@@ -85,6 +91,10 @@ void fr_cli_interrupt_arm(fr_comm *comm)
     note_length = 0;
     ranks = comm ? fr_comm_size(comm) : 1;
     speak = !comm || fr_comm_rank(comm) == 0;
+    /* the descriptors' flags, restored by disarm if the handler changes them */
+    fd_flags[0] = fcntl(STDOUT_FILENO, F_GETFL);
+    fd_flags[1] = fcntl(STDERR_FILENO, F_GETFL);
+    fd_changed = 0;
     catch_signal(SIGINT, &saved_int);
     catch_signal(SIGTERM, &saved_term);
     armed = 1;
@@ -96,6 +106,13 @@ void fr_cli_interrupt_disarm(void)
         return;
     sigaction(SIGINT, &saved_int, NULL);
     sigaction(SIGTERM, &saved_term, NULL);
+    /* Blocking again, as found: the descriptions may be shared with a
+     * terminal or shell that outlives this process. */
+    if (fd_changed) {
+        fcntl(STDOUT_FILENO, F_SETFL, fd_flags[0]);
+        fcntl(STDERR_FILENO, F_SETFL, fd_flags[1]);
+        fd_changed = 0;
+    }
     armed = 0;
 }
 
@@ -125,12 +142,14 @@ fr_status fr_cli_interrupt_agree(fr_comm *comm)
 void fr_cli_interrupt_note(const char *text)
 {
     note_length = 0; /* the handler writes nothing while it changes */
+    atomic_signal_fence(memory_order_seq_cst);
     if (!text)
         return;
     size_t n = strlen(text);
     if (n >= sizeof note)
         n = sizeof note - 1;
     memcpy(note, text, n);
+    atomic_signal_fence(memory_order_seq_cst);
     note_length = (sig_atomic_t)n;
 }
 

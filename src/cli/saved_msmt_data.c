@@ -174,12 +174,37 @@ static fr_status read_roles(const fr_model_file *f, const size_t *vocab, size_t 
             ok = d->seen_start[u] <= d->seen_start[u + 1];
         for (size_t k = 0; ok && k < a->rows; k++)
             ok = d->seen[k] >= 0 && (size_t)d->seen[k] < d->n_items;
+        /* each user's list sorted and distinct (recommend searches it) */
         for (size_t u = 0; ok && u < d->n_users; u++)
-            ok = d->user_scenario[u] < (int32_t)n_scenarios;
+            for (int64_t j = d->seen_start[u] + 1; ok && j < d->seen_start[u + 1]; j++)
+                ok = d->seen[j - 1] < d->seen[j];
+        for (size_t k = 0; ok && k < nf; k++)
+            ok = d->side[k] >= FR_SIDE_USER && d->side[k] <= FR_SIDE_NEITHER;
+        ok = ok && d->side[d->user_field] == FR_SIDE_USER && d->side[d->item_field] == FR_SIDE_ITEM;
+        for (size_t u = 0; ok && u < d->n_users; u++)
+            ok = d->user_scenario[u] >= -1 && d->user_scenario[u] < (int32_t)n_scenarios;
         for (size_t k = 0; ok && k < d->n_users * n_cat; k++)
-            ok = d->user_cat[k] < (int32_t)vocab[k % n_cat];
+            ok = d->user_cat[k] >= -1 && d->user_cat[k] < (int32_t)vocab[k % n_cat];
         for (size_t k = 0; ok && k < d->n_items * n_cat; k++)
-            ok = d->item_cat[k] < (int32_t)vocab[k % n_cat];
+            ok = d->item_cat[k] >= -1 && d->item_cat[k] < (int32_t)vocab[k % n_cat];
+        /* A user or item with rows has every field of its side, and the
+         * user its scenario when the scenario is the user's: recommend
+         * reads them as ids. */
+        for (size_t u = 0; ok && u < d->n_users; u++) {
+            const int32_t *row = d->user_cat + u * n_cat;
+            if (row[d->user_field] != (int32_t)u)
+                continue;
+            for (size_t k = 0; ok && k < n_cat; k++)
+                ok = d->side[k] != FR_SIDE_USER || row[k] >= 0;
+            ok = ok && (!d->scenario_of_user || d->user_scenario[u] >= 0);
+        }
+        for (size_t i = 0; ok && i < d->n_items; i++) {
+            const int32_t *row = d->item_cat + i * n_cat;
+            if (row[d->item_field] != (int32_t)i)
+                continue;
+            for (size_t k = 0; ok && k < n_cat; k++)
+                ok = d->side[k] != FR_SIDE_ITEM || row[k] >= 0;
+        }
         if (!ok)
             s = fr_cli_fail(FR_ERR_FORMAT, "%s: the user and item data (data/*) are inconsistent with the model's schema (a damaged file?)",
                             fr_model_path(f));

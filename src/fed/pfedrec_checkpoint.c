@@ -482,15 +482,21 @@ static fr_status broadcast_model(fr_pfedrec *p, fr_pfedrec_model *m)
             m->personal_cap = np;
         }
         if (!m->items || !m->w || !m->b || (h.n_shared && !m->shared) ||
-            (h.personal && (!m->personal_start || !m->personal_items || !m->personal_rows))) {
-            /* cannot take part: the program ends the job (fr_comm_abort) */
-            fr_pfedrec_model_free(m);
-            return fr_fail_nomem("checkpoint model", (p->n_items + nu) * m->dim * sizeof(float));
-        }
+            (h.personal && (!m->personal_start || !m->personal_items || !m->personal_rows)))
+            s = fr_fail_nomem("checkpoint model", (p->n_items + nu) * m->dim * sizeof(float));
     }
     uint64_t *start = NULL;
-    if (h.personal && !(start = malloc((nu + 1) * sizeof *start)))
-        return fr_fail_nomem("checkpoint model", (nu + 1) * sizeof *start);
+    if (s == FR_OK && h.personal && !(start = malloc((nu + 1) * sizeof *start)))
+        s = fr_fail_nomem("checkpoint model", (nu + 1) * sizeof *start);
+    /* Every rank learns whether all could allocate before any array
+     * travels: a rank leaving alone would leave the others in a bcast. */
+    s = fr_comm_agree(p->comm, s);
+    if (s != FR_OK) {
+        if (p->rank != 0)
+            fr_pfedrec_model_free(m);
+        free(start);
+        return s;
+    }
     for (size_t u = 0; h.personal && p->rank == 0 && u <= nu; u++)
         start[u] = m->personal_start[u];
     ckpt_part parts[8];

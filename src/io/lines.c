@@ -38,3 +38,13 @@ fr_status fr_read_lines(const char *path, fr_line_fn fn, void *arg)
     fclose(f);
     return s;
 }
+
+void fr_trim_blanks(const char **f, size_t *len)
+{
+    while (*len && (**f == ' ' || **f == '\t')) {
+        (*f)++;
+        (*len)--;
+    }
+    while (*len && ((*f)[*len - 1] == ' ' || (*f)[*len - 1] == '\t'))
+        (*len)--;
+}

@@ -18,4 +18,8 @@ typedef fr_status (*fr_line_fn)(void *arg, char *line, size_t len, size_t lineno
  * fn returned. */
 fr_status fr_read_lines(const char *path, fr_line_fn fn, void *arg);
 
+/* Narrow the field (*f, *len) past leading and trailing blanks (spaces,
+ * tabs), in place. */
+void fr_trim_blanks(const char **f, size_t *len);
+
 #endif

@@ -52,16 +52,6 @@ static void collector_free(collector *c)
     free(c->category);
 }
 
-static void trim(const char **f, size_t *len)
-{
-    while (*len && (**f == ' ' || **f == '\t')) {
-        (*f)++;
-        (*len)--;
-    }
-    while (*len && ((*f)[*len - 1] == ' ' || (*f)[*len - 1] == '\t'))
-        (*len)--;
-}
-
 static fr_status add_pair(collector *c, int32_t item, const char *name, size_t len)
 {
     if (c->n == c->cap) {
@@ -89,7 +79,7 @@ static fr_status add_field(collector *c, int32_t item, const char *field, size_t
         size_t piece = end ? (size_t)(end - field) : len;
         const char *name = field;
         size_t name_len = piece;
-        trim(&name, &name_len);
+        fr_trim_blanks(&name, &name_len);
         if (name_len)
             FR_TRY(add_pair(c, item, name, name_len));
         if (!end)
@@ -160,8 +150,8 @@ static fr_status category_line(void *arg, char *line, size_t len, size_t lineno)
                        r->path, lineno, fields, separator_name(r->delimiter, sepbuf, sizeof sepbuf),
                        FR_MTR_CATEGORY_SEPARATOR);
     }
-    trim(&f1, &l1);
-    trim(&f2, &l2);
+    fr_trim_blanks(&f1, &l1);
+    fr_trim_blanks(&f2, &l2);
     if (l1 == 0 || l2 == 0)
         return fr_fail(FR_ERR_DATA, "%s:%zu: field %d is empty, expected %s", r->path, lineno, l1 == 0 ? 1 : 2,
                        l1 == 0 ? "an item id" : "a category");

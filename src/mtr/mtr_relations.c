@@ -29,16 +29,6 @@ typedef struct pair_lines {
     size_t *line;          /* the line each pair came from */
 } pair_lines;
 
-static void trim(char **f, size_t *len)
-{
-    while (*len && (**f == ' ' || **f == '\t')) {
-        (*f)++;
-        (*len)--;
-    }
-    while (*len && ((*f)[*len - 1] == ' ' || (*f)[*len - 1] == '\t'))
-        (*len)--;
-}
-
 typedef struct pair_reader {
     const char *path;
     char delimiter;
@@ -57,12 +47,12 @@ static fr_status pair_line(void *arg, char *line, size_t len, size_t lineno)
     if (!sep)
         return fr_fail(FR_ERR_DATA, "%s:%zu: one field, expected two ids separated by '%s'", pr->path,
                        lineno, pr->delimiter == '\t' ? "tab" : (char[]){pr->delimiter, 0});
-    char *f1 = line, *f2 = sep + 1;
+    const char *f1 = line, *f2 = sep + 1;
     size_t l1 = (size_t)(sep - line);
-    char *third = strchr(f2, pr->delimiter);
+    const char *third = strchr(f2, pr->delimiter);
     size_t l2 = third ? (size_t)(third - f2) : strlen(f2);
-    trim(&f1, &l1);
-    trim(&f2, &l2);
+    fr_trim_blanks(&f1, &l1);
+    fr_trim_blanks(&f2, &l2);
     if (l1 == 0 || l2 == 0)
         return fr_fail(FR_ERR_DATA, "%s:%zu: field %d is empty, expected an id", pr->path, lineno,
                        l1 == 0 ? 1 : 2);

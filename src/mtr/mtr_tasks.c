@@ -364,7 +364,10 @@ void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t
                 j = data->category_items[b + r + (b + r >= at)];
             }
             int32_t o = i; /* a membership outside [b, e), exact; drawn again
-                            * while its item shares a category with i */
+                            * while its item shares a category with i, at
+                            * most 64 times: where nearly every item shares
+                            * one (a few huge categories) the last draw
+                            * stands (doc/MTREC.md) */
             for (int tries = 0; total > e - b && tries < 64; tries++) {
                 size_t r = fr_rng_below(&rng, (uint32_t)(total - (e - b)));
                 o = data->category_items[r < b ? r : r + (e - b)];
