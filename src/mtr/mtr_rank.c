@@ -74,8 +74,9 @@ static fr_status ranker_create(const fr_mtr *m, fr_mtr_ranker **out)
     r->select_s = malloc(slots * sizeof *r->select_s);
     r->bar = malloc(r->chunk * sizeof *r->bar);
     if (!r->sel || !r->keys || !r->figures || !r->ranked || !r->select_s || !r->bar) {
+        size_t bytes = slots * r->chunk * per_user; /* before r goes */
         fr_mtr_ranker_free(r);
-        return fr_fail_nomem("ranking state", slots * r->chunk * per_user);
+        return fr_fail_nomem("ranking state", bytes);
     }
     *out = r;
     return FR_OK;
