@@ -318,7 +318,7 @@ static void plan_training(fr_pfedrec *p)
     }
 }
 
-static void summarise(const fr_pfedrec *p, fr_pfedrec_round *out)
+void fr_pf_summarise(const fr_pfedrec *p, fr_pfedrec_round *out)
 {
     double vh = 0, vn = 0, th = 0, tn = 0;
     for (size_t u = 0; u < p->n_users; u++) {
@@ -347,7 +347,7 @@ static void figures(const fr_pfedrec *p, fr_pfedrec_round *out)
 {
     out->evaluated = !p->skip_eval;
     if (out->evaluated)
-        summarise(p, out);
+        fr_pf_summarise(p, out);
     else
         out->val_hr = out->val_ndcg = out->test_hr = out->test_ndcg = NAN;
 }

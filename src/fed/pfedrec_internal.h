@@ -137,6 +137,10 @@ fr_status fr_pf_secure_aggregate(fr_pfedrec *p, double total_samples, size_t par
 /* The round's aggregate by the median or trimmed mean (pfedrec_robust.c). */
 fr_status fr_pf_robust_aggregate(fr_pfedrec *p, size_t participants);
 
+/* The round's validation and test HR / NDCG: means over the evaluated
+ * users of their last figures (pfedrec.c). */
+void fr_pf_summarise(const fr_pfedrec *p, fr_pfedrec_round *out);
+
 /* Multi-rank rounds (pfedrec_ranks.c). The rank that trains client u. */
 int fr_pf_owner(const fr_pfedrec *p, size_t u);
 /* After this rank trained its share (local: its first failure): agree on

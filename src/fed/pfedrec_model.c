@@ -380,20 +380,7 @@ fr_status fr_pfedrec_evaluate(fr_pfedrec *p, fr_pfedrec_round *out)
         s = job->status[t];
     free(job);
     FR_TRY(s);
-    double vh = 0, vn = 0, th = 0, tn = 0;
-    for (size_t u = 0; u < p->n_users; u++) {
-        if (!p->split->has_eval[u])
-            continue;
-        vh += p->val_hr[u];
-        vn += p->val_ndcg[u];
-        th += p->test_hr[u];
-        tn += p->test_ndcg[u];
-    }
-    double n = p->split->n_evaluated ? (double)p->split->n_evaluated : 1.0;
-    out->val_hr = vh / n;
-    out->val_ndcg = vn / n;
-    out->test_hr = th / n;
-    out->test_ndcg = tn / n;
+    fr_pf_summarise(p, out);
     out->seconds = fr_clock_seconds() - t0;
     out->t_eval = out->seconds;
     return FR_OK;
