@@ -297,3 +297,28 @@ fr_status fr_recommend_scored(const fr_recommend_request *rq, size_t index, cons
     fr_recommend_print(rq, &rec, index);
     return FR_OK;
 }
+
+char *fr_saved_join_names(char *const *names, size_t n, size_t *bytes)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(names[i]) + 1;
+    char *text = malloc(total ? total : 1), *at = text;
+    if (!text)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]) + 1;
+        memcpy(at, names[i], len);
+        at += len;
+    }
+    *bytes = total;
+    return text;
+}
+
+int64_t *fr_saved_offsets64(const size_t *start, size_t n)
+{
+    int64_t *out = malloc((n ? n : 1) * sizeof *out);
+    for (size_t i = 0; out && i < n; i++)
+        out[i] = (int64_t)start[i];
+    return out;
+}

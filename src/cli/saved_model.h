@@ -117,6 +117,12 @@ int fr_saved_unknown_user(const fr_saved_ctx *ctx, const fr_recommend_request *r
 /* Refuse, before training, a model path whose folder cannot be written:
  * the error names the key (or option) and the folder. */
 fr_status fr_saved_check_writable(const char *key, const char *path);
+/* names[0 .. n) as one block of NUL-terminated strings (*bytes long), the
+ * form id lists take in a model file; NULL when out of memory. */
+char *fr_saved_join_names(char *const *names, size_t n, size_t *bytes);
+/* start[0 .. n) as int64, the file's type for offsets; NULL when out of
+ * memory. */
+int64_t *fr_saved_offsets64(const size_t *start, size_t n);
 /* The rating jobs' model m (the round it comes from), with the split and
  * the original ids, the effective configuration and its fingerprint
  * (saved_rating.c). from_last: output.model_from = last. */

@@ -22,44 +22,21 @@
 
 /* ---- writing ------------------------------------------------------------------ */
 
-static char *join_names(char *const *names, size_t n, size_t *bytes)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += strlen(names[i]) + 1;
-    char *text = malloc(total ? total : 1), *at = text;
-    for (size_t i = 0; text && i < n; i++) {
-        size_t len = strlen(names[i]) + 1;
-        memcpy(at, names[i], len);
-        at += len;
-    }
-    *bytes = total;
-    return text;
-}
-
-static int64_t *offsets64(const size_t *start, size_t n)
-{
-    int64_t *out = malloc((n ? n : 1) * sizeof *out);
-    for (size_t i = 0; out && i < n; i++)
-        out[i] = (int64_t)start[i];
-    return out;
-}
-
 fr_status fr_saved_mtrec_write(const char *path, const fr_config *cfg, const fr_mtr_data *d, const float *table,
                                size_t dim, unsigned epoch, unsigned epochs_run, int from_last)
 {
     size_t nu = d->n_users, ni = d->n_items;
     char *meta = NULL, *fingerprint = NULL, *users = NULL, *items = NULL;
     size_t users_bytes = 0, items_bytes = 0;
-    int64_t *starts[3] = {offsets64(d->train_start, nu + 1), offsets64(d->val_start, nu + 1),
-                          offsets64(d->test_start, nu + 1)};
+    int64_t *starts[3] = {fr_saved_offsets64(d->train_start, nu + 1), fr_saved_offsets64(d->val_start, nu + 1),
+                          fr_saved_offsets64(d->test_start, nu + 1)};
     fr_status s = fr_config_print_string(cfg, &meta);
     if (s == FR_OK)
         s = fr_config_fingerprint(cfg, &fingerprint);
     if (s == FR_OK && (!d->user_names || !d->item_names))
         s = fr_cli_fail(FR_ERR_INVALID, "%s: the data has no original ids to save", path);
-    if (s == FR_OK && (!(users = join_names(d->user_names, nu, &users_bytes)) ||
-                       !(items = join_names(d->item_names, ni, &items_bytes)) || !starts[0] || !starts[1] ||
+    if (s == FR_OK && (!(users = fr_saved_join_names(d->user_names, nu, &users_bytes)) ||
+                       !(items = fr_saved_join_names(d->item_names, ni, &items_bytes)) || !starts[0] || !starts[1] ||
                        !starts[2]))
         s = fr_cli_fail(FR_ERR_NOMEM, "out of memory for the model file's arrays");
     if (s == FR_OK) {

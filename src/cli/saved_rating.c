@@ -38,33 +38,6 @@ static const char *algorithm_name(fr_rating_algorithm a)
 
 /* ---- writing ------------------------------------------------------------------ */
 
-/* names[0 .. n) as one block of NUL-terminated strings. */
-static char *join_names(char *const *names, size_t n, size_t *bytes)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += strlen(names[i]) + 1;
-    char *text = malloc(total ? total : 1), *at = text;
-    if (!text)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(names[i]) + 1;
-        memcpy(at, names[i], len);
-        at += len;
-    }
-    *bytes = total;
-    return text;
-}
-
-/* size_t offsets as int64 (the file's type). */
-static int64_t *offsets64(const size_t *start, size_t n)
-{
-    int64_t *out = malloc((n ? n : 1) * sizeof *out);
-    for (size_t i = 0; out && i < n; i++)
-        out[i] = (int64_t)start[i];
-    return out;
-}
-
 fr_status fr_saved_rating_write(const char *path, const fr_config *cfg, const fr_pfedrec_model *m,
                                 const fr_loo_split *split, char *const *user_names, char *const *item_names,
                                 unsigned rounds_run, int from_last)
@@ -72,14 +45,14 @@ fr_status fr_saved_rating_write(const char *path, const fr_config *cfg, const fr
     size_t nu = m->n_users, ni = m->n_items, d = m->dim, k2 = 2 * split->negatives_per_eval;
     char *meta = NULL, *fingerprint = NULL, *users = NULL, *items = NULL;
     size_t users_bytes = 0, items_bytes = 0;
-    int64_t *personal = NULL, *train_start = offsets64(split->train_start, nu + 1),
-            *seen_start = offsets64(split->seen_start, nu + 1);
+    int64_t *personal = NULL, *train_start = fr_saved_offsets64(split->train_start, nu + 1),
+            *seen_start = fr_saved_offsets64(split->seen_start, nu + 1);
     fr_status s = fr_config_print_string(cfg, &meta);
     if (s == FR_OK)
         s = fr_config_fingerprint(cfg, &fingerprint);
-    if (s == FR_OK && (!(users = join_names(user_names, nu, &users_bytes)) ||
-                       !(items = join_names(item_names, ni, &items_bytes)) || !train_start || !seen_start ||
-                       (m->personal_start && !(personal = offsets64(m->personal_start, nu + 1)))))
+    if (s == FR_OK && (!(users = fr_saved_join_names(user_names, nu, &users_bytes)) ||
+                       !(items = fr_saved_join_names(item_names, ni, &items_bytes)) || !train_start || !seen_start ||
+                       (m->personal_start && !(personal = fr_saved_offsets64(m->personal_start, nu + 1)))))
         s = fr_cli_fail(FR_ERR_NOMEM, "out of memory for the model file's arrays");
     if (s == FR_OK) {
         size_t n_personal = m->personal_start ? m->personal_start[nu] : 0;
