@@ -221,6 +221,13 @@ grep -q "not learning" "$tmp/m_flat.out" && fail "mtrec lr 1e-9: the warning wen
 # shellcheck disable=SC2086
 run m_flat2 $mtrec --set mtrec.patience=0 --set train.epochs=20 --set train.lr=1e-9 --set train.weight_decay=0.0001 --set mtrec.dense_adam=true
 grep -q "mtrec.dense_adam = true with train.weight_decay = 0.0001" "$tmp/m_flat2.err" || fail "mtrec dense Adam: not named: $(cat "$tmp/m_flat2.err")"
+# lazy Adam with weight decay (the default Adam): the decay named with
+# the table's size, and pmtrec's weights summing to 1
+# shellcheck disable=SC2086
+run m_flat3 $mtrec --set mtrec.patience=0 --set train.epochs=20 --set train.lr=1e-9 --set train.weight_decay=0.0001 --set mtrec.combiner=pmtrec
+grep -q "train.weight_decay = 0.0001, added to each row's gradient, outweighing the task gradients of a table of [0-9]* rows.*pmtrec's weights, which sum to 1" "$tmp/m_flat3.err" ||
+    fail "mtrec lazy Adam with decay: not named: $(cat "$tmp/m_flat3.err")"
+grep -q "dense Adam decays" "$tmp/m_flat3.err" && fail "mtrec lazy Adam: blamed dense Adam: $(cat "$tmp/m_flat3.err")"
 # 19 epochs: too few to tell
 # shellcheck disable=SC2086
 run m_short $mtrec --set mtrec.patience=0 --set train.epochs=19 --set train.lr=1e-9 --set train.eval_every=19
