@@ -1,6 +1,7 @@
 /* test_mtrec.c — the multi-task recommender: full-ranking Recall/NDCG by
  * hand and against a brute-force sort, every task's row gradients against
- * finite differences of its loss, the per-user split, split files with one
+ * finite differences of its loss, the norm-ordered ranking of a large
+ * table against every score, the per-user split, split files with one
  * id space, side-relation readers and their errors (categories: several
  * per item, from a file or a rating column), the category task's draws,
  * the synthetic data,
@@ -128,6 +129,101 @@ static void test_rank_brute_force(void)
         }
         CHECK(want_r[3] > 0, "trial %d: some targets rank in the top 40", trial);
     }
+}
+
+/* The fused ranking of a table large enough for the norm-ordered path
+ * (16,384 items and more) against fr_rank_user over every score. The
+ * rows hold small dyadic numbers, so every score is exact whatever the
+ * order of the sum (and ties are many: the id order decides them); the
+ * item norms span 2^7, so the bound spares much of the product. */
+static void test_rank_norm_bound(void)
+{
+    fr_mtr_synthetic_spec sp = {5, 150, 20000, 12, 4, 2};
+    fr_mtr_data d;
+    CHECK_OK(fr_mtr_synthetic(&sp, &d));
+    fr_mtr_options o;
+    fr_mtr_options_default(&o);
+    o.dim = 8;
+    o.n_tasks = 1;
+    o.tasks[0] = FR_MTR_BPR;
+    size_t n = d.n_items, dim = o.dim;
+    float *scores = malloc(n * sizeof *scores);
+    for (int threads = 1; threads <= 2 && scores; threads++) {
+        o.threads = threads;
+        fr_mtr *m = NULL;
+        CHECK_OK(fr_mtr_create(&d, &o, &m));
+        if (!m)
+            break;
+        fr_rng rng;
+        fr_rng_init(&rng, 9, 0, 0, FR_RNG_TEST);
+        for (size_t u = 0; u < d.n_users; u++)
+            for (size_t c = 0; c < dim; c++)
+                m->table[u * dim + c] = (float)((int)fr_rng_below(&rng, 9) - 4) / 4.0f;
+        for (size_t j = 0; j < n; j++) {
+            float scale = ldexpf(1.0f, -(int)fr_rng_below(&rng, 8));
+            for (size_t c = 0; c < dim; c++)
+                m->table[(d.n_users + j) * dim + c] = (float)((int)fr_rng_below(&rng, 9) - 4) * scale;
+        }
+        /* every other user's targets lifted toward its row (4 u: a top
+         * score for that user), so the figures are not all zero */
+        for (size_t u = 0; u < d.n_users; u += 2)
+            for (int part = 0; part < 2; part++) {
+                const size_t *ts = part ? d.test_start : d.val_start;
+                const int32_t *items = part ? d.test_items : d.val_items;
+                for (size_t x = ts[u]; x < ts[u + 1]; x++)
+                    for (size_t c = 0; c < dim; c++)
+                        m->table[(d.n_users + (size_t)items[x]) * dim + c] = 4.0f * m->table[u * dim + c];
+            }
+        for (int test = 0; test < 2; test++) {
+            fr_rank_metrics got;
+            CHECK_OK(fr_mtr_evaluate(m, test, &got));
+            fr_mtr_eval_profile pr;
+            fr_mtr_last_eval_profile(m, &pr);
+            CHECK(pr.computed_fraction > 0 && pr.computed_fraction < 0.6,
+                  "%d threads, %s: %.3f of the scores computed: the bound spared too little", threads,
+                  test ? "test" : "validation", pr.computed_fraction);
+            double want_r[FR_RANK_CUTOFFS] = {0}, want_n[FR_RANK_CUTOFFS] = {0};
+            size_t users = 0;
+            for (size_t u = 0; u < d.n_users; u++) {
+                const size_t *ts = test ? d.test_start : d.val_start;
+                const int32_t *targets = (test ? d.test_items : d.val_items) + ts[u];
+                size_t nt = ts[u + 1] - ts[u];
+                if (!nt)
+                    continue;
+                for (size_t j = 0; j < n; j++) {
+                    float sc = 0;
+                    for (size_t c = 0; c < dim; c++)
+                        sc += m->table[u * dim + c] * m->table[(d.n_users + j) * dim + c];
+                    scores[j] = sc;
+                }
+                double r[FR_RANK_CUTOFFS] = {0}, g[FR_RANK_CUTOFFS] = {0};
+                size_t nb = test && o.test_excludes_val ? d.val_start[u + 1] - d.val_start[u] : 0;
+                fr_rank_user(scores, n, d.train_items + d.train_start[u], d.train_start[u + 1] - d.train_start[u],
+                             d.val_items + d.val_start[u], nb, targets, nt, r, g);
+                for (size_t c = 0; c < FR_RANK_CUTOFFS; c++) {
+                    want_r[c] += r[c];
+                    want_n[c] += g[c];
+                }
+                users++;
+            }
+            CHECK(got.users == users, "%zu users ranked, expected %zu", got.users, users);
+            for (size_t c = 0; c < FR_RANK_CUTOFFS && users; c++) {
+                CHECK_NEAR(got.recall[c], want_r[c] / (double)users, 1e-12);
+                CHECK_NEAR(got.ndcg[c], want_n[c] / (double)users, 1e-12);
+            }
+            CHECK(want_r[3] > 0, "some targets rank in the top 40");
+        }
+        /* a NaN in the table: no bound holds, every score is computed */
+        m->table[(d.n_users + 7) * dim] = NAN;
+        fr_rank_metrics v;
+        CHECK_OK(fr_mtr_evaluate(m, 0, &v));
+        fr_mtr_eval_profile pr;
+        fr_mtr_last_eval_profile(m, &pr);
+        CHECK(pr.computed_fraction == 1.0, "a NaN row: %.3f of the scores computed, expected all", pr.computed_fraction);
+        fr_mtr_free(m);
+    }
+    free(scores);
+    fr_mtr_data_free(&d);
 }
 
 /* ---- task gradients ---------------------------------------------------- */
@@ -699,6 +795,7 @@ int main(void)
         TEST_SKIP("cannot make a temporary directory");
     test_rank_by_hand();
     test_rank_brute_force();
+    test_rank_norm_bound();
     test_task_gradients();
     test_split();
     test_parts_and_relations();

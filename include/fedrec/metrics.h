@@ -77,6 +77,10 @@ void fr_top_k_init(fr_top_k *t, uint64_t *keys, size_t k);
  * those in the sorted id lists skip_a and skip_b (either may be empty). */
 void fr_top_k_offer(fr_top_k *t, const float *scores, size_t n, int32_t first_id, const int32_t *skip_a,
                     size_t n_skip_a, const int32_t *skip_b, size_t n_skip_b);
+/* The same for items ids[0 .. n) in any order (a row whose columns were
+ * permuted, as the norm-ordered full ranking does). */
+void fr_top_k_offer_ids(fr_top_k *t, const float *scores, size_t n, const int32_t *ids, const int32_t *skip_a,
+                        size_t n_skip_a, const int32_t *skip_b, size_t n_skip_b);
 /* Offer every item another selection keeps (same k or not). */
 void fr_top_k_merge(fr_top_k *t, const fr_top_k *other);
 /* The items kept, best first, into ids and scores (either may be NULL;

@@ -207,6 +207,9 @@ typedef struct fr_mtr_eval_profile {
                                      * product, packing, the pool's waits */
     double select_cpu_seconds;      /* CPU in the top-K selections */
     double merge_seconds;           /* wall: merging the threads' selections, figures */
+    double computed_fraction;       /* scores computed / users x items: below 1
+                                     * when the norm bound spared some (tables
+                                     * of 16,384 items and more) */
     int threads;
 } fr_mtr_eval_profile;
 void fr_mtr_last_eval_profile(const fr_mtr *m, fr_mtr_eval_profile *out);

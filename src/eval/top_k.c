@@ -151,8 +151,8 @@ static float sampled_bar(const float *scores, size_t n, size_t target)
  * piece would insert about k ln(n / k) items. Returns whether the piece
  * was dealt with. */
 #define SAMPLED_K_MAX 64
-static int offer_sampled(fr_top_k *t, const float *scores, size_t n, int32_t first_id, const int32_t *skip_a,
-                         size_t n_skip_a, const int32_t *skip_b, size_t n_skip_b)
+static int offer_sampled(fr_top_k *t, const float *scores, size_t n, int32_t first_id, const int32_t *ids,
+                         const int32_t *skip_a, size_t n_skip_a, const int32_t *skip_b, size_t n_skip_b)
 {
     enum { CANDIDATES = 1024 };
     size_t target = 2 * t->k + n_skip_a + n_skip_b;
@@ -174,7 +174,7 @@ static int offer_sampled(fr_top_k *t, const float *scores, size_t n, int32_t fir
     fr_top_k_init(&piece, keys, t->k);
     size_t passed = 0;
     for (size_t c = 0; c < n_candidates; c++) {
-        int32_t id = first_id + candidate[c];
+        int32_t id = ids ? ids[candidate[c]] : first_id + candidate[c];
         if (!fr_sorted_contains(skip_a, n_skip_a, id) && !fr_sorted_contains(skip_b, n_skip_b, id)) {
             passed++;
             offer_key(&piece, rank_key(scores[candidate[c]], id));
@@ -186,16 +186,17 @@ static int offer_sampled(fr_top_k *t, const float *scores, size_t n, int32_t fir
     return 1;
 }
 
-void fr_top_k_offer(fr_top_k *t, const float *scores, size_t n, int32_t first_id, const int32_t *skip_a,
-                    size_t n_skip_a, const int32_t *skip_b, size_t n_skip_b)
+/* Items first_id + i, or ids[i] when ids is given. */
+static void offer(fr_top_k *t, const float *scores, size_t n, int32_t first_id, const int32_t *ids,
+                  const int32_t *skip_a, size_t n_skip_a, const int32_t *skip_b, size_t n_skip_b)
 {
     if (t->k == 0)
         return;
-    if (t->n < t->k && offer_sampled(t, scores, n, first_id, skip_a, n_skip_a, skip_b, n_skip_b))
+    if (t->n < t->k && offer_sampled(t, scores, n, first_id, ids, skip_a, n_skip_a, skip_b, n_skip_b))
         return;
     size_t i = 0;
     for (; i < n && t->n < t->k; i++) { /* not full: no bar yet */
-        int32_t id = first_id + (int32_t)i;
+        int32_t id = ids ? ids[i] : first_id + (int32_t)i;
         if (!fr_sorted_contains(skip_a, n_skip_a, id) && !fr_sorted_contains(skip_b, n_skip_b, id))
             offer_key(t, rank_key(scores[i], id));
     }
@@ -208,13 +209,25 @@ void fr_top_k_offer(fr_top_k *t, const float *scores, size_t n, int32_t first_id
         i += first_not_below(n - i, scores + i, t->bar);
         if (i >= n)
             return;
-        int32_t id = first_id + (int32_t)i;
+        int32_t id = ids ? ids[i] : first_id + (int32_t)i;
         uint64_t key = rank_key(scores[i], id);
         if (key > t->keys[0] && !fr_sorted_contains(skip_a, n_skip_a, id) &&
             !fr_sorted_contains(skip_b, n_skip_b, id))
             offer_key(t, key);
         i++;
     }
+}
+
+void fr_top_k_offer(fr_top_k *t, const float *scores, size_t n, int32_t first_id, const int32_t *skip_a,
+                    size_t n_skip_a, const int32_t *skip_b, size_t n_skip_b)
+{
+    offer(t, scores, n, first_id, NULL, skip_a, n_skip_a, skip_b, n_skip_b);
+}
+
+void fr_top_k_offer_ids(fr_top_k *t, const float *scores, size_t n, const int32_t *ids, const int32_t *skip_a,
+                        size_t n_skip_a, const int32_t *skip_b, size_t n_skip_b)
+{
+    offer(t, scores, n, 0, ids, skip_a, n_skip_a, skip_b, n_skip_b);
 }
 
 void fr_top_k_merge(fr_top_k *t, const fr_top_k *other)

@@ -12,7 +12,24 @@
  * ranking is a total order, so the result is the same whichever thread
  * saw which items) and the users' figures summed in user order: the
  * figures do not depend on the thread count. Users go in chunks so the
- * selections stay within SELECTION_BYTES whatever the thread count. */
+ * selections stay within SELECTION_BYTES whatever the thread count.
+ *
+ * On a large item table most of the product cannot matter: a score is at
+ * most |u| |v| (Cauchy-Schwarz), and once a user's selection is full an
+ * item whose bound is below its bar cannot enter. So the items are taken
+ * in decreasing norm (a sorted copy of their rows, PREFIX_ITEMS first for
+ * every user: the popular, long rows that fill the selections and raise
+ * the bars), then each user's need (how far down the norms the bound
+ * still reaches its bar) is known, the users are sorted by it, and each
+ * further block of items is computed only for the users that still need
+ * it. The scores computed are the same floats (the same kernel, K order
+ * and rows), the bound is widened by the dot product's rounding error,
+ * and the selection does not depend on the order items come in: the
+ * figures are those of the whole product, bit for bit. How much was
+ * computed depends on the model (a freshly initialised table, all norms
+ * alike, needs nearly all of it); fr_mtr_eval_profile says. */
+#include <float.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,6 +48,11 @@
 #define TILE_USERS 96
 #define TILE_ITEMS 1024
 #define SELECTION_BYTES ((size_t)64 << 20)
+/* Norm-ordered ranking: only from this many items (fewer: the whole
+ * product is cheap, and Office-sized tables take the path above), with
+ * this many of the longest rows offered to every user first. */
+#define PRUNE_MIN_ITEMS (16 * TILE_ITEMS)
+#define PREFIX_ITEMS (8 * TILE_ITEMS)
 
 struct fr_mtr_ranker {
     size_t chunk;                /* users per chunk */
@@ -41,6 +63,16 @@ struct fr_mtr_ranker {
     unsigned char *ranked;
     double *select_s;            /* per slot: CPU seconds in the selections */
     _Atomic uint32_t *bar;       /* per user of the chunk: the highest bar of its selections */
+    /* norm-ordered ranking (PRUNE_MIN_ITEMS and more), made when first used */
+    int32_t *item_order;         /* item ids by decreasing norm */
+    float *item_rows;            /* their rows in that order */
+    float *item_norm;            /* their norms, decreasing */
+    int32_t *user_order;         /* the chunk's users by decreasing need */
+    float *user_rows;            /* their rows in that order */
+    float *user_norm;            /* per user of the chunk */
+    size_t *need;                /* per user of the chunk: sorted items it needs */
+    size_t *row_limit;           /* per block of the items after the prefix */
+    uint64_t *sort_keys;         /* scratch of both sorts */
 };
 
 void fr_mtr_ranker_free(fr_mtr_ranker *r)
@@ -53,6 +85,15 @@ void fr_mtr_ranker_free(fr_mtr_ranker *r)
     free(r->ranked);
     free(r->select_s);
     free((void *)r->bar);
+    free(r->item_order);
+    free(r->item_rows);
+    free(r->item_norm);
+    free(r->user_order);
+    free(r->user_rows);
+    free(r->user_norm);
+    free(r->need);
+    free(r->row_limit);
+    free(r->sort_keys);
     free(r);
 }
 
@@ -86,6 +127,13 @@ typedef struct rank_pass {
     fr_mtr *m;
     int test;
     size_t first, count;    /* the chunk's users */
+    /* norm-ordered passes: the product's columns are items
+     * col_ids[col_offset + j], its rows users row_user[i] of the chunk
+     * (NULL: row i is user i, column j item j) */
+    const int32_t *col_ids, *row_user;
+    size_t col_offset;
+    const float *item_norm, *user_norm;  /* for the bound; NULL: none */
+    float margin;                        /* 1 + the dot product's relative rounding bound */
 } rank_pass;
 
 /* A user's skip lists: training items, and for the test the validation
@@ -149,10 +197,12 @@ static void consume_tile(void *arg, int slot, size_t i0, size_t rows, size_t j0,
     fr_mtr_ranker *r = p->m->ranker;
     double t0 = thread_cpu_seconds();
     fr_top_k *sel = r->sel + (size_t)slot * r->chunk;
+    /* the block's longest row: its columns are in decreasing norm */
+    float block_norm = p->item_norm ? p->item_norm[p->col_offset + j0] * p->margin : 0;
     for (size_t i = 0; i < rows; i++) {
         const int32_t *sa, *sb, *targets;
         size_t na, nb, nt;
-        size_t k = i0 + i;
+        size_t k = p->row_user ? (size_t)p->row_user[i0 + i] : i0 + i;
         user_lists(p->m, p->test, p->first + k, &sa, &na, &sb, &nb, &targets, &nt);
         if (!nt)
             continue;
@@ -161,8 +211,14 @@ static void consume_tile(void *arg, int slot, size_t i0, size_t rows, size_t j0,
             float shared = bits_float(atomic_load_explicit(&r->bar[k], memory_order_relaxed));
             if (shared > t->bar)
                 t->bar = shared;
+            /* no score of the block reaches the bar (a NaN bound passes) */
+            if (p->item_norm && p->user_norm[k] * block_norm + FLT_MIN < t->bar)
+                continue;
         }
-        fr_top_k_offer(t, c + i * ldc, cols, (int32_t)j0, sa, na, sb, nb);
+        if (p->col_ids)
+            fr_top_k_offer_ids(t, c + i * ldc, cols, p->col_ids + p->col_offset + j0, sa, na, sb, nb);
+        else
+            fr_top_k_offer(t, c + i * ldc, cols, (int32_t)j0, sa, na, sb, nb);
         if (t->n == t->k && t->bar > bits_float(atomic_load_explicit(&r->bar[k], memory_order_relaxed)))
             atomic_store_explicit(&r->bar[k], float_bits(t->bar), memory_order_relaxed);
     }
@@ -194,6 +250,132 @@ static void finish_users(void *arg, size_t task)
     }
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void free_norm_order(fr_mtr_ranker *r)
+{
+    free(r->item_order);
+    free(r->item_rows);
+    free(r->item_norm);
+    free(r->user_order);
+    free(r->user_rows);
+    free(r->user_norm);
+    free(r->need);
+    free(r->row_limit);
+    free(r->sort_keys);
+    r->item_order = r->user_order = NULL;
+    r->item_rows = r->item_norm = r->user_rows = r->user_norm = NULL;
+    r->need = r->row_limit = NULL;
+    r->sort_keys = NULL;
+}
+
+/* The items by decreasing norm (equal norms by id), their rows copied in
+ * that order. *usable = 0 when a norm is not finite: the bound then says
+ * nothing, and the ranking computes every score. */
+static fr_status sort_items(fr_mtr *m, int *usable)
+{
+    fr_mtr_ranker *r = m->ranker;
+    const fr_mtr_data *d = m->data;
+    size_t n = d->n_items, dim = m->dim;
+    if (!r->item_order) {
+        size_t keys = n > r->chunk ? n : r->chunk;
+        r->item_order = malloc(n * sizeof *r->item_order);
+        r->item_rows = malloc(n * dim * sizeof *r->item_rows);
+        r->item_norm = malloc(n * sizeof *r->item_norm);
+        r->user_order = malloc(r->chunk * sizeof *r->user_order);
+        r->user_rows = malloc(r->chunk * dim * sizeof *r->user_rows);
+        r->user_norm = malloc(r->chunk * sizeof *r->user_norm);
+        r->need = malloc(r->chunk * sizeof *r->need);
+        r->row_limit = malloc((n / TILE_ITEMS + 1) * sizeof *r->row_limit);
+        r->sort_keys = malloc(keys * sizeof *r->sort_keys);
+        if (!r->item_order || !r->item_rows || !r->item_norm || !r->user_order || !r->user_rows ||
+            !r->user_norm || !r->need || !r->row_limit || !r->sort_keys) {
+            free_norm_order(r);
+            return fr_fail_nomem("the norm-ordered ranking's copy of the item rows",
+                                 n * (dim * sizeof(float) + sizeof(float) + sizeof(int32_t) + sizeof(uint64_t)));
+        }
+    }
+    const float *items = m->table + d->n_users * dim;
+    for (size_t j = 0; j < n; j++) {
+        double ss = 0;
+        for (size_t c = 0; c < dim; c++)
+            ss += (double)items[j * dim + c] * items[j * dim + c];
+        float norm = (float)sqrt(ss);
+        if (!isfinite(norm)) {
+            *usable = 0;
+            return FR_OK;
+        }
+        /* a norm's bits order as the norm (>= 0): complemented, the
+         * ascending sort puts the longest first */
+        r->sort_keys[j] = (uint64_t)(~float_bits(norm)) << 32 | (uint32_t)j;
+    }
+    qsort(r->sort_keys, n, sizeof *r->sort_keys, cmp_u64);
+    for (size_t x = 0; x < n; x++) {
+        uint32_t j = (uint32_t)r->sort_keys[x];
+        r->item_order[x] = (int32_t)j;
+        r->item_norm[x] = bits_float(~(uint32_t)(r->sort_keys[x] >> 32));
+        memcpy(r->item_rows + x * dim, items + (size_t)j * dim, dim * sizeof(float));
+    }
+    *usable = 1;
+    return FR_OK;
+}
+
+/* The first sorted item from `from` on whose bound is below bar (n when
+ * none): the norms decrease, so the bounds do. */
+static size_t first_below(const float *item_norm, size_t from, size_t n, float user_norm, float margin, float bar)
+{
+    size_t lo = from, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (user_norm * (item_norm[mid] * margin) + FLT_MIN < bar)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* One chunk's users in the order of the need the prefix pass left them
+ * with (how far down the sorted items a score can still reach their
+ * bar; 0 for users with no targets), their rows copied in that order, and
+ * for each later block of items the number of these users needing it.
+ * Returns the scores the second pass computes. */
+static double order_users(fr_mtr *m, int test, size_t first, size_t count, size_t prefix, float margin)
+{
+    fr_mtr_ranker *r = m->ranker;
+    const fr_mtr_data *d = m->data;
+    size_t n = d->n_items, dim = m->dim;
+    for (size_t k = 0; k < count; k++) {
+        const int32_t *sa, *sb, *targets;
+        size_t na, nb, nt;
+        user_lists(m, test, first + k, &sa, &na, &sb, &nb, &targets, &nt);
+        float bar = bits_float(atomic_load_explicit(&r->bar[k], memory_order_relaxed));
+        size_t need = !nt ? 0 : bar == -__builtin_inff() ? n
+                                : first_below(r->item_norm, prefix, n, r->user_norm[k], margin, bar);
+        r->sort_keys[k] = (uint64_t)(UINT32_MAX - (uint32_t)need) << 32 | (uint32_t)k;
+    }
+    qsort(r->sort_keys, count, sizeof *r->sort_keys, cmp_u64);
+    for (size_t x = 0; x < count; x++) {
+        size_t k = (uint32_t)r->sort_keys[x];
+        r->user_order[x] = (int32_t)k;
+        r->need[x] = UINT32_MAX - (uint32_t)(r->sort_keys[x] >> 32);
+        memcpy(r->user_rows + x * dim, m->table + (first + k) * dim, dim * sizeof(float));
+    }
+    double computed = 0;
+    size_t users = count;
+    for (size_t b = 0, start = prefix; start < n; b++, start += TILE_ITEMS) {
+        while (users > 0 && r->need[users - 1] <= start)
+            users--;
+        r->row_limit[b] = users;
+        computed += (double)users * (double)(n - start < TILE_ITEMS ? n - start : TILE_ITEMS);
+    }
+    return computed;
+}
+
 fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
 {
     const fr_mtr_data *d = m->data;
@@ -212,8 +394,17 @@ fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
         if (tile_users < 24)
             tile_users = 24;
     }
-    size_t dim = m->dim;
+    size_t dim = m->dim, n = d->n_items;
+    /* A float dot product of dim terms exceeds |u| |v| by at most about
+     * dim units in the last place, the norms and their product add a few:
+     * the bound is widened by twice that (and by FLT_MIN, for products
+     * so small that they lose their relative precision). */
+    float margin = 1.0f + (float)(2 * dim + 8) * FLT_EPSILON;
+    int sorted = 0;
     fr_status s = FR_OK;
+    if (n >= PRUNE_MIN_ITEMS)
+        s = sort_items(m, &sorted);
+    double computed = 0;
     for (size_t first = 0; s == FR_OK && first < d->n_users; first += r->chunk) {
         size_t count = d->n_users - first < r->chunk ? d->n_users - first : r->chunk;
         for (size_t k = 0; k < count; k++)
@@ -225,9 +416,32 @@ fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
         double c0 = process_cpu_seconds();
         for (int sl = 0; sl < r->threads; sl++)
             r->select_s[sl] = 0;
-        rank_pass p = {m, test, first, count};
-        s = fr_cpu_sgemm_tiles(m->engine, FR_TRANS, count, d->n_items, dim, m->table + first * dim, dim,
-                               m->table + d->n_users * dim, dim, tile_users, tile_items, consume_tile, &p);
+        if (!sorted) {
+            rank_pass p = {m, test, first, count, NULL, NULL, 0, NULL, NULL, margin};
+            s = fr_cpu_sgemm_tiles(m->engine, FR_TRANS, count, n, dim, m->table + first * dim, dim,
+                                   m->table + d->n_users * dim, dim, tile_users, tile_items, NULL, consume_tile, &p);
+            computed += (double)count * (double)n;
+        } else {
+            for (size_t k = 0; k < count; k++) {
+                double ss = 0;
+                for (size_t c = 0; c < dim; c++)
+                    ss += (double)m->table[(first + k) * dim + c] * m->table[(first + k) * dim + c];
+                r->user_norm[k] = (float)sqrt(ss); /* not finite: the bound never skips */
+            }
+            /* the longest rows for every user, then the rest where needed */
+            rank_pass p = {m, test, first, count, r->item_order, NULL, 0, r->item_norm, r->user_norm, margin};
+            s = fr_cpu_sgemm_tiles(m->engine, FR_TRANS, count, PREFIX_ITEMS, dim, m->table + first * dim, dim,
+                                   r->item_rows, dim, tile_users, tile_items, NULL, consume_tile, &p);
+            computed += (double)count * PREFIX_ITEMS;
+            if (s == FR_OK) {
+                computed += order_users(m, test, first, count, PREFIX_ITEMS, margin);
+                rank_pass q = {m, test, first, count, r->item_order, r->user_order, PREFIX_ITEMS,
+                               r->item_norm, r->user_norm, margin};
+                s = fr_cpu_sgemm_tiles(m->engine, FR_TRANS, count, n - PREFIX_ITEMS, dim, r->user_rows, dim,
+                                       r->item_rows + PREFIX_ITEMS * dim, dim, tile_users, tile_items, r->row_limit,
+                                       consume_tile, &q);
+            }
+        }
         double t1 = fr_clock_seconds(), c1 = process_cpu_seconds(), sel_s = 0;
         for (int sl = 0; sl < r->threads; sl++)
             sel_s += r->select_s[sl];
@@ -235,6 +449,7 @@ fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
         gemm_s += c1 - c0 - sel_s; /* the threads' CPU time outside the selections */
         if (s != FR_OK)
             break;
+        rank_pass p = {m, test, first, count, NULL, NULL, 0, NULL, NULL, margin};
         size_t tasks = (size_t)r->threads * 4;
         fr_cpu_parallel_for(m->engine, tasks, finish_users, &p);
         finish_s += fr_clock_seconds() - t1;
@@ -258,6 +473,7 @@ fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
     m->eval_profile.select_cpu_seconds = select_s;
     m->eval_profile.merge_seconds = finish_s;
     m->eval_profile.threads = r->threads;
+    m->eval_profile.computed_fraction = d->n_users && n ? computed / ((double)d->n_users * (double)n) : 0;
     return s;
 }
 

@@ -72,12 +72,14 @@ void fr_cpu_sgemm_strided_batched(fr_cpu_engine *e, fr_transpose ta,
  * m x n x k unless that takes one of its small-shape paths (tiny
  * products, m == 1). Uses the engine's scratch (both kinds) of every
  * slot; FR_ERR_NOMEM when it cannot grow them. Only from the thread
- * that drives the engine, like fr_cpu_sgemm. */
+ * that drives the engine, like fr_cpu_sgemm. row_limit, when not NULL,
+ * has one count per block of tile_cols columns: only rows
+ * [0, row_limit[b]) of block b are computed and handed out. */
 typedef void (*fr_cpu_tile_fn)(void *arg, int slot, size_t i0, size_t rows, size_t j0, size_t cols,
                                const float *c, size_t ldc);
 fr_status fr_cpu_sgemm_tiles(fr_cpu_engine *e, fr_transpose tb, size_t m, size_t n, size_t k,
                              const float *a, size_t lda, const float *b, size_t ldb, size_t tile_rows,
-                             size_t tile_cols, fr_cpu_tile_fn consume, void *arg);
+                             size_t tile_cols, const size_t *row_limit, fr_cpu_tile_fn consume, void *arg);
 
 /* Level-1 BLAS with the engine's ISA (single-threaded: they are memory
  * bound at the sizes models use). */

@@ -12,7 +12,10 @@
  * and the consumer reads it. Each element is the main kernel's sum over
  * the same K slices in the same order as fr_cpu_sgemm's blocked path, so
  * the values are those fr_cpu_sgemm gives for the shape whenever it does
- * not take a small-shape path. */
+ * not take a small-shape path. A caller that knows some rows need only
+ * the first column blocks (the norm-ordered ranking) gives each block's
+ * row count, and the rest of the block is neither computed nor handed
+ * out. */
 #include <string.h>
 
 #include "backend/cpu/cpu_engine.h"
@@ -31,6 +34,7 @@ typedef struct tiles_job {
     size_t tile_rows, tile_cols;
     size_t col_blocks, rows_per_group;   /* tasks: column block x group of row tiles */
     size_t c_floats;           /* a slot's C tile (rows rounded to mr, cols to nr) */
+    const size_t *row_limit;   /* per column block: rows [0, limit) computed; NULL: all */
     fr_cpu_tile_fn consume;
     void *arg;
 } tiles_job;
@@ -43,6 +47,10 @@ static void tiles_task(void *arg, size_t task, int slot)
     size_t j0 = task % j->col_blocks * j->tile_cols;
     size_t r0 = task / j->col_blocks * j->rows_per_group;
     size_t r1 = r0 + j->rows_per_group < pl->m ? r0 + j->rows_per_group : pl->m;
+    if (j->row_limit && j->row_limit[task % j->col_blocks] < r1)
+        r1 = j->row_limit[task % j->col_blocks];
+    if (r0 >= r1)
+        return; /* no row of this group needs the block */
     size_t cols = pl->n - j0 < j->tile_cols ? pl->n - j0 : j->tile_cols;
     size_t panels = ceil_div(cols, nr), ldc = panels * nr;
     /* Sized by the caller before the tasks: cannot fail here. */
@@ -82,7 +90,7 @@ static void tiles_task(void *arg, size_t task, int slot)
 
 fr_status fr_cpu_sgemm_tiles(fr_cpu_engine *e, fr_transpose tb, size_t m, size_t n, size_t k,
                              const float *a, size_t lda, const float *b, size_t ldb, size_t tile_rows,
-                             size_t tile_cols, fr_cpu_tile_fn consume, void *arg)
+                             size_t tile_cols, const size_t *row_limit, fr_cpu_tile_fn consume, void *arg)
 {
     if (m == 0 || n == 0)
         return FR_OK;
@@ -109,6 +117,7 @@ fr_status fr_cpu_sgemm_tiles(fr_cpu_engine *e, fr_transpose tb, size_t m, size_t
     j.tile_rows = tile_rows;
     j.tile_cols = tile_cols < n ? tile_cols : n;
     j.c_floats = ceil_div(tile_rows, mr) * mr * ceil_div(j.tile_cols, nr) * nr;
+    j.row_limit = row_limit;
     j.consume = consume;
     j.arg = arg;
     int threads = fr_cpu_engine_threads(e);
