@@ -5,7 +5,7 @@
  * tau -> infinity (EW / T) and tau -> 0 (the larger norm only), focusing
  * alone, RLW's draws, GradDrop's sign rule, Nash-MTL's bargaining
  * equations, Aligned-MTL and MGDA on orthogonal gradients, the eigen-solver,
- * and the errors. */
+ * the errors, and PMTRec combined in ranges of rows. */
 #include <math.h>
 #include <string.h>
 
@@ -448,6 +448,48 @@ static void test_errors(void)
     fr_combiner_free(c);
 }
 
+/* Per-row combiners: rows combined in ranges (as the mtrec trainer
+ * does on its threads) come out as when combined at once, and the
+ * range statistics weighted by their rows give the whole's; only pmtrec
+ * says it is per row. */
+static void test_per_row(void)
+{
+    enum { ROWS = 3000, DIM = 5, T = 3 };
+    static float g[T][ROWS * DIM], whole[ROWS * DIM], split[ROWS * DIM];
+    for (size_t t = 0; t < T; t++)
+        for (size_t i = 0; i < ROWS * DIM; i++) /* some rows untouched by a task */
+            g[t][i] = (i / DIM) % (t + 2) == 0 ? 0.0f : (float)sin((double)(i * (t + 3))) * (float)(t + 1) * 1e-3f;
+    fr_combiner *c = make(FR_COMBINE_PMTREC, T);
+    if (!c)
+        return;
+    CHECK(fr_combine_per_row(c), "pmtrec is per row");
+    const float *grads[T] = {g[0], g[1], g[2]};
+    fr_combine_stats all, part, sum;
+    memset(&sum, 0, sizeof sum);
+    CHECK_OK(fr_combine(c, grads, ROWS, DIM, 3, 0, whole, &all));
+    for (size_t r0 = 0; r0 < ROWS; r0 += 1024) {
+        size_t rows = ROWS - r0 < 1024 ? ROWS - r0 : 1024;
+        const float *piece[T] = {g[0] + r0 * DIM, g[1] + r0 * DIM, g[2] + r0 * DIM};
+        CHECK_OK(fr_combine(c, piece, rows, DIM, 3, 0, split + r0 * DIM, &part));
+        for (size_t t = 0; t < T; t++) {
+            sum.weight[t] += part.weight[t] * (double)rows / ROWS;
+            sum.norm[t] += part.norm[t] * (double)rows / ROWS;
+        }
+    }
+    CHECK(!memcmp(whole, split, sizeof whole), "pmtrec: rows combined in ranges differ from all at once");
+    for (size_t t = 0; t < T; t++) {
+        CHECK_NEAR(sum.weight[t], all.weight[t], 1e-12);
+        CHECK_NEAR(sum.norm[t], all.norm[t], 1e-12);
+    }
+    fr_combiner_free(c);
+    static const fr_combine_method global[] = {FR_COMBINE_EW, FR_COMBINE_GRADDROP, FR_COMBINE_NASH};
+    for (size_t k = 0; k < sizeof global / sizeof global[0]; k++) {
+        c = make(global[k], T);
+        CHECK(c && !fr_combine_per_row(c), "%s is not per row", fr_combine_method_name(global[k]));
+        fr_combiner_free(c);
+    }
+}
+
 int main(void)
 {
     test_ew_main();
@@ -458,5 +500,6 @@ int main(void)
     test_solvers();
     test_hard_cases();
     test_errors();
+    test_per_row();
     return fr_test_finish("test_combine");
 }

@@ -638,6 +638,61 @@ static void test_category_column(void)
 
 /* ---- training ------------------------------------------------------------ */
 
+/* Steps touching more rows than the trainer's combine ranges (1,024):
+ * PMTRec's rows are combined in ranges on the threads. 1 and 2 threads
+ * train the same table with the same task weights, and that table is the
+ * one of a single range (every row at once). */
+static void test_combine_ranges(void)
+{
+    fr_mtr_synthetic_spec sp = {4, 1500, 2500, 10, 6, 3};
+    fr_mtr_data d;
+    CHECK_OK(fr_mtr_synthetic(&sp, &d));
+    fr_mtr_options o;
+    fr_mtr_options_default(&o);
+    o.batch = 2048;
+    o.lr = 0.01f;
+    o.dim = 32;
+    fr_mtr_task tasks[] = {FR_MTR_BPR, FR_MTR_SOCIAL, FR_MTR_CATEGORY};
+    o.n_tasks = 3;
+    memcpy(o.tasks, tasks, sizeof tasks);
+    float *table[3] = {NULL, NULL, NULL};
+    fr_mtr_epoch ep[3];
+    size_t bytes = (d.n_users + d.n_items) * o.dim * sizeof(float);
+    for (int run = 0; run < 3; run++) { /* 1 thread, 2 threads, 2 threads one range */
+        o.threads = run == 0 ? 1 : 2;
+        fr_mtr *m = NULL;
+        CHECK_OK(fr_mtr_create(&d, &o, &m));
+        if (!m)
+            break;
+        if (run == 2)
+            m->combine_rows = (size_t)1 << 30;
+        for (unsigned e = 0; e < 2; e++)
+            CHECK_OK(fr_mtr_train_epoch(m, e, &ep[run]));
+        table[run] = malloc(bytes);
+        if (table[run])
+            memcpy(table[run], fr_mtr_embeddings(m), bytes);
+        fr_mtr_free(m);
+    }
+    if (table[0] && table[1] && table[2]) {
+        CHECK(!memcmp(table[0], table[1], bytes), "1 and 2 threads train the same table");
+        CHECK(!memcmp(table[1], table[2], bytes), "rows combined in ranges and at once: different tables");
+        for (size_t t = 0; t < 3; t++) {
+            CHECK(ep[0].combine.weight[t] == ep[1].combine.weight[t] && ep[0].combine.norm[t] == ep[1].combine.norm[t],
+                  "task %zu: weight %.17g / %.17g, norm %.17g / %.17g with 1 / 2 threads", t, ep[0].combine.weight[t],
+                  ep[1].combine.weight[t], ep[0].combine.norm[t], ep[1].combine.norm[t]);
+            CHECK_NEAR(ep[1].combine.weight[t], ep[2].combine.weight[t], 1e-12);
+            CHECK_NEAR(ep[1].combine.norm[t], ep[2].combine.norm[t], 1e-12 * ep[2].combine.norm[t] + 1e-300);
+        }
+        /* the ranges were used: a step's rows differ from one range's */
+        CHECK(ep[1].combine.weight[0] != ep[2].combine.weight[0] || ep[1].combine.norm[0] != ep[2].combine.norm[0] ||
+                  ep[1].combine.weight[1] != ep[2].combine.weight[1],
+              "the statistics of ranges and of one range are identical to the last bit: were ranges used?");
+    }
+    for (int run = 0; run < 3; run++)
+        free(table[run]);
+    fr_mtr_data_free(&d);
+}
+
 static void test_training(void)
 {
     fr_mtr_synthetic_spec sp = {3, 300, 200, 20, 8, 4};
@@ -801,6 +856,7 @@ int main(void)
     test_parts_and_relations();
     test_category_column();
     test_category_draws();
+    test_combine_ranges();
     test_training();
     test_federated();
     char cmd[300];

@@ -105,10 +105,16 @@ void fr_combiner_free(fr_combiner *c);
 /* grads[t] points to task t's n_rows x dim gradient; out (n_rows x dim)
  * must not alias them. epoch counts from 0 (task focusing uses it); step
  * numbers the call within the epoch (the draws use both). stats may be
- * NULL. Non-finite input gradients are an FR_ERR_NUMERIC error. */
+ * NULL. Non-finite input gradients are an FR_ERR_NUMERIC error. PMTRec
+ * weighs each row from that row alone, so a caller may combine disjoint
+ * ranges of rows in separate calls (on separate threads) and get the
+ * same rows out; the stats are then per range (fr_combine_per_row says
+ * which methods allow it). */
 fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows,
                      size_t dim, unsigned epoch, uint64_t step, float *out,
                      fr_combine_stats *stats);
+/* Whether the combiner's rule is per row (pmtrec): see fr_combine. */
+int fr_combine_per_row(const fr_combiner *c);
 
 /* ---- The small solvers behind the global methods (exposed for tests) ---
  * gram is T x T row-major (double). Each writes T weights. */

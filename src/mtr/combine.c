@@ -324,6 +324,11 @@ static int all_finite(const float *const *grads, size_t t, size_t n)
     return 1;
 }
 
+int fr_combine_per_row(const fr_combiner *c)
+{
+    return c->o.method == FR_COMBINE_PMTREC;
+}
+
 fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows, size_t dim,
                      unsigned epoch, uint64_t step, float *out, fr_combine_stats *stats)
 {

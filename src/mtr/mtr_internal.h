@@ -61,6 +61,7 @@ struct fr_mtr {
     float *task_grad[FR_COMBINE_MAX_TASKS]; /* slots x dim each */
     float *combined;                         /* slots x dim */
     size_t slot_cap;
+    size_t combine_rows;       /* a per-row combiner's range on the threads (mtr_train.c) */
     /* DirectAU scratch: distinct rows of the batch, their multiplicities
      * and the occurrences' distinct index, normalised rows and norms, the
      * Gram / weight matrix, C X, its product, gradients (norm scratch:

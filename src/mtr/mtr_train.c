@@ -13,6 +13,8 @@
 #include "core/error_internal.h"
 #include "mtr/mtr_internal.h"
 
+#define COMBINE_ROWS 1024 /* see combine_rows */
+
 #define ADAM_BETA1 0.9
 #define ADAM_BETA2 0.999
 #define ADAM_EPS 1e-8f
@@ -139,6 +141,7 @@ fr_status fr_mtr_create(const fr_mtr_data *data, const fr_mtr_options *o, fr_mtr
     for (size_t k = 0; k < o->n_tasks; k++)
         pairwise += is_pairwise(o->tasks[k]);
     m->slot_cap = b * (3 + 3 * pairwise);
+    m->combine_rows = COMBINE_ROWS;
     if (m->slot_cap > nr)
         m->slot_cap = nr;
     fr_status s = fr_combiner_create(&m->o.combine, &m->combiner);
@@ -341,6 +344,66 @@ static fr_status grad_task(void *arg, size_t t)
     return fr_mtr_task_grad(j->m, j->st, t, j->epoch, j->step, &j->loss[t]);
 }
 
+/* A per-row combiner (PMTRec) on the threads: fixed ranges of
+ * m->combine_rows rows (COMBINE_ROWS; a test changes it), each combined
+ * alone, their statistics (means over the range) summed back in range
+ * order, so nothing depends on the thread count. */
+typedef struct combine_job {
+    fr_mtr *m;
+    size_t n_rows;
+    unsigned epoch;
+    uint64_t step;
+    fr_combine_stats *stats;    /* per range */
+} combine_job;
+
+static fr_status combine_range(void *arg, size_t range)
+{
+    combine_job *j = arg;
+    fr_mtr *m = j->m;
+    size_t per = m->combine_rows, r0 = range * per, rows = j->n_rows - r0 < per ? j->n_rows - r0 : per;
+    const float *grads[FR_COMBINE_MAX_TASKS];
+    for (size_t t = 0; t < m->o.n_tasks; t++)
+        grads[t] = m->task_grad[t] + r0 * m->dim;
+    return fr_combine(m->combiner, grads, rows, m->dim, j->epoch, j->step, m->combined + r0 * m->dim,
+                      &j->stats[range]);
+}
+
+static fr_status combine_rows(fr_mtr *m, size_t n_rows, unsigned epoch, uint64_t step, fr_combine_stats *stats)
+{
+    size_t ranges = (n_rows + m->combine_rows - 1) / m->combine_rows;
+    if (ranges < 2 || !fr_combine_per_row(m->combiner)) {
+        const float *grads[FR_COMBINE_MAX_TASKS];
+        for (size_t t = 0; t < m->o.n_tasks; t++)
+            grads[t] = m->task_grad[t];
+        return fr_combine(m->combiner, grads, n_rows, m->dim, epoch, step, m->combined, stats);
+    }
+    fr_combine_stats *part = malloc(ranges * sizeof *part);
+    if (!part)
+        return fr_fail_nomem("the combiner's per-range statistics", ranges * sizeof *part);
+    combine_job j = {m, n_rows, epoch, step, part};
+    fr_status s = FR_OK;
+    if (fr_cpu_engine_threads(m->engine) > 1)
+        s = fr_cpu_parallel_try(m->engine, ranges, combine_range, &j);
+    else
+        for (size_t r = 0; s == FR_OK && r < ranges; r++)
+            s = combine_range(&j, r);
+    memset(stats, 0, sizeof *stats);
+    for (size_t r = 0; s == FR_OK && r < ranges; r++) {
+        size_t rows = n_rows - r * m->combine_rows < m->combine_rows ? n_rows - r * m->combine_rows : m->combine_rows;
+        for (size_t t = 0; t < m->o.n_tasks; t++) {
+            stats->weight[t] += part[r].weight[t] * (double)rows;
+            stats->norm[t] += part[r].norm[t] * (double)rows;
+        }
+        stats->conflicts += part[r].conflicts;
+    }
+    for (size_t t = 0; s == FR_OK && t < m->o.n_tasks; t++) {
+        stats->weight[t] /= (double)n_rows;
+        stats->norm[t] /= (double)n_rows;
+    }
+    free(part);
+    return s;
+}
+
 fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step,
                                 fr_mtr_epoch *out)
 {
@@ -393,12 +456,9 @@ fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint
     }
     for (size_t t = 0; t < done; t++)
         out->loss[t] += job.loss[t];
-    const float *grads[FR_COMBINE_MAX_TASKS];
-    for (size_t t = 0; t < tasks; t++)
-        grads[t] = m->task_grad[t];
     fr_combine_stats stats;
     if (s == FR_OK)
-        s = fr_combine(m->combiner, grads, st->n_slots, m->dim, epoch, step, m->combined, &stats);
+        s = combine_rows(m, st->n_slots, epoch, step, &stats);
     if (s == FR_OK) {
         for (size_t t = 0; t < tasks; t++) {
             out->combine.weight[t] += stats.weight[t];
