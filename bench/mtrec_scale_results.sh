@@ -20,7 +20,7 @@
 #     PMTRec) on seed 0; the best validation Recall@20 picks its point;
 #  2. that point on seeds 0, 1, 2 (`fedrec tune` again in the same folder,
 #     the grid narrowed to the point: seed 0 is not run again).
-# Every trial evaluates every 2 epochs and stops after 3 evaluations
+# Every trial evaluates every 2 epochs and stops after 5 evaluations
 # without improvement. The last lines are the table of doc/RESULTS.md:
 # the chosen point, validation and test figures (mean +- sd over the 3
 # seeds), seconds per epoch (training + evaluation, 1 thread, J trials
@@ -76,7 +76,7 @@ tasks = $2
 combiner = ew
 dim = 32
 dense_adam = false
-patience = 3
+patience = 5
 INI
     if [ "$2" != bpr ]; then
         printf 'links = %s/links.txt\ncategories = %s/categories.txt\n' "$data" "$data" >>"$1"
@@ -85,7 +85,7 @@ INI
 write_base "$out/base.ini" bpr
 write_base "$out/base3.ini" bpr,social,category
 
-grid_lr="--grid train.lr=0.003,0.01,0.03 --grid train.weight_decay=0,1e-5"
+grid_lr="--grid train.lr=0.001,0.003,0.01 --grid train.weight_decay=0,1e-5,1e-4"
 
 # search NAME INI ARGS...: stage 1 in $out/NAME
 search() {
@@ -128,9 +128,9 @@ final() {
 
 search bpr "$out/base.ini"
 search global "$out/base3.ini" --grid mtrec.combiner=ew,nash,aligned
-search pmtrec "$out/base3.ini" --set mtrec.combiner=pmtrec --grid mtrec.tau=0.0001,1
+search pmtrec "$out/base3.ini" --set mtrec.combiner=pmtrec --grid mtrec.tau=0.00001,0.0001,1
 search pmtrec-relative "$out/base3.ini" --set mtrec.combiner=pmtrec --set mtrec.tau_relative=true \
-    --grid mtrec.tau=0.5,2
+    --grid mtrec.tau=0.5,1,2
 : >"$out/finals.txt"
 final bpr "BPR alone"
 final global EW ew
