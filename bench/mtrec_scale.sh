@@ -10,7 +10,7 @@
 # load average, since a shared machine's wall times say little.
 #
 #   bench/mtrec_scale.sh [--fedrec PATH] [--data DIR] [--epochs N]
-#                        [--threads N] [--single-category]
+#                        [--threads N] [--single-category] [--set K=V]...
 #
 # --fedrec   the fedrec binary (default: ./fedrec, else fedrec on PATH)
 # --data     where the data set is (made there when DIR/train.txt is
@@ -19,6 +19,9 @@
 # --threads  backend.threads (default 0: every online core)
 # --single-category  make the data with one category per item (default:
 #            577 items in a second category too, as the real set)
+# --set      change the configuration below (as for fedrec train), e.g.
+#            --set train.lr=1e-9 for a table that has not learnt (the
+#            ranking's worst case: every item norm alike)
 #
 # The generator needs numpy (Debian's python3-numpy at /usr/bin/python3);
 # fedrec does not.
@@ -30,6 +33,7 @@ data=/tmp/fedrec-mtrec-scale
 epochs=1
 threads=0
 second=577
+sets=
 while [ $# -gt 0 ]; do
     case $1 in
     --fedrec) fedrec=$2; shift 2 ;;
@@ -38,6 +42,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --second-category) second=577; shift ;; # the default; kept for old command lines
     --single-category) second=0; shift ;;
+    --set) sets="$sets --set $2"; shift 2 ;;
     *) echo "mtrec_scale.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -81,4 +86,5 @@ categories = $data/categories.txt
 INI
 echo "CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(nproc) online cores"
 echo "uptime: $(uptime)"
-"$fedrec" bench mtrec "$ini" --epochs "$epochs"
+# shellcheck disable=SC2086
+"$fedrec" bench mtrec "$ini" --epochs "$epochs" $sets
