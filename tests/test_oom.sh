@@ -4,7 +4,8 @@
 # checkpoint; PFedRec saving its model, and eval and recommend reading it;
 # the multi-scenario job msmt and the federated one fedmsmt, both saving
 # their models, and an msmt model's recommend and export; the multi-task
-# recommender mtrec) with one allocation made to fail, run
+# recommender mtrec, on a small table and on one large enough for its
+# norm-ordered ranking) with one allocation made to fail, run
 # after run, through tests/fedrec-oom (tests/oom/fail_alloc.c). Every run
 # must end with exit code 1 and a "fedrec: ..." line that says "out of
 # memory" with the library's message (not the bare status name a message
@@ -12,7 +13,7 @@
 # build, without any AddressSanitizer, LeakSanitizer or UBSan report.
 #
 # FR_OOM_SWEEP=full fails every allocation call of every main job in turn
-# (.ci/run's sanitizer build: minutes), the saved-model ones sampled;
+# (.ci/run's sanitizer build: minutes), the saved-model ones and the large mtrec sampled;
 # FR_OOM_SWEEP=all those too; otherwise (make check) the first call of every
 # distinct call site and every Kth call (about 40 per job). Also, with 4
 # threads, the allocations made on the pool's worker threads (PFedRec with
@@ -283,6 +284,17 @@ sweep fedmsmt "" train "$top_srcdir/conf/pfmsmtrec-synthetic.ini" $common --set 
 sweep mtrec "" train "$top_srcdir/conf/mtrec-synthetic.ini" $common --set data.users=30 --set data.items=40 \
     --set data.per_user=5 --set mtrec.synthetic_categories=4 --set train.epochs=2 --set mtrec.min_epochs=0 \
     --set train.batch_size=64
+# a table large enough for the norm-ordered ranking (16,384 items) and a
+# step touching more rows than one combine range (1,024): sampled, as
+# the saved models (its first part is the small mtrec's), unless
+# FR_OOM_SWEEP=all
+main_mode=$mode
+[ "$mode" = full ] && mode=sample
+[ "${FR_OOM_SWEEP:-}" = all ] && mode=full
+sweep mtrec_large "" train "$top_srcdir/conf/mtrec-synthetic.ini" $common --set data.users=30 --set data.items=17000 \
+    --set data.per_user=40 --set mtrec.synthetic_categories=4 --set train.epochs=1 --set mtrec.min_epochs=0 \
+    --set train.batch_size=2048
+mode=$main_mode
 
 # Worker threads: only their allocations fail (secure aggregation's and
 # the clients' buffers are allocated on them). 100 users (50 clients a
