@@ -99,7 +99,8 @@ void fr_mtr_epoch_finish(const fr_mtr *m, fr_mtr_epoch *out, double t0);
 void fr_mtr_ranker_free(fr_mtr_ranker *r);
 /* Free the federated state (mtr_federated.c; NULL-safe, repeatable). */
 void fr_mtr_federated_release(fr_mtr *m);
-/* Register row in the step's slots (zeroing its task gradients). */
+/* Register row in the step's slots (fr_mtr_task_grad clears the
+ * task gradients of every slot before it adds to them). */
 int32_t fr_mtr_touch(fr_mtr *m, fr_mtr_step *st, int32_t row);
 /* Draw the step's samples for task slot k (a pairwise task) and add its
  * loss and row gradients; BPR and the batch-bound tasks read st. */

@@ -45,8 +45,7 @@ int32_t fr_mtr_touch(fr_mtr *m, fr_mtr_step *st, int32_t row)
     slot = (int32_t)st->n_slots++;
     st->slot_of[row] = slot;
     st->rows[slot] = row;
-    for (size_t k = 0; k < m->o.n_tasks; k++)
-        memset(m->task_grad[k] + (size_t)slot * m->dim, 0, m->dim * sizeof(float));
+    (void)m; /* the task gradients of the slots are cleared in fr_mtr_task_grad */
     return slot;
 }
 
@@ -387,6 +386,9 @@ fr_status fr_mtr_task_grad(fr_mtr *m, fr_mtr_step *st, size_t k, unsigned epoch,
                            double *loss)
 {
     float *grad = m->task_grad[k];
+    /* every slot's row starts at zero: cleared here, on the task's own
+     * thread in one pass, rather than row by row as slots are made */
+    memset(grad, 0, st->n_slots * m->dim * sizeof *grad);
     switch (m->o.tasks[k]) {
     case FR_MTR_BPR:
         *loss = bpr_triples(m, st, grad, st->user, st->item, st->negative, st->n);
