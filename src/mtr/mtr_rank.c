@@ -75,6 +75,24 @@ struct fr_mtr_ranker {
     uint64_t *sort_keys;         /* scratch of both sorts */
 };
 
+/* The norm-ordered ranking's arrays (sort_items), freed and forgotten. */
+static void free_norm_order(fr_mtr_ranker *r)
+{
+    free(r->item_order);
+    free(r->item_rows);
+    free(r->item_norm);
+    free(r->user_order);
+    free(r->user_rows);
+    free(r->user_norm);
+    free(r->need);
+    free(r->row_limit);
+    free(r->sort_keys);
+    r->item_order = r->user_order = NULL;
+    r->item_rows = r->item_norm = r->user_rows = r->user_norm = NULL;
+    r->need = r->row_limit = NULL;
+    r->sort_keys = NULL;
+}
+
 void fr_mtr_ranker_free(fr_mtr_ranker *r)
 {
     if (!r)
@@ -85,15 +103,7 @@ void fr_mtr_ranker_free(fr_mtr_ranker *r)
     free(r->ranked);
     free(r->select_s);
     free((void *)r->bar);
-    free(r->item_order);
-    free(r->item_rows);
-    free(r->item_norm);
-    free(r->user_order);
-    free(r->user_rows);
-    free(r->user_norm);
-    free(r->need);
-    free(r->row_limit);
-    free(r->sort_keys);
+    free_norm_order(r);
     free(r);
 }
 
@@ -256,22 +266,6 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void free_norm_order(fr_mtr_ranker *r)
-{
-    free(r->item_order);
-    free(r->item_rows);
-    free(r->item_norm);
-    free(r->user_order);
-    free(r->user_rows);
-    free(r->user_norm);
-    free(r->need);
-    free(r->row_limit);
-    free(r->sort_keys);
-    r->item_order = r->user_order = NULL;
-    r->item_rows = r->item_norm = r->user_rows = r->user_norm = NULL;
-    r->need = r->row_limit = NULL;
-    r->sort_keys = NULL;
-}
 
 /* The items by decreasing norm (equal norms by id), their rows copied in
  * that order. *usable = 0 when a norm is not finite: the bound then says
