@@ -3,7 +3,7 @@
  * the backend's own op, or, where the backend leaves the entry NULL, the
  * CPU backend's op on host views of the same buffers. */
 #include "backend/backend_impl.h"
-#include "backend/fpenv.h"
+#include "core/fpenv.h"
 #include "core/error_internal.h"
 
 /* The status of a fallback op: its own, else that of the shadow syncs it

@@ -1,7 +1,7 @@
 /* cpu_engine.h — the CPU compute engine on host pointers (internal).
  *
  * An engine is an instruction-set path (scalar, AVX2+FMA, AVX-512, NEON)
- * plus a pool of worker threads. The CPU backend's ops and the fallback for
+ * plus a pool of host threads (core/pool.h). The CPU backend's ops and the fallback for
  * ops a device backend lacks both end up here. Each ISA path's kernels are
  * compiled in their own file with their own -m flags (see cpu_isa_*.c), and
  * the engine holds a pointer to the table of the path it uses, so one binary
@@ -22,6 +22,9 @@ fr_cpu_isa fr_cpu_engine_isa(const fr_cpu_engine *e);
 int fr_cpu_engine_threads(const fr_cpu_engine *e);
 
 struct fr_cpu_kernels;
+struct fr_pool;
+/* The engine's thread pool (core/pool.h). */
+struct fr_pool *fr_cpu_engine_pool(fr_cpu_engine *e);
 /* The kernel table of the engine's path (cpu_kernels.h). */
 const struct fr_cpu_kernels *fr_cpu_engine_kernels(const fr_cpu_engine *e);
 
@@ -94,9 +97,7 @@ void fr_cpu_sscal(const fr_cpu_engine *e, size_t n, float alpha, float *x);
  * Concurrency: an engine serves one calling thread at a time. Its
  * functions (GEMM, parallel_for, scratch of slot 0) must not be entered
  * from two threads at once; a backend is driven from one thread, and two
- * engines are independent. Idle workers sleep on a condition variable
- * (after spinning at most FR_CPU_SPIN_NS for a follow-up job). */
-#define FR_CPU_SPIN_NS 50000
+ * engines are independent. The threads are a host pool (core/pool.h). */
 
 /* fr_cpu_parallel_for that also tells each task the slot of the thread
  * running it: 0 for the calling thread, 1 .. threads - 1 for the workers.

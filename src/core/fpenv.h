@@ -1,4 +1,4 @@
-/* fpenv.h — flush-to-zero for the CPU ops. Denormal floats (below about
+/* fpenv.h — flush-to-zero for host threads that run numeric work. Denormal floats (below about
  * 1.2e-38) cost x86 cores a microcode assist per operation, a hundredfold
  * slowdown: Adam's second moments of rarely used embedding rows decay
  * into that range in long runs (an epoch went from 4 s to 76 s). The ops
@@ -7,8 +7,8 @@
  * own setting is restored after each op, and the engine's worker threads
  * keep it for good. Where the platform has no such control, nothing
  * changes. */
-#ifndef FR_BACKEND_FPENV_H
-#define FR_BACKEND_FPENV_H
+#ifndef FR_CORE_FPENV_H
+#define FR_CORE_FPENV_H
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
