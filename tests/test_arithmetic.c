@@ -32,7 +32,8 @@
 #include <string.h>
 
 #include "fed/fedmsmt_internal.h"
-#include "fed/pfedrec_internal.h"
+#include "fed/fed_internal.h"
+#include "job/pfedrec_job.h"
 #include "fedrec/combine.h"
 #include "fedrec/rng.h"
 #include "testutil.h"
@@ -249,9 +250,9 @@ static void pfedrec_toy(void)
     if (!p)
         return;
     /* The toy's initial state in place of the drawn one. */
-    memcpy(p->items, pf_items0, sizeof pf_items0);
-    memcpy(p->w, pf_w0, sizeof pf_w0);
-    memcpy(p->b, pf_b0, sizeof pf_b0);
+    memcpy(p->m->items, pf_items0, sizeof pf_items0);
+    memcpy(p->m->w, pf_w0, sizeof pf_w0);
+    memcpy(p->m->b, pf_b0, sizeof pf_b0);
 
     double global[PF_ITEMS * PF_DIM], w[PF_USERS][PF_DIM], b[PF_USERS];
     for (size_t i = 0; i < PF_ITEMS * PF_DIM; i++)
@@ -278,10 +279,10 @@ static void pfedrec_toy(void)
                                : (samples - before + PF_BATCH - 1) / PF_BATCH;
             /* Its score function stays on the client. */
             for (size_t c = 0; c < PF_DIM; c++)
-                near(p->w[u * PF_DIM + c], w[u][c], PF_TOL, "w", u, c);
-            near(p->b[u], b[u], PF_TOL, "b", u, 0);
+                near(p->m->w[u * PF_DIM + c], w[u][c], PF_TOL, "w", u, c);
+            near(p->m->b[u], b[u], PF_TOL, "b", u, 0);
             /* Its upload: every row it trained, the change of each. */
-            const client_out *out = &p->outs[u];
+            const fr_fed_upload *out = &p->f->outs[u];
             size_t n_touched = 0;
             for (size_t i = 0; i < PF_ITEMS; i++)
                 n_touched += (size_t)touched[u][i];
@@ -301,7 +302,7 @@ static void pfedrec_toy(void)
             personal_rank_differs |= ev.rank[0] != plain.rank[0] || ev.rank[1] != plain.rank[1];
             double fig[4] = {ev.rank[0] <= PF_TOP_K, ev.rank[0] <= PF_TOP_K ? log(2.0) / log(1.0 + ev.rank[0]) : 0,
                              ev.rank[1] <= PF_TOP_K, ev.rank[1] <= PF_TOP_K ? log(2.0) / log(1.0 + ev.rank[1]) : 0};
-            double got[4] = {p->val_hr[u], p->val_ndcg[u], p->test_hr[u], p->test_ndcg[u]};
+            double got[4] = {p->m->val_hr[u], p->m->val_ndcg[u], p->m->test_hr[u], p->m->test_ndcg[u]};
             for (size_t q = 0; q < 4; q++)
                 CHECK(fabs(got[q] - fig[q]) <= 1e-12,
                       "round %u client %zu: %s is %g, its ranks (validation %zu, test %zu) give %g", r, u,

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fed/pfedrec_internal.h"
+#include "job/pfedrec_job.h"
 #include "fedrec/pfedrec.h"
 #include "fedrec/ratings.h"
 #include "fedrec/rng.h"
@@ -43,7 +43,7 @@ static void toy_ratings(fr_ratings *r, size_t users, size_t items)
 static double probe_loss(const fr_pfedrec *p, scratch *s, const float *shared, const float *u,
                          const float *const *rows, size_t m, const float *c, float *logits)
 {
-    fr_ncf_forward(p, s, shared, u, rows, m, logits);
+    fr_ncf_forward(p->m, s, shared, u, rows, m, logits);
     double l = 0;
     for (size_t j = 0; j < m; j++)
         l += (double)c[j] * logits[j];
@@ -94,11 +94,11 @@ static void check_ncf_gradients(const fr_loo_split *split)
     if (!p)
         return;
     scratch s;
-    CHECK_OK(fr_pf_scratch_init(&s, p));
+    CHECK_OK(fr_pf_scratch_init(&s, p->m));
     enum { M = 3 };
-    size_t d = p->dim, n = p->n_shared;
+    size_t d = p->m->dim, n = p->m->n_shared;
     float *shared = malloc(n * sizeof *shared);
-    memcpy(shared, p->shared, n * sizeof *shared);
+    memcpy(shared, p->m->shared, n * sizeof *shared);
     float u[8], items[M][8], gu[8] = {0}, gi[M][8], c[M], logits[64];
     fr_rng rng;
     fr_rng_init(&rng, 7, 0, 0, FR_RNG_TEST);
@@ -114,8 +114,8 @@ static void check_ncf_gradients(const fr_loo_split *split)
     float *grads[M] = {gi[0], gi[1], gi[0]};
     memset(gi, 0, sizeof gi);
     memset(s.ncf_grad, 0, n * sizeof *s.ncf_grad);
-    fr_ncf_forward(p, &s, shared, u, rows, M, logits);
-    fr_ncf_backward(p, &s, shared, u, rows, M, c, gu, grads);
+    fr_ncf_forward(p->m, &s, shared, u, rows, M, logits);
+    fr_ncf_backward(p->m, &s, shared, u, rows, M, c, gu, grads);
     float *g_shared = malloc(n * sizeof *g_shared);
     memcpy(g_shared, s.ncf_grad, n * sizeof *g_shared);
     for (size_t k = 0; k < n; k++)
@@ -162,11 +162,11 @@ static void run(const fr_loo_split *s, fr_pfedrec_options o, unsigned rounds, co
         }
         CHECK_OK(fr_pfedrec_run_round(p, k, &res->last));
     }
-    size_t ni = s->n_items * p->dim, nu = s->n_users * p->dim;
+    size_t ni = s->n_items * p->m->dim, nu = s->n_users * p->m->dim;
     res->items = malloc(ni * sizeof *res->items);
     res->users = malloc(nu * sizeof *res->users);
     memcpy(res->items, fr_pfedrec_items(p), ni * sizeof *res->items);
-    memcpy(res->users, p->w, nu * sizeof *res->users);
+    memcpy(res->users, p->m->w, nu * sizeof *res->users);
     fr_pfedrec_free(p);
 }
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include "fedrec/comm.h"
 #include "fedrec/error.h"
+#include "fedrec/fed.h"
 #include "fedrec/participation.h"
 #include "fedrec/progress.h"
 #include "fedrec/ratings.h"
@@ -47,16 +48,6 @@ typedef enum fr_rating_algorithm {
 
 #define FR_NCF_MAX_LAYERS 8
 
-/* How the server combines the participants' changes of the shared
- * parameters: their mean (FedAvg), or, robust to a few wild clients, the
- * coordinate-wise median or trimmed mean over the clients that changed
- * each item row (times their share of the participants, so that the mean
- * form is kept: src/fed/pfedrec_robust.c). */
-typedef enum fr_aggregator {
-    FR_AGG_MEAN = 0,
-    FR_AGG_MEDIAN,
-    FR_AGG_TRIMMED_MEAN
-} fr_aggregator;
 
 
 typedef struct fr_pfedrec_options {

@@ -556,7 +556,7 @@ static fr_status keep_clients(const fed_client *cl, size_t C, const fr_fedmsmt_o
                               float **kept)
 {
     for (size_t c = 0; c < C; c++)
-        if (fr_fed_owner(o, c, C, ranks) == me)
+        if (fr_fedmsmt_owner(o, c, C, ranks) == me)
             FR_TRY(fr_param_set_export(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, kept[c], cl[c].n_values));
     return FR_OK;
 }
@@ -640,7 +640,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         const fr_participation *pa = &o->participation;
         round_progress rp = {&o->progress, 0, 0, ranks == 1, 0};
         for (size_t c = 0; c < C; c++)
-            if (fr_fed_owner(o, c, C, ranks) == me && !fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c))
+            if (fr_fedmsmt_owner(o, c, C, ranks) == me && !fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c))
                 rp.total += o->local_epochs * fr_msmt_pass_batches(cl[c].n_rows[FR_SPLIT_TRAIN], o->batch, o->block_rows);
         if (ranks > 1 && o->progress.fn) {
             /* Several ranks stop between rounds only, all after the same
@@ -656,7 +656,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         for (size_t c = 0; s == FR_OK && !rp.stop && c < C; c++) {
             if ((late[c] = fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c)))
                 continue; /* a straggler: not trained this round (on every rank alike) */
-            if (fr_fed_owner(o, c, C, ranks) != me)
+            if (fr_fedmsmt_owner(o, c, C, ranks) != me)
                 continue; /* another rank's client */
             if (fr_participation_past(pa, tr)) {
                 late[c] = 1; /* not started in time */
@@ -723,7 +723,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             for (size_t k = 0; k < t->n_tasks; k++)
                 r->valid.auc[c][k] = r->test.auc[c][k] = r->valid.logloss[c][k] = r->test.logloss[c][k] = NAN;
         for (size_t c = 0; s == FR_OK && r->evaluated && c < C; c++) {
-            if (fr_fed_owner(o, c, C, ranks) != me)
+            if (fr_fedmsmt_owner(o, c, C, ranks) != me)
                 continue;
             fr_msmt_eval e;
             s = fr_msmt_evaluate_rows(cl[c].m, t, cl[c].rows[FR_SPLIT_VALID], cl[c].n_rows[FR_SPLIT_VALID], &e);

@@ -78,7 +78,7 @@ void fr_fed_apply_rows(const float *deltas, size_t n, size_t rows, size_t cols, 
 
 /* Multi-rank runs (fedmsmt_ranks.c). The rank that runs client c of
  * `clients` among `ranks`. */
-int fr_fed_owner(const fr_fedmsmt_options *o, size_t c, size_t clients, int ranks);
+int fr_fedmsmt_owner(const fr_fedmsmt_options *o, size_t c, size_t clients, int ranks);
 /* Every client's trained vector after[c] (n_values[c] floats), its loss,
  * whether it was late and whether it trained, from the rank that owns it,
  * on every rank (collective, agreed). */

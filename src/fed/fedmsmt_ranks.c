@@ -11,7 +11,7 @@
 #include "fed/fedmsmt_internal.h"
 #include "fedrec/participation.h"
 
-int fr_fed_owner(const fr_fedmsmt_options *o, size_t c, size_t clients, int ranks)
+int fr_fedmsmt_owner(const fr_fedmsmt_options *o, size_t c, size_t clients, int ranks)
 {
     if (ranks <= 1)
         return 0;
@@ -30,7 +30,7 @@ static fr_status exchange(fr_comm *comm, const fr_fedmsmt_options *o, size_t cli
     int ranks = fr_comm_size(comm), me = fr_comm_rank(comm);
     size_t mine = 0;
     for (size_t c = 0; c < clients; c++)
-        mine += fr_fed_owner(o, c, clients, ranks) == me;
+        mine += fr_fedmsmt_owner(o, c, clients, ranks) == me;
     char *buf = calloc(mine ? mine : 1, each);
     size_t *counts = malloc((size_t)ranks * sizeof *counts);
     if (!buf || !counts) { /* no collective entered: the program ends the job */
@@ -41,7 +41,7 @@ static fr_status exchange(fr_comm *comm, const fr_fedmsmt_options *o, size_t cli
     fr_status s = FR_OK;
     size_t j = 0;
     for (size_t c = 0; s == FR_OK && c < clients; c++)
-        if (fr_fed_owner(o, c, clients, ranks) == me) {
+        if (fr_fedmsmt_owner(o, c, clients, ranks) == me) {
             uint64_t tag = c;
             memcpy(buf + j * each, &tag, sizeof tag);
             fill(ctx, c, buf + j * each);

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "core/error_internal.h"
-#include "fed/pfedrec_internal.h"
+#include "rec/rating.h"
 
-void fr_pf_keep_free(fr_pfedrec *p)
+void fr_pf_keep_free(fr_rating *p)
 {
     free(p->eval_items);
     free(p->eval_shared);
@@ -34,13 +34,13 @@ void fr_pf_keep_free(fr_pfedrec *p)
 }
 
 /* Whether the algorithm evaluates with each client's own item rows. */
-static int has_personal_rows(const fr_pfedrec *p)
+static int has_personal_rows(const fr_rating *p)
 {
     return p->o.algorithm == FR_ALGO_PFEDREC && !p->o.eval_global_items;
 }
 
 /* The per-user row lists (empty). */
-static fr_status alloc_personal(fr_pfedrec *p)
+static fr_status alloc_personal(fr_rating *p)
 {
     size_t nu = p->n_users;
     p->pers_n = calloc(nu ? nu : 1, sizeof *p->pers_n);
@@ -52,7 +52,7 @@ static fr_status alloc_personal(fr_pfedrec *p)
     return FR_OK;
 }
 
-fr_status fr_pfedrec_keep_model(fr_pfedrec *p)
+fr_status fr_rating_keep_model(fr_rating *p)
 {
     fr_pf_keep_free(p);
     size_t nu = p->n_users, d = p->dim;
@@ -79,7 +79,7 @@ fr_status fr_pfedrec_keep_model(fr_pfedrec *p)
     return FR_OK;
 }
 
-void fr_pf_keep_round_start(fr_pfedrec *p)
+void fr_pf_keep_round_start(fr_rating *p)
 {
     memcpy(p->eval_items, p->items, p->n_items * p->dim * sizeof *p->items);
     if (p->shared)
@@ -93,7 +93,7 @@ static int compare_item(const void *a, const void *b)
 }
 
 /* Room for n rows in user u's list. */
-static fr_status reserve_rows(fr_pfedrec *p, size_t u, size_t n)
+static fr_status reserve_rows(fr_rating *p, size_t u, size_t n)
 {
     if (n <= p->pers_cap[u])
         return FR_OK;
@@ -110,7 +110,7 @@ static fr_status reserve_rows(fr_pfedrec *p, size_t u, size_t n)
     return FR_OK;
 }
 
-fr_status fr_pf_keep_client(fr_pfedrec *p, const scratch *s, size_t u, const float *w, float b)
+fr_status fr_pf_keep_client(fr_rating *p, const scratch *s, size_t u, const float *w, float b)
 {
     size_t d = p->dim;
     memcpy(p->eval_w + u * d, w, d * sizeof *w);
@@ -150,7 +150,7 @@ void fr_pfedrec_model_free(fr_pfedrec_model *m)
 }
 
 /* Grow *buf to hold n elements of size bytes (kept when big enough). */
-static fr_status grow(void **buf, size_t *have, size_t n, size_t size)
+fr_status fr_pf_grow(void **buf, size_t *have, size_t n, size_t size)
 {
     if (*buf && *have >= n)
         return FR_OK;
@@ -162,7 +162,7 @@ static fr_status grow(void **buf, size_t *have, size_t n, size_t size)
     return FR_OK;
 }
 
-fr_status fr_pfedrec_model_take(fr_pfedrec *p, fr_pfedrec_model *m)
+fr_status fr_rating_model_take(fr_rating *p, fr_pfedrec_model *m)
 {
     if (!p->keep)
         return fr_fail(FR_ERR_INVALID, "the rating engine keeps no model (fr_pfedrec_keep_model was not called)");
@@ -208,8 +208,8 @@ fr_status fr_pfedrec_model_take(fr_pfedrec *p, fr_pfedrec_model *m)
     }
     m->personal_start[nu] = total;
     size_t cap_items = m->personal_cap, cap_rows = m->personal_cap;
-    FR_TRY(grow((void **)&m->personal_items, &cap_items, total, sizeof *m->personal_items));
-    FR_TRY(grow((void **)&m->personal_rows, &cap_rows, total * d, sizeof *m->personal_rows));
+    FR_TRY(fr_pf_grow((void **)&m->personal_items, &cap_items, total, sizeof *m->personal_items));
+    FR_TRY(fr_pf_grow((void **)&m->personal_rows, &cap_rows, total * d, sizeof *m->personal_rows));
     m->personal_cap = total > m->personal_cap ? total : m->personal_cap;
     for (size_t u = 0; u < nu; u++) {
         if (!p->pers_n[u]) /* a user never trained has no list at all */
@@ -220,7 +220,7 @@ fr_status fr_pfedrec_model_take(fr_pfedrec *p, fr_pfedrec_model *m)
     return FR_OK;
 }
 
-fr_status fr_pf_model_check(const fr_pfedrec *p, const fr_pfedrec_model *m)
+fr_status fr_pf_model_check(const fr_rating *p, const fr_pfedrec_model *m)
 {
     size_t nu = p->n_users, ni = p->n_items, d = p->dim;
     if (m->algorithm != p->o.algorithm || m->n_users != nu || m->n_items != ni || m->dim != d ||
@@ -245,7 +245,7 @@ fr_status fr_pf_model_check(const fr_pfedrec *p, const fr_pfedrec_model *m)
 
 /* Every user's personal rows of m into the engine's lists (allocated
  * here; freed with the kept model on failure). */
-static fr_status personal_from(fr_pfedrec *p, const fr_pfedrec_model *m)
+static fr_status personal_from(fr_rating *p, const fr_pfedrec_model *m)
 {
     size_t d = p->dim;
     FR_TRY(alloc_personal(p));
@@ -263,7 +263,7 @@ static fr_status personal_from(fr_pfedrec *p, const fr_pfedrec_model *m)
     return FR_OK;
 }
 
-fr_status fr_pf_keep_restore(fr_pfedrec *p, const fr_pfedrec_model *m)
+fr_status fr_pf_keep_restore(fr_rating *p, const fr_pfedrec_model *m)
 {
     if (!p->keep)
         return FR_OK;
@@ -297,7 +297,7 @@ fr_status fr_pf_keep_restore(fr_pfedrec *p, const fr_pfedrec_model *m)
     return FR_OK;
 }
 
-fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m)
+fr_status fr_rating_model_use(fr_rating *p, const fr_pfedrec_model *m)
 {
     size_t nu = p->n_users, ni = p->n_items, d = p->dim;
     FR_TRY(fr_pf_model_check(p, m));
@@ -318,7 +318,7 @@ fr_status fr_pfedrec_model_use(fr_pfedrec *p, const fr_pfedrec_model *m)
 }
 
 /* Put user u's personal rows over the table in s (a fresh overlay). */
-static fr_status overlay(fr_pfedrec *p, scratch *s, size_t u)
+static fr_status overlay(fr_rating *p, scratch *s, size_t u)
 {
     if (!p->pers_n)
         return FR_OK;
@@ -332,7 +332,7 @@ static fr_status overlay(fr_pfedrec *p, scratch *s, size_t u)
 }
 
 typedef struct eval_job {
-    fr_pfedrec *p;
+    fr_rating *p;
     size_t chunk;
     fr_status status[512];
 } eval_job;
@@ -340,7 +340,7 @@ typedef struct eval_job {
 static void evaluate_users(void *arg, size_t task)
 {
     eval_job *job = arg;
-    fr_pfedrec *p = job->p;
+    fr_rating *p = job->p;
     size_t begin = task * job->chunk, end = begin + job->chunk;
     if (end > p->n_users)
         end = p->n_users;
@@ -359,7 +359,7 @@ static void evaluate_users(void *arg, size_t task)
     fr_pf_scratch_free(&s);
 }
 
-fr_status fr_pfedrec_evaluate(fr_pfedrec *p, fr_pfedrec_round *out)
+fr_status fr_rating_evaluate(fr_rating *p, fr_pfedrec_round *out)
 {
     memset(out, 0, sizeof *out);
     eval_job *job = calloc(1, sizeof *job);
@@ -380,13 +380,13 @@ fr_status fr_pfedrec_evaluate(fr_pfedrec *p, fr_pfedrec_round *out)
         s = job->status[t];
     free(job);
     FR_TRY(s);
-    fr_pf_summarise(p, out);
+    fr_rating_summarise(p, out);
     out->seconds = fr_clock_seconds() - t0;
     out->t_eval = out->seconds;
     return FR_OK;
 }
 
-fr_status fr_pfedrec_scores(fr_pfedrec *p, size_t u, float *scores)
+fr_status fr_rating_scores(fr_rating *p, size_t u, float *scores)
 {
     if (u >= p->n_users)
         return fr_fail(FR_ERR_INVALID, "user %zu of %zu", u, p->n_users);
@@ -416,137 +416,4 @@ void fr_pfedrec_ncf_layer(const fr_pfedrec_options *o, size_t l, size_t *out, si
     }
     *weight = at;
     *bias = at + *out * *in;
-}
-
-/* ---- several ranks: each user's part from the rank that trained it ---------- */
-
-/* This rank's users' parts of m, in user order: w (dim floats), b, the
- * row count (a uint32), the rows' items (int32) and values (floats). */
-static fr_status pack_own(const fr_pfedrec *p, const fr_pfedrec_model *m, unsigned char **out, size_t *bytes)
-{
-    size_t d = m->dim, total = 0;
-    for (size_t u = 0; u < m->n_users; u++)
-        if (fr_pf_owner(p, u) == p->rank) {
-            size_t n = m->personal_start ? m->personal_start[u + 1] - m->personal_start[u] : 0;
-            total += (d + 1) * sizeof(float) + sizeof(uint32_t) + n * (sizeof(int32_t) + d * sizeof(float));
-        }
-    unsigned char *buf = malloc(total ? total : 1), *at = buf;
-    if (!buf)
-        return fr_fail_nomem("personal models to gather", total);
-    for (size_t u = 0; u < m->n_users; u++) {
-        if (fr_pf_owner(p, u) != p->rank)
-            continue;
-        size_t first = m->personal_start ? m->personal_start[u] : 0;
-        uint32_t n = m->personal_start ? (uint32_t)(m->personal_start[u + 1] - first) : 0;
-        memcpy(at, m->w + u * d, d * sizeof(float));
-        at += d * sizeof(float);
-        memcpy(at, m->b + u, sizeof(float));
-        at += sizeof(float);
-        memcpy(at, &n, sizeof n);
-        at += sizeof n;
-        if (n) {
-            memcpy(at, m->personal_items + first, n * sizeof(int32_t));
-            at += n * sizeof(int32_t);
-            memcpy(at, m->personal_rows + first * d, (size_t)n * d * sizeof(float));
-            at += (size_t)n * d * sizeof(float);
-        }
-    }
-    *out = buf;
-    *bytes = total;
-    return FR_OK;
-}
-
-/* Rank 0: every user's part from its rank's chunk of all (counts bytes
- * each, in rank order) into m. */
-static fr_status unpack_all(const fr_pfedrec *p, fr_pfedrec_model *m, const unsigned char *all, const size_t *counts)
-{
-    size_t d = m->dim, nu = m->n_users, ranks = (size_t)p->ranks;
-    const unsigned char **at = malloc(ranks * sizeof *at), **end = malloc(ranks * sizeof *end);
-    if (!at || !end) {
-        free(at);
-        free(end);
-        return fr_fail_nomem("gathered models", ranks * 2 * sizeof *at);
-    }
-    const unsigned char *base = all;
-    for (size_t r = 0; r < ranks; r++) {
-        at[r] = base;
-        end[r] = base + counts[r];
-        base += counts[r];
-    }
-    /* First pass: the sizes; second: the values. */
-    fr_status s = FR_OK;
-    size_t total = 0;
-    const unsigned char **cursor = malloc(ranks * sizeof *cursor);
-    if (!cursor)
-        s = fr_fail_nomem("gathered models", ranks * sizeof *cursor);
-    for (int pass = 0; s == FR_OK && pass < 2; pass++) {
-        memcpy(cursor, at, ranks * sizeof *cursor);
-        if (pass == 1 && m->personal_start) {
-            size_t cap_items = m->personal_cap, cap_rows = m->personal_cap;
-            s = grow((void **)&m->personal_items, &cap_items, total, sizeof *m->personal_items);
-            if (s == FR_OK)
-                s = grow((void **)&m->personal_rows, &cap_rows, total * d, sizeof *m->personal_rows);
-            if (s == FR_OK && total > m->personal_cap)
-                m->personal_cap = total;
-            total = 0;
-        }
-        for (size_t u = 0; s == FR_OK && u < nu; u++) {
-            size_t r = (size_t)fr_pf_owner(p, u);
-            const unsigned char *c = cursor[r];
-            uint32_t n;
-            size_t head = (d + 1) * sizeof(float) + sizeof n;
-            if ((size_t)(end[r] - c) < head) {
-                s = fr_fail(FR_ERR_COMM, "rank %zu sent fewer personal models than it owns", r);
-                break;
-            }
-            memcpy(&n, c + (d + 1) * sizeof(float), sizeof n);
-            size_t rest = (size_t)n * (sizeof(int32_t) + d * sizeof(float));
-            if ((size_t)(end[r] - c) - head < rest || (n && !m->personal_start)) {
-                s = fr_fail(FR_ERR_COMM, "rank %zu sent a damaged personal model of user %zu", r, u);
-                break;
-            }
-            if (pass == 1) {
-                memcpy(m->w + u * d, c, d * sizeof(float));
-                memcpy(m->b + u, c + d * sizeof(float), sizeof(float));
-                if (m->personal_start) {
-                    m->personal_start[u] = total;
-                    memcpy(m->personal_items + total, c + head, n * sizeof(int32_t));
-                    memcpy(m->personal_rows + total * d, c + head + n * sizeof(int32_t),
-                           (size_t)n * d * sizeof(float));
-                }
-            }
-            total += n;
-            cursor[r] = c + head + rest;
-        }
-    }
-    if (s == FR_OK && m->personal_start)
-        m->personal_start[nu] = total;
-    free(cursor);
-    free(at);
-    free(end);
-    return s;
-}
-
-fr_status fr_pfedrec_model_gather(fr_pfedrec *p, fr_pfedrec_model *m)
-{
-    if (p->ranks <= 1)
-        return FR_OK;
-    size_t *counts = malloc((size_t)p->ranks * sizeof *counts);
-    if (!counts) /* no collective entered: the program ends the job */
-        return fr_fail_nomem("gather counts", (size_t)p->ranks * sizeof *counts);
-    unsigned char *mine = NULL;
-    size_t bytes = 0;
-    fr_status s = pack_own(p, m, &mine, &bytes);
-    /* Every rank enters the gather (a failed rank with nothing to send),
-     * then the verdict is shared. */
-    void *all = NULL;
-    fr_status g = fr_comm_gather(p->comm, 0, mine, s == FR_OK ? bytes : 0, &all, counts);
-    if (s == FR_OK)
-        s = g;
-    if (s == FR_OK && p->rank == 0)
-        s = unpack_all(p, m, all, counts);
-    free(all);
-    free(mine);
-    free(counts);
-    return fr_comm_agree(p->comm, s);
 }

@@ -11,7 +11,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "core/error_internal.h"
-#include "fed/pfedrec_internal.h"
+#include "rec/rating.h"
 #include "fedrec/rng.h"
 
 size_t fr_ncf_shared_count(const fr_pfedrec_options *o)
@@ -73,7 +73,7 @@ static size_t act_floats(const fr_pfedrec_options *o, size_t rows)
     return per_row * rows;
 }
 
-fr_status fr_ncf_scratch_init(const fr_pfedrec *p, scratch *s)
+fr_status fr_ncf_scratch_init(const fr_rating *p, scratch *s)
 {
     const fr_pfedrec_options *o = &p->o;
     size_t rows = o->batch > p->split->negatives_per_eval + 1 ? o->batch
@@ -94,13 +94,13 @@ fr_status fr_ncf_scratch_init(const fr_pfedrec *p, scratch *s)
 }
 
 /* Where the buffers of layer l start in the activations (R rows). */
-static float *input_of(const fr_pfedrec *p, scratch *s)
+static float *input_of(const fr_rating *p, scratch *s)
 {
     (void)p;
     return s->ncf_act;
 }
 
-static float *preact_of(const fr_pfedrec *p, scratch *s, size_t l)
+static float *preact_of(const fr_rating *p, scratch *s, size_t l)
 {
     float *at = s->ncf_act + s->ncf_rows * 2 * p->o.dim;
     for (size_t k = 0; k < l; k++)
@@ -108,17 +108,17 @@ static float *preact_of(const fr_pfedrec *p, scratch *s, size_t l)
     return at;
 }
 
-static float *output_of(const fr_pfedrec *p, scratch *s, size_t l)
+static float *output_of(const fr_rating *p, scratch *s, size_t l)
 {
     return preact_of(p, s, l) + s->ncf_rows * p->o.ncf_layers[l];
 }
 
-static float *grad_buffer(const fr_pfedrec *p, scratch *s, int which)
+static float *grad_buffer(const fr_rating *p, scratch *s, int which)
 {
     return preact_of(p, s, p->o.n_ncf_layers) + (size_t)which * s->ncf_rows * widest(&p->o);
 }
 
-void fr_ncf_forward(const fr_pfedrec *p, scratch *s, const float *shared, const float *u,
+void fr_ncf_forward(const fr_rating *p, scratch *s, const float *shared, const float *u,
                     const float *const *item_rows, size_t m, float *logits)
 {
     const fr_cpu_kernels *k = fr_cpu_engine_kernels(s->gemm);
@@ -153,7 +153,7 @@ void fr_ncf_forward(const fr_pfedrec *p, scratch *s, const float *shared, const 
     }
 }
 
-void fr_ncf_backward(const fr_pfedrec *p, scratch *s, const float *shared, const float *u,
+void fr_ncf_backward(const fr_rating *p, scratch *s, const float *shared, const float *u,
                      const float *const *item_rows, size_t m, const float *dlogit, float *gu,
                      float *const *item_grads)
 {

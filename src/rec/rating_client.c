@@ -10,7 +10,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "core/error_internal.h"
-#include "fed/pfedrec_internal.h"
+#include "rec/rating.h"
 #include "fedrec/metrics.h"
 #include "fedrec/rng.h"
 
@@ -29,7 +29,7 @@ void fr_pf_scratch_free(scratch *s)
     free(s->seen_in_batch);
 }
 
-fr_status fr_pf_scratch_init(scratch *s, const fr_pfedrec *p)
+fr_status fr_pf_scratch_init(scratch *s, const fr_rating *p)
 {
     size_t n_items = p->n_items, dim = p->dim, batch = p->o.batch;
     memset(s, 0, sizeof *s);
@@ -118,24 +118,6 @@ static fr_status reserve_samples(scratch *s, size_t n)
 
 /* ---- one client's round ------------------------------------------------------ */
 
-size_t fr_pf_agg_tasks(const fr_pfedrec *p)
-{
-    size_t t = (size_t)fr_cpu_engine_threads(p->engine);
-    return t > MAX_AGG_TASKS ? MAX_AGG_TASKS : t;
-}
-
-/* The upload group of item row `item`. */
-static size_t group_of(const fr_pfedrec *p, int32_t item, size_t groups)
-{
-    return (size_t)item * groups / p->n_items;
-}
-
-size_t fr_pf_group_first_item(const fr_pfedrec *p, size_t g)
-{
-    /* The least i with i * G / n >= g: ceil(g * n / G). */
-    return (g * p->n_items + FR_PF_GROUPS - 1) / FR_PF_GROUPS;
-}
-
 float fr_pf_sigmoid(float z)
 {
     float e = expf(-fabsf(z));
@@ -154,7 +136,7 @@ float fr_pf_sigmoid_bce(float z, float y, double *loss_sum)
  * positive, and for each positive `negatives` distinct items the user never
  * interacted with (strict mode: nor its evaluation negatives). Negatives of
  * different positives may repeat. Stream (seed, round + 1, user). */
-static size_t negatives_each(const fr_pfedrec *p, size_t u)
+static size_t negatives_each(const fr_rating *p, size_t u)
 {
     const fr_loo_split *sp = p->split;
     size_t seen = sp->seen_start[u + 1] - sp->seen_start[u];
@@ -163,13 +145,13 @@ static size_t negatives_each(const fr_pfedrec *p, size_t u)
     return p->o.negatives < available ? p->o.negatives : available;
 }
 
-size_t fr_pf_samples_of(const fr_pfedrec *p, size_t u)
+size_t fr_pf_samples_of(const fr_rating *p, size_t u)
 {
     size_t n_pos = p->split->train_start[u + 1] - p->split->train_start[u];
     return n_pos * (1 + negatives_each(p, u));
 }
 
-fr_status fr_pf_draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t *count)
+fr_status fr_pf_draw_samples(const fr_rating *p, scratch *s, size_t u, size_t *count)
 {
     const fr_loo_split *sp = p->split;
     size_t n_pos = sp->train_start[u + 1] - sp->train_start[u];
@@ -218,7 +200,7 @@ fr_status fr_pf_draw_samples(const fr_pfedrec *p, scratch *s, size_t u, size_t *
 
 /* Score of item for user u's model: the client's overlay row when it has
  * one (and item personalisation is on), else the global row. */
-static float score(const fr_pfedrec *p, const scratch *s, const float *w, float b, int32_t item)
+static float score(const fr_rating *p, const scratch *s, const float *w, float b, int32_t item)
 {
     const float *row = p->items + (size_t)item * p->dim;
     if (!p->o.eval_global_items && p->o.algorithm == FR_ALGO_PFEDREC && s->slot[item] >= 0)
@@ -228,7 +210,7 @@ static float score(const fr_pfedrec *p, const scratch *s, const float *w, float 
 
 /* FedNCF: the held-out item and its negatives in one forward through the
  * round's global layers and items. */
-static void ncf_evaluate(fr_pfedrec *p, scratch *s, const float *u, int32_t pos,
+static void ncf_evaluate(fr_rating *p, scratch *s, const float *u, int32_t pos,
                          const int32_t *neg, size_t k, double *hr, double *ndcg)
 {
     float **rows = s->ncf_ptrs, *logits = s->ncf_logits;
@@ -239,7 +221,7 @@ static void ncf_evaluate(fr_pfedrec *p, scratch *s, const float *u, int32_t pos,
     fr_hit_ndcg(logits[0], logits + 1, k, p->o.top_k, hr, ndcg);
 }
 
-void fr_pf_evaluate(fr_pfedrec *p, scratch *s, size_t u, const float *w, float b)
+void fr_pf_evaluate(fr_rating *p, scratch *s, size_t u, const float *w, float b)
 {
     const fr_loo_split *sp = p->split;
     if (!sp->has_eval[u])
@@ -265,7 +247,7 @@ void fr_pf_evaluate(fr_pfedrec *p, scratch *s, size_t u, const float *w, float b
         free(ns);
 }
 
-void fr_pf_score_items(const fr_pfedrec *p, scratch *s, const float *w, float b, float *scores)
+void fr_pf_score_items(const fr_rating *p, scratch *s, const float *w, float b, float *scores)
 {
     if (p->o.algorithm != FR_ALGO_FEDNCF) {
         for (size_t i = 0; i < p->n_items; i++)
@@ -284,8 +266,8 @@ void fr_pf_score_items(const fr_pfedrec *p, scratch *s, const float *w, float b,
 
 /* FedMF: one forward, then u and the item rows stepped together from the
  * same gradients (no bias). */
-static void fedmf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m, float lr,
-                        float lr_item, float *gu, client_out *out)
+static void fedmf_batch(fr_rating *p, scratch *s, float *u, size_t at, size_t m, float lr,
+                        float lr_item, float *gu, fr_fed_upload *out)
 {
     size_t d = p->dim, n_rows = 0;
     s->batch_id++;
@@ -315,8 +297,8 @@ static void fedmf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m
 /* FedNCF: one forward and backward through the client's copy of the
  * shared layers, then the user row, the layers and the item rows stepped
  * together. */
-static void fedncf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t m, float lr,
-                         float lr_item, float *gu, client_out *out)
+static void fedncf_batch(fr_rating *p, scratch *s, float *u, size_t at, size_t m, float lr,
+                         float lr_item, float *gu, fr_fed_upload *out)
 {
     size_t d = p->dim, n_rows = 0;
     float **rows = s->ncf_ptrs, **grads = s->ncf_ptrs + s->ncf_rows;
@@ -349,7 +331,7 @@ static void fedncf_batch(fr_pfedrec *p, scratch *s, float *u, size_t at, size_t 
     }
 }
 
-fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *out)
+fr_status fr_pf_train_client(fr_rating *p, scratch *s, size_t u, fr_fed_upload *out)
 {
     size_t d = p->dim, n;
     float *w = p->w + u * d, *bias = p->b + u;
@@ -434,10 +416,10 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
     out->t_train = t2 - t1;
     out->t_eval = t3 - t2;
     if (p->o.algorithm == FR_ALGO_FEDNCF) {
-        if (!out->shared_delta && !(out->shared_delta = malloc(p->n_shared * sizeof(float))))
+        if (!out->dense_delta && !(out->dense_delta = malloc(p->n_shared * sizeof(float))))
             return fr_fail_nomem("FedNCF update", p->n_shared * 4);
         for (size_t k = 0; k < p->n_shared; k++)
-            out->shared_delta[k] = s->ncf_local[k] - p->shared[k];
+            out->dense_delta[k] = s->ncf_local[k] - p->shared[k];
     }
     /* The upload: changed rows and their change. */
     size_t need = p->o.dense_upload ? p->n_items : s->n_loaded;
@@ -456,7 +438,7 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
     /* Counting sort of the changed rows into the upload groups (item
      * ranges), so each aggregation task reads only its own rows: count,
      * then place. */
-    size_t groups = FR_PF_GROUPS, count[FR_PF_GROUPS + 1] = {0};
+    size_t groups = FR_FED_GROUPS, count[FR_FED_GROUPS + 1] = {0};
     for (size_t k = 0; k < s->n_loaded; k++) {
         const float *g = p->items + (size_t)s->loaded[k] * d, *l = s->local + k * d;
         int changed = p->o.dense_upload || memcmp(g, l, d * sizeof *g) != 0;
@@ -464,7 +446,7 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
         if (!changed)
             s->loaded[k] = -1 - s->loaded[k];
         else
-            count[group_of(p, s->loaded[k], groups) + 1]++;
+            count[fr_fed_group_of((size_t)s->loaded[k], p->n_items) + 1]++;
     }
     for (size_t t = 0; t < groups; t++)
         count[t + 1] += count[t];
@@ -477,7 +459,7 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
             continue;
         }
         const float *g = p->items + (size_t)s->loaded[k] * d, *l = s->local + k * d;
-        size_t at = count[group_of(p, s->loaded[k], groups)]++;
+        size_t at = count[fr_fed_group_of((size_t)s->loaded[k], p->n_items)]++;
         out->rows[at] = s->loaded[k];
         for (size_t c = 0; c < d; c++)
             out->delta[at * d + c] = l[c] - g[c];
@@ -497,7 +479,7 @@ fr_status fr_pf_train_client(fr_pfedrec *p, scratch *s, size_t u, client_out *ou
         out->n_rows = p->n_items;
         /* Item order is already grouped by range. */
         for (size_t t = 0; t <= groups; t++)
-            out->group_start[t] = (uint32_t)fr_pf_group_first_item(p, t);
+            out->group_start[t] = (uint32_t)fr_fed_group_first(t, p->n_items);
     }
     return FR_OK;
 }

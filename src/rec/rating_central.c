@@ -14,10 +14,10 @@
 #include "backend/cpu/cpu_ops.h"
 #include "core/error_internal.h"
 #include "core/progress_call.h"
-#include "fed/pfedrec_internal.h"
+#include "rec/rating.h"
 #include "fedrec/rng.h"
 
-fr_status fr_pf_central_alloc(fr_pfedrec *p)
+fr_status fr_pf_central_alloc(fr_rating *p)
 {
     size_t nu = p->n_users, ni = p->n_items, d = p->dim;
     p->m_users = calloc(nu * d, sizeof(float));
@@ -41,16 +41,16 @@ fr_status fr_pf_central_alloc(fr_pfedrec *p)
 
 /* Draw (task = a range of users) or evaluate, in parallel over users. */
 typedef struct central_job {
-    fr_pfedrec *p;
+    fr_rating *p;
     size_t chunk;
     int evaluate;
-    double seconds[MAX_AGG_TASKS * 8];
+    double seconds[FR_RATING_MAX_TASKS * 8];
 } central_job;
 
 static fr_status central_users(void *arg, size_t task)
 {
     central_job *job = arg;
-    fr_pfedrec *p = job->p;
+    fr_rating *p = job->p;
     double t0 = fr_clock_seconds();
     size_t begin = task * job->chunk, end = begin + job->chunk;
     if (end > p->n_users)
@@ -80,12 +80,12 @@ static fr_status central_users(void *arg, size_t task)
     return st;
 }
 
-static fr_status for_all_users(fr_pfedrec *p, int evaluate, double *seconds)
+static fr_status for_all_users(fr_rating *p, int evaluate, double *seconds)
 {
     central_job *job = calloc(1, sizeof *job);
     if (!job)
         return fr_fail_nomem("centralised MF", sizeof *job);
-    size_t tasks_max = MAX_AGG_TASKS * 8;
+    size_t tasks_max = FR_RATING_MAX_TASKS * 8;
     size_t want = 8 * (size_t)fr_cpu_engine_threads(p->engine);
     if (want > tasks_max)
         want = tasks_max;
@@ -115,7 +115,7 @@ static size_t slot_of(int32_t *slot, int32_t row, int32_t *rows, size_t *n_rows,
     return (size_t)slot[row];
 }
 
-fr_status fr_pf_central_epoch(fr_pfedrec *p, fr_pfedrec_round *out)
+fr_status fr_pf_central_epoch(fr_rating *p, fr_pfedrec_round *out)
 {
     size_t d = p->dim, total = p->pool_start[p->n_users], batch = p->o.batch;
     FR_TRY(for_all_users(p, 0, &out->t_negatives));

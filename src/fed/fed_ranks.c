@@ -1,7 +1,7 @@
-/* pfedrec_ranks.c — the rating engine's rounds over several ranks (see
- * fr_pfedrec_set_comm): which rank trains a client, the exchange of the
+/* fed_ranks.c — the federation core's rounds over several ranks (see
+ * fr_fed_set_comm): which rank trains a client, the exchange of the
  * trained clients' records, the aggregation of item changes split by item
- * range over the ranks, and the checkpoint's gather and broadcast.
+ * range over the ranks.
  *
  * Why the result is the one-rank run's, bit for bit: every rank draws the
  * same sample; a client's training depends only on (seed, round, client)
@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "core/error_internal.h"
-#include "fed/pfedrec_internal.h"
+#include "fed/fed_internal.h"
 
-int fr_pf_owner(const fr_pfedrec *p, size_t u)
+int fr_fed_owner(const fr_fed *p, size_t u)
 {
     if (p->ranks <= 1)
         return 0;
@@ -30,15 +30,15 @@ int fr_pf_owner(const fr_pfedrec *p, size_t u)
 }
 
 /* First item row of rank r's aggregation range (r = ranks: n_items). */
-static size_t range_start(const fr_pfedrec *p, int r)
+static size_t range_start(const fr_fed *p, int r)
 {
-    return (size_t)r * p->n_items / (size_t)p->ranks;
+    return (size_t)r * p->st.n_rows / (size_t)p->ranks;
 }
 
 /* The rank whose range holds item row i. */
-static int range_owner(const fr_pfedrec *p, size_t i)
+static int range_owner(const fr_fed *p, size_t i)
 {
-    int r = (int)(i * (size_t)p->ranks / p->n_items);
+    int r = (int)(i * (size_t)p->ranks / p->st.n_rows);
     /* Integer division can put a boundary row one rank off: settle it. */
     while (r > 0 && i < range_start(p, r))
         r--;
@@ -50,45 +50,49 @@ static int range_owner(const fr_pfedrec *p, size_t i)
 /* ---- records ---------------------------------------------------------------- */
 
 /* A trained client's record: this head, then ranks x uint32 row counts
- * (round-robin: its changed rows in each rank's item range; contiguous:
- * all of them in the first),
- * then (shared score) its w and b, then (FedNCF) its layer change. */
+ * (round-robin: its changed rows in each rank's range; contiguous: all of
+ * them in the first), then (shared personal values) its personal values,
+ * then its dense change, then the model's record of it. */
 typedef struct rec_head {
     uint64_t k;          /* index into the round's sample */
     uint64_t samples;
     int32_t trained, late, rejected, unused;
     double loss_sum, t_negatives, t_train, t_eval;
-    double val_hr, val_ndcg, test_hr, test_ndcg;
 } rec_head;
 
-static size_t record_floats(const fr_pfedrec *p)
+static size_t record_floats(const fr_fed *p)
 {
-    return (p->o.share_score ? p->dim + 1 : 0) + p->n_shared;
+    return (p->o.share_personal ? p->ops->n_personal : 0) + p->st.n_dense;
 }
 
-/* Row counts a record carries: one per rank's item range (round-robin),
- * or the total (contiguous: the chain needs no more). */
-static size_t record_counts(const fr_pfedrec *p)
+/* Row counts a record carries: one per rank's range (round-robin), or the
+ * total (contiguous: the chain needs no more). */
+static size_t record_counts(const fr_fed *p)
 {
     return p->o.participation.placement == FR_PLACE_ROUND_ROBIN ? (size_t)p->ranks : 1;
 }
 
-static size_t record_bytes(const fr_pfedrec *p)
+/* Where the model's record starts in a record. */
+static size_t model_record_at(const fr_fed *p)
 {
     size_t b = sizeof(rec_head) + record_counts(p) * sizeof(uint32_t) + record_floats(p) * sizeof(float);
     return (b + 7) / 8 * 8;
 }
 
-static void pack_record(const fr_pfedrec *p, size_t k, char *at)
+static size_t record_bytes(const fr_fed *p)
 {
-    const client_out *o = &p->outs[k];
-    size_t u = (size_t)p->sampled[k], d = p->dim;
-    rec_head h = {k, o->samples, o->trained, o->late, o->rejected, 0, o->loss_sum, o->t_negatives, o->t_train, o->t_eval,
-                  p->val_hr[u], p->val_ndcg[u], p->test_hr[u], p->test_ndcg[u]};
+    return (model_record_at(p) + p->ops->record_bytes + 7) / 8 * 8;
+}
+
+static void pack_record(const fr_fed *p, size_t k, char *at)
+{
+    const fr_fed_upload *o = &p->outs[k];
+    size_t u = (size_t)p->sampled[k];
+    rec_head h = {k, o->samples, o->trained, o->late, o->rejected, 0, o->loss_sum, o->t_negatives, o->t_train, o->t_eval};
     memcpy(at, &h, sizeof h);
     uint32_t *counts = (uint32_t *)(void *)(at + sizeof h);
     memset(counts, 0, record_counts(p) * sizeof *counts);
-    if (fr_pf_participates(o)) {
+    if (fr_fed_participates(o)) {
         if (p->o.participation.placement == FR_PLACE_CONTIGUOUS) /* the chain needs the total only */
             counts[0] = (uint32_t)o->n_rows;
         else
@@ -96,28 +100,29 @@ static void pack_record(const fr_pfedrec *p, size_t k, char *at)
                 counts[range_owner(p, (size_t)o->rows[r])]++;
     }
     float *f = (float *)(void *)(counts + record_counts(p));
-    if (p->o.share_score) {
-        memcpy(f, p->w + u * d, d * sizeof *f);
-        f[d] = p->b[u];
-        f += d + 1;
+    if (p->o.share_personal) {
+        p->ops->personal_get(p->model, u, f);
+        f += p->ops->n_personal;
     }
-    if (p->n_shared) {
-        if (o->trained && o->shared_delta)
-            memcpy(f, o->shared_delta, p->n_shared * sizeof *f);
+    if (p->st.n_dense) {
+        if (o->trained && o->dense_delta)
+            memcpy(f, o->dense_delta, p->st.n_dense * sizeof *f);
         else
-            memset(f, 0, p->n_shared * sizeof *f);
+            memset(f, 0, p->st.n_dense * sizeof *f);
     }
+    if (p->ops->record_bytes)
+        p->ops->record_pack(p->model, u, at + model_record_at(p));
 }
 
-static fr_status unpack_record(fr_pfedrec *p, const char *at)
+static fr_status unpack_record(fr_fed *p, const char *at)
 {
     rec_head h;
     memcpy(&h, at, sizeof h);
     if (h.k >= p->n_sampled)
         return fr_fail(FR_ERR_COMM, "a rank sent a record of client %llu of a %zu-client round (ranks out of step?)",
                        (unsigned long long)h.k, p->n_sampled);
-    size_t k = (size_t)h.k, u = (size_t)p->sampled[k], d = p->dim;
-    client_out *o = &p->outs[k];
+    size_t k = (size_t)h.k, u = (size_t)p->sampled[k];
+    fr_fed_upload *o = &p->outs[k];
     o->samples = (size_t)h.samples;
     o->trained = h.trained;
     o->late = h.late;
@@ -126,10 +131,6 @@ static fr_status unpack_record(fr_pfedrec *p, const char *at)
     o->t_negatives = h.t_negatives;
     o->t_train = h.t_train;
     o->t_eval = h.t_eval;
-    p->val_hr[u] = h.val_hr;
-    p->val_ndcg[u] = h.val_ndcg;
-    p->test_hr[u] = h.test_hr;
-    p->test_ndcg[u] = h.test_ndcg;
     const uint32_t *counts = (const uint32_t *)(const void *)(at + sizeof h);
     size_t n_counts = record_counts(p), rows = 0;
     if (p->rows_to) /* round-robin: where each client's rows go */
@@ -138,20 +139,21 @@ static fr_status unpack_record(fr_pfedrec *p, const char *at)
         rows += counts[r];
     o->n_rows = rows;
     const float *f = (const float *)(const void *)(counts + n_counts);
-    if (p->o.share_score) {
-        memcpy(p->w + u * d, f, d * sizeof *f);
-        p->b[u] = f[d];
-        f += d + 1;
+    if (p->o.share_personal) {
+        p->ops->personal_set(p->model, u, f);
+        f += p->ops->n_personal;
     }
-    if (p->n_shared) {
-        if (!o->shared_delta && !(o->shared_delta = malloc(p->n_shared * sizeof(float))))
-            return fr_fail_nomem("FedNCF update", p->n_shared * sizeof(float));
-        memcpy(o->shared_delta, f, p->n_shared * sizeof *f);
+    if (p->st.n_dense) {
+        if (!o->dense_delta && !(o->dense_delta = malloc(p->st.n_dense * sizeof(float))))
+            return fr_fail_nomem("dense update", p->st.n_dense * sizeof(float));
+        memcpy(o->dense_delta, f, p->st.n_dense * sizeof *f);
     }
+    if (p->ops->record_bytes)
+        p->ops->record_unpack(p->model, u, at + model_record_at(p));
     return FR_OK;
 }
 
-fr_status fr_pf_exchange_records(fr_pfedrec *p, fr_status local)
+fr_status fr_fed_exchange_records(fr_fed *p, fr_status local)
 {
     FR_TRY(fr_comm_agree(p->comm, local));
     free(p->rows_to);
@@ -200,7 +202,7 @@ typedef struct segment {
 } segment;
 
 typedef struct range_job {
-    fr_pfedrec *p;
+    fr_fed *p;
     const segment *seg;  /* per sampled client */
     size_t lo, hi, n_tasks, participants;
     double total_samples;
@@ -210,19 +212,19 @@ typedef struct range_job {
 static void apply_slice(void *arg, size_t task)
 {
     range_job *job = arg;
-    fr_pfedrec *p = job->p;
-    size_t width = job->hi - job->lo, d = p->dim;
+    fr_fed *p = job->p;
+    size_t width = job->hi - job->lo, d = p->st.width;
     size_t a = job->lo + task * width / job->n_tasks, b = job->lo + (task + 1) * width / job->n_tasks;
     for (size_t k = 0; k < p->n_sampled; k++) {
-        const client_out *o = &p->outs[k];
+        const fr_fed_upload *o = &p->outs[k];
         const segment *sg = &job->seg[k];
-        if (!fr_pf_participates(o) || sg->n == 0)
+        if (!fr_fed_participates(o) || sg->n == 0)
             continue;
-        float scale = fr_pf_scale(p, o, job->total_samples, job->participants);
+        float scale = fr_fed_scale(p, o, job->total_samples, job->participants);
         for (size_t r = 0; r < sg->n; r++) {
             size_t item = (size_t)sg->rows[r];
             if (item >= a && item < b)
-                fr_pf_apply_row(p->items + item * d, scale, sg->delta + r * d, d);
+                fr_fed_apply_row(p->st.table + item * d, scale, sg->delta + r * d, d);
         }
     }
 }
@@ -230,9 +232,9 @@ static void apply_slice(void *arg, size_t task)
 /* Pack this rank's participants' rows by destination range: chunk r holds,
  * for each of this rank's clients in sample order, its rows_to[r] row ids
  * then their changes. */
-static fr_status pack_deltas(const fr_pfedrec *p, char **buf, size_t *chunk)
+static fr_status pack_deltas(const fr_fed *p, char **buf, size_t *chunk)
 {
-    size_t K = (size_t)p->ranks, d = p->dim, total = 0;
+    size_t K = (size_t)p->ranks, d = p->st.width, total = 0;
     memset(chunk, 0, K * sizeof *chunk);
     for (size_t i = 0; i < p->n_todo; i++)
         for (size_t r = 0; r < K; r++)
@@ -252,8 +254,8 @@ static fr_status pack_deltas(const fr_pfedrec *p, char **buf, size_t *chunk)
     }
     for (size_t i = 0; i < p->n_todo; i++) {
         size_t k = p->todo[i];
-        const client_out *o = &p->outs[k];
-        if (!fr_pf_participates(o))
+        const fr_fed_upload *o = &p->outs[k];
+        if (!fr_fed_participates(o))
             continue;
         const uint32_t *n_to = p->rows_to + k * K;
         for (size_t r = 0; r < K; r++)
@@ -276,10 +278,10 @@ static fr_status pack_deltas(const fr_pfedrec *p, char **buf, size_t *chunk)
 
 /* The rows of [lo, hi) marked in hit (indexed from lo), as a count, ids
  * and values. */
-static fr_status pack_marked(const fr_pfedrec *p, const unsigned char *hit, size_t lo, size_t hi, char **buf,
+static fr_status pack_marked(const fr_fed *p, const unsigned char *hit, size_t lo, size_t hi, char **buf,
                              size_t *bytes)
 {
-    size_t d = p->dim, n = 0;
+    size_t d = p->st.width, n = 0;
     for (size_t i = lo; i < hi; i++)
         n += hit[i - lo];
     *bytes = sizeof(uint64_t) + n * (sizeof(int32_t) + d * sizeof(float));
@@ -294,7 +296,7 @@ static fr_status pack_marked(const fr_pfedrec *p, const unsigned char *hit, size
         if (hit[i - lo]) {
             int32_t id = (int32_t)i;
             memcpy(ids + j * sizeof id, &id, sizeof id);
-            memcpy(vals + j * d * sizeof(float), p->items + i * d, d * sizeof(float));
+            memcpy(vals + j * d * sizeof(float), p->st.table + i * d, d * sizeof(float));
             j++;
         }
     return FR_OK;
@@ -302,9 +304,9 @@ static fr_status pack_marked(const fr_pfedrec *p, const unsigned char *hit, size
 
 /* Rows packed by pack_marked (bytes of them, from rank `from`) into the
  * table; marks them in hit (indexed from 0) when given. */
-static fr_status unpack_rows(fr_pfedrec *p, const char *at, size_t bytes, int from, unsigned char *hit)
+static fr_status unpack_rows(fr_fed *p, const char *at, size_t bytes, int from, unsigned char *hit)
 {
-    size_t d = p->dim;
+    size_t d = p->st.width;
     uint64_t n;
     if (bytes < sizeof n)
         return fr_fail(FR_ERR_COMM, "rank %d sent a short list of changed rows", from);
@@ -316,9 +318,9 @@ static fr_status unpack_rows(fr_pfedrec *p, const char *at, size_t bytes, int fr
     for (size_t j = 0; j < n; j++) {
         int32_t id;
         memcpy(&id, ids + j * sizeof id, sizeof id);
-        if (id < 0 || (size_t)id >= p->n_items)
-            return fr_fail(FR_ERR_COMM, "rank %d sent item row %d of %zu", from, (int)id, p->n_items);
-        memcpy(p->items + (size_t)id * d, vals + j * d * sizeof(float), d * sizeof(float));
+        if (id < 0 || (size_t)id >= p->st.n_rows)
+            return fr_fail(FR_ERR_COMM, "rank %d sent item row %d of %zu", from, (int)id, p->st.n_rows);
+        memcpy(p->st.table + (size_t)id * d, vals + j * d * sizeof(float), d * sizeof(float));
         if (hit)
             hit[id] = 1;
     }
@@ -326,14 +328,14 @@ static fr_status unpack_rows(fr_pfedrec *p, const char *at, size_t bytes, int fr
 }
 
 /* The rows of this rank's range that some participant changed. */
-static fr_status pack_changed(const fr_pfedrec *p, const segment *seg, size_t lo, size_t hi, char **buf,
+static fr_status pack_changed(const fr_fed *p, const segment *seg, size_t lo, size_t hi, char **buf,
                               size_t *bytes)
 {
     unsigned char *hit = calloc(hi - lo ? hi - lo : 1, 1);
     if (!hit)
         return fr_fail_nomem("changed rows", hi - lo);
     for (size_t k = 0; k < p->n_sampled; k++)
-        if (fr_pf_participates(&p->outs[k]))
+        if (fr_fed_participates(&p->outs[k]))
             for (size_t r = 0; r < seg[k].n; r++)
                 hit[(size_t)seg[k].rows[r] - lo] = 1;
     fr_status s = pack_marked(p, hit, lo, hi, buf, bytes);
@@ -342,7 +344,7 @@ static fr_status pack_changed(const fr_pfedrec *p, const segment *seg, size_t lo
 }
 
 /* Write the changed rows other ranks sent into the table. */
-static fr_status unpack_changed(fr_pfedrec *p, const char *all, const size_t *counts)
+static fr_status unpack_changed(fr_fed *p, const char *all, const size_t *counts)
 {
     const char *at = all;
     for (int r = 0; r < p->ranks; r++) {
@@ -355,9 +357,9 @@ static fr_status unpack_changed(fr_pfedrec *p, const char *all, const size_t *co
 
 /* Locate each sampled client's segment in the exchanged data: rank r's
  * chunk lists r's clients in sample order. */
-static fr_status locate(const fr_pfedrec *p, const char *recv, const size_t *counts, segment *seg)
+static fr_status locate(const fr_fed *p, const char *recv, const size_t *counts, segment *seg)
 {
-    size_t K = (size_t)p->ranks, d = p->dim, me = (size_t)p->rank;
+    size_t K = (size_t)p->ranks, d = p->st.width, me = (size_t)p->rank;
     size_t *cursor = malloc(K * sizeof *cursor);
     if (!cursor)
         return fr_fail_nomem("segments", K * sizeof *cursor);
@@ -367,7 +369,7 @@ static fr_status locate(const fr_pfedrec *p, const char *recv, const size_t *cou
     }
     fr_status s = FR_OK;
     for (size_t k = 0; k < p->n_sampled; k++) {
-        size_t from = (size_t)fr_pf_owner(p, (size_t)p->sampled[k]);
+        size_t from = (size_t)fr_fed_owner(p, (size_t)p->sampled[k]);
         size_t n = p->rows_to[k * K + me];
         seg[k].n = n;
         if (!n)
@@ -387,7 +389,7 @@ static fr_status locate(const fr_pfedrec *p, const char *recv, const size_t *cou
     return s;
 }
 
-fr_status fr_pf_aggregate_ranks(fr_pfedrec *p, double total_samples, size_t participants)
+fr_status fr_fed_aggregate_ranks(fr_fed *p, double total_samples, size_t participants)
 {
     size_t K = (size_t)p->ranks;
     size_t *out_counts = malloc(K * sizeof *out_counts), *in_counts = malloc(K * sizeof *in_counts);
@@ -415,10 +417,10 @@ fr_status fr_pf_aggregate_ranks(fr_pfedrec *p, double total_samples, size_t part
     if (s == FR_OK)
         s = locate(p, recv, in_counts, seg);
     if (s == FR_OK) {
-        range_job job = {p, seg, lo, hi, fr_pf_agg_tasks(p), participants, total_samples};
+        range_job job = {p, seg, lo, hi, fr_fed_agg_tasks(p), participants, total_samples};
         if (job.n_tasks > hi - lo)
             job.n_tasks = hi - lo ? hi - lo : 1;
-        fr_cpu_parallel_for(p->engine, job.n_tasks, apply_slice, &job);
+        fr_pool_for(p->pool, job.n_tasks, apply_slice, &job);
         s = pack_changed(p, seg, lo, hi, &changed, &changed_bytes);
     }
     s = fr_comm_agree(p->comm, s);
@@ -448,18 +450,18 @@ static const uint64_t chain_failed = UINT64_MAX;
  * additions overlap instead of queueing behind each other. */
 #define CHAIN_STAGES 8
 
-fr_status fr_pf_aggregate_chain(fr_pfedrec *p, double total_samples, size_t participants)
+fr_status fr_fed_aggregate_chain(fr_fed *p, double total_samples, size_t participants)
 {
     int K = p->ranks, me = p->rank;
-    unsigned char *hit = calloc(p->n_items ? p->n_items : 1, 1);
-    fr_status s = hit ? FR_OK : fr_fail_nomem("changed rows", p->n_items);
+    unsigned char *hit = calloc(p->st.n_rows ? p->st.n_rows : 1, 1);
+    fr_status s = hit ? FR_OK : fr_fail_nomem("changed rows", p->st.n_rows);
     int upstream_failed = 0;
     /* This rank's clients are sampled clients todo[0] .. todo[n - 1],
      * consecutive in client order. */
     size_t k_begin = p->n_todo ? p->todo[0] : 0, k_end = p->n_todo ? p->todo[p->n_todo - 1] + 1 : 0;
     for (size_t j = 0; j < CHAIN_STAGES; j++) {
-        size_t g_lo = j * FR_PF_GROUPS / CHAIN_STAGES, g_hi = (j + 1) * FR_PF_GROUPS / CHAIN_STAGES;
-        size_t i_lo = fr_pf_group_first_item(p, g_lo), i_hi = fr_pf_group_first_item(p, g_hi);
+        size_t g_lo = j * FR_FED_GROUPS / CHAIN_STAGES, g_hi = (j + 1) * FR_FED_GROUPS / CHAIN_STAGES;
+        size_t i_lo = fr_fed_group_first(g_lo, p->st.n_rows), i_hi = fr_fed_group_first(g_hi, p->st.n_rows);
         if (me > 0) { /* the range as the ranks before this one left it */
             void *msg = NULL;
             size_t bytes = 0;
@@ -473,10 +475,10 @@ fr_status fr_pf_aggregate_chain(fr_pfedrec *p, double total_samples, size_t part
             free(msg);
         }
         if (s == FR_OK && !upstream_failed && k_end > k_begin) {
-            fr_pf_apply_clients(p, k_begin, k_end, g_lo, g_hi, total_samples, participants);
+            fr_fed_apply_clients(p, k_begin, k_end, g_lo, g_hi, total_samples, participants);
             for (size_t k = k_begin; k < k_end; k++) {
-                const client_out *o = &p->outs[k];
-                if (fr_pf_participates(o))
+                const fr_fed_upload *o = &p->outs[k];
+                if (fr_fed_participates(o))
                     for (size_t r = o->group_start[g_lo]; r < o->group_start[g_hi]; r++)
                         hit[o->rows[r]] = 1;
             }
@@ -500,7 +502,7 @@ fr_status fr_pf_aggregate_chain(fr_pfedrec *p, double total_samples, size_t part
     char *out = NULL;
     size_t out_bytes = 0;
     if (me == K - 1 && s == FR_OK && !upstream_failed)
-        s = pack_marked(p, hit, 0, p->n_items, &out, &out_bytes);
+        s = pack_marked(p, hit, 0, p->st.n_rows, &out, &out_bytes);
     uint64_t n_bytes = me == K - 1 && s == FR_OK && !upstream_failed ? out_bytes : 0;
     fr_status b = fr_comm_bcast(p->comm, K - 1, &n_bytes, sizeof n_bytes);
     if (s == FR_OK)
@@ -525,78 +527,4 @@ fr_status fr_pf_aggregate_chain(fr_pfedrec *p, double total_samples, size_t part
     free(out);
     free(hit);
     return fr_comm_agree(p->comm, s);
-}
-
-/* ---- checkpoints ---------------------------------------------------------------- */
-
-fr_status fr_pf_gather_personal(fr_pfedrec *p)
-{
-    if (p->ranks <= 1)
-        return FR_OK;
-    size_t d = p->dim, per = (d + 1) * sizeof(float), n = 0;
-    for (size_t u = 0; u < p->n_users; u++)
-        n += fr_pf_owner(p, u) == p->rank;
-    float *mine = malloc(n ? n * per : 1);
-    size_t *counts = malloc((size_t)p->ranks * sizeof *counts);
-    if (!counts) { /* no collective entered: the program ends the job */
-        free(mine);
-        return fr_fail_nomem("score functions", (size_t)p->ranks * sizeof *counts);
-    }
-    fr_status s = mine ? FR_OK : fr_fail_nomem("score functions", n * per);
-    size_t j = 0;
-    for (size_t u = 0; s == FR_OK && u < p->n_users; u++)
-        if (fr_pf_owner(p, u) == p->rank) {
-            memcpy(mine + j * (d + 1), p->w + u * d, d * sizeof(float));
-            mine[j * (d + 1) + d] = p->b[u];
-            j++;
-        }
-    void *all = NULL;
-    fr_status g = fr_comm_gather(p->comm, 0, mine, s == FR_OK ? n * per : 0, &all, counts);
-    if (s == FR_OK)
-        s = g;
-    if (s == FR_OK && p->rank == 0) {
-        /* Rank r's users, in id order, one after another. */
-        size_t *next = calloc((size_t)p->ranks, sizeof *next), *base = calloc((size_t)p->ranks, sizeof *base);
-        if (!next || !base)
-            s = fr_fail_nomem("score functions", (size_t)p->ranks * 16);
-        for (int r = 1; s == FR_OK && r < p->ranks; r++)
-            base[r] = base[r - 1] + counts[r - 1] / per;
-        for (size_t u = 0; s == FR_OK && u < p->n_users; u++) {
-            int r = fr_pf_owner(p, u);
-            if (next[r] * per >= counts[r]) {
-                s = fr_fail(FR_ERR_COMM, "rank %d sent %zu score functions, fewer than it owns", r, counts[r] / per);
-                break;
-            }
-            const float *f = (const float *)all + (base[r] + next[r]++) * (d + 1);
-            memcpy(p->w + u * d, f, d * sizeof(float));
-            p->b[u] = f[d];
-        }
-        free(next);
-        free(base);
-    }
-    free(all);
-    free(mine);
-    free(counts);
-    return fr_comm_agree(p->comm, s);
-}
-
-fr_status fr_pf_broadcast_state(fr_pfedrec *p, unsigned *rounds_done, double *extra, size_t n_extra)
-{
-    if (p->ranks <= 1)
-        return FR_OK;
-    size_t nu = p->n_users, d = p->dim;
-    struct {
-        void *data;
-        size_t bytes;
-    } parts[] = {
-        {p->items, p->n_items * d * sizeof(float)}, {p->w, nu * d * sizeof(float)},
-        {p->b, nu * sizeof(float)},                 {p->val_hr, nu * sizeof(double)},
-        {p->val_ndcg, nu * sizeof(double)},         {p->test_hr, nu * sizeof(double)},
-        {p->test_ndcg, nu * sizeof(double)},        {p->shared, p->n_shared * sizeof(float)},
-        {rounds_done, sizeof *rounds_done},         {extra, n_extra * sizeof *extra},
-    };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        if (parts[i].bytes)
-            FR_TRY(fr_comm_bcast(p->comm, 0, parts[i].data, parts[i].bytes));
-    return FR_OK;
 }

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/error_internal.h"
-#include "fed/pfedrec_internal.h"
+#include "job/pfedrec_job.h"
 #include "fedrec/config.h"
 #include "io/atomic_file.h"
 #include "io/crc32.h"
@@ -66,22 +66,22 @@ typedef struct ckpt_part {
 
 static size_t parts_of(const fr_pfedrec *p, ckpt_part *parts)
 {
-    size_t nu = p->n_users, d = p->dim;
-    parts[0] = (ckpt_part){p->items, p->n_items * d * sizeof(float)};
-    parts[1] = (ckpt_part){p->w, nu * d * sizeof(float)};
-    parts[2] = (ckpt_part){p->b, nu * sizeof(float)};
-    parts[3] = (ckpt_part){p->val_hr, nu * sizeof(double)};
-    parts[4] = (ckpt_part){p->val_ndcg, nu * sizeof(double)};
-    parts[5] = (ckpt_part){p->test_hr, nu * sizeof(double)};
-    parts[6] = (ckpt_part){p->test_ndcg, nu * sizeof(double)};
-    parts[7] = (ckpt_part){p->shared, p->n_shared * sizeof(float)};
-    if (!p->m_users)
+    size_t nu = p->m->n_users, d = p->m->dim;
+    parts[0] = (ckpt_part){p->m->items, p->m->n_items * d * sizeof(float)};
+    parts[1] = (ckpt_part){p->m->w, nu * d * sizeof(float)};
+    parts[2] = (ckpt_part){p->m->b, nu * sizeof(float)};
+    parts[3] = (ckpt_part){p->m->val_hr, nu * sizeof(double)};
+    parts[4] = (ckpt_part){p->m->val_ndcg, nu * sizeof(double)};
+    parts[5] = (ckpt_part){p->m->test_hr, nu * sizeof(double)};
+    parts[6] = (ckpt_part){p->m->test_ndcg, nu * sizeof(double)};
+    parts[7] = (ckpt_part){p->m->shared, p->m->n_shared * sizeof(float)};
+    if (!p->m->m_users)
         return 8;
-    parts[8] = (ckpt_part){p->m_users, nu * d * sizeof(float)};
-    parts[9] = (ckpt_part){p->v_users, nu * d * sizeof(float)};
-    parts[10] = (ckpt_part){p->m_items, p->n_items * d * sizeof(float)};
-    parts[11] = (ckpt_part){p->v_items, p->n_items * d * sizeof(float)};
-    parts[12] = (ckpt_part){(void *)&p->adam_step, sizeof p->adam_step};
+    parts[8] = (ckpt_part){p->m->m_users, nu * d * sizeof(float)};
+    parts[9] = (ckpt_part){p->m->v_users, nu * d * sizeof(float)};
+    parts[10] = (ckpt_part){p->m->m_items, p->m->n_items * d * sizeof(float)};
+    parts[11] = (ckpt_part){p->m->v_items, p->m->n_items * d * sizeof(float)};
+    parts[12] = (ckpt_part){(void *)&p->m->adam_step, sizeof p->m->adam_step};
     return 13;
 }
 
@@ -172,9 +172,9 @@ static fr_status save_file(const fr_pfedrec *p, const char *path, unsigned round
     h.version = CKPT_VERSION;
     h.rounds_done = rounds_done;
     h.algorithm = (uint32_t)p->o.algorithm;
-    h.n_users = p->n_users;
-    h.n_items = p->n_items;
-    h.dim = p->dim;
+    h.n_users = p->m->n_users;
+    h.n_items = p->m->n_items;
+    h.dim = p->m->dim;
     h.n_ratings = n_ratings_of(p->split);
     h.seed = p->o.seed;
     h.n_extra = n_extra;
@@ -292,10 +292,10 @@ static fr_status read_model(FILE *f, const char *path, const fr_pfedrec *p, cons
     if (*left < sizeof h || fread(&h, sizeof h, 1, f) != 1)
         return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint's %s model is truncated", path, which);
     *left -= sizeof h;
-    size_t nu = p->n_users, d = p->dim;
+    size_t nu = p->m->n_users, d = p->m->dim;
     /* Sizes against the engine before any is believed (allocated). */
     uint64_t per_personal = sizeof(int32_t) + (uint64_t)d * sizeof(float);
-    if (h.dim != d || h.n_shared != (p->shared ? p->n_shared : 0) || h.personal > 1 ||
+    if (h.dim != d || h.n_shared != (p->m->shared ? p->m->n_shared : 0) || h.personal > 1 ||
         h.n_personal > *left / per_personal)
         return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint's %s model does not fit this run (rows of %llu, %llu layer values, %llu personal rows)",
                        path, which, (unsigned long long)h.dim, (unsigned long long)h.n_shared,
@@ -303,17 +303,17 @@ static fr_status read_model(FILE *f, const char *path, const fr_pfedrec *p, cons
     memset(m, 0, sizeof *m);
     m->algorithm = p->o.algorithm;
     m->n_users = nu;
-    m->n_items = p->n_items;
+    m->n_items = p->m->n_items;
     m->dim = d;
     m->round = h.round;
-    m->n_shared = p->n_shared;
+    m->n_shared = p->m->n_shared;
     size_t np = (size_t)h.n_personal;
     uint64_t *start = NULL;
-    m->items = malloc(p->n_items * d * sizeof *m->items);
+    m->items = malloc(p->m->n_items * d * sizeof *m->items);
     m->w = malloc((nu ? nu : 1) * d * sizeof *m->w);
     m->b = malloc((nu ? nu : 1) * sizeof *m->b);
-    if (p->shared)
-        m->shared = malloc(p->n_shared * sizeof *m->shared);
+    if (p->m->shared)
+        m->shared = malloc(p->m->n_shared * sizeof *m->shared);
     if (h.personal) {
         start = malloc((nu + 1) * sizeof *start);
         m->personal_start = malloc((nu + 1) * sizeof *m->personal_start);
@@ -322,9 +322,9 @@ static fr_status read_model(FILE *f, const char *path, const fr_pfedrec *p, cons
         m->personal_cap = np;
     }
     fr_status s = FR_OK;
-    if (!m->items || !m->w || !m->b || (p->shared && !m->shared) ||
+    if (!m->items || !m->w || !m->b || (p->m->shared && !m->shared) ||
         (h.personal && (!start || !m->personal_start || !m->personal_items || !m->personal_rows)))
-        s = fr_fail_nomem("checkpoint model", (p->n_items + nu) * d * sizeof(float) + np * per_personal);
+        s = fr_fail_nomem("checkpoint model", (p->m->n_items + nu) * d * sizeof(float) + np * per_personal);
     ckpt_part parts[8];
     size_t n = model_parts(m, &h, start, parts);
     if (s == FR_OK && bytes_of(parts, n) > *left)
@@ -344,7 +344,7 @@ static fr_status read_model(FILE *f, const char *path, const fr_pfedrec *p, cons
     if (s == FR_OK && h.personal && m->personal_start[nu] != np)
         s = fr_fail(FR_ERR_FORMAT, "%s: the checkpoint's %s model holds %zu personal rows, its offsets end at %zu",
                     path, which, np, m->personal_start[nu]);
-    if (s == FR_OK && fr_pf_model_check(p, m) != FR_OK) {
+    if (s == FR_OK && fr_pf_model_check(p->m, m) != FR_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", fr_last_error());
         s = fr_fail(FR_ERR_FORMAT, "%s: the checkpoint's %s model: %s", path, which, why);
@@ -385,7 +385,7 @@ static fr_status load_file(fr_pfedrec *p, const char *path, unsigned *rounds_don
     if (s == FR_OK && h.algorithm != (uint32_t)p->o.algorithm)
         s = fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is of another algorithm (%u; this run: %u)", path,
                     h.algorithm, (unsigned)p->o.algorithm);
-    else if (s == FR_OK && (h.n_users != p->n_users || h.n_items != p->n_items || h.dim != p->dim ||
+    else if (s == FR_OK && (h.n_users != p->m->n_users || h.n_items != p->m->n_items || h.dim != p->m->dim ||
              h.n_ratings != n_ratings_of(p->split) || h.seed != p->o.seed || h.n_extra != n_extra ||
              (h.models & ~(unsigned)(CKPT_KEPT | CKPT_BEST)) ||
              (h.models ? h.payload_bytes <= h.config_bytes + bytes_of(parts, n)
@@ -393,12 +393,12 @@ static fr_status load_file(fr_pfedrec *p, const char *path, unsigned *rounds_don
         s = fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is of another run (%llu users, %llu items, %llu ratings, dim %llu, seed %llu; this run: %zu, %zu, %llu, %zu, %llu)",
                     path, (unsigned long long)h.n_users, (unsigned long long)h.n_items,
                     (unsigned long long)h.n_ratings, (unsigned long long)h.dim,
-                    (unsigned long long)h.seed, p->n_users, p->n_items,
-                    (unsigned long long)n_ratings_of(p->split), p->dim,
+                    (unsigned long long)h.seed, p->m->n_users, p->m->n_items,
+                    (unsigned long long)n_ratings_of(p->split), p->m->dim,
                     (unsigned long long)p->o.seed);
     else if (s == FR_OK && h.data_fingerprint != p->data_fingerprint)
         s = fr_fail(FR_ERR_DATA, "%s: the checkpoint was written on other data: the same %zu users, %zu items and %llu ratings, but other contents (training items, held-out items or evaluation negatives; contents fingerprint %016llx, this run's %016llx)",
-                    path, p->n_users, p->n_items, (unsigned long long)n_ratings_of(p->split),
+                    path, p->m->n_users, p->m->n_items, (unsigned long long)n_ratings_of(p->split),
                     (unsigned long long)h.data_fingerprint, (unsigned long long)p->data_fingerprint);
     /* Read everything into copies first: a bad file changes nothing. */
     memset(copies, 0, sizeof copies);
@@ -457,20 +457,20 @@ static fr_status broadcast_model(fr_pfedrec *p, fr_pfedrec_model *m)
 {
     ckpt_model_head h;
     memset(&h, 0, sizeof h);
-    if (p->rank == 0)
+    if (fr_pf_rank(p) == 0)
         h = model_head(m);
-    FR_TRY(fr_comm_bcast(p->comm, 0, &h, sizeof h));
-    size_t nu = p->n_users, np = (size_t)h.n_personal;
+    FR_TRY(fr_comm_bcast(fr_pf_comm(p), 0, &h, sizeof h));
+    size_t nu = p->m->n_users, np = (size_t)h.n_personal;
     fr_status s = FR_OK;
-    if (p->rank != 0) {
+    if (fr_pf_rank(p) != 0) {
         memset(m, 0, sizeof *m);
         m->algorithm = p->o.algorithm;
         m->n_users = nu;
-        m->n_items = p->n_items;
+        m->n_items = p->m->n_items;
         m->dim = (size_t)h.dim;
         m->round = h.round;
-        m->n_shared = p->n_shared;
-        m->items = malloc(p->n_items * m->dim * sizeof *m->items);
+        m->n_shared = p->m->n_shared;
+        m->items = malloc(p->m->n_items * m->dim * sizeof *m->items);
         m->w = malloc((nu ? nu : 1) * m->dim * sizeof *m->w);
         m->b = malloc((nu ? nu : 1) * sizeof *m->b);
         if (h.n_shared)
@@ -483,28 +483,28 @@ static fr_status broadcast_model(fr_pfedrec *p, fr_pfedrec_model *m)
         }
         if (!m->items || !m->w || !m->b || (h.n_shared && !m->shared) ||
             (h.personal && (!m->personal_start || !m->personal_items || !m->personal_rows)))
-            s = fr_fail_nomem("checkpoint model", (p->n_items + nu) * m->dim * sizeof(float));
+            s = fr_fail_nomem("checkpoint model", (p->m->n_items + nu) * m->dim * sizeof(float));
     }
     uint64_t *start = NULL;
     if (s == FR_OK && h.personal && !(start = malloc((nu + 1) * sizeof *start)))
         s = fr_fail_nomem("checkpoint model", (nu + 1) * sizeof *start);
     /* Every rank learns whether all could allocate before any array
      * travels: a rank leaving alone would leave the others in a bcast. */
-    s = fr_comm_agree(p->comm, s);
+    s = fr_comm_agree(fr_pf_comm(p), s);
     if (s != FR_OK) {
-        if (p->rank != 0)
+        if (fr_pf_rank(p) != 0)
             fr_pfedrec_model_free(m);
         free(start);
         return s;
     }
-    for (size_t u = 0; h.personal && p->rank == 0 && u <= nu; u++)
+    for (size_t u = 0; h.personal && fr_pf_rank(p) == 0 && u <= nu; u++)
         start[u] = m->personal_start[u];
     ckpt_part parts[8];
     size_t n = model_parts(m, &h, start, parts);
     for (size_t k = 0; s == FR_OK && k < n; k++)
         if (parts[k].bytes)
-            s = fr_comm_bcast(p->comm, 0, parts[k].data, parts[k].bytes);
-    for (size_t u = 0; s == FR_OK && h.personal && p->rank != 0 && u <= nu; u++)
+            s = fr_comm_bcast(fr_pf_comm(p), 0, parts[k].data, parts[k].bytes);
+    for (size_t u = 0; s == FR_OK && h.personal && fr_pf_rank(p) != 0 && u <= nu; u++)
         m->personal_start[u] = (size_t)start[u];
     free(start);
     return s;
@@ -516,9 +516,9 @@ fr_status fr_pfedrec_save_models(fr_pfedrec *p, const char *path, unsigned round
     /* What the engine keeps for saving, as of its last round. */
     fr_pfedrec_model kept;
     memset(&kept, 0, sizeof kept);
-    int with_kept = p->keep && p->kept_round > 0;
+    int with_kept = p->m->keep && p->m->kept_round > 0;
     fr_status s = with_kept ? fr_pfedrec_model_take(p, &kept) : FR_OK;
-    if (p->ranks <= 1) {
+    if (fr_pf_ranks(p) <= 1) {
         if (s == FR_OK)
             s = save_file(p, path, rounds_done, extra, n_extra, with_kept ? &kept : NULL, best);
         fr_pfedrec_model_free(&kept);
@@ -527,7 +527,7 @@ fr_status fr_pfedrec_save_models(fr_pfedrec *p, const char *path, unsigned round
     /* Rank 0 collects every client's part of the models and its score
      * function, then writes. */
     if (with_kept) {
-        s = fr_comm_agree(p->comm, s);
+        s = fr_comm_agree(fr_pf_comm(p), s);
         if (s == FR_OK)
             s = fr_pfedrec_model_gather(p, &kept);
     }
@@ -536,8 +536,8 @@ fr_status fr_pfedrec_save_models(fr_pfedrec *p, const char *path, unsigned round
     if (s == FR_OK)
         s = fr_pf_gather_personal(p);
     if (s == FR_OK) {
-        s = p->rank == 0 ? save_file(p, path, rounds_done, extra, n_extra, with_kept ? &kept : NULL, best) : FR_OK;
-        s = fr_comm_agree(p->comm, s);
+        s = fr_pf_rank(p) == 0 ? save_file(p, path, rounds_done, extra, n_extra, with_kept ? &kept : NULL, best) : FR_OK;
+        s = fr_comm_agree(fr_pf_comm(p), s);
     }
     fr_pfedrec_model_free(&kept);
     return s;
@@ -555,7 +555,7 @@ fr_status fr_pfedrec_load_models(fr_pfedrec *p, const char *path, unsigned *roun
     fr_pfedrec_model kept, got;
     unsigned models = 0;
     fr_status s;
-    if (p->ranks <= 1) {
+    if (fr_pf_ranks(p) <= 1) {
         s = load_checked(p, path, rounds_done, extra, n_extra, &kept, &got, &models);
     } else {
         /* Rank 0 reads (the other ranks need not see the file), then
@@ -563,21 +563,21 @@ fr_status fr_pfedrec_load_models(fr_pfedrec *p, const char *path, unsigned *roun
          * checkpoint. */
         memset(&kept, 0, sizeof kept);
         memset(&got, 0, sizeof got);
-        s = p->rank == 0 ? load_checked(p, path, rounds_done, extra, n_extra, &kept, &got, &models) : FR_OK;
-        FR_TRY(fr_comm_agree(p->comm, s));
+        s = fr_pf_rank(p) == 0 ? load_checked(p, path, rounds_done, extra, n_extra, &kept, &got, &models) : FR_OK;
+        FR_TRY(fr_comm_agree(fr_pf_comm(p), s));
         s = fr_pf_broadcast_state(p, rounds_done, extra, n_extra);
         if (s == FR_OK)
-            s = fr_comm_bcast(p->comm, 0, &models, sizeof models);
+            s = fr_comm_bcast(fr_pf_comm(p), 0, &models, sizeof models);
         /* Every rank gets the models whole: each then holds its own
          * clients' parts, as after fr_pfedrec_model_take. */
         if (s == FR_OK && (models & CKPT_KEPT))
             s = broadcast_model(p, &kept);
         if (s == FR_OK && (models & CKPT_BEST))
             s = broadcast_model(p, &got);
-        s = fr_comm_agree(p->comm, s);
+        s = fr_comm_agree(fr_pf_comm(p), s);
     }
     if (s == FR_OK && (models & CKPT_KEPT))
-        s = fr_pf_keep_restore(p, &kept);
+        s = fr_pf_keep_restore(p->m, &kept);
     fr_pfedrec_model_free(&kept);
     if (s == FR_OK && best && (models & CKPT_BEST)) {
         fr_pfedrec_model_free(best);
@@ -586,7 +586,7 @@ fr_status fr_pfedrec_load_models(fr_pfedrec *p, const char *path, unsigned *roun
         fr_pfedrec_model_free(&got);
     }
     if (held)
-        *held = s == FR_OK ? (int)(((models & CKPT_KEPT) && p->keep ? FR_PFEDREC_HELD_KEPT : 0) |
+        *held = s == FR_OK ? (int)(((models & CKPT_KEPT) && p->m->keep ? FR_PFEDREC_HELD_KEPT : 0) |
                                    ((models & CKPT_BEST) && best ? FR_PFEDREC_HELD_BEST : 0))
                            : 0;
     return s;

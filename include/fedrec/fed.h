@@ -1,0 +1,63 @@
+/* fedrec/fed.h — what the federation core is told: how a round samples
+ * clients, screens their updates, combines them and protects them. Every
+ * federated job fills these from its configuration; the core
+ * (src/fed/fed_core.h) runs rounds with them over any model that
+ * implements the client interface (fedrec/fed_client.h). */
+#ifndef FEDREC_FED_H
+#define FEDREC_FED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedrec/participation.h"
+#include "fedrec/progress.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How the server combines the participants' changes of the shared
+ * parameters: their mean (FedAvg), or, robust to a few wild clients, the
+ * coordinate-wise median or trimmed mean over the clients that changed
+ * each row (times their share of the participants, so that the mean form
+ * is kept: src/fed/fed_robust.c). */
+typedef enum fr_aggregator {
+    FR_AGG_MEAN = 0,
+    FR_AGG_MEDIAN,
+    FR_AGG_TRIMMED_MEAN
+} fr_aggregator;
+
+typedef struct fr_fed_options {
+    uint64_t seed;
+    double client_fraction;  /* clients sampled per round, (0, 1] */
+    int weighted;            /* sample-weighted mean instead of the plain mean */
+    /* The server averages the clients' personal values
+     * (fr_fed_client_ops.n_personal) too: at a round's start every sampled
+     * client gets the mean over all clients, after it every client the
+     * mean over the participants. */
+    int share_personal;
+    fr_participation participation;
+    /* Screening: updates not finite are refused; clip_norm > 0 scales an
+     * update to at most that L2 norm; fault injection for tests (NaN with
+     * probability fault_nan, x 1e6 with fault_huge). */
+    double clip_norm;
+    double fault_nan, fault_huge;
+    fr_aggregator aggregator;
+    double trim;
+    /* Privacy (doc/PRIVACY.md): a client's Laplace noise on its rows,
+     * DP-FedAvg's Gaussian noise and accountant, secure aggregation. */
+    double local_noise;
+    double dp_noise, dp_delta;
+    int secure_agg;
+    size_t secure_neighbours;
+    /* Told the clients this rank has trained (unit "client"). */
+    fr_progress_hook progress;
+    /* Name in messages ("PFedRec round 3: ..."). */
+    const char *name;
+} fr_fed_options;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,111 @@
+/* fed_client.h — the one interface between the federation core and a
+ * model's clients.
+ *
+ * The federation core (src/fed/) runs rounds: it samples clients, decides
+ * who is late, screens and aggregates updates, adds privacy noise, moves
+ * updates between MPI ranks and keeps checkpoints. It knows no model and
+ * no device: what it holds is host memory — a table of rows (an item
+ * table) that clients change sparsely, and a dense vector (shared layers)
+ * — and what it asks of the model goes through the functions below. A
+ * model's client trainer (src/rec/, src/mtl/, src/mtr/) implements them on
+ * whatever backend it computes with.
+ *
+ * A round, as the core drives it:
+ *   round_begin(round)                        once, before any client
+ *   for each sampled client c this rank trains, on the core's threads:
+ *     train(worker, round, c, &upload)         from the server's state
+ *   screen uploads; aggregate them in client order into the state;
+ *   personal values (a shared score function) averaged if asked.
+ * Everything a client draws must come from streams keyed by (seed, round,
+ * client), so that no result depends on which thread or rank trained it. */
+#ifndef FEDREC_FED_CLIENT_H
+#define FEDREC_FED_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedrec/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Row groups of an upload: group g holds the rows r with
+ * r * FR_FED_GROUPS / n_rows == g. Aggregation tasks and the ranks'
+ * exchanges take whole groups, whatever the thread or rank count. */
+#define FR_FED_GROUPS 64
+
+/* The group of row r of a table of n_rows. */
+static inline size_t fr_fed_group_of(size_t r, size_t n_rows)
+{
+    return r * FR_FED_GROUPS / n_rows;
+}
+
+/* The first row of group g (g = FR_FED_GROUPS: n_rows): the least r with
+ * r * G / n >= g, ceil(g * n / G). */
+static inline size_t fr_fed_group_first(size_t g, size_t n_rows)
+{
+    return (g * n_rows + FR_FED_GROUPS - 1) / FR_FED_GROUPS;
+}
+
+/* The server's state, in host memory, owned by the core. Clients read it
+ * during a round; only the core writes it. */
+typedef struct fr_fed_state {
+    float *table;   /* n_rows x width, row-major (NULL when n_rows is 0) */
+    size_t n_rows, width;
+    float *dense;   /* n_dense values (NULL when n_dense is 0) */
+    size_t n_dense;
+} fr_fed_state;
+
+/* One client's upload of a round. The core owns the buffers and keeps
+ * them across rounds (cap_rows rows allocated: a client may grow them with
+ * realloc); train fills rows, delta, n_rows, group_start, dense_delta and
+ * the counts. */
+typedef struct fr_fed_upload {
+    int32_t *rows;        /* rows of the table the client changed */
+    float *delta;         /* n_rows x width: local - server */
+    size_t n_rows, cap_rows;
+    /* rows sorted into groups: group g is rows[group_start[g] ..
+     * group_start[g + 1]), in increasing group order. */
+    uint32_t group_start[FR_FED_GROUPS + 1];
+    float *dense_delta;   /* n_dense values: local - server (core-allocated) */
+    size_t samples;       /* training samples (the weighted mean's weight) */
+    double loss_sum;      /* summed training loss over the samples */
+    double t_negatives, t_train, t_eval; /* CPU seconds of its parts */
+    /* The core's marks: trained at all, past the deadline, refused. */
+    int trained, late, rejected;
+} fr_fed_upload;
+
+/* The model's side. `model` is the model's own object, passed back to
+ * every call. Calls from the core's threads (train) run concurrently for
+ * different clients and workers; the others come from the driving thread. */
+typedef struct fr_fed_client_ops {
+    /* A worker's private scratch: one per concurrent task of a round. */
+    fr_status (*worker_create)(void *model, void **worker);
+    void (*worker_destroy)(void *model, void *worker);
+    /* Before the round's clients train (may be NULL). */
+    void (*round_begin)(void *model, unsigned round);
+    /* Train client `client` for `round` from the server's state, evaluate
+     * it if the model does so, and fill `up`. */
+    fr_status (*train)(void *model, void *worker, unsigned round, size_t client, const fr_fed_state *state,
+                       fr_fed_upload *up);
+    /* The relative work of a client's round (training samples plus
+     * evaluation candidates): how ranks get blocks of equal work. */
+    double (*cost)(void *model, size_t client);
+    /* Personal values the server averages when asked (a shared score
+     * function): n_personal of them per client, read and written whole. */
+    size_t n_personal;
+    void (*personal_get)(void *model, size_t client, float *values);
+    void (*personal_set)(void *model, size_t client, const float *values);
+    /* A client's record after its round (its evaluation figures), carried
+     * to every rank with its upload: record_bytes of them per client. */
+    size_t record_bytes;
+    void (*record_pack)(void *model, size_t client, void *record);
+    void (*record_unpack)(void *model, size_t client, const void *record);
+} fr_fed_client_ops;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,66 @@
+/* fed_core.h — the federation core's calls, for the jobs that wire a
+ * model's clients to it (internal; src/job/).
+ *
+ * A core holds the server's state (fedrec/fed_client.h: a table of rows
+ * and a dense vector, host memory) and runs rounds over n_clients
+ * clients through the model's client interface, on a host thread pool,
+ * alone or over the ranks of an MPI job. It includes no backend, nn or
+ * model header: what a client computes and on which device is the
+ * model's business. */
+#ifndef FR_FED_CORE_H
+#define FR_FED_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pool.h"
+#include "fedrec/comm.h"
+#include "fedrec/fed.h"
+#include "fedrec/fed_client.h"
+
+typedef struct fr_fed fr_fed;
+
+/* What a round did (the figures of the model's evaluation are the
+ * model's). Traffic and times as fedrec/pfedrec.h's fr_pfedrec_round. */
+typedef struct fr_fed_round {
+    size_t clients, participants, rejected, trained_here;
+    int aggregated;
+    double train_loss;
+    double dp_epsilon;
+    uint64_t bytes_up, bytes_sent, bytes_received;
+    double t_comm, t_local, t_negatives, t_train, t_eval, t_aggregate;
+} fr_fed_round;
+
+/* The options alone: sizes, rates, and which privacy and aggregation
+ * options go together. */
+fr_status fr_fed_options_check(const fr_fed_options *o);
+
+/* A core for n_clients clients over a state of n_rows x width table rows
+ * and n_dense dense values (zeroed: the job initialises them through
+ * fr_fed_state_of). pool: the host threads the clients train on (not
+ * owned; it must outlive the core). ops and model: the clients. */
+fr_status fr_fed_create(const fr_fed_options *o, size_t n_clients, size_t n_rows, size_t width, size_t n_dense,
+                        fr_pool *pool, const fr_fed_client_ops *ops, void *model, fr_fed **out);
+void fr_fed_free(fr_fed *f);
+fr_fed_state *fr_fed_state_of(fr_fed *f);
+
+/* The share of n_clients a round samples (client_fraction rounded to a
+ * whole number of clients, at least one): DP accounting's q. */
+double fr_fed_sampling_rate(double client_fraction, size_t n_clients);
+
+/* Round `round` (0-based): sample, train, screen, aggregate. */
+fr_status fr_fed_run_round(fr_fed *f, unsigned round, fr_fed_round *out);
+
+/* Run on the ranks of c (NULL or one rank: this process only). Every rank
+ * must hold the same job: the fingerprints are compared (data_name names
+ * the data in the message). Clients are placed by the participation
+ * options, contiguous blocks balanced by the clients' cost. */
+fr_status fr_fed_set_comm(fr_fed *f, fr_comm *c, const char *job_fingerprint, uint64_t data_fingerprint,
+                          const char *data_name);
+fr_comm *fr_fed_comm(const fr_fed *f);
+int fr_fed_rank(const fr_fed *f);
+int fr_fed_ranks(const fr_fed *f);
+/* The rank that trains client c. */
+int fr_fed_owner(const fr_fed *f, size_t c);
+
+#endif

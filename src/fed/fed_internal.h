@@ -1,0 +1,107 @@
+/* fed_internal.h — the federation core's insides, shared by its files
+ * (internal): fed_core.c (rounds), fed_screen.c (screening an update),
+ * fed_aggregate.c (the mean in client order), fed_robust.c (median and
+ * trimmed mean), fed_privacy.c (noise, accountant, secure aggregation),
+ * fed_ranks.c (the exchanges of a multi-rank round). */
+#ifndef FR_FED_INTERNAL_H
+#define FR_FED_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fed/fed_core.h"
+
+#define MAX_AGG_TASKS 64
+
+struct fr_fed {
+    fr_fed_options o;
+    size_t n_clients;
+    fr_fed_state st;
+    fr_pool *pool;
+    const fr_fed_client_ops *ops;
+    void *model;
+    /* The round in progress. */
+    unsigned round;
+    int32_t *sampled;
+    size_t n_sampled;
+    fr_fed_upload *outs;   /* one per sampled client, buffers kept across rounds */
+    size_t *todo;          /* indices into sampled this rank trains */
+    size_t n_todo;
+    double round_start;    /* wall clock, for the deadline */
+    /* The job's ranks (NULL: this process only). */
+    fr_comm *comm;
+    int rank, ranks;
+    uint32_t *rows_to;     /* n_sampled x ranks: a client's rows per rank's range */
+    size_t *block_start;   /* contiguous placement: rank r's clients are
+                            * [block_start[r], block_start[r + 1]) */
+};
+
+/* The weight of client update o in the server's mean: its share of the
+ * participants' samples, or 1 / participants. One definition for the
+ * one-rank and the multi-rank aggregation, so both round alike. */
+static inline float fr_fed_scale(const fr_fed *f, const fr_fed_upload *o, double total_samples,
+                                 size_t participants)
+{
+    /* DP-FedAvg divides by the round's sample size, which does not depend
+     * on who arrived (the accountant assumes it). */
+    return f->o.weighted      ? (float)((double)o->samples / total_samples)
+           : f->o.dp_noise > 0 ? 1.0f / (float)f->n_sampled
+                               : 1.0f / (float)participants;
+}
+
+/* row += scale * delta over d values: the one update rule of aggregation. */
+static inline void fr_fed_apply_row(float *row, float scale, const float *delta, size_t d)
+{
+    for (size_t c = 0; c < d; c++)
+        row[c] += scale * delta[c];
+}
+
+/* Whether client update o enters the aggregate. */
+static inline int fr_fed_participates(const fr_fed_upload *o)
+{
+    return o->trained && !o->late && !o->rejected;
+}
+
+/* After client c's training: inject the configured faults into its
+ * update, refuse it if it is not finite, add local noise, clip it to the
+ * norm bound, refuse it if secure aggregation's fixed point cannot hold it. */
+void fr_fed_screen_update(fr_fed *f, size_t c, fr_fed_upload *up);
+
+/* Aggregation tasks: one per thread, at most MAX_AGG_TASKS. */
+size_t fr_fed_agg_tasks(const fr_fed *f);
+/* Apply the participants among sampled clients [k_begin, k_end) to the
+ * table rows of upload groups [g_begin, g_end), in client order, split
+ * over the aggregation tasks. */
+void fr_fed_apply_clients(fr_fed *f, size_t k_begin, size_t k_end, size_t g_begin, size_t g_end,
+                          double total_samples, size_t participants);
+
+/* Privacy (fed_privacy.c): a client's Laplace noise on its upload; the
+ * server's Gaussian noise after the round's aggregate; epsilon after
+ * `rounds` rounds; the aggregate through secure aggregation (one process). */
+void fr_fed_local_noise(const fr_fed *f, size_t c, fr_fed_upload *up);
+void fr_fed_dp_noise(fr_fed *f);
+fr_status fr_fed_dp_epsilon(const fr_fed *f, unsigned rounds, double *epsilon);
+fr_status fr_fed_secure_aggregate(fr_fed *f, double total_samples, size_t participants);
+/* The round's aggregate by the median or trimmed mean (fed_robust.c). */
+fr_status fr_fed_robust_aggregate(fr_fed *f, size_t participants);
+
+/* Multi-rank rounds (fed_ranks.c). After this rank trained its share
+ * (local: its first failure): agree on the outcome, then give every rank
+ * every trained client's record (late or not, samples, loss, times, the
+ * model's record; the personal values when shared; the dense change) and
+ * how many of its changed rows fall in each rank's range (kept in
+ * f->rows_to). */
+fr_status fr_fed_exchange_records(fr_fed *f, fr_status local);
+/* Round-robin placement: the participants' row changes to the ranks
+ * owning their rows; each rank applies its range in client order
+ * (threads split the range), then the changed rows go to every rank. */
+fr_status fr_fed_aggregate_ranks(fr_fed *f, double total_samples, size_t participants);
+/* Contiguous placement: rank r's clients follow rank r - 1's in client
+ * order, so each rank continues the rows the ranks before it left
+ * (received from rank r - 1), adds its participants' changes in client
+ * order and passes every row changed so far to rank r + 1, range by range
+ * (a pipeline); the last rank broadcasts them. The same float operations
+ * in the same order as one process, moving O(changed rows) per rank. */
+fr_status fr_fed_aggregate_chain(fr_fed *f, double total_samples, size_t participants);
+
+#endif

@@ -1,0 +1,91 @@
+/* fed_screen.c — what the server does with an update before it may enter
+ * the aggregate: inject the configured faults (tests and studies), refuse
+ * what is not finite, add the client's local noise, clip to the norm
+ * bound, refuse what secure aggregation's fixed point cannot hold. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "fed/fed_internal.h"
+#include "fedrec/privacy.h"
+#include "fedrec/rng.h"
+
+/* Squared L2 norm of a client's whole update (table rows, dense part). */
+static double update_norm2(const fr_fed *p, const fr_fed_upload *out, const float *dense)
+{
+    double norm2 = 0;
+    for (size_t i = 0, n = out->n_rows * p->st.width; i < n; i++)
+        norm2 += (double)out->delta[i] * out->delta[i];
+    for (size_t i = 0; dense && i < p->st.n_dense; i++)
+        norm2 += (double)dense[i] * dense[i];
+    return norm2;
+}
+
+/* Whether every value the client would mask (weight x change, as
+ * fr_fed_secure_aggregate computes it) is below secure aggregation's bound
+ * for a sum over the round's sampled clients: beyond it the fixed-point
+ * sum would wrap around unseen. */
+static int fits_secure_sum(const fr_fed *p, const fr_fed_upload *out, const float *dense)
+{
+    double bound = fr_secagg_bound(p->n_sampled);
+    float weight = p->o.weighted ? (float)out->samples : 1.0f;
+    for (size_t i = 0, n = out->n_rows * p->st.width; i < n; i++)
+        if (!(fabs((double)(weight * out->delta[i])) < bound))
+            return 0;
+    for (size_t i = 0; dense && i < p->st.n_dense; i++)
+        if (!(fabs((double)(weight * dense[i])) < bound))
+            return 0;
+    return 1;
+}
+
+/* Whether client c's personal values (shared: they travel too) are finite. */
+static int personal_finite(const fr_fed *p, size_t c)
+{
+    size_t n = p->ops->n_personal;
+    float buf[1025], *v = n <= 1025 ? buf : malloc(n * sizeof *v);
+    if (!v)
+        return 0; /* refuse what cannot be checked */
+    p->ops->personal_get(p->model, c, v);
+    int finite = 1;
+    for (size_t i = 0; i < n; i++)
+        finite = finite && isfinite(v[i]);
+    if (v != buf)
+        free(v);
+    return finite;
+}
+
+void fr_fed_screen_update(fr_fed *p, size_t u, fr_fed_upload *out)
+{
+    size_t n = out->n_rows * p->st.width;
+    float *dense = p->st.dense ? out->dense_delta : NULL;
+    if (p->o.fault_nan > 0 || p->o.fault_huge > 0) {
+        fr_rng rng;
+        fr_rng_init(&rng, p->o.seed, p->round + 1, (uint32_t)u, FR_RNG_FAULT);
+        double draw = fr_rng_uniform_double(&rng);
+        float factor = draw < p->o.fault_nan ? NAN : draw < p->o.fault_nan + p->o.fault_huge ? 1e6f : 1.0f;
+        for (size_t i = 0; factor != 1.0f && i < n; i++)
+            out->delta[i] *= factor;
+        for (size_t i = 0; dense && factor != 1.0f && i < p->st.n_dense; i++)
+            dense[i] *= factor;
+    }
+    double norm2 = update_norm2(p, out, dense);
+    int finite = isfinite(norm2);
+    if (p->o.share_personal) /* the personal values travel too */
+        finite = finite && personal_finite(p, u);
+    if (!finite) {
+        out->rejected = 1;
+        return;
+    }
+    if (p->o.local_noise > 0) { /* before the clip, which then bounds what leaves the client (DP needs it) */
+        fr_fed_local_noise(p, u, out);
+        norm2 = update_norm2(p, out, dense);
+    }
+    if (p->o.clip_norm > 0 && norm2 > p->o.clip_norm * p->o.clip_norm) {
+        float scale = (float)(p->o.clip_norm / sqrt(norm2));
+        for (size_t i = 0; i < n; i++)
+            out->delta[i] *= scale;
+        for (size_t i = 0; dense && i < p->st.n_dense; i++)
+            dense[i] *= scale;
+    }
+    if (p->o.secure_agg && !fits_secure_sum(p, out, dense))
+        out->rejected = 1;
+}
