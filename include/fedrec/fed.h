@@ -20,11 +20,15 @@ extern "C" {
  * parameters: their mean (FedAvg), or, robust to a few wild clients, the
  * coordinate-wise median or trimmed mean over the clients that changed
  * each row (times their share of the participants, so that the mean form
- * is kept: src/fed/fed_robust.c). */
+ * is kept: src/fed/fed_robust.c); or, per table row, the mean of the
+ * changes uploaded for that row times server_lr (FR_AGG_ROW_MEAN: FedAvg
+ * with a server step over the clients that changed the row; the dense
+ * part, if any, by the plain mean). */
 typedef enum fr_aggregator {
     FR_AGG_MEAN = 0,
     FR_AGG_MEDIAN,
-    FR_AGG_TRIMMED_MEAN
+    FR_AGG_TRIMMED_MEAN,
+    FR_AGG_ROW_MEAN
 } fr_aggregator;
 
 typedef struct fr_fed_options {
@@ -44,6 +48,7 @@ typedef struct fr_fed_options {
     double fault_nan, fault_huge;
     fr_aggregator aggregator;
     double trim;
+    float server_lr;         /* FR_AGG_ROW_MEAN's server step (1: the mean) */
     /* Privacy (doc/PRIVACY.md): a client's Laplace noise on its rows,
      * DP-FedAvg's Gaussian noise and accountant, secure aggregation. */
     double local_noise;

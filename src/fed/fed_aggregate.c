@@ -2,6 +2,9 @@
  * row changes applied to the table in client order, split over item-row
  * ranges so that every row sums the same way whatever the number of
  * threads. */
+#include <stdlib.h>
+
+#include "core/error_internal.h"
 #include "fed/fed_internal.h"
 
 size_t fr_fed_agg_tasks(const fr_fed *p)
@@ -44,4 +47,60 @@ void fr_fed_apply_clients(fr_fed *p, size_t k_begin, size_t k_end, size_t g_begi
         return;
     agg_job aj = {p, tasks, participants, k_begin, k_end, g_begin, g_end, total_samples};
     fr_pool_for(p->pool, aj.n_tasks, aggregate_range, &aj);
+}
+
+/* FR_AGG_ROW_MEAN: tasks take ranges of upload groups; each sums its rows'
+ * changes over the participants in client order, then moves each row by
+ * server_lr / (its uploaders) times the sum. */
+typedef struct row_mean_job {
+    fr_fed *p;
+    size_t n_tasks;
+} row_mean_job;
+
+static void row_mean_range(void *arg, size_t task)
+{
+    row_mean_job *job = arg;
+    fr_fed *p = job->p;
+    size_t d = p->st.width;
+    size_t g_lo = task * FR_FED_GROUPS / job->n_tasks, g_hi = (task + 1) * FR_FED_GROUPS / job->n_tasks;
+    size_t i_lo = fr_fed_group_first(g_lo, p->st.n_rows), i_hi = fr_fed_group_first(g_hi, p->st.n_rows);
+    for (size_t k = 0; k < p->n_sampled; k++) {
+        const fr_fed_upload *o = &p->outs[k];
+        if (!fr_fed_participates(o))
+            continue;
+        for (size_t r = o->group_start[g_lo]; r < o->group_start[g_hi]; r++) {
+            size_t row = (size_t)o->rows[r];
+            float *acc = p->row_sum + row * d;
+            const float *delta = o->delta + r * d;
+            for (size_t c = 0; c < d; c++)
+                acc[c] += delta[c];
+            p->row_count[row]++;
+        }
+    }
+    for (size_t i = i_lo; i < i_hi; i++) {
+        if (!p->row_count[i])
+            continue;
+        float *w = p->st.table + i * d, *acc = p->row_sum + i * d;
+        float inv = p->o.server_lr / (float)p->row_count[i];
+        for (size_t c = 0; c < d; c++) {
+            w[c] += acc[c] * inv;
+            acc[c] = 0.0f;
+        }
+        p->row_count[i] = 0;
+    }
+}
+
+fr_status fr_fed_row_mean(fr_fed *p)
+{
+    size_t n = p->st.n_rows, d = p->st.width;
+    if (!p->row_sum) {
+        p->row_sum = calloc(n * d > 0 ? n * d : 1, sizeof *p->row_sum);
+        p->row_count = calloc(n ? n : 1, sizeof *p->row_count);
+        if (!p->row_sum || !p->row_count)
+            return fr_fail_nomem("row sums", n * d * sizeof(float));
+    }
+    size_t tasks = fr_fed_agg_tasks(p);
+    row_mean_job job = {p, tasks};
+    fr_pool_for(p->pool, tasks, row_mean_range, &job);
+    return FR_OK;
 }

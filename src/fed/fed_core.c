@@ -44,13 +44,16 @@ fr_status fr_fed_options_check(const fr_fed_options *o)
     FR_TRY(fr_participation_check(&o->participation));
     if (!(o->clip_norm >= 0) || !(o->fault_nan >= 0 && o->fault_huge >= 0 && o->fault_nan + o->fault_huge <= 1))
         return fr_fail(FR_ERR_INVALID, "federation: need clip_norm >= 0 and fault probabilities >= 0 summing to at most 1");
-    if ((unsigned)o->aggregator > FR_AGG_TRIMMED_MEAN || !(o->trim >= 0 && o->trim < 0.5))
+    if ((unsigned)o->aggregator > FR_AGG_ROW_MEAN || !(o->trim >= 0 && o->trim < 0.5))
         return fr_fail(FR_ERR_INVALID, "federation: unknown aggregator %d or trim %g outside [0, 0.5)", (int)o->aggregator,
                        o->trim);
     if (!(o->local_noise >= 0) || !isfinite(o->local_noise) || !(o->dp_noise >= 0) || !isfinite(o->dp_noise))
         return fr_fail(FR_ERR_INVALID, "federation: local_noise and dp_noise must be finite and >= 0");
     if (o->dp_noise > 0 && (!(o->clip_norm > 0) || !(o->dp_delta > 0 && o->dp_delta < 1)))
         return fr_fail(FR_ERR_INVALID, "DP-FedAvg needs clip_norm > 0 and 0 < delta < 1");
+    if (o->aggregator == FR_AGG_ROW_MEAN && (!(o->server_lr > 0) || o->weighted || o->dp_noise > 0 || o->secure_agg))
+        return fr_fail(FR_ERR_INVALID, "federation: the per-row mean needs a server learning rate > 0 (got %g), and is not for a sample-weighted mean, DP or secure aggregation",
+                       (double)o->server_lr);
     if (o->secure_agg && o->secure_neighbours < 1)
         return fr_fail(FR_ERR_INVALID, "secure aggregation: needs at least 1 neighbour on each side");
     return FR_OK;
@@ -59,6 +62,14 @@ fr_status fr_fed_options_check(const fr_fed_options *o)
 fr_fed_state *fr_fed_state_of(fr_fed *f)
 {
     return &f->st;
+}
+
+void fr_fed_borrow_table(fr_fed *f, float *table)
+{
+    if (!f->table_borrowed)
+        free(f->st.table);
+    f->st.table = table;
+    f->table_borrowed = 1;
 }
 
 fr_comm *fr_fed_comm(const fr_fed *f)
@@ -80,8 +91,11 @@ void fr_fed_free(fr_fed *p)
 {
     if (!p)
         return;
-    free(p->st.table);
+    if (!p->table_borrowed)
+        free(p->st.table);
     free(p->st.dense);
+    free(p->row_sum);
+    free(p->row_count);
     free(p->sampled);
     for (size_t k = 0; p->outs && k < p->n_clients; k++) {
         free(p->outs[k].rows);
@@ -292,6 +306,8 @@ static fr_status aggregate(fr_fed *p, double total_samples, size_t participants,
     fr_status s;
     if (p->o.secure_agg) {
         s = fr_fed_secure_aggregate(p, total_samples, participants);
+    } else if (p->o.aggregator == FR_AGG_ROW_MEAN) {
+        s = fr_fed_row_mean(p);
     } else if (p->o.aggregator != FR_AGG_MEAN) {
         s = fr_fed_robust_aggregate(p, participants);
     } else if (p->ranks > 1) {
@@ -305,7 +321,8 @@ static fr_status aggregate(fr_fed *p, double total_samples, size_t participants,
     }
     /* The dense part: the same mean, in client-id order (secure and
      * robust aggregation took it with the rows). */
-    for (size_t k = 0; s == FR_OK && p->st.dense && !p->o.secure_agg && p->o.aggregator == FR_AGG_MEAN &&
+    for (size_t k = 0; s == FR_OK && p->st.dense && !p->o.secure_agg &&
+                       (p->o.aggregator == FR_AGG_MEAN || p->o.aggregator == FR_AGG_ROW_MEAN) &&
                        k < p->n_sampled; k++) {
         const fr_fed_upload *o = &p->outs[k];
         if (fr_fed_participates(o))
@@ -432,6 +449,9 @@ fr_status fr_fed_set_comm(fr_fed *p, fr_comm *c, const char *job_fingerprint, ui
                           const char *data_name)
 {
     int ranks = c ? fr_comm_size(c) : 1;
+    if (ranks > 1 && p->o.aggregator == FR_AGG_ROW_MEAN)
+        return fr_fail(FR_ERR_UNSUPPORTED, "%s: the per-row mean of the uploads runs in one process so far: run it without mpirun, not on %d ranks",
+                       p->o.name ? p->o.name : "federation", ranks);
     if (ranks > 1 && p->o.aggregator != FR_AGG_MEAN)
         return fr_fail(FR_ERR_UNSUPPORTED, "robust aggregation (median, trimmed mean) needs every upload in one place: run it without mpirun, not on %d ranks",
                        ranks);

@@ -17,6 +17,10 @@ struct fr_fed {
     fr_fed_options o;
     size_t n_clients;
     fr_fed_state st;
+    int table_borrowed;    /* st.table is the caller's (fr_fed_borrow_table) */
+    /* FR_AGG_ROW_MEAN: each row's summed changes and uploaders. */
+    float *row_sum;
+    uint32_t *row_count;
     fr_pool *pool;
     const fr_fed_client_ops *ops;
     void *model;
@@ -74,6 +78,9 @@ size_t fr_fed_agg_tasks(const fr_fed *f);
  * over the aggregation tasks. */
 void fr_fed_apply_clients(fr_fed *f, size_t k_begin, size_t k_end, size_t g_begin, size_t g_end,
                           double total_samples, size_t participants);
+
+/* FR_AGG_ROW_MEAN over the participants, one process. */
+fr_status fr_fed_row_mean(fr_fed *f);
 
 /* Privacy (fed_privacy.c): a client's Laplace noise on its upload; the
  * server's Gaussian noise after the round's aggregate; epsilon after

@@ -3,7 +3,9 @@
  * what is not finite, add the client's local noise, clip to the norm
  * bound, refuse what secure aggregation's fixed point cannot hold. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fed/fed_internal.h"
 #include "fedrec/privacy.h"
@@ -18,6 +20,27 @@ static double update_norm2(const fr_fed *p, const fr_fed_upload *out, const floa
     for (size_t i = 0; dense && i < p->st.n_dense; i++)
         norm2 += (double)dense[i] * dense[i];
     return norm2;
+}
+
+/* Whether n floats are all finite: a float is infinite or NaN when its
+ * exponent bits are all ones. An OR over integers has no order, so the
+ * loop vectorises (a float sum would not, without -ffast-math). */
+static int floats_finite(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, x + i, sizeof b);
+        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
+    }
+    return !bad;
+}
+
+/* Whether every value of the update is finite (cheaper than the norm when
+ * nothing needs the norm). */
+static int all_finite(const fr_fed *p, const fr_fed_upload *out, const float *dense)
+{
+    return floats_finite(out->delta, out->n_rows * p->st.width) && (!dense || floats_finite(dense, p->st.n_dense));
 }
 
 /* Whether every value the client would mask (weight x change, as
@@ -67,8 +90,10 @@ void fr_fed_screen_update(fr_fed *p, size_t u, fr_fed_upload *out)
         for (size_t i = 0; dense && factor != 1.0f && i < p->st.n_dense; i++)
             dense[i] *= factor;
     }
-    double norm2 = update_norm2(p, out, dense);
-    int finite = isfinite(norm2);
+    /* The norm only where a clip or the noise reads it. */
+    int need_norm = p->o.clip_norm > 0 || p->o.local_noise > 0;
+    double norm2 = need_norm ? update_norm2(p, out, dense) : 0.0;
+    int finite = need_norm ? isfinite(norm2) : all_finite(p, out, dense);
     if (p->o.share_personal) /* the personal values travel too */
         finite = finite && personal_finite(p, u);
     if (!finite) {

@@ -2,7 +2,7 @@
  * files (internal): mtr_data.c (splits, per-row lists), mtr_relations.c
  * (side-relation readers), mtr_synthetic.c, mtr_tasks.c (the tasks'
  * losses and row gradients), mtr_train.c (steps, Adam, evaluation),
- * mtr_federated.c (rounds with every user a client). */
+ * mtr_client.c (the client of federated rounds). */
 #ifndef FR_MTR_INTERNAL_H
 #define FR_MTR_INTERNAL_H
 
@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "backend/cpu/cpu_engine.h"
+#include "fedrec/fed_client.h"
 #include "fedrec/mtrec.h"
 #include "fedrec/rng.h"
 
@@ -70,16 +71,22 @@ struct fr_mtr {
     float *au_count, *au_x, *au_norm, *au_gram, *au_y, *au_prod, *au_dx;
     fr_mtr_ranker *ranker;     /* full-ranking state (mtr_rank.c), made at the first evaluation */
     fr_mtr_eval_profile eval_profile;
-    /* federated rounds (mtr_federated.c): each user's training rows (CSR
-     * over the training interactions), the round's summed item steps and
-     * their counts, the sampled clients */
+    /* federated rounds (mtr_client.c, the federation core's client): each
+     * user's training rows (CSR over the training interactions), the
+     * round's item table, the items a client changed, the clients'
+     * options and the round's figures they add to */
     int fed_ready;
     size_t *fed_start;
-    int32_t *fed_rows, *fed_order;
-    float *fed_sum, *fed_global;   /* the round's summed changes; its item table */
-    uint32_t *fed_count;
-    unsigned char *fed_sampled, *fed_changed; /* clients; items a client changed */
+    int32_t *fed_rows;
+    float *fed_global;
+    unsigned char *fed_changed;
     int32_t *fed_changed_list;
+    fr_mtr_fed_options fed_o;
+    fr_mtr_epoch *fed_epoch;
+    /* The rounds' driver (src/job/mtrec_federated.c: the federation core
+     * and its thread), opaque here; freed with the model. */
+    void *fed_job;
+    void (*fed_job_free)(void *job);
 };
 
 /* A step over st->n samples whose user, item and rating the caller fills
@@ -97,8 +104,12 @@ void fr_mtr_step_release(fr_mtr *m, fr_mtr_step *st);
 void fr_mtr_epoch_finish(const fr_mtr *m, fr_mtr_epoch *out, double t0);
 /* Free the ranking state (mtr_rank.c; NULL-safe). */
 void fr_mtr_ranker_free(fr_mtr_ranker *r);
-/* Free the federated state (mtr_federated.c; NULL-safe, repeatable). */
+/* Free the federated state (mtr_client.c; NULL-safe, repeatable). */
 void fr_mtr_federated_release(fr_mtr *m);
+/* Federated rounds (mtr_client.c): the clients' rows and scratch, made
+ * once (refusing the social task and gradvac); the client interface. */
+fr_status fr_mtr_client_prepare(fr_mtr *m);
+void fr_mtr_client_ops(fr_fed_client_ops *ops);
 /* Register row in the step's slots (fr_mtr_task_grad clears the
  * task gradients of every slot before it adds to them). */
 int32_t fr_mtr_touch(fr_mtr *m, fr_mtr_step *st, int32_t row);

@@ -1,9 +1,11 @@
-/* mtr_federated.c — multi-task training with every user a client (see
- * fedrec/mtrec.h, fr_mtr_federated_round): the PFedRec engine's FedMF
- * arrangement with the tasks and a gradient combiner inside each client.
+/* mtr_client.c — the multi-task MF model's client for the federation core
+ * (fedrec/fed_client.h; the rounds are the core's, wired by
+ * src/job/mtrec_federated.c, see fedrec/mtrec.h, fr_mtr_federated_round):
+ * the FedMF arrangement with the tasks and a gradient combiner inside
+ * each client.
  *
- * A round: clients sampled (stream (seed, round, 0, FR_RNG_SAMPLING)),
- * each, starting from the round's global item table, takes its own
+ * A round: the core samples clients (stream (seed, round, 0,
+ * FR_RNG_SAMPLING)); each, starting from the round's global item table, takes its own
  * interactions as one batch for each of its local steps (BPR negatives
  * from (seed, round, user + step x users, FR_RNG_NEGATIVES)), computes
  * every task's gradient on its user row and the item rows it touched,
@@ -12,10 +14,11 @@
  * item row as it sees it), steps its private row and its local copies of
  * the item rows by SGD, and uploads each changed item row's change. Local
  * copies live in the table itself during the client's turn (clients run
- * one after another) and go back to the global values after it. The server adds to each item row the mean
+ * one after another: the core runs this client on one thread) and go back
+ * to the global values after it. The core adds to each item row the mean
  * of the steps uploaded for it times a server learning rate (FedAvg's
  * server step; the mean of one-step updates is small next to a client's
- * own), in client-id order (thread-independent).
+ * own: FR_AGG_ROW_MEAN), in client-id order.
  *
  * Within a client the user side of DirectAU's uniformity is one distinct
  * row, so it is constant (no gradient); social links would need other
@@ -25,18 +28,17 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "core/progress_call.h"
 #include "core/error_internal.h"
 #include "mtr/mtr_internal.h"
 
 void fr_mtr_federated_release(fr_mtr *m)
 {
+    if (m->fed_job_free)
+        m->fed_job_free(m->fed_job);
+    m->fed_job = NULL;
+    m->fed_job_free = NULL;
     free(m->fed_start);
     free(m->fed_rows);
-    free(m->fed_order);
-    free(m->fed_sum);
-    free(m->fed_count);
-    free(m->fed_sampled);
     free(m->fed_global);
     free(m->fed_changed);
     free(m->fed_changed_list);
@@ -44,14 +46,11 @@ void fr_mtr_federated_release(fr_mtr *m)
     m->fed_changed = NULL;
     m->fed_changed_list = NULL;
     m->fed_start = NULL;
-    m->fed_rows = m->fed_order = NULL;
-    m->fed_sum = NULL;
-    m->fed_count = NULL;
-    m->fed_sampled = NULL;
+    m->fed_rows = NULL;
     m->fed_ready = 0;
 }
 
-static fr_status federated_init(fr_mtr *m)
+fr_status fr_mtr_client_prepare(fr_mtr *m)
 {
     const fr_mtr_data *d = m->data;
     for (size_t k = 0; k < m->o.n_tasks; k++)
@@ -76,15 +75,10 @@ static fr_status federated_init(fr_mtr *m)
     free(count);
     m->fed_start = calloc(d->n_users + 1, sizeof *m->fed_start);
     m->fed_rows = malloc((d->n_train ? d->n_train : 1) * sizeof *m->fed_rows);
-    m->fed_sum = calloc(d->n_items * m->dim, sizeof *m->fed_sum);
-    m->fed_count = calloc(d->n_items ? d->n_items : 1, sizeof *m->fed_count);
-    m->fed_sampled = malloc(d->n_users ? d->n_users : 1);
-    m->fed_order = malloc((d->n_users ? d->n_users : 1) * sizeof *m->fed_order);
     m->fed_global = malloc((d->n_items ? d->n_items : 1) * m->dim * sizeof *m->fed_global);
     m->fed_changed = calloc(d->n_items ? d->n_items : 1, 1);
     m->fed_changed_list = malloc((d->n_items ? d->n_items : 1) * sizeof *m->fed_changed_list);
-    if (!m->fed_start || !m->fed_rows || !m->fed_sum || !m->fed_count || !m->fed_sampled || !m->fed_order ||
-        !m->fed_global || !m->fed_changed || !m->fed_changed_list) {
+    if (!m->fed_start || !m->fed_rows || !m->fed_global || !m->fed_changed || !m->fed_changed_list) {
         fr_mtr_federated_release(m);
         return fr_fail_nomem("federated multi-task state", d->n_items * m->dim * 4 + d->n_train * 4);
     }
@@ -105,45 +99,79 @@ static fr_status federated_init(fr_mtr *m)
     return FR_OK;
 }
 
-/* The round's clients: all, or a uniform sample of the fraction (at least
- * one), marked in fed_sampled. */
-static size_t sample(fr_mtr *m, unsigned round, double fraction)
+void fr_mtr_fed_options_default(fr_mtr_fed_options *fo)
 {
-    size_t nu = m->data->n_users, want = nu;
-    memset(m->fed_sampled, fraction >= 1.0, nu);
-    if (fraction >= 1.0)
-        return nu;
-    want = (size_t)(fraction * (double)nu + 0.5);
-    if (want < 1)
-        want = 1;
-    for (size_t u = 0; u < nu; u++)
-        m->fed_order[u] = (int32_t)u;
-    fr_rng rng;
-    fr_rng_init(&rng, m->o.seed, round, 0, FR_RNG_SAMPLING);
-    for (size_t i = 0; i < want; i++) { /* partial Fisher-Yates */
-        size_t j = i + fr_rng_below(&rng, (uint32_t)(nu - i));
-        int32_t t = m->fed_order[i];
-        m->fed_order[i] = m->fed_order[j];
-        m->fed_order[j] = t;
-        m->fed_sampled[m->fed_order[i]] = 1;
-    }
-    return want;
+    fo->client_fraction = 1.0;
+    fo->client_lr = 0.05f;
+    fo->server_lr = 1.0f;
+    fo->local_steps = 1;
+}
+
+/* ---- the client interface ---------------------------------------------- */
+
+/* The clients share the model's step scratch: no worker state (the core
+ * runs them on a one-thread pool). */
+static fr_status worker_create(void *model, void **worker)
+{
+    *worker = model;
+    return FR_OK;
+}
+
+static void worker_destroy(void *model, void *worker)
+{
+    (void)model;
+    (void)worker;
+}
+
+/* The round's item table, which each client goes back to after its turn. */
+static void round_begin(void *model, unsigned round)
+{
+    fr_mtr *m = model;
+    (void)round;
+    const fr_mtr_data *d = m->data;
+    memcpy(m->fed_global, m->table + d->n_users * m->dim, d->n_items * m->dim * sizeof *m->fed_global);
+}
+
+/* Room for n rows in the upload. */
+static fr_status upload_reserve(fr_fed_upload *up, size_t n, size_t dim)
+{
+    if (n <= up->cap_rows && up->rows)
+        return FR_OK;
+    size_t cap = n > 16 ? n : 16;
+    int32_t *rows = realloc(up->rows, cap * sizeof *rows);
+    if (rows)
+        up->rows = rows;
+    float *delta = realloc(up->delta, cap * dim * sizeof *delta);
+    if (delta)
+        up->delta = delta;
+    if (!rows || !delta)
+        return fr_fail_nomem("client upload", cap * dim * 4);
+    up->cap_rows = cap;
+    return FR_OK;
 }
 
 /* One client's round: local_steps SGD steps on its own row and on the
  * item rows in place (its local copies), then each item row it changed
- * uploads (local - global) and goes back to the round's global value. */
-static fr_status client_round(fr_mtr *m, size_t u, unsigned round, const fr_mtr_fed_options *fo,
-                              fr_mtr_epoch *out, uint64_t *upload_rows)
+ * goes into the upload as (local - global), grouped by item range, and
+ * back to the round's global value. */
+static fr_status train(void *model, void *worker, unsigned round, size_t client, const fr_fed_state *state,
+                       fr_fed_upload *up)
 {
+    fr_mtr *m = model;
+    (void)worker;
+    (void)state; /* the item rows of m->table */
     const fr_mtr_data *d = m->data;
-    size_t begin = m->fed_start[u], n = m->fed_start[u + 1] - begin, dim = m->dim;
+    size_t u = client, begin = m->fed_start[u], n = m->fed_start[u + 1] - begin, dim = m->dim;
+    up->n_rows = 0;
+    memset(up->group_start, 0, sizeof up->group_start);
+    up->samples = n;
     if (n == 0)
         return FR_OK;
-    float lr = fo->client_lr, wd = m->o.weight_decay;
+    double t0 = fr_clock_seconds();
+    float lr = m->fed_o.client_lr, wd = m->o.weight_decay;
     size_t n_changed = 0;
     fr_status s = FR_OK;
-    for (size_t step = 0; s == FR_OK && step < fo->local_steps; step++) {
+    for (size_t step = 0; s == FR_OK && step < m->fed_o.local_steps; step++) {
         fr_mtr_step st;
         fr_mtr_step_init(m, &st, n);
         for (size_t k = 0; k < n; k++) {
@@ -153,7 +181,7 @@ static fr_status client_round(fr_mtr *m, size_t u, unsigned round, const fr_mtr_
             m->step_rating[k] = d->train_rating[i];
         }
         /* the client's draws: stream (seed, round, user + step x users, ...) */
-        s = fr_mtr_step_gradients(m, &st, round, u + step * d->n_users, out);
+        s = fr_mtr_step_gradients(m, &st, round, u + step * d->n_users, m->fed_epoch);
         for (size_t slot = 0; s == FR_OK && slot < st.n_slots; slot++) {
             size_t row = (size_t)st.rows[slot];
             float *w = m->table + row * dim;
@@ -167,74 +195,42 @@ static fr_status client_round(fr_mtr *m, size_t u, unsigned round, const fr_mtr_
         }
         fr_mtr_step_release(m, &st);
     }
+    if (s == FR_OK)
+        s = upload_reserve(up, n_changed, dim);
+    /* Counting sort of the changed rows into the upload groups. */
+    size_t count[FR_FED_GROUPS + 1] = {0};
+    for (size_t k = 0; s == FR_OK && k < n_changed; k++)
+        count[fr_fed_group_of((size_t)m->fed_changed_list[k], d->n_items) + 1]++;
+    for (size_t g = 0; g < FR_FED_GROUPS; g++)
+        count[g + 1] += count[g];
+    for (size_t g = 0; s == FR_OK && g <= FR_FED_GROUPS; g++)
+        up->group_start[g] = (uint32_t)count[g];
     for (size_t k = 0; k < n_changed; k++) { /* upload, and back to global */
         size_t item = (size_t)m->fed_changed_list[k];
-        float *w = m->table + (d->n_users + item) * dim, *acc = m->fed_sum + item * dim;
+        float *w = m->table + (d->n_users + item) * dim;
         const float *global = m->fed_global + item * dim;
-        for (size_t j = 0; j < dim; j++) {
-            acc[j] += w[j] - global[j];
-            w[j] = global[j];
+        if (s == FR_OK) {
+            size_t at = count[fr_fed_group_of(item, d->n_items)]++;
+            up->rows[at] = (int32_t)item;
+            for (size_t j = 0; j < dim; j++)
+                up->delta[at * dim + j] = w[j] - global[j];
         }
+        memcpy(w, global, dim * sizeof *w);
         m->fed_changed[item] = 0;
-        m->fed_count[item]++;
     }
-    *upload_rows += n_changed;
+    up->n_rows = s == FR_OK ? n_changed : 0;
+    up->t_train = fr_clock_seconds() - t0;
     return s;
 }
 
-void fr_mtr_fed_options_default(fr_mtr_fed_options *fo)
+static double cost(void *model, size_t client)
 {
-    fo->client_fraction = 1.0;
-    fo->client_lr = 0.05f;
-    fo->server_lr = 1.0f;
-    fo->local_steps = 1;
+    fr_mtr *m = model;
+    return (double)(m->fed_start[client + 1] - m->fed_start[client]);
 }
 
-fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, const fr_mtr_fed_options *fo,
-                                 fr_mtr_epoch *out, uint64_t *upload_bytes)
+void fr_mtr_client_ops(fr_fed_client_ops *ops)
 {
-    double t0 = fr_clock_seconds();
-    memset(out, 0, sizeof *out);
-    *upload_bytes = 0;
-    double client_fraction = fo->client_fraction;
-    float server_lr = fo->server_lr;
-    if (!(client_fraction > 0 && client_fraction <= 1) || !(fo->client_lr > 0) || !(server_lr > 0) ||
-        fo->local_steps < 1)
-        return fr_fail(FR_ERR_INVALID, "federated round: client fraction %g must be in (0, 1], the client and server learning rates %g and %g positive, local steps %zu at least 1",
-                       client_fraction, (double)fo->client_lr, (double)server_lr, fo->local_steps);
-    if (!m->fed_ready)
-        FR_TRY(federated_init(m));
-    const fr_mtr_data *d = m->data;
-    size_t dim = m->dim;
-    size_t n_sampled = sample(m, round, client_fraction);
-    memset(m->fed_sum, 0, d->n_items * dim * sizeof *m->fed_sum);
-    memset(m->fed_count, 0, d->n_items * sizeof *m->fed_count);
-    memcpy(m->fed_global, m->table + d->n_users * dim, d->n_items * dim * sizeof *m->fed_global);
-    uint64_t rows = 0;
-    fr_status s = FR_OK;
-    size_t clients = n_sampled, done = 0;
-    for (size_t u = 0; s == FR_OK && u < d->n_users; u++)
-        if (m->fed_sampled[u]) {
-            s = client_round(m, u, round, fo, out, &rows);
-            done++;
-            if (s == FR_OK && fr_progress_call(&m->o.progress, FR_PROGRESS_TRAIN, "client", done, clients) &&
-                done < clients) {
-                out->stopped = 1; /* abandoned: no item row moves */
-                fr_mtr_epoch_finish(m, out, t0);
-                return FR_OK;
-            }
-        }
-    if (s != FR_OK)
-        return s;
-    for (size_t i = 0; i < d->n_items; i++) {
-        if (!m->fed_count[i])
-            continue;
-        float *w = m->table + (d->n_users + i) * dim, inv = server_lr / (float)m->fed_count[i];
-        for (size_t j = 0; j < dim; j++)
-            w[j] += m->fed_sum[i * dim + j] * inv;
-    }
-    /* an uploaded row: its id and dim floats */
-    *upload_bytes = rows * (dim * sizeof(float) + sizeof(int32_t));
-    fr_mtr_epoch_finish(m, out, t0);
-    return FR_OK;
+    fr_fed_client_ops o = {worker_create, worker_destroy, round_begin, train, cost, 0, NULL, NULL, 0, NULL, NULL};
+    *ops = o;
 }
