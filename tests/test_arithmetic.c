@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fed/fedmsmt_internal.h"
+#include "job/fedmsmt_job.h"
 #include "fed/fed_internal.h"
 #include "job/pfedrec_job.h"
 #include "fedrec/combine.h"

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fed/fedmsmt_internal.h"
+#include "job/fedmsmt_job.h"
 #include "fedrec/nn.h"
 #include "fedrec/table_read.h"
 #include "testutil.h"
@@ -106,17 +106,17 @@ static void template_cases(void)
     o.shared_experts = 2;
     o.private_experts = 1;
     fed_template tp;
-    CHECK_OK(fr_fed_template_make(&o, 3, &tp));
+    CHECK_OK(fr_fedmsmt_template_make(&o, 3, &tp));
     CHECK(tp.pool == 5 && tp.held[1] == 3 && tp.member[1][0] && tp.member[1][1] && !tp.member[1][2] &&
               tp.member[1][3] && !tp.member[1][4] && tp.local_of[1][3] == 2 && tp.members[0] == 3 &&
               tp.members[3] == 1,
           "default template of 3 clients, 2 shared + 1 private");
     o.method = FR_FED_FEDAVG;
-    CHECK_OK(fr_fed_template_make(&o, 3, &tp));
+    CHECK_OK(fr_fedmsmt_template_make(&o, 3, &tp));
     CHECK(tp.pool == 3 && tp.held[2] == 3 && tp.members[2] == 3 && !tp.bn_local, "FedAvg: 3 experts, all shared");
     o.method = FR_FED_PFMSMTREC;
     CHECK_OK(fr_fedmsmt_parse_membership("1100; 0110;0011", 3, &o));
-    CHECK_OK(fr_fed_template_make(&o, 3, &tp));
+    CHECK_OK(fr_fedmsmt_template_make(&o, 3, &tp));
     CHECK(tp.pool == 4 && tp.held[0] == 2 && tp.members[1] == 2 && tp.members[0] == 1 && tp.local_of[2][3] == 1,
           "explicit membership");
     CHECK(fr_fedmsmt_parse_membership("1100;012", 2, &o) == FR_ERR_INVALID &&
@@ -127,7 +127,7 @@ static void template_cases(void)
     CHECK(fr_fedmsmt_parse_membership("11;01", 3, &o) == FR_ERR_INVALID && strstr(fr_last_error(), "3 clients"),
           "too few rows: %s", fr_last_error());
     CHECK_OK(fr_fedmsmt_parse_membership("11;00", 2, &o));
-    CHECK(fr_fed_template_make(&o, 2, &tp) == FR_ERR_INVALID && strstr(fr_last_error(), "client 1 holds no expert"),
+    CHECK(fr_fedmsmt_template_make(&o, 2, &tp) == FR_ERR_INVALID && strstr(fr_last_error(), "client 1 holds no expert"),
           "a client without experts: %s", fr_last_error());
 }
 
@@ -176,7 +176,7 @@ static void fedbn_stays(fr_backend *be, const fr_table *t)
     for (int fedbn = 1; fedbn >= 0; fedbn--) {
         o.fedbn = fedbn;
         fed_template tp;
-        CHECK_OK(fr_fed_template_make(&o, t->n_scenarios, &tp));
+        CHECK_OK(fr_fedmsmt_template_make(&o, t->n_scenarios, &tp));
         fr_msmt_options mo = o.model;
         mo.experts = tp.held[0];
         fr_msmt_model *m = NULL;
@@ -185,7 +185,7 @@ static void fedbn_stays(fr_backend *be, const fr_table *t)
             return;
         fed_unit *units = malloc(80 * sizeof *units);
         size_t n = 0;
-        CHECK_OK(fr_fed_units(&tp, 0, fr_msmt_model_params(m), &mo, units, 80, &n));
+        CHECK_OK(fr_fedmsmt_units(&tp, 0, fr_msmt_model_params(m), &mo, units, 80, &n));
         int touch = units_touch_bn(fr_msmt_model_params(m), units, n);
         /* Shared experts 2 + towers 2 + embedding table and projection. */
         CHECK(n == 2 + 2 + 2, "client 0 has %zu federated units, expected 6", n);
@@ -215,7 +215,7 @@ static void expert_slices(fr_backend *be)
     o.fedbn = 0; /* batch-norm slices inside the units too */
     CHECK_OK(fr_fedmsmt_parse_membership("111;111", 2, &o));
     fed_template tp;
-    CHECK_OK(fr_fed_template_make(&o, 2, &tp));
+    CHECK_OK(fr_fedmsmt_template_make(&o, 2, &tp));
     tp.rule[UNIT_TOWER].federated = tp.rule[UNIT_GATE].federated = 0;
     tp.rule[UNIT_EMB_TABLE].federated = tp.rule[UNIT_EMB_NUMERIC].federated = 0;
     fr_msmt_options mo = small_model();
@@ -223,7 +223,7 @@ static void expert_slices(fr_backend *be)
     mo.expert[1] = widths[1];
     fed_unit units[3];
     size_t n = 0;
-    CHECK_OK(fr_fed_units(&tp, 0, ps, &mo, units, 3, &n));
+    CHECK_OK(fr_fedmsmt_units(&tp, 0, ps, &mo, units, 3, &n));
     size_t total = fr_param_set_numel(ps, FR_ROLES_ALL), covered = 0;
     for (size_t u = 0; u < n; u++)
         covered += units[u].numel;
@@ -242,10 +242,10 @@ static void expert_slices(fr_backend *be)
     for (size_t k = 0; k < n && flat && moved; k++) {
         float v[512];
         memcpy(moved, flat, total * sizeof *moved);
-        fr_fed_unit_gather(&units[k], moved, v);
+        fr_fedmsmt_unit_gather(&units[k], moved, v);
         for (size_t i = 0; i < units[k].numel; i++)
             v[i] = v[i] * 1.5f + 0.25f;
-        fr_fed_unit_scatter(&units[k], v, moved);
+        fr_fedmsmt_unit_scatter(&units[k], v, moved);
         CHECK_OK(fr_param_set_import(ps, FR_ROLES_ALL, moved, total));
         CHECK_OK(fr_expert_bank_forward(&bank, be, B, fr_view_of(xb, 0), 0, 0, &out));
         CHECK_OK(fr_buffer_download(out.buf, out.off * sizeof(float), after, sizeof after));

@@ -31,6 +31,13 @@ typedef enum fr_aggregator {
     FR_AGG_ROW_MEAN
 } fr_aggregator;
 
+/* How a group of clients' units is combined (PF-MSMTrec, fedmsmt). */
+typedef enum fr_fed_agg {
+    FR_FED_AGG_PERSONAL = 0, /* softmax over cosine similarity / temperature */
+    FR_FED_AGG_MEAN,         /* sample-weighted mean */
+    FR_FED_AGG_LOCAL         /* not aggregated */
+} fr_fed_agg;
+
 typedef struct fr_fed_options {
     uint64_t seed;
     double client_fraction;  /* clients sampled per round, (0, 1] */
@@ -60,6 +67,24 @@ typedef struct fr_fed_options {
     /* Name in messages ("PFedRec round 3: ..."). */
     const char *name;
 } fr_fed_options;
+
+/* ---- personalised aggregation (PF-MSMTrec), on host vectors ------------ */
+
+/* The most clients of one group these functions take (n). */
+#define FR_FED_MAX_GROUP 256
+
+/* PCGrad across clients: for each i, d_i starts as delta_i and for each
+ * other j, in the order order_i (a permutation of the others' indices,
+ * n - 1 entries), d_i -= min(0, <d_i, delta_j>) / |delta_j|^2 delta_j
+ * (zero deltas skipped). deltas: n vectors of dim floats (read only);
+ * out: n x dim. Returns the number of projections made (conflicts). */
+size_t fr_fed_coordinate(const float *deltas, size_t n, size_t dim, const size_t *const *order,
+                         float *out);
+/* Aggregation weights a (n x n, row i for client i) from the
+ * (coordinated) deltas and sample counts: mean or personal with
+ * temperature T (cosine of a zero vector: 0). */
+void fr_fed_weights(const float *deltas, size_t n, size_t dim, const double *samples,
+                    fr_fed_agg agg, double temperature, double *a);
 
 #ifdef __cplusplus
 }

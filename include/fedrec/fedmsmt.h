@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include "fedrec/backend.h"
 #include "fedrec/comm.h"
+#include "fedrec/fed.h"
 #include "fedrec/participation.h"
 #include "fedrec/msmt.h"
 #include "fedrec/table.h"
@@ -49,11 +50,6 @@ typedef enum fr_fed_method {
     FR_FED_LOCAL          /* no federation */
 } fr_fed_method;
 
-typedef enum fr_fed_agg {
-    FR_FED_AGG_PERSONAL = 0, /* softmax over cosine similarity / temperature */
-    FR_FED_AGG_MEAN,         /* sample-weighted mean */
-    FR_FED_AGG_LOCAL         /* not aggregated */
-} fr_fed_agg;
 
 #define FR_FED_MAX_POOL 64
 
@@ -201,21 +197,6 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
 fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t, const fr_fedmsmt_options *o,
                                void (*on_round)(void *arg, const fr_fedmsmt_round *r), void *arg,
                                fr_fedmsmt_result *out);
-
-/* ---- the server's arithmetic, on host vectors (exposed for tests) ------ */
-
-/* PCGrad across clients: for each i, d_i starts as delta_i and for each
- * other j, in the order order_i (a permutation of the others' indices,
- * n - 1 entries), d_i -= min(0, <d_i, delta_j>) / |delta_j|^2 delta_j
- * (zero deltas skipped). deltas: n vectors of dim floats (read only);
- * out: n x dim. Returns the number of projections made (conflicts). */
-size_t fr_fed_coordinate(const float *deltas, size_t n, size_t dim, const size_t *const *order,
-                         float *out);
-/* Aggregation weights a (n x n, row i for client i) from the
- * (coordinated) deltas and sample counts: mean or personal with
- * temperature T (cosine of a zero vector: 0). */
-void fr_fed_weights(const float *deltas, size_t n, size_t dim, const double *samples,
-                    fr_fed_agg agg, double temperature, double *a);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
-/* fedmsmt_server.c — the server's arithmetic of federated multi-scenario
- * multi-task training (see fedrec/fedmsmt.h) on host vectors: conflict
+/* fed_personal.c — the server's arithmetic of personalised aggregation
+ * (PF-MSMTrec; fedrec/fed.h, fed_personal.h) on host vectors: conflict
  * coordination of client updates (PCGrad across clients), aggregation
  * weights (sample-weighted mean, or personal: a softmax over cosine
  * similarity), and the row-wise mean of embedding updates. Sums run in
@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "fed/fedmsmt_internal.h"
+#include "fed/fed_personal.h"
 
 static double dot(const float *a, const float *b, size_t n)
 {
@@ -54,13 +54,13 @@ void fr_fed_weights(const float *deltas, size_t n, size_t dim, const double *sam
                 a[i * n + j] = total > 0 ? samples[j] / total : 1.0 / (double)n;
         return;
     }
-    double norm[FR_TABLE_MAX_SCENARIOS];
+    double norm[FR_FED_MAX_GROUP];
     for (size_t j = 0; j < n; j++)
         norm[j] = sqrt(dot(deltas + j * dim, deltas + j * dim, dim));
     for (size_t i = 0; i < n; i++) {
         /* a_ij proportional to n_j exp(cos_ij / T), shifted by the largest
          * exponent (cos <= 1) so nothing overflows. */
-        double z[FR_TABLE_MAX_SCENARIOS], top = -INFINITY, sum = 0.0;
+        double z[FR_FED_MAX_GROUP], top = -INFINITY, sum = 0.0;
         for (size_t j = 0; j < n; j++) {
             double c = norm[i] > 0 && norm[j] > 0
                            ? dot(deltas + i * dim, deltas + j * dim, dim) / (norm[i] * norm[j])
@@ -92,7 +92,7 @@ void fr_fed_apply_rows(const float *deltas, size_t n, size_t rows, size_t cols, 
                        float *received)
 {
     for (size_t r = 0; r < rows; r++) {
-        double w[FR_TABLE_MAX_SCENARIOS], total = 0.0;
+        double w[FR_FED_MAX_GROUP], total = 0.0;
         for (size_t j = 0; j < n; j++) {
             const float *d = deltas + j * rows * cols + r * cols;
             int changed = 0;

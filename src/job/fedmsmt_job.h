@@ -1,16 +1,21 @@
-/* fedmsmt_internal.h — the federated multi-scenario multi-task engine's
- * insides, shared by its files (internal): fedmsmt.c (options, clients,
- * rounds), fedmsmt_units.c (the parameter template: which slices of a
- * client's flat parameter vector make up each federated unit),
- * fedmsmt_server.c (coordination and aggregation arithmetic). */
-#ifndef FR_FEDMSMT_INTERNAL_H
-#define FR_FEDMSMT_INTERNAL_H
+/* fedmsmt_job.h — the federated multi-scenario multi-task job's insides
+ * (internal): fedmsmt.c (options, clients, rounds), fedmsmt_units.c (the
+ * parameter template: which slices of a client's flat parameter vector
+ * make up each federated unit), fedmsmt_ranks.c (its exchanges). The
+ * aggregation arithmetic is the federation core's (src/fed/fed_personal.h,
+ * fedrec/fed.h); the rounds are still this job's own loop, not the core's
+ * round driver (issue 23's remaining step). */
+#ifndef FR_JOB_FEDMSMT_JOB_H
+#define FR_JOB_FEDMSMT_JOB_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fed/fed_personal.h"
 #include "fedrec/fedmsmt.h"
 #include "fedrec/params.h"
+
+_Static_assert(FR_TABLE_MAX_SCENARIOS <= FR_FED_MAX_GROUP, "a group of clients may hold every scenario");
 
 /* What a unit is; units of equal (kind, index) across clients are
  * aggregated together. */
@@ -57,24 +62,18 @@ typedef struct fed_template {
 
 /* The template for o and `clients` clients (membership, rules); errors
  * name what is wrong. */
-fr_status fr_fed_template_make(const fr_fedmsmt_options *o, size_t clients, fed_template *out);
+fr_status fr_fedmsmt_template_make(const fr_fedmsmt_options *o, size_t clients, fed_template *out);
 
 /* The federated units of client c's model (its parameter set ps, whose
  * flat export order gives the offsets), into units (capacity cap); *n gets
  * the count. */
-fr_status fr_fed_units(const fed_template *tp, size_t c, fr_param_set *ps, const fr_msmt_options *model,
+fr_status fr_fedmsmt_units(const fed_template *tp, size_t c, fr_param_set *ps, const fr_msmt_options *model,
                        fed_unit *units, size_t cap, size_t *n);
 
 /* Copy a unit's values out of / into a flat vector. */
-void fr_fed_unit_gather(const fed_unit *u, const float *flat, float *out);
-void fr_fed_unit_scatter(const fed_unit *u, const float *in, float *flat);
+void fr_fedmsmt_unit_gather(const fed_unit *u, const float *flat, float *out);
+void fr_fedmsmt_unit_scatter(const fed_unit *u, const float *in, float *flat);
 
-/* theta_i (received_i, a unit vector) += sum_j a_ij d_j. */
-void fr_fed_apply(const float *deltas, size_t n, size_t dim, const double *a, size_t i, float *received);
-/* Embedding rows: each row of received (rows x cols) += the
- * sample-weighted mean of the deltas that changed it (n x rows x cols). */
-void fr_fed_apply_rows(const float *deltas, size_t n, size_t rows, size_t cols, const double *samples,
-                       float *received);
 
 /* Multi-rank runs (fedmsmt_ranks.c). The rank that runs client c of
  * `clients` among `ranks`. */
@@ -82,11 +81,11 @@ int fr_fedmsmt_owner(const fr_fedmsmt_options *o, size_t c, size_t clients, int 
 /* Every client's trained vector after[c] (n_values[c] floats), its loss,
  * whether it was late and whether it trained, from the rank that owns it,
  * on every rank (collective, agreed). */
-fr_status fr_fed_exchange_trained(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, float *const *after,
+fr_status fr_fedmsmt_exchange_trained(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, float *const *after,
                                   const size_t *n_values, double *loss, int *late, int *trained);
 /* Every client's evaluation cells (rows, AUC and log loss per task) from
  * its rank into valid and test on every rank. */
-fr_status fr_fed_exchange_eval(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, size_t tasks,
+fr_status fr_fedmsmt_exchange_eval(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, size_t tasks,
                                fr_msmt_eval *valid, fr_msmt_eval *test);
 
 #endif

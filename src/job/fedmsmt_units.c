@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "core/error_internal.h"
-#include "fed/fedmsmt_internal.h"
+#include "job/fedmsmt_job.h"
 
-fr_status fr_fed_template_make(const fr_fedmsmt_options *o, size_t clients, fed_template *tp)
+fr_status fr_fedmsmt_template_make(const fr_fedmsmt_options *o, size_t clients, fed_template *tp)
 {
     memset(tp, 0, sizeof *tp);
     if (clients < 1 || clients > FR_TABLE_MAX_SCENARIOS)
@@ -172,7 +172,7 @@ static fr_status new_unit(fed_unit *units, size_t cap, size_t n, unit_kind kind,
     return FR_OK;
 }
 
-fr_status fr_fed_units(const fed_template *tp, size_t c, fr_param_set *ps, const fr_msmt_options *model,
+fr_status fr_fedmsmt_units(const fed_template *tp, size_t c, fr_param_set *ps, const fr_msmt_options *model,
                        fed_unit *units, size_t cap, size_t *n)
 {
     *n = 0;
@@ -220,7 +220,7 @@ fr_status fr_fed_units(const fed_template *tp, size_t c, fr_param_set *ps, const
     return FR_OK;
 }
 
-void fr_fed_unit_gather(const fed_unit *u, const float *flat, float *out)
+void fr_fedmsmt_unit_gather(const fed_unit *u, const float *flat, float *out)
 {
     for (size_t s = 0; s < u->n_seg; s++) {
         const unit_seg *g = &u->seg[s];
@@ -231,7 +231,7 @@ void fr_fed_unit_gather(const fed_unit *u, const float *flat, float *out)
     }
 }
 
-void fr_fed_unit_scatter(const fed_unit *u, const float *in, float *flat)
+void fr_fedmsmt_unit_scatter(const fed_unit *u, const float *in, float *flat)
 {
     for (size_t s = 0; s < u->n_seg; s++) {
         const unit_seg *g = &u->seg[s];

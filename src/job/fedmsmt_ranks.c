@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/error_internal.h"
-#include "fed/fedmsmt_internal.h"
+#include "job/fedmsmt_job.h"
 #include "fedrec/participation.h"
 
 int fr_fedmsmt_owner(const fr_fedmsmt_options *o, size_t c, size_t clients, int ranks)
@@ -105,7 +105,7 @@ static fr_status place_trained(void *arg, size_t c, const char *block)
     return FR_OK;
 }
 
-fr_status fr_fed_exchange_trained(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, float *const *after,
+fr_status fr_fedmsmt_exchange_trained(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, float *const *after,
                                   const size_t *n_values, double *loss, int *late, int *trained)
 {
     size_t widest = 0;
@@ -152,7 +152,7 @@ static fr_status place_eval(void *arg, size_t c, const char *block)
     return FR_OK;
 }
 
-fr_status fr_fed_exchange_eval(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, size_t tasks,
+fr_status fr_fedmsmt_exchange_eval(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, size_t tasks,
                                fr_msmt_eval *valid, fr_msmt_eval *test)
 {
     eval_ctx x = {valid, test, tasks};

@@ -21,7 +21,7 @@
 #include "core/error_internal.h"
 #include "core/clock.h"
 #include "core/progress_call.h"
-#include "fed/fedmsmt_internal.h"
+#include "job/fedmsmt_job.h"
 #include "fedrec/optim.h"
 #include "fedrec/rng.h"
 
@@ -169,7 +169,7 @@ fr_status fr_fedmsmt_client_model_create(fr_backend *be, const fr_table *t, cons
 {
     *out = NULL;
     fed_template tp;
-    FR_TRY(fr_fed_template_make(o, t->n_scenarios, &tp));
+    FR_TRY(fr_fedmsmt_template_make(o, t->n_scenarios, &tp));
     if (c >= tp.clients)
         return fr_fail(FR_ERR_INVALID, "client %zu of %zu", c, tp.clients);
     fr_msmt_options mo = client_model_options(o, &tp, c);
@@ -180,7 +180,7 @@ fr_status fr_fedmsmt_client_experts(const fr_fedmsmt_options *o, size_t clients,
                                     size_t pool_index[FR_FED_MAX_POOL], size_t *held, size_t *pool)
 {
     fed_template tp;
-    FR_TRY(fr_fed_template_make(o, clients, &tp));
+    FR_TRY(fr_fedmsmt_template_make(o, clients, &tp));
     if (c >= tp.clients)
         return fr_fail(FR_ERR_INVALID, "client %zu of %zu", c, tp.clients);
     *held = 0;
@@ -227,7 +227,7 @@ static fr_status client_make(fr_backend *be, const fr_table *t, const fr_fedmsmt
     FR_TRY(fr_msmt_model_create(be, t, &mo, &cl->m));
     fr_param_set *ps = fr_msmt_model_params(cl->m);
     FR_TRY(fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->lr, o->weight_decay, &cl->opt));
-    FR_TRY(fr_fed_units(tp, c, ps, &mo, cl->units, MAX_UNITS, &cl->n_units));
+    FR_TRY(fr_fedmsmt_units(tp, c, ps, &mo, cl->units, MAX_UNITS, &cl->n_units));
     cl->n_values = fr_param_set_numel(ps, FR_ROLES_ALL);
     cl->received = malloc(cl->n_values * sizeof *cl->received);
     cl->after = malloc(cl->n_values * sizeof *cl->after);
@@ -333,8 +333,8 @@ static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_
     for (size_t i = 0; s == FR_OK && i < n; i++) {
         fed_client *c = &cl[g->client[i]];
         float *d = delta + i * dim;
-        fr_fed_unit_gather(g->unit[i], c->after, d);
-        fr_fed_unit_gather(g->unit[i], c->received, mine);
+        fr_fedmsmt_unit_gather(g->unit[i], c->after, d);
+        fr_fedmsmt_unit_gather(g->unit[i], c->received, mine);
         for (size_t q = 0; q < dim; q++)
             d[q] -= mine[q];
         samples[i] = samples_all[g->client[i]];
@@ -353,9 +353,9 @@ static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_
                         break;
                     }
             bytes[g->client[i]] += changed * (cols * sizeof(float) + sizeof(int32_t));
-            fr_fed_unit_gather(g->unit[i], c->received, mine);
+            fr_fedmsmt_unit_gather(g->unit[i], c->received, mine);
             fr_fed_apply_rows(delta, n, rows, cols, samples, mine);
-            fr_fed_unit_scatter(g->unit[i], mine, c->after);
+            fr_fedmsmt_unit_scatter(g->unit[i], mine, c->after);
         }
     } else if (s == FR_OK) {
         const float *d = delta;
@@ -369,9 +369,9 @@ static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_
         for (size_t i = 0; i < n; i++) {
             fed_client *c = &cl[g->client[i]];
             bytes[g->client[i]] += dim * sizeof(float);
-            fr_fed_unit_gather(g->unit[i], c->received, mine);
+            fr_fedmsmt_unit_gather(g->unit[i], c->received, mine);
             fr_fed_apply(d, n, dim, a, i, mine);
-            fr_fed_unit_scatter(g->unit[i], mine, c->after);
+            fr_fedmsmt_unit_scatter(g->unit[i], mine, c->after);
         }
     }
     free(delta);
@@ -428,10 +428,10 @@ static fr_status broadcast_initial(fed_client *cl, size_t clients)
             s = fr_fail_nomem("initial model", gr->unit[0]->numel * 4);
             break;
         }
-        fr_fed_unit_gather(gr->unit[0], cl[gr->client[0]].received, v);
+        fr_fedmsmt_unit_gather(gr->unit[0], cl[gr->client[0]].received, v);
         for (size_t i = 1; i < gr->n; i++)
             if (gr->unit[i]->numel == gr->unit[0]->numel)
-                fr_fed_unit_scatter(gr->unit[i], v, cl[gr->client[i]].received);
+                fr_fedmsmt_unit_scatter(gr->unit[i], v, cl[gr->client[i]].received);
         free(v);
     }
     for (size_t c = 0; s == FR_OK && c < clients; c++)
@@ -547,7 +547,7 @@ static fr_status share_trained(fr_comm *comm, const fr_fedmsmt_options *o, fed_c
         after[c] = cl[c].after;
         n_values[c] = cl[c].n_values;
     }
-    return fr_fed_exchange_trained(comm, o, C, after, n_values, loss, late, trained);
+    return fr_fedmsmt_exchange_trained(comm, o, C, after, n_values, loss, late, trained);
 }
 
 /* The parameters of the clients this rank runs, into kept (a round that
@@ -579,7 +579,7 @@ static fr_status hand_over(fr_comm *comm, fed_client *cl, size_t C, const fr_fed
             late[c] = trained[c] = 0;
         }
         if (s == FR_OK)
-            s = fr_fed_exchange_trained(comm, o, C, kept, n_values, loss, late, trained);
+            s = fr_fedmsmt_exchange_trained(comm, o, C, kept, n_values, loss, late, trained);
     }
     for (size_t c = 0; s == FR_OK && c < C; c++)
         s = fr_param_set_import(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, kept[c], cl[c].n_values);
@@ -599,7 +599,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
     int ranks = comm ? fr_comm_size(comm) : 1, me = comm ? fr_comm_rank(comm) : 0;
     fed_template tp;
     size_t C = t->n_scenarios;
-    FR_TRY(fr_fed_template_make(o, C, &tp));
+    FR_TRY(fr_fedmsmt_template_make(o, C, &tp));
     fed_client *cl = calloc(C, sizeof *cl);
     fr_fedmsmt_round *r = calloc(1, sizeof *r);
     if (!cl || !r) {
@@ -738,7 +738,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             double tx = fr_clock_seconds();
             s = fr_comm_agree(comm, s);
             if (s == FR_OK && r->evaluated)
-                s = fr_fed_exchange_eval(comm, o, C, t->n_tasks, &r->valid, &r->test);
+                s = fr_fedmsmt_exchange_eval(comm, o, C, t->n_tasks, &r->valid, &r->test);
             r->comm_seconds += fr_clock_seconds() - tx;
             uint64_t sent, received;
             fr_comm_traffic(comm, &sent, &received);

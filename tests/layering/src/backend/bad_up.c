@@ -1,0 +1,2 @@
+/* Breaks: the backend includes a layer above it. */
+#include "nn/layer.h"

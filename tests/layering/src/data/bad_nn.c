@@ -1,0 +1,2 @@
+/* Breaks: data code includes nn. */
+#include "fedrec/nn.h"

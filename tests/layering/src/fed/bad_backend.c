@@ -1,0 +1,2 @@
+/* Breaks: the federation core includes a backend header. */
+#include "backend/cpu/cpu_engine.h"

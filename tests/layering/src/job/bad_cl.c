@@ -1,0 +1,2 @@
+/* Breaks: OpenCL outside its backend. */
+#include <CL/cl.h>
