@@ -1,4 +1,4 @@
-/* pfedrec_central.c — centralised MF, the upper reference of the rating
+/* rating_central.c — centralised MF, the upper reference of the rating
  * engine (see fedrec/pfedrec.h): FedMF's model with every user's data in
  * one place. A round is one epoch: each user's positives and negatives are
  * drawn exactly as a client would draw them that round (same streams),

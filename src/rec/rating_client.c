@@ -1,4 +1,5 @@
-/* pfedrec_client.c — one client's round in the rating engine: drawing its
+/* rating_client.c — one client's round of the MF family (the train call
+ * of the client interface, rating.c): drawing its
  * negatives, the local updates (PFedRec's two steps, or FedMF's and
  * FedNCF's joint step) on a private overlay of the item rows it touches,
  * evaluating its own model, and packing its changed rows for the server

@@ -1,4 +1,4 @@
-/* pfedrec_model.c — the rating engine's trained model (see
+/* rating_model.c — the rating model's trained model (see
  * fedrec/pfedrec.h, "The trained model"): keeping what each round's
  * evaluation used, copying it out, putting a saved one back, and
  * evaluating or scoring with it through the rounds' own code, so that a

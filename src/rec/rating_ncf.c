@@ -1,4 +1,4 @@
-/* pfedrec_ncf.c — FedNCF's network (see fedrec/pfedrec.h): NCF's GMF and
+/* rating_ncf.c — FedNCF's network (see fedrec/pfedrec.h): NCF's GMF and
  * MLP towers fused by one output layer,
  *   logit = v_g . (u_g * e_g) + v_m . MLP([u_m ; e_m]) + c,
  * with ReLU hidden layers. A user row and an item row each hold the GMF
