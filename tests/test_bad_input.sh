@@ -159,7 +159,7 @@ case_ B37 4 "version.ckpt: checkpoint version 9, this fedrec reads 3 to 4" "$FED
 "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save m.frm >/dev/null 2>&1 || fail "model save failed"
 head -c 200 m.frm >cut.frm
 case_ B38 4 "cut.frm" "$FEDREC" eval cut.frm
-case_ B39 4 "run.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint of a rating job" "$FEDREC" eval run.ckpt.keep
+case_ B39 4 "run.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the rating jobs (job.kind = pfedrec" "$FEDREC" eval run.ckpt.keep
 # The crash test hook (doc/RELIABILITY.md) set to no known point: the first
 # atomic write refuses, so a mistyped test cannot pass for a crash.
 case_ B80 3 "FEDREC_TEST_CRASH_AT = 'synched': expected created, written, synced, linked or renamed" env FEDREC_TEST_CRASH_AT=synched "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save hook.frm
