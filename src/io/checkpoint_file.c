@@ -28,7 +28,14 @@ const fr_ckpt_kind fr_ckpt_msmt = {{'F', 'R', 'M', 'S', 'M', 'T', 'C', '\n'},
                                    1,
                                    1};
 
-static const fr_ckpt_kind *const kinds[] = {&fr_ckpt_pfedrec, &fr_ckpt_msmt};
+/* 1: the first. */
+const fr_ckpt_kind fr_ckpt_mtrec = {{'F', 'R', 'M', 'T', 'R', 'E', 'C', '\n'},
+                                    "mtrec",
+                                    "the central multi-task job (job.kind = mtrec)",
+                                    1,
+                                    1};
+
+static const fr_ckpt_kind *const kinds[] = {&fr_ckpt_pfedrec, &fr_ckpt_msmt, &fr_ckpt_mtrec};
 
 /* A configuration fingerprint is a few kilobytes; more is a damaged file. */
 #define MAX_CONFIG_BYTES (16u << 20)
