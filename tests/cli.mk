@@ -1,9 +1,10 @@
 # tests/cli.mk — the fedrec program end to end.
 TESTS += tests/test_cli.sh
 EXTRA_DIST += tests/test_cli.sh
-# Crash safety: SIGKILL at random moments, resume, the same result.
-TESTS += tests/test_crash.sh
-EXTRA_DIST += tests/test_crash.sh
+# Crash safety: SIGKILL at random moments, resume, the same result
+# (the rating jobs; central mtrec).
+TESTS += tests/test_crash.sh tests/test_crash_mtrec.sh
+EXTRA_DIST += tests/test_crash.sh tests/test_crash_mtrec.sh
 # Every row of doc/BAD-INPUT.md.
 TESTS += tests/test_bad_input.sh
 EXTRA_DIST += tests/test_bad_input.sh

@@ -159,7 +159,50 @@ case_ B37 4 "version.ckpt: checkpoint version 9, this fedrec reads 3 to 4" "$FED
 "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save m.frm >/dev/null 2>&1 || fail "model save failed"
 head -c 200 m.frm >cut.frm
 case_ B38 4 "cut.frm" "$FEDREC" eval cut.frm
-case_ B39 4 "run.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint of a rating job" "$FEDREC" eval run.ckpt.keep
+case_ B39 4 "run.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the rating jobs (job.kind = pfedrec" "$FEDREC" eval run.ckpt.keep
+# Checkpoints of the central mtrec job: 2 epochs on good.data (30 users,
+# 120 training interactions after the per-user split).
+MT="--quiet --set job.kind=mtrec $ML --set train.epochs=2 --set mtrec.tasks=bpr --set mtrec.dim=4 --set train.batch_size=32
+    --set mtrec.min_epochs=0 --set train.checkpoint_every=1 --set output.checkpoint=mt.ckpt"
+"$FEDREC" train $MT --set data.path=good.data --report mt.csv >/dev/null 2>&1 || fail "mtrec checkpoint run failed"
+cp mt.ckpt mt.ckpt.keep
+cp mt.ckpt.prev mt.ckpt.prev.keep
+cp mt.csv mt.csv.keep
+cp run.ckpt.keep rating.ckpt
+case_ B206 4 "rating.ckpt: a checkpoint of the rating jobs (job.kind = pfedrec, fedmf, fedncf or central-mf), not of the central multi-task job (job.kind = mtrec): a run resumes only from its own job's checkpoints" \
+    "$FEDREC" train $MT --set data.path=good.data --set output.checkpoint=rating.ckpt --resume
+cmp -s rating.ckpt run.ckpt.keep || fail "B206: a refused checkpoint was changed"
+case_ B207 3 "mt.ckpt: the checkpoint was written under another configuration, 1 key differs: mtrec.dim: checkpoint 4, now 8 (a resume may change only" \
+    "$FEDREC" train $MT --set data.path=good.data --set mtrec.dim=8 --report mt.csv --resume
+cmp -s mt.csv mt.csv.keep || fail "B207: a refused resume changed the report"
+case_ B208 4 "mt.ckpt: the checkpoint was written on other data: the same 30 users, 40 items and 120 training interactions, but other contents" \
+    "$FEDREC" train $MT --set data.path=other.data --resume
+case_ B209 4 "mt.ckpt: the checkpoint is of another run (30 users, 40 items, 120 training interactions, dim 4, 1 tasks, combiner pmtrec, seed 42; this run: 31, 40, 124," \
+    "$FEDREC" train $MT --set data.path=more.data --resume
+cmp -s mt.ckpt mt.ckpt.keep && cmp -s mt.ckpt.prev mt.ckpt.prev.keep || fail "B207-B209: a refused checkpoint was changed"
+head -c 1000 mt.ckpt.keep >cut_mt.ckpt
+case_ B210 4 "cut_mt.ckpt: the checkpoint is truncated" \
+    "$FEDREC" train $MT --set data.path=good.data --set output.checkpoint=cut_mt.ckpt --resume
+{ head -c 8 mt.ckpt.keep; printf '\011\000\000\000'; tail -c +13 mt.ckpt.keep; } >version_mt.ckpt
+case_ B211 4 "version_mt.ckpt: checkpoint version 9, this fedrec reads 1" \
+    "$FEDREC" train $MT --set data.path=good.data --set output.checkpoint=version_mt.ckpt --resume
+cp mt.ckpt.keep bad_mt.ckpt
+cp mt.ckpt.prev.keep bad_mt.ckpt.prev
+printf 'XXXX' | dd of=bad_mt.ckpt bs=1 seek=2000 conv=notrunc 2>/dev/null
+cp bad_mt.ckpt bad_mt.ckpt.keep
+case_ B212 4 "bad_mt.ckpt: the checkpoint is corrupt (checksum" \
+    "$FEDREC" train $MT --set data.path=good.data --set output.checkpoint=bad_mt.ckpt --resume
+grep -qF "the checkpoint before it is kept in bad_mt.ckpt.prev: resume from it with --set output.checkpoint=bad_mt.ckpt.prev" err ||
+    fail "B212: the kept previous checkpoint is not named: $(cat err)"
+cmp -s bad_mt.ckpt bad_mt.ckpt.keep && cmp -s bad_mt.ckpt.prev mt.ckpt.prev.keep || fail "B212: a refused checkpoint was changed"
+case_ B213 3 "output.checkpoint = 'fed.ckpt': federated mtrec (mtrec.federated = true) writes no checkpoints yet (central mtrec does); leave output.checkpoint empty" \
+    "$FEDREC" train --set job.kind=mtrec --set mtrec.federated=true --set output.checkpoint=fed.ckpt
+[ ! -e fed.ckpt ] || fail "B213: federated mtrec wrote a checkpoint"
+case_ B214 2 "--resume: federated mtrec (mtrec.federated = true) has no checkpoints yet" \
+    "$FEDREC" train --set job.kind=mtrec --set mtrec.federated=true --resume
+case_ B215 3 "--resume needs output.checkpoint" "$FEDREC" train --set job.kind=mtrec --set train.epochs=1 --quiet --resume
+case_ B216 4 "mt.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the central multi-task job (job.kind = mtrec)" \
+    "$FEDREC" eval mt.ckpt.keep
 # The crash test hook (doc/RELIABILITY.md) set to no known point: the first
 # atomic write refuses, so a mistyped test cannot pass for a crash.
 case_ B80 3 "FEDREC_TEST_CRASH_AT = 'synched': expected created, written, synced, linked or renamed" env FEDREC_TEST_CRASH_AT=synched "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save hook.frm

@@ -490,6 +490,43 @@ static void test_per_row(void)
     }
 }
 
+/* The state a checkpoint keeps: GradVac's targets (T x T), nothing for
+ * the others. A GradVac combiner given another's state combines as that
+ * one does; a fresh one (targets 0) does not. */
+static void test_state(void)
+{
+    for (int m = 0; m < FR_COMBINE_METHODS; m++) {
+        fr_combiner *c = make((fr_combine_method)m, 3);
+        size_t want = m == FR_COMBINE_GRADVAC ? 9 : 0;
+        CHECK(c && fr_combiner_state_size(c) == want, "%s: state of %zu values, expected %zu",
+              fr_combine_method_name((fr_combine_method)m), c ? fr_combiner_state_size(c) : 0, want);
+        fr_combiner_free(c);
+    }
+    fr_combiner *a = make(FR_COMBINE_GRADVAC, 3), *b = make(FR_COMBINE_GRADVAC, 3),
+                *fresh = make(FR_COMBINE_GRADVAC, 3);
+    float g0[2] = {1, 0}, g1[2] = {-1, 1}, g2[2] = {0.5f, -2}, oa[2], ob[2], of[2];
+    const float *g[3] = {g0, g1, g2};
+    for (uint64_t step = 0; step < 3; step++)
+        CHECK_OK(fr_combine(a, g, 1, 2, 0, step, oa, NULL));
+    double state[9] = {0}, back[9] = {0};
+    fr_combiner_state_get(a, state);
+    int moved = 0;
+    for (int k = 0; k < 9; k++)
+        moved |= state[k] != 0;
+    CHECK(moved, "GradVac's targets moved in 3 steps");
+    fr_combiner_state_set(b, state);
+    fr_combiner_state_get(b, back);
+    CHECK(!memcmp(state, back, sizeof state), "the state comes back");
+    CHECK_OK(fr_combine(a, g, 1, 2, 0, 3, oa, NULL));
+    CHECK_OK(fr_combine(b, g, 1, 2, 0, 3, ob, NULL));
+    CHECK_OK(fr_combine(fresh, g, 1, 2, 0, 3, of, NULL));
+    CHECK(!memcmp(oa, ob, sizeof oa), "with the state set, the next step is the same");
+    CHECK(memcmp(oa, of, sizeof oa) != 0, "without it, the next step differs");
+    fr_combiner_free(a);
+    fr_combiner_free(b);
+    fr_combiner_free(fresh);
+}
+
 int main(void)
 {
     test_ew_main();
@@ -501,5 +538,6 @@ int main(void)
     test_hard_cases();
     test_errors();
     test_per_row();
+    test_state();
     return fr_test_finish("test_combine");
 }

@@ -6,7 +6,8 @@
 # of whole rows, one per epoch or round the summary says ran, and write a
 # --summary marked interrupted. The rating job's checkpoint then resumes:
 # the run goes on from the report's last round, and its report ends as an
-# uninterrupted run's does (every column but the time). Waits are on the
+# uninterrupted run's does (every column but the time); central mtrec's
+# too, from the report's last epoch. Waits are on the
 # report's rows and the process's end, never on the clock alone.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
@@ -178,6 +179,42 @@ if wait_rows "$tmp/pfedrec.csv" 2; then
 else
     stop KILL
     fail "pfedrec: no report row: $(tail -n 3 "$tmp/pfedrec.err")"
+fi
+
+# --- central mtrec with a checkpoint every 2 epochs: stopped inside an
+# epoch (most likely), the last checkpoint stands, never holding the steps
+# of the epoch cut short; stopped between two, one of the epochs run is
+# written. --resume goes on from there to the uninterrupted run's result
+# (every column but the times).
+mtrec_ck="--set job.kind=mtrec --set data.users=1500 --set data.items=2000 --set data.per_user=20
+          --set mtrec.tasks=bpr,social,category --set mtrec.dim=32 --set train.batch_size=256
+          --set train.epochs=30 --set mtrec.patience=0 --set backend.threads=1 --set train.checkpoint_every=2"
+# shellcheck disable=SC2086
+start "$tmp/mtrec_ck" train $mtrec_ck --set "output.checkpoint=$tmp/mck" --report "$tmp/mtrec_ck.csv" \
+    --summary "$tmp/mtrec_ck.json"
+if wait_rows "$tmp/mtrec_ck.csv" 4; then
+    stop INT
+    check mtrec_ck 130 SIGINT epoch "$tmp/mtrec_ck.csv" 1
+    ran=$(($(rows "$tmp/mtrec_ck.csv") - 1))
+    if grep -q "^checkpoint of epoch $ran written" "$tmp/mtrec_ck.out"; then
+        from=$ran # stopped between two epochs
+    else
+        from=$((ran - ran % 2))
+    fi
+    # shellcheck disable=SC2086
+    "$FEDREC" train $mtrec_ck --set "output.checkpoint=$tmp/mck" --report "$tmp/mtrec_ck.csv" --resume \
+        >"$tmp/resume.out" 2>&1 || fail "mtrec: the resume failed: $(tail -n 3 "$tmp/resume.out")"
+    grep -q "^resuming after epoch $from from" "$tmp/resume.out" ||
+        fail "mtrec: stopped after epoch $ran, expected to resume after epoch $from: $(sed -n 4p "$tmp/resume.out")"
+    # shellcheck disable=SC2086
+    "$FEDREC" train $mtrec_ck --report "$tmp/mtrec_whole.csv" --quiet >"$tmp/out" 2>&1 ||
+        fail "mtrec: the uninterrupted run failed: $(tail -n 3 "$tmp/out")"
+    cut -d, -f1-20 "$tmp/mtrec_ck.csv" >"$tmp/a"
+    cut -d, -f1-20 "$tmp/mtrec_whole.csv" >"$tmp/b"
+    cmp -s "$tmp/a" "$tmp/b" || fail "mtrec: stopped after epoch $ran and resumed after $from, the report differs from an uninterrupted run's: $(diff "$tmp/a" "$tmp/b" | head -n 4)"
+else
+    stop KILL
+    fail "mtrec with a checkpoint: no report row: $(tail -n 3 "$tmp/mtrec_ck.err")"
 fi
 
 # --- ctr: stopped between epochs.

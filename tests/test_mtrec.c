@@ -750,6 +750,118 @@ static void test_training(void)
     fr_mtr_data_free(&d);
 }
 
+/* ---- checkpoints ------------------------------------------------------- */
+
+/* A run of `epochs` epochs, saved after `at` (at > 0) into a fresh
+ * trainer, goes on to the uninterrupted run's table bit for bit: with
+ * GradVac (state across steps) on dense Adam, and PMTRec on lazy Adam. */
+static void test_checkpoint(void)
+{
+    fr_mtr_data d = small_data();
+    fr_mtr_options o;
+    fr_mtr_options_default(&o);
+    o.batch = 64;
+    o.lr = 0.02f;
+    o.dim = 8;
+    o.threads = 1;
+    fr_mtr_task tasks[] = {FR_MTR_BPR, FR_MTR_SOCIAL, FR_MTR_CATEGORY};
+    memcpy(o.tasks, tasks, sizeof tasks);
+    o.n_tasks = 3;
+    char path[512], prev[520];
+    snprintf(path, sizeof path, "%s/m.ck", tmpdir);
+    snprintf(prev, sizeof prev, "%s.prev", path);
+    size_t floats = (d.n_users + d.n_items) * o.dim, bytes = floats * sizeof(float);
+    const unsigned epochs = 4, at = 2;
+    for (int variant = 0; variant < 2; variant++) {
+        o.combine.method = variant == 0 ? FR_COMBINE_GRADVAC : FR_COMBINE_PMTREC;
+        o.dense_adam = variant == 0;
+        fr_mtr *full = NULL, *first = NULL, *second = NULL;
+        CHECK_OK(fr_mtr_create(&d, &o, &full));
+        CHECK_OK(fr_mtr_create(&d, &o, &first));
+        CHECK_OK(fr_mtr_create(&d, &o, &second));
+        if (!full || !first || !second) {
+            fr_mtr_free(full);
+            fr_mtr_free(first);
+            fr_mtr_free(second);
+            break;
+        }
+        fr_mtr_epoch ep;
+        for (unsigned e = 0; e < epochs; e++)
+            CHECK_OK(fr_mtr_train_epoch(full, e, &ep));
+        for (unsigned e = 0; e < at; e++)
+            CHECK_OK(fr_mtr_train_epoch(first, e, &ep));
+        double extra[3] = {1.5, -2, 1e300}, back[3] = {0, 0, 0};
+        float *best = malloc(bytes), *best_back = calloc(floats, sizeof(float));
+        for (size_t i = 0; best && i < floats; i++)
+            best[i] = (float)i * 0.25f;
+        fr_mtr_checkpoint c = {at, "a.b = 1\n", extra, 3, best, 0};
+        remove(path);
+        remove(prev);
+        CHECK_OK(fr_mtr_checkpoint_save(first, path, &c));
+        CHECK(access(prev, F_OK) != 0, "no %s after the first checkpoint", prev);
+        CHECK_OK(fr_mtr_checkpoint_save(first, path, &c));
+        CHECK(access(prev, F_OK) == 0, "%s kept after the second", prev);
+        fr_mtr_checkpoint in = {0, "a.b = 1\n", back, 3, best_back, 0};
+        CHECK_OK(fr_mtr_checkpoint_load(second, path, &in));
+        CHECK(in.epochs_done == at && in.has_best == 1, "epochs %u, best %d", in.epochs_done, in.has_best);
+        CHECK(!memcmp(back, extra, sizeof extra), "the extra values come back");
+        CHECK(best && best_back && !memcmp(best, best_back, bytes), "the best table comes back");
+        for (unsigned e = at; e < epochs; e++)
+            CHECK_OK(fr_mtr_train_epoch(second, e, &ep));
+        CHECK(!memcmp(fr_mtr_embeddings(full), fr_mtr_embeddings(second), bytes),
+              "%s: resumed after epoch %u, the table differs from the uninterrupted run's",
+              fr_combine_method_name(o.combine.method), at);
+
+        /* Refusals change nothing: another job, a damaged file, another
+         * number of extra values. */
+        float *before = malloc(bytes);
+        if (before)
+            memcpy(before, fr_mtr_embeddings(second), bytes);
+        in.job_fingerprint = "a.b = 2\n";
+        CHECK(fr_mtr_checkpoint_load(second, path, &in) == FR_ERR_CONFIG, "another configuration");
+        CHECK(strstr(fr_last_error(), "a.b: checkpoint 1, now 2") != NULL, "message: %s", fr_last_error());
+        in.job_fingerprint = "a.b = 1\n";
+        in.n_extra = 2;
+        CHECK(fr_mtr_checkpoint_load(second, path, &in) == FR_ERR_FORMAT, "other extra values");
+        CHECK(strstr(fr_last_error(), "of another run") != NULL, "message: %s", fr_last_error());
+        in.n_extra = 3;
+        FILE *f = fopen(path, "r+b");
+        if (f) {
+            fseek(f, 300, SEEK_SET);
+            fputc(0x5a ^ fgetc(f), f);
+            fclose(f);
+        }
+        CHECK(fr_mtr_checkpoint_load(second, path, &in) == FR_ERR_FORMAT, "a damaged file");
+        CHECK(strstr(fr_last_error(), "corrupt") && strstr(fr_last_error(), prev), "message: %s", fr_last_error());
+        CHECK(before && !memcmp(before, fr_mtr_embeddings(second), bytes), "a refused file changed the table");
+        free(before);
+        free(best);
+        free(best_back);
+        fr_mtr_free(full);
+        fr_mtr_free(first);
+        fr_mtr_free(second);
+    }
+    /* Data of the same shape, other contents: one training rating
+     * changed (the rating task learns from it; saved models' fingerprint
+     * leaves ratings out, a checkpoint's takes them in). */
+    fr_mtr_data other = small_data();
+    other.train_rating[0] += 1;
+    CHECK(fr_mtr_data_fingerprint(&other) == fr_mtr_data_fingerprint(&d), "the saved models' fingerprint changed");
+    fr_mtr *m = NULL;
+    CHECK_OK(fr_mtr_create(&other, &o, &m));
+    if (m) {
+        double back[3];
+        fr_mtr_checkpoint in = {0, NULL, back, 3, NULL, 0};
+        CHECK(fr_mtr_checkpoint_load(m, prev, &in) == FR_ERR_DATA, "other data");
+        CHECK(strstr(fr_last_error(), "written on other data") != NULL, "message: %s", fr_last_error());
+        other.train_rating[0] -= 1;
+        CHECK_OK(fr_mtr_checkpoint_load(m, prev, &in));
+    }
+    fr_mtr_free(m);
+    fr_mtr_data_free(&other);
+    fr_mtr_data_free(&d);
+}
+
 static const fr_mtr_fed_options *fed(double fraction, float client_lr, float server_lr)
 {
     static fr_mtr_fed_options fo;
@@ -858,6 +970,7 @@ int main(void)
     test_category_draws();
     test_combine_ranges();
     test_training();
+    test_checkpoint();
     test_federated();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

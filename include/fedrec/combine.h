@@ -115,6 +115,14 @@ fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows,
                      fr_combine_stats *stats);
 /* Whether the combiner's rule is per row (pmtrec): see fr_combine. */
 int fr_combine_per_row(const fr_combiner *c);
+/* What the combiner carries from step to step, for checkpoints: GradVac's
+ * targets (T x T values); the other methods carry nothing (PMTRec's
+ * weights come from the step's gradients and the epoch, Nash-MTL's and
+ * Aligned-MTL's from the step's Gram matrix alone), size 0. state_get
+ * copies state_size values out, state_set puts them back. */
+size_t fr_combiner_state_size(const fr_combiner *c);
+void fr_combiner_state_get(const fr_combiner *c, double *out);
+void fr_combiner_state_set(fr_combiner *c, const double *in);
 
 /* ---- The small solvers behind the global methods (exposed for tests) ---
  * gram is T x T row-major (double). Each writes T weights. */

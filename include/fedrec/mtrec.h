@@ -244,6 +244,42 @@ fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, const fr_mtr_fed_opt
 const float *fr_mtr_embeddings(const fr_mtr *m);
 float *fr_mtr_embeddings_mut(fr_mtr *m);
 
+/* ---- Checkpoints -----------------------------------------------------------
+ * A trainer between two epochs, saved so that a run resumed from it goes
+ * on exactly as the run that wrote it (doc/RELIABILITY.md): the embedding
+ * table, Adam's moments and step count (lazy Adam steps every touched row
+ * with the one count, so there are no per-row counts), the combiner's
+ * state (fr_combiner_state_size), the epochs done, the caller's values
+ * `extra` (the CLI keeps its best-epoch and early-stopping bookkeeping
+ * there) and, optionally, a second table (the best epoch's). Every draw
+ * depends on the seed, the epoch and the step only, so nothing else is
+ * needed. The file holds the job's fingerprint (fr_config_fingerprint)
+ * and a hash of the data: its contents (fr_mtr_data_fingerprint), the
+ * training ratings and the side relations. One file, written atomically,
+ * the one it replaces kept as PATH.prev. Central training only: a trainer
+ * that has run federated rounds is refused. */
+typedef struct fr_mtr_checkpoint {
+    unsigned epochs_done;
+    const char *job_fingerprint; /* NULL: none kept (save), not checked (load) */
+    double *extra;               /* n_extra values (load: read into) */
+    size_t n_extra;
+    /* (n_users + n_items) x dim floats, or NULL. save: kept when not NULL;
+     * load: filled when the file holds one (has_best = 1), else untouched;
+     * NULL: a table in the file is passed over. */
+    float *best_table;
+    int has_best;
+} fr_mtr_checkpoint;
+
+fr_status fr_mtr_checkpoint_save(const fr_mtr *m, const char *path, const fr_mtr_checkpoint *c);
+/* Into a trainer fr_mtr_create made with the same data and options. A
+ * file of another kind, version or length, damaged, or of another job
+ * (c->job_fingerprint), data, shape or n_extra is refused (the message
+ * names PATH.prev when it exists), and every check is made before
+ * anything of m or c is written: a refused file changes nothing. Only a
+ * read error after the checks (the file changing as it is read) leaves m
+ * part-loaded: free it. */
+fr_status fr_mtr_checkpoint_load(fr_mtr *m, const char *path, fr_mtr_checkpoint *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -75,15 +75,17 @@ static void usage(FILE *out)
             "                 host, device, seed, status) and its final figures (metrics,\n"
             "                 every scenario x task cell, time, peak memory, the effective\n"
             "                 configuration) as one JSON object (doc/OUTPUTS.md)\n"
-            "  --resume       continue a rating job's run from output.checkpoint, under the\n"
-            "                 same configuration (train.rounds, output.* and the per-rank\n"
-            "                 keys may change; doc/RELIABILITY.md) and data\n"
+            "  --resume       continue a rating job's or central mtrec's run from\n"
+            "                 output.checkpoint, under the same configuration (train.rounds,\n"
+            "                 output.* and the per-rank keys may change; doc/RELIABILITY.md)\n"
+            "                 and data\n"
             "  --quiet        print only the final summary (and no progress line)\n\n"
             "On a terminal a progress line on stderr shows the epoch or round, the\n"
             "batches or clients done within it, their rate and the time left. Ctrl-C (or\n"
             "SIGTERM) stops a run at the next safe point: whole report rows, a rating\n"
-            "job's checkpoint of the rounds run, the summary of what ran printed and\n"
-            "written (marked interrupted), exit 130 (143); a second Ctrl-C quits at once.\n\n"
+            "job's checkpoint of the rounds run (central mtrec: its last checkpoint\n"
+            "stands), the summary of what ran printed and written (marked\n"
+            "interrupted), exit 130 (143); a second Ctrl-C quits at once.\n\n"
             "In a build configured --with-mpi, 'mpirun -np K fedrec train CONFIG' runs the\n"
             "pfedrec, fedmf, fedncf and fedmsmt jobs on K ranks with the one-process\n"
             "result (fed.* and rank.* keys, output.comm_report; doc/DISTRIBUTED.md).\n"
@@ -307,7 +309,7 @@ static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_com
     if (!strcmp(kind, "msmt"))
         return fr_cli_run_msmt(cfg, o->quiet, o->summary);
     if (!strcmp(kind, "mtrec"))
-        return fr_cli_run_mtrec(cfg, o->quiet, o->summary);
+        return fr_cli_run_mtrec(cfg, o->quiet, o->summary, o->resume);
     if (!strcmp(kind, "fedmsmt"))
         return fr_cli_run_fedmsmt(cfg, o->quiet, o->summary, comm);
     return strcmp(kind, "ctr") ? fr_cli_run_pfedrec(cfg, o->quiet, o->summary, o->resume, comm) : run(cfg, o);
@@ -375,12 +377,19 @@ int fr_cli_train(int argc, char **argv)
         if (!quiet_rank)
             fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = %s has none\n", kind);
         usage_error = 1;
-    } else if (s == FR_OK && o.resume &&
-               (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt") || !strcmp(kind, "mtrec"))) {
+    } else if (s == FR_OK && o.resume && (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt"))) {
         if (!quiet_rank)
-            fprintf(stderr, "fedrec train: --resume continues a PFedRec-engine run from output.checkpoint; job.kind = %s has none\n",
+            fprintf(stderr, "fedrec train: --resume continues a run from output.checkpoint; job.kind = %s has none (the rating jobs and central mtrec have)\n",
                     kind);
         usage_error = 1;
+    } else if (s == FR_OK && o.resume && !strcmp(kind, "mtrec")) {
+        int federated = 0;
+        s = fr_config_get_bool(cfg, "mtrec.federated", &federated);
+        if (s == FR_OK && federated) {
+            if (!quiet_rank)
+                fprintf(stderr, "fedrec train: --resume: federated mtrec (mtrec.federated = true) has no checkpoints yet; central mtrec (mtrec.federated = false) has\n");
+            usage_error = 1;
+        }
     }
     if (s != FR_OK) {
         rc = fr_cli_report(s, NULL);

@@ -12,9 +12,10 @@
 #include "cli/commands.h"
 #include "cli/job_check.h"
 
-/* Only the rating engine's jobs write checkpoints: asked of another job,
- * output.checkpoint would be left unwritten without a word. (Said before
- * the general refusal of keys a job does not read: this one says why.) */
+/* The rating jobs and central mtrec write checkpoints: asked of another
+ * job, output.checkpoint would be left unwritten without a word. (Said
+ * before the general refusal of keys a job does not read: this one says
+ * why.) */
 static fr_status checkpoint_supported(const fr_config *cfg)
 {
     const char *kind, *path;
@@ -23,7 +24,15 @@ static fr_status checkpoint_supported(const fr_config *cfg)
     if (!*path || !strcmp(kind, "pfedrec") || !strcmp(kind, "fedmf") || !strcmp(kind, "fedncf") ||
         !strcmp(kind, "central-mf"))
         return FR_OK;
-    return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': job.kind = %s writes no checkpoints (the rating jobs do: pfedrec, fedmf, fedncf, central-mf); leave output.checkpoint empty",
+    if (!strcmp(kind, "mtrec")) {
+        int federated;
+        FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.federated", &federated));
+        if (!federated)
+            return FR_OK;
+        return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': federated mtrec (mtrec.federated = true) writes no checkpoints yet (central mtrec does); leave output.checkpoint empty",
+                           path);
+    }
+    return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': job.kind = %s writes no checkpoints (the rating jobs do: pfedrec, fedmf, fedncf, central-mf; and mtrec); leave output.checkpoint empty",
                        path, kind);
 }
 

@@ -346,7 +346,139 @@ static void report_row(FILE *f, int jsonl, const fr_mtr_options *o, unsigned epo
     fr_cli_json_end(&r);
 }
 
-int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
+/* The driver's bookkeeping across epochs: what a checkpoint keeps beside
+ * the trainer (doc/RELIABILITY.md), so that a resumed run goes on to the
+ * uninterrupted run's figures, summary and model. */
+typedef struct mtrec_run {
+    fr_rank_metrics best_val, best_test;
+    fr_mtr_epoch best_ep;
+    int64_t best_epoch, since_best; /* since_best: evaluations since the best one */
+    int finished;                   /* stopped early (mtrec.patience): nothing left to train */
+    double train_seconds, eval_seconds;
+    fr_cli_loss_watch watch;
+} mtrec_run;
+
+/* A run's values as doubles, one order both ways (counts are far below
+ * 2^53, so exact): COUNT counts them, SAVE writes them to v, LOAD reads
+ * them back. */
+enum { RUN_COUNT, RUN_SAVE, RUN_LOAD };
+#define RUN_VALUES_MAX 128
+
+typedef struct run_values {
+    double *v;
+    size_t k;
+    int mode;
+} run_values;
+
+static void val_d(run_values *c, double *x)
+{
+    if (c->mode == RUN_SAVE)
+        c->v[c->k] = *x;
+    else if (c->mode == RUN_LOAD)
+        *x = c->v[c->k];
+    c->k++;
+}
+
+static void val_i(run_values *c, int64_t *x)
+{
+    double d = (double)*x;
+    val_d(c, &d);
+    *x = (int64_t)d;
+}
+
+static void val_z(run_values *c, size_t *x)
+{
+    int64_t i = (int64_t)*x;
+    val_i(c, &i);
+    *x = (size_t)i;
+}
+
+static void val_int(run_values *c, int *x)
+{
+    int64_t i = *x;
+    val_i(c, &i);
+    *x = (int)i;
+}
+
+static void val_metrics(run_values *c, fr_rank_metrics *m)
+{
+    val_z(c, &m->users);
+    for (size_t k = 0; k < FR_RANK_CUTOFFS; k++) {
+        val_d(c, &m->recall[k]);
+        val_d(c, &m->ndcg[k]);
+    }
+}
+
+static size_t run_values_of(mtrec_run *r, double *v, int mode)
+{
+    run_values c = {v, 0, mode};
+    int64_t finished = r->finished, conflicts = r->best_ep.combine.conflicts, seen = r->watch.seen;
+    val_i(&c, &r->best_epoch);
+    val_i(&c, &r->since_best);
+    val_i(&c, &finished);
+    val_d(&c, &r->train_seconds);
+    val_d(&c, &r->eval_seconds);
+    val_metrics(&c, &r->best_val);
+    val_metrics(&c, &r->best_test);
+    for (size_t t = 0; t < FR_COMBINE_MAX_TASKS; t++) {
+        val_d(&c, &r->best_ep.loss[t]);
+        val_d(&c, &r->best_ep.combine.weight[t]);
+        val_d(&c, &r->best_ep.combine.norm[t]);
+    }
+    val_i(&c, &conflicts);
+    val_z(&c, &r->best_ep.steps);
+    val_d(&c, &r->best_ep.t_train);
+    /* the 'not learning' warning: said once over the whole run */
+    val_d(&c, &r->watch.first);
+    for (size_t k = 0; k < FR_CLI_LOSS_WINDOW; k++)
+        val_d(&c, &r->watch.window[k]);
+    val_i(&c, &seen);
+    val_int(&c, &r->watch.warned);
+    if (mode == RUN_LOAD) {
+        r->finished = finished != 0;
+        r->best_ep.combine.conflicts = (unsigned)conflicts;
+        r->watch.seen = (long long)seen;
+    }
+    return c.k;
+}
+
+/* The trainer and the run after `done` epochs. The best epoch's table
+ * goes in when it is not the checkpoint's own (the table itself), so that
+ * output.model, which a resume may add, saves the uninterrupted run's. */
+static fr_status save_checkpoint(fr_mtr *m, const char *path, const char *job, int64_t done, mtrec_run *r,
+                                 const float *best_table)
+{
+    double v[RUN_VALUES_MAX];
+    size_t n = run_values_of(r, v, RUN_SAVE);
+    const float *best = r->best_epoch > 0 && r->best_epoch != done ? best_table : NULL;
+    fr_mtr_checkpoint c = {(unsigned)done, job, v, n, (float *)best, 0};
+    return fr_mtr_checkpoint_save(m, path, &c);
+}
+
+/* Back from a checkpoint: the trainer, the run, *start (the epochs it
+ * holds) and the best epoch's table (best_table: room for one). */
+static fr_status load_checkpoint(fr_mtr *m, const char *path, const char *job, mtrec_run *r, float *best_table,
+                                 size_t table_floats, unsigned *start)
+{
+    double v[RUN_VALUES_MAX];
+    mtrec_run got = *r;
+    fr_mtr_checkpoint c = {0, job, v, run_values_of(&got, v, RUN_COUNT), best_table, 0};
+    FR_TRY_CLI(fr_mtr_checkpoint_load(m, path, &c));
+    run_values_of(&got, v, RUN_LOAD);
+    /* What the checks of the file cannot know: the run's own values. */
+    if (got.best_epoch < 0 || got.best_epoch > (int64_t)c.epochs_done || got.since_best < 0 ||
+        (got.best_epoch > 0 && got.best_epoch < (int64_t)c.epochs_done && !c.has_best))
+        return fr_cli_fail(FR_ERR_FORMAT, "%s: the checkpoint's run is inconsistent (best epoch %lld of %u, %lld evaluations since, %s best table)",
+                           path, (long long)got.best_epoch, c.epochs_done, (long long)got.since_best,
+                           c.has_best ? "a" : "no");
+    if (got.best_epoch == (int64_t)c.epochs_done && got.best_epoch > 0)
+        memcpy(best_table, fr_mtr_embeddings(m), table_floats * sizeof *best_table);
+    *r = got;
+    *start = c.epochs_done;
+    return FR_OK;
+}
+
+int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int resume)
 {
     const char *report_path, *format, *name;
     fr_config_get_string(cfg, "output.report", &report_path);
@@ -354,14 +486,15 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     fr_config_get_string(cfg, "run.name", &name);
     double t0 = fr_clock_seconds();
     fr_mtr_options o;
-    int64_t patience, min_epochs, epochs, eval_every = 1;
+    int64_t patience, min_epochs, epochs, eval_every = 1, ckpt_every = 1;
     fr_status s = fr_cli_mtrec_options(cfg, &o, &patience, &min_epochs, &epochs);
     if (s == FR_OK)
         s = fr_config_get_int(cfg, "train.eval_every", &eval_every);
     /* output.model: the best validation epoch's table (or the last's). */
-    const char *model_path, *model_from;
+    const char *model_path, *model_from, *ckpt_path;
     fr_config_get_string(cfg, "output.model", &model_path);
     fr_config_get_string(cfg, "output.model_from", &model_from);
+    fr_config_get_string(cfg, "output.checkpoint", &ckpt_path);
     int model_last = !strcmp(model_from, "last");
     if (s == FR_OK && *model_path)
         s = fr_saved_check_writable("output.model", model_path);
@@ -382,6 +515,14 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
         s = fr_config_get_int(cfg, "mtrec.local_steps", &local_steps);
     if (s == FR_OK)
         s = fr_config_get_int(cfg, "train.rounds", &rounds);
+    if (s == FR_OK && !federated)
+        s = fr_config_get_int(cfg, "train.checkpoint_every", &ckpt_every);
+    /* (fr_cli_check_job says it before any data is read.) */
+    if (s == FR_OK && federated && (*ckpt_path || resume))
+        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "%s: federated mtrec (mtrec.federated = true) has no checkpoints yet; central mtrec does",
+                        *ckpt_path ? "output.checkpoint" : "--resume");
+    if (s == FR_OK && resume && !*ckpt_path)
+        s = fr_cli_fail(FR_ERR_CONFIG, "--resume needs output.checkpoint");
     fo.client_lr = (float)client_lr;
     fo.server_lr = (float)server_lr;
     fo.local_steps = (size_t)local_steps;
@@ -400,20 +541,58 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
     fr_cli_progress_init(&progress, quiet, unit, 1, (long long)epochs);
     o.progress = fr_cli_progress_hook(&progress);
     s = fr_mtr_create(&data, &o, &m);
+    /* The job's fingerprint, kept in checkpoints and checked on resume. */
+    char *job = NULL;
+    if (s == FR_OK && *ckpt_path)
+        s = fr_config_fingerprint(cfg, &job);
+    size_t table_floats = (data.n_users + data.n_items) * o.dim;
+    /* The best epoch's table: for output.model, and for checkpoints (a
+     * resume may add output.model). */
+    float *best_table = NULL;
+    if (s == FR_OK && ((*model_path && !model_last) || *ckpt_path) &&
+        !(best_table = malloc(table_floats * sizeof *best_table)))
+        s = fr_cli_fail(FR_ERR_NOMEM, "out of memory for the best epoch's model (%zu floats)", table_floats);
+    mtrec_run run;
+    memset(&run, 0, sizeof run);
+    char hint[256] = "";
+    if (!federated && o.dense_adam && o.weight_decay > 0)
+        snprintf(hint, sizeof hint, "mtrec.dense_adam = true with train.weight_decay = %g decays all %zu rows every step, though a batch touches few of them (mtrec.dense_adam = false steps only the touched rows)",
+                 (double)o.weight_decay, data.n_users + data.n_items);
+    else if (!federated && o.weight_decay > 0)
+        /* Lazy Adam too: L2 is added to the gradient, and a large table's
+         * rows get small ones (each is a batch mean's share, and pmtrec's
+         * weights, which sum to 1, shrink them further): measured on the
+         * generated 22k x 296k set, pmtrec at lr 0.01 stays at ln 2 with
+         * decay 1e-4 and learns with 1e-5 (doc/MTREC.md). */
+        snprintf(hint, sizeof hint, "train.weight_decay = %g, added to each row's gradient, outweighing the task gradients of a table of %zu rows (each row's share of a batch mean is small%s): try 1e-5 or 0",
+                 (double)o.weight_decay, data.n_users + data.n_items,
+                 o.combine.method == FR_COMBINE_PMTREC ? ", and pmtrec's weights, which sum to 1, make it smaller" : "");
+    fr_cli_loss_watch_init(&run.watch, 1, unit, federated ? "mtrec.client_lr" : "train.lr", federated ? fo.client_lr : o.lr,
+                           "train.weight_decay", o.weight_decay, hint);
+    unsigned start = 0;
+    if (s == FR_OK && resume)
+        s = load_checkpoint(m, ckpt_path, job, &run, best_table, table_floats, &start);
+    if (s == FR_OK && resume && *report_path)
+        s = fr_cli_trim_report(report_path, (int64_t)start);
     if (s != FR_OK) {
+        free(job);
+        free(best_table);
+        fr_mtr_free(m);
         fr_mtr_data_free(&data);
         return fr_cli_report(s, NULL);
     }
     int jsonl = !strcmp(format, "jsonl");
     FILE *report = NULL;
     if (*report_path) {
-        report = fr_cli_open_report(report_path, "w");
+        report = fr_cli_open_report(report_path, resume ? "a" : "w");
         if (!report) {
+            free(job);
+            free(best_table);
             fr_mtr_free(m);
             fr_mtr_data_free(&data);
             return FR_EXIT_FAILURE;
         }
-        if (!jsonl)
+        if (!jsonl && !(resume && ftell(report) > 0))
             report_header(report, &o);
     }
     size_t at20 = cutoff_index(20);
@@ -435,43 +614,26 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
                (long long)epochs, unit);
         if (eval_every > 1)
             printf("; evaluated every %lld %ss and at the last", (long long)eval_every, unit);
-        printf("\n\n");
+        printf("\n");
+        if (resume)
+            printf("resuming after epoch %u from %s%s\n", start, ckpt_path,
+                   run.finished ? " (the run had stopped early there: nothing left to train)" : "");
+        printf("\n");
         printf("%6s %10s %9s %11s %10s %8s %8s%s\n", unit, "bpr_loss", "w_main", "val_R@20", "val_N@20",
                "train_s", "eval_s", federated ? "  upload_KiB" : "");
     }
-    fr_rank_metrics best_val = {0}, best_test = {0};
-    fr_mtr_epoch best_ep = {0};
-    int64_t best_epoch = 0, done = 0;
-    size_t table_floats = (data.n_users + data.n_items) * o.dim;
-    float *best_table = NULL;
-    if (*model_path && !model_last && !(best_table = malloc(table_floats * sizeof *best_table)))
-        s = fr_cli_fail(FR_ERR_NOMEM, "out of memory for the best epoch's model (%zu floats)", table_floats);
-    double train_seconds = 0, eval_seconds = 0;
-    /* Evaluations since the best one: patience counts evaluations. */
-    int64_t since_best = 0;
-    char hint[256] = "";
-    if (!federated && o.dense_adam && o.weight_decay > 0)
-        snprintf(hint, sizeof hint, "mtrec.dense_adam = true with train.weight_decay = %g decays all %zu rows every step, though a batch touches few of them (mtrec.dense_adam = false steps only the touched rows)",
-                 (double)o.weight_decay, data.n_users + data.n_items);
-    else if (!federated && o.weight_decay > 0)
-        /* Lazy Adam too: L2 is added to the gradient, and a large table's
-         * rows get small ones (each is a batch mean's share, and pmtrec's
-         * weights, which sum to 1, shrink them further): measured on the
-         * generated 22k x 296k set, pmtrec at lr 0.01 stays at ln 2 with
-         * decay 1e-4 and learns with 1e-5 (doc/MTREC.md). */
-        snprintf(hint, sizeof hint, "train.weight_decay = %g, added to each row's gradient, outweighing the task gradients of a table of %zu rows (each row's share of a batch mean is small%s): try 1e-5 or 0",
-                 (double)o.weight_decay, data.n_users + data.n_items,
-                 o.combine.method == FR_COMBINE_PMTREC ? ", and pmtrec's weights, which sum to 1, make it smaller" : "");
-    fr_cli_loss_watch watch;
-    fr_cli_loss_watch_init(&watch, 1, unit, federated ? "mtrec.client_lr" : "train.lr", federated ? fo.client_lr : o.lr,
-                           "train.weight_decay", o.weight_decay, hint);
-    for (int64_t e = 0; s == FR_OK && e < epochs && !fr_cli_interrupted(); e++) {
+    fr_cli_progress_init(&progress, quiet, unit, (long long)start + 1, (long long)epochs);
+    int64_t done = start, checkpointed = resume ? (int64_t)start : -1;
+    int cut_short = 0; /* a stop inside an epoch: the table holds part of its steps */
+    for (int64_t e = start; s == FR_OK && !run.finished && e < epochs && !fr_cli_interrupted(); e++) {
         fr_mtr_epoch ep;
         uint64_t upload = 0;
         s = federated ? fr_mtr_federated_round(m, (unsigned)e, &fo, &ep, &upload)
                       : fr_mtr_train_epoch(m, (unsigned)e, &ep);
-        if (s != FR_OK || ep.stopped)
+        if (s != FR_OK || ep.stopped) {
+            cut_short = s == FR_OK;
             break; /* a failure, or cut short by a stop: not an epoch */
+        }
         /* eval_s: everything after the training steps, validation, the
          * test ranking of an improving epoch and the copy of its table
          * included, so train + eval is the epoch's whole time. */
@@ -481,20 +643,20 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
         int improved = 0;
         if (evaluate) {
             s = fr_mtr_evaluate(m, 0, &v);
-            improved = best_epoch == 0 || v.recall[at20] > best_val.recall[at20];
-            since_best = improved ? 0 : since_best + 1;
+            improved = run.best_epoch == 0 || v.recall[at20] > run.best_val.recall[at20];
+            run.since_best = improved ? 0 : run.since_best + 1;
         }
         if (s == FR_OK && improved) {
-            best_val = v;
-            best_ep = ep;
-            best_epoch = e + 1;
-            s = fr_mtr_evaluate(m, 1, &best_test);
+            run.best_val = v;
+            run.best_ep = ep;
+            run.best_epoch = e + 1;
+            s = fr_mtr_evaluate(m, 1, &run.best_test);
             if (best_table)
                 memcpy(best_table, fr_mtr_embeddings(m), table_floats * sizeof *best_table);
         }
         double eval_s = fr_clock_seconds() - te;
-        train_seconds += ep.t_train;
-        eval_seconds += eval_s;
+        run.train_seconds += ep.t_train;
+        run.eval_seconds += eval_s;
         done = e + 1;
         fr_cli_progress_clear(&progress);
         if (!quiet) {
@@ -513,12 +675,32 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
             report_row(report, jsonl, &o, (unsigned)e, &ep, evaluate ? &v : NULL, upload, eval_s);
             fflush(report);
         }
-        fr_cli_loss_watch_step(&watch, ep.loss[0]);
+        fr_cli_loss_watch_step(&run.watch, ep.loss[0]);
         fr_cli_progress_next(&progress);
-        if (evaluate && patience > 0 && e + 1 >= min_epochs && since_best >= patience)
-            break;
+        if (evaluate && patience > 0 && e + 1 >= min_epochs && run.since_best >= patience)
+            run.finished = 1;
+        /* The checkpoint last: a run killed before it is written resumes
+         * from the one before and rewrites this epoch's report row. */
+        if (s == FR_OK && *ckpt_path && ((e + 1) % ckpt_every == 0 || e + 1 == epochs || run.finished)) {
+            s = save_checkpoint(m, ckpt_path, job, e + 1, &run, best_table);
+            checkpointed = e + 1;
+        }
     }
     fr_cli_progress_clear(&progress);
+    /* Stopped by a signal between epochs: the epochs run so far are
+     * checkpointed too. One cut short holds part of an epoch's steps,
+     * which no checkpoint keeps: the last one stands. */
+    if (s == FR_OK && fr_cli_interrupted() && *ckpt_path && checkpointed != done) {
+        if (!cut_short && done > (int64_t)start) {
+            s = save_checkpoint(m, ckpt_path, job, done, &run, best_table);
+            if (s == FR_OK && !quiet)
+                printf("checkpoint of epoch %lld written to %s (continue with --resume)\n", (long long)done,
+                       ckpt_path);
+        } else if (!quiet && checkpointed > 0) {
+            printf("the checkpoint in %s holds epoch %lld (continue from there with --resume; the epoch the stop cut short is not kept)\n",
+                   ckpt_path, (long long)checkpointed);
+        }
+    }
     int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
@@ -527,51 +709,53 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary)
         if (fr_cli_interrupted())
             fr_cli_interrupt_say(unit, (long long)done, (long long)epochs);
         printf("\nbest validation %s %lld of %lld (Recall@20 %.5f); test at that %s (%zu users):\n", unit,
-               (long long)best_epoch, (long long)done, best_val.recall[at20], unit, best_test.users);
+               (long long)run.best_epoch, (long long)done, run.best_val.recall[at20], unit, run.best_test.users);
         printf("%8s", "K");
         for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
             printf(" %8zu", fr_rank_cutoffs[c]);
         printf("\n%8s", "Recall");
         for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
-            printf(" %8.5f", best_test.recall[c]);
+            printf(" %8.5f", run.best_test.recall[c]);
         printf("\n%8s", "NDCG");
         for (size_t c = 0; c < FR_RANK_CUTOFFS; c++)
-            printf(" %8.5f", best_test.ndcg[c]);
+            printf(" %8.5f", run.best_test.ndcg[c]);
+        double train_seconds = run.train_seconds, eval_seconds = run.eval_seconds;
         printf("\n%.3f s per %s (training %.3f, evaluation %.3f); %.2f s\n",
                done ? (train_seconds + eval_seconds) / (double)done : 0.0, unit,
                done ? train_seconds / (double)done : 0.0, done ? eval_seconds / (double)done : 0.0, wall);
         if (summary) {
             fr_cli_metric metrics[] = {
-                {"test_recall@5", best_test.recall[0]}, {"test_recall@10", best_test.recall[1]},
-                {"test_recall@20", best_test.recall[2]}, {"test_recall@40", best_test.recall[3]},
-                {"test_ndcg@5", best_test.ndcg[0]},     {"test_ndcg@10", best_test.ndcg[1]},
-                {"test_ndcg@20", best_test.ndcg[2]},     {"test_ndcg@40", best_test.ndcg[3]},
-                {"valid_recall@20", best_val.recall[2]}, {"valid_ndcg@20", best_val.ndcg[2]},
-                {"best_epoch", (double)best_epoch},      {"epochs", (double)done},
+                {"test_recall@5", run.best_test.recall[0]}, {"test_recall@10", run.best_test.recall[1]},
+                {"test_recall@20", run.best_test.recall[2]}, {"test_recall@40", run.best_test.recall[3]},
+                {"test_ndcg@5", run.best_test.ndcg[0]},     {"test_ndcg@10", run.best_test.ndcg[1]},
+                {"test_ndcg@20", run.best_test.ndcg[2]},     {"test_ndcg@40", run.best_test.ndcg[3]},
+                {"valid_recall@20", run.best_val.recall[2]}, {"valid_ndcg@20", run.best_val.ndcg[2]},
+                {"best_epoch", (double)run.best_epoch},      {"epochs", (double)done},
                 {"train_seconds_per_epoch", done ? train_seconds / (double)done : 0.0},
                 {"eval_seconds_per_epoch", done ? eval_seconds / (double)done : 0.0}};
             char device[128];
             fr_cli_cpu_device(o.threads, o.cpu_isa, device, sizeof device);
             fr_cli_summary sm = {fr_combine_method_name(o.combine.method), NULL, "cpu", device, unit,
                                  (long long)done, (long long)epochs, metrics, sizeof metrics / sizeof metrics[0],
-                                 wall, NULL, NULL, NULL, &o, best_epoch ? &best_ep : NULL,
-                                 best_epoch ? &best_val : NULL, best_epoch ? &best_test : NULL};
+                                 wall, NULL, NULL, NULL, &o, run.best_epoch ? &run.best_ep : NULL,
+                                 run.best_epoch ? &run.best_val : NULL, run.best_epoch ? &run.best_test : NULL};
             int rc = fr_cli_write_summary(summary, cfg, &sm);
             if (rc != FR_EXIT_OK)
                 code = rc;
         }
         if (*model_path) {
             s = fr_saved_mtrec_write(model_path, cfg, &data, model_last ? fr_mtr_embeddings(m) : best_table, o.dim,
-                                     (unsigned)(model_last ? done : best_epoch), (unsigned)done, model_last);
+                                     (unsigned)(model_last ? done : run.best_epoch), (unsigned)done, model_last);
             if (s != FR_OK)
                 code = fr_cli_report(s, NULL);
             else
                 printf("model saved to %s (%s %lld: %s)\n", model_path, unit,
-                       (long long)(model_last ? done : best_epoch),
+                       (long long)(model_last ? done : run.best_epoch),
                        model_last ? (federated ? "the last round" : "the last epoch")
                                   : (federated ? "the best validation round" : "the best validation epoch"));
         }
     }
+    free(job);
     free(best_table);
     fr_mtr_free(m);
     fr_mtr_data_free(&data);

@@ -52,8 +52,8 @@ int fr_cli_close_report(FILE *report, const char *path, int run_ok, int code)
     return code;
 }
 
-/* Keep the report rows of rounds <= last (and the CSV header): a resumed
- * run rewrites the rounds after its checkpoint. */
+/* Keep the report rows of rounds (or epochs) <= last (and the CSV
+ * header): a resumed run rewrites the rounds after its checkpoint. */
 fr_status fr_cli_trim_report(const char *path, int64_t last)
 {
     FILE *f = fopen(path, "r");
@@ -70,7 +70,8 @@ fr_status fr_cli_trim_report(const char *path, int64_t last)
             cut_short = 1; /* a row cut short by a crash */
             break;
         }
-        if (sscanf(line, "{\"round\":%lld", &round) != 1 && sscanf(line, "%lld,", &round) != 1)
+        if (sscanf(line, "{\"round\":%lld", &round) != 1 && sscanf(line, "{\"epoch\":%lld", &round) != 1 &&
+            sscanf(line, "%lld,", &round) != 1)
             round = n == 1 ? 0 : last + 1; /* the CSV header, or a damaged row */
         if (round <= last)
             fputs(line, mem);

@@ -20,8 +20,8 @@ FILE *fr_cli_open_report(const char *path, const char *mode);
 int fr_cli_close_report(FILE *report, const char *path, int run_ok, int code);
 
 /* Keep the rows of rounds <= last of a report (CSV or JSON lines; rows
- * start with the round) and its header: a resumed run rewrites the rounds
- * after its checkpoint. A missing file is fine. */
+ * start with the round, or the epoch for mtrec) and its header: a resumed
+ * run rewrites the rounds after its checkpoint. A missing file is fine. */
 fr_status fr_cli_trim_report(const char *path, int64_t last);
 
 #endif

@@ -23,11 +23,10 @@
 #include "core/error_internal.h"
 #include "fedrec/model_file.h"
 #include "io/atomic_file.h"
+#include "io/checkpoint_file.h"
 #include "io/crc32.h"
 
 static const char model_magic[8] = {'F', 'R', 'M', 'O', 'D', 'E', 'L', '\n'};
-/* A checkpoint of the rating engine starts so: named when given as a model. */
-static const char checkpoint_magic[8] = {'F', 'R', 'P', 'F', 'R', 'E', 'C', '\n'};
 
 #define MAX_NAME 4095u
 
@@ -342,10 +341,11 @@ static fr_status open_checked(const char *path, unsigned char **data_out,
         free(data);
         return fr_fail(FR_ERR_IO, "%s: read error", path);
     }
-    if (size >= sizeof checkpoint_magic && !memcmp(data, checkpoint_magic, sizeof checkpoint_magic)) {
+    const fr_ckpt_kind *checkpoint = fr_ckpt_kind_of(data, size); /* named when given as a model */
+    if (checkpoint) {
         free(data);
-        return fr_fail(FR_ERR_FORMAT, "%s: not a fedrec model file (bad magic): it is a checkpoint of a rating job (output.checkpoint, for train --resume); a model is what train --save or output.model writes",
-                       path);
+        return fr_fail(FR_ERR_FORMAT, "%s: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of %s; a model is what train --save or output.model writes",
+                       path, checkpoint->jobs);
     }
     if (size < sizeof model_magic || memcmp(data, model_magic, sizeof model_magic) != 0) {
         free(data);

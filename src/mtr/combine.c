@@ -329,6 +329,25 @@ int fr_combine_per_row(const fr_combiner *c)
     return c->o.method == FR_COMBINE_PMTREC;
 }
 
+size_t fr_combiner_state_size(const fr_combiner *c)
+{
+    return c->o.method == FR_COMBINE_GRADVAC ? c->o.tasks * c->o.tasks : 0;
+}
+
+void fr_combiner_state_get(const fr_combiner *c, double *out)
+{
+    size_t t = fr_combiner_state_size(c) ? c->o.tasks : 0;
+    for (size_t i = 0; i < t; i++)
+        memcpy(out + i * t, &c->gradvac_target[i * T_MAX], t * sizeof *out);
+}
+
+void fr_combiner_state_set(fr_combiner *c, const double *in)
+{
+    size_t t = fr_combiner_state_size(c) ? c->o.tasks : 0;
+    for (size_t i = 0; i < t; i++)
+        memcpy(&c->gradvac_target[i * T_MAX], in + i * t, t * sizeof *in);
+}
+
 fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows, size_t dim,
                      unsigned epoch, uint64_t step, float *out, fr_combine_stats *stats)
 {

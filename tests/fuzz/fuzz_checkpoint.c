@@ -1,18 +1,22 @@
 /* fuzz_checkpoint.c — libFuzzer target for the loaders of saved state: the
- * PFedRec checkpoint (fr_pfedrec_load) and the model file (fr_model_load,
+ * PFedRec checkpoint (fr_pfedrec_load), the mtrec checkpoint
+ * (fr_mtr_checkpoint_load) and the model file (fr_model_load,
  * fr_model_read_meta, and the typed arrays' reader fr_model_open with
  * fr_model_strings). At start-up it builds a small engine, a small
- * parameter set and a file of arrays of every type, and saves them
- * (written as seeds when FR_FUZZ_SEED_DIR is set). The first input byte picks the loader and whether the harness
- * recomputes the file's trailing CRC-32 before loading, so mutations reach
- * the checks behind the checksum too. A loader must refuse with a message
- * naming the file, or accept; a refusal must leave the engine or the
- * parameters exactly as they were. */
+ * multi-task trainer, a small parameter set and a file of arrays of every
+ * type, and saves them (written as seeds when FR_FUZZ_SEED_DIR is set).
+ * The first input byte picks the loader (bit 0: the PFedRec checkpoint or
+ * a model file; bit 2 set: the mtrec checkpoint) and whether the harness
+ * recomputes the file's trailing CRC-32 before loading (bit 1), so
+ * mutations reach the checks behind the checksum too. A loader must
+ * refuse with a message naming the file, or accept; a refusal must leave
+ * the engine, the trainer or the parameters exactly as they were. */
 #include "config.h"
 #include "fuzz_util.h"
 #include "io/crc32.h"
 #include "fedrec/backend.h"
 #include "fedrec/model_file.h"
+#include "fedrec/mtrec.h"
 #include "fedrec/params.h"
 #include "fedrec/pfedrec.h"
 #include "fedrec/ratings.h"
@@ -29,6 +33,11 @@ static fr_loo_split split;
 static fr_pfedrec *engine;
 static fr_backend *backend;
 static fr_param_set *params;
+static fr_mtr_data mtr_data;
+static fr_mtr *trainer;
+/* The job fingerprint the seed holds and every load checks against. */
+static const char trainer_job[] = "mtrec.combiner = gradvac\n";
+#define TRAINER_EXTRA 3
 
 static void *read_whole(const char *path, size_t *size)
 {
@@ -84,6 +93,29 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fr_fuzz_fail("cannot save a checkpoint", fr_last_error());
     write_seed("pfedrec-checkpoint", 0, ckpt);
 
+    /* GradVac: a combiner with state to restore; a best table too. */
+    fr_mtr_synthetic_spec spec = {5, 12, 20, 6, 3, 2};
+    fr_mtr_options mo;
+    fr_mtr_options_default(&mo);
+    mo.dim = 4;
+    mo.batch = 16;
+    mo.threads = 1;
+    mo.combine.method = FR_COMBINE_GRADVAC;
+    fr_mtr_task tasks[] = {FR_MTR_BPR, FR_MTR_SOCIAL, FR_MTR_CATEGORY};
+    memcpy(mo.tasks, tasks, sizeof tasks);
+    mo.n_tasks = 3;
+    fr_mtr_epoch ep;
+    if (fr_mtr_synthetic(&spec, &mtr_data) != FR_OK || fr_mtr_create(&mtr_data, &mo, &trainer) != FR_OK ||
+        fr_mtr_train_epoch(trainer, 0, &ep) != FR_OK)
+        fr_fuzz_fail("cannot build the multi-task trainer", fr_last_error());
+    double trainer_extra[TRAINER_EXTRA] = {1, 0, 0.25};
+    fr_mtr_checkpoint c = {1, trainer_job, trainer_extra, TRAINER_EXTRA,
+                           (float *)fr_mtr_embeddings(trainer), 0};
+    const char *mtr_ckpt = fr_fuzz_file(0, "seed_mtrec.ckpt", (const uint8_t *)"", 0);
+    if (fr_mtr_checkpoint_save(trainer, mtr_ckpt, &c) != FR_OK)
+        fr_fuzz_fail("cannot save an mtrec checkpoint", fr_last_error());
+    write_seed("mtrec-checkpoint", 4, mtr_ckpt);
+
     fr_backend_options bo;
     fr_backend_options_default(&bo);
     bo.threads = 1;
@@ -127,6 +159,22 @@ static uint32_t engine_state(void)
     return crc;
 }
 
+/* The same for the trainer (every array and value it restores). */
+static uint32_t trainer_state(void)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/state_mtrec.ckpt", fr_fuzz_dir());
+    double extra[TRAINER_EXTRA] = {0, 0, 0};
+    fr_mtr_checkpoint c = {0, NULL, extra, TRAINER_EXTRA, NULL, 0};
+    if (fr_mtr_checkpoint_save(trainer, tmp, &c) != FR_OK)
+        fr_fuzz_fail("cannot save the trainer's state", fr_last_error());
+    size_t n;
+    void *bytes = read_whole(tmp, &n);
+    uint32_t crc = fr_crc32(0, bytes, n);
+    free(bytes);
+    return crc;
+}
+
 static uint32_t params_state(void)
 {
     size_t n = fr_param_set_numel(params, FR_ROLES_ALL);
@@ -140,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    unsigned loader = data[0] & 1, fix_crc = (data[0] >> 1) & 1;
+    unsigned loader = data[0] & 4 ? 2 : data[0] & 1, fix_crc = (data[0] >> 1) & 1;
     data++;
     size--;
     uint8_t *file = fr_fuzz_copy(data, size);
@@ -148,8 +196,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t crc = fr_crc32(0, file, size - 4);
         memcpy(file + size - 4, &crc, 4);
     }
-    const char *path = fr_fuzz_file(2, loader ? "input.frm" : "input.ckpt", file, size);
+    const char *path = fr_fuzz_file(2, loader == 1 ? "input.frm" : "input.ckpt", file, size);
     free(file);
+    if (loader == 2) {
+        uint32_t before = trainer_state();
+        double extra[TRAINER_EXTRA];
+        size_t floats = (mtr_data.n_users + mtr_data.n_items) * 4;
+        float *best = malloc(floats * sizeof *best);
+        if (!best)
+            fr_fuzz_fail("out of memory", path);
+        fr_mtr_checkpoint c = {0, trainer_job, extra, TRAINER_EXTRA, best, 0};
+        fr_status s = fr_mtr_checkpoint_load(trainer, path, &c);
+        free(best);
+        if (s != FR_OK) {
+            fr_fuzz_expect_named(s, path);
+            if (trainer_state() != before)
+                fr_fuzz_fail("a refused checkpoint changed the trainer", path);
+        }
+        return 0;
+    }
     if (loader == 0) {
         uint32_t before = engine_state();
         unsigned rounds = 0;
