@@ -305,7 +305,7 @@ static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_com
         return fr_cli_report(fr_cli_agree(comm, s), NULL); /* every rank sees it: reported once */
     }
     if (!strcmp(kind, "msmt"))
-        return fr_cli_run_msmt(cfg, o->quiet, o->summary);
+        return fr_cli_run_msmt(cfg, o->quiet, o->summary, o->resume);
     if (!strcmp(kind, "mtrec"))
         return fr_cli_run_mtrec(cfg, o->quiet, o->summary);
     if (!strcmp(kind, "fedmsmt"))
@@ -376,9 +376,9 @@ int fr_cli_train(int argc, char **argv)
             fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = %s has none\n", kind);
         usage_error = 1;
     } else if (s == FR_OK && o.resume &&
-               (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt") || !strcmp(kind, "mtrec"))) {
+               (!strcmp(kind, "fedmsmt") || !strcmp(kind, "mtrec"))) {
         if (!quiet_rank)
-            fprintf(stderr, "fedrec train: --resume continues a PFedRec-engine run from output.checkpoint; job.kind = %s has none\n",
+            fprintf(stderr, "fedrec train: --resume continues a rating job's or the msmt job's run from output.checkpoint; job.kind = %s has none\n",
                     kind);
         usage_error = 1;
     }
