@@ -4,6 +4,10 @@ EXTRA_DIST += tests/test_cli.sh
 # Crash safety: SIGKILL at random moments, resume, the same result.
 TESTS += tests/test_crash.sh
 EXTRA_DIST += tests/test_crash.sh
+# The same for the msmt job: killed in every checkpoint write and at
+# random moments, resumed, the same report, summary and saved model.
+TESTS += tests/test_crash_msmt.sh
+EXTRA_DIST += tests/test_crash_msmt.sh
 # Every row of doc/BAD-INPUT.md.
 TESTS += tests/test_bad_input.sh
 EXTRA_DIST += tests/test_bad_input.sh

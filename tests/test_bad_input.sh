@@ -149,9 +149,36 @@ cmp -s run.ckpt run.ckpt.keep || fail "B70: a refused checkpoint was changed"
 case_ B71 4 "ml.ckpt: the checkpoint was written on other data: the same 30 users, 40 items and 180 ratings, but other contents" \
     "$FEDREC" train $M --set data.path=other.data --resume
 cmp -s ml.ckpt ml.ckpt.keep || fail "B71: a refused checkpoint was changed"
-case_ B72 3 "output.checkpoint = 'none.ckpt': job.kind = msmt writes no checkpoints" "$FEDREC" train --set job.kind=msmt --set output.checkpoint=none.ckpt
+case_ B72 3 "output.checkpoint = 'none.ckpt': job.kind = ctr writes no checkpoints (the rating jobs and msmt do" "$FEDREC" train --set job.kind=ctr --set output.checkpoint=none.ckpt
 case_ B73 3 "output.checkpoint = 'none.ckpt': job.kind = fedmsmt writes no checkpoints" "$FEDREC" train --set job.kind=fedmsmt --set output.checkpoint=none.ckpt
 [ ! -e none.ckpt ] || fail "B72/B73: a job without checkpoints wrote one"
+# The msmt job's checkpoints: two generated tables of one shape, other rows.
+MS="--set job.kind=msmt --set data.source=table --set msmt.expert_layers=8 --set msmt.tower_layers=4 --set msmt.experts=2
+    --set train.batch_size=256 --set train.epochs=2 --set backend.kind=cpu --quiet"
+"$FEDREC" data synth --out ms_a.tbl --rows 3000 --vocab 12 --seed 0 >/dev/null 2>&1 || fail "fedrec data synth failed"
+"$FEDREC" data synth --out ms_b.tbl --rows 3000 --vocab 12 --seed 1 >/dev/null 2>&1 || fail "fedrec data synth failed"
+"$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=ms.ckpt >/dev/null 2>&1 || fail "msmt checkpoint run failed"
+cp ms.ckpt ms.ckpt.keep
+case_ B206 4 "run.ckpt.keep: a checkpoint of the rating jobs (job.kind = pfedrec, fedmf, fedncf or central-mf), not of the centralised multi-scenario job (job.kind = msmt): a run resumes only from its own job's checkpoints" \
+    "$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=run.ckpt.keep --resume
+case_ B207 4 "ms.ckpt.keep: a checkpoint of the centralised multi-scenario job (job.kind = msmt), not of the rating jobs" \
+    "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=ms.ckpt.keep --resume
+case_ B208 3 "ms.ckpt: the checkpoint was written under another configuration, 1 key differs: train.lr: checkpoint 0.01, now 0.02" \
+    "$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=ms.ckpt --set train.lr=0.02 --resume
+cmp -s ms.ckpt ms.ckpt.keep || fail "B208: a refused checkpoint was changed"
+case_ B209 4 "ms.ckpt: the checkpoint was written on other data: a table of 3000 rows, contents fingerprint" \
+    "$FEDREC" train $MS --set data.path=ms_b.tbl --set output.checkpoint=ms.ckpt --resume
+cmp -s ms.ckpt ms.ckpt.keep || fail "B209: a refused checkpoint was changed"
+head -c 1000 ms.ckpt.keep >ms_cut.ckpt
+cp ms.ckpt.prev ms_cut.ckpt.prev
+case_ B210 4 "ms_cut.ckpt: the checkpoint is truncated; the checkpoint before it is kept in ms_cut.ckpt.prev: resume from it with --set output.checkpoint=ms_cut.ckpt.prev" \
+    "$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=ms_cut.ckpt --resume
+{ head -c 8 ms.ckpt.keep; printf '\011\000\000\000'; tail -c +13 ms.ckpt.keep; } >ms_version.ckpt
+case_ B211 4 "ms_version.ckpt: checkpoint version 9, this fedrec reads 1" \
+    "$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=ms_version.ckpt --resume
+case_ B212 3 "--resume needs output.checkpoint" "$FEDREC" train $MS --set data.path=ms_a.tbl --resume
+case_ B213 4 "ms.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the centralised multi-scenario job (job.kind = msmt)" \
+    "$FEDREC" eval ms.ckpt.keep
 head -c 1000 run.ckpt.keep >cut.ckpt
 case_ B36 4 "cut.ckpt: the checkpoint is truncated" "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=cut.ckpt --resume
 { head -c 8 run.ckpt.keep; printf '\011\000\000\000'; tail -c +13 run.ckpt.keep; } >version.ckpt
