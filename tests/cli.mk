@@ -5,6 +5,10 @@ EXTRA_DIST += tests/test_cli.sh
 # (the rating jobs; central mtrec).
 TESTS += tests/test_crash.sh tests/test_crash_mtrec.sh
 EXTRA_DIST += tests/test_crash.sh tests/test_crash_mtrec.sh
+# The same for the msmt job: killed in every checkpoint write and at
+# random moments, resumed, the same report, summary and saved model.
+TESTS += tests/test_crash_msmt.sh
+EXTRA_DIST += tests/test_crash_msmt.sh
 # Every row of doc/BAD-INPUT.md.
 TESTS += tests/test_bad_input.sh
 EXTRA_DIST += tests/test_bad_input.sh

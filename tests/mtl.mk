@@ -24,3 +24,9 @@ check_PROGRAMS += tests/test_table_fields
 tests_test_table_fields_SOURCES = tests/test_table_fields.c tests/testutil.h
 tests_test_table_fields_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_table_fields
+# The msmt trainer's checkpoints: a resumed run ends as the uninterrupted
+# one, bit for bit; bad checkpoint files refused, nothing changed.
+check_PROGRAMS += tests/test_msmt_checkpoint
+tests_test_msmt_checkpoint_SOURCES = tests/test_msmt_checkpoint.c tests/testutil.h
+tests_test_msmt_checkpoint_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_msmt_checkpoint

@@ -149,9 +149,36 @@ cmp -s run.ckpt run.ckpt.keep || fail "B70: a refused checkpoint was changed"
 case_ B71 4 "ml.ckpt: the checkpoint was written on other data: the same 30 users, 40 items and 180 ratings, but other contents" \
     "$FEDREC" train $M --set data.path=other.data --resume
 cmp -s ml.ckpt ml.ckpt.keep || fail "B71: a refused checkpoint was changed"
-case_ B72 3 "output.checkpoint = 'none.ckpt': job.kind = msmt writes no checkpoints" "$FEDREC" train --set job.kind=msmt --set output.checkpoint=none.ckpt
+case_ B72 3 "output.checkpoint = 'none.ckpt': job.kind = ctr writes no checkpoints (the rating jobs, msmt and central mtrec do" "$FEDREC" train --set job.kind=ctr --set output.checkpoint=none.ckpt
 case_ B73 3 "output.checkpoint = 'none.ckpt': job.kind = fedmsmt writes no checkpoints" "$FEDREC" train --set job.kind=fedmsmt --set output.checkpoint=none.ckpt
 [ ! -e none.ckpt ] || fail "B72/B73: a job without checkpoints wrote one"
+# The msmt job's checkpoints: two generated tables of one shape, other rows.
+MS="--set job.kind=msmt --set data.source=table --set msmt.expert_layers=8 --set msmt.tower_layers=4 --set msmt.experts=2
+    --set train.batch_size=256 --set train.epochs=2 --set backend.kind=cpu --quiet"
+"$FEDREC" data synth --out ms_a.tbl --rows 3000 --vocab 12 --seed 0 >/dev/null 2>&1 || fail "fedrec data synth failed"
+"$FEDREC" data synth --out ms_b.tbl --rows 3000 --vocab 12 --seed 1 >/dev/null 2>&1 || fail "fedrec data synth failed"
+"$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=ms.ckpt >/dev/null 2>&1 || fail "msmt checkpoint run failed"
+cp ms.ckpt ms.ckpt.keep
+case_ B206 4 "run.ckpt.keep: a checkpoint of the rating jobs (job.kind = pfedrec, fedmf, fedncf or central-mf), not of the centralised multi-scenario job (job.kind = msmt): a run resumes only from its own job's checkpoints" \
+    "$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=run.ckpt.keep --resume
+case_ B207 4 "ms.ckpt.keep: a checkpoint of the centralised multi-scenario job (job.kind = msmt), not of the rating jobs" \
+    "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=ms.ckpt.keep --resume
+case_ B208 3 "ms.ckpt: the checkpoint was written under another configuration, 1 key differs: train.lr: checkpoint 0.01, now 0.02" \
+    "$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=ms.ckpt --set train.lr=0.02 --resume
+cmp -s ms.ckpt ms.ckpt.keep || fail "B208: a refused checkpoint was changed"
+case_ B209 4 "ms.ckpt: the checkpoint was written on other data: a table of 3000 rows, contents fingerprint" \
+    "$FEDREC" train $MS --set data.path=ms_b.tbl --set output.checkpoint=ms.ckpt --resume
+cmp -s ms.ckpt ms.ckpt.keep || fail "B209: a refused checkpoint was changed"
+head -c 1000 ms.ckpt.keep >ms_cut.ckpt
+cp ms.ckpt.prev ms_cut.ckpt.prev
+case_ B210 4 "ms_cut.ckpt: the checkpoint is truncated; the checkpoint before it is kept in ms_cut.ckpt.prev: resume from it with --set output.checkpoint=ms_cut.ckpt.prev" \
+    "$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=ms_cut.ckpt --resume
+{ head -c 8 ms.ckpt.keep; printf '\011\000\000\000'; tail -c +13 ms.ckpt.keep; } >ms_version.ckpt
+case_ B211 4 "ms_version.ckpt: checkpoint version 9, this fedrec reads 1" \
+    "$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=ms_version.ckpt --resume
+case_ B212 3 "--resume needs output.checkpoint" "$FEDREC" train $MS --set data.path=ms_a.tbl --resume
+case_ B213 4 "ms.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the centralised multi-scenario job (job.kind = msmt)" \
+    "$FEDREC" eval ms.ckpt.keep
 head -c 1000 run.ckpt.keep >cut.ckpt
 case_ B36 4 "cut.ckpt: the checkpoint is truncated" "$FEDREC" train $P --set train.rounds=3 --set output.checkpoint=cut.ckpt --resume
 { head -c 8 run.ckpt.keep; printf '\011\000\000\000'; tail -c +13 run.ckpt.keep; } >version.ckpt
@@ -169,39 +196,39 @@ cp mt.ckpt mt.ckpt.keep
 cp mt.ckpt.prev mt.ckpt.prev.keep
 cp mt.csv mt.csv.keep
 cp run.ckpt.keep rating.ckpt
-case_ B206 4 "rating.ckpt: a checkpoint of the rating jobs (job.kind = pfedrec, fedmf, fedncf or central-mf), not of the central multi-task job (job.kind = mtrec): a run resumes only from its own job's checkpoints" \
+case_ B214 4 "rating.ckpt: a checkpoint of the rating jobs (job.kind = pfedrec, fedmf, fedncf or central-mf), not of the central multi-task job (job.kind = mtrec): a run resumes only from its own job's checkpoints" \
     "$FEDREC" train $MT --set data.path=good.data --set output.checkpoint=rating.ckpt --resume
-cmp -s rating.ckpt run.ckpt.keep || fail "B206: a refused checkpoint was changed"
-case_ B207 3 "mt.ckpt: the checkpoint was written under another configuration, 1 key differs: mtrec.dim: checkpoint 4, now 8 (a resume may change only" \
+cmp -s rating.ckpt run.ckpt.keep || fail "B214: a refused checkpoint was changed"
+case_ B215 3 "mt.ckpt: the checkpoint was written under another configuration, 1 key differs: mtrec.dim: checkpoint 4, now 8 (a resume may change only" \
     "$FEDREC" train $MT --set data.path=good.data --set mtrec.dim=8 --report mt.csv --resume
-cmp -s mt.csv mt.csv.keep || fail "B207: a refused resume changed the report"
-case_ B208 4 "mt.ckpt: the checkpoint was written on other data: the same 30 users, 40 items and 120 training interactions, but other contents" \
+cmp -s mt.csv mt.csv.keep || fail "B215: a refused resume changed the report"
+case_ B216 4 "mt.ckpt: the checkpoint was written on other data: the same 30 users, 40 items and 120 training interactions, but other contents" \
     "$FEDREC" train $MT --set data.path=other.data --resume
-case_ B209 4 "mt.ckpt: the checkpoint is of another run (30 users, 40 items, 120 training interactions, dim 4, 1 tasks, combiner pmtrec, seed 42; this run: 31, 40, 124," \
+case_ B217 4 "mt.ckpt: the checkpoint is of another run (30 users, 40 items, 120 training interactions, dim 4, 1 tasks, combiner pmtrec, seed 42; this run: 31, 40, 124," \
     "$FEDREC" train $MT --set data.path=more.data --resume
-cmp -s mt.ckpt mt.ckpt.keep && cmp -s mt.ckpt.prev mt.ckpt.prev.keep || fail "B207-B209: a refused checkpoint was changed"
+cmp -s mt.ckpt mt.ckpt.keep && cmp -s mt.ckpt.prev mt.ckpt.prev.keep || fail "B215-B217: a refused checkpoint was changed"
 head -c 1000 mt.ckpt.keep >cut_mt.ckpt
-case_ B210 4 "cut_mt.ckpt: the checkpoint is truncated" \
+case_ B218 4 "cut_mt.ckpt: the checkpoint is truncated" \
     "$FEDREC" train $MT --set data.path=good.data --set output.checkpoint=cut_mt.ckpt --resume
 { head -c 8 mt.ckpt.keep; printf '\011\000\000\000'; tail -c +13 mt.ckpt.keep; } >version_mt.ckpt
-case_ B211 4 "version_mt.ckpt: checkpoint version 9, this fedrec reads 1" \
+case_ B219 4 "version_mt.ckpt: checkpoint version 9, this fedrec reads 1" \
     "$FEDREC" train $MT --set data.path=good.data --set output.checkpoint=version_mt.ckpt --resume
 cp mt.ckpt.keep bad_mt.ckpt
 cp mt.ckpt.prev.keep bad_mt.ckpt.prev
 printf 'XXXX' | dd of=bad_mt.ckpt bs=1 seek=2000 conv=notrunc 2>/dev/null
 cp bad_mt.ckpt bad_mt.ckpt.keep
-case_ B212 4 "bad_mt.ckpt: the checkpoint is corrupt (checksum" \
+case_ B220 4 "bad_mt.ckpt: the checkpoint is corrupt (checksum" \
     "$FEDREC" train $MT --set data.path=good.data --set output.checkpoint=bad_mt.ckpt --resume
 grep -qF "the checkpoint before it is kept in bad_mt.ckpt.prev: resume from it with --set output.checkpoint=bad_mt.ckpt.prev" err ||
-    fail "B212: the kept previous checkpoint is not named: $(cat err)"
-cmp -s bad_mt.ckpt bad_mt.ckpt.keep && cmp -s bad_mt.ckpt.prev mt.ckpt.prev.keep || fail "B212: a refused checkpoint was changed"
-case_ B213 3 "output.checkpoint = 'fed.ckpt': federated mtrec (mtrec.federated = true) writes no checkpoints yet (central mtrec does); leave output.checkpoint empty" \
+    fail "B220: the kept previous checkpoint is not named: $(cat err)"
+cmp -s bad_mt.ckpt bad_mt.ckpt.keep && cmp -s bad_mt.ckpt.prev mt.ckpt.prev.keep || fail "B220: a refused checkpoint was changed"
+case_ B221 3 "output.checkpoint = 'fed.ckpt': federated mtrec (mtrec.federated = true) writes no checkpoints yet (central mtrec does); leave output.checkpoint empty" \
     "$FEDREC" train --set job.kind=mtrec --set mtrec.federated=true --set output.checkpoint=fed.ckpt
-[ ! -e fed.ckpt ] || fail "B213: federated mtrec wrote a checkpoint"
-case_ B214 2 "--resume: federated mtrec (mtrec.federated = true) has no checkpoints yet" \
+[ ! -e fed.ckpt ] || fail "B221: federated mtrec wrote a checkpoint"
+case_ B222 2 "--resume: federated mtrec (mtrec.federated = true) has no checkpoints yet" \
     "$FEDREC" train --set job.kind=mtrec --set mtrec.federated=true --resume
-case_ B215 3 "--resume needs output.checkpoint" "$FEDREC" train --set job.kind=mtrec --set train.epochs=1 --quiet --resume
-case_ B216 4 "mt.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the central multi-task job (job.kind = mtrec)" \
+case_ B223 3 "--resume needs output.checkpoint" "$FEDREC" train --set job.kind=mtrec --set train.epochs=1 --quiet --resume
+case_ B224 4 "mt.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the central multi-task job (job.kind = mtrec)" \
     "$FEDREC" eval mt.ckpt.keep
 # The crash test hook (doc/RELIABILITY.md) set to no known point: the first
 # atomic write refuses, so a mistyped test cannot pass for a crash.

@@ -4,10 +4,12 @@
 # has a first row it gets SIGINT (fedmsmt: SIGTERM). It must exit 130
 # (143), print that it stopped and the summary of what ran, leave a report
 # of whole rows, one per epoch or round the summary says ran, and write a
-# --summary marked interrupted. The rating job's checkpoint then resumes:
-# the run goes on from the report's last round, and its report ends as an
-# uninterrupted run's does (every column but the time); central mtrec's
-# too, from the report's last epoch. Waits are on the
+# --summary marked interrupted. The rating job's checkpoint, and the msmt
+# job's (a run of 60 epochs stopped after its first), then resume: the run
+# goes on from the report's last round or epoch, and its report ends as an
+# uninterrupted run's does (every column but the time; msmt: the saved
+# model byte for byte too); central mtrec's too, from the report's last
+# epoch. Waits are on the
 # report's rows and the process's end, never on the clock alone.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
@@ -116,6 +118,40 @@ if wait_rows "$tmp/msmt.csv" 2; then
 else
     stop KILL
     fail "msmt: no report row: $(tail -n 3 "$tmp/msmt.err")"
+fi
+
+# --- msmt with a checkpoint: stopped, then --resume goes on after the last
+# finished epoch (the one the report's last row is of) to what an
+# uninterrupted run reports and saves.
+ck="--set job.kind=msmt --set data.rows=6000 --set msmt.expert_layers=32 --set msmt.tower_layers=16
+    --set msmt.experts=2 --set train.batch_size=128 --set backend.threads=1 --set train.epochs=60
+    --set msmt.patience=0 --set model.dropout=0.1 --set output.checkpoint=$tmp/msmt.ck --save $tmp/msmt.frm
+    --report $tmp/msmt_ck.csv"
+# shellcheck disable=SC2086
+"$FEDREC" train $ck >/dev/null 2>"$tmp/msmt_full.err" || fail "msmt, uninterrupted: $(cat "$tmp/msmt_full.err")"
+cut -d, -f1-4 "$tmp/msmt_ck.csv" >"$tmp/msmt_full.csv"
+mv "$tmp/msmt.frm" "$tmp/msmt_full.frm"
+rm -f "$tmp/msmt.ck" "$tmp/msmt.ck.prev" "$tmp/msmt_ck.csv"
+# shellcheck disable=SC2086
+start "$tmp/msmt_ck" train $ck
+if wait_rows "$tmp/msmt_ck.csv" 2; then
+    stop INT
+    [ "$code" -eq 130 ] || fail "msmt with a checkpoint: exit $code after SIGINT, expected 130"
+    ran=$(($(rows "$tmp/msmt_ck.csv") - 1))
+    grep -q "^the checkpoint in $tmp/msmt.ck holds epoch $ran, the last finished (continue with --resume)" "$tmp/msmt_ck.out" ||
+        fail "msmt with a checkpoint: no word of the checkpoint of epoch $ran: $(tail -n 3 "$tmp/msmt_ck.out")"
+    # shellcheck disable=SC2086
+    "$FEDREC" train $ck --resume >"$tmp/msmt_ck.out" 2>"$tmp/msmt_ck.err" ||
+        fail "msmt: the resume after SIGINT failed: $(cat "$tmp/msmt_ck.err")"
+    grep -q "^resuming after epoch $ran from $tmp/msmt.ck" "$tmp/msmt_ck.out" ||
+        fail "msmt: expected to resume after epoch $ran: $(sed -n 3p "$tmp/msmt_ck.out")"
+    cut -d, -f1-4 "$tmp/msmt_ck.csv" >"$tmp/msmt_part.csv"
+    cmp -s "$tmp/msmt_full.csv" "$tmp/msmt_part.csv" ||
+        fail "msmt: stopped and resumed, the report differs: $(diff "$tmp/msmt_full.csv" "$tmp/msmt_part.csv" | head -n 4)"
+    cmp -s "$tmp/msmt_full.frm" "$tmp/msmt.frm" || fail "msmt: stopped and resumed, the saved model differs"
+else
+    stop KILL
+    fail "msmt with a checkpoint: no report row: $(tail -n 3 "$tmp/msmt_ck.err")"
 fi
 
 # --- mtrec: stopped between batches.

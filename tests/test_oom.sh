@@ -3,7 +3,8 @@
 # (PFedRec with a checkpoint, report and summary; its resume from that
 # checkpoint; PFedRec saving its model, and eval and recommend reading it;
 # the multi-scenario job msmt and the federated one fedmsmt, both saving
-# their models, and an msmt model's recommend and export; the multi-task
+# their models, msmt writing checkpoints and resuming from one, and an
+# msmt model's recommend and export; the multi-task
 # recommender mtrec, on a small table and on one large enough for its
 # norm-ordered ranking) with one allocation made to fail, run
 # after run, through tests/fedrec-oom (tests/oom/fail_alloc.c). Every run
@@ -276,6 +277,24 @@ mode=$main_mode
 
 sweep msmt "" train $common --set job.kind=msmt --set data.rows=300 --set data.vocab=10 --set train.epochs=1 \
     --set msmt.expert_layers=4 --set msmt.tower_layers=4 --set msmt.experts=2 --set train.batch_size=128 --save m.frm
+
+# msmt writing a checkpoint every epoch, and its resume from the
+# checkpoint of epoch 1 of 2 (a run killed just after writing it).
+ms_ck="$common --set job.kind=msmt --set data.rows=300 --set data.vocab=10 --set train.epochs=2 \
+    --set msmt.expert_layers=4 --set msmt.tower_layers=4 --set msmt.experts=2 --set train.batch_size=128 \
+    --set model.dropout=0.1 --set output.checkpoint=c.ckpt --set output.report=r.csv"
+# shellcheck disable=SC2086
+sweep msmt_checkpoint "" train $ms_ck
+mkdir -p "$tmp/msmt_resume.src"
+# shellcheck disable=SC2086
+(cd "$tmp/msmt_resume.src" && FEDREC_TEST_CRASH_AT=renamed:1 "$OOM" train $ms_ck >/dev/null 2>err)
+[ $? -eq 137 ] && [ -s "$tmp/msmt_resume.src/c.ckpt" ] ||
+    fail "msmt_resume: the run to leave the checkpoint of epoch 1 was not killed after writing it: $(tail -n 2 "$tmp/msmt_resume.src/err")"
+from_msmt_checkpoint() {
+    cp "$tmp/msmt_resume.src/c.ckpt" "$tmp/msmt_resume.src/r.csv" "$1/"
+}
+# shellcheck disable=SC2086
+sweep msmt_resume from_msmt_checkpoint train $ms_ck --resume
 
 sweep fedmsmt "" train "$top_srcdir/conf/pfmsmtrec-synthetic.ini" $common --set data.rows=300 --set data.vocab=10 \
     --set train.rounds=1 --set msmt.scenarios=2 --set fedmsmt.shared_experts=1 --set fedmsmt.private_experts=1 \

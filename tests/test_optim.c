@@ -2,7 +2,9 @@
  * weight decay and a per-parameter learning-rate scale; Adam and AdamW over
  * two steps against a double-precision reference; dense steps of a
  * row-sparse table against the same reference; lazy row updates leaving
- * untouched rows and their moments alone; a small logistic regression
+ * untouched rows and their moments alone; a state restored into a fresh
+ * optimiser (step count, moments) going on bit for bit as the original,
+ * and not without its moments; a small logistic regression
  * trained end to end whose loss must fall well below its start; and ops
  * that flush denormal floats to zero (Adam's moments of rarely used rows
  * decay into them, at a hundredfold cost per operation) while leaving the
@@ -45,6 +47,72 @@ static double adam_ref(double w, double *m, double *v, double g, double lr, doub
     if (decoupled)
         w -= lr * wd * w0;
     return w;
+}
+
+
+/* Adam on a dense vector and a table whose row 2 (and at step 3 row 0)
+ * a step touches: the same gradients for every optimiser given. */
+static void adam_step_of(fr_optimizer *o, fr_param_set *ps, fr_param *d, fr_param *e, int step)
+{
+    CHECK_OK(fr_param_set_zero_grad(ps));
+    set(d->grad, (float[]){0.1f * (float)step, -0.3f, 0.7f / (float)step}, 3);
+    int32_t rows[2] = {2, 0}, slots[2];
+    CHECK_OK(fr_param_touch_rows(e, be, rows, step == 3 ? 2 : 1, slots));
+    fr_buffer_upload(e->grad, 0, (float[]){0.3f / (float)step, -0.1f, 0.2f, 0.4f}, (step == 3 ? 4 : 2) * sizeof(float));
+    CHECK_OK(fr_optimizer_step(o));
+}
+
+static void copy_buffer(fr_buffer *from, fr_buffer *to, size_t floats)
+{
+    float tmp[16];
+    CHECK_OK(fr_buffer_download(from, 0, tmp, floats * sizeof(float)));
+    CHECK_OK(fr_buffer_upload(to, 0, tmp, floats * sizeof(float)));
+}
+
+/* Two steps, then the state into a fresh optimiser over a copy of the
+ * parameters; a third step of each must agree bit for bit (and, with
+ * with_moments = 0, the moments left behind, must not). */
+static int restored_agrees(int with_moments)
+{
+    fr_param_set *ps[2];
+    fr_param *d[2], *e[2];
+    fr_optimizer *o[2];
+    for (int k = 0; k < 2; k++) {
+        fr_param_set_create(be, &ps[k]);
+        fr_param_add(ps[k], "dense", FR_ROLE_GLOBAL, 1, 3, 0, 1, &d[k]);
+        fr_param_add(ps[k], "table", FR_ROLE_GLOBAL, 4, 2, 1, 1, &e[k]);
+        set(d[k]->value, (float[]){0.5f, -1.0f, 2.0f}, 3);
+        set(e[k]->value, (float[]){1, 2, 3, 4, 5, 6, 7, 8}, 8);
+        CHECK_OK(fr_optimizer_create(ps[k], FR_OPTIM_ADAM, 0.01f, 0.1f, &o[k]));
+    }
+    adam_step_of(o[0], ps[0], d[0], e[0], 1);
+    adam_step_of(o[0], ps[0], d[0], e[0], 2);
+    copy_buffer(d[0]->value, d[1]->value, 3);
+    copy_buffer(e[0]->value, e[1]->value, 8);
+    CHECK_OK(fr_optimizer_set_steps(o[1], fr_optimizer_steps(o[0])));
+    for (int p = 0; with_moments && p < 2; p++) {
+        fr_param *from = p ? e[0] : d[0], *to = p ? e[1] : d[1];
+        fr_buffer *m0, *v0, *m1, *v1;
+        CHECK_OK(fr_optimizer_moments(o[0], from, &m0, &v0));
+        CHECK_OK(fr_optimizer_moments_alloc(o[1], to, &m1, &v1));
+        CHECK(m0 && v0 && m1 && v1, "moments of '%s' missing", from->name);
+        if (m0 && m1) {
+            copy_buffer(m0, m1, from->rows * from->cols);
+            copy_buffer(v0, v1, from->rows * from->cols);
+        }
+    }
+    adam_step_of(o[0], ps[0], d[0], e[0], 3);
+    adam_step_of(o[1], ps[1], d[1], e[1], 3);
+    int same = 1;
+    for (size_t i = 0; i < 3; i++)
+        same &= get(d[0]->value, i) == get(d[1]->value, i);
+    for (size_t i = 0; i < 8; i++)
+        same &= get(e[0]->value, i) == get(e[1]->value, i);
+    for (int k = 0; k < 2; k++) {
+        fr_optimizer_free(o[k]);
+        fr_param_set_free(ps[k]);
+    }
+    return same;
 }
 
 int main(void)
@@ -116,6 +184,29 @@ int main(void)
                 CHECK(get(e->value, (size_t)k) == t0[k], "lazy update moved untouched value %d", k);
         CHECK(fr_optimizer_steps(o) == 2, "step count %lld", (long long)fr_optimizer_steps(o));
         fr_optimizer_free(o);
+        fr_param_set_free(ps);
+    }
+    /* A restored state goes on as the original, bit for bit; without its
+     * moments it does not (so the comparison can fail). */
+    CHECK(restored_agrees(1), "a restored optimiser's step differs from the original's");
+    CHECK(!restored_agrees(0), "without the moments the restored step still agrees: the check cannot fail");
+    {
+        fr_param_set *ps;
+        fr_param *t, *stat;
+        fr_param_set_create(be, &ps);
+        fr_param_add(ps, "t", FR_ROLE_GLOBAL, 1, 2, 0, 1, &t);
+        fr_param_add(ps, "stat", FR_ROLE_BN_LOCAL, 1, 2, 0, 0, &stat);
+        fr_optimizer *sgd, *adam;
+        fr_buffer *m, *v;
+        CHECK_OK(fr_optimizer_create(ps, FR_OPTIM_SGD, 0.1f, 0.0f, &sgd));
+        CHECK_OK(fr_optimizer_create(ps, FR_OPTIM_ADAM, 0.1f, 0.0f, &adam));
+        CHECK(fr_optimizer_moments_alloc(sgd, t, &m, &v) == FR_ERR_INVALID, "SGD moments allocated");
+        CHECK(fr_optimizer_moments_alloc(adam, stat, &m, &v) == FR_ERR_INVALID, "moments of a running statistic");
+        CHECK(fr_optimizer_set_steps(adam, -1) == FR_ERR_INVALID, "a negative step count accepted");
+        CHECK_OK(fr_optimizer_moments_alloc(adam, t, &m, &v));
+        CHECK(m && v && get(m, 1) == 0.0f && get(v, 0) == 0.0f, "allocated moments are not zero");
+        fr_optimizer_free(sgd);
+        fr_optimizer_free(adam);
         fr_param_set_free(ps);
     }
     /* SGD on a row-sparse table: touched rows only, weight decay included,

@@ -147,6 +147,50 @@ fr_status fr_msmt_evaluate(fr_msmt_model *m, const fr_table *t, int split, fr_ms
 fr_status fr_msmt_evaluate_rows(fr_msmt_model *m, const fr_table *t, const uint32_t *rows, size_t n_rows,
                                 fr_msmt_eval *out);
 
+/* ---- checkpoints ----------------------------------------------------------
+ * With path set, fr_msmt_train writes a checkpoint after every finished
+ * epoch (AutoIFS's search epochs included) holding what the run needs to
+ * go on exactly as if it had not stopped: every parameter set (batch-norm
+ * running statistics, AutoIFS's selector and the selector's frozen input
+ * included), the optimisers' step counts and Adam moments, the best
+ * epoch's parameters and the early-stopping counts, AutoIFS's rewound
+ * weights and gate statistics, the epochs and batches run (which key the
+ * shuffles and dropout), the job fingerprint and a hash of the table
+ * (fr_table_fingerprint). It is written atomically, the one it replaces
+ * kept as PATH.prev (doc/RELIABILITY.md). With resume set, fr_msmt_train
+ * first reads path (a model just created, of the options that wrote it)
+ * and goes on after the epoch it holds: the epochs, figures and model
+ * that follow are the uninterrupted run's, bit for bit. A file that is
+ * damaged (FR_ERR_FORMAT, naming PATH.prev when it exists), of another
+ * job, version, configuration (FR_ERR_CONFIG, naming the keys) or data
+ * (FR_ERR_DATA) is refused before anything is changed. */
+typedef struct fr_msmt_resume_info {
+    size_t epochs_run;         /* epochs finished, AutoIFS's search epochs included */
+    size_t epochs, best_epoch; /* of the (re)training phase so far */
+    int searching;             /* AutoIFS: its search not finished */
+    int finished;              /* training had ended: only the final evaluation is left */
+} fr_msmt_resume_info;
+
+#define FR_MSMT_CHECKPOINT_MAX_EXTRA 64
+typedef struct fr_msmt_checkpoint {
+    const char *path;            /* NULL or "": no checkpoints */
+    int resume;
+    /* The job's configuration fingerprint (fr_config_fingerprint): kept
+     * in each checkpoint; a resume is refused when the file's differs
+     * (NULL: not compared). */
+    const char *job_fingerprint;
+    /* The caller's own n_extra values (at most
+     * FR_MSMT_CHECKPOINT_MAX_EXTRA), kept in each checkpoint as they are
+     * when it is written (after on_epoch) and read back into extra on
+     * resume. */
+    double *extra;
+    size_t n_extra;
+    /* On resume, after the file is read and checked and before any epoch
+     * runs (may be NULL): the caller takes up its own state; a failure
+     * ends the run with that status. Gets on_epoch's arg. */
+    fr_status (*resumed)(void *arg, const fr_msmt_resume_info *info);
+} fr_msmt_checkpoint;
+
 typedef struct fr_msmt_train_options {
     size_t batch;            /* 2048 */
     size_t max_epochs;       /* 50 */
@@ -184,6 +228,8 @@ typedef struct fr_msmt_train_options {
      * "batch") and then its validation; a stop request abandons the epoch
      * under way (see fr_msmt_train). */
     fr_progress_hook progress;
+    /* Checkpoints and resuming (above); zeroed by default: none. */
+    fr_msmt_checkpoint checkpoint;
 } fr_msmt_train_options;
 
 void fr_msmt_train_options_default(fr_msmt_train_options *o);
@@ -243,7 +289,10 @@ typedef struct fr_msmt_result {
  * abandoned, out->stopped set, and the best finished epoch's parameters
  * reloaded and evaluated as above; with no finished epoch of the
  * (re)training phase (AutoIFS: stopped while searching) nothing is
- * evaluated: out->valid and out->test hold NaN. Returns FR_OK then. */
+ * evaluated: out->valid and out->test hold NaN. Returns FR_OK then.
+ * o->checkpoint: checkpoints after every epoch, and resuming from one
+ * (above); the epoch abandoned on a stop is not checkpointed, so a resume
+ * goes on after the last finished epoch. */
 fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
                         void (*on_epoch)(void *arg, const fr_msmt_epoch *e), void *arg,
                         fr_msmt_result *out);

@@ -45,6 +45,15 @@ int64_t fr_optimizer_steps(const fr_optimizer *opt);
  * step and for SGD. FR_ERR_INVALID if p is not in the optimiser's set. */
 fr_status fr_optimizer_moments(const fr_optimizer *opt, const fr_param *p,
                                fr_buffer **m, fr_buffer **v);
+/* Restoring a saved state (checkpoints): the step count (Adam's bias
+ * correction counts it; >= 0), and p's moments allocated (zeroed, as a
+ * first step would) when p has none yet, for the caller to upload into.
+ * An optimiser given another's step count and moments goes on exactly as
+ * that one would. FR_ERR_INVALID for SGD's moments, a parameter that is
+ * not trainable or not in the set, or a negative count. */
+fr_status fr_optimizer_set_steps(fr_optimizer *opt, int64_t steps);
+fr_status fr_optimizer_moments_alloc(fr_optimizer *opt, const fr_param *p,
+                                     fr_buffer **m, fr_buffer **v);
 
 const char *fr_optim_kind_name(fr_optim_kind kind);
 /* The kind fr_optim_kind_name names ("sgd", "adam", "adamw");

@@ -75,7 +75,7 @@ static void usage(FILE *out)
             "                 host, device, seed, status) and its final figures (metrics,\n"
             "                 every scenario x task cell, time, peak memory, the effective\n"
             "                 configuration) as one JSON object (doc/OUTPUTS.md)\n"
-            "  --resume       continue a rating job's or central mtrec's run from\n"
+            "  --resume       continue a rating job's, the msmt job's or central mtrec's run from\n"
             "                 output.checkpoint, under the same configuration (train.rounds,\n"
             "                 output.* and the per-rank keys may change; doc/RELIABILITY.md)\n"
             "                 and data\n"
@@ -83,9 +83,10 @@ static void usage(FILE *out)
             "On a terminal a progress line on stderr shows the epoch or round, the\n"
             "batches or clients done within it, their rate and the time left. Ctrl-C (or\n"
             "SIGTERM) stops a run at the next safe point: whole report rows, a rating\n"
-            "job's checkpoint of the rounds run (central mtrec: its last checkpoint\n"
-            "stands), the summary of what ran printed and written (marked\n"
-            "interrupted), exit 130 (143); a second Ctrl-C quits at once.\n\n"
+            "job's checkpoint of the rounds run (msmt: that of the last finished\n"
+            "epoch; central mtrec: its last checkpoint stands), the summary of what ran\n"
+            "printed and written (marked interrupted), exit 130 (143); a second Ctrl-C\n"
+            "quits at once.\n\n"
             "In a build configured --with-mpi, 'mpirun -np K fedrec train CONFIG' runs the\n"
             "pfedrec, fedmf, fedncf and fedmsmt jobs on K ranks with the one-process\n"
             "result (fed.* and rank.* keys, output.comm_report; doc/DISTRIBUTED.md).\n"
@@ -307,7 +308,7 @@ static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_com
         return fr_cli_report(fr_cli_agree(comm, s), NULL); /* every rank sees it: reported once */
     }
     if (!strcmp(kind, "msmt"))
-        return fr_cli_run_msmt(cfg, o->quiet, o->summary);
+        return fr_cli_run_msmt(cfg, o->quiet, o->summary, o->resume);
     if (!strcmp(kind, "mtrec"))
         return fr_cli_run_mtrec(cfg, o->quiet, o->summary, o->resume);
     if (!strcmp(kind, "fedmsmt"))
@@ -377,9 +378,9 @@ int fr_cli_train(int argc, char **argv)
         if (!quiet_rank)
             fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = %s has none\n", kind);
         usage_error = 1;
-    } else if (s == FR_OK && o.resume && (!strcmp(kind, "msmt") || !strcmp(kind, "fedmsmt"))) {
+    } else if (s == FR_OK && o.resume && !strcmp(kind, "fedmsmt")) {
         if (!quiet_rank)
-            fprintf(stderr, "fedrec train: --resume continues a run from output.checkpoint; job.kind = %s has none (the rating jobs and central mtrec have)\n",
+            fprintf(stderr, "fedrec train: --resume continues a run from output.checkpoint; job.kind = %s has none (the rating jobs, msmt and central mtrec have)\n",
                     kind);
         usage_error = 1;
     } else if (s == FR_OK && o.resume && !strcmp(kind, "mtrec")) {

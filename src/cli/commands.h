@@ -40,7 +40,7 @@ fr_status fr_cli_mtrec_load_data(const fr_config *cfg, fr_mtr_data *d, char *wha
  * msmt.* and train.*, the table data.* names, and the table of AUC and
  * logloss per scenario x task. */
 #include "fedrec/msmt.h"
-int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary);
+int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary, int resume);
 fr_status fr_cli_msmt_options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_train_options *to);
 fr_status fr_cli_msmt_load(const fr_config *cfg, fr_table *t, const char **what);
 void fr_cli_msmt_print_table(const fr_table *t, const fr_msmt_eval *valid, const fr_msmt_eval *test);

@@ -12,17 +12,17 @@
 #include "cli/commands.h"
 #include "cli/job_check.h"
 
-/* The rating jobs and central mtrec write checkpoints: asked of another
- * job, output.checkpoint would be left unwritten without a word. (Said
- * before the general refusal of keys a job does not read: this one says
- * why.) */
+/* The rating jobs, msmt and central mtrec write checkpoints: asked of
+ * another job, output.checkpoint would be left unwritten without a word.
+ * (Said before the general refusal of keys a job does not read: this one
+ * says why.) */
 static fr_status checkpoint_supported(const fr_config *cfg)
 {
     const char *kind, *path;
     FR_TRY_CLI(fr_config_get_string(cfg, "job.kind", &kind));
     FR_TRY_CLI(fr_config_get_string(cfg, "output.checkpoint", &path));
     if (!*path || !strcmp(kind, "pfedrec") || !strcmp(kind, "fedmf") || !strcmp(kind, "fedncf") ||
-        !strcmp(kind, "central-mf"))
+        !strcmp(kind, "central-mf") || !strcmp(kind, "msmt"))
         return FR_OK;
     if (!strcmp(kind, "mtrec")) {
         int federated;
@@ -32,7 +32,7 @@ static fr_status checkpoint_supported(const fr_config *cfg)
         return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': federated mtrec (mtrec.federated = true) writes no checkpoints yet (central mtrec does); leave output.checkpoint empty",
                            path);
     }
-    return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': job.kind = %s writes no checkpoints (the rating jobs do: pfedrec, fedmf, fedncf, central-mf; and mtrec); leave output.checkpoint empty",
+    return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': job.kind = %s writes no checkpoints (the rating jobs, msmt and central mtrec do: pfedrec, fedmf, fedncf, central-mf, msmt, mtrec); leave output.checkpoint empty",
                        path, kind);
 }
 

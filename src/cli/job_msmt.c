@@ -1,7 +1,9 @@
 /* job_msmt.c — `fedrec train` with job.kind = msmt: load or generate a
  * feature table, build the model msmt.model names, train it with early
  * stopping, print one line per epoch and the final table of AUC and
- * logloss per scenario x task (validation and test of the best epoch). */
+ * logloss per scenario x task (validation and test of the best epoch);
+ * with output.checkpoint, a checkpoint after every epoch, and --resume
+ * going on from it (the report's rows after it rewritten). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -163,12 +165,16 @@ fr_status fr_cli_msmt_load(const fr_config *cfg, fr_table *t, const char **what)
                        source);
 }
 
+/* What a checkpoint keeps of the driver's own state: the loss watch's. */
+#define CKPT_EXTRA FR_CLI_LOSS_WATCH_STATE
+
 typedef struct epoch_ctx {
     int quiet;
     FILE *report;
     int jsonl;
     fr_cli_progress *progress;
     long long epochs; /* reported so far, search epochs included */
+    long long planned;
     /* output.model_from = last: the model's parameters after each
      * (re)training epoch, the last one's when the run ends (training
      * itself reloads the best epoch's). */
@@ -177,6 +183,10 @@ typedef struct epoch_ctx {
     size_t n_last;
     fr_status last_status;
     fr_cli_loss_watch watch;
+    /* Resuming (--resume): the report is opened, its header and the
+     * table's printed, once the checkpoint has been read. */
+    const char *report_path, *ckpt_path;
+    double extra[CKPT_EXTRA]; /* the checkpoint's share of the above */
 } epoch_ctx;
 
 static void on_epoch(void *arg, const fr_msmt_epoch *e)
@@ -221,7 +231,53 @@ static void on_epoch(void *arg, const fr_msmt_epoch *e)
         fflush(c->report);
     if (!e->search) /* the (re)training phase: a search's losses move with its temperature */
         fr_cli_loss_watch_step(&c->watch, e->train_loss);
+    fr_cli_loss_watch_save(&c->watch, c->extra); /* the checkpoint, written next, keeps it */
     fr_cli_progress_next(c->progress);
+}
+
+static void print_columns(const epoch_ctx *c)
+{
+    if (!c->quiet)
+        printf("%5s %11s %10s %12s %9s %8s\n", "epoch", "train_loss", "valid_auc", "valid_logloss", "samples/s",
+               "seconds");
+}
+
+/* A report file opened: its CSV header when it has no rows yet. */
+static fr_status open_report(epoch_ctx *c, const char *mode)
+{
+    c->report = fopen(c->report_path, mode);
+    if (!c->report)
+        return fr_cli_fail(FR_ERR_IO, "%s: cannot write the report: %s", c->report_path, strerror(errno));
+    if (!c->jsonl && ftell(c->report) == 0)
+        fprintf(c->report, "epoch,train_loss,valid_auc,valid_logloss,samples_per_second,seconds\n");
+    return FR_OK;
+}
+
+/* --resume: the checkpoint was read and checked; the driver takes up
+ * where it left off: the report's rows after it dropped, the loss watch
+ * and the count of epochs restored, the last epoch's parameters kept for
+ * output.model_from = last. */
+static fr_status on_resumed(void *arg, const fr_msmt_resume_info *info)
+{
+    epoch_ctx *c = arg;
+    if (*c->report_path) {
+        FR_TRY_CLI(fr_cli_trim_report_rows(c->report_path, (int64_t)info->epochs_run));
+        FR_TRY_CLI(open_report(c, "a"));
+    }
+    c->epochs = (long long)info->epochs_run;
+    fr_cli_loss_watch_restore(&c->watch, c->extra);
+    if (c->last && !info->searching && info->epochs)
+        c->last_status = fr_param_set_export(fr_msmt_model_params(c->m), FR_ROLES_ALL, c->last, c->n_last);
+    if (!c->quiet) {
+        if (info->finished)
+            printf("resuming after epoch %lld from %s: training had ended (best validation epoch %zu of %zu)\n",
+                   c->epochs, c->ckpt_path, info->best_epoch, info->epochs);
+        else
+            printf("resuming after epoch %lld from %s\n", c->epochs, c->ckpt_path);
+    }
+    print_columns(c);
+    fr_cli_progress_init(c->progress, c->quiet, "epoch", c->epochs + 1, c->planned);
+    return FR_OK;
 }
 
 void fr_cli_msmt_print_table(const fr_table *t, const fr_msmt_eval *valid, const fr_msmt_eval *test)
@@ -236,25 +292,34 @@ void fr_cli_msmt_print_table(const fr_table *t, const fr_msmt_eval *valid, const
            valid->mean_logloss, test->mean_logloss);
 }
 
-int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
+int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary, int resume)
 {
     fr_msmt_options mo;
     fr_msmt_train_options to;
     fr_status s = fr_cli_msmt_options(cfg, &mo, &to);
     if (s != FR_OK)
         return fr_cli_report(s, NULL);
-    const char *report_path, *format, *name, *what = "";
+    const char *report_path, *format, *name, *ckpt_path, *what = "";
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
+    fr_config_get_string(cfg, "output.checkpoint", &ckpt_path);
+    if (resume && !*ckpt_path)
+        return fr_cli_report(fr_cli_fail(FR_ERR_CONFIG, "--resume needs output.checkpoint"), NULL);
     s = fr_cli_model_path_check(cfg);
     if (s != FR_OK)
+        return fr_cli_report(s, NULL);
+    /* The job fingerprint each checkpoint keeps and a resume compares. */
+    char *job = NULL;
+    if (*ckpt_path && (s = fr_config_fingerprint(cfg, &job)) != FR_OK)
         return fr_cli_report(s, NULL);
     double t0 = fr_clock_seconds();
     fr_table t;
     s = fr_cli_msmt_load(cfg, &t, &what);
-    if (s != FR_OK)
+    if (s != FR_OK) {
+        free(job);
         return fr_cli_report(s, NULL);
+    }
     fr_backend *be = NULL;
     fr_msmt_model *m = NULL;
     s = fr_cli_open_backend(cfg, &be);
@@ -264,6 +329,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
         fr_msmt_model_free(m);
         fr_backend_close(be);
         fr_table_free(&t);
+        free(job);
         return fr_cli_report(s, NULL);
     }
     /* Every value, and the trainable ones as PyTorch's parameters()
@@ -276,7 +342,15 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                        (sel ? fr_param_set_numel_trainable(sel) : 0);
     fr_cli_progress progress;
     long long planned = (long long)to.max_epochs + (mo.arch == FR_ARCH_AUTOIFS ? (long long)to.search_epochs : 0);
-    epoch_ctx ctx = {quiet, NULL, !strcmp(format, "jsonl"), &progress, 0, m, NULL, 0, FR_OK, {0}};
+    epoch_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.quiet = quiet;
+    ctx.jsonl = !strcmp(format, "jsonl");
+    ctx.progress = &progress;
+    ctx.planned = planned;
+    ctx.m = m;
+    ctx.report_path = report_path;
+    ctx.ckpt_path = ckpt_path;
     fr_cli_loss_watch_init(&ctx.watch, 1, "epoch", "train.lr", to.lr, "train.weight_decay", to.weight_decay, NULL);
     const char *model_path, *model_from;
     fr_config_get_string(cfg, "output.model", &model_path);
@@ -287,19 +361,19 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
             fr_msmt_model_free(m);
             fr_backend_close(be);
             fr_table_free(&t);
+            free(job);
             return fr_cli_report(fr_cli_fail(FR_ERR_NOMEM, "output.model_from = last: out of memory allocating %zu bytes for the last epoch's parameters", (ctx.n_last ? ctx.n_last : 1) * sizeof *ctx.last), NULL);
         }
     }
-    if (*report_path) {
-        ctx.report = fr_cli_open_report(report_path, "w");
-        if (!ctx.report) {
-            fr_msmt_model_free(m);
-            fr_backend_close(be);
-            fr_table_free(&t);
-            return FR_EXIT_FAILURE;
-        }
-        if (!ctx.jsonl)
-            fprintf(ctx.report, "epoch,train_loss,valid_auc,valid_logloss,samples_per_second,seconds\n");
+    /* A resumed run opens its report once the checkpoint is known good:
+     * a refused one leaves it as it was. */
+    if (*report_path && !resume && (s = open_report(&ctx, "w")) != FR_OK) {
+        fr_msmt_model_free(m);
+        free(ctx.last);
+        fr_backend_close(be);
+        fr_table_free(&t);
+        free(job);
+        return fr_cli_report(s, NULL);
     }
     if (!quiet) {
         size_t part[3] = {0, 0, 0};
@@ -310,12 +384,13 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                name, fr_msmt_arch_name(mo.arch), mo.esmm ? " + ESMM" : "", what, t.rows, part[FR_SPLIT_TRAIN],
                part[FR_SPLIT_VALID], part[FR_SPLIT_TEST], t.n_scenarios, t.n_tasks, t.n_cat, t.vocab_total, t.n_num);
         printf("backend: %s; %zu parameters (%zu trainable)\n\n", fr_backend_describe(be), values, trainable);
-        printf("%5s %11s %10s %12s %9s %8s\n", "epoch", "train_loss", "valid_auc", "valid_logloss", "samples/s",
-               "seconds");
     }
+    if (!resume)
+        print_columns(&ctx);
     fr_msmt_result r;
     fr_cli_progress_init(&progress, quiet, "epoch", 1, planned);
     to.progress = fr_cli_progress_hook(&progress);
+    to.checkpoint = (fr_msmt_checkpoint){ckpt_path, resume, job, ctx.extra, CKPT_EXTRA, on_resumed};
     s = fr_msmt_train(m, &t, &to, on_epoch, &ctx, &r);
     fr_cli_progress_clear(&progress);
     int code = fr_cli_close_report(ctx.report, report_path, s == FR_OK, FR_EXIT_OK);
@@ -328,6 +403,9 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
                    fr_cli_interrupt_name(), ctx.epochs, planned);
         else if (r.stopped)
             fr_cli_interrupt_say("epoch", ctx.epochs, planned);
+        if (r.stopped && *ckpt_path && ctx.epochs)
+            printf("the checkpoint in %s holds epoch %lld, the last finished (continue with --resume)\n", ckpt_path,
+                   ctx.epochs);
         fr_cli_msmt_print_table(&t, &r.valid, &r.test);
         if (mo.arch == FR_ARCH_AUTOIFS)
             printf("AutoIFS pruning gates, mean over rows and tasks (1 removes the flow): shared->shared %.3f, specific->specific %.3f, shared->specific %.3f, specific->shared %.3f\n",
@@ -367,6 +445,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary)
             code = fr_cli_report(ss, NULL);
     }
     free(ctx.last);
+    free(job);
     fr_msmt_model_free(m);
     fr_backend_close(be);
     fr_table_free(&t);

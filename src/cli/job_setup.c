@@ -52,9 +52,10 @@ int fr_cli_close_report(FILE *report, const char *path, int run_ok, int code)
     return code;
 }
 
-/* Keep the report rows of rounds (or epochs) <= last (and the CSV
- * header): a resumed run rewrites the rounds after its checkpoint. */
-fr_status fr_cli_trim_report(const char *path, int64_t last)
+/* Keep the report rows of rounds or epochs <= last, or (by_count) the
+ * first `last` rows, and the CSV header: a resumed run rewrites the rounds
+ * or epochs after its checkpoint. */
+static fr_status trim_report(const char *path, int64_t last, int by_count)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -64,14 +65,17 @@ fr_status fr_cli_trim_report(const char *path, int64_t last)
     ssize_t got;
     FILE *mem = open_memstream(&kept, &kept_len);
     int cut_short = 0;
+    long long rows = 0;
     for (long long n = 1; mem && (got = getline(&line, &cap, f)) > 0; n++) {
         long long round = -1;
         if (line[got - 1] != '\n') {
             cut_short = 1; /* a row cut short by a crash */
             break;
         }
-        if (sscanf(line, "{\"round\":%lld", &round) != 1 && sscanf(line, "{\"epoch\":%lld", &round) != 1 &&
-            sscanf(line, "%lld,", &round) != 1)
+        if (by_count) /* rows, JSON or CSV, start with '{' or the epoch */
+            round = line[0] == '{' || (line[0] >= '0' && line[0] <= '9') ? ++rows : n == 1 ? 0 : last + 1;
+        else if (sscanf(line, "{\"round\":%lld", &round) != 1 && sscanf(line, "{\"epoch\":%lld", &round) != 1 &&
+                 sscanf(line, "%lld,", &round) != 1)
             round = n == 1 ? 0 : last + 1; /* the CSV header, or a damaged row */
         if (round <= last)
             fputs(line, mem);
@@ -112,4 +116,14 @@ fr_status fr_cli_trim_report(const char *path, int64_t last)
         return fr_cli_fail(s, "%s: cannot rewrite the report: %s", path, why);
     }
     return FR_OK;
+}
+
+fr_status fr_cli_trim_report(const char *path, int64_t last)
+{
+    return trim_report(path, last, 0);
+}
+
+fr_status fr_cli_trim_report_rows(const char *path, int64_t rows)
+{
+    return trim_report(path, rows, 1);
 }

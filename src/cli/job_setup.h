@@ -23,5 +23,8 @@ int fr_cli_close_report(FILE *report, const char *path, int run_ok, int code);
  * start with the round, or the epoch for mtrec) and its header: a resumed
  * run rewrites the rounds after its checkpoint. A missing file is fine. */
 fr_status fr_cli_trim_report(const char *path, int64_t last);
+/* The same keeping the first `rows` rows, whatever they start with (the
+ * msmt job's, whose AutoIFS epochs count from 1 again after the search). */
+fr_status fr_cli_trim_report_rows(const char *path, int64_t rows);
 
 #endif

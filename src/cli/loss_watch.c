@@ -77,3 +77,19 @@ int fr_cli_loss_watch_step(fr_cli_loss_watch *w, double loss)
     fflush(w->out);
     return 1;
 }
+
+void fr_cli_loss_watch_save(const fr_cli_loss_watch *w, double *state)
+{
+    state[0] = w->first;
+    state[1] = (double)w->seen;
+    state[2] = w->warned;
+    memcpy(state + 3, w->window, sizeof w->window);
+}
+
+void fr_cli_loss_watch_restore(fr_cli_loss_watch *w, const double *state)
+{
+    w->first = state[0];
+    w->seen = (long long)state[1];
+    w->warned = state[2] != 0.0;
+    memcpy(w->window, state + 3, sizeof w->window);
+}

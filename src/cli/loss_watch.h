@@ -43,5 +43,11 @@ void fr_cli_loss_watch_init(fr_cli_loss_watch *w, int enabled, const char *unit,
  * printed the warning. Losses that are not finite are ignored (the jobs
  * fail on those themselves). */
 int fr_cli_loss_watch_step(fr_cli_loss_watch *w, double loss);
+/* What a watch has seen, as FR_CLI_LOSS_WATCH_STATE numbers (for a
+ * checkpoint), and a watch (initialised alike) given them back: it then
+ * warns exactly when the watch that saved them would have. */
+#define FR_CLI_LOSS_WATCH_STATE (FR_CLI_LOSS_WINDOW + 3)
+void fr_cli_loss_watch_save(const fr_cli_loss_watch *w, double *state);
+void fr_cli_loss_watch_restore(fr_cli_loss_watch *w, const double *state);
 
 #endif

@@ -3,31 +3,14 @@
  * the arrays and a CRC-32; checked whole (length, checksum), then against
  * this run (configuration, algorithm, sizes, data), then read into copies
  * before anything is replaced. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/error_internal.h"
 #include "job/pfedrec_job.h"
-#include "fedrec/config.h"
-#include "io/atomic_file.h"
-#include "io/crc32.h"
-
-
-
-/* 2: the algorithm in the header; FedNCF's layers and centralised MF's
- * Adam state among the arrays. 3: the job fingerprint (the configuration
- * as text, then the arrays) and the hash of the split's contents. 4: the
- * header's `models` flags, and after the arrays the models they name (a
- * version 3 file, which has none, still loads). */
-#define CKPT_VERSION 4u
-#define CKPT_OLDEST 3u
-static const char ckpt_magic[8] = {'F', 'R', 'P', 'F', 'R', 'E', 'C', '\n'};
-
-/* A configuration fingerprint is a few kilobytes; more is a damaged file. */
-#define CKPT_MAX_CONFIG_BYTES (16u << 20)
+#include "io/checkpoint_file.h"
 
 typedef struct ckpt_header {
     char magic[8];
@@ -131,8 +114,8 @@ static uint64_t model_bytes(const fr_pfedrec_model *m)
     return sizeof h + bytes_of(parts, n);
 }
 
-/* Write m (head, arrays) to f, adding to the CRC; 0 on a failed write. */
-static int write_model(FILE *f, const fr_pfedrec_model *m, uint32_t *crc, fr_status *s)
+/* Write m (head, arrays); 0 out of memory (*s says so). */
+static int write_model(fr_ckpt_writer *w, const fr_pfedrec_model *m, fr_status *s)
 {
     ckpt_model_head h = model_head(m);
     uint64_t *start = NULL;
@@ -147,14 +130,11 @@ static int write_model(FILE *f, const fr_pfedrec_model *m, uint32_t *crc, fr_sta
     }
     ckpt_part parts[8];
     size_t n = model_parts(m, &h, start, parts);
-    *crc = fr_crc32(*crc, &h, sizeof h);
-    int ok = fwrite(&h, sizeof h, 1, f) == 1;
-    for (size_t k = 0; ok && k < n; k++) {
-        *crc = fr_crc32(*crc, parts[k].data, parts[k].bytes);
-        ok = parts[k].bytes == 0 || fwrite(parts[k].data, parts[k].bytes, 1, f) == 1;
-    }
+    fr_ckpt_write(w, &h, sizeof h);
+    for (size_t k = 0; k < n; k++)
+        fr_ckpt_write(w, parts[k].data, parts[k].bytes);
     free(start);
-    return ok;
+    return 1;
 }
 
 static fr_status save_file(const fr_pfedrec *p, const char *path, unsigned rounds_done, const double *extra,
@@ -168,8 +148,8 @@ static fr_status save_file(const fr_pfedrec *p, const char *path, unsigned round
     parts[n++] = (ckpt_part){(void *)extra, n_extra * sizeof *extra};
     ckpt_header h;
     memset(&h, 0, sizeof h);
-    memcpy(h.magic, ckpt_magic, sizeof h.magic);
-    h.version = CKPT_VERSION;
+    memcpy(h.magic, fr_ckpt_pfedrec.magic, sizeof h.magic);
+    h.version = fr_ckpt_pfedrec.newest; /* the versions: io/checkpoint_file.c */
     h.rounds_done = rounds_done;
     h.algorithm = (uint32_t)p->o.algorithm;
     h.n_users = p->m->n_users;
@@ -183,104 +163,28 @@ static fr_status save_file(const fr_pfedrec *p, const char *path, unsigned round
     h.config_bytes = strlen(config);
     h.payload_bytes = h.config_bytes + bytes_of(parts, n) + (kept ? model_bytes(kept) : 0) +
                       (best ? model_bytes(best) : 0);
-    fr_atomic_file af;
-    FR_TRY(fr_atomic_open(&af, path));
-    /* Native byte order: checkpoints resume a run on the machine family
-     * that wrote them; the header check refuses a foreign layout. */
-    uint32_t crc = fr_crc32(0, &h, sizeof h);
-    crc = fr_crc32(crc, config, (size_t)h.config_bytes);
-    int ok = fwrite(&h, sizeof h, 1, af.f) == 1 &&
-             (h.config_bytes == 0 || fwrite(config, (size_t)h.config_bytes, 1, af.f) == 1);
-    for (size_t k = 0; ok && k < n; k++) {
-        crc = fr_crc32(crc, parts[k].data, parts[k].bytes);
-        ok = parts[k].bytes == 0 || fwrite(parts[k].data, parts[k].bytes, 1, af.f) == 1;
-    }
+    fr_ckpt_writer w;
+    FR_TRY(fr_ckpt_write_open(&w, path));
+    fr_ckpt_write(&w, &h, sizeof h);
+    fr_ckpt_write(&w, config, (size_t)h.config_bytes);
+    for (size_t k = 0; k < n; k++)
+        fr_ckpt_write(&w, parts[k].data, parts[k].bytes);
     fr_status model_status = FR_OK;
-    ok = ok && (!kept || write_model(af.f, kept, &crc, &model_status));
-    ok = ok && (!best || write_model(af.f, best, &crc, &model_status));
-    ok = ok && fwrite(&crc, sizeof crc, 1, af.f) == 1;
-    if (!ok) {
-        fr_atomic_abort(&af);
-        if (model_status != FR_OK)
-            return model_status;
-        return fr_fail(FR_ERR_IO, "%s: cannot write the checkpoint (the previous one, if any, is kept)", path);
+    if ((kept && !write_model(&w, kept, &model_status)) || (best && !write_model(&w, best, &model_status))) {
+        fr_ckpt_write_abort(&w);
+        return model_status;
     }
-    /* The checkpoint it replaces stays beside it as PATH.prev. */
-    char *prev = malloc(strlen(path) + 6);
-    if (!prev) {
-        fr_atomic_abort(&af);
-        return fr_fail_nomem("file name", strlen(path) + 6);
-    }
-    sprintf(prev, "%s.prev", path);
-    fr_status st = fr_atomic_commit_keep(&af, prev);
-    free(prev);
-    return st;
+    return fr_ckpt_write_commit(&w); /* the one it replaces kept as PATH.prev */
 }
 
 /* The header, then the file's length and checksum, before anything in it
  * is believed: a damaged file is called damaged, not another run's. */
 static fr_status read_checked_header(FILE *f, const char *path, ckpt_header *h)
 {
-    if (fread(h, sizeof *h, 1, f) != 1 || memcmp(h->magic, ckpt_magic, sizeof h->magic) != 0) {
-        /* A file shorter than a header may be a cut checkpoint. */
-        if (!memcmp(h->magic, ckpt_magic, sizeof h->magic))
-            return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is truncated", path);
-        return fr_fail(FR_ERR_FORMAT, "%s: not a fedrec PFedRec checkpoint", path);
-    }
-    if (h->version < CKPT_OLDEST || h->version > CKPT_VERSION)
-        return fr_fail(FR_ERR_FORMAT, "%s: checkpoint version %u, this fedrec reads %u to %u", path, h->version,
-                       CKPT_OLDEST, CKPT_VERSION);
+    FR_TRY(fr_ckpt_read_header(f, path, &fr_ckpt_pfedrec, h, sizeof *h, offsetof(ckpt_header, payload_bytes)));
     if (h->version < 4)
         h->models = 0; /* the field was reserved, written 0 */
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0)
-        return fr_fail(FR_ERR_IO, "%s: cannot read the checkpoint's size", path);
-    uint64_t size = (uint64_t)sb.st_size, rest = size - sizeof *h;
-    if (rest < 4 || h->payload_bytes > rest - 4)
-        return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is truncated", path);
-    if (h->payload_bytes < rest - 4)
-        return fr_fail(FR_ERR_FORMAT, "%s: unexpected bytes after the checkpoint", path);
-    uint32_t crc = fr_crc32(0, h, sizeof *h), stored = 0;
-    unsigned char buf[1 << 16];
-    for (uint64_t left = h->payload_bytes; left > 0;) {
-        size_t chunk = left < sizeof buf ? (size_t)left : sizeof buf;
-        if (fread(buf, chunk, 1, f) != 1)
-            return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is truncated", path);
-        crc = fr_crc32(crc, buf, chunk);
-        left -= chunk;
-    }
-    if (fread(&stored, sizeof stored, 1, f) != 1)
-        return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is truncated", path);
-    if (stored != crc)
-        return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is corrupt (checksum %08x, expected %08x)", path, crc,
-                       stored);
-    if (h->config_bytes > h->payload_bytes || h->config_bytes > CKPT_MAX_CONFIG_BYTES)
-        return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint's configuration is %llu bytes long, expected at most %u",
-                       path, (unsigned long long)h->config_bytes, CKPT_MAX_CONFIG_BYTES);
-    if (fseek(f, (long)sizeof *h, SEEK_SET) != 0)
-        return fr_fail(FR_ERR_IO, "%s: cannot read the checkpoint", path);
     return FR_OK;
-}
-
-/* The stored job fingerprint against this run's. */
-static fr_status check_config(const fr_pfedrec *p, const char *path, const char *stored)
-{
-    const char *now = p->o.job_fingerprint;
-    if (!now)
-        return FR_OK; /* the caller gave none: only the data and sizes count */
-    if (!*stored)
-        return fr_fail(FR_ERR_CONFIG, "%s: the checkpoint holds no configuration to check this run's against (it was written without one)",
-                       path);
-    char differences[2048], may_change[512], per_rank[256];
-    size_t n = fr_config_fingerprint_compare(stored, now, 1, "checkpoint", "now", differences, sizeof differences);
-    if (n == 0)
-        return FR_OK;
-    if (n == FR_CONFIG_COMPARE_NOMEM)
-        return fr_fail(FR_ERR_NOMEM, "%s: out of memory comparing the checkpoint's configuration with this run's", path);
-    fr_config_rule_keys(FR_FP_RESUME_MAY_CHANGE, may_change, sizeof may_change);
-    fr_config_rule_keys(FR_FP_PER_RANK, per_rank, sizeof per_rank);
-    return fr_fail(FR_ERR_CONFIG, "%s: the checkpoint was written under another configuration, %zu key%s differ%s: %s (a resume may change only %s, %s: doc/RELIABILITY.md)",
-                   path, n, n == 1 ? "" : "s", n == 1 ? "s" : "", differences, may_change, per_rank);
 }
 
 /* One model of the file (head, arrays) into m, checked against the
@@ -370,14 +274,10 @@ static fr_status load_file(fr_pfedrec *p, const char *path, unsigned *rounds_don
     memset(&h, 0, sizeof h);
     fr_status s = read_checked_header(f, path, &h);
     char *config = NULL;
-    if (s == FR_OK && !(config = malloc((size_t)h.config_bytes + 1)))
-        s = fr_fail_nomem("checkpoint configuration", (size_t)h.config_bytes + 1);
-    if (s == FR_OK && h.config_bytes && fread(config, (size_t)h.config_bytes, 1, f) != 1)
-        s = fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is truncated", path);
-    if (s == FR_OK) {
-        config[h.config_bytes] = '\0';
-        s = check_config(p, path, config);
-    }
+    if (s == FR_OK)
+        s = fr_ckpt_read_config(f, path, h.config_bytes, h.payload_bytes, &config);
+    if (s == FR_OK)
+        s = fr_ckpt_check_config(path, config, p->o.job_fingerprint);
     free(config);
     ckpt_part parts[16], copies[16];
     size_t n = parts_of(p, parts);
@@ -439,16 +339,7 @@ static fr_status load_file(fr_pfedrec *p, const char *path, unsigned *rounds_don
 static fr_status load_checked(fr_pfedrec *p, const char *path, unsigned *rounds_done, double *extra,
                               size_t n_extra, fr_pfedrec_model *kept, fr_pfedrec_model *best, unsigned *models)
 {
-    fr_status s = load_file(p, path, rounds_done, extra, n_extra, kept, best, models);
-    if (s == FR_OK || (s != FR_ERR_FORMAT && s != FR_ERR_IO))
-        return s;
-    char prev[4096];
-    if (snprintf(prev, sizeof prev, "%s.prev", path) >= (int)sizeof prev || access(prev, R_OK) != 0)
-        return s;
-    char why[1024];
-    snprintf(why, sizeof why, "%s", fr_last_error());
-    return fr_fail(s, "%s; the checkpoint before it is kept in %s: resume from it with --set output.checkpoint=%s",
-                   why, prev, prev);
+    return fr_ckpt_name_prev(load_file(p, path, rounds_done, extra, n_extra, kept, best, models), path);
 }
 
 /* Several ranks: rank 0's model m to every rank (a head, then the

@@ -100,6 +100,20 @@ void fr_autoifs_gate_means(const fr_autoifs *a, double means[4])
         means[q] = a->gate_count ? a->gate_sum[q] / (double)a->gate_count : NAN;
 }
 
+void fr_autoifs_gate_stats(const fr_autoifs *a, double sums[4], uint64_t *count)
+{
+    for (int q = 0; q < 4; q++)
+        sums[q] = a->gate_sum[q];
+    *count = a->gate_count;
+}
+
+void fr_autoifs_set_gate_stats(fr_autoifs *a, const double sums[4], uint64_t count)
+{
+    for (int q = 0; q < 4; q++)
+        a->gate_sum[q] = sums[q];
+    a->gate_count = (size_t)count;
+}
+
 fr_status fr_autoifs_create(fr_backend *be, fr_param_set *ps, const fr_msmt_options *o, size_t in,
                             size_t n_scenarios, size_t n_tasks, fr_autoifs **out)
 {

@@ -39,5 +39,8 @@ fr_status fr_autoifs_backward(fr_autoifs *a, const float *dlogits, fr_view x, fr
 /* Mean of the gates of the last forward for each flow (shsh, km, shm,
  * ksh) over rows and tasks: what the selector keeps. */
 void fr_autoifs_gate_means(const fr_autoifs *a, double means[4]);
+/* The sums behind those means and the gates counted (checkpoints). */
+void fr_autoifs_gate_stats(const fr_autoifs *a, double sums[4], uint64_t *count);
+void fr_autoifs_set_gate_stats(fr_autoifs *a, const double sums[4], uint64_t count);
 
 #endif

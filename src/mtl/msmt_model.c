@@ -12,6 +12,7 @@
 #include "fedrec/msmt.h"
 #include "fedrec/nn.h"
 #include "mtl/autoifs.h"
+#include "mtl/msmt_internal.h"
 
 #define MAX_T FR_TABLE_MAX_TASKS
 #define MAX_LEVELS 4
@@ -185,6 +186,28 @@ void fr_msmt_autoifs_gates(const fr_msmt_model *m, double means[4])
     else
         for (int q = 0; q < 4; q++)
             means[q] = NAN;
+}
+
+fr_msmt_arch fr_msmt_model_arch(const fr_msmt_model *m)
+{
+    return m->o.arch;
+}
+
+void fr_msmt_gate_stats(const fr_msmt_model *m, double sums[4], uint64_t *count)
+{
+    if (m->ifs) {
+        fr_autoifs_gate_stats(m->ifs, sums, count);
+        return;
+    }
+    for (int q = 0; q < 4; q++)
+        sums[q] = 0.0;
+    *count = 0;
+}
+
+void fr_msmt_set_gate_stats(fr_msmt_model *m, const double sums[4], uint64_t count)
+{
+    if (m->ifs)
+        fr_autoifs_set_gate_stats(m->ifs, sums, count);
 }
 
 static fr_status alloc(fr_msmt_model *m, size_t floats, fr_buffer **b)

@@ -16,6 +16,7 @@
 #include "fedrec/msmt.h"
 #include "fedrec/optim.h"
 #include "fedrec/rng.h"
+#include "mtl/msmt_internal.h"
 
 void fr_msmt_train_options_default(fr_msmt_train_options *o)
 {
@@ -256,7 +257,8 @@ fr_status fr_msmt_pass(fr_msmt_model *m, const fr_table *t, const fr_msmt_pass_o
     return s;
 }
 
-/* State shared by the phases of one training run. */
+/* State shared by the phases of one training run; what a checkpoint
+ * keeps of it is in st. */
 typedef struct trainer {
     fr_msmt_model *m;
     const fr_table *t;
@@ -264,13 +266,12 @@ typedef struct trainer {
     void (*on_epoch)(void *arg, const fr_msmt_epoch *e);
     void *arg;
     uint32_t *train, *work;
-    size_t n_train, n_values;
+    size_t n_train;
     fr_msmt_epoch *e;
-    uint32_t step;
-    size_t shuffle_epoch;    /* epochs run in all phases: keys the shuffles */
-    double train_seconds;
+    fr_msmt_state st;
+    int checkpoints;         /* o->checkpoint.path is set */
+    uint64_t data_fingerprint; /* of the table, for checkpoints */
     double epoch_start;      /* clock at the start of the epoch under way */
-    size_t samples;
     int stopped;             /* the progress hook asked for a stop */
 } trainer;
 
@@ -287,13 +288,14 @@ static fr_status epoch_and_report(trainer *tr, fr_optimizer *opt, fr_optimizer *
 {
     double te = fr_clock_seconds(), loss = 0.0;
     tr->epoch_start = te;
-    FR_TRY(run_epoch(tr->m, tr->t, tr->o, opt, sel_opt, tr->train, tr->n_train, tr->work, ++tr->shuffle_epoch, 0,
-                     NULL, NULL, &tr->o->progress, &tr->stopped, &tr->step, &loss));
+    FR_TRY(run_epoch(tr->m, tr->t, tr->o, opt, sel_opt, tr->train, tr->n_train, tr->work, tr->st.epochs_run + 1, 0,
+                     NULL, NULL, &tr->o->progress, &tr->stopped, &tr->st.step, &loss));
     if (tr->stopped)
         return FR_OK;
+    tr->st.epochs_run++;
     double trained = fr_clock_seconds() - te;
-    tr->train_seconds += trained;
-    tr->samples += tr->n_train;
+    tr->st.train_seconds += trained;
+    tr->st.samples += tr->n_train;
     fr_msmt_epoch *e = tr->e;
     e->evaluated = evaluate;
     if (evaluate) {
@@ -312,60 +314,95 @@ static fr_status epoch_and_report(trainer *tr, fr_optimizer *opt, fr_optimizer *
     return FR_OK;
 }
 
-/* Training with early stopping on the mean validation AUC; the best
- * epoch's parameters are left in the model. */
-static fr_status early_stopping(trainer *tr, fr_optimizer *opt, float *best, fr_msmt_result *out)
+/* After a finished epoch: the caller hears of it, then the checkpoint is
+ * written (a run killed in between resumes from the one before, and the
+ * caller's report of this epoch is rewritten). */
+static fr_status epoch_done(trainer *tr)
 {
-    fr_param_set *ps = fr_msmt_model_params(tr->m);
-    double best_auc = -1.0;
-    size_t since_best = 0;
-    for (size_t epoch = 1; epoch <= tr->o->max_epochs; epoch++) {
-        double auc;
-        int evaluate = eval_due(tr->o, epoch, tr->o->max_epochs);
-        FR_TRY(epoch_and_report(tr, opt, NULL, epoch, 0, 0.0, evaluate, &auc));
-        if (tr->stopped)
-            break;
-        tr->e->improved = evaluate && auc > best_auc;
-        out->epochs = epoch;
-        if (tr->e->improved) {
-            best_auc = auc;
-            out->best_epoch = epoch;
-            since_best = 0;
-            FR_TRY(fr_param_set_export(ps, FR_ROLES_ALL, best, tr->n_values));
-            tr->e->seconds = fr_clock_seconds() - tr->epoch_start; /* the copy is the epoch's too */
-        } else if (evaluate) {
-            since_best++;
-        }
-        if (tr->on_epoch)
-            tr->on_epoch(tr->arg, tr->e);
-        if (evaluate && tr->o->patience > 0 && since_best >= tr->o->patience && epoch >= tr->o->min_epochs)
-            break;
-    }
-    if (out->best_epoch)
-        FR_TRY(fr_param_set_import(ps, FR_ROLES_ALL, best, tr->n_values));
+    if (tr->on_epoch)
+        tr->on_epoch(tr->arg, tr->e);
+    if (!tr->checkpoints)
+        return FR_OK;
+    return fr_msmt_checkpoint_write(tr->m, tr->t, tr->o, &tr->st, tr->data_fingerprint);
+}
+
+/* The optimisers of each phase. */
+static fr_status make_search_optimizers(trainer *tr)
+{
+    const fr_msmt_train_options *o = tr->o;
+    FR_TRY(fr_optimizer_create(fr_msmt_model_params(tr->m), (fr_optim_kind)o->optimizer, o->search_lr,
+                               o->search_weight_decay, &tr->st.search_opt));
+    fr_optimizer_set_dense_rows(tr->st.search_opt, o->dense_embedding);
+    return fr_optimizer_create(fr_msmt_model_selector_params(tr->m), (fr_optim_kind)o->optimizer, o->selector_lr,
+                               0.0f, &tr->st.selector_opt);
+}
+
+static void free_search_optimizers(trainer *tr)
+{
+    fr_optimizer_free(tr->st.search_opt);
+    fr_optimizer_free(tr->st.selector_opt);
+    tr->st.search_opt = tr->st.selector_opt = NULL;
+}
+
+static fr_status make_train_optimizer(trainer *tr)
+{
+    const fr_msmt_train_options *o = tr->o;
+    FR_TRY(fr_optimizer_create(fr_msmt_model_params(tr->m), (fr_optim_kind)o->optimizer, o->lr, o->weight_decay,
+                               &tr->st.train_opt));
+    fr_optimizer_set_dense_rows(tr->st.train_opt, o->dense_embedding);
     return FR_OK;
 }
 
-/* AutoIFS's search phase: soft gates with a rising temperature, the
- * selector trained at its own rate; the model's parameters after
- * rewind_epoch search epochs (the authors' --rewind, which counts epochs
- * from 0: 9 keeps the weights at the start of the last of 10) are kept in
- * `rewind`. */
-static fr_status autoifs_search(trainer *tr, float *rewind)
+/* Training with early stopping on the mean validation AUC, from the
+ * epoch after st.phase_epochs; the best epoch's parameters are kept in
+ * st.best. */
+static fr_status early_stopping(trainer *tr)
+{
+    fr_msmt_state *st = &tr->st;
+    fr_param_set *ps = fr_msmt_model_params(tr->m);
+    for (size_t epoch = st->phase_epochs + 1; epoch <= tr->o->max_epochs; epoch++) {
+        double auc;
+        int evaluate = eval_due(tr->o, epoch, tr->o->max_epochs);
+        FR_TRY(epoch_and_report(tr, st->train_opt, NULL, epoch, 0, 0.0, evaluate, &auc));
+        if (tr->stopped)
+            break;
+        tr->e->improved = evaluate && auc > st->best_auc;
+        st->phase_epochs = st->epochs = epoch;
+        if (tr->e->improved) {
+            st->best_auc = auc;
+            st->best_epoch = epoch;
+            st->since_best = 0;
+            FR_TRY(fr_param_set_export(ps, FR_ROLES_ALL, st->best, st->n_values));
+            tr->e->seconds = fr_clock_seconds() - tr->epoch_start; /* the copy is the epoch's too */
+        } else if (evaluate) {
+            st->since_best++;
+        }
+        int last = epoch == tr->o->max_epochs ||
+                   (evaluate && tr->o->patience > 0 && st->since_best >= tr->o->patience && epoch >= tr->o->min_epochs);
+        if (last)
+            st->phase = FR_MSMT_PHASE_DONE;
+        FR_TRY(epoch_done(tr));
+        if (last)
+            break;
+    }
+    return FR_OK;
+}
+
+/* AutoIFS's search phase, from the epoch after st.phase_epochs: soft gates
+ * with a rising temperature, the selector trained at its own rate; the
+ * model's parameters after rewind_epoch search epochs (the authors'
+ * --rewind, which counts epochs from 0: 9 keeps the weights at the start
+ * of the last of 10) are kept in st.rewind. */
+static fr_status autoifs_search(trainer *tr)
 {
     const fr_msmt_train_options *o = tr->o;
-    fr_param_set *ps = fr_msmt_model_params(tr->m), *sel = fr_msmt_model_selector_params(tr->m);
-    fr_optimizer *opt = NULL, *sel_opt = NULL;
-    fr_status s = fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->search_lr, o->search_weight_decay, &opt);
-    if (s == FR_OK)
-        fr_optimizer_set_dense_rows(opt, o->dense_embedding);
-    if (s == FR_OK)
-        s = fr_optimizer_create(sel, (fr_optim_kind)o->optimizer, o->selector_lr, 0.0f, &sel_opt);
-    int rewound = 0;
-    for (size_t epoch = 1; s == FR_OK && !tr->stopped && epoch <= o->search_epochs; epoch++) {
+    fr_msmt_state *st = &tr->st;
+    fr_param_set *ps = fr_msmt_model_params(tr->m);
+    fr_status s = FR_OK;
+    for (size_t epoch = st->phase_epochs + 1; s == FR_OK && !tr->stopped && epoch <= o->search_epochs; epoch++) {
         if (epoch - 1 == o->rewind_epoch) {
-            s = fr_param_set_export(ps, FR_ROLES_ALL, rewind, tr->n_values);
-            rewound = 1;
+            s = fr_param_set_export(ps, FR_ROLES_ALL, st->rewind, st->n_values);
+            st->rewound = 1;
         }
         double tau = o->search_epochs > 1
                          ? pow((double)o->tau_final, (double)(epoch - 1) / (double)(o->search_epochs - 1))
@@ -374,18 +411,35 @@ static fr_status autoifs_search(trainer *tr, float *rewind)
         if (s == FR_OK)
             s = fr_msmt_autoifs_phase(tr->m, 0, (float)tau);
         if (s == FR_OK)
-            s = epoch_and_report(tr, opt, sel_opt, epoch, 1, tau, eval_due(o, epoch, o->search_epochs), &auc);
-        if (s == FR_OK && !tr->stopped && tr->on_epoch) {
+            s = epoch_and_report(tr, st->search_opt, st->selector_opt, epoch, 1, tau,
+                                 eval_due(o, epoch, o->search_epochs), &auc);
+        if (s == FR_OK && !tr->stopped) {
+            st->phase_epochs = epoch;
             tr->e->improved = 0;
-            tr->on_epoch(tr->arg, tr->e);
+            s = epoch_done(tr);
         }
     }
     /* No rewind epoch inside the search: retrain from where it ended. */
-    if (s == FR_OK && !rewound)
-        s = fr_param_set_export(ps, FR_ROLES_ALL, rewind, tr->n_values);
-    fr_optimizer_free(opt);
-    fr_optimizer_free(sel_opt);
+    if (s == FR_OK && !st->rewound)
+        s = fr_param_set_export(ps, FR_ROLES_ALL, st->rewind, st->n_values);
     return s;
+}
+
+/* Resuming: the optimisers of every phase the checkpoint may be in, the
+ * file read into them, the model and st, then the caller told. */
+static fr_status resume(trainer *tr, int autoifs)
+{
+    if (autoifs)
+        FR_TRY(make_search_optimizers(tr));
+    FR_TRY(make_train_optimizer(tr));
+    FR_TRY(fr_msmt_checkpoint_read(tr->m, tr->t, tr->o, &tr->st, tr->data_fingerprint));
+    if (tr->st.phase != FR_MSMT_PHASE_SEARCH)
+        free_search_optimizers(tr);
+    if (!tr->o->checkpoint.resumed)
+        return FR_OK;
+    fr_msmt_resume_info info = {tr->st.epochs_run, tr->st.epochs, tr->st.best_epoch,
+                                tr->st.phase == FR_MSMT_PHASE_SEARCH, tr->st.phase == FR_MSMT_PHASE_DONE};
+    return tr->o->checkpoint.resumed(tr->arg, &info);
 }
 
 fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
@@ -401,6 +455,13 @@ fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train
     int autoifs = fr_msmt_model_selector_params(m) != NULL;
     if (autoifs && (o->search_epochs < 1 || !(o->search_lr > 0) || !(o->selector_lr > 0) || !(o->tau_final > 0)))
         return fr_fail(FR_ERR_INVALID, "AutoIFS: need >= 1 search epoch, learning rates > 0, final temperature > 0");
+    const fr_msmt_checkpoint *ck = &o->checkpoint;
+    int checkpoints = ck->path && *ck->path;
+    if (ck->resume && !checkpoints)
+        return fr_fail(FR_ERR_INVALID, "training: resuming needs a checkpoint path");
+    if (checkpoints && (ck->n_extra > FR_MSMT_CHECKPOINT_MAX_EXTRA || (ck->n_extra && !ck->extra)))
+        return fr_fail(FR_ERR_INVALID, "checkpoint: at most %d extra values, and an array to hold them",
+                       FR_MSMT_CHECKPOINT_MAX_EXTRA);
     trainer tr;
     memset(&tr, 0, sizeof tr);
     tr.m = m;
@@ -408,35 +469,53 @@ fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train
     tr.o = o;
     tr.on_epoch = on_epoch;
     tr.arg = arg;
+    tr.checkpoints = checkpoints;
+    fr_msmt_state *st = &tr.st;
+    st->phase = autoifs ? FR_MSMT_PHASE_SEARCH : FR_MSMT_PHASE_TRAIN;
+    st->best_auc = -1.0;
     FR_TRY(fr_table_split_rows(t, FR_SPLIT_TRAIN, &tr.train, &tr.n_train));
     fr_param_set *ps = fr_msmt_model_params(m);
-    tr.n_values = fr_param_set_numel(ps, FR_ROLES_ALL);
+    st->n_values = fr_param_set_numel(ps, FR_ROLES_ALL);
     size_t block = o->block_rows && o->block_rows < tr.n_train ? o->block_rows : tr.n_train;
     tr.work = malloc((block ? block : 1) * sizeof *tr.work);
-    float *best = malloc((tr.n_values ? tr.n_values : 1) * sizeof *best);
-    float *rewind = autoifs ? malloc((tr.n_values ? tr.n_values : 1) * sizeof *rewind) : NULL;
+    st->best = malloc((st->n_values ? st->n_values : 1) * sizeof *st->best);
+    st->rewind = autoifs ? malloc((st->n_values ? st->n_values : 1) * sizeof *st->rewind) : NULL;
     tr.e = calloc(1, sizeof *tr.e);
-    fr_optimizer *opt = NULL;
     fr_status s = FR_OK;
-    if (!tr.work || !best || !tr.e || (autoifs && !rewind))
-        s = fr_fail_nomem("training", tr.n_values * 8 + block * 4);
+    if (!tr.work || !st->best || !tr.e || (autoifs && !st->rewind))
+        s = fr_fail_nomem("training", st->n_values * 8 + block * 4);
     if (s == FR_OK && tr.n_train < 2)
         s = fr_fail(FR_ERR_INVALID, "training: the data has %zu training rows", tr.n_train);
+    if (s == FR_OK && checkpoints)
+        tr.data_fingerprint = fr_table_fingerprint(t);
     double t0 = fr_clock_seconds();
-    if (s == FR_OK && autoifs) {
-        s = autoifs_search(&tr, rewind);
+    if (s == FR_OK && ck->resume)
+        s = resume(&tr, autoifs);
+    if (s == FR_OK && st->phase == FR_MSMT_PHASE_SEARCH) {
+        if (!st->search_opt)
+            s = make_search_optimizers(&tr);
+        if (s == FR_OK)
+            s = autoifs_search(&tr);
         /* Retrain from the rewound weights with hard gates. */
-        if (s == FR_OK && !tr.stopped)
+        if (s == FR_OK && !tr.stopped) {
+            free_search_optimizers(&tr);
+            st->phase = FR_MSMT_PHASE_TRAIN;
+            st->phase_epochs = 0;
             s = fr_msmt_autoifs_phase(m, 1, o->tau_final);
+        }
         if (s == FR_OK && !tr.stopped)
-            s = fr_param_set_import(ps, FR_ROLES_ALL, rewind, tr.n_values);
+            s = fr_param_set_import(ps, FR_ROLES_ALL, st->rewind, st->n_values);
     }
-    if (s == FR_OK && !tr.stopped)
-        s = fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->lr, o->weight_decay, &opt);
-    if (s == FR_OK && !tr.stopped) {
-        fr_optimizer_set_dense_rows(opt, o->dense_embedding);
-        s = early_stopping(&tr, opt, best, out);
+    if (s == FR_OK && !tr.stopped && st->phase == FR_MSMT_PHASE_TRAIN) {
+        if (!st->train_opt)
+            s = make_train_optimizer(&tr);
+        if (s == FR_OK)
+            s = early_stopping(&tr);
     }
+    if (s == FR_OK && st->best_epoch)
+        s = fr_param_set_import(ps, FR_ROLES_ALL, st->best, st->n_values);
+    out->epochs = st->epochs;
+    out->best_epoch = st->best_epoch;
     out->stopped = tr.stopped;
     if (s == FR_OK && out->stopped && !out->best_epoch) {
         /* Nothing of the (re)training phase finished: no model to judge. */
@@ -451,12 +530,13 @@ fr_status fr_msmt_train(fr_msmt_model *m, const fr_table *t, const fr_msmt_train
     if (autoifs)
         fr_msmt_autoifs_gates(m, out->gates);
     out->seconds = fr_clock_seconds() - t0;
-    out->train_samples_per_second = tr.train_seconds > 0 ? (double)tr.samples / tr.train_seconds : 0.0;
-    fr_optimizer_free(opt);
+    out->train_samples_per_second = st->train_seconds > 0 ? (double)st->samples / st->train_seconds : 0.0;
+    free_search_optimizers(&tr);
+    fr_optimizer_free(st->train_opt);
     free(tr.e);
     free(tr.train);
     free(tr.work);
-    free(best);
-    free(rewind);
+    free(st->best);
+    free(st->rewind);
     return s;
 }

@@ -187,3 +187,31 @@ fr_status fr_optimizer_moments(const fr_optimizer *o, const fr_param *p,
     return fr_fail(FR_ERR_INVALID, "optimiser moments: parameter '%s' is not in the optimiser's set",
                    p && p->name ? p->name : "(null)");
 }
+
+fr_status fr_optimizer_set_steps(fr_optimizer *o, int64_t steps)
+{
+    if (steps < 0)
+        return fr_fail(FR_ERR_INVALID, "optimiser: step count %lld, expected >= 0", (long long)steps);
+    o->steps = steps;
+    return FR_OK;
+}
+
+fr_status fr_optimizer_moments_alloc(fr_optimizer *o, const fr_param *p, fr_buffer **m, fr_buffer **v)
+{
+    *m = *v = NULL;
+    if (o->kind == FR_OPTIM_SGD)
+        return fr_fail(FR_ERR_INVALID, "optimiser moments: SGD keeps none");
+    for (size_t i = 0; i < fr_param_set_count(o->ps); i++) {
+        if (fr_param_set_at(o->ps, i) != p)
+            continue;
+        if (!p->trainable)
+            return fr_fail(FR_ERR_INVALID, "optimiser moments: parameter '%s' is not trained", p->name);
+        moments *st = NULL;
+        FR_TRY(moments_for(o, fr_param_set_backend(o->ps), i, p, &st));
+        *m = st->m;
+        *v = st->v;
+        return FR_OK;
+    }
+    return fr_fail(FR_ERR_INVALID, "optimiser moments: parameter '%s' is not in the optimiser's set",
+                   p && p->name ? p->name : "(null)");
+}
