@@ -149,7 +149,7 @@ cmp -s run.ckpt run.ckpt.keep || fail "B70: a refused checkpoint was changed"
 case_ B71 4 "ml.ckpt: the checkpoint was written on other data: the same 30 users, 40 items and 180 ratings, but other contents" \
     "$FEDREC" train $M --set data.path=other.data --resume
 cmp -s ml.ckpt ml.ckpt.keep || fail "B71: a refused checkpoint was changed"
-case_ B72 3 "output.checkpoint = 'none.ckpt': job.kind = ctr writes no checkpoints (the rating jobs, msmt and central mtrec do" "$FEDREC" train --set job.kind=ctr --set output.checkpoint=none.ckpt
+case_ B72 3 "output.checkpoint = 'none.ckpt': job.kind = ctr writes no checkpoints (the rating jobs, msmt and mtrec do" "$FEDREC" train --set job.kind=ctr --set output.checkpoint=none.ckpt
 case_ B73 3 "output.checkpoint = 'none.ckpt': job.kind = fedmsmt writes no checkpoints" "$FEDREC" train --set job.kind=fedmsmt --set output.checkpoint=none.ckpt
 [ ! -e none.ckpt ] || fail "B72/B73: a job without checkpoints wrote one"
 # The msmt job's checkpoints: two generated tables of one shape, other rows.
@@ -222,11 +222,16 @@ case_ B220 4 "bad_mt.ckpt: the checkpoint is corrupt (checksum" \
 grep -qF "the checkpoint before it is kept in bad_mt.ckpt.prev: resume from it with --set output.checkpoint=bad_mt.ckpt.prev" err ||
     fail "B220: the kept previous checkpoint is not named: $(cat err)"
 cmp -s bad_mt.ckpt bad_mt.ckpt.keep && cmp -s bad_mt.ckpt.prev mt.ckpt.prev.keep || fail "B220: a refused checkpoint was changed"
-case_ B221 3 "output.checkpoint = 'fed.ckpt': federated mtrec (mtrec.federated = true) writes no checkpoints yet (central mtrec does); leave output.checkpoint empty" \
-    "$FEDREC" train --set job.kind=mtrec --set mtrec.federated=true --set output.checkpoint=fed.ckpt
-[ ! -e fed.ckpt ] || fail "B221: federated mtrec wrote a checkpoint"
-case_ B222 2 "--resume: federated mtrec (mtrec.federated = true) has no checkpoints yet" \
-    "$FEDREC" train --set job.kind=mtrec --set mtrec.federated=true --resume
+MF="--quiet --set job.kind=mtrec $ML --set data.path=good.data --set mtrec.tasks=bpr --set mtrec.dim=4 --set train.batch_size=32
+    --set mtrec.federated=true --set train.rounds=2 --set train.checkpoint_every=1"
+case_ B221 3 "mt.ckpt: the checkpoint was written under another configuration, 2 keys differ: train.epochs: checkpoint 2, now 5; mtrec.federated: checkpoint false, now true" \
+    "$FEDREC" train $MF --set output.checkpoint=mt.ckpt --resume
+cmp -s mt.ckpt mt.ckpt.keep || fail "B221: a refused checkpoint was changed"
+"$FEDREC" train $MF --set output.checkpoint=fed.ckpt >/dev/null 2>&1 || fail "federated mtrec checkpoint run failed"
+cp fed.ckpt fed.ckpt.keep
+case_ B222 3 "fed.ckpt: the checkpoint was written under another configuration, 1 key differs: mtrec.client_lr: checkpoint 0.05, now 0.1" \
+    "$FEDREC" train $MF --set output.checkpoint=fed.ckpt --set mtrec.client_lr=0.1 --resume
+cmp -s fed.ckpt fed.ckpt.keep || fail "B222: a refused checkpoint was changed"
 case_ B223 3 "--resume needs output.checkpoint" "$FEDREC" train --set job.kind=mtrec --set train.epochs=1 --quiet --resume
 case_ B224 4 "mt.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the central multi-task job (job.kind = mtrec)" \
     "$FEDREC" eval mt.ckpt.keep

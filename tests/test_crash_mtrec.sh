@@ -1,6 +1,6 @@
 #!/bin/sh
-# test_crash_mtrec.sh — crash safety of the central mtrec job (job.kind =
-# mtrec), modelled on test_crash.sh. A run with a checkpoint every epoch
+# test_crash_mtrec.sh — crash safety of the mtrec job (job.kind = mtrec,
+# central; and federated rounds, at the end), modelled on test_crash.sh. A run with a checkpoint every epoch
 # is killed inside a checkpoint write at each named point of the write
 # (the test hook FEDREC_TEST_CRASH_AT, doc/RELIABILITY.md) and inside the
 # rewrite of the report on resume; after each kill the files are what
@@ -78,13 +78,13 @@ kill_at() {
     resume=
     [ -f "$ck" ] && resume=--resume
     crash=$1
-    train "$tmp/part" $resume >"$tmp/out" 2>"$tmp/err"
+    train "$(dirname "$ck")" $resume >"$tmp/out" 2>"$tmp/err"
     code=$?
     crash=
     [ "$code" -eq 137 ] || fail "FEDREC_TEST_CRASH_AT=$1 ($2): exit $code, expected 137 (SIGKILL): $(cat "$tmp/err")"
     if [ -n "$resume" ] && [ "${1#*:}" != 1 ]; then
-        grep -q "^resuming after epoch $done_epochs from ck" "$tmp/out" ||
-            fail "FEDREC_TEST_CRASH_AT=$1: expected to resume after epoch $done_epochs: $(sed -n 4p "$tmp/out")"
+        grep -q "^resuming after [a-z]* $done_epochs from ck" "$tmp/out" ||
+            fail "FEDREC_TEST_CRASH_AT=$1: expected to resume after epoch or round $done_epochs: $(sed -n 4p "$tmp/out")"
     fi
 }
 temp_file() { ls "$ck".tmp.* 2>/dev/null | head -n 1; }
@@ -225,6 +225,30 @@ if [ "$finished" -eq 0 ]; then
     train "$tmp/killed" --quiet $resume >"$tmp/out" 2>"$tmp/err" || fail "the last resume failed: $(cat "$tmp/err")"
 fi
 same "$tmp/big" "$tmp/killed" "killed at random and resumed"
+
+# --- Federated rounds (the federation core's; their state between rounds
+# is the table): killed right after the checkpoint of round 3, inside the
+# checkpoint write of round 5 (the resumed run's third write, its first
+# being the report's rewrite), and in the report's rewrite, then resumed.
+run="--set job.kind=mtrec --set data.users=300 --set data.items=400 --set data.per_user=15
+     --set mtrec.tasks=bpr,category --set mtrec.federated=true --set mtrec.client_fraction=0.5
+     --set mtrec.local_steps=2 --set train.rounds=8 --set train.batch_size=128
+     --set output.checkpoint=ck --set train.checkpoint_every=1"
+mkdir "$tmp/fed" "$tmp/fedk"
+train "$tmp/fed" --quiet >"$tmp/out" 2>"$tmp/err" || fail "the uninterrupted federated run failed: $(cat "$tmp/err")"
+ck="$tmp/fedk/ck"
+kill_at renamed:3 "after the checkpoint of round 3"
+done_epochs=3
+kill_at written:3 "in the checkpoint write of round 5"
+rm -f "$ck".tmp.*
+done_epochs=4
+kill_at written:1 "in the rewrite of the report"
+rm -f "$tmp"/fedk/r.jsonl.tmp.*
+train "$tmp/fedk" --resume >"$tmp/out" 2>"$tmp/err" || fail "the federated resume failed: $(cat "$tmp/err")"
+grep -q "^resuming after round 4 from ck" "$tmp/out" ||
+    fail "the federated resume: expected to resume after round 4: $(sed -n 4p "$tmp/out")"
+same "$tmp/fed" "$tmp/fedk" "federated, killed and resumed"
+echo "test_crash_mtrec: federated rounds: 3 kills, resumed to the uninterrupted run" >&2
 
 if [ "$failures" -ne 0 ]; then
     echo "test_crash_mtrec: $failures failure(s)" >&2

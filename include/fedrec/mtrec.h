@@ -256,8 +256,11 @@ float *fr_mtr_embeddings_mut(fr_mtr *m);
  * needed. The file holds the job's fingerprint (fr_config_fingerprint)
  * and a hash of the data: its contents (fr_mtr_data_fingerprint), the
  * training ratings and the side relations. One file, written atomically,
- * the one it replaces kept as PATH.prev. Central training only: a trainer
- * that has run federated rounds is refused. */
+ * the one it replaces kept as PATH.prev. Federated rounds too: between
+ * rounds their state is the table (the clients step by SGD, GradVac is
+ * refused, and the federation core keeps nothing across rounds; every
+ * draw depends on the seed, the round and the client), so the same file
+ * resumes them, epochs_done counting rounds. */
 typedef struct fr_mtr_checkpoint {
     unsigned epochs_done;
     const char *job_fingerprint; /* NULL: none kept (save), not checked (load) */

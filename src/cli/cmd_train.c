@@ -75,7 +75,7 @@ static void usage(FILE *out)
             "                 host, device, seed, status) and its final figures (metrics,\n"
             "                 every scenario x task cell, time, peak memory, the effective\n"
             "                 configuration) as one JSON object (doc/OUTPUTS.md)\n"
-            "  --resume       continue a rating job's, the msmt job's or central mtrec's run from\n"
+            "  --resume       continue a rating job's, the msmt job's or mtrec's run from\n"
             "                 output.checkpoint, under the same configuration (train.rounds,\n"
             "                 output.* and the per-rank keys may change; doc/RELIABILITY.md)\n"
             "                 and data\n"
@@ -84,7 +84,8 @@ static void usage(FILE *out)
             "batches or clients done within it, their rate and the time left. Ctrl-C (or\n"
             "SIGTERM) stops a run at the next safe point: whole report rows, a rating\n"
             "job's checkpoint of the rounds run (msmt: that of the last finished\n"
-            "epoch; central mtrec: its last checkpoint stands), the summary of what ran\n"
+            "epoch; central mtrec: its last checkpoint stands; federated mtrec: the round\n"
+            "under way finishes and is checkpointed), the summary of what ran\n"
             "printed and written (marked interrupted), exit 130 (143); a second Ctrl-C\n"
             "quits at once.\n\n"
             "In a build configured --with-mpi, 'mpirun -np K fedrec train CONFIG' runs the\n"
@@ -380,17 +381,9 @@ int fr_cli_train(int argc, char **argv)
         usage_error = 1;
     } else if (s == FR_OK && o.resume && !strcmp(kind, "fedmsmt")) {
         if (!quiet_rank)
-            fprintf(stderr, "fedrec train: --resume continues a run from output.checkpoint; job.kind = %s has none (the rating jobs, msmt and central mtrec have)\n",
+            fprintf(stderr, "fedrec train: --resume continues a run from output.checkpoint; job.kind = %s has none (the rating jobs, msmt and mtrec have)\n",
                     kind);
         usage_error = 1;
-    } else if (s == FR_OK && o.resume && !strcmp(kind, "mtrec")) {
-        int federated = 0;
-        s = fr_config_get_bool(cfg, "mtrec.federated", &federated);
-        if (s == FR_OK && federated) {
-            if (!quiet_rank)
-                fprintf(stderr, "fedrec train: --resume: federated mtrec (mtrec.federated = true) has no checkpoints yet; central mtrec (mtrec.federated = false) has\n");
-            usage_error = 1;
-        }
     }
     if (s != FR_OK) {
         rc = fr_cli_report(s, NULL);

@@ -515,12 +515,8 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
         s = fr_config_get_int(cfg, "mtrec.local_steps", &local_steps);
     if (s == FR_OK)
         s = fr_config_get_int(cfg, "train.rounds", &rounds);
-    if (s == FR_OK && !federated)
+    if (s == FR_OK)
         s = fr_config_get_int(cfg, "train.checkpoint_every", &ckpt_every);
-    /* (fr_cli_check_job says it before any data is read.) */
-    if (s == FR_OK && federated && (*ckpt_path || resume))
-        s = fr_cli_fail(FR_ERR_UNSUPPORTED, "%s: federated mtrec (mtrec.federated = true) has no checkpoints yet; central mtrec does",
-                        *ckpt_path ? "output.checkpoint" : "--resume");
     if (s == FR_OK && resume && !*ckpt_path)
         s = fr_cli_fail(FR_ERR_CONFIG, "--resume needs output.checkpoint");
     fo.client_lr = (float)client_lr;
@@ -616,7 +612,7 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
             printf("; evaluated every %lld %ss and at the last", (long long)eval_every, unit);
         printf("\n");
         if (resume)
-            printf("resuming after epoch %u from %s%s\n", start, ckpt_path,
+            printf("resuming after %s %u from %s%s\n", unit, start, ckpt_path,
                    run.finished ? " (the run had stopped early there: nothing left to train)" : "");
         printf("\n");
         printf("%6s %10s %9s %11s %10s %8s %8s%s\n", unit, "bpr_loss", "w_main", "val_R@20", "val_N@20",
@@ -694,11 +690,11 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
         if (!cut_short && done > (int64_t)start) {
             s = save_checkpoint(m, ckpt_path, job, done, &run, best_table);
             if (s == FR_OK && !quiet)
-                printf("checkpoint of epoch %lld written to %s (continue with --resume)\n", (long long)done,
+                printf("checkpoint of %s %lld written to %s (continue with --resume)\n", unit, (long long)done,
                        ckpt_path);
         } else if (!quiet && checkpointed > 0) {
-            printf("the checkpoint in %s holds epoch %lld (continue from there with --resume; the epoch the stop cut short is not kept)\n",
-                   ckpt_path, (long long)checkpointed);
+            printf("the checkpoint in %s holds %s %lld (continue from there with --resume; the %s the stop cut short is not kept)\n",
+                   ckpt_path, unit, (long long)checkpointed, unit);
         }
     }
     int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);

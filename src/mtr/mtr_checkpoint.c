@@ -86,9 +86,6 @@ static void shape_of(const fr_mtr *m, unsigned epochs, size_t n_extra, int has_b
 
 fr_status fr_mtr_checkpoint_save(const fr_mtr *m, const char *path, const fr_mtr_checkpoint *c)
 {
-    if (m->fed_ready)
-        return fr_fail(FR_ERR_UNSUPPORTED, "%s: a checkpoint holds central training only; this trainer has run federated rounds",
-                       path);
     if (c->n_extra > MAX_EXTRA || (c->n_extra && !c->extra))
         return fr_fail(FR_ERR_INVALID, "%s: a checkpoint keeps at most %d extra values (given %zu)", path, MAX_EXTRA,
                        c->n_extra);
