@@ -3,6 +3,7 @@
  * ranges so that every row sums the same way whatever the number of
  * threads. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error_internal.h"
 #include "fed/fed_internal.h"
@@ -50,12 +51,30 @@ void fr_fed_apply_clients(fr_fed *p, size_t k_begin, size_t k_end, size_t g_begi
 }
 
 /* FR_AGG_ROW_MEAN: tasks take ranges of upload groups; each sums its rows'
- * changes over the participants in client order, then moves each row by
- * server_lr / (its uploaders) times the sum. */
+ * changes over the participants in client order (unless streaming did),
+ * then moves each row by server_lr / (its uploaders) times the sum. */
 typedef struct row_mean_job {
     fr_fed *p;
     size_t n_tasks;
 } row_mean_job;
+
+static void fold_rows(fr_fed *p, const fr_fed_upload *o, size_t r_lo, size_t r_hi)
+{
+    size_t d = p->st.width;
+    for (size_t r = r_lo; r < r_hi; r++) {
+        size_t row = (size_t)o->rows[r];
+        float *acc = p->row_sum + row * d;
+        const float *delta = o->delta + r * d;
+        for (size_t c = 0; c < d; c++)
+            acc[c] += delta[c];
+        p->row_count[row]++;
+    }
+}
+
+void fr_fed_row_fold(fr_fed *p, const fr_fed_upload *o)
+{
+    fold_rows(p, o, 0, o->n_rows);
+}
 
 static void row_mean_range(void *arg, size_t task)
 {
@@ -64,18 +83,10 @@ static void row_mean_range(void *arg, size_t task)
     size_t d = p->st.width;
     size_t g_lo = task * FR_FED_GROUPS / job->n_tasks, g_hi = (task + 1) * FR_FED_GROUPS / job->n_tasks;
     size_t i_lo = fr_fed_group_first(g_lo, p->st.n_rows), i_hi = fr_fed_group_first(g_hi, p->st.n_rows);
-    for (size_t k = 0; k < p->n_sampled; k++) {
+    for (size_t k = 0; !p->streaming && k < p->n_sampled; k++) {
         const fr_fed_upload *o = &p->outs[k];
-        if (!fr_fed_participates(o))
-            continue;
-        for (size_t r = o->group_start[g_lo]; r < o->group_start[g_hi]; r++) {
-            size_t row = (size_t)o->rows[r];
-            float *acc = p->row_sum + row * d;
-            const float *delta = o->delta + r * d;
-            for (size_t c = 0; c < d; c++)
-                acc[c] += delta[c];
-            p->row_count[row]++;
-        }
+        if (fr_fed_participates(o))
+            fold_rows(p, o, o->group_start[g_lo], o->group_start[g_hi]);
     }
     for (size_t i = i_lo; i < i_hi; i++) {
         if (!p->row_count[i])
@@ -90,7 +101,7 @@ static void row_mean_range(void *arg, size_t task)
     }
 }
 
-fr_status fr_fed_row_mean(fr_fed *p)
+fr_status fr_fed_row_sums_ready(fr_fed *p)
 {
     size_t n = p->st.n_rows, d = p->st.width;
     if (!p->row_sum) {
@@ -99,6 +110,20 @@ fr_status fr_fed_row_mean(fr_fed *p)
         if (!p->row_sum || !p->row_count)
             return fr_fail_nomem("row sums", n * d * sizeof(float));
     }
+    return FR_OK;
+}
+
+void fr_fed_row_discard(fr_fed *p)
+{
+    if (!p->row_sum)
+        return;
+    memset(p->row_sum, 0, p->st.n_rows * p->st.width * sizeof *p->row_sum);
+    memset(p->row_count, 0, p->st.n_rows * sizeof *p->row_count);
+}
+
+fr_status fr_fed_row_mean(fr_fed *p)
+{
+    FR_TRY(fr_fed_row_sums_ready(p));
     size_t tasks = fr_fed_agg_tasks(p);
     row_mean_job job = {p, tasks};
     fr_pool_for(p->pool, tasks, row_mean_range, &job);

@@ -96,6 +96,8 @@ void fr_fed_free(fr_fed *p)
     free(p->st.dense);
     free(p->row_sum);
     free(p->row_count);
+    free(p->spare.rows);
+    free(p->spare.delta);
     free(p->sampled);
     for (size_t k = 0; p->outs && k < p->n_clients; k++) {
         free(p->outs[k].rows);
@@ -194,11 +196,31 @@ static fr_status run_chunk(void *arg, size_t task)
             continue;
         }
         size_t c = (size_t)p->sampled[p->todo[i]];
+        if (p->streaming && !out->rows) { /* the buffers the last client's upload left */
+            out->rows = p->spare.rows;
+            out->delta = p->spare.delta;
+            out->cap_rows = p->spare.cap_rows;
+            p->spare.rows = NULL;
+            p->spare.delta = NULL;
+            p->spare.cap_rows = 0;
+        }
         st = p->ops->train(p->model, worker, p->round, c, &p->st, out);
         out->trained = 1;
         if (st == FR_OK)
             fr_fed_screen_update(p, c, out);
         out->late = past_deadline(p);
+        if (p->streaming) { /* folded in client order, its buffers passed on */
+            if (st == FR_OK && fr_fed_participates(out))
+                fr_fed_row_fold(p, out);
+            if (!p->spare.rows) {
+                p->spare.rows = out->rows;
+                p->spare.delta = out->delta;
+                p->spare.cap_rows = out->cap_rows;
+                out->rows = NULL;
+                out->delta = NULL;
+                out->cap_rows = 0;
+            }
+        }
         client_through(job);
     }
     p->ops->worker_destroy(p->model, worker);
@@ -353,6 +375,17 @@ fr_status fr_fed_run_round(fr_fed *p, unsigned round, fr_fed_round *out)
     }
     reset_uploads(p);
     plan_training(p);
+    /* Clients one after another in client order: the per-row mean folds
+     * each upload as it comes. */
+    p->streaming = p->o.aggregator == FR_AGG_ROW_MEAN && fr_pool_threads(p->pool) == 1 && p->ranks <= 1;
+    if (p->streaming) {
+        fr_status rs = fr_fed_row_sums_ready(p);
+        if (rs != FR_OK) {
+            free(mean);
+            free(v);
+            return rs;
+        }
+    }
     int threads = fr_pool_threads(p->pool);
     round_job job = {p, (p->n_todo + 8 * (size_t)threads - 1) / (8 * (size_t)threads), 0, ATOMIC_FLAG_INIT};
     if (job.chunk == 0)
@@ -394,6 +427,8 @@ fr_status fr_fed_run_round(fr_fed *p, unsigned round, fr_fed_round *out)
     int aggregated = fr_participation_quorum(&p->o.participation, participants);
     if (s == FR_OK && aggregated)
         s = aggregate(p, total_samples, participants, &t_comm);
+    else if (p->streaming) /* folded, but not to be applied */
+        fr_fed_row_discard(p);
     for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++)
         if (fr_fed_participates(&p->outs[k]) && p->o.secure_agg) /* dense, masked, 64-bit */
             out->bytes_up += (uint64_t)(p->st.n_rows * d + p->st.n_dense) * sizeof(uint64_t);

@@ -18,9 +18,15 @@ struct fr_fed {
     size_t n_clients;
     fr_fed_state st;
     int table_borrowed;    /* st.table is the caller's (fr_fed_borrow_table) */
-    /* FR_AGG_ROW_MEAN: each row's summed changes and uploaders. */
+    /* FR_AGG_ROW_MEAN: each row's summed changes and uploaders. When the
+     * clients run one after another in client order (one thread, one
+     * rank), each upload is folded into the sums as it comes (streaming)
+     * and its buffers go to the next client through `spare`: a round then
+     * holds one upload, not one per client. */
     float *row_sum;
     uint32_t *row_count;
+    int streaming;
+    fr_fed_upload spare;
     fr_pool *pool;
     const fr_fed_client_ops *ops;
     void *model;
@@ -79,7 +85,13 @@ size_t fr_fed_agg_tasks(const fr_fed *f);
 void fr_fed_apply_clients(fr_fed *f, size_t k_begin, size_t k_end, size_t g_begin, size_t g_end,
                           double total_samples, size_t participants);
 
-/* FR_AGG_ROW_MEAN over the participants, one process. */
+/* FR_AGG_ROW_MEAN over the participants, one process: the sums (unless
+ * streaming folded them already), then each row moved by server_lr / its
+ * uploaders times its sum. ready: the sums allocated; fold: one upload
+ * into them; discard: the sums of a round that is not aggregated. */
+fr_status fr_fed_row_sums_ready(fr_fed *f);
+void fr_fed_row_fold(fr_fed *f, const fr_fed_upload *up);
+void fr_fed_row_discard(fr_fed *f);
 fr_status fr_fed_row_mean(fr_fed *f);
 
 /* Privacy (fed_privacy.c): a client's Laplace noise on its upload; the
