@@ -1,4 +1,10 @@
 # tests/fed.mk — federated algorithms.
+# The federation core alone, through its client interface (a toy model).
+check_PROGRAMS += tests/test_fed_core
+tests_test_fed_core_SOURCES = tests/test_fed_core.c tests/testutil.h
+tests_test_fed_core_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_fed_core
+
 check_PROGRAMS += tests/test_pfedrec
 tests_test_pfedrec_SOURCES = tests/test_pfedrec.c tests/testutil.h
 tests_test_pfedrec_LDADD = $(FR_TEST_LIBS)

@@ -1,0 +1,352 @@
+/* test_fed_core.c — the federation core alone (src/fed/fed_core.h), driven
+ * through its client interface (fedrec/fed_client.h) by a toy model that
+ * needs no data, backend or model code: client c of round r changes two
+ * rows of the table and the dense vector by values that depend on (c, r)
+ * only. Checked against sums the test computes itself, float for float:
+ * the mean and the sample-weighted mean in client order (table and dense
+ * part), the per-row mean with its server step (folded as uploads come on
+ * one thread, summed after the round on two: the same bits), the same
+ * tables on 1 and 2 threads, sampling a fraction, refusing a client whose
+ * update is not finite, clipping, a quorum that is not met, and shared
+ * personal values averaged as documented. Broken on purpose (the mean
+ * applied in reverse client order; the per-row mean not folded while
+ * streaming) it fails. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pool.h"
+#include "fed/fed_core.h"
+#include "testutil.h"
+
+enum { CLIENTS = 23, ROWS = 8, WIDTH = 3, DENSE = 2 };
+
+typedef struct toy {
+    int nan_client;          /* this client's update is NaN (-1: none) */
+    float personal[CLIENTS][2];
+    unsigned round_begun;
+} toy;
+
+/* Client c's rows in round r (sorted, distinct). */
+static size_t toy_rows(size_t c, unsigned r, int32_t *rows)
+{
+    int32_t a = (int32_t)((c * 7 + r * 3) % ROWS), b = (int32_t)((c * 11 + 5 + r) % ROWS);
+    if (a == b)
+        b = (b + 1) % ROWS;
+    rows[0] = a < b ? a : b;
+    rows[1] = a < b ? b : a;
+    return 2;
+}
+
+static float toy_delta(size_t c, unsigned r, int32_t row, size_t col)
+{
+    return ((float)(c + 1) * 0.0137f + (float)row * 0.00113f + (float)col * 1.7e-4f) * (float)(r + 1) / 3.0f;
+}
+
+static float toy_dense(size_t c, unsigned r, size_t i)
+{
+    return (float)(c + 1) * 1e-3f - (float)i * 1e-4f + (float)r * 1e-5f;
+}
+
+static fr_status worker_create(void *model, void **worker)
+{
+    *worker = model;
+    return FR_OK;
+}
+
+static void worker_destroy(void *model, void *worker)
+{
+    (void)model;
+    (void)worker;
+}
+
+static void round_begin(void *model, unsigned round)
+{
+    ((toy *)model)->round_begun = round + 1;
+}
+
+static fr_status train(void *model, void *worker, unsigned round, size_t c, const fr_fed_state *st,
+                       fr_fed_upload *up)
+{
+    toy *t = model;
+    (void)worker;
+    if (up->cap_rows < 2) {
+        int32_t *rows = realloc(up->rows, 2 * sizeof *rows);
+        if (rows)
+            up->rows = rows;
+        float *delta = realloc(up->delta, 2 * st->width * sizeof *delta);
+        if (delta)
+            up->delta = delta;
+        if (!rows || !delta)
+            return FR_ERR_NOMEM;
+        up->cap_rows = 2;
+    }
+    int32_t rows[2];
+    size_t n = toy_rows(c, round, rows);
+    size_t count[FR_FED_GROUPS + 1] = {0};
+    for (size_t k = 0; k < n; k++)
+        count[fr_fed_group_of((size_t)rows[k], st->n_rows) + 1]++;
+    for (size_t g = 0; g < FR_FED_GROUPS; g++)
+        count[g + 1] += count[g];
+    for (size_t g = 0; g <= FR_FED_GROUPS; g++)
+        up->group_start[g] = (uint32_t)count[g];
+    for (size_t k = 0; k < n; k++) { /* sorted rows stay in group order */
+        up->rows[k] = rows[k];
+        for (size_t j = 0; j < st->width; j++)
+            up->delta[k * st->width + j] = (int)c == t->nan_client ? NAN : toy_delta(c, round, rows[k], j);
+    }
+    up->n_rows = n;
+    if (st->n_dense) {
+        if (!up->dense_delta && !(up->dense_delta = malloc(st->n_dense * sizeof(float))))
+            return FR_ERR_NOMEM;
+        for (size_t i = 0; i < st->n_dense; i++)
+            up->dense_delta[i] = toy_dense(c, round, i);
+    }
+    up->samples = c + 1;
+    up->loss_sum = (double)c;
+    return FR_OK;
+}
+
+static double cost(void *model, size_t c)
+{
+    (void)model;
+    return (double)(c + 1);
+}
+
+static void personal_get(void *model, size_t c, float *v)
+{
+    memcpy(v, ((toy *)model)->personal[c], 2 * sizeof *v);
+}
+
+static void personal_set(void *model, size_t c, const float *v)
+{
+    memcpy(((toy *)model)->personal[c], v, 2 * sizeof *v);
+}
+
+static const fr_fed_client_ops toy_ops = {worker_create, worker_destroy, round_begin, train, cost, 2,
+                                          personal_get, personal_set, 0, NULL, NULL};
+
+static void options(fr_fed_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->seed = 3;
+    o->client_fraction = 1.0;
+    fr_participation_default(&o->participation);
+    o->trim = 0.1;
+    o->name = "toy";
+}
+
+/* rounds of o over a fresh core on `threads` threads; the final table and
+ * dense vector into table / dense, the last round into last. */
+static void run(const fr_fed_options *o, int threads, unsigned rounds, toy *t, float *table, float *dense,
+                fr_fed_round *last)
+{
+    fr_pool *pool = NULL;
+    fr_fed *f = NULL;
+    CHECK_OK(fr_pool_create(threads, &pool));
+    CHECK_OK(fr_fed_create(o, CLIENTS, ROWS, WIDTH, DENSE, pool, &toy_ops, t, &f));
+    if (!f) {
+        fr_pool_destroy(pool);
+        return;
+    }
+    fr_fed_state *st = fr_fed_state_of(f);
+    for (size_t i = 0; i < ROWS * WIDTH; i++)
+        st->table[i] = (float)i * 0.5f;
+    for (size_t i = 0; i < DENSE; i++)
+        st->dense[i] = 1.0f;
+    for (unsigned r = 0; r < rounds; r++)
+        CHECK_OK(fr_fed_run_round(f, r, last));
+    memcpy(table, st->table, sizeof(float) * ROWS * WIDTH);
+    memcpy(dense, st->dense, sizeof(float) * DENSE);
+    fr_fed_free(f);
+    fr_pool_destroy(pool);
+}
+
+static void initial(float *table, float *dense)
+{
+    for (size_t i = 0; i < ROWS * WIDTH; i++)
+        table[i] = (float)i * 0.5f;
+    for (size_t i = 0; i < DENSE; i++)
+        dense[i] = 1.0f;
+}
+
+/* The mean (weighted or not) of `rounds` rounds, as the core must do it:
+ * per client in client order, row += scale * delta. skip: a client left
+ * out. */
+static void expect_mean(int weighted, unsigned rounds, int skip, float *table, float *dense)
+{
+    initial(table, dense);
+    for (unsigned r = 0; r < rounds; r++) {
+        double total = 0;
+        size_t participants = 0;
+        for (size_t c = 0; c < CLIENTS; c++)
+            if ((int)c != skip) {
+                total += (double)(c + 1);
+                participants++;
+            }
+        for (size_t c = 0; c < CLIENTS; c++) {
+            if ((int)c == skip)
+                continue;
+            float scale = weighted ? (float)((double)(c + 1) / total) : 1.0f / (float)participants;
+            int32_t rows[2];
+            size_t n = toy_rows(c, r, rows);
+            for (size_t k = 0; k < n; k++)
+                for (size_t j = 0; j < WIDTH; j++)
+                    table[(size_t)rows[k] * WIDTH + j] += scale * toy_delta(c, r, rows[k], j);
+            for (size_t i = 0; i < DENSE; i++)
+                dense[i] += scale * toy_dense(c, r, i);
+        }
+    }
+}
+
+/* The per-row mean: each row's changes summed in client order, then
+ * row += sum * (server_lr / uploaders); the dense part by the plain mean. */
+static void expect_row_mean(float server_lr, unsigned rounds, float *table, float *dense)
+{
+    initial(table, dense);
+    for (unsigned r = 0; r < rounds; r++) {
+        float sum[ROWS * WIDTH] = {0};
+        unsigned count[ROWS] = {0};
+        for (size_t c = 0; c < CLIENTS; c++) {
+            int32_t rows[2];
+            size_t n = toy_rows(c, r, rows);
+            for (size_t k = 0; k < n; k++) {
+                for (size_t j = 0; j < WIDTH; j++)
+                    sum[(size_t)rows[k] * WIDTH + j] += toy_delta(c, r, rows[k], j);
+                count[rows[k]]++;
+            }
+            for (size_t i = 0; i < DENSE; i++)
+                dense[i] += (1.0f / (float)CLIENTS) * toy_dense(c, r, i);
+        }
+        for (size_t i = 0; i < ROWS; i++)
+            for (size_t j = 0; count[i] && j < WIDTH; j++)
+                table[i * WIDTH + j] += sum[i * WIDTH + j] * (server_lr / (float)count[i]);
+    }
+}
+
+static int same(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof *a) == 0;
+}
+
+int main(void)
+{
+    fr_fed_options o;
+    toy t;
+    float table[ROWS * WIDTH], dense[DENSE], want[ROWS * WIDTH], want_dense[DENSE], two[ROWS * WIDTH],
+        two_dense[DENSE];
+    fr_fed_round last;
+
+    /* The mean and the weighted mean, 1 and 2 threads. */
+    for (int weighted = 0; weighted <= 1; weighted++) {
+        options(&o);
+        o.weighted = weighted;
+        memset(&t, 0, sizeof t);
+        t.nan_client = -1;
+        run(&o, 1, 3, &t, table, dense, &last);
+        expect_mean(weighted, 3, -1, want, want_dense);
+        CHECK(same(table, want, ROWS * WIDTH) && same(dense, want_dense, DENSE),
+              "%s mean: the table is not the client-order sum", weighted ? "weighted" : "plain");
+        CHECK(t.round_begun == 3, "round_begin saw round %u last, expected 2 (+1)", t.round_begun - 1);
+        CHECK(last.clients == CLIENTS && last.participants == CLIENTS && last.aggregated && last.rejected == 0,
+              "round counts: %zu clients, %zu participants, aggregated %d", last.clients, last.participants,
+              last.aggregated);
+        CHECK_NEAR(last.train_loss, (CLIENTS - 1) / (double)(CLIENTS + 1), 1e-12); /* sum c / sum (c + 1) */
+        run(&o, 2, 3, &t, two, two_dense, &last);
+        CHECK(same(table, two, ROWS * WIDTH) && same(dense, two_dense, DENSE), "the mean differs on 2 threads");
+    }
+
+    /* The per-row mean with a server step: streaming on one thread, summed
+     * after the round on two. */
+    options(&o);
+    o.aggregator = FR_AGG_ROW_MEAN;
+    o.server_lr = 0.75f;
+    memset(&t, 0, sizeof t);
+    t.nan_client = -1;
+    run(&o, 1, 3, &t, table, dense, &last);
+    expect_row_mean(0.75f, 3, want, want_dense);
+    CHECK(same(table, want, ROWS * WIDTH) && same(dense, want_dense, DENSE),
+          "per-row mean (one thread, folded as uploads come) is not the expected sum");
+    run(&o, 2, 3, &t, two, two_dense, &last);
+    CHECK(same(two, want, ROWS * WIDTH) && same(two_dense, want_dense, DENSE),
+          "per-row mean (two threads, summed after the round) is not the expected sum");
+    /* Not aggregated (a quorum above the clients): the table stays, and the
+     * next round's sums do not carry this one's. */
+    o.participation.min_clients = CLIENTS + 1;
+    run(&o, 1, 2, &t, table, dense, &last);
+    initial(want, want_dense);
+    CHECK(same(table, want, ROWS * WIDTH) && !last.aggregated, "a round short of its quorum changed the table");
+
+    /* A client whose update is NaN is refused, the others aggregated. */
+    options(&o);
+    memset(&t, 0, sizeof t);
+    t.nan_client = 4;
+    run(&o, 2, 1, &t, table, dense, &last);
+    expect_mean(0, 1, 4, want, want_dense);
+    CHECK(last.rejected == 1 && last.participants == CLIENTS - 1, "NaN client: %zu rejected, %zu participants",
+          last.rejected, last.participants);
+    CHECK(same(table, want, ROWS * WIDTH), "the refused client's update reached the table");
+
+    /* Clipping: every update scaled to norm <= 1e-3 moves the table less
+     * than the clients' norms allow. */
+    options(&o);
+    o.clip_norm = 1e-3;
+    memset(&t, 0, sizeof t);
+    t.nan_client = -1;
+    run(&o, 1, 1, &t, table, dense, &last);
+    initial(want, want_dense);
+    double moved = 0;
+    for (size_t i = 0; i < ROWS * WIDTH; i++)
+        moved += fabs((double)table[i] - want[i]);
+    for (size_t i = 0; i < DENSE; i++)
+        moved += fabs((double)dense[i] - want_dense[i]);
+    CHECK(moved > 0 && moved <= 1e-3 * sqrt((double)(2 * WIDTH + DENSE)) * 1.0001, "clipped round moved %g", moved);
+
+    /* A fraction of the clients: round(0.3 x 23) = 7 a round. */
+    options(&o);
+    o.client_fraction = 0.3;
+    run(&o, 2, 1, &t, table, dense, &last);
+    CHECK(last.clients == 7 && last.participants == 7, "sampled %zu clients, expected 7", last.clients);
+
+    /* Shared personal values: each sampled client starts from the mean of
+     * all, every client ends with the participants' mean. */
+    options(&o);
+    o.share_personal = 1;
+    memset(&t, 0, sizeof t);
+    t.nan_client = -1;
+    for (size_t c = 0; c < CLIENTS; c++) {
+        t.personal[c][0] = (float)c;
+        t.personal[c][1] = 1.0f;
+    }
+    run(&o, 1, 1, &t, table, dense, &last);
+    float m0 = 0, m1 = 0; /* the means of all, in client order */
+    for (size_t c = 0; c < CLIENTS; c++) {
+        m0 += (float)c / (float)CLIENTS;
+        m1 += 1.0f / (float)CLIENTS;
+    }
+    float m_end = 0, m1_end = 0; /* of the participants, who all start from m0, m1 */
+    for (size_t c = 0; c < CLIENTS; c++) {
+        m_end += m0 / (float)CLIENTS;
+        m1_end += m1 / (float)CLIENTS;
+    }
+    for (size_t c = 0; c < CLIENTS; c++)
+        CHECK(t.personal[c][0] == m_end && t.personal[c][1] == m1_end,
+              "client %zu's personal values %.9g %.9g (expected %.9g %.9g)", c, (double)t.personal[c][0],
+              (double)t.personal[c][1], (double)m_end, (double)m1_end);
+
+    /* Bad options are refused. */
+    options(&o);
+    o.aggregator = FR_AGG_ROW_MEAN; /* no server step */
+    fr_pool *pool = NULL;
+    fr_fed *f = NULL;
+    CHECK_OK(fr_pool_create(1, &pool));
+    CHECK(fr_fed_create(&o, CLIENTS, ROWS, WIDTH, 0, pool, &toy_ops, &t, &f) == FR_ERR_INVALID,
+          "a per-row mean without a server learning rate was accepted");
+    options(&o);
+    o.client_fraction = 0;
+    CHECK(fr_fed_create(&o, CLIENTS, ROWS, WIDTH, 0, pool, &toy_ops, &t, &f) == FR_ERR_INVALID,
+          "a client fraction of 0 was accepted");
+    fr_fed_free(f);
+    fr_pool_destroy(pool);
+    return fr_test_finish("test_fed_core");
+}
