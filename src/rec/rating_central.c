@@ -150,7 +150,8 @@ fr_status fr_pf_central_epoch(fr_rating *p, fr_pfedrec_round *out)
     memset(item_slot, 0xff, p->n_items * sizeof *item_slot);
     const fr_cpu_kernels *k = fr_cpu_engine_kernels(p->engine);
     fr_adam_step h = {.lr = p->o.central_lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
-    double loss = 0.0;
+    fr_pf_loss loss;
+    fr_pf_loss_init(&loss);
     size_t batches = (total + batch - 1) / batch;
     for (size_t at = 0; at < total; at += batch) {
         size_t m = total - at < batch ? total - at : batch, nu = 0, ni = 0;
@@ -180,7 +181,7 @@ fr_status fr_pf_central_epoch(fr_rating *p, fr_pfedrec_round *out)
     free(ugrad);
     free(igrad);
     out->t_train = fr_clock_seconds() - t0;
-    out->train_loss = total ? loss / (double)total : 0.0;
+    out->train_loss = total ? fr_pf_loss_total(&loss) / (double)total : 0.0;
     /* Every user's data is in the model: a "round" of all clients, all
      * of them taken in (the rating jobs' report and summary read these). */
     out->clients = out->participants = out->trained_here = p->n_users;

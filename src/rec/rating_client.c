@@ -125,12 +125,23 @@ float fr_pf_sigmoid(float z)
     return z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
-/* Shares e^-|z| between the sigmoid and the loss. */
-float fr_pf_sigmoid_bce(float z, float y, double *loss_sum)
+/* Shares e^-|z| between the sigmoid and the loss. Each factor of the
+ * product is at most 2: flushed past 2^1000 it stays below DBL_MAX. */
+float fr_pf_sigmoid_bce(float z, float y, fr_pf_loss *loss)
 {
     float ez = expf(-fabsf(z));
-    *loss_sum += fmaxf(z, 0.0f) - z * y + log1pf(ez);
+    loss->linear += (double)(fmaxf(z, 0.0f) - z * y);
+    loss->product *= 1.0 + (double)ez;
+    if (loss->product > 0x1p1000) {
+        loss->logs += log(loss->product);
+        loss->product = 1.0;
+    }
     return z >= 0 ? 1.0f / (1.0f + ez) : ez / (1.0f + ez);
+}
+
+double fr_pf_loss_total(const fr_pf_loss *l)
+{
+    return l->linear + (l->logs + log(l->product));
 }
 
 /* Training samples, as the reference code draws them: every training
@@ -268,7 +279,7 @@ void fr_pf_score_items(const fr_rating *p, scratch *s, const float *w, float b, 
 /* FedMF: one forward, then u and the item rows stepped together from the
  * same gradients (no bias). */
 static void fedmf_batch(fr_rating *p, scratch *s, float *u, size_t at, size_t m, float lr,
-                        float lr_item, float *gu, fr_fed_upload *out)
+                        float lr_item, float *gu)
 {
     size_t d = p->dim, n_rows = 0;
     s->batch_id++;
@@ -277,7 +288,7 @@ static void fedmf_batch(fr_rating *p, scratch *s, float *u, size_t at, size_t m,
         int32_t slot = s->slot[s->sample_item[j]];
         float *e = s->local + (size_t)slot * d, *ge = s->grad + (size_t)slot * d;
         float z = DOT(p, u, e), y = s->sample_label[j];
-        float prob = fr_pf_sigmoid_bce(z, y, &out->loss_sum);
+        float prob = fr_pf_sigmoid_bce(z, y, &s->loss);
         float g = (prob - y) / (float)m;
         AXPY(p, g, e, gu);
         if (s->seen_in_batch[slot] != s->batch_id) { /* first time this batch */
@@ -299,7 +310,7 @@ static void fedmf_batch(fr_rating *p, scratch *s, float *u, size_t at, size_t m,
  * shared layers, then the user row, the layers and the item rows stepped
  * together. */
 static void fedncf_batch(fr_rating *p, scratch *s, float *u, size_t at, size_t m, float lr,
-                         float lr_item, float *gu, fr_fed_upload *out)
+                         float lr_item, float *gu)
 {
     size_t d = p->dim, n_rows = 0;
     float **rows = s->ncf_ptrs, **grads = s->ncf_ptrs + s->ncf_rows;
@@ -317,7 +328,7 @@ static void fedncf_batch(fr_rating *p, scratch *s, float *u, size_t at, size_t m
     fr_ncf_forward(p, s, s->ncf_local, u, (const float *const *)rows, m, logits);
     for (size_t j = 0; j < m; j++) {
         float y = s->sample_label[at + j];
-        dlogit[j] = (fr_pf_sigmoid_bce(logits[j], y, &out->loss_sum) - y) / (float)m;
+        dlogit[j] = (fr_pf_sigmoid_bce(logits[j], y, &s->loss) - y) / (float)m;
     }
     memset(gu, 0, d * sizeof *gu);
     memset(s->ncf_grad, 0, p->n_shared * sizeof *s->ncf_grad);
@@ -337,6 +348,7 @@ fr_status fr_pf_train_client(fr_rating *p, scratch *s, size_t u, fr_fed_upload *
     size_t d = p->dim, n;
     float *w = p->w + u * d, *bias = p->b + u;
     double t0 = fr_clock_seconds();
+    fr_pf_loss_init(&s->loss);
     FR_TRY(fr_pf_draw_samples(p, s, u, &n));
     double t1 = fr_clock_seconds();
     out->t_negatives = t1 - t0;
@@ -365,11 +377,11 @@ fr_status fr_pf_train_client(fr_rating *p, scratch *s, size_t u, fr_fed_upload *
         for (size_t at = 0; at < n; at += p->o.batch) {
             size_t m = n - at < p->o.batch ? n - at : p->o.batch;
             if (p->o.algorithm == FR_ALGO_FEDMF) {
-                fedmf_batch(p, s, w, at, m, lr, lr_item, gw, out);
+                fedmf_batch(p, s, w, at, m, lr, lr_item, gw);
                 continue;
             }
             if (p->o.algorithm == FR_ALGO_FEDNCF) {
-                fedncf_batch(p, s, w, at, m, lr, lr_item, gw, out);
+                fedncf_batch(p, s, w, at, m, lr, lr_item, gw);
                 continue;
             }
             /* Step 1: the score function only. */
@@ -378,7 +390,7 @@ fr_status fr_pf_train_client(fr_rating *p, scratch *s, size_t u, fr_fed_upload *
             for (size_t j = at; j < at + m; j++) {
                 const float *e = s->local + (size_t)s->slot[s->sample_item[j]] * d;
                 float z = DOT(p, w, e) + *bias, y = s->sample_label[j];
-                float prob = fr_pf_sigmoid_bce(z, y, &out->loss_sum);
+                float prob = fr_pf_sigmoid_bce(z, y, &s->loss);
                 float g = (prob - y) / (float)m;
                 AXPY(p, g, e, gw);
                 gb += g;
@@ -408,6 +420,7 @@ fr_status fr_pf_train_client(fr_rating *p, scratch *s, size_t u, fr_fed_upload *
             }
         }
     }
+    out->loss_sum = fr_pf_loss_total(&s->loss);
     double t2 = fr_clock_seconds();
     if (!p->skip_eval) /* train.eval_every: a round that only trains */
         fr_pf_evaluate(p, s, u, w, *bias);
