@@ -7,7 +7,8 @@
  * part), the per-row mean with its server step (folded as uploads come on
  * one thread, summed after the round on two: the same bits), the same
  * tables on 1 and 2 threads, sampling a fraction, refusing a client whose
- * update is not finite, clipping, a quorum that is not met, and shared
+ * update is not finite or not well formed (a row out of the table, rows
+ * out of their groups), clipping, a quorum that is not met, and shared
  * personal values averaged as documented. Broken on purpose (the mean
  * applied in reverse client order; the per-row mean not folded while
  * streaming) it fails. */
@@ -23,6 +24,8 @@ enum { CLIENTS = 23, ROWS = 8, WIDTH = 3, DENSE = 2 };
 
 typedef struct toy {
     int nan_client;          /* this client's update is NaN (-1: none) */
+    int bad_client;          /* this client sends a row out of the table (-1: none) */
+    int misgrouped_client;   /* this client's group_start does not match its rows (-1: none) */
     float personal[CLIENTS][2];
     unsigned round_begun;
 } toy;
@@ -96,6 +99,11 @@ static fr_status train(void *model, void *worker, unsigned round, size_t c, cons
             up->delta[k * st->width + j] = (int)c == t->nan_client ? NAN : toy_delta(c, round, rows[k], j);
     }
     up->n_rows = n;
+    if ((int)c == t->bad_client)
+        up->rows[1] = (int32_t)st->n_rows + 3;
+    if ((int)c == t->misgrouped_client) /* every row claimed for group 0 */
+        for (size_t g = 1; g <= FR_FED_GROUPS; g++)
+            up->group_start[g] = (uint32_t)n;
     if (st->n_dense) {
         if (!up->dense_delta && !(up->dense_delta = malloc(st->n_dense * sizeof(float))))
             return FR_ERR_NOMEM;
@@ -242,7 +250,7 @@ int main(void)
         options(&o);
         o.weighted = weighted;
         memset(&t, 0, sizeof t);
-        t.nan_client = -1;
+        t.nan_client = t.bad_client = t.misgrouped_client = -1;
         run(&o, 1, 3, &t, table, dense, &last);
         expect_mean(weighted, 3, -1, want, want_dense);
         CHECK(same(table, want, ROWS * WIDTH) && same(dense, want_dense, DENSE),
@@ -262,7 +270,7 @@ int main(void)
     o.aggregator = FR_AGG_ROW_MEAN;
     o.server_lr = 0.75f;
     memset(&t, 0, sizeof t);
-    t.nan_client = -1;
+    t.nan_client = t.bad_client = t.misgrouped_client = -1;
     run(&o, 1, 3, &t, table, dense, &last);
     expect_row_mean(0.75f, 3, want, want_dense);
     CHECK(same(table, want, ROWS * WIDTH) && same(dense, want_dense, DENSE),
@@ -277,22 +285,34 @@ int main(void)
     initial(want, want_dense);
     CHECK(same(table, want, ROWS * WIDTH) && !last.aggregated, "a round short of its quorum changed the table");
 
-    /* A client whose update is NaN is refused, the others aggregated. */
-    options(&o);
-    memset(&t, 0, sizeof t);
-    t.nan_client = 4;
-    run(&o, 2, 1, &t, table, dense, &last);
-    expect_mean(0, 1, 4, want, want_dense);
-    CHECK(last.rejected == 1 && last.participants == CLIENTS - 1, "NaN client: %zu rejected, %zu participants",
-          last.rejected, last.participants);
-    CHECK(same(table, want, ROWS * WIDTH), "the refused client's update reached the table");
+    /* A client whose update is NaN, or that sends a row out of the table,
+     * or rows outside the groups it claims, is refused, the others
+     * aggregated. */
+    for (int kind = 0; kind < 3; kind++) {
+        options(&o);
+        memset(&t, 0, sizeof t);
+        t.nan_client = t.bad_client = t.misgrouped_client = -1;
+        if (kind == 0)
+            t.nan_client = 4;
+        else if (kind == 1)
+            t.bad_client = 4;
+        else
+            t.misgrouped_client = 4;
+        run(&o, 2, 1, &t, table, dense, &last);
+        expect_mean(0, 1, 4, want, want_dense);
+        const char *what = kind == 0 ? "NaN" : kind == 1 ? "out of range" : "out of its groups";
+        CHECK(last.rejected == 1 && last.participants == CLIENTS - 1, "%s client: %zu rejected, %zu participants",
+              what, last.rejected, last.participants);
+        CHECK(same(table, want, ROWS * WIDTH) && same(dense, want_dense, DENSE),
+              "the refused (%s) client's update reached the table", what);
+    }
 
     /* Clipping: every update scaled to norm <= 1e-3 moves the table less
      * than the clients' norms allow. */
     options(&o);
     o.clip_norm = 1e-3;
     memset(&t, 0, sizeof t);
-    t.nan_client = -1;
+    t.nan_client = t.bad_client = t.misgrouped_client = -1;
     run(&o, 1, 1, &t, table, dense, &last);
     initial(want, want_dense);
     double moved = 0;
@@ -313,7 +333,7 @@ int main(void)
     options(&o);
     o.share_personal = 1;
     memset(&t, 0, sizeof t);
-    t.nan_client = -1;
+    t.nan_client = t.bad_client = t.misgrouped_client = -1;
     for (size_t c = 0; c < CLIENTS; c++) {
         t.personal[c][0] = (float)c;
         t.personal[c][1] = 1.0f;

@@ -1,6 +1,7 @@
 /* fed_screen.c — what the server does with an update before it may enter
- * the aggregate: inject the configured faults (tests and studies), refuse
- * what is not finite, add the client's local noise, clip to the norm
+ * the aggregate: refuse what is not well formed (rows out of range or out
+ * of their groups), inject the configured faults (tests and studies),
+ * refuse what is not finite, add the client's local noise, clip to the norm
  * bound, refuse what secure aggregation's fixed point cannot hold. */
 #include <math.h>
 #include <stdint.h>
@@ -76,8 +77,38 @@ static int personal_finite(const fr_fed *p, size_t c)
     return finite;
 }
 
+/* Whether an upload is well formed: its rows within the table, sorted
+ * into the groups its group_start says, the buffers as large as it
+ * claims, the dense change present. A client that sends anything else (a
+ * bug, or a client trying to write rows it has no business with, or to
+ * count twice in one group's range) is refused, as one whose update is
+ * not finite: aggregation reads rows and deltas by these counts. */
+static int well_formed(const fr_fed *p, const fr_fed_upload *out)
+{
+    size_t n = out->n_rows, rows = p->st.n_rows;
+    if (n > 0 && (!out->rows || !out->delta || n > out->cap_rows || n > rows))
+        return 0;
+    if (p->st.n_dense && !out->dense_delta)
+        return 0;
+    if (out->group_start[0] != 0 || out->group_start[FR_FED_GROUPS] != n)
+        return 0;
+    for (size_t g = 0; g < FR_FED_GROUPS; g++) {
+        if (out->group_start[g + 1] < out->group_start[g])
+            return 0;
+        for (size_t r = out->group_start[g]; r < out->group_start[g + 1]; r++)
+            if (out->rows[r] < 0 || (size_t)out->rows[r] >= rows || fr_fed_group_of((size_t)out->rows[r], rows) != g)
+                return 0;
+    }
+    return 1;
+}
+
 void fr_fed_screen_update(fr_fed *p, size_t u, fr_fed_upload *out)
 {
+    if (!well_formed(p, out)) {
+        out->rejected = 1;
+        out->n_rows = 0; /* nothing of it is read, counted or exchanged */
+        return;
+    }
     size_t n = out->n_rows * p->st.width;
     float *dense = p->st.dense ? out->dense_delta : NULL;
     if (p->o.fault_nan > 0 || p->o.fault_huge > 0) {
