@@ -74,6 +74,7 @@ fr_status fr_rating_create(const fr_loo_split *split, const fr_pfedrec_options *
         fr_rating_free(p);
         return s;
     }
+    p->k = fr_cpu_engine_kernels(p->engine);
     *out = p;
     return FR_OK;
 }

@@ -51,6 +51,7 @@ typedef struct fr_rating {
     size_t *pool_start;  /* n_users + 1 */
     double *val_hr, *val_ndcg, *test_hr, *test_ndcg;  /* per user, last model */
     fr_cpu_engine *engine;
+    const struct fr_cpu_kernels *k; /* the engine's kernel table, looked up once */
     unsigned round;         /* the round in progress */
     int skip_eval;          /* rounds do not evaluate */
     /* The model kept for saving (rating_model.c): the item table and

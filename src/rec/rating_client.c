@@ -207,8 +207,8 @@ fr_status fr_pf_draw_samples(const fr_rating *p, scratch *s, size_t u, size_t *c
 }
 
 /* Dots and axpys of dim values through the CPU path's SIMD kernels. */
-#define DOT(p, x, y) fr_cpu_engine_kernels((p)->engine)->dot((p)->dim, (x), (y))
-#define AXPY(p, a, x, y) fr_cpu_engine_kernels((p)->engine)->axpy((p)->dim, (a), (x), (y))
+#define DOT(p, x, y) (p)->k->dot((p)->dim, (x), (y))
+#define AXPY(p, a, x, y) (p)->k->axpy((p)->dim, (a), (x), (y))
 
 /* Score of item for user u's model: the client's overlay row when it has
  * one (and item personalisation is on), else the global row. */
@@ -334,7 +334,7 @@ static void fedncf_batch(fr_rating *p, scratch *s, float *u, size_t at, size_t m
     memset(s->ncf_grad, 0, p->n_shared * sizeof *s->ncf_grad);
     fr_ncf_backward(p, s, s->ncf_local, u, (const float *const *)rows, m, dlogit, gu, grads);
     AXPY(p, -lr, gu, u);
-    fr_cpu_engine_kernels(p->engine)->axpy(p->n_shared, -lr, s->ncf_grad, s->ncf_local);
+    p->k->axpy(p->n_shared, -lr, s->ncf_grad, s->ncf_local);
     for (size_t r = 0; r < n_rows; r++) {
         float *e = s->local + (size_t)s->batch_rows[r] * d;
         float *ge = s->grad + (size_t)s->batch_rows[r] * d;
