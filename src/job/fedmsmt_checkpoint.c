@@ -159,7 +159,10 @@ static fr_status check_header(const ckpt_header *h, const char *path, const fr_f
     if (h->clients != st->clients)
         return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint holds %llu clients, this run %zu", path,
                        (unsigned long long)h->clients, st->clients);
-    if (h->rounds < 1 || h->rounds > o->rounds || h->best_round > h->rounds || h->keep > 1 || h->keep_last > 1)
+    if (h->rounds > o->rounds)
+        return fr_fail(FR_ERR_CONFIG, "%s: the checkpoint holds %llu finished rounds, more than this run's train.rounds = %zu: resume with train.rounds = %llu or more",
+                       path, (unsigned long long)h->rounds, o->rounds, (unsigned long long)h->rounds);
+    if (h->rounds < 1 || h->best_round > h->rounds || h->keep > 1 || h->keep_last > 1)
         return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint's state cannot be this run's (round %llu, best %llu; this run: %zu rounds)",
                        path, (unsigned long long)h->rounds, (unsigned long long)h->best_round, o->rounds);
     if (st->kept && h->keep_last != (uint32_t)(o->keep_last != 0))
