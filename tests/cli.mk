@@ -9,6 +9,10 @@ EXTRA_DIST += tests/test_crash.sh tests/test_crash_mtrec.sh
 # random moments, resumed, the same report, summary and saved model.
 TESTS += tests/test_crash_msmt.sh
 EXTRA_DIST += tests/test_crash_msmt.sh
+# And for fedmsmt: every client's model and optimiser, killed in every
+# checkpoint write and at random moments, resumed, the same outcome.
+TESTS += tests/test_crash_fedmsmt.sh
+EXTRA_DIST += tests/test_crash_fedmsmt.sh
 # Every row of doc/BAD-INPUT.md.
 TESTS += tests/test_bad_input.sh
 EXTRA_DIST += tests/test_bad_input.sh

@@ -149,9 +149,23 @@ cmp -s run.ckpt run.ckpt.keep || fail "B70: a refused checkpoint was changed"
 case_ B71 4 "ml.ckpt: the checkpoint was written on other data: the same 30 users, 40 items and 180 ratings, but other contents" \
     "$FEDREC" train $M --set data.path=other.data --resume
 cmp -s ml.ckpt ml.ckpt.keep || fail "B71: a refused checkpoint was changed"
-case_ B72 3 "output.checkpoint = 'none.ckpt': job.kind = ctr writes no checkpoints (the rating jobs, msmt and mtrec do" "$FEDREC" train --set job.kind=ctr --set output.checkpoint=none.ckpt
-case_ B73 3 "output.checkpoint = 'none.ckpt': job.kind = fedmsmt writes no checkpoints" "$FEDREC" train --set job.kind=fedmsmt --set output.checkpoint=none.ckpt
-[ ! -e none.ckpt ] || fail "B72/B73: a job without checkpoints wrote one"
+case_ B72 3 "output.checkpoint = 'none.ckpt': job.kind = ctr writes no checkpoints (the rating jobs, msmt, mtrec and fedmsmt do" "$FEDREC" train --set job.kind=ctr --set output.checkpoint=none.ckpt
+[ ! -e none.ckpt ] || fail "B72: a job without checkpoints wrote one"
+# fedmsmt writes checkpoints in one process only: several ranks refuse them.
+if [ "${FR_TEST_MPI_BUILD:-no}" = no ] || [ -z "${MPIEXEC:-}" ]; then
+    skip_case B73 "this build has no MPI (./configure --with-mpi) to start two ranks"
+else
+    launch_flags=
+    if "$MPIEXEC" --version 2>&1 | grep -q "Open MPI\|OpenRTE"; then
+        launch_flags="--oversubscribe"
+        [ "$(id -u)" = 0 ] && launch_flags="$launch_flags --allow-run-as-root"
+    fi
+    # shellcheck disable=SC2086
+    case_ B73 3 "output.checkpoint = 'ranks.ckpt': job.kind = fedmsmt writes checkpoints in one process only, and this run has 2 ranks" \
+        "$MPIEXEC" $launch_flags -np 2 "$FEDREC" train --set job.kind=fedmsmt --set data.rows=2000 --set train.rounds=1 \
+        --set backend.kind=cpu --set backend.threads=1 --set output.checkpoint=ranks.ckpt --quiet
+    [ ! -e ranks.ckpt ] || fail "B73: a multi-rank fedmsmt run wrote a checkpoint"
+fi
 # The msmt job's checkpoints: two generated tables of one shape, other rows.
 MS="--set job.kind=msmt --set data.source=table --set msmt.expert_layers=8 --set msmt.tower_layers=4 --set msmt.experts=2
     --set train.batch_size=256 --set train.epochs=2 --set backend.kind=cpu --quiet"
@@ -235,6 +249,39 @@ cmp -s fed.ckpt fed.ckpt.keep || fail "B222: a refused checkpoint was changed"
 case_ B223 3 "--resume needs output.checkpoint" "$FEDREC" train --set job.kind=mtrec --set train.epochs=1 --quiet --resume
 case_ B224 4 "mt.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the central multi-task job (job.kind = mtrec)" \
     "$FEDREC" eval mt.ckpt.keep
+# Checkpoints of the fedmsmt job, on the msmt cases' two tables of one shape.
+FM="--set job.kind=fedmsmt --set data.source=table --set msmt.expert_layers=8 --set msmt.tower_layers=4
+    --set fedmsmt.shared_experts=1 --set fedmsmt.private_experts=1 --set train.batch_size=256 --set train.rounds=2
+    --set train.checkpoint_every=1 --set backend.kind=cpu --quiet"
+"$FEDREC" train $FM --set data.path=ms_a.tbl --set output.checkpoint=fm.ckpt --report fm.csv >/dev/null 2>&1 ||
+    fail "fedmsmt checkpoint run failed"
+cp fm.ckpt fm.ckpt.keep
+cp fm.ckpt.prev fm.ckpt.prev.keep
+cp fm.csv fm.csv.keep
+case_ B225 4 "ms.ckpt.keep: a checkpoint of the centralised multi-scenario job (job.kind = msmt), not of the federated multi-scenario multi-task job (job.kind = fedmsmt): a run resumes only from its own job's checkpoints" \
+    "$FEDREC" train $FM --set data.path=ms_a.tbl --set output.checkpoint=ms.ckpt.keep --resume
+cmp -s ms.ckpt.keep ms.ckpt || fail "B225: a refused checkpoint was changed"
+case_ B226 4 "fm.ckpt.keep: a checkpoint of the federated multi-scenario multi-task job (job.kind = fedmsmt), not of the centralised multi-scenario job (job.kind = msmt)" \
+    "$FEDREC" train $MS --set data.path=ms_a.tbl --set output.checkpoint=fm.ckpt.keep --resume
+case_ B227 3 "fm.ckpt: the checkpoint was written under another configuration, 1 key differs: fedmsmt.temperature: checkpoint 1, now 2 (a resume may change only" \
+    "$FEDREC" train $FM --set data.path=ms_a.tbl --set output.checkpoint=fm.ckpt --set fedmsmt.temperature=2 --report fm.csv --resume
+cmp -s fm.csv fm.csv.keep || fail "B227: a refused resume changed the report"
+case_ B228 4 "fm.ckpt: the checkpoint was written on other data: a table of 3000 rows, contents fingerprint" \
+    "$FEDREC" train $FM --set data.path=ms_b.tbl --set output.checkpoint=fm.ckpt --resume
+cmp -s fm.ckpt fm.ckpt.keep && cmp -s fm.ckpt.prev fm.ckpt.prev.keep || fail "B227/B228: a refused checkpoint was changed"
+head -c 1000 fm.ckpt.keep >fm_cut.ckpt
+cp fm.ckpt.prev.keep fm_cut.ckpt.prev
+case_ B229 4 "fm_cut.ckpt: the checkpoint is truncated; the checkpoint before it is kept in fm_cut.ckpt.prev: resume from it with --set output.checkpoint=fm_cut.ckpt.prev" \
+    "$FEDREC" train $FM --set data.path=ms_a.tbl --set output.checkpoint=fm_cut.ckpt --resume
+{ head -c 8 fm.ckpt.keep; printf '\011\000\000\000'; tail -c +13 fm.ckpt.keep; } >fm_version.ckpt
+case_ B230 4 "fm_version.ckpt: checkpoint version 9, this fedrec reads 1" \
+    "$FEDREC" train $FM --set data.path=ms_a.tbl --set output.checkpoint=fm_version.ckpt --resume
+case_ B231 3 "--resume needs output.checkpoint" "$FEDREC" train $FM --set data.path=ms_a.tbl --resume
+case_ B232 4 "fm.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the federated multi-scenario multi-task job (job.kind = fedmsmt)" \
+    "$FEDREC" eval fm.ckpt.keep
+case_ B233 3 "fm.ckpt: the checkpoint holds 2 finished rounds, more than this run's train.rounds = 1: resume with train.rounds = 2 or more" \
+    "$FEDREC" train $FM --set data.path=ms_a.tbl --set output.checkpoint=fm.ckpt --set train.rounds=1 --resume
+cmp -s fm.ckpt fm.ckpt.keep || fail "B233: a refused checkpoint was changed"
 # The crash test hook (doc/RELIABILITY.md) set to no known point: the first
 # atomic write refuses, so a mistyped test cannot pass for a crash.
 case_ B80 3 "FEDREC_TEST_CRASH_AT = 'synched': expected created, written, synced, linked or renamed" env FEDREC_TEST_CRASH_AT=synched "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save hook.frm

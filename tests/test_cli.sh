@@ -274,9 +274,9 @@ expect 4 "$FEDREC" train $ml --set "data.path=$tmp/b.data" --set train.rounds=3 
 grep -qF "ml.ck: the checkpoint was written on other data: the same 30 users, 40 items and 180 ratings, but other contents" "$tmp/err" ||
     fail "resume on other data of the same size: $(cat "$tmp/err")"
 # Jobs without checkpoints refuse output.checkpoint rather than ignore it
-# (msmt's: tests/test_crash_msmt.sh; central mtrec's:
-# tests/test_crash_mtrec.sh; federated mtrec refuses: doc/BAD-INPUT.md).
-for kind in fedmsmt ctr; do
+# (msmt's: tests/test_crash_msmt.sh; mtrec's: tests/test_crash_mtrec.sh;
+# fedmsmt's: tests/test_crash_fedmsmt.sh).
+for kind in ctr; do
     expect 3 "$FEDREC" train --set job.kind=$kind --set "output.checkpoint=$tmp/none.ck"
     grep -qF "output.checkpoint = '$tmp/none.ck': job.kind = $kind writes no checkpoints" "$tmp/err" ||
         fail "$kind with output.checkpoint: $(cat "$tmp/err")"

@@ -53,6 +53,25 @@ typedef enum fr_fed_method {
 
 #define FR_FED_MAX_POOL 64
 
+/* Checkpoints (one process only: a multi-rank run refuses them). */
+#define FR_FEDMSMT_CHECKPOINT_MAX_EXTRA 64
+typedef struct fr_fedmsmt_checkpoint {
+    const char *path;   /* NULL or "": no checkpoints */
+    int resume;         /* 1: go on from the checkpoint at path */
+    /* Rounds between checkpoints (0 or 1: every round); the last round's
+     * is always written. */
+    size_t every;
+    /* The caller's own n_extra values (at most
+     * FR_FEDMSMT_CHECKPOINT_MAX_EXTRA), kept in each checkpoint as they
+     * are after on_round and read back into extra on resume. */
+    double *extra;
+    size_t n_extra;
+    /* On resume, once the file is read and checked, before any round
+     * (may be NULL): the caller takes up its own state (rounds: those
+     * finished). Gets on_round's arg; a failure ends the run. */
+    fr_status (*resumed)(void *arg, size_t rounds);
+} fr_fedmsmt_checkpoint;
+
 typedef struct fr_fedmsmt_options {
     fr_fed_method method;
     /* The model of every client: fedrec/msmt.h options (arch must be
@@ -111,6 +130,10 @@ typedef struct fr_fedmsmt_options {
     int keep_models;
     /* With keep_models: 1 keeps the last round's models instead. */
     int keep_last;
+    /* A checkpoint holds every client's model, optimiser and what it
+     * last received, the kept models and the run's figures so far; it is
+     * compared on resume with job_fingerprint and the table. */
+    fr_fedmsmt_checkpoint checkpoint;
 } fr_fedmsmt_options;
 
 void fr_fedmsmt_options_default(fr_fedmsmt_options *o);

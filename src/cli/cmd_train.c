@@ -75,17 +75,18 @@ static void usage(FILE *out)
             "                 host, device, seed, status) and its final figures (metrics,\n"
             "                 every scenario x task cell, time, peak memory, the effective\n"
             "                 configuration) as one JSON object (doc/OUTPUTS.md)\n"
-            "  --resume       continue a rating job's, the msmt job's or mtrec's run from\n"
-            "                 output.checkpoint, under the same configuration (train.rounds,\n"
-            "                 output.* and the per-rank keys may change; doc/RELIABILITY.md)\n"
-            "                 and data\n"
+            "  --resume       continue a rating job's, msmt's, mtrec's or fedmsmt's run\n"
+            "                 from output.checkpoint, under the same configuration\n"
+            "                 (train.rounds, output.* and the per-rank keys may change;\n"
+            "                 doc/RELIABILITY.md) and data (fedmsmt: one process only)\n"
             "  --quiet        print only the final summary (and no progress line)\n\n"
             "On a terminal a progress line on stderr shows the epoch or round, the\n"
             "batches or clients done within it, their rate and the time left. Ctrl-C (or\n"
             "SIGTERM) stops a run at the next safe point: whole report rows, a rating\n"
             "job's checkpoint of the rounds run (msmt: that of the last finished\n"
             "epoch; central mtrec: its last checkpoint stands; federated mtrec: the round\n"
-            "under way finishes and is checkpointed), the summary of what ran\n"
+            "under way finishes and is checkpointed; fedmsmt: its last checkpoint\n"
+            "stands), the summary of what ran\n"
             "printed and written (marked interrupted), exit 130 (143); a second Ctrl-C\n"
             "quits at once.\n\n"
             "In a build configured --with-mpi, 'mpirun -np K fedrec train CONFIG' runs the\n"
@@ -313,7 +314,7 @@ static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_com
     if (!strcmp(kind, "mtrec"))
         return fr_cli_run_mtrec(cfg, o->quiet, o->summary, o->resume);
     if (!strcmp(kind, "fedmsmt"))
-        return fr_cli_run_fedmsmt(cfg, o->quiet, o->summary, comm);
+        return fr_cli_run_fedmsmt(cfg, o->quiet, o->summary, o->resume, comm);
     return strcmp(kind, "ctr") ? fr_cli_run_pfedrec(cfg, o->quiet, o->summary, o->resume, comm) : run(cfg, o);
 }
 
@@ -378,11 +379,6 @@ int fr_cli_train(int argc, char **argv)
     if (s == FR_OK && o.resume && !strcmp(kind, "ctr")) {
         if (!quiet_rank)
             fprintf(stderr, "fedrec train: --resume continues a federated run from output.checkpoint; job.kind = %s has none\n", kind);
-        usage_error = 1;
-    } else if (s == FR_OK && o.resume && !strcmp(kind, "fedmsmt")) {
-        if (!quiet_rank)
-            fprintf(stderr, "fedrec train: --resume continues a run from output.checkpoint; job.kind = %s has none (the rating jobs, msmt and mtrec have)\n",
-                    kind);
         usage_error = 1;
     }
     if (s != FR_OK) {

@@ -44,7 +44,7 @@ int fr_cli_run_msmt(const fr_config *cfg, int quiet, const char *summary, int re
 fr_status fr_cli_msmt_options(const fr_config *cfg, fr_msmt_options *mo, fr_msmt_train_options *to);
 fr_status fr_cli_msmt_load(const fr_config *cfg, fr_table *t, const char **what);
 void fr_cli_msmt_print_table(const fr_table *t, const fr_msmt_eval *valid, const fr_msmt_eval *test);
-int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_comm *comm);
+int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm);
 /* The federated job's options from fedmsmt.*, msmt.*, train.* and fed.*
  * for data of `clients` scenarios (job_fedmsmt.c). */
 #include "fedrec/fedmsmt.h"

@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "cli/job_check.h"
 
-/* The rating jobs, msmt and mtrec write checkpoints: asked of
+/* The rating jobs, msmt, mtrec and fedmsmt write checkpoints: asked of
  * another job, output.checkpoint would be left unwritten without a word.
  * (Said before the general refusal of keys a job does not read: this one
  * says why.) */
@@ -22,9 +22,9 @@ static fr_status checkpoint_supported(const fr_config *cfg)
     FR_TRY_CLI(fr_config_get_string(cfg, "job.kind", &kind));
     FR_TRY_CLI(fr_config_get_string(cfg, "output.checkpoint", &path));
     if (!*path || !strcmp(kind, "pfedrec") || !strcmp(kind, "fedmf") || !strcmp(kind, "fedncf") ||
-        !strcmp(kind, "central-mf") || !strcmp(kind, "msmt") || !strcmp(kind, "mtrec"))
+        !strcmp(kind, "central-mf") || !strcmp(kind, "msmt") || !strcmp(kind, "mtrec") || !strcmp(kind, "fedmsmt"))
         return FR_OK;
-    return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': job.kind = %s writes no checkpoints (the rating jobs, msmt and mtrec do: pfedrec, fedmf, fedncf, central-mf, msmt, mtrec); leave output.checkpoint empty",
+    return fr_cli_fail(FR_ERR_CONFIG, "output.checkpoint = '%s': job.kind = %s writes no checkpoints (the rating jobs, msmt, mtrec and fedmsmt do: pfedrec, fedmf, fedncf, central-mf, msmt, mtrec, fedmsmt); leave output.checkpoint empty",
                        path, kind);
 }
 

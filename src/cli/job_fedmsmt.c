@@ -3,7 +3,10 @@
  * method fedmsmt.method names (PF-MSMTrec or a baseline), print one line
  * per round and the final table of AUC and logloss per scenario x task at
  * the round with the best mean validation AUC; the report has every cell
- * and each client's upload per round. */
+ * and each client's upload per round. With output.checkpoint, a
+ * checkpoint every train.checkpoint_every rounds and after the last, and
+ * --resume going on from it (the report's rows after it rewritten); one
+ * process only. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -93,6 +96,9 @@ fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsm
     return FR_OK;
 }
 
+/* What a checkpoint keeps of the driver's own state: the loss watch's. */
+#define CKPT_EXTRA FR_CLI_LOSS_WATCH_STATE
+
 typedef struct round_ctx {
     int quiet, jsonl;
     FILE *report;
@@ -101,6 +107,11 @@ typedef struct round_ctx {
     fr_status ranks_status; /* the first failure writing the communication report */
     fr_cli_progress *progress;
     fr_cli_loss_watch watch;
+    /* Resuming (--resume): the report is opened and the columns printed
+     * once the checkpoint has been read. */
+    const char *report_path, *ckpt_path;
+    long long planned;
+    double extra[CKPT_EXTRA]; /* the checkpoint's share of the above */
 } round_ctx;
 
 static double mean_upload(const fr_fedmsmt_round *r, size_t clients)
@@ -230,12 +241,51 @@ static void on_round(void *arg, const fr_fedmsmt_round *r)
         fflush(c->report);
     }
     fr_cli_loss_watch_step(&c->watch, r->train_loss);
+    fr_cli_loss_watch_save(&c->watch, c->extra); /* a checkpoint written next keeps it */
     fr_cli_progress_next(c->progress);
 }
 
-int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_comm *comm)
+static void print_columns(const round_ctx *c)
 {
-    const char *report_path, *format, *name, *what = "";
+    if (!c->quiet)
+        printf("%5s %11s %10s %9s %12s %9s %8s %8s\n", "round", "train_loss", "valid_auc", "test_auc", "upload_KiB",
+               "conflicts", "seconds", "agg_s");
+}
+
+/* The report opened (mode "w" or "a"), its CSV header when it has no rows. */
+static fr_status open_report(round_ctx *c, const char *mode)
+{
+    c->report = fopen(c->report_path, mode);
+    if (!c->report)
+        return fr_cli_fail(FR_ERR_IO, "%s: cannot write the report: %s", c->report_path, strerror(errno));
+    if (!c->jsonl && ftell(c->report) == 0)
+        report_header(c->report, c->t);
+    return FR_OK;
+}
+
+/* --resume: the checkpoint was read and checked; the driver takes up where
+ * it left off: the report's rows after it dropped, the loss watch
+ * restored. */
+static fr_status on_resumed(void *arg, size_t rounds)
+{
+    round_ctx *c = arg;
+    if (*c->report_path) {
+        FR_TRY_CLI(fr_cli_trim_report(c->report_path, (int64_t)rounds));
+        FR_TRY_CLI(open_report(c, "a"));
+    }
+    fr_cli_loss_watch_restore(&c->watch, c->extra);
+    if (!c->quiet)
+        printf("resuming after round %zu from %s%s\n", rounds, c->ckpt_path,
+               (long long)rounds == c->planned ? ": training had ended" : "");
+    print_columns(c);
+    fr_cli_progress_init(c->progress, c->quiet, "round", (long long)rounds + 1, c->planned);
+    return FR_OK;
+}
+
+int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm)
+{
+    const char *report_path, *format, *name, *ckpt_path, *what = "";
+    int64_t ckpt_every = 10;
     int rank = fr_comm_rank(comm);
     if (rank != 0) { /* rank 0 prints and writes; the others train */
         quiet = 1;
@@ -246,6 +296,15 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
         report_path = "";
     fr_config_get_string(cfg, "output.report_format", &format);
     fr_config_get_string(cfg, "run.name", &name);
+    fr_config_get_string(cfg, "output.checkpoint", &ckpt_path);
+    fr_config_get_int(cfg, "train.checkpoint_every", &ckpt_every);
+    /* The same on every rank: each refuses alike, rank 0 says it. */
+    if (*ckpt_path && fr_comm_size(comm) > 1)
+        return fr_cli_report(fr_cli_agree(comm, fr_cli_fail(FR_ERR_UNSUPPORTED, "output.checkpoint = '%s': job.kind = fedmsmt writes checkpoints in one process only, and this run has %d ranks; run it in one process or leave output.checkpoint empty",
+                                                            ckpt_path, fr_comm_size(comm))),
+                             NULL);
+    if (resume && !*ckpt_path)
+        return fr_cli_report(fr_cli_fail(FR_ERR_CONFIG, "--resume needs output.checkpoint"), NULL);
     double t0 = fr_clock_seconds();
     fr_table t;
     fr_status s = fr_cli_msmt_load(cfg, &t, &what);
@@ -272,10 +331,21 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
         return fr_cli_report(s, NULL);
     }
     fr_cli_progress progress;
-    round_ctx ctx = {quiet, !strcmp(format, "jsonl"), NULL, &t, &ranks, FR_OK, &progress, {0}};
+    round_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.quiet = quiet;
+    ctx.jsonl = !strcmp(format, "jsonl");
+    ctx.t = &t;
+    ctx.ranks = &ranks;
+    ctx.progress = &progress;
+    ctx.report_path = report_path;
+    ctx.ckpt_path = ckpt_path;
+    ctx.planned = (long long)o.rounds;
     fr_cli_loss_watch_init(&ctx.watch, rank == 0, "round", "train.lr", o.lr, "train.weight_decay", o.weight_decay, NULL);
-    if (*report_path && !(ctx.report = fopen(report_path, "w")))
-        s = fr_cli_fail(FR_ERR_IO, "%s: cannot write the report: %s", report_path, strerror(errno));
+    /* A resumed run opens its report once the checkpoint is known good:
+     * a refused one leaves it as it was. */
+    if (*report_path && !resume)
+        s = open_report(&ctx, "w");
     s = fr_cli_agree(comm, s); /* rank 0's report: every rank learns whether it opened */
     if (s != FR_OK) {
         fr_cli_ranks_close(&ranks, FR_EXIT_OK);
@@ -283,16 +353,14 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
         fr_table_free(&t);
         return fr_cli_report(s, NULL);
     }
-    if (ctx.report && !ctx.jsonl)
-        report_header(ctx.report, &t);
     if (!quiet) {
         printf("fedrec train: %s: %s, %zu clients (one per scenario) on %s: %zu rows, %zu tasks, %zu categorical fields (%zu values), %zu numerical\n",
                name, fr_fed_method_name(o.method), t.n_scenarios, what, t.rows, t.n_tasks, t.n_cat, t.vocab_total,
                t.n_num);
         printf("backend: %s\n\n", fr_backend_describe(be));
-        printf("%5s %11s %10s %9s %12s %9s %8s %8s\n", "round", "train_loss", "valid_auc", "test_auc", "upload_KiB",
-               "conflicts", "seconds", "agg_s");
     }
+    if (!resume)
+        print_columns(&ctx);
     fr_fedmsmt_result r;
     memset(&r, 0, sizeof r);
     char *job = NULL;
@@ -304,8 +372,11 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
     fr_config_get_string(cfg, "output.model", &model_path);
     const char *model_from;
     fr_config_get_string(cfg, "output.model_from", &model_from);
-    o.keep_models = *model_path != '\0'; /* every rank: the hand-over is collective */
+    /* Every rank: the hand-over is collective. A checkpoint always holds
+     * the kept models, so that a resume may save them. */
+    o.keep_models = *model_path != '\0' || *ckpt_path != '\0';
     o.keep_last = !strcmp(model_from, "last");
+    o.checkpoint = (fr_fedmsmt_checkpoint){ckpt_path, resume, (size_t)ckpt_every, ctx.extra, CKPT_EXTRA, on_resumed};
     if (s == FR_OK)
         s = fr_fedmsmt_run_ranks(comm, be, &t, &o, on_round, &ctx, &r);
     fr_cli_progress_clear(&progress);
@@ -324,6 +395,9 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
         double wall = fr_clock_seconds() - t0, per_client = 0;
         if (r.stopped)
             fr_cli_interrupt_say("round", (long long)r.rounds, (long long)o.rounds);
+        size_t held = o.checkpoint.every > 1 ? r.rounds / o.checkpoint.every * o.checkpoint.every : r.rounds;
+        if (r.stopped && *ckpt_path && held)
+            printf("the checkpoint in %s holds round %zu (continue with --resume)\n", ckpt_path, held);
         fr_cli_msmt_print_table(&t, &r.valid, &r.test);
         printf("experts per client:");
         for (size_t c = 0; c < r.clients; c++) {
@@ -355,7 +429,7 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, fr_
             if (rc != FR_EXIT_OK)
                 code = rc;
         }
-        if (o.keep_models) {
+        if (*model_path) {
             char best[64];
             if (o.keep_last)
                 snprintf(best, sizeof best, "round %zu of %zu (the last)", r.rounds, r.rounds);

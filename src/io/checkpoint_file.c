@@ -35,7 +35,14 @@ const fr_ckpt_kind fr_ckpt_mtrec = {{'F', 'R', 'M', 'T', 'R', 'E', 'C', '\n'},
                                     1,
                                     1};
 
-static const fr_ckpt_kind *const kinds[] = {&fr_ckpt_pfedrec, &fr_ckpt_msmt, &fr_ckpt_mtrec};
+/* 1: the first. */
+const fr_ckpt_kind fr_ckpt_fedmsmt = {{'F', 'R', 'F', 'D', 'M', 'S', 'M', '\n'},
+                                      "fedmsmt",
+                                      "the federated multi-scenario multi-task job (job.kind = fedmsmt)",
+                                      1,
+                                      1};
+
+static const fr_ckpt_kind *const kinds[] = {&fr_ckpt_pfedrec, &fr_ckpt_msmt, &fr_ckpt_mtrec, &fr_ckpt_fedmsmt};
 
 /* A configuration fingerprint is a few kilobytes; more is a damaged file. */
 #define MAX_CONFIG_BYTES (16u << 20)

@@ -32,6 +32,7 @@ typedef struct fr_ckpt_kind {
 extern const fr_ckpt_kind fr_ckpt_pfedrec; /* the rating engine's */
 extern const fr_ckpt_kind fr_ckpt_msmt;    /* the centralised multi-scenario job's */
 extern const fr_ckpt_kind fr_ckpt_mtrec;   /* the central multi-task job's (mtrec) */
+extern const fr_ckpt_kind fr_ckpt_fedmsmt; /* the federated multi-scenario multi-task job's */
 /* The kind of checkpoint the n bytes at start begin (NULL: none). */
 const fr_ckpt_kind *fr_ckpt_kind_of(const void *start, size_t n);
 

@@ -25,10 +25,6 @@
 #include "fedrec/optim.h"
 #include "fedrec/rng.h"
 
-/* Units a client can have: experts of the pool, a tower and a gate per
- * task, the embedding table and the numbers' projection. */
-#define MAX_UNITS (FR_FED_MAX_POOL + 2 * FR_TABLE_MAX_TASKS + 2)
-
 static const char *const method_names[] = {"pfmsmtrec", "fedavg", "fedprox", "fedbn", "local"};
 
 const char *fr_fed_method_name(fr_fed_method m)
@@ -105,21 +101,6 @@ fr_status fr_fedmsmt_parse_membership(const char *text, size_t clients, fr_fedms
     return FR_OK;
 }
 
-
-typedef struct fed_client {
-    fr_msmt_model *m;
-    fr_optimizer *opt;
-    uint32_t *rows[3];       /* train, validation, test rows of its scenario */
-    size_t n_rows[3];
-    float *received, *after; /* flat parameter vectors */
-    size_t n_values;
-    fed_unit units[MAX_UNITS];
-    size_t n_units;
-    fr_buffer **anchor;      /* per parameter: its value at the round's start (proximal term) */
-    size_t n_anchor;
-    double prox_mu;
-    uint32_t step;
-} fed_client;
 
 static fr_status add_prox(void *arg)
 {
@@ -627,9 +608,20 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         s = fr_comm_agree(comm, s);
     if (s == FR_OK && ranks > 1) /* every rank must have built the same job */
         s = fr_comm_same_job(comm, o->job_fingerprint, fr_table_fingerprint(t), "feature table");
-    double t0 = fr_clock_seconds(), best = -1.0;
+    double t0 = fr_clock_seconds();
     uint64_t upload_sum[FR_TABLE_MAX_SCENARIOS] = {0};
-    for (size_t round = 1; s == FR_OK && round <= o->rounds; round++) {
+    fedmsmt_state st = {cl, C, kept, -1.0, out, upload_sum};
+    const fr_fedmsmt_checkpoint *ck = &o->checkpoint;
+    int checkpoints = ck->path && *ck->path;
+    if (s == FR_OK && checkpoints && ranks > 1)
+        s = fr_fail(FR_ERR_UNSUPPORTED, "%s: federated multi-scenario checkpoints are written by one process only; this run has %d ranks",
+                    ck->path, ranks);
+    if (s == FR_OK && checkpoints && ck->resume) {
+        s = fr_fedmsmt_checkpoint_read(o, t, &st);
+        if (s == FR_OK && ck->resumed)
+            s = ck->resumed(arg, out->rounds);
+    }
+    for (size_t round = out->rounds + 1; s == FR_OK && round <= o->rounds; round++) {
         memset(r, 0, sizeof *r);
         r->round = round;
         double tr = fr_clock_seconds(), loss_sum = 0.0, client_loss[FR_TABLE_MAX_SCENARIOS] = {0};
@@ -757,7 +749,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         }
         if (s != FR_OK)
             break;
-        r->improved = r->evaluated && r->valid.mean_auc > best;
+        r->improved = r->evaluated && r->valid.mean_auc > st.best;
         if (r->evaluated && (r->improved || !out->best_round)) { /* until one is best: the last evaluated */
             out->valid = r->valid;
             out->test = r->test;
@@ -770,7 +762,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         if (s != FR_OK)
             break;
         if (r->improved) {
-            best = r->valid.mean_auc;
+            st.best = r->valid.mean_auc;
             out->best_round = round;
         }
         r->seconds = fr_clock_seconds() - tr; /* keeping the best parameters included */
@@ -783,6 +775,8 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             upload_sum[c] += r->upload_bytes[c];
         if (on_round)
             on_round(arg, r);
+        if (checkpoints && (ck->every <= 1 || round % ck->every == 0 || round == o->rounds))
+            s = fr_fedmsmt_checkpoint_write(o, t, &st);
     }
     /* No round with a defined validation AUC (no validation rows, or one
      * class only in every cell): report the last round. */

@@ -13,6 +13,7 @@
 
 #include "fed/fed_personal.h"
 #include "fedrec/fedmsmt.h"
+#include "fedrec/optim.h"
 #include "fedrec/params.h"
 
 _Static_assert(FR_TABLE_MAX_SCENARIOS <= FR_FED_MAX_GROUP, "a group of clients may hold every scenario");
@@ -74,6 +75,50 @@ fr_status fr_fedmsmt_units(const fed_template *tp, size_t c, fr_param_set *ps, c
 void fr_fedmsmt_unit_gather(const fed_unit *u, const float *flat, float *out);
 void fr_fedmsmt_unit_scatter(const fed_unit *u, const float *in, float *flat);
 
+/* Units a client can have: experts of the pool, a tower and a gate per
+ * task, the embedding table and the numbers' projection. */
+#define MAX_UNITS (FR_FED_MAX_POOL + 2 * FR_TABLE_MAX_TASKS + 2)
+
+/* A client as the engine keeps it (fedmsmt.c). Between two rounds its
+ * state is its model's parameters, its optimiser, its step count and
+ * `received` (what it got last: a late client's stays that of an earlier
+ * round); `after` is written before each use and the anchors are taken at
+ * each round's start. */
+typedef struct fed_client {
+    fr_msmt_model *m;
+    fr_optimizer *opt;
+    uint32_t *rows[3];       /* train, validation, test rows of its scenario */
+    size_t n_rows[3];
+    float *received, *after; /* flat parameter vectors */
+    size_t n_values;
+    fed_unit units[MAX_UNITS];
+    size_t n_units;
+    fr_buffer **anchor;      /* per parameter: its value at the round's start (proximal term) */
+    size_t n_anchor;
+    double prox_mu;
+    uint32_t step;
+} fed_client;
+
+/* A run's state between two rounds (fedmsmt_checkpoint.c): the clients,
+ * the models kept for keep_models (kept: NULL without; filled once a round
+ * was kept), the best validation AUC so far, the result's running figures
+ * (rounds, best round and its figures, conflicts, times) and each client's
+ * upload bytes summed over the rounds. */
+typedef struct fedmsmt_state {
+    fed_client *cl;
+    size_t clients;
+    float **kept;
+    double best;
+    fr_fedmsmt_result *out;
+    uint64_t *upload_sum;
+} fedmsmt_state;
+
+/* The checkpoint o->checkpoint.path of the state after round out->rounds,
+ * written atomically (io/checkpoint_file.h). */
+fr_status fr_fedmsmt_checkpoint_write(const fr_fedmsmt_options *o, const fr_table *t, const fedmsmt_state *st);
+/* The checkpoint read back into st, after checking it whole and against
+ * this run (configuration, data, clients and their sizes). */
+fr_status fr_fedmsmt_checkpoint_read(const fr_fedmsmt_options *o, const fr_table *t, fedmsmt_state *st);
 
 /* Multi-rank runs (fedmsmt_ranks.c). The rank that runs client c of
  * `clients` among `ranks`. */

@@ -25,6 +25,7 @@
 
 #include "core/error_internal.h"
 #include "io/checkpoint_file.h"
+#include "io/checkpoint_params.h"
 #include "mtl/msmt_internal.h"
 
 typedef struct ckpt_header {
@@ -42,12 +43,6 @@ typedef struct ckpt_header {
     uint64_t seed, rows, data_fingerprint;
     uint64_t n_extra, config_bytes, payload_bytes;
 } ckpt_header;
-
-/* An optimiser's part of the payload before the arrays. */
-typedef struct opt_head {
-    int64_t steps;
-    uint64_t n_params;
-} opt_head;
 
 /* The optimisers a state keeps, in file order. */
 static size_t optimizers_of(const fr_msmt_state *st, fr_optimizer *opts[2])
@@ -72,27 +67,13 @@ static fr_param_set *set_of(fr_msmt_model *m, fr_msmt_phase phase, size_t k)
 
 static size_t largest_param(fr_model_part *parts, size_t n_parts)
 {
-    size_t most = 1;
+    fr_param_set *sets[FR_MSMT_MAX_PARTS];
     for (size_t k = 0; k < n_parts; k++)
-        for (size_t i = 0; i < fr_param_set_count(parts[k].set); i++) {
-            fr_param *p = fr_param_set_at(parts[k].set, i);
-            if (p->rows * p->cols > most)
-                most = p->rows * p->cols;
-        }
-    return most;
+        sets[k] = parts[k].set;
+    return fr_ckpt_largest_param(sets, n_parts);
 }
 
 /* ---- writing ---------------------------------------------------------- */
-
-/* n floats of a backend buffer through tmp into the file. */
-static fr_status write_buffer(fr_ckpt_writer *w, fr_buffer *b, size_t n, float *tmp)
-{
-    if (n == 0)
-        return FR_OK;
-    FR_TRY(fr_buffer_download(b, 0, tmp, n * sizeof *tmp));
-    fr_ckpt_write(w, tmp, n * sizeof *tmp);
-    return FR_OK;
-}
 
 fr_status fr_msmt_checkpoint_write(fr_msmt_model *m, const fr_table *t, const fr_msmt_train_options *o,
                                    const fr_msmt_state *st, uint64_t data_fingerprint)
@@ -134,25 +115,14 @@ fr_status fr_msmt_checkpoint_write(fr_msmt_model *m, const fr_table *t, const fr
     size_t most = largest_param(parts, n_parts);
     uint64_t payload = h.config_bytes + h.n_extra * sizeof(double);
     unsigned char *flags[2] = {NULL, NULL};
-    opt_head heads[2];
+    fr_ckpt_opt_head heads[2];
     fr_status s = FR_OK;
     for (size_t k = 0; k < n_parts; k++)
         payload += h.values[k] * sizeof(float);
     for (size_t k = 0; s == FR_OK && k < n_opt; k++) {
         fr_param_set *set = set_of(m, st->phase, k);
-        size_t count = fr_param_set_count(set);
-        heads[k] = (opt_head){fr_optimizer_steps(opts[k]), count};
-        payload += sizeof heads[k] + count;
-        if (!(flags[k] = calloc(count ? count : 1, 1)))
-            s = fr_fail_nomem("checkpoint", count);
-        for (size_t i = 0; s == FR_OK && i < count; i++) {
-            fr_param *p = fr_param_set_at(set, i);
-            fr_buffer *mb, *vb;
-            s = fr_optimizer_moments(opts[k], p, &mb, &vb);
-            flags[k][i] = s == FR_OK && mb != NULL;
-            if (flags[k][i])
-                payload += 2 * (uint64_t)p->rows * p->cols * sizeof(float);
-        }
+        payload += sizeof heads[k] + fr_param_set_count(set);
+        s = fr_ckpt_opt_measure(opts[k], set, &heads[k], &flags[k], &payload);
     }
     if (st->best_epoch)
         payload += st->n_values * sizeof(float);
@@ -174,24 +144,9 @@ fr_status fr_msmt_checkpoint_write(fr_msmt_model *m, const fr_table *t, const fr
             fr_ckpt_write(&w, flags[k], (size_t)heads[k].n_params);
         }
         for (size_t k = 0; s == FR_OK && k < n_parts; k++)
-            for (size_t i = 0; s == FR_OK && i < fr_param_set_count(parts[k].set); i++) {
-                fr_param *p = fr_param_set_at(parts[k].set, i);
-                s = write_buffer(&w, p->value, p->rows * p->cols, tmp);
-            }
-        for (size_t k = 0; s == FR_OK && k < n_opt; k++) {
-            fr_param_set *set = set_of(m, st->phase, k);
-            for (size_t i = 0; s == FR_OK && i < fr_param_set_count(set); i++) {
-                fr_param *p = fr_param_set_at(set, i);
-                fr_buffer *mb, *vb;
-                if (!flags[k][i])
-                    continue;
-                s = fr_optimizer_moments(opts[k], p, &mb, &vb);
-                if (s == FR_OK)
-                    s = write_buffer(&w, mb, p->rows * p->cols, tmp);
-                if (s == FR_OK)
-                    s = write_buffer(&w, vb, p->rows * p->cols, tmp);
-            }
-        }
+            s = fr_ckpt_write_values(&w, parts[k].set, tmp);
+        for (size_t k = 0; s == FR_OK && k < n_opt; k++)
+            s = fr_ckpt_write_moments(&w, opts[k], set_of(m, st->phase, k), flags[k], tmp);
         if (st->best_epoch)
             fr_ckpt_write(&w, st->best, st->n_values * sizeof *st->best);
         if (st->phase == FR_MSMT_PHASE_SEARCH && st->rewound)
@@ -208,16 +163,6 @@ fr_status fr_msmt_checkpoint_write(fr_msmt_model *m, const fr_table *t, const fr
 }
 
 /* ---- reading ---------------------------------------------------------- */
-
-/* n floats from the file through tmp into a backend buffer. */
-static fr_status read_buffer(FILE *f, const char *path, fr_buffer *b, size_t n, float *tmp)
-{
-    if (n == 0)
-        return FR_OK;
-    if (fread(tmp, n * sizeof *tmp, 1, f) != 1)
-        return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is truncated", path);
-    return fr_buffer_upload(b, 0, tmp, n * sizeof *tmp);
-}
 
 static const char *phase_name(uint32_t phase)
 {
@@ -270,31 +215,10 @@ static fr_status check_header(const ckpt_header *h, const char *path, fr_msmt_mo
     return FR_OK;
 }
 
-/* Optimiser k's head and moment flags (flags: n_params bytes) against
- * the set it steps; adds the bytes its moments take to *arrays. */
-static fr_status check_optimizer(const char *path, fr_msmt_model *m, uint32_t phase, size_t k, const opt_head *head,
-                                 const unsigned char *flags, int sgd, uint64_t *arrays)
-{
-    fr_param_set *set = set_of(m, (fr_msmt_phase)phase, k);
-    size_t count = fr_param_set_count(set);
-    if (head->n_params != count || head->steps < 0)
-        return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint's optimiser %zu steps %llu parameters (%lld steps); this run's %zu",
-                       path, k + 1, (unsigned long long)head->n_params, (long long)head->steps, count);
-    for (size_t i = 0; i < count; i++) {
-        fr_param *p = fr_param_set_at(set, i);
-        if (flags[i] > 1 || (flags[i] && (sgd || !p->trainable)))
-            return fr_fail(FR_ERR_FORMAT, "%s: the checkpoint holds optimiser moments for '%s', which has none", path,
-                           p->name);
-        if (flags[i])
-            *arrays += 2 * (uint64_t)p->rows * p->cols * sizeof(float);
-    }
-    return FR_OK;
-}
-
 /* The arrays, after every check: into the model, its optimisers and st. */
 static fr_status read_arrays(FILE *f, const char *path, fr_msmt_model *m, const fr_msmt_train_options *o,
                              const ckpt_header *h, fr_model_part *parts, size_t n_parts, fr_optimizer *opts[2],
-                             unsigned char *flags[2], const opt_head *heads, fr_msmt_state *st)
+                             unsigned char *flags[2], const fr_ckpt_opt_head *heads, fr_msmt_state *st)
 {
     /* The switch to hard gates copies the searched embedding into the
      * selector's input, which the file's values then replace. */
@@ -306,25 +230,9 @@ static fr_status read_arrays(FILE *f, const char *path, fr_msmt_model *m, const 
         return fr_fail_nomem("checkpoint", most * sizeof *tmp);
     fr_status s = FR_OK;
     for (size_t k = 0; s == FR_OK && k < n_parts; k++)
-        for (size_t i = 0; s == FR_OK && i < fr_param_set_count(parts[k].set); i++) {
-            fr_param *p = fr_param_set_at(parts[k].set, i);
-            s = read_buffer(f, path, p->value, p->rows * p->cols, tmp);
-        }
-    for (size_t k = 0; s == FR_OK && k < h->n_opt; k++) {
-        fr_param_set *set = set_of(m, (fr_msmt_phase)h->phase, k);
-        s = fr_optimizer_set_steps(opts[k], heads[k].steps);
-        for (size_t i = 0; s == FR_OK && i < fr_param_set_count(set); i++) {
-            fr_param *p = fr_param_set_at(set, i);
-            fr_buffer *mb, *vb;
-            if (!flags[k][i])
-                continue;
-            s = fr_optimizer_moments_alloc(opts[k], p, &mb, &vb);
-            if (s == FR_OK)
-                s = read_buffer(f, path, mb, p->rows * p->cols, tmp);
-            if (s == FR_OK)
-                s = read_buffer(f, path, vb, p->rows * p->cols, tmp);
-        }
-    }
+        s = fr_ckpt_read_values(f, path, parts[k].set, tmp);
+    for (size_t k = 0; s == FR_OK && k < h->n_opt; k++)
+        s = fr_ckpt_read_moments(f, path, opts[k], set_of(m, (fr_msmt_phase)h->phase, k), &heads[k], flags[k], tmp);
     free(tmp);
     size_t bytes = st->n_values * sizeof(float);
     if (s == FR_OK && h->best_epoch && bytes && fread(st->best, bytes, 1, f) != 1)
@@ -356,7 +264,7 @@ static fr_status read_file(FILE *f, const char *path, fr_msmt_model *m, const fr
     fr_msmt_state want = *st;
     want.phase = (fr_msmt_phase)h.phase;
     optimizers_of(&want, opts);
-    opt_head heads[2];
+    fr_ckpt_opt_head heads[2];
     unsigned char *flags[2] = {NULL, NULL};
     uint64_t expected = h.config_bytes + h.n_extra * sizeof(double);
     for (size_t k = 0; k < n_parts; k++)
@@ -366,13 +274,14 @@ static fr_status read_file(FILE *f, const char *path, fr_msmt_model *m, const fr
         if (fread(&heads[k], sizeof heads[k], 1, f) != 1)
             s = fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is truncated", path);
         else if (heads[k].n_params != count)
-            s = check_optimizer(path, m, h.phase, k, &heads[k], NULL, 0, &expected);
+            s = fr_ckpt_opt_check(path, set_of(m, want.phase, k), k + 1, &heads[k], NULL, 0, &expected);
         else if (!(flags[k] = malloc(count ? count : 1)))
             s = fr_fail_nomem("checkpoint", count);
         else if (count && fread(flags[k], count, 1, f) != 1)
             s = fr_fail(FR_ERR_FORMAT, "%s: the checkpoint is truncated", path);
         else
-            s = check_optimizer(path, m, h.phase, k, &heads[k], flags[k], o->optimizer == FR_OPTIM_SGD, &expected);
+            s = fr_ckpt_opt_check(path, set_of(m, want.phase, k), k + 1, &heads[k], flags[k],
+                                  o->optimizer == FR_OPTIM_SGD, &expected);
         expected += sizeof heads[k] + count;
     }
     if (h.best_epoch)
