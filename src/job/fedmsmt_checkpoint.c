@@ -15,14 +15,14 @@
  *   per client: its parameters' values (every role, batch-norm statistics
  *     included), what it last received (n_values floats), its kept model
  *     (n_values floats, when the header says models are kept), its
- *     optimiser's moments (io/checkpoint_params.h). */
+ *     optimiser's moments (nn/params_checkpoint.h). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error_internal.h"
 #include "io/checkpoint_file.h"
-#include "io/checkpoint_params.h"
+#include "nn/params_checkpoint.h"
 #include "job/fedmsmt_job.h"
 
 typedef struct ckpt_header {

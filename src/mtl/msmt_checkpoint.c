@@ -25,7 +25,7 @@
 
 #include "core/error_internal.h"
 #include "io/checkpoint_file.h"
-#include "io/checkpoint_params.h"
+#include "nn/params_checkpoint.h"
 #include "mtl/msmt_internal.h"
 
 typedef struct ckpt_header {

@@ -1,9 +1,9 @@
-/* checkpoint_params.c — parameter values and optimiser state in a
- * checkpoint (see checkpoint_params.h). */
+/* params_checkpoint.c — parameter values and optimiser state in a
+ * checkpoint (see params_checkpoint.h). */
 #include <stdlib.h>
 
 #include "core/error_internal.h"
-#include "io/checkpoint_params.h"
+#include "nn/params_checkpoint.h"
 
 size_t fr_ckpt_largest_param(fr_param_set *const *sets, size_t n)
 {

@@ -1,12 +1,12 @@
-/* checkpoint_params.h — a parameter set's values and an optimiser's state
+/* params_checkpoint.h — a parameter set's values and an optimiser's state
  * in a checkpoint (internal), shared by the jobs whose checkpoints hold
  * models (msmt, fedmsmt): each parameter's values in the set's order,
  * every role; an optimiser as its step count, its parameter count and one
  * byte per parameter (1: the parameter has Adam moments), then those
  * moments, m then v, parameter by parameter. Values go through a caller's
  * scratch array of fr_ckpt_largest_param floats. */
-#ifndef FR_CHECKPOINT_PARAMS_H
-#define FR_CHECKPOINT_PARAMS_H
+#ifndef FR_NN_PARAMS_CHECKPOINT_H
+#define FR_NN_PARAMS_CHECKPOINT_H
 
 #include <stddef.h>
 #include <stdint.h>
