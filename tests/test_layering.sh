@@ -12,6 +12,9 @@
 #   src/backend/  nothing above it: its own files, core/, and the public
 #                 backend and error headers.
 #   src/data/     neither a backend nor nn.
+#   src/core/, src/io/   the bottom: each other and the public headers of
+#                 errors, random numbers, progress, version, configuration
+#                 and model files (an allowlist, followed transitively).
 #   OpenCL and CLBlast headers only inside src/backend/opencl/.
 # With an argument, checks that tree instead of the source tree (the test
 # of the test: tests/layering/ holds a tree that breaks every rule).
@@ -46,6 +49,7 @@ closure() {
 # Public headers the federation core may bring in.
 fed_public="fedrec/error.h fedrec/fed.h fedrec/fed_client.h fedrec/participation.h fedrec/privacy.h fedrec/progress.h fedrec/rng.h fedrec/comm.h fedrec/config.h fedrec/version.h"
 backend_public="fedrec/backend.h fedrec/error.h"
+bottom_public="fedrec/error.h fedrec/rng.h fedrec/progress.h fedrec/version.h fedrec/config.h fedrec/model_file.h"
 
 check_file() { # file layer
     file=$1 layer=$2 rel=${1#$root/}
@@ -78,6 +82,17 @@ check_file() { # file layer
                 done ;;
             *) bad "$rel" "includes \"$inc\": the backend includes nothing above it" ;;
             esac ;;
+        bottom)
+            case $inc in
+            core/* | io/* | config.h) ;;
+            fedrec/*)
+                for h in $(closure "$inc"); do
+                    case " $bottom_public " in *" $h "*) ;; *)
+                        bad "$rel" "includes \"$inc\", which brings $h: core and io are the bottom layer" ;;
+                    esac
+                done ;;
+            *) bad "$rel" "includes \"$inc\": core and io are the bottom layer" ;;
+            esac ;;
         data)
             case $inc in
             backend/* | nn/*) bad "$rel" "includes \"$inc\": data code sees no backend or nn" ;;
@@ -99,6 +114,7 @@ for f in $(find "$root/src" "$root/include" -name '*.[ch]' 2>/dev/null | sort); 
     src/rec/* | src/mtl/* | src/mtr/* | src/nn/*) check_file "$f" model ;;
     src/backend/*) check_file "$f" backend ;;
     src/data/*) check_file "$f" data ;;
+    src/core/* | src/io/*) check_file "$f" bottom ;;
     *) checked=$((checked + 1)) ;;
     esac
     case $rel in
@@ -112,13 +128,13 @@ done
 [ "$checked" -gt 0 ] || { echo "FAIL: no source files found under $root" >&2; exit 1; }
 echo "layering: $checked files checked, $failures breaks"
 if [ $# -eq 0 ]; then
-    # The test of the test: each of the 6 files of the broken tree (one
+    # The test of the test: each of the 7 files of the broken tree (one
     # per rule) must be caught.
     broken=$(sh "$0" "$top_srcdir/tests/layering" 2>&1)
     n=$(printf '%s\n' "$broken" | sed -n 's/^FAIL: \(src\/[^:]*\):.*/\1/p' | sort -u | wc -l)
-    if [ "$n" -ne 6 ]; then
+    if [ "$n" -ne 7 ]; then
         printf '%s\n' "$broken" >&2
-        echo "FAIL: of the 6 files of the deliberately broken tree tests/layering/, $n were caught" >&2
+        echo "FAIL: of the 7 files of the deliberately broken tree tests/layering/, $n were caught" >&2
         failures=$((failures + 1))
     fi
 fi

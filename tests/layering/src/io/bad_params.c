@@ -1,0 +1,2 @@
+/* Breaks: io (the bottom layer) includes nn. */
+#include "fedrec/params.h"
