@@ -76,6 +76,10 @@ typedef struct fr_fed_upload {
     int trained, late, rejected;
 } fr_fed_upload;
 
+/* Room in up for n_rows rows of width values (its buffers grown, their
+ * contents kept; cap_rows updated). */
+fr_status fr_fed_upload_reserve(fr_fed_upload *up, size_t n_rows, size_t width);
+
 /* The model's side. `model` is the model's own object, passed back to
  * every call. Calls from the core's threads (train) run concurrently for
  * different clients and workers; the others come from the driving thread. */

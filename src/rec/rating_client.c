@@ -437,18 +437,7 @@ fr_status fr_pf_train_client(fr_rating *p, scratch *s, size_t u, fr_fed_upload *
     }
     /* The upload: changed rows and their change. */
     size_t need = p->o.dense_upload ? p->n_items : s->n_loaded;
-    if (need > out->cap_rows || !out->rows) {
-        size_t cap = need > 16 ? need : 16;
-        int32_t *rows = realloc(out->rows, cap * sizeof *rows);
-        if (rows)
-            out->rows = rows;
-        float *delta = realloc(out->delta, cap * d * sizeof *delta);
-        if (delta)
-            out->delta = delta;
-        if (!rows || !delta)
-            return fr_fail_nomem("client update", cap * d * 4);
-        out->cap_rows = cap;
-    }
+    FR_TRY(fr_fed_upload_reserve(out, need, d));
     /* Counting sort of the changed rows into the upload groups (item
      * ranges), so each aggregation task reads only its own rows: count,
      * then place. */
