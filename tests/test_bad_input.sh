@@ -235,6 +235,20 @@ cmp -s fed.ckpt fed.ckpt.keep || fail "B222: a refused checkpoint was changed"
 case_ B223 3 "--resume needs output.checkpoint" "$FEDREC" train --set job.kind=mtrec --set train.epochs=1 --quiet --resume
 case_ B224 4 "mt.ckpt.keep: not a fedrec model file (bad magic): it is a checkpoint (output.checkpoint, for train --resume) of the central multi-task job (job.kind = mtrec)" \
     "$FEDREC" eval mt.ckpt.keep
+# Central mtrec on several ranks: needs an MPI build and launcher.
+if [ "${FR_TEST_MPI_BUILD:-no}" = yes ] && [ -n "${MPIEXEC:-}" ]; then
+    mpi_flags=
+    if "$MPIEXEC" --version 2>&1 | grep -q "Open MPI\|OpenRTE"; then
+        mpi_flags="--oversubscribe"
+        [ "$(id -u)" = 0 ] && mpi_flags="$mpi_flags --allow-run-as-root"
+    fi
+    # shellcheck disable=SC2086
+    case_ B235 3 "job.kind = mtrec with mtrec.federated = false trains centrally, every user's data in one process; started with 2 ranks: run it without mpirun, or set mtrec.federated = true" \
+        "$MPIEXEC" $mpi_flags -np 2 "$FEDREC" train --set job.kind=mtrec --set data.users=50 --set data.items=40 --quiet
+    [ "$(grep -c "trains centrally" err)" -eq 1 ] || fail "B235: not said once: $(cat err)"
+else
+    skip_case B235 "central mtrec under mpirun: this build has no MPI (./configure --with-mpi)"
+fi
 # The crash test hook (doc/RELIABILITY.md) set to no known point: the first
 # atomic write refuses, so a mistyped test cannot pass for a crash.
 case_ B80 3 "FEDREC_TEST_CRASH_AT = 'synched': expected created, written, synced, linked or renamed" env FEDREC_TEST_CRASH_AT=synched "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save hook.frm
