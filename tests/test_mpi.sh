@@ -280,6 +280,14 @@ cp "$tmp/t1.tbl" "$tmp/copy/t1.tbl"
 on_rank1 "--set data.path=$tmp/copy/t1.tbl" train --set job.kind=fedmsmt $tables --set data.path="$tmp/t1.tbl" ||
     fail "fedmsmt, rank 1 with a copy of the table: $(cat "$tmp/err")"
 
+# Federated mtrec: the same check.
+on_rank1 "--set mtrec.client_lr=0.1" train --set job.kind=mtrec --set mtrec.federated=true --set data.users=60 \
+    --set data.items=80 --set data.per_user=10 --set train.rounds=1 --quiet
+code=$?
+[ "$code" -eq 3 ] &&
+    [ "$(grep -c "rank 1 of 2: the configuration differs from rank 0's in 1 key: mtrec.client_lr: rank 0 0.05, rank 1 0.1 (" "$tmp/err")" -eq 1 ] ||
+    fail "federated mtrec, rank 1 with another client lr: exit $code: $(cat "$tmp/err")"
+
 # A report rank 0 cannot write: refused before any data is read; every rank
 # stops, one message, no abort.
 # shellcheck disable=SC2086

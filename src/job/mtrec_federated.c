@@ -93,9 +93,20 @@ fr_status fr_mtr_federated_set_comm(fr_mtr *m, const fr_mtr_fed_options *fo, fr_
 {
     if (m->fed_job)
         return fr_fail(FR_ERR_INVALID, "federated multi-task training: the ranks are set before the first round");
-    FR_TRY(mtrec_fed_make(m, fo, round_robin));
+    uint64_t data_fingerprint = fr_mtr_data_fingerprint(m->data);
+    int several = c && fr_comm_size(c) > 1;
+    /* The same job everywhere first (so that a rank refusing it below
+     * refuses it on every rank), and a failure to make the core agreed on,
+     * so that no rank waits in the core's check. */
+    if (several)
+        FR_TRY(fr_comm_same_job(c, job_fingerprint, data_fingerprint, data_name));
+    fr_status s = mtrec_fed_make(m, fo, round_robin);
+    if (several)
+        s = fr_comm_agree(c, s);
+    if (s != FR_OK)
+        return s;
     mtrec_fed *j = m->fed_job;
-    return fr_fed_set_comm(j->f, c, job_fingerprint, fr_mtr_data_fingerprint(m->data), data_name);
+    return fr_fed_set_comm(j->f, c, job_fingerprint, data_fingerprint, data_name);
 }
 
 void fr_mtr_federated_traffic(const fr_mtr *m, fr_mtr_fed_traffic *out)
