@@ -282,6 +282,20 @@ case_ B232 4 "fm.ckpt.keep: not a fedrec model file (bad magic): it is a checkpo
 case_ B233 3 "fm.ckpt: the checkpoint holds 2 finished rounds, more than this run's train.rounds = 1: resume with train.rounds = 2 or more" \
     "$FEDREC" train $FM --set data.path=ms_a.tbl --set output.checkpoint=fm.ckpt --set train.rounds=1 --resume
 cmp -s fm.ckpt fm.ckpt.keep || fail "B233: a refused checkpoint was changed"
+# Central mtrec on several ranks: needs an MPI build and launcher.
+if [ "${FR_TEST_MPI_BUILD:-no}" = yes ] && [ -n "${MPIEXEC:-}" ]; then
+    mpi_flags=
+    if "$MPIEXEC" --version 2>&1 | grep -q "Open MPI\|OpenRTE"; then
+        mpi_flags="--oversubscribe"
+        [ "$(id -u)" = 0 ] && mpi_flags="$mpi_flags --allow-run-as-root"
+    fi
+    # shellcheck disable=SC2086
+    case_ B235 3 "job.kind = mtrec with mtrec.federated = false trains centrally, every user's data in one process; started with 2 ranks: run it without mpirun, or set mtrec.federated = true" \
+        "$MPIEXEC" $mpi_flags -np 2 "$FEDREC" train --set job.kind=mtrec --set data.users=50 --set data.items=40 --quiet
+    [ "$(grep -c "trains centrally" err)" -eq 1 ] || fail "B235: not said once: $(cat err)"
+else
+    skip_case B235 "central mtrec under mpirun: this build has no MPI (./configure --with-mpi)"
+fi
 # The crash test hook (doc/RELIABILITY.md) set to no known point: the first
 # atomic write refuses, so a mistyped test cannot pass for a crash.
 case_ B80 3 "FEDREC_TEST_CRASH_AT = 'synched': expected created, written, synced, linked or renamed" env FEDREC_TEST_CRASH_AT=synched "$FEDREC" train --set job.kind=ctr --set data.rows=300 --set train.epochs=1 --quiet --save hook.frm

@@ -2,8 +2,9 @@
 # test_mpi.sh — multi-rank jobs (builds configured --with-mpi): PFedRec,
 # FedNCF, a shared score with weighted aggregation, simulated stragglers
 # with a quorum, and PF-MSMTrec (also with stragglers) on 1, 2 and 3 ranks
-# (contiguous and round-robin placement) must write reports identical to
-# the single-process run's, every column but wall time; a run checkpointed
+# (contiguous and round-robin placement), and federated mtrec on 2 ranks,
+# must write reports (and saved models) identical to the single-process
+# run's, every column but wall time; a run checkpointed
 # on 2 ranks and resumed on 3 equals the uninterrupted run; the
 # communication report has a row per round and rank; [rank] keys and
 # FEDREC_* variables set a rank's threads, and an OpenCL rank works beside
@@ -145,6 +146,62 @@ for extra in "--set fedmsmt.method=local" "--set fed.deadline=1 --set fed.deadli
         fail "a model saved on 2 ranks ($extra) evaluates to another table: $(diff "$tmp/t_train" "$tmp/t_eval" | head -n 6)"
 done
 
+# Federated mtrec (the per-row mean over ranks, by item-row range): on 2
+# ranks, contiguous and round-robin, with a sampled share of clients and
+# several local steps, the report (every column but times: the tasks'
+# losses, the combiner's weights and norms, ranking figures, upload bytes)
+# and the last round's saved table equal one process's byte for byte; a
+# run checkpointed on 2 ranks and resumed on 3 equals the uninterrupted
+# one-process run, model included.
+mt="--set job.kind=mtrec --set data.users=300 --set data.items=400 --set data.per_user=15 --set train.rounds=4
+    --set mtrec.tasks=bpr,directau,category --set mtrec.federated=true --set train.batch_size=128
+    --set output.model_from=last --set backend.threads=1 --quiet"
+for extra in "--set mtrec.client_fraction=0.5" \
+    "--set fed.placement=round-robin --set mtrec.local_steps=2 --set mtrec.combiner=pcgrad"; do
+    # One report path for both (the saved model holds the configuration).
+    # shellcheck disable=SC2086
+    "$FEDREC" train $mt $extra --report "$tmp/mt.csv" --save "$tmp/m.frm" >"$tmp/out" 2>"$tmp/err" ||
+        fail "federated mtrec in one process ($extra) failed: $(cat "$tmp/err")"
+    mv "$tmp/m.frm" "$tmp/mt-one.frm"
+    mv "$tmp/mt.csv" "$tmp/mt-one.csv"
+    # shellcheck disable=SC2086
+    mpi 2 train $mt $extra --report "$tmp/mt.csv" --save "$tmp/m.frm" >"$tmp/out" 2>"$tmp/err" ||
+        fail "federated mtrec on 2 ranks ($extra) failed: $(cat "$tmp/err")"
+    mv "$tmp/m.frm" "$tmp/mt-two.frm"
+    mv "$tmp/mt.csv" "$tmp/mt-two.csv"
+    strip "$tmp/mt-one.csv" >"$tmp/mt-one.txt"
+    strip "$tmp/mt-two.csv" >"$tmp/mt-two.txt"
+    [ "$(wc -l <"$tmp/mt-one.txt")" -eq 5 ] || fail "federated mtrec ($extra): the report is not 4 rounds: $(cat "$tmp/mt-one.txt")"
+    cmp -s "$tmp/mt-one.txt" "$tmp/mt-two.txt" ||
+        fail "federated mtrec on 2 ranks ($extra) reports otherwise: $(diff "$tmp/mt-one.txt" "$tmp/mt-two.txt" | head -n 4)"
+    cmp -s "$tmp/mt-one.frm" "$tmp/mt-two.frm" || fail "the federated mtrec model saved on 2 ranks ($extra) differs from one process's"
+done
+# (The saved model holds the configuration: the same paths for both.)
+# shellcheck disable=SC2086
+"$FEDREC" train $mt --set train.rounds=5 --set mtrec.client_fraction=0.5 --set "output.checkpoint=$tmp/mtck" \
+    --report "$tmp/mt-part.csv" --save "$tmp/m.frm" --set "output.comm_report=$tmp/mt-comm.csv" \
+    >"$tmp/out" 2>"$tmp/err" || fail "uninterrupted federated mtrec failed: $(cat "$tmp/err")"
+mv "$tmp/m.frm" "$tmp/mt-full.frm"
+mv "$tmp/mt-part.csv" "$tmp/mt-full.csv"
+rm -f "$tmp/mtck" "$tmp/mtck.prev" "$tmp/mt-comm.csv"
+# shellcheck disable=SC2086
+mpi 2 train $mt --set train.rounds=3 --set mtrec.client_fraction=0.5 --set "output.checkpoint=$tmp/mtck" \
+    --report "$tmp/mt-part.csv" --save "$tmp/m.frm" >"$tmp/out" 2>"$tmp/err" ||
+    fail "federated mtrec on 2 ranks with checkpoints failed: $(cat "$tmp/err")"
+# shellcheck disable=SC2086
+mpi 3 train $mt --set train.rounds=5 --set mtrec.client_fraction=0.5 --set "output.checkpoint=$tmp/mtck" \
+    --report "$tmp/mt-part.csv" --save "$tmp/m.frm" --set "output.comm_report=$tmp/mt-comm.csv" --resume \
+    >"$tmp/out" 2>"$tmp/err" || fail "federated mtrec resumed on 3 ranks failed: $(cat "$tmp/err")"
+strip "$tmp/mt-full.csv" >"$tmp/full.txt"
+strip "$tmp/mt-part.csv" >"$tmp/part.txt"
+cmp -s "$tmp/full.txt" "$tmp/part.txt" ||
+    fail "federated mtrec resumed on 3 ranks differs: $(diff "$tmp/full.txt" "$tmp/part.txt" | head -n 4)"
+cmp -s "$tmp/mt-full.frm" "$tmp/m.frm" || fail "federated mtrec resumed on 3 ranks saved another model"
+# Its communication report: 2 rounds x 3 ranks, traffic both ways.
+[ "$(wc -l <"$tmp/mt-comm.csv")" -eq 7 ] || fail "federated mtrec comm report: $(cat "$tmp/mt-comm.csv")"
+awk -F, 'NR > 1 && ($(NF - 5) <= 0 || $(NF - 4) <= 0) { bad = 1 } END { exit bad }' "$tmp/mt-comm.csv" ||
+    fail "federated mtrec: a rank reports no traffic: $(cat "$tmp/mt-comm.csv")"
+
 # Checkpointed on 2 ranks, resumed on 3: the uninterrupted run.
 # shellcheck disable=SC2086
 "$FEDREC" train "$pf" --quiet $small --set train.rounds=6 --report "$tmp/full.csv" >/dev/null 2>&1 ||
@@ -223,6 +280,14 @@ cp "$tmp/t1.tbl" "$tmp/copy/t1.tbl"
 on_rank1 "--set data.path=$tmp/copy/t1.tbl" train --set job.kind=fedmsmt $tables --set data.path="$tmp/t1.tbl" ||
     fail "fedmsmt, rank 1 with a copy of the table: $(cat "$tmp/err")"
 
+# Federated mtrec: the same check.
+on_rank1 "--set mtrec.client_lr=0.1" train --set job.kind=mtrec --set mtrec.federated=true --set data.users=60 \
+    --set data.items=80 --set data.per_user=10 --set train.rounds=1 --quiet
+code=$?
+[ "$code" -eq 3 ] &&
+    [ "$(grep -c "rank 1 of 2: the configuration differs from rank 0's in 1 key: mtrec.client_lr: rank 0 0.05, rank 1 0.1 (" "$tmp/err")" -eq 1 ] ||
+    fail "federated mtrec, rank 1 with another client lr: exit $code: $(cat "$tmp/err")"
+
 # A report rank 0 cannot write: refused before any data is read; every rank
 # stops, one message, no abort.
 # shellcheck disable=SC2086
@@ -265,6 +330,12 @@ mpi 2 train --set job.kind=msmt >"$tmp/out" 2>"$tmp/err"
 code=$?
 [ "$code" -eq 3 ] || fail "msmt on 2 ranks exited $code, expected 3"
 [ "$(grep -c "runs in one process" "$tmp/err")" -eq 1 ] || fail "msmt on 2 ranks: $(cat "$tmp/err")"
+# Central mtrec (mtrec.federated = false) likewise (doc/BAD-INPUT.md B235,
+# run by test_bad_input.sh too).
+mpi 2 train --set job.kind=mtrec --set data.users=50 --set data.items=40 >"$tmp/out" 2>"$tmp/err"
+code=$?
+[ "$code" -eq 3 ] && [ "$(grep -c "mtrec.federated = false trains centrally" "$tmp/err")" -eq 1 ] ||
+    fail "central mtrec on 2 ranks: exit $code: $(cat "$tmp/err")"
 # A data file only one rank lacks: every rank stops, rank 0 names it once.
 # shellcheck disable=SC2016
 "$MPIEXEC" $launch_flags -np 2 sh -c \

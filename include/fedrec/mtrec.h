@@ -240,6 +240,28 @@ void fr_mtr_fed_options_default(fr_mtr_fed_options *fo);
  * moved; the model is then not fit to go on. */
 fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, const fr_mtr_fed_options *fo,
                                  fr_mtr_epoch *out, uint64_t *upload_bytes);
+/* Federated rounds on the ranks of an MPI job (c: NULL or one rank: this
+ * process only), before the first round: each rank trains its share of
+ * the clients (placement as the participation defaults: contiguous
+ * blocks of equal work), the item rows' per-row mean goes by row range
+ * over the ranks, and every rank ends each round with the whole table
+ * (every user's row too) and the same figures, bit for bit those of one
+ * process. Every rank must hold the same job: job_fingerprint
+ * (fr_config_fingerprint) and the data (fr_mtr_data_fingerprint) are
+ * compared, data_name naming the data in the message. round_robin: place
+ * client u on rank u mod ranks instead. */
+struct fr_comm;
+fr_status fr_mtr_federated_set_comm(fr_mtr *m, const fr_mtr_fed_options *fo, struct fr_comm *c,
+                                    const char *job_fingerprint, const char *data_name, int round_robin);
+/* The last federated round's exchanges (all 0 on one rank): payload bytes
+ * this rank sent and received, wall seconds in the exchanges and in this
+ * rank's clients, the clients it trained. */
+typedef struct fr_mtr_fed_traffic {
+    uint64_t bytes_sent, bytes_received;
+    double t_comm, t_local;
+    size_t trained_here;
+} fr_mtr_fed_traffic;
+void fr_mtr_federated_traffic(const fr_mtr *m, fr_mtr_fed_traffic *out);
 /* The embedding table: n_users rows of users, then n_items rows of items. */
 const float *fr_mtr_embeddings(const fr_mtr *m);
 float *fr_mtr_embeddings_mut(fr_mtr *m);

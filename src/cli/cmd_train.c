@@ -90,7 +90,8 @@ static void usage(FILE *out)
             "printed and written (marked interrupted), exit 130 (143); a second Ctrl-C\n"
             "quits at once.\n\n"
             "In a build configured --with-mpi, 'mpirun -np K fedrec train CONFIG' runs the\n"
-            "pfedrec, fedmf, fedncf and fedmsmt jobs on K ranks with the one-process\n"
+            "pfedrec, fedmf, fedncf, fedmsmt and federated mtrec (mtrec.federated = true)\n"
+            "jobs on K ranks with the one-process\n"
             "result (fed.* and rank.* keys, output.comm_report; doc/DISTRIBUTED.md).\n"
             "A signal to any rank stops every rank after the same round, as above;\n"
             "Ctrl-C on mpirun reaches the ranks as SIGTERM a second later, and SIGKILL\n"
@@ -303,16 +304,22 @@ static int run(fr_config *cfg, const train_opts *o)
 static int run_job(fr_config *cfg, const train_opts *o, const char *kind, fr_comm *comm)
 {
     int ranks = fr_comm_size(comm);
-    if (ranks > 1 && (!strcmp(kind, "msmt") || !strcmp(kind, "mtrec") || !strcmp(kind, "ctr") ||
-                      !strcmp(kind, "central-mf"))) {
-        fr_status s = fr_cli_fail(FR_ERR_UNSUPPORTED, "job.kind = %s runs in one process; started with %d ranks (multi-rank jobs: pfedrec, fedmf, fedncf, fedmsmt)",
+    if (ranks > 1 && (!strcmp(kind, "msmt") || !strcmp(kind, "ctr") || !strcmp(kind, "central-mf"))) {
+        fr_status s = fr_cli_fail(FR_ERR_UNSUPPORTED, "job.kind = %s runs in one process; started with %d ranks (multi-rank jobs: pfedrec, fedmf, fedncf, fedmsmt, mtrec with mtrec.federated = true)",
                                   kind, ranks);
         return fr_cli_report(fr_cli_agree(comm, s), NULL); /* every rank sees it: reported once */
+    }
+    int federated = 0;
+    if (ranks > 1 && !strcmp(kind, "mtrec") && fr_config_get_bool(cfg, "mtrec.federated", &federated) == FR_OK &&
+        !federated) { /* central training pools every user's data in one process */
+        fr_status s = fr_cli_fail(FR_ERR_UNSUPPORTED, "job.kind = mtrec with mtrec.federated = false trains centrally, every user's data in one process; started with %d ranks: run it without mpirun, or set mtrec.federated = true for federated rounds over the ranks",
+                                  ranks);
+        return fr_cli_report(fr_cli_agree(comm, s), NULL);
     }
     if (!strcmp(kind, "msmt"))
         return fr_cli_run_msmt(cfg, o->quiet, o->summary, o->resume);
     if (!strcmp(kind, "mtrec"))
-        return fr_cli_run_mtrec(cfg, o->quiet, o->summary, o->resume);
+        return fr_cli_run_mtrec(cfg, o->quiet, o->summary, o->resume, comm);
     if (!strcmp(kind, "fedmsmt"))
         return fr_cli_run_fedmsmt(cfg, o->quiet, o->summary, o->resume, comm);
     return strcmp(kind, "ctr") ? fr_cli_run_pfedrec(cfg, o->quiet, o->summary, o->resume, comm) : run(cfg, o);

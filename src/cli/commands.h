@@ -28,7 +28,7 @@ fr_status fr_cli_ratings_spec(const fr_config *cfg, fr_ratings_spec *spec, const
 #include "fedrec/pfedrec.h"
 fr_status fr_cli_pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o);
 /* The multi-task recommender job (job_mtrec.c). */
-int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int resume);
+int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int resume, struct fr_comm *comm);
 /* Its options (mtrec.*, train.*) and its data (data.*, mtrec.parts and the
  * relation files; `what` describes it), for saved models too. */
 #include "fedrec/mtrec.h"

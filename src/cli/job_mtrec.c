@@ -5,7 +5,13 @@
  * names, evaluate full ranking on validation every train.eval_every
  * epochs (and at the last), stop early on validation Recall@20
  * (mtrec.patience evaluations without a better one, after
- * mtrec.min_epochs), and report the test figures of the best epoch. */
+ * mtrec.min_epochs), and report the test figures of the best epoch.
+ * Federated rounds also run on the ranks of an MPI job (cmd_train.c
+ * refuses central training there): every rank loads the data, trains its
+ * clients and ends each round with the whole table and the same figures,
+ * so every rank evaluates alike and takes the same verdicts; rank 0 alone
+ * prints and writes the report, summary, model and checkpoints. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +23,11 @@
 #include "cli/job_setup.h"
 #include "cli/loss_watch.h"
 #include "cli/progress.h"
+#include "cli/ranks.h"
 #include "cli/saved_model.h"
 #include "cli/summary.h"
 #include "core/clock.h"
+#include "fedrec/backend.h"
 #include "fedrec/mtrec.h"
 
 /* A comma-separated list field k (0-based) of s into buf; 0 if absent. */
@@ -478,8 +486,28 @@ static fr_status load_checkpoint(fr_mtr *m, const char *path, const char *job, m
     return FR_OK;
 }
 
-int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int resume)
+/* A failure on any rank ends every rank here, reported once. */
+static fr_status agree_or_free(fr_comm *comm, fr_status s, char *job, float *best_table, fr_mtr *m,
+                               fr_mtr_data *data)
 {
+    s = fr_cli_agree(comm, s);
+    if (s != FR_OK) {
+        free(job);
+        free(best_table);
+        fr_mtr_free(m);
+        if (data)
+            fr_mtr_data_free(data);
+    }
+    return s;
+}
+
+int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm)
+{
+    int rank = fr_comm_rank(comm), ranks = fr_comm_size(comm);
+    if (rank != 0) { /* rank 0 prints and writes; the others train */
+        quiet = 1;
+        summary = NULL;
+    }
     const char *report_path, *format, *name;
     fr_config_get_string(cfg, "output.report", &report_path);
     fr_config_get_string(cfg, "output.report_format", &format);
@@ -496,8 +524,10 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
     fr_config_get_string(cfg, "output.model_from", &model_from);
     fr_config_get_string(cfg, "output.checkpoint", &ckpt_path);
     int model_last = !strcmp(model_from, "last");
-    if (s == FR_OK && *model_path)
+    if (s == FR_OK && *model_path && rank == 0)
         s = fr_saved_check_writable("output.model", model_path);
+    if (rank != 0)
+        report_path = "";
     int federated = 0;
     double client_lr = 0.05, server_lr = 1;
     int64_t rounds = 0, local_steps = 1;
@@ -522,7 +552,10 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
     fo.client_lr = (float)client_lr;
     fo.server_lr = (float)server_lr;
     fo.local_steps = (size_t)local_steps;
-    if (s != FR_OK)
+    const char *placement = "contiguous";
+    if (s == FR_OK && ranks > 1)
+        s = fr_config_get_string(cfg, "fed.placement", &placement);
+    if ((s = agree_or_free(comm, s, NULL, NULL, NULL, NULL)) != FR_OK)
         return fr_cli_report(s, NULL);
     if (federated)
         epochs = rounds; /* a round is the federated epoch */
@@ -530,8 +563,13 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
     fr_mtr_data data;
     char what[8192];
     s = fr_cli_mtrec_load_data(cfg, &data, what, sizeof what, quiet);
-    if (s != FR_OK)
+    fr_status loaded = s;
+    s = fr_cli_agree(comm, s);
+    if (s != FR_OK) {
+        if (loaded == FR_OK)
+            fr_mtr_data_free(&data);
         return fr_cli_report(s, NULL);
+    }
     fr_mtr *m = NULL;
     fr_cli_progress progress;
     fr_cli_progress_init(&progress, quiet, unit, 1, (long long)epochs);
@@ -539,7 +577,7 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
     s = fr_mtr_create(&data, &o, &m);
     /* The job's fingerprint, kept in checkpoints and checked on resume. */
     char *job = NULL;
-    if (s == FR_OK && *ckpt_path)
+    if (s == FR_OK && (*ckpt_path || ranks > 1))
         s = fr_config_fingerprint(cfg, &job);
     size_t table_floats = (data.n_users + data.n_items) * o.dim;
     /* The best epoch's table: for output.model, and for checkpoints (a
@@ -563,13 +601,19 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
         snprintf(hint, sizeof hint, "train.weight_decay = %g, added to each row's gradient, outweighing the task gradients of a table of %zu rows (each row's share of a batch mean is small%s): try 1e-5 or 0",
                  (double)o.weight_decay, data.n_users + data.n_items,
                  o.combine.method == FR_COMBINE_PMTREC ? ", and pmtrec's weights, which sum to 1, make it smaller" : "");
-    fr_cli_loss_watch_init(&run.watch, 1, unit, federated ? "mtrec.client_lr" : "train.lr", federated ? fo.client_lr : o.lr,
+    fr_cli_loss_watch_init(&run.watch, rank == 0, unit, federated ? "mtrec.client_lr" : "train.lr", federated ? fo.client_lr : o.lr,
                            "train.weight_decay", o.weight_decay, hint);
-    unsigned start = 0;
-    if (s == FR_OK && resume)
-        s = load_checkpoint(m, ckpt_path, job, &run, best_table, table_floats, &start);
-    if (s == FR_OK && resume && *report_path)
-        s = fr_cli_trim_report(report_path, (int64_t)start);
+    /* Every rank gets here: one verdict, then the rounds' own exchanges
+     * (the ranks compare their jobs and data first). */
+    if ((s = agree_or_free(comm, s, job, best_table, m, &data)) != FR_OK)
+        return fr_cli_report(s, NULL);
+    if (ranks > 1)
+        s = fr_mtr_federated_set_comm(m, &fo, comm, job, what, !strcmp(placement, "round-robin"));
+    fr_cli_ranks rk;
+    char device[128];
+    fr_cli_cpu_device(o.threads, o.cpu_isa, device, sizeof device);
+    if (s == FR_OK)
+        s = fr_cli_ranks_open(&rk, comm, cfg, device, quiet);
     if (s != FR_OK) {
         free(job);
         free(best_table);
@@ -577,19 +621,35 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
         fr_mtr_data_free(&data);
         return fr_cli_report(s, NULL);
     }
+    unsigned start = 0;
+    /* On several ranks every rank reads the checkpoint rank 0 wrote. */
+    if (s == FR_OK && resume)
+        s = load_checkpoint(m, ckpt_path, job, &run, best_table, table_floats, &start);
+    if (s == FR_OK && resume && *report_path)
+        s = fr_cli_trim_report(report_path, (int64_t)start);
+    if (s == FR_OK && resume)
+        fr_cli_ranks_checkpoint(&rk, ckpt_path, (long long)start);
     int jsonl = !strcmp(format, "jsonl");
     FILE *report = NULL;
-    if (*report_path) {
-        report = fr_cli_open_report(report_path, resume ? "a" : "w");
-        if (!report) {
-            free(job);
-            free(best_table);
-            fr_mtr_free(m);
-            fr_mtr_data_free(&data);
-            return FR_EXIT_FAILURE;
-        }
-        if (!jsonl && !(resume && ftell(report) > 0))
+    if (s == FR_OK && *report_path) {
+        report = fopen(report_path, resume ? "a" : "w");
+        if (!report)
+            s = fr_cli_fail(FR_ERR_IO, "%s: cannot write the report: %s", report_path, strerror(errno));
+        else if (!jsonl && !(resume && ftell(report) > 0))
             report_header(report, &o);
+    }
+    s = fr_cli_agree(comm, s); /* rank 0's report: every rank learns whether it opened */
+    if (s == FR_OK)
+        s = fr_cli_ranks_open_report(&rk, resume, (long long)start);
+    if (s != FR_OK) {
+        if (report)
+            fclose(report);
+        fr_cli_ranks_close(&rk, FR_EXIT_OK);
+        free(job);
+        free(best_table);
+        fr_mtr_free(m);
+        fr_mtr_data_free(&data);
+        return fr_cli_report(s, NULL);
     }
     size_t at20 = cutoff_index(20);
     if (!quiet) {
@@ -621,11 +681,23 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
     fr_cli_progress_init(&progress, quiet, unit, (long long)start + 1, (long long)epochs);
     int64_t done = start, checkpointed = resume ? (int64_t)start : -1;
     int cut_short = 0; /* a stop inside an epoch: the table holds part of its steps */
-    for (int64_t e = start; s == FR_OK && !run.finished && e < epochs && !fr_cli_interrupted(); e++) {
+    for (int64_t e = start; s == FR_OK && !run.finished && e < epochs; e++) {
+        /* A stop is taken between epochs or rounds; on several ranks they
+         * agree on it first (interrupt.h), so that all stop after the same
+         * round. */
+        s = fr_cli_interrupt_agree(comm);
+        if (s != FR_OK || fr_cli_interrupted())
+            break;
         fr_mtr_epoch ep;
         uint64_t upload = 0;
         s = federated ? fr_mtr_federated_round(m, (unsigned)e, &fo, &ep, &upload)
                       : fr_mtr_train_epoch(m, (unsigned)e, &ep);
+        if (s == FR_OK && federated) {
+            fr_mtr_fed_traffic t;
+            fr_mtr_federated_traffic(m, &t);
+            s = fr_cli_ranks_round(&rk, (long long)e + 1, t.bytes_sent, t.bytes_received, t.t_comm, t.t_local,
+                                   t.trained_here);
+        }
         if (s != FR_OK || ep.stopped) {
             cut_short = s == FR_OK;
             break; /* a failure, or cut short by a stop: not an epoch */
@@ -678,17 +750,27 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
         /* The checkpoint last: a run killed before it is written resumes
          * from the one before and rewrites this epoch's report row. */
         if (s == FR_OK && *ckpt_path && ((e + 1) % ckpt_every == 0 || e + 1 == epochs || run.finished)) {
-            s = save_checkpoint(m, ckpt_path, job, e + 1, &run, best_table);
+            fr_cli_ranks_checkpoint_writing(&rk, ckpt_path, (long long)e + 1);
+            if (rank == 0) /* every rank holds the same table */
+                s = save_checkpoint(m, ckpt_path, job, e + 1, &run, best_table);
+            s = fr_cli_agree(comm, s);
+            if (s == FR_OK)
+                fr_cli_ranks_checkpoint(&rk, ckpt_path, (long long)e + 1);
             checkpointed = e + 1;
         }
     }
     fr_cli_progress_clear(&progress);
+    /* A signal during the last round: every rank takes it alike. */
+    if (s == FR_OK)
+        s = fr_cli_interrupt_agree(comm);
     /* Stopped by a signal between epochs: the epochs run so far are
      * checkpointed too. One cut short holds part of an epoch's steps,
      * which no checkpoint keeps: the last one stands. */
     if (s == FR_OK && fr_cli_interrupted() && *ckpt_path && checkpointed != done) {
         if (!cut_short && done > (int64_t)start) {
-            s = save_checkpoint(m, ckpt_path, job, done, &run, best_table);
+            if (rank == 0)
+                s = save_checkpoint(m, ckpt_path, job, done, &run, best_table);
+            s = fr_cli_agree(comm, s);
             if (s == FR_OK && !quiet)
                 printf("checkpoint of %s %lld written to %s (continue with --resume)\n", unit, (long long)done,
                        ckpt_path);
@@ -698,9 +780,10 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
         }
     }
     int code = fr_cli_close_report(report, report_path, s == FR_OK, FR_EXIT_OK);
+    code = fr_cli_ranks_close(&rk, code);
     if (s != FR_OK) {
         code = fr_cli_report(s, NULL);
-    } else {
+    } else if (rank == 0) {
         double wall = fr_clock_seconds() - t0;
         if (fr_cli_interrupted())
             fr_cli_interrupt_say(unit, (long long)done, (long long)epochs);
@@ -729,8 +812,6 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
                 {"best_epoch", (double)run.best_epoch},      {"epochs", (double)done},
                 {"train_seconds_per_epoch", done ? train_seconds / (double)done : 0.0},
                 {"eval_seconds_per_epoch", done ? eval_seconds / (double)done : 0.0}};
-            char device[128];
-            fr_cli_cpu_device(o.threads, o.cpu_isa, device, sizeof device);
             fr_cli_summary sm = {fr_combine_method_name(o.combine.method), NULL, "cpu", device, unit,
                                  (long long)done, (long long)epochs, metrics, sizeof metrics / sizeof metrics[0],
                                  wall, NULL, NULL, NULL, &o, run.best_epoch ? &run.best_ep : NULL,
@@ -751,6 +832,8 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
                                   : (federated ? "the best validation round" : "the best validation epoch"));
         }
     }
+    if (s == FR_OK) /* rank 0's outputs: every rank ends alike */
+        code = fr_cli_final_verdict(comm, code);
     free(job);
     free(best_table);
     fr_mtr_free(m);

@@ -328,14 +328,15 @@ static fr_status aggregate(fr_fed *p, double total_samples, size_t participants,
     fr_status s;
     if (p->o.secure_agg) {
         s = fr_fed_secure_aggregate(p, total_samples, participants);
-    } else if (p->o.aggregator == FR_AGG_ROW_MEAN) {
+    } else if (p->o.aggregator == FR_AGG_ROW_MEAN && p->ranks <= 1) {
         s = fr_fed_row_mean(p);
-    } else if (p->o.aggregator != FR_AGG_MEAN) {
+    } else if (p->o.aggregator != FR_AGG_MEAN && p->o.aggregator != FR_AGG_ROW_MEAN) {
         s = fr_fed_robust_aggregate(p, participants);
-    } else if (p->ranks > 1) {
+    } else if (p->ranks > 1) { /* the per-row mean goes by range whatever the placement */
         double tc = fr_clock_seconds();
-        s = p->o.participation.placement == FR_PLACE_CONTIGUOUS ? fr_fed_aggregate_chain(p, total_samples, participants)
-                                                               : fr_fed_aggregate_ranks(p, total_samples, participants);
+        s = p->o.participation.placement == FR_PLACE_CONTIGUOUS && p->o.aggregator == FR_AGG_MEAN
+                ? fr_fed_aggregate_chain(p, total_samples, participants)
+                : fr_fed_aggregate_ranks(p, total_samples, participants);
         *t_comm += fr_clock_seconds() - tc;
     } else {
         fr_fed_apply_clients(p, 0, p->n_sampled, 0, FR_FED_GROUPS, total_samples, participants);
@@ -484,10 +485,7 @@ fr_status fr_fed_set_comm(fr_fed *p, fr_comm *c, const char *job_fingerprint, ui
                           const char *data_name)
 {
     int ranks = c ? fr_comm_size(c) : 1;
-    if (ranks > 1 && p->o.aggregator == FR_AGG_ROW_MEAN)
-        return fr_fail(FR_ERR_UNSUPPORTED, "%s: the per-row mean of the uploads runs in one process so far: run it without mpirun, not on %d ranks",
-                       p->o.name ? p->o.name : "federation", ranks);
-    if (ranks > 1 && p->o.aggregator != FR_AGG_MEAN)
+    if (ranks > 1 && p->o.aggregator != FR_AGG_MEAN && p->o.aggregator != FR_AGG_ROW_MEAN)
         return fr_fail(FR_ERR_UNSUPPORTED, "robust aggregation (median, trimmed mean) needs every upload in one place: run it without mpirun, not on %d ranks",
                        ranks);
     if (ranks > 1 && p->o.secure_agg)

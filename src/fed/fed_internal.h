@@ -111,9 +111,11 @@ fr_status fr_fed_robust_aggregate(fr_fed *f, size_t participants);
  * how many of its changed rows fall in each rank's range (kept in
  * f->rows_to). */
 fr_status fr_fed_exchange_records(fr_fed *f, fr_status local);
-/* Round-robin placement: the participants' row changes to the ranks
- * owning their rows; each rank applies its range in client order
- * (threads split the range), then the changed rows go to every rank. */
+/* Round-robin placement, and the per-row mean under any placement: the
+ * participants' row changes to the ranks owning their rows; each rank
+ * applies its range in client order (threads split the range; the
+ * per-row mean sums each row's changes in client order, then moves the
+ * row as fr_fed_row_mean does), then the changed rows go to every rank. */
 fr_status fr_fed_aggregate_ranks(fr_fed *f, double total_samples, size_t participants);
 /* Contiguous placement: rank r's clients follow rank r - 1's in client
  * order, so each rank continues the rows the ranks before it left

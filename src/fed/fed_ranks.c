@@ -7,7 +7,8 @@
  * same sample; a client's training depends only on (seed, round, client)
  * and the round's global table; each item row is summed by the one rank
  * that owns it, over the participants in client-id order, with the same
- * scale and the same update rule as the one-rank aggregation; every other
+ * scale and the same update rule as the one-rank aggregation (the per-row
+ * mean: the same sum in client order, then the same server step); every other
  * sum (loss, figures, FedNCF's layers, the shared score) is taken in
  * client-id order from records every rank holds. No reduction is left to
  * MPI's order. */
@@ -65,11 +66,19 @@ static size_t record_floats(const fr_fed *p)
     return (p->o.share_personal ? p->ops->n_personal : 0) + p->st.n_dense;
 }
 
-/* Row counts a record carries: one per rank's range (round-robin), or the
- * total (contiguous: the chain needs no more). */
+/* Whether the rows go by range (fr_fed_aggregate_ranks): round-robin
+ * placement, and the per-row mean whatever the placement (each row's sum
+ * and count are one rank's). */
+static int by_range(const fr_fed *p)
+{
+    return p->o.participation.placement == FR_PLACE_ROUND_ROBIN || p->o.aggregator == FR_AGG_ROW_MEAN;
+}
+
+/* Row counts a record carries: one per rank's range (by range), or the
+ * total (the chain needs no more). */
 static size_t record_counts(const fr_fed *p)
 {
-    return p->o.participation.placement == FR_PLACE_ROUND_ROBIN ? (size_t)p->ranks : 1;
+    return by_range(p) ? (size_t)p->ranks : 1;
 }
 
 /* Where the model's record starts in a record. */
@@ -93,7 +102,7 @@ static void pack_record(const fr_fed *p, size_t k, char *at)
     uint32_t *counts = (uint32_t *)(void *)(at + sizeof h);
     memset(counts, 0, record_counts(p) * sizeof *counts);
     if (fr_fed_participates(o)) {
-        if (p->o.participation.placement == FR_PLACE_CONTIGUOUS) /* the chain needs the total only */
+        if (!by_range(p)) /* the chain needs the total only */
             counts[0] = (uint32_t)o->n_rows;
         else
             for (size_t r = 0; r < o->n_rows; r++)
@@ -133,7 +142,7 @@ static fr_status unpack_record(fr_fed *p, const char *at)
     o->t_eval = h.t_eval;
     const uint32_t *counts = (const uint32_t *)(const void *)(at + sizeof h);
     size_t n_counts = record_counts(p), rows = 0;
-    if (p->rows_to) /* round-robin: where each client's rows go */
+    if (p->rows_to) /* by range: where each client's rows go */
         memcpy(p->rows_to + k * (size_t)p->ranks, counts, n_counts * sizeof *counts);
     for (size_t r = 0; r < n_counts; r++)
         rows += counts[r];
@@ -158,7 +167,7 @@ fr_status fr_fed_exchange_records(fr_fed *p, fr_status local)
     FR_TRY(fr_comm_agree(p->comm, local));
     free(p->rows_to);
     p->rows_to = NULL;
-    if (p->o.participation.placement == FR_PLACE_ROUND_ROBIN)
+    if (by_range(p))
         p->rows_to = calloc(p->n_sampled ? p->n_sampled * (size_t)p->ranks : 1, sizeof *p->rows_to);
     size_t rb = record_bytes(p);
     char *mine = calloc(p->n_todo ? p->n_todo : 1, rb);
@@ -168,7 +177,7 @@ fr_status fr_fed_exchange_records(fr_fed *p, fr_status local)
         return fr_fail_nomem("client records", (size_t)p->ranks * sizeof *counts);
     }
     fr_status s = FR_OK;
-    if ((p->o.participation.placement == FR_PLACE_ROUND_ROBIN && !p->rows_to) || !mine)
+    if ((by_range(p) && !p->rows_to) || !mine)
         s = fr_fail_nomem("client records", p->n_todo * rb);
     for (size_t i = 0; s == FR_OK && i < p->n_todo; i++)
         pack_record(p, p->todo[i], mine + i * rb);
@@ -208,6 +217,40 @@ typedef struct range_job {
     double total_samples;
 } range_job;
 
+/* The per-row mean of rows [a, b): each row's changes summed over the
+ * participants in client-id order, then the row moved by server_lr / its
+ * uploaders times the sum — fr_fed_row_mean's float operations in its
+ * order (fed_aggregate.c). */
+static void row_mean_slice(fr_fed *p, const segment *seg, size_t a, size_t b)
+{
+    size_t d = p->st.width;
+    for (size_t k = 0; k < p->n_sampled; k++) {
+        if (!fr_fed_participates(&p->outs[k]))
+            continue;
+        for (size_t r = 0; r < seg[k].n; r++) {
+            size_t item = (size_t)seg[k].rows[r];
+            if (item < a || item >= b)
+                continue;
+            float *acc = p->row_sum + item * d;
+            const float *delta = seg[k].delta + r * d;
+            for (size_t c = 0; c < d; c++)
+                acc[c] += delta[c];
+            p->row_count[item]++;
+        }
+    }
+    for (size_t i = a; i < b; i++) {
+        if (!p->row_count[i])
+            continue;
+        float *w = p->st.table + i * d, *acc = p->row_sum + i * d;
+        float inv = p->o.server_lr / (float)p->row_count[i];
+        for (size_t c = 0; c < d; c++) {
+            w[c] += acc[c] * inv;
+            acc[c] = 0.0f;
+        }
+        p->row_count[i] = 0;
+    }
+}
+
 /* Task t applies the rows of its slice of [lo, hi) in client-id order. */
 static void apply_slice(void *arg, size_t task)
 {
@@ -215,6 +258,10 @@ static void apply_slice(void *arg, size_t task)
     fr_fed *p = job->p;
     size_t width = job->hi - job->lo, d = p->st.width;
     size_t a = job->lo + task * width / job->n_tasks, b = job->lo + (task + 1) * width / job->n_tasks;
+    if (p->o.aggregator == FR_AGG_ROW_MEAN) {
+        row_mean_slice(p, job->seg, a, b);
+        return;
+    }
     for (size_t k = 0; k < p->n_sampled; k++) {
         const fr_fed_upload *o = &p->outs[k];
         const segment *sg = &job->seg[k];
@@ -403,6 +450,8 @@ fr_status fr_fed_aggregate_ranks(fr_fed *p, double total_samples, size_t partici
         s = fr_fail_nomem("aggregation plan", K * 24 + p->n_sampled * sizeof *seg);
     /* Payloads are 4-byte aligned (int32 ids, then floats) and each
      * segment's length a multiple of 4, so the views below are aligned. */
+    if (s == FR_OK && p->o.aggregator == FR_AGG_ROW_MEAN)
+        s = fr_fed_row_sums_ready(p);
     if (s == FR_OK)
         s = pack_deltas(p, &send, out_counts);
     /* Every rank enters each collective; a failure is agreed on after. */

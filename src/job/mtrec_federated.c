@@ -17,6 +17,7 @@ typedef struct mtrec_fed {
     fr_pool *pool;
     fr_fed *f;
     fr_fed_client_ops ops;
+    fr_mtr_fed_traffic last;  /* the last round's exchanges */
 } mtrec_fed;
 
 static void mtrec_fed_free(void *arg)
@@ -29,8 +30,8 @@ static void mtrec_fed_free(void *arg)
     free(j);
 }
 
-/* The core for m, made at the first round. */
-static fr_status mtrec_fed_make(fr_mtr *m, const fr_mtr_fed_options *fo)
+/* The core for m, made at the first round (or by set_comm). */
+static fr_status mtrec_fed_make(fr_mtr *m, const fr_mtr_fed_options *fo, int round_robin)
 {
     FR_TRY(fr_mtr_client_prepare(m));
     mtrec_fed *j = calloc(1, sizeof *j);
@@ -41,6 +42,8 @@ static fr_status mtrec_fed_make(fr_mtr *m, const fr_mtr_fed_options *fo)
     o.seed = m->o.seed;
     o.client_fraction = fo->client_fraction;
     fr_participation_default(&o.participation);
+    if (round_robin)
+        o.participation.placement = FR_PLACE_ROUND_ROBIN;
     o.aggregator = FR_AGG_ROW_MEAN;
     o.server_lr = fo->server_lr;
     o.progress = m->o.progress;
@@ -71,15 +74,46 @@ fr_status fr_mtr_federated_round(fr_mtr *m, unsigned round, const fr_mtr_fed_opt
         return fr_fail(FR_ERR_INVALID, "federated round: client fraction %g must be in (0, 1], the client and server learning rates %g and %g positive, local steps %zu at least 1",
                        fo->client_fraction, (double)fo->client_lr, (double)fo->server_lr, fo->local_steps);
     if (!m->fed_job)
-        FR_TRY(mtrec_fed_make(m, fo));
+        FR_TRY(mtrec_fed_make(m, fo, 0));
     mtrec_fed *j = m->fed_job;
-    m->fed_o = *fo;
-    m->fed_epoch = out;
+    FR_TRY(fr_mtr_client_round_ready(m, fo, &j->ops));
     fr_fed_round r;
-    fr_status s = fr_fed_run_round(j->f, round, &r);
-    m->fed_epoch = NULL;
-    FR_TRY(s);
+    FR_TRY(fr_fed_run_round(j->f, round, &r));
+    fr_mtr_fed_traffic t = {r.bytes_sent, r.bytes_received, r.t_comm, r.t_local, r.trained_here};
+    j->last = t;
+    /* the clients' figures in client order, whichever rank trained them */
+    fr_mtr_client_figures(m, round, out);
     *upload_bytes = r.bytes_up;
     fr_mtr_epoch_finish(m, out, t0);
     return FR_OK;
+}
+
+fr_status fr_mtr_federated_set_comm(fr_mtr *m, const fr_mtr_fed_options *fo, fr_comm *c,
+                                    const char *job_fingerprint, const char *data_name, int round_robin)
+{
+    if (m->fed_job)
+        return fr_fail(FR_ERR_INVALID, "federated multi-task training: the ranks are set before the first round");
+    uint64_t data_fingerprint = fr_mtr_data_fingerprint(m->data);
+    int several = c && fr_comm_size(c) > 1;
+    /* The same job everywhere first (so that a rank refusing it below
+     * refuses it on every rank), and a failure to make the core agreed on,
+     * so that no rank waits in the core's check. */
+    if (several)
+        FR_TRY(fr_comm_same_job(c, job_fingerprint, data_fingerprint, data_name));
+    fr_status s = mtrec_fed_make(m, fo, round_robin);
+    if (several)
+        s = fr_comm_agree(c, s);
+    if (s != FR_OK)
+        return s;
+    mtrec_fed *j = m->fed_job;
+    return fr_fed_set_comm(j->f, c, job_fingerprint, data_fingerprint, data_name);
+}
+
+void fr_mtr_federated_traffic(const fr_mtr *m, fr_mtr_fed_traffic *out)
+{
+    const mtrec_fed *j = m->fed_job;
+    if (j)
+        *out = j->last;
+    else
+        memset(out, 0, sizeof *out);
 }

@@ -42,6 +42,13 @@ void fr_mtr_federated_release(fr_mtr *m)
     free(m->fed_global);
     free(m->fed_changed);
     free(m->fed_changed_list);
+    free(m->fed_fig);
+    free(m->fed_fig_round);
+    free(m->fed_fig_steps);
+    m->fed_fig = NULL;
+    m->fed_fig_round = NULL;
+    m->fed_fig_steps = NULL;
+    m->fed_fig_steps_cap = 0;
     m->fed_global = NULL;
     m->fed_changed = NULL;
     m->fed_changed_list = NULL;
@@ -107,6 +114,103 @@ void fr_mtr_fed_options_default(fr_mtr_fed_options *fo)
     fo->local_steps = 1;
 }
 
+/* ---- a client's figures ----------------------------------------------- */
+
+/* A step's figures: T losses, T weights, T norms, the conflicts, whether
+ * the step counted (the combiner ran). */
+static size_t fig_stride(const fr_mtr *m)
+{
+    return 3 * m->o.n_tasks + 2;
+}
+
+static void fig_keep(const fr_mtr *m, double *at, const fr_mtr_epoch *e)
+{
+    size_t T = m->o.n_tasks;
+    for (size_t t = 0; t < T; t++) {
+        at[t] = e->loss[t];
+        at[T + t] = e->combine.weight[t];
+        at[2 * T + t] = e->combine.norm[t];
+    }
+    at[3 * T] = (double)e->combine.conflicts;
+    at[3 * T + 1] = (double)e->steps;
+}
+
+fr_status fr_mtr_client_round_ready(fr_mtr *m, const fr_mtr_fed_options *fo, fr_fed_client_ops *ops)
+{
+    size_t n = m->data->n_users, stride = fig_stride(m);
+    if (fo->local_steps > m->fed_fig_steps_cap) {
+        free(m->fed_fig);
+        free(m->fed_fig_round);
+        free(m->fed_fig_steps);
+        m->fed_fig = calloc((n ? n : 1) * fo->local_steps * stride, sizeof *m->fed_fig);
+        m->fed_fig_round = calloc(n ? n : 1, sizeof *m->fed_fig_round);
+        m->fed_fig_steps = calloc(n ? n : 1, sizeof *m->fed_fig_steps);
+        m->fed_fig_steps_cap = m->fed_fig && m->fed_fig_round && m->fed_fig_steps ? fo->local_steps : 0;
+        if (!m->fed_fig_steps_cap)
+            return fr_fail_nomem("federated clients' figures", n * fo->local_steps * stride * sizeof(double));
+    }
+    m->fed_o = *fo;
+    /* a record: the steps, their figures, the user row */
+    ops->record_bytes = sizeof(uint64_t) + fo->local_steps * stride * sizeof(double) + m->dim * sizeof(float);
+    return FR_OK;
+}
+
+void fr_mtr_client_figures(const fr_mtr *m, unsigned round, fr_mtr_epoch *out)
+{
+    size_t T = m->o.n_tasks, stride = fig_stride(m);
+    for (size_t u = 0; u < m->data->n_users; u++) {
+        if (m->fed_fig_round[u] != round + 1)
+            continue;
+        for (size_t step = 0; step < m->fed_fig_steps[u]; step++) {
+            const double *at = m->fed_fig + (u * m->fed_fig_steps_cap + step) * stride;
+            for (size_t t = 0; t < T; t++)
+                out->loss[t] += at[t];
+            if (at[3 * T + 1] == 0) /* the combiner did not run */
+                continue;
+            for (size_t t = 0; t < T; t++) {
+                out->combine.weight[t] += at[T + t];
+                out->combine.norm[t] += at[2 * T + t];
+            }
+            out->combine.conflicts += (unsigned)at[3 * T];
+            out->steps++;
+        }
+    }
+}
+
+/* The other ranks' view of a trained client: its figures and its row. */
+static void record_pack(void *model, size_t client, void *record)
+{
+    fr_mtr *m = model;
+    size_t stride = fig_stride(m);
+    size_t steps = m->fed_fig_round[client] == m->fed_round + 1 ? m->fed_fig_steps[client] : 0;
+    uint64_t n = steps;
+    char *at = record;
+    memcpy(at, &n, sizeof n);
+    at += sizeof n;
+    size_t fig_bytes = m->fed_o.local_steps * stride * sizeof(double);
+    memset(at, 0, fig_bytes);
+    memcpy(at, m->fed_fig + client * m->fed_fig_steps_cap * stride, steps * stride * sizeof(double));
+    at += fig_bytes;
+    memcpy(at, m->table + client * m->dim, m->dim * sizeof(float));
+}
+
+static void record_unpack(void *model, size_t client, const void *record)
+{
+    fr_mtr *m = model;
+    size_t stride = fig_stride(m);
+    uint64_t n;
+    const char *at = record;
+    memcpy(&n, at, sizeof n);
+    at += sizeof n;
+    if (n > m->fed_o.local_steps) /* never from a rank of the same job (the core compares the jobs) */
+        n = m->fed_o.local_steps;
+    memcpy(m->fed_fig + client * m->fed_fig_steps_cap * stride, at, (size_t)n * stride * sizeof(double));
+    m->fed_fig_round[client] = m->fed_round + 1;
+    m->fed_fig_steps[client] = (uint32_t)n;
+    at += m->fed_o.local_steps * stride * sizeof(double);
+    memcpy(m->table + client * m->dim, at, m->dim * sizeof(float));
+}
+
 /* ---- the client interface ---------------------------------------------- */
 
 /* The clients share the model's step scratch: no worker state (the core
@@ -127,7 +231,7 @@ static void worker_destroy(void *model, void *worker)
 static void round_begin(void *model, unsigned round)
 {
     fr_mtr *m = model;
-    (void)round;
+    m->fed_round = round;
     const fr_mtr_data *d = m->data;
     memcpy(m->fed_global, m->table + d->n_users * m->dim, d->n_items * m->dim * sizeof *m->fed_global);
 }
@@ -169,8 +273,10 @@ static fr_status train(void *model, void *worker, unsigned round, size_t client,
         return FR_OK;
     double t0 = fr_clock_seconds();
     float lr = m->fed_o.client_lr, wd = m->o.weight_decay;
-    size_t n_changed = 0;
+    size_t n_changed = 0, stride = fig_stride(m);
     fr_status s = FR_OK;
+    m->fed_fig_round[u] = round + 1;
+    m->fed_fig_steps[u] = 0;
     for (size_t step = 0; s == FR_OK && step < m->fed_o.local_steps; step++) {
         fr_mtr_step st;
         fr_mtr_step_init(m, &st, n);
@@ -181,7 +287,11 @@ static fr_status train(void *model, void *worker, unsigned round, size_t client,
             m->step_rating[k] = d->train_rating[i];
         }
         /* the client's draws: stream (seed, round, user + step x users, ...) */
-        s = fr_mtr_step_gradients(m, &st, round, u + step * d->n_users, m->fed_epoch);
+        fr_mtr_epoch figures; /* this step's, kept for the sums in client order */
+        memset(&figures, 0, sizeof figures);
+        s = fr_mtr_step_gradients(m, &st, round, u + step * d->n_users, &figures);
+        fig_keep(m, m->fed_fig + (u * m->fed_fig_steps_cap + step) * stride, &figures);
+        m->fed_fig_steps[u] = (uint32_t)(step + 1);
         for (size_t slot = 0; s == FR_OK && slot < st.n_slots; slot++) {
             size_t row = (size_t)st.rows[slot];
             float *w = m->table + row * dim;
@@ -231,6 +341,7 @@ static double cost(void *model, size_t client)
 
 void fr_mtr_client_ops(fr_fed_client_ops *ops)
 {
-    fr_fed_client_ops o = {worker_create, worker_destroy, round_begin, train, cost, 0, NULL, NULL, 0, NULL, NULL};
+    fr_fed_client_ops o = {worker_create, worker_destroy, round_begin, train, cost, 0, NULL, NULL,
+                           0, record_pack, record_unpack};
     *ops = o;
 }

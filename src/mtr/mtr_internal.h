@@ -75,7 +75,11 @@ struct fr_mtr {
     /* federated rounds (mtr_client.c, the federation core's client): each
      * user's training rows (CSR over the training interactions), the
      * round's item table, the items a client changed, the clients'
-     * options and the round's figures they add to */
+     * options; each client's figures of the round (per local step: the
+     * tasks' losses, the combiner's weights and norms, its conflicts and
+     * whether the step counted: 3 T + 2 doubles a step, summed in client
+     * order after the round, whichever rank trained the client), the
+     * round they are of (round + 1, 0: none) and how many steps */
     int fed_ready;
     size_t *fed_start;
     int32_t *fed_rows;
@@ -83,7 +87,10 @@ struct fr_mtr {
     unsigned char *fed_changed;
     int32_t *fed_changed_list;
     fr_mtr_fed_options fed_o;
-    fr_mtr_epoch *fed_epoch;
+    double *fed_fig;
+    uint32_t *fed_fig_round, *fed_fig_steps;
+    size_t fed_fig_steps_cap;
+    unsigned fed_round;
     /* The rounds' driver (src/job/mtrec_federated.c: the federation core
      * and its thread), opaque here; freed with the model. */
     void *fed_job;
@@ -111,6 +118,12 @@ void fr_mtr_federated_release(fr_mtr *m);
  * once (refusing the social task and gradvac); the client interface. */
 fr_status fr_mtr_client_prepare(fr_mtr *m);
 void fr_mtr_client_ops(fr_fed_client_ops *ops);
+/* Before a round of fo->local_steps steps: room for the clients' figures
+ * and the size of a client's record (ops->record_bytes: its user row and
+ * figures, for the other ranks). After it: the trained clients' figures
+ * added to out in client order, as one process adds them. */
+fr_status fr_mtr_client_round_ready(fr_mtr *m, const fr_mtr_fed_options *fo, fr_fed_client_ops *ops);
+void fr_mtr_client_figures(const fr_mtr *m, unsigned round, fr_mtr_epoch *out);
 /* Register row in the step's slots (fr_mtr_task_grad clears the
  * task gradients of every slot before it adds to them). */
 int32_t fr_mtr_touch(fr_mtr *m, fr_mtr_step *st, int32_t row);
