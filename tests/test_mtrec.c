@@ -955,6 +955,79 @@ static void test_federated(void)
     fr_mtr_data_free(&d);
 }
 
+/* Federated rounds get the federation core's participation and screening
+ * (fr_mtr_fed_options): injected NaN updates refused (all of them: the
+ * round fails), a quorum not met leaves the item rows, the simulated clock
+ * leaves late clients untrained, a clip bounds how far an item row moves. */
+static void test_federated_screening(void)
+{
+    fr_mtr_synthetic_spec sp = {5, 120, 90, 10, 4, 3};
+    fr_mtr_data d;
+    CHECK_OK(fr_mtr_synthetic(&sp, &d));
+    fr_mtr_options o;
+    fr_mtr_options_default(&o);
+    o.batch = 64;
+    o.threads = 1;
+    fr_mtr_task tasks[] = {FR_MTR_BPR, FR_MTR_CATEGORY};
+    o.n_tasks = 2;
+    memcpy(o.tasks, tasks, sizeof tasks);
+    size_t dim = o.dim, users = d.n_users * dim, bytes = (d.n_users + d.n_items) * dim * sizeof(float);
+    float *before = malloc(bytes);
+    for (int c = 0; c < 5; c++) {
+        fr_mtr_fed_options fo;
+        fr_mtr_fed_options_default(&fo);
+        fo.server_lr = 2.0f;
+        const char *what = "";
+        switch (c) {
+        case 0: fo.fault_nan = 1.0; what = "every update NaN"; break;
+        case 1: fo.fault_nan = 0.3; what = "a third NaN"; break;
+        case 2: fo.participation.min_clients = d.n_users + 1; what = "quorum not met"; break;
+        case 3:
+            fo.participation.deadline = 1.0;
+            fo.participation.deadline_simulated = 1;
+            fo.participation.latency_mean = 1.5;
+            what = "simulated deadline";
+            break;
+        default: fo.clip_norm = 1e-6; what = "clip"; break;
+        }
+        fr_mtr *m = NULL;
+        CHECK_OK(fr_mtr_create(&d, &o, &m));
+        if (!m)
+            break;
+        memcpy(before, fr_mtr_embeddings(m), bytes);
+        fr_mtr_epoch ep;
+        uint64_t up = 0;
+        fr_status st = fr_mtr_federated_round(m, 0, &fo, &ep, &up);
+        const float *now = fr_mtr_embeddings(m);
+        size_t users_moved = 0, items_moved = 0;
+        double item_step = 0;
+        for (size_t u = 0; u < d.n_users; u++)
+            users_moved += memcmp(before + u * dim, now + u * dim, dim * sizeof(float)) != 0;
+        for (size_t i = 0; i < d.n_items; i++) {
+            items_moved += memcmp(before + users + i * dim, now + users + i * dim, dim * sizeof(float)) != 0;
+            for (size_t j = 0; j < dim; j++)
+                item_step = fmax(item_step, fabs((double)now[users + i * dim + j] - before[users + i * dim + j]));
+        }
+        if (c == 0) {
+            CHECK(st == FR_ERR_NUMERIC && strstr(fr_last_error(), "rejected"), "%s: %s", what, fr_last_error());
+        } else {
+            CHECK_OK(st);
+            CHECK((users_moved > 0 && items_moved > 0) || c == 2, "%s: %zu user rows, %zu item rows moved", what,
+                  users_moved, items_moved);
+        }
+        if (c == 2)
+            CHECK(items_moved == 0 && users_moved == d.n_users, "%s: %zu item rows moved, %zu user rows", what,
+                  items_moved, users_moved);
+        if (c == 3)
+            CHECK(users_moved < d.n_users, "%s: every client trained (%zu)", what, users_moved);
+        if (c == 4)
+            CHECK(item_step <= 2.0 * 1e-6 * 1.001, "%s: an item value moved by %g", what, item_step);
+        fr_mtr_free(m);
+    }
+    free(before);
+    fr_mtr_data_free(&d);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fr_test_mtrec_XXXXXX");
@@ -972,6 +1045,7 @@ int main(void)
     test_training();
     test_checkpoint();
     test_federated();
+    test_federated_screening();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include "fedrec/combine.h"
 #include "fedrec/error.h"
+#include "fedrec/participation.h"
 #include "fedrec/metrics.h"
 #include "fedrec/progress.h"
 #include "fedrec/ratings.h"
@@ -220,6 +221,14 @@ typedef struct fr_mtr_fed_options {
     float client_lr;         /* SGD rate of a client's local steps (0.05) */
     float server_lr;         /* an item row moves by this x the mean change uploaded (1) */
     size_t local_steps;      /* steps over its interactions a client takes per round (1) */
+    /* What the federation core offers every federated job (as
+     * fedrec/pfedrec.h's options): deadline, simulated clock and quorum;
+     * the screening of updates (clip_norm > 0: each client's item changes
+     * scaled to at most that L2 norm; fault_nan / fault_huge: injected
+     * faults, for tests and studies; a non-finite update is always
+     * refused); local_noise > 0: Laplace noise on every uploaded value. */
+    fr_participation participation;
+    double clip_norm, fault_nan, fault_huge, local_noise;
 } fr_mtr_fed_options;
 
 void fr_mtr_fed_options_default(fr_mtr_fed_options *fo);

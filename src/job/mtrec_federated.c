@@ -41,7 +41,11 @@ static fr_status mtrec_fed_make(fr_mtr *m, const fr_mtr_fed_options *fo, int rou
     memset(&o, 0, sizeof o);
     o.seed = m->o.seed;
     o.client_fraction = fo->client_fraction;
-    fr_participation_default(&o.participation);
+    o.participation = fo->participation;
+    o.clip_norm = fo->clip_norm;
+    o.fault_nan = fo->fault_nan;
+    o.fault_huge = fo->fault_huge;
+    o.local_noise = fo->local_noise;
     if (round_robin)
         o.participation.placement = FR_PLACE_ROUND_ROBIN;
     o.aggregator = FR_AGG_ROW_MEAN;

@@ -112,6 +112,8 @@ void fr_mtr_fed_options_default(fr_mtr_fed_options *fo)
     fo->client_lr = 0.05f;
     fo->server_lr = 1.0f;
     fo->local_steps = 1;
+    fr_participation_default(&fo->participation);
+    fo->clip_norm = fo->fault_nan = fo->fault_huge = fo->local_noise = 0.0;
 }
 
 /* ---- a client's figures ----------------------------------------------- */
@@ -236,24 +238,6 @@ static void round_begin(void *model, unsigned round)
     memcpy(m->fed_global, m->table + d->n_users * m->dim, d->n_items * m->dim * sizeof *m->fed_global);
 }
 
-/* Room for n rows in the upload. */
-static fr_status upload_reserve(fr_fed_upload *up, size_t n, size_t dim)
-{
-    if (n <= up->cap_rows && up->rows)
-        return FR_OK;
-    size_t cap = n > 16 ? n : 16;
-    int32_t *rows = realloc(up->rows, cap * sizeof *rows);
-    if (rows)
-        up->rows = rows;
-    float *delta = realloc(up->delta, cap * dim * sizeof *delta);
-    if (delta)
-        up->delta = delta;
-    if (!rows || !delta)
-        return fr_fail_nomem("client upload", cap * dim * 4);
-    up->cap_rows = cap;
-    return FR_OK;
-}
-
 /* One client's round: local_steps SGD steps on its own row and on the
  * item rows in place (its local copies), then each item row it changed
  * goes into the upload as (local - global), grouped by item range, and
@@ -306,7 +290,7 @@ static fr_status train(void *model, void *worker, unsigned round, size_t client,
         fr_mtr_step_release(m, &st);
     }
     if (s == FR_OK)
-        s = upload_reserve(up, n_changed, dim);
+        s = fr_fed_upload_reserve(up, n_changed, dim);
     /* Counting sort of the changed rows into the upload groups. */
     size_t count[FR_FED_GROUPS + 1] = {0};
     for (size_t k = 0; s == FR_OK && k < n_changed; k++)
