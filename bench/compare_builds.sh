@@ -82,8 +82,11 @@ set_workload() {
 }
 
 echo "CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "old: $(git -C "$top" rev-parse --short "$old") $(git -C "$top" log -1 --format=%s "$old" | cut -c1-60)"
-echo "new: $(git -C "$top" rev-parse --short "$new") $(git -C "$top" log -1 --format=%s "$new" | cut -c1-60)"
+# The commits built (a branch may have moved since).
+for b in old new; do
+    rev=$(cat "$work/$b/.built")
+    echo "$b: $(git -C "$top" log -1 --format='%h %s' "$rev" | cut -c1-70)"
+done
 printf '%-9s %-4s %3s %8s %8s %9s\n' workload build run wall_s cpu_s rss_MiB
 results=$work/results.txt
 : >"$results"
