@@ -2,12 +2,14 @@
  * model's clients.
  *
  * The federation core (src/fed/) runs rounds: it samples clients, decides
- * who is late, screens and aggregates updates, adds privacy noise, moves
- * updates between MPI ranks and keeps checkpoints. It knows no model and
+ * who is late, screens and aggregates updates, adds privacy noise and
+ * moves updates between MPI ranks; it keeps nothing across rounds but the
+ * server's state, so a job's checkpoint is that state and the model's
+ * (src/io/checkpoint_file.h). It knows no model and
  * no device: what it holds is host memory — a table of rows (an item
  * table) that clients change sparsely, and a dense vector (shared layers)
  * — and what it asks of the model goes through the functions below. A
- * model's client trainer (src/rec/, src/mtl/, src/mtr/) implements them on
+ * model's client trainer (src/rec/, src/mtr/ today) implements them on
  * whatever backend it computes with.
  *
  * A round, as the core drives it:
