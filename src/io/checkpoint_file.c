@@ -207,3 +207,13 @@ fr_status fr_ckpt_name_prev(fr_status s, const char *path)
     return fr_fail(s, "%s; the checkpoint before it is kept in %s: resume from it with --set output.checkpoint=%s",
                    why, prev, prev);
 }
+
+fr_status fr_ckpt_read_check_config(FILE *f, const char *path, uint64_t config_bytes, uint64_t payload_bytes,
+                                    const char *now)
+{
+    char *config = NULL;
+    FR_TRY(fr_ckpt_read_config(f, path, config_bytes, payload_bytes, &config));
+    fr_status s = fr_ckpt_check_config(path, config, now);
+    free(config);
+    return s;
+}

@@ -73,6 +73,9 @@ fr_status fr_ckpt_read_config(FILE *f, const char *path, uint64_t config_bytes, 
  * every key that differs, with both values, and what a resume may
  * change. */
 fr_status fr_ckpt_check_config(const char *path, const char *stored, const char *now);
+/* The two above in one: the stored fingerprint read and compared with now. */
+fr_status fr_ckpt_read_check_config(FILE *f, const char *path, uint64_t config_bytes, uint64_t payload_bytes,
+                                    const char *now);
 /* s, a refusal of the checkpoint at path: when PATH.prev exists and s
  * says the file is damaged (FR_ERR_FORMAT, FR_ERR_IO), the message gains
  * how to resume from PATH.prev. Returns s. */

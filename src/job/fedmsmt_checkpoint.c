@@ -241,11 +241,8 @@ static fr_status read_file(FILE *f, const char *path, const fr_fedmsmt_options *
     const fr_fedmsmt_checkpoint *ck = &o->checkpoint;
     ckpt_header h;
     FR_TRY(fr_ckpt_read_header(f, path, &fr_ckpt_fedmsmt, &h, sizeof h, offsetof(ckpt_header, payload_bytes)));
-    char *config = NULL;
-    FR_TRY(fr_ckpt_read_config(f, path, h.config_bytes, h.payload_bytes, &config));
-    fr_status s = fr_ckpt_check_config(path, config, o->job_fingerprint);
-    free(config);
-    FR_TRY(s);
+    FR_TRY(fr_ckpt_read_check_config(f, path, h.config_bytes, h.payload_bytes, o->job_fingerprint));
+    fr_status s = FR_OK;
     FR_TRY(check_header(&h, path, o, t, st));
     double extra[FR_FEDMSMT_CHECKPOINT_MAX_EXTRA];
     fr_msmt_eval valid, test;

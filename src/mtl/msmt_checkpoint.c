@@ -248,11 +248,8 @@ static fr_status read_file(FILE *f, const char *path, fr_msmt_model *m, const fr
     const fr_msmt_checkpoint *ck = &o->checkpoint;
     ckpt_header h;
     FR_TRY(fr_ckpt_read_header(f, path, &fr_ckpt_msmt, &h, sizeof h, offsetof(ckpt_header, payload_bytes)));
-    char *config = NULL;
-    FR_TRY(fr_ckpt_read_config(f, path, h.config_bytes, h.payload_bytes, &config));
-    fr_status s = fr_ckpt_check_config(path, config, ck->job_fingerprint);
-    free(config);
-    FR_TRY(s);
+    FR_TRY(fr_ckpt_read_check_config(f, path, h.config_bytes, h.payload_bytes, ck->job_fingerprint));
+    fr_status s = FR_OK;
     fr_model_part parts[FR_MSMT_MAX_PARTS];
     size_t n_parts = fr_msmt_model_parts(m, parts);
     FR_TRY(check_header(&h, path, m, t, o, data_fingerprint, parts, n_parts));

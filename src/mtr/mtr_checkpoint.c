@@ -162,11 +162,8 @@ static fr_status load_checked(fr_mtr *m, FILE *f, const char *path, fr_mtr_check
 {
     ckpt_header h;
     FR_TRY(fr_ckpt_read_header(f, path, &fr_ckpt_mtrec, &h, sizeof h, offsetof(ckpt_header, payload_bytes)));
-    char *config = NULL;
-    FR_TRY(fr_ckpt_read_config(f, path, h.config_bytes, h.payload_bytes, &config));
-    fr_status s = fr_ckpt_check_config(path, config, c->job_fingerprint);
-    free(config);
-    FR_TRY(s);
+    FR_TRY(fr_ckpt_read_check_config(f, path, h.config_bytes, h.payload_bytes, c->job_fingerprint));
+    fr_status s = FR_OK;
     uint64_t left = h.payload_bytes - h.config_bytes;
     uint64_t sh[SHAPE_FIELDS];
     FR_TRY(read_part(f, path, sh, sizeof sh, &left));
