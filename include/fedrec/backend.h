@@ -258,10 +258,37 @@ fr_status fr_adam_rows(fr_backend *be, size_t n_rows, size_t dim, fr_view rows,
 fr_status fr_adam(fr_backend *be, size_t n, fr_view grad, fr_view param,
                   fr_view m, fr_view v, const fr_adam_step *h);
 
+/* Gathered row products, for many small models at once (a round's
+ * clients as one batch): for j < n,
+ *   out[j] = sum_{c < dim} x[xi[j] * ldx + c] * y[yi[j] * ldy + c]
+ *            (+ bias[xi[j]] when bias.buf is not NULL).
+ * xi and yi are int32 row ids of x and y. */
+fr_status fr_rows_dot(fr_backend *be, size_t n, size_t dim, fr_view x, size_t ldx, fr_view xi,
+                      fr_view y, size_t ldy, fr_view yi, fr_view bias, fr_view out);
+
+/* Segmented row sums, scattered: for each segment s < n_seg, whose
+ * contributions are k in [start[s], start[s + 1]) (start: n_seg + 1
+ * nondecreasing int32 values, at most n_contrib),
+ *   y[yi[s] * ldy + c] += alpha * sum_k coef[ci[k]] * x[xi[k] * ldx + c]
+ * for c < dim, the sum formed in increasing k and added once, so results
+ * do not depend on threads or devices' scheduling. A NULL ci.buf reads
+ * coef[k], a NULL xi.buf row k of x, a NULL coef.buf a coefficient of 1.
+ * The rows yi[s] must be distinct, and x must not share memory with the
+ * rows of y that are written. */
+fr_status fr_segment_rows_axpy(fr_backend *be, size_t n_seg, size_t n_contrib, size_t dim,
+                               fr_view start, fr_view yi, float alpha, fr_view coef,
+                               fr_view ci, fr_view x, size_t ldx, fr_view xi, fr_view y,
+                               size_t ldy);
+
 /* Binary cross-entropy on logits, per element:
  * loss = max(z, 0) - z*y + log(1 + exp(-|z|)), dz = sigmoid(z) - y. */
 fr_status fr_bce_with_logits(fr_backend *be, size_t n, fr_view logits,
                              fr_view labels, fr_view loss, fr_view dlogits);
+
+/* Ops issued on this backend since it was opened (each public op entry
+ * counts one: on a device backend, about one kernel launch; ops it runs
+ * on the CPU count too). For benchmarks' launches per round. */
+uint64_t fr_backend_ops_issued(const fr_backend *be);
 
 /* Wait until every issued op has completed. */
 fr_status fr_backend_finish(fr_backend *be);

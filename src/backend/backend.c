@@ -2,6 +2,7 @@
  * itself. `auto` takes the first OpenCL GPU when this build has the OpenCL
  * backend and the machine a GPU, else the CPU backend. */
 #include "config.h"
+#include <stdatomic.h>
 
 #include <stdio.h>
 #include <unistd.h>
@@ -93,6 +94,11 @@ const char *fr_backend_describe(const fr_backend *be)
 fr_cpu_isa fr_backend_cpu_isa(const fr_backend *be)
 {
     return be->isa;
+}
+
+uint64_t fr_backend_ops_issued(const fr_backend *be)
+{
+    return atomic_load_explicit(&((fr_backend *)be)->ops_issued, memory_order_relaxed);
 }
 
 int fr_backend_threads(const fr_backend *be)

@@ -9,6 +9,9 @@
 #ifndef FR_BACKEND_IMPL_H
 #define FR_BACKEND_IMPL_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "fedrec/backend.h"
 
 struct fr_buffer {
@@ -98,6 +101,12 @@ typedef struct fr_backend_ops {
                            const fr_adam_step *h);
     fr_status (*adam)(void *ctx, size_t n, fr_view grad, fr_view param,
                       fr_view m, fr_view v, const fr_adam_step *h);
+    fr_status (*rows_dot)(void *ctx, size_t n, size_t dim, fr_view x, size_t ldx, fr_view xi,
+                          fr_view y, size_t ldy, fr_view yi, fr_view bias, fr_view out);
+    fr_status (*segment_rows_axpy)(void *ctx, size_t n_seg, size_t n_contrib, size_t dim,
+                                   fr_view start, fr_view yi, float alpha, fr_view coef,
+                                   fr_view ci, fr_view x, size_t ldx, fr_view xi, fr_view y,
+                                   size_t ldy);
     fr_status (*bce_with_logits)(void *ctx, size_t n, fr_view logits,
                                  fr_view labels, fr_view loss, fr_view dlogits);
 } fr_backend_ops;
@@ -108,6 +117,7 @@ struct fr_backend {
     fr_backend *cpu;         /* CPU backend for NULL entries (self for CPU) */
     fr_cpu_isa isa;          /* ISA of the CPU ops */
     int threads;
+    _Atomic uint64_t ops_issued; /* fr_backend_ops_issued (ops may come from several threads) */
     char description[128];
 };
 

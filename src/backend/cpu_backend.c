@@ -263,6 +263,30 @@ static fr_status cpu_scatter_add(void *ctx, size_t n_idx, size_t dim, fr_view do
     return FR_OK;
 }
 
+/* Optional views (bias, coef, ci, xi): NULL when their buffer is. */
+#define IN_OPT(v) ((v).buf ? fr_view_host_in(v) : NULL)
+#define IDX_OPT(v) ((v).buf ? fr_view_host_idx(v) : NULL)
+
+static fr_status cpu_rows_dot(void *ctx, size_t n, size_t dim, fr_view x, size_t ldx, fr_view xi,
+                              fr_view y, size_t ldy, fr_view yi, fr_view bias, fr_view out)
+{
+    EMPTY_OK(!n);
+    fr_cpu_rows_dot(ENGINE(ctx), n, dim, IN(x), ldx, IDX(xi), IN(y), ldy, IDX(yi), IN_OPT(bias),
+                    OUT(out));
+    return FR_OK;
+}
+
+static fr_status cpu_segment_rows_axpy(void *ctx, size_t n_seg, size_t n_contrib, size_t dim,
+                                       fr_view start, fr_view yi, float alpha, fr_view coef,
+                                       fr_view ci, fr_view x, size_t ldx, fr_view xi, fr_view y,
+                                       size_t ldy)
+{
+    EMPTY_OK(!n_seg || !dim);
+    fr_cpu_segment_rows_axpy(ENGINE(ctx), n_seg, n_contrib, dim, IDX(start), IDX(yi), alpha,
+                             IN_OPT(coef), IDX_OPT(ci), IN(x), ldx, IDX_OPT(xi), OUT(y), ldy);
+    return FR_OK;
+}
+
 static fr_status cpu_sgd_rows(void *ctx, size_t n_rows, size_t dim, fr_view rows,
                               fr_view grad, fr_view param, float lr, float wd)
 {
@@ -326,6 +350,8 @@ const fr_backend_ops fr_cpu_backend_ops = {
     .batchnorm_forward_eval = cpu_bn_eval,
     .batchnorm_backward = cpu_bn_backward,
     .embedding_gather = cpu_gather,
+    .rows_dot = cpu_rows_dot,
+    .segment_rows_axpy = cpu_segment_rows_axpy,
     .embedding_scatter_add = cpu_scatter_add,
     .sgd_rows = cpu_sgd_rows,
     .adam_rows = cpu_adam_rows,

@@ -2,6 +2,8 @@
  * view must lie inside its buffer, and belong to this backend), then runs
  * the backend's own op, or, where the backend leaves the entry NULL, the
  * CPU backend's op on host views of the same buffers. */
+#include <stdatomic.h>
+
 #include "backend/backend_impl.h"
 #include "core/fpenv.h"
 #include "core/error_internal.h"
@@ -20,6 +22,7 @@ static fr_status fallback_done(fr_status s)
 #define DISPATCH(op, ...)                                                   \
     do {                                                                    \
         fr_fpenv env_ = fr_fpenv_flush_denormals();                         \
+        atomic_fetch_add_explicit(&be->ops_issued, 1, memory_order_relaxed); \
         fr_status s_ = be->ops->op ? be->ops->op(be->ctx, __VA_ARGS__)      \
                        : ((void)fr_view_host_status(),                      \
                           fallback_done(be->cpu->ops->op(be->cpu->ctx, __VA_ARGS__))); \
@@ -412,4 +415,71 @@ fr_status fr_bce_with_logits(fr_backend *be, size_t n, fr_view logits,
     FR_TRY(need(be, op, "loss", loss, n));
     FR_TRY(need(be, op, "dlogits", dlogits, n));
     DISPATCH(bce_with_logits, n, logits, labels, loss, dlogits);
+}
+
+fr_status fr_rows_dot(fr_backend *be, size_t n, size_t dim, fr_view x, size_t ldx, fr_view xi,
+                      fr_view y, size_t ldy, fr_view yi, fr_view bias, fr_view out)
+{
+    const char *op = "rows_dot";
+    FR_TRY(need(be, op, "out", out, n));
+    if (n == 0)
+        return FR_OK;
+    if (dim == 0 || ldx < dim || ldy < dim)
+        return fr_fail(FR_ERR_INVALID, "%s: dim %zu with row strides %zu and %zu: expected 0 < dim <= each stride",
+                       op, dim, ldx, ldy);
+    size_t x_rows, y_rows;
+    FR_TRY(need(be, op, "x", x, dim));
+    FR_TRY(need(be, op, "y", y, dim));
+    x_rows = (x.buf->bytes / 4 - x.off - dim) / ldx + 1;
+    y_rows = (y.buf->bytes / 4 - y.off - dim) / ldy + 1;
+    if (bias.buf) {
+        size_t b_rows;
+        FR_TRY(need_table(be, op, "bias", bias, 1, &b_rows));
+        if (b_rows < x_rows)
+            x_rows = b_rows;
+    }
+    FR_TRY(check_ids(be, op, "xi", xi, n, x_rows));
+    FR_TRY(check_ids(be, op, "yi", yi, n, y_rows));
+    DISPATCH(rows_dot, n, dim, x, ldx, xi, y, ldy, yi, bias, out);
+}
+
+fr_status fr_segment_rows_axpy(fr_backend *be, size_t n_seg, size_t n_contrib, size_t dim,
+                               fr_view start, fr_view yi, float alpha, fr_view coef,
+                               fr_view ci, fr_view x, size_t ldx, fr_view xi, fr_view y,
+                               size_t ldy)
+{
+    const char *op = "segment_rows_axpy";
+    if (n_seg == 0 || dim == 0)
+        return FR_OK;
+    if (ldx < dim || ldy < dim)
+        return fr_fail(FR_ERR_INVALID, "%s: dim %zu with row strides %zu and %zu: expected dim <= each stride",
+                       op, dim, ldx, ldy);
+    FR_TRY(need(be, op, "start", start, add_sat(n_seg, 1)));
+    (void)fr_view_host_status();
+    const int32_t *st = fr_view_host_idx(start);
+    FR_TRY(fr_view_host_status());
+    for (size_t s = 0; s <= n_seg; s++)
+        if (st[s] < 0 || (size_t)st[s] > n_contrib || (s > 0 && st[s] < st[s - 1]))
+            return fr_fail(FR_ERR_INVALID, "%s: start[%zu] is %d, expected a nondecreasing value in 0..%zu",
+                           op, s, (int)st[s], n_contrib);
+    FR_TRY(need(be, op, "x", x, dim));
+    FR_TRY(need(be, op, "y", y, dim));
+    size_t x_rows = (x.buf->bytes / 4 - x.off - dim) / ldx + 1;
+    size_t y_rows = (y.buf->bytes / 4 - y.off - dim) / ldy + 1;
+    FR_TRY(check_ids(be, op, "yi", yi, n_seg, y_rows));
+    size_t coef_n = n_contrib;
+    if (ci.buf && coef.buf) {
+        size_t coef_rows;
+        FR_TRY(need_table(be, op, "coef", coef, 1, &coef_rows));
+        FR_TRY(check_ids(be, op, "ci", ci, n_contrib, coef_rows));
+    } else if (coef.buf) {
+        FR_TRY(need(be, op, "coef", coef, coef_n));
+    }
+    if (xi.buf)
+        FR_TRY(check_ids(be, op, "xi", xi, n_contrib, x_rows));
+    else if (n_contrib > x_rows)
+        return fr_fail(FR_ERR_INVALID, "%s: x holds %zu rows, the %zu contributions read one each",
+                       op, x_rows, n_contrib);
+    DISPATCH(segment_rows_axpy, n_seg, n_contrib, dim, start, yi, alpha, coef, ci, x, ldx, xi, y,
+             ldy);
 }

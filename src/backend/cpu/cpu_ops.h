@@ -80,6 +80,16 @@ typedef void (*fr_cpu_owner_fn)(void *arg, size_t task, size_t tasks);
 void fr_cpu_ops_owners(fr_cpu_engine *e, size_t work, size_t grain,
                        fr_cpu_owner_fn fn, void *arg);
 
+/* Gathered row products and segmented row sums (ops_rows.c; fedrec/backend.h's
+ * fr_rows_dot and fr_segment_rows_axpy). NULL bias, coef, ci or xi as there. */
+void fr_cpu_rows_dot(fr_cpu_engine *e, size_t n, size_t dim, const float *x, size_t ldx,
+                     const int32_t *xi, const float *y, size_t ldy, const int32_t *yi,
+                     const float *bias, float *out);
+void fr_cpu_segment_rows_axpy(fr_cpu_engine *e, size_t n_seg, size_t n_contrib, size_t dim,
+                              const int32_t *start, const int32_t *yi, float alpha,
+                              const float *coef, const int32_t *ci, const float *x, size_t ldx,
+                              const int32_t *xi, float *y, size_t ldy);
+
 /* Element-wise and row ops (ops_elementwise.c). */
 void fr_cpu_copy(fr_cpu_engine *e, size_t n, const float *x, float *y);
 void fr_cpu_fill(fr_cpu_engine *e, size_t n, float value, float *x);

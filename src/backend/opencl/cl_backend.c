@@ -16,6 +16,7 @@ static const char *const kernel_names[FR_CLK_COUNT] = {
     "fr_softmax_rows_backward", "fr_bce_with_logits", "fr_batchnorm_forward_train",
     "fr_batchnorm_forward_eval", "fr_batchnorm_backward", "fr_embedding_gather",
     "fr_embedding_scatter_add", "fr_sgd_rows", "fr_adam_rows", "fr_adam",
+    "fr_rows_dot", "fr_segment_rows_axpy",
 };
 
 const char *fr_cl_error_name(cl_int err)

@@ -535,6 +535,56 @@ static fr_status cl_scatter_add(void *ctx, size_t n_idx, size_t dim, fr_view dou
     return run(&a, FR_CLK_SCATTER_ADD, dim, "embedding_scatter_add");
 }
 
+/* An optional view: its flag, then the view, or `stand_in` (never read)
+ * where it has no buffer. */
+static void arg_opt(kargs *a, fr_view v, fr_view stand_in)
+{
+    arg_u(a, v.buf != NULL);
+    arg_v(a, v.buf ? v : stand_in);
+}
+
+static fr_status cl_rows_dot(void *ctx, size_t n, size_t dim, fr_view x, size_t ldx, fr_view xi,
+                             fr_view y, size_t ldy, fr_view yi, fr_view bias, fr_view out)
+{
+    SMALL_ON_CPU(ctx, n * dim, VIEWS(x, xi, y, yi, bias, out), rows_dot, n, dim, x, ldx, xi, y, ldy,
+                 yi, bias, out);
+    kargs a = args_for(CL(ctx), FR_CLK_ROWS_DOT);
+    arg_u(&a, n);
+    arg_u(&a, dim);
+    arg_v(&a, x);
+    arg_u(&a, ldx);
+    arg_v(&a, xi);
+    arg_v(&a, y);
+    arg_u(&a, ldy);
+    arg_v(&a, yi);
+    arg_opt(&a, bias, x);
+    arg_out(&a, out);
+    return run(&a, FR_CLK_ROWS_DOT, n, "rows_dot");
+}
+
+static fr_status cl_segment_rows_axpy(void *ctx, size_t n_seg, size_t n_contrib, size_t dim,
+                                      fr_view start, fr_view yi, float alpha, fr_view coef,
+                                      fr_view ci, fr_view x, size_t ldx, fr_view xi, fr_view y,
+                                      size_t ldy)
+{
+    SMALL_ON_CPU(ctx, (n_contrib + n_seg) * dim, VIEWS(start, yi, coef, ci, x, xi, y),
+                 segment_rows_axpy, n_seg, n_contrib, dim, start, yi, alpha, coef, ci, x, ldx, xi,
+                 y, ldy);
+    kargs a = args_for(CL(ctx), FR_CLK_SEGMENT_ROWS_AXPY);
+    arg_u(&a, n_seg);
+    arg_u(&a, dim);
+    arg_v(&a, start);
+    arg_v(&a, yi);
+    arg_f(&a, alpha);
+    arg_opt(&a, coef, x);
+    arg_opt(&a, ci, start);
+    arg_v(&a, x);
+    arg_u(&a, ldx);
+    arg_opt(&a, xi, start);
+    arg_out(&a, y);
+    return run(&a, FR_CLK_SEGMENT_ROWS_AXPY, n_seg * dim, "segment_rows_axpy");
+}
+
 static fr_status cl_sgd_rows(void *ctx, size_t n_rows, size_t dim, fr_view rows, fr_view grad,
                              fr_view param, float lr, float wd)
 {
@@ -617,6 +667,8 @@ void fr_cl_fill_ops(fr_backend_ops *ops)
     ops->batchnorm_forward_eval = cl_bn_eval;
     ops->batchnorm_backward = cl_bn_backward;
     ops->embedding_gather = cl_gather;
+    ops->rows_dot = cl_rows_dot;
+    ops->segment_rows_axpy = cl_segment_rows_axpy;
     ops->embedding_scatter_add = cl_scatter_add;
     ops->sgd_rows = cl_sgd_rows;
     ops->adam_rows = cl_adam_rows;
