@@ -239,6 +239,66 @@ void ref_embedding_scatter_add_ordered(size_t n_idx, size_t dim,
             dtable[(size_t)idx[i] * dim + d] += dout[i * dim + d];
 }
 
+void ref_rows_dot(size_t n, size_t dim, const float *x, size_t ldx,
+                  const int32_t *xi, const float *y, size_t ldy,
+                  const int32_t *yi, const float *bias, double *out)
+{
+    for (size_t j = 0; j < n; j++) {
+        const float *xr = x + (size_t)xi[j] * ldx, *yr = y + (size_t)yi[j] * ldy;
+        double s = 0;
+        for (size_t c = 0; c < dim; c++)
+            s += (double)xr[c] * yr[c];
+        out[j] = bias ? s + bias[xi[j]] : s;
+    }
+}
+
+/* Coefficient and x row of contribution k. */
+static double seg_coef(const float *coef, const int32_t *ci, size_t k)
+{
+    return coef ? coef[ci ? (size_t)ci[k] : k] : 1.0;
+}
+
+static size_t seg_row(const int32_t *xi, size_t k)
+{
+    return xi ? (size_t)xi[k] : k;
+}
+
+void ref_segment_rows_axpy(size_t n_seg, size_t dim, const int32_t *start,
+                           const int32_t *yi, double alpha, const float *coef,
+                           const int32_t *ci, const float *x, size_t ldx,
+                           const int32_t *xi, double *y, size_t ldy)
+{
+    for (size_t s = 0; s < n_seg; s++)
+        for (size_t c = 0; c < dim; c++) {
+            double sum = 0;
+            for (size_t k = (size_t)start[s]; k < (size_t)start[s + 1]; k++)
+                sum += seg_coef(coef, ci, k) * x[seg_row(xi, k) * ldx + c];
+            y[(size_t)yi[s] * ldy + c] += alpha * sum;
+        }
+}
+
+void ref_segment_rows_axpy_ordered(size_t n_seg, size_t dim,
+                                   const int32_t *start, const int32_t *yi,
+                                   float alpha, const float *coef,
+                                   const int32_t *ci, const float *x,
+                                   size_t ldx, const int32_t *xi, float *y,
+                                   size_t ldy)
+{
+    for (size_t s = 0; s < n_seg; s++) {
+        if (start[s] == start[s + 1])
+            continue; /* an empty segment leaves its row alone (-0 stays -0) */
+        for (size_t c = 0; c < dim; c++) {
+            float sum = 0.0f;
+            for (size_t k = (size_t)start[s]; k < (size_t)start[s + 1]; k++) {
+                float term = (float)seg_coef(coef, ci, k) * x[seg_row(xi, k) * ldx + c];
+                sum += term;
+            }
+            float add = alpha * sum;
+            y[(size_t)yi[s] * ldy + c] += add;
+        }
+    }
+}
+
 void ref_sgd_rows(size_t n_rows, size_t dim, const int32_t *rows,
                   const float *grad, double *param, double lr, double wd)
 {

@@ -67,6 +67,29 @@ void ref_embedding_scatter_add_ordered(size_t n_idx, size_t dim,
                                        const float *dout, const int32_t *idx,
                                        float *dtable);
 
+/* Gathered row products: out[j] = x[xi[j]] . y[yi[j]] (+ bias[xi[j]] where
+ * bias is not NULL); rows of dim values at strides ldx, ldy. */
+void ref_rows_dot(size_t n, size_t dim, const float *x, size_t ldx,
+                  const int32_t *xi, const float *y, size_t ldy,
+                  const int32_t *yi, const float *bias, double *out);
+/* Segmented row sums, scattered: y[yi[s]] += alpha * sum over the
+ * contributions k of segment s of coef[ci[k]] x[xi[k]] (ci NULL: coef[k];
+ * xi NULL: row k; coef NULL: 1). ref_segment_rows_axpy in double; the
+ * _ordered form in float, each column's sum formed in increasing k from 0
+ * and added once, as the op's contract prescribes: with coefficients and
+ * alpha powers of two (exact products, so a fused multiply-add rounds the
+ * same) every backend must match it bit for bit. */
+void ref_segment_rows_axpy(size_t n_seg, size_t dim, const int32_t *start,
+                           const int32_t *yi, double alpha, const float *coef,
+                           const int32_t *ci, const float *x, size_t ldx,
+                           const int32_t *xi, double *y, size_t ldy);
+void ref_segment_rows_axpy_ordered(size_t n_seg, size_t dim,
+                                   const int32_t *start, const int32_t *yi,
+                                   float alpha, const float *coef,
+                                   const int32_t *ci, const float *x,
+                                   size_t ldx, const int32_t *xi, float *y,
+                                   size_t ldy);
+
 /* Optimisers: one value (ref_adam) and the row and dense forms on top. */
 void ref_sgd_rows(size_t n_rows, size_t dim, const int32_t *rows,
                   const float *grad, double *param, double lr, double wd);

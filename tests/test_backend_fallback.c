@@ -192,6 +192,72 @@ int main(void)
           "out-of-range id accepted: %s", fr_last_error());
     fr_adam_step h = {0.1f, 0.9f, 0.999f, 1e-8f, 0, 0, 0};
     CHECK(fr_adam(be, 4, va, vb, vc, vr, &h) == FR_ERR_INVALID, "Adam step 0 accepted");
+
+    /* Row products and segmented row sums: every id within its table, and
+     * start[] nondecreasing within 0..n_contrib; a refused op writes
+     * nothing. vt is the 3 x 2 table {0 0; 1 1; 2 2}, vi the ids {2, 0}. */
+    fr_view none = fr_view_of(NULL, 0);
+    CHECK_OK(fr_rows_dot(be, 2, 2, vt, 2, vi, vt, 2, vi, none, vo));
+    CHECK_OK(fr_buffer_download(vo.buf, 0, c, 2 * sizeof *c));
+    CHECK(c[0] == 8 && c[1] == 0, "rows_dot through the fallback gave %g %g", c[0], c[1]);
+    CHECK(fr_rows_dot(be, 2, 2, vt, 2, vbad, vt, 2, vi, none, vo) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "xi") && strstr(fr_last_error(), "index 1 is 3"),
+          "rows_dot with an out-of-range x id accepted: %s", fr_last_error());
+    CHECK(fr_rows_dot(be, 2, 2, vt, 2, vi, vt, 2, vbad, none, vo) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "yi") && strstr(fr_last_error(), "index 1 is 3"),
+          "rows_dot with an out-of-range y id accepted: %s", fr_last_error());
+    /* A bias of 2 values bounds the x ids to 0..1, though x has 3 rows. */
+    CHECK(fr_rows_dot(be, 2, 2, vt, 2, vi, vt, 2, vi, fr_view_of(va.buf, 2), vo) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "xi") && strstr(fr_last_error(), "index 0 is 2"),
+          "rows_dot with an x id past the bias accepted: %s", fr_last_error());
+    const int32_t seg_start[] = {0, 1, 3}, seg_x[] = {0, 1, 2}, seg_bad_x[] = {0, 3, 1};
+    const int32_t start_down[] = {0, 2, 1}, start_past[] = {0, 1, 4}, start_neg[] = {-1, 1, 3};
+    const int32_t coef_ids_bad[] = {0, 2, 1}, start4[] = {0, 4};
+    const float coef2[] = {0.5f, 2.0f};
+#define PUT_IDS(ids) put(be, (const float *)(const void *)(ids), sizeof(ids) / sizeof(ids)[0])
+    fr_view vss = PUT_IDS(seg_start), vsx = PUT_IDS(seg_x), vsbx = PUT_IDS(seg_bad_x);
+    fr_view vsd = PUT_IDS(start_down), vsp = PUT_IDS(start_past), vsn = PUT_IDS(start_neg);
+    fr_view vcib = PUT_IDS(coef_ids_bad), vs4 = PUT_IDS(start4), vc2 = put(be, coef2, 2);
+    fr_view vsy = put(be, table, 6);
+#undef PUT_IDS
+    /* Segment 0 = {x row 0} into y row 2, segment 1 = {rows 1, 2} into y
+     * row 0, alpha 2: y = {0 + 2 * 3, ...; 1 1; 2 + 0, ...}. */
+    CHECK_OK(fr_segment_rows_axpy(be, 2, 3, 2, vss, vi, 2.0f, none, none, vt, 2, vsx, vsy, 2));
+    CHECK_OK(fr_buffer_download(vsy.buf, 0, t6, sizeof t6));
+    CHECK(t6[0] == 6 && t6[1] == 6 && t6[2] == 1 && t6[4] == 2 && t6[5] == 2,
+          "segment_rows_axpy through the fallback gave %g %g %g %g %g %g", t6[0], t6[1], t6[2],
+          t6[3], t6[4], t6[5]);
+    CHECK(fr_segment_rows_axpy(be, 2, 3, 2, vsd, vi, 1.0f, none, none, vt, 2, vsx, vsy, 2) ==
+                  FR_ERR_INVALID &&
+              strstr(fr_last_error(), "start[2] is 1"),
+          "segment_rows_axpy with a decreasing start accepted: %s", fr_last_error());
+    CHECK(fr_segment_rows_axpy(be, 2, 3, 2, vsp, vi, 1.0f, none, none, vt, 2, vsx, vsy, 2) ==
+                  FR_ERR_INVALID &&
+              strstr(fr_last_error(), "start[2] is 4") && strstr(fr_last_error(), "0..3"),
+          "segment_rows_axpy with start past n_contrib accepted: %s", fr_last_error());
+    CHECK(fr_segment_rows_axpy(be, 2, 3, 2, vsn, vi, 1.0f, none, none, vt, 2, vsx, vsy, 2) ==
+                  FR_ERR_INVALID &&
+              strstr(fr_last_error(), "start[0] is -1"),
+          "segment_rows_axpy with a negative start accepted: %s", fr_last_error());
+    CHECK(fr_segment_rows_axpy(be, 2, 3, 2, vss, vi, 1.0f, none, none, vt, 2, vsbx, vsy, 2) ==
+                  FR_ERR_INVALID &&
+              strstr(fr_last_error(), "xi") && strstr(fr_last_error(), "index 1 is 3"),
+          "segment_rows_axpy with an out-of-range x id accepted: %s", fr_last_error());
+    CHECK(fr_segment_rows_axpy(be, 2, 3, 2, vss, vbad, 1.0f, none, none, vt, 2, vsx, vsy, 2) ==
+                  FR_ERR_INVALID &&
+              strstr(fr_last_error(), "yi") && strstr(fr_last_error(), "index 1 is 3"),
+          "segment_rows_axpy with an out-of-range y id accepted: %s", fr_last_error());
+    CHECK(fr_segment_rows_axpy(be, 2, 3, 2, vss, vi, 1.0f, vc2, vcib, vt, 2, vsx, vsy, 2) ==
+                  FR_ERR_INVALID &&
+              strstr(fr_last_error(), "ci") && strstr(fr_last_error(), "index 1 is 2"),
+          "segment_rows_axpy with an out-of-range coefficient id accepted: %s", fr_last_error());
+    /* Without ci, x has 3 rows: 3 contributions fit, 4 do not. */
+    CHECK(fr_segment_rows_axpy(be, 1, 4, 2, vs4, vi, 1.0f, none, none, vt, 2, none, vsy, 2) ==
+              FR_ERR_INVALID,
+          "segment_rows_axpy reading past x accepted: %s", fr_last_error());
+    float t6_after[6];
+    CHECK_OK(fr_buffer_download(vsy.buf, 0, t6_after, sizeof t6_after));
+    CHECK(!memcmp(t6, t6_after, sizeof t6), "a refused segment_rows_axpy changed y");
     CHECK(fr_buffer_upload(va.buf, 8, a, 16) == FR_ERR_INVALID, "upload past the end accepted");
 
     /* Tables, parameters and moments must be checked like any view. */
@@ -249,7 +315,8 @@ int main(void)
     fr_buffer_free(ftable);
     fr_buffer_free(fids);
 
-    fr_view all[] = {va, vb, vc, vr, vt, vi, vo, vbad, vx, vy, vi2, vg, vrep, vtab, vm, vv, vrow};
+    fr_view all[] = {va, vb, vc, vr, vt, vi, vo, vbad, vx, vy, vi2, vg, vrep, vtab, vm, vv, vrow,
+                     vss, vsx, vsbx, vsd, vsp, vsn, vcib, vs4, vc2, vsy};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         fr_buffer_free(all[i].buf);
     fr_buffer_free(foreign);

@@ -14,7 +14,8 @@
  *
  * Also checked: every op's results are bit-identical for 1 and 2 threads;
  * GEMM leaves C's padding alone and ignores NaN in C when beta is 0;
- * scatter-add with repeated ids equals the in-order float sum bit for bit;
+ * scatter-add with repeated ids equals the in-order float sum bit for bit,
+ * and so does the segmented row sum where its products are exact;
  * lazy Adam leaves untouched rows and their moments bit-identical; empty
  * ops succeed. Where this build has the OpenCL backend and the machine an
  * OpenCL device (PoCL on a CPU in CI), every op also runs there, once on
@@ -33,7 +34,7 @@
 enum { OP_GEMM, OP_BATCHED, OP_AXPY, OP_DOT, OP_NRM2, OP_SCAL, OP_COPY, OP_FILL,
        OP_MUL, OP_BIAS, OP_COLSUM, OP_RELU, OP_RELU_B, OP_SIG, OP_SIG_B, OP_SOFTMAX,
        OP_SOFTMAX_B, OP_BN_TRAIN, OP_BN_EVAL, OP_BN_B, OP_GATHER, OP_SCATTER, OP_SGD_ROWS,
-       OP_ADAM_ROWS, OP_ADAM, OP_BCE, N_OPS };
+       OP_ADAM_ROWS, OP_ADAM, OP_BCE, OP_ROWS_DOT, OP_SEGMENT, N_OPS };
 static const struct { const char *name; double tol; } ops[N_OPS] = {
     {"gemm", 1e-6}, {"gemm_strided_batched", 1e-6}, {"axpy", 1e-6}, {"dot", 1e-6},
     {"nrm2", 1e-6}, {"scal", 1e-6}, {"copy", 0}, {"fill", 0}, {"mul", 1e-7},
@@ -42,7 +43,8 @@ static const struct { const char *name; double tol; } ops[N_OPS] = {
     {"softmax_rows_backward", 1e-6}, {"batchnorm_forward_train", 1e-5},
     {"batchnorm_forward_eval", 1e-5}, {"batchnorm_backward", 1e-5},
     {"embedding_gather", 0}, {"embedding_scatter_add", 1e-6}, {"sgd_rows", 1e-6},
-    {"adam_rows", 1e-5}, {"adam", 1e-5}, {"bce_with_logits", 1e-6},
+    {"adam_rows", 1e-5}, {"adam", 1e-5}, {"bce_with_logits", 1e-6}, {"rows_dot", 1e-6},
+    {"segment_rows_axpy", 1e-6},
 };
 
 /* Where ops run: the CPU paths, then OpenCL on the device and through the
@@ -658,6 +660,146 @@ static void test_sparse(size_t rows, size_t dim, size_t n_idx)
     free(m0); free(v0); free(rw); free(rm); free(rv);
 }
 
+/* ---- row products and segmented row sums (many small models) --------- */
+
+static int32_t *random_ids(size_t n, size_t below)
+{
+    int32_t *ids = malloc((n + 1) * sizeof *ids);
+    if (!ids)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int32_t)fr_rng_below(&rng, (uint32_t)below);
+    return ids;
+}
+
+/* n products of rows of x (x_rows x dim at stride ldx) and of y (y_rows x
+ * dim at stride ldy), with repeated ids, with a bias or without; every
+ * view at its own nonzero offset. */
+static void test_rows_dot(size_t n, size_t dim, size_t ldx, size_t ldy, size_t x_rows,
+                          size_t y_rows, int with_bias)
+{
+    size_t nx = x_rows * ldx, ny = y_rows * ldy;
+    float *x = alloc_floats(nx), *y = alloc_floats(ny), *bias = alloc_floats(x_rows);
+    random_floats(x, nx, 1);
+    random_floats(y, ny, 2);
+    random_floats(bias, x_rows, 3);
+    int32_t *xi = random_ids(n, x_rows), *yi = random_ids(n, y_rows);
+    fr_view vx = upload(x, nx, 1), vxi = upload(xi, n, 2), vy = upload(y, ny, 3);
+    fr_view vyi = upload(yi, n, 1), vb = with_bias ? upload(bias, x_rows, 2) : fr_view_of(NULL, 0);
+    fr_view vo = upload(NULL, n, 3);
+    CHECK_OK(fr_rows_dot(be, n, dim, vx, ldx, vxi, vy, ldy, vyi, vb, vo));
+    float *got = download(vo, n);
+    double *ref = alloc_doubles(n);
+    ref_rows_dot(n, dim, x, ldx, xi, y, ldy, yi, with_bias ? bias : NULL, ref);
+    for (size_t j = 0; j < n; j++) {
+        double mag = with_bias ? fabs(bias[xi[j]]) : 0;
+        for (size_t c = 0; c < dim; c++)
+            mag += fabs((double)x[(size_t)xi[j] * ldx + c] * y[(size_t)yi[j] * ldy + c]);
+        note_mag(OP_ROWS_DOT, got[j], ref[j], mag);
+    }
+    ran(OP_ROWS_DOT);
+    fr_view all[] = {vx, vxi, vy, vyi, vb, vo};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        release(all[i]);
+    free(x); free(y); free(bias); free(xi); free(yi); free(got); free(ref);
+}
+
+enum { COEF_NONE, COEF_DIRECT, COEF_INDEXED };
+
+/* n_seg segments of n_contrib contributions in all, every fourth segment
+ * (1, 5, 9, ...) empty, scattered into distinct rows of y (y_rows rows of
+ * dim values at stride ldy, its padding and untouched rows checked to
+ * stay as they were). coef: none, one per contribution, or a table of
+ * n_coef read through ci. use_xi: contributions read rows of x (x_rows)
+ * through xi, else row k. exact: coefficients and alpha powers of two, so
+ * the result must equal the in-order float sum bit for bit. */
+static void test_segment(size_t n_seg, size_t n_contrib, size_t dim, size_t ldx, size_t ldy,
+                         size_t x_rows, size_t y_rows, int coef_mode, int use_xi, float alpha,
+                         int exact)
+{
+    /* Segment of each contribution, in increasing order: counts, then
+     * prefix sums. */
+    int32_t *start = calloc(n_seg + 2, sizeof *start);
+    if (!start)
+        abort();
+    for (size_t k = 0; k < n_contrib; k++) {
+        size_t s;
+        do
+            s = fr_rng_below(&rng, (uint32_t)n_seg);
+        while (n_seg > 1 && s % 4 == 1);
+        start[s + 1]++;
+    }
+    for (size_t s = 0; s < n_seg; s++)
+        start[s + 1] += start[s];
+    /* Distinct target rows, shuffled. */
+    int32_t *yi = malloc(y_rows * sizeof *yi);
+    if (!yi)
+        abort();
+    for (size_t r = 0; r < y_rows; r++)
+        yi[r] = (int32_t)r;
+    for (size_t r = y_rows; r > 1; r--) {
+        size_t j = fr_rng_below(&rng, (uint32_t)r);
+        int32_t t = yi[r - 1];
+        yi[r - 1] = yi[j];
+        yi[j] = t;
+    }
+    if (!use_xi)
+        x_rows = n_contrib;
+    size_t nx = x_rows * ldx, ny = y_rows * ldy;
+    size_t n_coef = coef_mode == COEF_INDEXED ? n_contrib / 3 + 1 : n_contrib;
+    float *x = alloc_floats(nx), *y = alloc_floats(ny), *coef = alloc_floats(n_coef);
+    random_floats(x, nx, 1);
+    random_floats(y, ny, 1);
+    static const float pow2[] = {0.25f, -0.5f, 1.0f, -1.0f, 2.0f, 0.5f, -4.0f};
+    for (size_t i = 0; i < n_coef; i++)
+        coef[i] = exact ? pow2[fr_rng_below(&rng, 7)] : 2.0f * fr_rng_uniform(&rng) - 1.0f;
+    int32_t *ci = random_ids(n_contrib, n_coef), *xi = random_ids(n_contrib, x_rows ? x_rows : 1);
+    fr_view none = fr_view_of(NULL, 0);
+    fr_view vs = upload(start, n_seg + 1, 1), vyi = upload(yi, n_seg, 2);
+    fr_view vc = coef_mode != COEF_NONE ? upload(coef, n_coef, 3) : none;
+    fr_view vci = coef_mode == COEF_INDEXED ? upload(ci, n_contrib, 1) : none;
+    fr_view vx = upload(x, nx, 2), vxi = use_xi ? upload(xi, n_contrib, 3) : none;
+    fr_view vy = upload(y, ny, 1);
+    CHECK_OK(fr_segment_rows_axpy(be, n_seg, n_contrib, dim, vs, vyi, alpha, vc, vci, vx, ldx, vxi,
+                                  vy, ldy));
+    float *got = download(vy, ny);
+    const float *c_ref = coef_mode != COEF_NONE ? coef : NULL;
+    const int32_t *ci_ref = coef_mode == COEF_INDEXED ? ci : NULL, *xi_ref = use_xi ? xi : NULL;
+    double *ref = widen(y, ny);
+    ref_segment_rows_axpy(n_seg, dim, start, yi, alpha, c_ref, ci_ref, x, ldx, xi_ref, ref, ldy);
+    /* Each written value sums |alpha coef x| over its segment, plus |y|. */
+    double *mag = alloc_doubles(ny);
+    for (size_t s = 0; s < n_seg; s++)
+        for (int32_t k = start[s]; k < start[s + 1]; k++) {
+            double g = c_ref ? c_ref[ci_ref ? ci_ref[k] : k] : 1.0;
+            size_t r = xi_ref ? (size_t)xi_ref[k] : (size_t)k;
+            for (size_t c = 0; c < dim; c++)
+                mag[(size_t)yi[s] * ldy + c] += fabs(alpha * g * x[r * ldx + c]);
+        }
+    for (size_t q = 0; q < ny; q++)
+        note_mag(OP_SEGMENT, got[q], ref[q], mag[q] + fabs(y[q]));
+    if (exact) {
+        float *ordered = alloc_floats(ny);
+        memcpy(ordered, y, ny * sizeof *ordered);
+        ref_segment_rows_axpy_ordered(n_seg, dim, start, yi, alpha, c_ref, ci_ref, x, ldx, xi_ref,
+                                      ordered, ldy);
+        size_t differ = 0;
+        for (size_t q = 0; q < ny; q++)
+            differ += memcmp(&got[q], &ordered[q], sizeof *got) != 0;
+        CHECK(differ == 0,
+              "segment_rows_axpy on %s (%zu segments, %zu contributions, dim %zu): %zu values differ "
+              "from the in-order float sum",
+              path_names[path], n_seg, n_contrib, dim, differ);
+        free(ordered);
+    }
+    ran(OP_SEGMENT);
+    fr_view all[] = {vs, vyi, vc, vci, vx, vxi, vy};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        release(all[i]);
+    free(start); free(yi); free(x); free(y); free(coef); free(ci); free(xi); free(got); free(ref);
+    free(mag);
+}
+
 /* Ops on nothing succeed and touch nothing, NULL buffers included. */
 static void test_empty(void)
 {
@@ -677,6 +819,9 @@ static void test_empty(void)
     CHECK_OK(fr_embedding_scatter_add(be, 0, 4, none, none, none));
     CHECK_OK(fr_adam(be, 0, none, none, none, none, &h));
     CHECK_OK(fr_bce_with_logits(be, 0, none, none, none, none));
+    CHECK_OK(fr_rows_dot(be, 0, 4, none, 4, none, none, 4, none, none, none));
+    CHECK_OK(fr_segment_rows_axpy(be, 0, 5, 4, none, none, 1.0f, none, none, none, 4, none, none, 4));
+    CHECK_OK(fr_segment_rows_axpy(be, 3, 5, 0, none, none, 1.0f, none, none, none, 4, none, none, 4));
 }
 
 /* Every op, on the open backend `be`. Shapes marked "threads" exceed twice
@@ -727,6 +872,26 @@ static void run_suite(void)
     test_sparse(50, 1, 77);
     test_sparse(300, 16, 1000);
     test_sparse(4 * light / 32 + 2, 32, 2 * copy / 32 + 3); /* threads: owners and ranges */
+
+    test_rows_dot(1, 1, 1, 1, 1, 1, 0);
+    test_rows_dot(1, 1, 1, 1, 1, 1, 1);
+    test_rows_dot(7, 5, 9, 6, 4, 3, 1);        /* strides above dim */
+    test_rows_dot(200, 33, 40, 35, 50, 20, 0);
+    test_rows_dot(150, 300, 300, 301, 60, 70, 1);
+    test_rows_dot(light / 64 + 9, 64, 67, 64, 300, 100, 1); /* threads */
+
+    /* (n_seg, n_contrib, dim, ldx, ldy, x_rows, y_rows, coef, xi, alpha, exact) */
+    test_segment(1, 1, 1, 1, 1, 1, 1, COEF_NONE, 0, 1.0f, 1);
+    test_segment(6, 0, 3, 3, 4, 2, 8, COEF_DIRECT, 1, 2.0f, 1); /* every segment empty */
+    test_segment(9, 30, 7, 9, 8, 12, 11, COEF_DIRECT, 1, -0.5f, 1);
+    test_segment(9, 30, 7, 7, 7, 0, 9, COEF_INDEXED, 0, 1.0f, 1);
+    test_segment(40, 200, 300, 301, 303, 90, 45, COEF_INDEXED, 1, 2.0f, 1); /* two column blocks */
+    test_segment(25, 100, 513, 513, 520, 0, 30, COEF_NONE, 0, 0.25f, 1);    /* three */
+    test_segment(12, 80, 256, 256, 256, 20, 12, COEF_NONE, 1, -1.0f, 1);     /* one, full */
+    test_segment(33, 120, 20, 21, 20, 50, 40, COEF_INDEXED, 1, -0.7f, 0);
+    test_segment(33, 120, 20, 20, 22, 0, 33, COEF_DIRECT, 0, 0.3f, 0);
+    test_segment(600, 3000, 260, 260, 261, 700, 650, COEF_INDEXED, 1, -2.0f, 1); /* threads */
+    test_segment(700, 2800, 200, 203, 200, 0, 700, COEF_DIRECT, 0, 0.5f, 1);    /* threads */
     test_empty();
 }
 

@@ -582,6 +582,7 @@ static fr_status cl_segment_rows_axpy(void *ctx, size_t n_seg, size_t n_contrib,
     arg_u(&a, ldx);
     arg_opt(&a, xi, start);
     arg_out(&a, y);
+    arg_u(&a, ldy);
     return run(&a, FR_CLK_SEGMENT_ROWS_AXPY, n_seg * dim, "segment_rows_axpy");
 }
 
