@@ -132,7 +132,7 @@ static void personal_set(void *model, size_t c, const float *v)
 }
 
 static const fr_fed_client_ops toy_ops = {worker_create, worker_destroy, round_begin, train, cost, 2,
-                                          personal_get, personal_set, 0, NULL, NULL};
+                                          personal_get, personal_set, 0, NULL, NULL, NULL, 0};
 
 static void options(fr_fed_options *o)
 {

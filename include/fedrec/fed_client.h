@@ -16,6 +16,7 @@
  *   round_begin(round)                        once, before any client
  *   for each sampled client c this rank trains, on the core's threads:
  *     train(worker, round, c, &upload)         from the server's state
+ *   (or, when the model trains cohorts, train_cohort on groups of them)
  *   screen uploads; aggregate them in client order into the state;
  *   personal values (a shared score function) averaged if asked.
  * Everything a client draws must come from streams keyed by (seed, round,
@@ -108,6 +109,17 @@ typedef struct fr_fed_client_ops {
     size_t record_bytes;
     void (*record_pack)(void *model, size_t client, void *record);
     void (*record_unpack)(void *model, size_t client, const void *record);
+    /* Optional (NULL: clients train one by one through train): several
+     * clients trained at once, as a cohort — on a device, a round's
+     * clients as a few batched launches instead of thousands. The core
+     * calls it from the driving thread with up to cohort_clients (0: all)
+     * of this rank's clients of the round at a time, in client order;
+     * ups[i] is clients[i]'s upload, filled as train would fill it. A
+     * deadline is checked between calls: a cohort's clients finish
+     * together. */
+    fr_status (*train_cohort)(void *model, unsigned round, const size_t *clients, size_t n,
+                              const fr_fed_state *state, fr_fed_upload *const *ups);
+    size_t cohort_clients;
 } fr_fed_client_ops;
 
 #ifdef __cplusplus

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "fedrec/backend.h"
 #include "fedrec/comm.h"
 #include "fedrec/error.h"
 #include "fedrec/fed.h"
@@ -67,6 +68,15 @@ typedef struct fr_pfedrec_options {
     int eval_global_items;   /* ablation: evaluate with the global item table */
     int share_score;         /* ablation: aggregate w, b too (no personal score) */
     int threads;             /* workers; <= 0: online cores */
+    /* Cohort training (PFedRec and FedMF; doc/PFEDREC.md "Cohorts"):
+     * with a backend, each round's clients train on it as cohorts of
+     * `cohort` clients (0: 1024), batch by batch in a few batched ops per
+     * batch — the way onto an OpenCL device. Results agree with the
+     * one-by-one path within float rounding (not bit for bit). NULL (the
+     * default): clients one by one on the host's threads. Borrowed: the
+     * backend must outlive the job. */
+    fr_backend *backend;
+    size_t cohort;
     int cpu_isa;             /* fr_cpu_isa of the kernels; 0 (auto): the best */
     int dense_upload;        /* clients upload every row (for comparison) */
     size_t top_k;            /* HR@K / NDCG@K (10) */

@@ -171,9 +171,13 @@ fr_status fr_cli_pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     FR_TRY_CLI(fr_config_get_string(cfg, "backend.cpu_isa", &isa));
     const char *backend_kind;
     FR_TRY_CLI(fr_config_get_string(cfg, "backend.kind", &backend_kind));
-    if (!strcmp(backend_kind, "opencl"))
-        return fr_cli_fail(FR_ERR_UNSUPPORTED, "backend.kind = opencl: the pfedrec job trains its per-client models (a %lld-value score function each) on the CPU, where they are cheaper than a kernel launch; use backend.kind = auto or cpu",
-                           (long long)dim + 1);
+    int64_t cohort;
+    FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.cohort", &cohort));
+    o->cohort = (size_t)cohort;
+    if (!strcmp(backend_kind, "opencl") &&
+        (o->algorithm == FR_ALGO_FEDNCF || o->algorithm == FR_ALGO_CENTRAL_MF))
+        return fr_cli_fail(FR_ERR_UNSUPPORTED, "backend.kind = opencl: job.kind = %s trains on the CPU (only pfedrec and fedmf train their clients as cohorts on a backend); use backend.kind = auto or cpu",
+                           kind);
     fr_cpu_isa parsed;
     FR_TRY_CLI(fr_cpu_isa_parse(isa, &parsed));
     o->cpu_isa = (int)parsed;
@@ -251,9 +255,32 @@ static fr_status job_fingerprint(const fr_config *cfg, int64_t rounds, char **ou
     return FR_OK;
 }
 
-/* What this rank computes on: "cpu avx512, 2 threads". */
+/* The backend the clients train on as cohorts (pfedrec, fedmf with
+ * pfedrec.cohort > 0 or backend.kind = opencl), opened here; else NULL. */
+static fr_status cohort_backend(const fr_config *cfg, fr_backend **be)
+{
+    const char *kind, *backend_kind;
+    int64_t cohort;
+    *be = NULL;
+    FR_TRY_CLI(fr_config_get_string(cfg, "job.kind", &kind));
+    FR_TRY_CLI(fr_config_get_string(cfg, "backend.kind", &backend_kind));
+    FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.cohort", &cohort));
+    if (strcmp(kind, "pfedrec") && strcmp(kind, "fedmf"))
+        return FR_OK;
+    if (cohort == 0 && strcmp(backend_kind, "opencl"))
+        return FR_OK;
+    return fr_cli_open_backend(cfg, be);
+}
+
+/* What this rank computes on: "cpu avx512, 2 threads", or the backend of
+ * cohort training. */
 static void device_of(const fr_pfedrec_options *o, char *buf, size_t n)
 {
+    if (o->backend) {
+        snprintf(buf, n, "%s, cohorts of %zu", fr_backend_describe(o->backend),
+                 o->cohort ? o->cohort : (size_t)1024);
+        return;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1);
     fr_cpu_isa isa = o->cpu_isa ? (fr_cpu_isa)o->cpu_isa : fr_cpu_isa_best();
@@ -318,7 +345,24 @@ static int save_model(const fr_pfedrec_model *saved, const fr_config *cfg, const
     return FR_EXIT_OK;
 }
 
+static int run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm,
+                       fr_backend *be);
+
 int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm)
+{
+    fr_backend *be = NULL;
+    fr_status s = fr_cli_agree(comm, cohort_backend(cfg, &be));
+    if (s != FR_OK) {
+        fr_backend_close(be);
+        return fr_cli_report(s, NULL);
+    }
+    int code = run_pfedrec(cfg, quiet, summary, resume, comm, be);
+    fr_backend_close(be);
+    return code;
+}
+
+static int run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm,
+                       fr_backend *be)
 {
     int rank = fr_comm_rank(comm);
     if (rank != 0) { /* rank 0 prints and writes; the others train */
@@ -337,6 +381,7 @@ int fr_cli_run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
                       : fr_cli_ratings_spec(cfg, &spec, &path);
     if (s == FR_OK)
         s = fr_cli_pfedrec_options(cfg, &o);
+    o.backend = be;
     if (s == FR_OK)
         s = fr_config_get_int(cfg, "train.rounds", &rounds);
     if (s == FR_OK)

@@ -227,6 +227,52 @@ static fr_status run_chunk(void *arg, size_t task)
     return st;
 }
 
+/* The model trains cohorts (train_cohort): this rank's clients of the
+ * round in groups of cohort_clients, in client order, from the driving
+ * thread; each group's clients are late when the group ends past the
+ * deadline, and a group not started by then is not trained. */
+static fr_status run_cohorts(round_job *job)
+{
+    fr_fed *p = job->p;
+    size_t per = p->ops->cohort_clients ? p->ops->cohort_clients : p->n_todo;
+    if (per > p->n_todo)
+        per = p->n_todo;
+    if (per == 0)
+        return FR_OK;
+    size_t *clients = malloc(per * sizeof *clients);
+    fr_fed_upload **ups = malloc(per * sizeof *ups);
+    if (!clients || !ups) {
+        free(clients);
+        free(ups);
+        return fr_fail_nomem("a cohort's client list", per * 16);
+    }
+    fr_status st = FR_OK;
+    for (size_t at = 0; st == FR_OK && at < p->n_todo; at += per) {
+        size_t n = p->n_todo - at < per ? p->n_todo - at : per;
+        if (past_deadline(p)) { /* stragglers: not started in time */
+            for (size_t i = at; i < p->n_todo; i++)
+                p->outs[p->todo[i]].late = 1;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            clients[i] = (size_t)p->sampled[p->todo[at + i]];
+            ups[i] = &p->outs[p->todo[at + i]];
+        }
+        st = p->ops->train_cohort(p->model, p->round, clients, n, &p->st, ups);
+        int late = past_deadline(p);
+        for (size_t i = 0; i < n; i++) {
+            ups[i]->trained = 1;
+            if (st == FR_OK)
+                fr_fed_screen_update(p, clients[i], ups[i]);
+            ups[i]->late = late;
+            client_through(job);
+        }
+    }
+    free(clients);
+    free(ups);
+    return st;
+}
+
 static int compare_client(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -378,7 +424,8 @@ fr_status fr_fed_run_round(fr_fed *p, unsigned round, fr_fed_round *out)
     plan_training(p);
     /* Clients one after another in client order: the per-row mean folds
      * each upload as it comes. */
-    p->streaming = p->o.aggregator == FR_AGG_ROW_MEAN && fr_pool_threads(p->pool) == 1 && p->ranks <= 1;
+    p->streaming = p->o.aggregator == FR_AGG_ROW_MEAN && fr_pool_threads(p->pool) == 1 && p->ranks <= 1 &&
+                   !p->ops->train_cohort;
     if (p->streaming) {
         fr_status rs = fr_fed_row_sums_ready(p);
         if (rs != FR_OK) {
@@ -393,7 +440,8 @@ fr_status fr_fed_run_round(fr_fed *p, unsigned round, fr_fed_round *out)
         job.chunk = 1;
     double t_local = fr_clock_seconds();
     /* The first failing client's status, with its message. */
-    fr_status s = fr_pool_try(p->pool, (p->n_todo + job.chunk - 1) / job.chunk, run_chunk, &job);
+    fr_status s = p->ops->train_cohort ? run_cohorts(&job)
+                  : fr_pool_try(p->pool, (p->n_todo + job.chunk - 1) / job.chunk, run_chunk, &job);
     out->t_local = fr_clock_seconds() - t_local;
     double t_comm = 0;
     uint64_t sent0 = 0, received0 = 0;

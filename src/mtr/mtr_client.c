@@ -326,6 +326,6 @@ static double cost(void *model, size_t client)
 void fr_mtr_client_ops(fr_fed_client_ops *ops)
 {
     fr_fed_client_ops o = {worker_create, worker_destroy, round_begin, train, cost, 0, NULL, NULL,
-                           0, record_pack, record_unpack};
+                           0, record_pack, record_unpack, NULL, 0};
     *ops = o;
 }

@@ -8,12 +8,14 @@
 
 #include "core/error_internal.h"
 #include "rec/rating.h"
+#include "rec/rating_cohort.h"
 #include "fedrec/rng.h"
 
 void fr_rating_free(fr_rating *p)
 {
     if (!p)
         return;
+    fr_rating_cohort_free(p->cohort);
     fr_cpu_engine_destroy(p->engine);
     free(p->owned_items);
     free(p->w);
@@ -75,6 +77,10 @@ fr_status fr_rating_create(const fr_loo_split *split, const fr_pfedrec_options *
         return s;
     }
     p->k = fr_cpu_engine_kernels(p->engine);
+    if (o->backend && (s = fr_rating_cohort_create(p, o->backend, &p->cohort)) != FR_OK) {
+        fr_rating_free(p);
+        return s;
+    }
     *out = p;
     return FR_OK;
 }
@@ -197,6 +203,15 @@ static fr_status train(void *model, void *worker, unsigned round, size_t client,
     return s;
 }
 
+static fr_status train_cohort(void *model, unsigned round, const size_t *clients, size_t n,
+                              const fr_fed_state *state, fr_fed_upload *const *ups)
+{
+    fr_rating *p = model;
+    (void)round; /* p->round, set at the round's start */
+    (void)state; /* p->items points into it */
+    return fr_rating_cohort_train(p, p->cohort, clients, n, ups);
+}
+
 /* A client's work: its training samples plus its evaluation candidates
  * (validation and test). */
 static double cost(void *model, size_t client)
@@ -246,6 +261,7 @@ static void record_unpack(void *model, size_t client, const void *record)
 void fr_rating_client_ops(const fr_rating *p, fr_fed_client_ops *ops)
 {
     fr_fed_client_ops o = {worker_create, worker_destroy, round_begin, train, cost, p->dim + 1, personal_get,
-                           personal_set, sizeof(figures_record), record_pack, record_unpack};
+                           personal_set, sizeof(figures_record), record_pack, record_unpack,
+                           p->cohort ? train_cohort : NULL, p->o.cohort ? p->o.cohort : FR_RATING_COHORT_DEFAULT};
     *ops = o;
 }

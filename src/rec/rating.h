@@ -26,6 +26,8 @@
  * initial score function. */
 /* Bounds the per-task records of the parallel loops (x 8 tasks). */
 #define FR_RATING_MAX_TASKS 64
+/* Clients per cohort when fr_pfedrec_options.cohort is 0. */
+#define FR_RATING_COHORT_DEFAULT 1024
 #define FR_PF_ITEMS_INIT_STREAM 0xFFFFFFFFu
 #define FR_PF_NCF_INIT_STREAM 0xFFFFFFFEu
 #define FR_PF_SCORE_INIT_STREAM 0xFFFFFFFDu
@@ -51,6 +53,7 @@ typedef struct fr_rating {
     size_t *pool_start;  /* n_users + 1 */
     double *val_hr, *val_ndcg, *test_hr, *test_ndcg;  /* per user, last model */
     fr_cpu_engine *engine;
+    struct fr_rating_cohort *cohort; /* cohort training on o.backend, or NULL (rating_cohort.c) */
     const struct fr_cpu_kernels *k; /* the engine's kernel table, looked up once */
     unsigned round;         /* the round in progress */
     int skip_eval;          /* rounds do not evaluate */
@@ -143,6 +146,12 @@ void fr_pf_scratch_reset(scratch *s);
 /* Train client u for the round in p->round from the server's table in
  * p->items; fill out with its upload. */
 fr_status fr_pf_train_client(fr_rating *p, scratch *s, size_t u, fr_fed_upload *out);
+/* A client's upload from the rows it loaded (loaded[k]: item of local row
+ * k, n_loaded of them; local: their trained values): the changed rows and
+ * their change against p->items, sorted into the upload groups (every row
+ * under dense_upload). loaded is restored before it returns. */
+fr_status fr_pf_pack_upload(const fr_rating *p, int32_t *loaded, const float *local, size_t n_loaded,
+                            fr_fed_upload *out);
 /* Evaluate user u's model (w, b, the overlay in s) into p's figures. */
 void fr_pf_evaluate(fr_rating *p, scratch *s, size_t u, const float *w, float b);
 /* Every item's score for a user's model (w, b, the overlay in s). */

@@ -435,35 +435,43 @@ fr_status fr_pf_train_client(fr_rating *p, scratch *s, size_t u, fr_fed_upload *
         for (size_t k = 0; k < p->n_shared; k++)
             out->dense_delta[k] = s->ncf_local[k] - p->shared[k];
     }
+    return fr_pf_pack_upload(p, s->loaded, s->local, s->n_loaded, out);
+}
+
+
+fr_status fr_pf_pack_upload(const fr_rating *p, int32_t *loaded, const float *local, size_t n_loaded,
+                            fr_fed_upload *out)
+{
+    size_t d = p->dim;
     /* The upload: changed rows and their change. */
-    size_t need = p->o.dense_upload ? p->n_items : s->n_loaded;
+    size_t need = p->o.dense_upload ? p->n_items : n_loaded;
     FR_TRY(fr_fed_upload_reserve(out, need, d));
     /* Counting sort of the changed rows into the upload groups (item
      * ranges), so each aggregation task reads only its own rows: count,
      * then place. */
     size_t groups = FR_FED_GROUPS, count[FR_FED_GROUPS + 1] = {0};
-    for (size_t k = 0; k < s->n_loaded; k++) {
-        const float *g = p->items + (size_t)s->loaded[k] * d, *l = s->local + k * d;
+    for (size_t k = 0; k < n_loaded; k++) {
+        const float *g = p->items + (size_t)loaded[k] * d, *l = local + k * d;
         int changed = p->o.dense_upload || memcmp(g, l, d * sizeof *g) != 0;
         /* Mark unchanged rows in `loaded` as -1 - item for the second pass. */
         if (!changed)
-            s->loaded[k] = -1 - s->loaded[k];
+            loaded[k] = -1 - loaded[k];
         else
-            count[fr_fed_group_of((size_t)s->loaded[k], p->n_items) + 1]++;
+            count[fr_fed_group_of((size_t)loaded[k], p->n_items) + 1]++;
     }
     for (size_t t = 0; t < groups; t++)
         count[t + 1] += count[t];
     for (size_t t = 0; t <= groups; t++)
         out->group_start[t] = (uint32_t)count[t];
     size_t kept = count[groups];
-    for (size_t k = 0; k < s->n_loaded; k++) {
-        if (s->loaded[k] < 0) {
-            s->loaded[k] = -1 - s->loaded[k]; /* restore for scratch_reset */
+    for (size_t k = 0; k < n_loaded; k++) {
+        if (loaded[k] < 0) {
+            loaded[k] = -1 - loaded[k]; /* restore for scratch_reset */
             continue;
         }
-        const float *g = p->items + (size_t)s->loaded[k] * d, *l = s->local + k * d;
-        size_t at = count[fr_fed_group_of((size_t)s->loaded[k], p->n_items)]++;
-        out->rows[at] = s->loaded[k];
+        const float *g = p->items + (size_t)loaded[k] * d, *l = local + k * d;
+        size_t at = count[fr_fed_group_of((size_t)loaded[k], p->n_items)]++;
+        out->rows[at] = loaded[k];
         for (size_t c = 0; c < d; c++)
             out->delta[at * d + c] = l[c] - g[c];
     }
