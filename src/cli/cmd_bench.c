@@ -385,6 +385,7 @@ static const struct {
 } benches[] = {
     {"gemm", bench_gemm, "SGEMM GFLOP/s, single- and multi-threaded, beside OpenBLAS (or OpenCL)"},
     {"launch", fr_cli_bench_launch, "time per call of tiny ops on the CPU and on OpenCL"},
+    {"rounds", fr_cli_bench_rounds, "PFedRec rounds one by one, as cohorts on the CPU and on OpenCL: s/round, launches"},
     {"mtrec", fr_cli_bench_mtrec, "an mtrec job's phases: load, epoch, full ranking (GEMM, top-K), RSS"},
 };
 

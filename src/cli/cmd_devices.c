@@ -6,11 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/bench_util.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "fedrec/backend.h"
 
-static void cpu_model_name(char *out, size_t n)
+void fr_cli_cpu_model(char *out, size_t n)
 {
     snprintf(out, n, "unknown CPU");
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -49,7 +50,7 @@ int fr_cli_devices(int argc, char **argv)
         return FR_EXIT_USAGE;
     }
     char model[256];
-    cpu_model_name(model, sizeof model);
+    fr_cli_cpu_model(model, sizeof model);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("CPU: %s, %ld online core%s\n\n", model, cores, cores == 1 ? "" : "s");
     printf("  %-8s %-6s %-9s\n", "path", "built", "supported");
