@@ -21,7 +21,8 @@
 static void rounds_usage(FILE *out)
 {
     fprintf(out, "Usage: fedrec bench rounds [--movielens FILE | --users U --items I --per-user N]\n"
-                 "                           [--rounds R] [--cohort C] [--threads T] [--fedmf]\n\n"
+                 "                           [--rounds R] [--cohort C] [--threads T] [--fedmf]\n"
+                 "                           [--paths host,cpu,opencl]\n\n"
                  "Times PFedRec rounds (FedMF with --fedmf) three ways in one run: clients one by\n"
                  "one on the host's threads, cohorts of C clients (default 1024) on the CPU\n"
                  "backend, and cohorts on the OpenCL device with every op there (skipped without\n"
@@ -29,7 +30,8 @@ static void rounds_usage(FILE *out)
                  "first compiles kernels), the backend ops per round (kernel launches on a\n"
                  "device) and the last round's test HR@10. Data: a MovieLens u.data file, or\n"
                  "synthetic implicit feedback (default 943 users, 1682 items, 106 each: the\n"
-                 "shape of MovieLens-100K). R rounds (default 5), T threads (default: all cores).\n");
+                 "shape of MovieLens-100K). R rounds (default 5), T threads (default: all cores).\n"
+                 "--paths: which of the three to run (default all).\n");
 }
 
 static int compare_double(const void *a, const void *b)
@@ -88,7 +90,7 @@ int fr_cli_bench_rounds(int argc, char **argv)
 {
     long rounds = 5, cohort = 1024, threads = 0, users = 943, items = 1682, per_user = 106;
     const char *movielens = NULL;
-    int fedmf = 0;
+    int fedmf = 0, want[3] = {1, 1, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long *target = !strcmp(a, "--rounds")     ? &rounds
@@ -103,6 +105,27 @@ int fr_cli_bench_rounds(int argc, char **argv)
             return FR_EXIT_OK;
         } else if (!strcmp(a, "--fedmf")) {
             fedmf = 1;
+        } else if (!strcmp(a, "--paths")) {
+            if (!v) {
+                fprintf(stderr, "fedrec bench rounds: --paths needs a list of host, cpu, opencl\n");
+                return FR_EXIT_USAGE;
+            }
+            want[0] = want[1] = want[2] = 0;
+            for (const char *c = v; *c;) {
+                size_t len = strcspn(c, ",");
+                int which = len == 4 && !strncmp(c, "host", 4)     ? 0
+                            : len == 3 && !strncmp(c, "cpu", 3)    ? 1
+                            : len == 6 && !strncmp(c, "opencl", 6) ? 2
+                                                                   : -1;
+                if (which < 0) {
+                    fprintf(stderr, "fedrec bench rounds: --paths %s: '%.*s' is not host, cpu or opencl\n", v,
+                            (int)len, c);
+                    return FR_EXIT_USAGE;
+                }
+                want[which] = 1;
+                c += len + (c[len] == ',');
+            }
+            i++;
         } else if (!strcmp(a, "--movielens")) {
             if (!v) {
                 fprintf(stderr, "fedrec bench rounds: --movielens needs a file (MovieLens u.data)\n");
@@ -153,7 +176,7 @@ int fr_cli_bench_rounds(int argc, char **argv)
     bo.kind = FR_BACKEND_OPENCL;
     bo.opencl_min_elements = 0;
     char cl_note[256] = "";
-    if (fr_backend_open(&bo, &be[1]) != FR_OK) {
+    if (want[2] && fr_backend_open(&bo, &be[1]) != FR_OK) {
         snprintf(cl_note, sizeof cl_note, "%s", fr_last_error());
         be[1] = NULL;
     }
@@ -165,6 +188,8 @@ int fr_cli_bench_rounds(int argc, char **argv)
     const char *names[3] = {"clients one by one (host threads)", "cohorts on the CPU backend", "cohorts on OpenCL"};
     int code = FR_EXIT_OK;
     for (int path = 0; path < 3; path++) {
+        if (!want[path])
+            continue;
         fr_backend *b = path == 0 ? NULL : be[path - 1];
         const char *label = names[path];
         if (path == 2 && !b) {
