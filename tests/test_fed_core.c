@@ -9,15 +9,18 @@
  * tables on 1 and 2 threads, sampling a fraction, refusing a client whose
  * update is not finite or not well formed (a row out of the table, rows
  * out of their groups), clipping, a quorum that is not met, and shared
- * personal values averaged as documented. Broken on purpose (the mean
- * applied in reverse client order; the per-row mean not folded while
- * streaming) it fails. */
+ * personal values averaged as documented; the plain mean folded in
+ * order keeps no upload past its fold, and a refusal met mid-round
+ * rescales it. Broken on purpose (the mean applied in reverse client
+ * order; the per-row mean not folded while streaming; the ordered fold's
+ * rescale skipped) it fails. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/pool.h"
 #include "fed/fed_core.h"
+#include "fed/fed_internal.h"
 #include "testutil.h"
 
 enum { CLIENTS = 23, ROWS = 8, WIDTH = 3, DENSE = 2 };
@@ -146,6 +149,9 @@ static void options(fr_fed_options *o)
 
 /* rounds of o over a fresh core on `threads` threads; the final table and
  * dense vector into table / dense, the last round into last. */
+static size_t last_held;
+static int last_ordered;
+
 static void run(const fr_fed_options *o, int threads, unsigned rounds, toy *t, float *table, float *dense,
                 fr_fed_round *last)
 {
@@ -164,6 +170,12 @@ static void run(const fr_fed_options *o, int threads, unsigned rounds, toy *t, f
         st->dense[i] = 1.0f;
     for (unsigned r = 0; r < rounds; r++)
         CHECK_OK(fr_fed_run_round(f, r, last));
+    /* Uploads still holding buffers after the round (the ordered fold
+     * passes them on), and whether the round folded in order. */
+    last_held = 0;
+    for (size_t k = 0; k < CLIENTS; k++)
+        last_held += f->outs[k].rows != NULL;
+    last_ordered = f->ordered;
     memcpy(table, st->table, sizeof(float) * ROWS * WIDTH);
     memcpy(dense, st->dense, sizeof(float) * DENSE);
     fr_fed_free(f);
@@ -181,6 +193,15 @@ static void initial(float *table, float *dense)
 /* The mean (weighted or not) of `rounds` rounds, as the core must do it:
  * per client in client order, row += scale * delta. skip: a client left
  * out. */
+/* a and b within tol * (1 + |b|) of each other everywhere. */
+static int near(const float *a, const float *b, size_t n, double tol)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs((double)a[i] - (double)b[i]) <= tol * (1.0 + fabs((double)b[i]))))
+            return 0;
+    return 1;
+}
+
 static void expect_mean(int weighted, unsigned rounds, int skip, float *table, float *dense)
 {
     initial(table, dense);
@@ -303,9 +324,27 @@ int main(void)
         const char *what = kind == 0 ? "NaN" : kind == 1 ? "out of range" : "out of its groups";
         CHECK(last.rejected == 1 && last.participants == CLIENTS - 1, "%s client: %zu rejected, %zu participants",
               what, last.rejected, last.participants);
-        CHECK(same(table, want, ROWS * WIDTH) && same(dense, want_dense, DENSE),
+        /* Folded in order, the refusal is met after the other uploads
+         * were folded at 1 / 23: the mean is rescaled, rounding once more
+         * (fed_ordered.c). A refused update that reached the table, or a
+         * mean left at 1 / 23, moves rows by 1e-3 and more. */
+        CHECK(last_ordered && near(table, want, ROWS * WIDTH, 2e-6) && near(dense, want_dense, DENSE, 2e-6),
               "the refused (%s) client's update reached the table", what);
     }
+    /* The ordered fold keeps no upload's buffers past its fold: a round
+     * of 23 clients on 2 threads ends with none held, where the median
+     * (which needs them all) holds every one. The same bits as the
+     * mean the test sums, on 1 and 2 threads (above). */
+    options(&o);
+    memset(&t, 0, sizeof t);
+    t.nan_client = t.bad_client = t.misgrouped_client = -1;
+    run(&o, 2, 2, &t, table, dense, &last);
+    CHECK(last_ordered && last_held == 0, "plain mean: ordered %d, %zu uploads still held", last_ordered,
+          last_held);
+    o.aggregator = FR_AGG_MEDIAN;
+    run(&o, 2, 1, &t, table, dense, &last);
+    CHECK(!last_ordered && last_held == CLIENTS, "median: ordered %d, %zu uploads held, expected %d",
+          last_ordered, last_held, CLIENTS);
 
     /* Clipping: every update scaled to norm <= 1e-3 moves the table less
      * than the clients' norms allow. */

@@ -92,10 +92,12 @@ same 3 "train.epochs = 3 (--set) is read by job.kind = mtrec only with mtrec.fed
 same 3 "mtrec.tasks = social with mtrec.federated = true" --set job.kind=mtrec --set mtrec.federated=true --set mtrec.tasks=bpr,social
 same 0 "" --set job.kind=mtrec --set mtrec.federated=true --set mtrec.tasks=bpr,rating --set train.rounds=3
 # Every job reads the backend keys (a script may set them for all): the
-# jobs that train on the CPU refuse an OpenCL device instead of ignoring it.
+# jobs that train on the CPU refuse an OpenCL device instead of ignoring it
+# (pfedrec and fedmf train their clients as cohorts there: tests/test_cohort).
 same 0 "" --set job.kind=mtrec --set backend.kind=cpu --set backend.cpu_isa=scalar
 same 3 "backend.kind = opencl: the mtrec job trains its embedding rows on the CPU" --set job.kind=mtrec --set backend.kind=opencl
-same 3 "backend.kind = opencl: the pfedrec job trains its per-client models" --set backend.kind=opencl
+same 3 "backend.kind = opencl: job.kind = fedncf trains on the CPU" --set job.kind=fedncf --set backend.kind=opencl
+same 3 "backend.kind = opencl: job.kind = central-mf trains on the CPU" --set job.kind=central-mf --set backend.kind=opencl
 
 # A file that sets a key its own job does not read: refused, naming the line.
 printf '[job]\nkind = fedmsmt\n[fedmsmt]\nmethod = fedavg\nfedbn = true\n' >own.ini

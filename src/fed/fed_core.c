@@ -94,6 +94,7 @@ void fr_fed_free(fr_fed *p)
     if (!p->table_borrowed)
         free(p->st.table);
     free(p->st.dense);
+    fr_fed_ordered_free(p);
     free(p->row_sum);
     free(p->row_count);
     free(p->spare.rows);
@@ -186,15 +187,19 @@ static fr_status run_chunk(void *arg, size_t task)
     if (end > p->n_todo)
         end = p->n_todo;
     void *worker = NULL;
-    fr_status st = p->ops->worker_create(p->model, &worker);
+    fr_status st = p->ordered ? fr_fed_ordered_worker(p, &worker) : p->ops->worker_create(p->model, &worker);
     if (st != FR_OK)
         return st;
     for (size_t i = begin; st == FR_OK && i < end; i++) {
         fr_fed_upload *out = &p->outs[p->todo[i]];
         if (past_deadline(p)) { /* a straggler: not started in time */
             out->late = 1;
+            if (p->ordered)
+                fr_fed_ordered_done(p, i);
             continue;
         }
+        if (p->ordered && !out->rows) /* buffers of an upload already folded */
+            fr_fed_ordered_take(p, out);
         size_t c = (size_t)p->sampled[p->todo[i]];
         if (p->streaming && !out->rows) { /* the buffers the last client's upload left */
             out->rows = p->spare.rows;
@@ -221,9 +226,14 @@ static fr_status run_chunk(void *arg, size_t task)
                 out->cap_rows = 0;
             }
         }
+        if (p->ordered && st == FR_OK)
+            fr_fed_ordered_done(p, i);
         client_through(job);
     }
-    p->ops->worker_destroy(p->model, worker);
+    if (p->ordered)
+        fr_fed_ordered_worker_back(p, worker);
+    else
+        p->ops->worker_destroy(p->model, worker);
     return st;
 }
 
@@ -257,6 +267,8 @@ static fr_status run_cohorts(round_job *job)
         for (size_t i = 0; i < n; i++) {
             clients[i] = (size_t)p->sampled[p->todo[at + i]];
             ups[i] = &p->outs[p->todo[at + i]];
+            if (p->ordered && !ups[i]->rows)
+                fr_fed_ordered_take(p, ups[i]);
         }
         st = p->ops->train_cohort(p->model, p->round, clients, n, &p->st, ups);
         int late = past_deadline(p);
@@ -265,6 +277,8 @@ static fr_status run_cohorts(round_job *job)
             if (st == FR_OK)
                 fr_fed_screen_update(p, clients[i], ups[i]);
             ups[i]->late = late;
+            if (p->ordered && st == FR_OK)
+                fr_fed_ordered_done(p, at + i);
             client_through(job);
         }
     }
@@ -372,7 +386,10 @@ static void personal_end(fr_fed *p, size_t participants, float *mean, float *v)
 static fr_status aggregate(fr_fed *p, double total_samples, size_t participants, double *t_comm)
 {
     fr_status s;
-    if (p->o.secure_agg) {
+    if (p->ordered) { /* folded as the uploads came, dense part included */
+        fr_fed_ordered_commit(p, participants);
+        return FR_OK;
+    } else if (p->o.secure_agg) {
         s = fr_fed_secure_aggregate(p, total_samples, participants);
     } else if (p->o.aggregator == FR_AGG_ROW_MEAN && p->ranks <= 1) {
         s = fr_fed_row_mean(p);
@@ -434,14 +451,31 @@ fr_status fr_fed_run_round(fr_fed *p, unsigned round, fr_fed_round *out)
             return rs;
         }
     }
+    p->ordered = !p->streaming && fr_fed_ordered_applies(p);
+    if (p->ordered) {
+        fr_status os = fr_fed_ordered_begin(p);
+        if (os != FR_OK) {
+            free(mean);
+            free(v);
+            return os;
+        }
+    }
     int threads = fr_pool_threads(p->pool);
     round_job job = {p, (p->n_todo + 8 * (size_t)threads - 1) / (8 * (size_t)threads), 0, ATOMIC_FLAG_INIT};
+    /* Folding in order: small chunks, so that few uploads wait behind a
+     * slower chunk (workers are kept over chunks, fed_ordered.c). */
+    if (p->ordered && job.chunk > 4)
+        job.chunk = 4;
     if (job.chunk == 0)
         job.chunk = 1;
     double t_local = fr_clock_seconds();
     /* The first failing client's status, with its message. */
     fr_status s = p->ops->train_cohort ? run_cohorts(&job)
                   : fr_pool_try(p->pool, (p->n_todo + job.chunk - 1) / job.chunk, run_chunk, &job);
+    if (p->ordered) {
+        fr_fed_ordered_finish(p);
+        fr_fed_ordered_end_round(p);
+    }
     out->t_local = fr_clock_seconds() - t_local;
     double t_comm = 0;
     uint64_t sent0 = 0, received0 = 0;

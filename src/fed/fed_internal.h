@@ -7,6 +7,8 @@
 #define FR_FED_INTERNAL_H
 
 #include <stddef.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "fed/fed_core.h"
@@ -27,6 +29,21 @@ struct fr_fed {
     uint32_t *row_count;
     int streaming;
     fr_fed_upload spare;
+    /* The ordered fold (fed_ordered.c): the plain mean in one process
+     * without a wall-clock deadline, faults or secure aggregation folds
+     * each upload into acc (the table copied at the round's start) as soon
+     * as every client before it is folded, and passes its buffers on: a
+     * round holds the uploads of the clients in flight, not one per
+     * client. */
+    int ordered, ordered_ready;
+    float *acc, *acc_dense;
+    _Atomic unsigned char *ready; /* per todo index: trained, not yet folded */
+    _Atomic size_t fold_next;     /* todo index of the next upload to fold */
+    pthread_mutex_t fold_lock;
+    fr_fed_upload *spares;   /* buffers of folded uploads, for the next clients */
+    size_t n_spares, cap_spares;
+    void **workers;          /* workers' scratch, kept over a round's chunks */
+    size_t n_workers;
     fr_pool *pool;
     const fr_fed_client_ops *ops;
     void *model;
@@ -71,6 +88,25 @@ static inline int fr_fed_participates(const fr_fed_upload *o)
 {
     return o->trained && !o->late && !o->rejected;
 }
+
+/* The ordered fold (fed_ordered.c). applies: whether this round folds
+ * in order; begin: set up at the round's start (table copied); take: spare
+ * buffers for an upload that has none; done: todo index i trained (its
+ * marks final), fold every upload now next in order; worker/worker_back:
+ * a worker's scratch from the round's cache; commit: the folded mean into
+ * the table (participants: the round's), or nothing when the round is not
+ * aggregated; end_round: the cached workers destroyed; free: everything. */
+int fr_fed_ordered_applies(const fr_fed *p);
+fr_status fr_fed_ordered_begin(fr_fed *p);
+void fr_fed_ordered_take(fr_fed *p, fr_fed_upload *up);
+void fr_fed_ordered_done(fr_fed *p, size_t i);
+/* After the round's clients: fold what is still waiting. */
+void fr_fed_ordered_finish(fr_fed *p);
+fr_status fr_fed_ordered_worker(fr_fed *p, void **worker);
+void fr_fed_ordered_worker_back(fr_fed *p, void *worker);
+void fr_fed_ordered_commit(fr_fed *p, size_t participants);
+void fr_fed_ordered_end_round(fr_fed *p);
+void fr_fed_ordered_free(fr_fed *p);
 
 /* After client c's training: inject the configured faults into its
  * update, refuse it if it is not finite, add local noise, clip it to the
