@@ -249,6 +249,9 @@ static void pfedrec_toy(void)
     CHECK_OK(fr_pfedrec_create(&sp, &o, &p));
     if (!p)
         return;
+    /* Its uploads are inspected after each round: kept (the plain mean
+     * would fold them as they come and reuse their buffers). */
+    fr_fed_keep_uploads(p->f, 1);
     /* The toy's initial state in place of the drawn one. */
     memcpy(p->m->items, pf_items0, sizeof pf_items0);
     memcpy(p->m->w, pf_w0, sizeof pf_w0);

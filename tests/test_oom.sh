@@ -74,11 +74,13 @@ fi
 # Where a failed allocation is meant to cost nothing but speed or a
 # nicety, and the run goes on to succeed (exit code 0): the function that
 # made the call (addr2line names it and the functions it is inlined in).
-allowed_sites="fr_cpu_engine_scratch fr_cli_ranks_open"
+allowed_sites="fr_cpu_engine_scratch fr_cli_ranks_open fr_fed_ordered_keep_buffers"
 # fr_cpu_engine_scratch: GEMM's packing buffers; without them the product
 #   runs unpacked (cpu_gemm.c), a batch one product at a time.
 # fr_cli_ranks_open: the table of where each rank runs, printed by
 #   multi-rank jobs ("?" without it); its gather's counts are an error.
+# fr_fed_ordered_keep_buffers: the list of folded uploads' buffers, for
+#   later clients to reuse; without it they stay with their uploads.
 
 # The function (and those it is inlined in) that made run N's failed call.
 failed_in() {

@@ -43,6 +43,10 @@ fr_status fr_fed_create(const fr_fed_options *o, size_t n_clients, size_t n_rows
                         fr_pool *pool, const fr_fed_client_ops *ops, void *model, fr_fed **out);
 void fr_fed_free(fr_fed *f);
 fr_fed_state *fr_fed_state_of(fr_fed *f);
+/* Keep every round's uploads until the next round (off: the plain mean
+ * folds them in order as they come and passes their buffers on,
+ * fed_ordered.c): for tests that inspect them; the results are the same. */
+void fr_fed_keep_uploads(fr_fed *f, int keep);
 /* The table is the caller's n_rows x width floats from now on (the core's
  * own is freed; the caller keeps it alive and frees it): for a model
  * whose table already lives in its own memory. */

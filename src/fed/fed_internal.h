@@ -36,6 +36,7 @@ struct fr_fed {
      * round holds the uploads of the clients in flight, not one per
      * client. */
     int ordered, ordered_ready;
+    int keep_uploads;        /* fr_fed_keep_uploads: never fold in order */
     float *acc, *acc_dense;
     _Atomic unsigned char *ready; /* per todo index: trained, not yet folded */
     _Atomic size_t fold_next;     /* todo index of the next upload to fold */

@@ -31,8 +31,13 @@
 int fr_fed_ordered_applies(const fr_fed *p)
 {
     const fr_participation *pa = &p->o.participation;
-    return p->o.aggregator == FR_AGG_MEAN && !p->o.weighted && !p->o.secure_agg && p->ranks <= 1 &&
+    return !p->keep_uploads && p->o.aggregator == FR_AGG_MEAN && !p->o.weighted && !p->o.secure_agg && p->ranks <= 1 &&
            !(pa->deadline > 0 && !pa->deadline_simulated) && p->o.fault_nan == 0 && p->o.fault_huge == 0;
+}
+
+void fr_fed_keep_uploads(fr_fed *f, int keep)
+{
+    f->keep_uploads = keep != 0;
 }
 
 fr_status fr_fed_ordered_begin(fr_fed *p)
@@ -47,12 +52,15 @@ fr_status fr_fed_ordered_begin(fr_fed *p)
         p->acc = n ? malloc(n * sizeof *p->acc) : NULL;
         p->acc_dense = p->st.n_dense ? malloc(p->st.n_dense * sizeof *p->acc_dense) : NULL;
         p->ready = calloc(p->n_clients, sizeof *p->ready);
-        if ((n && !p->acc) || (p->st.n_dense && !p->acc_dense) || !p->ready) {
+        p->workers = calloc((size_t)fr_pool_threads(p->pool) + 1, sizeof *p->workers);
+        if ((n && !p->acc) || (p->st.n_dense && !p->acc_dense) || !p->ready || !p->workers) {
             free(p->acc);
             free(p->acc_dense);
             free(p->ready);
+            free(p->workers);
             p->acc = p->acc_dense = NULL;
             p->ready = NULL;
+            p->workers = NULL;
             return fr_fail_nomem("the fold's copy of the table", (n + p->st.n_dense) * sizeof(float));
         }
     }
@@ -82,23 +90,16 @@ void fr_fed_ordered_take(fr_fed *p, fr_fed_upload *up)
     pthread_mutex_unlock(&p->fold_lock);
 }
 
-/* Fold upload o (under the lock) and keep its buffers for the next. */
-static void fold(fr_fed *p, fr_fed_upload *o)
+/* Upload o's buffers, kept for the clients still to train. Should the
+ * list not grow, they stay with o: more memory, the same results. */
+static void fr_fed_ordered_keep_buffers(fr_fed *p, fr_fed_upload *o)
 {
-    size_t d = p->st.width;
-    if (fr_fed_participates(o)) {
-        float scale = fr_fed_scale(p, o, 0.0, p->n_todo);
-        for (size_t r = 0; r < o->n_rows; r++)
-            fr_fed_apply_row(p->acc + (size_t)o->rows[r] * d, scale, o->delta + r * d, d);
-        if (p->st.dense && o->dense_delta)
-            fr_fed_apply_row(p->acc_dense, scale, o->dense_delta, p->st.n_dense);
-    }
     if (!o->rows && !o->delta && !o->dense_delta)
         return;
     if (p->n_spares == p->cap_spares) {
         size_t cap = p->cap_spares ? 2 * p->cap_spares : 16;
         fr_fed_upload *s = realloc(p->spares, cap * sizeof *s);
-        if (!s) /* keep the buffers with the upload: memory, not results */
+        if (!s)
             return;
         p->spares = s;
         p->cap_spares = cap;
@@ -113,6 +114,20 @@ static void fold(fr_fed *p, fr_fed_upload *o)
     o->delta = NULL;
     o->dense_delta = NULL;
     o->cap_rows = 0; /* n_rows stays: the round's traffic counts it */
+}
+
+/* Fold upload o (under the lock) and keep its buffers for the next. */
+static void fold(fr_fed *p, fr_fed_upload *o)
+{
+    size_t d = p->st.width;
+    if (fr_fed_participates(o)) {
+        float scale = fr_fed_scale(p, o, 0.0, p->n_todo);
+        for (size_t r = 0; r < o->n_rows; r++)
+            fr_fed_apply_row(p->acc + (size_t)o->rows[r] * d, scale, o->delta + r * d, d);
+        if (p->st.dense && o->dense_delta)
+            fr_fed_apply_row(p->acc_dense, scale, o->dense_delta, p->st.n_dense);
+    }
+    fr_fed_ordered_keep_buffers(p, o);
 }
 
 /* Fold, in order, every upload ready at the head (the caller holds the
@@ -166,9 +181,7 @@ fr_status fr_fed_ordered_worker(fr_fed *p, void **worker)
 void fr_fed_ordered_worker_back(fr_fed *p, void *worker)
 {
     pthread_mutex_lock(&p->fold_lock);
-    if (!p->workers)
-        p->workers = calloc((size_t)fr_pool_threads(p->pool) + 1, sizeof *p->workers);
-    int kept = p->workers && p->n_workers < (size_t)fr_pool_threads(p->pool) + 1;
+    int kept = p->n_workers < (size_t)fr_pool_threads(p->pool) + 1;
     if (kept)
         p->workers[p->n_workers++] = worker;
     pthread_mutex_unlock(&p->fold_lock);
