@@ -7,7 +7,8 @@
  * without FedBN), each expert's unit moving that expert's output only, and
  * on small synthetic data: identical results for 1 and
  * 2 threads, no upload without federation, the modules changing the
- * result, option errors. */
+ * result, option errors, screening (NaN faults refused as the fault
+ * stream picks them, huge ones bounded by the clip). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "job/fedmsmt_job.h"
 #include "fedrec/nn.h"
+#include "fedrec/rng.h"
 #include "fedrec/table_read.h"
 #include "testutil.h"
 
@@ -278,7 +280,8 @@ static fr_fedmsmt_result run(fr_backend *be, const fr_table *t, fr_fedmsmt_optio
 }
 
 typedef struct arrivals {
-    size_t participants, aggregated, rounds;
+    size_t participants, aggregated, rounds, rejected;
+    size_t rejected_in[16]; /* per round (1-based, the first 15) */
 } arrivals;
 
 static void count_arrivals(void *arg, const fr_fedmsmt_round *r)
@@ -286,7 +289,66 @@ static void count_arrivals(void *arg, const fr_fedmsmt_round *r)
     arrivals *a = arg;
     a->participants += r->participants;
     a->aggregated += (size_t)r->aggregated;
+    a->rejected += r->rejected;
+    if (r->round < 16)
+        a->rejected_in[r->round] = r->rejected;
     a->rounds++;
+}
+
+/* Screening (the federation core's): NaN faults refused — exactly the
+ * clients the documented stream (seed, round, client, FAULT) picks, the
+ * same on 1 and 2 threads — and left out like late clients; with every
+ * update refused nothing is aggregated and the run is the local baseline's;
+ * 1e6-times updates wreck the run unless the clip bounds them. */
+static void screening(fr_backend *be1, fr_backend *be2, const fr_table *t, fr_fedmsmt_options o)
+{
+    size_t C = t->n_scenarios;
+    o.fault_nan = 0.4;
+    arrivals x, y;
+    memset(&x, 0, sizeof x);
+    memset(&y, 0, sizeof y);
+    fr_fedmsmt_result a, b;
+    CHECK_OK(fr_fedmsmt_run(be1, t, &o, count_arrivals, &x, &a));
+    CHECK_OK(fr_fedmsmt_run(be2, t, &o, count_arrivals, &y, &b));
+    CHECK(!memcmp(&a.test, &b.test, sizeof a.test) && x.rejected == y.rejected,
+          "NaN faults: 1 and 2 threads differ (%zu / %zu refused)", x.rejected, y.rejected);
+    size_t expected_total = 0;
+    for (size_t r = 1; r <= o.rounds && r < 16; r++) {
+        size_t expected = 0;
+        for (size_t c = 0; c < C; c++) {
+            fr_rng rng;
+            fr_rng_init(&rng, o.seed, (uint32_t)r, (uint32_t)c, FR_RNG_FAULT);
+            expected += fr_rng_uniform_double(&rng) < o.fault_nan;
+        }
+        CHECK(x.rejected_in[r] == expected, "round %zu: %zu updates refused, the fault stream picks %zu", r,
+              x.rejected_in[r], expected);
+        expected_total += expected;
+    }
+    CHECK(expected_total > 0 && x.participants == C * x.rounds - x.rejected && isfinite(a.test.mean_auc),
+          "NaN faults: %zu refused of %zu, %zu participants, test AUC %g", x.rejected, C * x.rounds,
+          x.participants, a.test.mean_auc);
+    /* Every update refused: no aggregation, the clients train alone. */
+    o.fault_nan = 1.0;
+    memset(&x, 0, sizeof x);
+    CHECK_OK(fr_fedmsmt_run(be2, t, &o, count_arrivals, &x, &a));
+    fr_fedmsmt_options lo = o;
+    lo.fault_nan = 0;
+    lo.method = FR_FED_LOCAL;
+    fr_fedmsmt_result local = run(be2, t, &lo);
+    CHECK(x.aggregated == 0 && x.rejected == C * x.rounds && !memcmp(&a.test, &local.test, sizeof a.test),
+          "every update refused: %zu rounds aggregated, %zu refused; test AUC %.6f, local %.6f", x.aggregated,
+          x.rejected, a.test.mean_auc, local.test.mean_auc);
+    /* Huge updates: the clip keeps the run sane. */
+    o.fault_nan = 0;
+    o.fault_huge = 0.5;
+    fr_fedmsmt_result wrecked = run(be2, t, &o);
+    o.clip_norm = 1.0;
+    fr_fedmsmt_result clipped = run(be2, t, &o);
+    CHECK(clipped.test.mean_auc > 0.53 && !(wrecked.test.mean_auc > 0.53),
+          "1e6-times updates: test AUC %.4f unclipped, %.4f clipped to norm 1", wrecked.test.mean_auc,
+          clipped.test.mean_auc);
+    fprintf(stderr, "screening: %zu NaN updates refused over %zu rounds; huge updates: AUC %.4f, clipped %.4f\n",
+            expected_total, o.rounds, wrecked.test.mean_auc, clipped.test.mean_auc);
 }
 
 /* Simulated stragglers: the same clients miss the deadline on 1 and 2
@@ -298,7 +360,9 @@ static void stragglers(fr_backend *be1, fr_backend *be2, const fr_table *t, fr_f
     o.participation.deadline = 1.0;
     o.participation.deadline_simulated = 1;
     o.participation.latency_mean = 1.0; /* P(late) = exp(-1) */
-    arrivals x = {0, 0, 0}, y = {0, 0, 0};
+    arrivals x, y;
+    memset(&x, 0, sizeof x);
+    memset(&y, 0, sizeof y);
     fr_fedmsmt_result a, b;
     CHECK_OK(fr_fedmsmt_run(be1, t, &o, count_arrivals, &x, &a));
     CHECK_OK(fr_fedmsmt_run(be2, t, &o, count_arrivals, &y, &b));
@@ -310,7 +374,8 @@ static void stragglers(fr_backend *be1, fr_backend *be2, const fr_table *t, fr_f
           x.aggregated);
     CHECK(a.test.mean_auc != full->test.mean_auc, "leaving late clients out changed nothing");
     o.participation.min_clients = C + 1;
-    arrivals z = {0, 0, 0};
+    arrivals z;
+    memset(&z, 0, sizeof z);
     CHECK_OK(fr_fedmsmt_run(be2, t, &o, count_arrivals, &z, &a));
     CHECK(z.aggregated == 0 && a.conflicts == 0 && a.upload_bytes_per_round[0] == 0,
           "a quorum above the clients still aggregated %zu rounds", z.aggregated);
@@ -341,6 +406,7 @@ static void engine(fr_backend *be1, fr_backend *be2, const fr_table *t)
     fprintf(stderr, "PF-MSMTrec, %zu rounds: test mean AUC %.4f, %llu bytes per round from client 0, %zu conflicts coordinated\n",
             a.rounds, a.test.mean_auc, (unsigned long long)a.upload_bytes_per_round[0], a.conflicts);
     stragglers(be1, be2, t, o, &a);
+    screening(be1, be2, t, o);
     /* Each module changes the run. */
     /* Coordination acts only on conflicts: without any it must change
      * nothing, with some it must change the result. */

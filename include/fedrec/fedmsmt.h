@@ -111,6 +111,16 @@ typedef struct fr_fedmsmt_options {
      * a late client is left out of the round's aggregation and keeps what
      * it trained (its next update then covers both rounds). */
     fr_participation participation;
+    /* Screening, as the federation core does it for every federated job:
+     * a client's update (the changes of its units that the server
+     * aggregates with others') that is not finite is refused — left out of
+     * the round like a late one, the client keeping what it trained;
+     * clip_norm > 0 scales an update down to at most that L2 norm; fault
+     * injection for tests and studies replaces an update by NaN with
+     * probability fault_nan, or multiplies it by 1e6 with fault_huge, per
+     * client and round (stream (seed, round, client, FAULT)). */
+    double clip_norm;
+    double fault_nan, fault_huge;
     /* The job's configuration fingerprint (fr_config_fingerprint,
      * fedrec/config.h), read during fr_fedmsmt_run_ranks only: the ranks
      * compare it and a hash of the table at start-up (fr_comm_same_job).
@@ -150,7 +160,8 @@ typedef struct fr_fedmsmt_round {
     fr_msmt_eval valid, test;           /* every client on its own rows */
     uint64_t upload_bytes[FR_TABLE_MAX_SCENARIOS]; /* this round, per client */
     size_t conflicts;                   /* projections made by coordination */
-    size_t participants;                /* updates that arrived in time */
+    size_t participants;                /* updates that arrived in time and were not refused */
+    size_t rejected;                    /* updates refused (not finite) */
     int aggregated;                     /* 0: too few arrived (or local-only) */
     /* seconds: the whole round, training, aggregation, evaluation and
      * keeping the best round's parameters (keep_models) */

@@ -52,6 +52,12 @@ fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsm
     const char *method, *membership, *experts, *towers, *embedding;
     int64_t shared, priv, rounds, local_epochs, eval_every;
     FR_TRY_CLI(fr_cli_participation(cfg, &o->participation));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fed.clip_norm", &o->clip_norm));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fault.nan", &o->fault_nan));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fault.huge", &o->fault_huge));
+    if (o->fault_nan + o->fault_huge > 1)
+        return fr_cli_fail(FR_ERR_CONFIG, "fault.nan + fault.huge = %g: the two probabilities add up to more than 1",
+                           o->fault_nan + o->fault_huge);
     FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.method", &method));
     FR_TRY_CLI(fr_fed_method_parse(method, &o->method));
     FR_TRY_CLI(fr_config_get_int(cfg, "fedmsmt.shared_experts", &shared));
@@ -144,7 +150,7 @@ static void csv_name(FILE *f, const char *what, const char *scenario, const char
 static void report_header(FILE *f, const fr_table *t)
 {
     static const char *const cell[] = {"valid_auc", "test_auc", "valid_logloss", "test_logloss"};
-    fprintf(f, "round,train_loss,valid_auc,valid_logloss,test_auc,test_logloss,conflicts,participants");
+    fprintf(f, "round,train_loss,valid_auc,valid_logloss,test_auc,test_logloss,conflicts,participants,rejected");
     for (size_t s = 0; s < t->n_scenarios; s++)
         for (size_t k = 0; k < t->n_tasks; k++)
             for (int c = 0; c < 4; c++)
@@ -157,13 +163,14 @@ static void report_header(FILE *f, const fr_table *t)
 static void report_row(FILE *f, int jsonl, const fr_table *t, const fr_fedmsmt_round *r)
 {
     if (!jsonl && !r->evaluated) { /* train.eval_every: the evaluation cells empty */
-        fprintf(f, "%zu,%.6f,,,,,%zu,%zu", r->round, r->train_loss, r->conflicts, r->participants);
+        fprintf(f, "%zu,%.6f,,,,,%zu,%zu,%zu", r->round, r->train_loss, r->conflicts, r->participants, r->rejected);
         for (size_t s = 0; s < t->n_scenarios; s++)
             for (size_t k = 0; k < t->n_tasks; k++)
                 fputs(",,,,", f);
     } else if (!jsonl) {
-        fprintf(f, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%zu,%zu", r->round, r->train_loss, r->valid.mean_auc,
-                r->valid.mean_logloss, r->test.mean_auc, r->test.mean_logloss, r->conflicts, r->participants);
+        fprintf(f, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%zu,%zu,%zu", r->round, r->train_loss, r->valid.mean_auc,
+                r->valid.mean_logloss, r->test.mean_auc, r->test.mean_logloss, r->conflicts, r->participants,
+                r->rejected);
         for (size_t s = 0; s < t->n_scenarios; s++)
             for (size_t k = 0; k < t->n_tasks; k++)
                 fprintf(f, ",%.6f,%.6f,%.6f,%.6f", r->valid.auc[s][k], r->test.auc[s][k], r->valid.logloss[s][k],
@@ -187,6 +194,7 @@ static void report_row(FILE *f, int jsonl, const fr_table *t, const fr_fedmsmt_r
         fr_cli_json_num(&row, key[i], means[i]);
     fr_cli_json_int(&row, "conflicts", (long long)r->conflicts);
     fr_cli_json_int(&row, "participants", (long long)r->participants);
+    fr_cli_json_int(&row, "rejected", (long long)r->rejected);
     fr_cli_json_key(&row, "cells");
     fputc('[', f);
     for (size_t s = 0; s < t->n_scenarios; s++)
@@ -231,9 +239,13 @@ static void on_round(void *arg, const fr_fedmsmt_round *r)
             printf("%5zu %11.6f %10s %9s", r->round, r->train_loss, "-", "-");
         printf(" %12.1f %9zu %8.2f %8.3f%s\n", mean_upload(r, c->t->n_scenarios) / 1024.0, r->conflicts, r->seconds,
                r->aggregate_seconds, r->improved ? "  *" : "");
-        if (r->participants < c->t->n_scenarios)
-            printf("      %zu of %zu clients' updates arrived in time%s\n", r->participants, c->t->n_scenarios,
-                   r->aggregated ? "" : "; too few: nothing aggregated");
+        if (r->rejected)
+            printf("      %zu client update%s refused (not finite)\n", r->rejected, r->rejected == 1 ? "" : "s");
+        if (r->participants + r->rejected < c->t->n_scenarios)
+            printf("      %zu of %zu clients' updates arrived in time%s\n", r->participants + r->rejected,
+                   c->t->n_scenarios, r->aggregated ? "" : "; too few: nothing aggregated");
+        else if (!r->aggregated && r->rejected)
+            printf("      too few updates left: nothing aggregated\n");
         fflush(stdout);
     }
     if (c->report) {

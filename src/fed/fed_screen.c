@@ -102,6 +102,39 @@ static int well_formed(const fr_fed *p, const fr_fed_upload *out)
     return 1;
 }
 
+float fr_fed_fault_factor(uint64_t seed, unsigned round_key, size_t client, double fault_nan, double fault_huge)
+{
+    if (!(fault_nan > 0 || fault_huge > 0))
+        return 1.0f;
+    fr_rng rng;
+    fr_rng_init(&rng, seed, round_key, (uint32_t)client, FR_RNG_FAULT);
+    double draw = fr_rng_uniform_double(&rng);
+    return draw < fault_nan ? NAN : draw < fault_nan + fault_huge ? 1e6f : 1.0f;
+}
+
+int fr_fed_screen_values(uint64_t seed, unsigned round_key, size_t client, double fault_nan, double fault_huge,
+                         double clip_norm, float *delta, size_t n)
+{
+    float factor = fr_fed_fault_factor(seed, round_key, client, fault_nan, fault_huge);
+    for (size_t i = 0; factor != 1.0f && i < n; i++)
+        delta[i] *= factor;
+    int changed = factor != 1.0f;
+    if (!(clip_norm > 0))
+        return floats_finite(delta, n) ? 1 + changed : 0;
+    double norm2 = 0;
+    for (size_t i = 0; i < n; i++)
+        norm2 += (double)delta[i] * delta[i];
+    if (!isfinite(norm2))
+        return 0;
+    if (norm2 > clip_norm * clip_norm) {
+        float scale = (float)(clip_norm / sqrt(norm2));
+        for (size_t i = 0; i < n; i++)
+            delta[i] *= scale;
+        changed = 1;
+    }
+    return 1 + changed;
+}
+
 void fr_fed_screen_update(fr_fed *p, size_t u, fr_fed_upload *out)
 {
     if (!well_formed(p, out)) {
@@ -112,10 +145,7 @@ void fr_fed_screen_update(fr_fed *p, size_t u, fr_fed_upload *out)
     size_t n = out->n_rows * p->st.width;
     float *dense = p->st.dense ? out->dense_delta : NULL;
     if (p->o.fault_nan > 0 || p->o.fault_huge > 0) {
-        fr_rng rng;
-        fr_rng_init(&rng, p->o.seed, p->round + 1, (uint32_t)u, FR_RNG_FAULT);
-        double draw = fr_rng_uniform_double(&rng);
-        float factor = draw < p->o.fault_nan ? NAN : draw < p->o.fault_nan + p->o.fault_huge ? 1e6f : 1.0f;
+        float factor = fr_fed_fault_factor(p->o.seed, p->round + 1, u, p->o.fault_nan, p->o.fault_huge);
         for (size_t i = 0; factor != 1.0f && i < n; i++)
             out->delta[i] *= factor;
         for (size_t i = 0; dense && factor != 1.0f && i < p->st.n_dense; i++)

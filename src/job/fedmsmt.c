@@ -21,6 +21,7 @@
 #include "core/error_internal.h"
 #include "core/clock.h"
 #include "core/progress_call.h"
+#include "fed/fed_core.h"
 #include "job/fedmsmt_job.h"
 #include "fedrec/optim.h"
 #include "fedrec/rng.h"
@@ -363,6 +364,71 @@ static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_
     return s;
 }
 
+/* The core's screening of the updates that arrived (late[c] == 0), before
+ * the quorum: each client's changes of the units it shares with others
+ * (groups of more than one member among the arrivals), faults injected,
+ * refused when not finite (skip[c] = 1, *rejected counted), clipped; a
+ * changed update is written back into its after vector. skip[c] starts as
+ * late[c]. On every rank alike: every after vector is there. */
+static fr_status screen_updates(fed_client *cl, size_t clients, const fr_fedmsmt_options *o, size_t round,
+                                const int *late, int *skip, size_t *rejected)
+{
+    unit_group *groups = malloc(MAX_UNITS * sizeof *groups);
+    if (!groups)
+        return fr_fail_nomem("aggregation groups", MAX_UNITS * sizeof *groups);
+    size_t n_groups = find_groups(cl, clients, late, groups, MAX_UNITS);
+    unsigned char shared[FR_TABLE_MAX_SCENARIOS][MAX_UNITS];
+    memset(shared, 0, sizeof shared);
+    for (size_t g = 0; g < n_groups; g++)
+        for (size_t i = 0; groups[g].n > 1 && i < groups[g].n; i++)
+            shared[groups[g].client[i]][groups[g].unit[i] - cl[groups[g].client[i]].units] = 1;
+    free(groups);
+    fr_status s = FR_OK;
+    for (size_t c = 0; s == FR_OK && c < clients; c++) {
+        skip[c] = late[c];
+        if (late[c])
+            continue;
+        fed_client *k = &cl[c];
+        size_t n = 0;
+        for (size_t u = 0; u < k->n_units; u++)
+            n += shared[c][u] ? k->units[u].numel : 0;
+        float *d = malloc((n ? n : 1) * sizeof *d), *mine = malloc((n ? n : 1) * sizeof *mine);
+        if (!d || !mine) {
+            free(d);
+            free(mine);
+            return fr_fail_nomem("screening a client's update", n * 8);
+        }
+        for (size_t u = 0, at = 0; u < k->n_units; u++) {
+            if (!shared[c][u])
+                continue;
+            fr_fedmsmt_unit_gather(&k->units[u], k->after, d + at);
+            fr_fedmsmt_unit_gather(&k->units[u], k->received, mine + at);
+            for (size_t q = 0; q < k->units[u].numel; q++)
+                d[at + q] -= mine[at + q];
+            at += k->units[u].numel;
+        }
+        int verdict = fr_fed_screen_values(o->seed, (unsigned)round, c, o->fault_nan, o->fault_huge, o->clip_norm,
+                                           d, n);
+        if (verdict == 0) { /* left out; its model keeps what it trained */
+            skip[c] = 1;
+            (*rejected)++;
+        }
+        if (verdict != 1) { /* what the server sees: received + the (faulty, clipped) change */
+            for (size_t u = 0, at = 0; u < k->n_units; u++) {
+                if (!shared[c][u])
+                    continue;
+                for (size_t q = 0; q < k->units[u].numel; q++)
+                    d[at + q] += mine[at + q];
+                fr_fedmsmt_unit_scatter(&k->units[u], d + at, k->after);
+                at += k->units[u].numel;
+            }
+        }
+        free(d);
+        free(mine);
+    }
+    return s;
+}
+
 /* The server's step: every client's after vector gets the aggregates, is
  * loaded into its model and becomes what it received. */
 /* exported: every cl[c].after already holds the trained values (a
@@ -700,9 +766,18 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         r->train_loss = n_trained ? loss_sum / (double)n_trained : 0.0;
         r->train_seconds = fr_clock_seconds() - tr;
         double ta = fr_clock_seconds();
-        r->aggregated = o->method != FR_FED_LOCAL && fr_participation_quorum(pa, r->participants);
+        /* Screening: every after vector read (a multi-rank run received
+         * them), the arrivals' updates screened, the refused left out. */
+        int skip[FR_TABLE_MAX_SCENARIOS] = {0};
+        int federated = o->method != FR_FED_LOCAL;
+        for (size_t c = 0; s == FR_OK && federated && ranks == 1 && c < C; c++)
+            s = fr_param_set_export(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].after, cl[c].n_values);
+        if (s == FR_OK && federated)
+            s = screen_updates(cl, C, o, round, late, skip, &r->rejected);
+        r->participants -= r->rejected;
+        r->aggregated = federated && fr_participation_quorum(pa, r->participants);
         if (s == FR_OK && r->aggregated)
-            s = server_round(cl, C, &tp, o, round, ranks > 1, late, r->upload_bytes, &r->conflicts);
+            s = server_round(cl, C, &tp, o, round, 1, skip, r->upload_bytes, &r->conflicts);
         r->aggregate_seconds = fr_clock_seconds() - ta;
         double te = fr_clock_seconds();
         /* eval_every: the same rounds on every rank */
