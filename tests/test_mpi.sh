@@ -3,6 +3,7 @@
 # FedNCF, a shared score with weighted aggregation, simulated stragglers
 # with a quorum, and PF-MSMTrec (also with stragglers) on 1, 2 and 3 ranks
 # (contiguous and round-robin placement), and federated mtrec on 2 ranks,
+# PF-MSMTrec's checkpoints written on 1 or 2 ranks resumed on 2, 3 or 1,
 # must write reports (and saved models) identical to the single-process
 # run's, every column but wall time; a run checkpointed
 # on 2 ranks and resumed on 3 equals the uninterrupted run; the
@@ -144,6 +145,45 @@ for extra in "--set fedmsmt.method=local" "--set fed.deadline=1 --set fed.deadli
     sed -n '/^scenario  *task  *valid_auc/,/^mean /p' "$tmp/out" >"$tmp/t_eval"
     [ -s "$tmp/t_train" ] && cmp -s "$tmp/t_train" "$tmp/t_eval" ||
         fail "a model saved on 2 ranks ($extra) evaluates to another table: $(diff "$tmp/t_train" "$tmp/t_eval" | head -n 6)"
+done
+
+# PF-MSMTrec checkpoints on several ranks: rank 0 writes the one-process
+# file (every client's state sent to it), and any rank count resumes it:
+# checkpointed on 2 ranks and resumed on 3, checkpointed in one process and
+# resumed on 2, checkpointed on 2 and resumed in one process, each equals
+# the uninterrupted one-process run — report (but for times) and saved
+# model byte for byte (with screening: faults and a clip).
+# (Run in a folder each: the saved model holds the configuration, whose
+# paths must be the same.)
+fm_abs="$(cd "$(dirname "$fm")" && pwd)/$(basename "$fm")"
+fedrec_abs="$(cd "$(dirname "$FEDREC")" && pwd)/$(basename "$FEDREC")"
+fmck="$msmt --set train.checkpoint_every=1 --set fault.nan=0.2 --set fed.clip_norm=5 --quiet
+      --set output.checkpoint=ck --report r.csv --save m.frm"
+for case in ref 2-3 1-2 2-1; do
+    mkdir -p "$tmp/fm-$case"
+    first=${case%-*} second=${case#*-}
+    # shellcheck disable=SC2086
+    if [ "$case" = ref ]; then
+        (cd "$tmp/fm-$case" && "$fedrec_abs" train "$fm_abs" $fmck --set train.rounds=4 >out 2>err) ||
+            fail "PF-MSMTrec with checkpoints in one process failed: $(cat "$tmp/fm-$case/err")"
+        continue
+    fi
+    for step in 1 2; do
+        n=$first rounds=2 resume=
+        [ "$step" = 2 ] && n=$second rounds=4 resume=--resume
+        # shellcheck disable=SC2086
+        if [ "$n" = 1 ]; then
+            (cd "$tmp/fm-$case" && "$fedrec_abs" train "$fm_abs" $fmck --set train.rounds=$rounds $resume >out 2>err)
+        else
+            (cd "$tmp/fm-$case" && FEDREC=$fedrec_abs && mpi "$n" train "$fm_abs" $fmck --set train.rounds=$rounds $resume >out 2>err)
+        fi || fail "PF-MSMTrec checkpoint $case, step $step on $n rank(s) failed: $(cat "$tmp/fm-$case/err")"
+    done
+    strip "$tmp/fm-ref/r.csv" >"$tmp/fm-ref.txt"
+    strip "$tmp/fm-$case/r.csv" >"$tmp/fm-case.txt"
+    [ "$(wc -l <"$tmp/fm-ref.txt")" -eq 5 ] && cmp -s "$tmp/fm-ref.txt" "$tmp/fm-case.txt" ||
+        fail "PF-MSMTrec checkpointed on $first rank(s), resumed on $second: the report differs: $(diff "$tmp/fm-ref.txt" "$tmp/fm-case.txt" | head -n 4)"
+    cmp -s "$tmp/fm-ref/m.frm" "$tmp/fm-$case/m.frm" ||
+        fail "PF-MSMTrec checkpointed on $first rank(s), resumed on $second: another model saved"
 done
 
 # Federated mtrec (the per-row mean over ranks, by item-row range): on 2

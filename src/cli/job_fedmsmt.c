@@ -310,11 +310,6 @@ int fr_cli_run_fedmsmt(const fr_config *cfg, int quiet, const char *summary, int
     fr_config_get_string(cfg, "run.name", &name);
     fr_config_get_string(cfg, "output.checkpoint", &ckpt_path);
     fr_config_get_int(cfg, "train.checkpoint_every", &ckpt_every);
-    /* The same on every rank: each refuses alike, rank 0 says it. */
-    if (*ckpt_path && fr_comm_size(comm) > 1)
-        return fr_cli_report(fr_cli_agree(comm, fr_cli_fail(FR_ERR_UNSUPPORTED, "output.checkpoint = '%s': job.kind = fedmsmt writes checkpoints in one process only, and this run has %d ranks; run it in one process or leave output.checkpoint empty",
-                                                            ckpt_path, fr_comm_size(comm))),
-                             NULL);
     if (resume && !*ckpt_path)
         return fr_cli_report(fr_cli_fail(FR_ERR_CONFIG, "--resume needs output.checkpoint"), NULL);
     double t0 = fr_clock_seconds();

@@ -505,7 +505,7 @@ static const fr_config_key schema[] = {
      FR_FP_RESUME_MAY_CHANGE,
      .jobs = RATING},
     {"output", "checkpoint", FR_CFG_STRING, "", NO_RANGE, NULL,
-     "checkpoint file for --resume, rewritten atomically (the previous one kept as FILE.prev): the rating jobs (pfedrec, fedmf, fedncf, central-mf) every train.checkpoint_every rounds, mtrec every train.checkpoint_every epochs (federated: rounds), msmt after every epoch, fedmsmt every train.checkpoint_every rounds (one process only: refused under mpirun); the other jobs have none and refuse it; empty: none",
+     "checkpoint file for --resume, rewritten atomically (the previous one kept as FILE.prev): the rating jobs (pfedrec, fedmf, fedncf, central-mf) every train.checkpoint_every rounds, mtrec every train.checkpoint_every epochs (federated: rounds), msmt after every epoch, fedmsmt every train.checkpoint_every rounds (under mpirun rank 0 writes every client's state); the other jobs have none and refuse it; empty: none",
      FR_FP_RESUME_MAY_CHANGE,
      .jobs = RATING " msmt mtrec fedmsmt"},
     {"output", "model", FR_CFG_STRING, "", NO_RANGE, NULL,

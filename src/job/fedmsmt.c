@@ -679,13 +679,15 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
     fedmsmt_state st = {cl, C, kept, -1.0, out, upload_sum};
     const fr_fedmsmt_checkpoint *ck = &o->checkpoint;
     int checkpoints = ck->path && *ck->path;
-    if (s == FR_OK && checkpoints && ranks > 1)
-        s = fr_fail(FR_ERR_UNSUPPORTED, "%s: federated multi-scenario checkpoints are written by one process only; this run has %d ranks",
-                    ck->path, ranks);
     if (s == FR_OK && checkpoints && ck->resume) {
-        s = fr_fedmsmt_checkpoint_read(o, t, &st);
+        /* Several ranks: rank 0 reads, every rank takes the state. */
+        s = me == 0 ? fr_fedmsmt_checkpoint_read(o, t, &st) : FR_OK;
+        if (ranks > 1)
+            s = fr_fedmsmt_broadcast_state(comm, o, &st, s);
         if (s == FR_OK && ck->resumed)
             s = ck->resumed(arg, out->rounds);
+        if (ranks > 1)
+            s = fr_comm_agree(comm, s);
     }
     for (size_t round = out->rounds + 1; s == FR_OK && round <= o->rounds; round++) {
         memset(r, 0, sizeof *r);
@@ -850,8 +852,16 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             upload_sum[c] += r->upload_bytes[c];
         if (on_round)
             on_round(arg, r);
-        if (checkpoints && (ck->every <= 1 || round % ck->every == 0 || round == o->rounds))
-            s = fr_fedmsmt_checkpoint_write(o, t, &st);
+        if (checkpoints && (ck->every <= 1 || round % ck->every == 0 || round == o->rounds)) {
+            /* Several ranks: every client's state to rank 0, which writes
+             * the one-process file; one verdict. */
+            if (ranks > 1)
+                s = fr_fedmsmt_share_state(comm, o, cl, C, kept);
+            if (s == FR_OK && me == 0)
+                s = fr_fedmsmt_checkpoint_write(o, t, &st);
+            if (ranks > 1)
+                s = fr_comm_agree(comm, s);
+        }
     }
     /* No round with a defined validation AUC (no validation rows, or one
      * class only in every cell): report the last round. */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "fed/fed_personal.h"
+#include "fedrec/comm.h"
 #include "fedrec/fedmsmt.h"
 #include "fedrec/optim.h"
 #include "fedrec/params.h"
@@ -132,5 +133,24 @@ fr_status fr_fedmsmt_exchange_trained(fr_comm *comm, const fr_fedmsmt_options *o
  * its rank into valid and test on every rank. */
 fr_status fr_fedmsmt_exchange_eval(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, size_t tasks,
                                fr_msmt_eval *valid, fr_msmt_eval *test);
+
+/* Allgather of fixed-size per-client blocks (`each` bytes, the first 8
+ * the exchange's tag) of the clients this rank runs: fill(ctx, c, block)
+ * for each of them, place(ctx, c, block) for every block of every rank
+ * (collective, agreed). */
+fr_status fr_fedmsmt_exchange_blocks(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, size_t each,
+                                     void (*fill)(void *ctx, size_t c, char *block),
+                                     fr_status (*place)(void *ctx, size_t c, const char *block), void *ctx);
+/* Multi-rank checkpoints (fedmsmt_state_ranks.c). Every client's whole
+ * state (parameters, received, kept model, optimiser steps and moments,
+ * batch counter) from the rank that runs it to every rank, before rank 0
+ * writes a checkpoint (collective, agreed). */
+fr_status fr_fedmsmt_share_state(fr_comm *comm, const fr_fedmsmt_options *o, fed_client *cl, size_t clients,
+                                 float **kept);
+/* After rank 0 read a checkpoint into st (s: how that went; the other
+ * ranks pass FR_OK): the verdict agreed, then the run's figures, the
+ * caller's extra values and every client's state from rank 0 to every
+ * rank (collective). */
+fr_status fr_fedmsmt_broadcast_state(fr_comm *comm, const fr_fedmsmt_options *o, fedmsmt_state *st, fr_status s);
 
 #endif

@@ -70,6 +70,13 @@ static fr_status exchange(fr_comm *comm, const fr_fedmsmt_options *o, size_t cli
     return fr_comm_agree(comm, s);
 }
 
+fr_status fr_fedmsmt_exchange_blocks(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, size_t each,
+                                     void (*fill)(void *ctx, size_t c, char *block),
+                                     fr_status (*place)(void *ctx, size_t c, const char *block), void *ctx)
+{
+    return exchange(comm, o, clients, each, fill, place, ctx);
+}
+
 /* ---- trained parameters and losses ------------------------------------------- */
 
 typedef struct trained_ctx {
