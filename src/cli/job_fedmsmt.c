@@ -52,12 +52,7 @@ fr_status fr_cli_fedmsmt_options(const fr_config *cfg, size_t clients, fr_fedmsm
     const char *method, *membership, *experts, *towers, *embedding;
     int64_t shared, priv, rounds, local_epochs, eval_every;
     FR_TRY_CLI(fr_cli_participation(cfg, &o->participation));
-    FR_TRY_CLI(fr_config_get_float(cfg, "fed.clip_norm", &o->clip_norm));
-    FR_TRY_CLI(fr_config_get_float(cfg, "fault.nan", &o->fault_nan));
-    FR_TRY_CLI(fr_config_get_float(cfg, "fault.huge", &o->fault_huge));
-    if (o->fault_nan + o->fault_huge > 1)
-        return fr_cli_fail(FR_ERR_CONFIG, "fault.nan + fault.huge = %g: the two probabilities add up to more than 1",
-                           o->fault_nan + o->fault_huge);
+    FR_TRY_CLI(fr_cli_screening(cfg, &o->clip_norm, &o->fault_nan, &o->fault_huge));
     FR_TRY_CLI(fr_config_get_string(cfg, "fedmsmt.method", &method));
     FR_TRY_CLI(fr_fed_method_parse(method, &o->method));
     FR_TRY_CLI(fr_config_get_int(cfg, "fedmsmt.shared_experts", &shared));

@@ -560,16 +560,9 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
     if (s == FR_OK && federated)
         s = fr_cli_participation(cfg, &fo.participation);
     if (s == FR_OK && federated)
-        s = fr_config_get_float(cfg, "fed.clip_norm", &fo.clip_norm);
-    if (s == FR_OK && federated)
-        s = fr_config_get_float(cfg, "fault.nan", &fo.fault_nan);
-    if (s == FR_OK && federated)
-        s = fr_config_get_float(cfg, "fault.huge", &fo.fault_huge);
+        s = fr_cli_screening(cfg, &fo.clip_norm, &fo.fault_nan, &fo.fault_huge);
     if (s == FR_OK && federated)
         s = fr_config_get_float(cfg, "privacy.local_noise", &fo.local_noise);
-    if (s == FR_OK && federated && fo.fault_nan + fo.fault_huge > 1)
-        s = fr_cli_fail(FR_ERR_CONFIG, "fault.nan + fault.huge = %g: the two probabilities add up to more than 1",
-                        fo.fault_nan + fo.fault_huge);
     if ((s = agree_or_free(comm, s, NULL, NULL, NULL, NULL)) != FR_OK)
         return fr_cli_report(s, NULL);
     if (federated)

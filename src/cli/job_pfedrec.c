@@ -182,12 +182,7 @@ fr_status fr_cli_pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     FR_TRY_CLI(fr_cpu_isa_parse(isa, &parsed));
     o->cpu_isa = (int)parsed;
     FR_TRY_CLI(fr_cli_participation(cfg, &o->participation));
-    FR_TRY_CLI(fr_config_get_float(cfg, "fed.clip_norm", &o->clip_norm));
-    FR_TRY_CLI(fr_config_get_float(cfg, "fault.nan", &o->fault_nan));
-    FR_TRY_CLI(fr_config_get_float(cfg, "fault.huge", &o->fault_huge));
-    if (o->fault_nan + o->fault_huge > 1)
-        return fr_cli_fail(FR_ERR_CONFIG, "fault.nan + fault.huge = %g: the two probabilities add up to more than 1",
-                           o->fault_nan + o->fault_huge);
+    FR_TRY_CLI(fr_cli_screening(cfg, &o->clip_norm, &o->fault_nan, &o->fault_huge));
     FR_TRY_CLI(privacy_options(cfg, o));
     const char *aggregator;
     FR_TRY_CLI(fr_config_get_string(cfg, "fed.aggregator", &aggregator));

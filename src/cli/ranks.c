@@ -28,6 +28,17 @@ fr_status fr_cli_participation(const fr_config *cfg, fr_participation *p)
     return FR_OK;
 }
 
+fr_status fr_cli_screening(const fr_config *cfg, double *clip_norm, double *fault_nan, double *fault_huge)
+{
+    FR_TRY_CLI(fr_config_get_float(cfg, "fed.clip_norm", clip_norm));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fault.nan", fault_nan));
+    FR_TRY_CLI(fr_config_get_float(cfg, "fault.huge", fault_huge));
+    if (*fault_nan + *fault_huge > 1)
+        return fr_cli_fail(FR_ERR_CONFIG, "fault.nan + fault.huge = %g: the two probabilities add up to more than 1",
+                           *fault_nan + *fault_huge);
+    return FR_OK;
+}
+
 /* Entry `rank` of a comma-separated list (the last entry for later ranks)
  * into buf; 0 if the list is empty. */
 static int entry_for(const char *list, int rank, char *buf, size_t n)

@@ -19,6 +19,9 @@ fr_status fr_cli_rank_overrides(fr_config *cfg, int rank);
 /* The fed.* keys (placement over ranks, deadline, quorum) both federated
  * jobs read. */
 fr_status fr_cli_participation(const fr_config *cfg, fr_participation *p);
+/* The federation core's screening keys, read alike by every federated job:
+ * fed.clip_norm, fault.nan, fault.huge (whose sum must not pass 1). */
+fr_status fr_cli_screening(const fr_config *cfg, double *clip_norm, double *fault_nan, double *fault_huge);
 
 typedef struct fr_cli_ranks {
     fr_comm *comm;

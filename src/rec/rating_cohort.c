@@ -278,6 +278,14 @@ static int compare_key(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Samples in batch k of a client (0: it has no batch k). */
+static size_t batch_of(const cohort_client *cc, size_t k, size_t B)
+{
+    if (cc->n_samples <= k * B)
+        return 0;
+    return cc->n_samples - k * B < B ? cc->n_samples - k * B : B;
+}
+
 /* The steps of epoch e: batch k of every client that has one, clients in
  * cohort order, appended to the step list and the index lists. */
 static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n_cl, size_t *loss_at)
@@ -300,9 +308,9 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
         st->xi = I->n;
         for (size_t i = 0; i < n_cl; i++) {
             const cohort_client *cc = &c->cl[i];
-            if (cc->n_samples <= k * B)
+            size_t m = batch_of(cc, k, B);
+            if (m == 0)
                 continue;
-            size_t m = cc->n_samples - k * B < B ? cc->n_samples - k * B : B;
             for (size_t j = 0; j < m; j++)
                 FR_TRY(ipush(I, (int32_t)i));
             st->n += m;
@@ -312,9 +320,9 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
         st->label = F->n;
         for (size_t i = 0; i < n_cl; i++) {
             const cohort_client *cc = &c->cl[i];
-            if (cc->n_samples <= k * B)
+            size_t m = batch_of(cc, k, B);
+            if (m == 0)
                 continue;
-            size_t m = cc->n_samples - k * B < B ? cc->n_samples - k * B : B;
             for (size_t j = 0; j < m; j++) {
                 FR_TRY(ipush(I, c->row[cc->sample_at + k * B + j]));
                 FR_TRY(fpush(F, c->label[cc->sample_at + k * B + j]));
@@ -325,9 +333,9 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
         size_t pos = 0;
         for (size_t i = 0; i < n_cl; i++) {
             const cohort_client *cc = &c->cl[i];
-            if (cc->n_samples <= k * B)
+            size_t m = batch_of(cc, k, B);
+            if (m == 0)
                 continue;
-            size_t m = cc->n_samples - k * B < B ? cc->n_samples - k * B : B;
             for (size_t j = 0; j < m; j++)
                 FR_TRY(fpush(F, 1.0f / (float)m));
             FR_TRY(ipush(I, (int32_t)pos));
@@ -336,7 +344,7 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
         FR_TRY(ipush(I, (int32_t)pos));
         st->seg1 = I->n;
         for (size_t i = 0; i < n_cl; i++)
-            if (c->cl[i].n_samples > k * B)
+            if (batch_of(&c->cl[i], k, B))
                 FR_TRY(ipush(I, (int32_t)i));
         /* The item step: each client's batch sorted by row (stable), rows
          * of different clients being distinct. */
@@ -344,9 +352,9 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
         pos = 0;
         for (size_t i = 0; i < n_cl; i++) {
             const cohort_client *cc = &c->cl[i];
-            if (cc->n_samples <= k * B)
+            size_t m = batch_of(cc, k, B);
+            if (m == 0)
                 continue;
-            size_t m = cc->n_samples - k * B < B ? cc->n_samples - k * B : B;
             const int32_t *rows = c->row + cc->sample_at + k * B;
             for (size_t j = 0; j < m; j++)
                 c->order[j] = (uint64_t)(uint32_t)rows[j] << 32 | j;
