@@ -255,6 +255,14 @@ int main(void)
     CHECK(fr_segment_rows_axpy(be, 1, 4, 2, vs4, vi, 1.0f, none, none, vt, 2, none, vsy, 2) ==
               FR_ERR_INVALID,
           "segment_rows_axpy reading past x accepted: %s", fr_last_error());
+    /* An output over its own inputs: refused (it would rewrite its ids
+     * after they were checked). */
+    CHECK(fr_rows_dot(be, 2, 2, vt, 2, vi, vt, 2, vi, none, vi) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "shares memory with"),
+          "rows_dot writing over its ids accepted: %s", fr_last_error());
+    CHECK(fr_segment_rows_axpy(be, 2, 3, 2, vss, vi, 1.0f, none, none, vsy, 2, vsx, vsy, 2) == FR_ERR_INVALID &&
+              strstr(fr_last_error(), "shares memory with x"),
+          "segment_rows_axpy with y over x accepted: %s", fr_last_error());
     float t6_after[6];
     CHECK_OK(fr_buffer_download(vsy.buf, 0, t6_after, sizeof t6_after));
     CHECK(!memcmp(t6, t6_after, sizeof t6), "a refused segment_rows_axpy changed y");

@@ -262,7 +262,9 @@ fr_status fr_adam(fr_backend *be, size_t n, fr_view grad, fr_view param,
  * clients as one batch): for j < n,
  *   out[j] = sum_{c < dim} x[xi[j] * ldx + c] * y[yi[j] * ldy + c]
  *            (+ bias[xi[j]] when bias.buf is not NULL).
- * xi and yi are int32 row ids of x and y. */
+ * xi and yi are int32 row ids of x and y. out must not share memory with
+ * x, y (from their offsets to their buffers' ends), xi, yi or bias: such
+ * a call is refused (FR_ERR_INVALID). */
 fr_status fr_rows_dot(fr_backend *be, size_t n, size_t dim, fr_view x, size_t ldx, fr_view xi,
                       fr_view y, size_t ldy, fr_view yi, fr_view bias, fr_view out);
 
@@ -273,8 +275,9 @@ fr_status fr_rows_dot(fr_backend *be, size_t n, size_t dim, fr_view x, size_t ld
  * for c < dim, the sum formed in increasing k and added once, so results
  * do not depend on threads or devices' scheduling. A NULL ci.buf reads
  * coef[k], a NULL xi.buf row k of x, a NULL coef.buf a coefficient of 1.
- * The rows yi[s] must be distinct, and x must not share memory with the
- * rows of y that are written. */
+ * The rows yi[s] must be distinct. y (from its offset to its buffer's
+ * end) must not share memory with x or any index or coefficient view:
+ * such a call is refused (FR_ERR_INVALID). */
 fr_status fr_segment_rows_axpy(fr_backend *be, size_t n_seg, size_t n_contrib, size_t dim,
                                fr_view start, fr_view yi, float alpha, fr_view coef,
                                fr_view ci, fr_view x, size_t ldx, fr_view xi, fr_view y,

@@ -417,6 +417,30 @@ fr_status fr_bce_with_logits(fr_backend *be, size_t n, fr_view logits,
     DISPATCH(bce_with_logits, n, logits, labels, loss, dlogits);
 }
 
+/* Whether views a (na elements) and b (nb) share memory. */
+static int overlap(fr_view a, size_t na, fr_view b, size_t nb)
+{
+    return a.buf && a.buf == b.buf && na && nb && a.off < add_sat(b.off, nb) && b.off < add_sat(a.off, na);
+}
+
+/* Output `out` (n_out elements) must not share memory with any input
+ * (an op would rewrite its own indices after they were checked). */
+static fr_status apart(const char *op, const char *out_name, fr_view out, size_t n_out, const char *const *names,
+                       const fr_view *in, const size_t *n_in, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (overlap(out, n_out, in[i], n_in[i]))
+            return fr_fail(FR_ERR_INVALID, "%s: %s shares memory with %s: an output must not overlap the op's inputs",
+                           op, out_name, names[i]);
+    return FR_OK;
+}
+
+/* Elements from v to the end of its buffer. */
+static size_t rest(fr_view v)
+{
+    return v.buf && v.buf->bytes / 4 > v.off ? v.buf->bytes / 4 - v.off : 0;
+}
+
 fr_status fr_rows_dot(fr_backend *be, size_t n, size_t dim, fr_view x, size_t ldx, fr_view xi,
                       fr_view y, size_t ldy, fr_view yi, fr_view bias, fr_view out)
 {
@@ -440,6 +464,10 @@ fr_status fr_rows_dot(fr_backend *be, size_t n, size_t dim, fr_view x, size_t ld
     }
     FR_TRY(check_ids(be, op, "xi", xi, n, x_rows));
     FR_TRY(check_ids(be, op, "yi", yi, n, y_rows));
+    const char *names[] = {"x", "xi", "y", "yi", "bias"};
+    fr_view in[] = {x, xi, y, yi, bias};
+    size_t n_in[] = {rest(x), n, rest(y), n, bias.buf ? rest(bias) : 0};
+    FR_TRY(apart(op, "out", out, n, names, in, n_in, 5));
     DISPATCH(rows_dot, n, dim, x, ldx, xi, y, ldy, yi, bias, out);
 }
 
@@ -480,6 +508,12 @@ fr_status fr_segment_rows_axpy(fr_backend *be, size_t n_seg, size_t n_contrib, s
     else if (n_contrib > x_rows)
         return fr_fail(FR_ERR_INVALID, "%s: x holds %zu rows, the %zu contributions read one each",
                        op, x_rows, n_contrib);
+    /* y's rows may lie anywhere from y to its buffer's end. */
+    const char *names[] = {"start", "yi", "coef", "ci", "xi", "x"};
+    fr_view in[] = {start, yi, coef, ci, xi, x};
+    size_t n_in[] = {n_seg + 1, n_seg, coef.buf ? rest(coef) : 0, ci.buf ? n_contrib : 0, xi.buf ? n_contrib : 0,
+                     rest(x)};
+    FR_TRY(apart(op, "y", y, rest(y), names, in, n_in, 6));
     DISPATCH(segment_rows_axpy, n_seg, n_contrib, dim, start, yi, alpha, coef, ci, x, ldx, xi, y,
              ldy);
 }

@@ -67,7 +67,7 @@ static const fr_config_key schema[] = {
      FR_FP_PER_RANK,
      .jobs = "ctr msmt fedmsmt pfedrec fedmf"},
     {"opencl", "min_elements", FR_CFG_INT, "4096", 0, 1e12, 0, 0, NULL,
-     "ops on fewer elements run on the CPU: cheaper than a kernel launch",
+     "ops on fewer elements run on the CPU: cheaper than a kernel launch (the cohort ops of pfedrec and fedmf always run on the device: their rows stay there)",
      FR_FP_PER_RANK,
      .jobs = "ctr msmt fedmsmt pfedrec fedmf"},
 

@@ -188,8 +188,11 @@ static fr_status run_chunk(void *arg, size_t task)
         end = p->n_todo;
     void *worker = NULL;
     fr_status st = p->ordered ? fr_fed_ordered_worker(p, &worker) : p->ops->worker_create(p->model, &worker);
-    if (st != FR_OK)
+    if (st != FR_OK) {
+        if (p->ordered)
+            fr_fed_ordered_abort(p);
         return st;
+    }
     for (size_t i = begin; st == FR_OK && i < end; i++) {
         fr_fed_upload *out = &p->outs[p->todo[i]];
         if (past_deadline(p)) { /* a straggler: not started in time */
@@ -198,8 +201,11 @@ static fr_status run_chunk(void *arg, size_t task)
                 fr_fed_ordered_done(p, i);
             continue;
         }
-        if (p->ordered && !out->rows) /* buffers of an upload already folded */
-            fr_fed_ordered_take(p, out);
+        if (p->ordered) {
+            fr_fed_ordered_wait(p, i); /* not too far ahead of the fold */
+            if (!out->rows) /* buffers of an upload already folded */
+                fr_fed_ordered_take(p, out);
+        }
         size_t c = (size_t)p->sampled[p->todo[i]];
         if (p->streaming && !out->rows) { /* the buffers the last client's upload left */
             out->rows = p->spare.rows;
@@ -234,6 +240,8 @@ static fr_status run_chunk(void *arg, size_t task)
         fr_fed_ordered_worker_back(p, worker);
     else
         p->ops->worker_destroy(p->model, worker);
+    if (p->ordered && st != FR_OK) /* the fold will not reach past this client */
+        fr_fed_ordered_abort(p);
     return st;
 }
 

@@ -41,6 +41,9 @@ struct fr_fed {
     _Atomic unsigned char *ready; /* per todo index: trained, not yet folded */
     _Atomic size_t fold_next;     /* todo index of the next upload to fold */
     pthread_mutex_t fold_lock;
+    pthread_cond_t fold_moved;    /* the fold went on (or was aborted) */
+    size_t fold_window;           /* uploads a thread may run ahead of the fold */
+    int fold_abort;               /* a client failed: nobody waits for the fold */
     fr_fed_upload *spares;   /* buffers of folded uploads, for the next clients */
     size_t n_spares, cap_spares;
     void **workers;          /* workers' scratch, kept over a round's chunks */
@@ -101,6 +104,11 @@ int fr_fed_ordered_applies(const fr_fed *p);
 fr_status fr_fed_ordered_begin(fr_fed *p);
 void fr_fed_ordered_take(fr_fed *p, fr_fed_upload *up);
 void fr_fed_ordered_done(fr_fed *p, size_t i);
+/* Before training todo index i: wait while i is fold_window or more
+ * uploads ahead of the fold (folding what is ready meanwhile); abort: a
+ * client failed, nobody waits any more. */
+void fr_fed_ordered_wait(fr_fed *p, size_t i);
+void fr_fed_ordered_abort(fr_fed *p);
 /* After the round's clients: fold what is still waiting. */
 void fr_fed_ordered_finish(fr_fed *p);
 fr_status fr_fed_ordered_worker(fr_fed *p, void **worker);

@@ -10,7 +10,9 @@
  * rows then see the same additions in the same order as the mean at the
  * round's end: the results are bit for bit those of holding every upload.
  * A thread that finds another folding does not wait: it marks its upload
- * and trains its next client; the folding thread takes it in turn.
+ * and trains its next client; the folding thread takes it in turn. A
+ * thread more than fold_window uploads ahead of the fold waits for it, so
+ * that a descheduled thread does not leave the others' uploads piling up.
  *
  * The scale 1 / participants must be known while folding: it is taken as
  * 1 / (the clients this round trains), which is what the participants are
@@ -27,6 +29,8 @@
 
 #include "core/error_internal.h"
 #include "fed/fed_internal.h"
+
+static void unlock_and_catch_up(fr_fed *p);
 
 int fr_fed_ordered_applies(const fr_fed *p)
 {
@@ -46,8 +50,17 @@ fr_status fr_fed_ordered_begin(fr_fed *p)
     if (!p->ordered_ready) {
         if (pthread_mutex_init(&p->fold_lock, NULL) != 0)
             return fr_fail(FR_ERR_NOMEM, "federation: cannot create the fold's lock");
+        if (pthread_cond_init(&p->fold_moved, NULL) != 0) {
+            pthread_mutex_destroy(&p->fold_lock);
+            return fr_fail(FR_ERR_NOMEM, "federation: cannot create the fold's condition");
+        }
         p->ordered_ready = 1;
     }
+    p->fold_abort = 0;
+    /* Uploads a thread may run ahead of the fold: a few chunks' worth per
+     * thread, so that a slow or descheduled thread does not leave the
+     * others' uploads piling up behind it. */
+    p->fold_window = 16 * (size_t)fr_pool_threads(p->pool) + 16;
     if (!p->ready) {
         p->acc = n ? malloc(n * sizeof *p->acc) : NULL;
         p->acc_dense = p->st.n_dense ? malloc(p->st.n_dense * sizeof *p->acc_dense) : NULL;
@@ -79,6 +92,7 @@ void fr_fed_ordered_take(fr_fed *p, fr_fed_upload *up)
     pthread_mutex_lock(&p->fold_lock);
     if (p->n_spares > 0) {
         fr_fed_upload *sp = &p->spares[--p->n_spares];
+        free(up->delta); /* a delta without rows (a reserve that failed half way) */
         up->rows = sp->rows;
         up->delta = sp->delta;
         up->cap_rows = sp->cap_rows;
@@ -87,7 +101,7 @@ void fr_fed_ordered_take(fr_fed *p, fr_fed_upload *up)
         else
             free(sp->dense_delta);
     }
-    pthread_mutex_unlock(&p->fold_lock);
+    unlock_and_catch_up(p);
 }
 
 /* Upload o's buffers, kept for the clients still to train. Should the
@@ -134,12 +148,37 @@ static void fold(fr_fed *p, fr_fed_upload *o)
  * lock). */
 static void drain(fr_fed *p)
 {
-    size_t next = atomic_load(&p->fold_next);
+    size_t next = atomic_load(&p->fold_next), first = next;
     while (next < p->n_todo && atomic_load(&p->ready[next])) {
         fold(p, &p->outs[p->todo[next]]);
         atomic_store(&p->ready[next], 0);
         atomic_store(&p->fold_next, ++next);
     }
+    if (next != first) /* threads waiting to run ahead may go on */
+        pthread_cond_broadcast(&p->fold_moved);
+}
+
+void fr_fed_ordered_wait(fr_fed *p, size_t i)
+{
+    if (i < atomic_load(&p->fold_next) + p->fold_window)
+        return;
+    pthread_mutex_lock(&p->fold_lock);
+    /* Fold what is ready first: a waiting thread never leaves the head
+     * ready and unfolded. The clients before i are on other threads (the
+     * pool hands chunks out in order), so the fold moves on unless one of
+     * them failed, which aborts the wait. */
+    drain(p);
+    while (!p->fold_abort && i >= atomic_load(&p->fold_next) + p->fold_window)
+        pthread_cond_wait(&p->fold_moved, &p->fold_lock);
+    unlock_and_catch_up(p);
+}
+
+void fr_fed_ordered_abort(fr_fed *p)
+{
+    pthread_mutex_lock(&p->fold_lock);
+    p->fold_abort = 1;
+    pthread_cond_broadcast(&p->fold_moved);
+    unlock_and_catch_up(p);
 }
 
 /* A thread that finds the fold busy leaves its upload to the folding
@@ -147,18 +186,33 @@ static void drain(fr_fed *p)
  * thread looks again after letting go of the lock, so an upload marked
  * while it was folding is not left behind (and the round's end drains
  * whatever remains). */
-void fr_fed_ordered_done(fr_fed *p, size_t i)
+/* Let go of the lock, then look at the head again: an upload marked
+ * while this thread held the lock (its owner's trylock failed) is folded
+ * now, by whichever thread gets the lock, rather than left waiting. Every
+ * holder of the lock leaves through here. */
+static void unlock_and_catch_up(fr_fed *p)
 {
-    atomic_store(&p->ready[i], 1);
+    pthread_mutex_unlock(&p->fold_lock);
     for (;;) {
-        if (pthread_mutex_trylock(&p->fold_lock) != 0)
-            return;
-        drain(p);
-        pthread_mutex_unlock(&p->fold_lock);
         size_t next = atomic_load(&p->fold_next);
         if (!(next < p->n_todo && atomic_load(&p->ready[next])))
             return;
+        if (pthread_mutex_trylock(&p->fold_lock) != 0)
+            return; /* its holder will look again as it leaves */
+        drain(p);
+        pthread_mutex_unlock(&p->fold_lock);
     }
+}
+
+/* A thread that finds the lock taken leaves its upload to the thread that
+ * holds it and trains on: folding never holds up training. */
+void fr_fed_ordered_done(fr_fed *p, size_t i)
+{
+    atomic_store(&p->ready[i], 1);
+    if (pthread_mutex_trylock(&p->fold_lock) != 0)
+        return;
+    drain(p);
+    unlock_and_catch_up(p);
 }
 
 void fr_fed_ordered_finish(fr_fed *p)
@@ -174,7 +228,7 @@ fr_status fr_fed_ordered_worker(fr_fed *p, void **worker)
     pthread_mutex_lock(&p->fold_lock);
     if (p->n_workers > 0)
         *worker = p->workers[--p->n_workers];
-    pthread_mutex_unlock(&p->fold_lock);
+    unlock_and_catch_up(p);
     return *worker ? FR_OK : p->ops->worker_create(p->model, worker);
 }
 
@@ -184,7 +238,7 @@ void fr_fed_ordered_worker_back(fr_fed *p, void *worker)
     int kept = p->n_workers < (size_t)fr_pool_threads(p->pool) + 1;
     if (kept)
         p->workers[p->n_workers++] = worker;
-    pthread_mutex_unlock(&p->fold_lock);
+    unlock_and_catch_up(p);
     if (!kept)
         p->ops->worker_destroy(p->model, worker);
 }
@@ -230,6 +284,8 @@ void fr_fed_ordered_free(fr_fed *p)
     free(p->acc);
     free(p->acc_dense);
     free(p->ready);
-    if (p->ordered_ready)
+    if (p->ordered_ready) {
+        pthread_cond_destroy(&p->fold_moved);
         pthread_mutex_destroy(&p->fold_lock);
+    }
 }

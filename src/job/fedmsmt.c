@@ -364,25 +364,39 @@ static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_
     return s;
 }
 
-/* The core's screening of the updates that arrived (late[c] == 0), before
- * the quorum: each client's changes of the units it shares with others
- * (groups of more than one member among the arrivals), faults injected,
- * refused when not finite (skip[c] = 1, *rejected counted), clipped; a
- * changed update is written back into its after vector. skip[c] starts as
- * late[c]. On every rank alike: every after vector is there. */
-static fr_status screen_updates(fed_client *cl, size_t clients, const fr_fedmsmt_options *o, size_t round,
-                                const int *late, int *skip, size_t *rejected)
+/* Marks in shared[c][u] the units of client c that the server aggregates
+ * with another's when the clients with skip[c] set stay out. */
+static fr_status shared_units(const fed_client *cl, size_t clients, const int *skip,
+                              unsigned char (*shared)[MAX_UNITS])
 {
     unit_group *groups = malloc(MAX_UNITS * sizeof *groups);
     if (!groups)
         return fr_fail_nomem("aggregation groups", MAX_UNITS * sizeof *groups);
-    size_t n_groups = find_groups(cl, clients, late, groups, MAX_UNITS);
-    unsigned char shared[FR_TABLE_MAX_SCENARIOS][MAX_UNITS];
-    memset(shared, 0, sizeof shared);
+    size_t n_groups = find_groups(cl, clients, skip, groups, MAX_UNITS);
+    memset(shared, 0, FR_TABLE_MAX_SCENARIOS * sizeof *shared);
     for (size_t g = 0; g < n_groups; g++)
         for (size_t i = 0; groups[g].n > 1 && i < groups[g].n; i++)
             shared[groups[g].client[i]][groups[g].unit[i] - cl[groups[g].client[i]].units] = 1;
     free(groups);
+    return FR_OK;
+}
+
+/* The core's screening of the updates that arrived (late[c] == 0), before
+ * the quorum: each client's update is the change of the units it shares
+ * with other arrivals; faults injected, refused when not finite (skip[c]
+ * = 1, *rejected counted), clipped. What the server then sees is written
+ * into the after vectors: a refused update whole (it is never aggregated
+ * or loaded back), a faulty or clipped one on the units still shared once
+ * the refused are out (a unit left to one client is not aggregated, and
+ * that client keeps what it trained). skip[c] starts as late[c]. On every
+ * rank alike: every after vector is there. */
+static fr_status screen_updates(fed_client *cl, size_t clients, const fr_fedmsmt_options *o, size_t round,
+                                const int *late, int *skip, size_t *rejected)
+{
+    unsigned char arrived[FR_TABLE_MAX_SCENARIOS][MAX_UNITS], still[FR_TABLE_MAX_SCENARIOS][MAX_UNITS];
+    float *seen[FR_TABLE_MAX_SCENARIOS] = {0}; /* received + the screened change, per client */
+    int verdict[FR_TABLE_MAX_SCENARIOS] = {0};
+    FR_TRY(shared_units(cl, clients, late, arrived));
     fr_status s = FR_OK;
     for (size_t c = 0; s == FR_OK && c < clients; c++) {
         skip[c] = late[c];
@@ -391,15 +405,16 @@ static fr_status screen_updates(fed_client *cl, size_t clients, const fr_fedmsmt
         fed_client *k = &cl[c];
         size_t n = 0;
         for (size_t u = 0; u < k->n_units; u++)
-            n += shared[c][u] ? k->units[u].numel : 0;
+            n += arrived[c][u] ? k->units[u].numel : 0;
         float *d = malloc((n ? n : 1) * sizeof *d), *mine = malloc((n ? n : 1) * sizeof *mine);
         if (!d || !mine) {
             free(d);
             free(mine);
-            return fr_fail_nomem("screening a client's update", n * 8);
+            s = fr_fail_nomem("screening a client's update", n * 8);
+            break;
         }
         for (size_t u = 0, at = 0; u < k->n_units; u++) {
-            if (!shared[c][u])
+            if (!arrived[c][u])
                 continue;
             fr_fedmsmt_unit_gather(&k->units[u], k->after, d + at);
             fr_fedmsmt_unit_gather(&k->units[u], k->received, mine + at);
@@ -407,25 +422,33 @@ static fr_status screen_updates(fed_client *cl, size_t clients, const fr_fedmsmt
                 d[at + q] -= mine[at + q];
             at += k->units[u].numel;
         }
-        int verdict = fr_fed_screen_values(o->seed, (unsigned)round, c, o->fault_nan, o->fault_huge, o->clip_norm,
-                                           d, n);
-        if (verdict == 0) { /* left out; its model keeps what it trained */
+        verdict[c] = fr_fed_screen_values(o->seed, (unsigned)round, c, o->fault_nan, o->fault_huge, o->clip_norm,
+                                          d, n);
+        if (verdict[c] == 0) { /* left out; its model keeps what it trained */
             skip[c] = 1;
             (*rejected)++;
         }
-        if (verdict != 1) { /* what the server sees: received + the (faulty, clipped) change */
-            for (size_t u = 0, at = 0; u < k->n_units; u++) {
-                if (!shared[c][u])
-                    continue;
-                for (size_t q = 0; q < k->units[u].numel; q++)
-                    d[at + q] += mine[at + q];
-                fr_fedmsmt_unit_scatter(&k->units[u], d + at, k->after);
-                at += k->units[u].numel;
-            }
-        }
-        free(d);
+        for (size_t q = 0; q < n; q++)
+            d[q] += mine[q];
         free(mine);
+        seen[c] = d;
     }
+    if (s == FR_OK)
+        s = shared_units(cl, clients, skip, still);
+    for (size_t c = 0; s == FR_OK && c < clients; c++) {
+        fed_client *k = &cl[c];
+        if (!seen[c] || verdict[c] == 1) /* late, or as it came */
+            continue;
+        for (size_t u = 0, at = 0; u < k->n_units; u++) {
+            if (!arrived[c][u])
+                continue;
+            if (verdict[c] == 0 || still[c][u])
+                fr_fedmsmt_unit_scatter(&k->units[u], seen[c] + at, k->after);
+            at += k->units[u].numel;
+        }
+    }
+    for (size_t c = 0; c < clients; c++)
+        free(seen[c]);
     return s;
 }
 
@@ -553,6 +576,12 @@ static fr_status check_options(const fr_fedmsmt_options *o)
     if (!(o->prox_mu >= 0) || !(o->temperature > 0))
         return fr_fail(FR_ERR_INVALID, "federated training: need prox_mu >= 0 and temperature > 0");
     FR_TRY(fr_participation_check(&o->participation));
+    if (o->checkpoint.n_extra > FR_FEDMSMT_CHECKPOINT_MAX_EXTRA)
+        return fr_fail(FR_ERR_INVALID, "federated training: a checkpoint keeps at most %d of the caller's values (asked: %zu)",
+                       FR_FEDMSMT_CHECKPOINT_MAX_EXTRA, o->checkpoint.n_extra);
+    if (!(o->clip_norm >= 0) || !(o->fault_nan >= 0) || !(o->fault_huge >= 0) || o->fault_nan + o->fault_huge > 1)
+        return fr_fail(FR_ERR_INVALID, "federated training: need clip_norm >= 0 and fault probabilities in [0, 1] adding up to at most 1 (got %g, %g, %g)",
+                       o->clip_norm, o->fault_nan, o->fault_huge);
     if (o->experts_agg == FR_FED_AGG_LOCAL || o->embedding_agg == FR_FED_AGG_PERSONAL)
         return fr_fail(FR_ERR_INVALID, "federated training: experts aggregate personal or mean, the embedding mean or local");
     if (o->model.arch != FR_ARCH_MMOE)

@@ -182,8 +182,7 @@ fr_status fr_fedmsmt_broadcast_state(fr_comm *comm, const fr_fedmsmt_options *o,
     state_ctx x = {st->cl, st->clients, st->kept, o, fr_comm_size(comm), me, FR_OK};
     size_t each = block_bytes(&x);
     char *block = calloc(1, each);
-    if (!block) /* every rank has the same sizes: all fail alike or none */
-        return fr_comm_agree(comm, fr_fail_nomem("a client's state", each));
+    s = fr_comm_agree(comm, block ? FR_OK : fr_fail_nomem("a client's state", each));
     for (size_t c = 0; s == FR_OK && c < st->clients; c++) {
         fr_status local = me == 0 ? pack(&x, c, block) : FR_OK;
         s = fr_comm_agree(comm, local);

@@ -446,35 +446,41 @@ fr_status fr_pf_pack_upload(const fr_rating *p, int32_t *loaded, const float *lo
     /* The upload: changed rows and their change. */
     size_t need = p->o.dense_upload ? p->n_items : n_loaded;
     FR_TRY(fr_fed_upload_reserve(out, need, d));
-    /* Counting sort of the changed rows into the upload groups (item
-     * ranges), so each aggregation task reads only its own rows: count,
-     * then place. */
+    /* The rows sorted into the upload groups (item ranges), so that each
+     * aggregation task reads only its own: a counting sort of the loaded
+     * rows' positions (in out->rows, for now), stable, then one pass in
+     * group order that writes each row's change and keeps it (moving it
+     * down over the unchanged ones) when a bit differs. */
     size_t groups = FR_FED_GROUPS, count[FR_FED_GROUPS + 1] = {0};
-    for (size_t k = 0; k < n_loaded; k++) {
-        const float *g = p->items + (size_t)loaded[k] * d, *l = local + k * d;
-        int changed = p->o.dense_upload || memcmp(g, l, d * sizeof *g) != 0;
-        /* Mark unchanged rows in `loaded` as -1 - item for the second pass. */
-        if (!changed)
-            loaded[k] = -1 - loaded[k];
-        else
-            count[fr_fed_group_of((size_t)loaded[k], p->n_items) + 1]++;
-    }
+    for (size_t k = 0; k < n_loaded; k++)
+        count[fr_fed_group_of((size_t)loaded[k], p->n_items) + 1]++;
     for (size_t t = 0; t < groups; t++)
         count[t + 1] += count[t];
-    for (size_t t = 0; t <= groups; t++)
-        out->group_start[t] = (uint32_t)count[t];
-    size_t kept = count[groups];
-    for (size_t k = 0; k < n_loaded; k++) {
-        if (loaded[k] < 0) {
-            loaded[k] = -1 - loaded[k]; /* restore for scratch_reset */
-            continue;
+    size_t place[FR_FED_GROUPS];
+    memcpy(place, count, sizeof place);
+    for (size_t k = 0; k < n_loaded; k++)
+        out->rows[place[fr_fed_group_of((size_t)loaded[k], p->n_items)]++] = (int32_t)k;
+    size_t kept = 0;
+    for (size_t t = 0; t < groups; t++) {
+        out->group_start[t] = (uint32_t)kept;
+        for (size_t at = count[t]; at < count[t + 1]; at++) {
+            size_t k = (size_t)out->rows[at]; /* read before rows[kept <= at] is written */
+            int32_t item = loaded[k];
+            const float *g = p->items + (size_t)item * d, *l = local + k * d;
+            float *delta = out->delta + kept * d;
+            uint32_t differ = 0;
+            for (size_t c = 0; c < d; c++) {
+                uint32_t lb, gb;
+                memcpy(&lb, l + c, sizeof lb);
+                memcpy(&gb, g + c, sizeof gb);
+                differ |= lb ^ gb;
+                delta[c] = l[c] - g[c];
+            }
+            if (differ || p->o.dense_upload)
+                out->rows[kept++] = item;
         }
-        const float *g = p->items + (size_t)loaded[k] * d, *l = local + k * d;
-        size_t at = count[fr_fed_group_of((size_t)loaded[k], p->n_items)]++;
-        out->rows[at] = loaded[k];
-        for (size_t c = 0; c < d; c++)
-            out->delta[at * d + c] = l[c] - g[c];
     }
+    out->group_start[groups] = (uint32_t)kept;
     out->n_rows = kept;
     if (p->o.dense_upload) {
         /* Every row: unchanged ones with a zero change. */

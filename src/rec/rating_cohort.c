@@ -189,6 +189,27 @@ static fr_view at(fr_rating_cohort *c, int i, size_t off)
 
 static const fr_view none = {NULL, 0};
 
+/* Room for n samples' rows and labels, both or neither (the capacity
+ * counts only what both hold). */
+static fr_status grow_samples(fr_rating_cohort *c, size_t n)
+{
+    if (n <= c->cap_samples)
+        return FR_OK;
+    size_t cap = c->cap_samples ? c->cap_samples : 1024;
+    while (cap < n)
+        cap *= 2;
+    int32_t *row = realloc(c->row, cap * sizeof *row);
+    if (!row)
+        return fr_fail_nomem("cohort samples", cap * 8);
+    c->row = row;
+    float *label = realloc(c->label, cap * sizeof *label);
+    if (!label)
+        return fr_fail_nomem("cohort samples", cap * 8);
+    c->label = label;
+    c->cap_samples = cap;
+    return FR_OK;
+}
+
 /* Lays out client i's samples and overlay rows: its negatives drawn as
  * the one-by-one path draws them, each distinct item given an overlay row,
  * and its evaluation rows (overlay rows where it has them and the model
@@ -204,15 +225,7 @@ static fr_status lay_out_client(const fr_rating *p, fr_rating_cohort *c, size_t 
     cc->sample_at = c->n_samples;
     cc->n_samples = n;
     cc->row_at = c->n_rows;
-    FR_TRY(grow((void **)&c->row, &c->cap_samples, c->n_samples + n, sizeof *c->row));
-    {
-        size_t cap = c->cap_samples;
-        /* label grows with row: same capacity */
-        float *l = realloc(c->label, cap * sizeof *l);
-        if (!l)
-            return fr_fail_nomem("cohort labels", cap * 4);
-        c->label = l;
-    }
+    FR_TRY(grow_samples(c, c->n_samples + n));
     FR_TRY(grow((void **)&c->row_item, &c->cap_rows, c->n_rows + n, sizeof *c->row_item));
     size_t base = p->n_items + cc->row_at, local = 0;
     for (size_t k = 0; k < n; k++) {
@@ -229,6 +242,7 @@ static fr_status lay_out_client(const fr_rating *p, fr_rating_cohort *c, size_t 
     c->n_samples += n;
     cc->eval_at = SIZE_MAX;
     const fr_loo_split *sp = p->split;
+    fr_status st = FR_OK;
     if (!p->skip_eval && sp->has_eval[u]) {
         size_t K = sp->negatives_per_eval;
         const int32_t *neg = sp->eval_negatives + u * 2 * K;
@@ -239,14 +253,16 @@ static fr_status lay_out_client(const fr_rating *p, fr_rating_cohort *c, size_t 
             for (size_t k = 0; k <= K; k++) {
                 int32_t item = k == 0 ? first : neg[half * K + k - 1];
                 int32_t r = overlay && s->slot[item] >= 0 ? (int32_t)(base + (size_t)s->slot[item]) : item;
-                FR_TRY(ipush(&c->eval_rows, r));
-                FR_TRY(ipush(&c->eval_xi, (int32_t)i));
+                if (st == FR_OK)
+                    st = ipush(&c->eval_rows, r);
+                if (st == FR_OK)
+                    st = ipush(&c->eval_xi, (int32_t)i);
             }
         }
     }
-    for (size_t k = 0; k < local; k++) /* the slot map back to empty */
+    for (size_t k = 0; k < local; k++) /* the slot map back to empty, failure or not */
         s->slot[c->row_item[cc->row_at + k]] = -1;
-    return FR_OK;
+    return st;
 }
 
 /* Client i's samples shuffled for epoch e, as the one-by-one path does:

@@ -546,8 +546,11 @@ static void arg_opt(kargs *a, fr_view v, fr_view stand_in)
 static fr_status cl_rows_dot(void *ctx, size_t n, size_t dim, fr_view x, size_t ldx, fr_view xi,
                              fr_view y, size_t ldy, fr_view yi, fr_view bias, fr_view out)
 {
-    SMALL_ON_CPU(ctx, n * dim, VIEWS(x, xi, y, yi, bias, out), rows_dot, n, dim, x, ldx, xi, y, ldy,
-                 yi, bias, out);
+    /* Always on the device, however small: the rows these ops read and
+     * write are a cohort's whole table (fr_rating_cohort), which a CPU run
+     * would copy down and back up for a handful of products. */
+    if (n == 0)
+        return FR_OK;
     kargs a = args_for(CL(ctx), FR_CLK_ROWS_DOT);
     arg_u(&a, n);
     arg_u(&a, dim);
@@ -567,9 +570,9 @@ static fr_status cl_segment_rows_axpy(void *ctx, size_t n_seg, size_t n_contrib,
                                       fr_view ci, fr_view x, size_t ldx, fr_view xi, fr_view y,
                                       size_t ldy)
 {
-    SMALL_ON_CPU(ctx, (n_contrib + n_seg) * dim, VIEWS(start, yi, coef, ci, x, xi, y),
-                 segment_rows_axpy, n_seg, n_contrib, dim, start, yi, alpha, coef, ci, x, ldx, xi,
-                 y, ldy);
+    (void)n_contrib; /* the segments' starts bound what the kernel reads */
+    if (n_seg == 0 || dim == 0) /* always on the device: see cl_rows_dot */
+        return FR_OK;
     kargs a = args_for(CL(ctx), FR_CLK_SEGMENT_ROWS_AXPY);
     arg_u(&a, n_seg);
     arg_u(&a, dim);
