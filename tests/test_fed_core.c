@@ -152,6 +152,8 @@ static void options(fr_fed_options *o)
 static size_t last_held;
 static int last_ordered;
 
+static size_t fold_window; /* fr_fed_set_fold_window for the next runs (0: default) */
+
 static void run(const fr_fed_options *o, int threads, unsigned rounds, toy *t, float *table, float *dense,
                 fr_fed_round *last)
 {
@@ -163,6 +165,7 @@ static void run(const fr_fed_options *o, int threads, unsigned rounds, toy *t, f
         fr_pool_destroy(pool);
         return;
     }
+    fr_fed_set_fold_window(f, fold_window);
     fr_fed_state *st = fr_fed_state_of(f);
     for (size_t i = 0; i < ROWS * WIDTH; i++)
         st->table[i] = (float)i * 0.5f;
@@ -341,6 +344,19 @@ int main(void)
     run(&o, 2, 2, &t, table, dense, &last);
     CHECK(last_ordered && last_held == 0, "plain mean: ordered %d, %zu uploads still held", last_ordered,
           last_held);
+    /* Threads held back to one upload ahead of the fold (they wait, and
+     * fold what is ready as they wait): the same bits, no deadlock, on 2
+     * and 3 threads. */
+    float want_w[ROWS * WIDTH], want_dw[DENSE];
+    expect_mean(0, 2, -1, want_w, want_dw);
+    CHECK(same(table, want_w, ROWS * WIDTH) && same(dense, want_dw, DENSE), "plain mean, folded in order: not the expected sum");
+    fold_window = 1;
+    for (int threads = 2; threads <= 3; threads++) {
+        run(&o, threads, 2, &t, table, dense, &last);
+        CHECK(last_ordered && same(table, want_w, ROWS * WIDTH) && same(dense, want_dw, DENSE),
+              "plain mean, %d threads held one upload ahead of the fold: not the expected sum", threads);
+    }
+    fold_window = 0;
     o.aggregator = FR_AGG_MEDIAN;
     run(&o, 2, 1, &t, table, dense, &last);
     CHECK(!last_ordered && last_held == CLIENTS, "median: ordered %d, %zu uploads held, expected %d",

@@ -58,6 +58,10 @@ float fr_fed_fault_factor(uint64_t seed, unsigned round_key, size_t client, doub
  * folds them in order as they come and passes their buffers on,
  * fed_ordered.c): for tests that inspect them; the results are the same. */
 void fr_fed_keep_uploads(fr_fed *f, int keep);
+/* How many uploads a thread may run ahead of the ordered fold before it
+ * waits (0: the default, 16 x threads + 16); tests set 1 to make threads
+ * wait. The results do not depend on it. */
+void fr_fed_set_fold_window(fr_fed *f, size_t uploads);
 /* The table is the caller's n_rows x width floats from now on (the core's
  * own is freed; the caller keeps it alive and frees it): for a model
  * whose table already lives in its own memory. */

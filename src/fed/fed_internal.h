@@ -43,6 +43,7 @@ struct fr_fed {
     pthread_mutex_t fold_lock;
     pthread_cond_t fold_moved;    /* the fold went on (or was aborted) */
     size_t fold_window;           /* uploads a thread may run ahead of the fold */
+    size_t fold_window_asked;     /* fr_fed_set_fold_window (0: the default) */
     int fold_abort;               /* a client failed: nobody waits for the fold */
     fr_fed_upload *spares;   /* buffers of folded uploads, for the next clients */
     size_t n_spares, cap_spares;

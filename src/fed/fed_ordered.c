@@ -44,6 +44,11 @@ void fr_fed_keep_uploads(fr_fed *f, int keep)
     f->keep_uploads = keep != 0;
 }
 
+void fr_fed_set_fold_window(fr_fed *f, size_t uploads)
+{
+    f->fold_window_asked = uploads;
+}
+
 fr_status fr_fed_ordered_begin(fr_fed *p)
 {
     size_t n = p->st.n_rows * p->st.width;
@@ -60,7 +65,7 @@ fr_status fr_fed_ordered_begin(fr_fed *p)
     /* Uploads a thread may run ahead of the fold: a few chunks' worth per
      * thread, so that a slow or descheduled thread does not leave the
      * others' uploads piling up behind it. */
-    p->fold_window = 16 * (size_t)fr_pool_threads(p->pool) + 16;
+    p->fold_window = p->fold_window_asked ? p->fold_window_asked : 16 * (size_t)fr_pool_threads(p->pool) + 16;
     if (!p->ready) {
         p->acc = n ? malloc(n * sizeof *p->acc) : NULL;
         p->acc_dense = p->st.n_dense ? malloc(p->st.n_dense * sizeof *p->acc_dense) : NULL;
