@@ -1,6 +1,7 @@
 #!/bin/sh
 # test_mpi.sh — multi-rank jobs (builds configured --with-mpi): PFedRec,
-# FedNCF, a shared score with weighted aggregation, simulated stragglers
+# FedNCF, a shared score with weighted aggregation, PFedRec as cohorts on
+# the CPU backend, simulated stragglers
 # with a quorum, and PF-MSMTrec (also with stragglers) on 1, 2 and 3 ranks
 # (contiguous and round-robin placement), and federated mtrec on 2 ranks,
 # PF-MSMTrec's checkpoints written on 1 or 2 ranks resumed on 2, 3 or 1,
@@ -99,6 +100,10 @@ awk -F, 'NR > 1 && $9 >= 240 { bad = 1 } END { exit bad }' "$tmp/stragglers-sing
 same faults "$pf" $small --set fault.nan=0.1 --set fault.huge=0.1 --set fed.clip_norm=5 --set fed.placement=round-robin
 awk -F, 'NR > 1 && $10 > 0 { seen = 1 } END { exit !seen }' "$tmp/faults-single.csv" ||
     fail "injected NaN updates: none rejected"
+# PFedRec's clients trained as cohorts on the CPU backend (a rank's clients
+# in groups of 50): the same on any rank count.
+# shellcheck disable=SC2086
+same cohorts "$pf" $small --set pfedrec.cohort=50 --set pfedrec.client_fraction=0.5 --set backend.kind=cpu
 # Rating models saved on 2 ranks (--save): every user's part comes from
 # the rank that trained it, so the file is the one-process run's byte for
 # byte and evaluates in one process to the figures training printed.
