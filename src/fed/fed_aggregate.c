@@ -58,36 +58,18 @@ typedef struct row_mean_job {
     size_t n_tasks;
 } row_mean_job;
 
-static void fold_rows(fr_fed *p, const fr_fed_upload *o, size_t r_lo, size_t r_hi)
+void fr_fed_row_add(fr_fed *p, size_t row, const float *delta)
 {
     size_t d = p->st.width;
-    for (size_t r = r_lo; r < r_hi; r++) {
-        size_t row = (size_t)o->rows[r];
-        float *acc = p->row_sum + row * d;
-        const float *delta = o->delta + r * d;
-        for (size_t c = 0; c < d; c++)
-            acc[c] += delta[c];
-        p->row_count[row]++;
-    }
+    float *acc = p->row_sum + row * d;
+    for (size_t c = 0; c < d; c++)
+        acc[c] += delta[c];
+    p->row_count[row]++;
 }
 
-void fr_fed_row_fold(fr_fed *p, const fr_fed_upload *o)
+void fr_fed_row_apply(fr_fed *p, size_t i_lo, size_t i_hi)
 {
-    fold_rows(p, o, 0, o->n_rows);
-}
-
-static void row_mean_range(void *arg, size_t task)
-{
-    row_mean_job *job = arg;
-    fr_fed *p = job->p;
     size_t d = p->st.width;
-    size_t g_lo = task * FR_FED_GROUPS / job->n_tasks, g_hi = (task + 1) * FR_FED_GROUPS / job->n_tasks;
-    size_t i_lo = fr_fed_group_first(g_lo, p->st.n_rows), i_hi = fr_fed_group_first(g_hi, p->st.n_rows);
-    for (size_t k = 0; !p->streaming && k < p->n_sampled; k++) {
-        const fr_fed_upload *o = &p->outs[k];
-        if (fr_fed_participates(o))
-            fold_rows(p, o, o->group_start[g_lo], o->group_start[g_hi]);
-    }
     for (size_t i = i_lo; i < i_hi; i++) {
         if (!p->row_count[i])
             continue;
@@ -99,6 +81,31 @@ static void row_mean_range(void *arg, size_t task)
         }
         p->row_count[i] = 0;
     }
+}
+
+static void fold_rows(fr_fed *p, const fr_fed_upload *o, size_t r_lo, size_t r_hi)
+{
+    for (size_t r = r_lo; r < r_hi; r++)
+        fr_fed_row_add(p, (size_t)o->rows[r], o->delta + r * p->st.width);
+}
+
+void fr_fed_row_fold(fr_fed *p, const fr_fed_upload *o)
+{
+    fold_rows(p, o, 0, o->n_rows);
+}
+
+static void row_mean_range(void *arg, size_t task)
+{
+    row_mean_job *job = arg;
+    fr_fed *p = job->p;
+    size_t g_lo = task * FR_FED_GROUPS / job->n_tasks, g_hi = (task + 1) * FR_FED_GROUPS / job->n_tasks;
+    size_t i_lo = fr_fed_group_first(g_lo, p->st.n_rows), i_hi = fr_fed_group_first(g_hi, p->st.n_rows);
+    for (size_t k = 0; !p->streaming && k < p->n_sampled; k++) {
+        const fr_fed_upload *o = &p->outs[k];
+        if (fr_fed_participates(o))
+            fold_rows(p, o, o->group_start[g_lo], o->group_start[g_hi]);
+    }
+    fr_fed_row_apply(p, i_lo, i_hi);
 }
 
 fr_status fr_fed_row_sums_ready(fr_fed *p)

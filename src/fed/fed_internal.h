@@ -131,6 +131,13 @@ size_t fr_fed_agg_tasks(const fr_fed *f);
 void fr_fed_apply_clients(fr_fed *f, size_t k_begin, size_t k_end, size_t g_begin, size_t g_end,
                           double total_samples, size_t participants);
 
+/* The per-row mean's two halves (fed_aggregate.c), shared by one process
+ * and the ranks: a change added to its row's sum and uploader count; rows
+ * [i_lo, i_hi) moved by server_lr / uploaders x their sums, which are
+ * cleared. */
+void fr_fed_row_add(fr_fed *p, size_t row, const float *delta);
+void fr_fed_row_apply(fr_fed *p, size_t i_lo, size_t i_hi);
+
 /* FR_AGG_ROW_MEAN over the participants, one process: the sums (unless
  * streaming folded them already), then each row moved by server_lr / its
  * uploaders times its sum. ready: the sums allocated; fold: one upload

@@ -231,24 +231,10 @@ static void row_mean_slice(fr_fed *p, const segment *seg, size_t a, size_t b)
             size_t item = (size_t)seg[k].rows[r];
             if (item < a || item >= b)
                 continue;
-            float *acc = p->row_sum + item * d;
-            const float *delta = seg[k].delta + r * d;
-            for (size_t c = 0; c < d; c++)
-                acc[c] += delta[c];
-            p->row_count[item]++;
+            fr_fed_row_add(p, item, seg[k].delta + r * d);
         }
     }
-    for (size_t i = a; i < b; i++) {
-        if (!p->row_count[i])
-            continue;
-        float *w = p->st.table + i * d, *acc = p->row_sum + i * d;
-        float inv = p->o.server_lr / (float)p->row_count[i];
-        for (size_t c = 0; c < d; c++) {
-            w[c] += acc[c] * inv;
-            acc[c] = 0.0f;
-        }
-        p->row_count[i] = 0;
-    }
+    fr_fed_row_apply(p, a, b);
 }
 
 /* Task t applies the rows of its slice of [lo, hi) in client-id order. */
