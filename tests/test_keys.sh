@@ -96,7 +96,6 @@ same 0 "" --set job.kind=mtrec --set mtrec.federated=true --set mtrec.tasks=bpr,
 # (pfedrec and fedmf train their clients as cohorts there: tests/test_cohort).
 same 0 "" --set job.kind=mtrec --set backend.kind=cpu --set backend.cpu_isa=scalar
 same 3 "backend.kind = opencl: the mtrec job trains its embedding rows on the CPU" --set job.kind=mtrec --set backend.kind=opencl
-same 3 "backend.kind = opencl: job.kind = fedncf trains on the CPU" --set job.kind=fedncf --set backend.kind=opencl
 same 3 "backend.kind = opencl: job.kind = central-mf trains on the CPU" --set job.kind=central-mf --set backend.kind=opencl
 
 # A file that sets a key its own job does not read: refused, naming the line.

@@ -262,6 +262,15 @@ void fr_rating_client_ops(const fr_rating *p, fr_fed_client_ops *ops)
 {
     fr_fed_client_ops o = {worker_create, worker_destroy, round_begin, train, cost, p->dim + 1, personal_get,
                            personal_set, sizeof(figures_record), record_pack, record_unpack,
-                           p->cohort ? train_cohort : NULL, p->o.cohort ? p->o.cohort : FR_RATING_COHORT_DEFAULT};
+                           p->cohort ? train_cohort : NULL, fr_pfedrec_cohort_clients(&p->o)};
     *ops = o;
+}
+
+size_t fr_pfedrec_cohort_clients(const fr_pfedrec_options *o)
+{
+    if (o->cohort)
+        return o->cohort;
+    /* FedNCF holds a batch of activations per client: a GEMM's worth of
+     * rows (128 x 256 by default) without hundreds of MB on the device. */
+    return o->algorithm == FR_ALGO_FEDNCF ? 128 : 1024;
 }

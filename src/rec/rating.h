@@ -26,8 +26,6 @@
  * initial score function. */
 /* Bounds the per-task records of the parallel loops (x 8 tasks). */
 #define FR_RATING_MAX_TASKS 64
-/* Clients per cohort when fr_pfedrec_options.cohort is 0. */
-#define FR_RATING_COHORT_DEFAULT 1024
 #define FR_PF_ITEMS_INIT_STREAM 0xFFFFFFFFu
 #define FR_PF_NCF_INIT_STREAM 0xFFFFFFFEu
 #define FR_PF_SCORE_INIT_STREAM 0xFFFFFFFDu
