@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/error_internal.h"
 #include "rec/rating.h"
@@ -16,7 +15,7 @@ void fr_rating_free(fr_rating *p)
     if (!p)
         return;
     fr_rating_cohort_free(p->cohort);
-    fr_cpu_engine_destroy(p->engine);
+    fr_host_free(p->host);
     free(p->owned_items);
     free(p->w);
     free(p->b);
@@ -67,16 +66,13 @@ fr_status fr_rating_create(const fr_loo_split *split, const fr_pfedrec_options *
     fr_status s = FR_OK;
     if (o->algorithm == FR_ALGO_CENTRAL_MF)
         s = fr_pf_central_alloc(p);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1);
-    fr_cpu_isa isa = o->cpu_isa ? (fr_cpu_isa)o->cpu_isa : fr_cpu_isa_best();
     if (s == FR_OK)
-        s = fr_cpu_engine_create(isa, threads, &p->engine);
+        s = fr_host_create((fr_cpu_isa)o->cpu_isa, o->threads, &p->host);
     if (s != FR_OK) {
         fr_rating_free(p);
         return s;
     }
-    p->k = fr_cpu_engine_kernels(p->engine);
+    p->k = fr_host_vec_of(p->host);
     if (o->backend && (s = fr_rating_cohort_create(p, o->backend, &p->cohort)) != FR_OK) {
         fr_rating_free(p);
         return s;

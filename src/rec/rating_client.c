@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend/cpu/cpu_kernels.h"
 #include "core/error_internal.h"
 #include "rec/rating.h"
 #include "fedrec/metrics.h"
