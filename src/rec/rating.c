@@ -20,6 +20,7 @@ void fr_rating_free(fr_rating *p)
     free(p->w);
     free(p->b);
     free(p->val_hr);
+    free(p->item_group);
     free(p->val_ndcg);
     free(p->test_hr);
     free(p->test_ndcg);
@@ -55,14 +56,18 @@ fr_status fr_rating_create(const fr_loo_split *split, const fr_pfedrec_options *
     p->val_ndcg = calloc(nu, sizeof(double));
     p->test_hr = calloc(nu, sizeof(double));
     p->test_ndcg = calloc(nu, sizeof(double));
+    p->item_group = malloc(p->n_items ? p->n_items : 1);
     if (o->algorithm == FR_ALGO_CENTRAL_MF)
         p->items = p->owned_items = malloc(p->n_items * d * sizeof *p->items);
-    if (!p->w || !p->b || !p->val_hr || !p->val_ndcg || !p->test_hr || !p->test_ndcg ||
+    if (!p->w || !p->b || !p->val_hr || !p->val_ndcg || !p->test_hr || !p->test_ndcg || !p->item_group ||
         (o->algorithm == FR_ALGO_CENTRAL_MF && !p->owned_items)) {
         size_t bytes = (p->n_items + nu) * d * sizeof(float); /* p is gone after the free */
         fr_rating_free(p);
         return fr_fail_nomem("rating model", bytes);
     }
+    _Static_assert(FR_FED_GROUPS <= 256, "an item's upload group is kept in a byte");
+    for (size_t i = 0; i < p->n_items; i++)
+        p->item_group[i] = (uint8_t)fr_fed_group_of(i, p->n_items);
     fr_status s = FR_OK;
     if (o->algorithm == FR_ALGO_CENTRAL_MF)
         s = fr_pf_central_alloc(p);

@@ -41,6 +41,7 @@ typedef struct fr_rating {
     float *w;            /* n_users x dim score weights / user embeddings */
     float *b;            /* n_users score biases */
     float *shared;       /* FedNCF: the shared MLP and output layer (the server's) */
+    uint8_t *item_group; /* each item's upload group (fr_fed_group_of), looked up, not divided */
     size_t n_shared;
     /* Centralised MF: Adam moments of the user and item rows, the steps
      * taken, and the pooled samples of an epoch. */
