@@ -234,6 +234,38 @@ int fr_rc_compare_key(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+fr_status fr_rc_push_by_row(fr_rating_cohort *c, const int32_t *rows, size_t m, size_t base)
+{
+    FR_TRY(fr_rc_grow((void **)&c->order, &c->cap_order, m, sizeof *c->order));
+    for (size_t j = 0; j < m; j++)
+        c->order[j] = (uint64_t)(uint32_t)rows[j] << 32 | j;
+    qsort(c->order, m, sizeof *c->order, fr_rc_compare_key);
+    for (size_t j = 0; j < m; j++)
+        FR_TRY(fr_rc_ipush(&c->I, (int32_t)(base + (c->order[j] & 0xFFFFFFFFu))));
+    return FR_OK;
+}
+
+fr_status fr_rc_row_segments(ivec *I, size_t rows_at, size_t order_at, size_t n, size_t *start, size_t *seg,
+                             size_t *n_seg)
+{
+    *n_seg = 0;
+    *start = I->n;
+    for (size_t j = 0; j < n; j++) {
+        int32_t r = I->v[rows_at + (size_t)I->v[order_at + j]];
+        if (j == 0 || r != I->v[rows_at + (size_t)I->v[order_at + j - 1]]) {
+            FR_TRY(fr_rc_ipush(I, (int32_t)j));
+            (*n_seg)++;
+        }
+    }
+    FR_TRY(fr_rc_ipush(I, (int32_t)n));
+    *seg = I->n;
+    for (size_t t = 0; t < *n_seg; t++) {
+        size_t j = (size_t)I->v[*start + t];
+        FR_TRY(fr_rc_ipush(I, I->v[rows_at + (size_t)I->v[order_at + j]]));
+    }
+    return FR_OK;
+}
+
 /* Samples in batch k of a client (0: it has no batch k). */
 static size_t batch_of(const cohort_client *cc, size_t k, size_t B)
 {
@@ -254,7 +286,6 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
     }
     ivec *I = &c->I;
     fvec *F = &c->F;
-    FR_TRY(fr_rc_grow((void **)&c->order, &c->cap_order, B, sizeof *c->order));
     for (size_t k = 0; k < max_batches; k++) {
         FR_TRY(fr_rc_grow((void **)&c->steps, &c->cap_steps, c->n_steps + 1, sizeof *c->steps));
         cohort_step *st = &c->steps[c->n_steps++];
@@ -304,39 +335,20 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
                 FR_TRY(fr_rc_ipush(I, (int32_t)i));
         /* The item step: each client's batch sorted by row (stable), rows
          * of different clients being distinct. */
-        size_t ci2 = I->n;
+        st->ci2 = I->n;
         pos = 0;
         for (size_t i = 0; i < n_cl; i++) {
             const cohort_client *cc = &c->cl[i];
             size_t m = batch_of(cc, k, B);
             if (m == 0)
                 continue;
-            const int32_t *rows = c->row + cc->sample_at + k * B;
-            for (size_t j = 0; j < m; j++)
-                c->order[j] = (uint64_t)(uint32_t)rows[j] << 32 | j;
-            qsort(c->order, m, sizeof *c->order, fr_rc_compare_key);
-            for (size_t j = 0; j < m; j++)
-                FR_TRY(fr_rc_ipush(I, (int32_t)(pos + (c->order[j] & 0xFFFFFFFFu))));
+            FR_TRY(fr_rc_push_by_row(c, c->row + cc->sample_at + k * B, m, pos));
             pos += m;
         }
-        st->ci2 = ci2;
         st->xi2 = I->n;
         for (size_t j = 0; j < st->n; j++)
             FR_TRY(fr_rc_ipush(I, I->v[st->xi + (size_t)I->v[st->ci2 + j]]));
-        st->start2 = I->n;
-        for (size_t j = 0; j < st->n; j++) {
-            int32_t r = I->v[st->yi + (size_t)I->v[st->ci2 + j]];
-            if (j == 0 || r != I->v[st->yi + (size_t)I->v[st->ci2 + j - 1]]) {
-                FR_TRY(fr_rc_ipush(I, (int32_t)j));
-                st->n_rows++;
-            }
-        }
-        FR_TRY(fr_rc_ipush(I, (int32_t)st->n));
-        st->seg2 = I->n;
-        for (size_t t = 0; t < st->n_rows; t++) {
-            size_t j = (size_t)I->v[st->start2 + t];
-            FR_TRY(fr_rc_ipush(I, I->v[st->yi + (size_t)I->v[st->ci2 + j]]));
-        }
+        FR_TRY(fr_rc_row_segments(I, st->yi, st->ci2, st->n, &st->start2, &st->seg2, &st->n_rows));
         *loss_at += st->n;
     }
     return FR_OK;

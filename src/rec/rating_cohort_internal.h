@@ -123,6 +123,16 @@ fr_status fr_rc_lay_out_client(const fr_rating *p, fr_rating_cohort *c, size_t i
 /* Client i's samples shuffled for local epoch `epoch`, as the one-by-one
  * path shuffles them. */
 void fr_rc_shuffle_client(const fr_rating *p, fr_rating_cohort *c, size_t i, size_t epoch);
+/* Appends to c->I base + the positions of the m samples whose rows are
+ * rows[0..m), sorted by row (stable: equal rows in position order). */
+fr_status fr_rc_push_by_row(fr_rating_cohort *c, const int32_t *rows, size_t m, size_t base);
+/* The segments of equal rows among n samples listed in row order
+ * (I[order_at + j]: a sample's position; I[rows_at + position]: its row):
+ * appends each segment's first j, then n (from *start), then each
+ * segment's row (from *seg); *n_seg segments. Offsets are into I, which
+ * may move as it grows. */
+fr_status fr_rc_row_segments(ivec *I, size_t rows_at, size_t order_at, size_t n, size_t *start, size_t *seg,
+                             size_t *n_seg);
 /* qsort order of uint64 keys. */
 int fr_rc_compare_key(const void *a, const void *b);
 /* Client i kept in the model (p->keep) from its downloaded rows. */

@@ -208,7 +208,6 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
     size_t max_batches = n_cl ? (c->cl[0].n_samples + B - 1) / B : 0; /* the first has the most */
     ivec *I = &c->I;
     fvec *F = &c->F;
-    FR_TRY(fr_rc_grow((void **)&c->order, &c->cap_order, B, sizeof *c->order));
     for (size_t k = 0; k < max_batches; k++) {
         FR_TRY(fr_rc_grow((void **)&c->nsteps, &c->cap_nsteps, c->n_nsteps + 1, sizeof *c->nsteps));
         ncf_step *st = &c->nsteps[c->n_nsteps++];
@@ -260,28 +259,9 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
         st->xr = I->n;
         for (size_t i = 0; i < na; i++) {
             const cohort_client *cc = &c->cl[i];
-            size_t m = batch_of(cc, k, B);
-            const int32_t *rows = c->row + cc->sample_at + k * B;
-            for (size_t j = 0; j < m; j++)
-                c->order[j] = (uint64_t)(uint32_t)rows[j] << 32 | j;
-            qsort(c->order, m, sizeof *c->order, fr_rc_compare_key);
-            for (size_t j = 0; j < m; j++)
-                FR_TRY(fr_rc_ipush(I, (int32_t)(i * B + (c->order[j] & 0xFFFFFFFFu))));
+            FR_TRY(fr_rc_push_by_row(c, c->row + cc->sample_at + k * B, batch_of(cc, k, B), i * B));
         }
-        st->start2 = I->n;
-        for (size_t j = 0; j < st->n_real; j++) {
-            int32_t r = I->v[st->ye + (size_t)I->v[st->xr + j]];
-            if (j == 0 || r != I->v[st->ye + (size_t)I->v[st->xr + j - 1]]) {
-                FR_TRY(fr_rc_ipush(I, (int32_t)j));
-                st->n_rows++;
-            }
-        }
-        FR_TRY(fr_rc_ipush(I, (int32_t)st->n_real));
-        st->seg2 = I->n;
-        for (size_t t = 0; t < st->n_rows; t++) {
-            size_t j = (size_t)I->v[st->start2 + t];
-            FR_TRY(fr_rc_ipush(I, I->v[st->ye + (size_t)I->v[st->xr + j]]));
-        }
+        FR_TRY(fr_rc_row_segments(I, st->ye, st->xr, st->n_real, &st->start2, &st->seg2, &st->n_rows));
         *loss_at += na * B;
     }
     return FR_OK;
