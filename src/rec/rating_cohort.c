@@ -526,27 +526,30 @@ fr_status fr_rating_cohort_train(fr_rating *p, fr_rating_cohort *c, const size_t
             for (int32_t j = start[k]; j < start[k + 1]; j++)
                 c->cl[seg[k]].loss += (double)c->losses[st->loss_at + (size_t)j];
     }
-    const fr_loo_split *sp = p->split;
-    size_t K = sp->negatives_per_eval;
     for (size_t i = 0; i < n_cl; i++) {
-        cohort_client *cc = &c->cl[i];
-        size_t u = cc->user;
-        memcpy(p->w + u * d, c->w + i * d, d * sizeof *c->w);
-        p->b[u] = c->b[i];
-        if (cc->eval_at != SIZE_MAX) {
-            const float *sc = c->scores + cc->eval_at;
-            fr_hit_ndcg(sc[0], sc + 1, K, p->o.top_k, &p->val_hr[u], &p->val_ndcg[u]);
-            fr_hit_ndcg(sc[K + 1], sc + K + 2, K, p->o.top_k, &p->test_hr[u], &p->test_ndcg[u]);
-        }
-        if (p->keep)
-            FR_TRY(fr_rc_keep_client(p, c, i));
-        fr_fed_upload *up = ups[i];
-        up->samples = cc->n_samples;
-        up->loss_sum = cc->loss;
-        up->t_negatives = cc->t_negatives;
-        up->t_train = (t1 - t0 - t_neg) / (double)n_cl;
-        up->t_eval = (t2 - t1) / (double)n_cl;
-        FR_TRY(fr_pf_pack_upload(p, c->row_item + cc->row_at, c->overlay + cc->row_at * d, cc->n_rows, up));
+        p->b[c->cl[i].user] = c->b[i];
+        FR_TRY(fr_rc_finish_client(p, c, i, ups[i], (t1 - t0 - t_neg) / (double)n_cl, (t2 - t1) / (double)n_cl));
     }
     return FR_OK;
+}
+
+fr_status fr_rc_finish_client(fr_rating *p, fr_rating_cohort *c, size_t i, fr_fed_upload *up, double t_train,
+                              double t_eval)
+{
+    cohort_client *cc = &c->cl[i];
+    size_t u = cc->user, d = p->dim, K = p->split->negatives_per_eval;
+    memcpy(p->w + u * d, c->w + i * d, d * sizeof *c->w);
+    if (cc->eval_at != SIZE_MAX) {
+        const float *sc = c->scores + cc->eval_at;
+        fr_hit_ndcg(sc[0], sc + 1, K, p->o.top_k, &p->val_hr[u], &p->val_ndcg[u]);
+        fr_hit_ndcg(sc[K + 1], sc + K + 2, K, p->o.top_k, &p->test_hr[u], &p->test_ndcg[u]);
+    }
+    if (p->keep)
+        FR_TRY(fr_rc_keep_client(p, c, i));
+    up->samples = cc->n_samples;
+    up->loss_sum = cc->loss;
+    up->t_negatives = cc->t_negatives;
+    up->t_train = t_train;
+    up->t_eval = t_eval;
+    return fr_pf_pack_upload(p, c->row_item + cc->row_at, c->overlay + cc->row_at * d, cc->n_rows, up);
 }

@@ -138,6 +138,12 @@ int fr_rc_compare_key(const void *a, const void *b);
 /* Client i kept in the model (p->keep) from its downloaded rows. */
 fr_status fr_rc_keep_client(fr_rating *p, fr_rating_cohort *c, size_t i);
 
+/* Client i's results after its cohort's downloads: its row of c->w into
+ * the model, its figures from c->scores, kept if the model keeps, and its
+ * upload's counts, times and trained rows. */
+fr_status fr_rc_finish_client(fr_rating *p, fr_rating_cohort *c, size_t i, fr_fed_upload *up, double t_train,
+                              double t_eval);
+
 /* FedNCF's cohort round (rating_cohort_ncf.c). */
 fr_status fr_rating_cohort_train_ncf(fr_rating *p, fr_rating_cohort *c, const size_t *clients, size_t n,
                                      fr_fed_upload *const *ups);

@@ -414,28 +414,13 @@ fr_status fr_rating_cohort_train_ncf(fr_rating *p, fr_rating_cohort *c, const si
                 c->cl[i].loss += (double)c->losses[st->loss_at + (size_t)cu[j]];
     }
     for (size_t i = 0; i < n_cl; i++) {
-        cohort_client *cc = &c->cl[i];
-        size_t u = cc->user;
-        memcpy(p->w + u * d, c->w + i * d, d * sizeof *c->w);
-        if (cc->eval_at != SIZE_MAX) {
-            const float *sc = c->scores + cc->eval_at;
-            fr_hit_ndcg(sc[0], sc + 1, K, p->o.top_k, &p->val_hr[u], &p->val_ndcg[u]);
-            fr_hit_ndcg(sc[K + 1], sc + K + 2, K, p->o.top_k, &p->test_hr[u], &p->test_ndcg[u]);
-        }
-        if (p->keep)
-            FR_TRY(fr_rc_keep_client(p, c, i));
-        fr_fed_upload *up = ups[cc->orig];
-        up->samples = cc->n_samples;
-        up->loss_sum = cc->loss;
-        up->t_negatives = cc->t_negatives;
-        up->t_train = (t1 - t0 - t_neg) / (double)n_cl;
-        up->t_eval = (t2 - t1) / (double)n_cl;
+        fr_fed_upload *up = ups[c->cl[i].orig];
         if (!up->dense_delta && !(up->dense_delta = malloc(ns * sizeof(float))))
             return fr_fail_nomem("FedNCF update", ns * 4);
         const float *mine = c->shared + i * ns;
         for (size_t k = 0; k < ns; k++)
             up->dense_delta[k] = mine[k] - p->shared[k];
-        FR_TRY(fr_pf_pack_upload(p, c->row_item + cc->row_at, c->overlay + cc->row_at * d, cc->n_rows, up));
+        FR_TRY(fr_rc_finish_client(p, c, i, up, (t1 - t0 - t_neg) / (double)n_cl, (t2 - t1) / (double)n_cl));
     }
     return FR_OK;
 }
