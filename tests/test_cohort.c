@@ -48,6 +48,7 @@ typedef struct variant {
     fr_rating_algorithm algorithm;
     size_t cohort, local_epochs, batch;
     double client_fraction;
+    double fault_nan; /* clients whose upload is replaced by NaN (drawn per client id) */
 } variant;
 
 static void run(const fr_loo_split *split, const variant *v, fr_backend *be, run_result *out)
@@ -62,6 +63,7 @@ static void run(const fr_loo_split *split, const variant *v, fr_backend *be, run
     o.local_epochs = v->local_epochs;
     o.batch = v->batch;
     o.client_fraction = v->client_fraction;
+    o.fault_nan = v->fault_nan;
     o.backend = be;
     o.cohort = v->cohort;
     memset(out, 0, sizeof *out);
@@ -182,13 +184,20 @@ int main(void)
         {"sparse", {12, 500, 2500, 6}}, /* 0.2 %, most users at the minimum */
     };
     const variant variants[] = {
-        {"pfedrec", FR_ALGO_PFEDREC, 0, 1, 256, 1.0},
-        {"pfedrec 2 epochs, batch 24, cohorts 37", FR_ALGO_PFEDREC, 37, 2, 24, 1.0},
-        {"pfedrec sampled 0.4, cohorts 50", FR_ALGO_PFEDREC, 50, 1, 32, 0.4},
-        {"fedmf batch 16, cohorts 64", FR_ALGO_FEDMF, 64, 1, 16, 1.0},
-        {"fedncf", FR_ALGO_FEDNCF, 0, 1, 256, 1.0},
-        {"fedncf 2 epochs, batch 24, cohorts 37", FR_ALGO_FEDNCF, 37, 2, 24, 1.0},
-        {"fedncf sampled 0.4, batch 32, cohorts 50", FR_ALGO_FEDNCF, 50, 1, 32, 0.4},
+        {"pfedrec", FR_ALGO_PFEDREC, 0, 1, 256, 1.0, 0},
+        {"pfedrec 2 epochs, batch 24, cohorts 37", FR_ALGO_PFEDREC, 37, 2, 24, 1.0, 0},
+        {"pfedrec sampled 0.4, cohorts 50", FR_ALGO_PFEDREC, 50, 1, 32, 0.4, 0},
+        {"fedmf batch 16, cohorts 64", FR_ALGO_FEDMF, 64, 1, 16, 1.0, 0},
+        {"fedncf", FR_ALGO_FEDNCF, 0, 1, 256, 1.0, 0},
+        {"fedncf 2 epochs, batch 24, cohorts 37", FR_ALGO_FEDNCF, 37, 2, 24, 1.0, 0},
+        {"fedncf sampled 0.4, batch 32, cohorts 50", FR_ALGO_FEDNCF, 50, 1, 32, 0.4, 0},
+        /* Faults are drawn per client id: an upload handed to another
+         * client's slot (the cohort reorders its clients) would be
+         * refused in its place. */
+        {"fedncf faults 0.3, batch 16, cohorts 23", FR_ALGO_FEDNCF, 23, 1, 16, 1.0, 0.3},
+        /* A batch larger than any client's samples: steps as wide as the
+         * largest client's batch, not the batch size. */
+        {"fedncf batch 100000, cohorts 64", FR_ALGO_FEDNCF, 64, 1, 100000, 1.0, 0},
     };
     fr_backend_options bo;
     fr_backend_options_default(&bo);

@@ -68,8 +68,8 @@ typedef struct fr_pfedrec_options {
     int eval_global_items;   /* ablation: evaluate with the global item table */
     int share_score;         /* ablation: aggregate w, b too (no personal score) */
     int threads;             /* workers; <= 0: online cores */
-    /* Cohort training (PFedRec, FedMF and FedNCF; doc/PFEDREC.md
-     * "Cohorts"): with a backend, each round's clients train on it as
+    /* Cohort training (PFedRec, FedMF and FedNCF; doc/ARCHITECTURE.md,
+     * doc/BENCHMARKS.md "Cohorts"): with a backend, each round's clients train on it as
      * cohorts of `cohort` clients (0: fr_pfedrec_cohort_clients), batch by
      * batch in a few batched ops per batch — the way onto an OpenCL
      * device. Results agree with the

@@ -4,7 +4,7 @@
  * device (every op on it) when there is one — with the seconds per round,
  * the backend ops (kernel launches on a device) per round, and the last
  * round's test HR of each, which must agree (doc/BENCHMARKS.md, "Cohorts";
- * doc/PFEDREC.md). The data: a MovieLens file, or synthetic implicit
+ * doc/ARCHITECTURE.md). The data: a MovieLens file, or synthetic implicit
  * feedback of a given shape (by default MovieLens-100K's: 943 users, 1682
  * items, about 106 ratings each). */
 #include <stdio.h>

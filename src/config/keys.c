@@ -67,7 +67,7 @@ static const fr_config_key schema[] = {
      FR_FP_PER_RANK,
      .jobs = "ctr msmt fedmsmt pfedrec fedmf fedncf"},
     {"opencl", "min_elements", FR_CFG_INT, "4096", 0, 1e12, 0, 0, NULL,
-     "ops on fewer elements run on the CPU: cheaper than a kernel launch (the cohort ops of pfedrec, fedmf and fedncf that read rows always run on the device: their rows stay there)",
+     "ops on fewer elements run on the CPU, cheaper than a kernel launch, unless a buffer they touch holds more than 64 times this many values (moving it would cost more); the cohort ops of pfedrec, fedmf and fedncf that read rows always run on the device",
      FR_FP_PER_RANK,
      .jobs = "ctr msmt fedmsmt pfedrec fedmf fedncf"},
 

@@ -59,12 +59,14 @@ typedef struct cohort_step {
 
 /* One step of FedNCF: batch k of an epoch over the first n_active clients
  * (a FedNCF cohort is ordered by sample count, so the clients that have a
- * batch k come first), each client's batch padded to B rows. */
+ * batch k come first), each client's batch padded to R rows, the largest
+ * batch k of them. */
 typedef struct ncf_step {
     size_t n_active;        /* clients in it */
+    size_t R;               /* rows per client */
     size_t n_real;          /* samples (rows that are not padding) */
     size_t n_rows;          /* distinct overlay rows */
-    size_t xu, ye;          /* per padded row: client, row of D (padding: 0) */
+    size_t xu, ye;          /* per padded row: client, row of D (padding: the client's first) */
     size_t label, scale;    /* in F, per padded row: label, 1 / batch (padding: 0) */
     size_t cu, start1, seg1;/* the users' step: real rows by client, start (n_active + 1), client */
     size_t xr, start2, seg2;/* the items' step: real rows by row, start (n_rows + 1), row of D */

@@ -125,9 +125,9 @@ static fr_status forward(fr_rating_cohort *c, const ncf_shape *sh, size_t nb, si
 }
 
 /* Backward and the updates of one training step (after its forward). */
-static fr_status backward(const fr_rating *p, fr_rating_cohort *c, const ncf_shape *sh, const ncf_step *st,
-                          size_t B)
+static fr_status backward(const fr_rating *p, fr_rating_cohort *c, const ncf_shape *sh, const ncf_step *st)
 {
+    size_t B = st->R; /* rows per client in this step */
     fr_backend *be = c->be;
     size_t e = sh->e, d = sh->d, nb = st->n_active, n = nb * B, ns = sh->ns;
     float lr = p->o.lr, lr_item = p->o.lr * (float)p->n_items * p->o.lr_eta;
@@ -201,11 +201,15 @@ static size_t batch_of(const cohort_client *cc, size_t k, size_t B)
     return cc->n_samples - k * B < B ? cc->n_samples - k * B : B;
 }
 
-/* The steps of one epoch (the clients already shuffled for it). */
+/* The steps of one epoch (the clients already shuffled for it). Step k
+ * holds batch k of the first n_active clients, each padded to R rows, R
+ * the largest of them (the first client's: it has the most samples).
+ * Padding repeats the client's first sample of the step with a scale of 0:
+ * it adds nothing, and reads only values the client's own rows read. */
 static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n_cl, size_t *loss_at)
 {
     size_t B = p->o.batch;
-    size_t max_batches = n_cl ? (c->cl[0].n_samples + B - 1) / B : 0; /* the first has the most */
+    size_t max_batches = n_cl ? (c->cl[0].n_samples + B - 1) / B : 0;
     ivec *I = &c->I;
     fvec *F = &c->F;
     for (size_t k = 0; k < max_batches; k++) {
@@ -214,26 +218,32 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
         memset(st, 0, sizeof *st);
         while (st->n_active < n_cl && batch_of(&c->cl[st->n_active], k, B))
             st->n_active++;
-        size_t na = st->n_active;
+        size_t na = st->n_active, R = batch_of(&c->cl[0], k, B);
+        if (na * R > (size_t)INT32_MAX)
+            return fr_fail(FR_ERR_INVALID, "FedNCF cohort: %zu clients x %zu rows exceed the index lists' 2^31 rows; lower pfedrec.cohort",
+                           na, R);
+        st->R = R;
         st->loss_at = *loss_at;
         st->xu = I->n;
         for (size_t i = 0; i < na; i++)
-            for (size_t j = 0; j < B; j++)
+            for (size_t j = 0; j < R; j++)
                 FR_TRY(fr_rc_ipush(I, (int32_t)i));
         st->ye = I->n;
         st->label = F->n;
         for (size_t i = 0; i < na; i++) {
             const cohort_client *cc = &c->cl[i];
             size_t m = batch_of(cc, k, B);
-            for (size_t j = 0; j < B; j++) {
-                FR_TRY(fr_rc_ipush(I, j < m ? c->row[cc->sample_at + k * B + j] : 0));
-                FR_TRY(fr_rc_fpush(F, j < m ? c->label[cc->sample_at + k * B + j] : 0.0f));
+            const int32_t *rows = c->row + cc->sample_at + k * B;
+            const float *labels = c->label + cc->sample_at + k * B;
+            for (size_t j = 0; j < R; j++) {
+                FR_TRY(fr_rc_ipush(I, rows[j < m ? j : 0]));
+                FR_TRY(fr_rc_fpush(F, labels[j < m ? j : 0]));
             }
         }
         st->scale = F->n;
         for (size_t i = 0; i < na; i++) {
             size_t m = batch_of(&c->cl[i], k, B);
-            for (size_t j = 0; j < B; j++)
+            for (size_t j = 0; j < R; j++)
                 FR_TRY(fr_rc_fpush(F, j < m ? 1.0f / (float)m : 0.0f));
         }
         /* The users' step: each client's real rows in order. */
@@ -241,7 +251,7 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
         for (size_t i = 0; i < na; i++) {
             size_t m = batch_of(&c->cl[i], k, B);
             for (size_t j = 0; j < m; j++)
-                FR_TRY(fr_rc_ipush(I, (int32_t)(i * B + j)));
+                FR_TRY(fr_rc_ipush(I, (int32_t)(i * R + j)));
             st->n_real += m;
         }
         st->start1 = I->n;
@@ -259,10 +269,10 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
         st->xr = I->n;
         for (size_t i = 0; i < na; i++) {
             const cohort_client *cc = &c->cl[i];
-            FR_TRY(fr_rc_push_by_row(c, c->row + cc->sample_at + k * B, batch_of(cc, k, B), i * B));
+            FR_TRY(fr_rc_push_by_row(c, c->row + cc->sample_at + k * B, batch_of(cc, k, B), i * R));
         }
         FR_TRY(fr_rc_row_segments(I, st->ye, st->xr, st->n_real, &st->start2, &st->seg2, &st->n_rows));
-        *loss_at += na * B;
+        *loss_at += na * R;
     }
     return FR_OK;
 }
@@ -293,7 +303,7 @@ fr_status fr_rating_cohort_train_ncf(fr_rating *p, fr_rating_cohort *c, const si
     fr_backend *be = c->be;
     ncf_shape sh;
     shape_of(p, &sh);
-    size_t d = sh.d, ns = sh.ns, B = p->o.batch;
+    size_t d = sh.d, ns = sh.ns;
     double t0 = fr_clock_seconds();
     FR_TRY(fr_rc_host_grow((void **)&c->cl, &c->cap_cl, n_cl, sizeof *c->cl, "cohort clients"));
     FR_TRY(order_clients(p, c, clients, n_cl));
@@ -326,8 +336,16 @@ fr_status fr_rating_cohort_train_ncf(fr_rating *p, fr_rating_cohort *c, const si
     }
     size_t K = p->split->negatives_per_eval, R_eval = 2 * (K + 1);
     size_t n_eval = c->eval_rows.n / R_eval;
-    size_t rows = n_cl * B > c->eval_rows.n ? n_cl * B : c->eval_rows.n;
-    size_t ones = B > R_eval ? B : R_eval;
+    /* Rows of the largest step (or of the evaluation), and the longest
+     * block a column of ones must cover. */
+    size_t rows = c->eval_rows.n, ones = R_eval;
+    for (size_t t = 0; t < c->n_nsteps; t++) {
+        const ncf_step *st = &c->nsteps[t];
+        if (st->n_active * st->R > rows)
+            rows = st->n_active * st->R;
+        if (st->R > ones)
+            ones = st->R;
+    }
     FR_TRY(fr_rc_dev(c, BUF_D, (p->n_items + c->n_rows) * d * 4));
     FR_TRY(fr_rc_dev(c, BUF_W, n_cl * d * 4));
     FR_TRY(fr_rc_dev(c, BUF_WS, (n_cl + 1) * ns * 4));
@@ -367,11 +385,11 @@ fr_status fr_rating_cohort_train_ncf(fr_rating *p, fr_rating_cohort *c, const si
                                    fr_rc_at(c, BUF_WS, ns)));
     for (size_t t = 0; t < c->n_nsteps; t++) {
         const ncf_step *st = &c->nsteps[t];
-        size_t n = st->n_active * B;
+        size_t n = st->n_active * st->R;
         FR_TRY(fr_embedding_gather(be, n, d, fr_rc_at(c, BUF_W, 0), fr_rc_at(c, BUF_I, st->xu), fr_rc_at(c, BUF_U, 0)));
         FR_TRY(fr_embedding_gather(be, n, d, fr_rc_at(c, BUF_D, 0), fr_rc_at(c, BUF_I, st->ye), fr_rc_at(c, BUF_E, 0)));
-        FR_TRY(forward(c, &sh, st->n_active, B, fr_rc_at(c, BUF_WS, ns), ns, fr_rc_at(c, BUF_Z, 0)));
-        FR_TRY(backward(p, c, &sh, st, B));
+        FR_TRY(forward(c, &sh, st->n_active, st->R, fr_rc_at(c, BUF_WS, ns), ns, fr_rc_at(c, BUF_Z, 0)));
+        FR_TRY(backward(p, c, &sh, st));
     }
     FR_TRY(fr_backend_finish(be)); /* the training's time is the device's too */
     double t1 = fr_clock_seconds();

@@ -40,7 +40,22 @@ static fr_status shadows_current(const fr_view *views, size_t n)
         return cpu_s_ != FR_OK ? cpu_s_ : sync_s_;                            \
     } while (0)
 
-/* Below the threshold: the CPU backend's op on host shadows. Empty ops go
+/* Whether every buffer an op touches is small enough to move to the host
+ * and back for it: a small op on a large buffer (a cohort's activations,
+ * a table) stays on the device, since running it on the CPU would copy
+ * the whole buffer down and, once written, up again. */
+static int buffers_small(const fr_cl_backend *cl, const fr_view *views, size_t n)
+{
+    size_t per = 64 * sizeof(float);
+    size_t limit = cl->min_elements > SIZE_MAX / per ? SIZE_MAX : cl->min_elements * per;
+    for (size_t i = 0; i < n; i++)
+        if (views[i].buf && views[i].buf->bytes > limit)
+            return 0;
+    return 1;
+}
+
+/* Below the threshold (and on small buffers): the CPU backend's op on
+ * host shadows. Empty ops go
  * there too: their views may have no buffer, and the CPU ops handle every
  * empty case (col_sum over 0 rows and GEMM with k = 0 still scale their
  * output). Empty ops sync nothing beforehand, since their views may be
@@ -50,7 +65,9 @@ static fr_status shadows_current(const fr_view *views, size_t n)
 #define SMALL_ON_CPU(ctx, elements, views, op, ...)                           \
     do {                                                                      \
         size_t small_elements_ = (elements);                                  \
-        if (small_elements_ == 0 || small_elements_ < CL(ctx)->min_elements)  \
+        if (small_elements_ == 0 ||                                           \
+            (small_elements_ < CL(ctx)->min_elements &&                       \
+             buffers_small(CL(ctx), views, N_VIEWS(views))))                  \
             RUN_ON_CPU(CL(ctx), views, small_elements_ ? N_VIEWS(views) : 0,  \
                        op, __VA_ARGS__);                                      \
     } while (0)
