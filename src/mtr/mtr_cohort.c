@@ -1,0 +1,661 @@
+/* mtr_cohort.c — the federated multi-task MF client (mtr_client.c)
+ * trained as cohorts on any backend (the client interface's train_cohort,
+ * fedrec/fed_client.h).
+ *
+ * A cohort's clients take their local steps together: local step s of
+ * every client is one "step" of a few fr_backend ops over all of them —
+ * gathered row products (fr_rows_dot) for BPR's and the pairwise tasks'
+ * triples and the rating task's pairs, their losses and logit gradients
+ * (fr_bce_with_logits, fr_mul), each task's gradient on every slot row as
+ * segmented sums over the samples that touch the row
+ * (fr_segment_rows_axpy), and, after the combiner, the SGD step on the
+ * slot rows (fr_sgd_rows). The rows live on the backend for the whole
+ * cohort: each client's own copy of its user row and of every item row it
+ * touches (its overlay), uploaded at the start, downloaded at the end.
+ *
+ * What the host does: everything random (each client's BPR negatives and
+ * pairwise samples, drawn by the one-by-one path's own code from the same
+ * streams, so the samples and the slots' order are the same), laying out
+ * the index lists of every step (uploaded once), and, between a step's
+ * gradients and its SGD, two things that stay on the host:
+ * - the combiner, per client as one by one (PMTRec's weights per row from
+ *   the row's task norms, the global methods' weights from the client's
+ *   Gram matrix): the step's task gradients are downloaded, combined by
+ *   fr_combine and the combined rows uploaded;
+ * - DirectAU (alignment and uniformity need row norms and an exponential,
+ *   which fr_backend does not offer): its rows are gathered and downloaded
+ *   and its gradient computed by the one-by-one path's code.
+ * A step then costs one download (and one upload) of its slot gradients:
+ * a round is tens of launches and transfers per local step, not per client.
+ * The arithmetic is the one-by-one path's in another float order:
+ * results agree within rounding, not bit for bit. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error_internal.h"
+#include "fedrec/backend.h"
+#include "mtr/mtr_internal.h"
+
+#define T_MAX FR_COMBINE_MAX_TASKS
+
+/* A growable host vector of int32. */
+typedef struct ivec {
+    int32_t *v;
+    size_t n, cap;
+} ivec;
+
+static fr_status grow(void **v, size_t *cap, size_t need, size_t size, const char *what)
+{
+    if (need <= *cap)
+        return FR_OK;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    void *nv = realloc(*v, c * size);
+    if (!nv)
+        return fr_fail_nomem(what, c * size);
+    *v = nv;
+    *cap = c;
+    return FR_OK;
+}
+
+static fr_status ipush(ivec *a, int32_t x)
+{
+    if (a->n == a->cap)
+        FR_TRY(grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v, "cohort index lists"));
+    a->v[a->n++] = x;
+    return FR_OK;
+}
+
+/* A task's lists in one local step, over the cohort's clients in order:
+ * its samples' rows (overlay rows: a, p, q for triples, user and item for
+ * the rating task), and its gradient as segments: each slot row it
+ * touches, its contributions (coefficient index, source row) in the
+ * order the one-by-one path adds them. */
+typedef struct task_lists {
+    ivec rows[3];
+    ivec start, seg, ci, xi;
+    size_t at_rows[3], at_start, at_seg, at_ci, at_xi; /* offsets in the uploaded list */
+} task_lists;
+
+/* One local step of the cohort. */
+typedef struct step_lists {
+    ivec slot_rows;           /* slot -> overlay row, clients in order */
+    ivec dau_user, dau_item;  /* DirectAU: each sample's slots within its client (host only) */
+    task_lists task[T_MAX];
+    size_t at_slot_rows;
+} step_lists;
+
+/* One client of a cohort. */
+typedef struct cohort_client {
+    size_t user, n;          /* its interactions: the samples of each step */
+    size_t sample_at;        /* its samples' place in each step's lists */
+    size_t row_at, n_rows;   /* its overlay: its user row, then its items' */
+} cohort_client;
+
+/* A client's slots in a step. */
+typedef struct client_slots {
+    size_t at, n;
+} client_slots;
+
+enum { BUF_R, BUF_I, BUF_F, BUF_Z, BUF_DZ, BUF_C, BUF_L, BUF_G, BUF_X, BUF_CB, N_BUFS };
+
+struct fr_mtr_cohort {
+    fr_backend *be;
+    fr_buffer *buf[N_BUFS];
+    size_t have[N_BUFS];
+    cohort_client *cl;
+    size_t cap_cl;
+    client_slots *cs;        /* [step x clients + client] */
+    size_t cap_cs;
+    step_lists *steps;
+    size_t n_step_lists;
+    ivec row_item;           /* overlay row -> item (-1: a user row) */
+    ivec all;                /* the index lists, as uploaded */
+    float *f;                /* the float lists: ones, 1/n, -1/n, 2/n, ratings */
+    size_t cap_f;
+    int32_t *item_local;     /* item -> its overlay row within the client being laid out, or -1 */
+    int32_t *identity;       /* slot -> slot (DirectAU's compact steps) */
+    int32_t *count;          /* contributions per slot (counting sort) */
+    int32_t *tmp_slot, *tmp_ci, *tmp_xi;
+    size_t cap_tmp;
+    float *rows, *grads, *losses, *x, *combined; /* host copies */
+    size_t cap_rows, cap_grads, cap_losses, cap_x, cap_combined;
+};
+
+static void task_lists_free(task_lists *t)
+{
+    for (int j = 0; j < 3; j++)
+        free(t->rows[j].v);
+    free(t->start.v);
+    free(t->seg.v);
+    free(t->ci.v);
+    free(t->xi.v);
+}
+
+void fr_mtr_cohort_free(fr_mtr_cohort *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < N_BUFS; i++)
+        fr_buffer_free(c->buf[i]);
+    for (size_t s = 0; s < c->n_step_lists; s++) {
+        step_lists *sl = &c->steps[s];
+        free(sl->slot_rows.v);
+        free(sl->dau_user.v);
+        free(sl->dau_item.v);
+        for (size_t t = 0; t < T_MAX; t++)
+            task_lists_free(&sl->task[t]);
+    }
+    free(c->steps);
+    free(c->cl);
+    free(c->cs);
+    free(c->row_item.v);
+    free(c->all.v);
+    free(c->f);
+    free(c->item_local);
+    free(c->identity);
+    free(c->count);
+    free(c->tmp_slot);
+    free(c->tmp_ci);
+    free(c->tmp_xi);
+    free(c->rows);
+    free(c->grads);
+    free(c->losses);
+    free(c->x);
+    free(c->combined);
+    free(c);
+}
+
+fr_status fr_mtr_cohort_create(fr_mtr *m, fr_backend *be, fr_mtr_cohort **out)
+{
+    *out = NULL;
+    fr_mtr_cohort *c = calloc(1, sizeof *c);
+    if (!c)
+        return fr_fail_nomem("cohort state", sizeof *c);
+    c->be = be;
+    size_t n_items = m->data->n_items;
+    c->item_local = malloc(n_items * sizeof *c->item_local);
+    c->identity = malloc(m->slot_cap * sizeof *c->identity);
+    c->count = malloc((m->slot_cap + 1) * sizeof *c->count);
+    if (!c->item_local || !c->identity || !c->count) {
+        fr_mtr_cohort_free(c);
+        return fr_fail_nomem("cohort state", (n_items + 2 * m->slot_cap) * sizeof(int32_t));
+    }
+    for (size_t i = 0; i < n_items; i++)
+        c->item_local[i] = -1;
+    for (size_t k = 0; k < m->slot_cap; k++)
+        c->identity[k] = (int32_t)k;
+    *out = c;
+    return FR_OK;
+}
+
+/* Device buffer i holds at least `bytes` (contents not kept). */
+static fr_status dev(fr_mtr_cohort *c, int i, size_t bytes)
+{
+    if (bytes == 0)
+        bytes = 4;
+    if (c->buf[i] && c->have[i] >= bytes)
+        return FR_OK;
+    fr_buffer_free(c->buf[i]);
+    c->buf[i] = NULL;
+    c->have[i] = 0;
+    size_t b = bytes + bytes / 4; /* room to grow before the next reallocation */
+    FR_TRY(fr_buffer_alloc(c->be, b, &c->buf[i]));
+    c->have[i] = b;
+    return FR_OK;
+}
+
+static fr_view at(fr_mtr_cohort *c, int i, size_t off)
+{
+    return fr_view_of(c->buf[i], off);
+}
+
+static const fr_view none = {NULL, 0};
+
+/* The lists of `steps` local steps, emptied (their room kept). */
+static fr_status steps_ready(fr_mtr_cohort *c, size_t steps)
+{
+    if (steps > c->n_step_lists) {
+        step_lists *sl = realloc(c->steps, steps * sizeof *sl);
+        if (!sl)
+            return fr_fail_nomem("cohort steps", steps * sizeof *sl);
+        memset(sl + c->n_step_lists, 0, (steps - c->n_step_lists) * sizeof *sl);
+        c->steps = sl;
+        c->n_step_lists = steps;
+    }
+    for (size_t s = 0; s < steps; s++) {
+        step_lists *sl = &c->steps[s];
+        sl->slot_rows.n = sl->dau_user.n = sl->dau_item.n = 0;
+        for (size_t t = 0; t < T_MAX; t++) {
+            task_lists *tl = &sl->task[t];
+            tl->rows[0].n = tl->rows[1].n = tl->rows[2].n = 0;
+            tl->start.n = tl->seg.n = tl->ci.n = tl->xi.n = 0;
+        }
+    }
+    return FR_OK;
+}
+
+/* The overlay row of table row `row` for client i (a new one for an item
+ * it had not touched yet). */
+static fr_status overlay_row(fr_mtr *m, fr_mtr_cohort *c, size_t i, int32_t row, int32_t *out)
+{
+    cohort_client *cc = &c->cl[i];
+    size_t n_users = m->data->n_users;
+    if ((size_t)row < n_users) { /* its own row: no task reads another user's */
+        *out = (int32_t)cc->row_at;
+        return FR_OK;
+    }
+    size_t item = (size_t)row - n_users;
+    if (c->item_local[item] < 0) {
+        c->item_local[item] = (int32_t)cc->n_rows++;
+        FR_TRY(ipush(&c->row_item, (int32_t)item));
+    }
+    *out = (int32_t)(cc->row_at + (size_t)c->item_local[item]);
+    return FR_OK;
+}
+
+/* A contribution to the gradient of local slot `slot`: coefficient ci
+ * times source row xi. */
+static void contribute(fr_mtr_cohort *c, size_t *n, int32_t slot, int32_t ci, int32_t xi)
+{
+    c->tmp_slot[*n] = slot;
+    c->tmp_ci[*n] = ci;
+    c->tmp_xi[*n] = xi;
+    (*n)++;
+}
+
+/* Task t's lists for client i's step (st drawn, slots made): its samples'
+ * rows and its gradient's segments, the contributions of each slot in
+ * sample order (counting sort by slot, stable). N: the samples of a step
+ * (all clients), which offsets the negated coefficients. */
+static fr_status lay_out_task(fr_mtr *m, fr_mtr_cohort *c, size_t i, const fr_mtr_step *st, size_t t,
+                              step_lists *sl, size_t slot_at, size_t N)
+{
+    cohort_client *cc = &c->cl[i];
+    task_lists *tl = &sl->task[t];
+    fr_mtr_task kind = m->o.tasks[t];
+    size_t n = st->n, n_contrib = 0;
+    const int32_t *a, *p, *q = NULL;
+    if (kind == FR_MTR_BPR) {
+        a = st->user;
+        p = st->item;
+        q = st->negative;
+    } else if (kind == FR_MTR_RATING) {
+        a = st->user;
+        p = st->item;
+    } else {
+        a = m->aux[t][0];
+        p = m->aux[t][1];
+        q = m->aux[t][2];
+    }
+    for (size_t k = 0; k < n; k++) {
+        int32_t j = (int32_t)(cc->sample_at + k), ra, rp, rq = 0;
+        FR_TRY(overlay_row(m, c, i, a[k], &ra));
+        FR_TRY(overlay_row(m, c, i, p[k], &rp));
+        FR_TRY(ipush(&tl->rows[0], ra));
+        FR_TRY(ipush(&tl->rows[1], rp));
+        int32_t sa = st->slot_of[a[k]], sp = st->slot_of[p[k]];
+        if (q) { /* -log sigmoid(a.p - a.q): a gets g (p - q), p g a, q -g a */
+            FR_TRY(overlay_row(m, c, i, q[k], &rq));
+            FR_TRY(ipush(&tl->rows[2], rq));
+            int32_t sq = st->slot_of[q[k]];
+            contribute(c, &n_contrib, sa, j, rp);
+            contribute(c, &n_contrib, sa, (int32_t)N + j, rq);
+            contribute(c, &n_contrib, sp, j, ra);
+            contribute(c, &n_contrib, sq, (int32_t)N + j, ra);
+        } else { /* (r - u.i)^2: u gets g i, i g u */
+            contribute(c, &n_contrib, sa, j, rp);
+            contribute(c, &n_contrib, sp, j, ra);
+        }
+    }
+    size_t slots = st->n_slots;
+    memset(c->count, 0, (slots + 1) * sizeof *c->count);
+    for (size_t k = 0; k < n_contrib; k++)
+        c->count[c->tmp_slot[k] + 1]++;
+    size_t base = tl->ci.n;
+    for (size_t s = 0; s < slots; s++) {
+        if (c->count[s + 1] > 0) { /* a segment: the slot's place in the step's slots */
+            FR_TRY(ipush(&tl->start, (int32_t)(base + (size_t)c->count[s])));
+            FR_TRY(ipush(&tl->seg, (int32_t)(slot_at + s)));
+        }
+        c->count[s + 1] += c->count[s];
+    }
+    FR_TRY(grow((void **)&tl->ci.v, &tl->ci.cap, base + n_contrib, sizeof *tl->ci.v, "cohort index lists"));
+    FR_TRY(grow((void **)&tl->xi.v, &tl->xi.cap, base + n_contrib, sizeof *tl->xi.v, "cohort index lists"));
+    for (size_t k = 0; k < n_contrib; k++) {
+        size_t to = base + (size_t)c->count[c->tmp_slot[k]]++;
+        tl->ci.v[to] = c->tmp_ci[k];
+        tl->xi.v[to] = c->tmp_xi[k];
+    }
+    tl->ci.n = tl->xi.n = base + n_contrib;
+    return FR_OK;
+}
+
+/* Client i's local steps: each drawn as the one-by-one path draws it
+ * (stream (seed, round, user + step x users, ...)), its slots in the same
+ * order, and every task's lists appended to the step's. */
+static fr_status lay_out_client(fr_mtr *m, fr_mtr_cohort *c, size_t i, unsigned round, size_t N)
+{
+    const fr_mtr_data *d = m->data;
+    cohort_client *cc = &c->cl[i];
+    size_t u = cc->user, begin = m->fed_start[u], n = cc->n;
+    cc->row_at = c->row_item.n;
+    cc->n_rows = 1;
+    FR_TRY(ipush(&c->row_item, -1));
+    if (4 * n > c->cap_tmp) { /* a task's contributions: at most 4 a sample */
+        int32_t *a = realloc(c->tmp_slot, 4 * n * sizeof *a);
+        if (a)
+            c->tmp_slot = a;
+        int32_t *b = a ? realloc(c->tmp_ci, 4 * n * sizeof *b) : NULL;
+        if (b)
+            c->tmp_ci = b;
+        int32_t *x = b ? realloc(c->tmp_xi, 4 * n * sizeof *x) : NULL;
+        if (!x)
+            return fr_fail_nomem("cohort scratch", 12 * n * sizeof *x);
+        c->tmp_xi = x;
+        c->cap_tmp = 4 * n;
+    }
+    fr_status s = FR_OK;
+    for (size_t step = 0; s == FR_OK && step < m->fed_o.local_steps; step++) {
+        step_lists *sl = &c->steps[step];
+        fr_mtr_step st;
+        fr_mtr_step_init(m, &st, n);
+        for (size_t k = 0; k < n; k++) {
+            size_t r = (size_t)m->fed_rows[begin + k];
+            m->step_user[k] = (int32_t)u;
+            m->step_item[k] = d->train_item[r] + (int32_t)d->n_users;
+            m->step_rating[k] = d->train_rating[r];
+        }
+        fr_mtr_step_draw(m, &st, round, u + step * d->n_users);
+        client_slots *cs = &c->cs[step * c->cap_cl + i];
+        cs->at = sl->slot_rows.n;
+        cs->n = st.n_slots;
+        for (size_t k = 0; s == FR_OK && k < st.n_slots; k++) {
+            int32_t r;
+            s = overlay_row(m, c, i, st.rows[k], &r);
+            if (s == FR_OK)
+                s = ipush(&sl->slot_rows, r);
+        }
+        for (size_t k = 0; s == FR_OK && k < n; k++) {
+            s = ipush(&sl->dau_user, st.slot_of[st.user[k]]);
+            if (s == FR_OK)
+                s = ipush(&sl->dau_item, st.slot_of[st.item[k]]);
+        }
+        for (size_t t = 0; s == FR_OK && t < m->o.n_tasks; t++)
+            if (m->o.tasks[t] != FR_MTR_DIRECTAU)
+                s = lay_out_task(m, c, i, &st, t, sl, cs->at, N);
+        fr_mtr_step_release(m, &st);
+    }
+    for (size_t k = 1; k < cc->n_rows; k++) /* the item map back to empty, failure or not */
+        c->item_local[c->row_item.v[cc->row_at + k]] = -1;
+    return s;
+}
+
+/* The lists of every step appended to c->all (offsets kept), each task's
+ * segment starts closed. */
+static fr_status gather_lists(fr_mtr *m, fr_mtr_cohort *c)
+{
+    ivec *all = &c->all;
+    for (size_t step = 0; step < m->fed_o.local_steps; step++) {
+        step_lists *sl = &c->steps[step];
+        const ivec *lists[2 + 7 * T_MAX];
+        size_t *offsets[2 + 7 * T_MAX], n_lists = 0;
+        lists[n_lists] = &sl->slot_rows;
+        offsets[n_lists++] = &sl->at_slot_rows;
+        for (size_t t = 0; t < m->o.n_tasks; t++) {
+            task_lists *tl = &sl->task[t];
+            if (m->o.tasks[t] == FR_MTR_DIRECTAU)
+                continue;
+            FR_TRY(ipush(&tl->start, (int32_t)tl->ci.n));
+            for (int j = 0; j < 3; j++) {
+                lists[n_lists] = &tl->rows[j];
+                offsets[n_lists++] = &tl->at_rows[j];
+            }
+            lists[n_lists] = &tl->start;
+            offsets[n_lists++] = &tl->at_start;
+            lists[n_lists] = &tl->seg;
+            offsets[n_lists++] = &tl->at_seg;
+            lists[n_lists] = &tl->ci;
+            offsets[n_lists++] = &tl->at_ci;
+            lists[n_lists] = &tl->xi;
+            offsets[n_lists++] = &tl->at_xi;
+        }
+        for (size_t k = 0; k < n_lists; k++) {
+            FR_TRY(grow((void **)&all->v, &all->cap, all->n + lists[k]->n + 1, sizeof *all->v,
+                        "cohort index lists"));
+            *offsets[k] = all->n;
+            if (lists[k]->n)
+                memcpy(all->v + all->n, lists[k]->v, lists[k]->n * sizeof *all->v);
+            all->n += lists[k]->n;
+        }
+    }
+    return FR_OK;
+}
+
+/* Task t's gradient on the step's slots, into G (slots x dim from
+ * g_at) and its samples' losses into L (N from l_at). */
+static fr_status task_ops(fr_mtr *m, fr_mtr_cohort *c, const task_lists *tl, fr_mtr_task kind, size_t N,
+                          size_t c_at, size_t l_at, size_t g_at)
+{
+    fr_backend *be = c->be;
+    size_t d = m->dim;
+    fr_view R = at(c, BUF_R, 0), z = at(c, BUF_Z, 0), z2 = at(c, BUF_Z, N), dz = at(c, BUF_DZ, 0);
+    fr_view ones = at(c, BUF_F, 0), scale = at(c, BUF_F, N), neg_scale = at(c, BUF_F, 2 * N);
+    fr_view scale2 = at(c, BUF_F, 3 * N), rating = at(c, BUF_F, 4 * N);
+    fr_view ra = at(c, BUF_I, tl->at_rows[0]), rp = at(c, BUF_I, tl->at_rows[1]);
+    fr_view coef = at(c, BUF_C, c_at), loss = at(c, BUF_L, l_at);
+    if (kind == FR_MTR_RATING) {
+        /* e = u.i - r; loss e^2, coefficient 2 e / n */
+        FR_TRY(fr_rows_dot(be, N, d, R, d, ra, R, d, rp, none, z));
+        FR_TRY(fr_axpy(be, N, -1.0f, rating, z));
+        FR_TRY(fr_mul(be, N, z, z, loss));
+        FR_TRY(fr_mul(be, N, z, scale2, coef));
+    } else {
+        /* x = a.p - a.q; loss softplus(-x) (BCE with label 1), its
+         * derivative sigmoid(x) - 1 over n, and its negation */
+        fr_view rq = at(c, BUF_I, tl->at_rows[2]);
+        FR_TRY(fr_rows_dot(be, N, d, R, d, ra, R, d, rp, none, z));
+        FR_TRY(fr_rows_dot(be, N, d, R, d, ra, R, d, rq, none, z2));
+        FR_TRY(fr_axpy(be, N, -1.0f, z2, z));
+        FR_TRY(fr_bce_with_logits(be, N, z, ones, loss, dz));
+        FR_TRY(fr_mul(be, N, dz, scale, coef));
+        FR_TRY(fr_mul(be, N, dz, neg_scale, at(c, BUF_C, c_at + N)));
+    }
+    return fr_segment_rows_axpy(be, tl->seg.n, tl->ci.n, d, at(c, BUF_I, tl->at_start), at(c, BUF_I, tl->at_seg),
+                                1.0f, coef, at(c, BUF_I, tl->at_ci), R, d, at(c, BUF_I, tl->at_xi),
+                                at(c, BUF_G, g_at), d);
+}
+
+/* Client i's part of a step on the host, from the step's downloaded
+ * gradients and losses (and rows, for DirectAU): its tasks' losses
+ * (failing as the one-by-one path fails), DirectAU's gradient, the
+ * combiner into its rows of c->combined, its figures. */
+static fr_status client_step(fr_mtr *m, fr_mtr_cohort *c, size_t i, size_t step, unsigned round, size_t N,
+                             size_t S)
+{
+    const cohort_client *cc = &c->cl[i];
+    const client_slots *cs = &c->cs[step * c->cap_cl + i];
+    const step_lists *sl = &c->steps[step];
+    size_t d = m->dim, u = cc->user, T = m->o.n_tasks;
+    uint64_t draw_step = u + step * m->data->n_users;
+    fr_mtr_epoch e;
+    memset(&e, 0, sizeof e);
+    float *grads[T_MAX] = {NULL};
+    fr_status s = FR_OK;
+    for (size_t t = 0; s == FR_OK && t < T; t++) {
+        grads[t] = c->grads + (t * S + cs->at) * d;
+        if (m->o.tasks[t] == FR_MTR_DIRECTAU) {
+            fr_mtr_step st;
+            memset(&st, 0, sizeof st);
+            st.n = cc->n;
+            st.user = sl->dau_user.v + cc->sample_at;
+            st.item = sl->dau_item.v + cc->sample_at;
+            st.slot_of = c->identity;
+            st.n_slots = cs->n;
+            st.table = c->x + cs->at * d;
+            s = fr_mtr_task_grad_into(m, &st, t, round, draw_step, grads[t], &e.loss[t]);
+            continue;
+        }
+        double sum = 0;
+        const float *l = c->losses + t * N + cc->sample_at;
+        for (size_t k = 0; k < cc->n; k++)
+            sum += (double)l[k];
+        e.loss[t] = sum / (double)cc->n;
+        if (!isfinite(e.loss[t]))
+            s = fr_fail(FR_ERR_NUMERIC, "task %s: the loss is not finite (epoch %u, step %llu)",
+                        fr_mtr_task_name(m->o.tasks[t]), round, (unsigned long long)draw_step);
+    }
+    fr_combine_stats stats;
+    if (s == FR_OK)
+        s = fr_mtr_combine(m, grads, cs->n, round, draw_step, c->combined + cs->at * d, &stats);
+    if (s == FR_OK) {
+        for (size_t t = 0; t < T; t++) {
+            e.combine.weight[t] = stats.weight[t];
+            e.combine.norm[t] = stats.norm[t];
+        }
+        e.combine.conflicts = stats.conflicts;
+        e.steps = 1;
+    }
+    fr_mtr_client_keep_figures(m, u, step, &e);
+    return s;
+}
+
+static fr_status host_grow(float **v, size_t *cap, size_t n, const char *what)
+{
+    return grow((void **)v, cap, n ? n : 1, sizeof **v, what);
+}
+
+/* One local step of the cohort: the tasks' gradients on the backend, the
+ * host's part per client, the SGD step on the backend. */
+static fr_status run_step(fr_mtr *m, fr_mtr_cohort *c, size_t step, size_t n_cl, unsigned round, size_t N)
+{
+    fr_backend *be = c->be;
+    step_lists *sl = &c->steps[step];
+    size_t d = m->dim, T = m->o.n_tasks, S = sl->slot_rows.n;
+    int dau = 0;
+    FR_TRY(fr_fill(be, T * S * d, 0.0f, at(c, BUF_G, 0)));
+    for (size_t t = 0; t < T; t++) {
+        if (m->o.tasks[t] == FR_MTR_DIRECTAU) {
+            dau = 1;
+            continue;
+        }
+        FR_TRY(task_ops(m, c, &sl->task[t], m->o.tasks[t], N, t * 2 * N, t * N, t * S * d));
+    }
+    fr_view slot_rows = at(c, BUF_I, sl->at_slot_rows);
+    if (dau) {
+        FR_TRY(fr_embedding_gather(be, S, d, at(c, BUF_R, 0), slot_rows, at(c, BUF_X, 0)));
+        FR_TRY(fr_buffer_download(c->buf[BUF_X], 0, c->x, S * d * 4));
+    }
+    FR_TRY(fr_buffer_download(c->buf[BUF_G], 0, c->grads, T * S * d * 4));
+    FR_TRY(fr_buffer_download(c->buf[BUF_L], 0, c->losses, T * N * 4));
+    for (size_t i = 0; i < n_cl; i++)
+        FR_TRY(client_step(m, c, i, step, round, N, S));
+    FR_TRY(fr_buffer_upload(c->buf[BUF_CB], 0, c->combined, S * d * 4));
+    return fr_sgd_rows(be, S, d, slot_rows, at(c, BUF_CB, 0), at(c, BUF_R, 0), m->fed_o.client_lr,
+                       m->o.weight_decay);
+}
+
+fr_status fr_mtr_cohort_train(fr_mtr *m, unsigned round, const size_t *clients, size_t n,
+                              fr_fed_upload *const *ups)
+{
+    fr_mtr_cohort *c = m->cohort;
+    const fr_mtr_data *data = m->data;
+    size_t d = m->dim, T = m->o.n_tasks, steps = m->fed_o.local_steps;
+    double t0 = fr_clock_seconds();
+    /* The clients with interactions; the others upload nothing (as one by one). */
+    FR_TRY(grow((void **)&c->cl, &c->cap_cl, n, sizeof *c->cl, "cohort clients"));
+    FR_TRY(grow((void **)&c->cs, &c->cap_cs, steps * c->cap_cl, sizeof *c->cs, "cohort slots"));
+    size_t n_cl = 0, N = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t u = clients[k];
+        fr_fed_upload *up = ups[k];
+        up->n_rows = 0;
+        memset(up->group_start, 0, sizeof up->group_start);
+        up->samples = m->fed_start[u + 1] - m->fed_start[u];
+        up->t_train = 0;
+        if (up->samples == 0)
+            continue;
+        cohort_client *cc = &c->cl[n_cl++];
+        memset(cc, 0, sizeof *cc);
+        cc->user = u;
+        cc->n = up->samples;
+        cc->sample_at = N;
+        N += cc->n;
+        m->fed_fig_round[u] = round + 1;
+        m->fed_fig_steps[u] = 0;
+    }
+    if (n_cl == 0)
+        return FR_OK;
+    /* The layout: every client's draws, overlay rows and lists. */
+    FR_TRY(steps_ready(c, steps));
+    c->row_item.n = c->all.n = 0;
+    for (size_t i = 0; i < n_cl; i++)
+        FR_TRY(lay_out_client(m, c, i, round, N));
+    FR_TRY(gather_lists(m, c));
+    FR_TRY(host_grow(&c->f, &c->cap_f, 5 * N, "cohort samples"));
+    for (size_t i = 0; i < n_cl; i++) {
+        const cohort_client *cc = &c->cl[i];
+        size_t begin = m->fed_start[cc->user];
+        float inv = 1.0f / (float)cc->n, two = 2.0f / (float)cc->n;
+        for (size_t k = 0; k < cc->n; k++) {
+            size_t j = cc->sample_at + k;
+            c->f[j] = 1.0f;
+            c->f[N + j] = inv;
+            c->f[2 * N + j] = -inv;
+            c->f[3 * N + j] = two;
+            c->f[4 * N + j] = data->train_rating[m->fed_rows[begin + k]];
+        }
+    }
+    size_t S = 1, n_rows = c->row_item.n;
+    for (size_t s = 0; s < steps; s++)
+        if (c->steps[s].slot_rows.n > S)
+            S = c->steps[s].slot_rows.n;
+    /* The overlay's first values: each client's row and the round's item rows. */
+    FR_TRY(host_grow(&c->rows, &c->cap_rows, n_rows * d, "cohort rows"));
+    for (size_t i = 0; i < n_cl; i++) {
+        const cohort_client *cc = &c->cl[i];
+        memcpy(c->rows + cc->row_at * d, m->table + cc->user * d, d * sizeof *c->rows);
+        for (size_t k = 1; k < cc->n_rows; k++)
+            memcpy(c->rows + (cc->row_at + k) * d,
+                   m->table + (data->n_users + (size_t)c->row_item.v[cc->row_at + k]) * d, d * sizeof *c->rows);
+    }
+    FR_TRY(host_grow(&c->grads, &c->cap_grads, T * S * d, "cohort gradients"));
+    FR_TRY(host_grow(&c->losses, &c->cap_losses, T * N, "cohort losses"));
+    FR_TRY(host_grow(&c->x, &c->cap_x, S * d, "cohort rows"));
+    FR_TRY(host_grow(&c->combined, &c->cap_combined, S * d, "cohort gradients"));
+    FR_TRY(dev(c, BUF_R, n_rows * d * 4));
+    FR_TRY(dev(c, BUF_I, c->all.n * 4));
+    FR_TRY(dev(c, BUF_F, 5 * N * 4));
+    FR_TRY(dev(c, BUF_Z, 2 * N * 4));
+    FR_TRY(dev(c, BUF_DZ, N * 4));
+    FR_TRY(dev(c, BUF_C, T * 2 * N * 4));
+    FR_TRY(dev(c, BUF_L, T * N * 4));
+    FR_TRY(dev(c, BUF_G, T * S * d * 4));
+    FR_TRY(dev(c, BUF_X, S * d * 4));
+    FR_TRY(dev(c, BUF_CB, S * d * 4));
+    FR_TRY(fr_buffer_upload(c->buf[BUF_R], 0, c->rows, n_rows * d * 4));
+    if (c->all.n)
+        FR_TRY(fr_buffer_upload(c->buf[BUF_I], 0, c->all.v, c->all.n * 4));
+    FR_TRY(fr_buffer_upload(c->buf[BUF_F], 0, c->f, 5 * N * 4));
+    /* The losses of a task that has none (DirectAU's are the host's). */
+    FR_TRY(fr_fill(c->be, T * N, 0.0f, at(c, BUF_L, 0)));
+    for (size_t s = 0; s < steps; s++)
+        FR_TRY(run_step(m, c, s, n_cl, round, N));
+    FR_TRY(fr_buffer_download(c->buf[BUF_R], 0, c->rows, n_rows * d * 4));
+    /* Each client's row back into the table, its item rows' changes up. */
+    double t_each = (fr_clock_seconds() - t0) / (double)n_cl;
+    size_t i = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (ups[k]->samples == 0)
+            continue;
+        const cohort_client *cc = &c->cl[i++];
+        memcpy(m->table + cc->user * d, c->rows + cc->row_at * d, d * sizeof *c->rows);
+        FR_TRY(fr_mtr_client_pack(m, c->row_item.v + cc->row_at + 1, c->rows + (cc->row_at + 1) * d,
+                                  cc->n_rows - 1, ups[k]));
+        ups[k]->t_train = t_each;
+    }
+    return FR_OK;
+}
