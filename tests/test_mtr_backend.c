@@ -4,7 +4,9 @@
  * (fr_mtr_synthetic): every round's figures (each task's loss, the
  * combiner's weights and norms, its conflicts, the steps) and bytes
  * uploaded, the final table (users' and items' rows) and the validation
- * Recall@20 after the last round, for PMTRec, PCGrad and EW over task
+ * Recall@20 after the last round, for PMTRec (its weights per row from
+ * norms computed on the backend), PCGrad and EW (theirs from the Gram
+ * matrix computed there) and GradDrop (combined on the host) over task
  * lists with DirectAU (on the host between the backend's ops), rating and
  * category (pairwise samples), one or several local steps, one or several
  * cohorts a round, all clients or a share. On the CPU backend and, where
@@ -19,8 +21,12 @@
  * float before their double sum. On the CPU backend the table and the
  * figures agree within 1e-5 after 4 rounds (measured: 3e-7 and 2e-8); on
  * OpenCL the kernels' fused multiply-adds and reduction orders differ
- * too: 1e-4 (measured: 4e-7 and 5e-8). Conflict counts (signs of inner
- * products) and bytes uploaded are exact, Recall@20 within 0.02. */
+ * too: 1e-4 (measured: 1.5e-6 and 5e-8). Conflict counts (signs of inner
+ * products) and bytes uploaded are exact, Recall@20 within 0.02.
+ * GradDrop is not continuous in the gradients (a coordinate is kept when
+ * its P exceeds a uniform draw U, so a P within rounding of its U can go
+ * either way, and the runs part from there): 1e-3 for it, on both
+ * (measured: 2.3e-4 after 4 rounds on the sparse set). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +53,7 @@ typedef struct variant {
     size_t n_tasks, local_steps, cohort;
     double fraction;
     float weight_decay;
+    double tolerance;   /* 0: the defaults (see the top) */
 } variant;
 
 static double rel(double a, double b)
@@ -161,11 +168,13 @@ int main(void)
     };
     const variant variants[] = {
         {"pmtrec, bpr+directau+rating+category, 2 local steps",
-         FR_COMBINE_PMTREC, {FR_MTR_BPR, FR_MTR_DIRECTAU, FR_MTR_RATING, FR_MTR_CATEGORY}, 4, 2, 0, 1.0, 0},
+         FR_COMBINE_PMTREC, {FR_MTR_BPR, FR_MTR_DIRECTAU, FR_MTR_RATING, FR_MTR_CATEGORY}, 4, 2, 0, 1.0, 0, 0},
         {"pcgrad, bpr+rating+category, cohorts of 7, half the clients, weight decay",
-         FR_COMBINE_PCGRAD, {FR_MTR_BPR, FR_MTR_RATING, FR_MTR_CATEGORY}, 3, 1, 7, 0.5, 1e-3f},
+         FR_COMBINE_PCGRAD, {FR_MTR_BPR, FR_MTR_RATING, FR_MTR_CATEGORY}, 3, 1, 7, 0.5, 1e-3f, 0},
         {"ew, bpr+directau, 3 local steps",
-         FR_COMBINE_EW, {FR_MTR_BPR, FR_MTR_DIRECTAU}, 2, 3, 0, 1.0, 0},
+         FR_COMBINE_EW, {FR_MTR_BPR, FR_MTR_DIRECTAU}, 2, 3, 0, 1.0, 0, 0},
+        {"graddrop (combined on the host), bpr+directau+rating, cohorts of 16",
+         FR_COMBINE_GRADDROP, {FR_MTR_BPR, FR_MTR_DIRECTAU, FR_MTR_RATING}, 3, 2, 16, 1.0, 0, 1e-3},
     };
     fr_backend_options bo;
     fr_backend_options_default(&bo);
@@ -188,18 +197,19 @@ int main(void)
             /* the model moved from its start: rounds were trained */
             CHECK(host.r[ROUNDS - 1].steps > 0, "%s: the host path trained no client", what);
             run(&d, va, cpu, &on_cpu);
-            compare(what, "cpu", va, &host, &on_cpu, 1e-5, 1e-5);
-            /* A cohort's local step is at most 2 + 8 ops a task, and one
+            double tol_cpu = va->tolerance ? va->tolerance : 1e-5, tol_cl = va->tolerance ? va->tolerance : 1e-4;
+            compare(what, "cpu", va, &host, &on_cpu, tol_cpu, tol_cpu);
+            /* A cohort's local step is at most 5 + 8 ops a task, and one
              * more per cohort: not one per client. */
             size_t clients = (size_t)ceil(va->fraction * (double)d.n_users);
             size_t cohorts = va->cohort ? (clients + va->cohort - 1) / va->cohort : 1;
-            size_t bound = cohorts * (1 + va->local_steps * (2 + 8 * va->n_tasks));
+            size_t bound = cohorts * (1 + va->local_steps * (5 + 8 * va->n_tasks));
             CHECK(on_cpu.ops_per_round > 0 && on_cpu.ops_per_round <= bound,
                   "%s: %llu ops a round, expected at most %zu", what, (unsigned long long)on_cpu.ops_per_round,
                   bound);
             if (cl) {
                 run(&d, va, cl, &on_cl);
-                compare(what, "opencl", va, &host, &on_cl, 1e-4, 1e-4);
+                compare(what, "opencl", va, &host, &on_cl, tol_cl, tol_cl);
                 free(on_cl.table);
             }
             free(host.table);

@@ -85,7 +85,11 @@ typedef struct step_lists {
     ivec slot_rows;           /* slot -> overlay row, clients in order */
     ivec dau_user, dau_item;  /* DirectAU: each sample's slots within its client (host only) */
     task_lists task[T_MAX];
-    size_t at_slot_rows;
+    /* The combination on the backend: the inner products' row pairs
+     * (qa, qb) and each slot's T contributions (comb_start, comb_seg,
+     * comb_idx): built from the slot count alone */
+    ivec qa, qb, comb_start, comb_seg, comb_idx;
+    size_t at_slot_rows, at_qa, at_qb, at_comb_start, at_comb_seg, at_comb_idx;
 } step_lists;
 
 /* One client of a cohort. */
@@ -100,7 +104,7 @@ typedef struct client_slots {
     size_t at, n;
 } client_slots;
 
-enum { BUF_R, BUF_I, BUF_F, BUF_Z, BUF_DZ, BUF_C, BUF_L, BUF_G, BUF_X, BUF_CB, N_BUFS };
+enum { BUF_R, BUF_I, BUF_F, BUF_Z, BUF_DZ, BUF_C, BUF_L, BUF_G, BUF_X, BUF_CB, BUF_Q, BUF_W, N_BUFS };
 
 struct fr_mtr_cohort {
     fr_backend *be;
@@ -121,8 +125,12 @@ struct fr_mtr_cohort {
     int32_t *count;          /* contributions per slot (counting sort) */
     int32_t *tmp_slot, *tmp_ci, *tmp_xi;
     size_t cap_tmp;
-    float *rows, *grads, *losses, *x, *combined; /* host copies */
-    size_t cap_rows, cap_grads, cap_losses, cap_x, cap_combined;
+    float *rows, *grads, *losses, *x, *combined, *q, *w; /* host copies */
+    size_t cap_rows, cap_grads, cap_losses, cap_x, cap_combined, cap_q, cap_w;
+    double *dau_loss;        /* each client's DirectAU loss of the step */
+    size_t cap_dau_loss;
+    int on_backend;          /* the combination on the backend (not GradDrop) */
+    size_t n_pairs;          /* inner products per slot: T (PMTRec) or T (T + 1) / 2 */
 };
 
 static void task_lists_free(task_lists *t)
@@ -146,6 +154,11 @@ void fr_mtr_cohort_free(fr_mtr_cohort *c)
         free(sl->slot_rows.v);
         free(sl->dau_user.v);
         free(sl->dau_item.v);
+        free(sl->qa.v);
+        free(sl->qb.v);
+        free(sl->comb_start.v);
+        free(sl->comb_seg.v);
+        free(sl->comb_idx.v);
         for (size_t t = 0; t < T_MAX; t++)
             task_lists_free(&sl->task[t]);
     }
@@ -166,6 +179,9 @@ void fr_mtr_cohort_free(fr_mtr_cohort *c)
     free(c->losses);
     free(c->x);
     free(c->combined);
+    free(c->q);
+    free(c->w);
+    free(c->dau_loss);
     free(c);
 }
 
@@ -188,6 +204,13 @@ fr_status fr_mtr_cohort_create(fr_mtr *m, fr_backend *be, fr_mtr_cohort **out)
         c->item_local[i] = -1;
     for (size_t k = 0; k < m->slot_cap; k++)
         c->identity[k] = (int32_t)k;
+    /* GradDrop's rule is per coordinate: its combination stays on the
+     * host, with the gradients downloaded; the others need only inner
+     * products (PMTRec: each row's task norms; the global methods: the
+     * Gram matrix). */
+    size_t T = m->o.n_tasks;
+    c->on_backend = m->o.combine.method != FR_COMBINE_GRADDROP;
+    c->n_pairs = m->o.combine.method == FR_COMBINE_PMTREC ? T : T * (T + 1) / 2;
     *out = c;
     return FR_OK;
 }
@@ -229,6 +252,7 @@ static fr_status steps_ready(fr_mtr_cohort *c, size_t steps)
     for (size_t s = 0; s < steps; s++) {
         step_lists *sl = &c->steps[s];
         sl->slot_rows.n = sl->dau_user.n = sl->dau_item.n = 0;
+        sl->qa.n = sl->qb.n = sl->comb_start.n = sl->comb_seg.n = sl->comb_idx.n = 0;
         for (size_t t = 0; t < T_MAX; t++) {
             task_lists *tl = &sl->task[t];
             tl->rows[0].n = tl->rows[1].n = tl->rows[2].n = 0;
@@ -394,6 +418,33 @@ static fr_status lay_out_client(fr_mtr *m, fr_mtr_cohort *c, size_t i, unsigned 
     return s;
 }
 
+/* A step's combination lists, from its slot count S: the rows of the
+ * inner products (task rows t S + s of the gradient buffer: PMTRec each
+ * task's with itself, the global methods each pair a <= b), and each
+ * slot's T contributions (weight t S + s times gradient row t S + s, in
+ * task order, as fr_combine adds them). */
+static fr_status combination_lists(const fr_mtr *m, step_lists *sl)
+{
+    size_t T = m->o.n_tasks, S = sl->slot_rows.n;
+    int per_row = m->o.combine.method == FR_COMBINE_PMTREC;
+    for (size_t a = 0; a < T; a++)
+        for (size_t b = a; b < T; b++) {
+            if (per_row && b != a)
+                continue;
+            for (size_t k = 0; k < S; k++) {
+                FR_TRY(ipush(&sl->qa, (int32_t)(a * S + k)));
+                FR_TRY(ipush(&sl->qb, (int32_t)(b * S + k)));
+            }
+        }
+    for (size_t k = 0; k < S; k++) {
+        FR_TRY(ipush(&sl->comb_start, (int32_t)(k * T)));
+        FR_TRY(ipush(&sl->comb_seg, (int32_t)k));
+        for (size_t t = 0; t < T; t++)
+            FR_TRY(ipush(&sl->comb_idx, (int32_t)(t * S + k)));
+    }
+    return ipush(&sl->comb_start, (int32_t)(S * T));
+}
+
 /* The lists of every step appended to c->all (offsets kept), each task's
  * segment starts closed. */
 static fr_status gather_lists(fr_mtr *m, fr_mtr_cohort *c)
@@ -401,8 +452,8 @@ static fr_status gather_lists(fr_mtr *m, fr_mtr_cohort *c)
     ivec *all = &c->all;
     for (size_t step = 0; step < m->fed_o.local_steps; step++) {
         step_lists *sl = &c->steps[step];
-        const ivec *lists[2 + 7 * T_MAX];
-        size_t *offsets[2 + 7 * T_MAX], n_lists = 0;
+        const ivec *lists[6 + 7 * T_MAX];
+        size_t *offsets[6 + 7 * T_MAX], n_lists = 0;
         lists[n_lists] = &sl->slot_rows;
         offsets[n_lists++] = &sl->at_slot_rows;
         for (size_t t = 0; t < m->o.n_tasks; t++) {
@@ -422,6 +473,15 @@ static fr_status gather_lists(fr_mtr *m, fr_mtr_cohort *c)
             offsets[n_lists++] = &tl->at_ci;
             lists[n_lists] = &tl->xi;
             offsets[n_lists++] = &tl->at_xi;
+        }
+        if (c->on_backend) {
+            FR_TRY(combination_lists(m, sl));
+            ivec *comb[5] = {&sl->qa, &sl->qb, &sl->comb_start, &sl->comb_seg, &sl->comb_idx};
+            size_t *comb_at[5] = {&sl->at_qa, &sl->at_qb, &sl->at_comb_start, &sl->at_comb_seg, &sl->at_comb_idx};
+            for (int k = 0; k < 5; k++) {
+                lists[n_lists] = comb[k];
+                offsets[n_lists++] = comb_at[k];
+            }
         }
         for (size_t k = 0; k < n_lists; k++) {
             FR_TRY(grow((void **)&all->v, &all->cap, all->n + lists[k]->n + 1, sizeof *all->v,
@@ -469,48 +529,138 @@ static fr_status task_ops(fr_mtr *m, fr_mtr_cohort *c, const task_lists *tl, fr_
                                 at(c, BUF_G, g_at), d);
 }
 
-/* Client i's part of a step on the host, from the step's downloaded
- * gradients and losses (and rows, for DirectAU): its tasks' losses
- * (failing as the one-by-one path fails), DirectAU's gradient, the
- * combiner into its rows of c->combined, its figures. */
+/* DirectAU's gradient and loss of every client of the step, on the host
+ * from the step's rows (downloaded), into its task rows of c->grads. */
+static void directau_grads(fr_mtr *m, fr_mtr_cohort *c, size_t step, size_t n_cl, size_t t, unsigned round,
+                           size_t S)
+{
+    const step_lists *sl = &c->steps[step];
+    size_t d = m->dim;
+    for (size_t i = 0; i < n_cl; i++) {
+        const cohort_client *cc = &c->cl[i];
+        const client_slots *cs = &c->cs[step * c->cap_cl + i];
+        fr_mtr_step st;
+        memset(&st, 0, sizeof st);
+        st.n = cc->n;
+        st.user = sl->dau_user.v + cc->sample_at;
+        st.item = sl->dau_item.v + cc->sample_at;
+        st.slot_of = c->identity;
+        st.n_slots = cs->n;
+        st.table = c->x + cs->at * d;
+        /* a loss that is not finite fails the client in task order
+         * (client_losses), as one by one */
+        (void)fr_mtr_task_grad_into(m, &st, t, round, cc->user + step * m->data->n_users,
+                                    c->grads + (t * S + cs->at) * d, &c->dau_loss[i]);
+    }
+}
+
+/* Client i's losses of the step (each task's mean over its samples; the
+ * first that is not finite fails it, as one by one). */
+static fr_status client_losses(const fr_mtr *m, const fr_mtr_cohort *c, size_t i, unsigned round,
+                               uint64_t draw_step, size_t N, fr_mtr_epoch *e)
+{
+    const cohort_client *cc = &c->cl[i];
+    for (size_t t = 0; t < m->o.n_tasks; t++) {
+        if (m->o.tasks[t] == FR_MTR_DIRECTAU) {
+            e->loss[t] = c->dau_loss[i];
+        } else {
+            double sum = 0;
+            const float *l = c->losses + t * N + cc->sample_at;
+            for (size_t k = 0; k < cc->n; k++)
+                sum += (double)l[k];
+            e->loss[t] = sum / (double)cc->n;
+        }
+        if (!isfinite(e->loss[t]))
+            return fr_fail(FR_ERR_NUMERIC, "task %s: the loss is not finite (epoch %u, step %llu)",
+                           fr_mtr_task_name(m->o.tasks[t]), round, (unsigned long long)draw_step);
+    }
+    return FR_OK;
+}
+
+static fr_status not_finite(unsigned round, uint64_t draw_step)
+{
+    return fr_fail(FR_ERR_NUMERIC, "combiner: a task gradient holds NaN or infinity (epoch %u, step %llu)", round,
+                   (unsigned long long)draw_step);
+}
+
+/* Client i's weights of the step from the inner products of its task
+ * gradients (c->q): PMTRec's per slot row from the row's task norms, a
+ * global method's from the client's Gram matrix (summed over its rows in
+ * double); into c->w (weight t S + s for gradient row t S + s). */
+static fr_status client_weights(fr_mtr *m, fr_mtr_cohort *c, size_t i, size_t step, unsigned round,
+                                uint64_t draw_step, size_t S, fr_combine_stats *stats)
+{
+    const client_slots *cs = &c->cs[step * c->cap_cl + i];
+    size_t T = m->o.n_tasks;
+    double w[T_MAX];
+    memset(stats, 0, sizeof *stats);
+    if (m->o.combine.method == FR_COMBINE_PMTREC) {
+        double weight_sum[T_MAX] = {0}, norm_sum[T_MAX] = {0};
+        for (size_t k = cs->at; k < cs->at + cs->n; k++) {
+            double norm[T_MAX];
+            for (size_t t = 0; t < T; t++) {
+                double sq = (double)c->q[t * S + k];
+                if (!isfinite(sq))
+                    return not_finite(round, draw_step);
+                norm[t] = sqrt(fmax(sq, 0));
+                norm_sum[t] += norm[t];
+            }
+            fr_combine_row_weights(m->combiner, norm, round, w);
+            for (size_t t = 0; t < T; t++) {
+                c->w[t * S + k] = (float)w[t];
+                weight_sum[t] += w[t];
+            }
+        }
+        for (size_t t = 0; cs->n && t < T; t++) {
+            stats->weight[t] = weight_sum[t] / (double)cs->n;
+            stats->norm[t] = norm_sum[t] / (double)cs->n;
+        }
+        return FR_OK;
+    }
+    double gram[T_MAX * T_MAX];
+    size_t p = 0;
+    for (size_t a = 0; a < T; a++)
+        for (size_t b = a; b < T; b++, p++) {
+            double sum = 0;
+            const float *q = c->q + p * S + cs->at;
+            for (size_t k = 0; k < cs->n; k++)
+                sum += (double)q[k];
+            gram[a * T + b] = gram[b * T + a] = sum;
+        }
+    FR_TRY(fr_combine_gram_weights(m->combiner, gram, round, draw_step, w, stats));
+    for (size_t t = 0; t < T; t++)
+        for (size_t k = cs->at; k < cs->at + cs->n; k++)
+            c->w[t * S + k] = (float)w[t];
+    return FR_OK;
+}
+
+/* Client i's combination on the host (GradDrop), from the step's
+ * downloaded task gradients into its rows of c->combined. */
+static fr_status client_combine(fr_mtr *m, fr_mtr_cohort *c, size_t i, size_t step, unsigned round,
+                                uint64_t draw_step, size_t S, fr_combine_stats *stats)
+{
+    const client_slots *cs = &c->cs[step * c->cap_cl + i];
+    size_t d = m->dim;
+    float *grads[T_MAX];
+    for (size_t t = 0; t < m->o.n_tasks; t++)
+        grads[t] = c->grads + (t * S + cs->at) * d;
+    return fr_mtr_combine(m, grads, cs->n, round, draw_step, c->combined + cs->at * d, stats);
+}
+
+/* Client i's part of a step on the host: its losses, its weights (or its
+ * combined rows), its figures. */
 static fr_status client_step(fr_mtr *m, fr_mtr_cohort *c, size_t i, size_t step, unsigned round, size_t N,
                              size_t S)
 {
-    const cohort_client *cc = &c->cl[i];
-    const client_slots *cs = &c->cs[step * c->cap_cl + i];
-    const step_lists *sl = &c->steps[step];
-    size_t d = m->dim, u = cc->user, T = m->o.n_tasks;
+    size_t u = c->cl[i].user, T = m->o.n_tasks;
     uint64_t draw_step = u + step * m->data->n_users;
     fr_mtr_epoch e;
     memset(&e, 0, sizeof e);
-    float *grads[T_MAX] = {NULL};
-    fr_status s = FR_OK;
-    for (size_t t = 0; s == FR_OK && t < T; t++) {
-        grads[t] = c->grads + (t * S + cs->at) * d;
-        if (m->o.tasks[t] == FR_MTR_DIRECTAU) {
-            fr_mtr_step st;
-            memset(&st, 0, sizeof st);
-            st.n = cc->n;
-            st.user = sl->dau_user.v + cc->sample_at;
-            st.item = sl->dau_item.v + cc->sample_at;
-            st.slot_of = c->identity;
-            st.n_slots = cs->n;
-            st.table = c->x + cs->at * d;
-            s = fr_mtr_task_grad_into(m, &st, t, round, draw_step, grads[t], &e.loss[t]);
-            continue;
-        }
-        double sum = 0;
-        const float *l = c->losses + t * N + cc->sample_at;
-        for (size_t k = 0; k < cc->n; k++)
-            sum += (double)l[k];
-        e.loss[t] = sum / (double)cc->n;
-        if (!isfinite(e.loss[t]))
-            s = fr_fail(FR_ERR_NUMERIC, "task %s: the loss is not finite (epoch %u, step %llu)",
-                        fr_mtr_task_name(m->o.tasks[t]), round, (unsigned long long)draw_step);
-    }
     fr_combine_stats stats;
+    fr_status s = client_losses(m, c, i, round, draw_step, N, &e);
     if (s == FR_OK)
-        s = fr_mtr_combine(m, grads, cs->n, round, draw_step, c->combined + cs->at * d, &stats);
+        s = c->on_backend ? client_weights(m, c, i, step, round, draw_step, S, &stats)
+                          : client_combine(m, c, i, step, round, draw_step, S, &stats);
     if (s == FR_OK) {
         for (size_t t = 0; t < T; t++) {
             e.combine.weight[t] = stats.weight[t];
@@ -528,34 +678,57 @@ static fr_status host_grow(float **v, size_t *cap, size_t n, const char *what)
     return grow((void **)v, cap, n ? n : 1, sizeof **v, what);
 }
 
-/* One local step of the cohort: the tasks' gradients on the backend, the
- * host's part per client, the SGD step on the backend. */
+/* One local step of the cohort: the tasks' gradients on the backend
+ * (DirectAU's on the host, uploaded), the weights per client on the host
+ * from the gradients' inner products, the combination and the SGD step
+ * on the backend. GradDrop: the gradients downloaded and combined on the
+ * host, the combined rows uploaded. */
 static fr_status run_step(fr_mtr *m, fr_mtr_cohort *c, size_t step, size_t n_cl, unsigned round, size_t N)
 {
     fr_backend *be = c->be;
     step_lists *sl = &c->steps[step];
-    size_t d = m->dim, T = m->o.n_tasks, S = sl->slot_rows.n;
-    int dau = 0;
+    size_t d = m->dim, T = m->o.n_tasks, S = sl->slot_rows.n, dau = T_MAX;
     FR_TRY(fr_fill(be, T * S * d, 0.0f, at(c, BUF_G, 0)));
     for (size_t t = 0; t < T; t++) {
         if (m->o.tasks[t] == FR_MTR_DIRECTAU) {
-            dau = 1;
+            dau = t;
             continue;
         }
         FR_TRY(task_ops(m, c, &sl->task[t], m->o.tasks[t], N, t * 2 * N, t * N, t * S * d));
     }
     fr_view slot_rows = at(c, BUF_I, sl->at_slot_rows);
-    if (dau) {
+    if (dau < T) {
         FR_TRY(fr_embedding_gather(be, S, d, at(c, BUF_R, 0), slot_rows, at(c, BUF_X, 0)));
         FR_TRY(fr_buffer_download(c->buf[BUF_X], 0, c->x, S * d * 4));
     }
-    FR_TRY(fr_buffer_download(c->buf[BUF_G], 0, c->grads, T * S * d * 4));
+    if (c->on_backend) {
+        if (dau < T) {
+            directau_grads(m, c, step, n_cl, dau, round, S);
+            FR_TRY(fr_buffer_upload(c->buf[BUF_G], dau * S * d * 4, c->grads + dau * S * d, S * d * 4));
+        }
+        size_t nq = c->n_pairs * S;
+        FR_TRY(fr_rows_dot(be, nq, d, at(c, BUF_G, 0), d, at(c, BUF_I, sl->at_qa), at(c, BUF_G, 0), d,
+                           at(c, BUF_I, sl->at_qb), none, at(c, BUF_Q, 0)));
+        FR_TRY(fr_buffer_download(c->buf[BUF_Q], 0, c->q, nq * 4));
+    } else {
+        FR_TRY(fr_buffer_download(c->buf[BUF_G], 0, c->grads, T * S * d * 4));
+        if (dau < T)
+            directau_grads(m, c, step, n_cl, dau, round, S);
+    }
     FR_TRY(fr_buffer_download(c->buf[BUF_L], 0, c->losses, T * N * 4));
     for (size_t i = 0; i < n_cl; i++)
         FR_TRY(client_step(m, c, i, step, round, N, S));
-    FR_TRY(fr_buffer_upload(c->buf[BUF_CB], 0, c->combined, S * d * 4));
-    return fr_sgd_rows(be, S, d, slot_rows, at(c, BUF_CB, 0), at(c, BUF_R, 0), m->fed_o.client_lr,
-                       m->o.weight_decay);
+    fr_view combined = at(c, BUF_CB, 0);
+    if (c->on_backend) {
+        FR_TRY(fr_buffer_upload(c->buf[BUF_W], 0, c->w, T * S * 4));
+        FR_TRY(fr_fill(be, S * d, 0.0f, combined));
+        fr_view idx = at(c, BUF_I, sl->at_comb_idx);
+        FR_TRY(fr_segment_rows_axpy(be, S, T * S, d, at(c, BUF_I, sl->at_comb_start), at(c, BUF_I, sl->at_comb_seg),
+                                    1.0f, at(c, BUF_W, 0), idx, at(c, BUF_G, 0), d, idx, combined, d));
+    } else {
+        FR_TRY(fr_buffer_upload(c->buf[BUF_CB], 0, c->combined, S * d * 4));
+    }
+    return fr_sgd_rows(be, S, d, slot_rows, combined, at(c, BUF_R, 0), m->fed_o.client_lr, m->o.weight_decay);
 }
 
 fr_status fr_mtr_cohort_train(fr_mtr *m, unsigned round, const size_t *clients, size_t n,
@@ -626,6 +799,9 @@ fr_status fr_mtr_cohort_train(fr_mtr *m, unsigned round, const size_t *clients, 
     FR_TRY(host_grow(&c->losses, &c->cap_losses, T * N, "cohort losses"));
     FR_TRY(host_grow(&c->x, &c->cap_x, S * d, "cohort rows"));
     FR_TRY(host_grow(&c->combined, &c->cap_combined, S * d, "cohort gradients"));
+    FR_TRY(host_grow(&c->q, &c->cap_q, c->n_pairs * S, "cohort inner products"));
+    FR_TRY(host_grow(&c->w, &c->cap_w, T * S, "cohort weights"));
+    FR_TRY(grow((void **)&c->dau_loss, &c->cap_dau_loss, n_cl, sizeof *c->dau_loss, "cohort losses"));
     FR_TRY(dev(c, BUF_R, n_rows * d * 4));
     FR_TRY(dev(c, BUF_I, c->all.n * 4));
     FR_TRY(dev(c, BUF_F, 5 * N * 4));
@@ -636,6 +812,8 @@ fr_status fr_mtr_cohort_train(fr_mtr *m, unsigned round, const size_t *clients, 
     FR_TRY(dev(c, BUF_G, T * S * d * 4));
     FR_TRY(dev(c, BUF_X, S * d * 4));
     FR_TRY(dev(c, BUF_CB, S * d * 4));
+    FR_TRY(dev(c, BUF_Q, c->n_pairs * S * 4));
+    FR_TRY(dev(c, BUF_W, T * S * 4));
     FR_TRY(fr_buffer_upload(c->buf[BUF_R], 0, c->rows, n_rows * d * 4));
     if (c->all.n)
         FR_TRY(fr_buffer_upload(c->buf[BUF_I], 0, c->all.v, c->all.n * 4));
