@@ -8,27 +8,30 @@
  * triples and the rating task's pairs, their losses and logit gradients
  * (fr_bce_with_logits, fr_mul), each task's gradient on every slot row as
  * segmented sums over the samples that touch the row
- * (fr_segment_rows_axpy), and, after the combiner, the SGD step on the
- * slot rows (fr_sgd_rows). The rows live on the backend for the whole
- * cohort: each client's own copy of its user row and of every item row it
- * touches (its overlay), uploaded at the start, downloaded at the end.
+ * (fr_segment_rows_axpy), the inner products the combiner's rule needs
+ * (fr_rows_dot: PMTRec's task norms of each row, a global method's Gram
+ * matrix entries per row), the combination sum_t w_t g_t of each row
+ * (fr_segment_rows_axpy) and the SGD step on the slot rows (fr_sgd_rows).
+ * The rows live on the backend for the whole cohort: each client's own
+ * copy of its user row and of every item row it touches (its overlay),
+ * uploaded at the start, downloaded at the end.
  *
  * What the host does: everything random (each client's BPR negatives and
  * pairwise samples, drawn by the one-by-one path's own code from the same
  * streams, so the samples and the slots' order are the same), laying out
- * the index lists of every step (uploaded once), and, between a step's
- * gradients and its SGD, two things that stay on the host:
- * - the combiner, per client as one by one (PMTRec's weights per row from
- *   the row's task norms, the global methods' weights from the client's
- *   Gram matrix): the step's task gradients are downloaded, combined by
- *   fr_combine and the combined rows uploaded;
+ * the index lists of every step (uploaded once), and, within a step:
+ * - the combiner's weights, per client as one by one (combine.c's rules,
+ *   fr_combine_row_weights and fr_combine_gram_weights), from the inner
+ *   products downloaded (T or T (T + 1) / 2 floats a row, not the
+ *   gradients), the weights uploaded; GradDrop, whose rule is per
+ *   coordinate, downloads the gradients and combines on the host;
  * - DirectAU (alignment and uniformity need row norms and an exponential,
  *   which fr_backend does not offer): its rows are gathered and downloaded
- *   and its gradient computed by the one-by-one path's code.
- * A step then costs one download (and one upload) of its slot gradients:
- * a round is tens of launches and transfers per local step, not per client.
- * The arithmetic is the one-by-one path's in another float order:
- * results agree within rounding, not bit for bit. */
+ *   and its gradient computed by the one-by-one path's code and uploaded.
+ * A round is then a few tens of launches and small transfers per local
+ * step, whatever the number of clients. The arithmetic is the one-by-one
+ * path's in another float order: results agree within rounding, not bit
+ * for bit. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
