@@ -7,26 +7,29 @@
  * Recall@20 after the last round, for PMTRec (its weights per row from
  * norms computed on the backend), PCGrad and EW (theirs from the Gram
  * matrix computed there) and GradDrop (combined on the host) over task
- * lists with DirectAU (on the host between the backend's ops), rating and
- * category (pairwise samples), one or several local steps, one or several
- * cohorts a round, all clients or a share. On the CPU backend and, where
- * there is an OpenCL device (PoCL here), on it. Also: the ops a round
- * issues are a bounded number per local step, whatever the clients.
+ * lists with DirectAU (on the backend but for its per-row and per-pair
+ * scalars), rating and category (pairwise samples), one or several local
+ * steps, one or several cohorts a round, all clients or a share. On the
+ * CPU backend and, where there is an OpenCL device (PoCL here), on it.
+ * Also: the ops a round issues are a bounded number per local step,
+ * whatever the clients.
  *
  * Tolerances on |a - b| / (1 + |a|). Both paths draw the same samples and
  * make the same slots; they differ in float order only: the backend's
  * BPR gradient is sigmoid(x) - 1 in float where the host's is
  * -1 / (1 + e^x) in double, a slot's contributions g p - g q are two
  * terms where the host's g (p - q) is one, the per-sample losses are
- * float before their double sum. On the CPU backend the table and the
- * figures agree within 1e-5 after 4 rounds (measured: 3e-7 and 2e-8); on
- * OpenCL the kernels' fused multiply-adds and reduction orders differ
- * too: 1e-4 (measured: 1.5e-6 and 5e-8). Conflict counts (signs of inner
- * products) and bytes uploaded are exact, Recall@20 within 0.02.
- * GradDrop is not continuous in the gradients (a coordinate is kept when
- * its P exceeds a uniform draw U, so a P within rounding of its U can go
- * either way, and the runs part from there): 1e-3 for it, on both
- * (measured: 2.3e-4 after 4 rounds on the sparse set). */
+ * float before their double sum, DirectAU's Gram entries and products
+ * are row products where the host's are GEMMs. On the CPU backend the
+ * table and the figures agree within 1e-5 after 4 rounds (measured:
+ * 1.3e-6 and 2.3e-7); on OpenCL the kernels' fused multiply-adds and
+ * reduction orders differ too: 1e-4 (measured: 3.1e-6 and 2.1e-7).
+ * Conflict counts (signs of inner products) and bytes uploaded are exact,
+ * Recall@20 within 0.02. GradDrop is not continuous in the gradients (a
+ * coordinate is kept when its P exceeds a uniform draw U, so a P within
+ * rounding of its U can go either way, and the runs part from there):
+ * 1e-2 for it, on both (measured: 1.4e-3 after 4 rounds on the sparse
+ * set; 1.2e-7 on the dense one). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +177,7 @@ int main(void)
         {"ew, bpr+directau, 3 local steps",
          FR_COMBINE_EW, {FR_MTR_BPR, FR_MTR_DIRECTAU}, 2, 3, 0, 1.0, 0, 0},
         {"graddrop (combined on the host), bpr+directau+rating, cohorts of 16",
-         FR_COMBINE_GRADDROP, {FR_MTR_BPR, FR_MTR_DIRECTAU, FR_MTR_RATING}, 3, 2, 16, 1.0, 0, 1e-3},
+         FR_COMBINE_GRADDROP, {FR_MTR_BPR, FR_MTR_DIRECTAU, FR_MTR_RATING}, 3, 2, 16, 1.0, 0, 1e-2},
     };
     fr_backend_options bo;
     fr_backend_options_default(&bo);
@@ -199,11 +202,15 @@ int main(void)
             run(&d, va, cpu, &on_cpu);
             double tol_cpu = va->tolerance ? va->tolerance : 1e-5, tol_cl = va->tolerance ? va->tolerance : 1e-4;
             compare(what, "cpu", va, &host, &on_cpu, tol_cpu, tol_cpu);
-            /* A cohort's local step is at most 5 + 8 ops a task, and one
-             * more per cohort: not one per client. */
+            /* A cohort's local step is at most 5 + 8 ops a task and 8
+             * more for DirectAU, and one more per cohort: not one per
+             * client. */
             size_t clients = (size_t)ceil(va->fraction * (double)d.n_users);
             size_t cohorts = va->cohort ? (clients + va->cohort - 1) / va->cohort : 1;
-            size_t bound = cohorts * (1 + va->local_steps * (5 + 8 * va->n_tasks));
+            size_t dau = 0;
+            for (size_t t = 0; t < va->n_tasks; t++)
+                dau += va->tasks[t] == FR_MTR_DIRECTAU;
+            size_t bound = cohorts * (1 + va->local_steps * (5 + 8 * va->n_tasks + 8 * dau));
             CHECK(on_cpu.ops_per_round > 0 && on_cpu.ops_per_round <= bound,
                   "%s: %llu ops a round, expected at most %zu", what, (unsigned long long)on_cpu.ops_per_round,
                   bound);

@@ -298,7 +298,6 @@ static void test_task_gradients(void)
     st.negative = neg;
     st.slot_of = m->slot_of;
     st.rows = m->rows;
-    st.table = m->table;
     for (size_t k = 0; k < o.n_tasks; k++) {
         if (m->aux[k][0])
             fr_mtr_task_draw(m, k, 0, 0, n);

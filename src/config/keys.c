@@ -454,7 +454,7 @@ static const fr_config_key schema[] = {
      "mtrec job, federated: SGD steps over its interactions a client takes per round, on its row and local copies of the item rows",
      .jobs = MTREC_FED},
     {"mtrec", "cohort", FR_CFG_INT, "0", 0, 16777216, 0, 0, NULL,
-     "mtrec job, federated: train each round's clients as cohorts of this many on the backend (0: one by one on the host, or cohorts of 1024 with backend.kind = opencl): each local step's task gradients, combination and SGD as batched ops over the cohort, DirectAU and the combiner's weights on the host between them; results agree with the one-by-one path within float rounding",
+     "mtrec job, federated: train each round's clients as cohorts of this many on the backend (0: one by one on the host, or cohorts of 1024 with backend.kind = opencl): each local step's task gradients, combination and SGD as batched ops over the cohort, the combiner's weights and DirectAU's norms and pair weights on the host between them; results agree with the one-by-one path within float rounding",
      .jobs = MTREC_FED},
     {"mtrec", "synthetic_categories", FR_CFG_INT, "20", 1, 1e6, 0, 0, NULL,
      "mtrec job, synthetic data: item categories",

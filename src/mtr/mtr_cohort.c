@@ -8,30 +8,30 @@
  * triples and the rating task's pairs, their losses and logit gradients
  * (fr_bce_with_logits, fr_mul), each task's gradient on every slot row as
  * segmented sums over the samples that touch the row
- * (fr_segment_rows_axpy), the inner products the combiner's rule needs
- * (fr_rows_dot: PMTRec's task norms of each row, a global method's Gram
- * matrix entries per row), the combination sum_t w_t g_t of each row
- * (fr_segment_rows_axpy) and the SGD step on the slot rows (fr_sgd_rows).
- * The rows live on the backend for the whole cohort: each client's own
- * copy of its user row and of every item row it touches (its overlay),
- * uploaded at the start, downloaded at the end.
+ * (fr_segment_rows_axpy); DirectAU's normalised rows, differences, pair
+ * products and gradient the same way (directau_ops); the inner products
+ * the combiner's rule needs (fr_rows_dot: PMTRec's task norms of each row,
+ * a global method's Gram matrix entries per row), the combination
+ * sum_t w_t g_t of each row (fr_segment_rows_axpy) and the SGD step on the
+ * slot rows (fr_sgd_rows). The rows live on the backend for the whole
+ * cohort: each client's own copy of its user row and of every item row it
+ * touches (its overlay), uploaded at the start, downloaded at the end.
  *
  * What the host does: everything random (each client's BPR negatives and
  * pairwise samples, drawn by the one-by-one path's own code from the same
  * streams, so the samples and the slots' order are the same), laying out
- * the index lists of every step (uploaded once), and, within a step:
+ * the index lists of every step (uploaded once), and, within a step, the
+ * few numbers per row, pair or client that fr_backend has no op for:
  * - the combiner's weights, per client as one by one (combine.c's rules,
  *   fr_combine_row_weights and fr_combine_gram_weights), from the inner
- *   products downloaded (T or T (T + 1) / 2 floats a row, not the
- *   gradients), the weights uploaded; GradDrop, whose rule is per
- *   coordinate, downloads the gradients and combines on the host;
- * - DirectAU (alignment and uniformity need row norms and an exponential,
- *   which fr_backend does not offer): its rows are gathered and downloaded
- *   and its gradient computed by the one-by-one path's code and uploaded.
- * A round is then a few tens of launches and small transfers per local
- * step, whatever the number of clients. The arithmetic is the one-by-one
- * path's in another float order: results agree within rounding, not bit
- * for bit. */
+ *   products (T or T (T + 1) / 2 floats a row, not the gradients); GradDrop,
+ *   whose rule is per coordinate, downloads the gradients and combines on
+ *   the host;
+ * - DirectAU's row norms' inverses (a square root), its pair weights
+ *   (an exponential of each pair product) and the loss.
+ * A step is then a few tens of launches and three small round trips,
+ * whatever the number of clients. The arithmetic is the one-by-one path's
+ * in another float order: results agree within rounding, not bit for bit. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +64,29 @@ static fr_status grow(void **v, size_t *cap, size_t need, size_t size, const cha
     return FR_OK;
 }
 
+static fr_status host_grow(float **v, size_t *cap, size_t n, const char *what)
+{
+    return grow((void **)v, cap, n ? n : 1, sizeof **v, what);
+}
+
+/* A growable host vector of float. */
+typedef struct fvec {
+    float *v;
+    size_t n, cap;
+} fvec;
+
 static fr_status ipush(ivec *a, int32_t x)
 {
     if (a->n == a->cap)
         FR_TRY(grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v, "cohort index lists"));
+    a->v[a->n++] = x;
+    return FR_OK;
+}
+
+static fr_status fpush(fvec *a, float x)
+{
+    if (a->n == a->cap)
+        FR_TRY(grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v, "cohort coefficient lists"));
     a->v[a->n++] = x;
     return FR_OK;
 }
@@ -86,8 +105,19 @@ typedef struct task_lists {
 /* One local step of the cohort. */
 typedef struct step_lists {
     ivec slot_rows;           /* slot -> overlay row, clients in order */
-    ivec dau_user, dau_item;  /* DirectAU: each sample's slots within its client (host only) */
     task_lists task[T_MAX];
+    /* DirectAU: each sample's user and item slots (diff_xi, two a
+     * sample: the rows of its difference); the distinct item slots of
+     * each client (distinct, host only, with their counts) and their pairs
+     * a <= b (pair_a, pair_b); the alignment's gradient as segments over
+     * the samples' differences (al_*: the user's slot, then each distinct
+     * item's; coefficients +-2 / n in al_coef) and the uniformity's over
+     * the normalised rows (un_*: each distinct item's slot, its own row
+     * then the others'; coefficients computed each step, n_un of them) */
+    ivec diff_xi, distinct, pair_a, pair_b, al_start, al_seg, al_xi, un_start, un_seg, un_xi;
+    fvec count, al_coef;
+    size_t at_diff_xi, at_pair_a, at_pair_b, at_al_start, at_al_seg, at_al_xi, at_un_start, at_un_seg, at_un_xi;
+    size_t at_al_coef;
     /* The combination on the backend: the inner products' row pairs
      * (qa, qb) and each slot's T contributions (comb_start, comb_seg,
      * comb_idx): built from the slot count alone */
@@ -102,12 +132,16 @@ typedef struct cohort_client {
     size_t row_at, n_rows;   /* its overlay: its user row, then its items' */
 } cohort_client;
 
-/* A client's slots in a step. */
+/* A client's slots in a step, and its DirectAU lists there: its distinct
+ * items (in distinct), their pairs, its uniformity coefficients. */
 typedef struct client_slots {
     size_t at, n;
+    size_t distinct_at, n_distinct, pair_at, un_at;
 } client_slots;
 
-enum { BUF_R, BUF_I, BUF_F, BUF_Z, BUF_DZ, BUF_C, BUF_L, BUF_G, BUF_X, BUF_CB, BUF_Q, BUF_W, N_BUFS };
+enum { BUF_R, BUF_I, BUF_F, BUF_Z, BUF_DZ, BUF_C, BUF_L, BUF_G, BUF_CB, BUF_Q, BUF_W,
+       /* DirectAU's */
+       BUF_X, BUF_DIFF, BUF_DX, BUF_SQ, BUF_INV, BUF_AL, BUF_K, BUF_UN, BUF_PROJ, BUF_F2, N_BUFS };
 
 struct fr_mtr_cohort {
     fr_backend *be;
@@ -124,15 +158,27 @@ struct fr_mtr_cohort {
     float *f;                /* the float lists: ones, 1/n, -1/n, 2/n, ratings */
     size_t cap_f;
     int32_t *item_local;     /* item -> its overlay row within the client being laid out, or -1 */
-    int32_t *identity;       /* slot -> slot (DirectAU's compact steps) */
     int32_t *count;          /* contributions per slot (counting sort) */
     int32_t *tmp_slot, *tmp_ci, *tmp_xi;
     size_t cap_tmp;
-    float *rows, *grads, *losses, *x, *combined, *q, *w; /* host copies */
-    size_t cap_rows, cap_grads, cap_losses, cap_x, cap_combined, cap_q, cap_w;
-    double *dau_loss;        /* each client's DirectAU loss of the step */
+    float *rows, *grads, *losses, *combined, *q, *w; /* host copies */
+    size_t cap_rows, cap_grads, cap_losses, cap_combined, cap_q, cap_w;
+    /* DirectAU: each client's loss of the step; the rows' squared norms,
+     * their inverses (and negated), the samples' squared differences, the
+     * pairs' products, the uniformity's coefficients (host copies); its
+     * scratch: a slot's distinct index, a client's pair weights and row
+     * sums; the global lists 0, 1, 2, ... and 0, 2, 4, ... (at_iota,
+     * at_even in the uploaded lists) and the alignment's coefficients */
+    double *dau_loss;
     size_t cap_dau_loss;
+    float *sq, *inv, *al, *kk, *un, *e, *r;
+    size_t cap_sq, cap_inv, cap_al, cap_kk, cap_un, cap_e, cap_r;
+    int32_t *distinct_of;
+    size_t at_iota, at_even;
+    fvec fl;
     int on_backend;          /* the combination on the backend (not GradDrop) */
+    int has_directau;        /* a task is DirectAU */
+    size_t n_samples;        /* a step's samples (the cohort's clients' interactions) */
     size_t n_pairs;          /* inner products per slot: T (PMTRec) or T (T + 1) / 2 */
 };
 
@@ -155,8 +201,12 @@ void fr_mtr_cohort_free(fr_mtr_cohort *c)
     for (size_t s = 0; s < c->n_step_lists; s++) {
         step_lists *sl = &c->steps[s];
         free(sl->slot_rows.v);
-        free(sl->dau_user.v);
-        free(sl->dau_item.v);
+        ivec *dl[] = {&sl->diff_xi, &sl->distinct, &sl->pair_a, &sl->pair_b, &sl->al_start, &sl->al_seg,
+                      &sl->al_xi, &sl->un_start, &sl->un_seg, &sl->un_xi};
+        for (size_t k = 0; k < sizeof dl / sizeof dl[0]; k++)
+            free(dl[k]->v);
+        free(sl->count.v);
+        free(sl->al_coef.v);
         free(sl->qa.v);
         free(sl->qb.v);
         free(sl->comb_start.v);
@@ -172,7 +222,6 @@ void fr_mtr_cohort_free(fr_mtr_cohort *c)
     free(c->all.v);
     free(c->f);
     free(c->item_local);
-    free(c->identity);
     free(c->count);
     free(c->tmp_slot);
     free(c->tmp_ci);
@@ -180,7 +229,15 @@ void fr_mtr_cohort_free(fr_mtr_cohort *c)
     free(c->rows);
     free(c->grads);
     free(c->losses);
-    free(c->x);
+    free(c->sq);
+    free(c->inv);
+    free(c->al);
+    free(c->kk);
+    free(c->un);
+    free(c->e);
+    free(c->r);
+    free(c->distinct_of);
+    free(c->fl.v);
     free(c->combined);
     free(c->q);
     free(c->w);
@@ -197,22 +254,24 @@ fr_status fr_mtr_cohort_create(fr_mtr *m, fr_backend *be, fr_mtr_cohort **out)
     c->be = be;
     size_t n_items = m->data->n_items;
     c->item_local = malloc(n_items * sizeof *c->item_local);
-    c->identity = malloc(m->slot_cap * sizeof *c->identity);
     c->count = malloc((m->slot_cap + 1) * sizeof *c->count);
-    if (!c->item_local || !c->identity || !c->count) {
+    c->distinct_of = malloc(m->slot_cap * sizeof *c->distinct_of);
+    if (!c->item_local || !c->count || !c->distinct_of) {
         fr_mtr_cohort_free(c);
         return fr_fail_nomem("cohort state", (n_items + 2 * m->slot_cap) * sizeof(int32_t));
     }
     for (size_t i = 0; i < n_items; i++)
         c->item_local[i] = -1;
     for (size_t k = 0; k < m->slot_cap; k++)
-        c->identity[k] = (int32_t)k;
+        c->distinct_of[k] = -1;
     /* GradDrop's rule is per coordinate: its combination stays on the
      * host, with the gradients downloaded; the others need only inner
      * products (PMTRec: each row's task norms; the global methods: the
      * Gram matrix). */
     size_t T = m->o.n_tasks;
     c->on_backend = m->o.combine.method != FR_COMBINE_GRADDROP;
+    for (size_t t = 0; t < T; t++)
+        c->has_directau |= m->o.tasks[t] == FR_MTR_DIRECTAU;
     c->n_pairs = m->o.combine.method == FR_COMBINE_PMTREC ? T : T * (T + 1) / 2;
     *out = c;
     return FR_OK;
@@ -254,7 +313,12 @@ static fr_status steps_ready(fr_mtr_cohort *c, size_t steps)
     }
     for (size_t s = 0; s < steps; s++) {
         step_lists *sl = &c->steps[s];
-        sl->slot_rows.n = sl->dau_user.n = sl->dau_item.n = 0;
+        sl->slot_rows.n = 0;
+        ivec *dl[] = {&sl->diff_xi, &sl->distinct, &sl->pair_a, &sl->pair_b, &sl->al_start, &sl->al_seg,
+                      &sl->al_xi, &sl->un_start, &sl->un_seg, &sl->un_xi};
+        for (size_t k = 0; k < sizeof dl / sizeof dl[0]; k++)
+            dl[k]->n = 0;
+        sl->count.n = sl->al_coef.n = 0;
         sl->qa.n = sl->qb.n = sl->comb_start.n = sl->comb_seg.n = sl->comb_idx.n = 0;
         for (size_t t = 0; t < T_MAX; t++) {
             task_lists *tl = &sl->task[t];
@@ -361,6 +425,70 @@ static fr_status lay_out_task(fr_mtr *m, fr_mtr_cohort *c, size_t i, const fr_mt
     return FR_OK;
 }
 
+/* DirectAU's lists for client i's step (st drawn, slots made, cs its
+ * slots): the one-by-one path's batch of the user's row (one distinct
+ * row: its uniformity is constant, no gradient) and the items' rows with
+ * their multiplicities, distinct items in first-seen order. */
+static fr_status lay_out_directau(fr_mtr_cohort *c, size_t i, const fr_mtr_step *st, step_lists *sl,
+                                  client_slots *cs)
+{
+    const cohort_client *cc = &c->cl[i];
+    size_t n = st->n, at = cs->at;
+    int32_t user = (int32_t)at + st->slot_of[st->user[0]];
+    cs->distinct_at = sl->distinct.n;
+    cs->pair_at = sl->pair_a.n;
+    size_t nd = 0;
+    for (size_t k = 0; k < n; k++) {
+        int32_t local = st->slot_of[st->item[k]];
+        if (c->distinct_of[local] < 0) {
+            c->distinct_of[local] = (int32_t)nd++;
+            FR_TRY(ipush(&sl->distinct, (int32_t)at + local));
+            FR_TRY(fpush(&sl->count, 0.0f));
+        }
+        sl->count.v[cs->distinct_at + (size_t)c->distinct_of[local]] += 1.0f;
+        FR_TRY(ipush(&sl->diff_xi, user));
+        FR_TRY(ipush(&sl->diff_xi, (int32_t)at + local));
+    }
+    cs->n_distinct = nd;
+    const int32_t *dist = sl->distinct.v + cs->distinct_at;
+    for (size_t a = 0; a < nd; a++)
+        for (size_t b = a; b < nd; b++) {
+            FR_TRY(ipush(&sl->pair_a, dist[a]));
+            FR_TRY(ipush(&sl->pair_b, dist[b]));
+        }
+    /* the alignment: the user's row gets 2 / n of each sample's
+     * difference, each item's row -2 / n of its samples' */
+    float two = 2.0f / (float)n;
+    FR_TRY(ipush(&sl->al_start, (int32_t)sl->al_xi.n));
+    FR_TRY(ipush(&sl->al_seg, user));
+    for (size_t k = 0; k < n; k++) {
+        FR_TRY(ipush(&sl->al_xi, (int32_t)(cc->sample_at + k)));
+        FR_TRY(fpush(&sl->al_coef, two));
+    }
+    for (size_t a = 0; a < nd; a++) {
+        FR_TRY(ipush(&sl->al_start, (int32_t)sl->al_xi.n));
+        FR_TRY(ipush(&sl->al_seg, dist[a]));
+        for (size_t k = 0; k < n; k++)
+            if (c->distinct_of[st->slot_of[st->item[k]]] == (int32_t)a) {
+                FR_TRY(ipush(&sl->al_xi, (int32_t)(cc->sample_at + k)));
+                FR_TRY(fpush(&sl->al_coef, -two));
+            }
+    }
+    /* the uniformity: each item's row gets its own row and the others' */
+    cs->un_at = sl->un_xi.n;
+    for (size_t a = 0; a < nd; a++) {
+        FR_TRY(ipush(&sl->un_start, (int32_t)sl->un_xi.n));
+        FR_TRY(ipush(&sl->un_seg, dist[a]));
+        FR_TRY(ipush(&sl->un_xi, dist[a]));
+        for (size_t b = 0; b < nd; b++)
+            if (b != a)
+                FR_TRY(ipush(&sl->un_xi, dist[b]));
+    }
+    for (size_t a = 0; a < nd; a++)
+        c->distinct_of[dist[a] - (int32_t)at] = -1;
+    return FR_OK;
+}
+
 /* Client i's local steps: each drawn as the one-by-one path draws it
  * (stream (seed, round, user + step x users, ...)), its slots in the same
  * order, and every task's lists appended to the step's. */
@@ -406,14 +534,9 @@ static fr_status lay_out_client(fr_mtr *m, fr_mtr_cohort *c, size_t i, unsigned 
             if (s == FR_OK)
                 s = ipush(&sl->slot_rows, r);
         }
-        for (size_t k = 0; s == FR_OK && k < n; k++) {
-            s = ipush(&sl->dau_user, st.slot_of[st.user[k]]);
-            if (s == FR_OK)
-                s = ipush(&sl->dau_item, st.slot_of[st.item[k]]);
-        }
         for (size_t t = 0; s == FR_OK && t < m->o.n_tasks; t++)
-            if (m->o.tasks[t] != FR_MTR_DIRECTAU)
-                s = lay_out_task(m, c, i, &st, t, sl, cs->at, N);
+            s = m->o.tasks[t] == FR_MTR_DIRECTAU ? lay_out_directau(c, i, &st, sl, cs)
+                                                 : lay_out_task(m, c, i, &st, t, sl, cs->at, N);
         fr_mtr_step_release(m, &st);
     }
     for (size_t k = 1; k < cc->n_rows; k++) /* the item map back to empty, failure or not */
@@ -455,10 +578,28 @@ static fr_status gather_lists(fr_mtr *m, fr_mtr_cohort *c)
     ivec *all = &c->all;
     for (size_t step = 0; step < m->fed_o.local_steps; step++) {
         step_lists *sl = &c->steps[step];
-        const ivec *lists[6 + 7 * T_MAX];
-        size_t *offsets[6 + 7 * T_MAX], n_lists = 0;
+        const ivec *lists[16 + 7 * T_MAX];
+        size_t *offsets[16 + 7 * T_MAX], n_lists = 0;
         lists[n_lists] = &sl->slot_rows;
         offsets[n_lists++] = &sl->at_slot_rows;
+        if (c->has_directau) {
+            FR_TRY(ipush(&sl->al_start, (int32_t)sl->al_xi.n));
+            FR_TRY(ipush(&sl->un_start, (int32_t)sl->un_xi.n));
+            ivec *dl[] = {&sl->diff_xi, &sl->pair_a, &sl->pair_b, &sl->al_start, &sl->al_seg,
+                          &sl->al_xi, &sl->un_start, &sl->un_seg, &sl->un_xi};
+            size_t *dat[] = {&sl->at_diff_xi, &sl->at_pair_a, &sl->at_pair_b, &sl->at_al_start, &sl->at_al_seg,
+                             &sl->at_al_xi, &sl->at_un_start, &sl->at_un_seg, &sl->at_un_xi};
+            for (size_t k = 0; k < sizeof dl / sizeof dl[0]; k++) {
+                lists[n_lists] = dl[k];
+                offsets[n_lists++] = dat[k];
+            }
+            FR_TRY(grow((void **)&c->fl.v, &c->fl.cap, c->fl.n + sl->al_coef.n + 1, sizeof *c->fl.v,
+                        "cohort coefficient lists"));
+            sl->at_al_coef = c->fl.n;
+            if (sl->al_coef.n)
+                memcpy(c->fl.v + c->fl.n, sl->al_coef.v, sl->al_coef.n * sizeof *c->fl.v);
+            c->fl.n += sl->al_coef.n;
+        }
         for (size_t t = 0; t < m->o.n_tasks; t++) {
             task_lists *tl = &sl->task[t];
             if (m->o.tasks[t] == FR_MTR_DIRECTAU)
@@ -495,6 +636,20 @@ static fr_status gather_lists(fr_mtr *m, fr_mtr_cohort *c)
             all->n += lists[k]->n;
         }
     }
+    /* 0, 1, 2, ... and 0, 2, 4, ...: segments of one or two contributions */
+    size_t longest = 0;
+    for (size_t step = 0; step < m->fed_o.local_steps; step++)
+        if (c->steps[step].slot_rows.n > longest)
+            longest = c->steps[step].slot_rows.n;
+    if (c->n_samples > longest)
+        longest = c->n_samples;
+    FR_TRY(grow((void **)&all->v, &all->cap, all->n + 2 * (longest + 1), sizeof *all->v, "cohort index lists"));
+    c->at_iota = all->n;
+    for (size_t k = 0; k <= longest; k++)
+        all->v[all->n++] = (int32_t)k;
+    c->at_even = all->n;
+    for (size_t k = 0; k <= longest; k++)
+        all->v[all->n++] = (int32_t)(2 * k);
     return FR_OK;
 }
 
@@ -532,29 +687,120 @@ static fr_status task_ops(fr_mtr *m, fr_mtr_cohort *c, const task_lists *tl, fr_
                                 at(c, BUF_G, g_at), d);
 }
 
-/* DirectAU's gradient and loss of every client of the step, on the host
- * from the step's rows (downloaded), into its task rows of c->grads. */
-static void directau_grads(fr_mtr *m, fr_mtr_cohort *c, size_t step, size_t n_cl, size_t t, unsigned round,
-                           size_t S)
+/* Client i's part of DirectAU's step on the host: its loss (the mean
+ * squared difference of its samples' normalised rows, and the items'
+ * uniformity from their pairs' products, as the one-by-one path's
+ * uniformity() over distinct rows) and its uniformity coefficients: for
+ * item a, scale c_a R_a on its own row and -scale c_a c_b E_ab on item
+ * b's, E_ab = exp(4 x_a.x_b - 4) (b = a too: x_a.x_a rounds off 1),
+ * R_a = sum_{b != a} c_b E_ab,
+ * scale = -4 (gamma / 2) / S. The user's row is one distinct row: its
+ * uniformity is 0 with no gradient. */
+static fr_status directau_client(fr_mtr *m, fr_mtr_cohort *c, size_t i, size_t step)
 {
+    const cohort_client *cc = &c->cl[i];
+    const client_slots *cs = &c->cs[step * c->cap_cl + i];
     const step_lists *sl = &c->steps[step];
-    size_t d = m->dim;
-    for (size_t i = 0; i < n_cl; i++) {
-        const cohort_client *cc = &c->cl[i];
-        const client_slots *cs = &c->cs[step * c->cap_cl + i];
-        fr_mtr_step st;
-        memset(&st, 0, sizeof st);
-        st.n = cc->n;
-        st.user = sl->dau_user.v + cc->sample_at;
-        st.item = sl->dau_item.v + cc->sample_at;
-        st.slot_of = c->identity;
-        st.n_slots = cs->n;
-        st.table = c->x + cs->at * d;
-        /* a loss that is not finite fails the client in task order
-         * (client_losses), as one by one */
-        (void)fr_mtr_task_grad_into(m, &st, t, round, cc->user + step * m->data->n_users,
-                                    c->grads + (t * S + cs->at) * d, &c->dau_loss[i]);
+    size_t n = cc->n, nd = cs->n_distinct;
+    const float *count = sl->count.v + cs->distinct_at;
+    double align = 0;
+    for (size_t k = 0; k < n; k++)
+        align += (double)c->al[cc->sample_at + k];
+    align /= (double)n;
+    FR_TRY(host_grow(&c->e, &c->cap_e, nd * nd, "DirectAU pair weights"));
+    FR_TRY(host_grow(&c->r, &c->cap_r, nd, "DirectAU pair weights"));
+    float *e = c->e, *r = c->r, *un = c->un + cs->un_at;
+    const float *kk = c->kk + cs->pair_at;
+    size_t p = 0;
+    for (size_t a = 0; a < nd; a++)
+        for (size_t b = a; b < nd; b++, p++)
+            e[a * nd + b] = e[b * nd + a] = expf(4.0f * kk[p] - 4.0f);
+    double uniform = 0;
+    float scale = 0;
+    if (n >= 2) {
+        double s = 0;
+        for (size_t a = 0; a < nd; a++) {
+            /* over every b, then less b = a's term, as the one-by-one
+             * path sums them (it would round otherwise) */
+            float sum = 0;
+            for (size_t b = 0; b < nd; b++)
+                sum += count[b] * e[a * nd + b];
+            r[a] = sum - count[a] * e[a * nd + a];
+            s += 0.5 * (double)count[a] * r[a] + 0.5 * (double)count[a] * ((double)count[a] - 1);
+        }
+        double pairs = (double)n * (double)(n - 1) / 2;
+        if (s > 0) {
+            scale = (float)(-4.0 / s) * (float)(m->o.gamma / 2);
+            uniform = log(s / pairs);
+        } else {
+            uniform = log(pairs > 0 ? 1e-30 : 1);
+        }
     }
+    for (size_t a = 0; a < nd; a++) {
+        float sa = scale * count[a];
+        *un++ = sa * (n >= 2 ? r[a] : 0.0f);
+        for (size_t b = 0; b < nd; b++)
+            if (b != a)
+                *un++ = -sa * count[b] * e[a * nd + b];
+    }
+    c->dau_loss[i] = align + m->o.gamma * uniform / 2;
+    return FR_OK;
+}
+
+/* DirectAU's gradient on the step's slots (task rows t of G), on the
+ * backend but for a few numbers per row and per pair: the slot rows'
+ * squared norms come down and their inverses go up; the rows normalised
+ * (x = v / |v|), the samples' differences x_user - x_item and their
+ * squares, the distinct items' pairs' products; those come down and the
+ * uniformity's coefficients go up; the gradient on the normalised rows
+ * (alignment over the differences, uniformity over the rows) and through
+ * the normalisation, (dx - x (x . dx)) / |v|, into G. */
+static fr_status directau_ops(fr_mtr *m, fr_mtr_cohort *c, size_t step, size_t n_cl, size_t t)
+{
+    fr_backend *be = c->be;
+    step_lists *sl = &c->steps[step];
+    size_t d = m->dim, S = sl->slot_rows.n, N = c->n_samples, P = sl->pair_a.n, n_un = sl->un_xi.n;
+    fr_view R = at(c, BUF_R, 0), X = at(c, BUF_X, 0), DIFF = at(c, BUF_DIFF, 0), DX = at(c, BUF_DX, 0);
+    fr_view iota = at(c, BUF_I, c->at_iota), even = at(c, BUF_I, c->at_even);
+    fr_view slot_rows = at(c, BUF_I, sl->at_slot_rows);
+    FR_TRY(fr_rows_dot(be, S, d, R, d, slot_rows, R, d, slot_rows, none, at(c, BUF_SQ, 0)));
+    FR_TRY(fr_buffer_download(c->buf[BUF_SQ], 0, c->sq, S * 4));
+    for (size_t k = 0; k < S; k++) { /* as the host normalises: |v| at least 1e-12 */
+        float len = sqrtf(c->sq[k]), norm = len > 1e-12f ? len : 1e-12f;
+        c->inv[k] = 1.0f / norm;
+        c->inv[2 * S + k] = -c->inv[k];
+    }
+    FR_TRY(fr_buffer_upload(c->buf[BUF_INV], 0, c->inv, S * 4));
+    FR_TRY(fr_buffer_upload(c->buf[BUF_INV], 2 * S * 4, c->inv + 2 * S, S * 4));
+    FR_TRY(fr_fill(be, S * d, 0.0f, X));
+    FR_TRY(fr_segment_rows_axpy(be, S, S, d, iota, iota, 1.0f, at(c, BUF_INV, 0), none, R, d, slot_rows, X, d));
+    FR_TRY(fr_fill(be, N * d, 0.0f, DIFF));
+    FR_TRY(fr_segment_rows_axpy(be, N, 2 * N, d, even, iota, 1.0f, at(c, BUF_F, 5 * N), none, X, d,
+                                at(c, BUF_I, sl->at_diff_xi), DIFF, d));
+    FR_TRY(fr_rows_dot(be, N, d, DIFF, d, iota, DIFF, d, iota, none, at(c, BUF_AL, 0)));
+    if (P)
+        FR_TRY(fr_rows_dot(be, P, d, X, d, at(c, BUF_I, sl->at_pair_a), X, d, at(c, BUF_I, sl->at_pair_b), none,
+                           at(c, BUF_K, 0)));
+    FR_TRY(fr_buffer_download(c->buf[BUF_AL], 0, c->al, N * 4));
+    if (P)
+        FR_TRY(fr_buffer_download(c->buf[BUF_K], 0, c->kk, P * 4));
+    for (size_t i = 0; i < n_cl; i++)
+        FR_TRY(directau_client(m, c, i, step));
+    if (n_un)
+        FR_TRY(fr_buffer_upload(c->buf[BUF_UN], 0, c->un, n_un * 4));
+    FR_TRY(fr_fill(be, S * d, 0.0f, DX));
+    FR_TRY(fr_segment_rows_axpy(be, sl->al_seg.n, sl->al_xi.n, d, at(c, BUF_I, sl->at_al_start),
+                                at(c, BUF_I, sl->at_al_seg), 1.0f, at(c, BUF_F2, sl->at_al_coef), none, DIFF, d,
+                                at(c, BUF_I, sl->at_al_xi), DX, d));
+    FR_TRY(fr_segment_rows_axpy(be, sl->un_seg.n, n_un, d, at(c, BUF_I, sl->at_un_start),
+                                at(c, BUF_I, sl->at_un_seg), 1.0f, at(c, BUF_UN, 0), none, X, d,
+                                at(c, BUF_I, sl->at_un_xi), DX, d));
+    /* through the normalisation: inv dx - inv (x . dx) x */
+    FR_TRY(fr_rows_dot(be, S, d, X, d, iota, DX, d, iota, none, at(c, BUF_PROJ, 0)));
+    FR_TRY(fr_mul(be, S, at(c, BUF_PROJ, 0), at(c, BUF_INV, 2 * S), at(c, BUF_INV, S)));
+    fr_view G = at(c, BUF_G, t * S * d);
+    FR_TRY(fr_segment_rows_axpy(be, S, S, d, iota, iota, 1.0f, at(c, BUF_INV, 0), none, DX, d, none, G, d));
+    return fr_segment_rows_axpy(be, S, S, d, iota, iota, 1.0f, at(c, BUF_INV, S), none, X, d, none, G, d);
 }
 
 /* Client i's losses of the step (each task's mean over its samples; the
@@ -676,11 +922,6 @@ static fr_status client_step(fr_mtr *m, fr_mtr_cohort *c, size_t i, size_t step,
     return s;
 }
 
-static fr_status host_grow(float **v, size_t *cap, size_t n, const char *what)
-{
-    return grow((void **)v, cap, n ? n : 1, sizeof **v, what);
-}
-
 /* One local step of the cohort: the tasks' gradients on the backend
  * (DirectAU's on the host, uploaded), the weights per client on the host
  * from the gradients' inner products, the combination and the SGD step
@@ -690,33 +931,20 @@ static fr_status run_step(fr_mtr *m, fr_mtr_cohort *c, size_t step, size_t n_cl,
 {
     fr_backend *be = c->be;
     step_lists *sl = &c->steps[step];
-    size_t d = m->dim, T = m->o.n_tasks, S = sl->slot_rows.n, dau = T_MAX;
+    size_t d = m->dim, T = m->o.n_tasks, S = sl->slot_rows.n;
     FR_TRY(fr_fill(be, T * S * d, 0.0f, at(c, BUF_G, 0)));
-    for (size_t t = 0; t < T; t++) {
-        if (m->o.tasks[t] == FR_MTR_DIRECTAU) {
-            dau = t;
-            continue;
-        }
-        FR_TRY(task_ops(m, c, &sl->task[t], m->o.tasks[t], N, t * 2 * N, t * N, t * S * d));
-    }
+    for (size_t t = 0; t < T; t++)
+        FR_TRY(m->o.tasks[t] == FR_MTR_DIRECTAU
+                   ? directau_ops(m, c, step, n_cl, t)
+                   : task_ops(m, c, &sl->task[t], m->o.tasks[t], N, t * 2 * N, t * N, t * S * d));
     fr_view slot_rows = at(c, BUF_I, sl->at_slot_rows);
-    if (dau < T) {
-        FR_TRY(fr_embedding_gather(be, S, d, at(c, BUF_R, 0), slot_rows, at(c, BUF_X, 0)));
-        FR_TRY(fr_buffer_download(c->buf[BUF_X], 0, c->x, S * d * 4));
-    }
     if (c->on_backend) {
-        if (dau < T) {
-            directau_grads(m, c, step, n_cl, dau, round, S);
-            FR_TRY(fr_buffer_upload(c->buf[BUF_G], dau * S * d * 4, c->grads + dau * S * d, S * d * 4));
-        }
         size_t nq = c->n_pairs * S;
         FR_TRY(fr_rows_dot(be, nq, d, at(c, BUF_G, 0), d, at(c, BUF_I, sl->at_qa), at(c, BUF_G, 0), d,
                            at(c, BUF_I, sl->at_qb), none, at(c, BUF_Q, 0)));
         FR_TRY(fr_buffer_download(c->buf[BUF_Q], 0, c->q, nq * 4));
     } else {
         FR_TRY(fr_buffer_download(c->buf[BUF_G], 0, c->grads, T * S * d * 4));
-        if (dau < T)
-            directau_grads(m, c, step, n_cl, dau, round, S);
     }
     FR_TRY(fr_buffer_download(c->buf[BUF_L], 0, c->losses, T * N * 4));
     for (size_t i = 0; i < n_cl; i++)
@@ -767,11 +995,12 @@ fr_status fr_mtr_cohort_train(fr_mtr *m, unsigned round, const size_t *clients, 
         return FR_OK;
     /* The layout: every client's draws, overlay rows and lists. */
     FR_TRY(steps_ready(c, steps));
-    c->row_item.n = c->all.n = 0;
+    c->row_item.n = c->all.n = c->fl.n = 0;
+    c->n_samples = N;
     for (size_t i = 0; i < n_cl; i++)
         FR_TRY(lay_out_client(m, c, i, round, N));
     FR_TRY(gather_lists(m, c));
-    FR_TRY(host_grow(&c->f, &c->cap_f, 5 * N, "cohort samples"));
+    FR_TRY(host_grow(&c->f, &c->cap_f, 7 * N, "cohort samples"));
     for (size_t i = 0; i < n_cl; i++) {
         const cohort_client *cc = &c->cl[i];
         size_t begin = m->fed_start[cc->user];
@@ -783,12 +1012,17 @@ fr_status fr_mtr_cohort_train(fr_mtr *m, unsigned round, const size_t *clients, 
             c->f[2 * N + j] = -inv;
             c->f[3 * N + j] = two;
             c->f[4 * N + j] = data->train_rating[m->fed_rows[begin + k]];
+            c->f[5 * N + 2 * j] = 1.0f; /* DirectAU's differences: user - item */
+            c->f[5 * N + 2 * j + 1] = -1.0f;
         }
     }
-    size_t S = 1, n_rows = c->row_item.n;
-    for (size_t s = 0; s < steps; s++)
-        if (c->steps[s].slot_rows.n > S)
-            S = c->steps[s].slot_rows.n;
+    size_t S = 1, n_rows = c->row_item.n, P = 1, n_un = 1;
+    for (size_t s = 0; s < steps; s++) {
+        const step_lists *sl = &c->steps[s];
+        S = sl->slot_rows.n > S ? sl->slot_rows.n : S;
+        P = sl->pair_a.n > P ? sl->pair_a.n : P;
+        n_un = sl->un_xi.n > n_un ? sl->un_xi.n : n_un;
+    }
     /* The overlay's first values: each client's row and the round's item rows. */
     FR_TRY(host_grow(&c->rows, &c->cap_rows, n_rows * d, "cohort rows"));
     for (size_t i = 0; i < n_cl; i++) {
@@ -800,27 +1034,44 @@ fr_status fr_mtr_cohort_train(fr_mtr *m, unsigned round, const size_t *clients, 
     }
     FR_TRY(host_grow(&c->grads, &c->cap_grads, T * S * d, "cohort gradients"));
     FR_TRY(host_grow(&c->losses, &c->cap_losses, T * N, "cohort losses"));
-    FR_TRY(host_grow(&c->x, &c->cap_x, S * d, "cohort rows"));
     FR_TRY(host_grow(&c->combined, &c->cap_combined, S * d, "cohort gradients"));
     FR_TRY(host_grow(&c->q, &c->cap_q, c->n_pairs * S, "cohort inner products"));
     FR_TRY(host_grow(&c->w, &c->cap_w, T * S, "cohort weights"));
     FR_TRY(grow((void **)&c->dau_loss, &c->cap_dau_loss, n_cl, sizeof *c->dau_loss, "cohort losses"));
+    if (c->has_directau) {
+        FR_TRY(host_grow(&c->sq, &c->cap_sq, S, "DirectAU norms"));
+        FR_TRY(host_grow(&c->inv, &c->cap_inv, 3 * S, "DirectAU norms"));
+        FR_TRY(host_grow(&c->al, &c->cap_al, N, "DirectAU differences"));
+        FR_TRY(host_grow(&c->kk, &c->cap_kk, P, "DirectAU pairs"));
+        FR_TRY(host_grow(&c->un, &c->cap_un, n_un, "DirectAU coefficients"));
+        FR_TRY(dev(c, BUF_X, S * d * 4));
+        FR_TRY(dev(c, BUF_DIFF, N * d * 4));
+        FR_TRY(dev(c, BUF_DX, S * d * 4));
+        FR_TRY(dev(c, BUF_SQ, S * 4));
+        FR_TRY(dev(c, BUF_INV, 3 * S * 4));
+        FR_TRY(dev(c, BUF_AL, N * 4));
+        FR_TRY(dev(c, BUF_K, P * 4));
+        FR_TRY(dev(c, BUF_UN, n_un * 4));
+        FR_TRY(dev(c, BUF_PROJ, S * 4));
+        FR_TRY(dev(c, BUF_F2, c->fl.n * 4));
+        if (c->fl.n)
+            FR_TRY(fr_buffer_upload(c->buf[BUF_F2], 0, c->fl.v, c->fl.n * 4));
+    }
     FR_TRY(dev(c, BUF_R, n_rows * d * 4));
     FR_TRY(dev(c, BUF_I, c->all.n * 4));
-    FR_TRY(dev(c, BUF_F, 5 * N * 4));
+    FR_TRY(dev(c, BUF_F, 7 * N * 4));
     FR_TRY(dev(c, BUF_Z, 2 * N * 4));
     FR_TRY(dev(c, BUF_DZ, N * 4));
     FR_TRY(dev(c, BUF_C, T * 2 * N * 4));
     FR_TRY(dev(c, BUF_L, T * N * 4));
     FR_TRY(dev(c, BUF_G, T * S * d * 4));
-    FR_TRY(dev(c, BUF_X, S * d * 4));
     FR_TRY(dev(c, BUF_CB, S * d * 4));
     FR_TRY(dev(c, BUF_Q, c->n_pairs * S * 4));
     FR_TRY(dev(c, BUF_W, T * S * 4));
     FR_TRY(fr_buffer_upload(c->buf[BUF_R], 0, c->rows, n_rows * d * 4));
     if (c->all.n)
         FR_TRY(fr_buffer_upload(c->buf[BUF_I], 0, c->all.v, c->all.n * 4));
-    FR_TRY(fr_buffer_upload(c->buf[BUF_F], 0, c->f, 5 * N * 4));
+    FR_TRY(fr_buffer_upload(c->buf[BUF_F], 0, c->f, 7 * N * 4));
     /* The losses of a task that has none (DirectAU's are the host's). */
     FR_TRY(fr_fill(c->be, T * N, 0.0f, at(c, BUF_L, 0)));
     for (size_t s = 0; s < steps; s++)

@@ -44,10 +44,6 @@ typedef struct fr_mtr_step {
     size_t n_slots;
     /* pairwise auxiliary tasks: n triples (anchor, positive, negative) */
     int32_t *aux_a, *aux_p, *aux_n;
-    /* where the rows' values are read: the model's table (row r at
-     * table + r * dim), or a backend cohort's copy of a client's slot rows
-     * (mtr_cohort.c: rows named by slot, slot_of the identity) */
-    const float *table;
 } fr_mtr_step;
 
 typedef struct fr_mtr_ranker fr_mtr_ranker;
@@ -169,9 +165,6 @@ int32_t fr_mtr_touch(fr_mtr *m, fr_mtr_step *st, int32_t row);
  * loss and row gradients; BPR and the batch-bound tasks read st. */
 fr_status fr_mtr_task_grad(fr_mtr *m, fr_mtr_step *st, size_t k, unsigned epoch, uint64_t step,
                            double *loss);
-/* The same into grad (st->n_slots rows) instead of m->task_grad[k]. */
-fr_status fr_mtr_task_grad_into(fr_mtr *m, fr_mtr_step *st, size_t k, unsigned epoch, uint64_t step,
-                                float *grad, double *loss);
 /* Draw the step's auxiliary pairs of task slot k into m->aux[k]. */
 void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t n);
 

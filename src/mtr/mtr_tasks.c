@@ -69,17 +69,16 @@ static double bpr_triples(fr_mtr *m, fr_mtr_step *st, float *grad, const int32_t
                           const int32_t *positive, const int32_t *negative, size_t n)
 {
     size_t d = m->dim;
-    const float *table = st->table;
     double loss = 0;
     for (size_t k = 0; k < n; k++) {
         if (k + BPR_PREFETCH < n) { /* the rows are scattered over a table larger than the cache */
-            __builtin_prefetch(table + (size_t)anchor[k + BPR_PREFETCH] * d);
-            __builtin_prefetch(table + (size_t)positive[k + BPR_PREFETCH] * d);
-            __builtin_prefetch(table + (size_t)negative[k + BPR_PREFETCH] * d);
+            __builtin_prefetch(m->table + (size_t)anchor[k + BPR_PREFETCH] * d);
+            __builtin_prefetch(m->table + (size_t)positive[k + BPR_PREFETCH] * d);
+            __builtin_prefetch(m->table + (size_t)negative[k + BPR_PREFETCH] * d);
         }
-        const float *a = table + (size_t)anchor[k] * d;
-        const float *p = table + (size_t)positive[k] * d;
-        const float *q = table + (size_t)negative[k] * d;
+        const float *a = m->table + (size_t)anchor[k] * d;
+        const float *p = m->table + (size_t)positive[k] * d;
+        const float *q = m->table + (size_t)negative[k] * d;
         float x = dot(a, p, d) - dot(a, q, d);
         loss += softplus(-(double)x);
         /* d/dx of -log sigmoid(x) = -sigmoid(-x) */
@@ -101,8 +100,8 @@ static double rating_task(fr_mtr *m, fr_mtr_step *st, float *grad)
     size_t d = m->dim, n = st->n;
     double loss = 0;
     for (size_t k = 0; k < n; k++) {
-        const float *u = st->table + (size_t)st->user[k] * d;
-        const float *i = st->table + (size_t)st->item[k] * d;
+        const float *u = m->table + (size_t)st->user[k] * d;
+        const float *i = m->table + (size_t)st->item[k] * d;
         float err = st->rating[k] - dot(u, i, d);
         loss += (double)err * err;
         float g = -2.0f * err / (float)n;
@@ -180,12 +179,11 @@ static double uniformity(fr_mtr *m, const float *x, const float *c, size_t u, si
 }
 
 /* Normalise the n rows `rows` of the table into x (norms into norm). */
-static void normalise_rows(fr_mtr *m, const fr_mtr_step *st, const int32_t *rows, size_t n, float *x,
-                           float *norm)
+static void normalise_rows(fr_mtr *m, const int32_t *rows, size_t n, float *x, float *norm)
 {
     size_t d = m->dim;
     for (size_t k = 0; k < n; k++) {
-        const float *v = st->table + (size_t)rows[k] * d;
+        const float *v = m->table + (size_t)rows[k] * d;
         float len = sqrtf(dot(v, v, d));
         norm[k] = len > 1e-12f ? len : 1e-12f;
         float inv = 1.0f / norm[k];
@@ -242,8 +240,8 @@ static double directau(fr_mtr *m, fr_mtr_step *st, float *grad)
     float *xu = m->au_x, *xi = m->au_x + n * d;
     float *lu = m->au_norm, *li = m->au_norm + n, *ru = m->au_norm + 2 * n, *ri = m->au_norm + 3 * n;
     float *du = m->au_dx, *di = m->au_dx + n * d;
-    normalise_rows(m, st, users, nu, xu, lu);
-    normalise_rows(m, st, items, ni, xi, li);
+    normalise_rows(m, users, nu, xu, lu);
+    normalise_rows(m, items, ni, xi, li);
     memset(m->au_dx, 0, 2 * n * d * sizeof(float));
     double align = 0;
     for (size_t k = 0; k < n; k++) {
@@ -387,12 +385,7 @@ void fr_mtr_task_draw(fr_mtr *m, size_t k, unsigned epoch, uint64_t step, size_t
 fr_status fr_mtr_task_grad(fr_mtr *m, fr_mtr_step *st, size_t k, unsigned epoch, uint64_t step,
                            double *loss)
 {
-    return fr_mtr_task_grad_into(m, st, k, epoch, step, m->task_grad[k], loss);
-}
-
-fr_status fr_mtr_task_grad_into(fr_mtr *m, fr_mtr_step *st, size_t k, unsigned epoch, uint64_t step,
-                                float *grad, double *loss)
-{
+    float *grad = m->task_grad[k];
     /* every slot's row starts at zero: cleared here, on the task's own
      * thread in one pass, rather than row by row as slots are made */
     memset(grad, 0, st->n_slots * m->dim * sizeof *grad);

@@ -291,7 +291,6 @@ void fr_mtr_step_init(fr_mtr *m, fr_mtr_step *st, size_t n)
     st->negative = m->negative;
     st->slot_of = m->slot_of;
     st->rows = m->rows;
-    st->table = m->table;
 }
 
 /* A step's independent parts run on the engine's threads when the batch is
