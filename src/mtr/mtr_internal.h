@@ -2,8 +2,9 @@
  * files (internal): mtr_data.c (splits, per-row lists), mtr_relations.c
  * (side-relation readers), mtr_synthetic.c, mtr_tasks.c (the tasks'
  * losses and row gradients), mtr_train.c (steps, Adam, evaluation),
- * mtr_client.c (the client of federated rounds), mtr_checkpoint.c
- * (saving and resuming between epochs). */
+ * mtr_client.c (the client of federated rounds), mtr_cohort.c (its
+ * clients as cohorts on a backend), mtr_checkpoint.c (saving and resuming
+ * between epochs). */
 #ifndef FR_MTR_INTERNAL_H
 #define FR_MTR_INTERNAL_H
 
