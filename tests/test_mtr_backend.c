@@ -1,7 +1,8 @@
 /* test_mtr_backend.c — federated multi-task MF with its clients trained as
  * cohorts on a backend (src/mtr/mtr_cohort.c) against the one-by-one host
  * path (src/mtr/mtr_client.c), on a dense and a sparse synthetic data set
- * (fr_mtr_synthetic): every round's figures (each task's loss, the
+ * (fr_mtr_synthetic; and one where each user's second interaction repeats
+ * its first item: DirectAU's multiplicities): every round's figures (each task's loss, the
  * combiner's weights and norms, its conflicts, the steps) and bytes
  * uploaded, the final table (users' and items' rows) and the validation
  * Recall@20 after the last round, for PMTRec (its weights per row from
@@ -136,6 +137,31 @@ static void compare(const char *what, const char *where, const variant *v, const
            what, where, worst_fig, worst_table, b->recall20, a->recall20, (unsigned long long)b->ops_per_round);
 }
 
+/* A user's second training interaction made a repeat of its first item
+ * (DirectAU then has items of multiplicity 2 in a client's batch). */
+static void repeat_items(fr_mtr_data *d)
+{
+    int32_t *first = malloc(d->n_users * sizeof *first);
+    unsigned char *seen = calloc(d->n_users, 1);
+    if (!first || !seen) {
+        CHECK(0, "out of memory");
+        free(first);
+        free(seen);
+        return;
+    }
+    for (size_t i = 0; i < d->n_train; i++) {
+        size_t u = (size_t)d->train_user[i];
+        if (seen[u] == 0)
+            first[u] = d->train_item[i];
+        else if (seen[u] == 1)
+            d->train_item[i] = first[u];
+        if (seen[u] < 2)
+            seen[u]++;
+    }
+    free(first);
+    free(seen);
+}
+
 static fr_backend *open_opencl(void)
 {
     if (!fr_opencl_built()) {
@@ -165,9 +191,11 @@ int main(void)
     const struct {
         const char *name;
         fr_mtr_synthetic_spec spec;
+        int repeats;
     } shapes[] = {
-        {"dense", {3, 40, 30, 12, 4, 0}},
-        {"sparse", {4, 150, 1500, 5, 12, 0}},
+        {"dense", {3, 40, 30, 12, 4, 0}, 0},
+        {"sparse", {4, 150, 1500, 5, 12, 0}, 0},
+        {"repeats", {5, 60, 80, 8, 6, 0}, 1},
     };
     const variant variants[] = {
         {"pmtrec, bpr+directau+rating+category, 2 local steps",
@@ -189,6 +217,8 @@ int main(void)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         fr_mtr_data d;
         CHECK_OK(fr_mtr_synthetic(&shapes[s].spec, &d));
+        if (shapes[s].repeats) /* each user's second interaction names its first item again */
+            repeat_items(&d);
         printf("%s: %zu users, %zu items, %zu training interactions\n", shapes[s].name, d.n_users, d.n_items,
                d.n_train);
         for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {

@@ -287,10 +287,10 @@ static fr_status client_step(fr_mtr *m, fr_mtr_cohort *c, size_t i, size_t step,
 }
 
 /* One local step of the cohort: the tasks' gradients on the backend
- * (DirectAU's on the host, uploaded), the weights per client on the host
- * from the gradients' inner products, the combination and the SGD step
- * on the backend. GradDrop: the gradients downloaded and combined on the
- * host, the combined rows uploaded. */
+ * (DirectAU's with its scalars from the host), the weights per client on
+ * the host from the gradients' inner products, the combination and the
+ * SGD step on the backend. GradDrop: the gradients downloaded and
+ * combined on the host, the combined rows uploaded. */
 static fr_status run_step(fr_mtr *m, fr_mtr_cohort *c, size_t step, size_t n_cl, unsigned round, size_t N)
 {
     fr_backend *be = c->be;
@@ -396,11 +396,14 @@ fr_status fr_mtr_cohort_train(fr_mtr *m, unsigned round, const size_t *clients, 
             memcpy(c->rows + (cc->row_at + k) * d,
                    m->table + (data->n_users + (size_t)c->row_item.v[cc->row_at + k]) * d, d * sizeof *c->rows);
     }
-    FR_TRY(host_grow(&c->grads, &c->cap_grads, T * S * d, "cohort gradients"));
     FR_TRY(host_grow(&c->losses, &c->cap_losses, T * N, "cohort losses"));
-    FR_TRY(host_grow(&c->combined, &c->cap_combined, S * d, "cohort gradients"));
-    FR_TRY(host_grow(&c->q, &c->cap_q, c->n_pairs * S, "cohort inner products"));
-    FR_TRY(host_grow(&c->w, &c->cap_w, T * S, "cohort weights"));
+    if (c->on_backend) {
+        FR_TRY(host_grow(&c->q, &c->cap_q, c->n_pairs * S, "cohort inner products"));
+        FR_TRY(host_grow(&c->w, &c->cap_w, T * S, "cohort weights"));
+    } else { /* GradDrop: the gradients come down, the combined rows go up */
+        FR_TRY(host_grow(&c->grads, &c->cap_grads, T * S * d, "cohort gradients"));
+        FR_TRY(host_grow(&c->combined, &c->cap_combined, S * d, "cohort gradients"));
+    }
     FR_TRY(grow((void **)&c->dau_loss, &c->cap_dau_loss, n_cl, sizeof *c->dau_loss, "cohort losses"));
     if (c->has_directau) {
         FR_TRY(host_grow(&c->sq, &c->cap_sq, S, "DirectAU norms"));

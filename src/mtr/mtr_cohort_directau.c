@@ -13,7 +13,7 @@
  * row: its uniformity is constant, no gradient) and the items' rows with
  * their multiplicities, distinct items in first-seen order. */
 fr_status fr_mtr_cohort_lay_out_directau(fr_mtr_cohort *c, size_t i, const fr_mtr_step *st, step_lists *sl,
-                                  client_slots *cs)
+                                         client_slots *cs)
 {
     const cohort_client *cc = &c->cl[i];
     size_t n = st->n, at = cs->at;
@@ -48,14 +48,22 @@ fr_status fr_mtr_cohort_lay_out_directau(fr_mtr_cohort *c, size_t i, const fr_mt
         FR_TRY(ipush(&sl->al_xi, (int32_t)(cc->sample_at + k)));
         FR_TRY(fpush(&sl->al_coef, two));
     }
-    for (size_t a = 0; a < nd; a++) {
+    /* each item's samples in sample order: a counting sort by item */
+    int32_t *by_item = c->tmp_slot; /* room for 4 n (lay_out_client) */
+    memset(c->count, 0, (nd + 1) * sizeof *c->count);
+    for (size_t k = 0; k < n; k++)
+        c->count[c->distinct_of[st->slot_of[st->item[k]]] + 1]++;
+    for (size_t a = 0; a < nd; a++)
+        c->count[a + 1] += c->count[a];
+    for (size_t k = 0; k < n; k++)
+        by_item[c->count[c->distinct_of[st->slot_of[st->item[k]]]]++] = (int32_t)k;
+    for (size_t a = 0, k = 0; a < nd; a++) {
         FR_TRY(ipush(&sl->al_start, (int32_t)sl->al_xi.n));
         FR_TRY(ipush(&sl->al_seg, dist[a]));
-        for (size_t k = 0; k < n; k++)
-            if (c->distinct_of[st->slot_of[st->item[k]]] == (int32_t)a) {
-                FR_TRY(ipush(&sl->al_xi, (int32_t)(cc->sample_at + k)));
-                FR_TRY(fpush(&sl->al_coef, -two));
-            }
+        for (; k < (size_t)c->count[a]; k++) {
+            FR_TRY(ipush(&sl->al_xi, (int32_t)(cc->sample_at + (size_t)by_item[k])));
+            FR_TRY(fpush(&sl->al_coef, -two));
+        }
     }
     /* the uniformity: each item's row gets its own row and the others' */
     cs->un_at = sl->un_xi.n;
