@@ -97,7 +97,8 @@ same 0 "" --set job.kind=mtrec --set mtrec.federated=true --set mtrec.tasks=bpr,
 # federated mtrec too: tests/test_mtr_backend).
 same 0 "" --set job.kind=mtrec --set backend.kind=cpu --set backend.cpu_isa=scalar
 same 3 "backend.kind = opencl: the mtrec job with mtrec.federated = false trains its embedding rows on the CPU" --set job.kind=mtrec --set backend.kind=opencl
-same 0 "" --set job.kind=mtrec --set mtrec.federated=true --set mtrec.tasks=bpr,rating --set backend.kind=opencl --set mtrec.cohort=64
+same 0 "" --set job.kind=mtrec --set mtrec.federated=true --set mtrec.tasks=bpr,rating --set backend.kind=opencl --set mtrec.cohort=64 \
+    --set opencl.platform=0 --set opencl.device=0 --set opencl.min_elements=0
 same 3 "mtrec.cohort = 64 (--set) is read by job.kind = mtrec only with mtrec.federated = true" --set job.kind=mtrec --set mtrec.cohort=64
 same 3 "backend.kind = opencl: job.kind = fedncf trains on the CPU" --set job.kind=fedncf --set backend.kind=opencl
 same 3 "backend.kind = opencl: job.kind = central-mf trains on the CPU" --set job.kind=central-mf --set backend.kind=opencl
