@@ -15,3 +15,8 @@ check_PROGRAMS += tests/test_pool_errors
 tests_test_pool_errors_SOURCES = tests/test_pool_errors.c tests/testutil.h
 tests_test_pool_errors_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_pool_errors
+# fedrec/host.h: the CPU paths on host memory against the reference.
+check_PROGRAMS += tests/test_host
+tests_test_host_SOURCES = tests/test_host.c tests/ref_ops.c tests/ref_ops.h tests/testutil.h
+tests_test_host_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_host

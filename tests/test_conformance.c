@@ -211,6 +211,30 @@ static void test_batched(int ta, int tb, size_t m, size_t n, size_t k, size_t ba
     free(a); free(b); free(c); free(got); free(ref);
 }
 
+/* C matrices stacked without gaps (stride m n), NaN in C and beta 0: C is
+ * cleared first (OpenCL clears the stack at once) and NaN never reaches
+ * the result. */
+static void test_batched_stacked(size_t m, size_t n, size_t k, size_t batch)
+{
+    size_t sa = m * k, sb = k * n, sc = m * n;
+    float *a = alloc_floats(sa * batch), *b = alloc_floats(sb * batch), *c = alloc_floats(sc * batch);
+    random_floats(a, sa * batch, 1);
+    random_floats(b, sb * batch, 1);
+    for (size_t i = 0; i < sc * batch; i++)
+        c[i] = NAN;
+    double *ref = alloc_doubles(sc * batch);
+    ref_gemm_strided_batched(0, 0, m, n, k, 1.0, a, k, sa, b, n, sb, 0.0, ref, n, sc, batch);
+    fr_view va = upload(a, sa * batch, 1), vb = upload(b, sb * batch, 0), vc = upload(c, sc * batch, 2);
+    CHECK_OK(fr_gemm_strided_batched(be, FR_NO_TRANS, FR_NO_TRANS, m, n, k, 1.0f, va, k, sa, vb, n, sb, 0.0f, vc,
+                                     n, sc, batch));
+    float *got = download(vc, sc * batch);
+    for (size_t q = 0; q < sc * batch; q++)
+        note_mag(OP_BATCHED, got[q], ref[q], (double)k);
+    ran(OP_BATCHED);
+    release(va); release(vb); release(vc);
+    free(a); free(b); free(c); free(got); free(ref);
+}
+
 static void test_blas1(size_t n)
 {
     float *x = alloc_floats(n), *y = alloc_floats(n);
@@ -846,6 +870,8 @@ static void run_suite(void)
         test_batched(t & 1, t >> 1, 3, 1, 2, 1, 0.0f);
     }
     test_batched(0, 1, 8, 8, 8, 64, 0.5f);
+    test_batched_stacked(24, 6, 5, 40);
+    test_batched_stacked(3, 1, 7, 9);
 
     const size_t lens[] = {1, 7, 64, 1000, 100003, 2 * copy + 17 /* threads */};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)

@@ -48,7 +48,7 @@ closure() {
 
 # Public headers the federation core may bring in.
 fed_public="fedrec/error.h fedrec/fed.h fedrec/fed_client.h fedrec/participation.h fedrec/privacy.h fedrec/progress.h fedrec/rng.h fedrec/comm.h fedrec/config.h fedrec/version.h"
-backend_public="fedrec/backend.h fedrec/error.h"
+backend_public="fedrec/backend.h fedrec/host.h fedrec/error.h"
 bottom_public="fedrec/error.h fedrec/rng.h fedrec/progress.h fedrec/version.h fedrec/config.h"
 
 check_file() { # file layer
@@ -98,7 +98,7 @@ check_file() { # file layer
             backend/* | nn/*) bad "$rel" "includes \"$inc\": data code sees no backend or nn" ;;
             fedrec/*)
                 for h in $(closure "$inc"); do
-                    case $h in fedrec/backend.h | fedrec/nn.h)
+                    case $h in fedrec/backend.h | fedrec/host.h | fedrec/nn.h)
                         bad "$rel" "includes \"$inc\", which brings $h: data code sees no backend or nn" ;;
                     esac
                 done ;;

@@ -105,6 +105,9 @@ awk -F, 'NR > 1 && $10 > 0 { seen = 1 } END { exit !seen }' "$tmp/faults-single.
 # in groups of 50): the same on any rank count.
 # shellcheck disable=SC2086
 same cohorts "$pf" $small --set pfedrec.cohort=50 --set pfedrec.client_fraction=0.5 --set backend.kind=cpu
+# FedNCF's cohorts (batched GEMMs over the clients' copies of its layers).
+# shellcheck disable=SC2086
+same ncf-cohorts "$pf" $small --set job.kind=fedncf --set train.rounds=3 --set pfedrec.cohort=40 --set backend.kind=cpu
 # Rating models saved on 2 ranks (--save): every user's part comes from
 # the rank that trained it, so the file is the one-process run's byte for
 # byte and evaluates in one process to the figures training printed.

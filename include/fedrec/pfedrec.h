@@ -68,10 +68,11 @@ typedef struct fr_pfedrec_options {
     int eval_global_items;   /* ablation: evaluate with the global item table */
     int share_score;         /* ablation: aggregate w, b too (no personal score) */
     int threads;             /* workers; <= 0: online cores */
-    /* Cohort training (PFedRec and FedMF; doc/PFEDREC.md "Cohorts"):
-     * with a backend, each round's clients train on it as cohorts of
-     * `cohort` clients (0: 1024), batch by batch in a few batched ops per
-     * batch — the way onto an OpenCL device. Results agree with the
+    /* Cohort training (PFedRec, FedMF and FedNCF; doc/PFEDREC.md
+     * "Cohorts"): with a backend, each round's clients train on it as
+     * cohorts of `cohort` clients (0: fr_pfedrec_cohort_clients), batch by
+     * batch in a few batched ops per batch — the way onto an OpenCL
+     * device. Results agree with the
      * one-by-one path within float rounding (not bit for bit). NULL (the
      * default): clients one by one on the host's threads. Borrowed: the
      * backend must outlive the job. */
@@ -178,6 +179,10 @@ double fr_pfedrec_sampling_rate(const fr_pfedrec_options *o, size_t n_users);
 /* The checks fr_pfedrec_create makes of the options alone (sizes,
  * rates, privacy and aggregator combinations), before any data. */
 fr_status fr_pfedrec_options_check(const fr_pfedrec_options *o);
+/* Clients per cohort under o: o->cohort, or when it is 0 the default,
+ * 1024 (PFedRec, FedMF) or 128 (FedNCF, whose activations are a batch of
+ * rows per client). */
+size_t fr_pfedrec_cohort_clients(const fr_pfedrec_options *o);
 /* split must outlive the engine. */
 fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options *o,
                             fr_pfedrec **out);

@@ -21,10 +21,11 @@
 static void rounds_usage(FILE *out)
 {
     fprintf(out, "Usage: fedrec bench rounds [--movielens FILE | --users U --items I --per-user N]\n"
-                 "                           [--rounds R] [--cohort C] [--threads T] [--fedmf]\n"
+                 "                           [--rounds R] [--cohort C] [--threads T] [--fedmf | --fedncf]\n"
                  "                           [--paths host,cpu,opencl]\n\n"
-                 "Times PFedRec rounds (FedMF with --fedmf) three ways in one run: clients one by\n"
-                 "one on the host's threads, cohorts of C clients (default 1024) on the CPU\n"
+                 "Times PFedRec rounds (FedMF with --fedmf, FedNCF with --fedncf) three ways in\n"
+                 "one run: clients one by one on the host's threads, cohorts of C clients\n"
+                 "(default 1024, FedNCF 128) on the CPU\n"
                  "backend, and cohorts on the OpenCL device with every op there (skipped without\n"
                  "a device). Prints, for each, the median seconds per round after the first (the\n"
                  "first compiles kernels), the backend ops per round (kernel launches on a\n"
@@ -88,9 +89,9 @@ static fr_status time_rounds(const fr_loo_split *split, const fr_pfedrec_options
 
 int fr_cli_bench_rounds(int argc, char **argv)
 {
-    long rounds = 5, cohort = 1024, threads = 0, users = 943, items = 1682, per_user = 106;
+    long rounds = 5, cohort = 0, threads = 0, users = 943, items = 1682, per_user = 106;
     const char *movielens = NULL;
-    int fedmf = 0, want[3] = {1, 1, 1};
+    int fedmf = 0, fedncf = 0, want[3] = {1, 1, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long *target = !strcmp(a, "--rounds")     ? &rounds
@@ -105,6 +106,8 @@ int fr_cli_bench_rounds(int argc, char **argv)
             return FR_EXIT_OK;
         } else if (!strcmp(a, "--fedmf")) {
             fedmf = 1;
+        } else if (!strcmp(a, "--fedncf")) {
+            fedncf = 1;
         } else if (!strcmp(a, "--paths")) {
             if (!v) {
                 fprintf(stderr, "fedrec bench rounds: --paths needs a list of host, cpu, opencl\n");
@@ -142,6 +145,10 @@ int fr_cli_bench_rounds(int argc, char **argv)
             return FR_EXIT_USAGE;
         }
     }
+    if (fedmf && fedncf) {
+        fprintf(stderr, "fedrec bench rounds: --fedmf and --fedncf: pick one algorithm\n");
+        return FR_EXIT_USAGE;
+    }
     fr_ratings r;
     fr_status s;
     if (movielens) {
@@ -161,7 +168,8 @@ int fr_cli_bench_rounds(int argc, char **argv)
         return fr_cli_report(s, "bench rounds");
     fr_pfedrec_options o;
     fr_pfedrec_options_default(&o);
-    o.algorithm = fedmf ? FR_ALGO_FEDMF : FR_ALGO_PFEDREC;
+    o.algorithm = fedmf ? FR_ALGO_FEDMF : fedncf ? FR_ALGO_FEDNCF : FR_ALGO_PFEDREC;
+    o.cohort = (size_t)cohort;
     o.threads = (int)threads;
     fr_backend *be[2] = {NULL, NULL};
     fr_backend_options bo;
@@ -182,8 +190,9 @@ int fr_cli_bench_rounds(int argc, char **argv)
     }
     char cpu[160];
     fr_cli_cpu_model(cpu, sizeof cpu);
-    printf("%s, %zu users, %zu items; %ld rounds; CPU: %s\n", fedmf ? "FedMF" : "PFedRec", split.n_users,
-           split.n_items, rounds, cpu);
+    printf("%s, %zu users, %zu items; %ld rounds; cohorts of %zu; CPU: %s\n",
+           fedmf ? "FedMF" : fedncf ? "FedNCF" : "PFedRec", split.n_users, split.n_items, rounds,
+           fr_pfedrec_cohort_clients(&o), cpu);
     printf("%-44s %10s %10s %12s %8s\n", "path", "s/round", "1st round", "ops/round", "test HR");
     const char *names[3] = {"clients one by one (host threads)", "cohorts on the CPU backend", "cohorts on OpenCL"};
     int code = FR_EXIT_OK;

@@ -718,6 +718,8 @@ static int run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
                data.n_users, data.n_items, data.n_train, val_users, test_users);
         for (size_t t = 0; t < o.n_tasks; t++)
             printf(" %s", fr_mtr_task_name(o.tasks[t]));
+        if (be)
+            printf("\nclients trained on %s", device);
         printf("\nearly stopping on validation Recall@20: patience %lld%s, not before %s %lld, at most %lld %ss",
                (long long)patience, eval_every > 1 ? " evaluations" : "", unit, (long long)min_epochs,
                (long long)epochs, unit);

@@ -174,10 +174,8 @@ fr_status fr_cli_pfedrec_options(const fr_config *cfg, fr_pfedrec_options *o)
     int64_t cohort;
     FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.cohort", &cohort));
     o->cohort = (size_t)cohort;
-    if (!strcmp(backend_kind, "opencl") &&
-        (o->algorithm == FR_ALGO_FEDNCF || o->algorithm == FR_ALGO_CENTRAL_MF))
-        return fr_cli_fail(FR_ERR_UNSUPPORTED, "backend.kind = opencl: job.kind = %s trains on the CPU (only pfedrec and fedmf train their clients as cohorts on a backend); use backend.kind = auto or cpu",
-                           kind);
+    if (!strcmp(backend_kind, "opencl") && o->algorithm == FR_ALGO_CENTRAL_MF)
+        return fr_cli_fail(FR_ERR_UNSUPPORTED, "backend.kind = opencl: job.kind = central-mf trains on the CPU (the federated pfedrec, fedmf and fedncf train their clients as cohorts on a backend); use backend.kind = auto or cpu");
     fr_cpu_isa parsed;
     FR_TRY_CLI(fr_cpu_isa_parse(isa, &parsed));
     o->cpu_isa = (int)parsed;
@@ -250,8 +248,9 @@ static fr_status job_fingerprint(const fr_config *cfg, int64_t rounds, char **ou
     return FR_OK;
 }
 
-/* The backend the clients train on as cohorts (pfedrec, fedmf with
- * pfedrec.cohort > 0 or backend.kind = opencl), opened here; else NULL. */
+/* The backend the clients train on as cohorts (pfedrec, fedmf, fedncf
+ * with pfedrec.cohort > 0 or backend.kind = opencl), opened here; else
+ * NULL. */
 static fr_status cohort_backend(const fr_config *cfg, fr_backend **be)
 {
     const char *kind, *backend_kind;
@@ -260,7 +259,7 @@ static fr_status cohort_backend(const fr_config *cfg, fr_backend **be)
     FR_TRY_CLI(fr_config_get_string(cfg, "job.kind", &kind));
     FR_TRY_CLI(fr_config_get_string(cfg, "backend.kind", &backend_kind));
     FR_TRY_CLI(fr_config_get_int(cfg, "pfedrec.cohort", &cohort));
-    if (strcmp(kind, "pfedrec") && strcmp(kind, "fedmf"))
+    if (strcmp(kind, "pfedrec") && strcmp(kind, "fedmf") && strcmp(kind, "fedncf"))
         return FR_OK;
     if (cohort == 0 && strcmp(backend_kind, "opencl"))
         return FR_OK;
@@ -273,7 +272,7 @@ static void device_of(const fr_pfedrec_options *o, char *buf, size_t n)
 {
     if (o->backend) {
         snprintf(buf, n, "%s, cohorts of %zu", fr_backend_describe(o->backend),
-                 o->cohort ? o->cohort : (size_t)1024);
+                 fr_pfedrec_cohort_clients(o));
         return;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -556,6 +555,8 @@ static int run_pfedrec(const fr_config *cfg, int quiet, const char *summary, int
                    o.clip_norm, o.dp_noise, o.dp_noise * o.clip_norm, o.dp_delta);
         if (o.secure_agg)
             printf("  secure aggregation: pairwise masks, %zu neighbour(s) each side\n", o.secure_neighbours);
+        if (o.backend)
+            printf("  clients trained on %s\n", device);
         printf("%5s %10s %8s %9s %8s %9s %7s %10s\n", "round", "train_loss", "val_hr", "val_ndcg",
                "test_hr", "test_ndcg", "seconds", "MB_up");
     }

@@ -92,11 +92,14 @@ static int well_formed(const fr_fed *p, const fr_fed_upload *out)
         return 0;
     if (out->group_start[0] != 0 || out->group_start[FR_FED_GROUPS] != n)
         return 0;
+    /* Row r is in group g exactly when first(g) <= r < first(g + 1): two
+     * bounds per group instead of a division per row. */
     for (size_t g = 0; g < FR_FED_GROUPS; g++) {
         if (out->group_start[g + 1] < out->group_start[g])
             return 0;
+        int64_t lo = (int64_t)fr_fed_group_first(g, rows), hi = (int64_t)fr_fed_group_first(g + 1, rows);
         for (size_t r = out->group_start[g]; r < out->group_start[g + 1]; r++)
-            if (out->rows[r] < 0 || (size_t)out->rows[r] >= rows || fr_fed_group_of((size_t)out->rows[r], rows) != g)
+            if (out->rows[r] < lo || out->rows[r] >= hi)
                 return 0;
     }
     return 1;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/host_pool.h"
 #include "core/clock.h"
 #include "core/error_internal.h"
 #include "job/pfedrec_job.h"
@@ -215,7 +216,7 @@ fr_status fr_pfedrec_create(const fr_loo_split *split, const fr_pfedrec_options 
         fed_options(o, &fo);
         fr_rating_client_ops(p->m, &p->ops);
         s = fr_fed_create(&fo, p->m->n_users, p->m->n_items, p->m->dim, p->m->n_shared,
-                          fr_cpu_engine_pool(p->m->engine), &p->ops, p->m, &p->f);
+                          fr_host_pool(p->m->host), &p->ops, p->m, &p->f);
         if (s == FR_OK) { /* the model reads the server's table and layers */
             fr_fed_state *st = fr_fed_state_of(p->f);
             p->m->items = st->table;

@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/error_internal.h"
 #include "rec/rating.h"
@@ -16,11 +15,12 @@ void fr_rating_free(fr_rating *p)
     if (!p)
         return;
     fr_rating_cohort_free(p->cohort);
-    fr_cpu_engine_destroy(p->engine);
+    fr_host_free(p->host);
     free(p->owned_items);
     free(p->w);
     free(p->b);
     free(p->val_hr);
+    free(p->item_group);
     free(p->val_ndcg);
     free(p->test_hr);
     free(p->test_ndcg);
@@ -56,27 +56,28 @@ fr_status fr_rating_create(const fr_loo_split *split, const fr_pfedrec_options *
     p->val_ndcg = calloc(nu, sizeof(double));
     p->test_hr = calloc(nu, sizeof(double));
     p->test_ndcg = calloc(nu, sizeof(double));
+    p->item_group = malloc(p->n_items ? p->n_items : 1);
     if (o->algorithm == FR_ALGO_CENTRAL_MF)
         p->items = p->owned_items = malloc(p->n_items * d * sizeof *p->items);
-    if (!p->w || !p->b || !p->val_hr || !p->val_ndcg || !p->test_hr || !p->test_ndcg ||
+    if (!p->w || !p->b || !p->val_hr || !p->val_ndcg || !p->test_hr || !p->test_ndcg || !p->item_group ||
         (o->algorithm == FR_ALGO_CENTRAL_MF && !p->owned_items)) {
         size_t bytes = (p->n_items + nu) * d * sizeof(float); /* p is gone after the free */
         fr_rating_free(p);
         return fr_fail_nomem("rating model", bytes);
     }
+    _Static_assert(FR_FED_GROUPS <= 256, "an item's upload group is kept in a byte");
+    for (size_t i = 0; i < p->n_items; i++)
+        p->item_group[i] = (uint8_t)fr_fed_group_of(i, p->n_items);
     fr_status s = FR_OK;
     if (o->algorithm == FR_ALGO_CENTRAL_MF)
         s = fr_pf_central_alloc(p);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1);
-    fr_cpu_isa isa = o->cpu_isa ? (fr_cpu_isa)o->cpu_isa : fr_cpu_isa_best();
     if (s == FR_OK)
-        s = fr_cpu_engine_create(isa, threads, &p->engine);
+        s = fr_host_create((fr_cpu_isa)o->cpu_isa, o->threads, &p->host);
     if (s != FR_OK) {
         fr_rating_free(p);
         return s;
     }
-    p->k = fr_cpu_engine_kernels(p->engine);
+    p->k = fr_host_vec_of(p->host);
     if (o->backend && (s = fr_rating_cohort_create(p, o->backend, &p->cohort)) != FR_OK) {
         fr_rating_free(p);
         return s;
@@ -262,6 +263,15 @@ void fr_rating_client_ops(const fr_rating *p, fr_fed_client_ops *ops)
 {
     fr_fed_client_ops o = {worker_create, worker_destroy, round_begin, train, cost, p->dim + 1, personal_get,
                            personal_set, sizeof(figures_record), record_pack, record_unpack,
-                           p->cohort ? train_cohort : NULL, p->o.cohort ? p->o.cohort : FR_RATING_COHORT_DEFAULT};
+                           p->cohort ? train_cohort : NULL, fr_pfedrec_cohort_clients(&p->o)};
     *ops = o;
+}
+
+size_t fr_pfedrec_cohort_clients(const fr_pfedrec_options *o)
+{
+    if (o->cohort)
+        return o->cohort;
+    /* FedNCF holds a batch of activations per client: a GEMM's worth of
+     * rows (128 x 256 by default) without hundreds of MB on the device. */
+    return o->algorithm == FR_ALGO_FEDNCF ? 128 : 1024;
 }

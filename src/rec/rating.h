@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/cpu/cpu_engine.h"
+#include "fedrec/host.h"
 #include "core/clock.h"
 #include "fedrec/fed_client.h"
 #include "fedrec/pfedrec.h"
@@ -26,8 +26,6 @@
  * initial score function. */
 /* Bounds the per-task records of the parallel loops (x 8 tasks). */
 #define FR_RATING_MAX_TASKS 64
-/* Clients per cohort when fr_pfedrec_options.cohort is 0. */
-#define FR_RATING_COHORT_DEFAULT 1024
 #define FR_PF_ITEMS_INIT_STREAM 0xFFFFFFFFu
 #define FR_PF_NCF_INIT_STREAM 0xFFFFFFFEu
 #define FR_PF_SCORE_INIT_STREAM 0xFFFFFFFDu
@@ -43,6 +41,7 @@ typedef struct fr_rating {
     float *w;            /* n_users x dim score weights / user embeddings */
     float *b;            /* n_users score biases */
     float *shared;       /* FedNCF: the shared MLP and output layer (the server's) */
+    uint8_t *item_group; /* each item's upload group (fr_fed_group_of), looked up, not divided */
     size_t n_shared;
     /* Centralised MF: Adam moments of the user and item rows, the steps
      * taken, and the pooled samples of an epoch. */
@@ -52,9 +51,9 @@ typedef struct fr_rating {
     float *pool_label;
     size_t *pool_start;  /* n_users + 1 */
     double *val_hr, *val_ndcg, *test_hr, *test_ndcg;  /* per user, last model */
-    fr_cpu_engine *engine;
+    fr_host *host;           /* the CPU compute of the one-by-one path (fedrec/host.h) */
     struct fr_rating_cohort *cohort; /* cohort training on o.backend, or NULL (rating_cohort.c) */
-    const struct fr_cpu_kernels *k; /* the engine's kernel table, looked up once */
+    const fr_host_vec *k; /* the host's vector kernels, looked up once */
     unsigned round;         /* the round in progress */
     int skip_eval;          /* rounds do not evaluate */
     /* The model kept for saving (rating_model.c): the item table and
@@ -128,9 +127,9 @@ typedef struct scratch {
     uint32_t *seen_in_batch; /* slot -> batch_id of its last gradient */
     uint32_t batch_id;
     fr_pf_loss loss;     /* the client's training loss */
-    /* FedNCF: a one-thread GEMM engine of this worker, the client's copy
+    /* FedNCF: a one-thread host (GEMM) of this worker, the client's copy
      * of the shared layers, their gradient, and the activations. */
-    fr_cpu_engine *gemm;
+    fr_host *gemm;
     float *ncf_local, *ncf_grad, *ncf_act;
     float **ncf_ptrs;    /* 2 x ncf_rows: a batch's item rows, their gradients */
     float *ncf_logits;   /* 2 x ncf_rows: logits, then their gradients */

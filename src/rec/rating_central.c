@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu_kernels.h"
-#include "backend/cpu/cpu_ops.h"
 #include "core/error_internal.h"
 #include "core/progress_call.h"
 #include "rec/rating.h"
@@ -86,7 +84,7 @@ static fr_status for_all_users(fr_rating *p, int evaluate, double *seconds)
     if (!job)
         return fr_fail_nomem("centralised MF", sizeof *job);
     size_t tasks_max = FR_RATING_MAX_TASKS * 8;
-    size_t want = 8 * (size_t)fr_cpu_engine_threads(p->engine);
+    size_t want = 8 * (size_t)fr_host_threads(p->host);
     if (want > tasks_max)
         want = tasks_max;
     job->p = p;
@@ -95,7 +93,7 @@ static fr_status for_all_users(fr_rating *p, int evaluate, double *seconds)
     if (job->chunk == 0)
         job->chunk = 1;
     size_t tasks = (p->n_users + job->chunk - 1) / job->chunk;
-    fr_status st = fr_cpu_parallel_try(p->engine, tasks, central_users, job);
+    fr_status st = fr_host_parallel_try(p->host, tasks, central_users, job);
     for (size_t t = 0; t < tasks; t++)
         *seconds += job->seconds[t];
     free(job);
@@ -148,7 +146,7 @@ fr_status fr_pf_central_epoch(fr_rating *p, fr_pfedrec_round *out)
     }
     memset(user_slot, 0xff, p->n_users * sizeof *user_slot);
     memset(item_slot, 0xff, p->n_items * sizeof *item_slot);
-    const fr_cpu_kernels *k = fr_cpu_engine_kernels(p->engine);
+    const fr_host_vec *k = fr_host_vec_of(p->host);
     fr_adam_step h = {.lr = p->o.central_lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
     fr_pf_loss loss;
     fr_pf_loss_init(&loss);
@@ -166,8 +164,8 @@ fr_status fr_pf_central_epoch(fr_rating *p, fr_pfedrec_round *out)
             k->axpy(d, g, wu, igrad + si * d);
         }
         h.step = (int64_t)++p->adam_step;
-        fr_cpu_adam_rows(p->engine, nu, d, urows, ugrad, p->w, p->m_users, p->v_users, &h);
-        fr_cpu_adam_rows(p->engine, ni, d, irows, igrad, p->items, p->m_items, p->v_items, &h);
+        fr_host_adam_rows(p->host, nu, d, urows, ugrad, p->w, p->m_users, p->v_users, &h);
+        fr_host_adam_rows(p->host, ni, d, irows, igrad, p->items, p->m_items, p->v_items, &h);
         for (size_t r = 0; r < nu; r++)
             user_slot[urows[r]] = -1;
         for (size_t r = 0; r < ni; r++)

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend/cpu/cpu_kernels.h"
 #include "core/error_internal.h"
 #include "rec/rating.h"
 #include "fedrec/metrics.h"
@@ -452,14 +451,15 @@ fr_status fr_pf_pack_upload(const fr_rating *p, int32_t *loaded, const float *lo
      * group order that writes each row's change and keeps it (moving it
      * down over the unchanged ones) when a bit differs. */
     size_t groups = FR_FED_GROUPS, count[FR_FED_GROUPS + 1] = {0};
+    const uint8_t *group = p->item_group;
     for (size_t k = 0; k < n_loaded; k++)
-        count[fr_fed_group_of((size_t)loaded[k], p->n_items) + 1]++;
+        count[group[loaded[k]] + 1]++;
     for (size_t t = 0; t < groups; t++)
         count[t + 1] += count[t];
     size_t place[FR_FED_GROUPS];
     memcpy(place, count, sizeof place);
     for (size_t k = 0; k < n_loaded; k++)
-        out->rows[place[fr_fed_group_of((size_t)loaded[k], p->n_items)]++] = (int32_t)k;
+        out->rows[place[group[loaded[k]]]++] = (int32_t)k;
     size_t kept = 0;
     for (size_t t = 0; t < groups; t++) {
         out->group_start[t] = (uint32_t)kept;
@@ -468,14 +468,11 @@ fr_status fr_pf_pack_upload(const fr_rating *p, int32_t *loaded, const float *lo
             int32_t item = loaded[k];
             const float *g = p->items + (size_t)item * d, *l = local + k * d;
             float *delta = out->delta + kept * d;
-            uint32_t differ = 0;
-            for (size_t c = 0; c < d; c++) {
-                uint32_t lb, gb;
-                memcpy(&lb, l + c, sizeof lb);
-                memcpy(&gb, g + c, sizeof gb);
-                differ |= lb ^ gb;
-                delta[c] = l[c] - g[c];
-            }
+            /* l - g as l + (-1) g: exact product, one rounding, the same
+             * bits on every path. A row is kept when any bit differs. */
+            int differ = memcmp(l, g, d * sizeof *l) != 0;
+            memcpy(delta, l, d * sizeof *delta);
+            p->k->axpy(d, -1.0f, g, delta);
             if (differ || p->o.dense_upload)
                 out->rows[kept++] = item;
         }

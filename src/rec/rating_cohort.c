@@ -30,18 +30,9 @@
 #include "fedrec/rng.h"
 #include "rec/rating.h"
 #include "rec/rating_cohort.h"
+#include "rec/rating_cohort_internal.h"
 
-/* A growable host vector of int32 or float. */
-typedef struct ivec {
-    int32_t *v;
-    size_t n, cap;
-} ivec;
-typedef struct fvec {
-    float *v;
-    size_t n, cap;
-} fvec;
-
-static fr_status grow(void **v, size_t *cap, size_t need, size_t size)
+fr_status fr_rc_grow(void **v, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
         return FR_OK;
@@ -56,71 +47,21 @@ static fr_status grow(void **v, size_t *cap, size_t need, size_t size)
     return FR_OK;
 }
 
-static fr_status ipush(ivec *a, int32_t x)
+fr_status fr_rc_ipush(ivec *a, int32_t x)
 {
     if (a->n == a->cap)
-        FR_TRY(grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v));
+        FR_TRY(fr_rc_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v));
     a->v[a->n++] = x;
     return FR_OK;
 }
 
-static fr_status fpush(fvec *a, float x)
+fr_status fr_rc_fpush(fvec *a, float x)
 {
     if (a->n == a->cap)
-        FR_TRY(grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v));
+        FR_TRY(fr_rc_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v));
     a->v[a->n++] = x;
     return FR_OK;
 }
-
-/* One client of a cohort. */
-typedef struct cohort_client {
-    size_t user;
-    size_t sample_at, n_samples; /* its samples in row/label, in the current epoch's order */
-    size_t row_at, n_rows;       /* its overlay rows (cohort-relative) */
-    size_t eval_at;              /* its 2 (1 + K) evaluation rows, or SIZE_MAX */
-    double loss;
-    double t_negatives;
-} cohort_client;
-
-/* One step: batch k of an epoch over the clients that have it. Offsets
- * into the cohort's int list I and float list F. */
-typedef struct cohort_step {
-    size_t n;               /* samples */
-    size_t n_clients;       /* clients in it (the score step's segments) */
-    size_t n_rows;          /* distinct overlay rows (the item step's segments) */
-    size_t xi, yi;          /* per sample: client, row of D */
-    size_t start1, seg1;    /* client segments: start (n_clients + 1), client */
-    size_t start2, seg2;    /* row segments: start (n_rows + 1), row of D */
-    size_t ci2, xi2;        /* per sample in row order: its position, its client */
-    size_t label, scale;    /* in F: labels, 1 / batch size of its client */
-    size_t loss_at;         /* its samples' losses in the loss buffer */
-} cohort_step;
-
-/* Device buffers, kept across cohorts and rounds (grown when too small). */
-enum { BUF_D, BUF_W, BUF_B, BUF_G, BUF_Z, BUF_DZ, BUF_GRAD, BUF_JUNK, BUF_LOSS, BUF_I, BUF_F,
-       BUF_EVAL_ROWS, BUF_EVAL_XI, BUF_SCORES, N_BUFS };
-
-struct fr_rating_cohort {
-    fr_backend *be;
-    fr_buffer *buf[N_BUFS];
-    size_t have[N_BUFS]; /* bytes */
-    scratch hs;          /* host scratch: negatives, slot map */
-    cohort_client *cl;
-    size_t cap_cl;
-    int32_t *row_item;   /* cohort overlay row -> item */
-    size_t n_rows, cap_rows;
-    int32_t *row;        /* sample -> row of D (current epoch's order) */
-    float *label;
-    size_t n_samples, cap_samples;
-    cohort_step *steps;
-    size_t n_steps, cap_steps;
-    ivec I, eval_rows, eval_xi;
-    fvec F;
-    float *overlay, *w, *b, *scores, *losses; /* downloads */
-    size_t cap_overlay, cap_w, cap_b, cap_scores, cap_losses;
-    uint64_t *order;     /* sort keys of a batch: row << 32 | position */
-    size_t cap_order;
-};
 
 void fr_rating_cohort_free(fr_rating_cohort *c)
 {
@@ -144,15 +85,19 @@ void fr_rating_cohort_free(fr_rating_cohort *c)
     free(c->scores);
     free(c->losses);
     free(c->order);
+    free(c->nsteps);
+    free(c->shared);
+    free(c->rank);
     free(c);
 }
 
 fr_status fr_rating_cohort_create(const fr_rating *p, fr_backend *be, fr_rating_cohort **out)
 {
     *out = NULL;
-    if (p->o.algorithm != FR_ALGO_PFEDREC && p->o.algorithm != FR_ALGO_FEDMF)
-        return fr_fail(FR_ERR_UNSUPPORTED, "cohort training on a backend: only PFedRec and FedMF (this job is %s)",
-                       p->o.algorithm == FR_ALGO_FEDNCF ? "FedNCF" : "centralised MF");
+    if (p->o.algorithm == FR_ALGO_CENTRAL_MF)
+        return fr_fail(FR_ERR_UNSUPPORTED, "cohort training on a backend: centralised MF has no clients");
+    if (p->o.algorithm == FR_ALGO_FEDNCF && p->o.n_ncf_layers == 0)
+        return fr_fail(FR_ERR_UNSUPPORTED, "cohort training on a backend: FedNCF needs at least one hidden layer");
     fr_rating_cohort *c = calloc(1, sizeof *c);
     if (!c)
         return fr_fail_nomem("cohort state", sizeof *c);
@@ -167,7 +112,7 @@ fr_status fr_rating_cohort_create(const fr_rating *p, fr_backend *be, fr_rating_
 }
 
 /* Device buffer i holds at least `bytes` (contents not kept). */
-static fr_status dev(fr_rating_cohort *c, int i, size_t bytes)
+fr_status fr_rc_dev(fr_rating_cohort *c, int i, size_t bytes)
 {
     if (bytes == 0)
         bytes = 4;
@@ -180,11 +125,6 @@ static fr_status dev(fr_rating_cohort *c, int i, size_t bytes)
     FR_TRY(fr_buffer_alloc(c->be, b, &c->buf[i]));
     c->have[i] = b;
     return FR_OK;
-}
-
-static fr_view at(fr_rating_cohort *c, int i, size_t off)
-{
-    return fr_view_of(c->buf[i], off);
 }
 
 static const fr_view none = {NULL, 0};
@@ -214,7 +154,7 @@ static fr_status grow_samples(fr_rating_cohort *c, size_t n)
  * the one-by-one path draws them, each distinct item given an overlay row,
  * and its evaluation rows (overlay rows where it has them and the model
  * evaluates on them). */
-static fr_status lay_out_client(const fr_rating *p, fr_rating_cohort *c, size_t i)
+fr_status fr_rc_lay_out_client(const fr_rating *p, fr_rating_cohort *c, size_t i)
 {
     cohort_client *cc = &c->cl[i];
     scratch *s = &c->hs;
@@ -226,7 +166,7 @@ static fr_status lay_out_client(const fr_rating *p, fr_rating_cohort *c, size_t 
     cc->n_samples = n;
     cc->row_at = c->n_rows;
     FR_TRY(grow_samples(c, c->n_samples + n));
-    FR_TRY(grow((void **)&c->row_item, &c->cap_rows, c->n_rows + n, sizeof *c->row_item));
+    FR_TRY(fr_rc_grow((void **)&c->row_item, &c->cap_rows, c->n_rows + n, sizeof *c->row_item));
     size_t base = p->n_items + cc->row_at, local = 0;
     for (size_t k = 0; k < n; k++) {
         int32_t item = s->sample_item[k];
@@ -254,9 +194,9 @@ static fr_status lay_out_client(const fr_rating *p, fr_rating_cohort *c, size_t 
                 int32_t item = k == 0 ? first : neg[half * K + k - 1];
                 int32_t r = overlay && s->slot[item] >= 0 ? (int32_t)(base + (size_t)s->slot[item]) : item;
                 if (st == FR_OK)
-                    st = ipush(&c->eval_rows, r);
+                    st = fr_rc_ipush(&c->eval_rows, r);
                 if (st == FR_OK)
-                    st = ipush(&c->eval_xi, (int32_t)i);
+                    st = fr_rc_ipush(&c->eval_xi, (int32_t)i);
             }
         }
     }
@@ -268,7 +208,7 @@ static fr_status lay_out_client(const fr_rating *p, fr_rating_cohort *c, size_t 
 /* Client i's samples shuffled for epoch e, as the one-by-one path does:
  * stream (seed, round + 1, user, SHUFFLE) at e << 32, applied to the
  * order the last epoch left. */
-static void shuffle_client(const fr_rating *p, fr_rating_cohort *c, size_t i, size_t epoch)
+void fr_rc_shuffle_client(const fr_rating *p, fr_rating_cohort *c, size_t i, size_t epoch)
 {
     cohort_client *cc = &c->cl[i];
     int32_t *row = c->row + cc->sample_at;
@@ -288,10 +228,42 @@ static void shuffle_client(const fr_rating *p, fr_rating_cohort *c, size_t i, si
 }
 
 /* Keys of a batch's samples: row, then position (a stable order by row). */
-static int compare_key(const void *a, const void *b)
+int fr_rc_compare_key(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
+}
+
+fr_status fr_rc_push_by_row(fr_rating_cohort *c, const int32_t *rows, size_t m, size_t base)
+{
+    FR_TRY(fr_rc_grow((void **)&c->order, &c->cap_order, m, sizeof *c->order));
+    for (size_t j = 0; j < m; j++)
+        c->order[j] = (uint64_t)(uint32_t)rows[j] << 32 | j;
+    qsort(c->order, m, sizeof *c->order, fr_rc_compare_key);
+    for (size_t j = 0; j < m; j++)
+        FR_TRY(fr_rc_ipush(&c->I, (int32_t)(base + (c->order[j] & 0xFFFFFFFFu))));
+    return FR_OK;
+}
+
+fr_status fr_rc_row_segments(ivec *I, size_t rows_at, size_t order_at, size_t n, size_t *start, size_t *seg,
+                             size_t *n_seg)
+{
+    *n_seg = 0;
+    *start = I->n;
+    for (size_t j = 0; j < n; j++) {
+        int32_t r = I->v[rows_at + (size_t)I->v[order_at + j]];
+        if (j == 0 || r != I->v[rows_at + (size_t)I->v[order_at + j - 1]]) {
+            FR_TRY(fr_rc_ipush(I, (int32_t)j));
+            (*n_seg)++;
+        }
+    }
+    FR_TRY(fr_rc_ipush(I, (int32_t)n));
+    *seg = I->n;
+    for (size_t t = 0; t < *n_seg; t++) {
+        size_t j = (size_t)I->v[*start + t];
+        FR_TRY(fr_rc_ipush(I, I->v[rows_at + (size_t)I->v[order_at + j]]));
+    }
+    return FR_OK;
 }
 
 /* Samples in batch k of a client (0: it has no batch k). */
@@ -314,9 +286,8 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
     }
     ivec *I = &c->I;
     fvec *F = &c->F;
-    FR_TRY(grow((void **)&c->order, &c->cap_order, B, sizeof *c->order));
     for (size_t k = 0; k < max_batches; k++) {
-        FR_TRY(grow((void **)&c->steps, &c->cap_steps, c->n_steps + 1, sizeof *c->steps));
+        FR_TRY(fr_rc_grow((void **)&c->steps, &c->cap_steps, c->n_steps + 1, sizeof *c->steps));
         cohort_step *st = &c->steps[c->n_steps++];
         memset(st, 0, sizeof *st);
         st->loss_at = *loss_at;
@@ -328,7 +299,7 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
             if (m == 0)
                 continue;
             for (size_t j = 0; j < m; j++)
-                FR_TRY(ipush(I, (int32_t)i));
+                FR_TRY(fr_rc_ipush(I, (int32_t)i));
             st->n += m;
             st->n_clients++;
         }
@@ -340,8 +311,8 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
             if (m == 0)
                 continue;
             for (size_t j = 0; j < m; j++) {
-                FR_TRY(ipush(I, c->row[cc->sample_at + k * B + j]));
-                FR_TRY(fpush(F, c->label[cc->sample_at + k * B + j]));
+                FR_TRY(fr_rc_ipush(I, c->row[cc->sample_at + k * B + j]));
+                FR_TRY(fr_rc_fpush(F, c->label[cc->sample_at + k * B + j]));
             }
         }
         st->scale = F->n;
@@ -353,50 +324,31 @@ static fr_status lay_out_epoch(const fr_rating *p, fr_rating_cohort *c, size_t n
             if (m == 0)
                 continue;
             for (size_t j = 0; j < m; j++)
-                FR_TRY(fpush(F, 1.0f / (float)m));
-            FR_TRY(ipush(I, (int32_t)pos));
+                FR_TRY(fr_rc_fpush(F, 1.0f / (float)m));
+            FR_TRY(fr_rc_ipush(I, (int32_t)pos));
             pos += m;
         }
-        FR_TRY(ipush(I, (int32_t)pos));
+        FR_TRY(fr_rc_ipush(I, (int32_t)pos));
         st->seg1 = I->n;
         for (size_t i = 0; i < n_cl; i++)
             if (batch_of(&c->cl[i], k, B))
-                FR_TRY(ipush(I, (int32_t)i));
+                FR_TRY(fr_rc_ipush(I, (int32_t)i));
         /* The item step: each client's batch sorted by row (stable), rows
          * of different clients being distinct. */
-        size_t ci2 = I->n;
+        st->ci2 = I->n;
         pos = 0;
         for (size_t i = 0; i < n_cl; i++) {
             const cohort_client *cc = &c->cl[i];
             size_t m = batch_of(cc, k, B);
             if (m == 0)
                 continue;
-            const int32_t *rows = c->row + cc->sample_at + k * B;
-            for (size_t j = 0; j < m; j++)
-                c->order[j] = (uint64_t)(uint32_t)rows[j] << 32 | j;
-            qsort(c->order, m, sizeof *c->order, compare_key);
-            for (size_t j = 0; j < m; j++)
-                FR_TRY(ipush(I, (int32_t)(pos + (c->order[j] & 0xFFFFFFFFu))));
+            FR_TRY(fr_rc_push_by_row(c, c->row + cc->sample_at + k * B, m, pos));
             pos += m;
         }
-        st->ci2 = ci2;
         st->xi2 = I->n;
         for (size_t j = 0; j < st->n; j++)
-            FR_TRY(ipush(I, I->v[st->xi + (size_t)I->v[st->ci2 + j]]));
-        st->start2 = I->n;
-        for (size_t j = 0; j < st->n; j++) {
-            int32_t r = I->v[st->yi + (size_t)I->v[st->ci2 + j]];
-            if (j == 0 || r != I->v[st->yi + (size_t)I->v[st->ci2 + j - 1]]) {
-                FR_TRY(ipush(I, (int32_t)j));
-                st->n_rows++;
-            }
-        }
-        FR_TRY(ipush(I, (int32_t)st->n));
-        st->seg2 = I->n;
-        for (size_t t = 0; t < st->n_rows; t++) {
-            size_t j = (size_t)I->v[st->start2 + t];
-            FR_TRY(ipush(I, I->v[st->yi + (size_t)I->v[st->ci2 + j]]));
-        }
+            FR_TRY(fr_rc_ipush(I, I->v[st->xi + (size_t)I->v[st->ci2 + j]]));
+        FR_TRY(fr_rc_row_segments(I, st->yi, st->ci2, st->n, &st->start2, &st->seg2, &st->n_rows));
         *loss_at += st->n;
     }
     return FR_OK;
@@ -409,14 +361,14 @@ static fr_status run_step(const fr_rating *p, fr_rating_cohort *c, const cohort_
     fr_backend *be = c->be;
     size_t d = p->dim;
     float lr = p->o.lr, lr_item = p->o.lr * (float)p->n_items * p->o.lr_eta;
-    fr_view D = at(c, BUF_D, 0), W = at(c, BUF_W, 0), b = at(c, BUF_B, 0);
-    fr_view z = at(c, BUF_Z, 0), dz = at(c, BUF_DZ, 0), g = at(c, BUF_GRAD, 0);
-    fr_view xi = at(c, BUF_I, st->xi), yi = at(c, BUF_I, st->yi);
-    fr_view label = at(c, BUF_F, st->label), scale = at(c, BUF_F, st->scale);
-    fr_view start1 = at(c, BUF_I, st->start1), seg1 = at(c, BUF_I, st->seg1);
-    fr_view start2 = at(c, BUF_I, st->start2), seg2 = at(c, BUF_I, st->seg2);
-    fr_view ci2 = at(c, BUF_I, st->ci2), xi2 = at(c, BUF_I, st->xi2);
-    fr_view loss = at(c, BUF_LOSS, st->loss_at);
+    fr_view D = fr_rc_at(c, BUF_D, 0), W = fr_rc_at(c, BUF_W, 0), b = fr_rc_at(c, BUF_B, 0);
+    fr_view z = fr_rc_at(c, BUF_Z, 0), dz = fr_rc_at(c, BUF_DZ, 0), g = fr_rc_at(c, BUF_GRAD, 0);
+    fr_view xi = fr_rc_at(c, BUF_I, st->xi), yi = fr_rc_at(c, BUF_I, st->yi);
+    fr_view label = fr_rc_at(c, BUF_F, st->label), scale = fr_rc_at(c, BUF_F, st->scale);
+    fr_view start1 = fr_rc_at(c, BUF_I, st->start1), seg1 = fr_rc_at(c, BUF_I, st->seg1);
+    fr_view start2 = fr_rc_at(c, BUF_I, st->start2), seg2 = fr_rc_at(c, BUF_I, st->seg2);
+    fr_view ci2 = fr_rc_at(c, BUF_I, st->ci2), xi2 = fr_rc_at(c, BUF_I, st->xi2);
+    fr_view loss = fr_rc_at(c, BUF_LOSS, st->loss_at);
     int pfedrec = p->o.algorithm == FR_ALGO_PFEDREC;
     /* The logits, their BCE gradients scaled by 1 / batch. */
     FR_TRY(fr_rows_dot(be, st->n, d, W, d, xi, D, d, yi, pfedrec ? b : none, z));
@@ -428,19 +380,19 @@ static fr_status run_step(const fr_rating *p, fr_rating_cohort *c, const cohort_
         FR_TRY(fr_segment_rows_axpy(be, st->n_clients, st->n, 1, start1, seg1, -lr, none, none, g, 1, none, b, 1));
         /* Step 2: the item rows, from the updated score function. */
         FR_TRY(fr_rows_dot(be, st->n, d, W, d, xi, D, d, yi, b, z));
-        FR_TRY(fr_bce_with_logits(be, st->n, z, label, at(c, BUF_JUNK, 0), dz));
+        FR_TRY(fr_bce_with_logits(be, st->n, z, label, fr_rc_at(c, BUF_JUNK, 0), dz));
         FR_TRY(fr_mul(be, st->n, dz, scale, g));
         return fr_segment_rows_axpy(be, st->n_rows, st->n, d, start2, seg2, -lr_item, g, ci2, W, d, xi2, D, d);
     }
     /* FedMF: u and the item rows from the same gradients. */
-    fr_view G = at(c, BUF_G, 0);
+    fr_view G = fr_rc_at(c, BUF_G, 0);
     FR_TRY(fr_fill(be, n_cl * d, 0.0f, G));
     FR_TRY(fr_segment_rows_axpy(be, st->n_clients, st->n, d, start1, seg1, 1.0f, g, none, D, d, yi, G, d));
     FR_TRY(fr_segment_rows_axpy(be, st->n_rows, st->n, d, start2, seg2, -lr_item, g, ci2, W, d, xi2, D, d));
     return fr_axpy(be, n_cl * d, -lr, G, W);
 }
 
-static fr_status host_grow(void **v, size_t *cap, size_t n, size_t size, const char *what)
+fr_status fr_rc_host_grow(void **v, size_t *cap, size_t n, size_t size, const char *what)
 {
     if (n <= *cap)
         return FR_OK;
@@ -454,7 +406,7 @@ static fr_status host_grow(void **v, size_t *cap, size_t n, size_t size, const c
 
 /* The model's view of client i for keeping it: its loaded items and
  * trained rows in the host scratch's shape. */
-static fr_status keep_client(fr_rating *p, fr_rating_cohort *c, size_t i)
+fr_status fr_rc_keep_client(fr_rating *p, fr_rating_cohort *c, size_t i)
 {
     cohort_client *cc = &c->cl[i];
     scratch *s = &c->hs;
@@ -478,27 +430,30 @@ static fr_status keep_client(fr_rating *p, fr_rating_cohort *c, size_t i)
 fr_status fr_rating_cohort_train(fr_rating *p, fr_rating_cohort *c, const size_t *clients, size_t n_cl,
                                  fr_fed_upload *const *ups)
 {
+    if (p->o.algorithm == FR_ALGO_FEDNCF)
+        return fr_rating_cohort_train_ncf(p, c, clients, n_cl, ups);
     fr_backend *be = c->be;
     size_t d = p->dim;
     double t0 = fr_clock_seconds();
-    FR_TRY(host_grow((void **)&c->cl, &c->cap_cl, n_cl, sizeof *c->cl, "cohort clients"));
+    FR_TRY(fr_rc_host_grow((void **)&c->cl, &c->cap_cl, n_cl, sizeof *c->cl, "cohort clients"));
     c->n_rows = c->n_samples = c->n_steps = 0;
     c->I.n = c->F.n = c->eval_rows.n = c->eval_xi.n = 0;
     double t_neg = 0;
     for (size_t i = 0; i < n_cl; i++) {
         memset(&c->cl[i], 0, sizeof c->cl[i]);
         c->cl[i].user = clients[i];
-        FR_TRY(lay_out_client(p, c, i));
+        c->cl[i].orig = i;
+        FR_TRY(fr_rc_lay_out_client(p, c, i));
         t_neg += c->cl[i].t_negatives;
     }
     /* The overlay's gather list, then every epoch's steps. */
     size_t gather_at = c->I.n;
     for (size_t r = 0; r < c->n_rows; r++)
-        FR_TRY(ipush(&c->I, c->row_item[r]));
+        FR_TRY(fr_rc_ipush(&c->I, c->row_item[r]));
     size_t loss_n = 0;
     for (size_t e = 0; e < p->o.local_epochs; e++) {
         for (size_t i = 0; i < n_cl; i++)
-            shuffle_client(p, c, i, e);
+            fr_rc_shuffle_client(p, c, i, e);
         FR_TRY(lay_out_epoch(p, c, n_cl, &loss_n));
     }
     size_t max_n = 1;
@@ -506,21 +461,21 @@ fr_status fr_rating_cohort_train(fr_rating *p, fr_rating_cohort *c, const size_t
         if (c->steps[t].n > max_n)
             max_n = c->steps[t].n;
     size_t rows_d = p->n_items + c->n_rows;
-    FR_TRY(dev(c, BUF_D, rows_d * d * 4));
-    FR_TRY(dev(c, BUF_W, n_cl * d * 4));
-    FR_TRY(dev(c, BUF_B, n_cl * 4));
+    FR_TRY(fr_rc_dev(c, BUF_D, rows_d * d * 4));
+    FR_TRY(fr_rc_dev(c, BUF_W, n_cl * d * 4));
+    FR_TRY(fr_rc_dev(c, BUF_B, n_cl * 4));
     if (p->o.algorithm == FR_ALGO_FEDMF)
-        FR_TRY(dev(c, BUF_G, n_cl * d * 4));
-    FR_TRY(dev(c, BUF_Z, max_n * 4));
-    FR_TRY(dev(c, BUF_DZ, max_n * 4));
-    FR_TRY(dev(c, BUF_GRAD, max_n * 4));
-    FR_TRY(dev(c, BUF_JUNK, max_n * 4));
-    FR_TRY(dev(c, BUF_LOSS, loss_n * 4));
-    FR_TRY(dev(c, BUF_I, c->I.n * 4));
-    FR_TRY(dev(c, BUF_F, c->F.n * 4));
+        FR_TRY(fr_rc_dev(c, BUF_G, n_cl * d * 4));
+    FR_TRY(fr_rc_dev(c, BUF_Z, max_n * 4));
+    FR_TRY(fr_rc_dev(c, BUF_DZ, max_n * 4));
+    FR_TRY(fr_rc_dev(c, BUF_GRAD, max_n * 4));
+    FR_TRY(fr_rc_dev(c, BUF_JUNK, max_n * 4));
+    FR_TRY(fr_rc_dev(c, BUF_LOSS, loss_n * 4));
+    FR_TRY(fr_rc_dev(c, BUF_I, c->I.n * 4));
+    FR_TRY(fr_rc_dev(c, BUF_F, c->F.n * 4));
     /* Uploads: the table, the clients' score functions, the index lists. */
-    FR_TRY(host_grow((void **)&c->w, &c->cap_w, n_cl * d, sizeof *c->w, "cohort score functions"));
-    FR_TRY(host_grow((void **)&c->b, &c->cap_b, n_cl, sizeof *c->b, "cohort biases"));
+    FR_TRY(fr_rc_host_grow((void **)&c->w, &c->cap_w, n_cl * d, sizeof *c->w, "cohort score functions"));
+    FR_TRY(fr_rc_host_grow((void **)&c->b, &c->cap_b, n_cl, sizeof *c->b, "cohort biases"));
     for (size_t i = 0; i < n_cl; i++) {
         memcpy(c->w + i * d, p->w + clients[i] * d, d * sizeof *c->w);
         c->b[i] = p->b[clients[i]];
@@ -533,8 +488,8 @@ fr_status fr_rating_cohort_train(fr_rating *p, fr_rating_cohort *c, const size_t
     if (c->F.n)
         FR_TRY(fr_buffer_upload(c->buf[BUF_F], 0, c->F.v, c->F.n * 4));
     /* Each client's overlay: its rows of the table. */
-    FR_TRY(fr_embedding_gather(be, c->n_rows, d, at(c, BUF_D, 0), at(c, BUF_I, gather_at),
-                               at(c, BUF_D, p->n_items * d)));
+    FR_TRY(fr_embedding_gather(be, c->n_rows, d, fr_rc_at(c, BUF_D, 0), fr_rc_at(c, BUF_I, gather_at),
+                               fr_rc_at(c, BUF_D, p->n_items * d)));
     for (size_t t = 0; t < c->n_steps; t++)
         FR_TRY(run_step(p, c, &c->steps[t], n_cl));
     FR_TRY(fr_backend_finish(be)); /* the training's time is the device's too */
@@ -542,20 +497,20 @@ fr_status fr_rating_cohort_train(fr_rating *p, fr_rating_cohort *c, const size_t
     /* Evaluation: every client's candidates in one product. */
     if (c->eval_rows.n) {
         size_t ne = c->eval_rows.n;
-        FR_TRY(dev(c, BUF_EVAL_ROWS, ne * 4));
-        FR_TRY(dev(c, BUF_EVAL_XI, ne * 4));
-        FR_TRY(dev(c, BUF_SCORES, ne * 4));
+        FR_TRY(fr_rc_dev(c, BUF_EVAL_ROWS, ne * 4));
+        FR_TRY(fr_rc_dev(c, BUF_EVAL_XI, ne * 4));
+        FR_TRY(fr_rc_dev(c, BUF_SCORES, ne * 4));
         FR_TRY(fr_buffer_upload(c->buf[BUF_EVAL_ROWS], 0, c->eval_rows.v, ne * 4));
         FR_TRY(fr_buffer_upload(c->buf[BUF_EVAL_XI], 0, c->eval_xi.v, ne * 4));
-        FR_TRY(fr_rows_dot(be, ne, d, at(c, BUF_W, 0), d, at(c, BUF_EVAL_XI, 0), at(c, BUF_D, 0), d,
-                           at(c, BUF_EVAL_ROWS, 0), at(c, BUF_B, 0), at(c, BUF_SCORES, 0)));
-        FR_TRY(host_grow((void **)&c->scores, &c->cap_scores, ne, sizeof *c->scores, "cohort scores"));
+        FR_TRY(fr_rows_dot(be, ne, d, fr_rc_at(c, BUF_W, 0), d, fr_rc_at(c, BUF_EVAL_XI, 0), fr_rc_at(c, BUF_D, 0), d,
+                           fr_rc_at(c, BUF_EVAL_ROWS, 0), fr_rc_at(c, BUF_B, 0), fr_rc_at(c, BUF_SCORES, 0)));
+        FR_TRY(fr_rc_host_grow((void **)&c->scores, &c->cap_scores, ne, sizeof *c->scores, "cohort scores"));
         FR_TRY(fr_buffer_download(c->buf[BUF_SCORES], 0, c->scores, ne * 4));
     }
     /* Downloads: the trained rows, score functions and losses. */
-    FR_TRY(host_grow((void **)&c->overlay, &c->cap_overlay, c->n_rows * d + 1, sizeof *c->overlay,
+    FR_TRY(fr_rc_host_grow((void **)&c->overlay, &c->cap_overlay, c->n_rows * d + 1, sizeof *c->overlay,
                      "cohort rows"));
-    FR_TRY(host_grow((void **)&c->losses, &c->cap_losses, loss_n + 1, sizeof *c->losses, "cohort losses"));
+    FR_TRY(fr_rc_host_grow((void **)&c->losses, &c->cap_losses, loss_n + 1, sizeof *c->losses, "cohort losses"));
     if (c->n_rows)
         FR_TRY(fr_buffer_download(c->buf[BUF_D], p->n_items * d * 4, c->overlay, c->n_rows * d * 4));
     FR_TRY(fr_buffer_download(c->buf[BUF_W], 0, c->w, n_cl * d * 4));
@@ -571,27 +526,30 @@ fr_status fr_rating_cohort_train(fr_rating *p, fr_rating_cohort *c, const size_t
             for (int32_t j = start[k]; j < start[k + 1]; j++)
                 c->cl[seg[k]].loss += (double)c->losses[st->loss_at + (size_t)j];
     }
-    const fr_loo_split *sp = p->split;
-    size_t K = sp->negatives_per_eval;
     for (size_t i = 0; i < n_cl; i++) {
-        cohort_client *cc = &c->cl[i];
-        size_t u = cc->user;
-        memcpy(p->w + u * d, c->w + i * d, d * sizeof *c->w);
-        p->b[u] = c->b[i];
-        if (cc->eval_at != SIZE_MAX) {
-            const float *sc = c->scores + cc->eval_at;
-            fr_hit_ndcg(sc[0], sc + 1, K, p->o.top_k, &p->val_hr[u], &p->val_ndcg[u]);
-            fr_hit_ndcg(sc[K + 1], sc + K + 2, K, p->o.top_k, &p->test_hr[u], &p->test_ndcg[u]);
-        }
-        if (p->keep)
-            FR_TRY(keep_client(p, c, i));
-        fr_fed_upload *up = ups[i];
-        up->samples = cc->n_samples;
-        up->loss_sum = cc->loss;
-        up->t_negatives = cc->t_negatives;
-        up->t_train = (t1 - t0 - t_neg) / (double)n_cl;
-        up->t_eval = (t2 - t1) / (double)n_cl;
-        FR_TRY(fr_pf_pack_upload(p, c->row_item + cc->row_at, c->overlay + cc->row_at * d, cc->n_rows, up));
+        p->b[c->cl[i].user] = c->b[i];
+        FR_TRY(fr_rc_finish_client(p, c, i, ups[i], (t1 - t0 - t_neg) / (double)n_cl, (t2 - t1) / (double)n_cl));
     }
     return FR_OK;
+}
+
+fr_status fr_rc_finish_client(fr_rating *p, fr_rating_cohort *c, size_t i, fr_fed_upload *up, double t_train,
+                              double t_eval)
+{
+    cohort_client *cc = &c->cl[i];
+    size_t u = cc->user, d = p->dim, K = p->split->negatives_per_eval;
+    memcpy(p->w + u * d, c->w + i * d, d * sizeof *c->w);
+    if (cc->eval_at != SIZE_MAX) {
+        const float *sc = c->scores + cc->eval_at;
+        fr_hit_ndcg(sc[0], sc + 1, K, p->o.top_k, &p->val_hr[u], &p->val_ndcg[u]);
+        fr_hit_ndcg(sc[K + 1], sc + K + 2, K, p->o.top_k, &p->test_hr[u], &p->test_ndcg[u]);
+    }
+    if (p->keep)
+        FR_TRY(fr_rc_keep_client(p, c, i));
+    up->samples = cc->n_samples;
+    up->loss_sum = cc->loss;
+    up->t_negatives = cc->t_negatives;
+    up->t_train = t_train;
+    up->t_eval = t_eval;
+    return fr_pf_pack_upload(p, c->row_item + cc->row_at, c->overlay + cc->row_at * d, cc->n_rows, up);
 }

@@ -365,7 +365,7 @@ fr_status fr_rating_evaluate(fr_rating *p, fr_pfedrec_round *out)
     eval_job *job = calloc(1, sizeof *job);
     if (!job)
         return fr_fail_nomem("evaluation", sizeof *job);
-    size_t tasks = 8 * (size_t)fr_cpu_engine_threads(p->engine);
+    size_t tasks = 8 * (size_t)fr_host_threads(p->host);
     if (tasks > sizeof job->status / sizeof job->status[0])
         tasks = sizeof job->status / sizeof job->status[0];
     job->p = p;
@@ -374,7 +374,7 @@ fr_status fr_rating_evaluate(fr_rating *p, fr_pfedrec_round *out)
         job->chunk = 1;
     tasks = (p->n_users + job->chunk - 1) / job->chunk;
     double t0 = fr_clock_seconds();
-    fr_cpu_parallel_for(p->engine, tasks, evaluate_users, job);
+    fr_host_parallel_for(p->host, tasks, evaluate_users, job);
     fr_status s = FR_OK;
     for (size_t t = 0; t < tasks && s == FR_OK; t++)
         s = job->status[t];

@@ -3,13 +3,12 @@
  *   logit = v_g . (u_g * e_g) + v_m . MLP([u_m ; e_m]) + c,
  * with ReLU hidden layers. A user row and an item row each hold the GMF
  * half then the MLP half (2 * dim floats). Forward and backward run a
- * batch at a time through the worker's one-thread GEMM engine; the
+ * batch at a time through the worker's one-thread host GEMM; the
  * activations stay in the worker's scratch between the two. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu_kernels.h"
 #include "core/error_internal.h"
 #include "rec/rating.h"
 #include "fedrec/rng.h"
@@ -52,7 +51,7 @@ void fr_ncf_init_shared(const fr_pfedrec_options *o, float *shared)
 
 void fr_ncf_scratch_free(scratch *s)
 {
-    fr_cpu_engine_destroy(s->gemm);
+    fr_host_free(s->gemm);
     free(s->ncf_local);
     free(s->ncf_grad);
     free(s->ncf_act);
@@ -78,8 +77,7 @@ fr_status fr_ncf_scratch_init(const fr_rating *p, scratch *s)
     const fr_pfedrec_options *o = &p->o;
     size_t rows = o->batch > p->split->negatives_per_eval + 1 ? o->batch
                                                               : p->split->negatives_per_eval + 1;
-    fr_cpu_isa isa = fr_cpu_engine_isa(p->engine);
-    FR_TRY(fr_cpu_engine_create(isa, 1, &s->gemm));
+    FR_TRY(fr_host_create(fr_host_isa(p->host), 1, &s->gemm));
     s->ncf_rows = rows;
     s->ncf_local = malloc(p->n_shared * sizeof *s->ncf_local);
     s->ncf_grad = malloc(p->n_shared * sizeof *s->ncf_grad);
@@ -121,7 +119,7 @@ static float *grad_buffer(const fr_rating *p, scratch *s, int which)
 void fr_ncf_forward(const fr_rating *p, scratch *s, const float *shared, const float *u,
                     const float *const *item_rows, size_t m, float *logits)
 {
-    const fr_cpu_kernels *k = fr_cpu_engine_kernels(s->gemm);
+    const fr_host_vec *k = fr_host_vec_of(s->gemm);
     size_t e = p->o.dim, in = 2 * e;
     float *x = input_of(p, s);
     for (size_t j = 0; j < m; j++) {
@@ -132,7 +130,7 @@ void fr_ncf_forward(const fr_rating *p, scratch *s, const float *shared, const f
     for (size_t l = 0; l < p->o.n_ncf_layers; l++) {
         size_t out = p->o.ncf_layers[l];
         float *z = preact_of(p, s, l), *y = output_of(p, s, l);
-        fr_cpu_sgemm(s->gemm, FR_NO_TRANS, FR_TRANS, m, out, in, 1.0f, x, in, w, in, 0.0f, z, out);
+        fr_host_sgemm(s->gemm, FR_NO_TRANS, FR_TRANS, m, out, in, 1.0f, x, in, w, in, 0.0f, z, out);
         const float *bias = w + out * in;
         for (size_t j = 0; j < m; j++)
             for (size_t c = 0; c < out; c++) {
@@ -197,9 +195,9 @@ void fr_ncf_backward(const fr_rating *p, scratch *s, const float *shared, const 
                 dx[j * out + c] = d;
                 gb[c] += d;
             }
-        fr_cpu_sgemm(s->gemm, FR_TRANS, FR_NO_TRANS, out, lin, m, 1.0f, dx, out, x_in, lin, 1.0f,
+        fr_host_sgemm(s->gemm, FR_TRANS, FR_NO_TRANS, out, lin, m, 1.0f, dx, out, x_in, lin, 1.0f,
                      gw, lin);
-        fr_cpu_sgemm(s->gemm, FR_NO_TRANS, FR_NO_TRANS, m, lin, out, 1.0f, dx, out, w, lin, 0.0f,
+        fr_host_sgemm(s->gemm, FR_NO_TRANS, FR_NO_TRANS, m, lin, out, 1.0f, dx, out, w, lin, 0.0f,
                      dprev, lin);
         float *t = dx;
         dx = dprev;

@@ -258,7 +258,9 @@ static fr_status cl_gemm_batched(void *ctx, fr_transpose ta, fr_transpose tb, si
         FR_TRY(fr_cl_to_device(cl, b.buf));
     }
     FR_TRY(fr_cl_to_device(cl, c.buf));
-    if (beta == 0.0f)
+    if (beta == 0.0f && sc == m * ldc) /* the C matrices stacked: one clear */
+        FR_TRY(clear_c(cl, batch * m, n, c, ldc));
+    else if (beta == 0.0f)
         for (size_t i = 0; i < batch; i++)
             FR_TRY(clear_c(cl, m, n, fr_view_of(c.buf, c.off + i * sc), ldc));
     if (!product)
