@@ -11,3 +11,8 @@ tests_test_mtrec_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_mtrec
 # PMTRec's weighting step is also recomputed independently in
 # tests/test_arithmetic (tests/fed.mk).
+
+check_PROGRAMS += tests/test_mtr_backend
+tests_test_mtr_backend_SOURCES = tests/test_mtr_backend.c tests/testutil.h
+tests_test_mtr_backend_LDADD = $(FR_TEST_LIBS)
+TESTS += tests/test_mtr_backend

@@ -535,7 +535,7 @@ case_ B124 1 "output.report = 'a_folder' (--set): cannot write there: a_folder i
 case_ B125 3 "pfedrec.ncf_layers = '32,x': expected 1 to 8 comma-separated widths" "$FEDREC" config --check empty.ini --set job.kind=fedncf --set pfedrec.ncf_layers=32,x
 case_ B126 2 "--job nosuch: expected a job.kind, one of pfedrec, fedmf, fedncf, central-mf, msmt, fedmsmt, mtrec, ctr" "$FEDREC" config --keys --job nosuch
 case_ B127 3 "mtrec.tasks = social with mtrec.federated = true: the social task needs other users' rows" "$FEDREC" train --set job.kind=mtrec --set mtrec.federated=true --set mtrec.tasks=bpr,social
-case_ B128 3 "backend.kind = opencl: the mtrec job trains its embedding rows on the CPU; use backend.kind = auto or cpu" "$FEDREC" config --check empty.ini --set job.kind=mtrec --set backend.kind=opencl
+case_ B128 3 "backend.kind = opencl: the mtrec job with mtrec.federated = false trains its embedding rows on the CPU (federated clients train on the backend); use backend.kind = auto or cpu" "$FEDREC" config --check empty.ini --set job.kind=mtrec --set backend.kind=opencl
 
 # The doc's table and this script name the same cases.
 doc=$top_srcdir/doc/BAD-INPUT.md

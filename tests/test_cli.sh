@@ -136,6 +136,22 @@ if have_opencl_device; then
                 if (d > (k == 2 ? 1e-4 * a : 0.02)) { print job " round " $1 " column " k ": host " a ", opencl " b; bad = 1 } } }
             END { exit bad }' >&2 || fail "$job: OpenCL cohorts and the host path differ"
     done
+    # Federated mtrec's clients on the device (cohorts, DirectAU and PMTRec
+    # included) print the host path's figures: every column but the times
+    # within 1e-5 relative (they agree to about 1e-7: tests/test_mtr_backend).
+    mt="--set job.kind=mtrec --set mtrec.federated=true --set data.users=120 --set data.items=200
+        --set data.per_user=10 --set train.rounds=2 --set train.batch_size=64
+        --set mtrec.tasks=bpr,directau,rating,category --set mtrec.local_steps=2"
+    # shellcheck disable=SC2086
+    expect 0 "$FEDREC" train $mt --report "$tmp/mh.csv" --quiet
+    # shellcheck disable=SC2086
+    expect 0 "$FEDREC" train $mt --set backend.kind=opencl --report "$tmp/mo.csv"
+    grep -q "clients trained on opencl.*cohorts of" "$tmp/out" || fail "mtrec on opencl: no cohorts named in '$(cat "$tmp/out")'"
+    [ "$(wc -l <"$tmp/mo.csv")" -eq 3 ] || fail "mtrec on opencl: the report is not 2 rounds: $(cat "$tmp/mo.csv")"
+    paste -d, "$tmp/mh.csv" "$tmp/mo.csv" | awk -F, 'NR > 1 { n = NF / 2;
+        for (k = 2; k <= n - 2; k++) { a = $k; b = $(k + n); d = a - b; if (d < 0) d = -d;
+            if (d > 1e-5 * (a < 0 ? -a : a) + 1e-6) { print "mtrec round " $1 " column " k ": host " a ", opencl " b; bad = 1 } } }
+        END { exit bad }' >&2 || fail "federated mtrec: OpenCL cohorts and the host path differ"
 else
     skip_part "test_cli: the CPU/OpenCL comparison: no OpenCL device here (pocl-opencl-icd gives one on any CPU)"
 fi

@@ -5,7 +5,8 @@
  * tau -> infinity (EW / T) and tau -> 0 (the larger norm only), focusing
  * alone, RLW's draws, GradDrop's sign rule, Nash-MTL's bargaining
  * equations, Aligned-MTL and MGDA on orthogonal gradients, the eigen-solver,
- * the errors, and PMTRec combined in ranges of rows. */
+ * the errors, PMTRec combined in ranges of rows, and every method's
+ * weights from the gradients' inner products against fr_combine. */
 #include <math.h>
 #include <string.h>
 
@@ -527,6 +528,97 @@ static void test_state(void)
     fr_combiner_free(fresh);
 }
 
+/* The rules from inner products (fr_combine_row_weights,
+ * fr_combine_gram_weights) give fr_combine's weights, statistics and so
+ * combined gradient for every method that has such a rule, computed in
+ * double from the same gradients; pmtrec and graddrop have no Gram rule. */
+static void test_from_inner_products(void)
+{
+    enum { ROWS = 40, DIM = 6, T = 3 };
+    static float g[T][ROWS * DIM], out[ROWS * DIM];
+    for (size_t t = 0; t < T; t++)
+        for (size_t i = 0; i < ROWS * DIM; i++)
+            g[t][i] = (i / DIM) % (t + 2) == 1 ? 0.0f : (float)cos((double)(i * (2 * t + 1) + t)) * (float)(t + 1) * 0.1f;
+    const float *grads[T] = {g[0], g[1], g[2]};
+    for (int m = 0; m < FR_COMBINE_METHODS; m++) {
+        const char *name = fr_combine_method_name((fr_combine_method)m);
+        fr_combiner *c = make((fr_combine_method)m, T), *again = make((fr_combine_method)m, T);
+        if (!c || !again) {
+            fr_combiner_free(c);
+            fr_combiner_free(again);
+            continue;
+        }
+        fr_combine_stats want, got;
+        CHECK_OK(fr_combine(c, grads, ROWS, DIM, 4, 9, out, &want));
+        double w[T], gram[T * T];
+        if (m == FR_COMBINE_PMTREC) { /* per row, from the row's norms */
+            double worst = 0, weight[T] = {0}, norm_sum[T] = {0};
+            for (size_t r = 0; r < ROWS; r++) {
+                double norm[T];
+                for (size_t t = 0; t < T; t++) {
+                    double sq = 0;
+                    for (size_t j = 0; j < DIM; j++)
+                        sq += (double)g[t][r * DIM + j] * g[t][r * DIM + j];
+                    norm[t] = sqrt(sq);
+                    norm_sum[t] += norm[t];
+                }
+                fr_combine_row_weights(again, norm, 4, w);
+                for (size_t j = 0; j < DIM; j++) {
+                    float o = 0;
+                    for (size_t t = 0; t < T; t++)
+                        o += (float)w[t] * g[t][r * DIM + j];
+                    worst = fmax(worst, fabs((double)o - out[r * DIM + j]));
+                }
+                for (size_t t = 0; t < T; t++)
+                    weight[t] += w[t];
+            }
+            CHECK(worst == 0, "pmtrec: rows from their norms differ by %g", worst);
+            for (size_t t = 0; t < T; t++) {
+                CHECK_NEAR(weight[t] / ROWS, want.weight[t], 1e-12);
+                CHECK_NEAR(norm_sum[t] / ROWS, want.norm[t], 1e-12);
+            }
+        } else {
+            for (size_t a = 0; a < T; a++)
+                for (size_t b = 0; b < T; b++) {
+                    double sum = 0;
+                    for (size_t i = 0; i < ROWS * DIM; i++)
+                        sum += (double)g[a][i] * g[b][i];
+                    gram[a * T + b] = sum;
+                }
+            fr_status st = fr_combine_gram_weights(again, gram, 4, 9, w, &got);
+            if (m == FR_COMBINE_GRADDROP) {
+                CHECK(st == FR_ERR_INVALID, "graddrop has no rule on the Gram matrix");
+            } else {
+                CHECK(st == FR_OK, "%s: %s", name, fr_last_error());
+                double worst = 0;
+                for (size_t i = 0; st == FR_OK && i < ROWS * DIM; i++) {
+                    float o = 0;
+                    for (size_t t = 0; t < T; t++)
+                        o += (float)w[t] * g[t][i];
+                    worst = fmax(worst, fabs((double)o - out[i]));
+                }
+                CHECK(worst <= 1e-6, "%s: the combination from the Gram matrix differs by %g", name, worst);
+                for (size_t t = 0; st == FR_OK && t < T; t++) {
+                    CHECK(fabs(got.weight[t] - want.weight[t]) <= 1e-6, "%s: weight %zu %g, fr_combine's %g", name, t,
+                          got.weight[t], want.weight[t]);
+                    CHECK_NEAR(got.norm[t], want.norm[t], 1e-6);
+                }
+                CHECK(st != FR_OK || got.conflicts == want.conflicts, "%s: %u conflicts, fr_combine's %u", name,
+                      got.conflicts, want.conflicts);
+            }
+        }
+        fr_combiner_free(c);
+        fr_combiner_free(again);
+    }
+    fr_combiner *c = make(FR_COMBINE_EW, T);
+    double w[T], bad[T * T] = {1, 0, 0, 0, NAN, 0, 0, 0, 1};
+    CHECK(c && fr_combine_gram_weights(c, bad, 0, 0, w, NULL) == FR_ERR_NUMERIC, "a NaN in the Gram matrix");
+    fr_combiner_free(c);
+    c = make(FR_COMBINE_PMTREC, T);
+    CHECK(c && fr_combine_gram_weights(c, bad, 0, 0, w, NULL) == FR_ERR_INVALID, "pmtrec has no Gram rule");
+    fr_combiner_free(c);
+}
+
 int main(void)
 {
     test_ew_main();
@@ -539,5 +631,6 @@ int main(void)
     test_errors();
     test_per_row();
     test_state();
+    test_from_inner_products();
     return fr_test_finish("test_combine");
 }

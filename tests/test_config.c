@@ -332,7 +332,7 @@ static void test_round_trip_every_key(void)
         "mtrec.client_lr=0.2",                 "mtrec.server_lr=10",
         "mtrec.local_steps=4",                 "data.split_file=my.split",
         "output.split=out.split",              "output.model_from=last",
-        "pfedrec.cohort=64",
+        "pfedrec.cohort=64",                   "mtrec.cohort=32",
     };
     cfg = NULL;
     CHECK_OK(fr_config_build(path, sets, sizeof sets / sizeof sets[0], &cfg));

@@ -93,9 +93,13 @@ same 3 "mtrec.tasks = social with mtrec.federated = true" --set job.kind=mtrec -
 same 0 "" --set job.kind=mtrec --set mtrec.federated=true --set mtrec.tasks=bpr,rating --set train.rounds=3
 # Every job reads the backend keys (a script may set them for all): the
 # jobs that train on the CPU refuse an OpenCL device instead of ignoring it
-# (pfedrec and fedmf train their clients as cohorts there: tests/test_cohort).
+# (pfedrec, fedmf and fedncf train their clients as cohorts there:
+# tests/test_cohort; federated mtrec too: tests/test_mtr_backend).
 same 0 "" --set job.kind=mtrec --set backend.kind=cpu --set backend.cpu_isa=scalar
-same 3 "backend.kind = opencl: the mtrec job trains its embedding rows on the CPU" --set job.kind=mtrec --set backend.kind=opencl
+same 3 "backend.kind = opencl: the mtrec job with mtrec.federated = false trains its embedding rows on the CPU" --set job.kind=mtrec --set backend.kind=opencl
+same 0 "" --set job.kind=mtrec --set mtrec.federated=true --set mtrec.tasks=bpr,rating --set backend.kind=opencl --set mtrec.cohort=64 \
+    --set opencl.platform=0 --set opencl.device=0 --set opencl.min_elements=0
+same 3 "mtrec.cohort = 64 (--set) is read by job.kind = mtrec only with mtrec.federated = true" --set job.kind=mtrec --set mtrec.cohort=64
 same 3 "backend.kind = opencl: job.kind = central-mf trains on the CPU" --set job.kind=central-mf --set backend.kind=opencl
 
 # A file that sets a key its own job does not read: refused, naming the line.

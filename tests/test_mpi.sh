@@ -3,7 +3,8 @@
 # FedNCF, a shared score with weighted aggregation, PFedRec as cohorts on
 # the CPU backend, simulated stragglers
 # with a quorum, and PF-MSMTrec (also with stragglers) on 1, 2 and 3 ranks
-# (contiguous and round-robin placement), and federated mtrec on 2 ranks,
+# (contiguous and round-robin placement), and federated mtrec on 2 ranks
+# (also with its clients as cohorts on the CPU backend),
 # PF-MSMTrec's checkpoints written on 1 or 2 ranks resumed on 2, 3 or 1,
 # must write reports (and saved models) identical to the single-process
 # run's, every column but wall time; a run checkpointed
@@ -200,12 +201,14 @@ done
 # losses, the combiner's weights and norms, ranking figures, upload bytes)
 # and the last round's saved table equal one process's byte for byte; a
 # run checkpointed on 2 ranks and resumed on 3 equals the uninterrupted
-# one-process run, model included.
+# one-process run, model included. Its clients trained as cohorts on the
+# CPU backend (a rank's clients in groups of 40) are the same on 2 ranks.
 mt="--set job.kind=mtrec --set data.users=300 --set data.items=400 --set data.per_user=15 --set train.rounds=4
     --set mtrec.tasks=bpr,directau,category --set mtrec.federated=true --set train.batch_size=128
     --set output.model_from=last --set backend.threads=1 --quiet"
 for extra in "--set mtrec.client_fraction=0.5" \
-    "--set fed.placement=round-robin --set mtrec.local_steps=2 --set mtrec.combiner=pcgrad"; do
+    "--set fed.placement=round-robin --set mtrec.local_steps=2 --set mtrec.combiner=pcgrad" \
+    "--set mtrec.cohort=40 --set backend.kind=cpu --set mtrec.local_steps=2 --set mtrec.client_fraction=0.5"; do
     # One report path for both (the saved model holds the configuration).
     # shellcheck disable=SC2086
     "$FEDREC" train $mt $extra --report "$tmp/mt.csv" --save "$tmp/m.frm" >"$tmp/out" 2>"$tmp/err" ||

@@ -124,6 +124,23 @@ size_t fr_combiner_state_size(const fr_combiner *c);
 void fr_combiner_state_get(const fr_combiner *c, double *out);
 void fr_combiner_state_set(fr_combiner *c, const double *in);
 
+/* ---- The rules from the gradients' inner products ----------------------
+ * For a caller that holds the gradients elsewhere (on a device: the
+ * federated multi-task cohorts, src/mtr/mtr_cohort.c) and hands over only
+ * their inner products; the combined gradient is then sum_k w_k g_k,
+ * formed by the caller. Each gives what fr_combine computes from the
+ * gradients themselves, up to how the inner products were rounded.
+ * row_weights: PMTRec's T weights of one row from its T task norms
+ * (before focusing; epoch as fr_combine's). gram_weights: a global
+ * method's T weights from the T x T Gram matrix of the tasks' gradients
+ * (row-major, in double), with fr_combine's draws (stream (seed, epoch,
+ * step, FR_RNG_COMBINE)) and statistics (stats may be NULL); GradVac's
+ * targets move as in fr_combine. FR_ERR_NUMERIC for a non-finite entry,
+ * FR_ERR_INVALID for pmtrec and graddrop (no rule on the Gram matrix). */
+void fr_combine_row_weights(const fr_combiner *c, const double *norm, unsigned epoch, double *w);
+fr_status fr_combine_gram_weights(fr_combiner *c, const double *gram, unsigned epoch, uint64_t step,
+                                  double *w, fr_combine_stats *stats);
+
 /* ---- The small solvers behind the global methods (exposed for tests) ---
  * gram is T x T row-major (double). Each writes T weights. */
 /* CAGrad's simplex problem: min_w w^T G a + c sqrt(a^T G a) sqrt(w^T G w),

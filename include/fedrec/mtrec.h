@@ -229,6 +229,16 @@ typedef struct fr_mtr_fed_options {
      * refused); local_noise > 0: Laplace noise on every uploaded value. */
     fr_participation participation;
     double clip_norm, fault_nan, fault_huge, local_noise;
+    /* With a backend (NULL: none, the default), each round's clients train
+     * on it as cohorts of `cohort` clients (0: 1024): every local step of
+     * a cohort's clients as a few batched ops for the tasks' gradients, the
+     * combination and the SGD step, the combiner's weights and DirectAU's
+     * norms and pair weights on the host between them
+     * (src/mtr/mtr_cohort.c). Same draws as one by one; results agree
+     * within float rounding. The backend is the caller's: it must outlive
+     * the model. Read at the first round (or set_comm). */
+    struct fr_backend *backend;
+    size_t cohort;
 } fr_mtr_fed_options;
 
 void fr_mtr_fed_options_default(fr_mtr_fed_options *fo);

@@ -81,13 +81,16 @@ fr_status fr_cli_mtrec_options(const fr_config *cfg, fr_mtr_options *o, int64_t 
     FR_TRY_CLI(fr_config_get_int(cfg, "mtrec.min_epochs", min_epochs));
     FR_TRY_CLI(fr_config_get_uint64(cfg, "run.seed", &o->seed));
     FR_TRY_CLI(fr_config_get_int(cfg, "backend.threads", &threads));
-    /* The trainer runs on the CPU: backend.cpu_isa picks its path, and
-     * an OpenCL device is refused rather than left unused. */
+    /* The central trainer runs on the CPU: backend.cpu_isa picks its
+     * path, and an OpenCL device is refused rather than left unused;
+     * federated clients train on the backend as cohorts (mtrec.cohort). */
     const char *backend_kind, *isa;
+    int federated;
     FR_TRY_CLI(fr_config_get_string(cfg, "backend.kind", &backend_kind));
     FR_TRY_CLI(fr_config_get_string(cfg, "backend.cpu_isa", &isa));
-    if (!strcmp(backend_kind, "opencl"))
-        return fr_cli_fail(FR_ERR_UNSUPPORTED, "backend.kind = opencl: the mtrec job trains its embedding rows on the CPU; use backend.kind = auto or cpu");
+    FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.federated", &federated));
+    if (!strcmp(backend_kind, "opencl") && !federated)
+        return fr_cli_fail(FR_ERR_UNSUPPORTED, "backend.kind = opencl: the mtrec job with mtrec.federated = false trains its embedding rows on the CPU (federated clients train on the backend); use backend.kind = auto or cpu");
     fr_cpu_isa parsed;
     FR_TRY_CLI(fr_cpu_isa_parse(isa, &parsed));
     o->cpu_isa = (int)parsed;
@@ -501,7 +504,40 @@ static fr_status agree_or_free(fr_comm *comm, fr_status s, char *job, float *bes
     return s;
 }
 
+/* The backend federated clients train on as cohorts (mtrec.federated with
+ * mtrec.cohort > 0 or backend.kind = opencl), opened here; else NULL. */
+static fr_status cohort_backend(const fr_config *cfg, fr_backend **be)
+{
+    const char *backend_kind;
+    int64_t cohort;
+    int federated;
+    *be = NULL;
+    FR_TRY_CLI(fr_config_get_bool(cfg, "mtrec.federated", &federated));
+    FR_TRY_CLI(fr_config_get_string(cfg, "backend.kind", &backend_kind));
+    FR_TRY_CLI(fr_config_get_int(cfg, "mtrec.cohort", &cohort));
+    if (!federated || (cohort == 0 && strcmp(backend_kind, "opencl")))
+        return FR_OK;
+    return fr_cli_open_backend(cfg, be);
+}
+
+static int run_mtrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm,
+                     fr_backend *be);
+
 int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm)
+{
+    fr_backend *be = NULL;
+    fr_status s = fr_cli_agree(comm, cohort_backend(cfg, &be));
+    if (s != FR_OK) {
+        fr_backend_close(be);
+        return fr_cli_report(s, NULL);
+    }
+    int code = run_mtrec(cfg, quiet, summary, resume, comm, be);
+    fr_backend_close(be); /* after the model, which trains on it */
+    return code;
+}
+
+static int run_mtrec(const fr_config *cfg, int quiet, const char *summary, int resume, fr_comm *comm,
+                     fr_backend *be)
 {
     int rank = fr_comm_rank(comm), ranks = fr_comm_size(comm);
     if (rank != 0) { /* rank 0 prints and writes; the others train */
@@ -552,6 +588,11 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
     fo.client_lr = (float)client_lr;
     fo.server_lr = (float)server_lr;
     fo.local_steps = (size_t)local_steps;
+    int64_t cohort = 0;
+    if (s == FR_OK)
+        s = fr_config_get_int(cfg, "mtrec.cohort", &cohort);
+    fo.backend = be;
+    fo.cohort = (size_t)cohort;
     const char *placement = "contiguous";
     if (s == FR_OK && ranks > 1)
         s = fr_config_get_string(cfg, "fed.placement", &placement);
@@ -619,7 +660,11 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
         s = fr_mtr_federated_set_comm(m, &fo, comm, job, what, !strcmp(placement, "round-robin"));
     fr_cli_ranks rk;
     char device[128];
-    fr_cli_cpu_device(o.threads, o.cpu_isa, device, sizeof device);
+    if (be)
+        snprintf(device, sizeof device, "%s, cohorts of %zu", fr_backend_describe(be),
+                 fo.cohort ? fo.cohort : (size_t)1024);
+    else
+        fr_cli_cpu_device(o.threads, o.cpu_isa, device, sizeof device);
     if (s == FR_OK)
         s = fr_cli_ranks_open(&rk, comm, cfg, device, quiet);
     if (s != FR_OK) {
@@ -673,6 +718,8 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
                data.n_users, data.n_items, data.n_train, val_users, test_users);
         for (size_t t = 0; t < o.n_tasks; t++)
             printf(" %s", fr_mtr_task_name(o.tasks[t]));
+        if (be)
+            printf("\nclients trained on %s", device);
         printf("\nearly stopping on validation Recall@20: patience %lld%s, not before %s %lld, at most %lld %ss",
                (long long)patience, eval_every > 1 ? " evaluations" : "", unit, (long long)min_epochs,
                (long long)epochs, unit);
@@ -820,7 +867,7 @@ int fr_cli_run_mtrec(const fr_config *cfg, int quiet, const char *summary, int r
                 {"best_epoch", (double)run.best_epoch},      {"epochs", (double)done},
                 {"train_seconds_per_epoch", done ? train_seconds / (double)done : 0.0},
                 {"eval_seconds_per_epoch", done ? eval_seconds / (double)done : 0.0}};
-            fr_cli_summary sm = {fr_combine_method_name(o.combine.method), NULL, "cpu", device, unit,
+            fr_cli_summary sm = {fr_combine_method_name(o.combine.method), NULL, be ? fr_backend_name(be) : "cpu", device, unit,
                                  (long long)done, (long long)epochs, metrics, sizeof metrics / sizeof metrics[0],
                                  wall, NULL, NULL, NULL, &o, run.best_epoch ? &run.best_ep : NULL,
                                  run.best_epoch ? &run.best_val : NULL, run.best_epoch ? &run.best_test : NULL};

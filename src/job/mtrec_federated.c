@@ -4,7 +4,8 @@
  * user a client, the item rows of the model's table the server's state,
  * aggregated by the per-row mean of the uploads times the server's
  * learning rate. The clients share the model's step scratch, so the core
- * runs them on a pool of one thread, in client order. */
+ * runs them on a pool of one thread, in client order; with a backend in
+ * the options they train on it as cohorts instead (src/mtr/mtr_cohort.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,9 +35,19 @@ static void mtrec_fed_free(void *arg)
 static fr_status mtrec_fed_make(fr_mtr *m, const fr_mtr_fed_options *fo, int round_robin)
 {
     FR_TRY(fr_mtr_client_prepare(m));
+    if (fo->backend) { /* the clients as cohorts on it */
+        fr_status cs = fr_mtr_cohort_create(m, fo->backend, &m->cohort);
+        if (cs != FR_OK) {
+            fr_mtr_federated_release(m);
+            return cs;
+        }
+        m->cohort_clients = fo->cohort ? fo->cohort : FR_MTR_COHORT_DEFAULT;
+    }
     mtrec_fed *j = calloc(1, sizeof *j);
-    if (!j)
+    if (!j) {
+        fr_mtr_federated_release(m);
         return fr_fail_nomem("federated rounds", sizeof *j);
+    }
     fr_fed_options o;
     memset(&o, 0, sizeof o);
     o.seed = m->o.seed;
@@ -52,7 +63,7 @@ static fr_status mtrec_fed_make(fr_mtr *m, const fr_mtr_fed_options *fo, int rou
     o.server_lr = fo->server_lr;
     o.progress = m->o.progress;
     o.name = "federated multi-task";
-    fr_mtr_client_ops(&j->ops);
+    fr_mtr_client_ops(m, &j->ops);
     const fr_mtr_data *d = m->data;
     fr_status s = fr_pool_create(1, &j->pool);
     if (s == FR_OK)

@@ -80,15 +80,68 @@ void fr_combiner_free(fr_combiner *c)
 
 /* ---- PMTRec: per row ------------------------------------------------- */
 
+/* alpha^epoch overflows a double after some hundreds or thousands of
+ * epochs, so focusing works with its logarithm: the main logit is
+ * exp(log n_0 + epoch log alpha - log tau), infinite (main weight 1)
+ * past exp's range, 0 when the main task does not touch the row. */
+static double pmtrec_log_focus(const fr_combiner *c, unsigned epoch)
+{
+    return c->o.focusing ? (double)epoch * log(c->o.alpha) : 0.0;
+}
+
+/* One row's weights from its task norms. */
+static void pmtrec_weights(const fr_combiner *c, const double *norm, double log_focus, double *w)
+{
+    size_t t = c->o.tasks;
+    if (c->o.balancing) {
+        /* The relative form (this project's extension) measures the
+         * norms in units of the row's mean task norm, so one tau fits
+         * tables whose gradient scales differ; the mean is taken before
+         * focusing, which still grows the main task against it. */
+        double tau = c->o.tau;
+        if (c->o.tau_relative) {
+            double mean = 0;
+            for (size_t k = 0; k < t; k++)
+                mean += norm[k];
+            mean /= (double)t;
+            if (mean > 0)
+                tau *= mean;
+        }
+        double logit[T_MAX], top = -INFINITY;
+        for (size_t k = 1; k < t; k++)
+            logit[k] = norm[k] / tau;
+        double log_main = norm[0] > 0 ? log(norm[0]) + log_focus - log(tau) : -INFINITY;
+        logit[0] = norm[0] > 0 ? (log_main < 700 ? exp(log_main) : INFINITY) : 0.0;
+        for (size_t k = 0; k < t; k++)
+            if (logit[k] > top)
+                top = logit[k];
+        if (isinf(top)) { /* the focused main task takes the row */
+            for (size_t k = 0; k < t; k++)
+                w[k] = k == 0;
+        } else {
+            double z = 0;
+            for (size_t k = 0; k < t; k++)
+                z += w[k] = exp(logit[k] - top);
+            for (size_t k = 0; k < t; k++)
+                w[k] /= z;
+        }
+    } else { /* w_main = 1 / (1 + (T - 1) alpha^-s), the others alpha^-s times it */
+        double rest = exp(-log_focus), z = 1.0 + (double)(t - 1) * rest;
+        for (size_t k = 0; k < t; k++)
+            w[k] = (k == 0 ? 1.0 : rest) / z;
+    }
+}
+
+void fr_combine_row_weights(const fr_combiner *c, const double *norm, unsigned epoch, double *w)
+{
+    pmtrec_weights(c, norm, pmtrec_log_focus(c, epoch), w);
+}
+
 static void combine_pmtrec(const fr_combiner *c, const float *const *grads, size_t n_rows,
                            size_t dim, unsigned epoch, float *out, fr_combine_stats *stats)
 {
     size_t t = c->o.tasks;
-    /* alpha^epoch overflows a double after some hundreds or thousands of
-     * epochs, so focusing works with its logarithm: the main logit is
-     * exp(log n_0 + epoch log alpha - log tau), infinite (main weight 1)
-     * past exp's range, 0 when the main task does not touch the row. */
-    double log_focus = c->o.focusing ? (double)epoch * log(c->o.alpha) : 0.0;
+    double log_focus = pmtrec_log_focus(c, epoch);
     double weight_sum[T_MAX] = {0}, norm_sum[T_MAX] = {0};
     for (size_t r = 0; r < n_rows; r++) {
         double w[T_MAX], norm[T_MAX] = {0};
@@ -100,43 +153,7 @@ static void combine_pmtrec(const fr_combiner *c, const float *const *grads, size
             norm[k] = sqrt(s);
             norm_sum[k] += norm[k];
         }
-        if (c->o.balancing) {
-            /* The relative form (this project's extension) measures the
-             * norms in units of the row's mean task norm, so one tau fits
-             * tables whose gradient scales differ; the mean is taken before
-             * focusing, which still grows the main task against it. */
-            double tau = c->o.tau;
-            if (c->o.tau_relative) {
-                double mean = 0;
-                for (size_t k = 0; k < t; k++)
-                    mean += norm[k];
-                mean /= (double)t;
-                if (mean > 0)
-                    tau *= mean;
-            }
-            double logit[T_MAX], top = -INFINITY;
-            for (size_t k = 1; k < t; k++)
-                logit[k] = norm[k] / tau;
-            double log_main = norm[0] > 0 ? log(norm[0]) + log_focus - log(tau) : -INFINITY;
-            logit[0] = norm[0] > 0 ? (log_main < 700 ? exp(log_main) : INFINITY) : 0.0;
-            for (size_t k = 0; k < t; k++)
-                if (logit[k] > top)
-                    top = logit[k];
-            if (isinf(top)) { /* the focused main task takes the row */
-                for (size_t k = 0; k < t; k++)
-                    w[k] = k == 0;
-            } else {
-                double z = 0;
-                for (size_t k = 0; k < t; k++)
-                    z += w[k] = exp(logit[k] - top);
-                for (size_t k = 0; k < t; k++)
-                    w[k] /= z;
-            }
-        } else { /* w_main = 1 / (1 + (T - 1) alpha^-s), the others alpha^-s times it */
-            double rest = exp(-log_focus), z = 1.0 + (double)(t - 1) * rest;
-            for (size_t k = 0; k < t; k++)
-                w[k] = (k == 0 ? 1.0 : rest) / z;
-        }
+        pmtrec_weights(c, norm, log_focus, w);
         float *o = out + r * dim;
         for (size_t j = 0; j < dim; j++)
             o[j] = 0;
@@ -348,6 +365,86 @@ void fr_combiner_state_set(fr_combiner *c, const double *in)
         memcpy(&c->gradvac_target[i * T_MAX], in + i * t, t * sizeof *in);
 }
 
+/* A global method's weights (w, T of them, zeroed first) from the Gram
+ * matrix, its draws from rng; GradVac moves its targets. */
+static fr_status gram_weights(fr_combiner *c, const double *gram, fr_rng *rng, double *w)
+{
+    size_t t = c->o.tasks;
+    for (size_t k = 0; k < t; k++)
+        w[k] = 0;
+    switch (c->o.method) {
+    case FR_COMBINE_EW:
+        for (size_t k = 0; k < t; k++)
+            w[k] = 1;
+        break;
+    case FR_COMBINE_MAIN:
+        w[0] = 1;
+        break;
+    case FR_COMBINE_RLW: {
+        double e[T_MAX], top = -INFINITY, z = 0;
+        for (size_t k = 0; k < t; k++) {
+            e[k] = fr_rng_normal(rng);
+            top = fmax(top, e[k]);
+        }
+        for (size_t k = 0; k < t; k++)
+            z += w[k] = exp(e[k] - top);
+        for (size_t k = 0; k < t; k++)
+            w[k] /= z;
+        break;
+    }
+    case FR_COMBINE_PCGRAD:
+        adjusted_sum(c, gram, rng, pcgrad_adjust, w);
+        break;
+    case FR_COMBINE_CAGRAD: {
+        double ww[T_MAX], cc = c->o.cagrad_c;
+        fr_combine_cagrad_weights(gram, t, cc, ww);
+        double g0 = 0, gw = 0;
+        double a[T_MAX];
+        for (size_t k = 0; k < t; k++)
+            a[k] = 1.0 / (double)t;
+        for (size_t i = 0; i < t; i++)
+            for (size_t j = 0; j < t; j++) {
+                g0 += a[i] * gram[i * t + j] * a[j];
+                gw += ww[i] * gram[i * t + j] * ww[j];
+            }
+        /* g_w vanishes when the tasks cancel; its direction is then
+         * meaningless and lambda would blow up: no correction */
+        double norm_g0 = sqrt(fmax(g0, 0)), norm_gw = sqrt(fmax(gw, 0));
+        double lambda = cc > 0 && norm_gw > 1e-9 * norm_g0 ? cc * norm_g0 / norm_gw : 0.0;
+        for (size_t k = 0; k < t; k++)
+            w[k] = (a[k] + lambda * ww[k]) / (1 + cc * cc);
+        break;
+    }
+    case FR_COMBINE_GRADVAC:
+        adjusted_sum(c, gram, rng, gradvac_adjust, w);
+        break;
+    case FR_COMBINE_NASH:
+        fr_combine_nash_weights(gram, t, w);
+        break;
+    case FR_COMBINE_ALIGNED:
+        fr_combine_aligned_weights(gram, t, w);
+        break;
+    case FR_COMBINE_MGDA:
+        fr_combine_mgda_weights(gram, t, w);
+        break;
+    default:
+        return fr_fail(FR_ERR_INVALID, "combiner: method %d has no global rule", (int)c->o.method);
+    }
+    return FR_OK;
+}
+
+/* A global method's statistics: its weights, the tasks' norms, the
+ * conflicting pairs. */
+static void gram_stats(const fr_combiner *c, const double *gram, const double *w, fr_combine_stats *stats)
+{
+    size_t t = c->o.tasks;
+    for (size_t k = 0; k < t; k++) {
+        stats->weight[k] = w[k];
+        stats->norm[k] = sqrt(fmax(gram[k * t + k], 0));
+    }
+    stats->conflicts = count_conflicts(gram, t);
+}
+
 fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows, size_t dim,
                      unsigned epoch, uint64_t step, float *out, fr_combine_stats *stats)
 {
@@ -372,65 +469,7 @@ fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows, s
                     c->o.method != FR_COMBINE_RLW;
     if (need_gram || stats)
         gram_matrix(grads, t, n, gram);
-    unsigned conflicts = need_gram || stats ? count_conflicts(gram, t) : 0;
-    switch (c->o.method) {
-    case FR_COMBINE_EW:
-        for (size_t k = 0; k < t; k++)
-            w[k] = 1;
-        break;
-    case FR_COMBINE_MAIN:
-        w[0] = 1;
-        break;
-    case FR_COMBINE_RLW: {
-        double e[T_MAX], top = -INFINITY, z = 0;
-        for (size_t k = 0; k < t; k++) {
-            e[k] = fr_rng_normal(&rng);
-            top = fmax(top, e[k]);
-        }
-        for (size_t k = 0; k < t; k++)
-            z += w[k] = exp(e[k] - top);
-        for (size_t k = 0; k < t; k++)
-            w[k] /= z;
-        break;
-    }
-    case FR_COMBINE_PCGRAD:
-        adjusted_sum(c, gram, &rng, pcgrad_adjust, w);
-        break;
-    case FR_COMBINE_CAGRAD: {
-        double ww[T_MAX], cc = c->o.cagrad_c;
-        fr_combine_cagrad_weights(gram, t, cc, ww);
-        double g0 = 0, gw = 0;
-        double a[T_MAX];
-        for (size_t k = 0; k < t; k++)
-            a[k] = 1.0 / (double)t;
-        for (size_t i = 0; i < t; i++)
-            for (size_t j = 0; j < t; j++) {
-                g0 += a[i] * gram[i * t + j] * a[j];
-                gw += ww[i] * gram[i * t + j] * ww[j];
-            }
-        /* g_w vanishes when the tasks cancel; its direction is then
-         * meaningless and lambda would blow up: no correction */
-        double norm_g0 = sqrt(fmax(g0, 0)), norm_gw = sqrt(fmax(gw, 0));
-        double lambda = cc > 0 && norm_gw > 1e-9 * norm_g0 ? cc * norm_g0 / norm_gw : 0.0;
-        for (size_t k = 0; k < t; k++)
-            w[k] = (a[k] + lambda * ww[k]) / (1 + cc * cc);
-        break;
-    }
-    case FR_COMBINE_GRADVAC:
-        adjusted_sum(c, gram, &rng, gradvac_adjust, w);
-        break;
-    case FR_COMBINE_NASH:
-        fr_combine_nash_weights(gram, t, w);
-        break;
-    case FR_COMBINE_ALIGNED:
-        fr_combine_aligned_weights(gram, t, w);
-        break;
-    case FR_COMBINE_MGDA:
-        fr_combine_mgda_weights(gram, t, w);
-        break;
-    default:
-        return fr_fail(FR_ERR_INVALID, "combiner: method %d has no global rule", (int)c->o.method);
-    }
+    FR_TRY(gram_weights(c, gram, &rng, w));
     float wf[T_MAX];
     for (size_t k = 0; k < t; k++)
         wf[k] = (float)w[k];
@@ -440,12 +479,28 @@ fr_status fr_combine(fr_combiner *c, const float *const *grads, size_t n_rows, s
             o += wf[k] * grads[k][i];
         out[i] = o;
     }
-    if (stats) {
-        for (size_t k = 0; k < t; k++) {
-            stats->weight[k] = w[k];
-            stats->norm[k] = sqrt(fmax(gram[k * t + k], 0));
-        }
-        stats->conflicts = conflicts;
-    }
+    if (stats)
+        gram_stats(c, gram, w, stats);
+    return FR_OK;
+}
+
+fr_status fr_combine_gram_weights(fr_combiner *c, const double *gram, unsigned epoch, uint64_t step, double *w,
+                                  fr_combine_stats *stats)
+{
+    size_t t = c->o.tasks;
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (c->o.method == FR_COMBINE_PMTREC || c->o.method == FR_COMBINE_GRADDROP)
+        return fr_fail(FR_ERR_INVALID, "combiner: %s has no rule on the Gram matrix",
+                       fr_combine_method_name(c->o.method));
+    for (size_t k = 0; k < t * t; k++)
+        if (!isfinite(gram[k]))
+            return fr_fail(FR_ERR_NUMERIC, "combiner: a task gradient holds NaN or infinity (epoch %u, step %llu)",
+                           epoch, (unsigned long long)step);
+    fr_rng rng;
+    fr_rng_init(&rng, c->o.seed, epoch, (uint32_t)step, FR_RNG_COMBINE);
+    FR_TRY(gram_weights(c, gram, &rng, w));
+    if (stats)
+        gram_stats(c, gram, w, stats);
     return FR_OK;
 }

@@ -45,6 +45,8 @@ void fr_mtr_federated_release(fr_mtr *m)
     free(m->fed_fig);
     free(m->fed_fig_round);
     free(m->fed_fig_steps);
+    fr_mtr_cohort_free(m->cohort);
+    m->cohort = NULL;
     m->fed_fig = NULL;
     m->fed_fig_round = NULL;
     m->fed_fig_steps = NULL;
@@ -114,6 +116,8 @@ void fr_mtr_fed_options_default(fr_mtr_fed_options *fo)
     fo->local_steps = 1;
     fr_participation_default(&fo->participation);
     fo->clip_norm = fo->fault_nan = fo->fault_huge = fo->local_noise = 0.0;
+    fo->backend = NULL;
+    fo->cohort = 0;
 }
 
 /* ---- a client's figures ----------------------------------------------- */
@@ -135,6 +139,12 @@ static void fig_keep(const fr_mtr *m, double *at, const fr_mtr_epoch *e)
     }
     at[3 * T] = (double)e->combine.conflicts;
     at[3 * T + 1] = (double)e->steps;
+}
+
+void fr_mtr_client_keep_figures(fr_mtr *m, size_t u, size_t step, const fr_mtr_epoch *e)
+{
+    fig_keep(m, m->fed_fig + (u * m->fed_fig_steps_cap + step) * fig_stride(m), e);
+    m->fed_fig_steps[u] = (uint32_t)(step + 1);
 }
 
 fr_status fr_mtr_client_round_ready(fr_mtr *m, const fr_mtr_fed_options *fo, fr_fed_client_ops *ops)
@@ -238,6 +248,34 @@ static void round_begin(void *model, unsigned round)
     memcpy(m->fed_global, m->table + d->n_users * m->dim, d->n_items * m->dim * sizeof *m->fed_global);
 }
 
+/* The upload of n_changed item rows items[k], whose local values are at
+ * local + items[k] x dim (by_item) or local + k x dim: each row's change
+ * from the round's global value, the rows counting-sorted into the
+ * upload's groups (in the order given within a group). */
+static fr_status upload_rows(const fr_mtr *m, const int32_t *items, const float *local, int by_item,
+                             size_t n_changed, fr_fed_upload *up)
+{
+    size_t dim = m->dim, n_items = m->data->n_items;
+    FR_TRY(fr_fed_upload_reserve(up, n_changed, dim));
+    size_t count[FR_FED_GROUPS + 1] = {0};
+    for (size_t k = 0; k < n_changed; k++)
+        count[fr_fed_group_of((size_t)items[k], n_items) + 1]++;
+    for (size_t g = 0; g < FR_FED_GROUPS; g++)
+        count[g + 1] += count[g];
+    for (size_t g = 0; g <= FR_FED_GROUPS; g++)
+        up->group_start[g] = (uint32_t)count[g];
+    for (size_t k = 0; k < n_changed; k++) {
+        size_t item = (size_t)items[k];
+        const float *w = local + (by_item ? item : k) * dim;
+        const float *global = m->fed_global + item * dim;
+        size_t at = count[fr_fed_group_of(item, n_items)]++;
+        up->rows[at] = (int32_t)item;
+        for (size_t j = 0; j < dim; j++)
+            up->delta[at * dim + j] = w[j] - global[j];
+    }
+    return FR_OK;
+}
+
 /* One client's round: local_steps SGD steps on its own row and on the
  * item rows in place (its local copies), then each item row it changed
  * goes into the upload as (local - global), grouped by item range, and
@@ -257,7 +295,7 @@ static fr_status train(void *model, void *worker, unsigned round, size_t client,
         return FR_OK;
     double t0 = fr_clock_seconds();
     float lr = m->fed_o.client_lr, wd = m->o.weight_decay;
-    size_t n_changed = 0, stride = fig_stride(m);
+    size_t n_changed = 0;
     fr_status s = FR_OK;
     m->fed_fig_round[u] = round + 1;
     m->fed_fig_steps[u] = 0;
@@ -274,8 +312,7 @@ static fr_status train(void *model, void *worker, unsigned round, size_t client,
         fr_mtr_epoch figures; /* this step's, kept for the sums in client order */
         memset(&figures, 0, sizeof figures);
         s = fr_mtr_step_gradients(m, &st, round, u + step * d->n_users, &figures);
-        fig_keep(m, m->fed_fig + (u * m->fed_fig_steps_cap + step) * stride, &figures);
-        m->fed_fig_steps[u] = (uint32_t)(step + 1);
+        fr_mtr_client_keep_figures(m, u, step, &figures);
         for (size_t slot = 0; s == FR_OK && slot < st.n_slots; slot++) {
             size_t row = (size_t)st.rows[slot];
             float *w = m->table + row * dim;
@@ -289,31 +326,24 @@ static fr_status train(void *model, void *worker, unsigned round, size_t client,
         }
         fr_mtr_step_release(m, &st);
     }
+    /* upload (the local rows are the table's), then back to global */
     if (s == FR_OK)
-        s = fr_fed_upload_reserve(up, n_changed, dim);
-    /* Counting sort of the changed rows into the upload groups. */
-    size_t count[FR_FED_GROUPS + 1] = {0};
-    for (size_t k = 0; s == FR_OK && k < n_changed; k++)
-        count[fr_fed_group_of((size_t)m->fed_changed_list[k], d->n_items) + 1]++;
-    for (size_t g = 0; g < FR_FED_GROUPS; g++)
-        count[g + 1] += count[g];
-    for (size_t g = 0; s == FR_OK && g <= FR_FED_GROUPS; g++)
-        up->group_start[g] = (uint32_t)count[g];
-    for (size_t k = 0; k < n_changed; k++) { /* upload, and back to global */
+        s = upload_rows(m, m->fed_changed_list, m->table + d->n_users * dim, 1, n_changed, up);
+    for (size_t k = 0; k < n_changed; k++) {
         size_t item = (size_t)m->fed_changed_list[k];
-        float *w = m->table + (d->n_users + item) * dim;
-        const float *global = m->fed_global + item * dim;
-        if (s == FR_OK) {
-            size_t at = count[fr_fed_group_of(item, d->n_items)]++;
-            up->rows[at] = (int32_t)item;
-            for (size_t j = 0; j < dim; j++)
-                up->delta[at * dim + j] = w[j] - global[j];
-        }
-        memcpy(w, global, dim * sizeof *w);
+        memcpy(m->table + (d->n_users + item) * dim, m->fed_global + item * dim, dim * sizeof(float));
         m->fed_changed[item] = 0;
     }
     up->n_rows = s == FR_OK ? n_changed : 0;
     up->t_train = fr_clock_seconds() - t0;
+    return s;
+}
+
+fr_status fr_mtr_client_pack(const fr_mtr *m, const int32_t *items, const float *local, size_t n_changed,
+                             fr_fed_upload *up)
+{
+    fr_status s = upload_rows(m, items, local, 0, n_changed, up);
+    up->n_rows = s == FR_OK ? n_changed : 0;
     return s;
 }
 
@@ -323,9 +353,17 @@ static double cost(void *model, size_t client)
     return (double)(m->fed_start[client + 1] - m->fed_start[client]);
 }
 
-void fr_mtr_client_ops(fr_fed_client_ops *ops)
+/* A cohort of the round's clients on the backend (mtr_cohort.c). */
+static fr_status train_cohort(void *model, unsigned round, const size_t *clients, size_t n,
+                              const fr_fed_state *state, fr_fed_upload *const *ups)
+{
+    (void)state; /* the item rows of m->table */
+    return fr_mtr_cohort_train(model, round, clients, n, ups);
+}
+
+void fr_mtr_client_ops(const fr_mtr *m, fr_fed_client_ops *ops)
 {
     fr_fed_client_ops o = {worker_create, worker_destroy, round_begin, train, cost, 0, NULL, NULL,
-                           0, record_pack, record_unpack, NULL, 0};
+                           0, record_pack, record_unpack, m->cohort ? train_cohort : NULL, m->cohort_clients};
     *ops = o;
 }

@@ -2,8 +2,9 @@
  * files (internal): mtr_data.c (splits, per-row lists), mtr_relations.c
  * (side-relation readers), mtr_synthetic.c, mtr_tasks.c (the tasks'
  * losses and row gradients), mtr_train.c (steps, Adam, evaluation),
- * mtr_client.c (the client of federated rounds), mtr_checkpoint.c
- * (saving and resuming between epochs). */
+ * mtr_client.c (the client of federated rounds), mtr_cohort.c (its
+ * clients as cohorts on a backend), mtr_checkpoint.c (saving and resuming
+ * between epochs). */
 #ifndef FR_MTR_INTERNAL_H
 #define FR_MTR_INTERNAL_H
 
@@ -47,6 +48,10 @@ typedef struct fr_mtr_step {
 } fr_mtr_step;
 
 typedef struct fr_mtr_ranker fr_mtr_ranker;
+typedef struct fr_mtr_cohort fr_mtr_cohort;
+
+/* Clients in a cohort when the options leave it at 0. */
+#define FR_MTR_COHORT_DEFAULT 1024
 
 struct fr_mtr {
     const fr_mtr_data *data;
@@ -91,6 +96,11 @@ struct fr_mtr {
     uint32_t *fed_fig_round, *fed_fig_steps;
     size_t fed_fig_steps_cap;
     unsigned fed_round;
+    /* The clients' trainer on a backend (mtr_cohort.c; NULL: one by one
+     * on the host, train in mtr_client.c) and how many clients a cohort
+     * holds (0: all of the round's) */
+    fr_mtr_cohort *cohort;
+    size_t cohort_clients;
     /* The rounds' driver (src/job/mtrec_federated.c: the federation core
      * and its thread), opaque here; freed with the model. */
     void *fed_job;
@@ -108,6 +118,14 @@ struct fr_mtr {
 void fr_mtr_step_init(fr_mtr *m, fr_mtr_step *st, size_t n);
 fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step,
                                 fr_mtr_epoch *out);
+/* The first part of gradients, alone: the step's draws (BPR negatives into
+ * st->negative, the pairwise tasks' triples into m->aux) and its slots
+ * (st->rows, st->slot_of), in the order gradients makes them. */
+void fr_mtr_step_draw(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step);
+/* The combiner over n_rows slot rows of the tasks' gradients grads[t]
+ * into out (as gradients combines m->task_grad into m->combined). */
+fr_status fr_mtr_combine(fr_mtr *m, float *const *grads, size_t n_rows, unsigned epoch, uint64_t step,
+                         float *out, fr_combine_stats *stats);
 void fr_mtr_step_release(fr_mtr *m, fr_mtr_step *st);
 void fr_mtr_epoch_finish(const fr_mtr *m, fr_mtr_epoch *out, double t0);
 /* Free the ranking state (mtr_rank.c; NULL-safe). */
@@ -117,7 +135,24 @@ void fr_mtr_federated_release(fr_mtr *m);
 /* Federated rounds (mtr_client.c): the clients' rows and scratch, made
  * once (refusing the social task and gradvac); the client interface. */
 fr_status fr_mtr_client_prepare(fr_mtr *m);
-void fr_mtr_client_ops(fr_fed_client_ops *ops);
+void fr_mtr_client_ops(const fr_mtr *m, fr_fed_client_ops *ops);
+/* Client u's figures of local step `step` (of this round), kept as train
+ * keeps them. */
+void fr_mtr_client_keep_figures(fr_mtr *m, size_t u, size_t step, const fr_mtr_epoch *e);
+/* Client u's upload of the round from its n_changed changed item rows
+ * (items, in the order first changed) and their local values (local,
+ * n_changed x dim): the rows grouped as train groups them, each
+ * (local - global). */
+fr_status fr_mtr_client_pack(const fr_mtr *m, const int32_t *items, const float *local, size_t n_changed,
+                             fr_fed_upload *up);
+/* Clients trained as cohorts on a backend (mtr_cohort.c): the state, made
+ * before the first round (be: the caller's, outliving the model); a
+ * cohort of the round's clients (the client interface's train_cohort). */
+struct fr_backend;
+fr_status fr_mtr_cohort_create(fr_mtr *m, struct fr_backend *be, fr_mtr_cohort **out);
+void fr_mtr_cohort_free(fr_mtr_cohort *c);
+fr_status fr_mtr_cohort_train(fr_mtr *m, unsigned round, const size_t *clients, size_t n,
+                              fr_fed_upload *const *ups);
 /* Before a round of fo->local_steps steps: room for the clients' figures
  * and the size of a client's record (ops->record_bytes: its user row and
  * figures, for the other ranks). After it: the trained clients' figures

@@ -350,6 +350,8 @@ static fr_status grad_task(void *arg, size_t t)
  * order, so nothing depends on the thread count. */
 typedef struct combine_job {
     fr_mtr *m;
+    float *const *grads;
+    float *out;
     size_t n_rows;
     unsigned epoch;
     uint64_t step;
@@ -363,24 +365,25 @@ static fr_status combine_range(void *arg, size_t range)
     size_t per = m->combine_rows, r0 = range * per, rows = j->n_rows - r0 < per ? j->n_rows - r0 : per;
     const float *grads[FR_COMBINE_MAX_TASKS];
     for (size_t t = 0; t < m->o.n_tasks; t++)
-        grads[t] = m->task_grad[t] + r0 * m->dim;
-    return fr_combine(m->combiner, grads, rows, m->dim, j->epoch, j->step, m->combined + r0 * m->dim,
+        grads[t] = j->grads[t] + r0 * m->dim;
+    return fr_combine(m->combiner, grads, rows, m->dim, j->epoch, j->step, j->out + r0 * m->dim,
                       &j->stats[range]);
 }
 
-static fr_status combine_rows(fr_mtr *m, size_t n_rows, unsigned epoch, uint64_t step, fr_combine_stats *stats)
+fr_status fr_mtr_combine(fr_mtr *m, float *const *grads, size_t n_rows, unsigned epoch, uint64_t step,
+                         float *out, fr_combine_stats *stats)
 {
     size_t ranges = (n_rows + m->combine_rows - 1) / m->combine_rows;
     if (ranges < 2 || !fr_combine_per_row(m->combiner)) {
-        const float *grads[FR_COMBINE_MAX_TASKS];
+        const float *in[FR_COMBINE_MAX_TASKS];
         for (size_t t = 0; t < m->o.n_tasks; t++)
-            grads[t] = m->task_grad[t];
-        return fr_combine(m->combiner, grads, n_rows, m->dim, epoch, step, m->combined, stats);
+            in[t] = grads[t];
+        return fr_combine(m->combiner, in, n_rows, m->dim, epoch, step, out, stats);
     }
     fr_combine_stats *part = malloc(ranges * sizeof *part);
     if (!part)
         return fr_fail_nomem("the combiner's per-range statistics", ranges * sizeof *part);
-    combine_job j = {m, n_rows, epoch, step, part};
+    combine_job j = {m, grads, out, n_rows, epoch, step, part};
     fr_status s = FR_OK;
     if (fr_cpu_engine_threads(m->engine) > 1)
         s = fr_cpu_parallel_try(m->engine, ranges, combine_range, &j);
@@ -404,29 +407,36 @@ static fr_status combine_rows(fr_mtr *m, size_t n_rows, unsigned epoch, uint64_t
     return s;
 }
 
-fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step,
-                                fr_mtr_epoch *out)
+/* Whether a step's independent parts go to the engine's threads (see
+ * STEP_PARALLEL_MIN). */
+static int step_parallel(const fr_mtr *m, size_t n)
 {
-    size_t n = st->n, tasks = m->o.n_tasks;
-    step_job job;
-    memset(&job, 0, sizeof job);
-    job.m = m;
-    job.st = st;
-    job.epoch = epoch;
-    job.step = step;
-    size_t n_draws = 1;
     int parallel = n >= STEP_PARALLEL_MIN && fr_cpu_engine_threads(m->engine) > 1;
-    for (size_t t = 1; t < tasks; t++) {
-        if (is_pairwise(m->o.tasks[t]))
-            job.draws[n_draws++] = t;
+    for (size_t t = 1; t < m->o.n_tasks; t++)
         if (m->o.tasks[t] == FR_MTR_DIRECTAU)
             parallel = 0;
-    }
-    if (parallel)
-        fr_cpu_parallel_for(m->engine, n_draws, draw_task, &job);
+    return parallel;
+}
+
+/* The draws and the slots (fr_mtr_step_draw), the job set up for the
+ * tasks' gradients. */
+static void step_draw(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step, step_job *job)
+{
+    size_t n = st->n, tasks = m->o.n_tasks;
+    memset(job, 0, sizeof *job);
+    job->m = m;
+    job->st = st;
+    job->epoch = epoch;
+    job->step = step;
+    size_t n_draws = 1;
+    for (size_t t = 1; t < tasks; t++)
+        if (is_pairwise(m->o.tasks[t]))
+            job->draws[n_draws++] = t;
+    if (step_parallel(m, n))
+        fr_cpu_parallel_for(m->engine, n_draws, draw_task, job);
     else
         for (size_t k = 0; k < n_draws; k++)
-            draw_task(&job, k);
+            draw_task(job, k);
     st->n_slots = 0;
     for (size_t k = 0; k < n; k++) {
         fr_mtr_touch(m, st, st->user[k]);
@@ -434,11 +444,26 @@ fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint
         fr_mtr_touch(m, st, m->negative[k]);
     }
     for (size_t d = 1; d < n_draws; d++) {
-        size_t t = job.draws[d];
+        size_t t = job->draws[d];
         for (size_t k = 0; k < n; k++)
             for (int j = 0; j < 3; j++)
                 fr_mtr_touch(m, st, m->aux[t][j][k]);
     }
+}
+
+void fr_mtr_step_draw(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step)
+{
+    step_job job;
+    step_draw(m, st, epoch, step, &job);
+}
+
+fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step,
+                                fr_mtr_epoch *out)
+{
+    size_t tasks = m->o.n_tasks;
+    step_job job;
+    step_draw(m, st, epoch, step, &job);
+    int parallel = step_parallel(m, st->n);
     fr_status s = FR_OK;
     size_t done = tasks; /* tasks whose loss counts: up to the first failure */
     if (parallel) {
@@ -458,7 +483,7 @@ fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint
         out->loss[t] += job.loss[t];
     fr_combine_stats stats;
     if (s == FR_OK)
-        s = combine_rows(m, st->n_slots, epoch, step, &stats);
+        s = fr_mtr_combine(m, m->task_grad, st->n_slots, epoch, step, m->combined, &stats);
     if (s == FR_OK) {
         for (size_t t = 0; t < tasks; t++) {
             out->combine.weight[t] += stats.weight[t];
