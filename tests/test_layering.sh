@@ -8,7 +8,9 @@
 #                 communication; no backend, nn, data or model, public or
 #                 internal (an allowlist of public headers).
 #   src/rec/, src/mtl/, src/mtr/, src/nn/   models: never the federation
-#                 core's insides (fed/), a job (job/) or the CLI (cli/).
+#                 core's insides (fed/), a job (job/), the CLI (cli/) or the
+#                 backend's insides (backend/: they compute through the
+#                 public fedrec/backend.h and fedrec/host.h).
 #   src/backend/  nothing above it: its own files, core/, and the public
 #                 backend and error headers.
 #   src/data/     neither a backend nor nn.
@@ -70,6 +72,7 @@ check_file() { # file layer
         model)
             case $inc in
             fed/* | job/* | cli/*) bad "$rel" "includes \"$inc\": a model never sees the federation core's insides, a job or the CLI" ;;
+            backend/*) bad "$rel" "includes \"$inc\": a model computes through the backend's public headers (fedrec/backend.h, fedrec/host.h), not its insides" ;;
             esac ;;
         backend)
             case $inc in
@@ -128,13 +131,13 @@ done
 [ "$checked" -gt 0 ] || { echo "FAIL: no source files found under $root" >&2; exit 1; }
 echo "layering: $checked files checked, $failures breaks"
 if [ $# -eq 0 ]; then
-    # The test of the test: each of the 7 files of the broken tree (one
+    # The test of the test: each of the 8 files of the broken tree (one
     # per rule) must be caught.
     broken=$(sh "$0" "$top_srcdir/tests/layering" 2>&1)
     n=$(printf '%s\n' "$broken" | sed -n 's/^FAIL: \(src\/[^:]*\):.*/\1/p' | sort -u | wc -l)
-    if [ "$n" -ne 7 ]; then
+    if [ "$n" -ne 8 ]; then
         printf '%s\n' "$broken" >&2
-        echo "FAIL: of the 7 files of the deliberately broken tree tests/layering/, $n were caught" >&2
+        echo "FAIL: of the 8 files of the deliberately broken tree tests/layering/, $n were caught" >&2
         failures=$((failures + 1))
     fi
 fi

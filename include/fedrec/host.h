@@ -2,9 +2,10 @@
  * threads: for model code whose units of work are smaller than a backend
  * op is worth (one client's dot products and row updates, thousands per
  * round: a call through the backend's dispatcher each would cost more
- * than its arithmetic). The MF family's one-by-one clients and centralised
- * MF compute here; on a device the same models train through fr_backend's
- * batched ops (fedrec/backend.h).
+ * than its arithmetic). The MF family's one-by-one clients, centralised
+ * MF and the multi-task MF model (mtrec) compute here; on a device the
+ * federated ones train through fr_backend's batched ops as cohorts
+ * (fedrec/backend.h).
  *
  * An fr_host is an instruction-set path (the CPU backend's: scalar,
  * AVX2+FMA, AVX-512, NEON) and a pool of threads. Results do not depend on

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/cpu/cpu_engine.h"
+#include "fedrec/host.h"
 #include "fedrec/fed_client.h"
 #include "fedrec/mtrec.h"
 #include "fedrec/rng.h"
@@ -60,7 +60,7 @@ struct fr_mtr {
     float *table, *adam_m, *adam_v;
     uint64_t adam_step;
     fr_combiner *combiner;
-    fr_cpu_engine *engine;
+    fr_host *host;           /* the CPU compute (fedrec/host.h) */
     /* step scratch */
     int32_t *order, *negative, *slot_of, *rows, *aux[FR_COMBINE_MAX_TASKS][3];
     int32_t *step_user, *step_item;

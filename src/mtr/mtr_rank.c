@@ -3,7 +3,7 @@
  * best FR_RANK_K_MAX outside the skip lists make the user's Recall@K and
  * NDCG@K.
  *
- * The scores are never stored: fr_cpu_sgemm_tiles hands out tiles of
+ * The scores are never stored: fr_host_sgemm_tiles hands out tiles of
  * users x items while they are in the cache (L2), and each is consumed at
  * once by the users' running top-K selections (fedrec/metrics.h), which a
  * SIMD scan against the worst kept score reduces to a pass at memory
@@ -112,7 +112,7 @@ static fr_status ranker_create(const fr_mtr *m, fr_mtr_ranker **out)
     fr_mtr_ranker *r = calloc(1, sizeof *r);
     if (!r)
         return fr_fail_nomem("ranking state", sizeof *r);
-    r->threads = fr_cpu_engine_threads(m->engine);
+    r->threads = fr_host_threads(m->host);
     size_t per_user = FR_RANK_K_MAX * sizeof(uint64_t) + sizeof(fr_top_k);
     size_t chunk = SELECTION_BYTES / ((size_t)r->threads * per_user);
     chunk = chunk < TILE_USERS ? TILE_USERS : chunk / TILE_USERS * TILE_USERS;
@@ -412,7 +412,7 @@ fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
             r->select_s[sl] = 0;
         if (!sorted) {
             rank_pass p = {m, test, first, count, NULL, NULL, 0, NULL, NULL, margin};
-            s = fr_cpu_sgemm_tiles(m->engine, FR_TRANS, count, n, dim, m->table + first * dim, dim,
+            s = fr_host_sgemm_tiles(m->host, FR_TRANS, count, n, dim, m->table + first * dim, dim,
                                    m->table + d->n_users * dim, dim, tile_users, tile_items, NULL, consume_tile, &p);
             computed += (double)count * (double)n;
         } else {
@@ -424,14 +424,14 @@ fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
             }
             /* the longest rows for every user, then the rest where needed */
             rank_pass p = {m, test, first, count, r->item_order, NULL, 0, r->item_norm, r->user_norm, margin};
-            s = fr_cpu_sgemm_tiles(m->engine, FR_TRANS, count, PREFIX_ITEMS, dim, m->table + first * dim, dim,
+            s = fr_host_sgemm_tiles(m->host, FR_TRANS, count, PREFIX_ITEMS, dim, m->table + first * dim, dim,
                                    r->item_rows, dim, tile_users, tile_items, NULL, consume_tile, &p);
             computed += (double)count * PREFIX_ITEMS;
             if (s == FR_OK) {
                 computed += order_users(m, test, first, count, PREFIX_ITEMS, margin);
                 rank_pass q = {m, test, first, count, r->item_order, r->user_order, PREFIX_ITEMS,
                                r->item_norm, r->user_norm, margin};
-                s = fr_cpu_sgemm_tiles(m->engine, FR_TRANS, count, n - PREFIX_ITEMS, dim, r->user_rows, dim,
+                s = fr_host_sgemm_tiles(m->host, FR_TRANS, count, n - PREFIX_ITEMS, dim, r->user_rows, dim,
                                        r->item_rows + PREFIX_ITEMS * dim, dim, tile_users, tile_items, r->row_limit,
                                        consume_tile, &q);
             }
@@ -445,7 +445,7 @@ fr_status fr_mtr_evaluate(fr_mtr *m, int test, fr_rank_metrics *out)
             break;
         rank_pass p = {m, test, first, count, NULL, NULL, 0, NULL, NULL, margin};
         size_t tasks = (size_t)r->threads * 4;
-        fr_cpu_parallel_for(m->engine, tasks, finish_users, &p);
+        fr_host_parallel_for(m->host, tasks, finish_users, &p);
         finish_s += fr_clock_seconds() - t1;
         fr_progress_call(&m->o.progress, FR_PROGRESS_EVAL, "user", first + count, d->n_users);
         for (size_t k = 0; k < count; k++) {

@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "backend/cpu/cpu_kernels.h"
 #include "core/error_internal.h"
 #include "mtr/mtr_internal.h"
 
@@ -119,7 +118,7 @@ static double rating_task(fr_mtr *m, fr_mtr_step *st, float *grad)
  * by the CPU path's vectorised kernel, the diagonal zeroed, and
  * R_a = sum_a' c_a' E_aa' (a' != a). */
 typedef struct weight_rows {
-    const fr_cpu_kernels *kernels;
+    const fr_host_vec *kernels;
     float *e;
     const float *c;
     float *r;
@@ -155,14 +154,14 @@ static double uniformity(fr_mtr *m, const float *x, const float *c, size_t u, si
     if (b < 2)
         return 0;
     float *e = m->au_gram, *y = m->au_y, *prod = m->au_prod;
-    fr_cpu_sgemm(m->engine, FR_NO_TRANS, FR_TRANS, u, u, d, 1.0f, x, d, x, d, 0.0f, e, u);
-    size_t tasks = (size_t)fr_cpu_engine_threads(m->engine) * 4;
-    weight_rows wr = {fr_cpu_engine_kernels(m->engine), e, c, r, u, (u + tasks - 1) / tasks};
-    fr_cpu_parallel_for(m->engine, (u + wr.chunk - 1) / wr.chunk, pair_weight_rows, &wr);
+    fr_host_sgemm(m->host, FR_NO_TRANS, FR_TRANS, u, u, d, 1.0f, x, d, x, d, 0.0f, e, u);
+    size_t tasks = (size_t)fr_host_threads(m->host) * 4;
+    weight_rows wr = {fr_host_vec_of(m->host), e, c, r, u, (u + tasks - 1) / tasks};
+    fr_host_parallel_for(m->host, (u + wr.chunk - 1) / wr.chunk, pair_weight_rows, &wr);
     for (size_t a = 0; a < u; a++)
         for (size_t j = 0; j < d; j++)
             y[a * d + j] = c[a] * x[a * d + j];
-    fr_cpu_sgemm(m->engine, FR_NO_TRANS, FR_NO_TRANS, u, d, u, 1.0f, e, u, y, d, 0.0f, prod, d);
+    fr_host_sgemm(m->host, FR_NO_TRANS, FR_NO_TRANS, u, d, u, 1.0f, e, u, y, d, 0.0f, prod, d);
     double s = 0;
     for (size_t a = 0; a < u; a++)
         s += 0.5 * (double)c[a] * r[a] + 0.5 * (double)c[a] * ((double)c[a] - 1);

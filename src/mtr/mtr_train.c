@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/big_alloc.h"
 #include "core/clock.h"
@@ -45,8 +44,7 @@ void fr_mtr_free(fr_mtr *m)
     free(m->adam_m);
     free(m->adam_v);
     fr_combiner_free(m->combiner);
-    if (m->engine)
-        fr_cpu_engine_destroy(m->engine);
+    fr_host_free(m->host);
     free(m->order);
     free(m->negative);
     free(m->slot_of);
@@ -146,10 +144,7 @@ fr_status fr_mtr_create(const fr_mtr_data *data, const fr_mtr_options *o, fr_mtr
         m->slot_cap = nr;
     fr_status s = fr_combiner_create(&m->o.combine, &m->combiner);
     if (s == FR_OK) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        int threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1);
-        fr_cpu_isa isa = o->cpu_isa ? (fr_cpu_isa)o->cpu_isa : fr_cpu_isa_best();
-        s = fr_cpu_engine_create(isa, threads, &m->engine);
+        s = fr_host_create((fr_cpu_isa)o->cpu_isa, o->threads, &m->host);
     }
     if (s != FR_OK) {
         fr_mtr_free(m);
@@ -221,7 +216,7 @@ static void adam_row(float *w, float *mo, float *ve, const float *g, size_t d, f
     }
 }
 
-/* The rows Adam steps, split among the engine's threads: each row's step
+/* The rows Adam steps, split among the host's threads: each row's step
  * reads and writes that row alone, so the split cannot change a bit. The
  * rows are scattered over tables larger than the cache (at 300k items,
  * 3 x 40 MB), so each task fetches the rows a few slots ahead. */
@@ -273,12 +268,12 @@ static void adam_step(fr_mtr *m, const fr_mtr_step *st)
     double t = (double)m->adam_step;
     adam_job j = {m, st, m->o.dense_adam ? m->n_rows : st->n_slots, 0, m->o.weight_decay,
                   (float)(m->o.lr / (1 - pow(ADAM_BETA1, t))), (float)sqrt(1 - pow(ADAM_BETA2, t))};
-    size_t tasks = (size_t)fr_cpu_engine_threads(m->engine) * 4;
+    size_t tasks = (size_t)fr_host_threads(m->host) * 4;
     j.chunk = (j.n + tasks - 1) / tasks;
     if (j.chunk < 256) /* a small step is not worth waking the workers */
         j.chunk = 256;
     if (j.n)
-        fr_cpu_parallel_for(m->engine, (j.n + j.chunk - 1) / j.chunk, adam_rows, &j);
+        fr_host_parallel_for(m->host, (j.n + j.chunk - 1) / j.chunk, adam_rows, &j);
 }
 
 void fr_mtr_step_init(fr_mtr *m, fr_mtr_step *st, size_t n)
@@ -293,12 +288,12 @@ void fr_mtr_step_init(fr_mtr *m, fr_mtr_step *st, size_t n)
     st->rows = m->rows;
 }
 
-/* A step's independent parts run on the engine's threads when the batch is
+/* A step's independent parts run on the host's threads when the batch is
  * large enough to pay for waking them (a federated client's step is
  * small): the BPR negatives and each pairwise task's samples come from
  * their own random streams, and each task writes its own gradient
  * buffer, so the results are those of running them in order. DirectAU
- * runs its GEMMs on the engine itself, so a step with it stays serial. */
+ * runs its GEMMs on the host itself, so a step with it stays serial. */
 #define STEP_PARALLEL_MIN 256
 
 typedef struct step_job {
@@ -385,8 +380,8 @@ fr_status fr_mtr_combine(fr_mtr *m, float *const *grads, size_t n_rows, unsigned
         return fr_fail_nomem("the combiner's per-range statistics", ranges * sizeof *part);
     combine_job j = {m, grads, out, n_rows, epoch, step, part};
     fr_status s = FR_OK;
-    if (fr_cpu_engine_threads(m->engine) > 1)
-        s = fr_cpu_parallel_try(m->engine, ranges, combine_range, &j);
+    if (fr_host_threads(m->host) > 1)
+        s = fr_host_parallel_try(m->host, ranges, combine_range, &j);
     else
         for (size_t r = 0; s == FR_OK && r < ranges; r++)
             s = combine_range(&j, r);
@@ -407,11 +402,11 @@ fr_status fr_mtr_combine(fr_mtr *m, float *const *grads, size_t n_rows, unsigned
     return s;
 }
 
-/* Whether a step's independent parts go to the engine's threads (see
+/* Whether a step's independent parts go to the host's threads (see
  * STEP_PARALLEL_MIN). */
 static int step_parallel(const fr_mtr *m, size_t n)
 {
-    int parallel = n >= STEP_PARALLEL_MIN && fr_cpu_engine_threads(m->engine) > 1;
+    int parallel = n >= STEP_PARALLEL_MIN && fr_host_threads(m->host) > 1;
     for (size_t t = 1; t < m->o.n_tasks; t++)
         if (m->o.tasks[t] == FR_MTR_DIRECTAU)
             parallel = 0;
@@ -433,7 +428,7 @@ static void step_draw(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint64_t step,
         if (is_pairwise(m->o.tasks[t]))
             job->draws[n_draws++] = t;
     if (step_parallel(m, n))
-        fr_cpu_parallel_for(m->engine, n_draws, draw_task, job);
+        fr_host_parallel_for(m->host, n_draws, draw_task, job);
     else
         for (size_t k = 0; k < n_draws; k++)
             draw_task(job, k);
@@ -467,7 +462,7 @@ fr_status fr_mtr_step_gradients(fr_mtr *m, fr_mtr_step *st, unsigned epoch, uint
     fr_status s = FR_OK;
     size_t done = tasks; /* tasks whose loss counts: up to the first failure */
     if (parallel) {
-        s = fr_cpu_parallel_try(m->engine, tasks, grad_task, &job);
+        s = fr_host_parallel_try(m->host, tasks, grad_task, &job);
         for (size_t t = 0; s != FR_OK && t < tasks; t++)
             if (!isfinite(job.loss[t])) { /* the failing task (the lowest) */
                 done = t + 1;
