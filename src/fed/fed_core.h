@@ -24,6 +24,7 @@ typedef struct fr_fed fr_fed;
  * model's). Traffic and times as fedrec/pfedrec.h's fr_pfedrec_round. */
 typedef struct fr_fed_round {
     size_t clients, participants, rejected, trained_here;
+    size_t conflicts;      /* per-client state: coordination's projections */
     int aggregated;
     double train_loss;
     double dp_epsilon;
@@ -41,6 +42,16 @@ fr_status fr_fed_options_check(const fr_fed_options *o);
  * owned; it must outlive the core). ops and model: the clients. */
 fr_status fr_fed_create(const fr_fed_options *o, size_t n_clients, size_t n_rows, size_t width, size_t n_dense,
                         fr_pool *pool, const fr_fed_client_ops *ops, void *model, fr_fed **out);
+/* A core over per-client state (fedrec/fed_client.h, fr_fed_vector_ops):
+ * every client its own vector, units combined by their rules; no table
+ * or dense part. The core allocates each client's vector (zeroed: the job
+ * writes its starting values into fr_fed_state_of(f)->client, then calls
+ * fr_fed_clients_start). Takes the mean aggregator only, without
+ * weighting, noise, shared personal values, secure aggregation or
+ * cohorts; at most FR_FED_MAX_GROUP clients. */
+fr_status fr_fed_create_per_client(const fr_fed_options *o, size_t n_clients, fr_pool *pool,
+                                   const fr_fed_client_ops *ops, const fr_fed_vector_ops *vops, void *model,
+                                   fr_fed **out);
 void fr_fed_free(fr_fed *f);
 fr_fed_state *fr_fed_state_of(fr_fed *f);
 /* The core's screening of one client's update, for a job that runs its
@@ -73,6 +84,16 @@ double fr_fed_sampling_rate(double client_fraction, size_t n_clients);
 
 /* Round `round` (0-based): sample, train, screen, aggregate. */
 fr_status fr_fed_run_round(fr_fed *f, unsigned round, fr_fed_round *out);
+
+/* Per-client state (fr_fed_create_per_client): the server's
+ * initial model. Once the job has written every client's starting vector
+ * into fr_fed_state_of(f)->client, every unit takes the values of the
+ * first client holding it, on every client holding it, and every client
+ * gets its vector through client_load. */
+fr_status fr_fed_clients_start(fr_fed *f);
+/* The last round's upload of client `client` (NULL when it was not
+ * sampled): its marks, loss, samples and, per-client state, bytes_up. */
+const fr_fed_upload *fr_fed_upload_of(const fr_fed *f, size_t client);
 
 /* Run on the ranks of c (NULL or one rank: this process only). Every rank
  * must hold the same job: the fingerprints are compared (data_name names

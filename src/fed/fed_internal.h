@@ -64,6 +64,13 @@ struct fr_fed {
     fr_comm *comm;
     int rank, ranks;
     uint32_t *rows_to;     /* n_sampled x ranks: a client's rows per rank's range */
+    /* Per-client state (fed_clients.c): each client's federated units, as
+     * the model gave them at creation, and the most of one client. */
+    int per_client;
+    fr_fed_vector_ops vops;
+    const fr_fed_unit **units;
+    size_t *n_units;
+    size_t max_units;
     size_t *block_start;   /* contiguous placement: rank r's clients are
                             * [block_start[r], block_start[r + 1]) */
 };
@@ -177,5 +184,21 @@ fr_status fr_fed_aggregate_ranks(fr_fed *f, double total_samples, size_t partici
  * (a pipeline); the last rank broadcasts them. The same float operations
  * in the same order as one process, moving O(changed rows) per rank. */
 fr_status fr_fed_aggregate_chain(fr_fed *f, double total_samples, size_t participants);
+
+/* Per-client state (fed_clients.c). ready: the core's per-client
+ * vectors allocated at creation; values: upload k's buffer sized for its
+ * client; screen: after the round's records, the arrivals' shared units
+ * screened (faults, refusal, clip), what the server sees written into
+ * their values; aggregate: every unit group combined into its members'
+ * values (conflicts and each upload's bytes_up counted); load: each
+ * participant's values become its state and go to client_load;
+ * exchange: every rank gets every trained client's record and vector. */
+fr_status fr_fed_clients_ready(fr_fed *f);
+fr_status fr_fed_clients_values(fr_fed *f, size_t k);
+fr_status fr_fed_clients_screen(fr_fed *f);
+fr_status fr_fed_clients_aggregate(fr_fed *f, size_t *conflicts);
+fr_status fr_fed_clients_load(fr_fed *f);
+fr_status fr_fed_exchange_clients(fr_fed *f, fr_status local);
+void fr_fed_clients_free(fr_fed *f);
 
 #endif

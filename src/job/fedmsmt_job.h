@@ -1,10 +1,11 @@
 /* fedmsmt_job.h — the federated multi-scenario multi-task job's insides
- * (internal): fedmsmt.c (options, clients, rounds), fedmsmt_units.c (the
- * parameter template: which slices of a client's flat parameter vector
- * make up each federated unit), fedmsmt_ranks.c (its exchanges). The
- * aggregation arithmetic is the federation core's (src/fed/fed_personal.h,
- * fedrec/fed.h); the rounds are still this job's own loop, not the core's
- * round driver (issue 23's remaining step). */
+ * (internal): fedmsmt.c (options, the clients as the federation core's
+ * per-client state, the run), fedmsmt_units.c (the parameter template:
+ * which slices of a client's flat parameter vector make up each federated
+ * unit), fedmsmt_ranks.c (its exchanges after a round: evaluation, kept
+ * models, checkpoints). The rounds — who arrives, screening, aggregation of
+ * the units, the ranks' exchange of trained vectors — are the federation
+ * core's round driver (src/fed/fed_core.h, fr_fed_create_per_client). */
 #ifndef FR_JOB_FEDMSMT_JOB_H
 #define FR_JOB_FEDMSMT_JOB_H
 
@@ -13,6 +14,7 @@
 
 #include "fed/fed_personal.h"
 #include "fedrec/comm.h"
+#include "fedrec/fed_client.h"
 #include "fedrec/fedmsmt.h"
 #include "fedrec/optim.h"
 #include "fedrec/params.h"
@@ -30,10 +32,8 @@ typedef enum unit_kind {
 } unit_kind;
 
 /* A rows x cols block of the flat parameter vector: element (r, c) at
- * off + r * ld + c. */
-typedef struct unit_seg {
-    size_t off, ld, rows, cols;
-} unit_seg;
+ * off + r * ld + c (the federation core's segment). */
+typedef fr_fed_seg unit_seg;
 
 #define UNIT_MAX_SEGS 64
 
@@ -83,17 +83,20 @@ void fr_fedmsmt_unit_scatter(const fed_unit *u, const float *in, float *flat);
 /* A client as the engine keeps it (fedmsmt.c). Between two rounds its
  * state is its model's parameters, its optimiser, its step count and
  * `received` (what it got last: a late client's stays that of an earlier
- * round); `after` is written before each use and the anchors are taken at
- * each round's start. */
+ * round; the federation core's per-client state once the run has made
+ * the core, its own buffer before); the anchors are taken at each round's
+ * start. */
 typedef struct fed_client {
     fr_msmt_model *m;
     fr_optimizer *opt;
     uint32_t *rows[3];       /* train, validation, test rows of its scenario */
     size_t n_rows[3];
-    float *received, *after; /* flat parameter vectors */
+    float *received;         /* flat parameter vector */
+    int received_core;       /* received is the core's (not freed here) */
     size_t n_values;
     fed_unit units[MAX_UNITS];
     size_t n_units;
+    fr_fed_unit view[MAX_UNITS]; /* the units as the core sees them */
     fr_buffer **anchor;      /* per parameter: its value at the round's start (proximal term) */
     size_t n_anchor;
     double prox_mu;
