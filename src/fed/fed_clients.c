@@ -147,6 +147,7 @@ static void groups_free(groups *gs)
     free(gs->g);
     free(gs->slots);
     free(gs->units);
+    memset(gs, 0, sizeof *gs); /* freed again harmlessly */
 }
 
 /* The groups of the n_slots slots with in[i] set (client client_of[i]),
