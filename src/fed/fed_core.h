@@ -26,6 +26,8 @@ typedef struct fr_fed_round {
     size_t clients, participants, rejected, trained_here;
     size_t conflicts;      /* per-client state: coordination's projections */
     int aggregated;
+    /* The loss per training sample; per-client state: the mean over the
+     * trained clients (refused ones too) of each one's mean loss. */
     double train_loss;
     double dp_epsilon;
     uint64_t bytes_up, bytes_sent, bytes_received;
@@ -82,7 +84,10 @@ void fr_fed_borrow_table(fr_fed *f, float *table);
  * whole number of clients, at least one): DP accounting's q. */
 double fr_fed_sampling_rate(double client_fraction, size_t n_clients);
 
-/* Round `round` (0-based): sample, train, screen, aggregate. */
+/* Round `round` (0-based): sample, train, screen, aggregate. A failure
+ * ends the round before anything is aggregated. Per-client state: a round
+ * whose every update was refused is not a failure (the clients keep what
+ * they trained), and the loss is the model's to judge. */
 fr_status fr_fed_run_round(fr_fed *f, unsigned round, fr_fed_round *out);
 
 /* Per-client state (fr_fed_create_per_client): the server's

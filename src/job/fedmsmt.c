@@ -18,7 +18,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/error_internal.h"
 #include "core/clock.h"
@@ -27,7 +26,6 @@
 #include "fed/fed_core.h"
 #include "job/fedmsmt_job.h"
 #include "fedrec/optim.h"
-#include "fedrec/rng.h"
 
 static const char *const method_names[] = {"pfmsmtrec", "fedavg", "fedprox", "fedbn", "local"};
 
