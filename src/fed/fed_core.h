@@ -85,7 +85,7 @@ void fr_fed_borrow_table(fr_fed *f, float *table);
 double fr_fed_sampling_rate(double client_fraction, size_t n_clients);
 
 /* Round `round` (0-based): sample, train, screen, aggregate. A failure
- * ends the round before anything is aggregated. Per-client state: a round
+ * of a client returns before the round's aggregate. Per-client state: a round
  * whose every update was refused is not a failure (the clients keep what
  * they trained), and the loss is the model's to judge. */
 fr_status fr_fed_run_round(fr_fed *f, unsigned round, fr_fed_round *out);
