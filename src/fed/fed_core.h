@@ -111,5 +111,13 @@ int fr_fed_rank(const fr_fed *f);
 int fr_fed_ranks(const fr_fed *f);
 /* The rank that trains client c. */
 int fr_fed_owner(const fr_fed *f, size_t c);
+/* Every client's fixed-size block (`each` bytes; the first 8 are the
+ * exchange's tag, written by the core) from the rank that runs it to
+ * every rank (collective, the outcome agreed): fill(ctx, c, block) for
+ * each client this rank runs, place(ctx, c, block) for every client's
+ * block, whichever rank sent it. For a job's own exchanges between rounds
+ * (evaluation figures, checkpoints). Several ranks only. */
+fr_status fr_fed_exchange_blocks(fr_fed *f, size_t each, void (*fill)(void *ctx, size_t c, char *block),
+                                 fr_status (*place)(void *ctx, size_t c, const char *block), void *ctx);
 
 #endif

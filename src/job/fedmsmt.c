@@ -328,7 +328,7 @@ static double client_cost(void *model, size_t c)
 {
     (void)model;
     (void)c;
-    return 1.0; /* contiguous blocks of equal client counts (fr_fedmsmt_owner) */
+    return 1.0; /* contiguous placement: blocks of equal client counts */
 }
 
 static size_t client_values(void *model, size_t c)
@@ -394,13 +394,9 @@ static fr_status core_make(fr_comm *comm, const fr_table *t, const fr_fedmsmt_op
     int ranks = comm ? fr_comm_size(comm) : 1;
     if (ranks > 1) /* the same set-up on every rank: one verdict, one message */
         s = fr_comm_agree(comm, s);
-    if (s == FR_OK && ranks > 1) /* every rank must have built the same job */
+    if (s == FR_OK && ranks > 1) /* every rank must have built the same job; clients placed */
         s = fr_fed_set_comm(*f, comm, o->job_fingerprint, fr_table_fingerprint(t), "feature table");
-    for (size_t c = 0; s == FR_OK && c < C; c++)
-        if (fr_fed_owner(*f, c) != fr_fedmsmt_owner(o, c, C, ranks))
-            s = fr_fail(FR_ERR_INVALID, "federated training: the core places client %zu on rank %d, the job on rank %d",
-                        c, fr_fed_owner(*f, c), fr_fedmsmt_owner(o, c, C, ranks));
-    return ranks > 1 ? fr_comm_agree(comm, s) : s;
+    return s;
 }
 
 /* Client c's cells of its own evaluation into the round's table. */
@@ -492,11 +488,10 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
 
 /* The parameters of the clients this rank runs, into kept (a round that
  * improved the validation AUC: what was just evaluated). */
-static fr_status keep_clients(const fed_client *cl, size_t C, const fr_fedmsmt_options *o, int ranks, int me,
-                              float **kept)
+static fr_status keep_clients(const fed_client *cl, size_t C, const fr_fed *f, float **kept)
 {
     for (size_t c = 0; c < C; c++)
-        if (fr_fedmsmt_owner(o, c, C, ranks) == me)
+        if (fr_fed_owner(f, c) == fr_fed_rank(f))
             FR_TRY(fr_param_set_export(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, kept[c], cl[c].n_values));
     return FR_OK;
 }
@@ -505,21 +500,16 @@ static fr_status keep_clients(const fed_client *cl, size_t C, const fr_fedmsmt_o
  * parameters from the rank that ran it (the others' copies of a client
  * that was late or never aggregated are stale), loads them into the
  * client's model and hands the model to out. */
-static fr_status hand_over(fr_comm *comm, fed_client *cl, size_t C, const fr_fedmsmt_options *o, int ranks,
-                           float **kept, fr_status s, fr_fedmsmt_result *out)
+static fr_status hand_over(fr_comm *comm, fr_fed *f, fed_client *cl, size_t C, int ranks, float **kept,
+                           fr_status s, fr_fedmsmt_result *out)
 {
     if (ranks > 1) {
         s = fr_comm_agree(comm, s);
-        double loss[FR_TABLE_MAX_SCENARIOS];
-        int late[FR_TABLE_MAX_SCENARIOS], trained[FR_TABLE_MAX_SCENARIOS];
         size_t n_values[FR_TABLE_MAX_SCENARIOS];
-        for (size_t c = 0; c < C; c++) {
+        for (size_t c = 0; c < C; c++)
             n_values[c] = cl[c].n_values;
-            loss[c] = 0.0;
-            late[c] = trained[c] = 0;
-        }
         if (s == FR_OK)
-            s = fr_fedmsmt_exchange_trained(comm, o, C, kept, n_values, loss, late, trained);
+            s = fr_fedmsmt_exchange_kept(f, C, kept, n_values);
     }
     for (size_t c = 0; s == FR_OK && c < C; c++)
         s = fr_param_set_import(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, kept[c], cl[c].n_values);
@@ -577,7 +567,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         /* Several ranks: rank 0 reads, every rank takes the state. */
         s = me == 0 ? fr_fedmsmt_checkpoint_read(o, t, &st) : FR_OK;
         if (ranks > 1)
-            s = fr_fedmsmt_broadcast_state(comm, o, &st, s);
+            s = fr_fedmsmt_broadcast_state(f, o, &st, s);
         if (s == FR_OK && ck->resumed)
             s = ck->resumed(arg, out->rounds);
         if (ranks > 1)
@@ -641,7 +631,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             for (size_t k = 0; k < t->n_tasks; k++)
                 r->valid.auc[c][k] = r->test.auc[c][k] = r->valid.logloss[c][k] = r->test.logloss[c][k] = NAN;
         for (size_t c = 0; s == FR_OK && r->evaluated && c < C; c++) {
-            if (fr_fedmsmt_owner(o, c, C, ranks) != me)
+            if (fr_fed_owner(f, c) != me)
                 continue;
             fr_msmt_eval e;
             s = fr_msmt_evaluate_rows(cl[c].m, t, cl[c].rows[FR_SPLIT_VALID], cl[c].n_rows[FR_SPLIT_VALID], &e);
@@ -656,7 +646,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             double tx = fr_clock_seconds();
             s = fr_comm_agree(comm, s);
             if (s == FR_OK && r->evaluated)
-                s = fr_fedmsmt_exchange_eval(comm, o, C, t->n_tasks, &r->valid, &r->test);
+                s = fr_fedmsmt_exchange_eval(f, t->n_tasks, &r->valid, &r->test);
             r->comm_seconds += fr_clock_seconds() - tx;
             uint64_t sent, received;
             fr_comm_traffic(comm, &sent, &received);
@@ -681,7 +671,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             out->test = r->test;
         }
         if (kept && (r->improved || o->keep_last)) {
-            s = keep_clients(cl, C, o, ranks, me, kept);
+            s = keep_clients(cl, C, f, kept);
             if (ranks > 1) /* every rank improved alike: one verdict */
                 s = fr_comm_agree(comm, s);
         }
@@ -705,7 +695,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             /* Several ranks: every client's state to rank 0, which writes
              * the one-process file; one verdict. */
             if (ranks > 1)
-                s = fr_fedmsmt_share_state(comm, o, cl, C, kept);
+                s = fr_fedmsmt_share_state(f, cl, C, kept);
             if (s == FR_OK && me == 0)
                 s = fr_fedmsmt_checkpoint_write(o, t, &st);
             if (ranks > 1)
@@ -717,7 +707,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
     if (s == FR_OK && out->rounds && !out->best_round) {
         out->best_round = out->rounds; /* its figures are in out already */
         if (kept && !o->keep_last) /* keep_last: already kept */
-            s = keep_clients(cl, C, o, ranks, me, kept);
+            s = keep_clients(cl, C, f, kept);
     }
     if (s == FR_OK && !out->rounds) { /* stopped in the first round: nothing to report */
         fr_msmt_eval *e[2] = {&out->valid, &out->test};
@@ -731,7 +721,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         }
     }
     if (kept) /* collective: agrees on s first */
-        s = hand_over(comm, cl, C, o, ranks, kept, s, out);
+        s = hand_over(comm, f, cl, C, ranks, kept, s, out);
     for (size_t c = 0; c < C && out->rounds; c++)
         out->upload_bytes_per_round[c] = upload_sum[c] / out->rounds;
     out->seconds = fr_clock_seconds() - t0;
