@@ -56,17 +56,6 @@ fr_status fr_fed_create_per_client(const fr_fed_options *o, size_t n_clients, fr
                                    fr_fed **out);
 void fr_fed_free(fr_fed *f);
 fr_fed_state *fr_fed_state_of(fr_fed *f);
-/* The core's screening of one client's update, for a job that runs its
- * own rounds (fedmsmt) on a flat vector of its changes (n values): the
- * injected fault (from stream (seed, round_key, client, FAULT): NaN with
- * probability fault_nan, times 1e6 with fault_huge; the core's rounds use
- * round_key = round + 1), then 0 (refused) if a value is not finite, else
- * the change clipped to L2 norm clip_norm (0: not clipped) and 1 when
- * it is as it came, 2 when the fault or the clip changed it. */
-int fr_fed_screen_values(uint64_t seed, unsigned round_key, size_t client, double fault_nan, double fault_huge,
-                         double clip_norm, float *delta, size_t n);
-/* The factor of the fault injected into client's update (1: none). */
-float fr_fed_fault_factor(uint64_t seed, unsigned round_key, size_t client, double fault_nan, double fault_huge);
 /* Keep every round's uploads until the next round (off: the plain mean
  * folds them in order as they come and passes their buffers on,
  * fed_ordered.c): for tests that inspect them; the results are the same. */

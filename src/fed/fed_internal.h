@@ -130,6 +130,18 @@ void fr_fed_ordered_free(fr_fed *p);
  * norm bound, refuse it if secure aggregation's fixed point cannot hold it. */
 void fr_fed_screen_update(fr_fed *f, size_t c, fr_fed_upload *up);
 
+/* Screening one client's update as a flat vector of its changes (n
+ * values; per-client state, fed_clients.c): the injected fault (from
+ * stream (seed, round_key, client, FAULT): NaN with probability
+ * fault_nan, times 1e6 with fault_huge; rounds use round_key = round + 1),
+ * then 0 (refused) if a value is not finite, else the change clipped to L2
+ * norm clip_norm (0: not clipped) and 1 when it is as it came, 2 when the
+ * fault or the clip changed it. */
+int fr_fed_screen_values(uint64_t seed, unsigned round_key, size_t client, double fault_nan, double fault_huge,
+                         double clip_norm, float *delta, size_t n);
+/* The factor of the fault injected into client's update (1: none). */
+float fr_fed_fault_factor(uint64_t seed, unsigned round_key, size_t client, double fault_nan, double fault_huge);
+
 /* Aggregation tasks: one per thread, at most MAX_AGG_TASKS. */
 size_t fr_fed_agg_tasks(const fr_fed *f);
 /* Apply the participants among sampled clients [k_begin, k_end) to the
