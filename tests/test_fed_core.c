@@ -11,9 +11,14 @@
  * out of their groups), clipping, a quorum that is not met, and shared
  * personal values averaged as documented; the plain mean folded in
  * order keeps no upload past its fold, and a refusal met mid-round
- * rescales it. Broken on purpose (the mean applied in reverse client
- * order; the per-row mean not folded while streaming; the ordered fold's
- * rescale skipped) it fails. */
+ * rescales it. Per-client state (fr_fed_create_per_client): the server's
+ * start, then a round's units combined by their rules — the weighted
+ * mean, PCGrad then the mean, a table row by row, personal weights —
+ * against results worked out by hand, on 1 and 2 threads, a refused
+ * client left out (units left to one client not combined), local only.
+ * Broken on purpose (the mean applied in reverse client order; the
+ * per-row mean not folded while streaming; the ordered fold's rescale
+ * skipped; a unit's combined values given to the wrong member) it fails. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +266,195 @@ static int same(const float *a, const float *b, size_t n)
     return memcmp(a, b, n * sizeof *a) == 0;
 }
 
+
+/* ---- per-client state (fr_fed_create_per_client) -------------------------- *
+ * Three clients, each its own vector; clients 0 and 1 (11 values) hold
+ * units A (mean), B (mean after coordination), C (a 2 x 2 table averaged
+ * row by row), P (personal) and one local value; client 2 (7 values)
+ * holds a local value first, then A and C at other offsets. Weights:
+ * samples 1, 1, 2. */
+enum { PC_CLIENTS = 3, PC_MOST = 11 };
+static const size_t pc_n[PC_CLIENTS] = {11, 11, 7};
+static const fr_fed_seg seg_a = {0, 2, 1, 2}, seg_b = {2, 2, 1, 2}, seg_c = {4, 2, 2, 2}, seg_p = {9, 2, 1, 2},
+                        seg_a2 = {1, 2, 1, 2}, seg_c2 = {3, 2, 2, 2};
+static const fr_fed_unit pc_units01[4] = {{10, FR_FED_AGG_MEAN, 0, 0, &seg_a, 1, 2},
+                                          {20, FR_FED_AGG_MEAN, 1, 0, &seg_b, 1, 2},
+                                          {30, FR_FED_AGG_MEAN, 0, 1, &seg_c, 1, 4},
+                                          {40, FR_FED_AGG_PERSONAL, 0, 0, &seg_p, 1, 2}};
+static const fr_fed_unit pc_units2[2] = {{10, FR_FED_AGG_MEAN, 0, 0, &seg_a2, 1, 2},
+                                         {30, FR_FED_AGG_MEAN, 0, 1, &seg_c2, 1, 4}};
+/* A round's change of each client (trained - received). */
+static const float pc_delta[PC_CLIENTS][PC_MOST] = {
+    {1, 2, 1, 0, 1, 1, 0, 0, 7, 1, 0},        /* A, B, C (row 1 unchanged), local, P */
+    {3, 4, -1, 1, 3, -1, 2, 2, 0.5f, 0, 1},   /* B in conflict with client 0's */
+    {3, -0.5f, 2, 0, 0, -1, 0.5f}};           /* local, A, C (row 0 unchanged) */
+
+typedef struct pc_toy {
+    int nan_client;               /* this client's update of A is NaN (-1: none) */
+    float loaded[PC_CLIENTS][PC_MOST];
+    size_t loads[PC_CLIENTS];
+} pc_toy;
+
+static fr_status pc_train(void *model, void *worker, unsigned round, size_t c, const fr_fed_state *st,
+                          fr_fed_upload *up)
+{
+    pc_toy *t = model;
+    (void)worker;
+    (void)round;
+    for (size_t i = 0; i < pc_n[c]; i++)
+        up->values[i] = st->client[c][i] + pc_delta[c][i];
+    if ((int)c == t->nan_client)
+        up->values[0] = up->values[1] = NAN;
+    up->samples = c == 2 ? 2 : 1;
+    up->loss_sum = 0.5 * (double)(c + 1);
+    return FR_OK;
+}
+
+static size_t pc_values(void *model, size_t c)
+{
+    (void)model;
+    return pc_n[c];
+}
+
+static const fr_fed_unit *pc_client_units(void *model, size_t c, size_t *n)
+{
+    (void)model;
+    *n = c == 2 ? 2 : 4;
+    return c == 2 ? pc_units2 : pc_units01;
+}
+
+static fr_status pc_load(void *model, size_t c, const float *values)
+{
+    pc_toy *t = model;
+    memcpy(t->loaded[c], values, pc_n[c] * sizeof *values);
+    t->loads[c]++;
+    return FR_OK;
+}
+
+static const fr_fed_client_ops pc_ops = {worker_create, worker_destroy, NULL, pc_train, cost, 0,
+                                         NULL, NULL, 0, NULL, NULL, NULL, 0};
+static const fr_fed_vector_ops pc_vops = {pc_values, pc_client_units, pc_load};
+
+/* One round over the three clients on `threads` threads, from the starting
+ * vectors 1.., 100.., 200.. (the server's start then copies client 0's
+ * units to the others); the clients' states after it into got. */
+static void pc_run(const fr_fed_options *o, int threads, pc_toy *t, float got[PC_CLIENTS][PC_MOST],
+                   fr_fed_round *out)
+{
+    fr_pool *pool = NULL;
+    fr_fed *f = NULL;
+    CHECK_OK(fr_pool_create(threads, &pool));
+    CHECK_OK(fr_fed_create_per_client(o, PC_CLIENTS, pool, &pc_ops, &pc_vops, t, &f));
+    if (!f) {
+        fr_pool_destroy(pool);
+        return;
+    }
+    fr_fed_state *st = fr_fed_state_of(f);
+    for (size_t c = 0; c < PC_CLIENTS; c++)
+        for (size_t i = 0; i < pc_n[c]; i++)
+            st->client[c][i] = (float)(100 * c + i + 1);
+    CHECK_OK(fr_fed_clients_start(f));
+    /* The start: every unit as client 0 has it; local values their own. */
+    static const float start1[11] = {1, 2, 3, 4, 5, 6, 7, 8, 109, 10, 11}, start2[7] = {201, 1, 2, 5, 6, 7, 8};
+    CHECK(same(st->client[1], start1, 11) && same(st->client[2], start2, 7) && same(t->loaded[2], start2, 7) &&
+              t->loads[0] == 1 && t->loads[1] == 1 && t->loads[2] == 1,
+          "the server's start: client 1 %g %g .. %g, client 2 %g %g %g (loads %zu %zu %zu)",
+          (double)st->client[1][0], (double)st->client[1][1], (double)st->client[1][8], (double)st->client[2][0],
+          (double)st->client[2][1], (double)st->client[2][3], t->loads[0], t->loads[1], t->loads[2]);
+    CHECK_OK(fr_fed_run_round(f, 0, out));
+    for (size_t c = 0; c < PC_CLIENTS; c++) {
+        memcpy(got[c], st->client[c], pc_n[c] * sizeof(float));
+        const fr_fed_upload *up = fr_fed_upload_of(f, c);
+        CHECK(up && up->trained, "client %zu has no upload", c);
+    }
+    fr_fed_free(f);
+    fr_pool_destroy(pool);
+}
+
+static void per_client(void)
+{
+    fr_fed_options o;
+    options(&o);
+    o.temperature = 1.0;
+    pc_toy t;
+    float got[PC_CLIENTS][PC_MOST], two[PC_CLIENTS][PC_MOST];
+    fr_fed_round r;
+
+    /* Everyone arrives. A: the sample-weighted mean (1/4, 1/4, 1/2) of
+     * (1, 2), (3, 4), (-0.5, 2) = (0.75, 2.5) on every holder. B: PCGrad,
+     * (1, 0) and (-1, 1) conflict: (1, 0) + 0.5 (-1, 1) = (0.5, 0.5) and
+     * (-1, 1) + (1, 0) = (0, 1), 2 projections; their mean (0.25, 0.75).
+     * C, row by row over who changed the row: row 0 clients 0 and 1,
+     * ((1 + 3) / 2, (1 - 1) / 2) = (2, 0); row 1 clients 1 and 2 (weights
+     * 1, 2): ((2 - 2) / 3, (2 + 1) / 3) = (0, 1). P: cos = 0 between
+     * (1, 0) and (0, 1), 1 with itself: a_00 = e / (e + 1) = 1 / (1 + 1/e),
+     * a_01 = 1 / (e + 1). Local values keep their training: +7, +0.5, +3. */
+    memset(&t, 0, sizeof t);
+    t.nan_client = -1;
+    pc_run(&o, 1, &t, got, &r);
+    double a00 = 1.0 / (1.0 + exp(-1.0)), a01 = exp(-1.0) / (1.0 + exp(-1.0));
+    float want0[11] = {1.75f, 4.5f, 3.25f, 4.75f, 7, 6, 7, 9, 16, (float)(10.0 + a00), (float)(11.0 + a01)};
+    float want1[11] = {1.75f, 4.5f, 3.25f, 4.75f, 7, 6, 7, 9, 109.5f, (float)(10.0 + a01), (float)(11.0 + a00)};
+    float want2[7] = {204, 1.75f, 4.5f, 7, 6, 7, 9};
+    CHECK(same(got[0], want0, 11) && same(got[1], want1, 11) && same(got[2], want2, 7),
+          "per-client units: client 0 A %.9g %.9g B %.9g %.9g C %g %g %g %g local %g P %.9g %.9g; client 2 %g %.9g %.9g %g %g %g %g",
+          (double)got[0][0], (double)got[0][1], (double)got[0][2], (double)got[0][3], (double)got[0][4],
+          (double)got[0][5], (double)got[0][6], (double)got[0][7], (double)got[0][8], (double)got[0][9],
+          (double)got[0][10], (double)got[2][0], (double)got[2][1], (double)got[2][2], (double)got[2][3],
+          (double)got[2][4], (double)got[2][5], (double)got[2][6]);
+    CHECK(same(t.loaded[0], want0, 11) && same(t.loaded[2], want2, 7) && t.loads[1] == 2,
+          "per-client units: what the clients were given is not their new state");
+    /* Bytes: A and B 8 each, C 12 per changed row (values and id), P 8. */
+    CHECK(r.participants == 3 && r.rejected == 0 && r.aggregated && r.conflicts == 2 &&
+              r.bytes_up == 36 + 48 + 20 && r.train_loss == 1.0,
+          "per-client round: %zu participants, %zu refused, aggregated %d, %zu conflicts, %llu bytes, loss %g",
+          r.participants, r.rejected, r.aggregated, r.conflicts, (unsigned long long)r.bytes_up, r.train_loss);
+    memset(&t, 0, sizeof t);
+    t.nan_client = -1;
+    pc_run(&o, 2, &t, two, &r);
+    CHECK(same(got[0], two[0], 11) && same(got[1], two[1], 11) && same(got[2], two[2], 7),
+          "per-client units differ on 2 threads");
+
+    /* Client 1's update is NaN: refused, not loaded, its state kept; B and
+     * P are left to client 0 alone (its training kept); A over clients 0
+     * and 2 (1/3, 2/3): (1/3 - 1/3, 2/3 + 4/3) = (0, 2); C row 0 client 0's
+     * (1, 1), row 1 client 2's (-1, 0.5). */
+    memset(&t, 0, sizeof t);
+    t.nan_client = 1;
+    pc_run(&o, 1, &t, got, &r);
+    static const float start1[11] = {1, 2, 3, 4, 5, 6, 7, 8, 109, 10, 11};
+    float nan0[11] = {1, 4, 4, 4, 6, 7, 6, 8.5f, 16, 11, 11}, nan2[7] = {204, 1, 4, 6, 7, 6, 8.5f};
+    CHECK(same(got[0], nan0, 11) && same(got[1], start1, 11) && same(got[2], nan2, 7) && t.loads[1] == 1,
+          "a refused client: client 0 A %g %g B %g %g C %g %g %g %g P %g %g; client 1 loaded %zu times",
+          (double)got[0][0], (double)got[0][1], (double)got[0][2], (double)got[0][3], (double)got[0][4],
+          (double)got[0][5], (double)got[0][6], (double)got[0][7], (double)got[0][9], (double)got[0][10],
+          t.loads[1]);
+    CHECK(r.participants == 2 && r.rejected == 1 && r.aggregated && r.conflicts == 0 && r.bytes_up == 20 + 20,
+          "a refused client: %zu participants, %zu refused, %zu conflicts, %llu bytes", r.participants, r.rejected,
+          r.conflicts, (unsigned long long)r.bytes_up);
+
+    /* Local only: the clients train, nothing is combined or given back. */
+    o.local_only = 1;
+    memset(&t, 0, sizeof t);
+    t.nan_client = -1;
+    pc_run(&o, 1, &t, got, &r);
+    CHECK(same(got[1], start1, 11) && t.loads[0] == 1 && !r.aggregated && r.participants == 3 && r.bytes_up == 0,
+          "local only: aggregated %d, client 0 loaded %zu times", r.aggregated, t.loads[0]);
+
+    /* What per-client state does not take. */
+    o.local_only = 0;
+    o.aggregator = FR_AGG_MEDIAN;
+    fr_pool *pool = NULL;
+    fr_fed *f = NULL;
+    CHECK_OK(fr_pool_create(1, &pool));
+    CHECK(fr_fed_create_per_client(&o, PC_CLIENTS, pool, &pc_ops, &pc_vops, &t, &f) == FR_ERR_INVALID && !f,
+          "per-client state with the median was accepted");
+    options(&o);
+    CHECK(fr_fed_create_per_client(&o, PC_CLIENTS, pool, &pc_ops, &pc_vops, &t, &f) == FR_ERR_INVALID && !f,
+          "per-client state without a temperature was accepted");
+    fr_pool_destroy(pool);
+}
+
 int main(void)
 {
     fr_fed_options o;
@@ -423,5 +617,7 @@ int main(void)
           "a client fraction of 0 was accepted");
     fr_fed_free(f);
     fr_pool_destroy(pool);
+
+    per_client();
     return fr_test_finish("test_fed_core");
 }

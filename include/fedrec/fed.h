@@ -62,6 +62,12 @@ typedef struct fr_fed_options {
     double dp_noise, dp_delta;
     int secure_agg;
     size_t secure_neighbours;
+    /* Per-client state (fedrec/fed_client.h): the temperature of
+     * personal aggregation (> 0); local_only: the clients train, nothing
+     * is combined or loaded back (the local-only baseline: the round's
+     * figures, no aggregate). */
+    double temperature;
+    int local_only;
     /* Told the clients this rank has trained (unit "client"). */
     fr_progress_hook progress;
     /* Name in messages ("PFedRec round 3: ..."). */

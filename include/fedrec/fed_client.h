@@ -19,6 +19,12 @@
  *   (or, when the model trains cohorts, train_cohort on groups of them)
  *   screen uploads; aggregate them in client order into the state;
  *   personal values (a shared score function) averaged if asked.
+ * Or, with per-client state (fr_fed_vector_ops below: every client its own
+ * vector, PF-MSMTrec and its baselines), train hands back the client's
+ * whole vector; once every rank holds every arrival's, the core screens
+ * the changes of the units each arrival shares with another, combines
+ * each unit over the arrivals holding it (mean, personal, coordinated,
+ * row-wise), and gives each arrival its own result (client_load).
  * Everything a client draws must come from streams keyed by (seed, round,
  * client), so that no result depends on which thread or rank trained it. */
 #ifndef FEDREC_FED_CLIENT_H
@@ -28,6 +34,7 @@
 #include <stdint.h>
 
 #include "fedrec/error.h"
+#include "fedrec/fed.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,7 +65,36 @@ typedef struct fr_fed_state {
     size_t n_rows, width;
     float *dense;   /* n_dense values (NULL when n_dense is 0) */
     size_t n_dense;
+    /* Per-client state (fr_fed_client_ops.client_values): client c's
+     * vector as the server last gave it, client_n[c] values (NULL
+     * otherwise). */
+    float **client;
+    size_t *client_n;
 } fr_fed_state;
+
+/* Per-client state: a rows x cols block of a client's vector, element
+ * (r, q) at off + r * ld + q. */
+typedef struct fr_fed_seg {
+    size_t off, ld, rows, cols;
+} fr_fed_seg;
+
+/* A federated unit of a client's vector: its segments, read in order,
+ * make numel values. Units of equal key across clients are combined with
+ * each other (the arrivals holding one: a group), as agg says — the
+ * sample-weighted mean, or personal (a softmax over the members' cosine
+ * similarity, fedrec/fed.h) — after PCGrad across the members when
+ * coordinate is set (in orders from stream (seed, round + 1, key,
+ * COORDINATION)); by_rows: the unit is one table (seg[0]) whose rows are
+ * each averaged, sample-weighted, over the members that changed the row.
+ * Units of one client do not overlap. */
+typedef struct fr_fed_unit {
+    uint32_t key;
+    fr_fed_agg agg;
+    int coordinate;
+    int by_rows;
+    const fr_fed_seg *seg;
+    size_t n_seg, numel;
+} fr_fed_unit;
 
 /* One client's upload of a round. The core owns the buffers and keeps
  * them across rounds (cap_rows rows allocated: a client may grow them with
@@ -72,8 +108,14 @@ typedef struct fr_fed_upload {
      * group_start[g + 1]), in increasing group order. */
     uint32_t group_start[FR_FED_GROUPS + 1];
     float *dense_delta;   /* n_dense values: local - server (core-allocated) */
+    /* Per-client state: the client's whole vector after training
+     * (client_values of it; core-allocated). */
+    float *values;
+    size_t cap_values;
     size_t samples;       /* training samples (the weighted mean's weight) */
-    double loss_sum;      /* summed training loss over the samples */
+    double loss_sum;      /* summed training loss over the samples (per-client
+                           * state: the client's mean loss) */
+    uint64_t bytes_up;    /* per-client state: what the server received of it */
     double t_negatives, t_train, t_eval; /* CPU seconds of its parts */
     /* The core's marks: trained at all, past the deadline, refused. */
     int trained, late, rejected;
@@ -121,6 +163,21 @@ typedef struct fr_fed_client_ops {
                               const fr_fed_state *state, fr_fed_upload *const *ups);
     size_t cohort_clients;
 } fr_fed_client_ops;
+
+/* Per-client state (a core made by fr_fed_create_per_client, in place of
+ * the shared table and dense part): client c's whole vector has
+ * client_values(c) values and its federated units are client_units(c) (n
+ * of them; the array stays valid for the core's life). train fills
+ * up->values with the client's vector after training (samples: its weight
+ * in the unit means; loss_sum: its mean loss); after the round's
+ * aggregate each participant's vector — the combined values on the units
+ * it shares, its trained values elsewhere — becomes its state and goes to
+ * client_load, on every rank. */
+typedef struct fr_fed_vector_ops {
+    size_t (*client_values)(void *model, size_t client);
+    const fr_fed_unit *(*client_units)(void *model, size_t client, size_t *n);
+    fr_status (*client_load)(void *model, size_t client, const float *values);
+} fr_fed_vector_ops;
 
 #ifdef __cplusplus
 }

@@ -104,7 +104,9 @@ void fr_fed_free(fr_fed *p)
         free(p->outs[k].rows);
         free(p->outs[k].delta);
         free(p->outs[k].dense_delta);
+        free(p->outs[k].values);
     }
+    fr_fed_clients_free(p);
     free(p->outs);
     free(p->todo);
     free(p->rows_to);
@@ -145,6 +147,22 @@ fr_status fr_fed_create(const fr_fed_options *o, size_t n_clients, size_t n_rows
     }
     *out = p;
     return FR_OK;
+}
+
+fr_status fr_fed_create_per_client(const fr_fed_options *o, size_t n_clients, fr_pool *pool,
+                                   const fr_fed_client_ops *ops, const fr_fed_vector_ops *vops, void *model,
+                                   fr_fed **out)
+{
+    FR_TRY(fr_fed_create(o, n_clients, 0, 0, 0, pool, ops, model, out));
+    fr_fed *p = *out;
+    p->per_client = 1;
+    p->vops = *vops;
+    fr_status s = fr_fed_clients_ready(p);
+    if (s != FR_OK) {
+        fr_fed_free(p);
+        *out = NULL;
+    }
+    return s;
 }
 
 /* ---- rounds ------------------------------------------------------------------ */
@@ -217,7 +235,7 @@ static fr_status run_chunk(void *arg, size_t task)
         }
         st = p->ops->train(p->model, worker, p->round, c, &p->st, out);
         out->trained = 1;
-        if (st == FR_OK)
+        if (st == FR_OK && !p->per_client) /* per-client state: screened once every arrival is known */
             fr_fed_screen_update(p, c, out);
         out->late = past_deadline(p);
         if (p->streaming) { /* folded in client order, its buffers passed on */
@@ -344,19 +362,24 @@ static void plan_training(fr_fed *p)
 }
 
 /* The uploads' buffers stay; their marks and counts start afresh. */
-static void reset_uploads(fr_fed *p)
+static fr_status reset_uploads(fr_fed *p)
 {
     for (size_t k = 0; k < p->n_sampled; k++) {
         fr_fed_upload *o = &p->outs[k];
         int32_t *rows = o->rows;
-        float *delta = o->delta, *dense_delta = o->dense_delta;
-        size_t cap = o->cap_rows;
+        float *delta = o->delta, *dense_delta = o->dense_delta, *values = o->values;
+        size_t cap = o->cap_rows, cap_values = o->cap_values;
         memset(o, 0, sizeof *o);
         o->rows = rows;
         o->delta = delta;
         o->dense_delta = dense_delta;
         o->cap_rows = cap;
+        o->values = values;
+        o->cap_values = cap_values;
+        if (p->per_client) /* sized for its client, on every rank (the records fill them) */
+            FR_TRY(fr_fed_clients_values(p, k));
     }
+    return FR_OK;
 }
 
 /* Shared personal values: every sampled client starts from the mean over
@@ -391,10 +414,14 @@ static void personal_end(fr_fed *p, size_t participants, float *mean, float *v)
 }
 
 /* The round's aggregate of the participants' updates into the state. */
-static fr_status aggregate(fr_fed *p, double total_samples, size_t participants, double *t_comm)
+static fr_status aggregate(fr_fed *p, double total_samples, size_t participants, double *t_comm,
+                           size_t *conflicts)
 {
     fr_status s;
-    if (p->ordered) { /* folded as the uploads came, dense part included */
+    if (p->per_client) { /* unit by unit, each participant its own result */
+        s = fr_fed_clients_aggregate(p, conflicts);
+        return s == FR_OK ? fr_fed_clients_load(p) : s;
+    } else if (p->ordered) { /* folded as the uploads came, dense part included */
         fr_fed_ordered_commit(p, participants);
         return FR_OK;
     } else if (p->o.secure_agg) {
@@ -445,7 +472,12 @@ fr_status fr_fed_run_round(fr_fed *p, unsigned round, fr_fed_round *out)
         }
         personal_start(p, mean, v);
     }
-    reset_uploads(p);
+    fr_status rs0 = reset_uploads(p);
+    if (rs0 != FR_OK) {
+        free(mean);
+        free(v);
+        return rs0;
+    }
     plan_training(p);
     /* Clients one after another in client order: the per-row mean folds
      * each upload as it comes. */
@@ -490,19 +522,25 @@ fr_status fr_fed_run_round(fr_fed *p, unsigned round, fr_fed_round *out)
     if (p->ranks > 1) { /* every rank learns every trained client's record */
         fr_comm_traffic(p->comm, &sent0, &received0);
         double tc = fr_clock_seconds();
-        s = fr_fed_exchange_records(p, s);
+        s = p->per_client ? fr_fed_exchange_clients(p, s) : fr_fed_exchange_records(p, s);
         t_comm += fr_clock_seconds() - tc;
     }
 
     /* Aggregate in client-id order: E += sum_c scale_c * delta_c over the
      * updates that arrived in time. */
     double t_agg = fr_clock_seconds();
-    double total_samples = 0, trained_samples = 0, loss = 0;
-    size_t participants = 0, trained = 0, rejected = 0;
+    /* Per-client state: the arrivals screened now, on every rank alike
+     * (which units an update shares depends on who arrived). */
+    if (s == FR_OK && p->per_client && !p->o.local_only)
+        s = fr_fed_clients_screen(p);
+    double total_samples = 0, trained_samples = 0, loss = 0, client_losses = 0;
+    size_t participants = 0, trained = 0, rejected = 0, clients_trained = 0;
     for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++) {
         const fr_fed_upload *o = &p->outs[k];
         if (!o->trained)
             continue;
+        clients_trained++; /* per-client state: every trained client's mean loss, refused or not */
+        client_losses += o->loss_sum;
         if (o->rejected) { /* its loss may be what is not finite */
             rejected++;
             continue;
@@ -515,13 +553,15 @@ fr_status fr_fed_run_round(fr_fed *p, unsigned round, fr_fed_round *out)
             total_samples += (double)o->samples;
         }
     }
-    int aggregated = fr_participation_quorum(&p->o.participation, participants);
+    int aggregated = !p->o.local_only && fr_participation_quorum(&p->o.participation, participants);
     if (s == FR_OK && aggregated)
-        s = aggregate(p, total_samples, participants, &t_comm);
+        s = aggregate(p, total_samples, participants, &t_comm, &out->conflicts);
     else if (p->streaming) /* folded, but not to be applied */
         fr_fed_row_discard(p);
     for (size_t k = 0; s == FR_OK && k < p->n_sampled; k++)
-        if (fr_fed_participates(&p->outs[k]) && p->o.secure_agg) /* dense, masked, 64-bit */
+        if (p->per_client)
+            out->bytes_up += p->outs[k].bytes_up;
+        else if (fr_fed_participates(&p->outs[k]) && p->o.secure_agg) /* dense, masked, 64-bit */
             out->bytes_up += (uint64_t)(p->st.n_rows * d + p->st.n_dense) * sizeof(uint64_t);
         else if (fr_fed_participates(&p->outs[k]))
             out->bytes_up += (uint64_t)p->outs[k].n_rows * (d * sizeof(float) + sizeof(int32_t)) +
@@ -556,6 +596,13 @@ fr_status fr_fed_run_round(fr_fed *p, unsigned round, fr_fed_round *out)
         out->trained_here += (size_t)p->outs[p->todo[i]].trained;
     out->aggregated = aggregated;
     out->train_loss = trained_samples > 0 ? loss / trained_samples : 0.0;
+    if (p->per_client) {
+        /* A refused client keeps what it trained: no round fails for its
+         * update; the loss is the model's to judge (the mean over the
+         * trained clients of each one's). */
+        out->train_loss = clients_trained ? client_losses / (double)clients_trained : 0.0;
+        return FR_OK;
+    }
     const char *name = p->o.name ? p->o.name : "federated";
     if (rejected > 0 && trained == 0) {
         s = fr_fail(FR_ERR_NUMERIC, "%s round %u: every trained client's update (%zu) was rejected as not finite%s (learning rates too high?)",

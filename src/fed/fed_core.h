@@ -24,7 +24,10 @@ typedef struct fr_fed fr_fed;
  * model's). Traffic and times as fedrec/pfedrec.h's fr_pfedrec_round. */
 typedef struct fr_fed_round {
     size_t clients, participants, rejected, trained_here;
+    size_t conflicts;      /* per-client state: coordination's projections */
     int aggregated;
+    /* The loss per training sample; per-client state: the mean over the
+     * trained clients (refused ones too) of each one's mean loss. */
     double train_loss;
     double dp_epsilon;
     uint64_t bytes_up, bytes_sent, bytes_received;
@@ -41,19 +44,18 @@ fr_status fr_fed_options_check(const fr_fed_options *o);
  * owned; it must outlive the core). ops and model: the clients. */
 fr_status fr_fed_create(const fr_fed_options *o, size_t n_clients, size_t n_rows, size_t width, size_t n_dense,
                         fr_pool *pool, const fr_fed_client_ops *ops, void *model, fr_fed **out);
+/* A core over per-client state (fedrec/fed_client.h, fr_fed_vector_ops):
+ * every client its own vector, units combined by their rules; no table
+ * or dense part. The core allocates each client's vector (zeroed: the job
+ * writes its starting values into fr_fed_state_of(f)->client, then calls
+ * fr_fed_clients_start). Takes the mean aggregator only, without
+ * weighting, noise, shared personal values, secure aggregation or
+ * cohorts; at most FR_FED_MAX_GROUP clients. */
+fr_status fr_fed_create_per_client(const fr_fed_options *o, size_t n_clients, fr_pool *pool,
+                                   const fr_fed_client_ops *ops, const fr_fed_vector_ops *vops, void *model,
+                                   fr_fed **out);
 void fr_fed_free(fr_fed *f);
 fr_fed_state *fr_fed_state_of(fr_fed *f);
-/* The core's screening of one client's update, for a job that runs its
- * own rounds (fedmsmt) on a flat vector of its changes (n values): the
- * injected fault (from stream (seed, round_key, client, FAULT): NaN with
- * probability fault_nan, times 1e6 with fault_huge; the core's rounds use
- * round_key = round + 1), then 0 (refused) if a value is not finite, else
- * the change clipped to L2 norm clip_norm (0: not clipped) and 1 when
- * it is as it came, 2 when the fault or the clip changed it. */
-int fr_fed_screen_values(uint64_t seed, unsigned round_key, size_t client, double fault_nan, double fault_huge,
-                         double clip_norm, float *delta, size_t n);
-/* The factor of the fault injected into client's update (1: none). */
-float fr_fed_fault_factor(uint64_t seed, unsigned round_key, size_t client, double fault_nan, double fault_huge);
 /* Keep every round's uploads until the next round (off: the plain mean
  * folds them in order as they come and passes their buffers on,
  * fed_ordered.c): for tests that inspect them; the results are the same. */
@@ -71,8 +73,21 @@ void fr_fed_borrow_table(fr_fed *f, float *table);
  * whole number of clients, at least one): DP accounting's q. */
 double fr_fed_sampling_rate(double client_fraction, size_t n_clients);
 
-/* Round `round` (0-based): sample, train, screen, aggregate. */
+/* Round `round` (0-based): sample, train, screen, aggregate. A failure
+ * of a client returns before the round's aggregate. Per-client state: a round
+ * whose every update was refused is not a failure (the clients keep what
+ * they trained), and the loss is the model's to judge. */
 fr_status fr_fed_run_round(fr_fed *f, unsigned round, fr_fed_round *out);
+
+/* Per-client state (fr_fed_create_per_client): the server's
+ * initial model. Once the job has written every client's starting vector
+ * into fr_fed_state_of(f)->client, every unit takes the values of the
+ * first client holding it, on every client holding it, and every client
+ * gets its vector through client_load. */
+fr_status fr_fed_clients_start(fr_fed *f);
+/* The last round's upload of client `client` (NULL when it was not
+ * sampled): its marks, loss, samples and, per-client state, bytes_up. */
+const fr_fed_upload *fr_fed_upload_of(const fr_fed *f, size_t client);
 
 /* Run on the ranks of c (NULL or one rank: this process only). Every rank
  * must hold the same job: the fingerprints are compared (data_name names
@@ -85,5 +100,13 @@ int fr_fed_rank(const fr_fed *f);
 int fr_fed_ranks(const fr_fed *f);
 /* The rank that trains client c. */
 int fr_fed_owner(const fr_fed *f, size_t c);
+/* Every client's fixed-size block (`each` bytes; the first 8 are the
+ * exchange's tag, written by the core) from the rank that runs it to
+ * every rank (collective, the outcome agreed): fill(ctx, c, block) for
+ * each client this rank runs, place(ctx, c, block) for every client's
+ * block, whichever rank sent it. For a job's own exchanges between rounds
+ * (evaluation figures, checkpoints). Several ranks only. */
+fr_status fr_fed_exchange_blocks(fr_fed *f, size_t each, void (*fill)(void *ctx, size_t c, char *block),
+                                 fr_status (*place)(void *ctx, size_t c, const char *block), void *ctx);
 
 #endif

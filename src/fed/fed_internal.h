@@ -64,6 +64,13 @@ struct fr_fed {
     fr_comm *comm;
     int rank, ranks;
     uint32_t *rows_to;     /* n_sampled x ranks: a client's rows per rank's range */
+    /* Per-client state (fed_clients.c): each client's federated units, as
+     * the model gave them at creation, and the most of one client. */
+    int per_client;
+    fr_fed_vector_ops vops;
+    const fr_fed_unit **units;
+    size_t *n_units;
+    size_t max_units;
     size_t *block_start;   /* contiguous placement: rank r's clients are
                             * [block_start[r], block_start[r + 1]) */
 };
@@ -123,6 +130,18 @@ void fr_fed_ordered_free(fr_fed *p);
  * norm bound, refuse it if secure aggregation's fixed point cannot hold it. */
 void fr_fed_screen_update(fr_fed *f, size_t c, fr_fed_upload *up);
 
+/* Screening one client's update as a flat vector of its changes (n
+ * values; per-client state, fed_clients.c): the injected fault (from
+ * stream (seed, round_key, client, FAULT): NaN with probability
+ * fault_nan, times 1e6 with fault_huge; rounds use round_key = round + 1),
+ * then 0 (refused) if a value is not finite, else the change clipped to L2
+ * norm clip_norm (0: not clipped) and 1 when it is as it came, 2 when the
+ * fault or the clip changed it. */
+int fr_fed_screen_values(uint64_t seed, unsigned round_key, size_t client, double fault_nan, double fault_huge,
+                         double clip_norm, float *delta, size_t n);
+/* The factor of the fault injected into client's update (1: none). */
+float fr_fed_fault_factor(uint64_t seed, unsigned round_key, size_t client, double fault_nan, double fault_huge);
+
 /* Aggregation tasks: one per thread, at most MAX_AGG_TASKS. */
 size_t fr_fed_agg_tasks(const fr_fed *f);
 /* Apply the participants among sampled clients [k_begin, k_end) to the
@@ -177,5 +196,21 @@ fr_status fr_fed_aggregate_ranks(fr_fed *f, double total_samples, size_t partici
  * (a pipeline); the last rank broadcasts them. The same float operations
  * in the same order as one process, moving O(changed rows) per rank. */
 fr_status fr_fed_aggregate_chain(fr_fed *f, double total_samples, size_t participants);
+
+/* Per-client state (fed_clients.c). ready: the core's per-client
+ * vectors allocated at creation; values: upload k's buffer sized for its
+ * client; screen: after the round's records, the arrivals' shared units
+ * screened (faults, refusal, clip), what the server sees written into
+ * their values; aggregate: every unit group combined into its members'
+ * values (conflicts and each upload's bytes_up counted); load: each
+ * participant's values become its state and go to client_load;
+ * exchange: every rank gets every trained client's record and vector. */
+fr_status fr_fed_clients_ready(fr_fed *f);
+fr_status fr_fed_clients_values(fr_fed *f, size_t k);
+fr_status fr_fed_clients_screen(fr_fed *f);
+fr_status fr_fed_clients_aggregate(fr_fed *f, size_t *conflicts);
+fr_status fr_fed_clients_load(fr_fed *f);
+fr_status fr_fed_exchange_clients(fr_fed *f, fr_status local);
+void fr_fed_clients_free(fr_fed *f);
 
 #endif

@@ -35,7 +35,7 @@ static void unlock_and_catch_up(fr_fed *p);
 int fr_fed_ordered_applies(const fr_fed *p)
 {
     const fr_participation *pa = &p->o.participation;
-    return !p->keep_uploads && p->o.aggregator == FR_AGG_MEAN && !p->o.weighted && !p->o.secure_agg && p->ranks <= 1 &&
+    return !p->keep_uploads && !p->per_client && p->o.aggregator == FR_AGG_MEAN && !p->o.weighted && !p->o.secure_agg && p->ranks <= 1 &&
            !(pa->deadline > 0 && !pa->deadline_simulated) && p->o.fault_nan == 0 && p->o.fault_huge == 0;
 }
 

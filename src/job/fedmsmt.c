@@ -1,30 +1,31 @@
 /* fedmsmt.c — federated multi-scenario multi-task training (see
  * fedrec/fedmsmt.h): the clients (one per scenario, each its own MMoE,
- * optimizer and rows), the rounds (local passes, upload of the federated
- * units' updates, the server's coordination and aggregation, evaluation of
- * every client on its own rows), and the options.
+ * optimizer and rows) as the federation core's per-client state
+ * (fr_fed_create_per_client), the run (the core's rounds, then evaluation
+ * of every client on its own rows, the best round, checkpoints), and the
+ * options.
  *
- * The server sees each client as two flat parameter vectors: what it
- * received at the start of the round and what it has after training. A
- * federated unit's update is their difference over the unit's slices
- * (fedmsmt_units.c); the aggregate is written into the "after" vector,
- * which is then loaded back into the client and becomes what it received
- * for the next round. Local slices keep their trained values. Clients
- * train one after another, each on all of the backend's threads, and the
- * server sums in client order, so results do not depend on the thread
- * count. */
+ * The core sees each client as two flat parameter vectors: what it
+ * received at the start of the round (the core's state) and what it has
+ * after training (its upload). A federated unit's update is their
+ * difference over the unit's slices (fedmsmt_units.c gives them, with the
+ * method's rule for each kind of unit); the core screens and combines the
+ * units and hands each participant its vector back, which is loaded into
+ * the client and becomes what it received for the next round. Local
+ * slices keep their trained values. Clients train one after another, each
+ * on all of the backend's threads, and the core sums in client order, so
+ * results do not depend on the thread count. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/error_internal.h"
 #include "core/clock.h"
+#include "core/pool.h"
 #include "core/progress_call.h"
 #include "fed/fed_core.h"
 #include "job/fedmsmt_job.h"
 #include "fedrec/optim.h"
-#include "fedrec/rng.h"
 
 static const char *const method_names[] = {"pfmsmtrec", "fedavg", "fedprox", "fedbn", "local"};
 
@@ -131,8 +132,8 @@ static void client_free(fed_client *c)
     fr_msmt_model_free(c->m);
     for (int k = 0; k < 3; k++)
         free(c->rows[k]);
-    free(c->received);
-    free(c->after);
+    if (!c->received_core)
+        free(c->received);
 }
 
 /* The options of client c's model: an MMoE over the experts it holds. */
@@ -210,11 +211,16 @@ static fr_status client_make(fr_backend *be, const fr_table *t, const fr_fedmsmt
     fr_param_set *ps = fr_msmt_model_params(cl->m);
     FR_TRY(fr_optimizer_create(ps, (fr_optim_kind)o->optimizer, o->lr, o->weight_decay, &cl->opt));
     FR_TRY(fr_fedmsmt_units(tp, c, ps, &mo, cl->units, MAX_UNITS, &cl->n_units));
+    for (size_t u = 0; u < cl->n_units; u++) { /* as the federation core sees them */
+        const fed_unit *fu = &cl->units[u];
+        const unit_rule *rule = &tp->rule[fu->kind];
+        cl->view[u] = (fr_fed_unit){(uint32_t)fu->kind * FR_FED_MAX_POOL * 4u + (uint32_t)fu->index, rule->agg,
+                                    rule->coordinate, fu->kind == UNIT_EMB_TABLE, fu->seg, fu->n_seg, fu->numel};
+    }
     cl->n_values = fr_param_set_numel(ps, FR_ROLES_ALL);
-    cl->received = malloc(cl->n_values * sizeof *cl->received);
-    cl->after = malloc(cl->n_values * sizeof *cl->after);
-    if (!cl->received || !cl->after)
-        return fr_fail_nomem("client parameters", cl->n_values * 8);
+    cl->received = malloc((cl->n_values ? cl->n_values : 1) * sizeof *cl->received);
+    if (!cl->received)
+        return fr_fail_nomem("client parameters", cl->n_values * 4);
     FR_TRY(fr_param_set_export(ps, FR_ROLES_ALL, cl->received, cl->n_values));
     cl->prox_mu = o->prox_mu;
     if (o->prox_mu > 0) {
@@ -234,279 +240,162 @@ static fr_status client_make(fr_backend *be, const fr_table *t, const fr_fedmsmt
     return FR_OK;
 }
 
-/* The clients holding unit (kind, index), and each one's unit. */
-typedef struct unit_group {
-    unit_kind kind;
-    size_t index;
-    size_t n;
-    size_t client[FR_TABLE_MAX_SCENARIOS];
-    const fed_unit *unit[FR_TABLE_MAX_SCENARIOS];
-} unit_group;
 
-/* skip (may be NULL): clients left out (late this round). */
-static size_t find_groups(const fed_client *cl, size_t clients, const int *skip, unit_group *groups, size_t cap)
+/* ---- the clients, as the federation core's per-client state ---------------- */
+
+/* The caller's progress hook told the batches of a whole round: the
+ * passes of every client this rank trains, one after another. */
+typedef struct round_progress {
+    const fr_progress_hook *hook;
+    size_t before, total; /* batches of the round's earlier passes; of all */
+    int may_stop;         /* one rank: a stop request is honoured */
+    int stop;
+} round_progress;
+
+static int round_progress_fn(void *arg, const fr_progress *p)
 {
-    size_t n = 0;
-    for (size_t c = 0; c < clients; c++)
-        for (size_t u = 0; u < cl[c].n_units && !(skip && skip[c]); u++) {
-            const fed_unit *fu = &cl[c].units[u];
-            size_t g = 0;
-            while (g < n && !(groups[g].kind == fu->kind && groups[g].index == fu->index))
-                g++;
-            if (g == n) {
-                if (n == cap)
-                    continue; /* cannot happen: cap covers every kind and index */
-                memset(&groups[n], 0, sizeof groups[n]);
-                groups[n].kind = fu->kind;
-                groups[n].index = fu->index;
-                n++;
-            }
-            groups[g].client[groups[g].n] = c;
-            groups[g].unit[groups[g].n++] = fu;
-        }
-    return n;
+    round_progress *rp = arg;
+    int stop = fr_progress_call(rp->hook, FR_PROGRESS_TRAIN, "batch", rp->before + p->done, rp->total);
+    rp->stop |= stop && rp->may_stop;
+    return rp->stop;
 }
 
-/* A permutation of the members other than i for each i, drawn from
- * stream (seed, round, group key, COORDINATION). */
-static void draw_orders(uint64_t seed, size_t round, uint32_t key, size_t n, size_t *store, size_t **order)
-{
-    fr_rng rng;
-    fr_rng_init(&rng, seed, (uint32_t)round, key, FR_RNG_COORDINATION);
-    for (size_t i = 0; i < n; i++) {
-        order[i] = store + i * (n ? n - 1 : 0);
-        size_t k = 0;
-        for (size_t j = 0; j < n; j++)
-            if (j != i)
-                order[i][k++] = j;
-        for (size_t a = k; a > 1; a--) {
-            size_t b = fr_rng_below(&rng, (uint32_t)a);
-            size_t x = order[i][a - 1];
-            order[i][a - 1] = order[i][b];
-            order[i][b] = x;
-        }
-    }
-}
+/* What the core's calls reach: the run's clients. */
+typedef struct fedmsmt_run {
+    fr_backend *be;
+    const fr_table *t;
+    const fr_fedmsmt_options *o;
+    fed_client *cl;
+    round_progress rp;
+    int stopped; /* a client's training ended at the hook's stop request */
+} fedmsmt_run;
 
-/* Aggregate one group: the members' after vectors get the new values;
- * upload bytes counted per member. */
-static fr_status aggregate_group(fed_client *cl, const unit_group *g, const fed_template *tp,
-                                 const fr_fedmsmt_options *o, size_t round, const double *samples_all,
-                                 uint64_t *bytes, size_t *conflicts)
+static fr_status worker_create(void *model, void **worker)
 {
-    size_t n = g->n, dim = g->unit[0]->numel;
-    for (size_t i = 1; i < n; i++)
-        if (g->unit[i]->numel != dim)
-            return fr_fail(FR_ERR_INVALID, "federated unit %d/%zu: %zu values on client %zu, %zu on client %zu",
-                           (int)g->kind, g->index, dim, g->client[0], g->unit[i]->numel, g->client[i]);
-    float *delta = malloc(n * dim * sizeof *delta), *coord = NULL, *mine = malloc(dim * sizeof *mine);
-    double samples[FR_TABLE_MAX_SCENARIOS], *a = malloc(n * n * sizeof *a);
-    size_t *store = malloc(n * n * sizeof *store);
-    size_t *order[FR_TABLE_MAX_SCENARIOS];
-    fr_status s = FR_OK;
-    if (!delta || !mine || !store || !a)
-        s = fr_fail_nomem("aggregation", n * dim * 4);
-    const unit_rule *rule = &tp->rule[g->kind];
-    if (s == FR_OK && rule->coordinate) {
-        coord = malloc(n * dim * sizeof *coord);
-        if (!coord)
-            s = fr_fail_nomem("coordination", n * dim * 4);
-    }
-    for (size_t i = 0; s == FR_OK && i < n; i++) {
-        fed_client *c = &cl[g->client[i]];
-        float *d = delta + i * dim;
-        fr_fedmsmt_unit_gather(g->unit[i], c->after, d);
-        fr_fedmsmt_unit_gather(g->unit[i], c->received, mine);
-        for (size_t q = 0; q < dim; q++)
-            d[q] -= mine[q];
-        samples[i] = samples_all[g->client[i]];
-    }
-    if (s == FR_OK && g->kind == UNIT_EMB_TABLE) {
-        /* Row by row over the members that changed the row; a client
-         * sends the rows it changed, with their ids. */
-        size_t rows = g->unit[0]->seg[0].rows, cols = g->unit[0]->seg[0].cols;
-        for (size_t i = 0; i < n; i++) {
-            fed_client *c = &cl[g->client[i]];
-            size_t changed = 0;
-            for (size_t r = 0; r < rows; r++)
-                for (size_t q = 0; q < cols; q++)
-                    if (delta[i * dim + r * cols + q] != 0.0f) {
-                        changed++;
-                        break;
-                    }
-            bytes[g->client[i]] += changed * (cols * sizeof(float) + sizeof(int32_t));
-            fr_fedmsmt_unit_gather(g->unit[i], c->received, mine);
-            fr_fed_apply_rows(delta, n, rows, cols, samples, mine);
-            fr_fedmsmt_unit_scatter(g->unit[i], mine, c->after);
-        }
-    } else if (s == FR_OK) {
-        const float *d = delta;
-        if (coord) {
-            uint32_t key = (uint32_t)g->kind * FR_FED_MAX_POOL * 4u + (uint32_t)g->index;
-            draw_orders(o->seed, round, key, n, store, order);
-            *conflicts += fr_fed_coordinate(delta, n, dim, (const size_t *const *)order, coord);
-            d = coord;
-        }
-        fr_fed_weights(d, n, dim, samples, rule->agg, o->temperature, a);
-        for (size_t i = 0; i < n; i++) {
-            fed_client *c = &cl[g->client[i]];
-            bytes[g->client[i]] += dim * sizeof(float);
-            fr_fedmsmt_unit_gather(g->unit[i], c->received, mine);
-            fr_fed_apply(d, n, dim, a, i, mine);
-            fr_fedmsmt_unit_scatter(g->unit[i], mine, c->after);
-        }
-    }
-    free(delta);
-    free(coord);
-    free(mine);
-    free(store);
-    free(a);
-    return s;
-}
-
-/* Marks in shared[c][u] the units of client c that the server aggregates
- * with another's when the clients with skip[c] set stay out. */
-static fr_status shared_units(const fed_client *cl, size_t clients, const int *skip,
-                              unsigned char (*shared)[MAX_UNITS])
-{
-    unit_group *groups = malloc(MAX_UNITS * sizeof *groups);
-    if (!groups)
-        return fr_fail_nomem("aggregation groups", MAX_UNITS * sizeof *groups);
-    size_t n_groups = find_groups(cl, clients, skip, groups, MAX_UNITS);
-    memset(shared, 0, FR_TABLE_MAX_SCENARIOS * sizeof *shared);
-    for (size_t g = 0; g < n_groups; g++)
-        for (size_t i = 0; groups[g].n > 1 && i < groups[g].n; i++)
-            shared[groups[g].client[i]][groups[g].unit[i] - cl[groups[g].client[i]].units] = 1;
-    free(groups);
+    *worker = model; /* clients train one after another, on the backend's threads */
     return FR_OK;
 }
 
-/* The core's screening of the updates that arrived (late[c] == 0), before
- * the quorum: each client's update is the change of the units it shares
- * with other arrivals; faults injected, refused when not finite (skip[c]
- * = 1, *rejected counted), clipped. What the server then sees is written
- * into the after vectors: a refused update whole (it is never aggregated
- * or loaded back), a faulty or clipped one on the units still shared once
- * the refused are out (a unit left to one client is not aggregated, and
- * that client keeps what it trained). skip[c] starts as late[c]. On every
- * rank alike: every after vector is there. */
-static fr_status screen_updates(fed_client *cl, size_t clients, const fr_fedmsmt_options *o, size_t round,
-                                const int *late, int *skip, size_t *rejected)
+static void worker_destroy(void *model, void *worker)
 {
-    unsigned char arrived[FR_TABLE_MAX_SCENARIOS][MAX_UNITS], still[FR_TABLE_MAX_SCENARIOS][MAX_UNITS];
-    float *seen[FR_TABLE_MAX_SCENARIOS] = {0}; /* received + the screened change, per client */
-    int verdict[FR_TABLE_MAX_SCENARIOS] = {0};
-    FR_TRY(shared_units(cl, clients, late, arrived));
+    (void)model;
+    (void)worker;
+}
+
+/* Client c's local passes of round round + 1 from its model as it is (what
+ * it received, or a late client's own), its vector after them into up. A
+ * stop request (one rank) abandons the round: a failure the run
+ * recognises by x->stopped. */
+static fr_status client_train(void *model, void *worker, unsigned round, size_t c, const fr_fed_state *state,
+                              fr_fed_upload *up)
+{
+    (void)worker;
+    (void)state;
+    fedmsmt_run *x = model;
+    const fr_fedmsmt_options *o = x->o;
+    fed_client *k = &x->cl[c];
+    size_t r1 = (size_t)round + 1;
+    fr_param_set *ps = fr_msmt_model_params(k->m);
     fr_status s = FR_OK;
-    for (size_t c = 0; s == FR_OK && c < clients; c++) {
-        skip[c] = late[c];
-        if (late[c])
-            continue;
-        fed_client *k = &cl[c];
-        size_t n = 0;
-        for (size_t u = 0; u < k->n_units; u++)
-            n += arrived[c][u] ? k->units[u].numel : 0;
-        float *d = malloc((n ? n : 1) * sizeof *d), *mine = malloc((n ? n : 1) * sizeof *mine);
-        if (!d || !mine) {
-            free(d);
-            free(mine);
-            s = fr_fail_nomem("screening a client's update", n * 8);
-            break;
-        }
-        for (size_t u = 0, at = 0; u < k->n_units; u++) {
-            if (!arrived[c][u])
-                continue;
-            fr_fedmsmt_unit_gather(&k->units[u], k->after, d + at);
-            fr_fedmsmt_unit_gather(&k->units[u], k->received, mine + at);
-            for (size_t q = 0; q < k->units[u].numel; q++)
-                d[at + q] -= mine[at + q];
-            at += k->units[u].numel;
-        }
-        verdict[c] = fr_fed_screen_values(o->seed, (unsigned)round, c, o->fault_nan, o->fault_huge, o->clip_norm,
-                                          d, n);
-        if (verdict[c] == 0) { /* left out; its model keeps what it trained */
-            skip[c] = 1;
-            (*rejected)++;
-        }
-        for (size_t q = 0; q < n; q++)
-            d[q] += mine[q];
-        free(mine);
-        seen[c] = d;
+    for (size_t i = 0; s == FR_OK && k->anchor && i < fr_param_set_count(ps); i++) {
+        fr_param *p = fr_param_set_at(ps, i);
+        if (k->anchor[i])
+            s = fr_copy(x->be, p->rows * p->cols, fr_view_of(p->value, 0), fr_view_of(k->anchor[i], 0));
+    }
+    double loss_mean = 0.0;
+    for (size_t e = 0; s == FR_OK && !x->rp.stop && e < o->local_epochs; e++) {
+        fr_msmt_pass_options po = {o->batch, o->block_rows, o->seed,
+                                   (uint32_t)((r1 - 1) * o->local_epochs + e + 1), (uint32_t)(c + 1),
+                                   k->opt, k->anchor ? add_prox : NULL, k,
+                                   {o->progress.fn ? round_progress_fn : NULL, &x->rp}};
+        double loss = 0.0;
+        s = fr_msmt_pass(k->m, x->t, &po, k->rows[FR_SPLIT_TRAIN], k->n_rows[FR_SPLIT_TRAIN], &k->step, &loss);
+        loss_mean += loss / (double)o->local_epochs;
+        x->rp.before += fr_msmt_pass_batches(k->n_rows[FR_SPLIT_TRAIN], o->batch, o->block_rows);
+    }
+    if (s == FR_OK && x->rp.stop) {
+        x->stopped = 1;
+        return fr_fail(FR_ERR_INVALID, "federated training: stopped at the progress hook's request");
+    }
+    up->samples = k->n_rows[FR_SPLIT_TRAIN];
+    up->loss_sum = loss_mean;
+    if (s == FR_OK)
+        s = fr_param_set_export(ps, FR_ROLES_ALL, up->values, k->n_values);
+    return s;
+}
+
+static double client_cost(void *model, size_t c)
+{
+    (void)model;
+    (void)c;
+    return 1.0; /* contiguous placement: blocks of equal client counts */
+}
+
+static size_t client_values(void *model, size_t c)
+{
+    return ((fedmsmt_run *)model)->cl[c].n_values;
+}
+
+static const fr_fed_unit *client_units(void *model, size_t c, size_t *n)
+{
+    fed_client *k = &((fedmsmt_run *)model)->cl[c];
+    *n = k->n_units;
+    return k->view;
+}
+
+static fr_status client_load(void *model, size_t c, const float *values)
+{
+    fed_client *k = &((fedmsmt_run *)model)->cl[c];
+    return fr_param_set_import(fr_msmt_model_params(k->m), FR_ROLES_ALL, values, k->n_values);
+}
+
+static const fr_fed_client_ops client_ops = {worker_create, worker_destroy, NULL, client_train, client_cost, 0,
+                                             NULL, NULL, 0, NULL, NULL, NULL, 0};
+static const fr_fed_vector_ops vector_ops = {client_values, client_units, client_load};
+
+/* The core's options for this run: every client each round, the
+ * participation and screening options, the units' own rules. */
+static void core_options(const fr_fedmsmt_options *o, fr_fed_options *f)
+{
+    memset(f, 0, sizeof *f);
+    f->seed = o->seed;
+    f->client_fraction = 1.0;
+    f->participation = o->participation;
+    f->clip_norm = o->clip_norm;
+    f->fault_nan = o->fault_nan;
+    f->fault_huge = o->fault_huge;
+    f->aggregator = FR_AGG_MEAN;
+    f->temperature = o->temperature;
+    f->local_only = o->method == FR_FED_LOCAL;
+    f->name = "federated training";
+}
+
+/* The core over the clients: each client's starting vector becomes its
+ * state (what it received), the server's initial model goes out (every
+ * unit as its first holder has it); with several ranks, the ranks compare
+ * their jobs and place the clients. */
+static fr_status core_make(fr_comm *comm, const fr_table *t, const fr_fedmsmt_options *o, fedmsmt_run *x,
+                           size_t C, fr_pool **pool, fr_fed **f)
+{
+    fr_fed_options fo;
+    core_options(o, &fo);
+    fr_status s = fr_pool_create(1, pool);
+    if (s == FR_OK)
+        s = fr_fed_create_per_client(&fo, C, *pool, &client_ops, &vector_ops, x, f);
+    fr_fed_state *st = s == FR_OK ? fr_fed_state_of(*f) : NULL;
+    for (size_t c = 0; st && c < C; c++) {
+        memcpy(st->client[c], x->cl[c].received, x->cl[c].n_values * sizeof *st->client[c]);
+        free(x->cl[c].received);
+        x->cl[c].received = st->client[c];
+        x->cl[c].received_core = 1;
     }
     if (s == FR_OK)
-        s = shared_units(cl, clients, skip, still);
-    for (size_t c = 0; s == FR_OK && c < clients; c++) {
-        fed_client *k = &cl[c];
-        if (!seen[c] || verdict[c] == 1) /* late, or as it came */
-            continue;
-        for (size_t u = 0, at = 0; u < k->n_units; u++) {
-            if (!arrived[c][u])
-                continue;
-            if (verdict[c] == 0 || still[c][u])
-                fr_fedmsmt_unit_scatter(&k->units[u], seen[c] + at, k->after);
-            at += k->units[u].numel;
-        }
-    }
-    for (size_t c = 0; c < clients; c++)
-        free(seen[c]);
-    return s;
-}
-
-/* The server's step: every client's after vector gets the aggregates, is
- * loaded into its model and becomes what it received. */
-/* exported: every cl[c].after already holds the trained values (a
- * multi-rank run received them); else they are read from the models. */
-static fr_status server_round(fed_client *cl, size_t clients, const fed_template *tp, const fr_fedmsmt_options *o,
-                              size_t round, int exported, const int *late, uint64_t *bytes, size_t *conflicts)
-{
-    unit_group *groups = malloc(MAX_UNITS * sizeof *groups);
-    if (!groups)
-        return fr_fail_nomem("aggregation groups", MAX_UNITS * sizeof *groups);
-    double samples[FR_TABLE_MAX_SCENARIOS];
-    for (size_t c = 0; c < clients; c++)
-        samples[c] = (double)cl[c].n_rows[FR_SPLIT_TRAIN];
-    fr_status s = FR_OK;
-    for (size_t c = 0; s == FR_OK && !exported && c < clients; c++)
-        s = fr_param_set_export(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].after, cl[c].n_values);
-    size_t n_groups = s == FR_OK ? find_groups(cl, clients, late, groups, MAX_UNITS) : 0;
-    for (size_t g = 0; s == FR_OK && g < n_groups; g++)
-        if (groups[g].n > 1)
-            s = aggregate_group(cl, &groups[g], tp, o, round, samples, bytes, conflicts);
-    for (size_t c = 0; s == FR_OK && c < clients; c++) {
-        if (late[c]) /* keeps what it trained; its next update covers both rounds */
-            continue;
-        s = fr_param_set_import(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].after, cl[c].n_values);
-        memcpy(cl[c].received, cl[c].after, cl[c].n_values * sizeof *cl[c].after);
-    }
-    free(groups);
-    return s;
-}
-
-/* Round 0: every member of a group starts from its first member's values
- * (the server's initial model). */
-static fr_status broadcast_initial(fed_client *cl, size_t clients)
-{
-    unit_group *groups = malloc(MAX_UNITS * sizeof *groups);
-    if (!groups)
-        return fr_fail_nomem("aggregation groups", MAX_UNITS * sizeof *groups);
-    size_t n_groups = find_groups(cl, clients, NULL, groups, MAX_UNITS);
-    fr_status s = FR_OK;
-    for (size_t g = 0; s == FR_OK && g < n_groups; g++) {
-        const unit_group *gr = &groups[g];
-        float *v = malloc(gr->unit[0]->numel * sizeof *v);
-        if (!v) {
-            s = fr_fail_nomem("initial model", gr->unit[0]->numel * 4);
-            break;
-        }
-        fr_fedmsmt_unit_gather(gr->unit[0], cl[gr->client[0]].received, v);
-        for (size_t i = 1; i < gr->n; i++)
-            if (gr->unit[i]->numel == gr->unit[0]->numel)
-                fr_fedmsmt_unit_scatter(gr->unit[i], v, cl[gr->client[i]].received);
-        free(v);
-    }
-    for (size_t c = 0; s == FR_OK && c < clients; c++)
-        s = fr_param_set_import(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].received, cl[c].n_values);
-    free(groups);
+        s = fr_fed_clients_start(*f);
+    int ranks = comm ? fr_comm_size(comm) : 1;
+    if (ranks > 1) /* the same set-up on every rank: one verdict, one message */
+        s = fr_comm_agree(comm, s);
+    if (s == FR_OK && ranks > 1) /* every rank must have built the same job; clients placed */
+        s = fr_fed_set_comm(*f, comm, o->job_fingerprint, fr_table_fingerprint(t), "feature table");
     return s;
 }
 
@@ -596,43 +485,13 @@ fr_status fr_fedmsmt_run(fr_backend *be, const fr_table *t, const fr_fedmsmt_opt
     return fr_fedmsmt_run_ranks(NULL, be, t, o, on_round, arg, out);
 }
 
-/* The caller's progress hook told the batches of a whole round: the
- * passes of every client this rank trains, one after another. */
-typedef struct round_progress {
-    const fr_progress_hook *hook;
-    size_t before, total; /* batches of the round's earlier passes; of all */
-    int may_stop;         /* one rank: a stop request is honoured */
-    int stop;
-} round_progress;
-
-static int round_progress_fn(void *arg, const fr_progress *p)
-{
-    round_progress *rp = arg;
-    int stop = fr_progress_call(rp->hook, FR_PROGRESS_TRAIN, "batch", rp->before + p->done, rp->total);
-    rp->stop |= stop && rp->may_stop;
-    return rp->stop;
-}
-
-/* Multi-rank: share the trained vectors, losses and arrival of every client. */
-static fr_status share_trained(fr_comm *comm, const fr_fedmsmt_options *o, fed_client *cl, size_t C, double *loss,
-                               int *late, int *trained)
-{
-    float *after[FR_TABLE_MAX_SCENARIOS];
-    size_t n_values[FR_TABLE_MAX_SCENARIOS];
-    for (size_t c = 0; c < C; c++) {
-        after[c] = cl[c].after;
-        n_values[c] = cl[c].n_values;
-    }
-    return fr_fedmsmt_exchange_trained(comm, o, C, after, n_values, loss, late, trained);
-}
 
 /* The parameters of the clients this rank runs, into kept (a round that
  * improved the validation AUC: what was just evaluated). */
-static fr_status keep_clients(const fed_client *cl, size_t C, const fr_fedmsmt_options *o, int ranks, int me,
-                              float **kept)
+static fr_status keep_clients(const fed_client *cl, size_t C, const fr_fed *f, float **kept)
 {
     for (size_t c = 0; c < C; c++)
-        if (fr_fedmsmt_owner(o, c, C, ranks) == me)
+        if (fr_fed_owner(f, c) == fr_fed_rank(f))
             FR_TRY(fr_param_set_export(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, kept[c], cl[c].n_values));
     return FR_OK;
 }
@@ -641,21 +500,16 @@ static fr_status keep_clients(const fed_client *cl, size_t C, const fr_fedmsmt_o
  * parameters from the rank that ran it (the others' copies of a client
  * that was late or never aggregated are stale), loads them into the
  * client's model and hands the model to out. */
-static fr_status hand_over(fr_comm *comm, fed_client *cl, size_t C, const fr_fedmsmt_options *o, int ranks,
-                           float **kept, fr_status s, fr_fedmsmt_result *out)
+static fr_status hand_over(fr_comm *comm, fr_fed *f, fed_client *cl, size_t C, int ranks, float **kept,
+                           fr_status s, fr_fedmsmt_result *out)
 {
     if (ranks > 1) {
         s = fr_comm_agree(comm, s);
-        double loss[FR_TABLE_MAX_SCENARIOS];
-        int late[FR_TABLE_MAX_SCENARIOS], trained[FR_TABLE_MAX_SCENARIOS];
         size_t n_values[FR_TABLE_MAX_SCENARIOS];
-        for (size_t c = 0; c < C; c++) {
+        for (size_t c = 0; c < C; c++)
             n_values[c] = cl[c].n_values;
-            loss[c] = 0.0;
-            late[c] = trained[c] = 0;
-        }
         if (s == FR_OK)
-            s = fr_fedmsmt_exchange_trained(comm, o, C, kept, n_values, loss, late, trained);
+            s = fr_fedmsmt_exchange_kept(f, C, kept, n_values);
     }
     for (size_t c = 0; s == FR_OK && c < C; c++)
         s = fr_param_set_import(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, kept[c], cl[c].n_values);
@@ -697,12 +551,13 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
     for (size_t c = 0; s == FR_OK && kept && c < C; c++)
         if (!(kept[c] = malloc((cl[c].n_values ? cl[c].n_values : 1) * sizeof *kept[c])))
             s = fr_fail_nomem("kept models", cl[c].n_values * sizeof *kept[c]);
+    fedmsmt_run x = {be, t, o, cl, {&o->progress, 0, 0, ranks == 1, 0}, 0};
+    fr_pool *pool = NULL;
+    fr_fed *f = NULL;
     if (s == FR_OK)
-        s = broadcast_initial(cl, C);
-    if (ranks > 1) /* the same set-up on every rank: one verdict, one message */
+        s = core_make(comm, t, o, &x, C, &pool, &f);
+    else if (ranks > 1) /* the same set-up on every rank: one verdict, one message */
         s = fr_comm_agree(comm, s);
-    if (s == FR_OK && ranks > 1) /* every rank must have built the same job */
-        s = fr_comm_same_job(comm, o->job_fingerprint, fr_table_fingerprint(t), "feature table");
     double t0 = fr_clock_seconds();
     uint64_t upload_sum[FR_TABLE_MAX_SCENARIOS] = {0};
     fedmsmt_state st = {cl, C, kept, -1.0, out, upload_sum};
@@ -712,7 +567,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         /* Several ranks: rank 0 reads, every rank takes the state. */
         s = me == 0 ? fr_fedmsmt_checkpoint_read(o, t, &st) : FR_OK;
         if (ranks > 1)
-            s = fr_fedmsmt_broadcast_state(comm, o, &st, s);
+            s = fr_fedmsmt_broadcast_state(f, o, &st, s);
         if (s == FR_OK && ck->resumed)
             s = ck->resumed(arg, out->rounds);
         if (ranks > 1)
@@ -721,95 +576,50 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
     for (size_t round = out->rounds + 1; s == FR_OK && round <= o->rounds; round++) {
         memset(r, 0, sizeof *r);
         r->round = round;
-        double tr = fr_clock_seconds(), loss_sum = 0.0, client_loss[FR_TABLE_MAX_SCENARIOS] = {0};
+        double tr = fr_clock_seconds();
         uint64_t sent0 = 0, received0 = 0;
         if (ranks > 1)
             fr_comm_traffic(comm, &sent0, &received0);
-        int late[FR_TABLE_MAX_SCENARIOS] = {0}, trained[FR_TABLE_MAX_SCENARIOS] = {0};
         const fr_participation *pa = &o->participation;
-        round_progress rp = {&o->progress, 0, 0, ranks == 1, 0};
+        x.rp = (round_progress){&o->progress, 0, 0, ranks == 1, 0};
         for (size_t c = 0; c < C; c++)
-            if (fr_fedmsmt_owner(o, c, C, ranks) == me && !fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c))
-                rp.total += o->local_epochs * fr_msmt_pass_batches(cl[c].n_rows[FR_SPLIT_TRAIN], o->batch, o->block_rows);
+            if (fr_fed_owner(f, c) == me && !fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c))
+                x.rp.total += o->local_epochs * fr_msmt_pass_batches(cl[c].n_rows[FR_SPLIT_TRAIN], o->batch, o->block_rows);
         if (ranks > 1 && o->progress.fn) {
             /* Several ranks stop between rounds only, all after the same
              * one: whether any rank's hook asks, agreed before each round. */
             int any = 0;
-            s = fr_comm_max_int(comm, fr_progress_call(&o->progress, FR_PROGRESS_TRAIN, "batch", 0, rp.total) != 0,
+            s = fr_comm_max_int(comm, fr_progress_call(&o->progress, FR_PROGRESS_TRAIN, "batch", 0, x.rp.total) != 0,
                                 &any);
             if (s == FR_OK && any) {
                 out->stopped = 1;
                 break;
             }
         }
-        for (size_t c = 0; s == FR_OK && !rp.stop && c < C; c++) {
-            if ((late[c] = fr_participation_late_drawn(pa, o->seed, (uint32_t)round, (uint32_t)c)))
-                continue; /* a straggler: not trained this round (on every rank alike) */
-            if (fr_fedmsmt_owner(o, c, C, ranks) != me)
-                continue; /* another rank's client */
-            if (fr_participation_past(pa, tr)) {
-                late[c] = 1; /* not started in time */
-                continue;
-            }
-            r->trained_here++;
-            trained[c] = 1;
-            fed_client *k = &cl[c];
-            fr_param_set *ps = fr_msmt_model_params(k->m);
-            for (size_t i = 0; s == FR_OK && k->anchor && i < fr_param_set_count(ps); i++) {
-                fr_param *p = fr_param_set_at(ps, i);
-                if (k->anchor[i])
-                    s = fr_copy(be, p->rows * p->cols, fr_view_of(p->value, 0), fr_view_of(k->anchor[i], 0));
-            }
-            for (size_t e = 0; s == FR_OK && !rp.stop && e < o->local_epochs; e++) {
-                fr_msmt_pass_options po = {o->batch, o->block_rows, o->seed,
-                                           (uint32_t)((round - 1) * o->local_epochs + e + 1), (uint32_t)(c + 1),
-                                           k->opt, k->anchor ? add_prox : NULL, k,
-                                           {o->progress.fn ? round_progress_fn : NULL, &rp}};
-                double loss = 0.0;
-                s = fr_msmt_pass(k->m, t, &po, k->rows[FR_SPLIT_TRAIN], k->n_rows[FR_SPLIT_TRAIN], &k->step,
-                                 &loss);
-                client_loss[c] += loss / (double)o->local_epochs;
-                rp.before += fr_msmt_pass_batches(k->n_rows[FR_SPLIT_TRAIN], o->batch, o->block_rows);
-            }
-            if (s == FR_OK && ranks > 1)
-                s = fr_param_set_export(ps, FR_ROLES_ALL, k->after, k->n_values);
-            if (fr_participation_past(pa, tr))
-                late[c] = 1; /* finished too late: keeps its training, sends nothing */
-        }
-        if (s == FR_OK && rp.stop) { /* one rank: the round is abandoned */
+        /* The core's round: training, arrivals, screening, the units
+         * combined and loaded back (round: 0-based). */
+        fr_fed_round fround;
+        x.stopped = 0;
+        s = fr_fed_run_round(f, (unsigned)(round - 1), &fround);
+        if (s != FR_OK && x.stopped) { /* one rank: the round is abandoned */
+            s = FR_OK;
             out->stopped = 1;
             break;
         }
-        double tc = fr_clock_seconds();
-        r->local_seconds = tc - tr;
-        if (ranks > 1) {
-            s = fr_comm_agree(comm, s);
-            if (s == FR_OK)
-                s = share_trained(comm, o, cl, C, client_loss, late, trained);
+        r->local_seconds = fround.t_local;
+        r->comm_seconds = fround.t_comm;
+        r->trained_here = fround.trained_here;
+        r->train_loss = fround.train_loss;
+        r->participants = fround.participants;
+        r->rejected = fround.rejected;
+        r->aggregated = fround.aggregated;
+        r->conflicts = fround.conflicts;
+        for (size_t c = 0; s == FR_OK && c < C; c++) {
+            const fr_fed_upload *up = fr_fed_upload_of(f, c);
+            r->upload_bytes[c] = up ? up->bytes_up : 0;
         }
-        r->comm_seconds += fr_clock_seconds() - tc;
-        size_t n_trained = 0;
-        for (size_t c = 0; c < C; c++) { /* in client order, whoever trained them */
-            loss_sum += client_loss[c];
-            n_trained += (size_t)trained[c];
-            r->participants += (size_t)!late[c];
-        }
-        r->train_loss = n_trained ? loss_sum / (double)n_trained : 0.0;
-        r->train_seconds = fr_clock_seconds() - tr;
-        double ta = fr_clock_seconds();
-        /* Screening: every after vector read (a multi-rank run received
-         * them), the arrivals' updates screened, the refused left out. */
-        int skip[FR_TABLE_MAX_SCENARIOS] = {0};
-        int federated = o->method != FR_FED_LOCAL;
-        for (size_t c = 0; s == FR_OK && federated && ranks == 1 && c < C; c++)
-            s = fr_param_set_export(fr_msmt_model_params(cl[c].m), FR_ROLES_ALL, cl[c].after, cl[c].n_values);
-        if (s == FR_OK && federated)
-            s = screen_updates(cl, C, o, round, late, skip, &r->rejected);
-        r->participants -= r->rejected;
-        r->aggregated = federated && fr_participation_quorum(pa, r->participants);
-        if (s == FR_OK && r->aggregated)
-            s = server_round(cl, C, &tp, o, round, 1, skip, r->upload_bytes, &r->conflicts);
-        r->aggregate_seconds = fr_clock_seconds() - ta;
+        r->aggregate_seconds = fround.t_aggregate;
+        r->train_seconds = fr_clock_seconds() - tr - r->aggregate_seconds;
         double te = fr_clock_seconds();
         /* eval_every: the same rounds on every rank */
         r->evaluated = o->eval_every <= 1 || round % o->eval_every == 0 || round == o->rounds;
@@ -821,7 +631,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             for (size_t k = 0; k < t->n_tasks; k++)
                 r->valid.auc[c][k] = r->test.auc[c][k] = r->valid.logloss[c][k] = r->test.logloss[c][k] = NAN;
         for (size_t c = 0; s == FR_OK && r->evaluated && c < C; c++) {
-            if (fr_fedmsmt_owner(o, c, C, ranks) != me)
+            if (fr_fed_owner(f, c) != me)
                 continue;
             fr_msmt_eval e;
             s = fr_msmt_evaluate_rows(cl[c].m, t, cl[c].rows[FR_SPLIT_VALID], cl[c].n_rows[FR_SPLIT_VALID], &e);
@@ -836,7 +646,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             double tx = fr_clock_seconds();
             s = fr_comm_agree(comm, s);
             if (s == FR_OK && r->evaluated)
-                s = fr_fedmsmt_exchange_eval(comm, o, C, t->n_tasks, &r->valid, &r->test);
+                s = fr_fedmsmt_exchange_eval(f, t->n_tasks, &r->valid, &r->test);
             r->comm_seconds += fr_clock_seconds() - tx;
             uint64_t sent, received;
             fr_comm_traffic(comm, &sent, &received);
@@ -861,7 +671,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             out->test = r->test;
         }
         if (kept && (r->improved || o->keep_last)) {
-            s = keep_clients(cl, C, o, ranks, me, kept);
+            s = keep_clients(cl, C, f, kept);
             if (ranks > 1) /* every rank improved alike: one verdict */
                 s = fr_comm_agree(comm, s);
         }
@@ -885,7 +695,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
             /* Several ranks: every client's state to rank 0, which writes
              * the one-process file; one verdict. */
             if (ranks > 1)
-                s = fr_fedmsmt_share_state(comm, o, cl, C, kept);
+                s = fr_fedmsmt_share_state(f, cl, C, kept);
             if (s == FR_OK && me == 0)
                 s = fr_fedmsmt_checkpoint_write(o, t, &st);
             if (ranks > 1)
@@ -897,7 +707,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
     if (s == FR_OK && out->rounds && !out->best_round) {
         out->best_round = out->rounds; /* its figures are in out already */
         if (kept && !o->keep_last) /* keep_last: already kept */
-            s = keep_clients(cl, C, o, ranks, me, kept);
+            s = keep_clients(cl, C, f, kept);
     }
     if (s == FR_OK && !out->rounds) { /* stopped in the first round: nothing to report */
         fr_msmt_eval *e[2] = {&out->valid, &out->test};
@@ -911,7 +721,7 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         }
     }
     if (kept) /* collective: agrees on s first */
-        s = hand_over(comm, cl, C, o, ranks, kept, s, out);
+        s = hand_over(comm, f, cl, C, ranks, kept, s, out);
     for (size_t c = 0; c < C && out->rounds; c++)
         out->upload_bytes_per_round[c] = upload_sum[c] / out->rounds;
     out->seconds = fr_clock_seconds() - t0;
@@ -920,6 +730,8 @@ fr_status fr_fedmsmt_run_ranks(fr_comm *comm, fr_backend *be, const fr_table *t,
         if (kept)
             free(kept[c]);
     }
+    fr_fed_free(f);
+    fr_pool_destroy(pool);
     free(kept);
     free(cl);
     free(r);

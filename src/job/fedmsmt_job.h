@@ -1,18 +1,21 @@
 /* fedmsmt_job.h — the federated multi-scenario multi-task job's insides
- * (internal): fedmsmt.c (options, clients, rounds), fedmsmt_units.c (the
- * parameter template: which slices of a client's flat parameter vector
- * make up each federated unit), fedmsmt_ranks.c (its exchanges). The
- * aggregation arithmetic is the federation core's (src/fed/fed_personal.h,
- * fedrec/fed.h); the rounds are still this job's own loop, not the core's
- * round driver (issue 23's remaining step). */
+ * (internal): fedmsmt.c (options, the clients as the federation core's
+ * per-client state, the run), fedmsmt_units.c (the parameter template:
+ * which slices of a client's flat parameter vector make up each federated
+ * unit), fedmsmt_ranks.c and fedmsmt_state_ranks.c (its own exchanges
+ * between rounds: evaluation, kept models, checkpoints). The rounds — who arrives, screening, aggregation of
+ * the units, the ranks' exchange of trained vectors — are the federation
+ * core's round driver (src/fed/fed_core.h, fr_fed_create_per_client). */
 #ifndef FR_JOB_FEDMSMT_JOB_H
 #define FR_JOB_FEDMSMT_JOB_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fed/fed_core.h"
 #include "fed/fed_personal.h"
 #include "fedrec/comm.h"
+#include "fedrec/fed_client.h"
 #include "fedrec/fedmsmt.h"
 #include "fedrec/optim.h"
 #include "fedrec/params.h"
@@ -30,10 +33,8 @@ typedef enum unit_kind {
 } unit_kind;
 
 /* A rows x cols block of the flat parameter vector: element (r, c) at
- * off + r * ld + c. */
-typedef struct unit_seg {
-    size_t off, ld, rows, cols;
-} unit_seg;
+ * off + r * ld + c (the federation core's segment). */
+typedef fr_fed_seg unit_seg;
 
 #define UNIT_MAX_SEGS 64
 
@@ -83,17 +84,20 @@ void fr_fedmsmt_unit_scatter(const fed_unit *u, const float *in, float *flat);
 /* A client as the engine keeps it (fedmsmt.c). Between two rounds its
  * state is its model's parameters, its optimiser, its step count and
  * `received` (what it got last: a late client's stays that of an earlier
- * round); `after` is written before each use and the anchors are taken at
- * each round's start. */
+ * round; the federation core's per-client state once the run has made
+ * the core, its own buffer before); the anchors are taken at each round's
+ * start. */
 typedef struct fed_client {
     fr_msmt_model *m;
     fr_optimizer *opt;
     uint32_t *rows[3];       /* train, validation, test rows of its scenario */
     size_t n_rows[3];
-    float *received, *after; /* flat parameter vectors */
+    float *received;         /* flat parameter vector */
+    int received_core;       /* received is the core's (not freed here) */
     size_t n_values;
     fed_unit units[MAX_UNITS];
     size_t n_units;
+    fr_fed_unit view[MAX_UNITS]; /* the units as the core sees them */
     fr_buffer **anchor;      /* per parameter: its value at the round's start (proximal term) */
     size_t n_anchor;
     double prox_mu;
@@ -121,36 +125,24 @@ fr_status fr_fedmsmt_checkpoint_write(const fr_fedmsmt_options *o, const fr_tabl
  * this run (configuration, data, clients and their sizes). */
 fr_status fr_fedmsmt_checkpoint_read(const fr_fedmsmt_options *o, const fr_table *t, fedmsmt_state *st);
 
-/* Multi-rank runs (fedmsmt_ranks.c). The rank that runs client c of
- * `clients` among `ranks`. */
-int fr_fedmsmt_owner(const fr_fedmsmt_options *o, size_t c, size_t clients, int ranks);
-/* Every client's trained vector after[c] (n_values[c] floats), its loss,
- * whether it was late and whether it trained, from the rank that owns it,
- * on every rank (collective, agreed). */
-fr_status fr_fedmsmt_exchange_trained(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, float *const *after,
-                                  const size_t *n_values, double *loss, int *late, int *trained);
+/* Multi-rank runs (fedmsmt_ranks.c), over the core's exchange of
+ * per-client blocks (fr_fed_exchange_blocks, the rounds' placement). Every
+ * client's kept parameter vector kept[c] (n_values[c] floats) from the
+ * rank that runs it, on every rank (collective, agreed). */
+fr_status fr_fedmsmt_exchange_kept(fr_fed *f, size_t clients, float *const *kept, const size_t *n_values);
 /* Every client's evaluation cells (rows, AUC and log loss per task) from
  * its rank into valid and test on every rank. */
-fr_status fr_fedmsmt_exchange_eval(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, size_t tasks,
-                               fr_msmt_eval *valid, fr_msmt_eval *test);
+fr_status fr_fedmsmt_exchange_eval(fr_fed *f, size_t tasks, fr_msmt_eval *valid, fr_msmt_eval *test);
 
-/* Allgather of fixed-size per-client blocks (`each` bytes, the first 8
- * the exchange's tag) of the clients this rank runs: fill(ctx, c, block)
- * for each of them, place(ctx, c, block) for every block of every rank
- * (collective, agreed). */
-fr_status fr_fedmsmt_exchange_blocks(fr_comm *comm, const fr_fedmsmt_options *o, size_t clients, size_t each,
-                                     void (*fill)(void *ctx, size_t c, char *block),
-                                     fr_status (*place)(void *ctx, size_t c, const char *block), void *ctx);
 /* Multi-rank checkpoints (fedmsmt_state_ranks.c). Every client's whole
  * state (parameters, received, kept model, optimiser steps and moments,
  * batch counter) from the rank that runs it to every rank, before rank 0
  * writes a checkpoint (collective, agreed). */
-fr_status fr_fedmsmt_share_state(fr_comm *comm, const fr_fedmsmt_options *o, fed_client *cl, size_t clients,
-                                 float **kept);
+fr_status fr_fedmsmt_share_state(fr_fed *f, fed_client *cl, size_t clients, float **kept);
 /* After rank 0 read a checkpoint into st (s: how that went; the other
  * ranks pass FR_OK): the verdict agreed, then the run's figures, the
  * caller's extra values and every client's state from rank 0 to every
  * rank (collective). */
-fr_status fr_fedmsmt_broadcast_state(fr_comm *comm, const fr_fedmsmt_options *o, fedmsmt_state *st, fr_status s);
+fr_status fr_fedmsmt_broadcast_state(fr_fed *core, const fr_fedmsmt_options *o, fedmsmt_state *st, fr_status s);
 
 #endif

@@ -21,8 +21,7 @@ typedef struct state_ctx {
     fed_client *cl;
     size_t clients;
     float **kept;
-    const fr_fedmsmt_options *o;
-    int ranks, me;
+    const fr_fed *f;         /* the rounds' placement */
     fr_status status;        /* the first failure packing or unpacking */
 } state_ctx;
 
@@ -120,17 +119,16 @@ static void fill_state(void *arg, size_t c, char *block)
 static fr_status place_state(void *arg, size_t c, const char *block)
 {
     state_ctx *x = arg;
-    if (fr_fedmsmt_owner(x->o, c, x->clients, x->ranks) == x->me)
+    if (fr_fed_owner(x->f, c) == fr_fed_rank(x->f))
         return FR_OK; /* its own: already current */
     return unpack(x, c, block);
 }
 
-fr_status fr_fedmsmt_share_state(fr_comm *comm, const fr_fedmsmt_options *o, fed_client *cl, size_t clients,
-                                 float **kept)
+fr_status fr_fedmsmt_share_state(fr_fed *f, fed_client *cl, size_t clients, float **kept)
 {
-    state_ctx x = {cl, clients, kept, o, fr_comm_size(comm), fr_comm_rank(comm), FR_OK};
-    fr_status s = fr_fedmsmt_exchange_blocks(comm, o, clients, block_bytes(&x), fill_state, place_state, &x);
-    return fr_comm_agree(comm, s != FR_OK ? s : x.status);
+    state_ctx x = {cl, clients, kept, f, FR_OK};
+    fr_status s = fr_fed_exchange_blocks(f, block_bytes(&x), fill_state, place_state, &x);
+    return fr_comm_agree(fr_fed_comm(f), s != FR_OK ? s : x.status);
 }
 
 /* The run's figures a checkpoint holds, as rank 0 read them. */
@@ -142,8 +140,9 @@ typedef struct run_figures {
     double extra[FR_FEDMSMT_CHECKPOINT_MAX_EXTRA];
 } run_figures;
 
-fr_status fr_fedmsmt_broadcast_state(fr_comm *comm, const fr_fedmsmt_options *o, fedmsmt_state *st, fr_status s)
+fr_status fr_fedmsmt_broadcast_state(fr_fed *core, const fr_fedmsmt_options *o, fedmsmt_state *st, fr_status s)
 {
+    fr_comm *comm = fr_fed_comm(core);
     s = fr_comm_agree(comm, s); /* rank 0's read: every rank learns its verdict */
     if (s != FR_OK)
         return s;
@@ -179,7 +178,7 @@ fr_status fr_fedmsmt_broadcast_state(fr_comm *comm, const fr_fedmsmt_options *o,
     memcpy(st->upload_sum, f.upload_sum, st->clients * sizeof *f.upload_sum);
     if (ck->n_extra)
         memcpy(ck->extra, f.extra, ck->n_extra * sizeof *f.extra);
-    state_ctx x = {st->cl, st->clients, st->kept, o, fr_comm_size(comm), me, FR_OK};
+    state_ctx x = {st->cl, st->clients, st->kept, core, FR_OK};
     size_t each = block_bytes(&x);
     char *block = calloc(1, each);
     s = fr_comm_agree(comm, block ? FR_OK : fr_fail_nomem("a client's state", each));
