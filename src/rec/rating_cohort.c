@@ -1,5 +1,7 @@
 /* rating_cohort.c — PFedRec's and FedMF's clients trained as cohorts on
- * any backend (the client interface's train_cohort, fedrec/fed_client.h).
+ * any backend (the client interface's train_cohort, fedrec/fed_client.h),
+ * and what every cohort trainer shares (rating_cohort_internal.h; FedNCF's
+ * steps are rating_cohort_ncf.c's).
  *
  * A round's clients are trained together, batch by batch: batch k of every
  * client that has one is one "step" of a few ops on fr_backend — gathered
