@@ -46,6 +46,6 @@ TESTS += tests/test_pfedrec_model
 # PFedRec and FedMF as cohorts on the CPU backend and OpenCL (PoCL) against
 # the one-by-one host path, on a dense and a sparse data set.
 check_PROGRAMS += tests/test_cohort
-tests_test_cohort_SOURCES = tests/test_cohort.c tests/testutil.h
+tests_test_cohort_SOURCES = tests/test_cohort.c tests/testutil.h tests/testutil_cl.h
 tests_test_cohort_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_cohort

@@ -13,6 +13,6 @@ TESTS += tests/test_mtrec
 # tests/test_arithmetic (tests/fed.mk).
 
 check_PROGRAMS += tests/test_mtr_backend
-tests_test_mtr_backend_SOURCES = tests/test_mtr_backend.c tests/testutil.h
+tests_test_mtr_backend_SOURCES = tests/test_mtr_backend.c tests/testutil.h tests/testutil_cl.h
 tests_test_mtr_backend_LDADD = $(FR_TEST_LIBS)
 TESTS += tests/test_mtr_backend

@@ -27,6 +27,7 @@
 #include "fedrec/pfedrec.h"
 #include "fedrec/ratings.h"
 #include "testutil.h"
+#include "testutil_cl.h"
 
 #define ROUNDS 4
 
@@ -154,28 +155,6 @@ static void free_result(run_result *r)
     fr_pfedrec_model_free(&r->m);
 }
 
-static fr_backend *open_opencl(void)
-{
-    if (!fr_opencl_built()) {
-        TEST_SKIP_PART("test_cohort: OpenCL cohorts: this build has no OpenCL backend");
-        return NULL;
-    }
-    fr_opencl_device_info *devices = NULL;
-    size_t n = 0;
-    if (fr_opencl_list_devices(&devices, &n) != FR_OK || n == 0) {
-        free(devices);
-        TEST_SKIP_PART("test_cohort: OpenCL cohorts: no OpenCL device here (pocl-opencl-icd gives one on any CPU)");
-        return NULL;
-    }
-    free(devices);
-    fr_backend_options bo;
-    fr_backend_options_default(&bo);
-    bo.kind = FR_BACKEND_OPENCL;
-    bo.opencl_min_elements = 0; /* every op on the device */
-    fr_backend *be = NULL;
-    CHECK_OK(fr_backend_open(&bo, &be));
-    return be;
-}
 
 int main(void)
 {
@@ -205,7 +184,7 @@ int main(void)
     bo.threads = 2;
     fr_backend *cpu = NULL;
     CHECK_OK(fr_backend_open(&bo, &cpu));
-    fr_backend *cl = open_opencl();
+    fr_backend *cl = fr_test_open_opencl("test_cohort: OpenCL cohorts");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         fr_ratings r;
         CHECK_OK(fr_implicit_generate(&shapes[s].spec, &r));

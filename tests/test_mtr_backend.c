@@ -38,6 +38,7 @@
 #include "fedrec/backend.h"
 #include "fedrec/mtrec.h"
 #include "testutil.h"
+#include "testutil_cl.h"
 
 #define ROUNDS 4
 
@@ -162,28 +163,6 @@ static void repeat_items(fr_mtr_data *d)
     free(seen);
 }
 
-static fr_backend *open_opencl(void)
-{
-    if (!fr_opencl_built()) {
-        TEST_SKIP_PART("test_mtr_backend: OpenCL cohorts: this build has no OpenCL backend");
-        return NULL;
-    }
-    fr_opencl_device_info *devices = NULL;
-    size_t n = 0;
-    if (fr_opencl_list_devices(&devices, &n) != FR_OK || n == 0) {
-        free(devices);
-        TEST_SKIP_PART("test_mtr_backend: OpenCL cohorts: no OpenCL device here (pocl-opencl-icd gives one on any CPU)");
-        return NULL;
-    }
-    free(devices);
-    fr_backend_options bo;
-    fr_backend_options_default(&bo);
-    bo.kind = FR_BACKEND_OPENCL;
-    bo.opencl_min_elements = 0; /* every op on the device */
-    fr_backend *be = NULL;
-    CHECK_OK(fr_backend_open(&bo, &be));
-    return be;
-}
 
 int main(void)
 {
@@ -213,7 +192,7 @@ int main(void)
     bo.threads = 2;
     fr_backend *cpu = NULL;
     CHECK_OK(fr_backend_open(&bo, &cpu));
-    fr_backend *cl = open_opencl();
+    fr_backend *cl = fr_test_open_opencl("test_mtr_backend: OpenCL cohorts");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         fr_mtr_data d;
         CHECK_OK(fr_mtr_synthetic(&shapes[s].spec, &d));

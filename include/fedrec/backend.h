@@ -134,6 +134,11 @@ fr_status fr_buffer_alloc(fr_backend *be, size_t bytes, fr_buffer **out);
 fr_status fr_buffer_alloc_zero(fr_backend *be, size_t bytes, fr_buffer **out);
 void fr_buffer_free(fr_buffer *buf);
 size_t fr_buffer_size(const fr_buffer *buf);
+/* *buf (a buffer of be, or NULL) holds at least `bytes` (at least 4):
+ * kept when it is large enough, else freed and allocated anew with a
+ * quarter more room, so that a buffer growing step by step is not
+ * reallocated each time. Contents are not kept. On failure *buf is NULL. */
+fr_status fr_buffer_reserve(fr_backend *be, fr_buffer **buf, size_t bytes);
 fr_status fr_buffer_upload(fr_buffer *dst, size_t off_bytes, const void *src,
                            size_t bytes);
 fr_status fr_buffer_download(const fr_buffer *src, size_t off_bytes, void *dst,

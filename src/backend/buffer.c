@@ -29,6 +29,17 @@ fr_status fr_buffer_alloc_zero(fr_backend *be, size_t bytes, fr_buffer **out)
     return FR_OK;
 }
 
+fr_status fr_buffer_reserve(fr_backend *be, fr_buffer **buf, size_t bytes)
+{
+    if (bytes < 4)
+        bytes = 4;
+    if (*buf && fr_buffer_size(*buf) >= bytes)
+        return FR_OK;
+    fr_buffer_free(*buf);
+    *buf = NULL;
+    return fr_buffer_alloc(be, bytes + bytes / 4, buf);
+}
+
 void fr_buffer_free(fr_buffer *buf)
 {
     if (buf)

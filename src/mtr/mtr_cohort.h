@@ -119,7 +119,6 @@ enum { BUF_R, BUF_I, BUF_F, BUF_Z, BUF_DZ, BUF_C, BUF_L, BUF_G, BUF_CB, BUF_Q, B
 struct fr_mtr_cohort {
     fr_backend *be;
     fr_buffer *buf[N_BUFS];
-    size_t have[N_BUFS];
     cohort_client *cl;
     size_t cap_cl;
     client_slots *cs;        /* [step x clients + client] */
@@ -158,17 +157,7 @@ struct fr_mtr_cohort {
 /* Device buffer i holds at least `bytes` (contents not kept). */
 static inline fr_status dev(fr_mtr_cohort *c, int i, size_t bytes)
 {
-    if (bytes == 0)
-        bytes = 4;
-    if (c->buf[i] && c->have[i] >= bytes)
-        return FR_OK;
-    fr_buffer_free(c->buf[i]);
-    c->buf[i] = NULL;
-    c->have[i] = 0;
-    size_t b = bytes + bytes / 4; /* room to grow before the next reallocation */
-    FR_TRY(fr_buffer_alloc(c->be, b, &c->buf[i]));
-    c->have[i] = b;
-    return FR_OK;
+    return fr_buffer_reserve(c->be, &c->buf[i], bytes);
 }
 
 static inline fr_view at(fr_mtr_cohort *c, int i, size_t off)

@@ -116,17 +116,7 @@ fr_status fr_rating_cohort_create(const fr_rating *p, fr_backend *be, fr_rating_
 /* Device buffer i holds at least `bytes` (contents not kept). */
 fr_status fr_rc_dev(fr_rating_cohort *c, int i, size_t bytes)
 {
-    if (bytes == 0)
-        bytes = 4;
-    if (c->buf[i] && c->have[i] >= bytes)
-        return FR_OK;
-    fr_buffer_free(c->buf[i]);
-    c->buf[i] = NULL;
-    c->have[i] = 0;
-    size_t b = bytes + bytes / 4; /* room to grow before the next reallocation */
-    FR_TRY(fr_buffer_alloc(c->be, b, &c->buf[i]));
-    c->have[i] = b;
-    return FR_OK;
+    return fr_buffer_reserve(c->be, &c->buf[i], bytes);
 }
 
 static const fr_view none = {NULL, 0};

@@ -88,7 +88,6 @@ enum { BUF_D, BUF_W, BUF_B, BUF_G, BUF_Z, BUF_DZ, BUF_GRAD, BUF_JUNK, BUF_LOSS, 
 struct fr_rating_cohort {
     fr_backend *be;
     fr_buffer *buf[N_BUFS];
-    size_t have[N_BUFS]; /* bytes */
     scratch hs;          /* host scratch: negatives, slot map */
     cohort_client *cl;
     size_t cap_cl;
